@@ -1,0 +1,134 @@
+//! `apps`, `apps:create`, `apps:info`, `apps:destroy`.
+
+use super::{heroku_time, Ctx};
+use crate::converge;
+use crate::error::{Context, Error, Result};
+use crate::git;
+use crate::release::Ledger;
+use crate::runtime::Runtime;
+use crate::state::{self, AppDir, AppName, AppSettings, Root};
+
+pub fn list(ctx: &Ctx) -> Result<()> {
+    let apps = ctx.root.apps()?;
+    println!("=== Apps");
+    for app in apps {
+        println!("{app}");
+    }
+    Ok(())
+}
+
+/// Creates the app's directory, repo and settings if they are missing.
+/// Returns whether it was created now.
+pub fn ensure_created(root: &Root, name: &AppName) -> Result<bool> {
+    let app = root.app(name);
+    if app.exists() {
+        return Ok(false);
+    }
+    state::create_dir(&app.path, 0o750)?;
+    for dir in [
+        app.releases_dir(),
+        app.slugs_dir(),
+        app.cache_dir(),
+        app.logs_dir(),
+    ] {
+        state::create_dir(&dir, 0o700)?;
+    }
+    git::init_bare(&app.repo(), &root.hooks_dir())?;
+    // Written last: an app exists once its settings do.
+    app.write_settings(&AppSettings::default())?;
+    Ok(true)
+}
+
+pub fn create(ctx: &Ctx, name: Option<String>) -> Result<()> {
+    let name = match name {
+        Some(name) => AppName::parse(&name).map_err(|err| Error::new(err.to_string()))?,
+        None => ctx.app_name()?,
+    };
+    if !ensure_created(&ctx.root, &name)? {
+        return Err(Error::new(format!("app `{name}` already exists")));
+    }
+    eprintln!("Creating {name}... done");
+    println!("{} | {}", ctx.settings.app_url(&name), git_url(ctx, &name));
+    Ok(())
+}
+
+fn git_url(ctx: &Ctx, name: &AppName) -> String {
+    let host = if ctx.settings.local {
+        "127.0.0.1".to_string()
+    } else {
+        ctx.settings.domain.clone()
+    };
+    format!(
+        "ssh://{}@{host}:{}/{name}",
+        ctx.settings.user, ctx.settings.ssh_port
+    )
+}
+
+pub fn info(ctx: &Ctx) -> Result<()> {
+    let app = ctx.app()?;
+    let release = Ledger::new(&app).current()?;
+    let dynos = ctx.runtime().list(Some(&app.name))?;
+    println!("=== {}", app.name);
+    println!("Git URL:  {}", git_url(ctx, &app.name));
+    println!("Web URL:  {}", ctx.settings.app_url(&app.name));
+    match &release {
+        Some(release) => println!(
+            "Release:  v{} ({}, {})",
+            release.version,
+            release.description,
+            heroku_time(super::rfc3339_to_unix(&release.created_at))
+        ),
+        None => println!("Release:  none yet"),
+    }
+    if let Some(slug) = release.as_ref().and_then(|r| r.slug.as_ref()) {
+        println!("Slug:     {}", crate::slug::human_size(slug.size));
+    }
+    let running: Vec<String> = dynos
+        .iter()
+        .filter(|d| d.running)
+        .map(|d| d.name())
+        .collect();
+    println!(
+        "Dynos:    {}",
+        if running.is_empty() {
+            "none".into()
+        } else {
+            running.join(", ")
+        }
+    );
+    Ok(())
+}
+
+pub fn destroy(ctx: &Ctx, confirm: Option<String>) -> Result<()> {
+    let app = ctx.app()?;
+    if confirm.as_deref() != Some(app.name.as_str()) {
+        return Err(Error::new(format!(
+            "destroying `{}` removes its code, releases and config for good",
+            app.name
+        ))
+        .hint(format!(
+            "confirm with `paas apps:destroy -a {0} --confirm {0}`",
+            app.name
+        )));
+    }
+    let _lock = app.lock()?;
+    eprint!("Destroying {} (including all add-ons)... ", app.name);
+    let runtime = ctx.runtime();
+    let dynos = runtime.list(Some(&app.name))?;
+    runtime.remove(&dynos, std::time::Duration::from_secs(10))?;
+    remove_app_dir(&app)?;
+    // The router drops an app whose directory is gone.
+    let _ = converge::notify_router(&ctx.root, app.name.as_str());
+    eprintln!("done");
+    Ok(())
+}
+
+/// Moves the app out of `apps/` in one rename, then deletes it: a crash half
+/// way leaves either the whole app or none of it.
+fn remove_app_dir(app: &AppDir) -> Result<()> {
+    let parent = app.path.parent().expect("apps dir");
+    let trash = parent.join(format!(".destroyed-{}-{}", app.name, std::process::id()));
+    std::fs::rename(&app.path, &trash).context(|| format!("removing `{}`", app.path.display()))?;
+    std::fs::remove_dir_all(&trash).context(|| format!("deleting `{}`", trash.display()))?;
+    Ok(())
+}

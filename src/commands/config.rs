@@ -1,0 +1,150 @@
+//! `config`, `config:get`, `config:set`, `config:unset`. Every change is a
+//! new release and restarts the dynos; if they fail to boot with it, nothing
+//! changes.
+
+use std::collections::BTreeMap;
+
+use super::deploy::roll_out;
+use super::Ctx;
+use crate::converge::Mode;
+use crate::error::{Error, Result};
+use crate::release::{self, Ledger, Release};
+use crate::state::{AppDir, ConfigKey};
+
+pub fn show(ctx: &Ctx, shell: bool) -> Result<()> {
+    let app = ctx.app()?;
+    let config = app.config()?;
+    if shell {
+        for (key, value) in &config {
+            println!("{key}={value}");
+        }
+        return Ok(());
+    }
+    println!("=== {} Config Vars", app.name);
+    let width = config.keys().map(|k| k.len() + 1).max().unwrap_or(0);
+    for (key, value) in &config {
+        println!("{:width$} {value}", format!("{key}:"));
+    }
+    Ok(())
+}
+
+pub fn get(ctx: &Ctx, key: &str) -> Result<()> {
+    let app = ctx.app()?;
+    let key = ConfigKey::parse(key).map_err(|err| Error::new(err.to_string()))?;
+    match app.config()?.get(key.as_str()) {
+        Some(value) => {
+            println!("{value}");
+            Ok(())
+        }
+        None => Err(Error::new(format!(
+            "`{}` has no config var `{key}`",
+            app.name
+        ))),
+    }
+}
+
+/// Splits `KEY=value` arguments, refusing bad names before anything changes.
+pub fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut parsed = BTreeMap::new();
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(Error::new(format!("`{pair}` is not `KEY=value`"))
+                .hint("set a var with `paas config:set KEY=value`"));
+        };
+        let key = ConfigKey::parse(key).map_err(|err| Error::new(err.to_string()))?;
+        parsed.insert(key.to_string(), value.to_string());
+    }
+    Ok(parsed)
+}
+
+pub fn set(ctx: &Ctx, pairs: &[String]) -> Result<()> {
+    let app = ctx.app()?;
+    let changes = parse_pairs(pairs)?;
+    let names: Vec<&str> = changes.keys().map(String::as_str).collect();
+    eprintln!(
+        "Setting {} and restarting {}...",
+        names.join(", "),
+        app.name
+    );
+    let description = format!("Set {} config vars", names.join(", "));
+    let version = change_config(ctx, &app, description, |config| {
+        config.extend(changes.clone());
+    })?;
+    eprintln!("done, v{version}");
+    for (key, value) in &changes {
+        println!("{key}: {value}");
+    }
+    Ok(())
+}
+
+pub fn unset(ctx: &Ctx, keys: &[String]) -> Result<()> {
+    let app = ctx.app()?;
+    let keys: Vec<ConfigKey> = keys
+        .iter()
+        .map(|k| ConfigKey::parse(k).map_err(|err| Error::new(err.to_string())))
+        .collect::<Result<_>>()?;
+    let names: Vec<&str> = keys.iter().map(ConfigKey::as_str).collect();
+    eprintln!(
+        "Unsetting {} and restarting {}...",
+        names.join(", "),
+        app.name
+    );
+    let description = format!("Unset {} config vars", names.join(", "));
+    let version = change_config(ctx, &app, description, |config| {
+        for key in &keys {
+            config.remove(key.as_str());
+        }
+    })?;
+    eprintln!("done, v{version}");
+    Ok(())
+}
+
+/// Records a release with the changed config and rolls it out.
+fn change_config(
+    ctx: &Ctx,
+    app: &AppDir,
+    description: String,
+    change: impl FnOnce(&mut BTreeMap<String, String>),
+) -> Result<u32> {
+    let _lock = app.lock()?;
+    let ledger = Ledger::new(app);
+    let mut config = app.config()?;
+    change(&mut config);
+    let current = ledger.current()?;
+    let release = Release {
+        version: ledger.next_version()?,
+        description,
+        user: ctx.user.clone(),
+        created_at: release::now_rfc3339(),
+        commit: current.as_ref().and_then(|r| r.commit.clone()),
+        slug: current.as_ref().and_then(|r| r.slug.clone()),
+        processes: current.map(|r| r.processes).unwrap_or_default(),
+        config,
+    };
+    let formation = app.settings()?.formation;
+    roll_out(ctx, app, &release, &formation, Mode::Keep)?;
+    Ok(release.version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_split_on_the_first_equals() {
+        let parsed = parse_pairs(&[
+            "A=1".into(),
+            "URL=postgres://u:p@h/db?x=y".into(),
+            "E=".into(),
+        ])
+        .unwrap();
+        assert_eq!(parsed["A"], "1");
+        assert_eq!(parsed["URL"], "postgres://u:p@h/db?x=y");
+        assert_eq!(parsed["E"], "");
+        assert_eq!(
+            parse_pairs(&["NOEQUALS".into()]).unwrap_err().message(),
+            "`NOEQUALS` is not `KEY=value`"
+        );
+        assert!(parse_pairs(&["1BAD=x".into()]).is_err());
+    }
+}

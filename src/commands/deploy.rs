@@ -1,0 +1,199 @@
+//! `git push`: the pre-receive hook builds the pushed commit, records a
+//! release and rolls it out before git moves the branch. A failed build or a
+//! release that does not boot rejects the push, so the branch never points at
+//! a commit that did not deploy, and the running release is untouched.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::time::Instant;
+
+use super::Ctx;
+use crate::build::{self, BuildRequest};
+use crate::converge::Mode;
+use crate::error::{Context, Error, Result};
+use crate::git::{self, RefUpdate};
+use crate::release::{self, Ledger, Release};
+use crate::runtime::procfile;
+use crate::slug;
+use crate::state::{AppDir, AppName};
+
+pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
+    if name != "pre-receive" {
+        return Err(Error::new(format!("unknown hook `{name}`")));
+    }
+    // git runs hooks in the bare repo: `<root>/apps/<app>/repo.git`.
+    let repo = std::env::current_dir().context(|| "finding the repository".into())?;
+    let app_name = repo
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .and_then(|n| AppName::parse(n).ok())
+        .ok_or_else(|| {
+            Error::unexpected(format!("`{}` is not an app's repository", repo.display()))
+        })?;
+    let app = ctx.root.app(&app_name).require()?;
+    let deploy_branch = app.settings()?.deploy_branch;
+
+    let mut failed = None;
+    for line in std::io::stdin().lock().lines() {
+        let line = line.context(|| "reading the pushed refs".into())?;
+        let Some(update) = RefUpdate::parse(&line) else {
+            continue;
+        };
+        let branch = update.branch().unwrap_or(&update.name);
+        let deploys = match &deploy_branch {
+            Some(wanted) => branch == wanted,
+            None => branch == "master" || branch == "main",
+        };
+        if !deploys {
+            eprintln!(
+                "-----> `{branch}` is not the deploy branch ({}); pushed, not deployed",
+                deploy_branch.as_deref().unwrap_or("master or main")
+            );
+            continue;
+        }
+        if update.is_delete() {
+            eprintln!(" !     Deleting the deploy branch does not stop the app; `paas ps:scale web=0` does");
+            continue;
+        }
+        if let Err(err) = deploy(ctx, &app, &update.new) {
+            failed = Some(err);
+        }
+    }
+    match failed {
+        None => Ok(()),
+        Some(err) => {
+            eprintln!(" !     Push rejected: {}", err.message());
+            Err(err)
+        }
+    }
+}
+
+fn deploy(ctx: &Ctx, app: &AppDir, commit: &str) -> Result<()> {
+    let started = Instant::now();
+    let _lock = app.lock()?;
+    let short: String = commit.chars().take(7).collect();
+    eprintln!("-----> Building {} ({short})", app.name);
+
+    let build_dir = build::new_build_dir(app)?;
+    // The source directory is removed whatever happens; a kept one becomes the slug dir.
+    let cleanup = RemoveOnDrop(build_dir.clone());
+    git::export_tree(&app.repo(), commit, &build_dir)?;
+    let config = app.config()?;
+    let output = build::run(&BuildRequest {
+        settings: &ctx.settings,
+        buildpacks_dir: &ctx.root.buildpacks_dir(),
+        app,
+        build_dir: &build_dir,
+        commit,
+        config: &config,
+    })?;
+
+    let mut processes = output.default_processes;
+    let procfile_path = build_dir.join("Procfile");
+    if procfile_path.exists() {
+        let text =
+            std::fs::read_to_string(&procfile_path).context(|| "reading the Procfile".into())?;
+        let parsed = procfile::parse(&text)
+            .map_err(|err| Error::new(err.to_string()).hint("fix the Procfile and push again"))?;
+        processes = parsed
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+    }
+    if processes.is_empty() {
+        return Err(Error::new(
+            "no process types: the app has no Procfile and its buildpack named none",
+        )
+        .hint("add a Procfile such as `web: gunicorn app:app`"));
+    }
+    let types: Vec<&str> = processes.keys().map(String::as_str).collect();
+    eprintln!("-----> Discovering process types");
+    eprintln!("       Procfile declares types -> {}", types.join(", "));
+
+    eprintln!("-----> Compressing...");
+    let slug = slug::pack(&build_dir, &app.slugs_dir())?;
+    eprintln!("       Done: {}", slug::human_size(slug.size));
+    // The compiled tree is the unpacked slug: keep it for the dynos to mount.
+    let slug_dir = app.slugs_dir().join(&slug.sha256);
+    if !slug_dir.exists() {
+        std::fs::rename(&build_dir, &slug_dir).context(|| "keeping the unpacked slug".into())?;
+    }
+    drop(cleanup);
+
+    let ledger = Ledger::new(app);
+    let release = Release {
+        version: ledger.next_version()?,
+        description: format!("Deploy {short}"),
+        user: ctx.user.clone(),
+        created_at: release::now_rfc3339(),
+        commit: Some(commit.to_string()),
+        slug: Some(slug),
+        processes,
+        config,
+    };
+    let formation = default_formation(app, &release)?;
+    eprintln!("-----> Launching...");
+    roll_out(ctx, app, &release, &formation, Mode::Keep)?;
+    eprintln!("       Released v{}", release.version);
+    eprintln!(
+        "       {} deployed to paas",
+        ctx.settings.app_url(&app.name)
+    );
+    for (process_type, count) in &formation {
+        if *count == 0 {
+            eprintln!("       `{process_type}` is not running: `paas ps:scale {process_type}=1 -a {}` starts it", app.name);
+        }
+    }
+    eprintln!("       (took {:.1}s)", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The formation with every process type of `release` in it: web at 1 when
+/// first seen, others at 0, as on Heroku. Types the release lacks drop out.
+pub fn default_formation(app: &AppDir, release: &Release) -> Result<BTreeMap<String, u32>> {
+    let current = app.settings()?.formation;
+    Ok(release
+        .processes
+        .keys()
+        .filter(|t| t.as_str() != "release")
+        .map(|t| {
+            let count = current.get(t).copied().unwrap_or(u32::from(t == "web"));
+            (t.clone(), count)
+        })
+        .collect())
+}
+
+/// Starts `release` with `formation`, recording both only once its dynos are up.
+pub fn roll_out(
+    ctx: &Ctx,
+    app: &AppDir,
+    release: &Release,
+    formation: &BTreeMap<String, u32>,
+    mode: Mode,
+) -> Result<()> {
+    let runtime = ctx.runtime();
+    ctx.platform(&runtime)
+        .converge(app, release, formation, mode, || {
+            Ledger::new(app).append(release)?;
+            let mut settings = app.settings()?;
+            if settings.formation != *formation {
+                settings.formation = formation.clone();
+                app.write_settings(&settings)?;
+            }
+            if app.config()? != release.config {
+                app.write_config(&release.config)?;
+            }
+            Ok(())
+        })
+}
+
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}

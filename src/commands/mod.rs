@@ -1,0 +1,177 @@
+//! The CLI's commands, one file per namespace; `run` dispatches with one match.
+
+mod apps;
+mod config;
+mod deploy;
+mod logs;
+mod ps;
+mod releases;
+mod server;
+mod ssh_command;
+
+use std::os::unix::process::CommandExt;
+use std::process::Command as Process;
+
+use crate::cli::{Cli, Command};
+use crate::converge::Platform;
+use crate::error::{Error, Result};
+use crate::runtime::podman::Podman;
+use crate::state::{AppDir, AppName, Root, Settings};
+
+/// What every app command needs: the install and who is asking.
+pub struct Ctx {
+    pub root: Root,
+    pub settings: Settings,
+    /// The key's user over SSH, else the unix user.
+    pub user: String,
+    app: Option<String>,
+}
+
+impl Ctx {
+    fn load(root: Root, app: Option<String>) -> Result<Ctx> {
+        let settings = root.settings()?;
+        let user = std::env::var("PAAS_USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "admin".into());
+        Ok(Ctx {
+            root,
+            settings,
+            user,
+            app,
+        })
+    }
+
+    /// The app named by `-a`, which must exist.
+    pub fn app(&self) -> Result<AppDir> {
+        let name = self.app_name()?;
+        self.root.app(&name).require()
+    }
+
+    pub fn app_name(&self) -> Result<AppName> {
+        let Some(name) = &self.app else {
+            return Err(Error::new("no app given")
+                .hint("name it with `-a APP`; `paas apps` lists the apps"));
+        };
+        AppName::parse(name).map_err(|err| Error::new(err.to_string()))
+    }
+
+    pub fn runtime(&self) -> Podman {
+        Podman::new(
+            &self.settings.install_id,
+            &self.settings.run_image,
+            self.root.run_dir().join("env"),
+        )
+    }
+
+    pub fn platform<'a>(&'a self, runtime: &'a Podman) -> Platform<'a> {
+        Platform {
+            root: &self.root,
+            settings: &self.settings,
+            runtime,
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let root = Root::new(&cli.root);
+    match cli.command {
+        Command::Server(command) => server::run(root, command),
+        Command::SshCommand { user } => ssh_command::run(root, &user),
+        command => {
+            if is_root_user() {
+                return reexec_as_owner(&root);
+            }
+            let ctx = Ctx::load(root, cli.app)?;
+            dispatch(&ctx, command)
+        }
+    }
+}
+
+/// Runs one app or platform command as the install's owner.
+pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
+    match command {
+        Command::Apps => apps::list(ctx),
+        Command::AppsCreate { name } => apps::create(ctx, name),
+        Command::AppsInfo => apps::info(ctx),
+        Command::AppsDestroy { confirm } => apps::destroy(ctx, confirm),
+        Command::Config { shell } => config::show(ctx, shell),
+        Command::ConfigGet { key } => config::get(ctx, &key),
+        Command::ConfigSet { pairs } => config::set(ctx, &pairs),
+        Command::ConfigUnset { keys } => config::unset(ctx, &keys),
+        Command::Ps => ps::list(ctx),
+        Command::PsScale { changes } => ps::scale(ctx, &changes),
+        Command::PsRestart { process_type } => ps::restart(ctx, process_type),
+        Command::Releases { num } => releases::list(ctx, num),
+        Command::ReleasesInfo { version } => releases::info(ctx, version),
+        Command::ReleasesRollback { version } => releases::rollback(ctx, version),
+        Command::Logs { num, tail } => logs::show(ctx, num, tail),
+        Command::Daemon => crate::daemon::run(ctx.root.clone()),
+        Command::Hook { name } => deploy::hook(ctx, &name),
+        Command::Server(_) | Command::SshCommand { .. } => Err(Error::unexpected(
+            "server commands are dispatched before this point",
+        )),
+    }
+}
+
+fn is_root_user() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// root runs app commands as the install's owner, so files and containers
+/// always belong to one unprivileged user.
+fn reexec_as_owner(root: &Root) -> Result<()> {
+    let settings = root.settings()?;
+    let home = crate::install::user_home(&settings.user)?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let err = Process::new("runuser")
+        .args(["-u", &settings.user, "--"])
+        .arg(root.bin())
+        .args(&args)
+        .env("HOME", home)
+        .env("PAAS_ROOT", &root.path)
+        .env_remove("XDG_RUNTIME_DIR")
+        .current_dir("/")
+        .exec();
+    Err(Error::unexpected(format!("could not run as `{}`", settings.user)).cause(err))
+}
+
+/// Heroku's time format: `2026/11/21 10:00:00 +0000 (~ 5m ago)`.
+pub fn heroku_time(unix_seconds: i64) -> String {
+    let Ok(time) = time::OffsetDateTime::from_unix_timestamp(unix_seconds) else {
+        return "unknown".into();
+    };
+    let format =
+        time::macros::format_description!("[year]/[month]/[day] [hour]:[minute]:[second] +0000");
+    let stamp = time.format(&format).unwrap_or_default();
+    let ago = (time::OffsetDateTime::now_utc() - time)
+        .whole_seconds()
+        .max(0);
+    let ago = match ago {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    };
+    format!("{stamp} (~ {ago} ago)")
+}
+
+/// Parses an RFC 3339 time to unix seconds.
+pub fn rfc3339_to_unix(text: &str) -> i64 {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_or(0, |t| t.unix_timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heroku_time_shape() {
+        let text = heroku_time(1_795_300_000);
+        assert!(text.starts_with("2026/11/21 "), "{text}");
+        assert!(text.contains(" +0000 (~ "), "{text}");
+        assert_eq!(rfc3339_to_unix("2026-11-21T10:00:00Z"), 1_795_255_200);
+    }
+}

@@ -1,0 +1,163 @@
+//! `ps`, `ps:scale`, `ps:restart`.
+
+use std::collections::BTreeMap;
+
+use super::{heroku_time, Ctx};
+use crate::converge::Mode;
+use crate::error::{Error, Result};
+use crate::release::Ledger;
+use crate::runtime::Runtime;
+use crate::state::ProcessType;
+
+pub fn list(ctx: &Ctx) -> Result<()> {
+    let app = ctx.app()?;
+    let release = Ledger::new(&app).current()?;
+    let dynos = ctx.runtime().list(Some(&app.name))?;
+    let formation = app.settings()?.formation;
+    let Some(release) = release else {
+        println!("No dynos on {}: nothing has been deployed yet", app.name);
+        return Ok(());
+    };
+    for (process_type, command) in &release.processes {
+        let count = formation.get(process_type).copied().unwrap_or(0);
+        let of_type: Vec<_> = dynos
+            .iter()
+            .filter(|d| &d.process_type == process_type)
+            .collect();
+        if count == 0 && of_type.is_empty() {
+            continue;
+        }
+        println!("=== {process_type} ({count}): {command}");
+        for dyno in of_type {
+            let state = if dyno.running {
+                "up".to_string()
+            } else {
+                format!("crashed (exit status {})", dyno.exit_code)
+            };
+            let version = if dyno.release == release.version {
+                String::new()
+            } else {
+                format!(" [v{}]", dyno.release)
+            };
+            println!(
+                "{}: {state} {}{version}",
+                dyno.name(),
+                heroku_time(dyno.started_at)
+            );
+        }
+        println!();
+    }
+    Ok(())
+}
+
+/// `web=2` → (`web`, 2).
+pub fn parse_scale(change: &str) -> Result<(ProcessType, u32)> {
+    let hint = "scale with `TYPE=COUNT`, like `paas ps:scale web=2 worker=1`";
+    let Some((name, count)) = change.split_once('=') else {
+        return Err(Error::new(format!("`{change}` is not `TYPE=COUNT`")).hint(hint));
+    };
+    let process_type = ProcessType::parse(name).map_err(|err| Error::new(err.to_string()))?;
+    let count: u32 = count.parse().ok().filter(|c| *c <= 100).ok_or_else(|| {
+        Error::new(format!("`{count}` is not a dyno count from 0 to 100")).hint(hint)
+    })?;
+    Ok((process_type, count))
+}
+
+pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
+    let app = ctx.app()?;
+    let parsed: Vec<(ProcessType, u32)> = changes
+        .iter()
+        .map(|c| parse_scale(c))
+        .collect::<Result<_>>()?;
+    let _lock = app.lock()?;
+    let Some(release) = Ledger::new(&app).current()?.filter(|r| r.slug.is_some()) else {
+        return Err(
+            Error::new(format!("`{}` has not been deployed yet", app.name))
+                .hint("push the code first: `git push deploy master`"),
+        );
+    };
+    let mut formation: BTreeMap<String, u32> = app.settings()?.formation;
+    for (process_type, count) in &parsed {
+        if !release.processes.contains_key(process_type.as_str()) {
+            return Err(Error::new(format!(
+                "`{}` has no process type `{process_type}`",
+                app.name
+            ))
+            .hint(format!(
+                "its types are: {}",
+                release
+                    .processes
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        formation.insert(process_type.to_string(), *count);
+    }
+    eprint!("Scaling dynos... ");
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
+    platform.converge(&app, &release, &formation, Mode::Keep, || {
+        let mut settings = app.settings()?;
+        settings.formation = formation.clone();
+        app.write_settings(&settings)
+    })?;
+    let summary: Vec<String> = parsed.iter().map(|(t, c)| format!("{t} at {c}")).collect();
+    eprintln!("done, now running {}", summary.join(", "));
+    Ok(())
+}
+
+pub fn restart(ctx: &Ctx, process_type: Option<String>) -> Result<()> {
+    let app = ctx.app()?;
+    let _lock = app.lock()?;
+    let Some(release) = Ledger::new(&app).current()? else {
+        return Err(Error::new(format!(
+            "`{}` has not been deployed yet",
+            app.name
+        )));
+    };
+    let formation = app.settings()?.formation;
+    if let Some(wanted) = &process_type {
+        if !formation.contains_key(wanted) {
+            return Err(Error::new(format!(
+                "`{}` has no process type `{wanted}`",
+                app.name
+            )));
+        }
+    }
+    eprint!("Restarting dynos on {}... ", app.name);
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
+    platform.converge(
+        &app,
+        &release,
+        &formation,
+        Mode::Replace(process_type),
+        || Ok(()),
+    )?;
+    eprintln!("done");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_arguments() {
+        let (t, c) = parse_scale("web=2").unwrap();
+        assert_eq!((t.as_str(), c), ("web", 2));
+        assert_eq!(parse_scale("worker=0").unwrap().1, 0);
+        assert_eq!(
+            parse_scale("web").unwrap_err().message(),
+            "`web` is not `TYPE=COUNT`"
+        );
+        assert_eq!(
+            parse_scale("web=-1").unwrap_err().message(),
+            "`-1` is not a dyno count from 0 to 100"
+        );
+        assert!(parse_scale("web=101").is_err());
+        assert!(parse_scale("w eb=1").is_err());
+    }
+}

@@ -1,0 +1,114 @@
+//! `releases`, `releases:info`, `releases:rollback`.
+
+use super::deploy::roll_out;
+use super::{heroku_time, rfc3339_to_unix, Ctx};
+use crate::converge::Mode;
+use crate::error::{Error, Result};
+use crate::release::{self, Ledger, Release, ReleaseVersion};
+
+fn parse_version(text: &str) -> Result<ReleaseVersion> {
+    text.parse()
+        .map_err(|err: release::VersionError| Error::new(err.to_string()))
+}
+
+pub fn list(ctx: &Ctx, num: usize) -> Result<()> {
+    let app = ctx.app()?;
+    let releases = Ledger::new(&app).list()?;
+    let Some(current) = releases.last() else {
+        println!("=== {} Releases: none yet", app.name);
+        return Ok(());
+    };
+    println!("=== {} Releases - Current: v{}", app.name, current.version);
+    let shown: Vec<&Release> = releases.iter().rev().take(num).collect();
+    let width = shown.iter().map(|r| r.description.len()).max().unwrap_or(0);
+    let user_width = shown.iter().map(|r| r.user.len()).max().unwrap_or(0);
+    for release in shown {
+        println!(
+            "{:<5} {:width$}  {:user_width$}  {}",
+            format!("v{}", release.version),
+            release.description,
+            release.user,
+            heroku_time(rfc3339_to_unix(&release.created_at)),
+        );
+    }
+    Ok(())
+}
+
+pub fn info(ctx: &Ctx, version: Option<String>) -> Result<()> {
+    let app = ctx.app()?;
+    let ledger = Ledger::new(&app);
+    let release = match version {
+        Some(text) => ledger.get(parse_version(&text)?)?,
+        None => ledger
+            .current()?
+            .ok_or_else(|| Error::new(format!("`{}` has no releases yet", app.name)))?,
+    };
+    println!("=== Release v{}", release.version);
+    println!("By:          {}", release.user);
+    println!("Change:      {}", release.description);
+    println!(
+        "When:        {}",
+        heroku_time(rfc3339_to_unix(&release.created_at))
+    );
+    if let Some(commit) = &release.commit {
+        println!("Commit:      {commit}");
+    }
+    if let Some(slug) = &release.slug {
+        println!(
+            "Slug:        {} ({})",
+            slug.sha256,
+            crate::slug::human_size(slug.size)
+        );
+    }
+    for (process_type, command) in &release.processes {
+        println!("Process:     {process_type}: {command}");
+    }
+    let keys: Vec<&str> = release.config.keys().map(String::as_str).collect();
+    println!(
+        "Config vars: {}",
+        if keys.is_empty() {
+            "none".into()
+        } else {
+            keys.join(", ")
+        }
+    );
+    Ok(())
+}
+
+pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {
+    let app = ctx.app()?;
+    let _lock = app.lock()?;
+    let ledger = Ledger::new(&app);
+    let Some(current) = ledger.current()? else {
+        return Err(Error::new(format!(
+            "`{}` has no releases to roll back to",
+            app.name
+        )));
+    };
+    let target = match version {
+        Some(text) => ledger.get(parse_version(&text)?)?,
+        None if current.version > 1 => ledger.get(ReleaseVersion(current.version - 1))?,
+        None => {
+            return Err(Error::new(format!("`{}` has only one release", app.name))
+                .hint("there is nothing before v1 to roll back to"))
+        }
+    };
+    if target.slug.is_none() {
+        return Err(
+            Error::new(format!("v{} has no build to run", target.version))
+                .hint("roll back to a release made by a deploy"),
+        );
+    }
+    eprint!("Rolling back {} to v{}... ", app.name, target.version);
+    let release = Release {
+        version: ledger.next_version()?,
+        description: format!("Rollback to v{}", target.version),
+        user: ctx.user.clone(),
+        created_at: release::now_rfc3339(),
+        ..target.clone()
+    };
+    let formation = super::deploy::default_formation(&app, &release)?;
+    roll_out(ctx, &app, &release, &formation, Mode::Keep)?;
+    eprintln!("done, v{}", release.version);
+    Ok(())
+}

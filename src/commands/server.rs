@@ -1,0 +1,323 @@
+//! `paas server …`: install, status, start, stop, uninstall, and the
+//! supervisor that keeps the daemon running for a `--local` install.
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::cli::ServerCommand;
+use crate::error::{Context, Error, Result};
+use crate::install::{self, sshd};
+use crate::state::{self, Root, Settings};
+
+pub fn run(root: Root, command: ServerCommand) -> Result<()> {
+    match command {
+        ServerCommand::Install(args) => install::install(&root, &args),
+        ServerCommand::Status => status(&root),
+        ServerCommand::Start => start(&root),
+        ServerCommand::Stop => stop(&root),
+        ServerCommand::Uninstall { confirm } => uninstall(&root, confirm),
+        ServerCommand::Supervise => supervise(&root),
+    }
+}
+
+fn require_root_user(verb: &str) -> Result<()> {
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(Error::new(format!("`paas server {verb}` must run as root")));
+    }
+    Ok(())
+}
+
+fn start(root: &Root) -> Result<()> {
+    require_root_user("start")?;
+    let settings = root.settings()?;
+    if settings.local && !sshd::running(root) {
+        sshd::start(root, &settings)?;
+        eprintln!(
+            "-----> started the private sshd on 127.0.0.1:{}",
+            settings.ssh_port
+        );
+    }
+    if install::pid_alive(&install::supervisor_pid_file(root)).is_none() {
+        install::start_daemon(root, &settings)?;
+        eprintln!("-----> started the daemon");
+    } else {
+        eprintln!("-----> the daemon is already running");
+    }
+    Ok(())
+}
+
+fn stop(root: &Root) -> Result<()> {
+    require_root_user("stop")?;
+    let settings = root.settings()?;
+    stop_supervisor(root);
+    if settings.local {
+        sshd::stop(root);
+    }
+    eprintln!("-----> stopped");
+    Ok(())
+}
+
+fn stop_supervisor(root: &Root) {
+    let pid_file = install::supervisor_pid_file(root);
+    if let Some(pid) = install::pid_alive(&pid_file) {
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while install::pid_alive(&pid_file).is_some() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn uninstall(root: &Root, confirm: Option<std::path::PathBuf>) -> Result<()> {
+    require_root_user("uninstall")?;
+    let settings = root.settings()?;
+    let path = std::fs::canonicalize(&root.path).context(|| "resolving the root".into())?;
+    let confirmed = confirm.and_then(|c| std::fs::canonicalize(c).ok()) == Some(path.clone());
+    if !confirmed {
+        return Err(Error::new(format!(
+            "uninstalling removes every app under `{}`",
+            path.display()
+        ))
+        .hint(format!(
+            "confirm with `paas server uninstall --root {0} --confirm {0}`",
+            path.display()
+        )));
+    }
+    if !settings.local {
+        return Err(Error::new(
+            "only a `--local` install can be uninstalled this way",
+        ));
+    }
+    stop_supervisor(root);
+    sshd::stop(root);
+    let filter = format!("label=paas.install={}", settings.install_id);
+    let listed = install::podman_as(
+        &settings.user,
+        &["ps", "--all", "--quiet", "--filter", &filter],
+    )?;
+    let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    if !ids.is_empty() {
+        let mut args = vec!["rm", "--force", "--time", "2"];
+        args.extend(ids.iter().map(String::as_str));
+        install::podman_as(&settings.user, &args)?;
+    }
+    std::fs::remove_dir_all(&path).context(|| format!("removing `{}`", path.display()))?;
+    eprintln!(
+        "-----> removed the install at `{}` ({} containers)",
+        path.display(),
+        ids.len()
+    );
+    Ok(())
+}
+
+/// One line per part: `ok` or `broken`, with the fix.
+fn status(root: &Root) -> Result<()> {
+    let settings = root.settings()?;
+    let mut broken = 0;
+    let mut check = |part: &str, result: std::result::Result<String, (String, String)>| match result
+    {
+        Ok(detail) => println!("ok      {part}: {detail}"),
+        Err((problem, fix)) => {
+            broken += 1;
+            println!("broken  {part}: {problem}\n        fix: {fix}");
+        }
+    };
+    check(
+        "settings",
+        Ok(format!("`{}`", root.settings_file().display())),
+    );
+    check(
+        "user",
+        install::user_uid(&settings.user)
+            .map(|uid| format!("`{}` (uid {uid})", settings.user))
+            .map_err(|e| (e.message().to_string(), "run `paas server install`".into())),
+    );
+    let tun_ok = std::fs::metadata("/dev/net/tun")
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o666 == 0o666)
+        .unwrap_or(false);
+    check(
+        "/dev/net/tun",
+        if tun_ok {
+            Ok("usable by rootless containers".into())
+        } else {
+            Err((
+                "not mode 0666: rootless containers get no network".into(),
+                "run `paas server install`".into(),
+            ))
+        },
+    );
+    let podman = podman_check(&settings);
+    check("podman", podman);
+    for (what, image) in [
+        ("run image", &settings.run_image),
+        ("build image", &settings.build_image),
+    ] {
+        let exists = podman_run(&settings, &["image", "exists", image]).is_ok();
+        check(
+            what,
+            if exists {
+                Ok(format!("`{image}`"))
+            } else {
+                Err((
+                    format!("`{image}` is missing"),
+                    "run `paas server install` to build it".into(),
+                ))
+            },
+        );
+    }
+    if settings.local {
+        check(
+            "sshd",
+            if sshd::running(root) {
+                Ok(format!("private sshd on 127.0.0.1:{}", settings.ssh_port))
+            } else {
+                Err((
+                    "the private sshd is not running".into(),
+                    "run `paas server start`".into(),
+                ))
+            },
+        );
+    }
+    let daemon_answers = crate::converge::ping_daemon(root).is_ok();
+    check(
+        "daemon",
+        if daemon_answers {
+            Ok(format!("router on port {}", settings.http_port))
+        } else {
+            Err((
+                "the daemon does not answer".into(),
+                format!(
+                    "run `paas server start`; its log is `{}`",
+                    root.logs_dir().join("daemon.log").display()
+                ),
+            ))
+        },
+    );
+    if broken > 0 {
+        Err(Error::new(format!(
+            "{broken} part(s) of the install are broken"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+fn podman_run(settings: &Settings, args: &[&str]) -> Result<String> {
+    if unsafe { libc::geteuid() } == 0 {
+        let output = install::podman_as(&settings.user, args)?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(Error::new(
+                String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            ))
+        }
+    } else {
+        crate::runtime::podman::run(args)
+    }
+}
+
+fn podman_check(settings: &Settings) -> std::result::Result<String, (String, String)> {
+    let info = podman_run(
+        settings,
+        &[
+            "info",
+            "--format",
+            "{{.Host.OCIRuntime.Name}} {{.Store.GraphDriverName}} {{.Host.CgroupsVersion}}",
+        ],
+    );
+    match info {
+        Ok(text) => {
+            let words: Vec<&str> = text.split_whitespace().collect();
+            let driver = words.get(1).copied().unwrap_or("?");
+            if driver == "vfs" {
+                return Err((
+                    "storage driver is vfs: every dyno copies the whole image".into(),
+                    "set `driver = \"overlay\"` in the owner's `~/.config/containers/storage.conf` and run `podman system reset`".into(),
+                ));
+            }
+            Ok(format!(
+                "runtime {}, storage {driver}, cgroups {}{}",
+                words.first().copied().unwrap_or("?"),
+                words.get(2).copied().unwrap_or("?"),
+                if words.get(2) == Some(&"v1") {
+                    " (memory limits cannot be enforced for rootless dynos)"
+                } else {
+                    ""
+                }
+            ))
+        }
+        Err(err) => Err((
+            err.message().to_string(),
+            "run `paas server install`".into(),
+        )),
+    }
+}
+
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_terminate(_: libc::c_int) {
+    STOPPING.store(true, Ordering::SeqCst);
+}
+
+/// Runs `paas daemon` and starts it again when it dies, waiting a little
+/// longer each time it dies young. SIGTERM stops both.
+fn supervise(root: &Root) -> Result<()> {
+    state::create_dir(&root.run_dir(), 0o755)?;
+    let pid_file = install::supervisor_pid_file(root);
+    state::write_atomic(
+        &pid_file,
+        format!("{}\n", std::process::id()).as_bytes(),
+        0o644,
+    )?;
+    unsafe {
+        libc::signal(
+            libc::SIGTERM,
+            on_terminate as *const () as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGINT,
+            on_terminate as *const () as libc::sighandler_t,
+        );
+    }
+    let mut backoff = Duration::from_millis(200);
+    while !STOPPING.load(Ordering::SeqCst) {
+        let started = Instant::now();
+        let mut child = Command::new(root.bin())
+            .arg("--root")
+            .arg(&root.path)
+            .arg("daemon")
+            .stdin(Stdio::null())
+            .spawn()
+            .context(|| "starting `paas daemon`".into())?;
+        let status = loop {
+            if STOPPING.load(Ordering::SeqCst) {
+                unsafe {
+                    libc::kill(child.id() as i32, libc::SIGTERM);
+                }
+                break child.wait().ok();
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                break Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if STOPPING.load(Ordering::SeqCst) {
+            break;
+        }
+        eprintln!("paas supervisor: the daemon exited ({status:?}); starting it again");
+        if started.elapsed() > Duration::from_secs(60) {
+            backoff = Duration::from_millis(200);
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+    let _ = std::fs::remove_file(&pid_file);
+    Ok(())
+}

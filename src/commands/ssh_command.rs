@@ -1,0 +1,100 @@
+//! `paas ssh-command --user NAME`: the forced command of every SSH key.
+//! It runs git's pack commands on app repos and paas commands, nothing else,
+//! and never starts a shell.
+
+use std::os::unix::process::CommandExt;
+use std::process::Command as Process;
+
+use clap::Parser;
+
+use super::{apps, dispatch, Ctx};
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Result};
+use crate::ssh::{self, SshRequest};
+use crate::state::Root;
+
+pub fn run(root: Root, user: &str) -> Result<()> {
+    let Ok(original) = std::env::var("SSH_ORIGINAL_COMMAND") else {
+        return Err(
+            Error::new("this SSH account runs paas commands only; no shell is offered")
+                .hint("try `ssh paas@HOST help`, or `git push` to `paas@HOST:APP`"),
+        );
+    };
+    let request = ssh::parse_request(&original).map_err(|err| {
+        Error::new(format!("refused: {err}"))
+            .hint("send a paas command (`ps -a APP`) or use `git push`")
+    })?;
+    // Fails clearly when nothing is installed at this root.
+    root.settings()?;
+    match request {
+        SshRequest::GitReceivePack(app) => {
+            if apps::ensure_created(&root, &app)? {
+                eprintln!("-----> Created app `{app}`");
+            }
+            exec_git("git-receive-pack", &root, user, &root.app(&app).repo())
+        }
+        SshRequest::GitUploadPack(app) => {
+            let app = root.app(&app).require()?;
+            exec_git("git-upload-pack", &root, user, &app.repo())
+        }
+        SshRequest::Paas(words) => {
+            let words = if words.first().map(String::as_str) == Some("help") {
+                vec!["--help".to_string()]
+            } else {
+                words
+            };
+            // The root comes from the forced command, never from the client.
+            if words
+                .iter()
+                .any(|w| w == "--root" || w.starts_with("--root="))
+            {
+                return Err(Error::new("refused: `--root` cannot be set over SSH"));
+            }
+            let cli = Cli::try_parse_from(std::iter::once("paas".to_string()).chain(words))
+                .map_err(|err| {
+                    if err.use_stderr() {
+                        Error::new(
+                            err.to_string()
+                                .trim_start_matches("error: ")
+                                .trim()
+                                .to_string(),
+                        )
+                    } else {
+                        // `--help` and `--version` are answers, not failures.
+                        print!("{err}");
+                        Error::new("").with_exit_code(0)
+                    }
+                });
+            let cli = match cli {
+                Ok(cli) => cli,
+                Err(err) if err.exit_code() == 0 => return Ok(()),
+                Err(err) => return Err(err),
+            };
+            if !allowed_over_ssh(&cli.command) {
+                return Err(Error::new(
+                    "refused: that command runs only on the server itself, as root",
+                ));
+            }
+            std::env::set_var("PAAS_USER", user);
+            let ctx = Ctx::load(root, cli.app)?;
+            dispatch(&ctx, cli.command)
+        }
+    }
+}
+
+fn allowed_over_ssh(command: &Command) -> bool {
+    !matches!(
+        command,
+        Command::Server(_) | Command::Daemon | Command::SshCommand { .. } | Command::Hook { .. }
+    )
+}
+
+/// Replaces this process with git's pack command on the app's repo.
+fn exec_git(program: &str, root: &Root, user: &str, repo: &std::path::Path) -> Result<()> {
+    let err = Process::new(program)
+        .arg(repo)
+        .env("PAAS_USER", user)
+        .env("PAAS_ROOT", &root.path)
+        .exec();
+    Err(Error::unexpected(format!("could not run `{program}`")).cause(err))
+}

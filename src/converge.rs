@@ -1,0 +1,284 @@
+//! Desired state, then converge: commands write what should run (a release
+//! and the formation) and call `converge`, which makes the runtime match.
+//!
+//! New dynos start next to the old ones; web dynos must listen on `$PORT`
+//! before the router switches to them, and only then do the old ones stop.
+//! If the new dynos fail, they are removed and the old ones keep serving.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Error, Result};
+use crate::release::Release;
+use crate::runtime::{Dyno, DynoSpec, Runtime, DYNO_PORT};
+use crate::slug;
+use crate::state::{self, AppDir, Root, Settings};
+
+/// How long a new web dyno has to listen on `$PORT` (Heroku's R10 limit).
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+/// SIGTERM, then this long, then SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// What the router reads: where an app's web dynos answer.
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Routes {
+    pub backends: Vec<String>,
+}
+
+/// Everything converge needs about the install.
+pub struct Platform<'a> {
+    pub root: &'a Root,
+    pub settings: &'a Settings,
+    pub runtime: &'a dyn Runtime,
+}
+
+/// Whether dynos already running the wanted release may stay.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// Keep healthy dynos of the same release; start only what is missing.
+    Keep,
+    /// Replace every dyno, or every dyno of one process type (a restart).
+    Replace(Option<String>),
+}
+
+impl Mode {
+    fn replaces(&self, process_type: &str) -> bool {
+        match self {
+            Mode::Keep => false,
+            Mode::Replace(None) => true,
+            Mode::Replace(Some(only)) => only == process_type,
+        }
+    }
+}
+
+impl Platform<'_> {
+    /// Makes the app's dynos match `release` and the formation. `commit` runs
+    /// once the new dynos are up and before traffic moves: it records the
+    /// release, so a release is never recorded for dynos that did not boot.
+    pub fn converge(
+        &self,
+        app: &AppDir,
+        release: &Release,
+        formation: &BTreeMap<String, u32>,
+        mode: Mode,
+        commit: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
+        let existing = self.runtime.list(Some(&app.name))?;
+        let mut keep: Vec<Dyno> = Vec::new();
+        let mut specs: Vec<DynoSpec> = Vec::new();
+        let slug_dir = match &release.slug {
+            Some(slug) => Some(self.unpacked_slug(app, slug)?),
+            None => None,
+        };
+        for (process_type, count) in formation {
+            let Some(command) = release.processes.get(process_type) else {
+                continue;
+            };
+            let Some(slug_dir) = &slug_dir else { continue };
+            for index in 1..=*count {
+                let current = existing.iter().find(|d| {
+                    d.running
+                        && d.release == release.version
+                        && &d.process_type == process_type
+                        && d.index == index
+                });
+                match current {
+                    Some(dyno) if !mode.replaces(process_type) => keep.push(dyno.clone()),
+                    _ => {
+                        specs.push(self.spec(app, release, process_type, index, command, slug_dir))
+                    }
+                }
+            }
+        }
+
+        let mut started: Vec<Dyno> = Vec::new();
+        for spec in &specs {
+            match self.runtime.start(spec) {
+                Ok(dyno) => started.push(dyno),
+                Err(err) => {
+                    let _ = self.runtime.remove(&started, Duration::ZERO);
+                    return Err(err);
+                }
+            }
+        }
+        if let Err(err) = self.wait_until_up(app, &started) {
+            let _ = self.runtime.remove(&started, Duration::ZERO);
+            return Err(err);
+        }
+        if let Err(err) = commit() {
+            let _ = self.runtime.remove(&started, Duration::ZERO);
+            return Err(err);
+        }
+
+        let serving: Vec<&Dyno> = keep.iter().chain(started.iter()).collect();
+        let routes = Routes {
+            backends: serving
+                .iter()
+                .filter(|d| d.process_type == "web")
+                .filter_map(|d| d.address.map(|a| a.to_string()))
+                .collect(),
+        };
+        self.publish_routes(app, &routes)?;
+
+        let retired: Vec<Dyno> = existing
+            .into_iter()
+            .filter(|old| !serving.iter().any(|d| d.id == old.id))
+            .collect();
+        self.runtime.remove(&retired, STOP_GRACE)
+    }
+
+    fn spec(
+        &self,
+        app: &AppDir,
+        release: &Release,
+        process_type: &str,
+        index: u32,
+        command: &str,
+        slug_dir: &std::path::Path,
+    ) -> DynoSpec {
+        let dyno = format!("{process_type}.{index}");
+        let mut env = release.config.clone();
+        env.insert("PORT".into(), DYNO_PORT.to_string());
+        env.insert("DYNO".into(), dyno.clone());
+        env.insert("PS".into(), dyno.clone());
+        DynoSpec {
+            app: app.name.clone(),
+            release: release.version,
+            process_type: process_type.to_string(),
+            index,
+            command: command.to_string(),
+            env,
+            slug_dir: slug_dir.to_path_buf(),
+            log_file: app.logs_dir().join(format!(
+                "{dyno}.{}.log",
+                crate::runtime::podman::random_suffix()
+            )),
+        }
+    }
+
+    /// The slug unpacked next to its tarball, unpacking it on first use.
+    fn unpacked_slug(&self, app: &AppDir, slug_ref: &slug::SlugRef) -> Result<PathBuf> {
+        let dir = app.slugs_dir().join(&slug_ref.sha256);
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+        slug::unpack(&app.slugs_dir(), slug_ref, &dir)
+    }
+
+    /// Waits for web dynos to listen on `$PORT` and for others to stay up.
+    fn wait_until_up(&self, app: &AppDir, dynos: &[Dyno]) -> Result<()> {
+        let deadline = Instant::now() + BOOT_TIMEOUT;
+        for dyno in dynos {
+            let mut dyno = dyno.clone();
+            loop {
+                let (running, exit_code) = self.runtime.status(&dyno)?;
+                if !running {
+                    return Err(Error::new(format!(
+                        "{} of `{}` crashed while starting (exit status {exit_code})",
+                        dyno.name(),
+                        app.name
+                    ))
+                    .hint(format!(
+                        "`paas logs -a {}` shows its output; the previous release keeps running",
+                        app.name
+                    )));
+                }
+                if dyno.process_type != "web" {
+                    break;
+                }
+                if dyno.pid.is_none() {
+                    dyno = self.refresh(&dyno)?;
+                }
+                if self.runtime.is_listening(&dyno, DYNO_PORT)? {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err(Error::new(format!(
+                        "Error R10 (Boot timeout) -> {} of `{}` failed to bind to $PORT within {} seconds of launch",
+                        dyno.name(),
+                        app.name,
+                        BOOT_TIMEOUT.as_secs()
+                    ))
+                    .hint("the web process must listen on the port in `$PORT`; the previous release keeps running"));
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+        Ok(())
+    }
+
+    fn refresh(&self, dyno: &Dyno) -> Result<Dyno> {
+        Ok(self
+            .runtime
+            .list(Some(&dyno.app))?
+            .into_iter()
+            .find(|d| d.id == dyno.id)
+            .unwrap_or_else(|| dyno.clone()))
+    }
+
+    /// Writes the app's routes and tells the router to load them.
+    pub fn publish_routes(&self, app: &AppDir, routes: &Routes) -> Result<()> {
+        state::write_toml(&app.routes_file(), routes, 0o644)?;
+        if let Err(err) = notify_router(self.root, &app.name.to_string()) {
+            eprintln!(
+                "warning: the router did not reload `{}` ({}); start it with `paas server start`",
+                app.name,
+                err.message()
+            );
+        }
+        Ok(())
+    }
+
+    /// Stops every dyno of the app.
+    pub fn stop_all(&self, app: &AppDir) -> Result<()> {
+        let dynos = self.runtime.list(Some(&app.name))?;
+        self.publish_routes(app, &Routes::default())?;
+        self.runtime.remove(&dynos, STOP_GRACE)
+    }
+}
+
+/// Asks the daemon to reload an app's routes; returns once it has.
+pub fn notify_router(root: &Root, app: &str) -> Result<()> {
+    control_request(root, &format!("reload {app}"))
+}
+
+/// Whether the daemon answers on its control socket.
+pub fn ping_daemon(root: &Root) -> Result<()> {
+    control_request(root, "ping")
+}
+
+fn control_request(root: &Root, request: &str) -> Result<()> {
+    let socket = root.control_socket();
+    let mut stream =
+        UnixStream::connect(&socket).context(|| format!("connecting to `{}`", socket.display()))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .context(|| "setting a timeout".into())?;
+    writeln!(stream, "{request}").context(|| "writing to the router".into())?;
+    let mut answer = String::new();
+    BufReader::new(&stream)
+        .read_line(&mut answer)
+        .context(|| "reading the router's answer".into())?;
+    if answer.trim() == "ok" {
+        Ok(())
+    } else {
+        Err(Error::unexpected(format!(
+            "the router answered `{}`",
+            answer.trim()
+        )))
+    }
+}
+
+/// Reads an app's routes file; none yet means no backends.
+pub fn read_routes(app: &AppDir) -> Routes {
+    fs::read_to_string(app.routes_file())
+        .ok()
+        .and_then(|text| toml::from_str(&text).ok())
+        .unwrap_or_default()
+}

@@ -1,0 +1,202 @@
+//! `paas daemon`: the long-running process. It owns the router, a control
+//! socket on which commands ask it to reload an app's routes, and the
+//! reconciler that brings dynos back after a crash or a reboot.
+
+mod router;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
+
+use crate::converge::{self, Mode, Platform};
+use crate::error::{Context, Error, Result};
+use crate::release::Ledger;
+use crate::runtime::podman::Podman;
+use crate::state::{self, AppName, Lock, Root, Settings};
+
+pub use router::{AppRoutes, RouteTable};
+
+/// How often the reconciler compares what runs with what should.
+const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+
+pub fn run(root: Root) -> Result<()> {
+    let settings = root.settings()?;
+    state::create_dir(&root.run_dir(), 0o755)?;
+    // One daemon per root: a second one exits instead of fighting over the ports.
+    let Some(_lock) = Lock::try_acquire(&root.run_dir().join("daemon.lock"))? else {
+        return Err(Error::new(format!(
+            "a paas daemon is already running for `{}`",
+            root.path.display()
+        )));
+    };
+    state::write_atomic(
+        &root.daemon_pid_file(),
+        format!("{}\n", std::process::id()).as_bytes(),
+        0o644,
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context(|| "starting the async runtime".into())?;
+    runtime.block_on(serve(root, settings))
+}
+
+async fn serve(root: Root, settings: Settings) -> Result<()> {
+    let table: RouteTable = Arc::new(ArcSwap::from_pointee(load_all_routes(&root)?));
+    let socket_path = root.control_socket();
+    let _ = std::fs::remove_file(&socket_path);
+    let control = UnixListener::bind(&socket_path)
+        .context(|| format!("listening on `{}`", socket_path.display()))?;
+    let address = if settings.local {
+        "127.0.0.1"
+    } else {
+        "0.0.0.0"
+    };
+    let http = tokio::net::TcpListener::bind((address, settings.http_port))
+        .await
+        .map_err(|err| {
+            Error::new(format!(
+                "the router cannot listen on port {}",
+                settings.http_port
+            ))
+            .cause(err)
+            .hint("another program holds that port; pick another with `--http-port`")
+        })?;
+    eprintln!(
+        "paas daemon: routing http://*.{}:{} (root `{}`)",
+        settings.domain,
+        settings.http_port,
+        root.path.display()
+    );
+
+    tokio::spawn(control_loop(control, root.clone(), table.clone()));
+    tokio::spawn(reconcile_loop(root.clone()));
+    let router = router::Router::new(settings.domain.clone(), table);
+    tokio::select! {
+        result = router.serve(http) => result,
+        _ = shutdown_signal() => {
+            eprintln!("paas daemon: stopping");
+            let _ = std::fs::remove_file(&socket_path);
+            let _ = std::fs::remove_file(root.daemon_pid_file());
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+}
+
+fn load_all_routes(root: &Root) -> Result<HashMap<String, Arc<AppRoutes>>> {
+    let mut table = HashMap::new();
+    for app in root.apps()? {
+        let routes = converge::read_routes(&root.app(&app));
+        table.insert(app.to_string(), Arc::new(AppRoutes::new(routes.backends)));
+    }
+    Ok(table)
+}
+
+/// `reload <app>` re-reads that app's routes; the answer `ok` means the
+/// router uses them from now on.
+async fn control_loop(listener: UnixListener, root: Root, table: RouteTable) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let root = root.clone();
+        let table = table.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut lines = BufReader::new(read).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let answer = match line.split_once(' ').unwrap_or((line.as_str(), "")) {
+                    ("ping", _) => "ok".to_string(),
+                    ("reload", name) => match AppName::parse(name.trim()) {
+                        Ok(app) => {
+                            reload(&root, &table, &app);
+                            "ok".to_string()
+                        }
+                        Err(err) => format!("error {err}"),
+                    },
+                    _ => "error unknown request".to_string(),
+                };
+                if write
+                    .write_all(format!("{answer}\n").as_bytes())
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+fn reload(root: &Root, table: &RouteTable, app: &AppName) {
+    let dir = root.app(app);
+    let entry = dir
+        .exists()
+        .then(|| Arc::new(AppRoutes::new(converge::read_routes(&dir).backends)));
+    table.rcu(|current| {
+        let mut next = HashMap::clone(current);
+        match &entry {
+            Some(routes) => next.insert(app.to_string(), routes.clone()),
+            None => next.remove(app.as_str()),
+        };
+        next
+    });
+}
+
+/// Brings every app back to its release and formation: at start (after a
+/// reboot or a daemon restart) and then every few seconds (a dyno died).
+async fn reconcile_loop(root: Root) {
+    loop {
+        let root_for_pass = root.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(err) = reconcile_all(&root_for_pass) {
+                eprintln!("paas daemon: reconcile: {}", err.report().trim_end());
+            }
+        })
+        .await;
+        tokio::time::sleep(RECONCILE_EVERY).await;
+    }
+}
+
+fn reconcile_all(root: &Root) -> Result<()> {
+    let settings = root.settings()?;
+    let runtime = Podman::new(
+        &settings.install_id,
+        &settings.run_image,
+        root.run_dir().join("env"),
+    );
+    let platform = Platform {
+        root,
+        settings: &settings,
+        runtime: &runtime,
+    };
+    for name in root.apps()? {
+        let app = root.app(&name);
+        // A deploy or a command holds the lock: it converges the app itself.
+        let Some(_lock) = Lock::try_acquire(&app.lock_file())? else {
+            continue;
+        };
+        let Some(release) = Ledger::new(&app).current()? else {
+            continue;
+        };
+        let formation = app.settings()?.formation;
+        if let Err(err) = platform.converge(&app, &release, &formation, Mode::Keep, || Ok(())) {
+            eprintln!("paas daemon: {name}: {}", err.report().trim_end());
+        }
+    }
+    Ok(())
+}

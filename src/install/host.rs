@@ -1,0 +1,490 @@
+//! Host-level install steps: packages, the owner user, and podman's quirks,
+//! each detected on this machine rather than assumed.
+
+use std::ffi::CString;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::Report;
+use crate::error::{Context, Error, Result};
+use crate::state::{self, Root, Settings};
+
+pub fn require_root() -> Result<()> {
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(Error::new("`paas server install` must run as root")
+            .hint("run it with `sudo`; everything after install runs as an unprivileged user"));
+    }
+    Ok(())
+}
+
+/// Programs paas needs, and the Debian package that ships each.
+const PREREQUISITES: &[(&str, &str)] = &[
+    ("/usr/bin/podman", "podman"),
+    ("/usr/bin/newuidmap", "uidmap"),
+    ("/usr/bin/slirp4netns", "slirp4netns"),
+    ("/usr/sbin/runc", "runc"),
+    ("/usr/libexec/podman/catatonit", "catatonit"),
+    ("/usr/sbin/sshd", "openssh-server"),
+    ("/usr/bin/ssh-keygen", "openssh-client"),
+    ("/usr/bin/git", "git"),
+    ("/usr/sbin/debootstrap", "debootstrap"),
+];
+
+pub fn ensure_packages(report: &mut Report) -> Result<()> {
+    let missing: Vec<&str> = PREREQUISITES
+        .iter()
+        .filter(|(path, _)| !Path::new(path).exists())
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        report.ok("prerequisites (podman, uidmap, slirp4netns, runc, openssh, git, debootstrap)");
+        return Ok(());
+    }
+    if !Path::new("/usr/bin/apt-get").exists() {
+        return Err(
+            Error::new(format!("missing packages: {}", missing.join(", ")))
+                .hint("install them with the system's package manager and run the install again"),
+        );
+    }
+    eprintln!("-----> installing {}", missing.join(", "));
+    let update = Command::new("apt-get").args(["update", "-q"]).status();
+    let install = Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status();
+    match (update, install) {
+        (Ok(_), Ok(status)) if status.success() => {
+            report.done(&format!("installed {}", missing.join(", ")));
+            Ok(())
+        }
+        _ => Err(
+            Error::new(format!("could not install {}", missing.join(", ")))
+                .hint("check that apt can reach the Debian mirror, then run the install again"),
+        ),
+    }
+}
+
+struct Passwd {
+    uid: u32,
+    gid: u32,
+    home: PathBuf,
+}
+
+fn lookup_user(name: &str) -> Option<Passwd> {
+    let name = CString::new(name).ok()?;
+    // getpwnam is not thread-safe; the installer and commands are single-threaded here.
+    let entry = unsafe { libc::getpwnam(name.as_ptr()) };
+    if entry.is_null() {
+        return None;
+    }
+    let entry = unsafe { &*entry };
+    let home = unsafe { std::ffi::CStr::from_ptr(entry.pw_dir) };
+    Some(Passwd {
+        uid: entry.pw_uid,
+        gid: entry.pw_gid,
+        home: PathBuf::from(home.to_string_lossy().into_owned()),
+    })
+}
+
+pub fn user_home(name: &str) -> Result<PathBuf> {
+    lookup_user(name).map(|p| p.home).ok_or_else(|| {
+        Error::new(format!("user `{name}` does not exist")).hint("run `paas server install`")
+    })
+}
+
+pub fn user_uid(name: &str) -> Result<u32> {
+    lookup_user(name).map(|p| p.uid).ok_or_else(|| {
+        Error::new(format!("user `{name}` does not exist")).hint("run `paas server install`")
+    })
+}
+
+/// The owner of everything: a system user with its own subordinate ids for
+/// rootless podman, and a shell so sshd can run its forced command.
+pub fn ensure_user(name: &str, report: &mut Report) -> Result<()> {
+    if lookup_user(name).is_none() {
+        let status = Command::new("useradd")
+            .args(["--system", "--create-home", "--home-dir"])
+            .arg(format!("/home/{name}"))
+            .args(["--shell", "/bin/sh", "--comment", "paas platform", name])
+            .status()
+            .context(|| "running `useradd`".into())?;
+        if !status.success() {
+            return Err(Error::new(format!("could not create the user `{name}`")));
+        }
+        report.done(&format!("created the system user `{name}`"));
+    } else {
+        report.ok(&format!("user `{name}`"));
+    }
+    // useradd locks the password (`!`), and sshd without PAM then refuses
+    // even key logins; `*` means no password but an open account.
+    let shadow = fs::read_to_string("/etc/shadow").unwrap_or_default();
+    let locked = shadow.lines().any(|l| {
+        let mut fields = l.split(':');
+        fields.next() == Some(name) && fields.next().is_some_and(|p| p.starts_with('!'))
+    });
+    if locked {
+        let status = Command::new("usermod").args(["-p", "*", name]).status();
+        if !status.map(|s| s.success()).unwrap_or(false) {
+            return Err(Error::new(format!(
+                "could not unlock `{name}` for SSH key logins"
+            )));
+        }
+        report.done(&format!("opened `{name}` to SSH key logins (no password)"));
+    }
+    for file in ["/etc/subuid", "/etc/subgid"] {
+        let text = fs::read_to_string(file).unwrap_or_default();
+        if text.lines().any(|l| l.split(':').next() == Some(name)) {
+            continue;
+        }
+        let start = next_free_subordinate_range(&text);
+        let line = format!("{name}:{start}:65536\n");
+        let mut updated = text.clone();
+        if !updated.is_empty() && !updated.ends_with('\n') {
+            updated.push('\n');
+        }
+        updated.push_str(&line);
+        state::write_atomic(Path::new(file), updated.as_bytes(), 0o644)?;
+        report.done(&format!(
+            "gave `{name}` subordinate ids {start}-{} in {file}",
+            start + 65535
+        ));
+    }
+    Ok(())
+}
+
+/// The first 65536-aligned range above every range already given out.
+fn next_free_subordinate_range(text: &str) -> u64 {
+    let end = text
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split(':').skip(1);
+            let start: u64 = parts.next()?.parse().ok()?;
+            let count: u64 = parts.next()?.parse().ok()?;
+            Some(start + count)
+        })
+        .max()
+        .unwrap_or(100_000);
+    end.max(100_000).div_ceil(65_536) * 65_536
+}
+
+/// `/run/user/<uid>`: rootless podman keeps its runtime state there. Made
+/// here because no login session makes it for a system user.
+pub fn ensure_runtime_dir(name: &str, report: &mut Report) -> Result<()> {
+    let user =
+        lookup_user(name).ok_or_else(|| Error::unexpected(format!("user `{name}` vanished")))?;
+    let dir = PathBuf::from(format!("/run/user/{}", user.uid));
+    if dir.is_dir() {
+        report.ok(&format!("runtime directory `{}`", dir.display()));
+        return Ok(());
+    }
+    state::create_dir(&dir, 0o700)?;
+    std::os::unix::fs::chown(&dir, Some(user.uid), Some(user.gid))
+        .context(|| format!("chowning `{}`", dir.display()))?;
+    if systemd_running() {
+        // Keeps the directory, and the user's containers, across reboots.
+        let _ = Command::new("loginctl")
+            .args(["enable-linger", name])
+            .status();
+    }
+    report.done(&format!("created `{}` for rootless podman", dir.display()));
+    Ok(())
+}
+
+/// slirp4netns, the network of rootless containers, opens `/dev/net/tun` as
+/// the owner; some hosts ship it 0600.
+pub fn ensure_tun_device(report: &mut Report) -> Result<()> {
+    let tun = Path::new("/dev/net/tun");
+    let Ok(meta) = fs::metadata(tun) else {
+        return Err(
+            Error::new("`/dev/net/tun` is missing: rootless containers have no network")
+                .hint("load the `tun` kernel module (`modprobe tun`) and run the install again"),
+        );
+    };
+    if meta.permissions().mode() & 0o666 == 0o666 {
+        report.ok("`/dev/net/tun` is usable by unprivileged users");
+        return Ok(());
+    }
+    fs::set_permissions(tun, fs::Permissions::from_mode(0o20666))
+        .context(|| "chmod 0666 `/dev/net/tun`".into())?;
+    if Path::new("/etc/udev/rules.d").is_dir() {
+        let _ = fs::write(
+            "/etc/udev/rules.d/70-paas-tun.rules",
+            "KERNEL==\"tun\", MODE=\"0666\"\n",
+        );
+    }
+    report.done("`/dev/net/tun` was mode 0600: made it 0666 so rootless containers get a network (and added a udev rule)");
+    Ok(())
+}
+
+/// A command run as `user`, with the environment rootless podman expects.
+pub fn as_user(user: &str, program: &str) -> Result<Command> {
+    let passwd =
+        lookup_user(user).ok_or_else(|| Error::new(format!("user `{user}` does not exist")))?;
+    let mut command = Command::new("runuser");
+    command
+        .args(["-u", user, "--", program])
+        .current_dir("/")
+        .env("HOME", &passwd.home)
+        .env("XDG_RUNTIME_DIR", format!("/run/user/{}", passwd.uid))
+        .env_remove("PAAS_USER");
+    Ok(command)
+}
+
+pub fn podman_as(user: &str, args: &[&str]) -> Result<std::process::Output> {
+    as_user(user, "podman")?
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context(|| "running `podman`".into())
+}
+
+/// Rootless podman on some hosts picks the `vfs` driver, which copies the
+/// whole image for every container; overlay shares it.
+pub fn ensure_podman_storage(user: &str, report: &mut Report) -> Result<()> {
+    let home = user_home(user)?;
+    let path = home.join(".config/containers/storage.conf");
+    if path.exists() {
+        report.ok("podman storage settings");
+        return Ok(());
+    }
+    let mut text = String::from("# Written by paas: overlay shares image layers between containers.\n[storage]\ndriver = \"overlay\"\n");
+    if !kernel_has_rootless_overlay() {
+        text.push_str("[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n");
+    }
+    write_user_file(user, &path, &text)?;
+    report.done("set podman's storage driver to overlay (it defaults to vfs for this user)");
+    Ok(())
+}
+
+/// Unprivileged overlay mounts arrived in Linux 5.13.
+fn kernel_has_rootless_overlay() -> bool {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (5, 13)
+}
+
+fn write_user_file(user: &str, path: &Path, text: &str) -> Result<()> {
+    let dir = path.parent().expect("has a parent");
+    fs::create_dir_all(dir).context(|| format!("creating `{}`", dir.display()))?;
+    state::write_atomic(path, text.as_bytes(), 0o644)?;
+    let home = user_home(user)?;
+    // Own every directory from the home down to the file.
+    let mut owned = path.to_path_buf();
+    while owned.starts_with(&home) && owned != home {
+        chown_path(&owned, user)?;
+        owned.pop();
+    }
+    Ok(())
+}
+
+/// Runs a probe container and fixes what fails: crun on hybrid cgroups
+/// (use runc), and rlimits podman sets above what the host lets the user
+/// have (pin the limits a container really gets in containers.conf).
+pub fn ensure_podman_runtime(user: &str, image: &str, report: &mut Report) -> Result<()> {
+    let path = user_home(user)?.join(".config/containers/containers.conf");
+    let current = fs::read_to_string(&path).unwrap_or_default();
+    let probe = |args: &[&str]| {
+        let mut full = vec!["run", "--rm", "--network=none", image];
+        full.extend(args);
+        podman_as(user, &full)
+    };
+    if current.starts_with(CONF_HEADER) && probe(&["true"])?.status.success() {
+        report.ok("podman runs containers as the paas user");
+        return Ok(());
+    }
+    let mut runtime: Option<&str> = None;
+    let mut limits: Option<(u64, u64)> = None;
+    for _attempt in 0..3 {
+        write_user_file(user, &path, &containers_conf(limits, runtime))?;
+        let output = probe(&["bash", "-c", "ulimit -Hn; ulimit -Hu"])?;
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        if output.status.success() {
+            let text = String::from_utf8_lossy(&output.stdout);
+            let mut values = text
+                .split_whitespace()
+                .filter_map(|v| v.parse::<u64>().ok());
+            let seen = (values.next().unwrap_or(1024), values.next().unwrap_or(4096));
+            write_user_file(user, &path, &containers_conf(Some(seen), runtime))?;
+            if !probe(&["true"])?.status.success() {
+                return Err(Error::new("podman fails with explicit ulimits")
+                    .hint("`paas server status` shows what is broken"));
+            }
+            report.done(&format!(
+                "pinned container ulimits to what this host allows (nofile={}, nproc={}) in `{}`",
+                seen.0,
+                seen.1,
+                path.display()
+            ));
+            if let Some(runtime) = runtime {
+                report.done(&format!("the default OCI runtime failed here (crun on a cgroup v1/v2 hybrid): podman now uses {runtime}"));
+            }
+            return Ok(());
+        }
+        if stderr.contains("rlimit") && limits.is_none() {
+            // Podman asked for more than the host grants: ask for what the user has.
+            limits = Some(hard_limits());
+        } else if runtime.is_none() && Path::new("/usr/sbin/runc").exists() {
+            runtime = Some("runc");
+        } else {
+            return Err(Error::new("podman cannot run containers as the paas user")
+                .cause(stderr.trim())
+                .hint("`paas server status` shows what is broken"));
+        }
+    }
+    Err(Error::new("podman cannot run containers as the paas user"))
+}
+
+const CONF_HEADER: &str = "# Written by paas";
+
+fn containers_conf(limits: Option<(u64, u64)>, runtime: Option<&str>) -> String {
+    let mut text =
+        format!("{CONF_HEADER}: explicit limits and runtime, found by probing this host.\n");
+    if let Some((nofile, nproc)) = limits {
+        text.push_str(&format!(
+            "[containers]\ndefault_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc={nproc}:{nproc}\"]\n"
+        ));
+    }
+    if let Some(runtime) = runtime {
+        text.push_str(&format!("\n[engine]\nruntime = \"{runtime}\"\n"));
+    }
+    text
+}
+
+fn hard_limits() -> (u64, u64) {
+    let limit = |resource| {
+        let mut value = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if unsafe { libc::getrlimit(resource, &mut value) } == 0
+            && value.rlim_max != libc::RLIM_INFINITY
+        {
+            value.rlim_max
+        } else {
+            65_536
+        }
+    };
+    (limit(libc::RLIMIT_NOFILE), limit(libc::RLIMIT_NPROC))
+}
+
+fn chown_path(path: &Path, user: &str) -> Result<()> {
+    let passwd =
+        lookup_user(user).ok_or_else(|| Error::new(format!("user `{user}` does not exist")))?;
+    std::os::unix::fs::lchown(path, Some(passwd.uid), Some(passwd.gid))
+        .context(|| format!("chowning `{}`", path.display()))
+}
+
+/// Gives a tree to the owner (the installer runs as root).
+pub fn chown_tree(path: &Path, user: &str) -> Result<()> {
+    chown_path(path, user)?;
+    if path.is_dir() && !path.is_symlink() {
+        for entry in fs::read_dir(path).context(|| format!("listing `{}`", path.display()))? {
+            let entry = entry.context(|| "listing".into())?;
+            chown_tree(&entry.path(), user)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn systemd_running() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
+/// Whether a pid file names a live process.
+pub fn pid_alive(pid_file: &Path) -> Option<i32> {
+    let pid: i32 = fs::read_to_string(pid_file).ok()?.trim().parse().ok()?;
+    (unsafe { libc::kill(pid, 0) } == 0).then_some(pid)
+}
+
+pub fn supervisor_pid_file(root: &Root) -> PathBuf {
+    root.run_dir().join("supervisor.pid")
+}
+
+/// Starts the daemon under its supervisor as the owner, unless it runs.
+pub fn ensure_daemon(root: &Root, settings: &Settings, report: &mut Report) -> Result<()> {
+    if pid_alive(&supervisor_pid_file(root)).is_some() {
+        report.ok("daemon is running");
+        return Ok(());
+    }
+    start_daemon(root, settings)?;
+    report.done(&format!(
+        "started the daemon (router on port {})",
+        settings.http_port
+    ));
+    Ok(())
+}
+
+pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.logs_dir().join("daemon.log"))
+        .context(|| "opening the daemon's log".into())?;
+    chown_path(&root.logs_dir().join("daemon.log"), &settings.user)?;
+    let mut command = if unsafe { libc::geteuid() } == 0 {
+        as_user(&settings.user, &root.bin().display().to_string())?
+    } else {
+        Command::new(root.bin())
+    };
+    command
+        .arg("--root")
+        .arg(&root.path)
+        .args(["server", "supervise"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().context(|| "cloning a file handle".into())?)
+        .stderr(log);
+    // Its own session, so it outlives the shell or SSH connection that started it.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    command.spawn().context(|| "starting the daemon".into())?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if crate::converge::ping_daemon(root).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(
+        Error::new("the daemon did not start within 15 seconds").hint(format!(
+            "its log is `{}`",
+            root.logs_dir().join("daemon.log").display()
+        )),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subordinate_ranges_do_not_overlap() {
+        assert_eq!(next_free_subordinate_range(""), 131_072);
+        assert_eq!(next_free_subordinate_range("a:100000:65536\n"), 196_608);
+        assert_eq!(
+            next_free_subordinate_range("a:100000:65536\nb:200000:65536\n"),
+            327_680
+        );
+    }
+
+    #[test]
+    fn containers_conf_pins_limits_and_runtime() {
+        let text = containers_conf(Some((20000, 32768)), Some("runc"));
+        assert!(text.contains("default_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]"));
+        assert!(text.contains("[engine]\nruntime = \"runc\""));
+        assert!(!containers_conf(None, None).contains("[engine]"));
+        assert!(!containers_conf(None, None).contains("ulimits"));
+    }
+}

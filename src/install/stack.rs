@@ -1,0 +1,186 @@
+//! The stack images dynos and builds run in, made on this machine: a
+//! debootstrapped Debian root with the language runtimes from Debian's
+//! packages, imported into the owner's rootless podman. No registry needed.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use sha2::{Digest, Sha256};
+
+use super::host::{as_user, podman_as, user_home};
+use super::Report;
+use crate::cli::InstallArgs;
+use crate::error::{Context, Error, Result};
+use crate::state::Lock;
+
+const SUITE: &str = "bookworm";
+/// What every dyno has.
+const RUN_PACKAGES: &[&str] = &["bash", "ca-certificates", "curl", "python3", "procps"];
+/// Added on top for builds: compilers and package tools.
+const BUILD_PACKAGES: &[&str] = &[
+    "python3-pip",
+    "python3-venv",
+    "python3-dev",
+    "gcc",
+    "libc6-dev",
+    "make",
+    "git",
+];
+/// Bump to rebuild the images when how they are made changes.
+const STACK_REVISION: u32 = 1;
+
+pub struct Images {
+    pub run: String,
+    pub build: String,
+}
+
+/// The image names for this package set: a new set gets new names, so an
+/// upgrade never runs old dynos on a half-changed image.
+fn image_names() -> Images {
+    let mut hasher = Sha256::new();
+    hasher.update(format!(
+        "{SUITE} {RUN_PACKAGES:?} {BUILD_PACKAGES:?} {STACK_REVISION}"
+    ));
+    let tag: String = hasher
+        .finalize()
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Images {
+        run: format!("localhost/paas-stack-run:{SUITE}-{tag}"),
+        build: format!("localhost/paas-stack-build:{SUITE}-{tag}"),
+    }
+}
+
+fn image_exists(user: &str, image: &str) -> Result<bool> {
+    Ok(podman_as(user, &["image", "exists", image])?
+        .status
+        .success())
+}
+
+pub fn ensure_images(args: &InstallArgs, report: &mut Report) -> Result<Images> {
+    let user = &args.user;
+    let names = image_names();
+    // Installs into several roots share the owner's images; one builds them.
+    let lock_path = user_home(user)?.join(".paas-stack.lock");
+    let _lock = Lock::acquire(
+        &lock_path,
+        "waiting for another install to finish building the stack images…",
+    )?;
+    if args.run_image.is_none() {
+        if image_exists(user, &names.run)? {
+            report.ok(&format!("run image `{}`", names.run));
+        } else {
+            build_run_image(user, &names.run, &args.mirror)?;
+            report.done(&format!("built the run image `{}`", names.run));
+        }
+    }
+    if args.build_image.is_none() {
+        if image_exists(user, &names.build)? {
+            report.ok(&format!("build image `{}`", names.build));
+        } else {
+            let base = args.run_image.as_deref().unwrap_or(&names.run);
+            build_build_image(user, base, &names.build)?;
+            report.done(&format!("built the build image `{}`", names.build));
+        }
+    }
+    Ok(names)
+}
+
+fn build_run_image(user: &str, image: &str, mirror: &str) -> Result<()> {
+    eprintln!("-----> building the run image with debootstrap ({SUITE}; about a minute)");
+    let work = tempfile::Builder::new()
+        .prefix("paas-stack-")
+        .tempdir_in("/var/tmp")
+        .context(|| "creating a directory for debootstrap".into())?;
+    let rootfs = work.path().join("rootfs");
+    let status = Command::new("debootstrap")
+        .args([
+            "--variant=minbase",
+            &format!("--include={}", RUN_PACKAGES.join(",")),
+        ])
+        .arg(SUITE)
+        .arg(&rootfs)
+        .arg(mirror)
+        .stdout(Stdio::null())
+        .status()
+        .context(|| "running `debootstrap`".into())?;
+    if !status.success() {
+        return Err(
+            Error::new("debootstrap failed to build the run image").hint(format!(
+                "check that `{mirror}` is reachable, or pass `--mirror`"
+            )),
+        );
+    }
+    for dir in ["var/cache/apt/archives", "var/lib/apt/lists"] {
+        let path = rootfs.join(dir);
+        if let Ok(entries) = std::fs::read_dir(&path) {
+            for entry in entries.flatten() {
+                if entry.path().is_file() {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+    let mut tar = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .args(["--numeric-owner", "-c", "."])
+        .stdout(Stdio::piped())
+        .spawn()
+        .context(|| "running `tar`".into())?;
+    let tar_out = tar.stdout.take().expect("piped");
+    let import = as_user(user, "podman")?
+        .args(["import", "--change", "ENV LANG=C.UTF-8", "--change"])
+        .arg("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .args(["-", image])
+        .stdin(tar_out)
+        .stdout(Stdio::null())
+        .status()
+        .context(|| "running `podman import`".into())?;
+    let tar_status = tar.wait().context(|| "waiting for `tar`".into())?;
+    if !import.success() || !tar_status.success() {
+        return Err(Error::new(format!(
+            "could not import the run image `{image}`"
+        )));
+    }
+    Ok(())
+}
+
+fn build_build_image(user: &str, base: &str, image: &str) -> Result<()> {
+    eprintln!("-----> building the build image (compilers, pip; about a minute)");
+    let container = format!(
+        "paas-stack-build-{}",
+        crate::runtime::podman::random_suffix()
+    );
+    let script = format!(
+        "set -e; export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null; \
+         apt-get install -y -q --no-install-recommends {} >/dev/null; apt-get clean; rm -rf /var/lib/apt/lists/*",
+        BUILD_PACKAGES.join(" ")
+    );
+    let output = podman_as(
+        user,
+        &["run", "--name", &container, base, "bash", "-c", &script],
+    )?;
+    let result = if output.status.success() {
+        let commit = podman_as(user, &["commit", "--quiet", &container, image])?;
+        if commit.status.success() {
+            Ok(())
+        } else {
+            Err(
+                Error::new(format!("could not save the build image `{image}`"))
+                    .cause(String::from_utf8_lossy(&commit.stderr).trim()),
+            )
+        }
+    } else {
+        Err(
+            Error::new("installing the build packages into the build image failed")
+                .cause(String::from_utf8_lossy(&output.stderr).trim())
+                .hint("check that the Debian mirror is reachable from containers"),
+        )
+    };
+    let _ = podman_as(user, &["rm", "--force", &container]);
+    let _ = std::io::stderr().flush();
+    result
+}

@@ -1,0 +1,21 @@
+//! paas: a Heroku-style platform for one small server.
+//!
+//! Data flows through the modules in this order: `ssh` (who may run what) →
+//! `git` (receive, export) → `build` (buildpacks in a container) → `slug` →
+//! `release` (the ledger) → `converge` (make podman match) via `runtime` →
+//! `daemon` (router, reconciler). `state` is the store under them all;
+//! `commands` are the CLI; `install` sets up a machine.
+
+pub mod build;
+pub mod cli;
+pub mod commands;
+pub mod converge;
+pub mod daemon;
+pub mod error;
+pub mod git;
+pub mod install;
+pub mod release;
+pub mod runtime;
+pub mod slug;
+pub mod ssh;
+pub mod state;

@@ -1,0 +1,196 @@
+//! The release ledger: `releases/v<N>.toml`, append-only. A release is a slug
+//! plus the config and process types it runs with; rollback appends a new
+//! release that copies an old one, so history is never rewritten.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::error::{Context, Error, Result};
+use crate::slug::SlugRef;
+use crate::state::{self, AppDir};
+
+/// One release, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Release {
+    pub version: u32,
+    pub description: String,
+    /// Who made it: the key's user name.
+    pub user: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// The commit it was built from.
+    pub commit: Option<String>,
+    /// `None` before the first build (a config change on a new app).
+    pub slug: Option<SlugRef>,
+    #[serde(default)]
+    pub processes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+/// `v7` or `7`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ReleaseVersion(pub u32);
+
+#[derive(Debug, Error, PartialEq)]
+#[error("`{0}` is not a release version: expected `v<number>`, like `v3`")]
+pub struct VersionError(String);
+
+impl FromStr for ReleaseVersion {
+    type Err = VersionError;
+    fn from_str(text: &str) -> Result<Self, VersionError> {
+        let digits = text.strip_prefix('v').unwrap_or(text);
+        match digits.parse::<u32>() {
+            Ok(n) if n > 0 && !digits.starts_with('+') => Ok(ReleaseVersion(n)),
+            _ => Err(VersionError(text.chars().take(40).collect())),
+        }
+    }
+}
+
+/// The ledger of one app.
+pub struct Ledger<'a> {
+    app: &'a AppDir,
+}
+
+impl<'a> Ledger<'a> {
+    pub fn new(app: &'a AppDir) -> Self {
+        Ledger { app }
+    }
+
+    /// Every release, oldest first.
+    pub fn list(&self) -> Result<Vec<Release>> {
+        let dir = self.app.releases_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => return Err(err).context(|| format!("listing `{}`", dir.display())),
+        };
+        let mut versions: Vec<u32> = entries
+            .filter_map(|entry| entry.ok())
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                name.strip_prefix('v')?.strip_suffix(".toml")?.parse().ok()
+            })
+            .collect();
+        versions.sort_unstable();
+        versions.into_iter().map(|v| self.read(v)).collect()
+    }
+
+    pub fn current(&self) -> Result<Option<Release>> {
+        Ok(self.list()?.pop())
+    }
+
+    pub fn next_version(&self) -> Result<u32> {
+        Ok(self.current()?.map_or(1, |release| release.version + 1))
+    }
+
+    pub fn get(&self, version: ReleaseVersion) -> Result<Release> {
+        let path = self.path(version.0);
+        if !path.exists() {
+            return Err(Error::new(format!(
+                "app `{}` has no release v{}",
+                self.app.name, version.0
+            ))
+            .hint(format!("`paas releases -a {}` lists them", self.app.name)));
+        }
+        self.read(version.0)
+    }
+
+    fn read(&self, version: u32) -> Result<Release> {
+        state::read_toml(&self.path(version))
+    }
+
+    /// Records a release. Fails, without touching the ledger, if that version
+    /// already exists: the caller holds the app lock, so that is a bug.
+    pub fn append(&self, release: &Release) -> Result<()> {
+        let dir = self.app.releases_dir();
+        state::create_dir(&dir, 0o700)?;
+        let text = toml::to_string(release).context(|| "encoding a release".into())?;
+        if !state::write_new(&self.path(release.version), text.as_bytes(), 0o600)? {
+            return Err(Error::unexpected(format!(
+                "release v{} of `{}` already exists",
+                release.version, self.app.name
+            )));
+        }
+        Ok(())
+    }
+
+    fn path(&self, version: u32) -> std::path::PathBuf {
+        self.app.releases_dir().join(format!("v{version}.toml"))
+    }
+}
+
+/// Now, as RFC 3339 in UTC.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{AppName, Root};
+
+    fn release(version: u32) -> Release {
+        Release {
+            version,
+            description: format!("Deploy {version}"),
+            user: "admin".into(),
+            created_at: now_rfc3339(),
+            commit: Some("1a2b3c4d".into()),
+            slug: None,
+            processes: BTreeMap::from([("web".into(), "python app.py".into())]),
+            config: BTreeMap::from([("A".into(), "1".into())]),
+        }
+    }
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!("v3".parse::<ReleaseVersion>().unwrap(), ReleaseVersion(3));
+        assert_eq!("12".parse::<ReleaseVersion>().unwrap(), ReleaseVersion(12));
+        for bad in ["v0", "v", "x3", "v-1", "v+1", "3.0"] {
+            assert!(bad.parse::<ReleaseVersion>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            "x3".parse::<ReleaseVersion>().unwrap_err().to_string(),
+            "`x3` is not a release version: expected `v<number>`, like `v3`"
+        );
+    }
+
+    #[test]
+    fn ledger_appends_and_never_rewrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let app = root.app(&AppName::parse("demo").unwrap());
+        fs::create_dir_all(&app.path).unwrap();
+        let ledger = Ledger::new(&app);
+        assert_eq!(ledger.next_version().unwrap(), 1);
+        ledger.append(&release(1)).unwrap();
+        ledger.append(&release(2)).unwrap();
+        assert!(ledger.append(&release(2)).is_err());
+        let all = ledger.list().unwrap();
+        assert_eq!(
+            all.iter().map(|r| r.version).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(all[1], release(2).clone_with_time(&all[1].created_at));
+        assert_eq!(ledger.next_version().unwrap(), 3);
+        assert!(ledger
+            .get(ReleaseVersion(9))
+            .unwrap_err()
+            .message()
+            .contains("no release v9"));
+    }
+
+    impl Release {
+        fn clone_with_time(mut self, created_at: &str) -> Release {
+            self.created_at = created_at.into();
+            self
+        }
+    }
+}

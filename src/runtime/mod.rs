@@ -1,0 +1,98 @@
+//! Dynos: the `Runtime` trait the rest of paas drives, its podman
+//! implementation, and the Procfile. Outgrowing one machine means another
+//! implementation of the trait fed from the same release records.
+
+pub mod podman;
+pub mod procfile;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::state::AppName;
+
+/// The port a dyno listens on inside its container (`$PORT`).
+pub const DYNO_PORT: u16 = 5000;
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct DynoSpec {
+    pub app: AppName,
+    pub release: u32,
+    pub process_type: String,
+    pub index: u32,
+    pub command: String,
+    /// Config vars plus `PORT`, `DYNO`.
+    pub env: BTreeMap<String, String>,
+    /// The unpacked slug, mounted as `/app` with a throwaway writable layer.
+    pub slug_dir: PathBuf,
+    /// Where the dyno's output is kept.
+    pub log_file: PathBuf,
+}
+
+impl DynoSpec {
+    pub fn dyno_name(&self) -> String {
+        format!("{}.{}", self.process_type, self.index)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DynoState {
+    Starting,
+    Up,
+    Crashed,
+    Stopped,
+}
+
+impl DynoState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DynoState::Starting => "starting",
+            DynoState::Up => "up",
+            DynoState::Crashed => "crashed",
+            DynoState::Stopped => "stopped",
+        }
+    }
+}
+
+/// A dyno as the runtime sees it.
+#[derive(Debug, Clone)]
+pub struct Dyno {
+    /// The runtime's handle (container name).
+    pub id: String,
+    pub app: AppName,
+    pub release: u32,
+    pub process_type: String,
+    pub index: u32,
+    pub running: bool,
+    pub exit_code: i32,
+    /// Where the router reaches it (web dynos only).
+    pub address: Option<SocketAddr>,
+    /// Unix seconds.
+    pub started_at: i64,
+    /// The host pid of the dyno's init, while running.
+    pub pid: Option<u32>,
+}
+
+impl Dyno {
+    pub fn name(&self) -> String {
+        format!("{}.{}", self.process_type, self.index)
+    }
+}
+
+/// Runs dynos. Implementations must tell installs apart: two installs on one
+/// machine never see each other's dynos.
+pub trait Runtime {
+    /// Starts a dyno and returns it once the runtime reports it running.
+    fn start(&self, spec: &DynoSpec) -> Result<Dyno>;
+    /// This install's dynos, of one app or of all apps.
+    fn list(&self, app: Option<&AppName>) -> Result<Vec<Dyno>>;
+    /// Stops (SIGTERM, then SIGKILL after `grace`) and removes dynos.
+    fn remove(&self, dynos: &[Dyno], grace: Duration) -> Result<()>;
+    /// Whether the dyno has a socket listening on `port` inside it.
+    fn is_listening(&self, dyno: &Dyno, port: u16) -> Result<bool>;
+    /// Whether the dyno is still running, and its exit code if not.
+    fn status(&self, dyno: &Dyno) -> Result<(bool, i32)>;
+}

@@ -1,0 +1,330 @@
+//! The podman runtime: rootless containers, one per dyno, found again by
+//! their labels. Drives the podman CLI (`--format json`), which is stable
+//! across podman 4 and 5.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{Dyno, DynoSpec, Runtime, DYNO_PORT};
+use crate::error::{Context, Error, Result};
+use crate::state::{self, AppName};
+
+/// Sourced by bash before the Procfile command, as on Heroku: config vars,
+/// then `.profile.d/*.sh`, then the command itself with the shell's expansions.
+const DYNO_ENTRYPOINT: &str = r#"set -a; . /etc/paas/env; set +a
+cd /app || exit 1
+for f in /app/.profile.d/*.sh; do [ -r "$f" ] && . "$f"; done
+eval "exec $1""#;
+
+pub struct Podman {
+    install_id: String,
+    image: String,
+    /// Per-dyno environment files, mounted read-only into the dyno.
+    env_dir: PathBuf,
+}
+
+/// A podman command with the environment rootless podman needs, whoever runs it.
+pub fn command() -> Command {
+    let mut command = Command::new("podman");
+    command.current_dir("/");
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // No login session (the daemon, a forced command without pam_systemd).
+        let uid = unsafe { libc::geteuid() };
+        command.env("XDG_RUNTIME_DIR", format!("/run/user/{uid}"));
+    }
+    command
+}
+
+/// Runs podman and returns its stdout, or an error quoting its stderr.
+pub fn run(args: &[&str]) -> Result<String> {
+    let output = command()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context(|| "running `podman`".into())?;
+    check(args, output)
+}
+
+fn check(args: &[&str], output: Output) -> Result<String> {
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        let verb = args.first().copied().unwrap_or_default();
+        Err(Error::new(format!("`podman {verb}` failed"))
+            .cause(String::from_utf8_lossy(&output.stderr).trim())
+            .hint("`paas server status` checks podman"))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PsEntry {
+    names: Vec<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    state: String,
+    #[serde(default)]
+    exit_code: i32,
+    #[serde(default)]
+    ports: Option<Vec<PsPort>>,
+    #[serde(default)]
+    started_at: i64,
+    #[serde(default)]
+    pid: u32,
+}
+
+#[derive(Deserialize)]
+struct PsPort {
+    host_ip: String,
+    container_port: u16,
+    host_port: u16,
+}
+
+impl Podman {
+    pub fn new(install_id: &str, image: &str, env_dir: PathBuf) -> Podman {
+        Podman {
+            install_id: install_id.to_string(),
+            image: image.to_string(),
+            env_dir,
+        }
+    }
+
+    fn env_file(&self, container: &str) -> PathBuf {
+        self.env_dir.join(format!("{container}.env"))
+    }
+
+    fn to_dyno(&self, entry: PsEntry) -> Option<Dyno> {
+        let label = |key: &str| entry.labels.get(key).cloned();
+        let running = entry.state == "running";
+        let address = entry
+            .ports
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|port| {
+                (port.container_port == DYNO_PORT)
+                    .then(|| format!("{}:{}", port.host_ip, port.host_port).parse().ok())
+                    .flatten()
+            });
+        Some(Dyno {
+            id: entry.names.first()?.clone(),
+            app: AppName::parse(&label("paas.app")?).ok()?,
+            release: label("paas.release")?.parse().ok()?,
+            process_type: label("paas.type")?,
+            index: label("paas.index")?.parse().ok()?,
+            running,
+            exit_code: entry.exit_code,
+            address,
+            started_at: entry.started_at,
+            pid: (running && entry.pid > 0).then_some(entry.pid),
+        })
+    }
+}
+
+/// `export KEY='value'` lines, each value single-quoted so any byte survives.
+fn env_file_text(env: &BTreeMap<String, String>) -> String {
+    env.iter()
+        .map(|(key, value)| format!("{key}='{}'\n", value.replace('\'', r"'\''")))
+        .collect()
+}
+
+/// A short random suffix so a restart of the same dyno gets a fresh container.
+pub fn random_suffix() -> String {
+    let mut bytes = [0u8; 4];
+    if let Ok(mut file) = fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = file.read_exact(&mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Runtime for Podman {
+    fn start(&self, spec: &DynoSpec) -> Result<Dyno> {
+        let container = format!(
+            "paas-{}-{}-{}-v{}-{}",
+            self.install_id,
+            spec.app,
+            spec.dyno_name(),
+            spec.release,
+            random_suffix()
+        );
+        state::create_dir(&self.env_dir, 0o700)?;
+        let env_file = self.env_file(&container);
+        state::write_atomic(&env_file, env_file_text(&spec.env).as_bytes(), 0o600)?;
+        if let Some(dir) = spec.log_file.parent() {
+            fs::create_dir_all(dir).context(|| format!("creating `{}`", dir.display()))?;
+        }
+        let labels = [
+            format!("paas.install={}", self.install_id),
+            format!("paas.app={}", spec.app),
+            format!("paas.release={}", spec.release),
+            format!("paas.type={}", spec.process_type),
+            format!("paas.index={}", spec.index),
+        ];
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--detach".into(),
+            "--name".into(),
+            container.clone(),
+            "--init".into(),
+            "--userns=keep-id".into(),
+            "--hostname".into(),
+            spec.dyno_name(),
+            "--log-driver=k8s-file".into(),
+            format!("--log-opt=path={}", spec.log_file.display()),
+            format!("--volume={}:/app:O", spec.slug_dir.display()),
+            format!(
+                "--mount=type=bind,src={},dst=/etc/paas/env,ro=true",
+                env_file.display()
+            ),
+            "--env=HOME=/app".into(),
+            "--workdir=/app".into(),
+        ];
+        for label in &labels {
+            args.push(format!("--label={label}"));
+        }
+        if spec.process_type == "web" {
+            args.push(format!("--publish=127.0.0.1::{DYNO_PORT}"));
+        }
+        args.push(self.image.clone());
+        args.extend(["bash".into(), "-c".into(), DYNO_ENTRYPOINT.into()]);
+        args.push(spec.dyno_name());
+        args.push(spec.command.clone());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if let Err(err) = run(&args) {
+            let _ = fs::remove_file(&env_file);
+            return Err(err);
+        }
+        let output = run(&[
+            "ps",
+            "--all",
+            "--filter",
+            &format!("name=^{container}$"),
+            "--format",
+            "json",
+        ])?;
+        let entries: Vec<PsEntry> =
+            serde_json::from_str(&output).context(|| "reading `podman ps` output".into())?;
+        entries
+            .into_iter()
+            .find_map(|entry| self.to_dyno(entry))
+            .ok_or_else(|| {
+                Error::unexpected(format!("dyno `{container}` vanished right after starting"))
+            })
+    }
+
+    fn list(&self, app: Option<&AppName>) -> Result<Vec<Dyno>> {
+        let install = format!("label=paas.install={}", self.install_id);
+        let mut args = vec!["ps", "--all", "--format", "json", "--filter", &install];
+        let app_filter;
+        if let Some(app) = app {
+            app_filter = format!("label=paas.app={app}");
+            args.extend(["--filter", &app_filter]);
+        }
+        let output = run(&args)?;
+        let entries: Vec<PsEntry> =
+            serde_json::from_str(&output).context(|| "reading `podman ps` output".into())?;
+        let mut dynos: Vec<Dyno> = entries
+            .into_iter()
+            .filter_map(|e| self.to_dyno(e))
+            .collect();
+        dynos.sort_by(|a, b| {
+            (&a.process_type, a.index, a.release).cmp(&(&b.process_type, b.index, b.release))
+        });
+        Ok(dynos)
+    }
+
+    fn remove(&self, dynos: &[Dyno], grace: Duration) -> Result<()> {
+        if dynos.is_empty() {
+            return Ok(());
+        }
+        let grace = grace.as_secs().to_string();
+        let mut args = vec!["rm", "--force", "--ignore", "--time", &grace];
+        args.extend(dynos.iter().map(|d| d.id.as_str()));
+        run(&args)?;
+        for dyno in dynos {
+            let _ = fs::remove_file(self.env_file(&dyno.id));
+        }
+        Ok(())
+    }
+
+    fn is_listening(&self, dyno: &Dyno, port: u16) -> Result<bool> {
+        let Some(pid) = dyno.pid else {
+            return Ok(false);
+        };
+        Ok(["tcp", "tcp6"].iter().any(|table| {
+            let path = Path::new("/proc")
+                .join(pid.to_string())
+                .join("net")
+                .join(table);
+            fs::read_to_string(path)
+                .map(|text| proc_net_has_listener(&text, port))
+                .unwrap_or(false)
+        }))
+    }
+
+    fn status(&self, dyno: &Dyno) -> Result<(bool, i32)> {
+        let output = command()
+            .args([
+                "inspect",
+                "--format",
+                "{{.State.Running}} {{.State.ExitCode}}",
+                &dyno.id,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .context(|| "running `podman inspect`".into())?;
+        if !output.status.success() {
+            return Ok((false, -1));
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        let mut words = text.split_whitespace();
+        let running = words.next() == Some("true");
+        let code = words.next().and_then(|c| c.parse().ok()).unwrap_or(-1);
+        Ok((running, code))
+    }
+}
+
+/// Whether a `/proc/net/tcp` table has a socket in LISTEN state on `port`.
+/// Checked inside the dyno's network namespace, because the host side of a
+/// published port accepts connections before the app does.
+fn proc_net_has_listener(table: &str, port: u16) -> bool {
+    let wanted = format!("{port:04X}");
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let local_port = fields.get(1).and_then(|addr| addr.rsplit(':').next());
+        local_port == Some(wanted.as_str()) && fields.get(3) == Some(&"0A")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_file_quotes_every_value() {
+        let env = BTreeMap::from([
+            ("A".to_string(), "it's $HOME; `x`".to_string()),
+            ("B".to_string(), "line1\nline2".to_string()),
+        ]);
+        assert_eq!(
+            env_file_text(&env),
+            "A='it'\\''s $HOME; `x`'\nB='line1\nline2'\n"
+        );
+    }
+
+    #[test]
+    fn finds_listeners_in_proc_net_tcp() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000:1388 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 1 1 0000000000000000 100 0 0 10 0\n   1: 0100007F:0050 0100007F:1388 01 00000000:00000000 00:00000000 00000000  1000        0 2 1 0000000000000000 100 0 0 10 0\n";
+        assert!(proc_net_has_listener(table, 5000));
+        assert!(
+            !proc_net_has_listener(table, 80),
+            "an established socket is not a listener"
+        );
+        assert!(!proc_net_has_listener(table, 8080));
+    }
+}

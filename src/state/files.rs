@@ -1,0 +1,164 @@
+//! Atomic writes and per-app locks: the two things that make "nothing is lost" true.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Context, Result};
+
+/// Writes `contents` to `path` so that readers see the old file or the new
+/// one, never half of either: temp file in the same directory, fsync, rename,
+/// fsync the directory.
+pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .context(|| format!("creating a temporary file in `{}`", dir.display()))?;
+    temp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .context(|| {
+            format!(
+                "setting permissions on a temporary file in `{}`",
+                dir.display()
+            )
+        })?;
+    temp.write_all(contents)
+        .and_then(|_| temp.as_file().sync_all())
+        .context(|| format!("writing `{}`", path.display()))?;
+    temp.persist(path)
+        .map_err(|err| err.error)
+        .context(|| format!("replacing `{}`", path.display()))?;
+    sync_dir(dir)
+}
+
+/// Writes a new file that must not exist yet: for append-only records.
+/// Returns `Ok(false)` when the file was already there.
+pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<bool> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .context(|| format!("creating a temporary file in `{}`", dir.display()))?;
+    temp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .context(|| format!("setting permissions in `{}`", dir.display()))?;
+    temp.write_all(contents)
+        .and_then(|_| temp.as_file().sync_all())
+        .context(|| format!("writing `{}`", path.display()))?;
+    match temp.persist_noclobber(path) {
+        Ok(_) => {
+            sync_dir(dir)?;
+            Ok(true)
+        }
+        Err(err) if err.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(err) => Err(err.error).context(|| format!("creating `{}`", path.display())),
+    }
+}
+
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .context(|| format!("syncing directory `{}`", dir.display()))
+}
+
+pub fn create_dir(path: &Path, mode: u32) -> Result<()> {
+    fs::create_dir_all(path).context(|| format!("creating `{}`", path.display()))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .context(|| format!("setting permissions on `{}`", path.display()))
+}
+
+/// An exclusive lock on one app, held until dropped. Deploys, config changes,
+/// scaling and the daemon's repairs all take it, so they never interleave.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+impl Lock {
+    /// Waits for the lock, saying so on stderr when someone else holds it.
+    pub fn acquire(path: &Path, waiting_message: &str) -> Result<Lock> {
+        let file = open_lock_file(path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                eprintln!("{waiting_message}");
+                file.lock()
+                    .context(|| format!("locking `{}`", path.display()))?;
+            }
+            Err(fs::TryLockError::Error(err)) => {
+                return Err(err).context(|| format!("locking `{}`", path.display()))
+            }
+        }
+        Ok(Lock {
+            _file: file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Takes the lock only if it is free.
+    pub fn try_acquire(path: &Path) -> Result<Option<Lock>> {
+        let file = open_lock_file(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Lock {
+                _file: file,
+                path: path.to_path_buf(),
+            })),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(err)) => {
+                Err(err).context(|| format!("locking `{}`", path.display()))
+            }
+        }
+    }
+}
+
+fn open_lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .context(|| format!("opening lock `{}`", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_keeps_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        write_atomic(&path, b"A = \"1\"\n", 0o600).unwrap();
+        write_atomic(&path, b"A = \"2\"\n", 0o600).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "A = \"2\"\n");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary files are left behind");
+    }
+
+    #[test]
+    fn write_new_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.toml");
+        assert!(write_new(&path, b"first", 0o600).unwrap());
+        assert!(!write_new(&path, b"second", 0o600).unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "first");
+    }
+
+    #[test]
+    fn lock_is_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let held = Lock::try_acquire(&path).unwrap();
+        assert!(held.is_some());
+        assert!(Lock::try_acquire(&path).unwrap().is_none());
+        drop(held);
+        assert!(Lock::try_acquire(&path).unwrap().is_some());
+    }
+}

@@ -1,0 +1,268 @@
+//! The store: every piece of state lives in plain files under one root
+//! (`PAAS_ROOT`, default `/var/lib/paas`). See docs/state.md for the layout.
+
+mod files;
+mod names;
+
+pub use files::{create_dir, sync_dir, write_atomic, write_new, Lock};
+pub use names::{AppName, ConfigKey, NameError, ProcessType};
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Error, Result};
+
+pub const DEFAULT_ROOT: &str = "/var/lib/paas";
+
+/// Global settings, written by the installer (`paas.toml`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Settings {
+    /// Apps answer at `<app>.<domain>`.
+    pub domain: String,
+    pub http_port: u16,
+    pub ssh_port: u16,
+    /// A `--local` install: private sshd on 127.0.0.1, supervised daemon, loopback ports.
+    pub local: bool,
+    /// Tells this install's containers and networks from every other install's.
+    pub install_id: String,
+    /// The system user that owns everything after install.
+    pub user: String,
+    pub run_image: String,
+    pub build_image: String,
+}
+
+impl Settings {
+    /// The URL users reach an app at.
+    pub fn app_url(&self, app: &AppName) -> String {
+        match self.http_port {
+            80 => format!("http://{app}.{}/", self.domain),
+            port => format!("http://{app}.{}:{port}/", self.domain),
+        }
+    }
+}
+
+/// Per-app settings (`app.toml`): what should be running.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AppSettings {
+    /// Dynos wanted per process type.
+    #[serde(default)]
+    pub formation: BTreeMap<String, u32>,
+    /// Pushes to this branch deploy; `None` means `master` or `main`.
+    #[serde(default)]
+    pub deploy_branch: Option<String>,
+}
+
+/// The state root and the paths inside it.
+#[derive(Debug, Clone)]
+pub struct Root {
+    pub path: PathBuf,
+}
+
+impl Root {
+    pub fn new(path: impl Into<PathBuf>) -> Root {
+        Root { path: path.into() }
+    }
+
+    pub fn settings_file(&self) -> PathBuf {
+        self.path.join("paas.toml")
+    }
+    pub fn bin(&self) -> PathBuf {
+        self.path.join("bin/paas")
+    }
+    pub fn hooks_dir(&self) -> PathBuf {
+        self.path.join("hooks")
+    }
+    pub fn buildpacks_dir(&self) -> PathBuf {
+        self.path.join("buildpacks")
+    }
+    pub fn keys_dir(&self) -> PathBuf {
+        self.path.join("keys")
+    }
+    pub fn authorized_keys(&self) -> PathBuf {
+        self.path.join("keys/authorized_keys")
+    }
+    pub fn etc_dir(&self) -> PathBuf {
+        self.path.join("etc")
+    }
+    pub fn run_dir(&self) -> PathBuf {
+        self.path.join("run")
+    }
+    pub fn control_socket(&self) -> PathBuf {
+        self.path.join("run/control.sock")
+    }
+    pub fn daemon_pid_file(&self) -> PathBuf {
+        self.path.join("run/daemon.pid")
+    }
+    pub fn logs_dir(&self) -> PathBuf {
+        self.path.join("logs")
+    }
+    pub fn apps_dir(&self) -> PathBuf {
+        self.path.join("apps")
+    }
+
+    pub fn settings(&self) -> Result<Settings> {
+        let path = self.settings_file();
+        let text = fs::read_to_string(&path).map_err(|err| {
+            Error::new(format!("paas is not installed at `{}`", self.path.display()))
+                .cause(err)
+                .hint("install it with `paas server install`, or point at it with `--root` or `PAAS_ROOT`")
+        })?;
+        toml::from_str(&text).context(|| format!("reading `{}`", path.display()))
+    }
+
+    pub fn app(&self, name: &AppName) -> AppDir {
+        AppDir {
+            name: name.clone(),
+            path: self.apps_dir().join(name.as_str()),
+        }
+    }
+
+    /// Every app, in name order.
+    pub fn apps(&self) -> Result<Vec<AppName>> {
+        let dir = self.apps_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => return Err(err).context(|| format!("listing `{}`", dir.display())),
+        };
+        let mut apps: Vec<AppName> = entries
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.path().join("app.toml").exists())
+            .filter_map(|entry| AppName::parse(entry.file_name().to_str()?).ok())
+            .collect();
+        apps.sort();
+        Ok(apps)
+    }
+}
+
+/// One app's directory and the files in it.
+#[derive(Debug, Clone)]
+pub struct AppDir {
+    pub name: AppName,
+    pub path: PathBuf,
+}
+
+impl AppDir {
+    pub fn settings_file(&self) -> PathBuf {
+        self.path.join("app.toml")
+    }
+    pub fn config_file(&self) -> PathBuf {
+        self.path.join("config.toml")
+    }
+    pub fn repo(&self) -> PathBuf {
+        self.path.join("repo.git")
+    }
+    pub fn releases_dir(&self) -> PathBuf {
+        self.path.join("releases")
+    }
+    pub fn slugs_dir(&self) -> PathBuf {
+        self.path.join("slugs")
+    }
+    pub fn cache_dir(&self) -> PathBuf {
+        self.path.join("cache")
+    }
+    pub fn builds_dir(&self) -> PathBuf {
+        self.path.join("builds")
+    }
+    pub fn logs_dir(&self) -> PathBuf {
+        self.path.join("logs")
+    }
+    pub fn routes_file(&self) -> PathBuf {
+        self.path.join("routes.toml")
+    }
+    pub fn lock_file(&self) -> PathBuf {
+        self.path.join("lock")
+    }
+
+    pub fn exists(&self) -> bool {
+        self.settings_file().exists()
+    }
+
+    /// Fails with a hint when the app does not exist.
+    pub fn require(self) -> Result<AppDir> {
+        if self.exists() {
+            Ok(self)
+        } else {
+            Err(Error::new(format!("app `{}` does not exist", self.name))
+                .hint("`paas apps` lists the apps; `git push` to a new name creates one"))
+        }
+    }
+
+    pub fn lock(&self) -> Result<Lock> {
+        Lock::acquire(
+            &self.lock_file(),
+            &format!(
+                "waiting for another operation on `{}` to finish…",
+                self.name
+            ),
+        )
+    }
+
+    pub fn settings(&self) -> Result<AppSettings> {
+        read_toml(&self.settings_file())
+    }
+
+    pub fn write_settings(&self, settings: &AppSettings) -> Result<()> {
+        write_toml(&self.settings_file(), settings, 0o644)
+    }
+
+    pub fn config(&self) -> Result<BTreeMap<String, String>> {
+        let path = self.config_file();
+        if !path.exists() {
+            return Ok(BTreeMap::new());
+        }
+        read_toml(&path)
+    }
+
+    pub fn write_config(&self, config: &BTreeMap<String, String>) -> Result<()> {
+        write_toml(&self.config_file(), config, 0o600)
+    }
+}
+
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = fs::read_to_string(path).context(|| format!("reading `{}`", path.display()))?;
+    toml::from_str(&text).context(|| format!("parsing `{}`", path.display()))
+}
+
+pub fn write_toml<T: Serialize>(path: &Path, value: &T, mode: u32) -> Result<()> {
+    let text = toml::to_string(value).context(|| format!("encoding `{}`", path.display()))?;
+    write_atomic(path, text.as_bytes(), mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_url_omits_port_80() {
+        let mut settings = Settings {
+            domain: "example.com".into(),
+            http_port: 80,
+            ssh_port: 22,
+            local: false,
+            install_id: "abc".into(),
+            user: "paas".into(),
+            run_image: "r".into(),
+            build_image: "b".into(),
+        };
+        let app = AppName::parse("web").unwrap();
+        assert_eq!(settings.app_url(&app), "http://web.example.com/");
+        settings.http_port = 8080;
+        assert_eq!(settings.app_url(&app), "http://web.example.com:8080/");
+    }
+
+    #[test]
+    fn apps_lists_only_created_apps() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        fs::create_dir_all(root.apps_dir().join("beta")).unwrap();
+        fs::write(root.apps_dir().join("beta/app.toml"), "").unwrap();
+        fs::create_dir_all(root.apps_dir().join("half-made")).unwrap();
+        fs::create_dir_all(root.apps_dir().join("Bad_Name")).unwrap();
+        fs::write(root.apps_dir().join("Bad_Name/app.toml"), "").unwrap();
+        assert_eq!(root.apps().unwrap(), vec![AppName::parse("beta").unwrap()]);
+    }
+}
