@@ -100,13 +100,15 @@ pub enum Command {
     #[command(name = "releases:info")]
     ReleasesInfo {
         /// `v<N>`; the current release if omitted.
-        version: Option<String>,
+        #[arg(value_name = "VERSION")]
+        release: Option<String>,
     },
     /// Roll back to an earlier release (a new release with its slug and config).
     #[command(name = "releases:rollback")]
     ReleasesRollback {
         /// `v<N>`; the one before the current release if omitted.
-        version: Option<String>,
+        #[arg(value_name = "VERSION")]
+        release: Option<String>,
     },
 
     /// Show the app's logs.
@@ -196,4 +198,15 @@ pub struct InstallArgs {
     /// The Debian mirror debootstrap uses for the stack images.
     #[arg(long, default_value = "http://deb.debian.org/debian")]
     pub mirror: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

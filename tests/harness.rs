@@ -1,0 +1,232 @@
+//! `TestServer`: a throwaway `--local` install, and the client side of it.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct TestServer {
+    pub root: tempfile::TempDir,
+    client: tempfile::TempDir,
+    pub ssh_port: u16,
+    pub http_port: u16,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn paas_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_paas")
+}
+
+fn require_prerequisites() {
+    let root = unsafe { libc::geteuid() } == 0;
+    assert!(
+        root,
+        "the end-to-end tests must run as root: they install paas with `paas server install --local` \
+         (which creates the `paas` user and a private sshd); run `sudo cargo test`"
+    );
+    for program in ["git", "ssh", "ssh-keygen", "curl", "podman"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {program}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(found, "`{program}` is missing: run `.ci/run` or install it (see README)");
+    }
+}
+
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Quotes a word for the remote side, the way a shell user would.
+fn quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        require_prerequisites();
+        let root = tempfile::Builder::new().prefix("paas-test-").tempdir().unwrap();
+        let client = tempfile::Builder::new().prefix("paas-client-").tempdir().unwrap();
+        let key = client.path().join("id_ed25519");
+        let status = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "tester", "-f"])
+            .arg(&key)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let server = TestServer {
+            root,
+            client,
+            ssh_port: free_port(),
+            http_port: free_port(),
+        };
+        let output = Command::new(paas_bin())
+            .args(["server", "install", "--local", "--root"])
+            .arg(server.root.path())
+            .args(["--ssh-port", &server.ssh_port.to_string()])
+            .args(["--http-port", &server.http_port.to_string()])
+            .arg("--admin-key")
+            .arg(key.with_extension("pub"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "install failed:\n{}", text(&output));
+        server
+    }
+
+    pub fn key(&self) -> PathBuf {
+        self.client.path().join("id_ed25519")
+    }
+
+    fn ssh_options(&self, key: &Path) -> Vec<String> {
+        vec![
+            "-i".into(),
+            key.display().to_string(),
+            "-o".into(),
+            "IdentitiesOnly=yes".into(),
+            "-o".into(),
+            "StrictHostKeyChecking=no".into(),
+            "-o".into(),
+            "UserKnownHostsFile=/dev/null".into(),
+            "-o".into(),
+            "LogLevel=ERROR".into(),
+            "-o".into(),
+            "BatchMode=yes".into(),
+            "-p".into(),
+            self.ssh_port.to_string(),
+        ]
+    }
+
+    /// `ssh paas@127.0.0.1 <raw command line>` with a given key.
+    pub fn ssh_raw_with_key(&self, key: &Path, command_line: &str) -> Output {
+        let mut command = Command::new("ssh");
+        command.args(self.ssh_options(key)).arg("paas@127.0.0.1");
+        if !command_line.is_empty() {
+            command.arg(command_line);
+        }
+        command.stdin(std::process::Stdio::null()).output().unwrap()
+    }
+
+    pub fn ssh_raw(&self, command_line: &str) -> Output {
+        self.ssh_raw_with_key(&self.key(), command_line)
+    }
+
+    /// Runs a paas command over SSH, each argument quoted.
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        let line: Vec<String> = args.iter().map(|a| quote(a)).collect();
+        self.ssh_raw(&line.join(" "))
+    }
+
+    /// Runs a paas command over SSH and insists it succeeds; returns its output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.cmd(args);
+        assert!(output.status.success(), "`paas {}` failed:\n{}", args.join(" "), text(&output));
+        text(&output)
+    }
+
+    fn git_ssh_command(&self) -> String {
+        format!("ssh {}", self.ssh_options(&self.key()).join(" "))
+    }
+
+    /// A local clone of `fixture` with the `deploy` remote pointing at `app`.
+    pub fn repo(&self, fixture: &str, app: &str) -> Repo {
+        let dir = tempfile::Builder::new().prefix("paas-repo-").tempdir().unwrap();
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(fixture);
+        copy_dir(&source, dir.path());
+        let repo = Repo {
+            dir,
+            git_ssh: self.git_ssh_command(),
+        };
+        repo.git(&["init", "-q", "-b", "master"]);
+        repo.git(&["remote", "add", "deploy", &format!("ssh://paas@127.0.0.1:{}/{app}", self.ssh_port)]);
+        repo.commit("initial");
+        repo
+    }
+
+    /// GETs `path` of `app` through the router: (status, body).
+    pub fn get(&self, app: &str, path: &str) -> (u16, String) {
+        let output = Command::new("curl")
+            .args(["-s", "-m", "10", "-w", "\n%{http_code}"])
+            .arg(format!("http://{app}.localhost:{}{path}", self.http_port))
+            .output()
+            .unwrap();
+        let all = String::from_utf8_lossy(&output.stdout).to_string();
+        let (body, code) = all.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let root = self.root.path().to_path_buf();
+        let _ = Command::new(paas_bin())
+            .args(["server", "uninstall", "--root"])
+            .arg(&root)
+            .arg("--confirm")
+            .arg(&root)
+            .output();
+    }
+}
+
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+    git_ssh: String,
+}
+
+impl Repo {
+    pub fn git(&self, args: &[&str]) -> Output {
+        let output = Command::new("git")
+            .args(["-c", "user.name=Tester", "-c", "user.email=tester@example.com"])
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("GIT_SSH_COMMAND", &self.git_ssh)
+            .output()
+            .unwrap();
+        output
+    }
+
+    pub fn commit(&self, message: &str) {
+        self.git(&["add", "-A"]);
+        let output = self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        assert!(output.status.success(), "commit failed: {}", text(&output));
+    }
+
+    pub fn write(&self, path: &str, content: &str) {
+        std::fs::write(self.dir.path().join(path), content).unwrap();
+    }
+
+    pub fn head(&self) -> String {
+        String::from_utf8_lossy(&self.git(&["rev-parse", "HEAD"]).stdout).trim().to_string()
+    }
+
+    /// `git push deploy master`; returns the output, success or not.
+    pub fn push(&self) -> Output {
+        self.git(&["push", "deploy", "master"])
+    }
+
+    /// Pushes and insists it deploys.
+    pub fn push_ok(&self) -> String {
+        let output = self.push();
+        assert!(output.status.success(), "push failed:\n{}", text(&output));
+        text(&output)
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

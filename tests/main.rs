@@ -1,0 +1,10 @@
+//! End-to-end tests: each test installs paas with `--local` into its own
+//! temporary root on free ports, then drives it as a user would, over real
+//! sshd, git, podman and curl. They need root (the installer creates the
+//! `paas` user and a private sshd) and fail, not skip, without it.
+
+mod harness;
+
+mod deploy;
+mod failures;
+mod ssh;
