@@ -12,7 +12,11 @@ pub struct TestServer {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn paas_bin() -> &'static str {
@@ -32,7 +36,10 @@ fn require_prerequisites() {
             .output()
             .map(|o| o.status.success())
             .unwrap_or(false);
-        assert!(found, "`{program}` is missing: run `.ci/run` or install it (see README)");
+        assert!(
+            found,
+            "`{program}` is missing: run `.ci/run` or install it (see README)"
+        );
     }
 }
 
@@ -52,8 +59,14 @@ fn quote(word: &str) -> String {
 impl TestServer {
     pub fn start() -> TestServer {
         require_prerequisites();
-        let root = tempfile::Builder::new().prefix("paas-test-").tempdir().unwrap();
-        let client = tempfile::Builder::new().prefix("paas-client-").tempdir().unwrap();
+        let root = tempfile::Builder::new()
+            .prefix("paas-test-")
+            .tempdir()
+            .unwrap();
+        let client = tempfile::Builder::new()
+            .prefix("paas-client-")
+            .tempdir()
+            .unwrap();
         let key = client.path().join("id_ed25519");
         let status = Command::new("ssh-keygen")
             .args(["-q", "-t", "ed25519", "-N", "", "-C", "tester", "-f"])
@@ -76,7 +89,11 @@ impl TestServer {
             .arg(key.with_extension("pub"))
             .output()
             .unwrap();
-        assert!(output.status.success(), "install failed:\n{}", text(&output));
+        assert!(
+            output.status.success(),
+            "install failed:\n{}",
+            text(&output)
+        );
         server
     }
 
@@ -126,7 +143,12 @@ impl TestServer {
     /// Runs a paas command over SSH and insists it succeeds; returns its output.
     pub fn ok(&self, args: &[&str]) -> String {
         let output = self.cmd(args);
-        assert!(output.status.success(), "`paas {}` failed:\n{}", args.join(" "), text(&output));
+        assert!(
+            output.status.success(),
+            "`paas {}` failed:\n{}",
+            args.join(" "),
+            text(&output)
+        );
         text(&output)
     }
 
@@ -136,7 +158,10 @@ impl TestServer {
 
     /// A local clone of `fixture` with the `deploy` remote pointing at `app`.
     pub fn repo(&self, fixture: &str, app: &str) -> Repo {
-        let dir = tempfile::Builder::new().prefix("paas-repo-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("paas-repo-")
+            .tempdir()
+            .unwrap();
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(fixture);
         copy_dir(&source, dir.path());
         let repo = Repo {
@@ -144,7 +169,12 @@ impl TestServer {
             git_ssh: self.git_ssh_command(),
         };
         repo.git(&["init", "-q", "-b", "master"]);
-        repo.git(&["remote", "add", "deploy", &format!("ssh://paas@127.0.0.1:{}/{app}", self.ssh_port)]);
+        repo.git(&[
+            "remote",
+            "add",
+            "deploy",
+            &format!("ssh://paas@127.0.0.1:{}/{app}", self.ssh_port),
+        ]);
         repo.commit("initial");
         repo
     }
@@ -182,7 +212,12 @@ pub struct Repo {
 impl Repo {
     pub fn git(&self, args: &[&str]) -> Output {
         let output = Command::new("git")
-            .args(["-c", "user.name=Tester", "-c", "user.email=tester@example.com"])
+            .args([
+                "-c",
+                "user.name=Tester",
+                "-c",
+                "user.email=tester@example.com",
+            ])
             .args(args)
             .current_dir(self.dir.path())
             .env("GIT_SSH_COMMAND", &self.git_ssh)
@@ -202,7 +237,9 @@ impl Repo {
     }
 
     pub fn head(&self) -> String {
-        String::from_utf8_lossy(&self.git(&["rev-parse", "HEAD"]).stdout).trim().to_string()
+        String::from_utf8_lossy(&self.git(&["rev-parse", "HEAD"]).stdout)
+            .trim()
+            .to_string()
     }
 
     /// `git push deploy master`; returns the output, success or not.

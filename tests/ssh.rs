@@ -16,7 +16,11 @@ fn unknown_keys_are_refused() {
     assert!(status.success());
     let output = server.ssh_raw_with_key(&key, "apps");
     assert!(!output.status.success());
-    assert!(text(&output).contains("Permission denied (publickey)"), "{}", text(&output));
+    assert!(
+        text(&output).contains("Permission denied (publickey)"),
+        "{}",
+        text(&output)
+    );
 }
 
 #[test]
@@ -36,13 +40,25 @@ fn hostile_commands_are_refused_without_a_shell() {
     ];
     for command in &hostile {
         let output = server.ssh_raw(command);
-        assert!(!output.status.success(), "`{command}` must be refused:\n{}", text(&output));
-        assert!(text(&output).contains("error:"), "`{command}`:\n{}", text(&output));
+        assert!(
+            !output.status.success(),
+            "`{command}` must be refused:\n{}",
+            text(&output)
+        );
+        assert!(
+            text(&output).contains("error:"),
+            "`{command}`:\n{}",
+            text(&output)
+        );
     }
     assert!(!marker.exists(), "no hostile command ran");
     let login = server.ssh_raw("");
     assert!(!login.status.success());
-    assert!(text(&login).contains("no shell is offered"), "{}", text(&login));
+    assert!(
+        text(&login).contains("no shell is offered"),
+        "{}",
+        text(&login)
+    );
     // A plain paas command works.
     assert!(server.ok(&["apps"]).contains("=== Apps"));
 }
@@ -51,14 +67,24 @@ fn hostile_commands_are_refused_without_a_shell() {
 fn git_accepts_every_path_form_and_creates_the_app_on_first_push() {
     let server = TestServer::start();
     let repo = server.repo("examples/hello", "forms");
-    repo.git(&["remote", "set-url", "deploy", &format!("ssh://paas@127.0.0.1:{}/forms.git", server.ssh_port)]);
+    repo.git(&[
+        "remote",
+        "set-url",
+        "deploy",
+        &format!("ssh://paas@127.0.0.1:{}/forms.git", server.ssh_port),
+    ]);
     let output = repo.push_ok();
     assert!(output.contains("Created app `forms`"), "{output}");
     assert!(server.ok(&["apps"]).contains("forms"));
     // Clone it back (git-upload-pack) with the `~/` form.
     let clone = tempfile::tempdir().unwrap();
     let url = format!("ssh://paas@127.0.0.1:{}/~/forms", server.ssh_port);
-    let cloned = repo.git(&["clone", "-q", &url, clone.path().join("c").to_str().unwrap()]);
+    let cloned = repo.git(&[
+        "clone",
+        "-q",
+        &url,
+        clone.path().join("c").to_str().unwrap(),
+    ]);
     assert!(cloned.status.success(), "{}", text(&cloned));
     assert!(clone.path().join("c/Procfile").exists());
 }

@@ -52,6 +52,7 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     host::ensure_podman_storage(&args.user, &mut report)?;
 
     let root_path = absolute(&root.path)?;
+    check_reachable(&root_path, &args.user)?;
     let root = Root::new(&root_path);
     let http_port = args.http_port.unwrap_or(if args.local { 8080 } else { 80 });
     let ssh_port = if args.local { args.ssh_port } else { 22 };
@@ -105,6 +106,31 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
 fn absolute(path: &Path) -> Result<PathBuf> {
     fs::create_dir_all(path).context(|| format!("creating `{}`", path.display()))?;
     fs::canonicalize(path).context(|| format!("resolving `{}`", path.display()))
+}
+
+/// The owner must be able to enter every directory above the root, or sshd's
+/// forced command and the daemon cannot start.
+fn check_reachable(root: &Path, user: &str) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let uid = host::user_uid(user)?;
+    for dir in root.ancestors().skip(1) {
+        let meta = fs::metadata(dir).context(|| format!("reading `{}`", dir.display()))?;
+        let mode = meta.permissions().mode();
+        let enterable = mode & 0o001 != 0 || (meta.uid() == uid && mode & 0o100 != 0);
+        if !enterable {
+            return Err(Error::new(format!(
+                "the `{user}` user cannot reach `{}`: `{}` is mode {:o}",
+                root.display(),
+                dir.display(),
+                mode & 0o7777
+            ))
+            .hint(format!(
+                "choose a root outside `{}`, or `chmod o+x` it",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The state root, its directories, the binary, hooks, buildpacks and settings.
