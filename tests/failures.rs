@@ -126,3 +126,47 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
         .contains("Current: v1"));
     assert_eq!(server.get("unknown-app", "/").0, 404);
 }
+
+#[test]
+fn a_push_that_waited_for_another_is_refused_clearly() {
+    let server = TestServer::start();
+    let first = server.repo("examples/hello", "busy");
+    first.push_ok();
+    let second = server.repo("examples/hello", "busy");
+    second.git(&["fetch", "-q", "deploy"]);
+    second.git(&["reset", "-q", "--hard", "deploy/master"]);
+
+    // The first push boots slowly, so the second arrives while it holds the lock.
+    first.write("Procfile", "web: sleep 3 && exec python3 server.py\n");
+    first.commit("slow boot");
+    second.write(
+        "server.py",
+        &std::fs::read_to_string(second.dir.path().join("server.py"))
+            .unwrap()
+            .replace(" from ", " from second "),
+    );
+    second.commit("second change");
+    let slow = std::thread::scope(|scope| {
+        let slow = scope.spawn(|| first.push());
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        let waited = second.push();
+        let said = text(&waited);
+        assert!(!waited.status.success(), "{said}");
+        assert!(
+            said.contains("waiting for another operation on `busy`"),
+            "{said}"
+        );
+        assert!(said.contains("another push deployed"), "{said}");
+        slow.join().unwrap()
+    });
+    assert!(slow.status.success(), "{}", text(&slow));
+    assert_eq!(
+        server.get("busy", "/"),
+        (200, "Hello from web.1\n".to_string())
+    );
+    let remote = text(&second.git(&["ls-remote", "deploy", "refs/heads/master"]));
+    assert!(
+        remote.starts_with(&first.head()),
+        "the branch is the deployed commit: {remote}"
+    );
+}

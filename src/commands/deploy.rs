@@ -56,7 +56,7 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
             eprintln!(" !     Deleting the deploy branch does not stop the app; `paas ps:scale web=0` does");
             continue;
         }
-        if let Err(err) = deploy(ctx, &app, &update.new) {
+        if let Err(err) = deploy(ctx, &app, &update) {
             failed = Some(err);
         }
     }
@@ -69,9 +69,20 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
     }
 }
 
-fn deploy(ctx: &Ctx, app: &AppDir, commit: &str) -> Result<()> {
+fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
     let started = Instant::now();
+    let commit = update.new.as_str();
     let _lock = app.lock()?;
+    // Another push may have deployed while this one waited for the lock: git
+    // would then refuse to move the branch after this build, so stop now.
+    let current = git::resolve_ref(&app.repo(), &update.name)?;
+    if current.as_deref().unwrap_or(git::ZERO_ID) != update.old {
+        return Err(Error::new(format!(
+            "another push deployed `{}` while this one waited",
+            current.as_deref().map_or("", |c| &c[..c.len().min(7)])
+        ))
+        .hint("pull, merge, and push again"));
+    }
     let short: String = commit.chars().take(7).collect();
     eprintln!("-----> Building {} ({short})", app.name);
 

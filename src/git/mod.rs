@@ -75,6 +75,22 @@ pub fn export_tree(repo: &Path, commit: &str, dest: &Path) -> Result<()> {
     unpacked.context(|| format!("exporting commit `{commit}`"))
 }
 
+/// The id git uses for "no commit" (a new or deleted branch).
+pub const ZERO_ID: &str = "0000000000000000000000000000000000000000";
+
+/// What a ref points at now, or `None` if it does not exist.
+pub fn resolve_ref(repo: &Path, name: &str) -> Result<Option<String>> {
+    let output = Command::new("git")
+        .arg("--git-dir")
+        .arg(repo)
+        .args(["rev-parse", "--verify", "--quiet", name])
+        .stderr(Stdio::null())
+        .output()
+        .context(|| "running `git rev-parse`".into())?;
+    let id = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    Ok((output.status.success() && !id.is_empty()).then_some(id))
+}
+
 /// One line of a pre-receive hook's input: `<old> <new> <ref>`.
 #[derive(Debug, PartialEq)]
 pub struct RefUpdate {

@@ -120,6 +120,18 @@ pub fn ensure_user(name: &str, report: &mut Report) -> Result<()> {
     } else {
         report.ok(&format!("user `{name}`"));
     }
+    let passwd =
+        lookup_user(name).ok_or_else(|| Error::unexpected(format!("user `{name}` vanished")))?;
+    let home_owner = fs::metadata(&passwd.home).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    if home_owner.map_or(true, |owner| owner != passwd.uid) {
+        fs::create_dir_all(&passwd.home)
+            .context(|| format!("creating `{}`", passwd.home.display()))?;
+        chown_tree(&passwd.home, name)?;
+        report.done(&format!(
+            "gave `{}` back to `{name}`",
+            passwd.home.display()
+        ));
+    }
     // useradd locks the password (`!`), and sshd without PAM then refuses
     // even key logins; `*` means no password but an open account.
     let shadow = fs::read_to_string("/etc/shadow").unwrap_or_default();

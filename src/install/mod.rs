@@ -42,8 +42,17 @@ pub fn install_id(root: &Path) -> String {
     digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
+/// Installs on one machine run one at a time: they share the user, its
+/// subordinate ids and the stack images.
+const INSTALL_LOCK: &str = "/run/lock/paas-install.lock";
+
 pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     host::require_root()?;
+    fs::create_dir_all("/run/lock").context(|| "creating `/run/lock`".into())?;
+    let _lock = state::Lock::acquire(
+        Path::new(INSTALL_LOCK),
+        "waiting for another `paas server install` on this machine to finish…",
+    )?;
     let mut report = Report { changed: false };
     host::ensure_packages(&mut report)?;
     host::ensure_user(&args.user, &mut report)?;

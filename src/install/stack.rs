@@ -7,11 +7,10 @@ use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
-use super::host::{as_user, podman_as, user_home};
+use super::host::{as_user, podman_as};
 use super::Report;
 use crate::cli::InstallArgs;
 use crate::error::{Context, Error, Result};
-use crate::state::Lock;
 
 const SUITE: &str = "bookworm";
 /// What every dyno has.
@@ -62,12 +61,6 @@ fn image_exists(user: &str, image: &str) -> Result<bool> {
 pub fn ensure_images(args: &InstallArgs, report: &mut Report) -> Result<Images> {
     let user = &args.user;
     let names = image_names();
-    // Installs into several roots share the owner's images; one builds them.
-    let lock_path = user_home(user)?.join(".paas-stack.lock");
-    let _lock = Lock::acquire(
-        &lock_path,
-        "waiting for another install to finish building the stack images…",
-    )?;
     if args.run_image.is_none() {
         if image_exists(user, &names.run)? {
             report.ok(&format!("run image `{}`", names.run));
