@@ -151,13 +151,15 @@ fn a_push_that_waited_for_another_is_refused_clearly() {
         std::thread::sleep(std::time::Duration::from_millis(1000));
         let waited = second.push();
         let said = text(&waited);
+        let slow = slow.join().unwrap();
+        let said = format!("{said}\n--- the first push said:\n{}", text(&slow));
         assert!(!waited.status.success(), "{said}");
         assert!(
             said.contains("waiting for another operation on `busy`"),
             "{said}"
         );
         assert!(said.contains("another push deployed"), "{said}");
-        slow.join().unwrap()
+        slow
     });
     assert!(slow.status.success(), "{}", text(&slow));
     assert_eq!(

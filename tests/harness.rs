@@ -97,6 +97,61 @@ impl TestServer {
         server
     }
 
+    /// Runs `paas` on the server itself, as root (the way an admin would).
+    pub fn local(&self, args: &[&str]) -> Output {
+        Command::new(paas_bin())
+            .arg("--root")
+            .arg(self.root.path())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs podman as the install's owner, on this install's containers.
+    pub fn podman(&self, args: &[&str]) -> String {
+        let uid = String::from_utf8_lossy(
+            &Command::new("id")
+                .args(["-u", "paas"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .trim()
+        .to_string();
+        let output = Command::new("runuser")
+            .args(["-u", "paas", "--", "podman"])
+            .args(args)
+            .current_dir("/")
+            .env("HOME", "/home/paas")
+            .env("XDG_RUNTIME_DIR", format!("/run/user/{uid}"))
+            .output()
+            .unwrap();
+        text(&output)
+    }
+
+    /// The names of this install's running containers for `app`.
+    pub fn containers(&self, app: &str) -> Vec<String> {
+        let settings = std::fs::read_to_string(self.root.path().join("paas.toml")).unwrap();
+        let id = settings
+            .lines()
+            .find_map(|l| l.strip_prefix("install_id = "))
+            .unwrap()
+            .trim_matches('"')
+            .to_string();
+        self.podman(&[
+            "ps",
+            "--filter",
+            &format!("label=paas.install={id}"),
+            "--filter",
+            &format!("label=paas.app={app}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+    }
+
     pub fn key(&self) -> PathBuf {
         self.client.path().join("id_ed25519")
     }

@@ -5,6 +5,8 @@
 
 mod harness;
 
+mod commands;
 mod deploy;
 mod failures;
+mod server;
 mod ssh;

@@ -73,16 +73,7 @@ fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
     let started = Instant::now();
     let commit = update.new.as_str();
     let _lock = app.lock()?;
-    // Another push may have deployed while this one waited for the lock: git
-    // would then refuse to move the branch after this build, so stop now.
-    let current = git::resolve_ref(&app.repo(), &update.name)?;
-    if current.as_deref().unwrap_or(git::ZERO_ID) != update.old {
-        return Err(Error::new(format!(
-            "another push deployed `{}` while this one waited",
-            current.as_deref().map_or("", |c| &c[..c.len().min(7)])
-        ))
-        .hint("pull, merge, and push again"));
-    }
+    refuse_if_overtaken(app, update)?;
     let short: String = commit.chars().take(7).collect();
     eprintln!("-----> Building {} ({short})", app.name);
 
@@ -146,6 +137,9 @@ fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
     let formation = default_formation(app, &release)?;
     eprintln!("-----> Launching...");
     roll_out(ctx, app, &release, &formation, Mode::Keep)?;
+    let mut settings = app.settings()?;
+    settings.deployed_commit = Some(commit.to_string());
+    app.write_settings(&settings)?;
     eprintln!("       Released v{}", release.version);
     eprintln!(
         "       {} deployed to paas",
@@ -158,6 +152,29 @@ fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
     }
     eprintln!("       (took {:.1}s)", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Refuses a push whose branch moved while it waited for the app lock: git
+/// would refuse to move the branch after this build, leaving a release
+/// running that the branch does not name.
+fn refuse_if_overtaken(app: &AppDir, update: &RefUpdate) -> Result<()> {
+    let deployed = app.settings()?.deployed_commit;
+    let mut current = git::resolve_ref(&app.repo(), &update.name)?;
+    // The push that held the lock may not have moved the branch yet: git
+    // does that right after its hook returns. Give it a moment.
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    while deployed.is_some() && current != deployed && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        current = git::resolve_ref(&app.repo(), &update.name)?;
+    }
+    if current.as_deref().unwrap_or(git::ZERO_ID) == update.old {
+        return Ok(());
+    }
+    let short = current.as_deref().map_or("", |c| &c[..c.len().min(7)]);
+    Err(Error::new(format!(
+        "another push deployed `{short}` while this one waited"
+    ))
+    .hint("pull, merge, and push again"))
 }
 
 /// The formation with every process type of `release` in it: web at 1 when

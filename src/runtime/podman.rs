@@ -14,12 +14,14 @@ use super::{Dyno, DynoSpec, Runtime, DYNO_PORT};
 use crate::error::{Context, Error, Result};
 use crate::state::{self, AppName};
 
-/// Sourced by bash before the Procfile command, as on Heroku: config vars,
-/// then `.profile.d/*.sh`, then the command itself with the shell's expansions.
+/// Run by bash in every dyno, as on Heroku: config vars, then
+/// `.profile.d/*.sh`, then the Procfile command through `bash -c`. bash execs
+/// a simple command in place, so signals reach the app; compound commands
+/// (`a && b`) keep bash as their parent.
 const DYNO_ENTRYPOINT: &str = r#"set -a; . /etc/paas/env; set +a
 cd /app || exit 1
 for f in /app/.profile.d/*.sh; do [ -r "$f" ] && . "$f"; done
-eval "exec $1""#;
+exec bash -c "$1""#;
 
 pub struct Podman {
     install_id: String,

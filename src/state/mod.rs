@@ -53,6 +53,11 @@ pub struct AppSettings {
     /// Pushes to this branch deploy; `None` means `master` or `main`.
     #[serde(default)]
     pub deploy_branch: Option<String>,
+    /// The commit the last successful push deployed. git moves the branch to
+    /// it only after the hook returns, so a push that waited for the lock
+    /// compares against this as well as the branch.
+    #[serde(default)]
+    pub deployed_commit: Option<String>,
 }
 
 /// The state root and the paths inside it.

@@ -1,0 +1,118 @@
+//! The install and the daemon: idempotent install, status, and dynos that
+//! come back after they die.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{paas_bin, text, TestServer};
+
+#[test]
+fn a_second_install_changes_nothing_and_says_so() {
+    let server = TestServer::start();
+    let output = std::process::Command::new(paas_bin())
+        .args(["server", "install", "--local", "--root"])
+        .arg(server.root.path())
+        .args(["--ssh-port", &server.ssh_port.to_string()])
+        .args(["--http-port", &server.http_port.to_string()])
+        .arg("--admin-key")
+        .arg(server.key().with_extension("pub"))
+        .output()
+        .unwrap();
+    let said = text(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains("nothing to change: paas is already installed"),
+        "{said}"
+    );
+    let changes: Vec<&str> = said.lines().filter(|l| l.starts_with("-----> ")).collect();
+    assert_eq!(
+        changes.len(),
+        1,
+        "only the summary line, no step that changed something:\n{said}"
+    );
+
+    let status = server.local(&["server", "status"]);
+    let report = text(&status);
+    assert!(status.status.success(), "{report}");
+    for part in [
+        "user",
+        "/dev/net/tun",
+        "podman",
+        "run image",
+        "build image",
+        "sshd",
+        "daemon",
+    ] {
+        assert!(
+            report.contains(&format!("ok      {part}")),
+            "{part}:\n{report}"
+        );
+    }
+    assert!(report.contains("storage overlay"), "{report}");
+}
+
+#[test]
+fn status_names_what_is_broken_and_the_fix() {
+    let server = TestServer::start();
+    let stop = server.local(&["server", "stop"]);
+    assert!(stop.status.success(), "{}", text(&stop));
+    let status = server.local(&["server", "status"]);
+    let report = text(&status);
+    assert!(!status.status.success(), "{report}");
+    assert!(
+        report.contains("broken  daemon: the daemon does not answer"),
+        "{report}"
+    );
+    assert!(report.contains("fix: run `paas server start`"), "{report}");
+    let start = server.local(&["server", "start"]);
+    assert!(start.status.success(), "{}", text(&start));
+    assert!(server.local(&["server", "status"]).status.success());
+}
+
+#[test]
+fn a_killed_dyno_is_brought_back_by_the_daemon() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "phoenix").push_ok();
+    let before = server.containers("phoenix");
+    assert_eq!(before.len(), 1, "{before:?}");
+    server.podman(&["kill", &before[0]]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = server.get("phoenix", "/");
+        let now = server.containers("phoenix");
+        if status == 200 && body == "Hello from web.1\n" && now.len() == 1 && now != before {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dyno did not come back: {now:?} {status} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn the_daemon_restarts_and_apps_keep_serving() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "steady").push_ok();
+    let pid: i32 = std::fs::read_to_string(server.root.path().join("run/daemon.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SIGKILL: the supervisor starts a new daemon, which adopts the running dyno.
+    assert!(std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.get("steady", "/").0 != 200 {
+        assert!(Instant::now() < deadline, "the router did not come back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        server.containers("steady").len(),
+        1,
+        "the dyno was adopted, not duplicated"
+    );
+}
