@@ -8,5 +8,6 @@ mod harness;
 mod commands;
 mod deploy;
 mod failures;
+mod runtime;
 mod server;
 mod ssh;

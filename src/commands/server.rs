@@ -50,11 +50,29 @@ fn start(root: &Root) -> Result<()> {
 fn stop(root: &Root) -> Result<()> {
     require_root_user("stop")?;
     let settings = root.settings()?;
+    if !settings.local && install::systemd_running() {
+        return systemctl("stop");
+    }
     stop_supervisor(root);
     if settings.local {
         sshd::stop(root);
     }
     eprintln!("-----> stopped");
+    Ok(())
+}
+
+fn systemctl(verb: &str) -> Result<()> {
+    let status = Command::new("systemctl")
+        .args([verb, "paas.service"])
+        .status()
+        .context(|| "running `systemctl`".into())?;
+    if !status.success() {
+        return Err(
+            Error::new(format!("`systemctl {verb} paas.service` failed"))
+                .hint("`journalctl -u paas.service` says why"),
+        );
+    }
+    eprintln!("-----> {verb}: paas.service");
     Ok(())
 }
 

@@ -421,8 +421,62 @@ pub fn supervisor_pid_file(root: &Root) -> PathBuf {
     root.run_dir().join("supervisor.pid")
 }
 
-/// Starts the daemon under its supervisor as the owner, unless it runs.
+const SYSTEMD_UNIT: &str = "/etc/systemd/system/paas.service";
+
+/// The daemon's unit for a system install: the owner runs it, with only the
+/// capability to bind ports 80 and 443.
+fn systemd_unit(root: &Root, settings: &Settings, uid: u32) -> String {
+    format!(
+        "# Written by `paas server install`.\n\
+         [Unit]\n\
+         Description=paas daemon: router and reconciler\n\
+         After=network-online.target\n\
+         Wants=network-online.target\n\n\
+         [Service]\n\
+         User={user}\n\
+         Environment=XDG_RUNTIME_DIR=/run/user/{uid}\n\
+         ExecStart={bin} --root {root} daemon\n\
+         Restart=always\n\
+         RestartSec=1\n\
+         KillMode=process\n\
+         AmbientCapabilities=CAP_NET_BIND_SERVICE\n\
+         CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n\
+         NoNewPrivileges=yes\n\n\
+         [Install]\n\
+         WantedBy=multi-user.target\n",
+        user = settings.user,
+        bin = root.bin().display(),
+        root = root.path.display(),
+    )
+}
+
+/// Starts the daemon as the owner, unless it runs: under systemd for a
+/// system install where systemd runs, else under paas's own supervisor.
 pub fn ensure_daemon(root: &Root, settings: &Settings, report: &mut Report) -> Result<()> {
+    if !settings.local && systemd_running() {
+        let unit = systemd_unit(root, settings, user_uid(&settings.user)?);
+        if fs::read_to_string(SYSTEMD_UNIT).ok().as_deref() == Some(unit.as_str()) {
+            report.ok("systemd unit `paas.service`");
+            return Ok(());
+        }
+        state::write_atomic(Path::new(SYSTEMD_UNIT), unit.as_bytes(), 0o644)?;
+        let reload = Command::new("systemctl").arg("daemon-reload").status();
+        let enable = Command::new("systemctl")
+            .args(["enable", "--now", "paas.service"])
+            .status();
+        let restart = Command::new("systemctl")
+            .args(["restart", "paas.service"])
+            .status();
+        if ![reload, enable, restart]
+            .iter()
+            .all(|s| s.as_ref().is_ok_and(|s| s.success()))
+        {
+            return Err(Error::new("systemd could not start `paas.service`")
+                .hint("`journalctl -u paas.service` says why"));
+        }
+        report.done("started the daemon as the systemd unit `paas.service`");
+        return Ok(());
+    }
     if pid_alive(&supervisor_pid_file(root)).is_some() {
         report.ok("daemon is running");
         return Ok(());
@@ -480,6 +534,25 @@ pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn systemd_unit_runs_the_daemon_unprivileged() {
+        let settings = Settings {
+            domain: "example.com".into(),
+            http_port: 80,
+            ssh_port: 22,
+            local: false,
+            install_id: "abcd1234".into(),
+            user: "paas".into(),
+            run_image: "r".into(),
+            build_image: "b".into(),
+        };
+        let unit = systemd_unit(&Root::new("/var/lib/paas"), &settings, 995);
+        assert!(unit.contains("User=paas\n"));
+        assert!(unit.contains("ExecStart=/var/lib/paas/bin/paas --root /var/lib/paas daemon\n"));
+        assert!(unit.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE\n"));
+        assert!(unit.contains("Environment=XDG_RUNTIME_DIR=/run/user/995\n"));
+    }
 
     #[test]
     fn subordinate_ranges_do_not_overlap() {

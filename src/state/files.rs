@@ -11,31 +11,29 @@ use crate::error::{Context, Result};
 /// one, never half of either: temp file in the same directory, fsync, rename,
 /// fsync the directory.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .context(|| format!("creating a temporary file in `{}`", dir.display()))?;
-    temp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))
-        .context(|| {
-            format!(
-                "setting permissions on a temporary file in `{}`",
-                dir.display()
-            )
-        })?;
-    temp.write_all(contents)
-        .and_then(|_| temp.as_file().sync_all())
-        .context(|| format!("writing `{}`", path.display()))?;
+    let temp = written_temp_file(path, contents, mode)?;
     temp.persist(path)
         .map_err(|err| err.error)
         .context(|| format!("replacing `{}`", path.display()))?;
-    sync_dir(dir)
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
 /// Writes a new file that must not exist yet: for append-only records.
 /// Returns `Ok(false)` when the file was already there.
 pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<bool> {
+    let temp = written_temp_file(path, contents, mode)?;
+    match temp.persist_noclobber(path) {
+        Ok(_) => {
+            sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+            Ok(true)
+        }
+        Err(err) if err.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(err) => Err(err.error).context(|| format!("creating `{}`", path.display())),
+    }
+}
+
+/// A temporary file next to `path`, holding `contents` on disk (fsynced).
+fn written_temp_file(path: &Path, contents: &[u8], mode: u32) -> Result<tempfile::NamedTempFile> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -47,14 +45,7 @@ pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<bool> {
     temp.write_all(contents)
         .and_then(|_| temp.as_file().sync_all())
         .context(|| format!("writing `{}`", path.display()))?;
-    match temp.persist_noclobber(path) {
-        Ok(_) => {
-            sync_dir(dir)?;
-            Ok(true)
-        }
-        Err(err) if err.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(err) => Err(err.error).context(|| format!("creating `{}`", path.display())),
-    }
+    Ok(temp)
 }
 
 pub fn sync_dir(dir: &Path) -> Result<()> {

@@ -1,0 +1,106 @@
+//! What a dyno sees and what the router does around it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{text, TestServer};
+
+#[test]
+fn only_the_deploy_branch_deploys() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "branches");
+    repo.push_ok();
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("Procfile", "web: this would not boot\n");
+    repo.commit("on a branch");
+    let output = repo.git(&["push", "deploy", "feature"]);
+    let said = text(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains("`feature` is not the deploy branch (master or main); pushed, not deployed"),
+        "{said}"
+    );
+    assert!(server
+        .ok(&["releases", "-a", "branches"])
+        .contains("Current: v1"));
+    assert_eq!(
+        server.get("branches", "/"),
+        (200, "Hello from web.1\n".to_string())
+    );
+}
+
+#[test]
+fn dynos_get_a_throwaway_filesystem_and_the_router_says_when_none_serve() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "scratch");
+    repo.write(
+        "Procfile",
+        "web: python3 server.py\nworker: if [ -e /app/marker ]; then echo existed; else touch /app/marker && echo created; fi; sleep 1000\n",
+    );
+    repo.commit("a worker that writes into /app");
+    repo.push_ok();
+    server.ok(&["ps:scale", "-a", "scratch", "worker=1"]);
+    server.ok(&["ps:restart", "-a", "scratch", "worker"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let logs = loop {
+        let logs = server.ok(&["logs", "-a", "scratch"]);
+        if logs.matches("app[worker.1]: created").count() >= 2 || Instant::now() > deadline {
+            break logs;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(logs.matches("app[worker.1]: created").count(), 2, "{logs}");
+    assert!(
+        !logs.contains("existed"),
+        "a restarted dyno starts from the slug again:\n{logs}"
+    );
+
+    server.ok(&["ps:scale", "-a", "scratch", "web=0"]);
+    let (status, body) = server.get("scratch", "/");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("no web dyno running"), "{body}");
+}
+
+#[test]
+fn logs_tail_follows_new_lines() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "chatty").push_ok();
+    let mut tail = Command::new("ssh")
+        .args([
+            "-i",
+            server.key().to_str().unwrap(),
+            "-o",
+            "IdentitiesOnly=yes",
+        ])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+        ])
+        .args([
+            "-p",
+            &server.ssh_port.to_string(),
+            "paas@127.0.0.1",
+            "logs",
+            "-t",
+            "-a",
+            "chatty",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(tail.stdout.take().unwrap()).lines();
+    std::thread::sleep(Duration::from_millis(500));
+    server.get("chatty", "/followed");
+    let found = lines.find(|l| {
+        l.as_ref()
+            .is_ok_and(|l| l.contains("app[web.1]: GET /followed"))
+    });
+    let _ = tail.kill();
+    let _ = tail.wait();
+    assert!(found.is_some(), "`logs -t` printed the new request");
+}
