@@ -70,6 +70,14 @@ impl Platform<'_> {
         commit: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
         let existing = self.runtime.list(Some(&app.name))?;
+        // A dead web dyno leaves the router now, not after its replacement
+        // boots (which may never happen): its port may be reused by another app.
+        if existing
+            .iter()
+            .any(|d| d.process_type == "web" && !d.running)
+        {
+            self.publish_routes(app, &routes_of(&existing))?;
+        }
         let mut keep: Vec<Dyno> = Vec::new();
         let mut specs: Vec<DynoSpec> = Vec::new();
         let slug_dir = match &release.slug {
@@ -116,21 +124,26 @@ impl Platform<'_> {
             return Err(err);
         }
 
-        let serving: Vec<&Dyno> = keep.iter().chain(started.iter()).collect();
-        let routes = Routes {
-            backends: serving
-                .iter()
-                .filter(|d| d.process_type == "web")
-                .filter_map(|d| d.address.map(|a| a.to_string()))
-                .collect(),
-        };
-        self.publish_routes(app, &routes)?;
-
+        // The release is recorded: from here on the new dynos stay, and what
+        // fails is a warning the reconciler repairs on its next pass.
+        let serving: Vec<Dyno> = keep.into_iter().chain(started).collect();
         let retired: Vec<Dyno> = existing
             .into_iter()
             .filter(|old| !serving.iter().any(|d| d.id == old.id))
             .collect();
-        self.runtime.remove(&retired, STOP_GRACE)
+        let routes = routes_of(&serving);
+        if routes != read_routes(app) {
+            if let Err(err) = self.publish_routes(app, &routes) {
+                say!(" !     warning: {}", err.report().trim_end());
+            }
+        }
+        if let Err(err) = self.runtime.remove(&retired, STOP_GRACE) {
+            say!(
+                " !     warning: old dynos were not all stopped: {}",
+                err.report().trim_end()
+            );
+        }
+        Ok(())
     }
 
     fn spec(
@@ -226,7 +239,7 @@ impl Platform<'_> {
     pub fn publish_routes(&self, app: &AppDir, routes: &Routes) -> Result<()> {
         state::write_toml(&app.routes_file(), routes, 0o644)?;
         if let Err(err) = notify_router(self.root, &app.name.to_string()) {
-            eprintln!(
+            say!(
                 "warning: the router did not reload `{}` ({}); start it with `paas server start`",
                 app.name,
                 err.message()
@@ -240,6 +253,17 @@ impl Platform<'_> {
         let dynos = self.runtime.list(Some(&app.name))?;
         self.publish_routes(app, &Routes::default())?;
         self.runtime.remove(&dynos, STOP_GRACE)
+    }
+}
+
+/// Where the router should send an app's requests: its running web dynos.
+pub fn routes_of(dynos: &[Dyno]) -> Routes {
+    Routes {
+        backends: dynos
+            .iter()
+            .filter(|d| d.process_type == "web" && d.running)
+            .filter_map(|d| d.address.map(|a| a.to_string()))
+            .collect(),
     }
 }
 

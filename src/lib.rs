@@ -6,6 +6,8 @@
 //! `daemon` (router, reconciler). `state` is the store under them all;
 //! `commands` are the CLI; `install` sets up a machine.
 
+#[macro_use]
+pub mod output;
 pub mod build;
 pub mod cli;
 pub mod commands;

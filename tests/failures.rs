@@ -172,3 +172,30 @@ fn a_push_that_waited_for_another_is_refused_clearly() {
         "the branch is the deployed commit: {remote}"
     );
 }
+
+#[test]
+fn a_web_dyno_that_never_listens_fails_the_deploy_with_r10_after_60_seconds() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "deaf");
+    repo.push_ok();
+    repo.write("Procfile", "web: sleep 1000\n");
+    repo.commit("never listens");
+    let started = std::time::Instant::now();
+    let output = repo.push();
+    let said = text(&output);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains("Error R10 (Boot timeout) -> web.1 of `deaf` failed to bind to $PORT within 60 seconds of launch"),
+        "{said}"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(60));
+    assert_eq!(
+        server.get("deaf", "/"),
+        (200, "Hello from web.1\n".to_string())
+    );
+    assert_eq!(
+        server.containers("deaf").len(),
+        1,
+        "the dyno that never listened was removed"
+    );
+}

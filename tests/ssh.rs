@@ -88,3 +88,24 @@ fn git_accepts_every_path_form_and_creates_the_app_on_first_push() {
     assert!(cloned.status.success(), "{}", text(&cloned));
     assert!(clone.path().join("c/Procfile").exists());
 }
+
+#[test]
+fn a_pushed_symlink_cannot_make_paas_read_host_files() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "sneaky");
+    std::fs::remove_file(repo.dir.path().join("Procfile")).unwrap();
+    let target = server.root.path().join("paas.toml");
+    std::os::unix::fs::symlink(&target, repo.dir.path().join("Procfile")).unwrap();
+    repo.commit("Procfile points at the server's settings");
+    let output = repo.push();
+    let said = text(&output);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains("`Procfile` must be a regular file, not a symlink or directory"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("install_id"),
+        "nothing of the host file is echoed:\n{said}"
+    );
+}

@@ -162,7 +162,8 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
             "the build output above says what went wrong; the running release is untouched",
         ));
     }
-    let release_yaml = fs::read_to_string(out_dir.join("release.yml")).unwrap_or_default();
+    let release_yaml =
+        state::read_untrusted(&out_dir.join("release.yml"), 64 * 1024)?.unwrap_or_default();
     Ok(BuildOutput {
         default_processes: parse_default_process_types(&release_yaml),
     })
@@ -202,6 +203,18 @@ pub fn parse_default_process_types(yaml: &str) -> BTreeMap<String, String> {
         }
     }
     processes
+}
+
+/// Removes what an interrupted build left in the app's builds dir (its
+/// source, and env files holding config vars). Called under the app lock,
+/// so no build is running.
+pub fn sweep_leftovers(app: &AppDir) {
+    let Ok(entries) = fs::read_dir(app.builds_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let _ = fs::remove_dir_all(entry.path());
+    }
 }
 
 /// A fresh, empty directory for one build's source under the app's builds dir.

@@ -47,7 +47,7 @@ pub fn create(ctx: &Ctx, name: Option<String>) -> Result<()> {
     if !ensure_created(&ctx.root, &name)? {
         return Err(Error::new(format!("app `{name}` already exists")));
     }
-    eprintln!("Creating {name}... done");
+    say!("Creating {name}... done");
     println!("{} | {}", ctx.settings.app_url(&name), git_url(ctx, &name));
     Ok(())
 }
@@ -112,14 +112,14 @@ pub fn destroy(ctx: &Ctx, confirm: Option<String>) -> Result<()> {
         )));
     }
     let _lock = app.lock()?;
-    eprint!("Destroying {} (including all add-ons)... ", app.name);
+    say_partial!("Destroying {} (including all add-ons)... ", app.name);
     let runtime = ctx.runtime();
     let dynos = runtime.list(Some(&app.name))?;
     runtime.remove(&dynos, std::time::Duration::from_secs(10))?;
     remove_app_dir(&app)?;
     // The router drops an app whose directory is gone.
     let _ = converge::notify_router(&ctx.root, app.name.as_str());
-    eprintln!("done");
+    say!("done");
     Ok(())
 }
 

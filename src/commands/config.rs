@@ -13,7 +13,7 @@ use crate::state::{AppDir, ConfigKey};
 
 pub fn show(ctx: &Ctx, shell: bool) -> Result<()> {
     let app = ctx.app()?;
-    let config = app.config()?;
+    let config = Ledger::new(&app).config()?;
     if shell {
         for (key, value) in &config {
             println!("{key}={value}");
@@ -31,7 +31,7 @@ pub fn show(ctx: &Ctx, shell: bool) -> Result<()> {
 pub fn get(ctx: &Ctx, key: &str) -> Result<()> {
     let app = ctx.app()?;
     let key = ConfigKey::parse(key).map_err(|err| Error::new(err.to_string()))?;
-    match app.config()?.get(key.as_str()) {
+    match Ledger::new(&app).config()?.get(key.as_str()) {
         Some(value) => {
             println!("{value}");
             Ok(())
@@ -61,7 +61,7 @@ pub fn set(ctx: &Ctx, pairs: &[String]) -> Result<()> {
     let app = ctx.app()?;
     let changes = parse_pairs(pairs)?;
     let names: Vec<&str> = changes.keys().map(String::as_str).collect();
-    eprintln!(
+    say!(
         "Setting {} and restarting {}...",
         names.join(", "),
         app.name
@@ -70,7 +70,7 @@ pub fn set(ctx: &Ctx, pairs: &[String]) -> Result<()> {
     let version = change_config(ctx, &app, description, |config| {
         config.extend(changes.clone());
     })?;
-    eprintln!("done, v{version}");
+    say!("done, v{version}");
     for (key, value) in &changes {
         println!("{key}: {value}");
     }
@@ -84,7 +84,7 @@ pub fn unset(ctx: &Ctx, keys: &[String]) -> Result<()> {
         .map(|k| ConfigKey::parse(k).map_err(|err| Error::new(err.to_string())))
         .collect::<Result<_>>()?;
     let names: Vec<&str> = keys.iter().map(ConfigKey::as_str).collect();
-    eprintln!(
+    say!(
         "Unsetting {} and restarting {}...",
         names.join(", "),
         app.name
@@ -95,7 +95,7 @@ pub fn unset(ctx: &Ctx, keys: &[String]) -> Result<()> {
             config.remove(key.as_str());
         }
     })?;
-    eprintln!("done, v{version}");
+    say!("done, v{version}");
     Ok(())
 }
 
@@ -108,7 +108,7 @@ fn change_config(
 ) -> Result<u32> {
     let _lock = app.lock()?;
     let ledger = Ledger::new(app);
-    let mut config = app.config()?;
+    let mut config = ledger.config()?;
     change(&mut config);
     let current = ledger.current()?;
     let release = Release {

@@ -15,11 +15,16 @@ use crate::git::{self, RefUpdate};
 use crate::release::{self, Ledger, Release};
 use crate::runtime::procfile;
 use crate::slug;
-use crate::state::{AppDir, AppName};
+use crate::state::{self, AppDir, AppName};
 
 pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
     if name != "pre-receive" {
         return Err(Error::new(format!("unknown hook `{name}`")));
+    }
+    // A client that hangs up mid-push gets no more output, but the deploy
+    // still finishes (or fails) whole, as on Heroku.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
     // git runs hooks in the bare repo: `<root>/apps/<app>/repo.git`.
     let repo = std::env::current_dir().context(|| "finding the repository".into())?;
@@ -46,14 +51,14 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
             None => branch == "master" || branch == "main",
         };
         if !deploys {
-            eprintln!(
+            say!(
                 "-----> `{branch}` is not the deploy branch ({}); pushed, not deployed",
                 deploy_branch.as_deref().unwrap_or("master or main")
             );
             continue;
         }
         if update.is_delete() {
-            eprintln!(" !     Deleting the deploy branch does not stop the app; `paas ps:scale web=0` does");
+            say!(" !     Deleting the deploy branch does not stop the app; `paas ps:scale web=0` does");
             continue;
         }
         if let Err(err) = deploy(ctx, &app, &update) {
@@ -63,7 +68,7 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
     match failed {
         None => Ok(()),
         Some(err) => {
-            eprintln!(" !     Push rejected: {}", err.message());
+            say!(" !     Push rejected");
             Err(err)
         }
     }
@@ -75,13 +80,14 @@ fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
     let _lock = app.lock()?;
     refuse_if_overtaken(app, update)?;
     let short: String = commit.chars().take(7).collect();
-    eprintln!("-----> Building {} ({short})", app.name);
+    say!("-----> Building {} ({short})", app.name);
 
+    build::sweep_leftovers(app);
     let build_dir = build::new_build_dir(app)?;
     // The source directory is removed whatever happens; a kept one becomes the slug dir.
     let cleanup = RemoveOnDrop(build_dir.clone());
     git::export_tree(&app.repo(), commit, &build_dir)?;
-    let config = app.config()?;
+    let config = Ledger::new(app).config()?;
     let output = build::run(&BuildRequest {
         settings: &ctx.settings,
         buildpacks_dir: &ctx.root.buildpacks_dir(),
@@ -92,10 +98,7 @@ fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
     })?;
 
     let mut processes = output.default_processes;
-    let procfile_path = build_dir.join("Procfile");
-    if procfile_path.exists() {
-        let text =
-            std::fs::read_to_string(&procfile_path).context(|| "reading the Procfile".into())?;
+    if let Some(text) = state::read_untrusted(&build_dir.join("Procfile"), 64 * 1024)? {
         let parsed = procfile::parse(&text)
             .map_err(|err| Error::new(err.to_string()).hint("fix the Procfile and push again"))?;
         processes = parsed
@@ -109,13 +112,16 @@ fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
         )
         .hint("add a Procfile such as `web: gunicorn app:app`"));
     }
+    if processes.contains_key("release") {
+        say!(" !     The `release` process type (release phase) is not run yet; it is ignored");
+    }
     let types: Vec<&str> = processes.keys().map(String::as_str).collect();
-    eprintln!("-----> Discovering process types");
-    eprintln!("       Procfile declares types -> {}", types.join(", "));
+    say!("-----> Discovering process types");
+    say!("       Procfile declares types -> {}", types.join(", "));
 
-    eprintln!("-----> Compressing...");
+    say!("-----> Compressing...");
     let slug = slug::pack(&build_dir, &app.slugs_dir())?;
-    eprintln!("       Done: {}", slug::human_size(slug.size));
+    say!("       Done: {}", slug::human_size(slug.size));
     // The compiled tree is the unpacked slug: keep it for the dynos to mount.
     let slug_dir = app.slugs_dir().join(&slug.sha256);
     if !slug_dir.exists() {
@@ -135,23 +141,43 @@ fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
         config,
     };
     let formation = default_formation(app, &release)?;
-    eprintln!("-----> Launching...");
+    say!("-----> Launching...");
     roll_out(ctx, app, &release, &formation, Mode::Keep)?;
+    prune_slugs(app);
     let mut settings = app.settings()?;
     settings.deployed_commit = Some(commit.to_string());
-    app.write_settings(&settings)?;
-    eprintln!("       Released v{}", release.version);
-    eprintln!(
+    if let Err(err) = app.write_settings(&settings) {
+        say!(" !     warning: {}", err.report().trim_end());
+    }
+    say!("       Released v{}", release.version);
+    say!(
         "       {} deployed to paas",
         ctx.settings.app_url(&app.name)
     );
     for (process_type, count) in &formation {
         if *count == 0 {
-            eprintln!("       `{process_type}` is not running: `paas ps:scale {process_type}=1 -a {}` starts it", app.name);
+            say!("       `{process_type}` is not running: `paas ps:scale {process_type}=1 -a {}` starts it", app.name);
         }
     }
-    eprintln!("       (took {:.1}s)", started.elapsed().as_secs_f64());
+    say!("       (took {:.1}s)", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// How many recent releases keep their slugs for `releases:rollback`.
+const ROLLBACK_DEPTH: usize = 10;
+
+/// Removes slugs that none of the last releases run.
+fn prune_slugs(app: &AppDir) {
+    let Ok(releases) = Ledger::new(app).list() else {
+        return;
+    };
+    let keep = releases
+        .iter()
+        .rev()
+        .take(ROLLBACK_DEPTH)
+        .filter_map(|r| r.slug.as_ref().map(|s| s.sha256.clone()))
+        .collect();
+    slug::prune(&app.slugs_dir(), &keep);
 }
 
 /// Refuses a push whose branch moved while it waited for the app lock: git
@@ -203,16 +229,14 @@ pub fn roll_out(
     let runtime = ctx.runtime();
     ctx.platform(&runtime)
         .converge(app, release, formation, mode, || {
-            Ledger::new(app).append(release)?;
+            // The formation first: if recording the release then fails, the
+            // old release keeps running with it, which is harmless.
             let mut settings = app.settings()?;
             if settings.formation != *formation {
                 settings.formation = formation.clone();
                 app.write_settings(&settings)?;
             }
-            if app.config()? != release.config {
-                app.write_config(&release.config)?;
-            }
-            Ok(())
+            Ledger::new(app).append(release)
         })
 }
 

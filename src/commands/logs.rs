@@ -94,8 +94,10 @@ pub fn show(ctx: &Ctx, num: usize, tail: bool) -> Result<()> {
         let Some(dyno) = dyno_of_file(&path) else {
             continue;
         };
-        let text = fs::read_to_string(&path).unwrap_or_default();
-        offsets.insert(path.clone(), text.len() as u64);
+        // Dynos may print any bytes: show them lossily rather than not at all.
+        let bytes = fs::read(&path).unwrap_or_default();
+        offsets.insert(path.clone(), bytes.len() as u64);
+        let text = String::from_utf8_lossy(&bytes);
         lines.extend(text.lines().filter_map(|l| parse_line(&dyno, l)));
     }
     lines.sort_by_key(sort_key);

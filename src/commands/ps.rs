@@ -78,6 +78,12 @@ pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
     };
     let mut formation: BTreeMap<String, u32> = app.settings()?.formation;
     for (process_type, count) in &parsed {
+        if process_type.as_str() == "release" {
+            return Err(Error::new(
+                "the `release` process type runs once per release, not as dynos",
+            )
+            .hint("scale the other types, like `web=2`"));
+        }
         if !release.processes.contains_key(process_type.as_str()) {
             return Err(Error::new(format!(
                 "`{}` has no process type `{process_type}`",
@@ -95,7 +101,7 @@ pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
         }
         formation.insert(process_type.to_string(), *count);
     }
-    eprint!("Scaling dynos... ");
+    say_partial!("Scaling dynos... ");
     let runtime = ctx.runtime();
     let platform = ctx.platform(&runtime);
     platform.converge(&app, &release, &formation, Mode::Keep, || {
@@ -104,7 +110,7 @@ pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
         app.write_settings(&settings)
     })?;
     let summary: Vec<String> = parsed.iter().map(|(t, c)| format!("{t} at {c}")).collect();
-    eprintln!("done, now running {}", summary.join(", "));
+    say!("done, now running {}", summary.join(", "));
     Ok(())
 }
 
@@ -126,7 +132,7 @@ pub fn restart(ctx: &Ctx, process_type: Option<String>) -> Result<()> {
             )));
         }
     }
-    eprint!("Restarting dynos on {}... ", app.name);
+    say_partial!("Restarting dynos on {}... ", app.name);
     let runtime = ctx.runtime();
     let platform = ctx.platform(&runtime);
     platform.converge(
@@ -136,7 +142,7 @@ pub fn restart(ctx: &Ctx, process_type: Option<String>) -> Result<()> {
         Mode::Replace(process_type),
         || Ok(()),
     )?;
-    eprintln!("done");
+    say!("done");
     Ok(())
 }
 

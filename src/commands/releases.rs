@@ -99,7 +99,7 @@ pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {
                 .hint("roll back to a release made by a deploy"),
         );
     }
-    eprint!("Rolling back {} to v{}... ", app.name, target.version);
+    say_partial!("Rolling back {} to v{}... ", app.name, target.version);
     let release = Release {
         version: ledger.next_version()?,
         description: format!("Rollback to v{}", target.version),
@@ -109,6 +109,6 @@ pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {
     };
     let formation = super::deploy::default_formation(&app, &release)?;
     roll_out(ctx, &app, &release, &formation, Mode::Keep)?;
-    eprintln!("done, v{}", release.version);
+    say!("done, v{}", release.version);
     Ok(())
 }

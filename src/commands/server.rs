@@ -33,16 +33,16 @@ fn start(root: &Root) -> Result<()> {
     let settings = root.settings()?;
     if settings.local && !sshd::running(root) {
         sshd::start(root, &settings)?;
-        eprintln!(
+        say!(
             "-----> started the private sshd on 127.0.0.1:{}",
             settings.ssh_port
         );
     }
     if install::pid_alive(&install::supervisor_pid_file(root)).is_none() {
         install::start_daemon(root, &settings)?;
-        eprintln!("-----> started the daemon");
+        say!("-----> started the daemon");
     } else {
-        eprintln!("-----> the daemon is already running");
+        say!("-----> the daemon is already running");
     }
     Ok(())
 }
@@ -57,7 +57,7 @@ fn stop(root: &Root) -> Result<()> {
     if settings.local {
         sshd::stop(root);
     }
-    eprintln!("-----> stopped");
+    say!("-----> stopped");
     Ok(())
 }
 
@@ -72,7 +72,7 @@ fn systemctl(verb: &str) -> Result<()> {
                 .hint("`journalctl -u paas.service` says why"),
         );
     }
-    eprintln!("-----> {verb}: paas.service");
+    say!("-----> {verb}: paas.service");
     Ok(())
 }
 
@@ -126,7 +126,7 @@ fn uninstall(root: &Root, confirm: Option<std::path::PathBuf>) -> Result<()> {
         install::podman_as(&settings.user, &args)?;
     }
     std::fs::remove_dir_all(&path).context(|| format!("removing `{}`", path.display()))?;
-    eprintln!(
+    say!(
         "-----> removed the install at `{}` ({} containers)",
         path.display(),
         ids.len()
@@ -329,7 +329,7 @@ fn supervise(root: &Root) -> Result<()> {
         if STOPPING.load(Ordering::SeqCst) {
             break;
         }
-        eprintln!("paas supervisor: the daemon exited ({status:?}); starting it again");
+        say!("paas supervisor: the daemon exited ({status:?}); starting it again");
         if started.elapsed() > Duration::from_secs(60) {
             backoff = Duration::from_millis(200);
         }

@@ -29,7 +29,7 @@ pub fn run(root: Root, user: &str) -> Result<()> {
     match request {
         SshRequest::GitReceivePack(app) => {
             if apps::ensure_created(&root, &app)? {
-                eprintln!("-----> Created app `{app}`");
+                say!("-----> Created app `{app}`");
             }
             exec_git("git-receive-pack", &root, user, &root.app(&app).repo())
         }

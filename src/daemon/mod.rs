@@ -16,7 +16,8 @@ use crate::converge::{self, Mode, Platform};
 use crate::error::{Context, Error, Result};
 use crate::release::Ledger;
 use crate::runtime::podman::Podman;
-use crate::state::{self, AppName, Lock, Root, Settings};
+use crate::runtime::Runtime;
+use crate::state::{self, AppDir, AppName, Lock, Root, Settings};
 
 pub use router::{AppRoutes, RouteTable};
 
@@ -46,7 +47,7 @@ pub fn run(root: Root) -> Result<()> {
 }
 
 async fn serve(root: Root, settings: Settings) -> Result<()> {
-    let table: RouteTable = Arc::new(ArcSwap::from_pointee(load_all_routes(&root)?));
+    let table: RouteTable = Arc::new(ArcSwap::from_pointee(load_all_routes(&root, &settings)?));
     let socket_path = root.control_socket();
     let _ = std::fs::remove_file(&socket_path);
     let control = UnixListener::bind(&socket_path)
@@ -74,7 +75,7 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
     );
 
     tokio::spawn(control_loop(control, root.clone(), table.clone()));
-    tokio::spawn(reconcile_loop(root.clone()));
+    tokio::spawn(reconcile_loop(root.clone(), table.clone()));
     let router = router::Router::new(settings.domain.clone(), table);
     tokio::select! {
         result = router.serve(http) => result,
@@ -97,11 +98,29 @@ async fn shutdown_signal() {
     }
 }
 
-fn load_all_routes(root: &Root) -> Result<HashMap<String, Arc<AppRoutes>>> {
+/// The routes on disk, less any address no running web dyno of that app
+/// has: after a reboot a stale port may belong to another program. The
+/// reconciler publishes fresh routes as it brings dynos back.
+fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, Arc<AppRoutes>>> {
+    let runtime = Podman::new(
+        &settings.install_id,
+        &settings.run_image,
+        root.run_dir().join("env"),
+    );
+    let running = runtime.list(None).unwrap_or_else(|err| {
+        eprintln!("paas daemon: listing dynos: {}", err.report().trim_end());
+        Vec::new()
+    });
     let mut table = HashMap::new();
     for app in root.apps()? {
-        let routes = converge::read_routes(&root.app(&app));
-        table.insert(app.to_string(), Arc::new(AppRoutes::new(routes.backends)));
+        let dynos: Vec<_> = running.iter().filter(|d| d.app == app).cloned().collect();
+        let live = converge::routes_of(&dynos).backends;
+        let backends = converge::read_routes(&root.app(&app))
+            .backends
+            .into_iter()
+            .filter(|b| live.contains(b))
+            .collect();
+        table.insert(app.to_string(), Arc::new(AppRoutes::new(backends)));
     }
     Ok(table)
 }
@@ -159,11 +178,12 @@ fn reload(root: &Root, table: &RouteTable, app: &AppName) {
 
 /// Brings every app back to its release and formation: at start (after a
 /// reboot or a daemon restart) and then every few seconds (a dyno died).
-async fn reconcile_loop(root: Root) {
+async fn reconcile_loop(root: Root, table: RouteTable) {
     loop {
         let root_for_pass = root.clone();
+        let table = table.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            if let Err(err) = reconcile_all(&root_for_pass) {
+            if let Err(err) = reconcile_all(&root_for_pass, &table) {
                 eprintln!("paas daemon: reconcile: {}", err.report().trim_end());
             }
         })
@@ -172,7 +192,7 @@ async fn reconcile_loop(root: Root) {
     }
 }
 
-fn reconcile_all(root: &Root) -> Result<()> {
+fn reconcile_all(root: &Root, table: &RouteTable) -> Result<()> {
     let settings = root.settings()?;
     let runtime = Podman::new(
         &settings.install_id,
@@ -185,18 +205,28 @@ fn reconcile_all(root: &Root) -> Result<()> {
         runtime: &runtime,
     };
     for name in root.apps()? {
-        let app = root.app(&name);
-        // A deploy or a command holds the lock: it converges the app itself.
-        let Some(_lock) = Lock::try_acquire(&app.lock_file())? else {
-            continue;
-        };
-        let Some(release) = Ledger::new(&app).current()? else {
-            continue;
-        };
-        let formation = app.settings()?.formation;
-        if let Err(err) = platform.converge(&app, &release, &formation, Mode::Keep, || Ok(())) {
+        // One broken app must not keep the others from being repaired.
+        if let Err(err) = reconcile_app(&platform, &root.app(&name)) {
             eprintln!("paas daemon: {name}: {}", err.report().trim_end());
         }
+        // After a pass the routes file matches the running dynos.
+        reload(root, table, &name);
     }
     Ok(())
+}
+
+fn reconcile_app(platform: &Platform, app: &AppDir) -> Result<()> {
+    // A deploy or a command holds the lock: it converges the app itself.
+    let Some(_lock) = Lock::try_acquire(&app.lock_file())? else {
+        return Ok(());
+    };
+    // Destroyed between listing and locking.
+    if !app.exists() {
+        return Ok(());
+    }
+    let Some(release) = Ledger::new(app).current()? else {
+        return Ok(());
+    };
+    let formation = app.settings()?.formation;
+    platform.converge(app, &release, &formation, Mode::Keep, || Ok(()))
 }

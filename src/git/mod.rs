@@ -65,10 +65,16 @@ pub fn export_tree(repo: &Path, commit: &str, dest: &Path) -> Result<()> {
     let mut archive = tar::Archive::new(stdout);
     archive.set_preserve_permissions(true);
     let unpacked = archive.unpack(dest);
+    // On a failed unpack git may still be writing: close the pipe and stop it,
+    // or it blocks forever on a full pipe (holding the app's lock).
+    drop(archive);
+    if unpacked.is_err() {
+        let _ = child.kill();
+    }
     let output = child
         .wait_with_output()
         .context(|| "waiting for `git archive`".into())?;
-    if !output.status.success() {
+    if unpacked.is_ok() && !output.status.success() {
         return Err(Error::new(format!("could not read commit `{commit}`"))
             .cause(String::from_utf8_lossy(&output.stderr).trim()));
     }

@@ -50,7 +50,7 @@ pub fn ensure_packages(report: &mut Report) -> Result<()> {
                 .hint("install them with the system's package manager and run the install again"),
         );
     }
-    eprintln!("-----> installing {}", missing.join(", "));
+    say!("-----> installing {}", missing.join(", "));
     let update = Command::new("apt-get").args(["update", "-q"]).status();
     let install = Command::new("apt-get")
         .args(["install", "-y", "-q", "--no-install-recommends"])
@@ -190,6 +190,12 @@ pub fn ensure_runtime_dir(name: &str, report: &mut Report) -> Result<()> {
     let user =
         lookup_user(name).ok_or_else(|| Error::unexpected(format!("user `{name}` vanished")))?;
     let dir = PathBuf::from(format!("/run/user/{}", user.uid));
+    if systemd_running() {
+        // Keeps the directory, and the user's containers, across reboots.
+        let _ = Command::new("loginctl")
+            .args(["enable-linger", name])
+            .status();
+    }
     if dir.is_dir() {
         report.ok(&format!("runtime directory `{}`", dir.display()));
         return Ok(());
@@ -266,6 +272,12 @@ pub fn ensure_podman_storage(user: &str, report: &mut Report) -> Result<()> {
     }
     let mut text = String::from("# Written by paas: overlay shares image layers between containers.\n[storage]\ndriver = \"overlay\"\n");
     if !kernel_has_rootless_overlay() {
+        if !Path::new("/usr/bin/fuse-overlayfs").exists() {
+            return Err(Error::new(
+                "this kernel needs fuse-overlayfs for rootless overlay storage",
+            )
+            .hint("install it (`apt-get install fuse-overlayfs`) and run the install again"));
+        }
         text.push_str("[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n");
     }
     write_user_file(user, &path, &text)?;
@@ -430,8 +442,8 @@ fn systemd_unit(root: &Root, settings: &Settings, uid: u32) -> String {
         "# Written by `paas server install`.\n\
          [Unit]\n\
          Description=paas daemon: router and reconciler\n\
-         After=network-online.target\n\
-         Wants=network-online.target\n\n\
+         After=network-online.target user@{uid}.service\n\
+         Wants=network-online.target user@{uid}.service\n\n\
          [Service]\n\
          User={user}\n\
          Environment=XDG_RUNTIME_DIR=/run/user/{uid}\n\
@@ -439,9 +451,9 @@ fn systemd_unit(root: &Root, settings: &Settings, uid: u32) -> String {
          Restart=always\n\
          RestartSec=1\n\
          KillMode=process\n\
-         AmbientCapabilities=CAP_NET_BIND_SERVICE\n\
-         CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n\
-         NoNewPrivileges=yes\n\n\
+         # Only the right to bind ports 80/443. No NoNewPrivileges: rootless\n\
+         # podman needs the setuid newuidmap to set up its user namespace.\n\
+         AmbientCapabilities=CAP_NET_BIND_SERVICE\n\n\
          [Install]\n\
          WantedBy=multi-user.target\n",
         user = settings.user,

@@ -28,10 +28,10 @@ pub struct Report {
 impl Report {
     fn done(&mut self, what: &str) {
         self.changed = true;
-        eprintln!("-----> {what}");
+        say!("-----> {what}");
     }
     fn ok(&self, what: &str) {
-        eprintln!("       ok: {what}");
+        say!("       ok: {what}");
     }
 }
 
@@ -61,6 +61,13 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     host::ensure_podman_storage(&args.user, &mut report)?;
 
     let root_path = absolute(&root.path)?;
+    if !crate::ssh::safe_in_forced_command(&root_path.to_string_lossy()) {
+        return Err(Error::new(format!(
+            "the root `{}` holds characters a shell would act on",
+            root_path.display()
+        ))
+        .hint("use letters, digits, `/`, `.`, `_` and `-` only: SSH runs paas through the user's shell"));
+    }
     check_reachable(&root_path, &args.user)?;
     let root = Root::new(&root_path);
     let http_port = args.http_port.unwrap_or(if args.local { 8080 } else { 80 });
@@ -82,7 +89,7 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     if let Some(key) = &args.admin_key {
         ensure_admin_key(&root, &settings, key, &mut report)?;
     } else if !root.authorized_keys().exists() {
-        eprintln!(" !     no `--admin-key` given: nobody can push until one is added");
+        say!(" !     no `--admin-key` given: nobody can push until one is added");
     }
     if args.local {
         sshd::ensure_running(&root, &settings, &mut report)?;
@@ -92,9 +99,9 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     host::ensure_daemon(&root, &settings, &mut report)?;
 
     if report.changed {
-        eprintln!("-----> paas is installed at `{}`", root.path.display());
+        say!("-----> paas is installed at `{}`", root.path.display());
     } else {
-        eprintln!(
+        say!(
             "-----> nothing to change: paas is already installed at `{}`",
             root.path.display()
         );
@@ -104,10 +111,11 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     } else {
         "<this server>"
     };
-    eprintln!("       push an app:  git remote add deploy ssh://{}@{host}:{}/myapp && git push deploy master", settings.user, settings.ssh_port);
-    eprintln!(
+    say!("       push an app:  git remote add deploy ssh://{}@{host}:{}/myapp && git push deploy master", settings.user, settings.ssh_port);
+    say!(
         "       then open:    http://myapp.{}:{}/",
-        settings.domain, settings.http_port
+        settings.domain,
+        settings.http_port
     );
     Ok(())
 }

@@ -167,7 +167,7 @@ pub fn ensure_system_sshd_keys(
     if running.map(|s| s.success()).unwrap_or(false) {
         report.ok(&format!("system sshd serves `{}`", settings.user));
     } else {
-        eprintln!(" !     the system sshd is not running: start it (`systemctl start ssh`) so pushes can reach paas");
+        say!(" !     the system sshd is not running: start it (`systemctl start ssh`) so pushes can reach paas");
     }
     Ok(())
 }

@@ -82,7 +82,7 @@ pub fn ensure_images(args: &InstallArgs, report: &mut Report) -> Result<Images> 
 }
 
 fn build_run_image(user: &str, image: &str, mirror: &str) -> Result<()> {
-    eprintln!("-----> building the run image with debootstrap ({SUITE}; about a minute)");
+    say!("-----> building the run image with debootstrap ({SUITE}; about a minute)");
     let work = tempfile::Builder::new()
         .prefix("paas-stack-")
         .tempdir_in("/var/tmp")
@@ -142,7 +142,7 @@ fn build_run_image(user: &str, image: &str, mirror: &str) -> Result<()> {
 }
 
 fn build_build_image(user: &str, base: &str, image: &str) -> Result<()> {
-    eprintln!("-----> building the build image (compilers, pip; about a minute)");
+    say!("-----> building the build image (compilers, pip; about a minute)");
     let container = format!(
         "paas-stack-build-{}",
         crate::runtime::podman::random_suffix()

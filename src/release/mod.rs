@@ -84,6 +84,15 @@ impl<'a> Ledger<'a> {
         Ok(self.list()?.pop())
     }
 
+    /// The app's config vars: those of the current release. The ledger is
+    /// their only home, so a release and its config can never disagree.
+    pub fn config(&self) -> Result<BTreeMap<String, String>> {
+        Ok(self
+            .current()?
+            .map(|release| release.config)
+            .unwrap_or_default())
+    }
+
     pub fn next_version(&self) -> Result<u32> {
         Ok(self.current()?.map_or(1, |release| release.version + 1))
     }

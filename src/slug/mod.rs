@@ -62,6 +62,8 @@ pub fn pack(dir: &Path, slugs_dir: &Path) -> Result<SlugRef> {
     let encoder = zstd::Encoder::new(hashing, 3).context(|| "starting zstd".into())?;
     let mut builder = tar::Builder::new(encoder);
     builder.follow_symlinks(false);
+    // No owners or times in the headers: the same tree gives the same slug.
+    builder.mode(tar::HeaderMode::Deterministic);
     builder
         .append_dir_all(".", dir)
         .context(|| format!("packing `{}` into a slug", dir.display()))?;
@@ -103,6 +105,33 @@ pub fn unpack(slugs_dir: &Path, slug: &SlugRef, dir: &Path) -> Result<PathBuf> {
         .context(|| format!("unpacking slug `{}`", path.display()))?;
     fs::rename(temp.keep(), dir).context(|| format!("moving the slug to `{}`", dir.display()))?;
     Ok(dir.to_path_buf())
+}
+
+/// Removes slugs (tarball and unpacked tree) that no release in `keep`
+/// names. Returns how many were removed.
+pub fn prune(slugs_dir: &Path, keep: &std::collections::HashSet<String>) -> usize {
+    let Ok(entries) = fs::read_dir(slugs_dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let sha = name.strip_suffix(".tar.zst").unwrap_or(&name);
+        let is_slug = sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit());
+        if !is_slug || keep.contains(sha) {
+            continue;
+        }
+        let path = entry.path();
+        let gone = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        if gone.is_ok() && name.ends_with(".tar.zst") {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// A human size: `12.3 MB`.
@@ -153,6 +182,26 @@ mod tests {
             fs::read_link(out.join("link")).unwrap(),
             Path::new("bin/run")
         );
+    }
+
+    #[test]
+    fn prune_keeps_only_named_slugs() {
+        let work = tempfile::tempdir().unwrap();
+        let app = work.path().join("app");
+        fs::create_dir_all(&app).unwrap();
+        let slugs = work.path().join("slugs");
+        fs::write(app.join("a"), "1").unwrap();
+        let old = pack(&app, &slugs).unwrap();
+        unpack(&slugs, &old, &slugs.join(&old.sha256)).unwrap();
+        fs::write(app.join("a"), "2").unwrap();
+        let new = pack(&app, &slugs).unwrap();
+        fs::write(slugs.join("notes.txt"), "not a slug").unwrap();
+        let keep = std::collections::HashSet::from([new.sha256.clone()]);
+        assert_eq!(prune(&slugs, &keep), 1);
+        assert!(!slugs.join(old.file_name()).exists());
+        assert!(!slugs.join(&old.sha256).exists());
+        assert!(slugs.join(new.file_name()).exists());
+        assert!(slugs.join("notes.txt").exists());
     }
 
     #[test]

@@ -176,6 +176,23 @@ pub fn split_words(line: &str) -> Result<Vec<String>, SshCommandError> {
     Ok(words)
 }
 
+/// sshd runs the forced command through the owner's shell, so every value
+/// pasted into it must be free of anything a shell would act on.
+pub fn safe_in_forced_command(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-'))
+}
+
+/// A key's user name: lowercase letters, digits, `_` and `-`, 1 to 32.
+pub fn valid_user_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
 /// The `authorized_keys` line for a key: every login runs the forced command,
 /// with no shell, port forwarding, agent or X11 (`restrict`).
 pub fn authorized_keys_line(paas_bin: &str, root: &str, user: &str, public_key: &str) -> String {
@@ -322,6 +339,27 @@ mod tests {
             line,
             "command=\"/r/bin/paas --root /r ssh-command --user admin\",restrict ssh-ed25519 AAAAC3Nza admin@laptop"
         );
+    }
+
+    #[test]
+    fn forced_command_values_are_shell_safe() {
+        assert!(safe_in_forced_command("/var/lib/paas"));
+        assert!(safe_in_forced_command("/tmp/paas-test-Ab_1.x"));
+        for bad in [
+            "",
+            "/tmp/a b",
+            "/tmp/$(id)",
+            "/tmp/a;b",
+            "/tmp/a\"b",
+            "/tmp/'",
+        ] {
+            assert!(!safe_in_forced_command(bad), "{bad:?}");
+        }
+        assert!(valid_user_name("admin"));
+        assert!(valid_user_name("ci-bot_2"));
+        for bad in ["", "Admin", "bob --root=/x", "a\"b", "a/b"] {
+            assert!(!valid_user_name(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 
 /// Writes `contents` to `path` so that readers see the old file or the new
 /// one, never half of either: temp file in the same directory, fsync, rename,
@@ -48,6 +48,28 @@ fn written_temp_file(path: &Path, contents: &[u8], mode: u32) -> Result<tempfile
     Ok(temp)
 }
 
+/// Reads a file that a push or a build controls, refusing anything but a
+/// regular file: a committed symlink must not make paas read a file of the
+/// host's. `Ok(None)` when there is no such file.
+pub fn read_untrusted(path: &Path, limit: u64) -> Result<Option<String>> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err).context(|| format!("reading `{}`", path.display())),
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    if !meta.file_type().is_file() {
+        return Err(Error::new(format!(
+            "`{name}` must be a regular file, not a symlink or directory"
+        )));
+    }
+    if meta.len() > limit {
+        return Err(Error::new(format!("`{name}` is larger than {limit} bytes")));
+    }
+    let bytes = fs::read(path).context(|| format!("reading `{}`", path.display()))?;
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
 pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
@@ -75,7 +97,7 @@ impl Lock {
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
-                eprintln!("{waiting_message}");
+                say!("{waiting_message}");
                 file.lock()
                     .context(|| format!("locking `{}`", path.display()))?;
             }
@@ -140,6 +162,28 @@ mod tests {
         assert!(write_new(&path, b"first", 0o600).unwrap());
         assert!(!write_new(&path, b"second", 0o600).unwrap());
         assert_eq!(fs::read_to_string(&path).unwrap(), "first");
+    }
+
+    #[test]
+    fn untrusted_reads_refuse_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        fs::write(&secret, "SECRET = \"x\"\n").unwrap();
+        let procfile = dir.path().join("Procfile");
+        std::os::unix::fs::symlink(&secret, &procfile).unwrap();
+        let err = read_untrusted(&procfile, 1024).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "`Procfile` must be a regular file, not a symlink or directory"
+        );
+        assert!(read_untrusted(&dir.path().join("missing"), 1024)
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            read_untrusted(&secret, 1024).unwrap().unwrap(),
+            "SECRET = \"x\"\n"
+        );
+        assert!(read_untrusted(&secret, 3).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 mod files;
 mod names;
 
-pub use files::{create_dir, sync_dir, write_atomic, write_new, Lock};
+pub use files::{create_dir, read_untrusted, sync_dir, write_atomic, write_new, Lock};
 pub use names::{AppName, ConfigKey, NameError, ProcessType};
 
 use std::collections::BTreeMap;
@@ -154,9 +154,6 @@ impl AppDir {
     pub fn settings_file(&self) -> PathBuf {
         self.path.join("app.toml")
     }
-    pub fn config_file(&self) -> PathBuf {
-        self.path.join("config.toml")
-    }
     pub fn repo(&self) -> PathBuf {
         self.path.join("repo.git")
     }
@@ -212,18 +209,6 @@ impl AppDir {
 
     pub fn write_settings(&self, settings: &AppSettings) -> Result<()> {
         write_toml(&self.settings_file(), settings, 0o644)
-    }
-
-    pub fn config(&self) -> Result<BTreeMap<String, String>> {
-        let path = self.config_file();
-        if !path.exists() {
-            return Ok(BTreeMap::new());
-        }
-        read_toml(&path)
-    }
-
-    pub fn write_config(&self, config: &BTreeMap<String, String>) -> Result<()> {
-        write_toml(&self.config_file(), config, 0o600)
     }
 }
 
