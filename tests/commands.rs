@@ -68,3 +68,29 @@ fn apps_info_releases_info_config_unset_restart_and_destroy() {
         text(&gone)
     );
 }
+
+#[test]
+fn root_on_the_server_runs_app_commands_as_the_owner() {
+    let server = TestServer::start();
+    let output = server.local(&["apps:create", "made-here"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains(&format!("http://made-here.localhost:{}/", server.http_port)));
+    let again = server.local(&["apps:create", "made-here"]);
+    assert!(
+        text(&again).contains("app `made-here` already exists"),
+        "{}",
+        text(&again)
+    );
+
+    server.repo("examples/hello", "made-here").push_ok();
+    let ps = server.local(&["ps", "-a", "made-here"]);
+    assert!(ps.status.success(), "{}", text(&ps));
+    assert!(text(&ps).contains("web.1: up"), "{}", text(&ps));
+    // Files made by root's command belong to the owner, like everything else.
+    let owner = std::process::Command::new("stat")
+        .args(["-c", "%U"])
+        .arg(server.root.path().join("apps/made-here/app.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&owner.stdout).trim(), "paas");
+}
