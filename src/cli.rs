@@ -89,6 +89,37 @@ pub enum Command {
         process_type: Option<String>,
     },
 
+    /// Run a one-off command in a new dyno, attached to this terminal
+    /// (`run bash`, `run python manage.py migrate`, `run worker --once`).
+    #[command(name = "run")]
+    Run {
+        /// The command; a Procfile type runs that type's command.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<String>,
+    },
+    /// Run a one-off command in the background; its output goes to `logs`.
+    #[command(name = "run:detached")]
+    RunDetached {
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<String>,
+    },
+    /// Stop a one-off dyno (`run.1`).
+    #[command(name = "run:stop")]
+    RunStop {
+        #[arg(value_name = "DYNO")]
+        dyno: String,
+    },
+
     /// List releases, newest first.
     #[command(name = "releases")]
     Releases {
@@ -120,6 +151,15 @@ pub enum Command {
         /// Keep following new lines.
         #[arg(short = 't', long)]
         tail: bool,
+        /// Only this process type's lines (`web`).
+        #[arg(short = 'p', long = "ps", value_name = "TYPE")]
+        process_type: Option<String>,
+        /// Only this dyno's lines (`web.1`).
+        #[arg(short = 'd', long, value_name = "DYNO")]
+        dyno: Option<String>,
+        /// Only `app` (dyno output) or `paas` (platform) lines.
+        #[arg(short = 's', long)]
+        source: Option<String>,
     },
 
     /// Install, inspect and run the server side.

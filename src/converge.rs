@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Error, Result};
+use crate::logs;
 use crate::release::Release;
 use crate::runtime::{Dyno, DynoSpec, Runtime, DYNO_PORT};
 use crate::slug;
@@ -22,6 +23,9 @@ use crate::state::{self, AppDir, Root, Settings};
 
 /// How long a new web dyno has to listen on `$PORT` (Heroku's R10 limit).
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The process type of one-off dynos (`run.1`): never part of the formation.
+pub const ONE_OFF_TYPE: &str = "run";
+
 /// SIGTERM, then this long, then SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(30);
 
@@ -69,7 +73,20 @@ impl Platform<'_> {
         mode: Mode,
         commit: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
-        let existing = self.runtime.list(Some(&app.name))?;
+        let existing: Vec<Dyno> = self
+            .runtime
+            .list(Some(&app.name))?
+            .into_iter()
+            .filter(|d| d.process_type != ONE_OFF_TYPE)
+            .collect();
+        for dyno in existing.iter().filter(|d| !d.running) {
+            logs::platform(
+                app,
+                &dyno.name(),
+                &format!("Process exited with status {}", dyno.exit_code),
+            );
+            logs::platform(app, &dyno.name(), "State changed from up to crashed");
+        }
         // A dead web dyno leaves the router now, not after its replacement
         // boots (which may never happen): its port may be reused by another app.
         if existing
@@ -107,6 +124,11 @@ impl Platform<'_> {
 
         let mut started: Vec<Dyno> = Vec::new();
         for spec in &specs {
+            logs::platform(
+                app,
+                &spec.dyno_name(),
+                &format!("Starting process with command `{}`", spec.command),
+            );
             match self.runtime.start(spec) {
                 Ok(dyno) => started.push(dyno),
                 Err(err) => {
@@ -123,6 +145,9 @@ impl Platform<'_> {
             let _ = self.runtime.remove(&started, Duration::ZERO);
             return Err(err);
         }
+        for dyno in &started {
+            logs::platform(app, &dyno.name(), "State changed from starting to up");
+        }
 
         // The release is recorded: from here on the new dynos stay, and what
         // fails is a warning the reconciler repairs on its next pass.
@@ -137,7 +162,7 @@ impl Platform<'_> {
                 say!(" !     warning: {}", err.report().trim_end());
             }
         }
-        if let Err(err) = self.runtime.remove(&retired, STOP_GRACE) {
+        if let Err(err) = self.stop(app, &retired) {
             say!(
                 " !     warning: old dynos were not all stopped: {}",
                 err.report().trim_end()
@@ -146,7 +171,7 @@ impl Platform<'_> {
         Ok(())
     }
 
-    fn spec(
+    pub fn spec(
         &self,
         app: &AppDir,
         release: &Release,
@@ -172,11 +197,12 @@ impl Platform<'_> {
                 "{dyno}.{}.log",
                 crate::runtime::podman::random_suffix()
             )),
+            remove_on_exit: false,
         }
     }
 
     /// The slug unpacked next to its tarball, unpacking it on first use.
-    fn unpacked_slug(&self, app: &AppDir, slug_ref: &slug::SlugRef) -> Result<PathBuf> {
+    pub fn unpacked_slug(&self, app: &AppDir, slug_ref: &slug::SlugRef) -> Result<PathBuf> {
         let dir = app.slugs_dir().join(&slug_ref.sha256);
         if dir.is_dir() {
             return Ok(dir);
@@ -192,6 +218,12 @@ impl Platform<'_> {
             loop {
                 let (running, exit_code) = self.runtime.status(&dyno)?;
                 if !running {
+                    logs::platform(
+                        app,
+                        &dyno.name(),
+                        &format!("Process exited with status {exit_code}"),
+                    );
+                    logs::platform(app, &dyno.name(), "State changed from starting to crashed");
                     return Err(Error::new(format!(
                         "{} of `{}` crashed while starting (exit status {exit_code})",
                         dyno.name(),
@@ -212,6 +244,15 @@ impl Platform<'_> {
                     break;
                 }
                 if Instant::now() > deadline {
+                    logs::platform(
+                        app,
+                        &dyno.name(),
+                        &format!(
+                            "Error R10 (Boot timeout) -> Web process failed to bind to $PORT within {} seconds of launch",
+                            BOOT_TIMEOUT.as_secs()
+                        ),
+                    );
+                    logs::platform(app, &dyno.name(), "Stopping process with SIGKILL");
                     return Err(Error::new(format!(
                         "Error R10 (Boot timeout) -> {} of `{}` failed to bind to $PORT within {} seconds of launch",
                         dyno.name(),
@@ -248,11 +289,43 @@ impl Platform<'_> {
         Ok(())
     }
 
-    /// Stops every dyno of the app.
-    pub fn stop_all(&self, app: &AppDir) -> Result<()> {
-        let dynos = self.runtime.list(Some(&app.name))?;
-        self.publish_routes(app, &Routes::default())?;
-        self.runtime.remove(&dynos, STOP_GRACE)
+    /// Stops dynos as Heroku does, saying so in the app's log stream:
+    /// SIGTERM to every process, SIGKILL after the grace period (R12).
+    pub fn stop(&self, app: &AppDir, dynos: &[Dyno]) -> Result<()> {
+        let running: Vec<&Dyno> = dynos.iter().filter(|d| d.running).collect();
+        for dyno in &running {
+            logs::platform(app, &dyno.name(), "Stopping all processes with SIGTERM");
+        }
+        let started = Instant::now();
+        let codes = self.runtime.remove(dynos, STOP_GRACE)?;
+        let timed_out = started.elapsed() >= STOP_GRACE;
+        for (dyno, code) in dynos.iter().zip(codes) {
+            if !dyno.running {
+                continue;
+            }
+            if code == 137 && timed_out {
+                logs::platform(
+                    app,
+                    &dyno.name(),
+                    &format!(
+                        "Error R12 (Exit timeout) -> At least one process failed to exit within {} seconds of SIGTERM",
+                        STOP_GRACE.as_secs()
+                    ),
+                );
+                logs::platform(
+                    app,
+                    &dyno.name(),
+                    "Stopping remaining processes with SIGKILL",
+                );
+            }
+            logs::platform(
+                app,
+                &dyno.name(),
+                &format!("Process exited with status {code}"),
+            );
+            logs::platform(app, &dyno.name(), "State changed from up to down");
+        }
+        Ok(())
     }
 }
 

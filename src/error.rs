@@ -45,6 +45,12 @@ impl Error {
         self
     }
 
+    /// Ends with `code` and prints nothing: a one-off dyno's own exit status,
+    /// passed through unchanged.
+    pub fn exit(code: u8) -> Self {
+        Error::new("").with_exit_code(code)
+    }
+
     /// Pass a child's exit status through unchanged (one-off dynos).
     pub fn with_exit_code(mut self, code: u8) -> Self {
         self.exit_code = code;
@@ -61,6 +67,9 @@ impl Error {
 
     /// The text printed on stderr.
     pub fn report(&self) -> String {
+        if self.message.is_empty() {
+            return String::new();
+        }
         let mut out = format!("error: {}\n", self.message);
         for cause in &self.causes {
             out.push_str(&format!("  caused by: {cause}\n"));

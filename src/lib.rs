@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod error;
 pub mod git;
 pub mod install;
+pub mod logs;
 pub mod release;
 pub mod runtime;
 pub mod slug;

@@ -7,6 +7,7 @@ mod harness;
 
 mod commands;
 mod deploy;
+mod dynos;
 mod failures;
 mod runtime;
 mod server;

@@ -52,7 +52,7 @@ fn dynos_get_a_throwaway_filesystem_and_the_router_says_when_none_serve() {
     };
     assert_eq!(logs.matches("app[worker.1]: created").count(), 2, "{logs}");
     assert!(
-        !logs.contains("existed"),
+        !logs.contains("app[worker.1]: existed"),
         "a restarted dyno starts from the slug again:\n{logs}"
     );
 

@@ -12,6 +12,7 @@ use crate::build::{self, BuildRequest};
 use crate::converge::Mode;
 use crate::error::{Context, Error, Result};
 use crate::git::{self, RefUpdate};
+use crate::logs;
 use crate::release::{self, Ledger, Release};
 use crate::runtime::procfile;
 use crate::slug;
@@ -81,7 +82,25 @@ fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
     refuse_if_overtaken(app, update)?;
     let short: String = commit.chars().take(7).collect();
     say!("-----> Building {} ({short})", app.name);
+    logs::platform(app, "api", &format!("Build started by {}", ctx.user));
+    let result = build_and_release(ctx, app, commit, &short, started);
+    if result.is_err() {
+        logs::platform(
+            app,
+            "api",
+            &format!("Build failed for {short}: the previous release keeps running"),
+        );
+    }
+    result
+}
 
+fn build_and_release(
+    ctx: &Ctx,
+    app: &AppDir,
+    commit: &str,
+    short: &str,
+    started: Instant,
+) -> Result<()> {
     build::sweep_leftovers(app);
     let build_dir = build::new_build_dir(app)?;
     // The source directory is removed whatever happens; a kept one becomes the slug dir.
@@ -236,7 +255,18 @@ pub fn roll_out(
                 settings.formation = formation.clone();
                 app.write_settings(&settings)?;
             }
-            Ledger::new(app).append(release)
+            Ledger::new(app).append(release)?;
+            logs::platform(
+                app,
+                "api",
+                &format!("{} by {}", release.description, release.user),
+            );
+            logs::platform(
+                app,
+                "api",
+                &format!("Release v{} created by {}", release.version, release.user),
+            );
+            Ok(())
         })
 }
 

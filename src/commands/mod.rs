@@ -6,6 +6,7 @@ mod deploy;
 mod logs;
 mod ps;
 mod releases;
+mod run;
 mod server;
 mod ssh_command;
 
@@ -103,10 +104,28 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Ps => ps::list(ctx),
         Command::PsScale { changes } => ps::scale(ctx, &changes),
         Command::PsRestart { process_type } => ps::restart(ctx, process_type),
+        Command::Run { command } => run::attached(ctx, &command),
+        Command::RunDetached { command } => run::detached(ctx, &command),
+        Command::RunStop { dyno } => run::stop(ctx, &dyno),
         Command::Releases { num } => releases::list(ctx, num),
         Command::ReleasesInfo { release } => releases::info(ctx, release),
         Command::ReleasesRollback { release } => releases::rollback(ctx, release),
-        Command::Logs { num, tail } => logs::show(ctx, num, tail),
+        Command::Logs {
+            num,
+            tail,
+            process_type,
+            dyno,
+            source,
+        } => logs::show(
+            ctx,
+            num,
+            tail,
+            crate::logs::Filter {
+                process_type,
+                dyno,
+                source,
+            },
+        ),
         Command::Daemon => crate::daemon::run(ctx.root.clone()),
         Command::Hook { name } => deploy::hook(ctx, &name),
         Command::Server(_) | Command::SshCommand { .. } => Err(Error::unexpected(

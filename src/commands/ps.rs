@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use super::{heroku_time, Ctx};
-use crate::converge::Mode;
+use crate::converge::{Mode, ONE_OFF_TYPE};
 use crate::error::{Error, Result};
+use crate::logs;
 use crate::release::Ledger;
 use crate::runtime::Runtime;
 use crate::state::ProcessType;
@@ -46,6 +47,16 @@ pub fn list(ctx: &Ctx) -> Result<()> {
             );
         }
         println!();
+    }
+    let one_off: Vec<_> = dynos
+        .iter()
+        .filter(|d| d.process_type == ONE_OFF_TYPE)
+        .collect();
+    if !one_off.is_empty() {
+        println!("=== run: one-off processes ({})", one_off.len());
+        for dyno in one_off {
+            println!("{}: up {}", dyno.name(), heroku_time(dyno.started_at));
+        }
     }
     Ok(())
 }
@@ -109,6 +120,12 @@ pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
         settings.formation = formation.clone();
         app.write_settings(&settings)
     })?;
+    let scaled: Vec<String> = parsed.iter().map(|(t, c)| format!("{t}@{c}")).collect();
+    logs::platform(
+        &app,
+        "api",
+        &format!("Scaled to {} by {}", scaled.join(", "), ctx.user),
+    );
     let summary: Vec<String> = parsed.iter().map(|(t, c)| format!("{t} at {c}")).collect();
     say!("done, now running {}", summary.join(", "));
     Ok(())
@@ -135,6 +152,7 @@ pub fn restart(ctx: &Ctx, process_type: Option<String>) -> Result<()> {
     say_partial!("Restarting dynos on {}... ", app.name);
     let runtime = ctx.runtime();
     let platform = ctx.platform(&runtime);
+    let what = process_type.clone().unwrap_or_else(|| "all".into());
     platform.converge(
         &app,
         &release,
@@ -142,6 +160,7 @@ pub fn restart(ctx: &Ctx, process_type: Option<String>) -> Result<()> {
         Mode::Replace(process_type),
         || Ok(()),
     )?;
+    logs::platform(&app, "api", &format!("Restart {what} by {}", ctx.user));
     say!("done");
     Ok(())
 }

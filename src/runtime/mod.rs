@@ -30,6 +30,8 @@ pub struct DynoSpec {
     pub slug_dir: PathBuf,
     /// Where the dyno's output is kept.
     pub log_file: PathBuf,
+    /// One-off dynos vanish when their command ends.
+    pub remove_on_exit: bool,
 }
 
 impl DynoSpec {
@@ -87,10 +89,14 @@ impl Dyno {
 pub trait Runtime {
     /// Starts a dyno and returns it once the runtime reports it running.
     fn start(&self, spec: &DynoSpec) -> Result<Dyno>;
+    /// Runs a one-off dyno attached to this process's stdin and stdout
+    /// (a terminal if `tty`); returns its exit status when it ends.
+    fn run_attached(&self, spec: &DynoSpec, tty: bool) -> Result<i32>;
     /// This install's dynos, of one app or of all apps.
     fn list(&self, app: Option<&AppName>) -> Result<Vec<Dyno>>;
-    /// Stops (SIGTERM, then SIGKILL after `grace`) and removes dynos.
-    fn remove(&self, dynos: &[Dyno], grace: Duration) -> Result<()>;
+    /// Stops (SIGTERM to every process, then SIGKILL after `grace`) and
+    /// removes dynos; returns each one's exit status, in order.
+    fn remove(&self, dynos: &[Dyno], grace: Duration) -> Result<Vec<i32>>;
     /// Whether the dyno has a socket listening on `port` inside it.
     fn is_listening(&self, dyno: &Dyno, port: u16) -> Result<bool>;
     /// Whether the dyno is still running, and its exit code if not.

@@ -144,8 +144,9 @@ pub fn random_suffix() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl Runtime for Podman {
-    fn start(&self, spec: &DynoSpec) -> Result<Dyno> {
+impl Podman {
+    /// A container name for the dyno, and its env file written (0600).
+    fn prepare(&self, spec: &DynoSpec) -> Result<(String, PathBuf)> {
         let container = format!(
             "paas-{}-{}-{}-v{}-{}",
             self.install_id,
@@ -157,27 +158,19 @@ impl Runtime for Podman {
         state::create_dir(&self.env_dir, 0o700)?;
         let env_file = self.env_file(&container);
         state::write_atomic(&env_file, env_file_text(&spec.env).as_bytes(), 0o600)?;
-        if let Some(dir) = spec.log_file.parent() {
-            fs::create_dir_all(dir).context(|| format!("creating `{}`", dir.display()))?;
-        }
-        let labels = [
-            format!("paas.install={}", self.install_id),
-            format!("paas.app={}", spec.app),
-            format!("paas.release={}", spec.release),
-            format!("paas.type={}", spec.process_type),
-            format!("paas.index={}", spec.index),
-        ];
+        Ok((container, env_file))
+    }
+
+    /// `podman run` arguments after the mode flags (detached or attached):
+    /// the container, its labels and mounts, the image and the command.
+    fn container_args(&self, spec: &DynoSpec, container: &str, env_file: &Path) -> Vec<String> {
         let mut args: Vec<String> = vec![
-            "run".into(),
-            "--detach".into(),
             "--name".into(),
-            container.clone(),
+            container.to_string(),
             "--init".into(),
             "--userns=keep-id".into(),
             "--hostname".into(),
             spec.dyno_name(),
-            "--log-driver=k8s-file".into(),
-            format!("--log-opt=path={}", spec.log_file.display()),
             format!("--volume={}:/app:O", spec.slug_dir.display()),
             format!(
                 "--mount=type=bind,src={},dst=/etc/paas/env,ro=true",
@@ -186,7 +179,13 @@ impl Runtime for Podman {
             "--env=HOME=/app".into(),
             "--workdir=/app".into(),
         ];
-        for label in &labels {
+        for label in [
+            format!("paas.install={}", self.install_id),
+            format!("paas.app={}", spec.app),
+            format!("paas.release={}", spec.release),
+            format!("paas.type={}", spec.process_type),
+            format!("paas.index={}", spec.index),
+        ] {
             args.push(format!("--label={label}"));
         }
         if spec.process_type == "web" {
@@ -196,6 +195,26 @@ impl Runtime for Podman {
         args.extend(["bash".into(), "-c".into(), DYNO_ENTRYPOINT.into()]);
         args.push(spec.dyno_name());
         args.push(spec.command.clone());
+        args
+    }
+}
+
+impl Runtime for Podman {
+    fn start(&self, spec: &DynoSpec) -> Result<Dyno> {
+        let (container, env_file) = self.prepare(spec)?;
+        if let Some(dir) = spec.log_file.parent() {
+            fs::create_dir_all(dir).context(|| format!("creating `{}`", dir.display()))?;
+        }
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--detach".into(),
+            "--log-driver=k8s-file".into(),
+            format!("--log-opt=path={}", spec.log_file.display()),
+        ];
+        if spec.remove_on_exit {
+            args.push("--rm".into());
+        }
+        args.extend(self.container_args(spec, &container, &env_file));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         if let Err(err) = run(&args) {
             let _ = fs::remove_file(&env_file);
@@ -219,6 +238,26 @@ impl Runtime for Podman {
             })
     }
 
+    fn run_attached(&self, spec: &DynoSpec, tty: bool) -> Result<i32> {
+        let (container, env_file) = self.prepare(spec)?;
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--rm".into(),
+            "--interactive".into(),
+            "--log-driver=none".into(),
+        ];
+        if tty {
+            args.push("--tty".into());
+        }
+        args.extend(self.container_args(spec, &container, &env_file));
+        let status = command()
+            .args(&args)
+            .status()
+            .context(|| "running `podman run`".into());
+        let _ = fs::remove_file(&env_file);
+        Ok(status?.code().unwrap_or(128))
+    }
+
     fn list(&self, app: Option<&AppName>) -> Result<Vec<Dyno>> {
         let install = format!("label=paas.install={}", self.install_id);
         let mut args = vec!["ps", "--all", "--format", "json", "--filter", &install];
@@ -240,18 +279,39 @@ impl Runtime for Podman {
         Ok(dynos)
     }
 
-    fn remove(&self, dynos: &[Dyno], grace: Duration) -> Result<()> {
+    fn remove(&self, dynos: &[Dyno], grace: Duration) -> Result<Vec<i32>> {
         if dynos.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let ids: Vec<&str> = dynos.iter().map(|d| d.id.as_str()).collect();
         let grace = grace.as_secs().to_string();
-        let mut args = vec!["rm", "--force", "--ignore", "--time", &grace];
-        args.extend(dynos.iter().map(|d| d.id.as_str()));
-        run(&args)?;
+        let mut stop = vec!["stop", "--ignore", "--time", &grace];
+        stop.extend(&ids);
+        run(&stop)?;
+        let mut inspect = vec!["inspect", "--format", "{{.Name}} {{.State.ExitCode}}"];
+        inspect.extend(&ids);
+        let codes: BTreeMap<String, i32> = command()
+            .args(&inspect)
+            .stdin(Stdio::null())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (name, code) = l.rsplit_once(' ')?;
+                Some((name.to_string(), code.parse().ok()?))
+            })
+            .collect();
+        let mut remove = vec!["rm", "--force", "--ignore"];
+        remove.extend(&ids);
+        run(&remove)?;
         for dyno in dynos {
             let _ = fs::remove_file(self.env_file(&dyno.id));
         }
-        Ok(())
+        Ok(dynos
+            .iter()
+            .map(|d| codes.get(&d.id).copied().unwrap_or(-1))
+            .collect())
     }
 
     fn is_listening(&self, dyno: &Dyno, port: u16) -> Result<bool> {

@@ -194,10 +194,11 @@ pub fn valid_user_name(name: &str) -> bool {
 }
 
 /// The `authorized_keys` line for a key: every login runs the forced command,
-/// with no shell, port forwarding, agent or X11 (`restrict`).
+/// with no shell, port forwarding, agent or X11 (`restrict`), but a terminal
+/// when the client asks for one (`pty`), for `run bash` and `pg:psql`.
 pub fn authorized_keys_line(paas_bin: &str, root: &str, user: &str, public_key: &str) -> String {
     format!(
-        "command=\"{paas_bin} --root {root} ssh-command --user {user}\",restrict {}",
+        "command=\"{paas_bin} --root {root} ssh-command --user {user}\",restrict,pty {}",
         public_key.trim()
     )
 }
@@ -337,7 +338,7 @@ mod tests {
         );
         assert_eq!(
             line,
-            "command=\"/r/bin/paas --root /r ssh-command --user admin\",restrict ssh-ed25519 AAAAC3Nza admin@laptop"
+            "command=\"/r/bin/paas --root /r ssh-command --user admin\",restrict,pty ssh-ed25519 AAAAC3Nza admin@laptop"
         );
     }
 

@@ -1,0 +1,175 @@
+//! One-off dynos: `run` (attached to the caller's terminal), `run:detached`
+//! (output to the log stream) and `run:stop`. They run the current release
+//! with the app's config, as `run.N`, and vanish when their command ends.
+
+use std::io::IsTerminal;
+
+use super::Ctx;
+use crate::converge::ONE_OFF_TYPE;
+use crate::error::{Error, Result};
+use crate::logs;
+use crate::release::{Ledger, Release};
+use crate::runtime::{DynoSpec, Runtime};
+use crate::state::AppDir;
+
+/// The bash command for `run` words: a Procfile type runs its command (with
+/// the rest as arguments); one word is taken as a command line, as Heroku's
+/// `run "rake db:migrate && rake seed"`; several words are quoted one by one.
+pub fn command_line(release: &Release, words: &[String]) -> String {
+    let quoted = |rest: &[String]| -> Vec<String> { rest.iter().map(|w| shell_quote(w)).collect() };
+    if let Some(procfile_command) = release.processes.get(&words[0]) {
+        let mut line = vec![procfile_command.clone()];
+        line.extend(quoted(&words[1..]));
+        return line.join(" ");
+    }
+    match words {
+        [one] => one.clone(),
+        many => quoted(many).join(" "),
+    }
+}
+
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// The spec of the next one-off dyno of the app's current release.
+fn one_off_spec(ctx: &Ctx, app: &AppDir, words: &[String]) -> Result<(DynoSpec, String)> {
+    let Some(release) = Ledger::new(app).current()?.filter(|r| r.slug.is_some()) else {
+        return Err(
+            Error::new(format!("`{}` has not been deployed yet", app.name))
+                .hint("push the code first: `git push deploy master`"),
+        );
+    };
+    let runtime = ctx.runtime();
+    let index = runtime
+        .list(Some(&app.name))?
+        .iter()
+        .filter(|d| d.process_type == ONE_OFF_TYPE)
+        .map(|d| d.index)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let platform = ctx.platform(&runtime);
+    let slug_dir = platform.unpacked_slug(app, release.slug.as_ref().expect("checked above"))?;
+    let line = command_line(&release, words);
+    let spec = platform.spec(app, &release, ONE_OFF_TYPE, index, &line, &slug_dir);
+    Ok((
+        DynoSpec {
+            remove_on_exit: true,
+            ..spec
+        },
+        line,
+    ))
+}
+
+pub fn attached(ctx: &Ctx, words: &[String]) -> Result<()> {
+    let app = ctx.app()?;
+    let (spec, line) = one_off_spec(ctx, &app, words)?;
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    say!(
+        "Running `{line}` on {}... up, {}",
+        app.name,
+        spec.dyno_name()
+    );
+    logs::platform(
+        &app,
+        "api",
+        &format!("Starting process with command `{line}` by {}", ctx.user),
+    );
+    let code = ctx.runtime().run_attached(&spec, tty)?;
+    logs::platform(
+        &app,
+        &spec.dyno_name(),
+        &format!("Process exited with status {code}"),
+    );
+    match code {
+        0 => Ok(()),
+        code => Err(Error::exit(u8::try_from(code).unwrap_or(1))),
+    }
+}
+
+pub fn detached(ctx: &Ctx, words: &[String]) -> Result<()> {
+    let app = ctx.app()?;
+    let (spec, line) = one_off_spec(ctx, &app, words)?;
+    logs::platform(
+        &app,
+        "api",
+        &format!("Starting process with command `{line}` by {}", ctx.user),
+    );
+    let dyno = ctx.runtime().start(&spec)?;
+    say!("Running `{line}` on {}... up, {}", app.name, dyno.name());
+    say!(
+        "Run `paas logs -a {} -d {}` to see its output.",
+        app.name,
+        dyno.name()
+    );
+    Ok(())
+}
+
+pub fn stop(ctx: &Ctx, name: &str) -> Result<()> {
+    let app = ctx.app()?;
+    let runtime = ctx.runtime();
+    let dynos: Vec<_> = runtime
+        .list(Some(&app.name))?
+        .into_iter()
+        .filter(|d| d.process_type == ONE_OFF_TYPE && d.name() == name)
+        .collect();
+    if dynos.is_empty() {
+        return Err(
+            Error::new(format!("`{}` has no one-off dyno `{name}`", app.name))
+                .hint(format!("`paas ps -a {}` lists them", app.name)),
+        );
+    }
+    ctx.platform(&runtime).stop(&app, &dynos)?;
+    say!("Stopping {name} dyno on {}... done", app.name);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn release() -> Release {
+        Release {
+            version: 1,
+            description: String::new(),
+            user: String::new(),
+            created_at: String::new(),
+            commit: None,
+            slug: None,
+            processes: BTreeMap::from([("worker".into(), "python worker.py".into())]),
+            config: BTreeMap::new(),
+        }
+    }
+
+    fn words(list: &[&str]) -> Vec<String> {
+        list.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn run_words_become_a_bash_command() {
+        let release = release();
+        assert_eq!(
+            command_line(&release, &words(&["echo hi && exit 3"])),
+            "echo hi && exit 3"
+        );
+        assert_eq!(
+            command_line(&release, &words(&["python", "-c", "print('a b')"])),
+            r#"python -c 'print('\''a b'\'')'"#
+        );
+        assert_eq!(
+            command_line(&release, &words(&["worker", "--once"])),
+            "python worker.py --once"
+        );
+        assert_eq!(command_line(&release, &words(&["bash"])), "bash");
+    }
+}

@@ -1,0 +1,176 @@
+//! The dyno manager (issue #6): one-off dynos and the app's log stream.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{text, TestServer};
+
+#[test]
+fn run_executes_in_a_one_off_dyno_and_passes_its_exit_status() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "oneoff").push_ok();
+    server.ok(&["config:set", "-a", "oneoff", "GREETING=Hey"]);
+    let output = server.cmd(&["run", "-a", "oneoff", "echo $GREETING from $DYNO in $PWD"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "Hey from run.1 in /app\n"
+    );
+    assert!(text(&output)
+        .contains("Running `echo $GREETING from $DYNO in $PWD` on oneoff... up, run.1"));
+
+    let failed = server.cmd(&["run", "-a", "oneoff", "exit 3"]);
+    assert_eq!(failed.status.code(), Some(3), "{}", text(&failed));
+    // Words are passed to the command as they were given.
+    let words = server.cmd(&[
+        "run",
+        "-a",
+        "oneoff",
+        "python3",
+        "-c",
+        "import sys; print(sys.argv[1:])",
+        "a b",
+        "it's",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&words.stdout),
+        "['a b', \"it's\"]\n",
+        "{}",
+        text(&words)
+    );
+    assert!(
+        server
+            .containers("oneoff")
+            .iter()
+            .all(|c| !c.contains("-run.")),
+        "one-off dynos are gone"
+    );
+}
+
+#[test]
+fn run_bash_gets_a_terminal() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "shell").push_ok();
+    let mut child = Command::new("ssh")
+        .args([
+            "-tt",
+            "-i",
+            server.key().to_str().unwrap(),
+            "-o",
+            "IdentitiesOnly=yes",
+        ])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+        ])
+        .args([
+            "-p",
+            &server.ssh_port.to_string(),
+            "paas@127.0.0.1",
+            "run",
+            "-a",
+            "shell",
+            "bash",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    stdin
+        .write_all(b"[ -t 0 ] && echo \"tty-$DYNO-$(pwd)\"\nexit 7\n")
+        .unwrap();
+    let mut output = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut output)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(output.contains("tty-run.1-/app"), "{output}");
+    assert_eq!(status.code(), Some(7), "{output}");
+}
+
+#[test]
+fn run_detached_writes_to_the_log_stream_and_can_be_stopped() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "background").push_ok();
+    let output = server.ok(&[
+        "run:detached",
+        "-a",
+        "background",
+        "echo detached-hello; sleep 300",
+    ]);
+    assert!(output.contains("up, run.1"), "{output}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = server.ok(&["logs", "-a", "background", "-d", "run.1"]);
+        if logs.contains("app[run.1]: detached-hello") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{logs}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let ps = server.ok(&["ps", "-a", "background"]);
+    assert!(
+        ps.contains("=== run: one-off processes (1)") && ps.contains("run.1: up"),
+        "{ps}"
+    );
+    server.ok(&["run:stop", "-a", "background", "run.1"]);
+    assert!(!server.ok(&["ps", "-a", "background"]).contains("run.1"));
+    // The web dyno was left alone.
+    assert_eq!(server.get("background", "/").0, 200);
+}
+
+#[test]
+fn the_log_stream_holds_platform_events_in_time_order_with_filters() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "stream").push_ok();
+    server.ok(&["config:set", "-a", "stream", "GREETING=Hi"]);
+    server.ok(&["ps:scale", "-a", "stream", "web=2"]);
+    for _ in 0..6 {
+        server.get("stream", "/");
+    }
+    let logs = server.ok(&["logs", "-a", "stream", "-n", "1000"]);
+    for expected in [
+        "paas[api]: Build started by admin",
+        "paas[api]: Release v1 created by admin",
+        "paas[api]: Set GREETING config vars by admin",
+        "paas[api]: Release v2 created by admin",
+        "paas[web.1]: Starting process with command `python3 server.py`",
+        "paas[web.1]: State changed from starting to up",
+        "paas[web.1]: Stopping all processes with SIGTERM",
+        "paas[api]: Scaled to web@2 by admin",
+        "app[web.1]: GET /",
+        "app[web.2]: GET /",
+    ] {
+        assert!(logs.contains(expected), "missing `{expected}`:\n{logs}");
+    }
+    let stamps: Vec<&str> = logs.lines().filter_map(|l| l.split(' ').next()).collect();
+    let mut sorted = stamps.clone();
+    sorted.sort();
+    assert_eq!(stamps, sorted, "lines are in time order across dynos");
+
+    let platform_only = server.ok(&["logs", "-a", "stream", "-s", "paas"]);
+    assert!(!platform_only.contains(" app["), "{platform_only}");
+    let web2 = server.ok(&["logs", "-a", "stream", "-d", "web.2"]);
+    assert!(web2.lines().all(|l| l.contains("[web.2]:")), "{web2}");
+    let web = server.ok(&["logs", "-a", "stream", "-p", "web"]);
+    assert!(
+        web.contains("[web.1]") && web.contains("[web.2]") && !web.contains("[api]"),
+        "{web}"
+    );
+    let bad = server.cmd(&["logs", "-a", "stream", "-s", "router"]);
+    assert!(
+        text(&bad).contains("`router` is not a log source"),
+        "{}",
+        text(&bad)
+    );
+}
