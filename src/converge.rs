@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::crashes::{self, Crashes};
 use crate::error::{Context, Error, Result};
 use crate::logs;
 use crate::release::Release;
@@ -23,6 +24,9 @@ use crate::state::{self, AppDir, Root, Settings};
 
 /// How long a new web dyno has to listen on `$PORT` (Heroku's R10 limit).
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The exit status recorded for a web dyno killed for not listening in time.
+pub const R10_EXIT: i32 = 137;
+
 /// The process type of one-off dynos (`run.1`): never part of the formation.
 pub const ONE_OFF_TYPE: &str = "run";
 
@@ -49,12 +53,16 @@ pub enum Mode {
     Keep,
     /// Replace every dyno, or every dyno of one process type (a restart).
     Replace(Option<String>),
+    /// The daemon's repairs: start what is missing unless its restart
+    /// backoff says wait, and record dynos that fail to boot instead of
+    /// undoing the whole change.
+    Repair,
 }
 
 impl Mode {
     fn replaces(&self, process_type: &str) -> bool {
         match self {
-            Mode::Keep => false,
+            Mode::Keep | Mode::Repair => false,
             Mode::Replace(None) => true,
             Mode::Replace(Some(only)) => only == process_type,
         }
@@ -79,14 +87,36 @@ impl Platform<'_> {
             .into_iter()
             .filter(|d| d.process_type != ONE_OFF_TYPE)
             .collect();
+        let mut crashes = Crashes::load(app);
+        let now = crashes::now();
         for dyno in existing.iter().filter(|d| !d.running) {
-            logs::platform(
-                app,
+            if crashes.record(
                 &dyno.name(),
-                &format!("Process exited with status {}", dyno.exit_code),
-            );
-            logs::platform(app, &dyno.name(), "State changed from up to crashed");
+                dyno.release,
+                dyno.exit_code,
+                &dyno.id,
+                dyno.started_at,
+                now,
+            ) {
+                logs::platform(
+                    app,
+                    &dyno.name(),
+                    &format!("Process exited with status {}", dyno.exit_code),
+                );
+                logs::platform(app, &dyno.name(), "State changed from up to crashed");
+            }
         }
+        if matches!(mode, Mode::Replace(_)) || existing.iter().all(|d| d.release != release.version)
+        {
+            // A restart or a new release starts the backoff afresh.
+            crashes
+                .dynos
+                .retain(|name, _| !mode.replaces(name.split('.').next().unwrap_or_default()));
+            crashes
+                .dynos
+                .retain(|_, crash| crash.release == release.version);
+        }
+        crashes.save(app)?;
         // A dead web dyno leaves the router now, not after its replacement
         // boots (which may never happen): its port may be reused by another app.
         if existing
@@ -113,8 +143,11 @@ impl Platform<'_> {
                         && &d.process_type == process_type
                         && d.index == index
                 });
+                let waiting =
+                    crashes.waiting(&format!("{process_type}.{index}"), release.version, now);
                 match current {
                     Some(dyno) if !mode.replaces(process_type) => keep.push(dyno.clone()),
+                    None if mode == Mode::Repair && waiting.is_some() => {}
                     _ => {
                         specs.push(self.spec(app, release, process_type, index, command, slug_dir))
                     }
@@ -137,9 +170,26 @@ impl Platform<'_> {
                 }
             }
         }
-        if let Err(err) = self.wait_until_up(app, &started) {
+        let failures = self.wait_until_up(app, &started);
+        if mode == Mode::Repair {
+            // Nothing to undo: keep the dynos that came up, count the others.
+            for (dyno, exit_code) in &failures {
+                crashes.record(
+                    &dyno.name(),
+                    dyno.release,
+                    *exit_code,
+                    &dyno.id,
+                    now,
+                    crashes::now(),
+                );
+            }
+            crashes.save(app)?;
+            let failed: Vec<Dyno> = failures.iter().map(|(d, _)| d.clone()).collect();
+            let _ = self.runtime.remove(&failed, Duration::ZERO);
+            started.retain(|d| !failed.iter().any(|f| f.id == d.id));
+        } else if let Some((dyno, exit_code)) = failures.first() {
             let _ = self.runtime.remove(&started, Duration::ZERO);
-            return Err(err);
+            return Err(boot_error(app, dyno, *exit_code));
         }
         if let Err(err) = commit() {
             let _ = self.runtime.remove(&started, Duration::ZERO);
@@ -210,13 +260,16 @@ impl Platform<'_> {
         slug::unpack(&app.slugs_dir(), slug_ref, &dir)
     }
 
-    /// Waits for web dynos to listen on `$PORT` and for others to stay up.
-    fn wait_until_up(&self, app: &AppDir, dynos: &[Dyno]) -> Result<()> {
+    /// Waits for web dynos to listen on `$PORT` and checks that the others
+    /// are running. Returns the dynos that did not come up, with their exit
+    /// status (`R10_EXIT` for a web dyno that never listened).
+    fn wait_until_up(&self, app: &AppDir, dynos: &[Dyno]) -> Vec<(Dyno, i32)> {
         let deadline = Instant::now() + BOOT_TIMEOUT;
+        let mut failures = Vec::new();
         for dyno in dynos {
             let mut dyno = dyno.clone();
             loop {
-                let (running, exit_code) = self.runtime.status(&dyno)?;
+                let (running, exit_code) = self.runtime.status(&dyno).unwrap_or((false, -1));
                 if !running {
                     logs::platform(
                         app,
@@ -224,23 +277,16 @@ impl Platform<'_> {
                         &format!("Process exited with status {exit_code}"),
                     );
                     logs::platform(app, &dyno.name(), "State changed from starting to crashed");
-                    return Err(Error::new(format!(
-                        "{} of `{}` crashed while starting (exit status {exit_code})",
-                        dyno.name(),
-                        app.name
-                    ))
-                    .hint(format!(
-                        "`paas logs -a {}` shows its output; the previous release keeps running",
-                        app.name
-                    )));
+                    failures.push((dyno, exit_code));
+                    break;
                 }
                 if dyno.process_type != "web" {
                     break;
                 }
                 if dyno.pid.is_none() {
-                    dyno = self.refresh(&dyno)?;
+                    dyno = self.refresh(&dyno).unwrap_or(dyno);
                 }
-                if self.runtime.is_listening(&dyno, DYNO_PORT)? {
+                if self.runtime.is_listening(&dyno, DYNO_PORT).unwrap_or(false) {
                     break;
                 }
                 if Instant::now() > deadline {
@@ -253,18 +299,13 @@ impl Platform<'_> {
                         ),
                     );
                     logs::platform(app, &dyno.name(), "Stopping process with SIGKILL");
-                    return Err(Error::new(format!(
-                        "Error R10 (Boot timeout) -> {} of `{}` failed to bind to $PORT within {} seconds of launch",
-                        dyno.name(),
-                        app.name,
-                        BOOT_TIMEOUT.as_secs()
-                    ))
-                    .hint("the web process must listen on the port in `$PORT`; the previous release keeps running"));
+                    failures.push((dyno, R10_EXIT));
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(25));
             }
         }
-        Ok(())
+        failures
     }
 
     fn refresh(&self, dyno: &Dyno) -> Result<Dyno> {
@@ -327,6 +368,28 @@ impl Platform<'_> {
         }
         Ok(())
     }
+}
+
+/// The error a user operation fails with when a new dyno does not come up.
+fn boot_error(app: &AppDir, dyno: &Dyno, exit_code: i32) -> Error {
+    if exit_code == R10_EXIT {
+        return Error::new(format!(
+            "Error R10 (Boot timeout) -> {} of `{}` failed to bind to $PORT within {} seconds of launch",
+            dyno.name(),
+            app.name,
+            BOOT_TIMEOUT.as_secs()
+        ))
+        .hint("the web process must listen on the port in `$PORT`; the previous release keeps running");
+    }
+    Error::new(format!(
+        "{} of `{}` crashed while starting (exit status {exit_code})",
+        dyno.name(),
+        app.name
+    ))
+    .hint(format!(
+        "`paas logs -a {}` shows its output; the previous release keeps running",
+        app.name
+    ))
 }
 
 /// Where the router should send an app's requests: its running web dynos.

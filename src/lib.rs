@@ -12,6 +12,7 @@ pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod converge;
+pub mod crashes;
 pub mod daemon;
 pub mod error;
 pub mod git;

@@ -174,3 +174,49 @@ fn the_log_stream_holds_platform_events_in_time_order_with_filters() {
         text(&bad)
     );
 }
+
+#[test]
+fn a_crash_looping_dyno_backs_off_and_ps_says_so() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "loopy");
+    // The worker survives its start, then dies a moment later, every time.
+    repo.write(
+        "Procfile",
+        "web: python3 server.py\nworker: sleep 1; echo boom; exit 4\n",
+    );
+    repo.commit("a worker that keeps crashing");
+    repo.push_ok();
+    server.ok(&["ps:scale", "-a", "loopy", "worker=1"]);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let ps = loop {
+        let ps = server.ok(&["ps", "-a", "loopy"]);
+        if ps.contains("restarting in ") || Instant::now() > deadline {
+            break ps;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(ps.contains("worker.1: crashed (exit status 4)"), "{ps}");
+    assert!(
+        ps.contains("restarting in "),
+        "the second crash waits before restarting:\n{ps}"
+    );
+    let logs = server.ok(&["logs", "-a", "loopy", "-d", "worker.1", "-n", "1000"]);
+    assert!(
+        logs.contains("paas[worker.1]: Process exited with status 4"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("paas[worker.1]: State changed from up to crashed"),
+        "{logs}"
+    );
+    // The web dyno is untouched by its neighbour's crashes.
+    assert_eq!(
+        server.get("loopy", "/"),
+        (200, "Hello from web.1\n".to_string())
+    );
+
+    // ps:restart starts afresh: no waiting.
+    server.ok(&["ps:restart", "-a", "loopy", "worker"]);
+    let ps = server.ok(&["ps", "-a", "loopy"]);
+    assert!(!ps.contains("restarting in "), "{ps}");
+}

@@ -24,11 +24,13 @@ pub fn show(ctx: &Ctx, num: usize, tail: bool, filter: Filter) -> Result<()> {
     for line in &lines[lines.len().saturating_sub(num)..] {
         println!("{}", line.heroku_format());
     }
-    while tail {
+    if !tail {
+        return Ok(());
+    }
+    loop {
         std::thread::sleep(Duration::from_millis(200));
         for line in reader.read_new().into_iter().filter(|l| filter.matches(l)) {
             println!("{}", line.heroku_format());
         }
     }
-    Ok(())
 }

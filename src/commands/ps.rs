@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{heroku_time, Ctx};
 use crate::converge::{Mode, ONE_OFF_TYPE};
+use crate::crashes::{self, Crashes};
 use crate::error::{Error, Result};
 use crate::logs;
 use crate::release::Ledger;
@@ -15,6 +16,7 @@ pub fn list(ctx: &Ctx) -> Result<()> {
     let release = Ledger::new(&app).current()?;
     let dynos = ctx.runtime().list(Some(&app.name))?;
     let formation = app.settings()?.formation;
+    let crashes = Crashes::load(&app);
     let Some(release) = release else {
         println!("No dynos on {}: nothing has been deployed yet", app.name);
         return Ok(());
@@ -29,7 +31,7 @@ pub fn list(ctx: &Ctx) -> Result<()> {
             continue;
         }
         println!("=== {process_type} ({count}): {command}");
-        for dyno in of_type {
+        for dyno in &of_type {
             let state = if dyno.running {
                 "up".to_string()
             } else {
@@ -45,6 +47,31 @@ pub fn list(ctx: &Ctx) -> Result<()> {
                 dyno.name(),
                 heroku_time(dyno.started_at)
             );
+        }
+        // Slots whose dyno crashed and waits out its restart backoff.
+        for index in 1..=count {
+            let name = format!("{process_type}.{index}");
+            if of_type.iter().any(|d| d.name() == name) {
+                continue;
+            }
+            if let Some(crash) = crashes
+                .dynos
+                .get(&name)
+                .filter(|c| c.release == release.version)
+            {
+                let wait = crash.next_attempt - crashes::now();
+                let restart = if wait > 0 {
+                    format!("restarting in {wait}s")
+                } else {
+                    "restarting".to_string()
+                };
+                println!(
+                    "{name}: crashed (exit status {}) {}, {restart} (crash {} in a row)",
+                    crash.exit_code,
+                    heroku_time(crash.at),
+                    crash.count
+                );
+            }
         }
         println!();
     }

@@ -228,5 +228,5 @@ fn reconcile_app(platform: &Platform, app: &AppDir) -> Result<()> {
         return Ok(());
     };
     let formation = app.settings()?.formation;
-    platform.converge(app, &release, &formation, Mode::Keep, || Ok(()))
+    platform.converge(app, &release, &formation, Mode::Repair, || Ok(()))
 }
