@@ -36,7 +36,16 @@ pub const STOP_GRACE: Duration = Duration::from_secs(30);
 /// What the router reads: where an app's web dynos answer.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Routes {
-    pub backends: Vec<String>,
+    pub backends: Vec<Backend>,
+}
+
+/// One web dyno the router may send requests to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Backend {
+    /// `127.0.0.1:41234`
+    pub address: String,
+    /// `web.1`, for the router's log lines.
+    pub dyno: String,
 }
 
 /// Everything converge needs about the install.
@@ -398,7 +407,12 @@ pub fn routes_of(dynos: &[Dyno]) -> Routes {
         backends: dynos
             .iter()
             .filter(|d| d.process_type == "web" && d.running)
-            .filter_map(|d| d.address.map(|a| a.to_string()))
+            .filter_map(|d| {
+                Some(Backend {
+                    address: d.address?.to_string(),
+                    dyno: d.name(),
+                })
+            })
             .collect(),
     }
 }

@@ -138,6 +138,8 @@ fn the_log_stream_holds_platform_events_in_time_order_with_filters() {
     for _ in 0..6 {
         server.get("stream", "/");
     }
+    // Router lines are written by the daemon a moment after each request.
+    std::thread::sleep(Duration::from_millis(300));
     let logs = server.ok(&["logs", "-a", "stream", "-n", "1000"]);
     for expected in [
         "paas[api]: Build started by admin",
@@ -150,6 +152,10 @@ fn the_log_stream_holds_platform_events_in_time_order_with_filters() {
         "paas[api]: Scaled to web@2 by admin",
         "app[web.1]: GET /",
         "app[web.2]: GET /",
+        "paas[router]: at=info method=GET path=\"/\" host=stream.localhost:",
+        " request_id=",
+        "dyno=web.2 service=",
+        "status=200 bytes=",
     ] {
         assert!(logs.contains(expected), "missing `{expected}`:\n{logs}");
     }

@@ -60,6 +60,12 @@ fn dynos_get_a_throwaway_filesystem_and_the_router_says_when_none_serve() {
     let (status, body) = server.get("scratch", "/");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("no web dyno running"), "{body}");
+    std::thread::sleep(Duration::from_millis(500));
+    let router = server.ok(&["logs", "-a", "scratch", "-d", "router"]);
+    assert!(
+        router.contains("paas[router]: at=error code=H14 desc=\"No web processes running\" method=GET path=\"/\""),
+        "{router}"
+    );
 }
 
 #[test]

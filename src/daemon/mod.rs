@@ -76,7 +76,7 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
 
     tokio::spawn(control_loop(control, root.clone(), table.clone()));
     tokio::spawn(reconcile_loop(root.clone(), table.clone()));
-    let router = router::Router::new(settings.domain.clone(), table);
+    let router = router::Router::new(settings.domain.clone(), table, root.clone());
     tokio::select! {
         result = router.serve(http) => result,
         _ = shutdown_signal() => {
@@ -115,7 +115,7 @@ fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, A
     for app in root.apps()? {
         let dynos: Vec<_> = running.iter().filter(|d| d.app == app).cloned().collect();
         let live = converge::routes_of(&dynos).backends;
-        let backends = converge::read_routes(&root.app(&app))
+        let backends: Vec<converge::Backend> = converge::read_routes(&root.app(&app))
             .backends
             .into_iter()
             .filter(|b| live.contains(b))

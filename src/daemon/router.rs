@@ -1,18 +1,22 @@
 //! The HTTP router: `Host: <app>.<domain>` goes to one of the app's web
 //! dynos, round robin. Unknown hosts get a plain 404, apps without a running
-//! web dyno a 503.
+//! web dyno a 503. Every request to an app is logged to its stream in
+//! Heroku's router format.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, HOST};
+use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -20,23 +24,25 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
+use crate::converge::Backend;
 use crate::error::Result;
+use crate::state::{AppName, Root};
 
 /// One app's backends and its round-robin position.
 pub struct AppRoutes {
-    backends: Vec<String>,
+    backends: Vec<Backend>,
     next: AtomicUsize,
 }
 
 impl AppRoutes {
-    pub fn new(backends: Vec<String>) -> AppRoutes {
+    pub fn new(backends: Vec<Backend>) -> AppRoutes {
         AppRoutes {
             backends,
             next: AtomicUsize::new(0),
         }
     }
 
-    fn pick(&self) -> Option<&str> {
+    fn pick(&self) -> Option<&Backend> {
         if self.backends.is_empty() {
             return None;
         }
@@ -54,6 +60,8 @@ pub struct Router {
     domain: String,
     table: RouteTable,
     client: Client<HttpConnector, Incoming>,
+    log: RequestLog,
+    request_ids: RequestIds,
 }
 
 /// Headers that describe one connection, not the request: never forwarded.
@@ -68,21 +76,21 @@ const HOP_BY_HOP: &[&str] = &[
 ];
 
 impl Router {
-    pub fn new(domain: String, table: RouteTable) -> Arc<Router> {
+    pub fn new(domain: String, table: RouteTable, root: Root) -> Arc<Router> {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(std::time::Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
         Arc::new(Router {
             domain,
             table,
             client,
+            log: RequestLog::start(root),
+            request_ids: RequestIds::default(),
         })
     }
-}
 
-impl Router {
     /// Accepts connections until the process stops.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) -> Result<()> {
         loop {
@@ -106,9 +114,7 @@ impl Router {
             });
         }
     }
-}
 
-impl Router {
     /// The app a `Host` header names, if it is `<app>.<domain>[:port]`.
     fn app_for_host<'h>(&self, host: &'h str) -> Option<&'h str> {
         let host = host.rsplit_once(':').map_or(host, |(name, port)| {
@@ -123,6 +129,7 @@ impl Router {
     }
 
     async fn handle(&self, mut request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        let started = Instant::now();
         let host = request
             .headers()
             .get(HOST)
@@ -145,19 +152,36 @@ impl Router {
                 &format!("There is no app named {app}."),
             );
         };
+        let request_id = self.request_ids.for_request(&request);
+        let mut entry = RequestEntry {
+            app: app.to_string(),
+            method: request.method().to_string(),
+            path: request
+                .uri()
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_string(),
+            host: host.clone(),
+            request_id: request_id.clone(),
+            forwarded_for: peer.ip().to_string(),
+            dyno: None,
+            status: 0,
+            bytes: None,
+            service: Duration::ZERO,
+            error: None,
+        };
         let Some(backend) = routes.pick() else {
+            entry.error = Some(("H14", "No web processes running"));
+            entry.status = 503;
+            self.log.send(entry);
             return page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Application unavailable",
                 &format!("{app} has no web dyno running. Its owner can start one with `paas ps:scale web=1`."),
             );
         };
-        let path = request
-            .uri()
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_string();
-        let Ok(uri) = format!("http://{backend}{path}").parse() else {
+        entry.dyno = Some(backend.dyno.clone());
+        let Ok(uri) = format!("http://{}{}", backend.address, entry.path).parse() else {
             return page(
                 StatusCode::BAD_REQUEST,
                 "Bad request",
@@ -165,25 +189,39 @@ impl Router {
             );
         };
         *request.uri_mut() = uri;
-        add_forwarding_headers(&mut request, peer);
-        match self.client.request(request).await {
+        add_forwarding_headers(&mut request, peer, &request_id);
+        let response = self.client.request(request).await;
+        entry.service = started.elapsed();
+        match response {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
                 for name in HOP_BY_HOP {
                     parts.headers.remove(*name);
                 }
+                entry.status = parts.status.as_u16();
+                entry.bytes = parts
+                    .headers
+                    .get(CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok());
+                self.log.send(entry);
                 Response::from_parts(parts, body.boxed())
             }
-            Err(_) => page(
-                StatusCode::BAD_GATEWAY,
-                "Application error",
-                "The app did not answer. Its owner can check `paas logs`.",
-            ),
+            Err(_) => {
+                entry.status = 502;
+                entry.error = Some(("H13", "Connection closed without response"));
+                self.log.send(entry);
+                page(
+                    StatusCode::BAD_GATEWAY,
+                    "Application error",
+                    "The app did not answer. Its owner can check `paas logs`.",
+                )
+            }
         }
     }
 }
 
-fn add_forwarding_headers(request: &mut Request<Incoming>, peer: SocketAddr) {
+fn add_forwarding_headers(request: &mut Request<Incoming>, peer: SocketAddr, request_id: &str) {
     let headers = request.headers_mut();
     for name in HOP_BY_HOP {
         headers.remove(*name);
@@ -203,6 +241,7 @@ fn add_forwarding_headers(request: &mut Request<Incoming>, peer: SocketAddr) {
     set("x-forwarded-for", forwarded_for);
     set("x-forwarded-proto", "http".into());
     set("x-request-start", millis.to_string());
+    set("x-request-id", request_id.to_string());
     set("via", "1.1 paas".into());
 }
 
@@ -219,6 +258,122 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response<Body> {
         .expect("a valid response")
 }
 
+/// Request ids: the client's when it sends a sane one, else a fresh one.
+#[derive(Default)]
+struct RequestIds {
+    counter: AtomicU64,
+    seed: RandomState,
+}
+
+impl RequestIds {
+    fn for_request<B>(&self, request: &Request<B>) -> String {
+        if let Some(id) = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+        {
+            if is_sane_request_id(id) {
+                return id.to_string();
+            }
+        }
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let half = |salt: u64| {
+            let mut hasher = self.seed.build_hasher();
+            hasher.write_u64(n);
+            hasher.write_u64(salt);
+            hasher.finish()
+        };
+        format!("{:016x}{:016x}", half(1), half(2))
+    }
+}
+
+/// 20 to 200 characters of letters, digits and `-_+=/`, as Heroku accepts.
+fn is_sane_request_id(id: &str) -> bool {
+    (20..=200).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_+=/".contains(c))
+}
+
+/// What one request did, for the router's log line.
+struct RequestEntry {
+    app: String,
+    method: String,
+    path: String,
+    host: String,
+    request_id: String,
+    forwarded_for: String,
+    dyno: Option<String>,
+    status: u16,
+    bytes: Option<u64>,
+    service: Duration,
+    error: Option<(&'static str, &'static str)>,
+}
+
+impl RequestEntry {
+    /// `at=info method=GET path="/" host=… request_id=… fwd="…" dyno=web.1 service=14ms status=200 bytes=255 protocol=http`
+    fn line(&self) -> String {
+        let head = match self.error {
+            Some((code, desc)) => format!("at=error code={code} desc=\"{desc}\""),
+            None => "at=info".to_string(),
+        };
+        let path = self.path.replace('"', "%22");
+        let mut line = format!(
+            "{head} method={} path=\"{path}\" host={} request_id={} fwd=\"{}\" dyno={} service={}ms status={}",
+            self.method,
+            self.host,
+            self.request_id,
+            self.forwarded_for,
+            self.dyno.as_deref().unwrap_or(""),
+            self.service.as_millis(),
+            self.status,
+        );
+        if let Some(bytes) = self.bytes {
+            line.push_str(&format!(" bytes={bytes}"));
+        }
+        line.push_str(" protocol=http");
+        line
+    }
+}
+
+/// Router lines go to a writer thread through a bounded queue: a slow disk
+/// drops log lines, never slows requests.
+struct RequestLog {
+    sender: SyncSender<(i128, RequestEntry)>,
+}
+
+impl RequestLog {
+    fn start(root: Root) -> RequestLog {
+        let (sender, receiver) = mpsc::sync_channel(10_000);
+        std::thread::spawn(move || write_request_lines(&root, receiver));
+        RequestLog { sender }
+    }
+
+    fn send(&self, entry: RequestEntry) {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+        let _ = self.sender.try_send((now, entry));
+    }
+}
+
+fn write_request_lines(root: &Root, receiver: Receiver<(i128, RequestEntry)>) {
+    while let Ok(first) = receiver.recv() {
+        // Batch what is waiting: one write per app, not per request.
+        let mut by_app: HashMap<String, Vec<(i128, String, String)>> = HashMap::new();
+        for (at, entry) in std::iter::once(first).chain(receiver.try_iter().take(1000)) {
+            by_app.entry(entry.app.clone()).or_default().push((
+                at,
+                "router".to_string(),
+                entry.line(),
+            ));
+        }
+        for (app, lines) in by_app {
+            if let Ok(name) = AppName::parse(&app) {
+                crate::logs::platform_lines(&root.app(&name), &lines);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +382,7 @@ mod tests {
         Router::new(
             "localhost".into(),
             Arc::new(ArcSwap::from_pointee(HashMap::new())),
+            Root::new("/nonexistent"),
         )
     }
 
@@ -242,9 +398,67 @@ mod tests {
 
     #[test]
     fn round_robin_visits_every_backend() {
-        let routes = AppRoutes::new(vec!["a".into(), "b".into()]);
-        let picks: Vec<_> = (0..4).map(|_| routes.pick().unwrap().to_string()).collect();
-        assert_eq!(picks, ["a", "b", "a", "b"]);
+        let backend = |dyno: &str| Backend {
+            address: format!("127.0.0.1:{}", dyno.len()),
+            dyno: dyno.into(),
+        };
+        let routes = AppRoutes::new(vec![backend("web.1"), backend("web.2")]);
+        let picks: Vec<_> = (0..4)
+            .map(|_| routes.pick().unwrap().dyno.clone())
+            .collect();
+        assert_eq!(picks, ["web.1", "web.2", "web.1", "web.2"]);
         assert!(AppRoutes::new(vec![]).pick().is_none());
+    }
+
+    #[test]
+    fn request_ids_keep_sane_ones_and_make_the_rest() {
+        let ids = RequestIds::default();
+        let with = |value: &str| {
+            Request::builder()
+                .header("x-request-id", value)
+                .body(())
+                .unwrap()
+        };
+        let sane = "f9ed4675f1c53513c61a3b3b4e25b4c0";
+        assert_eq!(ids.for_request(&with(sane)), sane);
+        let made = ids.for_request(&with("short"));
+        assert_eq!(made.len(), 32);
+        assert_ne!(
+            made,
+            ids.for_request(&with("short")),
+            "each request gets its own"
+        );
+        assert!(!is_sane_request_id("has spaces in it, twenty+"));
+    }
+
+    #[test]
+    fn router_lines_in_heroku_format() {
+        let entry = RequestEntry {
+            app: "myapp".into(),
+            method: "GET".into(),
+            path: "/a?b=\"c\"".into(),
+            host: "myapp.localhost".into(),
+            request_id: "abc".into(),
+            forwarded_for: "127.0.0.1".into(),
+            dyno: Some("web.1".into()),
+            status: 200,
+            bytes: Some(255),
+            service: Duration::from_millis(14),
+            error: None,
+        };
+        assert_eq!(
+            entry.line(),
+            "at=info method=GET path=\"/a?b=%22c%22\" host=myapp.localhost request_id=abc fwd=\"127.0.0.1\" dyno=web.1 service=14ms status=200 bytes=255 protocol=http"
+        );
+        let failed = RequestEntry {
+            error: Some(("H14", "No web processes running")),
+            dyno: None,
+            status: 503,
+            bytes: None,
+            ..entry
+        };
+        assert!(failed
+            .line()
+            .starts_with("at=error code=H14 desc=\"No web processes running\" method=GET"));
     }
 }

@@ -63,9 +63,16 @@ fn parse_time(text: &str) -> Option<i128> {
 /// Best effort: a full disk must not fail the operation being logged.
 pub fn platform(app: &AppDir, dyno: &str, message: &str) {
     let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    platform_lines(app, &[(now, dyno.to_string(), message.to_string())]);
+}
+
+/// Appends several platform lines `(nanos, dyno, message)` in one write.
+pub fn platform_lines(app: &AppDir, lines: &[(i128, String, String)]) {
     let mut text = String::new();
-    for chunk in split_long(message) {
-        text.push_str(&format!("{now} {dyno} {chunk}\n"));
+    for (at, dyno, message) in lines {
+        for chunk in split_long(message) {
+            text.push_str(&format!("{at} {dyno} {chunk}\n"));
+        }
     }
     let _ = fs::create_dir_all(app.logs_dir());
     if let Ok(mut file) = OpenOptions::new()
