@@ -85,8 +85,28 @@ pub enum Command {
     /// Restart dynos, all or of one process type.
     #[command(name = "ps:restart")]
     PsRestart {
+        /// A process type (`web`) or one dyno (`web.1`).
+        #[arg(value_name = "TYPE|DYNO")]
+        target: Option<String>,
+    },
+    /// Stop a process type (scales it to 0 until `ps:start`) or one dyno
+    /// (the formation starts a new one).
+    #[command(name = "ps:stop")]
+    PsStop {
+        #[arg(value_name = "TYPE|DYNO")]
+        target: String,
+    },
+    /// Start a process type stopped with `ps:stop`, at its previous scale.
+    #[command(name = "ps:start")]
+    PsStart {
         #[arg(value_name = "TYPE")]
-        process_type: Option<String>,
+        process_type: String,
+    },
+    /// Like `ps:stop`, with SIGKILL at once instead of SIGTERM.
+    #[command(name = "ps:kill")]
+    PsKill {
+        #[arg(value_name = "TYPE|DYNO")]
+        target: String,
     },
 
     /// Run a one-off command in a new dyno, attached to this terminal

@@ -60,7 +60,8 @@ pub struct Platform<'a> {
 pub enum Mode {
     /// Keep healthy dynos of the same release; start only what is missing.
     Keep,
-    /// Replace every dyno, or every dyno of one process type (a restart).
+    /// Replace every dyno, those of one process type (`web`), or one dyno
+    /// (`web.1`): a restart.
     Replace(Option<String>),
     /// The daemon's repairs: start what is missing unless its restart
     /// backoff says wait, and record dynos that fail to boot instead of
@@ -69,11 +70,14 @@ pub enum Mode {
 }
 
 impl Mode {
-    fn replaces(&self, process_type: &str) -> bool {
+    /// Whether this converge replaces the dyno `<process_type>.<index>`.
+    fn replaces(&self, process_type: &str, index: u32) -> bool {
         match self {
             Mode::Keep | Mode::Repair => false,
             Mode::Replace(None) => true,
-            Mode::Replace(Some(only)) => only == process_type,
+            Mode::Replace(Some(only)) => {
+                only == process_type || *only == format!("{process_type}.{index}")
+            }
         }
     }
 }
@@ -118,9 +122,10 @@ impl Platform<'_> {
         if matches!(mode, Mode::Replace(_)) || existing.iter().all(|d| d.release != release.version)
         {
             // A restart or a new release starts the backoff afresh.
-            crashes
-                .dynos
-                .retain(|name, _| !mode.replaces(name.split('.').next().unwrap_or_default()));
+            crashes.dynos.retain(|name, _| {
+                let (process_type, index) = name.split_once('.').unwrap_or((name, "0"));
+                !mode.replaces(process_type, index.parse().unwrap_or(0))
+            });
             crashes
                 .dynos
                 .retain(|_, crash| crash.release == release.version);
@@ -155,7 +160,7 @@ impl Platform<'_> {
                 let waiting =
                     crashes.waiting(&format!("{process_type}.{index}"), release.version, now);
                 match current {
-                    Some(dyno) if !mode.replaces(process_type) => keep.push(dyno.clone()),
+                    Some(dyno) if !mode.replaces(process_type, index) => keep.push(dyno.clone()),
                     None if mode == Mode::Repair && waiting.is_some() => {}
                     _ => {
                         specs.push(self.spec(app, release, process_type, index, command, slug_dir))
@@ -342,13 +347,18 @@ impl Platform<'_> {
     /// Stops dynos as Heroku does, saying so in the app's log stream:
     /// SIGTERM to every process, SIGKILL after the grace period (R12).
     pub fn stop(&self, app: &AppDir, dynos: &[Dyno]) -> Result<()> {
+        self.stop_within(app, dynos, STOP_GRACE)
+    }
+
+    /// `stop` with another grace period (`ps:kill`: none).
+    pub fn stop_within(&self, app: &AppDir, dynos: &[Dyno], grace: Duration) -> Result<()> {
         let running: Vec<&Dyno> = dynos.iter().filter(|d| d.running).collect();
         for dyno in &running {
             logs::platform(app, &dyno.name(), "Stopping all processes with SIGTERM");
         }
         let started = Instant::now();
-        let codes = self.runtime.remove(dynos, STOP_GRACE)?;
-        let timed_out = started.elapsed() >= STOP_GRACE;
+        let codes = self.runtime.remove(dynos, grace)?;
+        let timed_out = !grace.is_zero() && started.elapsed() >= grace;
         for (dyno, code) in dynos.iter().zip(codes) {
             if !dyno.running {
                 continue;
@@ -359,7 +369,7 @@ impl Platform<'_> {
                     &dyno.name(),
                     &format!(
                         "Error R12 (Exit timeout) -> At least one process failed to exit within {} seconds of SIGTERM",
-                        STOP_GRACE.as_secs()
+                        grace.as_secs()
                     ),
                 );
                 logs::platform(

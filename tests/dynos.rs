@@ -226,3 +226,71 @@ fn a_crash_looping_dyno_backs_off_and_ps_says_so() {
     let ps = server.ok(&["ps", "-a", "loopy"]);
     assert!(!ps.contains("restarting in "), "{ps}");
 }
+
+#[test]
+fn ps_stop_start_and_kill() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "stubborn");
+    repo.write(
+        "Procfile",
+        "web: python3 server.py\nworker: trap 'echo ignoring TERM' TERM; echo ready; while true; do sleep 1; done\n",
+    );
+    repo.commit("a worker that ignores SIGTERM");
+    repo.push_ok();
+    server.ok(&["ps:scale", "-a", "stubborn", "worker=2"]);
+
+    // A type that ignores SIGTERM is killed after the grace period, with R12.
+    let started = Instant::now();
+    let output = server.ok(&["ps:stop", "-a", "stubborn", "worker"]);
+    assert!(started.elapsed() >= Duration::from_secs(30), "{output}");
+    assert!(
+        output.contains("Stopping worker dynos on stubborn... done"),
+        "{output}"
+    );
+    let logs = server.ok(&["logs", "-a", "stubborn", "-p", "worker", "-n", "1000"]);
+    assert!(
+        logs.contains("paas[worker.1]: Error R12 (Exit timeout) -> At least one process failed to exit within 30 seconds of SIGTERM"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("paas[worker.1]: Process exited with status 137"),
+        "{logs}"
+    );
+    let ps = server.ok(&["ps", "-a", "stubborn"]);
+    assert!(!ps.contains("worker.1"), "{ps}");
+
+    // ps:start brings the type back at its previous scale.
+    server.ok(&["ps:start", "-a", "stubborn", "worker"]);
+    let ps = server.ok(&["ps", "-a", "stubborn"]);
+    assert!(
+        ps.contains("=== worker (2)") && ps.contains("worker.2: up"),
+        "{ps}"
+    );
+
+    // ps:kill does not wait.
+    let started = Instant::now();
+    server.ok(&["ps:kill", "-a", "stubborn", "worker"]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // Stopping one dyno: the formation still wants it, so a new one starts.
+    let before = server.containers("stubborn");
+    server.ok(&["ps:stop", "-a", "stubborn", "web.1"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = server.containers("stubborn");
+        if server.get("stubborn", "/").0 == 200 && now.len() == 1 && now != before {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "web.1 did not come back: {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let bad = server.cmd(&["ps:stop", "-a", "stubborn", "web.9"]);
+    assert!(
+        text(&bad).contains("has no process type or dyno `web.9`"),
+        "{}",
+        text(&bad)
+    );
+}

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::logs;
 use crate::release::Ledger;
 use crate::runtime::Runtime;
-use crate::state::ProcessType;
+use crate::state::{AppName, ProcessType};
 
 pub fn list(ctx: &Ctx) -> Result<()> {
     let app = ctx.app()?;
@@ -158,7 +158,7 @@ pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
     Ok(())
 }
 
-pub fn restart(ctx: &Ctx, process_type: Option<String>) -> Result<()> {
+pub fn restart(ctx: &Ctx, target: Option<String>) -> Result<()> {
     let app = ctx.app()?;
     let _lock = app.lock()?;
     let Some(release) = Ledger::new(&app).current()? else {
@@ -168,25 +168,14 @@ pub fn restart(ctx: &Ctx, process_type: Option<String>) -> Result<()> {
         )));
     };
     let formation = app.settings()?.formation;
-    if let Some(wanted) = &process_type {
-        if !formation.contains_key(wanted) {
-            return Err(Error::new(format!(
-                "`{}` has no process type `{wanted}`",
-                app.name
-            )));
-        }
+    if let Some(wanted) = &target {
+        check_target(&app.name, &formation, wanted)?;
     }
     say_partial!("Restarting dynos on {}... ", app.name);
     let runtime = ctx.runtime();
     let platform = ctx.platform(&runtime);
-    let what = process_type.clone().unwrap_or_else(|| "all".into());
-    platform.converge(
-        &app,
-        &release,
-        &formation,
-        Mode::Replace(process_type),
-        || Ok(()),
-    )?;
+    let what = target.clone().unwrap_or_else(|| "all".into());
+    platform.converge(&app, &release, &formation, Mode::Replace(target), || Ok(()))?;
     logs::platform(&app, "api", &format!("Restart {what} by {}", ctx.user));
     say!("done");
     Ok(())
@@ -212,4 +201,84 @@ mod tests {
         assert!(parse_scale("web=101").is_err());
         assert!(parse_scale("w eb=1").is_err());
     }
+}
+
+/// A process type of the formation, or one of its dynos (`web.1`).
+fn check_target(app: &AppName, formation: &BTreeMap<String, u32>, target: &str) -> Result<()> {
+    let (process_type, index) = match target.split_once('.') {
+        Some((t, i)) => (t, Some(i.parse::<u32>().ok())),
+        None => (target, None),
+    };
+    let known = match (formation.get(process_type), index) {
+        (Some(_), None) => true,
+        (Some(count), Some(Some(index))) => index >= 1 && index <= *count,
+        _ => false,
+    };
+    if known {
+        Ok(())
+    } else {
+        Err(
+            Error::new(format!("`{app}` has no process type or dyno `{target}`"))
+                .hint(format!("`paas ps -a {app}` lists them")),
+        )
+    }
+}
+
+pub fn stop(ctx: &Ctx, target: &str, grace: std::time::Duration) -> Result<()> {
+    let app = ctx.app()?;
+    let _lock = app.lock()?;
+    let mut settings = app.settings()?;
+    check_target(&app.name, &settings.formation, target)?;
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
+    let dynos: Vec<_> = runtime
+        .list(Some(&app.name))?
+        .into_iter()
+        .filter(|d| d.process_type == target || d.name() == target)
+        .collect();
+    if target.contains('.') {
+        // One dyno: the formation still wants it, so the daemon starts a new one.
+        platform.stop_within(&app, &dynos, grace)?;
+        if dynos.iter().any(|d| d.process_type == "web") {
+            let remaining: Vec<_> = runtime.list(Some(&app.name))?;
+            platform.publish_routes(&app, &crate::converge::routes_of(&remaining))?;
+        }
+        say!("Stopping {target} dyno on {}... done", app.name);
+    } else {
+        let count = settings.formation.get(target).copied().unwrap_or(0);
+        if count > 0 {
+            settings.stopped.insert(target.to_string(), count);
+        }
+        settings.formation.insert(target.to_string(), 0);
+        app.write_settings(&settings)?;
+        if target == "web" {
+            platform.publish_routes(&app, &crate::converge::Routes::default())?;
+        }
+        platform.stop_within(&app, &dynos, grace)?;
+        say!(
+            "Stopping {target} dynos on {}... done; `paas ps:start {target}` starts them again",
+            app.name
+        );
+    }
+    logs::platform(&app, "api", &format!("Stop {target} by {}", ctx.user));
+    Ok(())
+}
+
+pub fn start(ctx: &Ctx, process_type: &str) -> Result<()> {
+    let app = ctx.app()?;
+    let count = {
+        let settings = app.settings()?;
+        if !settings.formation.contains_key(process_type) {
+            return Err(Error::new(format!(
+                "`{}` has no process type `{process_type}`",
+                app.name
+            )));
+        }
+        settings.stopped.get(process_type).copied().unwrap_or(1)
+    };
+    scale(ctx, &[format!("{process_type}={count}")])?;
+    let _lock = app.lock()?;
+    let mut settings = app.settings()?;
+    settings.stopped.remove(process_type);
+    app.write_settings(&settings)
 }

@@ -58,6 +58,9 @@ pub struct AppSettings {
     /// compares against this as well as the branch.
     #[serde(default)]
     pub deployed_commit: Option<String>,
+    /// Process types stopped with `ps:stop TYPE`, and the count `ps:start` restores.
+    #[serde(default)]
+    pub stopped: BTreeMap<String, u32>,
 }
 
 /// The state root and the paths inside it.
