@@ -116,3 +116,61 @@ fn the_daemon_restarts_and_apps_keep_serving() {
         "the dyno was adopted, not duplicated"
     );
 }
+
+#[test]
+fn the_daemon_killed_mid_deploy_loses_nothing() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "sturdy");
+    repo.push_ok();
+    repo.write("Procfile", "web: sleep 2 && exec python3 server.py\n");
+    let source = std::fs::read_to_string(repo.dir.path().join("server.py")).unwrap();
+    repo.write("server.py", &source.replace(" from ", " again from "));
+    repo.commit("slow boot, new greeting");
+    let pid_file = server.root.path().join("run/daemon.pid");
+    let output = std::thread::scope(|scope| {
+        let push = scope.spawn(|| repo.push());
+        std::thread::sleep(Duration::from_millis(1000));
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let killed = std::process::Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        push.join().unwrap()
+    });
+    assert!(output.status.success(), "{}", text(&output));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.get("sturdy", "/").1 != "Hello again from web.1\n" {
+        assert!(
+            Instant::now() < deadline,
+            "the new release was not served: {:?}",
+            server.get("sturdy", "/")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        server.containers("sturdy").len(),
+        1,
+        "no duplicate dynos after a reconcile pass"
+    );
+    assert!(server
+        .ok(&["releases", "-a", "sturdy"])
+        .contains("Current: v2"));
+
+    // Stopping the daemon leaves the dynos running; starting it adopts them.
+    let before = server.containers("sturdy");
+    assert!(server.local(&["server", "stop"]).status.success());
+    assert_ne!(server.get("sturdy", "/").0, 200, "no router while stopped");
+    assert!(server.local(&["server", "start"]).status.success());
+    assert_eq!(
+        server.get("sturdy", "/"),
+        (200, "Hello again from web.1\n".to_string())
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        server.containers("sturdy"),
+        before,
+        "the same dyno, adopted"
+    );
+}

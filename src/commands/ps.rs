@@ -181,28 +181,6 @@ pub fn restart(ctx: &Ctx, target: Option<String>) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scale_arguments() {
-        let (t, c) = parse_scale("web=2").unwrap();
-        assert_eq!((t.as_str(), c), ("web", 2));
-        assert_eq!(parse_scale("worker=0").unwrap().1, 0);
-        assert_eq!(
-            parse_scale("web").unwrap_err().message(),
-            "`web` is not `TYPE=COUNT`"
-        );
-        assert_eq!(
-            parse_scale("web=-1").unwrap_err().message(),
-            "`-1` is not a dyno count from 0 to 100"
-        );
-        assert!(parse_scale("web=101").is_err());
-        assert!(parse_scale("w eb=1").is_err());
-    }
-}
-
 /// A process type of the formation, or one of its dynos (`web.1`).
 fn check_target(app: &AppName, formation: &BTreeMap<String, u32>, target: &str) -> Result<()> {
     let (process_type, index) = match target.split_once('.') {
@@ -281,4 +259,26 @@ pub fn start(ctx: &Ctx, process_type: &str) -> Result<()> {
     let mut settings = app.settings()?;
     settings.stopped.remove(process_type);
     app.write_settings(&settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_arguments() {
+        let (t, c) = parse_scale("web=2").unwrap();
+        assert_eq!((t.as_str(), c), ("web", 2));
+        assert_eq!(parse_scale("worker=0").unwrap().1, 0);
+        assert_eq!(
+            parse_scale("web").unwrap_err().message(),
+            "`web` is not `TYPE=COUNT`"
+        );
+        assert_eq!(
+            parse_scale("web=-1").unwrap_err().message(),
+            "`-1` is not a dyno count from 0 to 100"
+        );
+        assert!(parse_scale("web=101").is_err());
+        assert!(parse_scale("w eb=1").is_err());
+    }
 }
