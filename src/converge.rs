@@ -245,6 +245,7 @@ impl Platform<'_> {
         slug_dir: &std::path::Path,
     ) -> DynoSpec {
         let dyno = format!("{process_type}.{index}");
+        let instance = crate::runtime::podman::random_suffix();
         let mut env = release.config.clone();
         env.insert("PORT".into(), DYNO_PORT.to_string());
         env.insert("DYNO".into(), dyno.clone());
@@ -257,10 +258,10 @@ impl Platform<'_> {
             command: command.to_string(),
             env,
             slug_dir: slug_dir.to_path_buf(),
-            log_file: app.logs_dir().join(format!(
-                "{dyno}.{}.log",
-                crate::runtime::podman::random_suffix()
-            )),
+            log_file: app
+                .logs_dir()
+                .join(crate::runtime::log_file_name(&dyno, &instance)),
+            instance,
             remove_on_exit: false,
         }
     }

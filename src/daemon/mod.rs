@@ -227,6 +227,17 @@ fn reconcile_app(platform: &Platform, app: &AppDir) -> Result<()> {
     let Some(release) = Ledger::new(app).current()? else {
         return Ok(());
     };
-    let formation = app.settings()?.formation;
-    platform.converge(app, &release, &formation, Mode::Repair, || Ok(()))
+    let settings = app.settings()?;
+    platform.converge(app, &release, &settings.formation, Mode::Repair, || Ok(()))?;
+    let live = platform
+        .runtime
+        .list(Some(&app.name))?
+        .iter()
+        .map(|d| d.log_file_name())
+        .collect();
+    let limit = settings
+        .log_limit_mb
+        .map_or(crate::logs::DEFAULT_LIMIT_BYTES, |mb| mb * 1024 * 1024);
+    crate::logs::enforce_limit(app, &live, limit);
+    Ok(())
 }

@@ -15,6 +15,10 @@ use std::path::{Path, PathBuf};
 use crate::state::AppDir;
 
 const PLATFORM_FILE: &str = "platform.log";
+/// The rotated platform log: kept once, not read by `paas logs`.
+const PLATFORM_OLD: &str = "platform.log.1";
+/// How much of its stream an app keeps by default: well over 100,000 lines.
+pub const DEFAULT_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 /// Longer lines are split, as Heroku's logplex does.
 const MAX_LINE: usize = 10_000;
 
@@ -202,6 +206,10 @@ impl Reader {
             let Ok(mut file) = fs::File::open(&path) else {
                 continue;
             };
+            // A truncated or rotated file starts over.
+            if file.metadata().is_ok_and(|m| m.len() < *offset) {
+                *offset = 0;
+            }
             if file.seek(SeekFrom::Start(*offset)).is_err() {
                 continue;
             }
@@ -218,6 +226,40 @@ impl Reader {
         }
         lines.sort_by_key(|l| l.at);
         lines
+    }
+}
+
+/// Keeps the app's stream within `limit` bytes: the platform log is rotated
+/// past a quarter of it, then the oldest files of dynos that are gone
+/// (`live` names the files of running dynos) are removed.
+pub fn enforce_limit(app: &AppDir, live: &std::collections::HashSet<String>, limit: u64) {
+    let dir = app.logs_dir();
+    let platform = dir.join(PLATFORM_FILE);
+    if fs::metadata(&platform).is_ok_and(|m| m.len() > limit / 4) {
+        let _ = fs::rename(&platform, dir.join(PLATFORM_OLD));
+    }
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, u64, PathBuf, bool)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let meta = entry.metadata().ok()?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let removable =
+                name.ends_with(".log") && name != PLATFORM_FILE && !live.contains(&name);
+            Some((meta.modified().ok()?, meta.len(), entry.path(), removable))
+        })
+        .collect();
+    let mut total: u64 = files.iter().map(|f| f.1).sum();
+    files.sort_by_key(|f| f.0);
+    for (_, size, path, removable) in files {
+        if total <= limit {
+            break;
+        }
+        if removable && fs::remove_file(&path).is_ok() {
+            total -= size;
+        }
     }
 }
 
@@ -296,6 +338,48 @@ mod tests {
             ..Filter::default()
         };
         assert_eq!(lines.iter().filter(|l| only_paas.matches(l)).count(), 1);
+    }
+
+    #[test]
+    fn the_limit_removes_the_oldest_files_of_dynos_that_are_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = Root::new(dir.path()).app(&AppName::parse("demo").unwrap());
+        fs::create_dir_all(app.logs_dir()).unwrap();
+        let write = |name: &str, size: usize| {
+            fs::write(app.logs_dir().join(name), vec![b'x'; size]).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        write("web.1.old.log", 400);
+        write("web.1.live.log", 400);
+        write("web.2.gone.log", 400);
+        write("platform.log", 400);
+        let live = std::collections::HashSet::from(["web.1.live.log".to_string()]);
+        // 1,600 bytes: the platform log is rotated (it counts still), and the
+        // oldest dead dyno's file goes; the live one stays whatever its age.
+        enforce_limit(&app, &live, 1200);
+        let mut left: Vec<String> = fs::read_dir(app.logs_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["platform.log.1", "web.1.live.log", "web.2.gone.log"]);
+    }
+
+    #[test]
+    fn a_truncated_file_is_read_from_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = Root::new(dir.path()).app(&AppName::parse("demo").unwrap());
+        fs::create_dir_all(app.logs_dir()).unwrap();
+        let file = app.logs_dir().join("web.1.aa.log");
+        fs::write(&file, "2026-11-21T10:00:00Z stdout F a long first line\n").unwrap();
+        let mut reader = Reader::new(&app);
+        assert_eq!(reader.read_new().len(), 1);
+        fs::write(&file, "2026-11-21T10:00:01Z stdout F b\n").unwrap();
+        let lines = reader.read_new();
+        assert_eq!(
+            lines.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+            ["b"]
+        );
     }
 
     #[test]

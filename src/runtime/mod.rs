@@ -28,6 +28,9 @@ pub struct DynoSpec {
     pub env: BTreeMap<String, String>,
     /// The unpacked slug, mounted as `/app` with a throwaway writable layer.
     pub slug_dir: PathBuf,
+    /// A random id shared by the container's name and its log file, so the
+    /// log files of dynos that are gone can be told apart.
+    pub instance: String,
     /// Where the dyno's output is kept.
     pub log_file: PathBuf,
     /// One-off dynos vanish when their command ends.
@@ -38,6 +41,11 @@ impl DynoSpec {
     pub fn dyno_name(&self) -> String {
         format!("{}.{}", self.process_type, self.index)
     }
+}
+
+/// The log file of a dyno: `web.1.<instance>.log` in the app's logs dir.
+pub fn log_file_name(dyno_name: &str, instance: &str) -> String {
+    format!("{dyno_name}.{instance}.log")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +89,12 @@ pub struct Dyno {
 impl Dyno {
     pub fn name(&self) -> String {
         format!("{}.{}", self.process_type, self.index)
+    }
+
+    /// The name of its log file (see `DynoSpec::instance`).
+    pub fn log_file_name(&self) -> String {
+        let instance = self.id.rsplit('-').next().unwrap_or_default();
+        log_file_name(&self.name(), instance)
     }
 }
 

@@ -23,6 +23,9 @@ cd /app || exit 1
 for f in /app/.profile.d/*.sh; do [ -r "$f" ] && . "$f"; done
 exec bash -c "$1""#;
 
+/// The most one dyno's log file may hold.
+const MAX_LOG_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 pub struct Podman {
     install_id: String,
     image: String,
@@ -153,7 +156,7 @@ impl Podman {
             spec.app,
             spec.dyno_name(),
             spec.release,
-            random_suffix()
+            spec.instance
         );
         state::create_dir(&self.env_dir, 0o700)?;
         let env_file = self.env_file(&container);
@@ -210,6 +213,8 @@ impl Runtime for Podman {
             "--detach".into(),
             "--log-driver=k8s-file".into(),
             format!("--log-opt=path={}", spec.log_file.display()),
+            // conmon truncates a file past this; the daemon prunes the rest.
+            format!("--log-opt=max-size={}", MAX_LOG_FILE_BYTES),
         ];
         if spec.remove_on_exit {
             args.push("--rm".into());

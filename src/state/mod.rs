@@ -61,6 +61,9 @@ pub struct AppSettings {
     /// Process types stopped with `ps:stop TYPE`, and the count `ps:start` restores.
     #[serde(default)]
     pub stopped: BTreeMap<String, u32>,
+    /// How many MiB of log stream the app keeps (default 64).
+    #[serde(default)]
+    pub log_limit_mb: Option<u64>,
 }
 
 /// The state root and the paths inside it.
