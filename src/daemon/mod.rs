@@ -4,7 +4,7 @@
 
 mod router;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -179,20 +179,34 @@ fn reload(root: &Root, table: &RouteTable, app: &AppName) {
 /// Brings every app back to its release and formation: at start (after a
 /// reboot or a daemon restart) and then every few seconds (a dyno died).
 async fn reconcile_loop(root: Root, table: RouteTable) {
+    // Apps whose repair is still running: a slow one (a dyno that takes its
+    // full boot timeout) must not hold up the others.
+    let busy: Arc<std::sync::Mutex<HashSet<AppName>>> = Arc::default();
     loop {
-        let root_for_pass = root.clone();
-        let table = table.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            if let Err(err) = reconcile_all(&root_for_pass, &table) {
-                eprintln!("paas daemon: reconcile: {}", err.report().trim_end());
+        match root.apps() {
+            Ok(apps) => {
+                for name in apps {
+                    if !busy.lock().expect("not poisoned").insert(name.clone()) {
+                        continue;
+                    }
+                    let (root, table, busy) = (root.clone(), table.clone(), busy.clone());
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(err) = reconcile_one(&root, &name) {
+                            eprintln!("paas daemon: {name}: {}", err.report().trim_end());
+                        }
+                        // After a repair the routes file matches the running dynos.
+                        reload(&root, &table, &name);
+                        busy.lock().expect("not poisoned").remove(&name);
+                    });
+                }
             }
-        })
-        .await;
+            Err(err) => eprintln!("paas daemon: listing apps: {}", err.report().trim_end()),
+        }
         tokio::time::sleep(RECONCILE_EVERY).await;
     }
 }
 
-fn reconcile_all(root: &Root, table: &RouteTable) -> Result<()> {
+fn reconcile_one(root: &Root, name: &AppName) -> Result<()> {
     let settings = root.settings()?;
     let runtime = Podman::new(
         &settings.install_id,
@@ -204,15 +218,7 @@ fn reconcile_all(root: &Root, table: &RouteTable) -> Result<()> {
         settings: &settings,
         runtime: &runtime,
     };
-    for name in root.apps()? {
-        // One broken app must not keep the others from being repaired.
-        if let Err(err) = reconcile_app(&platform, &root.app(&name)) {
-            eprintln!("paas daemon: {name}: {}", err.report().trim_end());
-        }
-        // After a pass the routes file matches the running dynos.
-        reload(root, table, &name);
-    }
-    Ok(())
+    reconcile_app(&platform, &root.app(name))
 }
 
 fn reconcile_app(platform: &Platform, app: &AppDir) -> Result<()> {
