@@ -182,6 +182,16 @@ pub enum Command {
         source: Option<String>,
     },
 
+    /// List the app's log drains.
+    #[command(name = "drains")]
+    Drains,
+    /// Forward the app's log stream to a syslog server (`syslog://host:port`).
+    #[command(name = "drains:add")]
+    DrainsAdd { url: String },
+    /// Stop forwarding to a drain.
+    #[command(name = "drains:remove")]
+    DrainsRemove { url: String },
+
     /// Install, inspect and run the server side.
     #[command(subcommand)]
     Server(ServerCommand),

@@ -294,3 +294,73 @@ fn ps_stop_start_and_kill() {
         text(&bad)
     );
 }
+
+#[test]
+fn a_syslog_drain_receives_the_stream() {
+    use std::sync::{Arc, Mutex};
+    let server = TestServer::start();
+    server.repo("examples/hello", "drained").push_ok();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "syslog://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let received = Arc::new(Mutex::new(String::new()));
+    let sink = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let sink = sink.clone();
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buffer) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buffer[..n]));
+                }
+            });
+        }
+    });
+    let output = server.ok(&["drains:add", "-a", "drained", &url]);
+    assert!(
+        output.contains(&format!("Successfully added drain {url}")),
+        "{output}"
+    );
+    assert!(server.ok(&["drains", "-a", "drained"]).contains(&url));
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        server.get("drained", "/drained");
+        let got = received.lock().unwrap().clone();
+        if got.contains("host app web.1 - GET /drained")
+            && got.contains("host paas router - at=info method=GET path=\"/drained\"")
+        {
+            // RFC 6587 octet counting: each frame starts with its length.
+            let first = got.split_once(' ').unwrap().0;
+            assert!(first.parse::<usize>().is_ok(), "{got}");
+            assert!(
+                got.contains(" <190>1 ") || got.starts_with(&format!("{first} <19")),
+                "{got}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the drain got:\n{got}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    server.ok(&["drains:remove", "-a", "drained", &url]);
+    assert!(!server.ok(&["drains", "-a", "drained"]).contains(&url));
+    let refused = server.cmd(&[
+        "drains:add",
+        "-a",
+        "drained",
+        "syslog+tls://logs.example.com:6514",
+    ]);
+    assert!(
+        text(&refused).contains("TLS drains are not supported yet"),
+        "{}",
+        text(&refused)
+    );
+}

@@ -3,6 +3,7 @@
 mod apps;
 mod config;
 mod deploy;
+mod drains;
 mod logs;
 mod ps;
 mod releases;
@@ -129,6 +130,9 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
                 source,
             },
         ),
+        Command::Drains => drains::list(ctx),
+        Command::DrainsAdd { url } => drains::add(ctx, &url),
+        Command::DrainsRemove { url } => drains::remove(ctx, &url),
         Command::Daemon => crate::daemon::run(ctx.root.clone()),
         Command::Hook { name } => deploy::hook(ctx, &name),
         Command::Server(_) | Command::SshCommand { .. } => Err(Error::unexpected(

@@ -182,10 +182,12 @@ async fn reconcile_loop(root: Root, table: RouteTable) {
     // Apps whose repair is still running: a slow one (a dyno that takes its
     // full boot timeout) must not hold up the others.
     let busy: Arc<std::sync::Mutex<HashSet<AppName>>> = Arc::default();
+    let forwarding: Arc<std::sync::Mutex<HashSet<AppName>>> = Arc::default();
     loop {
         match root.apps() {
             Ok(apps) => {
                 for name in apps {
+                    start_drain_forwarder(&root, &name, &forwarding);
                     if !busy.lock().expect("not poisoned").insert(name.clone()) {
                         continue;
                     }
@@ -204,6 +206,41 @@ async fn reconcile_loop(root: Root, table: RouteTable) {
         }
         tokio::time::sleep(RECONCILE_EVERY).await;
     }
+}
+
+/// Starts forwarding the app's stream to its drains, unless that runs; the
+/// forwarder ends when the app has no drains left.
+fn start_drain_forwarder(
+    root: &Root,
+    name: &AppName,
+    forwarding: &Arc<std::sync::Mutex<HashSet<AppName>>>,
+) {
+    let app = root.app(name);
+    let has_drains = app.settings().is_ok_and(|s| !s.drains.is_empty());
+    if !has_drains
+        || !forwarding
+            .lock()
+            .expect("not poisoned")
+            .insert(name.clone())
+    {
+        return;
+    }
+    let (name, forwarding) = (name.clone(), forwarding.clone());
+    std::thread::spawn(move || {
+        let drains = || {
+            app.settings()
+                .map(|s| {
+                    s.drains
+                        .iter()
+                        .filter_map(|d| crate::logs::drain::parse(d).ok())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let keep_going = || app.exists() && app.settings().is_ok_and(|s| !s.drains.is_empty());
+        crate::logs::drain::forward(&app, drains, keep_going);
+        forwarding.lock().expect("not poisoned").remove(&name);
+    });
 }
 
 fn reconcile_one(root: &Root, name: &AppName) -> Result<()> {

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use crate::state::AppDir;
 
+pub mod drain;
+
 const PLATFORM_FILE: &str = "platform.log";
 /// The rotated platform log: kept once, not read by `paas logs`.
 const PLATFORM_OLD: &str = "platform.log.1";
@@ -190,6 +192,19 @@ impl Reader {
             dir: app.logs_dir(),
             offsets: HashMap::new(),
         }
+    }
+
+    /// A reader that skips what is already there: only new lines.
+    pub fn at_end(app: &AppDir) -> Reader {
+        let mut reader = Reader::new(app);
+        if let Ok(entries) = fs::read_dir(&reader.dir) {
+            for entry in entries.flatten() {
+                if let Ok(meta) = entry.metadata() {
+                    reader.offsets.insert(entry.path(), meta.len());
+                }
+            }
+        }
+        reader
     }
 
     /// Complete lines written since the last call, in time order.

@@ -64,6 +64,9 @@ pub struct AppSettings {
     /// How many MiB of log stream the app keeps (default 64).
     #[serde(default)]
     pub log_limit_mb: Option<u64>,
+    /// Where the log stream is forwarded (`syslog://host:port`).
+    #[serde(default)]
+    pub drains: Vec<String>,
 }
 
 /// The state root and the paths inside it.

@@ -1,0 +1,50 @@
+//! `drains`, `drains:add`, `drains:remove`: where the app's log stream is
+//! forwarded. The daemon does the forwarding.
+
+use super::Ctx;
+use crate::error::{Error, Result};
+use crate::logs::{self, drain};
+
+pub fn list(ctx: &Ctx) -> Result<()> {
+    let app = ctx.app()?;
+    let drains = app.settings()?.drains;
+    println!("=== {} Drains", app.name);
+    for url in drains {
+        println!("{url}");
+    }
+    Ok(())
+}
+
+pub fn add(ctx: &Ctx, url: &str) -> Result<()> {
+    let app = ctx.app()?;
+    drain::parse(url).map_err(|reason| Error::new(reason))?;
+    let _lock = app.lock()?;
+    let mut settings = app.settings()?;
+    if settings.drains.iter().any(|d| d == url) {
+        return Err(Error::new(format!(
+            "`{}` already drains to `{url}`",
+            app.name
+        )));
+    }
+    settings.drains.push(url.to_string());
+    app.write_settings(&settings)?;
+    logs::platform(&app, "api", &format!("Add drain {url} by {}", ctx.user));
+    say!("Successfully added drain {url}");
+    Ok(())
+}
+
+pub fn remove(ctx: &Ctx, url: &str) -> Result<()> {
+    let app = ctx.app()?;
+    let _lock = app.lock()?;
+    let mut settings = app.settings()?;
+    let before = settings.drains.len();
+    settings.drains.retain(|d| d != url);
+    if settings.drains.len() == before {
+        return Err(Error::new(format!("`{}` has no drain `{url}`", app.name))
+            .hint(format!("`paas drains -a {}` lists them", app.name)));
+    }
+    app.write_settings(&settings)?;
+    logs::platform(&app, "api", &format!("Remove drain {url} by {}", ctx.user));
+    say!("Successfully removed drain {url}");
+    Ok(())
+}
