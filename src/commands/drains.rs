@@ -17,7 +17,7 @@ pub fn list(ctx: &Ctx) -> Result<()> {
 
 pub fn add(ctx: &Ctx, url: &str) -> Result<()> {
     let app = ctx.app()?;
-    drain::parse(url).map_err(|reason| Error::new(reason))?;
+    drain::parse(url).map_err(Error::new)?;
     let _lock = app.lock()?;
     let mut settings = app.settings()?;
     if settings.drains.iter().any(|d| d == url) {
