@@ -364,3 +364,22 @@ fn a_syslog_drain_receives_the_stream() {
         text(&refused)
     );
 }
+
+#[test]
+fn stopping_a_dyno_signals_every_process_in_it() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "family");
+    repo.write(
+        "Procfile",
+        "web: python3 server.py\nworker: trap 'echo parent got TERM; exit 0' TERM; bash -c \"trap 'echo child got TERM; exit 0' TERM; while true; do sleep 0.1; done\" & while true; do sleep 0.1; done\n",
+    );
+    repo.commit("a worker with a child process");
+    repo.push_ok();
+    server.ok(&["ps:scale", "-a", "family", "worker=1"]);
+    std::thread::sleep(Duration::from_millis(500));
+    server.ok(&["ps:stop", "-a", "family", "worker"]);
+    let logs = server.ok(&["logs", "-a", "family", "-d", "worker.1"]);
+    assert!(logs.contains("app[worker.1]: child got TERM"), "{logs}");
+    assert!(logs.contains("app[worker.1]: parent got TERM"), "{logs}");
+    assert!(!logs.contains("R12"), "both exited on SIGTERM:\n{logs}");
+}

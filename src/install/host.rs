@@ -27,7 +27,7 @@ const PREREQUISITES: &[(&str, &str)] = &[
     ("/usr/bin/newuidmap", "uidmap"),
     ("/usr/bin/slirp4netns", "slirp4netns"),
     ("/usr/sbin/runc", "runc"),
-    ("/usr/libexec/podman/catatonit", "catatonit"),
+    ("/usr/bin/catatonit", "catatonit"),
     ("/usr/sbin/sshd", "openssh-server"),
     ("/usr/bin/ssh-keygen", "openssh-client"),
     ("/usr/bin/git", "git"),

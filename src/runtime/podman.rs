@@ -23,6 +23,10 @@ cd /app || exit 1
 for f in /app/.profile.d/*.sh; do [ -r "$f" ] && . "$f"; done
 exec bash -c "$1""#;
 
+/// A static init (catatonit, which podman itself uses for `--init`).
+const INIT: &str = "/usr/bin/catatonit";
+const INIT_IN_DYNO: &str = "/.paas-init";
+
 /// The most one dyno's log file may hold.
 const MAX_LOG_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -170,8 +174,11 @@ impl Podman {
         let mut args: Vec<String> = vec![
             "--name".into(),
             container.to_string(),
-            "--init".into(),
             "--userns=keep-id".into(),
+            // PID 1 is catatonit with `-g`: it reaps zombies and forwards
+            // signals to the whole process group, so SIGTERM reaches every
+            // process of the dyno (podman's `--init` reaches only the first).
+            format!("--volume={INIT}:{INIT_IN_DYNO}:ro"),
             "--hostname".into(),
             spec.dyno_name(),
             format!("--volume={}:/app:O", spec.slug_dir.display()),
@@ -195,6 +202,7 @@ impl Podman {
             args.push(format!("--publish=127.0.0.1::{DYNO_PORT}"));
         }
         args.push(self.image.clone());
+        args.extend([INIT_IN_DYNO.into(), "-g".into(), "--".into()]);
         args.extend(["bash".into(), "-c".into(), DYNO_ENTRYPOINT.into()]);
         args.push(spec.dyno_name());
         args.push(spec.command.clone());
