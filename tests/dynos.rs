@@ -1,7 +1,7 @@
 //! The dyno manager (issue #6): one-off dynos and the app's log stream.
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::harness::{text, TestServer};
@@ -52,31 +52,8 @@ fn run_executes_in_a_one_off_dyno_and_passes_its_exit_status() {
 fn run_bash_gets_a_terminal() {
     let server = TestServer::start();
     server.repo("examples/hello", "shell").push_ok();
-    let mut child = Command::new("ssh")
-        .args([
-            "-tt",
-            "-i",
-            server.key().to_str().unwrap(),
-            "-o",
-            "IdentitiesOnly=yes",
-        ])
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .args([
-            "-p",
-            &server.ssh_port.to_string(),
-            "paas@127.0.0.1",
-            "run",
-            "-a",
-            "shell",
-            "bash",
-        ])
+    let mut child = server
+        .ssh_process(true, &["run", "-a", "shell", "bash"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -175,6 +175,19 @@ impl TestServer {
         ]
     }
 
+    /// An `ssh paas@127.0.0.1 <args>` process to spawn and drive (`-tt` for a terminal).
+    pub fn ssh_process(&self, force_tty: bool, args: &[&str]) -> Command {
+        let mut command = Command::new("ssh");
+        if force_tty {
+            command.arg("-tt");
+        }
+        command
+            .args(self.ssh_options(&self.key()))
+            .arg("paas@127.0.0.1")
+            .args(args);
+        command
+    }
+
     /// `ssh paas@127.0.0.1 <raw command line>` with a given key.
     pub fn ssh_raw_with_key(&self, key: &Path, command_line: &str) -> Output {
         let mut command = Command::new("ssh");

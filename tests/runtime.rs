@@ -1,7 +1,7 @@
 //! What a dyno sees and what the router does around it.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::harness::{text, TestServer};
@@ -72,30 +72,8 @@ fn dynos_get_a_throwaway_filesystem_and_the_router_says_when_none_serve() {
 fn logs_tail_follows_new_lines() {
     let server = TestServer::start();
     server.repo("examples/hello", "chatty").push_ok();
-    let mut tail = Command::new("ssh")
-        .args([
-            "-i",
-            server.key().to_str().unwrap(),
-            "-o",
-            "IdentitiesOnly=yes",
-        ])
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .args([
-            "-p",
-            &server.ssh_port.to_string(),
-            "paas@127.0.0.1",
-            "logs",
-            "-t",
-            "-a",
-            "chatty",
-        ])
+    let mut tail = server
+        .ssh_process(false, &["logs", "-t", "-a", "chatty"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
