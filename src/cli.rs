@@ -76,10 +76,16 @@ pub enum Command {
     /// List the app's dynos.
     #[command(name = "ps")]
     Ps,
-    /// Scale process types (`web=2 worker=1`).
+    /// Scale process types (`web=2 worker=1`), and size them (`web=2:standard-2x`).
     #[command(name = "ps:scale")]
     PsScale {
-        #[arg(required = true, value_name = "TYPE=COUNT")]
+        #[arg(required = true, value_name = "TYPE=COUNT[:SIZE]")]
+        changes: Vec<String>,
+    },
+    /// Change the size of a process type's dynos (`web=standard-2x`).
+    #[command(name = "ps:resize")]
+    PsResize {
+        #[arg(required = true, value_name = "TYPE=SIZE")]
         changes: Vec<String>,
     },
     /// Restart dynos, all or of one process type.

@@ -139,6 +139,7 @@ impl Platform<'_> {
         {
             self.publish_routes(app, &routes_of(&existing))?;
         }
+        let settings = app.settings()?;
         let mut keep: Vec<Dyno> = Vec::new();
         let mut specs: Vec<DynoSpec> = Vec::new();
         let slug_dir = match &release.slug {
@@ -151,11 +152,14 @@ impl Platform<'_> {
             };
             let Some(slug_dir) = &slug_dir else { continue };
             for index in 1..=*count {
+                let size = settings.size_of(process_type);
+                // A resized type gets new dynos: limits are set when a container starts.
                 let current = existing.iter().find(|d| {
                     d.running
                         && d.release == release.version
                         && &d.process_type == process_type
                         && d.index == index
+                        && d.size == size.name
                 });
                 let waiting =
                     crashes.waiting(&format!("{process_type}.{index}"), release.version, now);
@@ -163,7 +167,8 @@ impl Platform<'_> {
                     Some(dyno) if !mode.replaces(process_type, index) => keep.push(dyno.clone()),
                     None if mode == Mode::Repair && waiting.is_some() => {}
                     _ => {
-                        specs.push(self.spec(app, release, process_type, index, command, slug_dir))
+                        let spec = self.spec(app, release, process_type, index, command, slug_dir);
+                        specs.push(DynoSpec { size, ..spec })
                     }
                 }
             }
@@ -263,6 +268,7 @@ impl Platform<'_> {
                 .join(crate::runtime::log_file_name(&dyno, &instance)),
             instance,
             remove_on_exit: false,
+            size: crate::runtime::DEFAULT_SIZE,
         }
     }
 

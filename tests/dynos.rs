@@ -126,7 +126,7 @@ fn the_log_stream_holds_platform_events_in_time_order_with_filters() {
         "paas[web.1]: Starting process with command `python3 server.py`",
         "paas[web.1]: State changed from starting to up",
         "paas[web.1]: Stopping all processes with SIGTERM",
-        "paas[api]: Scaled to web@2 by admin",
+        "paas[api]: Scaled to web@2:standard-1x by admin",
         "app[web.1]: GET /",
         "app[web.2]: GET /",
         "paas[router]: at=info method=GET path=\"/\" host=stream.localhost:",
@@ -359,4 +359,50 @@ fn stopping_a_dyno_signals_every_process_in_it() {
     assert!(logs.contains("app[worker.1]: child got TERM"), "{logs}");
     assert!(logs.contains("app[worker.1]: parent got TERM"), "{logs}");
     assert!(!logs.contains("R12"), "both exited on SIGTERM:\n{logs}");
+}
+
+#[test]
+fn dyno_sizes_set_limits_where_the_host_enforces_them_and_say_so_where_not() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "sized").push_ok();
+    let before = server.containers("sized");
+    let output = server.ok(&["ps:scale", "-a", "sized", "web=1:standard-2x"]);
+    assert!(
+        output.contains("now running web at 1:standard-2x"),
+        "{output}"
+    );
+    let after = server.containers("sized");
+    assert_ne!(
+        before, after,
+        "a resized dyno is a new dyno, started with the new limits"
+    );
+    assert_eq!(server.get("sized", "/").0, 200);
+    let ps = server.ok(&["ps", "-a", "sized"]);
+    assert!(
+        ps.contains("=== web (1, standard-2x): python3 server.py"),
+        "{ps}"
+    );
+
+    let settings = std::fs::read_to_string(server.root.path().join("paas.toml")).unwrap();
+    if settings.contains("limits_enforced = true") {
+        let memory = server.podman(&["inspect", "--format", "{{.HostConfig.Memory}}", &after[0]]);
+        assert_eq!(memory.trim(), (1024u64 * 1024 * 1024).to_string());
+        assert!(!ps.contains("not enforced"), "{ps}");
+    } else {
+        assert!(
+            ps.contains("Dyno sizes are recorded but not enforced on this host"),
+            "{ps}"
+        );
+    }
+
+    server.ok(&["ps:resize", "-a", "sized", "web=standard-1x"]);
+    assert!(server
+        .ok(&["ps", "-a", "sized"])
+        .contains("=== web (1): python3 server.py"));
+    let bad = server.cmd(&["ps:resize", "-a", "sized", "web=huge"]);
+    assert!(
+        text(&bad).contains("`huge` is not a dyno size"),
+        "{}",
+        text(&bad)
+    );
 }

@@ -104,6 +104,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::ConfigUnset { keys } => config::unset(ctx, &keys),
         Command::Ps => ps::list(ctx),
         Command::PsScale { changes } => ps::scale(ctx, &changes),
+        Command::PsResize { changes } => ps::resize(ctx, &changes),
         Command::PsRestart { target } => ps::restart(ctx, target),
         Command::PsStop { target } => ps::stop(ctx, &target, crate::converge::STOP_GRACE),
         Command::PsKill { target } => ps::stop(ctx, &target, std::time::Duration::ZERO),

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::logs;
 use crate::release::Ledger;
 use crate::runtime::Runtime;
+use crate::runtime::{DynoSize, DEFAULT_SIZE};
 use crate::state::{AppName, ProcessType};
 
 pub fn list(ctx: &Ctx) -> Result<()> {
@@ -30,7 +31,12 @@ pub fn list(ctx: &Ctx) -> Result<()> {
         if count == 0 && of_type.is_empty() {
             continue;
         }
-        println!("=== {process_type} ({count}): {command}");
+        let size = app.settings()?.size_of(process_type);
+        if size == DEFAULT_SIZE {
+            println!("=== {process_type} ({count}): {command}");
+        } else {
+            println!("=== {process_type} ({count}, {}): {command}", size.name);
+        }
         for dyno in &of_type {
             let state = if dyno.running {
                 "up".to_string()
@@ -75,6 +81,10 @@ pub fn list(ctx: &Ctx) -> Result<()> {
         }
         println!();
     }
+    if !ctx.settings.limits_enforced && !dynos.is_empty() {
+        println!("Dyno sizes are recorded but not enforced on this host: rootless podman on cgroup v1 cannot limit memory or CPU.");
+        println!();
+    }
     let one_off: Vec<_> = dynos
         .iter()
         .filter(|d| d.process_type == ONE_OFF_TYPE)
@@ -89,24 +99,40 @@ pub fn list(ctx: &Ctx) -> Result<()> {
 }
 
 /// `web=2` → (`web`, 2).
-pub fn parse_scale(change: &str) -> Result<(ProcessType, u32)> {
-    let hint = "scale with `TYPE=COUNT`, like `paas ps:scale web=2 worker=1`";
-    let Some((name, count)) = change.split_once('=') else {
+/// `web=2` or `web=2:standard-2x`.
+pub fn parse_scale(change: &str) -> Result<(ProcessType, u32, Option<DynoSize>)> {
+    let hint = "scale with `TYPE=COUNT[:SIZE]`, like `paas ps:scale web=2:standard-2x worker=1`";
+    let Some((name, value)) = change.split_once('=') else {
         return Err(Error::new(format!("`{change}` is not `TYPE=COUNT`")).hint(hint));
     };
     let process_type = ProcessType::parse(name).map_err(|err| Error::new(err.to_string()))?;
+    let (count, size) = match value.split_once(':') {
+        Some((count, size)) => (count, Some(parse_size(size)?)),
+        None => (value, None),
+    };
     let count: u32 = count.parse().ok().filter(|c| *c <= 100).ok_or_else(|| {
         Error::new(format!("`{count}` is not a dyno count from 0 to 100")).hint(hint)
     })?;
-    Ok((process_type, count))
+    Ok((process_type, count, size))
+}
+
+fn parse_size(name: &str) -> Result<DynoSize> {
+    DynoSize::parse(name).ok_or_else(|| {
+        Error::new(format!("`{name}` is not a dyno size"))
+            .hint(format!("the sizes are: {}", DynoSize::names()))
+    })
 }
 
 pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
     let app = ctx.app()?;
-    let parsed: Vec<(ProcessType, u32)> = changes
+    let parsed: Vec<(ProcessType, u32, Option<DynoSize>)> = changes
         .iter()
         .map(|c| parse_scale(c))
         .collect::<Result<_>>()?;
+    let sizes: BTreeMap<String, DynoSize> = parsed
+        .iter()
+        .filter_map(|(t, _, size)| Some((t.to_string(), (*size)?)))
+        .collect();
     let _lock = app.lock()?;
     let Some(release) = Ledger::new(&app).current()?.filter(|r| r.slug.is_some()) else {
         return Err(
@@ -115,7 +141,7 @@ pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
         );
     };
     let mut formation: BTreeMap<String, u32> = app.settings()?.formation;
-    for (process_type, count) in &parsed {
+    for (process_type, count, _) in &parsed {
         if process_type.as_str() == "release" {
             return Err(Error::new(
                 "the `release` process type runs once per release, not as dynos",
@@ -142,19 +168,32 @@ pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
     say_partial!("Scaling dynos... ");
     let runtime = ctx.runtime();
     let platform = ctx.platform(&runtime);
+    // Sizes first: converge starts the resized types' dynos with their new limits.
+    set_sizes(&app, &sizes)?;
     platform.converge(&app, &release, &formation, Mode::Keep, || {
         let mut settings = app.settings()?;
         settings.formation = formation.clone();
         app.write_settings(&settings)
     })?;
-    let scaled: Vec<String> = parsed.iter().map(|(t, c)| format!("{t}@{c}")).collect();
+    let settings = app.settings()?;
+    let scaled: Vec<(String, u32, &str)> = parsed
+        .iter()
+        .map(|(t, c, _)| (t.to_string(), *c, settings.size_of(t.as_str()).name))
+        .collect();
+    let log_form: Vec<String> = scaled
+        .iter()
+        .map(|(t, c, size)| format!("{t}@{c}:{size}"))
+        .collect();
     logs::platform(
         &app,
         "api",
-        &format!("Scaled to {} by {}", scaled.join(", "), ctx.user),
+        &format!("Scaled to {} by {}", log_form.join(", "), ctx.user),
     );
-    let summary: Vec<String> = parsed.iter().map(|(t, c)| format!("{t} at {c}")).collect();
-    say!("done, now running {}", summary.join(", "));
+    let said: Vec<String> = scaled
+        .iter()
+        .map(|(t, c, size)| format!("{t} at {c}:{size}"))
+        .collect();
+    say!("done, now running {}", said.join(", "));
     Ok(())
 }
 
@@ -179,6 +218,41 @@ pub fn restart(ctx: &Ctx, target: Option<String>) -> Result<()> {
     logs::platform(&app, "api", &format!("Restart {what} by {}", ctx.user));
     say!("done");
     Ok(())
+}
+
+fn set_sizes(app: &crate::state::AppDir, sizes: &BTreeMap<String, DynoSize>) -> Result<()> {
+    if sizes.is_empty() {
+        return Ok(());
+    }
+    let mut settings = app.settings()?;
+    for (process_type, size) in sizes {
+        settings
+            .sizes
+            .insert(process_type.clone(), size.name.to_string());
+    }
+    app.write_settings(&settings)
+}
+
+/// `ps:resize web=standard-2x`: new dynos of that type with the new limits.
+pub fn resize(ctx: &Ctx, changes: &[String]) -> Result<()> {
+    let app = ctx.app()?;
+    let formation = app.settings()?.formation;
+    let mut scale_args = Vec::new();
+    for change in changes {
+        let Some((process_type, size)) = change.split_once('=') else {
+            return Err(Error::new(format!("`{change}` is not `TYPE=SIZE`"))
+                .hint("resize with `paas ps:resize web=standard-2x`"));
+        };
+        let size = parse_size(size)?;
+        let Some(count) = formation.get(process_type) else {
+            return Err(Error::new(format!(
+                "`{}` has no process type `{process_type}`",
+                app.name
+            )));
+        };
+        scale_args.push(format!("{process_type}={count}:{}", size.name));
+    }
+    scale(ctx, &scale_args)
 }
 
 /// A process type of the formation, or one of its dynos (`web.1`).
@@ -267,8 +341,14 @@ mod tests {
 
     #[test]
     fn scale_arguments() {
-        let (t, c) = parse_scale("web=2").unwrap();
-        assert_eq!((t.as_str(), c), ("web", 2));
+        let (t, c, size) = parse_scale("web=2").unwrap();
+        assert_eq!((t.as_str(), c, size), ("web", 2, None));
+        let (_, c, size) = parse_scale("web=3:standard-2x").unwrap();
+        assert_eq!((c, size.unwrap().name), (3, "standard-2x"));
+        assert_eq!(
+            parse_scale("web=1:huge").unwrap_err().message(),
+            "`huge` is not a dyno size"
+        );
         assert_eq!(parse_scale("worker=0").unwrap().1, 0);
         assert_eq!(
             parse_scale("web").unwrap_err().message(),

@@ -400,6 +400,30 @@ fn hard_limits() -> (u64, u64) {
     (limit(libc::RLIMIT_NOFILE), limit(libc::RLIMIT_NPROC))
 }
 
+/// Whether memory limits take effect for the owner's containers: rootless
+/// podman on cgroup v1 accepts them and says it ignores them.
+pub fn limits_enforced(user: &str, image: &str, report: &mut Report) -> Result<bool> {
+    let output = podman_as(
+        user,
+        &[
+            "run",
+            "--rm",
+            "--network=none",
+            "--memory=64m",
+            image,
+            "true",
+        ],
+    )?;
+    let ignored = String::from_utf8_lossy(&output.stderr).contains("ignored");
+    if !output.status.success() || ignored {
+        report.ok("dyno memory and CPU limits: NOT enforced on this host (rootless podman on cgroup v1); `ps` says so");
+        Ok(false)
+    } else {
+        report.ok("dyno memory and CPU limits are enforced");
+        Ok(true)
+    }
+}
+
 fn chown_path(path: &Path, user: &str) -> Result<()> {
     let passwd =
         lookup_user(user).ok_or_else(|| Error::new(format!("user `{user}` does not exist")))?;
@@ -558,6 +582,7 @@ mod tests {
             user: "paas".into(),
             run_image: "r".into(),
             build_image: "b".into(),
+            limits_enforced: false,
         };
         let unit = systemd_unit(&Root::new("/var/lib/paas"), &settings, 995);
         assert!(unit.contains("User=paas\n"));

@@ -74,6 +74,7 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     let ssh_port = if args.local { args.ssh_port } else { 22 };
     let images = stack::ensure_images(args, &mut report)?;
     host::ensure_podman_runtime(&args.user, &images.run, &mut report)?;
+    let limits_enforced = host::limits_enforced(&args.user, &images.run, &mut report)?;
 
     let settings = Settings {
         domain: args.domain.clone(),
@@ -84,6 +85,7 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
         user: args.user.clone(),
         run_image: args.run_image.clone().unwrap_or(images.run),
         build_image: args.build_image.clone().unwrap_or(images.build),
+        limits_enforced,
     };
     ensure_root_files(&root, &settings, &mut report)?;
     if let Some(key) = &args.admin_key {

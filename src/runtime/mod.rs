@@ -16,6 +16,72 @@ use crate::state::AppName;
 /// The port a dyno listens on inside its container (`$PORT`).
 pub const DYNO_PORT: u16 = 5000;
 
+/// A dyno size, as Heroku names them: memory, CPU share and process limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DynoSize {
+    pub name: &'static str,
+    pub memory_mb: u64,
+    /// Relative CPU weight (`--cpu-shares`), 1024 for one share.
+    pub cpu_shares: u64,
+    pub pids: u64,
+}
+
+pub const SIZES: &[DynoSize] = &[
+    DynoSize {
+        name: "eco",
+        memory_mb: 512,
+        cpu_shares: 512,
+        pids: 256,
+    },
+    DynoSize {
+        name: "basic",
+        memory_mb: 512,
+        cpu_shares: 512,
+        pids: 256,
+    },
+    DynoSize {
+        name: "standard-1x",
+        memory_mb: 512,
+        cpu_shares: 1024,
+        pids: 256,
+    },
+    DynoSize {
+        name: "standard-2x",
+        memory_mb: 1024,
+        cpu_shares: 2048,
+        pids: 512,
+    },
+    DynoSize {
+        name: "performance-m",
+        memory_mb: 2560,
+        cpu_shares: 4096,
+        pids: 16384,
+    },
+    DynoSize {
+        name: "performance-l",
+        memory_mb: 14336,
+        cpu_shares: 8192,
+        pids: 32768,
+    },
+];
+
+pub const DEFAULT_SIZE: DynoSize = SIZES[2];
+
+impl DynoSize {
+    /// `standard-2x`, `Standard-2X` or `2x`.
+    pub fn parse(name: &str) -> Option<DynoSize> {
+        let name = name.to_ascii_lowercase();
+        SIZES
+            .iter()
+            .find(|s| s.name == name || s.name.strip_prefix("standard-") == Some(name.as_str()))
+            .copied()
+    }
+
+    pub fn names() -> String {
+        SIZES.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+    }
+}
+
 /// What to start.
 #[derive(Debug, Clone)]
 pub struct DynoSpec {
@@ -35,6 +101,7 @@ pub struct DynoSpec {
     pub log_file: PathBuf,
     /// One-off dynos vanish when their command ends.
     pub remove_on_exit: bool,
+    pub size: DynoSize,
 }
 
 impl DynoSpec {
@@ -84,6 +151,8 @@ pub struct Dyno {
     pub started_at: i64,
     /// The host pid of the dyno's init, while running.
     pub pid: Option<u32>,
+    /// Its size's name (`standard-1x`).
+    pub size: String,
 }
 
 impl Dyno {
@@ -115,4 +184,19 @@ pub trait Runtime {
     fn is_listening(&self, dyno: &Dyno, port: u16) -> Result<bool>;
     /// Whether the dyno is still running, and its exit code if not.
     fn status(&self, dyno: &Dyno) -> Result<(bool, i32)>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_as_heroku_names_them() {
+        assert_eq!(DynoSize::parse("standard-2x").unwrap().memory_mb, 1024);
+        assert_eq!(DynoSize::parse("Standard-2X").unwrap().name, "standard-2x");
+        assert_eq!(DynoSize::parse("2x").unwrap().name, "standard-2x");
+        assert_eq!(DynoSize::parse("performance-l").unwrap().memory_mb, 14336);
+        assert!(DynoSize::parse("huge").is_none());
+        assert_eq!(DEFAULT_SIZE.name, "standard-1x");
+    }
 }

@@ -130,6 +130,7 @@ impl Podman {
             address,
             started_at: entry.started_at,
             pid: (running && entry.pid > 0).then_some(entry.pid),
+            size: label("paas.size").unwrap_or_else(|| super::DEFAULT_SIZE.name.to_string()),
         })
     }
 }
@@ -195,9 +196,18 @@ impl Podman {
             format!("paas.release={}", spec.release),
             format!("paas.type={}", spec.process_type),
             format!("paas.index={}", spec.index),
+            format!("paas.size={}", spec.size.name),
         ] {
             args.push(format!("--label={label}"));
         }
+        // Enforced where the host can (cgroup v2, or cgroup v1 as root);
+        // rootless podman on cgroup v1 ignores them, and `ps` says so.
+        args.extend([
+            format!("--memory={}m", spec.size.memory_mb),
+            format!("--memory-swap={}m", spec.size.memory_mb),
+            format!("--cpu-shares={}", spec.size.cpu_shares),
+            format!("--pids-limit={}", spec.size.pids),
+        ]);
         if spec.process_type == "web" {
             args.push(format!("--publish=127.0.0.1::{DYNO_PORT}"));
         }

@@ -32,6 +32,10 @@ pub struct Settings {
     pub user: String,
     pub run_image: String,
     pub build_image: String,
+    /// Whether dyno memory and CPU limits take effect on this host (found
+    /// by the installer: rootless podman on cgroup v1 ignores them).
+    #[serde(default)]
+    pub limits_enforced: bool,
 }
 
 impl Settings {
@@ -67,6 +71,19 @@ pub struct AppSettings {
     /// Where the log stream is forwarded (`syslog://host:port`).
     #[serde(default)]
     pub drains: Vec<String>,
+    /// Dyno size per process type (`standard-2x`); `standard-1x` if absent.
+    #[serde(default)]
+    pub sizes: BTreeMap<String, String>,
+}
+
+impl AppSettings {
+    /// The size of a process type's dynos.
+    pub fn size_of(&self, process_type: &str) -> crate::runtime::DynoSize {
+        self.sizes
+            .get(process_type)
+            .and_then(|name| crate::runtime::DynoSize::parse(name))
+            .unwrap_or(crate::runtime::DEFAULT_SIZE)
+    }
 }
 
 /// The state root and the paths inside it.
@@ -246,6 +263,7 @@ mod tests {
             user: "paas".into(),
             run_image: "r".into(),
             build_image: "b".into(),
+            limits_enforced: false,
         };
         let app = AppName::parse("web").unwrap();
         assert_eq!(settings.app_url(&app), "http://web.example.com/");
