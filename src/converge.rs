@@ -154,12 +154,14 @@ impl Platform<'_> {
             for index in 1..=*count {
                 let size = settings.size_of(process_type);
                 // A resized type gets new dynos: limits are set when a container starts.
+                // The daemon's repairs never resize a running dyno: only a
+                // user's command does, and it undoes its size change if it fails.
                 let current = existing.iter().find(|d| {
                     d.running
                         && d.release == release.version
                         && &d.process_type == process_type
                         && d.index == index
-                        && d.size == size.name
+                        && (d.size == size.name || mode == Mode::Repair)
                 });
                 let waiting =
                     crashes.waiting(&format!("{process_type}.{index}"), release.version, now);

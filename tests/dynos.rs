@@ -244,6 +244,12 @@ fn ps_stop_start_and_kill() {
         "{ps}"
     );
 
+    // ps:start on a type that runs keeps its scale (review finding: it scaled to 1).
+    server.ok(&["ps:start", "-a", "stubborn", "worker"]);
+    assert!(server
+        .ok(&["ps", "-a", "stubborn"])
+        .contains("=== worker (2)"));
+
     // ps:kill does not wait.
     let started = Instant::now();
     server.ok(&["ps:kill", "-a", "stubborn", "worker"]);

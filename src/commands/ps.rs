@@ -169,12 +169,20 @@ pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
     let runtime = ctx.runtime();
     let platform = ctx.platform(&runtime);
     // Sizes first: converge starts the resized types' dynos with their new limits.
+    let previous_sizes = app.settings()?.sizes;
     set_sizes(&app, &sizes)?;
-    platform.converge(&app, &release, &formation, Mode::Keep, || {
+    let converged = platform.converge(&app, &release, &formation, Mode::Keep, || {
         let mut settings = app.settings()?;
         settings.formation = formation.clone();
         app.write_settings(&settings)
-    })?;
+    });
+    if let Err(err) = converged {
+        // The old dynos keep running at their old size: so must the settings say.
+        let mut settings = app.settings()?;
+        settings.sizes = previous_sizes;
+        app.write_settings(&settings)?;
+        return Err(err);
+    }
     let settings = app.settings()?;
     let scaled: Vec<(String, u32, &str)> = parsed
         .iter()
@@ -289,12 +297,15 @@ pub fn stop(ctx: &Ctx, target: &str, grace: std::time::Duration) -> Result<()> {
         .filter(|d| d.process_type == target || d.name() == target)
         .collect();
     if target.contains('.') {
-        // One dyno: the formation still wants it, so the daemon starts a new one.
+        // One dyno: out of the router first, then stopped; the formation
+        // still wants it, so the daemon starts a new one.
+        let remaining: Vec<_> = runtime
+            .list(Some(&app.name))?
+            .into_iter()
+            .filter(|d| d.name() != target)
+            .collect();
+        platform.publish_routes(&app, &crate::converge::routes_of(&remaining))?;
         platform.stop_within(&app, &dynos, grace)?;
-        if dynos.iter().any(|d| d.process_type == "web") {
-            let remaining: Vec<_> = runtime.list(Some(&app.name))?;
-            platform.publish_routes(&app, &crate::converge::routes_of(&remaining))?;
-        }
         say!("Stopping {target} dyno on {}... done", app.name);
     } else {
         let count = settings.formation.get(target).copied().unwrap_or(0);
@@ -326,7 +337,18 @@ pub fn start(ctx: &Ctx, process_type: &str) -> Result<()> {
                 app.name
             )));
         }
-        settings.stopped.get(process_type).copied().unwrap_or(1)
+        // Not stopped: keep its scale (at least one), never scale it down.
+        let running = settings
+            .formation
+            .get(process_type)
+            .copied()
+            .unwrap_or(0)
+            .max(1);
+        settings
+            .stopped
+            .get(process_type)
+            .copied()
+            .unwrap_or(running)
     };
     scale(ctx, &[format!("{process_type}={count}")])?;
     let _lock = app.lock()?;

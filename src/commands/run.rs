@@ -72,8 +72,16 @@ fn one_off_spec(ctx: &Ctx, app: &AppDir, words: &[String]) -> Result<(DynoSpec, 
 
 pub fn attached(ctx: &Ctx, words: &[String]) -> Result<()> {
     let app = ctx.app()?;
-    let (spec, line) = one_off_spec(ctx, &app, words)?;
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let runtime = ctx.runtime();
+    // Numbered and created under the lock, so two runs never share `run.N`;
+    // attached after it, so a long session does not hold the app.
+    let (spec, line, container) = {
+        let _lock = app.lock()?;
+        let (spec, line) = one_off_spec(ctx, &app, words)?;
+        let container = runtime.create_attached(&spec, tty)?;
+        (spec, line, container)
+    };
     say!(
         "Running `{line}` on {}... up, {}",
         app.name,
@@ -84,7 +92,7 @@ pub fn attached(ctx: &Ctx, words: &[String]) -> Result<()> {
         "api",
         &format!("Starting process with command `{line}` by {}", ctx.user),
     );
-    let code = ctx.runtime().run_attached(&spec, tty)?;
+    let code = runtime.attach(&container)?;
     logs::platform(
         &app,
         &spec.dyno_name(),
@@ -98,6 +106,7 @@ pub fn attached(ctx: &Ctx, words: &[String]) -> Result<()> {
 
 pub fn detached(ctx: &Ctx, words: &[String]) -> Result<()> {
     let app = ctx.app()?;
+    let _lock = app.lock()?;
     let (spec, line) = one_off_spec(ctx, &app, words)?;
     logs::platform(
         &app,

@@ -193,11 +193,15 @@ async fn reconcile_loop(root: Root, table: RouteTable) {
                     }
                     let (root, table, busy) = (root.clone(), table.clone(), busy.clone());
                     tokio::task::spawn_blocking(move || {
-                        if let Err(err) = reconcile_one(&root, &name) {
-                            eprintln!("paas daemon: {name}: {}", err.report().trim_end());
+                        match reconcile_one(&root, &name) {
+                            // After a repair the routes file matches the running dynos.
+                            Ok(true) => reload(&root, &table, &name),
+                            // Skipped (a command holds the lock and publishes itself).
+                            Ok(false) => {}
+                            Err(err) => {
+                                eprintln!("paas daemon: {name}: {}", err.report().trim_end())
+                            }
                         }
-                        // After a repair the routes file matches the running dynos.
-                        reload(&root, &table, &name);
                         busy.lock().expect("not poisoned").remove(&name);
                     });
                 }
@@ -206,6 +210,48 @@ async fn reconcile_loop(root: Root, table: RouteTable) {
         }
         tokio::time::sleep(RECONCILE_EVERY).await;
     }
+}
+
+/// Removes env files (config vars, 0600) left by dynos that are gone: a
+/// one-off removed by podman itself, or a `paas` process that died. Files
+/// under a minute old may belong to a dyno being created right now.
+fn sweep_env_files(platform: &Platform, app: &AppDir) -> Result<()> {
+    let prefix = format!("paas-{}-", platform.settings.install_id);
+    let containers: HashSet<String> = platform
+        .runtime
+        .list(Some(&app.name))?
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    let Ok(entries) = std::fs::read_dir(platform.root.run_dir().join("env")) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(container) = name.strip_suffix(".env") else {
+            continue;
+        };
+        let ours = container
+            .strip_prefix(&prefix)
+            .and_then(app_of_container)
+            .is_some_and(|name| name == app.name.as_str());
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().unwrap_or_default() > std::time::Duration::from_secs(60));
+        if ours && old && !containers.contains(container) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// The app in `<app>-<type>.<index>-v<release>-<instance>`: app names have
+/// dashes but no dots, dyno names have a dot, so the app ends at the last
+/// dash before the first dot.
+fn app_of_container(rest: &str) -> Option<&str> {
+    let before_dot = &rest[..rest.find('.')?];
+    Some(&before_dot[..before_dot.rfind('-')?])
 }
 
 /// Starts forwarding the app's stream to its drains, unless that runs; the
@@ -243,7 +289,9 @@ fn start_drain_forwarder(
     });
 }
 
-fn reconcile_one(root: &Root, name: &AppName) -> Result<()> {
+/// Repairs one app; `Ok(false)` when it was not its turn (locked, gone,
+/// never deployed).
+fn reconcile_one(root: &Root, name: &AppName) -> Result<bool> {
     let settings = root.settings()?;
     let runtime = Podman::new(
         &settings.install_id,
@@ -258,17 +306,17 @@ fn reconcile_one(root: &Root, name: &AppName) -> Result<()> {
     reconcile_app(&platform, &root.app(name))
 }
 
-fn reconcile_app(platform: &Platform, app: &AppDir) -> Result<()> {
+fn reconcile_app(platform: &Platform, app: &AppDir) -> Result<bool> {
     // A deploy or a command holds the lock: it converges the app itself.
     let Some(_lock) = Lock::try_acquire(&app.lock_file())? else {
-        return Ok(());
+        return Ok(false);
     };
     // Destroyed between listing and locking.
     if !app.exists() {
-        return Ok(());
+        return Ok(false);
     }
     let Some(release) = Ledger::new(app).current()? else {
-        return Ok(());
+        return Ok(false);
     };
     let settings = app.settings()?;
     platform.converge(app, &release, &settings.formation, Mode::Repair, || Ok(()))?;
@@ -282,5 +330,22 @@ fn reconcile_app(platform: &Platform, app: &AppDir) -> Result<()> {
         .log_limit_mb
         .map_or(crate::logs::DEFAULT_LIMIT_BYTES, |mb| mb * 1024 * 1024);
     crate::logs::enforce_limit(app, &live, limit);
-    Ok(())
+    sweep_env_files(platform, app)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_names_give_their_app() {
+        assert_eq!(app_of_container("web-web.1-v3-ab12cd34"), Some("web"));
+        assert_eq!(
+            app_of_container("web-api-web.1-v3-ab12cd34"),
+            Some("web-api")
+        );
+        assert_eq!(app_of_container("a-b-c-worker.12-v1-00"), Some("a-b-c"));
+        assert_eq!(app_of_container("nodot"), None);
+    }
 }

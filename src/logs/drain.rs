@@ -87,7 +87,9 @@ pub fn forward(app: &AppDir, drains: impl Fn() -> Vec<Drain>, keep_going: impl F
                 batch.extend(syslog_frame(line));
             }
             if !batch.is_empty() && open.write_all(&batch).is_err() {
+                // A drain that cannot keep up loses lines, not the app's time.
                 *stream = None;
+                *retry_at = Instant::now() + Duration::from_secs(5);
             }
         }
         std::thread::sleep(Duration::from_millis(200));

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::state::AppDir;
@@ -183,7 +184,8 @@ impl Filter {
 /// dyno files are picked up as dynos start.
 pub struct Reader {
     dir: PathBuf,
-    offsets: HashMap<PathBuf, u64>,
+    /// Per file: its inode (a rotated file is a new one) and how far it was read.
+    offsets: HashMap<PathBuf, (u64, u64)>,
 }
 
 impl Reader {
@@ -200,7 +202,9 @@ impl Reader {
         if let Ok(entries) = fs::read_dir(&reader.dir) {
             for entry in entries.flatten() {
                 if let Ok(meta) = entry.metadata() {
-                    reader.offsets.insert(entry.path(), meta.len());
+                    reader
+                        .offsets
+                        .insert(entry.path(), (meta.ino(), meta.len()));
                 }
             }
         }
@@ -213,16 +217,21 @@ impl Reader {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return lines;
         };
-        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-            if path.extension().is_none_or(|e| e != "log") {
-                continue;
-            }
-            let offset = self.offsets.entry(path.clone()).or_insert(0);
+        let paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .collect();
+        // Forget files that are gone (pruned, rotated away).
+        self.offsets.retain(|path, _| paths.contains(path));
+        for path in paths {
             let Ok(mut file) = fs::File::open(&path) else {
                 continue;
             };
-            // A truncated or rotated file starts over.
-            if file.metadata().is_ok_and(|m| m.len() < *offset) {
+            let Ok(meta) = file.metadata() else { continue };
+            let (inode, offset) = self.offsets.entry(path.clone()).or_insert((meta.ino(), 0));
+            // A file renamed over this path (rotation) or truncated starts over.
+            if *inode != meta.ino() || meta.len() < *offset {
+                *inode = meta.ino();
                 *offset = 0;
             }
             if file.seek(SeekFrom::Start(*offset)).is_err() {
@@ -395,6 +404,27 @@ mod tests {
             lines.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
             ["b"]
         );
+    }
+
+    #[test]
+    fn a_file_renamed_over_is_read_from_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = Root::new(dir.path()).app(&AppName::parse("demo").unwrap());
+        fs::create_dir_all(app.logs_dir()).unwrap();
+        let file = app.logs_dir().join("web.1.aa.log");
+        fs::write(&file, "2026-11-21T10:00:00Z stdout F a\n").unwrap();
+        let mut reader = Reader::new(&app);
+        assert_eq!(reader.read_new().len(), 1);
+        // As conmon rotates: a new, longer file renamed over the old one.
+        let fresh = app.logs_dir().join("web.1.aa.log.tmp");
+        fs::write(
+            &fresh,
+            "2026-11-21T10:00:01Z stdout F b\n2026-11-21T10:00:02Z stdout F c\n",
+        )
+        .unwrap();
+        fs::rename(&fresh, &file).unwrap();
+        let messages: Vec<String> = reader.read_new().into_iter().map(|l| l.message).collect();
+        assert_eq!(messages, ["b", "c"]);
     }
 
     #[test]

@@ -172,9 +172,11 @@ impl Dyno {
 pub trait Runtime {
     /// Starts a dyno and returns it once the runtime reports it running.
     fn start(&self, spec: &DynoSpec) -> Result<Dyno>;
-    /// Runs a one-off dyno attached to this process's stdin and stdout
-    /// (a terminal if `tty`); returns its exit status when it ends.
-    fn run_attached(&self, spec: &DynoSpec, tty: bool) -> Result<i32>;
+    /// Creates a one-off dyno to be attached to this process's stdin and
+    /// stdout (a terminal if `tty`); it is listed, so its name is taken.
+    fn create_attached(&self, spec: &DynoSpec, tty: bool) -> Result<String>;
+    /// Starts a created dyno attached; returns its exit status when it ends.
+    fn attach(&self, id: &str) -> Result<i32>;
     /// This install's dynos, of one app or of all apps.
     fn list(&self, app: Option<&AppName>) -> Result<Vec<Dyno>>;
     /// Stops (SIGTERM to every process, then SIGKILL after `grace`) and

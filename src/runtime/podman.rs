@@ -261,10 +261,10 @@ impl Runtime for Podman {
             })
     }
 
-    fn run_attached(&self, spec: &DynoSpec, tty: bool) -> Result<i32> {
+    fn create_attached(&self, spec: &DynoSpec, tty: bool) -> Result<String> {
         let (container, env_file) = self.prepare(spec)?;
         let mut args: Vec<String> = vec![
-            "run".into(),
+            "create".into(),
             "--rm".into(),
             "--interactive".into(),
             "--log-driver=none".into(),
@@ -273,11 +273,20 @@ impl Runtime for Podman {
             args.push("--tty".into());
         }
         args.extend(self.container_args(spec, &container, &env_file));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if let Err(err) = run(&args) {
+            let _ = fs::remove_file(&env_file);
+            return Err(err);
+        }
+        Ok(container)
+    }
+
+    fn attach(&self, container: &str) -> Result<i32> {
         let status = command()
-            .args(&args)
+            .args(["start", "--attach", "--interactive", container])
             .status()
-            .context(|| "running `podman run`".into());
-        let _ = fs::remove_file(&env_file);
+            .context(|| "running `podman start`".into());
+        let _ = fs::remove_file(self.env_file(container));
         Ok(status?.code().unwrap_or(128))
     }
 

@@ -16,6 +16,8 @@ pub enum ProcfileError {
     EmptyCommand { line: usize, name: String },
     #[error("Procfile line {line}: process type `{name}` is defined twice")]
     Duplicate { line: usize, name: String },
+    #[error("Procfile line {line}: `run` is reserved for one-off dynos (`paas run`); name the type otherwise")]
+    Reserved { line: usize },
 }
 
 /// Parses a Procfile. Blank lines and `#` comments are skipped.
@@ -37,6 +39,9 @@ pub fn parse(text: &str) -> Result<BTreeMap<ProcessType, String>, ProcfileError>
             line,
             reason: err.to_string(),
         })?;
+        if name.as_str() == "run" {
+            return Err(ProcfileError::Reserved { line });
+        }
         let command = command.trim();
         if command.is_empty() {
             return Err(ProcfileError::EmptyCommand {
@@ -97,6 +102,10 @@ mod tests {
                 line: 2,
                 name: "web".into()
             }
+        );
+        assert_eq!(
+            parse("run: x\n").unwrap_err(),
+            ProcfileError::Reserved { line: 1 }
         );
         assert!(matches!(
             parse("my web: x\n").unwrap_err(),
