@@ -60,11 +60,7 @@ impl Ctx {
     }
 
     pub fn runtime(&self) -> Podman {
-        Podman::new(
-            &self.settings.install_id,
-            &self.settings.run_image,
-            self.root.run_dir().join("env"),
-        )
+        Podman::for_install(&self.root, &self.settings)
     }
 
     pub fn platform<'a>(&'a self, runtime: &'a Podman) -> Platform<'a> {

@@ -102,11 +102,7 @@ async fn shutdown_signal() {
 /// has: after a reboot a stale port may belong to another program. The
 /// reconciler publishes fresh routes as it brings dynos back.
 fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, Arc<AppRoutes>>> {
-    let runtime = Podman::new(
-        &settings.install_id,
-        &settings.run_image,
-        root.run_dir().join("env"),
-    );
+    let runtime = Podman::for_install(root, settings);
     let running = runtime.list(None).unwrap_or_else(|err| {
         eprintln!("paas daemon: listing dynos: {}", err.report().trim_end());
         Vec::new()
@@ -293,11 +289,7 @@ fn start_drain_forwarder(
 /// never deployed).
 fn reconcile_one(root: &Root, name: &AppName) -> Result<bool> {
     let settings = root.settings()?;
-    let runtime = Podman::new(
-        &settings.install_id,
-        &settings.run_image,
-        root.run_dir().join("env"),
-    );
+    let runtime = Podman::for_install(root, &settings);
     let platform = Platform {
         root,
         settings: &settings,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{Dyno, DynoSpec, Runtime, DYNO_PORT};
 use crate::error::{Context, Error, Result};
-use crate::state::{self, AppName};
+use crate::state::{self, AppName, Root, Settings};
 
 /// Run by bash in every dyno, as on Heroku: config vars, then
 /// `.profile.d/*.sh`, then the Procfile command through `bash -c`. bash execs
@@ -95,11 +95,12 @@ struct PsPort {
 }
 
 impl Podman {
-    pub fn new(install_id: &str, image: &str, env_dir: PathBuf) -> Podman {
+    /// The runtime of one install: its containers, its run image, its env files.
+    pub fn for_install(root: &Root, settings: &Settings) -> Podman {
         Podman {
-            install_id: install_id.to_string(),
-            image: image.to_string(),
-            env_dir,
+            install_id: settings.install_id.clone(),
+            image: settings.run_image.clone(),
+            env_dir: root.run_dir().join("env"),
         }
     }
 
