@@ -119,25 +119,14 @@ pub enum Command {
     /// (`run bash`, `run python manage.py migrate`, `run worker --once`).
     #[command(name = "run")]
     Run {
-        /// The command; a Procfile type runs that type's command.
-        #[arg(
-            required = true,
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "COMMAND"
-        )]
-        command: Vec<String>,
+        #[command(flatten)]
+        command: OneOffCommand,
     },
     /// Run a one-off command in the background; its output goes to `logs`.
     #[command(name = "run:detached")]
     RunDetached {
-        #[arg(
-            required = true,
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "COMMAND"
-        )]
-        command: Vec<String>,
+        #[command(flatten)]
+        command: OneOffCommand,
     },
     /// Stop a one-off dyno (`run.1`).
     #[command(name = "run:stop")]
@@ -220,6 +209,19 @@ pub enum Command {
         /// The hook's name (`pre-receive`).
         name: String,
     },
+}
+
+/// The words of a one-off dyno's command (`run`, `run:detached`).
+#[derive(Debug, Args)]
+pub struct OneOffCommand {
+    /// The command; a Procfile type runs that type's command.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub words: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,7 +16,8 @@ pub fn list(ctx: &Ctx) -> Result<()> {
     let app = ctx.app()?;
     let release = Ledger::new(&app).current()?;
     let dynos = ctx.runtime().list(Some(&app.name))?;
-    let formation = app.settings()?.formation;
+    let settings = app.settings()?;
+    let formation = &settings.formation;
     let crashes = Crashes::load(&app);
     let Some(release) = release else {
         println!("No dynos on {}: nothing has been deployed yet", app.name);
@@ -31,7 +32,7 @@ pub fn list(ctx: &Ctx) -> Result<()> {
         if count == 0 && of_type.is_empty() {
             continue;
         }
-        let size = app.settings()?.size_of(process_type);
+        let size = settings.size_of(process_type);
         if size == DEFAULT_SIZE {
             println!("=== {process_type} ({count}): {command}");
         } else {

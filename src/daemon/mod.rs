@@ -279,8 +279,7 @@ fn start_drain_forwarder(
                 })
                 .unwrap_or_default()
         };
-        let keep_going = || app.exists() && app.settings().is_ok_and(|s| !s.drains.is_empty());
-        crate::logs::drain::forward(&app, drains, keep_going);
+        crate::logs::drain::forward(&app, drains);
         forwarding.lock().expect("not poisoned").remove(&name);
     });
 }

@@ -7,8 +7,7 @@ pub mod sshd;
 mod stack;
 
 pub use host::{
-    as_user, chown_tree, pid_alive, podman_as, start_daemon, supervisor_pid_file, systemd_running,
-    user_home, user_uid,
+    pid_alive, podman_as, start_daemon, supervisor_pid_file, systemd_running, user_home, user_uid,
 };
 
 use std::fs;

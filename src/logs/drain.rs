@@ -61,12 +61,16 @@ pub fn syslog_frame(line: &LogLine) -> Vec<u8> {
     format!("{} {message}", message.len()).into_bytes()
 }
 
-/// Forwards the app's new lines to its drains until `keep_going` says stop.
-pub fn forward(app: &AppDir, drains: impl Fn() -> Vec<Drain>, keep_going: impl Fn() -> bool) {
+/// Forwards the app's new lines to the drains `drains` names, until it
+/// names none (the app has no drains left, or is gone).
+pub fn forward(app: &AppDir, drains: impl Fn() -> Vec<Drain>) {
     let mut reader = Reader::at_end(app);
     let mut connections: Vec<(Drain, Option<TcpStream>, Instant)> = Vec::new();
-    while keep_going() {
+    loop {
         let wanted = drains();
+        if wanted.is_empty() {
+            return;
+        }
         connections.retain(|(drain, _, _)| wanted.contains(drain));
         for drain in wanted {
             if !connections.iter().any(|(d, _, _)| *d == drain) {

@@ -115,25 +115,6 @@ pub fn log_file_name(dyno_name: &str, instance: &str) -> String {
     format!("{dyno_name}.{instance}.log")
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DynoState {
-    Starting,
-    Up,
-    Crashed,
-    Stopped,
-}
-
-impl DynoState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DynoState::Starting => "starting",
-            DynoState::Up => "up",
-            DynoState::Crashed => "crashed",
-            DynoState::Stopped => "stopped",
-        }
-    }
-}
-
 /// A dyno as the runtime sees it.
 #[derive(Debug, Clone)]
 pub struct Dyno {
