@@ -354,7 +354,10 @@ fn stopping_a_dyno_signals_every_process_in_it() {
     let repo = server.repo("examples/hello", "family");
     repo.write(
         "Procfile",
-        "web: python3 server.py\nworker: trap 'echo parent got TERM; exit 0' TERM; bash -c \"trap 'echo child got TERM; exit 0' TERM; while true; do sleep 0.1; done\" & while true; do sleep 0.1; done\n",
+        // The parent waits for its child on TERM without forwarding the signal, so
+        // "child got TERM" can only come from the platform signalling the whole
+        // dyno, and the dyno is not torn down before the child's trap ran.
+        "web: python3 server.py\nworker: trap 'echo parent got TERM; wait; exit 0' TERM; bash -c \"trap 'echo child got TERM; exit 0' TERM; while true; do sleep 0.1; done\" & while true; do sleep 0.1; done\n",
     );
     repo.commit("a worker with a child process");
     repo.push_ok();
