@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
 
 use crate::state::DEFAULT_ROOT;
 
@@ -13,16 +14,32 @@ use crate::state::DEFAULT_ROOT;
     name = "paas",
     version,
     propagate_version = true,
-    disable_help_subcommand = true
+    after_help = "Run `paas help COMMAND` for a command's options; `paas ps scale` is `paas ps:scale`."
 )]
 pub struct Cli {
     /// The state root of the install.
     #[arg(long, global = true, env = "PAAS_ROOT", default_value = DEFAULT_ROOT, hide_env_values = true)]
     pub root: PathBuf,
 
-    /// The app to act on.
-    #[arg(short, long, global = true)]
+    /// The app to act on (default: from the `deploy` git remote).
+    #[arg(short, long, global = true, add = ArgValueCandidates::new(crate::completion::app_names))]
     pub app: Option<String>,
+
+    /// The server to run the command on: a git remote's name or
+    /// `ssh://paas@HOST:PORT` (default: the `deploy` git remote, when this
+    /// machine has no install).
+    #[arg(
+        long,
+        global = true,
+        env = "PAAS_REMOTE",
+        value_name = "REMOTE",
+        hide_env_values = true
+    )]
+    pub remote: Option<String>,
+
+    /// Colour the output: on a terminal (`auto`, never with `NO_COLOR`), `always` or `never`.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
 
     #[command(subcommand)]
     pub command: Command,
@@ -32,11 +49,16 @@ pub struct Cli {
 pub enum Command {
     /// List apps.
     #[command(name = "apps")]
-    Apps,
-    /// Create an app (a push to a new name creates it too).
+    Apps {
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Create an app (a push to a new name creates it too); from a
+    /// repository, adds the `deploy` git remote.
     #[command(name = "apps:create")]
     AppsCreate {
-        /// Lowercase letters, digits and dashes, starting with a letter.
+        /// Lowercase letters, digits and dashes, starting with a letter
+        /// (default: a generated name).
         name: Option<String>,
     },
     /// Show an app's URL, git remote, release and dynos.
@@ -50,20 +72,30 @@ pub enum Command {
         confirm: Option<String>,
     },
 
+    /// Add the `deploy` git remote for an app to this repository (or point it there).
+    #[command(name = "git:remote")]
+    GitRemote,
+    /// Print the app's URL.
+    #[command(name = "open")]
+    Open,
+
     /// Show config vars.
     #[command(name = "config")]
     Config {
         /// Print `KEY=value` lines for a shell.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "json")]
         shell: bool,
+        #[command(flatten)]
+        format: Format,
     },
     /// Print one config var's value.
     #[command(name = "config:get")]
     ConfigGet { key: String },
-    /// Set config vars (`KEY=value …`): a new release, and the dynos restart.
+    /// Set config vars (`KEY=value …`, or `KEY=value` lines on stdin when
+    /// none are given): a new release, and the dynos restart.
     #[command(name = "config:set")]
     ConfigSet {
-        #[arg(required = true, value_name = "KEY=VALUE")]
+        #[arg(value_name = "KEY=VALUE")]
         pairs: Vec<String>,
     },
     /// Remove config vars: a new release, and the dynos restart.
@@ -75,11 +107,14 @@ pub enum Command {
 
     /// List the app's dynos.
     #[command(name = "ps")]
-    Ps,
+    Ps {
+        #[command(flatten)]
+        format: Format,
+    },
     /// Scale process types (`web=2 worker=1`), and size them (`web=2:standard-2x`).
     #[command(name = "ps:scale")]
     PsScale {
-        #[arg(required = true, value_name = "TYPE=COUNT[:SIZE]")]
+        #[arg(required = true, value_name = "TYPE=COUNT[:SIZE]", add = ArgValueCandidates::new(crate::completion::process_type_assignments))]
         changes: Vec<String>,
     },
     /// Change the size of a process type's dynos (`web=standard-2x`).
@@ -92,26 +127,26 @@ pub enum Command {
     #[command(name = "ps:restart")]
     PsRestart {
         /// A process type (`web`) or one dyno (`web.1`).
-        #[arg(value_name = "TYPE|DYNO")]
+        #[arg(value_name = "TYPE|DYNO", add = ArgValueCandidates::new(crate::completion::process_types))]
         target: Option<String>,
     },
     /// Stop a process type (scales it to 0 until `ps:start`) or one dyno
     /// (the formation starts a new one).
     #[command(name = "ps:stop")]
     PsStop {
-        #[arg(value_name = "TYPE|DYNO")]
+        #[arg(value_name = "TYPE|DYNO", add = ArgValueCandidates::new(crate::completion::process_types))]
         target: String,
     },
     /// Start a process type stopped with `ps:stop`, at its previous scale.
     #[command(name = "ps:start")]
     PsStart {
-        #[arg(value_name = "TYPE")]
+        #[arg(value_name = "TYPE", add = ArgValueCandidates::new(crate::completion::process_types))]
         process_type: String,
     },
     /// Like `ps:stop`, with SIGKILL at once instead of SIGTERM.
     #[command(name = "ps:kill")]
     PsKill {
-        #[arg(value_name = "TYPE|DYNO")]
+        #[arg(value_name = "TYPE|DYNO", add = ArgValueCandidates::new(crate::completion::process_types))]
         target: String,
     },
 
@@ -141,6 +176,8 @@ pub enum Command {
         /// How many to show.
         #[arg(short = 'n', long, default_value_t = 15)]
         num: usize,
+        #[command(flatten)]
+        format: Format,
     },
     /// Show one release.
     #[command(name = "releases:info")]
@@ -167,7 +204,7 @@ pub enum Command {
         #[arg(short = 't', long)]
         tail: bool,
         /// Only this process type's lines (`web`).
-        #[arg(short = 'p', long = "ps", value_name = "TYPE")]
+        #[arg(short = 'p', long = "ps", value_name = "TYPE", add = ArgValueCandidates::new(crate::completion::process_types))]
         process_type: Option<String>,
         /// Only this dyno's lines (`web.1`).
         #[arg(short = 'd', long, value_name = "DYNO")]
@@ -179,13 +216,53 @@ pub enum Command {
 
     /// List the app's log drains.
     #[command(name = "drains")]
-    Drains,
+    Drains {
+        #[command(flatten)]
+        format: Format,
+    },
     /// Forward the app's log stream to a syslog server (`syslog://host:port`).
     #[command(name = "drains:add")]
     DrainsAdd { url: String },
     /// Stop forwarding to a drain.
     #[command(name = "drains:remove")]
     DrainsRemove { url: String },
+
+    /// List SSH keys: yours, or everyone's for an admin.
+    #[command(name = "keys")]
+    Keys {
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Add an SSH key (default: `~/.ssh/id_ed25519.pub`, `id_ecdsa.pub` or
+    /// `id_rsa.pub`; on the server, stdin when no file is given).
+    #[command(name = "keys:add")]
+    KeysAdd {
+        /// The public key file.
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Whose key it is (admins only; default: yours).
+        #[arg(long)]
+        user: Option<String>,
+        /// Make that user an admin (admins only).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Remove an SSH key, by fingerprint (`SHA256:…`) or comment.
+    #[command(name = "keys:remove")]
+    KeysRemove {
+        #[arg(value_name = "KEY")]
+        key: String,
+    },
+
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(name = "completions")]
+    Completions {
+        #[arg(value_enum)]
+        shell: crate::completion::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(name = "manpage")]
+    Manpage,
 
     /// Install, inspect and run the server side.
     #[command(subcommand)]
@@ -209,6 +286,21 @@ pub enum Command {
         /// The hook's name (`pre-receive`).
         name: String,
     },
+}
+
+/// `--json` of the listing commands.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct Format {
+    /// Print JSON (a stable schema, documented in docs/commands.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 /// The words of a one-off dyno's command (`run`, `run:detached`).
@@ -278,10 +370,138 @@ pub struct InstallArgs {
     pub mirror: String,
 }
 
+/// Parses the words after `paas`. Help and version are printed here and come
+/// back as a silent exit 0; an unknown command gets the closest one as a hint.
+pub fn parse(words: Vec<String>) -> Result<Cli, crate::error::Error> {
+    use crate::error::Error;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let words = join_namespace(words);
+    Cli::try_parse_from(std::iter::once("paas".to_string()).chain(words)).map_err(|err| {
+        if !err.use_stderr() {
+            print!("{err}");
+            return Error::exit(0);
+        }
+        if err.kind() == ErrorKind::InvalidSubcommand {
+            if let Some(ContextValue::String(typed)) = err.get(ContextKind::InvalidSubcommand) {
+                let error = Error::new(format!("`{typed}` is not a paas command"));
+                let error = match closest_command(typed) {
+                    Some(name) => error.hint(format!(
+                        "did you mean `{name}`? `paas help` lists the commands"
+                    )),
+                    None => error.hint("`paas help` lists the commands"),
+                };
+                return error.with_exit_code(2);
+            }
+        }
+        let text = err.to_string();
+        Error::new(text.trim_start_matches("error: ").trim().to_string()).with_exit_code(2)
+    })
+}
+
+/// The visible command nearest to `typed` by edit distance, if near enough.
+fn closest_command(typed: &str) -> Option<String> {
+    let command = Cli::command();
+    command
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| (edit_distance(typed, c.get_name()), c.get_name().to_string()))
+        .filter(|(distance, name)| *distance <= 2.max(name.len() / 3))
+        .min()
+        .map(|(_, name)| name)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// Global options that take a value, so their value is not a command word.
+const GLOBAL_OPTIONS_WITH_VALUES: [&str; 5] = ["-a", "--app", "--root", "--remote", "--color"];
+
+/// `paas ps scale web=2` is `paas ps:scale web=2` (and `paas help ps scale`
+/// is `paas help ps:scale`), as Heroku's CLI allows.
+pub fn join_namespace(mut args: Vec<String>) -> Vec<String> {
+    let command = Cli::command();
+    let known = |name: &str| command.get_subcommands().any(|c| c.get_name() == name);
+    let mut i = 0;
+    while i < args.len() {
+        let word = args[i].as_str();
+        if GLOBAL_OPTIONS_WITH_VALUES.contains(&word) {
+            i += 2;
+            continue;
+        }
+        if word.starts_with('-') {
+            i += 1;
+            continue;
+        }
+        if word == "help" {
+            i += 1;
+            continue;
+        }
+        if let Some(verb) = args.get(i + 1) {
+            let joined = format!("{word}:{verb}");
+            if known(&joined) {
+                args[i] = joined;
+                args.remove(i + 1);
+            }
+        }
+        break;
+    }
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+
+    fn words(line: &str) -> Vec<String> {
+        line.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn namespace_and_verb_may_be_two_words() {
+        assert_eq!(
+            join_namespace(words("ps scale web=2")),
+            words("ps:scale web=2")
+        );
+        assert_eq!(
+            join_namespace(words("-a app --color never config set A=1")),
+            words("-a app --color never config:set A=1")
+        );
+        assert_eq!(
+            join_namespace(words("help ps scale")),
+            words("help ps:scale")
+        );
+        assert_eq!(
+            join_namespace(words("run echo scale")),
+            words("run echo scale")
+        );
+        assert_eq!(join_namespace(words("ps")), words("ps"));
+    }
+
+    #[test]
+    fn typos_get_the_nearest_command() {
+        assert_eq!(closest_command("ps:scal").as_deref(), Some("ps:scale"));
+        assert_eq!(closest_command("confg:set").as_deref(), Some("config:set"));
+        assert_eq!(
+            closest_command("releases:rolback").as_deref(),
+            Some("releases:rollback")
+        );
+        assert_eq!(closest_command("xyzzy"), None);
+    }
 
     #[test]
     fn cli_definition_is_consistent() {

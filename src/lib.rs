@@ -10,13 +10,17 @@
 pub mod output;
 pub mod build;
 pub mod cli;
+pub mod client;
 pub mod commands;
+pub mod completion;
 pub mod converge;
 pub mod crashes;
 pub mod daemon;
+pub mod docs;
 pub mod error;
 pub mod git;
 pub mod install;
+pub mod keys;
 pub mod logs;
 pub mod release;
 pub mod runtime;

@@ -1,14 +1,15 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     // A closed pipe (`paas logs | head`) ends quietly instead of panicking.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = paas::cli::Cli::parse();
-    match paas::commands::run(cli) {
+    paas::completion::complete_if_asked();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = paas::cli::parse(args.clone())
+        .and_then(|cli| paas::commands::run(cli, &paas::cli::join_namespace(args)));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprint!("{}", err.report());

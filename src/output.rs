@@ -21,3 +21,86 @@ macro_rules! say_partial {
         let _ = stderr.flush();
     }};
 }
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::cli::ColorChoice;
+
+static COLOR: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process would colour its own output: stdout is a terminal
+/// and `NO_COLOR` is unset (https://no-color.org).
+pub fn color_wanted_here() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Decides once, from `--color`, whether output is coloured.
+pub fn set_color(choice: ColorChoice) {
+    let on = match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => color_wanted_here(),
+    };
+    COLOR.store(on, Ordering::Relaxed);
+}
+
+#[derive(Clone, Copy)]
+pub enum Style {
+    Header,
+    Good,
+    Bad,
+    Dim,
+}
+
+/// `text` in `style` when colour is on, else unchanged.
+pub fn paint(text: &str, style: Style) -> String {
+    if !COLOR.load(Ordering::Relaxed) {
+        return text.to_string();
+    }
+    let code = match style {
+        Style::Header => "1",
+        Style::Good => "32",
+        Style::Bad => "31",
+        Style::Dim => "2",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// Heroku's section header: `=== text`.
+pub fn header(text: &str) {
+    println!("{}", paint(&format!("=== {text}"), Style::Header));
+}
+
+/// A listing's `--json` output: pretty, one trailing newline.
+pub fn print_json(value: &impl serde::Serialize) -> crate::error::Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|err| crate::error::Error::unexpected("encoding JSON").cause(err))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Rows as aligned columns, two spaces apart; the last column is not padded.
+pub fn table(rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
+            }
+        }
+        println!("{}", line.trim_end());
+    }
+}

@@ -105,7 +105,11 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
             &["apps:destroy", "-a", "careful"],
             "confirm with `paas apps:destroy -a careful --confirm careful`",
         ),
-        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+        (&["frobnicate"], "`frobnicate` is not a paas command"),
+        (
+            &["confg:set", "-a", "careful", "A=1"],
+            "did you mean `config:set`?",
+        ),
     ];
     for (args, expected) in cases {
         let output = server.cmd(args);

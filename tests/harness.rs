@@ -170,9 +170,12 @@ impl TestServer {
             "LogLevel=ERROR".into(),
             "-o".into(),
             "BatchMode=yes".into(),
-            "-p".into(),
-            self.ssh_port.to_string(),
         ]
+    }
+
+    /// The port, for commands that name the host without a URL.
+    fn port_option(&self) -> [String; 2] {
+        ["-p".into(), self.ssh_port.to_string()]
     }
 
     /// An `ssh paas@127.0.0.1 <args>` process to spawn and drive (`-tt` for a terminal).
@@ -183,6 +186,7 @@ impl TestServer {
         }
         command
             .args(self.ssh_options(&self.key()))
+            .args(self.port_option())
             .arg("paas@127.0.0.1")
             .args(args);
         command
@@ -191,11 +195,39 @@ impl TestServer {
     /// `ssh paas@127.0.0.1 <raw command line>` with a given key.
     pub fn ssh_raw_with_key(&self, key: &Path, command_line: &str) -> Output {
         let mut command = Command::new("ssh");
-        command.args(self.ssh_options(key)).arg("paas@127.0.0.1");
+        command
+            .args(self.ssh_options(key))
+            .args(self.port_option())
+            .arg("paas@127.0.0.1");
         if !command_line.is_empty() {
             command.arg(command_line);
         }
         command.stdin(std::process::Stdio::null()).output().unwrap()
+    }
+
+    /// The `ssh` command line `git push` uses, with `key`.
+    pub fn ssh_command_with_key(&self, key: &Path) -> String {
+        format!("ssh {}", self.ssh_options(key).join(" "))
+    }
+
+    /// The server's address for `--remote` and git remotes.
+    pub fn address(&self) -> String {
+        format!("ssh://paas@127.0.0.1:{}", self.ssh_port)
+    }
+
+    /// A laptop-side `paas` in `dir`: no install at its root, the test key
+    /// through `GIT_SSH_COMMAND` as for `git push`, and `HOME` = `home`.
+    pub fn client(&self, dir: &Path, home: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(paas_bin());
+        command
+            .args(args)
+            .current_dir(dir)
+            .env("PAAS_ROOT", home.join("no-install-here"))
+            .env("HOME", home)
+            .env("GIT_SSH_COMMAND", self.git_ssh_command())
+            .env_remove("PAAS_REMOTE")
+            .env_remove("PAAS_SSH_COMMAND");
+        command
     }
 
     pub fn ssh_raw(&self, command_line: &str) -> Output {

@@ -5,10 +5,12 @@
 
 mod harness;
 
+mod client;
 mod commands;
 mod deploy;
 mod dynos;
 mod failures;
+mod generated;
 mod runtime;
 mod server;
 mod ssh;

@@ -48,6 +48,28 @@ fn a_second_install_changes_nothing_and_says_so() {
         );
     }
     assert!(report.contains("storage overlay"), "{report}");
+
+    // Completions and the man page are where bash, zsh, fish and man look.
+    for (path, shell) in [
+        ("/usr/local/share/bash-completion/completions/paas", "bash"),
+        ("/usr/local/share/zsh/site-functions/_paas", "zsh"),
+        (
+            "/usr/local/share/fish/vendor_completions.d/paas.fish",
+            "fish",
+        ),
+    ] {
+        let generated = std::process::Command::new(paas_bin())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert_eq!(
+            std::fs::read(path).unwrap_or_default(),
+            generated.stdout,
+            "{path}"
+        );
+    }
+    let page = std::fs::read_to_string("/usr/local/share/man/man1/paas.1").unwrap();
+    assert!(page.contains(".SS \"paas ps:scale\""));
 }
 
 #[test]

@@ -1,16 +1,43 @@
 //! `apps`, `apps:create`, `apps:info`, `apps:destroy`.
 
 use super::{heroku_time, Ctx};
+use crate::cli::Format;
 use crate::converge;
 use crate::error::{Context, Error, Result};
 use crate::git;
+use crate::output;
 use crate::release::Ledger;
 use crate::runtime::Runtime;
 use crate::state::{self, AppDir, AppName, AppSettings, Root};
 
-pub fn list(ctx: &Ctx) -> Result<()> {
+/// One row of `apps --json`.
+#[derive(serde::Serialize)]
+struct AppJson {
+    name: String,
+    web_url: String,
+    git_url: String,
+    /// The current release's version, `null` before the first deploy.
+    release: Option<u32>,
+}
+
+pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
     let apps = ctx.root.apps()?;
-    println!("=== Apps");
+    if format.json {
+        let rows = apps
+            .iter()
+            .map(|name| {
+                let release = Ledger::new(&ctx.root.app(name)).current()?;
+                Ok(AppJson {
+                    name: name.to_string(),
+                    web_url: ctx.settings.app_url(name),
+                    git_url: git_url(ctx, name),
+                    release: release.map(|r| r.version),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        return output::print_json(&rows);
+    }
+    output::header("Apps");
     for app in apps {
         println!("{app}");
     }
@@ -40,9 +67,9 @@ pub fn ensure_created(root: &Root, name: &AppName) -> Result<bool> {
 }
 
 pub fn create(ctx: &Ctx, name: Option<String>) -> Result<()> {
-    let name = match name {
+    let name = match name.or_else(|| ctx.app_name().ok().map(|n| n.to_string())) {
         Some(name) => AppName::parse(&name).map_err(|err| Error::new(err.to_string()))?,
-        None => ctx.app_name()?,
+        None => unused_name(&ctx.root)?,
     };
     if !ensure_created(&ctx.root, &name)? {
         return Err(Error::new(format!("app `{name}` already exists")));
@@ -52,7 +79,34 @@ pub fn create(ctx: &Ctx, name: Option<String>) -> Result<()> {
     Ok(())
 }
 
-fn git_url(ctx: &Ctx, name: &AppName) -> String {
+/// A Heroku-style generated name (`sunny-river-4821`) that is not taken.
+fn unused_name(root: &Root) -> Result<AppName> {
+    const FIRST: &[&str] = &[
+        "sunny", "quiet", "brave", "calm", "eager", "gentle", "lucky", "mighty", "polished",
+        "rapid", "shy", "tidy", "vast", "warm", "young", "bold",
+    ];
+    const SECOND: &[&str] = &[
+        "river", "meadow", "forest", "harbor", "summit", "canyon", "island", "lake", "ocean",
+        "prairie", "reef", "ridge", "valley", "garden", "comet", "breeze",
+    ];
+    let taken = root.apps()?;
+    for _ in 0..100 {
+        let seed = state::random_u64();
+        let name = format!(
+            "{}-{}-{:04}",
+            FIRST[(seed % FIRST.len() as u64) as usize],
+            SECOND[((seed >> 8) % SECOND.len() as u64) as usize],
+            (seed >> 16) % 10_000
+        );
+        let name = AppName::parse(&name).expect("generated names are valid");
+        if !taken.contains(&name) {
+            return Ok(name);
+        }
+    }
+    Err(Error::new("could not find a free app name").hint("name it: `paas apps:create NAME`"))
+}
+
+pub fn git_url(ctx: &Ctx, name: &AppName) -> String {
     let host = if ctx.settings.local {
         "127.0.0.1".to_string()
     } else {
@@ -68,7 +122,7 @@ pub fn info(ctx: &Ctx) -> Result<()> {
     let app = ctx.app()?;
     let release = Ledger::new(&app).current()?;
     let dynos = ctx.runtime().list(Some(&app.name))?;
-    println!("=== {}", app.name);
+    output::header(app.name.as_str());
     println!("Git URL:  {}", git_url(ctx, &app.name));
     println!("Web URL:  {}", ctx.settings.app_url(&app.name));
     match &release {
@@ -130,5 +184,35 @@ fn remove_app_dir(app: &AppDir) -> Result<()> {
     let trash = parent.join(format!(".destroyed-{}-{}", app.name, std::process::id()));
     std::fs::rename(&app.path, &trash).context(|| format!("removing `{}`", app.path.display()))?;
     std::fs::remove_dir_all(&trash).context(|| format!("deleting `{}`", trash.display()))?;
+    Ok(())
+}
+
+/// `open`: the app's URL, to open in a browser.
+pub fn open(ctx: &Ctx) -> Result<()> {
+    let app = ctx.app()?;
+    println!("{}", ctx.settings.app_url(&app.name));
+    Ok(())
+}
+
+/// `git:remote` on the server: point this repository's `deploy` remote at the app.
+pub fn git_remote(ctx: &Ctx) -> Result<()> {
+    let app = ctx.app()?;
+    let url = git_url(ctx, &app.name);
+    let exists = std::process::Command::new("git")
+        .args(["remote", "get-url", crate::client::DEPLOY_REMOTE])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let verb = if exists { "set-url" } else { "add" };
+    let status = std::process::Command::new("git")
+        .args(["remote", verb, crate::client::DEPLOY_REMOTE, &url])
+        .status()
+        .context(|| "running `git remote`".into())?;
+    if !status.success() {
+        return Err(Error::new("this directory is not in a git repository")
+            .hint("run it in a clone of your app, or `git init` first"));
+    }
+    say!("Git remote {} set to {url}", crate::client::DEPLOY_REMOTE);
     Ok(())
 }

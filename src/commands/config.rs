@@ -6,21 +6,26 @@ use std::collections::BTreeMap;
 
 use super::deploy::roll_out;
 use super::Ctx;
+use crate::cli::Format;
 use crate::converge::Mode;
 use crate::error::{Error, Result};
+use crate::output;
 use crate::release::{self, Ledger, Release};
 use crate::state::{AppDir, ConfigKey};
 
-pub fn show(ctx: &Ctx, shell: bool) -> Result<()> {
+pub fn show(ctx: &Ctx, shell: bool, format: Format) -> Result<()> {
     let app = ctx.app()?;
     let config = Ledger::new(&app).config()?;
+    if format.json {
+        return output::print_json(&config);
+    }
     if shell {
         for (key, value) in &config {
             println!("{key}={value}");
         }
         return Ok(());
     }
-    println!("=== {} Config Vars", app.name);
+    output::header(&format!("{} Config Vars", app.name));
     let width = config.keys().map(|k| k.len() + 1).max().unwrap_or(0);
     for (key, value) in &config {
         println!("{:width$} {value}", format!("{key}:"));
@@ -57,9 +62,51 @@ pub fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(parsed)
 }
 
+/// `KEY=value` lines from stdin (what `config --shell` prints), for values
+/// that do not fit on a command line. Blank lines and `#` comments are skipped;
+/// a value in single or double quotes loses them.
+fn pairs_from_stdin() -> Result<Vec<String>> {
+    use std::io::{IsTerminal, Read};
+    if std::io::stdin().is_terminal() {
+        return Err(Error::new("no config vars given")
+            .hint("set them with `paas config:set KEY=value …`, or pipe `KEY=value` lines in"));
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|err| Error::new("cannot read config vars from stdin").cause(err))?;
+    let pairs: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| match line.split_once('=') {
+            Some((key, value)) => format!("{}={}", key.trim(), unquote(value)),
+            None => line.to_string(),
+        })
+        .collect();
+    if pairs.is_empty() {
+        return Err(Error::new("no `KEY=value` lines on stdin"));
+    }
+    Ok(pairs)
+}
+
+fn unquote(value: &str) -> &str {
+    for quote in ['\'', '"'] {
+        if value.len() >= 2 && value.starts_with(quote) && value.ends_with(quote) {
+            return &value[1..value.len() - 1];
+        }
+    }
+    value
+}
+
 pub fn set(ctx: &Ctx, pairs: &[String]) -> Result<()> {
     let app = ctx.app()?;
-    let changes = parse_pairs(pairs)?;
+    let pairs = if pairs.is_empty() {
+        pairs_from_stdin()?
+    } else {
+        pairs.to_vec()
+    };
+    let changes = parse_pairs(&pairs)?;
     let names: Vec<&str> = changes.keys().map(String::as_str).collect();
     say!(
         "Setting {} and restarting {}...",

@@ -2,13 +2,25 @@
 //! forwarded. The daemon does the forwarding.
 
 use super::Ctx;
+use crate::cli::Format;
 use crate::error::{Error, Result};
 use crate::logs::{self, drain};
+use crate::output;
 
-pub fn list(ctx: &Ctx) -> Result<()> {
+/// One row of `drains --json`.
+#[derive(serde::Serialize)]
+struct DrainJson {
+    url: String,
+}
+
+pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
     let app = ctx.app()?;
     let drains = app.settings()?.drains;
-    println!("=== {} Drains", app.name);
+    if format.json {
+        let rows: Vec<DrainJson> = drains.into_iter().map(|url| DrainJson { url }).collect();
+        return output::print_json(&rows);
+    }
+    output::header(&format!("{} Drains", app.name));
     for url in drains {
         println!("{url}");
     }

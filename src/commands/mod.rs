@@ -4,6 +4,7 @@ mod apps;
 mod config;
 mod deploy;
 mod drains;
+mod keys;
 mod logs;
 mod ps;
 mod releases;
@@ -26,11 +27,16 @@ pub struct Ctx {
     pub settings: Settings,
     /// The key's user over SSH, else the unix user.
     pub user: String,
+    /// May manage everyone's keys: an admin key over SSH, or anyone on the
+    /// server itself (they own the machine already).
+    pub admin: bool,
+    /// Arrived through `ssh-command`: server paths are not the caller's to name.
+    pub over_ssh: bool,
     app: Option<String>,
 }
 
 impl Ctx {
-    fn load(root: Root, app: Option<String>) -> Result<Ctx> {
+    pub fn load(root: Root, app: Option<String>) -> Result<Ctx> {
         let settings = root.settings()?;
         let user = std::env::var("PAAS_USER")
             .ok()
@@ -41,6 +47,8 @@ impl Ctx {
             root,
             settings,
             user,
+            admin: true,
+            over_ssh: false,
             app,
         })
     }
@@ -72,12 +80,21 @@ impl Ctx {
     }
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+/// Runs a parsed command line; `args` are the words after `paas`, for
+/// forwarding to a server.
+pub fn run(cli: Cli, args: &[String]) -> Result<()> {
+    crate::output::set_color(cli.color);
     let root = Root::new(&cli.root);
     match cli.command {
         Command::Server(command) => server::run(root, command),
         Command::SshCommand { user } => ssh_command::run(root, &user),
+        // Printed by this binary, wherever it runs.
+        Command::Completions { shell } => crate::completion::print_registration(shell),
+        Command::Manpage => crate::docs::manpage(),
         command => {
+            if let Some(server) = crate::client::server_for(cli.remote.as_deref(), &root)? {
+                return crate::client::run(&server, cli.app, &command, args);
+            }
             if is_root_user() {
                 return reexec_as_owner(&root);
             }
@@ -90,15 +107,17 @@ pub fn run(cli: Cli) -> Result<()> {
 /// Runs one app or platform command as the install's owner.
 pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
     match command {
-        Command::Apps => apps::list(ctx),
+        Command::Apps { format } => apps::list(ctx, format),
         Command::AppsCreate { name } => apps::create(ctx, name),
         Command::AppsInfo => apps::info(ctx),
         Command::AppsDestroy { confirm } => apps::destroy(ctx, confirm),
-        Command::Config { shell } => config::show(ctx, shell),
+        Command::GitRemote => apps::git_remote(ctx),
+        Command::Open => apps::open(ctx),
+        Command::Config { shell, format } => config::show(ctx, shell, format),
         Command::ConfigGet { key } => config::get(ctx, &key),
         Command::ConfigSet { pairs } => config::set(ctx, &pairs),
         Command::ConfigUnset { keys } => config::unset(ctx, &keys),
-        Command::Ps => ps::list(ctx),
+        Command::Ps { format } => ps::list(ctx, format),
         Command::PsScale { changes } => ps::scale(ctx, &changes),
         Command::PsResize { changes } => ps::resize(ctx, &changes),
         Command::PsRestart { target } => ps::restart(ctx, target),
@@ -108,7 +127,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Run { command } => run::attached(ctx, &command.words),
         Command::RunDetached { command } => run::detached(ctx, &command.words),
         Command::RunStop { dyno } => run::stop(ctx, &dyno),
-        Command::Releases { num } => releases::list(ctx, num),
+        Command::Releases { num, format } => releases::list(ctx, num, format),
         Command::ReleasesInfo { release } => releases::info(ctx, release),
         Command::ReleasesRollback { release } => releases::rollback(ctx, release),
         Command::Logs {
@@ -127,11 +146,16 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
                 source,
             },
         ),
-        Command::Drains => drains::list(ctx),
+        Command::Drains { format } => drains::list(ctx, format),
         Command::DrainsAdd { url } => drains::add(ctx, &url),
         Command::DrainsRemove { url } => drains::remove(ctx, &url),
+        Command::Keys { format } => keys::list(ctx, format),
+        Command::KeysAdd { file, user, admin } => keys::add(ctx, file, user, admin),
+        Command::KeysRemove { key } => keys::remove(ctx, &key),
         Command::Daemon => crate::daemon::run(ctx.root.clone()),
         Command::Hook { name } => deploy::hook(ctx, &name),
+        Command::Completions { shell } => crate::completion::print_registration(shell),
+        Command::Manpage => crate::docs::manpage(),
         Command::Server(_) | Command::SshCommand { .. } => Err(Error::unexpected(
             "server commands are dispatched before this point",
         )),

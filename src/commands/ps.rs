@@ -3,82 +3,206 @@
 use std::collections::BTreeMap;
 
 use super::{heroku_time, Ctx};
+use crate::cli::Format;
 use crate::converge::{Mode, ONE_OFF_TYPE};
 use crate::crashes::{self, Crashes};
 use crate::error::{Error, Result};
 use crate::logs;
+use crate::output::{self, paint, Style};
 use crate::release::Ledger;
 use crate::runtime::Runtime;
 use crate::runtime::{DynoSize, DEFAULT_SIZE};
 use crate::state::{AppName, ProcessType};
 
-pub fn list(ctx: &Ctx) -> Result<()> {
+/// `ps --json`: the formation, then every dyno.
+#[derive(serde::Serialize)]
+struct PsJson {
+    release: Option<u32>,
+    limits_enforced: bool,
+    formation: Vec<FormationJson>,
+    dynos: Vec<DynoRow>,
+}
+
+#[derive(serde::Serialize)]
+struct FormationJson {
+    #[serde(rename = "type")]
+    process_type: String,
+    quantity: u32,
+    size: String,
+    command: String,
+}
+
+/// One dyno as `ps` shows it.
+#[derive(serde::Serialize)]
+struct DynoRow {
+    name: String,
+    #[serde(rename = "type")]
+    process_type: String,
+    /// `up` or `crashed`.
+    state: &'static str,
+    exit_status: Option<i32>,
+    release: u32,
+    /// RFC 3339: when it started, or when it crashed.
+    since: String,
+    /// Seconds until a crashed dyno's next restart.
+    restart_in: Option<i64>,
+    /// Crashes in a row.
+    crashes: Option<u32>,
+    #[serde(skip)]
+    since_unix: i64,
+}
+
+impl DynoRow {
+    fn line(&self, current_release: u32) -> String {
+        let when = heroku_time(self.since_unix);
+        let version = if self.release == current_release {
+            String::new()
+        } else {
+            format!(" [v{}]", self.release)
+        };
+        match (self.state, self.restart_in, self.crashes) {
+            ("up", _, _) => format!(
+                "{}: {} {when}{version}",
+                self.name,
+                paint("up", Style::Good)
+            ),
+            (_, Some(wait), Some(count)) => {
+                let restart = if wait > 0 {
+                    format!("restarting in {wait}s")
+                } else {
+                    "restarting".to_string()
+                };
+                format!(
+                    "{}: {} {when}, {restart} (crash {count} in a row)",
+                    self.name,
+                    paint(
+                        &format!("crashed (exit status {})", self.exit_status.unwrap_or(0)),
+                        Style::Bad
+                    ),
+                )
+            }
+            _ => format!(
+                "{}: {} {when}{version}",
+                self.name,
+                paint(
+                    &format!("crashed (exit status {})", self.exit_status.unwrap_or(0)),
+                    Style::Bad
+                )
+            ),
+        }
+    }
+}
+
+fn rfc3339(unix_seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
     let app = ctx.app()?;
     let release = Ledger::new(&app).current()?;
     let dynos = ctx.runtime().list(Some(&app.name))?;
     let settings = app.settings()?;
     let formation = &settings.formation;
     let crashes = Crashes::load(&app);
-    let Some(release) = release else {
-        println!("No dynos on {}: nothing has been deployed yet", app.name);
-        return Ok(());
+    let mut view = PsJson {
+        release: release.as_ref().map(|r| r.version),
+        limits_enforced: ctx.settings.limits_enforced,
+        formation: Vec::new(),
+        dynos: Vec::new(),
     };
-    for (process_type, command) in &release.processes {
+    let processes = release
+        .as_ref()
+        .map(|r| r.processes.clone())
+        .unwrap_or_default();
+    let current = release.as_ref().map_or(0, |r| r.version);
+    for (process_type, command) in &processes {
         let count = formation.get(process_type).copied().unwrap_or(0);
-        let of_type: Vec<_> = dynos
-            .iter()
-            .filter(|d| &d.process_type == process_type)
-            .collect();
-        if count == 0 && of_type.is_empty() {
-            continue;
-        }
-        let size = settings.size_of(process_type);
-        if size == DEFAULT_SIZE {
-            println!("=== {process_type} ({count}): {command}");
-        } else {
-            println!("=== {process_type} ({count}, {}): {command}", size.name);
-        }
-        for dyno in &of_type {
-            let state = if dyno.running {
-                "up".to_string()
-            } else {
-                format!("crashed (exit status {})", dyno.exit_code)
-            };
-            let version = if dyno.release == release.version {
-                String::new()
-            } else {
-                format!(" [v{}]", dyno.release)
-            };
-            println!(
-                "{}: {state} {}{version}",
-                dyno.name(),
-                heroku_time(dyno.started_at)
-            );
+        view.formation.push(FormationJson {
+            process_type: process_type.clone(),
+            quantity: count,
+            size: settings.size_of(process_type).name.to_string(),
+            command: command.clone(),
+        });
+        for dyno in dynos.iter().filter(|d| &d.process_type == process_type) {
+            view.dynos.push(DynoRow {
+                name: dyno.name(),
+                process_type: process_type.clone(),
+                state: if dyno.running { "up" } else { "crashed" },
+                exit_status: (!dyno.running).then_some(dyno.exit_code),
+                release: dyno.release,
+                since: rfc3339(dyno.started_at),
+                restart_in: None,
+                crashes: None,
+                since_unix: dyno.started_at,
+            });
         }
         // Slots whose dyno crashed and waits out its restart backoff.
         for index in 1..=count {
             let name = format!("{process_type}.{index}");
-            if of_type.iter().any(|d| d.name() == name) {
+            if view.dynos.iter().any(|d| d.name == name) {
                 continue;
             }
-            if let Some(crash) = crashes
-                .dynos
-                .get(&name)
-                .filter(|c| c.release == release.version)
-            {
-                let wait = crash.next_attempt - crashes::now();
-                let restart = if wait > 0 {
-                    format!("restarting in {wait}s")
-                } else {
-                    "restarting".to_string()
-                };
-                println!(
-                    "{name}: crashed (exit status {}) {}, {restart} (crash {} in a row)",
-                    crash.exit_code,
-                    heroku_time(crash.at),
-                    crash.count
-                );
+            if let Some(crash) = crashes.dynos.get(&name).filter(|c| c.release == current) {
+                view.dynos.push(DynoRow {
+                    name,
+                    process_type: process_type.clone(),
+                    state: "crashed",
+                    exit_status: Some(crash.exit_code),
+                    release: crash.release,
+                    since: rfc3339(crash.at),
+                    restart_in: Some((crash.next_attempt - crashes::now()).max(0)),
+                    crashes: Some(crash.count),
+                    since_unix: crash.at,
+                });
             }
+        }
+    }
+    for dyno in dynos.iter().filter(|d| d.process_type == ONE_OFF_TYPE) {
+        view.dynos.push(DynoRow {
+            name: dyno.name(),
+            process_type: ONE_OFF_TYPE.to_string(),
+            state: "up",
+            exit_status: None,
+            release: dyno.release,
+            since: rfc3339(dyno.started_at),
+            restart_in: None,
+            crashes: None,
+            since_unix: dyno.started_at,
+        });
+    }
+    if format.json {
+        return output::print_json(&view);
+    }
+    if release.is_none() {
+        println!("No dynos on {}: nothing has been deployed yet", app.name);
+        return Ok(());
+    }
+    for formation in &view.formation {
+        let of_type: Vec<&DynoRow> = view
+            .dynos
+            .iter()
+            .filter(|d| d.process_type == formation.process_type)
+            .collect();
+        if formation.quantity == 0 && of_type.is_empty() {
+            continue;
+        }
+        let size = if formation.size == DEFAULT_SIZE.name {
+            String::new()
+        } else {
+            format!(", {}", formation.size)
+        };
+        output::header(&format!(
+            "{} ({}{size}): {}",
+            formation.process_type, formation.quantity, formation.command
+        ));
+        for dyno in of_type {
+            println!("{}", dyno.line(current));
         }
         println!();
     }
@@ -86,14 +210,15 @@ pub fn list(ctx: &Ctx) -> Result<()> {
         println!("Dyno sizes are recorded but not enforced on this host: rootless podman on cgroup v1 cannot limit memory or CPU.");
         println!();
     }
-    let one_off: Vec<_> = dynos
+    let one_off: Vec<&DynoRow> = view
+        .dynos
         .iter()
         .filter(|d| d.process_type == ONE_OFF_TYPE)
         .collect();
     if !one_off.is_empty() {
-        println!("=== run: one-off processes ({})", one_off.len());
+        output::header(&format!("run: one-off processes ({})", one_off.len()));
         for dyno in one_off {
-            println!("{}: up {}", dyno.name(), heroku_time(dyno.started_at));
+            println!("{}", dyno.line(current));
         }
     }
     Ok(())

@@ -2,8 +2,10 @@
 
 use super::deploy::roll_out;
 use super::{heroku_time, rfc3339_to_unix, Ctx};
+use crate::cli::Format;
 use crate::converge::Mode;
 use crate::error::{Error, Result};
+use crate::output;
 use crate::release::{self, Ledger, Release, ReleaseVersion};
 
 fn parse_version(text: &str) -> Result<ReleaseVersion> {
@@ -11,26 +13,53 @@ fn parse_version(text: &str) -> Result<ReleaseVersion> {
         .map_err(|err: release::VersionError| Error::new(err.to_string()))
 }
 
-pub fn list(ctx: &Ctx, num: usize) -> Result<()> {
+/// One row of `releases --json`, newest first.
+#[derive(serde::Serialize)]
+struct ReleaseJson<'a> {
+    version: u32,
+    description: &'a str,
+    user: &'a str,
+    created_at: &'a str,
+    commit: Option<&'a str>,
+    current: bool,
+}
+
+pub fn list(ctx: &Ctx, num: usize, format: Format) -> Result<()> {
     let app = ctx.app()?;
     let releases = Ledger::new(&app).list()?;
-    let Some(current) = releases.last() else {
-        println!("=== {} Releases: none yet", app.name);
+    let current_version = releases.last().map(|r| r.version);
+    let shown: Vec<&Release> = releases.iter().rev().take(num).collect();
+    if format.json {
+        let rows: Vec<ReleaseJson> = shown
+            .iter()
+            .map(|r| ReleaseJson {
+                version: r.version,
+                description: &r.description,
+                user: &r.user,
+                created_at: &r.created_at,
+                commit: r.commit.as_deref(),
+                current: Some(r.version) == current_version,
+            })
+            .collect();
+        return output::print_json(&rows);
+    }
+    let Some(current) = current_version else {
+        output::header(&format!("{} Releases: none yet", app.name));
         return Ok(());
     };
-    println!("=== {} Releases - Current: v{}", app.name, current.version);
-    let shown: Vec<&Release> = releases.iter().rev().take(num).collect();
-    let width = shown.iter().map(|r| r.description.len()).max().unwrap_or(0);
-    let user_width = shown.iter().map(|r| r.user.len()).max().unwrap_or(0);
-    for release in shown {
-        println!(
-            "{:<5} {:width$}  {:user_width$}  {}",
-            format!("v{}", release.version),
-            release.description,
-            release.user,
-            heroku_time(rfc3339_to_unix(&release.created_at)),
-        );
-    }
+    output::header(&format!("{} Releases - Current: v{current}", app.name));
+    let rows: Vec<Vec<String>> = shown
+        .iter()
+        .map(|release| {
+            vec![
+                format!("v{}", release.version),
+                release.description.clone(),
+                release.user.clone(),
+                heroku_time(rfc3339_to_unix(&release.created_at)),
+            ]
+        })
+        .collect();
+    output::table(&rows);
     Ok(())
 }
 
@@ -43,7 +72,7 @@ pub fn info(ctx: &Ctx, version: Option<String>) -> Result<()> {
             .current()?
             .ok_or_else(|| Error::new(format!("`{}` has no releases yet", app.name)))?,
     };
-    println!("=== Release v{}", release.version);
+    output::header(&format!("Release v{}", release.version));
     println!("By:          {}", release.user);
     println!("Change:      {}", release.description);
     println!(

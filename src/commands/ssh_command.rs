@@ -5,10 +5,8 @@
 use std::os::unix::process::CommandExt;
 use std::process::Command as Process;
 
-use clap::Parser;
-
 use super::{apps, dispatch, Ctx};
-use crate::cli::{Cli, Command};
+use crate::cli::Command;
 use crate::error::{Error, Result};
 use crate::ssh::{self, SshRequest};
 use crate::state::Root;
@@ -38,34 +36,18 @@ pub fn run(root: Root, user: &str) -> Result<()> {
             exec_git("git-upload-pack", &root, user, &app.repo())
         }
         SshRequest::Paas(words) => {
-            let words = if words.first().map(String::as_str) == Some("help") {
-                vec!["--help".to_string()]
-            } else {
-                words
-            };
             // The root comes from the forced command, never from the client.
-            if words
-                .iter()
-                .any(|w| w == "--root" || w.starts_with("--root="))
-            {
-                return Err(Error::new("refused: `--root` cannot be set over SSH"));
+            for option in ["--root", "--remote"] {
+                if words
+                    .iter()
+                    .any(|w| w == option || w.starts_with(&format!("{option}=")))
+                {
+                    return Err(Error::new(format!(
+                        "refused: `{option}` cannot be set over SSH"
+                    )));
+                }
             }
-            let cli = Cli::try_parse_from(std::iter::once("paas".to_string()).chain(words))
-                .map_err(|err| {
-                    if err.use_stderr() {
-                        Error::new(
-                            err.to_string()
-                                .trim_start_matches("error: ")
-                                .trim()
-                                .to_string(),
-                        )
-                    } else {
-                        // `--help` and `--version` are answers, not failures.
-                        print!("{err}");
-                        Error::new("").with_exit_code(0)
-                    }
-                });
-            let cli = match cli {
+            let cli = match crate::cli::parse(words) {
                 Ok(cli) => cli,
                 Err(err) if err.exit_code() == 0 => return Ok(()),
                 Err(err) => return Err(err),
@@ -76,7 +58,11 @@ pub fn run(root: Root, user: &str) -> Result<()> {
                 ));
             }
             std::env::set_var("PAAS_USER", user);
-            let ctx = Ctx::load(root, cli.app)?;
+            crate::output::set_color(cli.color);
+            let admin = crate::keys::Registry::load(&root)?.is_admin(user);
+            let mut ctx = Ctx::load(root, cli.app)?;
+            ctx.admin = admin;
+            ctx.over_ssh = true;
             dispatch(&ctx, cli.command)
         }
     }
@@ -85,7 +71,11 @@ pub fn run(root: Root, user: &str) -> Result<()> {
 fn allowed_over_ssh(command: &Command) -> bool {
     !matches!(
         command,
-        Command::Server(_) | Command::Daemon | Command::SshCommand { .. } | Command::Hook { .. }
+        Command::Server(_)
+            | Command::Daemon
+            | Command::SshCommand { .. }
+            | Command::Hook { .. }
+            | Command::GitRemote
     )
 }
 

@@ -16,8 +16,12 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::cli::InstallArgs;
+use crate::completion::Shell;
 use crate::error::{Context, Error, Result};
+use crate::keys::{Key, Registry, FIRST_ADMIN};
 use crate::state::{self, Root, Settings};
+
+pub use sshd::authorized_keys_path;
 
 /// Collects what each step did, to tell a no-op from a change.
 pub struct Report {
@@ -97,6 +101,7 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     } else {
         sshd::ensure_system_sshd_keys(&root, &settings, &mut report)?;
     }
+    ensure_shell_files(&mut report)?;
     host::ensure_daemon(&root, &settings, &mut report)?;
 
     if report.changed {
@@ -118,6 +123,49 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
         settings.domain,
         settings.http_port
     );
+    Ok(())
+}
+
+/// Where bash, zsh and fish look for completions, and man for pages, under
+/// /usr/local (the distribution owns /usr/share).
+pub const SHELL_FILES: [(&str, Option<Shell>); 4] = [
+    (
+        "/usr/local/share/bash-completion/completions/paas",
+        Some(Shell::Bash),
+    ),
+    (
+        "/usr/local/share/zsh/site-functions/_paas",
+        Some(Shell::Zsh),
+    ),
+    (
+        "/usr/local/share/fish/vendor_completions.d/paas.fish",
+        Some(Shell::Fish),
+    ),
+    ("/usr/local/share/man/man1/paas.1", None),
+];
+
+/// Shell completions and the man page, for every user of this machine.
+/// They call `paas` on the PATH, so one copy serves every install.
+fn ensure_shell_files(report: &mut Report) -> Result<()> {
+    let mut changed = false;
+    for (path, shell) in SHELL_FILES {
+        let text = match shell {
+            Some(shell) => crate::completion::registration(shell),
+            None => crate::docs::manpage_text()?,
+        };
+        let path = Path::new(path);
+        if fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
+            fs::create_dir_all(path.parent().expect("absolute"))
+                .context(|| format!("creating `{}`", path.display()))?;
+            state::write_atomic(path, text.as_bytes(), 0o644)?;
+            changed = true;
+        }
+    }
+    if changed {
+        report.done("installed shell completions (bash, zsh, fish) and the man page");
+    } else {
+        report.ok("shell completions and man page");
+    }
     Ok(())
 }
 
@@ -223,7 +271,7 @@ fn buildpacks_fingerprint(dir: &Path) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
-/// Writes the admin's key and regenerates `authorized_keys` from `keys/*.pub`.
+/// Adds the admin's key to the registry and rewrites `authorized_keys`.
 fn ensure_admin_key(
     root: &Root,
     settings: &Settings,
@@ -237,57 +285,39 @@ fn ensure_admin_key(
         ))
         .cause(err)
     })?;
-    let key = crate::ssh::parse_public_key(&text).map_err(|reason| {
+    let line = crate::ssh::parse_public_key(&text).map_err(|reason| {
         Error::new(format!(
             "`{}` is not an SSH public key: {reason}",
             key_file.display()
         ))
         .hint("pass the `.pub` file, such as `~/.ssh/id_ed25519.pub`")
     })?;
-    let stored = root.keys_dir().join("admin.pub");
-    if fs::read_to_string(&stored).ok().as_deref() != Some(&format!("{key}\n")) {
-        state::write_atomic(&stored, format!("{key}\n").as_bytes(), 0o600)?;
-        report.done("added the admin key");
-    } else {
+    let _lock = Registry::lock(root)?;
+    let mut registry = Registry::load(root)?;
+    let key = Key {
+        user: FIRST_ADMIN.into(),
+        admin: true,
+        line,
+        added_by: "paas server install".into(),
+        added_at: crate::release::now_rfc3339(),
+    };
+    let present = registry
+        .keys
+        .iter()
+        .any(|k| k.fingerprint() == key.fingerprint() && k.admin);
+    if present {
         report.ok("admin key");
+    } else {
+        registry
+            .keys
+            .retain(|k| k.fingerprint() != key.fingerprint());
+        registry.add(key)?;
+        report.done("added the admin key");
     }
-    write_authorized_keys(root, settings)
-}
-
-/// `authorized_keys` is derived from `keys/<user>.pub`, so it is rewritten
-/// whole and atomically.
-pub fn write_authorized_keys(root: &Root, settings: &Settings) -> Result<()> {
-    let mut lines = String::new();
-    let mut entries: Vec<_> = fs::read_dir(root.keys_dir())
-        .context(|| "listing keys".into())?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "pub"))
-        .collect();
-    entries.sort();
-    for path in entries {
-        let user = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("admin")
-            .to_string();
-        let key = fs::read_to_string(&path).context(|| format!("reading `{}`", path.display()))?;
-        lines.push_str(&crate::ssh::authorized_keys_line(
-            &root.bin().display().to_string(),
-            &root.path.display().to_string(),
-            &user,
-            &key,
-        ));
-        lines.push('\n');
-    }
-    let path = sshd::authorized_keys_path(root, settings)?;
-    if fs::read_to_string(&path).ok().as_deref() != Some(lines.as_str()) {
-        if let Some(parent) = path.parent() {
-            state::create_dir(parent, 0o700)?;
-        }
-        state::write_atomic(&path, lines.as_bytes(), 0o600)?;
-        host::chown_tree(path.parent().expect("has a parent"), &settings.user)?;
-    }
-    Ok(())
+    registry.save(root, settings)?;
+    let keys_file = sshd::authorized_keys_path(root, settings)?;
+    host::chown_tree(keys_file.parent().expect("has a parent"), &settings.user)?;
+    host::chown_tree(&root.keys_dir(), &settings.user)
 }
 
 #[cfg(test)]

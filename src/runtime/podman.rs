@@ -145,11 +145,7 @@ fn env_file_text(env: &BTreeMap<String, String>) -> String {
 
 /// A short random suffix so a restart of the same dyno gets a fresh container.
 pub fn random_suffix() -> String {
-    let mut bytes = [0u8; 4];
-    if let Ok(mut file) = fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = file.read_exact(&mut bytes);
-    }
+    let bytes: [u8; 4] = crate::state::random_bytes();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

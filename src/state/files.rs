@@ -136,6 +136,20 @@ fn open_lock_file(path: &Path) -> Result<File> {
         .context(|| format!("opening lock `{}`", path.display()))
 }
 
+/// Random bytes from the kernel, for names and suffixes (not secrets).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    if let Ok(mut file) = fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = file.read_exact(&mut bytes);
+    }
+    bytes
+}
+
+pub fn random_u64() -> u64 {
+    u64::from_le_bytes(random_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,9 @@
 mod files;
 mod names;
 
-pub use files::{create_dir, read_untrusted, sync_dir, write_atomic, write_new, Lock};
+pub use files::{
+    create_dir, random_bytes, random_u64, read_untrusted, sync_dir, write_atomic, write_new, Lock,
+};
 pub use names::{AppName, ConfigKey, NameError, ProcessType};
 
 use std::collections::BTreeMap;

@@ -1,0 +1,136 @@
+//! `keys`, `keys:add`, `keys:remove`: who may push and run commands. Users
+//! manage their own keys; admins manage everyone's.
+
+use std::path::PathBuf;
+
+use super::Ctx;
+use crate::cli::Format;
+use crate::error::{Error, Result};
+use crate::keys::{Key, Registry};
+use crate::output;
+
+/// One row of `keys --json`.
+#[derive(serde::Serialize)]
+struct KeyJson {
+    user: String,
+    admin: bool,
+    #[serde(rename = "type")]
+    kind: String,
+    fingerprint: String,
+    comment: String,
+}
+
+pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
+    let registry = Registry::load(&ctx.root)?;
+    let rows: Vec<KeyJson> = registry
+        .keys
+        .iter()
+        .filter(|k| ctx.admin || k.user == ctx.user)
+        .map(|k| KeyJson {
+            user: k.user.clone(),
+            admin: k.admin,
+            kind: k.kind().to_string(),
+            fingerprint: k.fingerprint(),
+            comment: k.comment(),
+        })
+        .collect();
+    if format.json {
+        return output::print_json(&rows);
+    }
+    if ctx.admin {
+        output::header("Keys");
+    } else {
+        output::header(&format!("{} Keys", ctx.user));
+    }
+    let table: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|k| {
+            let user = if k.admin {
+                format!("{} (admin)", k.user)
+            } else {
+                k.user
+            };
+            vec![user, k.kind, k.fingerprint, k.comment]
+        })
+        .collect();
+    output::table(&table);
+    Ok(())
+}
+
+pub fn add(ctx: &Ctx, file: Option<PathBuf>, user: Option<String>, admin: bool) -> Result<()> {
+    if (user.as_deref().is_some_and(|u| u != ctx.user) || admin) && !ctx.admin {
+        return Err(Error::new(
+            "only an admin can add keys for other users or make admins",
+        ));
+    }
+    let text = match (&file, ctx.over_ssh) {
+        (Some(_), true) => {
+            return Err(
+                Error::new("over SSH the key comes on stdin, not from a server path")
+                    .hint("from your laptop, `paas keys:add [FILE]` sends it for you"),
+            )
+        }
+        (Some(file), false) => std::fs::read_to_string(file)
+            .map_err(|err| Error::new(format!("cannot read `{}`", file.display())).cause(err))?,
+        (None, _) => read_stdin()?,
+    };
+    let line = crate::ssh::parse_public_key(&text).map_err(|reason| {
+        Error::new(format!("that is not an SSH public key: {reason}"))
+            .hint("send the `.pub` file, such as `~/.ssh/id_ed25519.pub`")
+    })?;
+    let _lock = Registry::lock(&ctx.root)?;
+    let mut registry = Registry::load(&ctx.root)?;
+    let key = Key {
+        user: user.unwrap_or_else(|| ctx.user.clone()),
+        admin,
+        line,
+        added_by: ctx.user.clone(),
+        added_at: crate::release::now_rfc3339(),
+    };
+    let (fingerprint, owner) = (key.fingerprint(), key.user.clone());
+    registry.add(key)?;
+    registry.save(&ctx.root, &ctx.settings)?;
+    say!("Added key {fingerprint} for {owner}");
+    Ok(())
+}
+
+fn read_stdin() -> Result<String> {
+    use std::io::{IsTerminal, Read};
+    if std::io::stdin().is_terminal() {
+        return Err(Error::new("no key given")
+            .hint("name the file (`paas keys:add ~/.ssh/id_ed25519.pub`) or pipe it in"));
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .take(64 * 1024)
+        .read_to_string(&mut text)
+        .map_err(|err| Error::new("cannot read the key from stdin").cause(err))?;
+    Ok(text)
+}
+
+pub fn remove(ctx: &Ctx, wanted: &str) -> Result<()> {
+    let _lock = Registry::lock(&ctx.root)?;
+    let mut registry = Registry::load(&ctx.root)?;
+    let matches: Vec<usize> = registry
+        .find(wanted)
+        .into_iter()
+        .filter(|&i| ctx.admin || registry.keys[i].user == ctx.user)
+        .collect();
+    let index = match matches.as_slice() {
+        [index] => *index,
+        [] => {
+            return Err(Error::new(format!("no key of yours matches `{wanted}`"))
+                .hint("`paas keys` lists them; name one by fingerprint (`SHA256:…`) or comment"))
+        }
+        _ => {
+            return Err(
+                Error::new(format!("`{wanted}` matches {} keys", matches.len()))
+                    .hint("name one by its fingerprint (`SHA256:…`), from `paas keys`"),
+            )
+        }
+    };
+    let key = registry.remove(index)?;
+    registry.save(&ctx.root, &ctx.settings)?;
+    say!("Removed key {} of {}", key.fingerprint(), key.user);
+    Ok(())
+}
