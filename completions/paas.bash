@@ -23,8 +23,9 @@ _paas() {
         unset COMPREPLY
         return
     fi
-    if [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]]; then
-        local prefix=${cur%"${cur##*:}"}
+    # bash also breaks words at `=`: `--app=x`, `web=1`.
+    if [[ $cur == *[:=]* ]]; then
+        local prefix=${cur%"${cur##*[:=]}"}
         local i
         for i in "${!COMPREPLY[@]}"; do
             COMPREPLY[i]=${COMPREPLY[i]#"$prefix"}

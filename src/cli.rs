@@ -431,25 +431,63 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// Global options that take a value, so their value is not a command word.
 const GLOBAL_OPTIONS_WITH_VALUES: [&str; 5] = ["-a", "--app", "--root", "--remote", "--color"];
 
-/// `paas ps scale web=2` is `paas ps:scale web=2` (and `paas help ps scale`
-/// is `paas help ps:scale`), as Heroku's CLI allows.
-pub fn join_namespace(mut args: Vec<String>) -> Vec<String> {
-    let command = Cli::command();
-    let known = |name: &str| command.get_subcommands().any(|c| c.get_name() == name);
+/// Commands whose words after the first argument are a command line of
+/// their own (`run echo --root x`), never paas options.
+const TAKES_A_COMMAND_LINE: [&str; 2] = ["run", "run:detached"];
+
+/// The positions of the words clap reads as global options taking a value
+/// (`--root`, `--remote`, …): the option's word, and its value's word when
+/// separate. Words of a one-off command line and after `--` are not options.
+pub fn global_option_words(args: &[String]) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    let mut command: Option<&str> = None;
     let mut i = 0;
     while i < args.len() {
         let word = args[i].as_str();
-        if GLOBAL_OPTIONS_WITH_VALUES.contains(&word) {
-            i += 2;
+        if word == "--" {
+            break;
+        }
+        if let Some(name) = GLOBAL_OPTIONS_WITH_VALUES
+            .iter()
+            .find(|o| word == **o || (o.starts_with("--") && word.starts_with(&format!("{o}="))))
+        {
+            let last = if word == *name { i + 1 } else { i };
+            found.push((i, last.min(args.len() - 1)));
+            i = last + 1;
             continue;
         }
-        if word.starts_with('-') {
+        if !word.starts_with('-') {
+            match command {
+                None => command = Some(word),
+                Some(c) if TAKES_A_COMMAND_LINE.contains(&c) => break,
+                Some(_) => {}
+            }
+        }
+        i += 1;
+    }
+    found
+}
+
+/// `paas ps scale web=2` is `paas ps:scale web=2` (and `paas help ps scale`
+/// is `paas help ps:scale`), as Heroku's CLI allows. `run` is left alone:
+/// `paas run stop` runs `stop`.
+pub fn join_namespace(mut args: Vec<String>) -> Vec<String> {
+    let command = Cli::command();
+    let known = |name: &str| command.get_subcommands().any(|c| c.get_name() == name);
+    let options = global_option_words(&args);
+    let mut i = 0;
+    while i < args.len() {
+        let word = args[i].as_str();
+        if let Some((_, last)) = options.iter().find(|(first, _)| *first == i) {
+            i = last + 1;
+            continue;
+        }
+        if word.starts_with('-') || word == "help" {
             i += 1;
             continue;
         }
-        if word == "help" {
-            i += 1;
-            continue;
+        if TAKES_A_COMMAND_LINE.contains(&word) {
+            break;
         }
         if let Some(verb) = args.get(i + 1) {
             let joined = format!("{word}:{verb}");
@@ -490,6 +528,20 @@ mod tests {
             words("run echo scale")
         );
         assert_eq!(join_namespace(words("ps")), words("ps"));
+        assert_eq!(join_namespace(words("run stop")), words("run stop"));
+    }
+
+    #[test]
+    fn options_inside_a_one_off_command_line_are_not_paas_options() {
+        assert_eq!(
+            global_option_words(&words("--remote prod ps --root=/x -a app")),
+            [(0, 1), (3, 3), (4, 5)]
+        );
+        assert_eq!(
+            global_option_words(&words("run -a app echo --root /etc")),
+            [(1, 2)]
+        );
+        assert_eq!(global_option_words(&words("ps -- --remote x")), []);
     }
 
     #[test]

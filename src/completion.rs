@@ -69,9 +69,9 @@ pub fn print_registration(shell: Shell) -> Result<()> {
     Ok(())
 }
 
-/// bash splits words at `:` (COMP_WORDBREAKS), which would cut `ps:scale`
-/// in two; this asks `paas` with the words as typed and trims what bash
-/// already has before the last `:`.
+/// bash splits words at `:` and `=` (COMP_WORDBREAKS), which would cut
+/// `ps:scale` in two; this asks `paas` with the words as typed and trims
+/// what bash already has before the last `:` or `=`.
 const BASH: &str = r#"# bash completion for paas: source it, or put it in
 # /usr/share/bash-completion/completions/paas (`paas server install` does).
 _paas() {
@@ -97,8 +97,9 @@ _paas() {
         unset COMPREPLY
         return
     fi
-    if [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]]; then
-        local prefix=${cur%"${cur##*:}"}
+    # bash also breaks words at `=`: `--app=x`, `web=1`.
+    if [[ $cur == *[:=]* ]]; then
+        local prefix=${cur%"${cur##*[:=]}"}
         local i
         for i in "${!COMPREPLY[@]}"; do
             COMPREPLY[i]=${COMPREPLY[i]#"$prefix"}

@@ -110,8 +110,10 @@ impl Registry {
         self.keys.iter().any(|k| k.user == user && k.admin)
     }
 
-    /// Adds a key; a key already present (for anyone) is refused.
-    pub fn add(&mut self, key: Key) -> Result<()> {
+    /// Adds a key; a key already present (for anyone) is refused. Being an
+    /// admin belongs to the user, so a new key of an admin is an admin key.
+    pub fn add(&mut self, mut key: Key) -> Result<()> {
+        key.admin |= self.is_admin(&key.user);
         if !crate::ssh::valid_user_name(&key.user) {
             return Err(Error::new(format!(
                 "`{}` is not a valid user name: use 1 to 32 lowercase letters, digits, `_` or `-`",
@@ -171,6 +173,15 @@ impl Registry {
     pub fn write_authorized_keys(&self, root: &Root, settings: &Settings) -> Result<()> {
         let mut lines = String::new();
         for key in &self.keys {
+            // Rechecked on every write: the registry is a file someone could edit.
+            let line_ok = crate::ssh::parse_public_key(&key.line).is_ok_and(|l| l == key.line);
+            if !crate::ssh::valid_user_name(&key.user) || !line_ok {
+                return Err(Error::new(format!(
+                    "the key registry holds an invalid entry (user `{}`)",
+                    key.user.escape_debug()
+                ))
+                .hint("fix or remove it in `keys/keys.toml`, then run the command again"));
+            }
             lines.push_str(&crate::ssh::authorized_keys_line(
                 &root.bin().display().to_string(),
                 &root.path.display().to_string(),

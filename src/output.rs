@@ -104,3 +104,61 @@ pub fn table(rows: &[Vec<String>]) {
         println!("{}", line.trim_end());
     }
 }
+
+/// A spinner with the elapsed time for long work a person waits for, on a
+/// terminal; elsewhere (a pipe, a log, `git push` output) one plain line.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    pub fn start(message: &str) -> Progress {
+        if !std::io::stderr().is_terminal() {
+            say!("{message}");
+            return Progress { bar: None };
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            bar.set_style(style);
+        }
+        bar.set_message(message.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Progress { bar: Some(bar) }
+    }
+
+    /// What the work is doing now (shown only on a terminal).
+    pub fn step(&self, detail: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(detail.to_string());
+        }
+    }
+}
+
+/// The spinner goes when the work ends, however it ends; the caller reports
+/// the outcome.
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Runs `on_hangup`, then exits, when the caller hangs up: over SSH without
+/// a terminal nothing signals us when the client goes (Ctrl-C on a laptop),
+/// but our stdout's other end closes. Without this, `logs --tail` or a
+/// one-off dyno would run on with no one reading.
+pub fn watch_for_hangup(on_hangup: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(move || loop {
+        let mut stdout = libc::pollfd {
+            fd: libc::STDOUT_FILENO,
+            events: 0,
+            revents: 0,
+        };
+        let ready = unsafe { libc::poll(&mut stdout, 1, 1000) };
+        if ready > 0 && stdout.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+            on_hangup();
+            std::process::exit(129);
+        }
+    });
+}

@@ -2,8 +2,10 @@
 //! run from a git repository whose `deploy` remote is the test server.
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::harness::{paas_bin, text, TestServer};
 
@@ -145,6 +147,13 @@ fn the_client_finds_server_and_app_in_the_deploy_remote() {
     assert_eq!(exit.status.code(), Some(3), "{}", text(&exit));
     assert!(text(&exit).contains("out"));
 
+    // A command that takes no input leaves stdin to the script around it.
+    let script = format!("{} ps > /dev/null && cat", paas_bin());
+    let mut loop_in_a_script = like(&client(&[]), "sh");
+    loop_in_a_script.args(["-c", &script]);
+    let kept = with_stdin(loop_in_a_script, "line 1\nline 2\n");
+    assert_eq!(succeeds(kept), "line 1\nline 2\n");
+
     assert_eq!(
         succeeds(output(client(&["open"]))).trim(),
         format!("http://laptop.localhost:{}/", server.http_port)
@@ -219,11 +228,8 @@ fn a_newcomer_is_told_what_to_do_next() {
         text(&nowhere)
     );
 
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Nothing listens on port 1 (a privileged port no test server gets).
+    let closed_port = 1;
     let down = output(client(&[
         "--remote",
         &format!("ssh://paas@127.0.0.1:{closed_port}/x"),
@@ -293,6 +299,14 @@ fn keys_are_added_listed_and_removed_without_locking_admins_out() {
         text(&again).contains("already added, for `dev`"),
         "{}",
         text(&again)
+    );
+    // A private key named by mistake never leaves the laptop.
+    let private = output(client(&["keys:add", dev_key.to_str().unwrap()]));
+    assert!(
+        text(&private).contains("is not an SSH public key")
+            && !text(&private).contains("Uploading"),
+        "{}",
+        text(&private)
     );
     std::fs::write(dir.path().join("bad.pub"), "not a key\n").unwrap();
     let bad = output(client(&["keys:add", "bad.pub"]));
@@ -375,4 +389,61 @@ compgen -W "${{COMPREPLY[*]}}" --"#,
     assert!(apps.lines().any(|l| l == "completed"), "{apps}");
     let types = complete("paas ps:scale -a completed ");
     assert!(types.lines().any(|l| l == "web="), "{types}");
+    // bash breaks words at `=` too: only what follows it is completed.
+    let value = complete("paas ps --color=al");
+    assert!(value.lines().any(|l| l == "always"), "{value}");
+}
+
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < Duration::from_secs(30), "never: {what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Ctrl-C as a terminal sends it: SIGINT to the whole foreground group.
+fn ctrl_c(child: &std::process::Child) {
+    unsafe {
+        libc::kill(-(child.id() as i32), libc::SIGINT);
+    }
+}
+
+#[test]
+fn ctrl_c_on_the_laptop_ends_the_command_on_the_server() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "interrupted");
+    repo.push_ok();
+    let home = tempfile::tempdir().unwrap();
+    let server_side = || {
+        let pattern = format!("{} ssh-command", server.root.path().display());
+        let output = Command::new("pgrep")
+            .args(["-f", &pattern])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).lines().count()
+    };
+    for args in [&["run", "sleep", "300"][..], &["logs", "--tail"][..]] {
+        let mut command = server.client(repo.dir.path(), home.path(), args);
+        command
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut client = command.spawn().unwrap();
+        eventually("the command runs on the server", || server_side() >= 1);
+        if args[0] == "run" {
+            eventually("run.1 is listed", || {
+                server
+                    .ok(&["ps", "-a", "interrupted"])
+                    .contains("run.1: up")
+            });
+        }
+        ctrl_c(&client);
+        let status = client.wait().unwrap();
+        assert!(!status.success());
+        eventually("the server side ends", || server_side() == 0);
+    }
+    let ps = server.ok(&["ps", "-a", "interrupted"]);
+    assert!(!ps.contains("run.1"), "the one-off dyno was stopped:\n{ps}");
 }

@@ -188,6 +188,14 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
         }
         Command::KeysAdd { file, user, admin } => {
             let (path, key) = read_public_key(file.as_deref())?;
+            // Checked here too, so a private key never leaves the laptop.
+            crate::ssh::parse_public_key(&key).map_err(|reason| {
+                Error::new(format!(
+                    "`{}` is not an SSH public key: {reason}",
+                    path.display()
+                ))
+                .hint("send the `.pub` file, such as `~/.ssh/id_ed25519.pub`")
+            })?;
             crate::say!("Uploading {} to {}", path.display(), server.host);
             words.push("keys:add".into());
             if let Some(user) = user {
@@ -203,10 +211,18 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
                 words.push(format!("--app={app}"));
             }
             words.extend(strip_client_options(args));
-            let io = if needs_terminal(command) && std::io::stdin().is_terminal() {
-                ssh::Io::Terminal
-            } else {
-                ssh::Io::Inherit
+            let on_terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+            let io = match command {
+                Command::ConfigSet { pairs }
+                    if pairs.is_empty() && std::io::stdin().is_terminal() =>
+                {
+                    return Err(Error::new("no config vars given").hint(
+                        "set them with `paas config:set KEY=value …`, or pipe `KEY=value` lines in",
+                    ))
+                }
+                _ if needs_terminal(command) && on_terminal => ssh::Io::Terminal,
+                _ if reads_stdin(command) => ssh::Io::Inherit,
+                _ => ssh::Io::Plain,
             };
             ssh::call(server, &words, io).map(drop)
         }
@@ -222,6 +238,15 @@ fn needs_terminal(command: &Command) -> bool {
     }
 }
 
+/// Commands that take input: a one-off's stdin, `config:set` lines.
+fn reads_stdin(command: &Command) -> bool {
+    match command {
+        Command::Run { .. } => true,
+        Command::ConfigSet { pairs } => pairs.is_empty(),
+        _ => false,
+    }
+}
+
 /// Colour on the server's output when this side would show it.
 fn local_color() -> &'static str {
     if crate::output::color_wanted_here() {
@@ -233,24 +258,21 @@ fn local_color() -> &'static str {
 
 /// Drops the options that only mean something on this side.
 fn strip_client_options(args: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut words = args.iter();
-    while let Some(word) = words.next() {
-        if word == "--" {
-            out.push(word.clone());
-            out.extend(words.by_ref().cloned());
-            break;
-        }
-        if word == "--remote" || word == "--root" {
-            words.next();
-            continue;
-        }
-        if word.starts_with("--remote=") || word.starts_with("--root=") {
-            continue;
-        }
-        out.push(word.clone());
-    }
-    out
+    let drop: Vec<usize> = crate::cli::global_option_words(args)
+        .into_iter()
+        .filter(|(first, _)| {
+            let word = &args[*first];
+            ["--remote", "--root"]
+                .iter()
+                .any(|o| word == o || word.starts_with(&format!("{o}=")))
+        })
+        .flat_map(|(first, last)| first..=last)
+        .collect();
+    args.iter()
+        .enumerate()
+        .filter(|(i, _)| !drop.contains(i))
+        .map(|(_, word)| word.clone())
+        .collect()
 }
 
 /// `apps:create` prints `URL | GIT_URL`; the app is the git URL's last part.
@@ -356,6 +378,14 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         assert_eq!(strip_client_options(&args), ["ps", "--", "--remote"]);
+        let run: Vec<String> = ["run", "--remote=x", "echo", "--root", "/etc"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            strip_client_options(&run),
+            ["run", "echo", "--root", "/etc"]
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 
 /// How the call's streams are wired.
 pub enum Io {
+    /// No stdin (a loop reading a file keeps its lines); stdout inherited.
+    Plain,
     /// Inherit stdin and stdout (pipes and files stream through).
     Inherit,
     /// A terminal on the server (`ssh -t`): `run bash`, `logs --tail`.
@@ -47,7 +49,13 @@ pub fn call(server: &Server, words: &[String], io: Io) -> Result<String> {
         Io::Stdin(_) => {
             ssh.stdin(Stdio::piped());
         }
+        Io::Plain => {
+            ssh.stdin(Stdio::null());
+        }
         Io::Inherit | Io::Terminal => {}
+    }
+    if matches!(io, Io::Tee | Io::Quiet) {
+        ssh.stdin(Stdio::null());
     }
     let mut child = ssh.spawn().map_err(|err| {
         Error::new("could not run `ssh`")
@@ -74,33 +82,41 @@ pub fn call(server: &Server, words: &[String], io: Io) -> Result<String> {
             print!("{stdout_text}");
         }
     }
-    let status = child
-        .wait()
-        .map_err(|err| Error::unexpected("waiting for `ssh`").cause(err))?;
-    let ssh_lines = stderr_reader.join().unwrap_or_default();
-    let code = exit_code(status);
-    if code == 0 {
-        return Ok(stdout_text);
+    let status = child.wait();
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
     }
+    let status = status.map_err(|err| Error::unexpected("waiting for `ssh`").cause(err))?;
+    let held = stderr_reader.join().unwrap_or_default();
+    let code = exit_code(status);
     if code == 255 {
-        if let Some(err) = explain_ssh_failure(server, &ssh_lines) {
+        if let Some(err) = explain_ssh_failure(server, &held) {
             return Err(err.with_exit_code(255));
         }
     }
-    for line in &ssh_lines {
+    // Not ssh's own failure after all: show them as they were.
+    for line in &held {
         crate::say!("{line}");
     }
-    Err(Error::exit(code))
+    match code {
+        0 => Ok(stdout_text),
+        code => Err(Error::exit(code)),
+    }
 }
 
 /// Runs `words` on the server without prompting or printing anything, for
 /// shell completion; `None` when it fails or takes more than a few seconds.
 pub fn quiet(server: &Server, words: &[String]) -> Option<String> {
-    let output = ssh_command(server, words, false, &["BatchMode=yes", "ConnectTimeout=3"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+    let output = ssh_command(
+        server,
+        words,
+        false,
+        &["BatchMode=yes", "ConnectTimeout=10"],
+    )
+    .stdin(Stdio::null())
+    .stderr(Stdio::null())
+    .output()
+    .ok()?;
     output
         .status
         .success()
@@ -170,11 +186,14 @@ fn relay_stderr(stderr: impl Read) -> Vec<String> {
     held
 }
 
+/// Lines in the shapes ssh itself prints (`ssh: connect to host …`,
+/// `paas@host: Permission denied (publickey).`), not what a command says.
 fn is_ssh_failure(line: &str) -> bool {
+    let after_destination = line.split_once(": ").map_or("", |(_, rest)| rest);
     line.starts_with("ssh: ")
-        || line.contains("Permission denied (")
-        || line.contains("Host key verification failed")
-        || line.contains("kex_exchange_identification")
+        || after_destination.starts_with("Permission denied (")
+        || line.starts_with("Host key verification failed")
+        || line.starts_with("kex_exchange_identification")
         || line.starts_with("Connection closed by")
         || line.starts_with("Connection timed out")
         || line.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")

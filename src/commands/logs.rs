@@ -27,6 +27,7 @@ pub fn show(ctx: &Ctx, num: usize, tail: bool, filter: Filter) -> Result<()> {
     if !tail {
         return Ok(());
     }
+    crate::output::watch_for_hangup(|| {});
     loop {
         std::thread::sleep(Duration::from_millis(200));
         for line in reader.read_new().into_iter().filter(|l| filter.matches(l)) {

@@ -96,7 +96,7 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
                 return crate::client::run(&server, cli.app, &command, args);
             }
             if is_root_user() {
-                return reexec_as_owner(&root);
+                return reexec_as_owner(&root, &command, args);
             }
             let ctx = Ctx::load(root, cli.app)?;
             dispatch(&ctx, command)
@@ -168,11 +168,40 @@ fn is_root_user() -> bool {
 
 /// root runs app commands as the install's owner, so files and containers
 /// always belong to one unprivileged user.
-fn reexec_as_owner(root: &Root) -> Result<()> {
+fn reexec_as_owner(root: &Root, command: &Command, args: &[String]) -> Result<()> {
     let settings = root.settings()?;
     let home = crate::install::user_home(&settings.user)?;
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let err = Process::new("runuser")
+    let mut args = args.to_vec();
+    let mut process = Process::new("runuser");
+    // The owner runs in `/` and may not read root's files: a key file named
+    // here is read now and handed over on stdin instead.
+    if let Command::KeysAdd {
+        file: Some(file), ..
+    } = command
+    {
+        let text = std::fs::read_to_string(file)
+            .map_err(|err| Error::new(format!("cannot read `{}`", file.display())).cause(err))?;
+        // Checked before it goes into a pipe nobody reads yet (and must fit in it).
+        if text.len() > 16 * 1024 || crate::ssh::parse_public_key(&text).is_err() {
+            return Err(
+                Error::new(format!("`{}` is not an SSH public key", file.display()))
+                    .hint("pass the `.pub` file, such as `~/.ssh/id_ed25519.pub`"),
+            );
+        }
+        let (reader, mut writer) =
+            std::io::pipe().map_err(|err| Error::unexpected("creating a pipe").cause(err))?;
+        use std::io::Write as _;
+        writer
+            .write_all(text.as_bytes())
+            .map_err(|err| Error::unexpected("passing the key on").cause(err))?;
+        drop(writer);
+        let file = file.display().to_string();
+        if let Some(at) = args.iter().rposition(|a| *a == file) {
+            args.remove(at);
+        }
+        process.stdin(reader);
+    }
+    let err = process
         .args(["-u", &settings.user, "--"])
         .arg(root.bin())
         .args(&args)

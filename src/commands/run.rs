@@ -92,6 +92,16 @@ pub fn attached(ctx: &Ctx, words: &[String]) -> Result<()> {
         "api",
         &format!("Starting process with command `{line}` by {}", ctx.user),
     );
+    if !tty {
+        // With a terminal, sshd's SIGHUP ends the session; without one, a
+        // client that hangs up is noticed here and the dyno stopped.
+        let container = container.clone();
+        crate::output::watch_for_hangup(move || {
+            let _ = crate::runtime::podman::command()
+                .args(["stop", "--time", "10", &container])
+                .output();
+        });
+    }
     let code = runtime.attach(&container)?;
     logs::platform(
         &app,

@@ -37,14 +37,10 @@ pub fn run(root: Root, user: &str) -> Result<()> {
         }
         SshRequest::Paas(words) => {
             // The root comes from the forced command, never from the client.
-            for option in ["--root", "--remote"] {
-                if words
-                    .iter()
-                    .any(|w| w == option || w.starts_with(&format!("{option}=")))
-                {
-                    return Err(Error::new(format!(
-                        "refused: `{option}` cannot be set over SSH"
-                    )));
+            for (first, _) in crate::cli::global_option_words(&words) {
+                let word = &words[first];
+                if word == "--root" || word.starts_with("--root=") {
+                    return Err(Error::new("refused: `--root` cannot be set over SSH"));
                 }
             }
             let cli = match crate::cli::parse(words) {

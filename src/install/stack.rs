@@ -2,7 +2,7 @@
 //! debootstrapped Debian root with the language runtimes from Debian's
 //! packages, imported into the owner's rootless podman. No registry needed.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
@@ -11,6 +11,7 @@ use super::host::{as_user, podman_as};
 use super::Report;
 use crate::cli::InstallArgs;
 use crate::error::{Context, Error, Result};
+use crate::output::Progress;
 
 const SUITE: &str = "bookworm";
 /// What every dyno has.
@@ -82,13 +83,15 @@ pub fn ensure_images(args: &InstallArgs, report: &mut Report) -> Result<Images> 
 }
 
 fn build_run_image(user: &str, image: &str, mirror: &str) -> Result<()> {
-    say!("-----> building the run image with debootstrap ({SUITE}; about a minute)");
+    let progress = Progress::start(&format!(
+        "-----> building the run image with debootstrap ({SUITE}; about a minute)"
+    ));
     let work = tempfile::Builder::new()
         .prefix("paas-stack-")
         .tempdir_in("/var/tmp")
         .context(|| "creating a directory for debootstrap".into())?;
     let rootfs = work.path().join("rootfs");
-    let status = Command::new("debootstrap")
+    let mut debootstrap = Command::new("debootstrap")
         .args([
             "--variant=minbase",
             &format!("--include={}", RUN_PACKAGES.join(",")),
@@ -96,9 +99,19 @@ fn build_run_image(user: &str, image: &str, mirror: &str) -> Result<()> {
         .arg(SUITE)
         .arg(&rootfs)
         .arg(mirror)
-        .stdout(Stdio::null())
-        .status()
+        .stdout(Stdio::piped())
+        .spawn()
         .context(|| "running `debootstrap`".into())?;
+    // debootstrap says `I: Retrieving …`, `I: Extracting …`: the spinner's detail.
+    let lines = BufReader::new(debootstrap.stdout.take().expect("piped")).lines();
+    for line in lines.map_while(std::result::Result::ok) {
+        if let Some(step) = line.strip_prefix("I: ") {
+            progress.step(&format!("-----> debootstrap: {step}"));
+        }
+    }
+    let status = debootstrap
+        .wait()
+        .context(|| "waiting for `debootstrap`".into())?;
     if !status.success() {
         return Err(
             Error::new("debootstrap failed to build the run image").hint(format!(
@@ -123,6 +136,7 @@ fn build_run_image(user: &str, image: &str, mirror: &str) -> Result<()> {
         .stdout(Stdio::piped())
         .spawn()
         .context(|| "running `tar`".into())?;
+    progress.step("-----> importing the run image into podman");
     let tar_out = tar.stdout.take().expect("piped");
     let import = as_user(user, "podman")?
         .args(["import", "--change", "ENV LANG=C.UTF-8", "--change"])
@@ -138,11 +152,13 @@ fn build_run_image(user: &str, image: &str, mirror: &str) -> Result<()> {
             "could not import the run image `{image}`"
         )));
     }
+    drop(progress);
     Ok(())
 }
 
 fn build_build_image(user: &str, base: &str, image: &str) -> Result<()> {
-    say!("-----> building the build image (compilers, pip; about a minute)");
+    let progress =
+        Progress::start("-----> building the build image (compilers, pip; about a minute)");
     let container = format!(
         "paas-stack-build-{}",
         crate::runtime::podman::random_suffix()
@@ -174,6 +190,7 @@ fn build_build_image(user: &str, base: &str, image: &str) -> Result<()> {
         )
     };
     let _ = podman_as(user, &["rm", "--force", &container]);
+    drop(progress);
     let _ = std::io::stderr().flush();
     result
 }

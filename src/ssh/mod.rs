@@ -232,8 +232,11 @@ pub fn parse_public_key(text: &str) -> Result<String, String> {
     if data.len() < 16 || !base64 {
         return Err("the key data is not base64".into());
     }
-    if line.contains('"') || line.contains('\n') {
+    if line.contains('"') {
         return Err("the key line holds a quote".into());
+    }
+    if line.chars().any(char::is_control) {
+        return Err("the key line holds control characters".into());
     }
     Ok(line.to_string())
 }
