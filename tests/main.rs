@@ -11,6 +11,7 @@ mod deploy;
 mod dynos;
 mod failures;
 mod generated;
+mod router;
 mod runtime;
 mod server;
 mod ssh;

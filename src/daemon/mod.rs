@@ -76,7 +76,12 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
 
     tokio::spawn(control_loop(control, root.clone(), table.clone()));
     tokio::spawn(reconcile_loop(root.clone(), table.clone()));
-    let router = router::Router::new(settings.domain.clone(), table, root.clone());
+    let router = router::Router::new(
+        settings.domain.clone(),
+        settings.http_port,
+        table,
+        root.clone(),
+    );
     tokio::select! {
         result = router.serve(http) => result,
         _ = shutdown_signal() => {

@@ -28,26 +28,55 @@ use crate::converge::Backend;
 use crate::error::Result;
 use crate::state::{AppName, Root};
 
-/// One app's backends and its round-robin position.
+/// How long a dyno that refused a connection is left out of the rotation.
+const REFUSED_PAUSE: Duration = Duration::from_secs(5);
+
+/// Heroku's limit for the first byte of a response (H12 past it).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One app's backends, its round-robin position, and which backends refused
+/// a connection lately.
 pub struct AppRoutes {
     backends: Vec<Backend>,
     next: AtomicUsize,
+    /// Per backend: milliseconds since `epoch` until which it is left out.
+    left_out_until: Vec<AtomicU64>,
+    epoch: Instant,
 }
 
 impl AppRoutes {
     pub fn new(backends: Vec<Backend>) -> AppRoutes {
         AppRoutes {
+            left_out_until: backends.iter().map(|_| AtomicU64::new(0)).collect(),
             backends,
             next: AtomicUsize::new(0),
+            epoch: Instant::now(),
         }
     }
 
-    fn pick(&self) -> Option<&Backend> {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// The next backend in turn, skipping those left out, unless all are.
+    fn pick(&self) -> Option<(usize, &Backend)> {
         if self.backends.is_empty() {
             return None;
         }
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        Some(&self.backends[n % self.backends.len()])
+        let now = self.now_ms();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let count = self.backends.len();
+        let index = (0..count)
+            .map(|offset| (start + offset) % count)
+            .find(|&i| self.left_out_until[i].load(Ordering::Relaxed) <= now)
+            .unwrap_or(start % count);
+        Some((index, &self.backends[index]))
+    }
+
+    /// Leaves a backend that refused a connection out for a few seconds.
+    fn refused(&self, index: usize) {
+        let until = self.now_ms() + REFUSED_PAUSE.as_millis() as u64;
+        self.left_out_until[index].store(until, Ordering::Relaxed);
     }
 }
 
@@ -58,8 +87,10 @@ type Body = BoxBody<Bytes, hyper::Error>;
 
 pub struct Router {
     domain: String,
+    /// The port clients connected to, for `X-Forwarded-Port`.
+    port: u16,
     table: RouteTable,
-    client: Client<HttpConnector, Incoming>,
+    client: Client<HttpConnector, Body>,
     log: RequestLog,
     request_ids: RequestIds,
 }
@@ -76,7 +107,7 @@ const HOP_BY_HOP: &[&str] = &[
 ];
 
 impl Router {
-    pub fn new(domain: String, table: RouteTable, root: Root) -> Arc<Router> {
+    pub fn new(domain: String, port: u16, table: RouteTable, root: Root) -> Arc<Router> {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
@@ -84,6 +115,7 @@ impl Router {
             .build(connector);
         Arc::new(Router {
             domain,
+            port,
             table,
             client,
             log: RequestLog::start(root),
@@ -170,7 +202,7 @@ impl Router {
             service: Duration::ZERO,
             error: None,
         };
-        let Some(backend) = routes.pick() else {
+        let Some((mut index, mut backend)) = routes.pick() else {
             entry.error = Some(("H14", "No web processes running"));
             entry.status = 503;
             self.log.send(entry);
@@ -180,17 +212,51 @@ impl Router {
                 &format!("{app} has no web dyno running. Its owner can start one with `paas ps:scale web=1`."),
             );
         };
-        entry.dyno = Some(backend.dyno.clone());
-        let Ok(uri) = format!("http://{}{}", backend.address, entry.path).parse() else {
-            return page(
-                StatusCode::BAD_REQUEST,
-                "Bad request",
-                "The request path is not valid.",
-            );
+        add_forwarding_headers(&mut request, peer, self.port, &request_id);
+        let (parts, body) = request.into_parts();
+        // A request with no body may go to another dyno when the first
+        // refuses the connection: nothing of it has been sent yet.
+        let retryable = parts.method.is_idempotent()
+            && !parts.headers.contains_key(CONTENT_LENGTH)
+            && !parts.headers.contains_key("transfer-encoding");
+        let mut body = Some(body.boxed());
+        let mut attempts = 0;
+        let response = loop {
+            attempts += 1;
+            entry.dyno = Some(backend.dyno.clone());
+            let Ok(uri) = format!("http://{}{}", backend.address, entry.path).parse::<hyper::Uri>()
+            else {
+                return page(
+                    StatusCode::BAD_REQUEST,
+                    "Bad request",
+                    "The request path is not valid.",
+                );
+            };
+            let mut attempt = Request::new(match body.take() {
+                Some(body) => body,
+                None => empty_body(),
+            });
+            *attempt.method_mut() = parts.method.clone();
+            *attempt.uri_mut() = uri;
+            *attempt.version_mut() = parts.version;
+            *attempt.headers_mut() = parts.headers.clone();
+            let result = tokio::time::timeout(REQUEST_TIMEOUT, self.client.request(attempt)).await;
+            match result {
+                Ok(Err(err)) if err.is_connect() => {
+                    routes.refused(index);
+                    if retryable && attempts < routes.backends.len() {
+                        if let Some((next_index, next)) = routes.pick() {
+                            (index, backend) = (next_index, next);
+                            continue;
+                        }
+                    }
+                    break Err(("H21", "Backend connection refused"));
+                }
+                Ok(Err(_)) => break Err(("H13", "Connection closed without response")),
+                Err(_elapsed) => break Err(("H12", "Request timeout")),
+                Ok(Ok(response)) => break Ok(response),
+            }
         };
-        *request.uri_mut() = uri;
-        add_forwarding_headers(&mut request, peer, &request_id);
-        let response = self.client.request(request).await;
         entry.service = started.elapsed();
         match response {
             Ok(response) => {
@@ -207,21 +273,42 @@ impl Router {
                 self.log.send(entry);
                 Response::from_parts(parts, body.boxed())
             }
-            Err(_) => {
-                entry.status = 502;
-                entry.error = Some(("H13", "Connection closed without response"));
+            Err(error) => {
+                let (status, text) = match error.0 {
+                    "H12" => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "The app took more than 30 seconds to answer. Its owner can check `paas logs`.",
+                    ),
+                    "H21" => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "The app refused the connection. Its owner can check `paas logs`.",
+                    ),
+                    _ => (
+                        StatusCode::BAD_GATEWAY,
+                        "The app did not answer. Its owner can check `paas logs`.",
+                    ),
+                };
+                entry.status = status.as_u16();
+                entry.error = Some(error);
                 self.log.send(entry);
-                page(
-                    StatusCode::BAD_GATEWAY,
-                    "Application error",
-                    "The app did not answer. Its owner can check `paas logs`.",
-                )
+                page(status, "Application error", text)
             }
         }
     }
 }
 
-fn add_forwarding_headers(request: &mut Request<Incoming>, peer: SocketAddr, request_id: &str) {
+fn empty_body() -> Body {
+    http_body_util::Empty::new()
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+fn add_forwarding_headers(
+    request: &mut Request<Incoming>,
+    peer: SocketAddr,
+    port: u16,
+    request_id: &str,
+) {
     let headers = request.headers_mut();
     for name in HOP_BY_HOP {
         headers.remove(*name);
@@ -240,6 +327,7 @@ fn add_forwarding_headers(request: &mut Request<Incoming>, peer: SocketAddr, req
     };
     set("x-forwarded-for", forwarded_for);
     set("x-forwarded-proto", "http".into());
+    set("x-forwarded-port", port.to_string());
     set("x-request-start", millis.to_string());
     set("x-request-id", request_id.to_string());
     set("via", "1.1 paas".into());
@@ -381,6 +469,7 @@ mod tests {
     fn router() -> Arc<Router> {
         Router::new(
             "localhost".into(),
+            8080,
             Arc::new(ArcSwap::from_pointee(HashMap::new())),
             Root::new("/nonexistent"),
         )
@@ -404,10 +493,19 @@ mod tests {
         };
         let routes = AppRoutes::new(vec![backend("web.1"), backend("web.2")]);
         let picks: Vec<_> = (0..4)
-            .map(|_| routes.pick().unwrap().dyno.clone())
+            .map(|_| routes.pick().unwrap().1.dyno.clone())
             .collect();
         assert_eq!(picks, ["web.1", "web.2", "web.1", "web.2"]);
         assert!(AppRoutes::new(vec![]).pick().is_none());
+
+        // A dyno that refused a connection sits out; with all out, turns resume.
+        routes.refused(0);
+        let picks: Vec<_> = (0..3)
+            .map(|_| routes.pick().unwrap().1.dyno.clone())
+            .collect();
+        assert_eq!(picks, ["web.2", "web.2", "web.2"]);
+        routes.refused(1);
+        assert!(routes.pick().is_some());
     }
 
     #[test]

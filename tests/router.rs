@@ -1,0 +1,111 @@
+//! What the router does for each request: the headers an app sees, retries
+//! past a dyno that refuses connections, and Heroku's error codes.
+
+use std::process::Command;
+
+use crate::harness::TestServer;
+
+/// An app that shows the request headers it got, and one path that answers
+/// only after 35 s.
+const HEADERS_APP: &str = r#"
+import http.server, json, os, time
+
+class App(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/slow":
+            time.sleep(35)
+        if self.path == "/headers":
+            body = json.dumps({k.lower(): v for k, v in self.headers.items()}).encode()
+        else:
+            body = f"Hello from {os.environ['DYNO']}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), App).serve_forever()
+"#;
+
+fn curl(server: &TestServer, app: &str, path: &str, extra: &[&str]) -> (u16, String) {
+    let output = Command::new("curl")
+        .args(["-s", "-m", "45", "-w", "\n%{http_code}"])
+        .args(extra)
+        .arg(format!("http://{app}.localhost:{}{path}", server.http_port))
+        .output()
+        .unwrap();
+    let all = String::from_utf8_lossy(&output.stdout).to_string();
+    let (body, code) = all.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+#[test]
+fn apps_see_forwarding_headers_and_refused_dynos_are_skipped() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "routed");
+    repo.write("server.py", HEADERS_APP);
+    repo.commit("an app that shows its headers");
+    repo.push_ok();
+
+    let request_id = "abcdefghijklmnopqrstuvwxyz-0123";
+    let (status, body) = curl(
+        &server,
+        "routed",
+        "/headers",
+        &["-H", &format!("X-Request-Id: {request_id}")],
+    );
+    assert_eq!(status, 200, "{body}");
+    let headers: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "http");
+    assert_eq!(headers["x-forwarded-port"], server.http_port.to_string());
+    assert_eq!(headers["x-request-id"], request_id);
+    assert_eq!(headers["via"], "1.1 paas");
+    let start: u128 = headers["x-request-start"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    assert!(now >= start && now - start < 60_000, "{start} vs {now}");
+
+    // One of two dynos dies: until the daemon notices, requests that find
+    // its port closed go to the other one, and none fails.
+    server.ok(&["ps:scale", "-a", "routed", "web=2"]);
+    let web1 = server
+        .containers("routed")
+        .into_iter()
+        .find(|name| name.contains("-web.1-"))
+        .unwrap();
+    server.podman(&["kill", &web1]);
+    for _ in 0..20 {
+        let (status, body) = curl(&server, "routed", "/", &[]);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, "Hello from web.2\n");
+    }
+    let logs = server.ok(&["logs", "-a", "routed", "-p", "router", "-n", "200"]);
+    assert!(!logs.contains("at=error"), "{logs}");
+}
+
+#[test]
+fn a_response_slower_than_30_seconds_is_an_h12() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "sluggish");
+    repo.write("server.py", HEADERS_APP);
+    repo.commit("an app with a slow path");
+    repo.push_ok();
+    let started = std::time::Instant::now();
+    let (status, body) = curl(&server, "sluggish", "/slow", &[]);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("more than 30 seconds"), "{body}");
+    assert!(started.elapsed().as_secs() < 34);
+    let logs = server.ok(&["logs", "-a", "sluggish", "-n", "50"]);
+    assert!(
+        logs.contains("at=error code=H12 desc=\"Request timeout\"") && logs.contains("status=503"),
+        "{logs}"
+    );
+    // The app itself is fine: other requests are served meanwhile.
+    assert_eq!(curl(&server, "sluggish", "/", &[]).0, 200);
+}
