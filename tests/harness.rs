@@ -281,8 +281,14 @@ impl TestServer {
 
     /// GETs `path` of `app` through the router: (status, body).
     pub fn get(&self, app: &str, path: &str) -> (u16, String) {
+        self.get_with(app, path, &["-m", "10"])
+    }
+
+    /// `get` with more curl options (`-H`, `-m`).
+    pub fn get_with(&self, app: &str, path: &str, options: &[&str]) -> (u16, String) {
         let output = Command::new("curl")
-            .args(["-s", "-m", "10", "-w", "\n%{http_code}"])
+            .args(["-s", "-w", "\n%{http_code}"])
+            .args(options)
             .arg(format!("http://{app}.localhost:{}{path}", self.http_port))
             .output()
             .unwrap();

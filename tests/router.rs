@@ -1,8 +1,6 @@
 //! What the router does for each request: the headers an app sees, retries
 //! past a dyno that refuses connections, and Heroku's error codes.
 
-use std::process::Command;
-
 use crate::harness::TestServer;
 
 /// An app that shows the request headers it got, and one path that answers
@@ -27,15 +25,9 @@ http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), App).serve
 "#;
 
 fn curl(server: &TestServer, app: &str, path: &str, extra: &[&str]) -> (u16, String) {
-    let output = Command::new("curl")
-        .args(["-s", "-m", "45", "-w", "\n%{http_code}"])
-        .args(extra)
-        .arg(format!("http://{app}.localhost:{}{path}", server.http_port))
-        .output()
-        .unwrap();
-    let all = String::from_utf8_lossy(&output.stdout).to_string();
-    let (body, code) = all.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
+    let mut options = vec!["-m", "45"];
+    options.extend_from_slice(extra);
+    server.get_with(app, path, &options)
 }
 
 #[test]
