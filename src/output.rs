@@ -144,6 +144,24 @@ impl Drop for Progress {
     }
 }
 
+/// What was piped in, up to `limit` bytes; `at_terminal` when stdin is a
+/// terminal (a person would wait for a prompt that never comes).
+pub fn read_piped_stdin(
+    limit: u64,
+    at_terminal: crate::error::Error,
+) -> crate::error::Result<String> {
+    use std::io::Read;
+    if std::io::stdin().is_terminal() {
+        return Err(at_terminal);
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .take(limit)
+        .read_to_string(&mut text)
+        .map_err(|err| crate::error::Error::new("cannot read stdin").cause(err))?;
+    Ok(text)
+}
+
 /// Runs `on_hangup`, then exits, when the caller hangs up: over SSH without
 /// a terminal nothing signals us when the client goes (Ctrl-C on a laptop),
 /// but our stdout's other end closes. Without this, `logs --tail` or a

@@ -149,7 +149,7 @@ fn git_remote_url(name: &str) -> Option<String> {
     (output.status.success() && !url.is_empty()).then_some(url)
 }
 
-fn in_git_repo() -> bool {
+pub fn in_git_repo() -> bool {
     Process::new("git")
         .args(["rev-parse", "--git-dir"])
         .stdout(std::process::Stdio::null())
@@ -283,9 +283,14 @@ fn created_app_name(stdout: &str) -> Option<String> {
 }
 
 fn add_deploy_remote(server: &Server, app: &str, replace: bool) -> Result<()> {
-    let url = server.git_url(app);
+    point_deploy_remote(&server.git_url(app), app, replace)
+}
+
+/// Adds the `deploy` remote with `url`; an existing one is repointed only
+/// when `replace` (`git:remote`), else left with a hint (`apps:create`).
+pub fn point_deploy_remote(url: &str, app: &str, replace: bool) -> Result<()> {
     let current = git_remote_url(DEPLOY_REMOTE);
-    if current.as_deref() == Some(url.as_str()) {
+    if current.as_deref() == Some(url) {
         crate::say!("Git remote {DEPLOY_REMOTE} is {url}");
         return Ok(());
     }
@@ -301,7 +306,7 @@ fn add_deploy_remote(server: &Server, app: &str, replace: bool) -> Result<()> {
         }
     };
     let status = Process::new("git")
-        .args(["remote", verb, DEPLOY_REMOTE, &url])
+        .args(["remote", verb, DEPLOY_REMOTE, url])
         .status()
         .map_err(|err| Error::new("could not run `git`").cause(err))?;
     if !status.success() {

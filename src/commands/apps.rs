@@ -197,22 +197,9 @@ pub fn open(ctx: &Ctx) -> Result<()> {
 /// `git:remote` on the server: point this repository's `deploy` remote at the app.
 pub fn git_remote(ctx: &Ctx) -> Result<()> {
     let app = ctx.app()?;
-    let url = git_url(ctx, &app.name);
-    let exists = std::process::Command::new("git")
-        .args(["remote", "get-url", crate::client::DEPLOY_REMOTE])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let verb = if exists { "set-url" } else { "add" };
-    let status = std::process::Command::new("git")
-        .args(["remote", verb, crate::client::DEPLOY_REMOTE, &url])
-        .status()
-        .context(|| "running `git remote`".into())?;
-    if !status.success() {
+    if !crate::client::in_git_repo() {
         return Err(Error::new("this directory is not in a git repository")
             .hint("run it in a clone of your app, or `git init` first"));
     }
-    say!("Git remote {} set to {url}", crate::client::DEPLOY_REMOTE);
-    Ok(())
+    crate::client::point_deploy_remote(&git_url(ctx, &app.name), app.name.as_str(), true)
 }

@@ -66,15 +66,11 @@ pub fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>> {
 /// that do not fit on a command line. Blank lines and `#` comments are skipped;
 /// a value in single or double quotes loses them.
 fn pairs_from_stdin() -> Result<Vec<String>> {
-    use std::io::{IsTerminal, Read};
-    if std::io::stdin().is_terminal() {
-        return Err(Error::new("no config vars given")
-            .hint("set them with `paas config:set KEY=value …`, or pipe `KEY=value` lines in"));
-    }
-    let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .map_err(|err| Error::new("cannot read config vars from stdin").cause(err))?;
+    let text = output::read_piped_stdin(
+        16 * 1024 * 1024,
+        Error::new("no config vars given")
+            .hint("set them with `paas config:set KEY=value …`, or pipe `KEY=value` lines in"),
+    )?;
     let pairs: Vec<String> = text
         .lines()
         .map(str::trim)

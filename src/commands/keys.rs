@@ -72,7 +72,11 @@ pub fn add(ctx: &Ctx, file: Option<PathBuf>, user: Option<String>, admin: bool) 
         }
         (Some(file), false) => std::fs::read_to_string(file)
             .map_err(|err| Error::new(format!("cannot read `{}`", file.display())).cause(err))?,
-        (None, _) => read_stdin()?,
+        (None, _) => output::read_piped_stdin(
+            64 * 1024,
+            Error::new("no key given")
+                .hint("name the file (`paas keys:add ~/.ssh/id_ed25519.pub`) or pipe it in"),
+        )?,
     };
     let line = crate::ssh::parse_public_key(&text).map_err(|reason| {
         Error::new(format!("that is not an SSH public key: {reason}"))
@@ -92,20 +96,6 @@ pub fn add(ctx: &Ctx, file: Option<PathBuf>, user: Option<String>, admin: bool) 
     registry.save(&ctx.root, &ctx.settings)?;
     say!("Added key {fingerprint} for {owner}");
     Ok(())
-}
-
-fn read_stdin() -> Result<String> {
-    use std::io::{IsTerminal, Read};
-    if std::io::stdin().is_terminal() {
-        return Err(Error::new("no key given")
-            .hint("name the file (`paas keys:add ~/.ssh/id_ed25519.pub`) or pipe it in"));
-    }
-    let mut text = String::new();
-    std::io::stdin()
-        .take(64 * 1024)
-        .read_to_string(&mut text)
-        .map_err(|err| Error::new("cannot read the key from stdin").cause(err))?;
-    Ok(text)
 }
 
 pub fn remove(ctx: &Ctx, wanted: &str) -> Result<()> {

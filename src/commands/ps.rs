@@ -60,36 +60,22 @@ impl DynoRow {
         } else {
             format!(" [v{}]", self.release)
         };
-        match (self.state, self.restart_in, self.crashes) {
-            ("up", _, _) => format!(
-                "{}: {} {when}{version}",
-                self.name,
-                paint("up", Style::Good)
+        let state = match self.state {
+            "up" => paint("up", Style::Good),
+            _ => paint(
+                &format!("crashed (exit status {})", self.exit_status.unwrap_or(0)),
+                Style::Bad,
             ),
-            (_, Some(wait), Some(count)) => {
-                let restart = if wait > 0 {
-                    format!("restarting in {wait}s")
-                } else {
-                    "restarting".to_string()
-                };
-                format!(
-                    "{}: {} {when}, {restart} (crash {count} in a row)",
-                    self.name,
-                    paint(
-                        &format!("crashed (exit status {})", self.exit_status.unwrap_or(0)),
-                        Style::Bad
-                    ),
-                )
+        };
+        // A slot waiting out its backoff says when it restarts instead.
+        let tail = match (self.restart_in, self.crashes) {
+            (Some(0), Some(count)) => format!(", restarting (crash {count} in a row)"),
+            (Some(wait), Some(count)) => {
+                format!(", restarting in {wait}s (crash {count} in a row)")
             }
-            _ => format!(
-                "{}: {} {when}{version}",
-                self.name,
-                paint(
-                    &format!("crashed (exit status {})", self.exit_status.unwrap_or(0)),
-                    Style::Bad
-                )
-            ),
-        }
+            _ => version,
+        };
+        format!("{}: {state} {when}{tail}", self.name)
     }
 }
 
