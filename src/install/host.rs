@@ -261,6 +261,34 @@ pub fn podman_as(user: &str, args: &[&str]) -> Result<std::process::Output> {
         .context(|| "running `podman`".into())
 }
 
+/// Podman answers for the owner. If every process of the owner was killed
+/// without a reboot, podman's state still lists running containers whose
+/// processes are gone and every command fails; this resets that state
+/// (without it the image checks below would wrongly say "missing").
+pub fn ensure_podman_usable(user: &str, report: &mut Report) -> Result<()> {
+    let output = podman_as(user, &["ps", "--quiet"])?;
+    if output.status.success() {
+        report.ok("podman answers");
+        return Ok(());
+    }
+    if crate::runtime::podman::is_stale_state(&output.stderr) {
+        // It may exit non-zero for a container whose processes are gone
+        // and still reset the state: what counts is whether podman answers.
+        let _ = podman_as(user, &["system", "migrate"])?;
+        if podman_as(user, &["ps", "--quiet"])?.status.success() {
+            report.done(
+                "reset podman's state, left over from killed processes (`podman system migrate`)",
+            );
+            return Ok(());
+        }
+    }
+    Err(Error::new(format!("podman does not work for `{user}`"))
+        .cause(String::from_utf8_lossy(&output.stderr).trim())
+        .hint(format!(
+            "try `runuser -u {user} -- podman system migrate`, then run the install again"
+        )))
+}
+
 /// Rootless podman on some hosts picks the `vfs` driver, which copies the
 /// whole image for every container; overlay shares it.
 pub fn ensure_podman_storage(user: &str, report: &mut Report) -> Result<()> {

@@ -62,6 +62,7 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     host::ensure_runtime_dir(&args.user, &mut report)?;
     host::ensure_tun_device(&mut report)?;
     host::ensure_podman_storage(&args.user, &mut report)?;
+    host::ensure_podman_usable(&args.user, &mut report)?;
 
     let root_path = absolute(&root.path)?;
     if !crate::ssh::safe_in_forced_command(&root_path.to_string_lossy()) {

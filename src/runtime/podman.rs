@@ -51,12 +51,38 @@ pub fn command() -> Command {
 
 /// Runs podman and returns its stdout, or an error quoting its stderr.
 pub fn run(args: &[&str]) -> Result<String> {
-    let output = command()
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context(|| "running `podman`".into())?;
+    let run_once = || {
+        command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .context(|| "running `podman`".into())
+    };
+    let mut output = run_once()?;
+    if !output.status.success() && reset_stale_state(&output.stderr) {
+        output = run_once()?;
+    }
     check(args, output)
+}
+
+/// When every process of the owner is killed without a reboot (the OOM
+/// killer, `pkill -u`, the end of a login session), podman's pause process
+/// is gone while its state still lists running containers, and every podman
+/// command fails with "invalid internal status". `podman system migrate`
+/// resets that state (even when it exits non-zero for a container whose
+/// processes are gone); the daemon then restarts what should run. Returns
+/// whether it ran.
+pub fn reset_stale_state(stderr: &[u8]) -> bool {
+    is_stale_state(stderr)
+        && command()
+            .args(["system", "migrate"])
+            .stdin(Stdio::null())
+            .output()
+            .is_ok()
+}
+
+pub fn is_stale_state(stderr: &[u8]) -> bool {
+    String::from_utf8_lossy(stderr).contains("invalid internal status")
 }
 
 fn check(args: &[&str], output: Output) -> Result<String> {

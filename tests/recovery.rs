@@ -1,0 +1,80 @@
+//! Recovery after every process of the install's owner is killed without a
+//! reboot (the OOM killer, `pkill -u`, the end of a login session): podman's
+//! state still lists running containers whose processes are gone, and every
+//! podman command fails until it is reset.
+//!
+//! Its own test binary: cargo runs test binaries one at a time, so killing
+//! the owner's processes here never touches another test's install.
+
+#[allow(dead_code)]
+mod harness;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use harness::{paas_bin, text, TestServer};
+
+fn kill_every_process_of(user: &str) {
+    let _ = Command::new("pkill").args(["-9", "-u", user]).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let alive = Command::new("pgrep").args(["-u", user]).output().unwrap();
+        if alive.stdout.is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("processes of `{user}` outlived SIGKILL");
+}
+
+fn wait_for_200(server: &TestServer, app: &str) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let answer = server.get(app, "/");
+        if answer.0 == 200 || Instant::now() > deadline {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn the_platform_comes_back_after_every_process_of_its_owner_is_killed() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "hello");
+    repo.push_ok();
+    assert_eq!(server.get("hello", "/").0, 200);
+
+    // The daemon, started again, resets podman's state and brings the dyno back.
+    kill_every_process_of("paas");
+    let broken = server.podman(&["ps"]);
+    assert!(
+        broken.contains("invalid internal status"),
+        "podman should be left in the stale state this test is about:\n{broken}"
+    );
+    let start = Command::new(paas_bin())
+        .arg("--root")
+        .arg(server.root.path())
+        .args(["server", "start"])
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{}", text(&start));
+    let answer = wait_for_200(&server, "hello");
+    assert_eq!(answer.0, 200, "the app did not come back: {}", answer.1);
+
+    // The installer, run again, says what it reset and leaves a working platform.
+    kill_every_process_of("paas");
+    let install = Command::new(paas_bin())
+        .args(["server", "install", "--local", "--root"])
+        .arg(server.root.path())
+        .args(["--ssh-port", &server.ssh_port.to_string()])
+        .args(["--http-port", &server.http_port.to_string()])
+        .output()
+        .unwrap();
+    let output = text(&install);
+    assert!(install.status.success(), "{output}");
+    assert!(output.contains("reset podman's state"), "{output}");
+    let answer = wait_for_200(&server, "hello");
+    assert_eq!(answer.0, 200, "the app did not come back: {}", answer.1);
+    assert!(!server.podman(&["ps"]).contains("invalid internal status"));
+}
