@@ -228,6 +228,205 @@ pub enum Command {
     DrainsRemove { url: String },
 
     /// List SSH keys: yours, or everyone's for an admin.
+    /// List add-ons: the app's, or every add-on on the server without `-a`
+    #[command(name = "addons")]
+    Addons {
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Create a PostgreSQL or Redis add-on and attach it to the app
+    #[command(name = "addons:create", disable_version_flag = true)]
+    AddonsCreate {
+        /// `postgres` or `redis` (`heroku-postgresql` and `heroku-redis` work too)
+        service: String,
+        /// The attachment name: sets `NAME_URL` (default `DATABASE_URL` / `REDIS_URL`)
+        #[arg(long = "as", value_name = "NAME")]
+        as_name: Option<String>,
+        /// The add-on's name (default: generated, like `postgres-brave-4821`)
+        #[arg(long)]
+        name: Option<String>,
+        /// The major version the image must run (the built-in images run PostgreSQL 15 and Redis 7)
+        #[arg(long)]
+        version: Option<String>,
+        /// Run this image instead of the built-in one (Debian or official postgres/redis layout)
+        #[arg(long)]
+        image: Option<String>,
+    },
+    /// Show an add-on: service, version, status, attachments
+    #[command(name = "addons:info")]
+    AddonsInfo {
+        #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
+        addon: String,
+    },
+    /// Attach an existing add-on to another app (a shared database)
+    #[command(name = "addons:attach")]
+    AddonsAttach {
+        #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
+        addon: String,
+        /// The attachment name: sets `NAME_URL`
+        #[arg(long = "as", value_name = "NAME")]
+        as_name: Option<String>,
+    },
+    /// Detach an add-on from the app (its data stays)
+    #[command(name = "addons:detach")]
+    AddonsDetach {
+        /// The add-on's name or its attachment (`DATABASE_URL`)
+        #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
+        addon: String,
+    },
+    /// Destroy an add-on and its data, backups included
+    #[command(name = "addons:destroy")]
+    AddonsDestroy {
+        #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
+        addon: String,
+        /// The name of the app the add-on was created for
+        #[arg(long, value_name = "APP")]
+        confirm: Option<String>,
+        /// Destroy it even while other apps are attached
+        #[arg(long)]
+        force: bool,
+    },
+    /// Publish an add-on on the server's loopback (for tunnels and admin tools)
+    #[command(name = "addons:expose")]
+    AddonsExpose {
+        #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
+        addon: String,
+        /// The port on 127.0.0.1 (default: the service's own, 5432 or 6379)
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Stop publishing an add-on on the server's loopback
+    #[command(name = "addons:unexpose")]
+    AddonsUnexpose {
+        #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
+        addon: String,
+    },
+
+    /// Show the app's PostgreSQL: status, version, size, tables, connections
+    #[command(name = "pg:info")]
+    PgInfo {
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Show the connection URL and its parts
+    #[command(name = "pg:credentials")]
+    PgCredentials {
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Set a new password; every attached app gets a release with the new URL
+    #[command(name = "pg:credentials:rotate")]
+    PgCredentialsRotate {
+        #[command(flatten)]
+        database: Database,
+        /// The app's name, to confirm
+        #[arg(long, value_name = "APP")]
+        confirm: Option<String>,
+    },
+    /// Open psql on the database (a terminal over SSH), or run one command
+    #[command(name = "pg:psql")]
+    PgPsql {
+        #[command(flatten)]
+        database: Database,
+        /// Run this SQL and exit
+        #[arg(short, long, value_name = "SQL")]
+        command: Option<String>,
+    },
+    /// Drop every table: an empty database with the same credentials
+    #[command(name = "pg:reset")]
+    PgReset {
+        #[command(flatten)]
+        database: Database,
+        #[arg(long, value_name = "APP")]
+        confirm: Option<String>,
+    },
+    /// List the database's backups
+    #[command(name = "pg:backups")]
+    PgBackups {
+        #[command(flatten)]
+        database: Database,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Take a backup now (pg_dump -Fc)
+    #[command(name = "pg:backups:capture")]
+    PgBackupsCapture {
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Restore a backup (bNNN) or a dump at a URL, replacing what is in the database
+    #[command(name = "pg:backups:restore")]
+    PgBackupsRestore {
+        /// `b001`, or an http(s) URL the server downloads (default: the latest backup)
+        #[arg(value_name = "BACKUP|URL")]
+        source: Option<String>,
+        #[command(flatten)]
+        database: Database,
+        #[arg(long, value_name = "APP")]
+        confirm: Option<String>,
+    },
+    /// Write a backup to stdout: `paas pg:backups:download b001 > latest.dump`
+    #[command(name = "pg:backups:download")]
+    PgBackupsDownload {
+        /// Default: the latest backup
+        #[arg(value_name = "BACKUP")]
+        backup: Option<String>,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Show a backup: time, size, SHA-256
+    #[command(name = "pg:backups:info")]
+    PgBackupsInfo {
+        #[arg(value_name = "BACKUP")]
+        backup: Option<String>,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Delete a backup
+    #[command(name = "pg:backups:delete")]
+    PgBackupsDelete {
+        #[arg(value_name = "BACKUP")]
+        backup: String,
+        #[command(flatten)]
+        database: Database,
+        #[arg(long, value_name = "APP")]
+        confirm: Option<String>,
+    },
+    /// Take a backup every day at a UTC time, keeping some days of them
+    #[command(name = "pg:backups:schedule")]
+    PgBackupsSchedule {
+        /// HH:MM, UTC
+        #[arg(long, value_name = "HH:MM")]
+        at: String,
+        /// How many days of scheduled backups to keep
+        #[arg(long, default_value_t = 7)]
+        retain_days: u32,
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Stop the daily backups (the backups stay)
+    #[command(name = "pg:backups:unschedule")]
+    PgBackupsUnschedule {
+        #[command(flatten)]
+        database: Database,
+    },
+
+    /// Show the app's Redis: version, memory, keys, clients
+    #[command(name = "redis:info")]
+    RedisInfo {
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Open redis-cli (a terminal over SSH), or run one command
+    #[command(name = "redis:cli")]
+    RedisCli {
+        #[command(flatten)]
+        database: Database,
+        /// Run this command and exit (`GET key`)
+        #[arg(short, long, value_name = "COMMAND")]
+        command: Option<String>,
+    },
+
     #[command(name = "keys")]
     Keys {
         #[command(flatten)]
@@ -289,6 +488,14 @@ pub enum Command {
 }
 
 /// `--json` of the listing commands.
+/// Which of the app's databases: an add-on's name or its attachment.
+#[derive(Debug, Args, Clone)]
+pub struct Database {
+    /// The add-on (`postgres-brave-4821`) or attachment (`DATABASE_URL`); default: `DATABASE_URL` / `REDIS_URL`
+    #[arg(value_name = "DATABASE", add = ArgValueCandidates::new(crate::completion::addon_names))]
+    pub database: Option<String>,
+}
+
 #[derive(Debug, Args, Clone, Copy)]
 pub struct Format {
     /// Print JSON (a stable schema, documented in docs/commands.md).

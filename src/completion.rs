@@ -179,6 +179,31 @@ pub fn app_names() -> Vec<CompletionCandidate> {
     candidates(names)
 }
 
+/// Completes add-on names: every add-on of the install or the server.
+pub fn addon_names() -> Vec<CompletionCandidate> {
+    let names = match source(&typed_words()) {
+        Some(Source::Local(root)) => root
+            .addons()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| a.name)
+            .collect(),
+        Some(Source::Remote(server)) => {
+            let json = crate::client::quiet(&server, &["addons".into(), "--json".into()]);
+            json_strings(json.as_deref(), |value| {
+                value.as_array().map(|addons| {
+                    addons
+                        .iter()
+                        .filter_map(|a| a["name"].as_str().map(String::from))
+                        .collect()
+                })
+            })
+        }
+        None => Vec::new(),
+    };
+    candidates(names)
+}
+
 /// Completes process types (`web`, `worker`) of the app being typed.
 pub fn process_types() -> Vec<CompletionCandidate> {
     candidates(types_of_typed_app())

@@ -257,6 +257,8 @@ impl Platform<'_> {
         env.insert("PORT".into(), DYNO_PORT.to_string());
         env.insert("DYNO".into(), dyno.clone());
         env.insert("PS".into(), dyno.clone());
+        let (network, hosts) =
+            crate::addons::dyno_network(self.root, self.settings, &app.name, release);
         DynoSpec {
             app: app.name.clone(),
             release: release.version,
@@ -271,6 +273,8 @@ impl Platform<'_> {
             instance,
             remove_on_exit: false,
             size: crate::runtime::DEFAULT_SIZE,
+            network,
+            hosts,
         }
     }
 

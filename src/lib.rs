@@ -8,6 +8,7 @@
 
 #[macro_use]
 pub mod output;
+pub mod addons;
 pub mod build;
 pub mod cli;
 pub mod client;

@@ -392,6 +392,43 @@ compgen -W "${{COMPREPLY[*]}}" --"#,
     // bash breaks words at `=` too: only what follows it is completed.
     let value = complete("paas ps --color=al");
     assert!(value.lines().any(|l| l == "always"), "{value}");
+    let addons = complete("paas addons:");
+    assert!(addons.lines().any(|l| l == "create"), "{addons}");
+
+    // Add-on names complete, asked of the server through the client.
+    let created = server.ok(&["addons:create", "postgres", "-a", "completed"]);
+    let name = created
+        .lines()
+        .find_map(|l| l.strip_prefix("Creating ")?.split(' ').next())
+        .expect("a Creating line")
+        .to_string();
+    let names = complete("paas addons:info ");
+    assert!(names.lines().any(|l| l == name), "{names}");
+
+    // A backup streams to a file on the laptop, byte for byte the server's.
+    server.ok(&["pg:backups:capture", "-a", "completed"]);
+    let file = home.path().join("latest.dump");
+    let mut download = server.client(repo.dir.path(), home.path(), &["pg:backups:download"]);
+    download.stdout(std::fs::File::create(&file).unwrap());
+    let status = download.stdin(Stdio::null()).status().unwrap();
+    assert!(status.success());
+    let info = server.ok(&["pg:backups:info", "-a", "completed"]);
+    let sha = info
+        .lines()
+        .find_map(|l| l.strip_prefix("SHA-256:"))
+        .expect("a SHA-256 line")
+        .trim()
+        .to_string();
+    let local = Command::new("sha256sum").arg(&file).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&local.stdout).starts_with(&sha),
+        "{} vs {sha}",
+        String::from_utf8_lossy(&local.stdout)
+    );
+    // `--json` lists it with the same checksum.
+    let rows = json(server.cmd(&["pg:backups", "-a", "completed", "--json"]));
+    assert_eq!(rows[0]["id"], "b001");
+    assert_eq!(rows[0]["sha256"], sha.as_str());
 }
 
 fn eventually(what: &str, mut check: impl FnMut() -> bool) {

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod addons;
 mod client;
 mod commands;
 mod deploy;

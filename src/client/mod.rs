@@ -233,6 +233,7 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
 fn needs_terminal(command: &Command) -> bool {
     match command {
         Command::Run { .. } => true,
+        Command::PgPsql { command, .. } | Command::RedisCli { command, .. } => command.is_none(),
         Command::Logs { tail, .. } => *tail,
         _ => false,
     }
@@ -242,6 +243,7 @@ fn needs_terminal(command: &Command) -> bool {
 fn reads_stdin(command: &Command) -> bool {
     match command {
         Command::Run { .. } => true,
+        Command::PgPsql { command, .. } | Command::RedisCli { command, .. } => command.is_none(),
         Command::ConfigSet { pairs } => pairs.is_empty(),
         _ => false,
     }

@@ -79,12 +79,14 @@ pub fn create(ctx: &Ctx, name: Option<String>) -> Result<()> {
     Ok(())
 }
 
+/// The first word of generated names, for apps and add-ons.
+pub const NAME_WORDS: &[&str] = &[
+    "sunny", "quiet", "brave", "calm", "eager", "gentle", "lucky", "mighty", "polished", "rapid",
+    "shy", "tidy", "vast", "warm", "young", "bold",
+];
+
 /// A Heroku-style generated name (`sunny-river-4821`) that is not taken.
 fn unused_name(root: &Root) -> Result<AppName> {
-    const FIRST: &[&str] = &[
-        "sunny", "quiet", "brave", "calm", "eager", "gentle", "lucky", "mighty", "polished",
-        "rapid", "shy", "tidy", "vast", "warm", "young", "bold",
-    ];
     const SECOND: &[&str] = &[
         "river", "meadow", "forest", "harbor", "summit", "canyon", "island", "lake", "ocean",
         "prairie", "reef", "ridge", "valley", "garden", "comet", "breeze",
@@ -94,7 +96,7 @@ fn unused_name(root: &Root) -> Result<AppName> {
         let seed = state::random_u64();
         let name = format!(
             "{}-{}-{:04}",
-            FIRST[(seed % FIRST.len() as u64) as usize],
+            NAME_WORDS[(seed % NAME_WORDS.len() as u64) as usize],
             SECOND[((seed >> 8) % SECOND.len() as u64) as usize],
             (seed >> 16) % 10_000
         );
@@ -170,6 +172,7 @@ pub fn destroy(ctx: &Ctx, confirm: Option<String>) -> Result<()> {
     let runtime = ctx.runtime();
     let dynos = runtime.list(Some(&app.name))?;
     runtime.remove(&dynos, std::time::Duration::from_secs(10))?;
+    super::addons::destroy_with_app(ctx, &app.name)?;
     remove_app_dir(&app)?;
     // The router drops an app whose directory is gone.
     let _ = converge::notify_router(&ctx.root, app.name.as_str());

@@ -158,6 +158,7 @@ fn build_and_release(
         slug: Some(slug),
         processes,
         config,
+        addons: ledger.current()?.map(|r| r.addons).unwrap_or_default(),
     };
     let formation = default_formation(app, &release)?;
     say!("-----> Launching...");

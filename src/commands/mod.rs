@@ -1,12 +1,15 @@
 //! The CLI's commands, one file per namespace; `run` dispatches with one match.
 
+mod addons;
 mod apps;
 mod config;
 mod deploy;
 mod drains;
 mod keys;
 mod logs;
+mod pg;
 mod ps;
+mod redis;
 mod releases;
 mod run;
 mod server;
@@ -57,6 +60,11 @@ impl Ctx {
     pub fn app(&self) -> Result<AppDir> {
         let name = self.app_name()?;
         self.root.app(&name).require()
+    }
+
+    /// Whether `-a` was given (or inferred): listings then show one app's part.
+    pub fn app_given(&self) -> bool {
+        self.app.is_some()
     }
 
     pub fn app_name(&self) -> Result<AppName> {
@@ -149,6 +157,59 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Drains { format } => drains::list(ctx, format),
         Command::DrainsAdd { url } => drains::add(ctx, &url),
         Command::DrainsRemove { url } => drains::remove(ctx, &url),
+        Command::Addons { format } => addons::list(ctx, format),
+        Command::AddonsCreate {
+            service,
+            as_name,
+            name,
+            version,
+            image,
+        } => addons::create(ctx, &service, as_name, name, version, image),
+        Command::AddonsInfo { addon } => addons::info(ctx, &addon),
+        Command::AddonsAttach { addon, as_name } => addons::attach(ctx, &addon, as_name),
+        Command::AddonsDetach { addon } => addons::detach(ctx, &addon),
+        Command::AddonsDestroy {
+            addon,
+            confirm,
+            force,
+        } => addons::destroy(ctx, &addon, confirm, force),
+        Command::AddonsExpose { addon, port } => addons::expose(ctx, &addon, port),
+        Command::AddonsUnexpose { addon } => addons::unexpose(ctx, &addon),
+        Command::PgInfo { database } => pg::info(ctx, &database),
+        Command::PgCredentials { database } => pg::credentials(ctx, &database),
+        Command::PgCredentialsRotate { database, confirm } => {
+            pg::rotate(ctx, &database, confirm.as_deref())
+        }
+        Command::PgPsql { database, command } => pg::psql(ctx, &database, command.as_deref()),
+        Command::PgReset { database, confirm } => pg::reset(ctx, &database, confirm.as_deref()),
+        Command::PgBackups { database, format } => pg::list_backups(ctx, &database, format),
+        Command::PgBackupsCapture { database } => pg::capture(ctx, &database),
+        Command::PgBackupsRestore {
+            source,
+            database,
+            confirm,
+        } => pg::restore(ctx, source.as_deref(), &database, confirm.as_deref()),
+        Command::PgBackupsDownload { backup, database } => {
+            pg::download(ctx, backup.as_deref(), &database)
+        }
+        Command::PgBackupsInfo { backup, database } => {
+            pg::backup_info(ctx, backup.as_deref(), &database)
+        }
+        Command::PgBackupsDelete {
+            backup,
+            database,
+            confirm,
+        } => pg::delete(ctx, &backup, &database, confirm.as_deref()),
+        Command::PgBackupsSchedule {
+            at,
+            retain_days,
+            database,
+        } => pg::schedule(ctx, &at, retain_days, &database),
+        Command::PgBackupsUnschedule { database } => pg::unschedule(ctx, &database),
+        Command::RedisInfo { database } => redis::info(ctx, &database),
+        Command::RedisCli { database, command } => {
+            redis::run_cli(ctx, &database, command.as_deref())
+        }
         Command::Keys { format } => keys::list(ctx, format),
         Command::KeysAdd { file, user, admin } => keys::add(ctx, file, user, admin),
         Command::KeysRemove { key } => keys::remove(ctx, &key),

@@ -129,11 +129,14 @@ pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {
         );
     }
     say_partial!("Rolling back {} to v{}... ", app.name, target.version);
+    let (config, addons) = Release::rollback_config(&target, &current);
     let release = Release {
         version: ledger.next_version()?,
         description: format!("Rollback to v{}", target.version),
         user: ctx.user.clone(),
         created_at: release::now_rfc3339(),
+        config,
+        addons,
         ..target.clone()
     };
     let formation = super::deploy::default_formation(&app, &release)?;

@@ -167,6 +167,7 @@ mod tests {
             slug: None,
             processes: BTreeMap::from([("worker".into(), "python worker.py".into())]),
             config: BTreeMap::new(),
+            addons: BTreeMap::new(),
         }
     }
 

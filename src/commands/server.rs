@@ -82,7 +82,8 @@ fn stop_supervisor(root: &Root) {
         unsafe {
             libc::kill(pid, libc::SIGTERM);
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // The daemon stops the add-ons first (a database checkpoints).
+        let deadline = Instant::now() + Duration::from_secs(45);
         while install::pid_alive(&pid_file).is_some() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -124,6 +125,16 @@ fn uninstall(root: &Root, confirm: Option<std::path::PathBuf>) -> Result<()> {
         let mut args = vec!["rm", "--force", "--time", "2"];
         args.extend(ids.iter().map(String::as_str));
         install::podman_as(&settings.user, &args)?;
+    }
+    // Add-on data volumes and the apps' and add-ons' networks.
+    for kind in ["volume", "network"] {
+        let listed = install::podman_as(
+            &settings.user,
+            &[kind, "ls", "--quiet", "--filter", &filter],
+        )?;
+        for name in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+            install::podman_as(&settings.user, &[kind, "rm", "--force", name])?;
+        }
     }
     std::fs::remove_dir_all(&path).context(|| format!("removing `{}`", path.display()))?;
     say!(

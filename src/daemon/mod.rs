@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 
+use crate::addons;
 use crate::converge::{self, Mode, Platform};
 use crate::error::{Context, Error, Result};
 use crate::release::Ledger;
@@ -39,6 +40,8 @@ pub fn run(root: Root) -> Result<()> {
         format!("{}\n", std::process::id()).as_bytes(),
         0o644,
     )?;
+    // Add-ons first: an app's first request after a start finds its database.
+    start_addons(&root, &settings);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -76,6 +79,7 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
 
     tokio::spawn(control_loop(control, root.clone(), table.clone()));
     tokio::spawn(reconcile_loop(root.clone(), table.clone()));
+    tokio::spawn(addons_loop(root.clone(), settings.clone()));
     let router = router::Router::new(
         settings.domain.clone(),
         settings.http_port,
@@ -86,10 +90,68 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
         result = router.serve(http) => result,
         _ = shutdown_signal() => {
             eprintln!("paas daemon: stopping");
+            let (stopping, settings) = (root.clone(), settings.clone());
+            let _ = tokio::task::spawn_blocking(move || stop_addons(&stopping, &settings)).await;
             let _ = std::fs::remove_file(&socket_path);
             let _ = std::fs::remove_file(root.daemon_pid_file());
             Ok(())
         }
+    }
+}
+
+/// Starts every add-on that is not running and waits until each accepts
+/// connections (or says why not, in the daemon's log).
+fn start_addons(root: &Root, settings: &Settings) {
+    for addon in root.addons().unwrap_or_default() {
+        let dir = root.addon(&addon.name);
+        let result = addons::service::ensure_running(settings, &addon, &dir)
+            .and_then(|_| addons::service::wait_ready(settings, &addon, &dir));
+        if let Err(err) = result {
+            eprintln!("paas daemon: {}: {}", addon.name, err.report().trim_end());
+        }
+    }
+}
+
+/// Stops the add-ons cleanly when the platform stops.
+fn stop_addons(root: &Root, settings: &Settings) {
+    let names: Vec<String> = root
+        .addons()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    if let Err(err) = addons::service::stop(settings, &names) {
+        eprintln!("paas daemon: stopping add-ons: {}", err.report().trim_end());
+    }
+}
+
+/// Restarts add-ons that died (a killed container is back within seconds)
+/// and takes the scheduled backups. An add-on being changed by a command
+/// (its lock held) is left alone.
+async fn addons_loop(root: Root, settings: Settings) {
+    loop {
+        tokio::time::sleep(RECONCILE_EVERY).await;
+        let (root, settings) = (root.clone(), settings.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            for addon in root.addons().unwrap_or_default() {
+                let dir = root.addon(&addon.name);
+                let Ok(Some(_lock)) = Lock::try_acquire(&dir.path.join("lock")) else {
+                    continue;
+                };
+                match addons::service::ensure_running(&settings, &addon, &dir) {
+                    Ok(true) => {
+                        eprintln!("paas daemon: {}: was not running; started it", addon.name)
+                    }
+                    Ok(false) => {}
+                    Err(err) => {
+                        eprintln!("paas daemon: {}: {}", addon.name, err.report().trim_end())
+                    }
+                }
+            }
+            addons::backups::run_due_schedules(&root, &settings);
+        })
+        .await;
     }
 }
 

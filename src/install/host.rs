@@ -26,6 +26,9 @@ const PREREQUISITES: &[(&str, &str)] = &[
     ("/usr/bin/podman", "podman"),
     ("/usr/bin/newuidmap", "uidmap"),
     ("/usr/bin/slirp4netns", "slirp4netns"),
+    // Add-on networks need fixed addresses outside the dynamic range, which
+    // the CNI backend refuses.
+    ("/usr/lib/podman/netavark", "netavark"),
     ("/usr/sbin/runc", "runc"),
     ("/usr/bin/catatonit", "catatonit"),
     ("/usr/sbin/sshd", "openssh-server"),
@@ -41,7 +44,9 @@ pub fn ensure_packages(report: &mut Report) -> Result<()> {
         .map(|(_, package)| *package)
         .collect();
     if missing.is_empty() {
-        report.ok("prerequisites (podman, uidmap, slirp4netns, runc, openssh, git, debootstrap)");
+        report.ok(
+            "prerequisites (podman, netavark, uidmap, slirp4netns, runc, openssh, git, debootstrap)",
+        );
         return Ok(());
     }
     if !Path::new("/usr/bin/apt-get").exists() {
@@ -349,7 +354,10 @@ pub fn ensure_podman_runtime(user: &str, image: &str, report: &mut Report) -> Re
         full.extend(args);
         podman_as(user, &full)
     };
-    if current.starts_with(CONF_HEADER) && probe(&["true"])?.status.success() {
+    if current.starts_with(CONF_HEADER)
+        && current.contains("network_backend")
+        && probe(&["true"])?.status.success()
+    {
         report.ok("podman runs containers as the paas user");
         return Ok(());
     }
@@ -408,6 +416,7 @@ fn containers_conf(limits: Option<(u64, u64)>, runtime: Option<&str>) -> String 
     if let Some(runtime) = runtime {
         text.push_str(&format!("\n[engine]\nruntime = \"{runtime}\"\n"));
     }
+    text.push_str("\n[network]\nnetwork_backend = \"netavark\"\n");
     text
 }
 
@@ -611,6 +620,8 @@ mod tests {
             run_image: "r".into(),
             build_image: "b".into(),
             limits_enforced: false,
+            postgres_image: String::new(),
+            redis_image: String::new(),
         };
         let unit = systemd_unit(&Root::new("/var/lib/paas"), &settings, 995);
         assert!(unit.contains("User=paas\n"));
@@ -636,5 +647,6 @@ mod tests {
         assert!(text.contains("[engine]\nruntime = \"runc\""));
         assert!(!containers_conf(None, None).contains("[engine]"));
         assert!(!containers_conf(None, None).contains("ulimits"));
+        assert!(text.contains("[network]\nnetwork_backend = \"netavark\""));
     }
 }

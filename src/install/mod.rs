@@ -90,6 +90,8 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
         run_image: args.run_image.clone().unwrap_or(images.run),
         build_image: args.build_image.clone().unwrap_or(images.build),
         limits_enforced,
+        postgres_image: images.postgres,
+        redis_image: images.redis,
     };
     ensure_root_files(&root, &settings, &mut report)?;
     if let Some(key) = &args.admin_key {

@@ -26,12 +26,21 @@ const BUILD_PACKAGES: &[&str] = &[
     "make",
     "git",
 ];
+/// The add-on images: Debian's servers on top of the run image, with the
+/// data directories the add-on containers mount their volumes on.
+const POSTGRES_SCRIPT: &str =
+    "apt-get install -y -q --no-install-recommends postgresql-15 >/dev/null; \
+     install -d -o postgres -g postgres -m 700 /var/lib/postgresql/data";
+const REDIS_SCRIPT: &str =
+    "apt-get install -y -q --no-install-recommends redis-server >/dev/null; install -d /data /etc/paas";
 /// Bump to rebuild the images when how they are made changes.
 const STACK_REVISION: u32 = 1;
 
 pub struct Images {
     pub run: String,
     pub build: String,
+    pub postgres: String,
+    pub redis: String,
 }
 
 /// The image names for this package set: a new set gets new names, so an
@@ -41,6 +50,17 @@ fn image_names() -> Images {
     hasher.update(format!(
         "{SUITE} {RUN_PACKAGES:?} {BUILD_PACKAGES:?} {STACK_REVISION}"
     ));
+    let stack_tag = hasher.clone();
+    let addon_tag: String = {
+        let mut hasher = stack_tag;
+        hasher.update(format!("{POSTGRES_SCRIPT} {REDIS_SCRIPT}"));
+        hasher
+            .finalize()
+            .iter()
+            .take(4)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
     let tag: String = hasher
         .finalize()
         .iter()
@@ -50,6 +70,8 @@ fn image_names() -> Images {
     Images {
         run: format!("localhost/paas-stack-run:{SUITE}-{tag}"),
         build: format!("localhost/paas-stack-build:{SUITE}-{tag}"),
+        postgres: format!("localhost/paas-postgres:15-{addon_tag}"),
+        redis: format!("localhost/paas-redis:7-{addon_tag}"),
     }
 }
 
@@ -75,8 +97,34 @@ pub fn ensure_images(args: &InstallArgs, report: &mut Report) -> Result<Images> 
             report.ok(&format!("build image `{}`", names.build));
         } else {
             let base = args.run_image.as_deref().unwrap_or(&names.run);
-            build_build_image(user, base, &names.build)?;
+            let script = format!(
+                "apt-get install -y -q --no-install-recommends {} >/dev/null",
+                BUILD_PACKAGES.join(" ")
+            );
+            build_on(
+                user,
+                base,
+                &names.build,
+                "the build image (compilers, pip)",
+                &script,
+            )?;
             report.done(&format!("built the build image `{}`", names.build));
+        }
+    }
+    let base = args.run_image.as_deref().unwrap_or(&names.run);
+    for (image, what, script) in [
+        (
+            &names.postgres,
+            "the PostgreSQL 15 add-on image",
+            POSTGRES_SCRIPT,
+        ),
+        (&names.redis, "the Redis 7 add-on image", REDIS_SCRIPT),
+    ] {
+        if image_exists(user, image)? {
+            report.ok(&format!("add-on image `{image}`"));
+        } else {
+            build_on(user, base, image, what, script)?;
+            report.done(&format!("built {what} `{image}`"));
         }
     }
     Ok(names)
@@ -156,17 +204,16 @@ fn build_run_image(user: &str, image: &str, mirror: &str) -> Result<()> {
     Ok(())
 }
 
-fn build_build_image(user: &str, base: &str, image: &str) -> Result<()> {
-    let progress =
-        Progress::start("-----> building the build image (compilers, pip; about a minute)");
+/// An image made from `base` by a script run after `apt-get update`.
+fn build_on(user: &str, base: &str, image: &str, what: &str, install: &str) -> Result<()> {
+    let progress = Progress::start(&format!("-----> building {what}"));
     let container = format!(
         "paas-stack-build-{}",
         crate::runtime::podman::random_suffix()
     );
     let script = format!(
         "set -e; export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null; \
-         apt-get install -y -q --no-install-recommends {} >/dev/null; apt-get clean; rm -rf /var/lib/apt/lists/*",
-        BUILD_PACKAGES.join(" ")
+         {install}; apt-get clean; rm -rf /var/lib/apt/lists/*"
     );
     let output = podman_as(
         user,
@@ -177,14 +224,12 @@ fn build_build_image(user: &str, base: &str, image: &str) -> Result<()> {
         if commit.status.success() {
             Ok(())
         } else {
-            Err(
-                Error::new(format!("could not save the build image `{image}`"))
-                    .cause(String::from_utf8_lossy(&commit.stderr).trim()),
-            )
+            Err(Error::new(format!("could not save {what} `{image}`"))
+                .cause(String::from_utf8_lossy(&commit.stderr).trim()))
         }
     } else {
         Err(
-            Error::new("installing the build packages into the build image failed")
+            Error::new(format!("installing packages into {what} failed"))
                 .cause(String::from_utf8_lossy(&output.stderr).trim())
                 .hint("check that the Debian mirror is reachable from containers"),
         )

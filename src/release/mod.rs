@@ -30,6 +30,33 @@ pub struct Release {
     pub processes: BTreeMap<String, String>,
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// Config vars set by add-ons: `DATABASE_URL` → `postgres-brave-4821`.
+    /// The add-on owns them: `config:set` may not change them, and a
+    /// rollback keeps the current ones (see `rollback_config`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub addons: BTreeMap<String, String>,
+}
+
+impl Release {
+    /// The config and attachments a rollback to `target` runs with: the
+    /// target's own vars, but the add-ons attached now, with their current
+    /// URLs. An old release's attachment may point at a destroyed add-on or
+    /// an old password; the data lives in the add-on, not in the release.
+    pub fn rollback_config(
+        target: &Release,
+        current: &Release,
+    ) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+        let mut config = target.config.clone();
+        for var in target.addons.keys() {
+            config.remove(var);
+        }
+        for var in current.addons.keys() {
+            if let Some(value) = current.config.get(var) {
+                config.insert(var.clone(), value.clone());
+            }
+        }
+        (config, current.addons.clone())
+    }
 }
 
 /// `v7` or `7`.
@@ -155,7 +182,32 @@ mod tests {
             slug: None,
             processes: BTreeMap::from([("web".into(), "python app.py".into())]),
             config: BTreeMap::from([("A".into(), "1".into())]),
+            addons: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn a_rollback_keeps_the_current_attachments() {
+        let mut target = release(1);
+        target
+            .config
+            .insert("OLD_URL".into(), "postgres://old".into());
+        target
+            .addons
+            .insert("OLD_URL".into(), "postgres-gone-1".into());
+        let mut current = release(2);
+        current.config = BTreeMap::from([
+            ("A".into(), "2".into()),
+            ("DATABASE_URL".into(), "postgres://new-password".into()),
+        ]);
+        current
+            .addons
+            .insert("DATABASE_URL".into(), "postgres-brave-4821".into());
+        let (config, addons) = Release::rollback_config(&target, &current);
+        assert_eq!(config["A"], "1", "the target's own vars come back");
+        assert_eq!(config["DATABASE_URL"], "postgres://new-password");
+        assert!(!config.contains_key("OLD_URL"), "{config:?}");
+        assert_eq!(addons, current.addons);
     }
 
     #[test]

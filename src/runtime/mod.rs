@@ -102,6 +102,10 @@ pub struct DynoSpec {
     /// One-off dynos vanish when their command ends.
     pub remove_on_exit: bool,
     pub size: DynoSize,
+    /// The app's own network, once it has add-ons (else podman's default).
+    pub network: Option<String>,
+    /// `/etc/hosts` entries: each attached add-on's name and address.
+    pub hosts: Vec<(String, String)>,
 }
 
 impl DynoSpec {

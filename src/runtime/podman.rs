@@ -231,6 +231,12 @@ impl Podman {
             format!("--cpu-shares={}", spec.size.cpu_shares),
             format!("--pids-limit={}", spec.size.pids),
         ]);
+        if let Some(network) = &spec.network {
+            args.push(format!("--network={network}"));
+        }
+        for (host, ip) in &spec.hosts {
+            args.push(format!("--add-host={host}:{ip}"));
+        }
         if spec.process_type == "web" {
             args.push(format!("--publish=127.0.0.1::{DYNO_PORT}"));
         }

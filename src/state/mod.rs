@@ -38,6 +38,12 @@ pub struct Settings {
     /// by the installer: rootless podman on cgroup v1 ignores them).
     #[serde(default)]
     pub limits_enforced: bool,
+    /// The images `addons:create` runs when not given `--image` (built by
+    /// the installer; empty in an install older than add-ons).
+    #[serde(default)]
+    pub postgres_image: String,
+    #[serde(default)]
+    pub redis_image: String,
 }
 
 impl Settings {
@@ -266,6 +272,8 @@ mod tests {
             run_image: "r".into(),
             build_image: "b".into(),
             limits_enforced: false,
+            postgres_image: String::new(),
+            redis_image: String::new(),
         };
         let app = AppName::parse("web").unwrap();
         assert_eq!(settings.app_url(&app), "http://web.example.com/");

@@ -1,0 +1,499 @@
+//! The podman side of an add-on: its container, its data volume and its
+//! networks.
+//!
+//! Each add-on has a home network of its own (internal, nothing else on it)
+//! and joins the network of every app attached to it at a fixed address and
+//! MAC, so a restarted server is found where it was and no neighbour cache
+//! goes stale. Dynos of an app with add-ons run on that app's network, which
+//! is isolated from every other: an app that is not attached cannot reach
+//! the server, even by address. DNS stays off on these networks (aardvark-dns
+//! 1.4 stops answering for tens of seconds whenever a container starts or
+//! stops); dynos find add-ons in `/etc/hosts` instead.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::{Addon, AddonDir, Addresses, Kind};
+use crate::error::{Context, Error, Result};
+use crate::runtime::podman;
+use crate::state::{AppName, Root, Settings};
+
+/// Finds Debian's versioned PostgreSQL binaries as well as an official image's.
+const PG_PATH: &str =
+    r#"PATH="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1):$PATH""#;
+
+/// First boot: a cluster whose only network logins are by password. Then
+/// the server in the foreground, so podman sees it exit.
+const POSTGRES_ENTRYPOINT: &str = r#"set -e
+export PATH_PLACEHOLDER
+PGDATA=/var/lib/postgresql/data
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  initdb -D "$PGDATA" -U postgres -E UTF8 --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+  echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+fi
+exec postgres -D "$PGDATA" -c listen_addresses='*'
+"#;
+
+const REDIS_ENTRYPOINT: &str = "exec redis-server /etc/paas/redis.conf";
+
+/// How long a server has to stop before SIGKILL: PostgreSQL's fast shutdown
+/// (SIGINT) checkpoints in well under this.
+pub const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a server has to accept connections after it starts.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
+
+pub fn container(settings: &Settings, addon: &str) -> String {
+    format!("paas-{}-addon-{addon}", settings.install_id)
+}
+
+fn volume(settings: &Settings, addon: &str) -> String {
+    format!("{}-data", container(settings, addon))
+}
+
+/// The network an app's dynos run on once it has an add-on.
+pub fn app_network(settings: &Settings, app: &AppName) -> String {
+    format!("paas-{}-app-{app}", settings.install_id)
+}
+
+fn data_dir(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Postgres => "/var/lib/postgresql/data",
+        Kind::Redis => "/data",
+    }
+}
+
+/// A locally administered MAC, the same every time for this add-on on this network.
+fn mac_address(addon: &str, network: &str) -> String {
+    let digest = Sha256::digest(format!("{addon} {network}").as_bytes());
+    let bytes: Vec<String> = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    format!("02:{}", bytes.join(":"))
+}
+
+/// The redis.conf an add-on's Redis reads (0600, mounted read-only): the
+/// password never appears on a command line or in `podman inspect`.
+pub fn redis_conf(password: &str) -> String {
+    format!(
+        "bind 0.0.0.0\nprotected-mode no\nport 6379\ndir /data\nappendonly yes\nrequirepass {password}\n"
+    )
+}
+
+/// Makes a network unless it exists, on the first free `10.90.N.0/24`.
+/// Dynamic addresses come from the lower half; add-ons take fixed ones from
+/// the top. Returns the first three octets (`10.90.7`).
+fn ensure_network(settings: &Settings, name: &str, internal: bool) -> Result<String> {
+    if let Some(prefix) = network_prefix(name)? {
+        return Ok(prefix);
+    }
+    for n in 0..=255u8 {
+        let prefix = format!("10.90.{n}");
+        let subnet = format!("{prefix}.0/24");
+        let range = format!("{prefix}.0/25");
+        let label = format!("paas.install={}", settings.install_id);
+        let mut args = vec![
+            "network",
+            "create",
+            "--disable-dns",
+            "--opt",
+            "isolate=true",
+            "--subnet",
+            &subnet,
+            "--ip-range",
+            &range,
+            "--label",
+            &label,
+        ];
+        if internal {
+            args.push("--internal");
+        }
+        args.push(name);
+        match podman::run(&args) {
+            Ok(_) => return Ok(prefix),
+            Err(err) if err.report().contains("already") && network_prefix(name)?.is_none() => {
+                continue
+            }
+            Err(_) if network_prefix(name)?.is_some() => {
+                // Made by a concurrent operation.
+                return network_prefix(name).map(|p| p.unwrap_or(prefix));
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Err(
+        Error::new("no free 10.90.N.0/24 subnet for another network")
+            .hint("remove unused podman networks (`podman network prune`)"),
+    )
+}
+
+/// `10.90.7` for a network on `10.90.7.0/24`; `None` if it does not exist.
+fn network_prefix(name: &str) -> Result<Option<String>> {
+    let output = podman::command()
+        .args(["network", "inspect", name])
+        .stdin(Stdio::null())
+        .output()
+        .context(|| "running `podman network inspect`".into())?;
+    if !output.status.success() {
+        return Ok(None);
+    }
+    let networks: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .context(|| "reading `podman network inspect`".into())?;
+    let subnet = networks[0]["subnets"][0]["subnet"]
+        .as_str()
+        .ok_or_else(|| Error::unexpected(format!("network `{name}` has no subnet")))?;
+    let prefix = subnet.rsplit_once('.').map(|(p, _)| p.to_string());
+    Ok(prefix)
+}
+
+/// `running`, `exited`, `created`…, or `None` when there is no container.
+pub fn status(settings: &Settings, addon: &str) -> Option<String> {
+    let output = podman::command()
+        .args([
+            "inspect",
+            "--format",
+            "{{.State.Status}}",
+            &container(settings, addon),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// Creates and starts the container from the add-on's records: its volume,
+/// its home network, the app networks it is attached to.
+pub fn start_new(settings: &Settings, addon: &Addon, dir: &AddonDir) -> Result<()> {
+    let name = container(settings, &addon.name);
+    let label = format!("paas.install={}", settings.install_id);
+    let data = volume(settings, &addon.name);
+    if !podman::command()
+        .args(["volume", "exists", &data])
+        .stdin(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        podman::run(&["volume", "create", "--label", &label, &data])?;
+    }
+    ensure_network(settings, &name, true)?;
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--detach".into(),
+        "--name".into(),
+        name.clone(),
+        format!("--label={label}"),
+        format!("--label=paas.addon={}", addon.name),
+        format!("--network={name}"),
+        format!("--volume={data}:{}", data_dir(addon.kind)),
+        "--log-driver=k8s-file".into(),
+        format!("--log-opt=path={}", dir.path.join("server.log").display()),
+        "--log-opt=max-size=8388608".into(),
+        format!("--stop-timeout={}", STOP_GRACE.as_secs()),
+    ];
+    for (app, ip) in &dir.addresses()?.apps {
+        let app = AppName::parse(app).map_err(|e| Error::unexpected(e.to_string()))?;
+        let network = app_network(settings, &app);
+        ensure_network(settings, &network, false)?;
+        args.push(format!(
+            "--network={network}:ip={ip},mac={}",
+            mac_address(&addon.name, &network)
+        ));
+    }
+    if let Some(port) = addon.exposed_port {
+        args.push(format!("--publish=127.0.0.1:{port}:{}", addon.kind.port()));
+    }
+    let script = match addon.kind {
+        Kind::Postgres => {
+            // Fast shutdown: disconnects clients and checkpoints (SIGTERM
+            // would wait for every app to hang up).
+            args.extend(["--stop-signal=SIGINT".into(), "--user=postgres".into()]);
+            POSTGRES_ENTRYPOINT.replace("PATH_PLACEHOLDER", PG_PATH)
+        }
+        Kind::Redis => {
+            args.push(format!(
+                "--mount=type=bind,src={},dst=/etc/paas/redis.conf,ro=true",
+                dir.redis_conf().display()
+            ));
+            REDIS_ENTRYPOINT.to_string()
+        }
+    };
+    args.extend([addon.image.clone(), "sh".into(), "-c".into(), script]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    podman::run(&args)?;
+    Ok(())
+}
+
+/// Starts the server if it is not running; returns whether it had to.
+pub fn ensure_running(settings: &Settings, addon: &Addon, dir: &AddonDir) -> Result<bool> {
+    match status(settings, &addon.name).as_deref() {
+        Some("running") => Ok(false),
+        Some(_) => {
+            podman::run(&["start", &container(settings, &addon.name)])?;
+            Ok(true)
+        }
+        None => {
+            start_new(settings, addon, dir)?;
+            Ok(true)
+        }
+    }
+}
+
+/// A command run inside the add-on's container, with PostgreSQL's tools on
+/// the PATH. `-i` always: commands read SQL or dumps from stdin.
+pub fn exec(settings: &Settings, addon: &Addon, tty: bool, argv: &[&str]) -> Command {
+    let mut command = podman::command();
+    command.args(["exec", "--interactive"]);
+    if tty {
+        command.arg("--tty");
+    }
+    if addon.kind == Kind::Postgres {
+        command.arg("--user=postgres");
+    }
+    // The password rides in podman's environment, never in its arguments.
+    command.arg("--env=REDISCLI_AUTH");
+    command
+        .arg(container(settings, &addon.name))
+        .args(["sh", "-c", &format!("{PG_PATH}; exec \"$@\""), "sh"])
+        .args(argv);
+    command
+}
+
+/// Runs SQL as the superuser over the container's own socket; the text goes
+/// through stdin, so passwords in it are never arguments. The server logs no
+/// statement text, even for an error.
+pub fn psql_as_superuser(
+    settings: &Settings,
+    addon: &Addon,
+    database: &str,
+    sql: &str,
+) -> Result<String> {
+    use std::io::Write as _;
+    let mut child = exec(
+        settings,
+        addon,
+        false,
+        &[
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tA",
+            "-d",
+            database,
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .context(|| "running `psql` in the add-on".into())?;
+    let text = format!("SET log_min_error_statement = panic;\n{sql}\n");
+    let _ = child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(text.as_bytes());
+    let output = child
+        .wait_with_output()
+        .context(|| "waiting for `psql`".into())?;
+    if !output.status.success() {
+        return Err(
+            Error::new(format!("PostgreSQL in `{}` refused the change", addon.name))
+                .cause(String::from_utf8_lossy(&output.stderr).trim()),
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// Waits until the server accepts logins; returns the version it reports.
+pub fn wait_ready(settings: &Settings, addon: &Addon, dir: &AddonDir) -> Result<String> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let password = match addon.kind {
+        Kind::Redis => dir.credentials()?.password,
+        Kind::Postgres => String::new(),
+    };
+    let probe: &[&str] = match addon.kind {
+        Kind::Postgres => &[
+            "psql",
+            "-X",
+            "-tAc",
+            "show server_version",
+            "-d",
+            "postgres",
+        ],
+        Kind::Redis => &["redis-cli", "--no-auth-warning", "info", "server"],
+    };
+    loop {
+        let output = exec(settings, addon, false, probe)
+            .env("REDISCLI_AUTH", &password)
+            .stdin(Stdio::null())
+            .output()
+            .context(|| "running podman exec".into())?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        if output.status.success() {
+            let version = match addon.kind {
+                Kind::Postgres => text.split_whitespace().next().map(String::from),
+                Kind::Redis => text
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("redis_version:"))
+                    .map(String::from),
+            };
+            if let Some(version) = version {
+                return Ok(version);
+            }
+        }
+        if status(settings, &addon.name).as_deref() != Some("running") {
+            return Err(Error::new(format!(
+                "{} in `{}` stopped while starting",
+                addon.kind.title(),
+                addon.name
+            ))
+            .hint(format!(
+                "its log is `{}`",
+                dir.path.join("server.log").display()
+            )));
+        }
+        if Instant::now() > deadline {
+            return Err(Error::new(format!(
+                "{} in `{}` did not accept connections within {} seconds",
+                addon.kind.title(),
+                addon.name,
+                READY_TIMEOUT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Stops servers cleanly (PostgreSQL checkpoints, Redis saves).
+pub fn stop(settings: &Settings, addons: &[&str]) -> Result<()> {
+    if addons.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = addons.iter().map(|a| container(settings, a)).collect();
+    let grace = STOP_GRACE.as_secs().to_string();
+    let mut args = vec!["stop", "--ignore", "--time", &grace];
+    args.extend(names.iter().map(String::as_str));
+    podman::run(&args).map(drop)
+}
+
+/// Removes the container, its data volume and its home network.
+pub fn remove(settings: &Settings, addon: &str) -> Result<()> {
+    let name = container(settings, addon);
+    podman::run(&["rm", "--force", "--ignore", "--time", "10", &name])?;
+    podman::run(&["volume", "rm", "--force", &volume(settings, addon)])?;
+    let _ = podman::run(&["network", "rm", "--force", &name]);
+    Ok(())
+}
+
+/// Stops, removes and starts the container again (new published ports);
+/// the data volume stays.
+pub fn recreate(settings: &Settings, addon: &Addon, dir: &AddonDir) -> Result<()> {
+    let name = container(settings, &addon.name);
+    let grace = STOP_GRACE.as_secs().to_string();
+    podman::run(&["rm", "--force", "--ignore", "--time", &grace, &name])?;
+    start_new(settings, addon, dir)
+}
+
+/// Joins the app's network at a fixed address (recorded first, so a
+/// restart finds it again); returns that address.
+pub fn connect(settings: &Settings, root: &Root, addon: &Addon, app: &AppName) -> Result<String> {
+    let dir = root.addon(&addon.name);
+    let network = app_network(settings, app);
+    let prefix = ensure_network(settings, &network, false)?;
+    let mut addresses = dir.addresses()?;
+    let ip = match addresses.apps.get(app.as_str()) {
+        Some(ip) => ip.clone(),
+        None => {
+            let taken: Vec<String> = root
+                .addons()?
+                .iter()
+                .filter_map(|a| root.addon(&a.name).addresses().ok())
+                .filter_map(|a: Addresses| a.apps.get(app.as_str()).cloned())
+                .collect();
+            let ip = (129..=254u16)
+                .rev()
+                .map(|host| format!("{prefix}.{host}"))
+                .find(|ip| !taken.contains(ip))
+                .ok_or_else(|| {
+                    Error::new(format!("`{app}` has the most add-ons one app can have"))
+                })?;
+            addresses.apps.insert(app.to_string(), ip.clone());
+            dir.write_addresses(&addresses)?;
+            ip
+        }
+    };
+    if status(settings, &addon.name).is_some() {
+        let output = podman::command()
+            .args([
+                "network",
+                "connect",
+                "--ip",
+                &ip,
+                "--mac-address",
+                &mac_address(&addon.name, &network),
+                &network,
+                &container(settings, &addon.name),
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .context(|| "running `podman network connect`".into())?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() && !stderr.contains("already") {
+            return Err(
+                Error::new(format!("could not connect `{}` to `{app}`", addon.name))
+                    .cause(stderr.trim()),
+            );
+        }
+    }
+    Ok(ip)
+}
+
+/// Leaves the app's network and forgets the address.
+pub fn disconnect(settings: &Settings, root: &Root, addon: &str, app: &AppName) -> Result<()> {
+    let dir = root.addon(addon);
+    let _ = podman::command()
+        .args([
+            "network",
+            "disconnect",
+            &app_network(settings, app),
+            &container(settings, addon),
+        ])
+        .stdin(Stdio::null())
+        .output();
+    let mut addresses = dir.addresses()?;
+    if addresses.apps.remove(app.as_str()).is_some() {
+        dir.write_addresses(&addresses)?;
+    }
+    Ok(())
+}
+
+/// Removes an app's network once nothing uses it (the app is destroyed).
+pub fn remove_app_network(settings: &Settings, app: &AppName) {
+    let _ = podman::run(&["network", "rm", "--force", &app_network(settings, app)]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_are_stable_and_locally_administered() {
+        let a = mac_address("postgres-a-1", "net");
+        assert_eq!(a, mac_address("postgres-a-1", "net"));
+        assert_ne!(a, mac_address("postgres-a-1", "other"));
+        assert!(a.starts_with("02:"));
+        assert_eq!(a.split(':').count(), 6);
+    }
+
+    #[test]
+    fn redis_conf_holds_the_password() {
+        let text = redis_conf("s3cret");
+        assert!(text.contains("requirepass s3cret\n"));
+        assert!(text.contains("appendonly yes"));
+    }
+}

@@ -1,0 +1,585 @@
+//! `addons`, `addons:create`, `:info`, `:attach`, `:detach`, `:destroy`,
+//! `:expose`, `:unexpose`. An attachment is a release of the app that sets
+//! `NAME_URL`; the add-on's data lives until `addons:destroy`.
+
+use super::config::record_change;
+use super::Ctx;
+use crate::addons::{self, service, Addon, AddonDir, Credentials, Kind};
+use crate::cli::Format;
+use crate::error::{Context, Error, Result};
+use crate::output;
+use crate::release::{self, Ledger};
+use crate::state::{self, AppDir, AppName};
+
+/// One row of `addons --json`.
+#[derive(serde::Serialize)]
+struct AddonJson {
+    name: String,
+    service: &'static str,
+    version: String,
+    app: String,
+    attachments: Vec<AttachmentJson>,
+}
+
+#[derive(serde::Serialize)]
+struct AttachmentJson {
+    app: String,
+    #[serde(rename = "as")]
+    var: String,
+}
+
+pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
+    let only_app = if ctx.app_given() {
+        Some(ctx.app()?)
+    } else {
+        None
+    };
+    let mut rows = Vec::new();
+    for addon in ctx.root.addons()? {
+        let attachments = addons::attachments(&ctx.root, &addon.name)?;
+        if let Some(app) = &only_app {
+            if addon.app != app.name.as_str() && !attachments.iter().any(|(a, _)| *a == app.name) {
+                continue;
+            }
+        }
+        rows.push(AddonJson {
+            service: addon.kind.name(),
+            version: addon.version.clone(),
+            app: addon.app.clone(),
+            attachments: attachments
+                .into_iter()
+                .map(|(app, var)| AttachmentJson {
+                    app: app.to_string(),
+                    var,
+                })
+                .collect(),
+            name: addon.name,
+        });
+    }
+    if format.json {
+        return output::print_json(&rows);
+    }
+    if rows.is_empty() {
+        say!(
+            "No add-ons{}. Create one with `paas addons:create postgres`.",
+            only_app
+                .as_ref()
+                .map(|a| format!(" for {}", a.name))
+                .unwrap_or_default()
+        );
+        return Ok(());
+    }
+    let mut table = vec![vec![
+        "Add-on".to_string(),
+        "Service".to_string(),
+        "Version".to_string(),
+        "As".to_string(),
+    ]];
+    for row in &rows {
+        let attached: Vec<String> = row
+            .attachments
+            .iter()
+            .filter(|a| {
+                only_app
+                    .as_ref()
+                    .is_none_or(|app| app.name.as_str() == a.app)
+            })
+            .map(|a| match &only_app {
+                Some(_) => a.var.clone(),
+                None => format!("{}::{}", a.app, a.var),
+            })
+            .collect();
+        table.push(vec![
+            row.name.clone(),
+            row.service.to_string(),
+            row.version.clone(),
+            if attached.is_empty() {
+                "(not attached)".into()
+            } else {
+                attached.join(", ")
+            },
+        ]);
+    }
+    output::table(&table);
+    Ok(())
+}
+
+/// A Heroku-style generated name (`postgres-brave-4821`) that is not taken.
+fn unused_name(ctx: &Ctx, kind: Kind) -> Result<String> {
+    for _ in 0..100 {
+        let seed = state::random_u64();
+        let words = super::apps::NAME_WORDS;
+        let name = format!(
+            "{}-{}-{:04}",
+            kind.name(),
+            words[(seed % words.len() as u64) as usize],
+            (seed >> 16) % 10_000
+        );
+        if !ctx.root.addon(&name).path.exists() {
+            return Ok(name);
+        }
+    }
+    Err(Error::new("could not find a free add-on name").hint("name it with `--name`"))
+}
+
+/// Removes a half-made add-on when creation fails part way.
+struct Unmake<'a> {
+    ctx: &'a Ctx,
+    dir: AddonDir,
+    armed: bool,
+}
+
+impl Drop for Unmake<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = service::remove(&self.ctx.settings, &self.dir.name);
+            let _ = std::fs::remove_dir_all(&self.dir.path);
+        }
+    }
+}
+
+pub fn create(
+    ctx: &Ctx,
+    service_name: &str,
+    as_name: Option<String>,
+    name: Option<String>,
+    version: Option<String>,
+    image: Option<String>,
+) -> Result<()> {
+    let app = ctx.app()?;
+    let kind = Kind::parse(service_name)?;
+    let var = addons::attachment_var(as_name.as_deref().unwrap_or(kind.default_as()))?;
+    refuse_taken_var(&app, &var)?;
+    let name = match name {
+        Some(name) => {
+            let name = addons::parse_name(&name)?;
+            if ctx.root.addon(&name).path.exists() {
+                return Err(Error::new(format!("add-on `{name}` already exists"))
+                    .hint("pick another `--name`, or attach it with `paas addons:attach`"));
+            }
+            name
+        }
+        None => unused_name(ctx, kind)?,
+    };
+    let image = match image {
+        Some(image) => image,
+        None => {
+            let built_in = match kind {
+                Kind::Postgres => &ctx.settings.postgres_image,
+                Kind::Redis => &ctx.settings.redis_image,
+            };
+            if built_in.is_empty() {
+                return Err(
+                    Error::new(format!("this install has no {} image yet", kind.title()))
+                        .hint("run `paas server install` again to build it, or pass `--image`"),
+                );
+            }
+            built_in.clone()
+        }
+    };
+
+    say!("Creating {name} on {}...", app.name);
+    let dir = ctx.root.addon(&name);
+    state::create_dir(&ctx.root.addons_dir(), 0o700)?;
+    state::create_dir(&dir.path, 0o700)?;
+    let mut unmake = Unmake {
+        ctx,
+        dir: dir.clone(),
+        armed: true,
+    };
+    // The daemon leaves an add-on alone while this is held.
+    let _lock = dir.lock()?;
+    let credentials = Credentials {
+        user: format!("u{}", &addons::secret()[..12]),
+        password: addons::secret(),
+        database: format!("d{}", &addons::secret()[..12]),
+    };
+    dir.write_credentials(&credentials)?;
+    if kind == Kind::Redis {
+        state::write_atomic(
+            &dir.redis_conf(),
+            service::redis_conf(&credentials.password).as_bytes(),
+            0o600,
+        )?;
+    }
+    let mut addon = Addon {
+        name: name.clone(),
+        kind,
+        version: String::new(),
+        image,
+        created_at: release::now_rfc3339(),
+        created_by: ctx.user.clone(),
+        app: app.name.to_string(),
+        exposed_port: None,
+        schedule: None,
+    };
+    dir.write(&addon)?;
+    service::connect(&ctx.settings, &ctx.root, &addon, &app.name)?;
+    service::start_new(&ctx.settings, &addon, &dir)?;
+    addon.version = service::wait_ready(&ctx.settings, &addon, &dir)?;
+    if let Some(wanted) = &version {
+        let major = addon.version.split('.').next().unwrap_or_default();
+        if major != wanted.split('.').next().unwrap_or_default() {
+            return Err(Error::new(format!(
+                "the image `{}` runs {} {}, not {wanted}",
+                addon.image,
+                kind.title(),
+                addon.version
+            ))
+            .hint("pass `--image` with an image of that version (the built-in ones come from Debian 12)"));
+        }
+    }
+    if kind == Kind::Postgres {
+        service::psql_as_superuser(
+            &ctx.settings,
+            &addon,
+            "postgres",
+            &format!(
+                "CREATE ROLE \"{0}\" LOGIN PASSWORD '{1}';\nCREATE DATABASE \"{2}\" OWNER \"{0}\";",
+                credentials.user, credentials.password, credentials.database
+            ),
+        )?;
+    }
+    dir.write(&addon)?;
+    say!("{} {} is ready", kind.title(), addon.version);
+    unmake.armed = false;
+    drop(_lock);
+
+    say_partial!("Attaching {name} as {var} to {}... ", app.name);
+    let version = attach_release(ctx, &app, &addon, &var)?;
+    say!("done, v{version}");
+    Ok(())
+}
+
+/// Refuses a var the app already has, from an add-on or set by hand.
+fn refuse_taken_var(app: &AppDir, var: &str) -> Result<()> {
+    let Some(current) = Ledger::new(app).current()? else {
+        return Ok(());
+    };
+    if let Some(existing) = current.addons.get(var) {
+        return Err(Error::new(format!(
+            "`{}` already has `{existing}` attached as `{var}`",
+            app.name
+        ))
+        .hint("pick another attachment name with `--as NAME`"));
+    }
+    if current.config.contains_key(var) {
+        return Err(
+            Error::new(format!("`{}` already has a config var `{var}`", app.name)).hint(format!(
+                "unset it (`paas config:unset {var}`) or pick another name with `--as NAME`"
+            )),
+        );
+    }
+    Ok(())
+}
+
+/// The release that attaches an add-on as `var`.
+fn attach_release(ctx: &Ctx, app: &AppDir, addon: &Addon, var: &str) -> Result<u32> {
+    let url = addon.url(&ctx.root.addon(&addon.name).credentials()?);
+    let label = var.strip_suffix("_URL").unwrap_or(var);
+    record_change(
+        ctx,
+        app,
+        format!("Attach {label} ({})", addon.name),
+        |config, attached| {
+            config.insert(var.to_string(), url);
+            attached.insert(var.to_string(), addon.name.clone());
+            Ok(())
+        },
+    )
+}
+
+/// The release that detaches `var`.
+fn detach_release(ctx: &Ctx, app: &AppDir, addon: &str, var: &str) -> Result<u32> {
+    let label = var.strip_suffix("_URL").unwrap_or(var);
+    record_change(
+        ctx,
+        app,
+        format!("Detach {label} ({addon})"),
+        |config, attached| {
+            config.remove(var);
+            attached.remove(var);
+            Ok(())
+        },
+    )
+}
+
+/// An add-on by name, which must exist.
+pub fn named(ctx: &Ctx, name: &str) -> Result<(Addon, AddonDir)> {
+    let dir = ctx.root.addon(&addons::parse_name(name)?);
+    Ok((dir.read()?, dir))
+}
+
+/// The add-on an app command means: by name, by attachment (`DATABASE_URL`,
+/// `DATABASE`), or by default the service's usual attachment.
+pub fn resolve(
+    ctx: &Ctx,
+    app: &AppDir,
+    typed: Option<&str>,
+    kind: Kind,
+) -> Result<(Addon, AddonDir)> {
+    let attached = Ledger::new(app)
+        .current()?
+        .map(|r| r.addons)
+        .unwrap_or_default();
+    let found = match typed {
+        Some(text) if addons::parse_name(text).is_ok() && ctx.root.addon(text).exists() => {
+            Some(text.to_string())
+        }
+        Some(text) => {
+            let var = addons::attachment_var(text)?;
+            Some(attached.get(&var).cloned().ok_or_else(|| {
+                Error::new(format!(
+                    "`{}` has no add-on called or attached as `{text}`",
+                    app.name
+                ))
+                .hint(format!("`paas addons -a {}` lists them", app.name))
+            })?)
+        }
+        None => attached
+            .get(&format!("{}_URL", kind.default_as()))
+            .cloned()
+            .or_else(|| {
+                attached
+                    .values()
+                    .find(|name| ctx.root.addon(name).read().is_ok_and(|a| a.kind == kind))
+                    .cloned()
+            }),
+    };
+    let Some(name) = found else {
+        return Err(
+            Error::new(format!("`{}` has no {} add-on", app.name, kind.title())).hint(format!(
+                "create one with `paas addons:create {} -a {}`",
+                kind.name(),
+                app.name
+            )),
+        );
+    };
+    let (addon, dir) = named(ctx, &name)?;
+    if addon.kind != kind {
+        return Err(Error::new(format!(
+            "`{name}` is a {} add-on, not {}",
+            addon.kind.title(),
+            kind.title()
+        ))
+        .hint(format!(
+            "use the `{}:` commands for it",
+            match addon.kind {
+                Kind::Postgres => "pg",
+                Kind::Redis => "redis",
+            }
+        )));
+    }
+    Ok((addon, dir))
+}
+
+pub fn info(ctx: &Ctx, name: &str) -> Result<()> {
+    let (addon, dir) = named(ctx, name)?;
+    let attachments = addons::attachments(&ctx.root, &addon.name)?;
+    output::header(&addon.name);
+    println!("Service:     {} {}", addon.kind.title(), addon.version);
+    println!("Image:       {}", addon.image);
+    println!(
+        "Status:      {}",
+        service::status(&ctx.settings, &addon.name).unwrap_or_else(|| "missing".into())
+    );
+    println!(
+        "Created:     {} by {}",
+        super::heroku_time(super::rfc3339_to_unix(&addon.created_at)),
+        addon.created_by
+    );
+    println!("App:         {}", addon.app);
+    let attached: Vec<String> = attachments
+        .iter()
+        .map(|(app, var)| format!("{app} as {var}"))
+        .collect();
+    println!(
+        "Attached:    {}",
+        if attached.is_empty() {
+            "none".to_string()
+        } else {
+            attached.join(", ")
+        }
+    );
+    println!(
+        "Exposed:     {}",
+        addon
+            .exposed_port
+            .map_or("no".to_string(), |p| format!("127.0.0.1:{p} on the server"))
+    );
+    if addon.kind == Kind::Postgres {
+        let backups = addons::backups::list(&dir)?;
+        let schedule = addon.schedule.as_ref().map_or(String::new(), |s| {
+            format!(", daily at {} UTC, kept {} days", s.at, s.retain_days)
+        });
+        println!("Backups:     {}{schedule}", backups.len());
+    }
+    Ok(())
+}
+
+pub fn attach(ctx: &Ctx, name: &str, as_name: Option<String>) -> Result<()> {
+    let app = ctx.app()?;
+    let (addon, _) = named(ctx, name)?;
+    let var = addons::attachment_var(as_name.as_deref().unwrap_or(addon.kind.default_as()))?;
+    refuse_taken_var(&app, &var)?;
+    service::connect(&ctx.settings, &ctx.root, &addon, &app.name)?;
+    say_partial!("Attaching {} as {var} to {}... ", addon.name, app.name);
+    let version = attach_release(ctx, &app, &addon, &var)?;
+    say!("done, v{version}");
+    Ok(())
+}
+
+pub fn detach(ctx: &Ctx, typed: &str) -> Result<()> {
+    let app = ctx.app()?;
+    let attached = Ledger::new(&app)
+        .current()?
+        .map(|r| r.addons)
+        .unwrap_or_default();
+    // By name: every attachment of it; by var: that one.
+    let vars: Vec<(String, String)> = match addons::parse_name(typed) {
+        Ok(name) if attached.values().any(|a| *a == name) => attached
+            .iter()
+            .filter(|(_, a)| **a == name)
+            .map(|(v, a)| (v.clone(), a.clone()))
+            .collect(),
+        _ => {
+            let var = addons::attachment_var(typed).ok();
+            match var.and_then(|v| attached.get(&v).map(|a| (v, a.clone()))) {
+                Some(found) => vec![found],
+                None => {
+                    return Err(
+                        Error::new(format!("`{typed}` is not attached to `{}`", app.name))
+                            .hint(format!("`paas addons -a {}` lists its add-ons", app.name)),
+                    )
+                }
+            }
+        }
+    };
+    for (var, addon) in &vars {
+        say_partial!("Detaching {var} ({addon}) from {}... ", app.name);
+        let version = detach_release(ctx, &app, addon, var)?;
+        say!("done, v{version}");
+    }
+    let still: Vec<String> = Ledger::new(&app)
+        .current()?
+        .map(|r| r.addons.into_values().collect())
+        .unwrap_or_default();
+    for (_, addon) in &vars {
+        if !still.contains(addon) {
+            service::disconnect(&ctx.settings, &ctx.root, addon, &app.name)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn destroy(ctx: &Ctx, name: &str, confirm: Option<String>, force: bool) -> Result<()> {
+    let (addon, dir) = named(ctx, name)?;
+    if confirm.as_deref() != Some(addon.app.as_str()) {
+        return Err(Error::new(format!(
+            "destroying `{}` deletes its data and backups for good",
+            addon.name
+        ))
+        .hint(format!(
+            "confirm with `paas addons:destroy {} --confirm {}`",
+            addon.name, addon.app
+        )));
+    }
+    let attachments = addons::attachments(&ctx.root, &addon.name)?;
+    let elsewhere: Vec<String> = attachments
+        .iter()
+        .filter(|(app, _)| app.as_str() != addon.app)
+        .map(|(app, var)| format!("{app} as {var}"))
+        .collect();
+    if !elsewhere.is_empty() && !force {
+        return Err(Error::new(format!(
+            "`{}` is still attached to {}",
+            addon.name,
+            elsewhere.join(", ")
+        ))
+        .hint("detach it there first, or add `--force` to detach it everywhere"));
+    }
+    for (app, var) in &attachments {
+        let app_dir = ctx.root.app(app);
+        say_partial!("Detaching {var} ({}) from {app}... ", addon.name);
+        let version = detach_release(ctx, &app_dir, &addon.name, var)?;
+        say!("done, v{version}");
+    }
+    say_partial!("Destroying {}... ", addon.name);
+    let _lock = dir.lock()?;
+    service::remove(&ctx.settings, &addon.name)?;
+    remove_dir(&dir)?;
+    say!("done");
+    Ok(())
+}
+
+/// Moves the directory aside in one rename, then deletes it: the daemon
+/// never sees half an add-on.
+fn remove_dir(dir: &AddonDir) -> Result<()> {
+    let trash = dir
+        .path
+        .with_file_name(format!(".destroyed-{}-{}", dir.name, std::process::id()));
+    std::fs::rename(&dir.path, &trash).context(|| format!("removing `{}`", dir.path.display()))?;
+    std::fs::remove_dir_all(&trash).context(|| format!("deleting `{}`", trash.display()))
+}
+
+/// Destroys the add-ons made for an app being destroyed, unless another
+/// app uses them (those stay, and are said to).
+pub fn destroy_with_app(ctx: &Ctx, app: &AppName) -> Result<()> {
+    for addon in ctx.root.addons()? {
+        let others: Vec<String> = addons::attachments(&ctx.root, &addon.name)?
+            .into_iter()
+            .filter(|(a, _)| a != app)
+            .map(|(a, _)| a.to_string())
+            .collect();
+        if addon.app == app.as_str() && others.is_empty() {
+            let dir = ctx.root.addon(&addon.name);
+            let _lock = dir.lock()?;
+            service::remove(&ctx.settings, &addon.name)?;
+            remove_dir(&dir)?;
+            say!("       destroyed {}", addon.name);
+        } else {
+            service::disconnect(&ctx.settings, &ctx.root, &addon.name, app)?;
+            if addon.app == app.as_str() {
+                say!(
+                    "       kept {}: {} still use it",
+                    addon.name,
+                    others.join(", ")
+                );
+            }
+        }
+    }
+    service::remove_app_network(&ctx.settings, app);
+    Ok(())
+}
+
+pub fn expose(ctx: &Ctx, name: &str, port: Option<u16>) -> Result<()> {
+    let (mut addon, dir) = named(ctx, name)?;
+    let port = port.unwrap_or(addon.kind.port());
+    let _lock = dir.lock()?;
+    addon.exposed_port = Some(port);
+    say_partial!("Publishing {} on 127.0.0.1:{port}... ", addon.name);
+    service::recreate(&ctx.settings, &addon, &dir)?;
+    service::wait_ready(&ctx.settings, &addon, &dir)?;
+    dir.write(&addon)?;
+    say!("done");
+    say!(
+        "From a laptop: ssh -L {port}:127.0.0.1:{port} <server>, then connect to 127.0.0.1:{port} (`paas pg:credentials` has the password)"
+    );
+    Ok(())
+}
+
+pub fn unexpose(ctx: &Ctx, name: &str) -> Result<()> {
+    let (mut addon, dir) = named(ctx, name)?;
+    let _lock = dir.lock()?;
+    if addon.exposed_port.is_none() {
+        say!("{} is not published", addon.name);
+        return Ok(());
+    }
+    addon.exposed_port = None;
+    say_partial!("Unpublishing {}... ", addon.name);
+    service::recreate(&ctx.settings, &addon, &dir)?;
+    service::wait_ready(&ctx.settings, &addon, &dir)?;
+    dir.write(&addon)?;
+    say!("done");
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! `pg:*`: PostgreSQL add-ons, as Heroku's `pg:` commands work.
+
+use std::io::IsTerminal;
+
+use super::addons::resolve;
+use super::config::record_change;
+use super::Ctx;
+use crate::addons::backups::{self, Backup, Schedule};
+use crate::addons::{self, service, Addon, AddonDir, Kind};
+use crate::cli::{Database, Format};
+use crate::error::{Context, Error, Result};
+use crate::output;
+use crate::state::AppDir;
+
+fn database(ctx: &Ctx, database: &Database) -> Result<(AppDir, Addon, AddonDir)> {
+    let app = ctx.app()?;
+    let (addon, dir) = resolve(ctx, &app, database.database.as_deref(), Kind::Postgres)?;
+    Ok((app, addon, dir))
+}
+
+/// Destructive commands name the app, as on Heroku.
+fn require_confirm(app: &AppDir, confirm: Option<&str>, what: &str, command: &str) -> Result<()> {
+    if confirm == Some(app.name.as_str()) {
+        return Ok(());
+    }
+    Err(Error::new(format!("{what} cannot be undone")).hint(format!(
+        "confirm with `paas {command} -a {0} --confirm {0}`",
+        app.name
+    )))
+}
+
+pub fn info(ctx: &Ctx, db: &Database) -> Result<()> {
+    let (_, addon, dir) = database(ctx, db)?;
+    let credentials = dir.credentials()?;
+    let status = service::status(&ctx.settings, &addon.name).unwrap_or_else(|| "missing".into());
+    output::header(&addon.name);
+    println!("Status:      {status}");
+    println!("PG Version:  {}", addon.version);
+    println!(
+        "Created:     {}",
+        super::heroku_time(super::rfc3339_to_unix(&addon.created_at))
+    );
+    if status == "running" {
+        let facts = service::psql_as_superuser(
+            &ctx.settings,
+            &addon,
+            &credentials.database,
+            "SELECT pg_size_pretty(pg_database_size(current_database())) || '|' || \
+             (SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')) || '|' || \
+             (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid());",
+        )?;
+        let mut parts = facts.lines().last().unwrap_or_default().split('|');
+        println!("Data Size:   {}", parts.next().unwrap_or("?"));
+        println!("Tables:      {}", parts.next().unwrap_or("?"));
+        println!("Connections: {}", parts.next().unwrap_or("?"));
+    }
+    println!("Backups:     {}", backups::list(&dir)?.len());
+    let attached: Vec<String> = addons::attachments(&ctx.root, &addon.name)?
+        .iter()
+        .map(|(app, var)| format!("{app}::{var}"))
+        .collect();
+    println!("Add-on:      {} ({})", addon.name, attached.join(", "));
+    Ok(())
+}
+
+pub fn credentials(ctx: &Ctx, db: &Database) -> Result<()> {
+    let (_, addon, dir) = database(ctx, db)?;
+    let c = dir.credentials()?;
+    println!("Connection information for default credential.");
+    println!("Connection info string:");
+    println!(
+        "   \"dbname={} host={} port={} user={} password={} sslmode=disable\"",
+        c.database,
+        addon.name,
+        addon.kind.port(),
+        c.user,
+        c.password
+    );
+    println!("Connection URL:");
+    println!("   {}", addon.url(&c));
+    if let Some(port) = addon.exposed_port {
+        println!("On the server's loopback (exposed):");
+        println!(
+            "   postgres://{}:{}@127.0.0.1:{port}/{}",
+            c.user, c.password, c.database
+        );
+    }
+    Ok(())
+}
+
+pub fn rotate(ctx: &Ctx, db: &Database, confirm: Option<&str>) -> Result<()> {
+    let (app, addon, dir) = database(ctx, db)?;
+    require_confirm(
+        &app,
+        confirm,
+        "rotating the password",
+        "pg:credentials:rotate",
+    )?;
+    let lock = dir.lock()?;
+    let mut credentials = dir.credentials()?;
+    credentials.password = addons::secret();
+    say_partial!("Rotating the password of {}... ", addon.name);
+    service::psql_as_superuser(
+        &ctx.settings,
+        &addon,
+        "postgres",
+        &format!(
+            "ALTER ROLE \"{}\" PASSWORD '{}';",
+            credentials.user, credentials.password
+        ),
+    )?;
+    dir.write_credentials(&credentials)?;
+    drop(lock);
+    say!("done");
+    let url = addon.url(&credentials);
+    for (attached, var) in addons::attachments(&ctx.root, &addon.name)? {
+        say_partial!("Updating {var} on {attached} and restarting... ");
+        let version = record_change(
+            ctx,
+            &ctx.root.app(&attached),
+            format!(
+                "Update {} by credential rotation ({})",
+                var.strip_suffix("_URL").unwrap_or(&var),
+                addon.name
+            ),
+            |config, _| {
+                config.insert(var.clone(), url.clone());
+                Ok(())
+            },
+        )?;
+        say!("done, v{version}");
+    }
+    Ok(())
+}
+
+pub fn psql(ctx: &Ctx, db: &Database, command: Option<&str>) -> Result<()> {
+    let (_, addon, dir) = database(ctx, db)?;
+    let c = dir.credentials()?;
+    let tty = command.is_none() && std::io::stdin().is_terminal();
+    let mut argv = vec!["psql", "-U", &c.user, "-d", &c.database];
+    if let Some(sql) = command {
+        argv.extend(["-v", "ON_ERROR_STOP=1", "-c", sql]);
+    }
+    let status = service::exec(&ctx.settings, &addon, tty, &argv)
+        .status()
+        .context(|| "running `psql` in the add-on".into())?;
+    match status.code() {
+        Some(0) => Ok(()),
+        code => Err(Error::exit(code.unwrap_or(1).clamp(1, 255) as u8)),
+    }
+}
+
+pub fn reset(ctx: &Ctx, db: &Database, confirm: Option<&str>) -> Result<()> {
+    let (app, addon, dir) = database(ctx, db)?;
+    require_confirm(&app, confirm, "resetting the database", "pg:reset")?;
+    let c = dir.credentials()?;
+    say_partial!("Resetting {}... ", addon.name);
+    service::psql_as_superuser(
+        &ctx.settings,
+        &addon,
+        "postgres",
+        &format!(
+            "DROP DATABASE \"{0}\" WITH (FORCE);\nCREATE DATABASE \"{0}\" OWNER \"{1}\";",
+            c.database, c.user
+        ),
+    )?;
+    say!("done");
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct BackupJson<'a> {
+    #[serde(flatten)]
+    backup: &'a Backup,
+    database: &'a str,
+}
+
+pub fn list_backups(ctx: &Ctx, db: &Database, format: Format) -> Result<()> {
+    let (_, addon, dir) = database(ctx, db)?;
+    let backups = backups::list(&dir)?;
+    if format.json {
+        let rows: Vec<BackupJson> = backups
+            .iter()
+            .rev()
+            .map(|backup| BackupJson {
+                backup,
+                database: &addon.name,
+            })
+            .collect();
+        return output::print_json(&rows);
+    }
+    output::header(&format!("Backups of {}", addon.name));
+    if backups.is_empty() {
+        println!("No backups. Capture one with `paas pg:backups:capture`.");
+    } else {
+        let mut rows = vec![vec![
+            "ID".to_string(),
+            "Created at".to_string(),
+            "Size".to_string(),
+            "Type".to_string(),
+        ]];
+        for b in backups.iter().rev() {
+            rows.push(vec![
+                b.id.clone(),
+                super::heroku_time(super::rfc3339_to_unix(&b.created_at)),
+                crate::slug::human_size(b.size),
+                if b.scheduled { "scheduled" } else { "manual" }.to_string(),
+            ]);
+        }
+        output::table(&rows);
+    }
+    if let Some(schedule) = &addon.schedule {
+        println!(
+            "\nDaily at {} UTC, kept {} days.",
+            schedule.at, schedule.retain_days
+        );
+    }
+    Ok(())
+}
+
+pub fn capture(ctx: &Ctx, db: &Database) -> Result<()> {
+    let (_, addon, dir) = database(ctx, db)?;
+    say_partial!("Backing up {}... ", addon.name);
+    let backup = backups::capture(&ctx.settings, &addon, &dir, false)?;
+    say!("done");
+    println!(
+        "{}: {} ({})",
+        backup.id,
+        crate::slug::human_size(backup.size),
+        backup.sha256
+    );
+    Ok(())
+}
+
+fn latest(dir: &AddonDir) -> Result<Backup> {
+    backups::list(dir)?.pop().ok_or_else(|| {
+        Error::new(format!("`{}` has no backups", dir.name))
+            .hint("capture one with `paas pg:backups:capture`")
+    })
+}
+
+fn backup_or_latest(dir: &AddonDir, id: Option<&str>) -> Result<Backup> {
+    match id {
+        Some(id) => backups::find(dir, id),
+        None => latest(dir),
+    }
+}
+
+pub fn restore(
+    ctx: &Ctx,
+    source: Option<&str>,
+    db: &Database,
+    confirm: Option<&str>,
+) -> Result<()> {
+    let (app, addon, dir) = database(ctx, db)?;
+    require_confirm(
+        &app,
+        confirm,
+        "restoring over the database",
+        "pg:backups:restore",
+    )?;
+    let downloaded;
+    let (label, path) = match source {
+        Some(url) if url.contains("://") => {
+            say_partial!("Downloading {url}... ");
+            downloaded = backups::download(url, &dir)?;
+            say!("done");
+            (url.to_string(), downloaded.path().to_path_buf())
+        }
+        id => {
+            let backup = backup_or_latest(&dir, id)?;
+            (backup.id.clone(), backups::dump_file(&dir, &backup.id))
+        }
+    };
+    say_partial!("Restoring {label} to {}... ", addon.name);
+    backups::restore(&ctx.settings, &addon, &dir, &path)?;
+    say!("done");
+    Ok(())
+}
+
+pub fn download(ctx: &Ctx, id: Option<&str>, db: &Database) -> Result<()> {
+    let (_, _, dir) = database(ctx, db)?;
+    let backup = backup_or_latest(&dir, id)?;
+    let mut stdout = std::io::stdout().lock();
+    if stdout.is_terminal() {
+        return Err(
+            Error::new("a dump is binary: it would garble the terminal").hint(format!(
+                "redirect it to a file: `paas pg:backups:download {} > {}.dump`",
+                backup.id, backup.id
+            )),
+        );
+    }
+    let path = backups::dump_file(&dir, &backup.id);
+    let mut file =
+        std::fs::File::open(&path).context(|| format!("opening `{}`", path.display()))?;
+    std::io::copy(&mut file, &mut stdout).context(|| "writing the dump".into())?;
+    say!(
+        "{}: {} bytes, sha256 {}",
+        backup.id,
+        backup.size,
+        backup.sha256
+    );
+    Ok(())
+}
+
+pub fn backup_info(ctx: &Ctx, id: Option<&str>, db: &Database) -> Result<()> {
+    let (_, addon, dir) = database(ctx, db)?;
+    let backup = backup_or_latest(&dir, id)?;
+    output::header(&format!("Backup {}", backup.id));
+    println!("Database:    {}", addon.name);
+    println!(
+        "Created at:  {}",
+        super::heroku_time(super::rfc3339_to_unix(&backup.created_at))
+    );
+    println!(
+        "Size:        {} ({} bytes)",
+        crate::slug::human_size(backup.size),
+        backup.size
+    );
+    println!("SHA-256:     {}", backup.sha256);
+    println!(
+        "Type:        {}",
+        if backup.scheduled {
+            "scheduled"
+        } else {
+            "manual"
+        }
+    );
+    Ok(())
+}
+
+pub fn delete(ctx: &Ctx, id: &str, db: &Database, confirm: Option<&str>) -> Result<()> {
+    let (app, _, dir) = database(ctx, db)?;
+    require_confirm(&app, confirm, "deleting a backup", "pg:backups:delete")?;
+    let backup = backups::find(&dir, id)?;
+    say_partial!("Deleting {}... ", backup.id);
+    backups::delete(&dir, &backup.id)?;
+    say!("done");
+    Ok(())
+}
+
+pub fn schedule(ctx: &Ctx, at: &str, retain_days: u32, db: &Database) -> Result<()> {
+    let (_, mut addon, dir) = database(ctx, db)?;
+    backups::parse_at(at)?;
+    if retain_days == 0 {
+        return Err(Error::new("`--retain-days` must be at least 1"));
+    }
+    let _lock = dir.lock()?;
+    addon.schedule = Some(Schedule {
+        at: at.to_string(),
+        retain_days,
+    });
+    dir.write(&addon)?;
+    say!(
+        "Scheduled a daily backup of {} at {at} UTC, kept {retain_days} days",
+        addon.name
+    );
+    Ok(())
+}
+
+pub fn unschedule(ctx: &Ctx, db: &Database) -> Result<()> {
+    let (_, mut addon, dir) = database(ctx, db)?;
+    let _lock = dir.lock()?;
+    if addon.schedule.take().is_none() {
+        say!("{} has no backup schedule", addon.name);
+        return Ok(());
+    }
+    dir.write(&addon)?;
+    say!(
+        "Stopped the daily backups of {} (the backups stay)",
+        addon.name
+    );
+    Ok(())
+}

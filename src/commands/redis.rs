@@ -1,0 +1,68 @@
+//! `redis:info`, `redis:cli`.
+
+use std::io::IsTerminal;
+
+use super::addons::resolve;
+use super::Ctx;
+use crate::addons::{service, Kind};
+use crate::cli::Database;
+use crate::error::{Context, Error, Result};
+use crate::output;
+
+/// The fields of `INFO` a person looks at first.
+const SHOWN: &[(&str, &str)] = &[
+    ("redis_version", "Version"),
+    ("uptime_in_seconds", "Uptime (s)"),
+    ("connected_clients", "Clients"),
+    ("used_memory_human", "Memory"),
+    ("aof_enabled", "AOF"),
+    ("db0", "Keys (db0)"),
+];
+
+fn cli(ctx: &Ctx, db: &Database, tty: bool, argv: &[&str]) -> Result<std::process::Command> {
+    let app = ctx.app()?;
+    let (addon, dir) = resolve(ctx, &app, db.database.as_deref(), Kind::Redis)?;
+    let password = dir.credentials()?.password;
+    let mut full = vec!["redis-cli", "--no-auth-warning"];
+    full.extend(argv);
+    let mut command = service::exec(&ctx.settings, &addon, tty, &full);
+    command.env("REDISCLI_AUTH", password);
+    Ok(command)
+}
+
+pub fn info(ctx: &Ctx, db: &Database) -> Result<()> {
+    if let Some(name) = &db.database {
+        output::header(name);
+    }
+    let output = cli(ctx, db, false, &["info"])?
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context(|| "running `redis-cli`".into())?;
+    if !output.status.success() {
+        return Err(Error::new("Redis did not answer")
+            .cause(String::from_utf8_lossy(&output.stderr).trim()));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    for (field, label) in SHOWN {
+        let value = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("{field}:")))
+            .unwrap_or("-");
+        println!("{:12} {value}", format!("{label}:"));
+    }
+    Ok(())
+}
+
+pub fn run_cli(ctx: &Ctx, db: &Database, command: Option<&str>) -> Result<()> {
+    let words: Vec<&str> = command
+        .map(|c| c.split_whitespace().collect())
+        .unwrap_or_default();
+    let tty = command.is_none() && std::io::stdin().is_terminal();
+    let status = cli(ctx, db, tty, &words)?
+        .status()
+        .context(|| "running `redis-cli`".into())?;
+    match status.code() {
+        Some(0) => Ok(()),
+        code => Err(Error::exit(code.unwrap_or(1).clamp(1, 255) as u8)),
+    }
+}

@@ -1,0 +1,438 @@
+//! Add-ons (issue #4): real PostgreSQL 15 and Redis 7 in rootless podman,
+//! driven over SSH, with a pushed app (tests/apps/notes) that counts its
+//! rows through `DATABASE_URL` and keeps keys through `REDIS_URL`.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::harness::{text, TestServer};
+
+/// The add-on's generated name, from `Creating NAME on APP...`.
+fn created_name(output: &str) -> String {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix("Creating ")?.split(' ').next())
+        .unwrap_or_else(|| panic!("no `Creating` line in:\n{output}"))
+        .to_string()
+}
+
+/// The app's answer for `path` once it is 200 (a dyno or database coming
+/// back), or the last answer after `within`.
+fn eventually(server: &TestServer, app: &str, path: &str, within: Duration) -> (u16, String) {
+    let deadline = Instant::now() + within;
+    loop {
+        let (code, body) = server.get(app, path);
+        if code == 200 || Instant::now() > deadline {
+            return (code, body.trim().to_string());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn count(server: &TestServer, app: &str) -> String {
+    let (code, body) = eventually(server, app, "/count", Duration::from_secs(30));
+    assert_eq!(code, 200, "{body}");
+    body
+}
+
+/// Serves a directory over HTTP on loopback (a backup "at a URL").
+struct FileServer {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: std::process::Child,
+}
+
+impl FileServer {
+    fn start() -> FileServer {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the file server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        FileServer { dir, port, child }
+    }
+
+    fn url(&self, name: &str, content: &[u8]) -> String {
+        std::fs::write(self.dir.path().join(name), content).unwrap();
+        format!("http://127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn data_outlives_deploys_restarts_rollbacks_kills_and_daemon_restarts() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/notes", "notes");
+    repo.push_ok();
+
+    let output = server.ok(&["addons:create", "postgres", "-a", "notes"]);
+    let postgres = created_name(&output);
+    assert!(postgres.starts_with("postgres-"), "{output}");
+    assert!(output.contains("PostgreSQL 15."), "{output}");
+    assert!(
+        output.contains(&format!(
+            "Attaching {postgres} as DATABASE_URL to notes... done, v2"
+        )),
+        "{output}"
+    );
+    let output = server.ok(&["addons:create", "heroku-redis", "-a", "notes"]);
+    let redis = created_name(&output);
+    assert!(
+        output.contains("as REDIS_URL to notes... done, v3"),
+        "{output}"
+    );
+    let releases = server.ok(&["releases", "-a", "notes"]);
+    assert!(
+        releases.contains(&format!("Attach DATABASE ({postgres})")),
+        "{releases}"
+    );
+    let listed = server.ok(&["addons", "-a", "notes"]);
+    assert!(
+        listed.contains(&postgres) && listed.contains("DATABASE_URL"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&redis) && listed.contains("REDIS_URL"),
+        "{listed}"
+    );
+
+    assert_eq!(server.get("notes", "/add?n=100"), (200, "100\n".into()));
+    assert_eq!(server.get("notes", "/set?key=colour&value=teal").0, 200);
+
+    // A redeploy, a restart and a rollback to before the add-ons existed.
+    repo.write("CHANGES", "a change\n");
+    repo.commit("a change");
+    repo.push_ok();
+    assert_eq!(count(&server, "notes"), "100");
+    server.ok(&["ps:restart", "-a", "notes"]);
+    assert_eq!(count(&server, "notes"), "100");
+    let output = server.ok(&["releases:rollback", "v1", "-a", "notes"]);
+    assert!(output.contains("Rolling back notes to v1"), "{output}");
+    assert_eq!(
+        count(&server, "notes"),
+        "100",
+        "a rollback keeps the add-ons"
+    );
+    assert_eq!(server.get("notes", "/get?key=colour").1, "teal\n");
+
+    // A killed database is started again by the daemon.
+    let container = server
+        .podman(&["ps", "--format", "{{.Names}}"])
+        .lines()
+        .find(|n| n.ends_with(&format!("addon-{postgres}")))
+        .expect("the add-on's container")
+        .to_string();
+    server.podman(&["kill", &container]);
+    let (code, body) = eventually(&server, "notes", "/count", Duration::from_secs(60));
+    assert_eq!((code, body.as_str()), (200, "100"), "after a kill");
+
+    // Stopping the platform shuts the database down cleanly; starting it
+    // brings the add-ons back before the router takes requests.
+    let stop = server.local(&["server", "stop"]);
+    assert!(stop.status.success(), "{}", text(&stop));
+    let state = server.podman(&[
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        &container,
+    ]);
+    assert_eq!(
+        state.lines().last().unwrap_or_default().trim(),
+        "exited 0",
+        "{state}"
+    );
+    let log = server.podman(&["logs", "--tail", "5", &container]);
+    assert!(log.contains("database system is shut down"), "{log}");
+    let start = server.local(&["server", "start"]);
+    assert!(start.status.success(), "{}", text(&start));
+    assert_eq!(
+        server.get("notes", "/count"),
+        (200, "100\n".into()),
+        "the first request after a start finds the database"
+    );
+    assert_eq!(server.get("notes", "/get?key=colour").1, "teal\n");
+
+    let output = server.ok(&[
+        "pg:psql",
+        "-a",
+        "notes",
+        "-c",
+        "SELECT count(*) AS rows FROM notes",
+    ]);
+    assert!(output.contains("100"), "{output}");
+    let info = server.ok(&["pg:info", "-a", "notes"]);
+    assert!(info.contains("Tables:      1"), "{info}");
+    assert!(info.contains("PG Version:  15."), "{info}");
+    let info = server.ok(&["redis:info", "-a", "notes"]);
+    assert!(info.contains("Version:     7."), "{info}");
+    assert_eq!(
+        server
+            .ok(&["redis:cli", "-a", "notes", "-c", "GET colour"])
+            .trim(),
+        "teal"
+    );
+}
+
+#[test]
+fn backups_restore_the_same_rows_and_rotation_keeps_the_app_working() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/notes", "notes");
+    repo.push_ok();
+    let output = server.ok(&["addons:create", "postgres", "-a", "notes"]);
+    let postgres = created_name(&output);
+    assert_eq!(server.get("notes", "/add?n=50"), (200, "50\n".into()));
+
+    let output = server.ok(&["pg:backups:capture", "-a", "notes"]);
+    assert!(output.contains("b001: "), "{output}");
+    let output = server.cmd(&["pg:reset", "-a", "notes"]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("--confirm notes"),
+        "{}",
+        text(&output)
+    );
+    server.ok(&["pg:reset", "-a", "notes", "--confirm", "notes"]);
+    assert_eq!(count(&server, "notes"), "0");
+    server.ok(&[
+        "pg:backups:restore",
+        "b001",
+        "-a",
+        "notes",
+        "--confirm",
+        "notes",
+    ]);
+    assert_eq!(
+        count(&server, "notes"),
+        "50",
+        "the restore gives the rows back"
+    );
+
+    // The download is the server's file, byte for byte.
+    let download = server.cmd(&["pg:backups:download", "b001", "-a", "notes"]);
+    assert!(download.status.success(), "{}", text(&download));
+    let info = server.ok(&["pg:backups:info", "b001", "-a", "notes"]);
+    let sha = info
+        .lines()
+        .find_map(|l| l.strip_prefix("SHA-256:"))
+        .expect("a SHA-256 line")
+        .trim()
+        .to_string();
+    let digest = Command::new("sha256sum")
+        .stdin({
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(file.path(), &download.stdout).unwrap();
+            std::fs::File::open(file.path()).unwrap()
+        })
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&digest.stdout).starts_with(&sha),
+        "downloaded {} bytes; server says {sha}",
+        download.stdout.len()
+    );
+
+    // From a URL the server downloads; a corrupt dump changes nothing.
+    let files = FileServer::start();
+    let good = files.url("good.dump", &download.stdout);
+    let bad = files.url("bad.dump", b"PGDMP but not really a dump");
+    assert_eq!(server.get("notes", "/add?n=10").1, "60\n");
+    let output = server.cmd(&[
+        "pg:backups:restore",
+        &bad,
+        "-a",
+        "notes",
+        "--confirm",
+        "notes",
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("not a dump pg_restore can read"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        count(&server, "notes"),
+        "60",
+        "a failed restore leaves the data"
+    );
+    server.ok(&[
+        "pg:backups:restore",
+        &good,
+        "-a",
+        "notes",
+        "--confirm",
+        "notes",
+    ]);
+    assert_eq!(count(&server, "notes"), "50");
+
+    // A new password reaches the app in a release; the old one stops working.
+    let before = server.ok(&["pg:credentials", "-a", "notes"]);
+    let output = server.ok(&["pg:credentials:rotate", "-a", "notes", "--confirm", "notes"]);
+    assert!(
+        output.contains("Updating DATABASE_URL on notes"),
+        "{output}"
+    );
+    let after = server.ok(&["pg:credentials", "-a", "notes"]);
+    assert_ne!(before, after);
+    assert_eq!(
+        count(&server, "notes"),
+        "50",
+        "the app works with the new password"
+    );
+    let password = after
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("postgres://"))
+        .and_then(|rest| rest.split_once('@'))
+        .and_then(|(user, _)| user.split_once(':'))
+        .map(|(_, password)| password.to_string())
+        .expect("a URL with a password");
+    let releases = server.ok(&["releases", "-a", "notes"]);
+    assert!(releases.contains("credential rotation"), "{releases}");
+    assert!(!releases.contains(&password), "{releases}");
+    let credentials = server
+        .root
+        .path()
+        .join(format!("addons/{postgres}/credentials.toml"));
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&credentials).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    // A schedule whose time has passed today takes its backup.
+    let now = time::OffsetDateTime::now_utc();
+    let minutes = (u32::from(now.hour()) * 60 + u32::from(now.minute())).saturating_sub(1);
+    let at = format!("{:02}:{:02}", minutes / 60, minutes % 60);
+    server.ok(&["pg:backups:schedule", "-a", "notes", "--at", &at]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let listed = loop {
+        let listed = server.ok(&["pg:backups", "-a", "notes"]);
+        if listed.contains("scheduled") || Instant::now() > deadline {
+            break listed;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert!(listed.contains("scheduled"), "{listed}");
+    assert!(listed.contains(&format!("Daily at {at} UTC")), "{listed}");
+}
+
+#[test]
+fn add_ons_are_shared_and_bad_requests_are_refused() {
+    let server = TestServer::start();
+    let notes = server.repo("tests/apps/notes", "notes");
+    notes.push_ok();
+    let other = server.repo("tests/apps/notes", "other");
+    other.push_ok();
+    let postgres = created_name(&server.ok(&["addons:create", "postgres", "-a", "notes"]));
+    assert_eq!(server.get("notes", "/add?n=7").1, "7\n");
+
+    // Shared: the other app sees the same rows under its own name.
+    server.ok(&["addons:attach", &postgres, "-a", "other", "--as", "SHARED"]);
+    assert_eq!(
+        server.get("other", "/count?var=SHARED_URL"),
+        (200, "7\n".into())
+    );
+    let info = server.ok(&["addons:info", &postgres]);
+    assert!(info.contains("notes as DATABASE_URL"), "{info}");
+    assert!(info.contains("other as SHARED_URL"), "{info}");
+
+    // An app that is not attached cannot reach the database, even by address.
+    let lonely = server.repo("tests/apps/notes", "lonely");
+    lonely.push_ok();
+    server.ok(&["addons:create", "redis", "-a", "lonely"]);
+    let hosts = server.ok(&["run", "-a", "notes", "getent", "hosts", &postgres]);
+    let address = hosts
+        .lines()
+        .find(|l| l.starts_with("10.") && l.contains(&postgres))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the add-on in /etc/hosts")
+        .to_string();
+    let probe =
+        format!("timeout 3 bash -c '</dev/tcp/{address}/5432' && echo reached || echo unreachable");
+    assert!(server
+        .ok(&["run", "-a", "notes", "bash", "-c", &probe])
+        .contains("reached\n"));
+    assert!(server
+        .ok(&["run", "-a", "lonely", "bash", "-c", &probe])
+        .contains("unreachable"));
+
+    // Bad requests: clear errors, nothing changed.
+    let refused = |args: &[&str], expected: &str| {
+        let output = server.cmd(args);
+        assert!(!output.status.success(), "`{}` should fail", args.join(" "));
+        assert!(text(&output).contains(expected), "{}", text(&output));
+    };
+    refused(
+        &["addons:create", "mysql", "-a", "notes"],
+        "`mysql` is not an add-on service",
+    );
+    refused(
+        &[
+            "addons:create",
+            "postgres",
+            "-a",
+            "notes",
+            "--as",
+            "DATABASE",
+        ],
+        "already has",
+    );
+    refused(
+        &[
+            "config:set",
+            "-a",
+            "notes",
+            "DATABASE_URL=postgres://elsewhere",
+        ],
+        "is set by the add-on",
+    );
+    refused(&["addons:destroy", &postgres], "--confirm notes");
+    refused(
+        &["addons:destroy", &postgres, "--confirm", "notes"],
+        "still attached to other as SHARED_URL",
+    );
+    refused(&["addons:info", "postgres-none-1"], "does not exist");
+    refused(&["pg:info", "-a", "lonely"], "has no PostgreSQL add-on");
+    assert_eq!(server.get("other", "/count?var=SHARED_URL").1, "7\n");
+
+    // Detach keeps the data; destroy removes it and detaches everywhere.
+    let output = server.ok(&["addons:detach", "SHARED_URL", "-a", "other"]);
+    assert!(output.contains("Detaching SHARED_URL"), "{output}");
+    assert!(!server.ok(&["config", "-a", "other"]).contains("SHARED_URL"));
+    server.ok(&["addons:attach", &postgres, "-a", "other"]);
+    let output = server.ok(&["addons:destroy", &postgres, "--confirm", "notes", "--force"]);
+    assert!(output.contains("Detaching DATABASE_URL"), "{output}");
+    assert!(!server
+        .ok(&["config", "-a", "notes"])
+        .contains("DATABASE_URL"));
+    assert!(!server
+        .ok(&["config", "-a", "other"])
+        .contains("DATABASE_URL"));
+    assert!(!server.podman(&["ps", "-a"]).contains(&postgres));
+    assert!(!server.podman(&["volume", "ls"]).contains(&postgres));
+    assert!(!server.ok(&["addons"]).contains(&postgres));
+}
