@@ -171,6 +171,21 @@ pub enum Command {
     },
 
     /// List releases, newest first.
+    /// List the app's builds: status, commit, who, and the release each made
+    #[command(name = "builds")]
+    Builds {
+        #[arg(short = 'n', long, default_value_t = 15)]
+        num: usize,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Show what a build printed (default: the latest)
+    #[command(name = "builds:output")]
+    BuildsOutput {
+        #[arg(value_name = "BUILD")]
+        build: Option<String>,
+    },
+
     #[command(name = "releases")]
     Releases {
         /// How many to show.
@@ -215,6 +230,28 @@ pub enum Command {
     },
 
     /// List the app's log drains.
+    /// List the app's domains: its own and the custom ones
+    #[command(name = "domains")]
+    Domains {
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Send a hostname of your own to the app (point its DNS at the server)
+    #[command(name = "domains:add")]
+    DomainsAdd {
+        #[arg(value_name = "HOSTNAME")]
+        hostname: String,
+    },
+    /// Stop sending a custom hostname to the app
+    #[command(name = "domains:remove")]
+    DomainsRemove {
+        #[arg(value_name = "HOSTNAME")]
+        hostname: String,
+    },
+    /// Remove every custom domain of the app
+    #[command(name = "domains:clear")]
+    DomainsClear,
+
     #[command(name = "drains")]
     Drains {
         #[command(flatten)]

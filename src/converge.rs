@@ -142,6 +142,10 @@ impl Platform<'_> {
         let settings = app.settings()?;
         let mut keep: Vec<Dyno> = Vec::new();
         let mut specs: Vec<DynoSpec> = Vec::new();
+        // Dynos that find an add-on at an old address are replaced.
+        let (network, hosts) =
+            crate::addons::dyno_network(self.root, self.settings, &app.name, release);
+        let network_tag = crate::runtime::network_tag(network.as_deref(), &hosts);
         let slug_dir = match &release.slug {
             Some(slug) => Some(self.unpacked_slug(app, slug)?),
             None => None,
@@ -161,6 +165,7 @@ impl Platform<'_> {
                         && d.release == release.version
                         && &d.process_type == process_type
                         && d.index == index
+                        && d.network_tag == network_tag
                         && (d.size == size.name || mode == Mode::Repair)
                 });
                 let waiting =

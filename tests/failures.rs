@@ -44,6 +44,29 @@ fn broken_build_keeps_the_old_release_and_the_same_commit_rebuilds() {
         releases.contains("Current: v2"),
         "failed builds record no release:\n{releases}"
     );
+
+    // Every push that built is listed, newest first, failed ones too, with
+    // what it printed.
+    let listed = server.cmd(&["builds", "-a", "sturdy", "--json"]);
+    let builds: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let statuses: Vec<&str> = builds
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["succeeded", "failed", "failed", "succeeded"]);
+    assert_eq!(builds[0]["release"], 2);
+    assert_eq!(builds[1]["commit"], broken.as_str());
+    assert_eq!(builds[1]["user"], "admin");
+    let output = server.ok(&["builds:output", "2", "-a", "sturdy"]);
+    assert!(output.contains("Building sturdy"), "{output}");
+    assert!(
+        output.contains("Procfile line 1: expected `type: command`"),
+        "{output}"
+    );
+    let table = server.ok(&["builds", "-a", "sturdy"]);
+    assert!(table.contains("#4  succeeded"), "{table}");
 }
 
 #[test]

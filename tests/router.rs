@@ -101,3 +101,84 @@ fn a_response_slower_than_30_seconds_is_an_h12() {
     // The app itself is fine: other requests are served meanwhile.
     assert_eq!(curl(&server, "sluggish", "/", &[]).0, 200);
 }
+
+/// `curl` with a Host header of our choosing (a custom domain on the router's port).
+fn get_host(server: &TestServer, host: &str) -> (u16, String) {
+    let output = std::process::Command::new("curl")
+        .args(["-s", "-m", "10", "-w", "\n%{http_code}", "-H"])
+        .arg(format!("Host: {host}"))
+        .arg(format!("http://127.0.0.1:{}/", server.http_port))
+        .output()
+        .unwrap();
+    let all = String::from_utf8_lossy(&output.stdout).to_string();
+    let (body, code) = all.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+#[test]
+fn custom_domains_reach_their_app_and_survive_a_daemon_restart() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "shop").push_ok();
+    server.repo("examples/hello", "blog").push_ok();
+    assert_eq!(get_host(&server, "www.shop.test").0, 404);
+
+    let output = server.ok(&["domains:add", "WWW.Shop.Test", "-a", "shop"]);
+    assert!(
+        output.contains("Adding www.shop.test to shop..."),
+        "{output}"
+    );
+    assert!(output.contains("done\n"), "{output}");
+    let (code, body) = get_host(&server, "www.shop.test");
+    assert_eq!((code, body.as_str()), (200, "Hello from web.1\n"));
+    assert_eq!(
+        get_host(&server, &format!("www.shop.test:{}", server.http_port)).0,
+        200
+    );
+    // The app's own host still works, and other hosts do not reach it.
+    assert_eq!(server.get("shop", "/").0, 200);
+    assert_eq!(get_host(&server, "shop.test").0, 404);
+
+    // `--json` lists the platform's host and the custom one.
+    let listed = server.cmd(&["domains", "-a", "shop", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(rows[0]["hostname"], "shop.localhost");
+    assert_eq!(rows[0]["kind"], "platform");
+    assert_eq!(rows[1]["hostname"], "www.shop.test");
+    assert_eq!(rows[1]["kind"], "custom");
+
+    // One app per domain; hostnames only; the platform's domain stays its own.
+    let refused = |args: &[&str], expected: &str| {
+        let output = server.cmd(args);
+        assert!(!output.status.success(), "{args:?} should fail");
+        let text = crate::harness::text(&output);
+        assert!(text.contains(expected), "{text}");
+    };
+    refused(
+        &["domains:add", "www.shop.test", "-a", "blog"],
+        "belongs to the app `shop`",
+    );
+    refused(
+        &["domains:add", "http://x.test/path", "-a", "blog"],
+        "is not a hostname",
+    );
+    refused(&["domains:add", "*.shop.test", "-a", "blog"], "wildcard");
+    refused(
+        &["domains:add", "blog.localhost", "-a", "blog"],
+        "under the platform's domain",
+    );
+    refused(
+        &["domains:remove", "nope.test", "-a", "blog"],
+        "is not a domain of `blog`",
+    );
+
+    // A daemon restart keeps them; removing one sends it nowhere.
+    assert!(server.local(&["server", "stop"]).status.success());
+    assert!(server.local(&["server", "start"]).status.success());
+    assert_eq!(get_host(&server, "www.shop.test").0, 200);
+    server.ok(&["domains:add", "blog.test", "-a", "blog"]);
+    server.ok(&["domains:remove", "www.shop.test", "-a", "shop"]);
+    assert_eq!(get_host(&server, "www.shop.test").0, 404);
+    assert_eq!(get_host(&server, "blog.test").0, 200);
+    server.ok(&["domains:clear", "-a", "blog"]);
+    assert_eq!(get_host(&server, "blog.test").0, 404);
+}

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::{Addon, AddonDir, Addresses, Kind};
+use super::{Addon, AddonDir, Kind};
 use crate::error::{Context, Error, Result};
 use crate::runtime::podman;
 use crate::state::{AppName, Root, Settings};
@@ -165,8 +165,69 @@ pub fn status(settings: &Settings, addon: &str) -> Option<String> {
 }
 
 /// Creates and starts the container from the add-on's records: its volume,
-/// its home network, the app networks it is attached to.
-pub fn start_new(settings: &Settings, addon: &Addon, dir: &AddonDir) -> Result<()> {
+/// its home network, the app networks it is attached to. If podman still
+/// holds one of its addresses for a container that is gone (its processes
+/// were killed and podman's state reset), the add-on moves to a free one;
+/// dynos started with the old one are replaced by converge (network tag).
+pub fn start_new(settings: &Settings, root: &Root, addon: &Addon) -> Result<()> {
+    let dir = &root.addon(&addon.name);
+    let mut leaked: Vec<String> = Vec::new();
+    loop {
+        match run_container(settings, addon, dir) {
+            Err(err) if leaked.len() < 8 => {
+                let report = err.report();
+                let Some(ip) = report
+                    .split("requested ip address ")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .filter(|_| report.contains("already allocated"))
+                else {
+                    return Err(err);
+                };
+                leaked.push(ip.to_string());
+                let mut addresses = dir.addresses()?;
+                let Some(app) = addresses
+                    .apps
+                    .iter()
+                    .find(|(_, a)| *a == ip)
+                    .map(|(app, _)| app.clone())
+                else {
+                    return Err(err);
+                };
+                let prefix = ip.rsplit_once('.').map(|(p, _)| p).unwrap_or_default();
+                let taken = addresses_on(root, &app);
+                let Some(free) = (129..=254u16)
+                    .rev()
+                    .map(|host| format!("{prefix}.{host}"))
+                    .find(|c| !leaked.contains(c) && !taken.contains(c))
+                else {
+                    return Err(err);
+                };
+                eprintln!(
+                    "paas: {}: {ip} is still held by podman; moving to {free}",
+                    addon.name
+                );
+                addresses.apps.insert(app, free);
+                dir.write_addresses(&addresses)?;
+                let name = container(settings, &addon.name);
+                let _ = podman::run(&["rm", "--force", "--ignore", &name]);
+            }
+            result => return result,
+        }
+    }
+}
+
+/// The addresses every add-on of this install holds on an app's network.
+fn addresses_on(root: &Root, app: &str) -> Vec<String> {
+    root.addons()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|a| root.addon(&a.name).addresses().ok())
+        .filter_map(|a| a.apps.get(app).cloned())
+        .collect()
+}
+
+fn run_container(settings: &Settings, addon: &Addon, dir: &AddonDir) -> Result<()> {
     let name = container(settings, &addon.name);
     let label = format!("paas.install={}", settings.install_id);
     let data = volume(settings, &addon.name);
@@ -227,15 +288,19 @@ pub fn start_new(settings: &Settings, addon: &Addon, dir: &AddonDir) -> Result<(
 }
 
 /// Starts the server if it is not running; returns whether it had to.
-pub fn ensure_running(settings: &Settings, addon: &Addon, dir: &AddonDir) -> Result<bool> {
+pub fn ensure_running(settings: &Settings, root: &Root, addon: &Addon) -> Result<bool> {
     match status(settings, &addon.name).as_deref() {
         Some("running") => Ok(false),
         Some(_) => {
-            podman::run(&["start", &container(settings, &addon.name)])?;
+            // A container podman cannot start again (left `stopping` when
+            // its processes were killed) is made anew: the data is in the volume.
+            if podman::run(&["start", &container(settings, &addon.name)]).is_err() {
+                recreate(settings, root, addon)?;
+            }
             Ok(true)
         }
         None => {
-            start_new(settings, addon, dir)?;
+            start_new(settings, root, addon)?;
             Ok(true)
         }
     }
@@ -392,11 +457,11 @@ pub fn remove(settings: &Settings, addon: &str) -> Result<()> {
 
 /// Stops, removes and starts the container again (new published ports);
 /// the data volume stays.
-pub fn recreate(settings: &Settings, addon: &Addon, dir: &AddonDir) -> Result<()> {
+pub fn recreate(settings: &Settings, root: &Root, addon: &Addon) -> Result<()> {
     let name = container(settings, &addon.name);
     let grace = STOP_GRACE.as_secs().to_string();
     podman::run(&["rm", "--force", "--ignore", "--time", &grace, &name])?;
-    start_new(settings, addon, dir)
+    start_new(settings, root, addon)
 }
 
 /// Joins the app's network at a fixed address (recorded first, so a
@@ -409,12 +474,7 @@ pub fn connect(settings: &Settings, root: &Root, addon: &Addon, app: &AppName) -
     let ip = match addresses.apps.get(app.as_str()) {
         Some(ip) => ip.clone(),
         None => {
-            let taken: Vec<String> = root
-                .addons()?
-                .iter()
-                .filter_map(|a| root.addon(&a.name).addresses().ok())
-                .filter_map(|a: Addresses| a.apps.get(app.as_str()).cloned())
-                .collect();
+            let taken = addresses_on(root, app.as_str());
             let ip = (129..=254u16)
                 .rev()
                 .map(|host| format!("{prefix}.{host}"))

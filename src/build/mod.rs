@@ -2,6 +2,8 @@
 //! `bin/detect`, `bin/compile BUILD CACHE ENV`, `bin/release`) inside a
 //! rootless container from the build stack image, as the paas user's uid.
 
+pub mod history;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};

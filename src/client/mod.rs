@@ -220,6 +220,15 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
                         "set them with `paas config:set KEY=value …`, or pipe `KEY=value` lines in",
                     ))
                 }
+                Command::PgBackupsDownload { .. } => {
+                    if std::io::stdout().is_terminal() {
+                        return Err(Error::new("a dump is binary: it would garble the terminal")
+                            .hint(
+                                "redirect it to a file: `paas pg:backups:download > latest.dump`",
+                            ));
+                    }
+                    ssh::Io::Download
+                }
                 _ if needs_terminal(command) && on_terminal => ssh::Io::Terminal,
                 _ if reads_stdin(command) => ssh::Io::Inherit,
                 _ => ssh::Io::Plain,

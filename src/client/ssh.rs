@@ -21,6 +21,44 @@ pub enum Io {
     Quiet,
     /// Feed this text on stdin.
     Stdin(String),
+    /// Binary stdout to this side's stdout (a file), with a byte counter on
+    /// stderr when that is a terminal: `pg:backups:download > file`.
+    Download,
+}
+
+/// Copies the server's stdout to ours, counting bytes on a terminal's stderr.
+fn stream_with_progress(mut from: impl Read) -> Result<()> {
+    use std::io::IsTerminal;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} downloading {bytes} ({binary_bytes_per_sec}, {elapsed})",
+        ) {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let mut out = std::io::stdout().lock();
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = from
+            .read(&mut buffer)
+            .map_err(|err| Error::new("reading from the server").cause(err))?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buffer[..n])
+            .map_err(|err| Error::new("writing the download (is the disk full?)").cause(err))?;
+        if let Some(bar) = &bar {
+            bar.inc(n as u64);
+        }
+    }
+    out.flush()
+        .map_err(|err| Error::new("writing the download").cause(err))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(())
 }
 
 /// Quotes one word for the server's command parser: single quotes are
@@ -43,7 +81,7 @@ pub fn call(server: &Server, words: &[String], io: Io) -> Result<String> {
     let mut ssh = ssh_command(server, words, matches!(io, Io::Terminal), &[]);
     ssh.stderr(Stdio::piped());
     match io {
-        Io::Tee | Io::Quiet => {
+        Io::Tee | Io::Quiet | Io::Download => {
             ssh.stdout(Stdio::piped());
         }
         Io::Stdin(_) => {
@@ -54,7 +92,7 @@ pub fn call(server: &Server, words: &[String], io: Io) -> Result<String> {
         }
         Io::Inherit | Io::Terminal => {}
     }
-    if matches!(io, Io::Tee | Io::Quiet) {
+    if matches!(io, Io::Tee | Io::Quiet | Io::Download) {
         ssh.stdin(Stdio::null());
     }
     let mut child = ssh.spawn().map_err(|err| {
@@ -74,7 +112,9 @@ pub fn call(server: &Server, words: &[String], io: Io) -> Result<String> {
     let stderr = child.stderr.take().expect("piped");
     let stderr_reader = std::thread::spawn(move || relay_stderr(stderr));
     let mut stdout_text = String::new();
-    if let Some(mut stdout) = child.stdout.take() {
+    if let (Io::Download, Some(stdout)) = (&io, child.stdout.take()) {
+        stream_with_progress(stdout)?;
+    } else if let Some(mut stdout) = child.stdout.take() {
         let mut bytes = Vec::new();
         let _ = stdout.read_to_end(&mut bytes);
         stdout_text = String::from_utf8_lossy(&bytes).into_owned();

@@ -215,7 +215,7 @@ pub fn create(
     };
     dir.write(&addon)?;
     service::connect(&ctx.settings, &ctx.root, &addon, &app.name)?;
-    service::start_new(&ctx.settings, &addon, &dir)?;
+    service::start_new(&ctx.settings, &ctx.root, &addon)?;
     addon.version = service::wait_ready(&ctx.settings, &addon, &dir)?;
     if let Some(wanted) = &version {
         let major = addon.version.split('.').next().unwrap_or_default();
@@ -558,7 +558,7 @@ pub fn expose(ctx: &Ctx, name: &str, port: Option<u16>) -> Result<()> {
     let _lock = dir.lock()?;
     addon.exposed_port = Some(port);
     say_partial!("Publishing {} on 127.0.0.1:{port}... ", addon.name);
-    service::recreate(&ctx.settings, &addon, &dir)?;
+    service::recreate(&ctx.settings, &ctx.root, &addon)?;
     service::wait_ready(&ctx.settings, &addon, &dir)?;
     dir.write(&addon)?;
     say!("done");
@@ -577,7 +577,7 @@ pub fn unexpose(ctx: &Ctx, name: &str) -> Result<()> {
     }
     addon.exposed_port = None;
     say_partial!("Unpublishing {}... ", addon.name);
-    service::recreate(&ctx.settings, &addon, &dir)?;
+    service::recreate(&ctx.settings, &ctx.root, &addon)?;
     service::wait_ready(&ctx.settings, &addon, &dir)?;
     dir.write(&addon)?;
     say!("done");

@@ -8,7 +8,7 @@ use std::io::BufRead;
 use std::time::Instant;
 
 use super::Ctx;
-use crate::build::{self, BuildRequest};
+use crate::build::{self, history, BuildRequest};
 use crate::converge::Mode;
 use crate::error::{Context, Error, Result};
 use crate::git::{self, RefUpdate};
@@ -81,9 +81,28 @@ fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
     let _lock = app.lock()?;
     refuse_if_overtaken(app, update)?;
     let short: String = commit.chars().take(7).collect();
-    say!("-----> Building {} ({short})", app.name);
+    let record = history::start(app, commit, &ctx.user)?;
+    let transcript = history::Transcript::start(history::output_file(app, record.id))?;
+    say!(
+        "-----> Building {} ({short}), build #{}",
+        app.name,
+        record.id
+    );
     logs::platform(app, "api", &format!("Build started by {}", ctx.user));
     let result = build_and_release(ctx, app, commit, &short, started);
+    drop(transcript);
+    let release = match &result {
+        Ok(()) => Ledger::new(app).current()?.map(|r| r.version),
+        Err(err) => {
+            // The error is printed after the hook returns: keep it with the build.
+            let _ = std::fs::OpenOptions::new()
+                .append(true)
+                .open(history::output_file(app, record.id))
+                .and_then(|mut f| std::io::Write::write_all(&mut f, err.report().as_bytes()));
+            None
+        }
+    };
+    history::finish(app, record, release, started.elapsed().as_secs_f64());
     if result.is_err() {
         logs::platform(
             app,

@@ -2,8 +2,10 @@
 
 mod addons;
 mod apps;
+mod builds;
 mod config;
 mod deploy;
+mod domains;
 mod drains;
 mod keys;
 mod logs;
@@ -135,6 +137,8 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Run { command } => run::attached(ctx, &command.words),
         Command::RunDetached { command } => run::detached(ctx, &command.words),
         Command::RunStop { dyno } => run::stop(ctx, &dyno),
+        Command::Builds { num, format } => builds::list(ctx, num, format),
+        Command::BuildsOutput { build } => builds::output(ctx, build.as_deref()),
         Command::Releases { num, format } => releases::list(ctx, num, format),
         Command::ReleasesInfo { release } => releases::info(ctx, release),
         Command::ReleasesRollback { release } => releases::rollback(ctx, release),
@@ -154,6 +158,10 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
                 source,
             },
         ),
+        Command::Domains { format } => domains::list(ctx, format),
+        Command::DomainsAdd { hostname } => domains::add(ctx, &hostname),
+        Command::DomainsRemove { hostname } => domains::remove(ctx, &hostname),
+        Command::DomainsClear => domains::clear(ctx),
         Command::Drains { format } => drains::list(ctx, format),
         Command::DrainsAdd { url } => drains::add(ctx, &url),
         Command::DrainsRemove { url } => drains::remove(ctx, &url),

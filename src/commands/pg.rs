@@ -137,7 +137,9 @@ pub fn psql(ctx: &Ctx, db: &Database, command: Option<&str>) -> Result<()> {
     let (_, addon, dir) = database(ctx, db)?;
     let c = dir.credentials()?;
     let tty = command.is_none() && std::io::stdin().is_terminal();
-    let mut argv = vec!["psql", "-U", &c.user, "-d", &c.database];
+    // No pager: the stack image's `more` pages by the terminal's size, which
+    // arrives as 0x0 through some SSH clients and then waits for a key.
+    let mut argv = vec!["psql", "-P", "pager=off", "-U", &c.user, "-d", &c.database];
     if let Some(sql) = command {
         argv.extend(["-v", "ON_ERROR_STOP=1", "-c", sql]);
     }

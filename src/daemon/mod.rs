@@ -104,7 +104,7 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
 fn start_addons(root: &Root, settings: &Settings) {
     for addon in root.addons().unwrap_or_default() {
         let dir = root.addon(&addon.name);
-        let result = addons::service::ensure_running(settings, &addon, &dir)
+        let result = addons::service::ensure_running(settings, root, &addon)
             .and_then(|_| addons::service::wait_ready(settings, &addon, &dir));
         if let Err(err) = result {
             eprintln!("paas daemon: {}: {}", addon.name, err.report().trim_end());
@@ -139,7 +139,7 @@ async fn addons_loop(root: Root, settings: Settings) {
                 let Ok(Some(_lock)) = Lock::try_acquire(&dir.path.join("lock")) else {
                     continue;
                 };
-                match addons::service::ensure_running(&settings, &addon, &dir) {
+                match addons::service::ensure_running(&settings, &root, &addon) {
                     Ok(true) => {
                         eprintln!("paas daemon: {}: was not running; started it", addon.name)
                     }
@@ -183,7 +183,16 @@ fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, A
             .into_iter()
             .filter(|b| live.contains(b))
             .collect();
-        table.insert(app.to_string(), Arc::new(AppRoutes::new(backends)));
+        let routes = Arc::new(AppRoutes::new(app.as_str(), backends));
+        for domain in root
+            .app(&app)
+            .settings()
+            .map(|s| s.domains)
+            .unwrap_or_default()
+        {
+            table.insert(domain, routes.clone());
+        }
+        table.insert(app.to_string(), routes);
     }
     Ok(table)
 }
@@ -226,15 +235,23 @@ async fn control_loop(listener: UnixListener, root: Root, table: RouteTable) {
 
 fn reload(root: &Root, table: &RouteTable, app: &AppName) {
     let dir = root.app(app);
-    let entry = dir
-        .exists()
-        .then(|| Arc::new(AppRoutes::new(converge::read_routes(&dir).backends)));
+    let entry = dir.exists().then(|| {
+        Arc::new(AppRoutes::new(
+            app.as_str(),
+            converge::read_routes(&dir).backends,
+        ))
+    });
+    let domains = dir.settings().map(|s| s.domains).unwrap_or_default();
     table.rcu(|current| {
         let mut next = HashMap::clone(current);
-        match &entry {
-            Some(routes) => next.insert(app.to_string(), routes.clone()),
-            None => next.remove(app.as_str()),
-        };
+        // The app's keys: its name and its custom domains, as they are now.
+        next.retain(|_, routes| routes.app != app.as_str());
+        if let Some(routes) = &entry {
+            next.insert(app.to_string(), routes.clone());
+            for domain in &domains {
+                next.insert(domain.clone(), routes.clone());
+            }
+        }
         next
     });
 }

@@ -1,5 +1,5 @@
-//! The HTTP router: `Host: <app>.<domain>` goes to one of the app's web
-//! dynos, round robin. Unknown hosts get a plain 404, apps without a running
+//! The HTTP router: `Host: <app>.<domain>`, or a custom domain of the app
+//! (`domains:add`), goes to one of the app's web dynos, round robin. Unknown hosts get a plain 404, apps without a running
 //! web dyno a 503. Every request to an app is logged to its stream in
 //! Heroku's router format.
 
@@ -37,6 +37,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// One app's backends, its round-robin position, and which backends refused
 /// a connection lately.
 pub struct AppRoutes {
+    /// The app these routes serve (the table also has them under each of
+    /// its custom domains).
+    pub app: String,
     backends: Vec<Backend>,
     next: AtomicUsize,
     /// Per backend: milliseconds since `epoch` until which it is left out.
@@ -45,8 +48,9 @@ pub struct AppRoutes {
 }
 
 impl AppRoutes {
-    pub fn new(backends: Vec<Backend>) -> AppRoutes {
+    pub fn new(app: &str, backends: Vec<Backend>) -> AppRoutes {
         AppRoutes {
+            app: app.to_string(),
             left_out_until: backends.iter().map(|_| AtomicU64::new(0)).collect(),
             backends,
             next: AtomicUsize::new(0),
@@ -169,21 +173,23 @@ impl Router {
             .or_else(|| request.uri().host())
             .unwrap_or_default()
             .to_ascii_lowercase();
-        let Some(app) = self.app_for_host(&host) else {
+        let table = self.table.load();
+        // A custom domain first (the whole host, without a port), then `<app>.<domain>`.
+        let name = host
+            .rsplit_once(':')
+            .map_or(host.as_str(), |(name, _)| name);
+        let Some(routes) = table
+            .get(name)
+            .filter(|_| name.contains('.'))
+            .or_else(|| table.get(self.app_for_host(&host)?))
+        else {
             return page(
                 StatusCode::NOT_FOUND,
                 "No such app",
                 &format!("There is no app at {host}."),
             );
         };
-        let table = self.table.load();
-        let Some(routes) = table.get(app) else {
-            return page(
-                StatusCode::NOT_FOUND,
-                "No such app",
-                &format!("There is no app named {app}."),
-            );
-        };
+        let app = routes.app.as_str();
         let request_id = self.request_ids.for_request(&request);
         let mut entry = RequestEntry {
             app: app.to_string(),
@@ -491,12 +497,12 @@ mod tests {
             address: format!("127.0.0.1:{}", dyno.len()),
             dyno: dyno.into(),
         };
-        let routes = AppRoutes::new(vec![backend("web.1"), backend("web.2")]);
+        let routes = AppRoutes::new("app", vec![backend("web.1"), backend("web.2")]);
         let picks: Vec<_> = (0..4)
             .map(|_| routes.pick().unwrap().1.dyno.clone())
             .collect();
         assert_eq!(picks, ["web.1", "web.2", "web.1", "web.2"]);
-        assert!(AppRoutes::new(vec![]).pick().is_none());
+        assert!(AppRoutes::new("app", vec![]).pick().is_none());
 
         // A dyno that refused a connection sits out; with all out, turns resume.
         routes.refused(0);

@@ -112,6 +112,22 @@ impl DynoSpec {
     pub fn dyno_name(&self) -> String {
         format!("{}.{}", self.process_type, self.index)
     }
+
+    /// Tells dynos started with other add-on addresses apart (empty without
+    /// add-ons), so converge replaces them when an address changes.
+    pub fn network_tag(&self) -> String {
+        network_tag(self.network.as_deref(), &self.hosts)
+    }
+}
+
+/// See `DynoSpec::network_tag`.
+pub fn network_tag(network: Option<&str>, hosts: &[(String, String)]) -> String {
+    use sha2::{Digest, Sha256};
+    let Some(network) = network else {
+        return String::new();
+    };
+    let digest = Sha256::digest(format!("{network} {hosts:?}").as_bytes());
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The log file of a dyno: `web.1.<instance>.log` in the app's logs dir.
@@ -138,6 +154,8 @@ pub struct Dyno {
     pub pid: Option<u32>,
     /// Its size's name (`standard-1x`).
     pub size: String,
+    /// `DynoSpec::network_tag` of what it was started with.
+    pub network_tag: String,
 }
 
 impl Dyno {

@@ -158,6 +158,7 @@ impl Podman {
             started_at: entry.started_at,
             pid: (running && entry.pid > 0).then_some(entry.pid),
             size: label("paas.size").unwrap_or_else(|| super::DEFAULT_SIZE.name.to_string()),
+            network_tag: label("paas.network").unwrap_or_default(),
         })
     }
 }
@@ -220,6 +221,7 @@ impl Podman {
             format!("paas.type={}", spec.process_type),
             format!("paas.index={}", spec.index),
             format!("paas.size={}", spec.size.name),
+            format!("paas.network={}", spec.network_tag()),
         ] {
             args.push(format!("--label={label}"));
         }

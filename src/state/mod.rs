@@ -82,6 +82,9 @@ pub struct AppSettings {
     /// Dyno size per process type (`standard-2x`); `standard-1x` if absent.
     #[serde(default)]
     pub sizes: BTreeMap<String, String>,
+    /// Custom domains the router sends to this app (`domains:add`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
 }
 
 impl AppSettings {

@@ -1,0 +1,47 @@
+//! `builds`, `builds:output`.
+
+use super::{heroku_time, rfc3339_to_unix, Ctx};
+use crate::build::history::{self, BuildRecord};
+use crate::cli::Format;
+use crate::error::{Context, Result};
+use crate::output;
+
+pub fn list(ctx: &Ctx, num: usize, format: Format) -> Result<()> {
+    let app = ctx.app()?;
+    let builds: Vec<BuildRecord> = history::list(&app)?.into_iter().rev().take(num).collect();
+    if format.json {
+        return output::print_json(&builds);
+    }
+    output::header(&format!("{} Builds", app.name));
+    if builds.is_empty() {
+        println!("No builds yet: `git push deploy master` makes one.");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = builds
+        .iter()
+        .map(|b| {
+            vec![
+                format!("#{}", b.id),
+                b.status.clone(),
+                b.commit.chars().take(7).collect(),
+                b.user.clone(),
+                heroku_time(rfc3339_to_unix(&b.created_at)),
+                b.seconds.map_or(String::new(), |s| format!("{s:.1}s")),
+                b.release.map_or(String::new(), |v| format!("v{v}")),
+            ]
+        })
+        .collect();
+    output::table(&rows);
+    Ok(())
+}
+
+pub fn output(ctx: &Ctx, id: Option<&str>) -> Result<()> {
+    let app = ctx.app()?;
+    let build = history::find(&app, id)?;
+    let path = history::output_file(&app, build.id);
+    let text = std::fs::read(&path).context(|| format!("reading `{}`", path.display()))?;
+    use std::io::Write as _;
+    std::io::stdout()
+        .write_all(&text)
+        .context(|| "writing the output".into())
+}

@@ -1,0 +1,146 @@
+//! `domains`, `domains:add`, `domains:remove`, `domains:clear`: hostnames
+//! of the app's own, which the router sends to it like `<app>.<domain>`.
+
+use super::Ctx;
+use crate::cli::Format;
+use crate::converge;
+use crate::error::{Error, Result};
+use crate::output;
+use crate::state::AppDir;
+
+/// A hostname a user may point at an app: lowercase letters, digits and
+/// dashes in dot-separated labels, at least two of them.
+fn parse_domain(ctx: &Ctx, text: &str) -> Result<String> {
+    let domain = text.trim_end_matches('.').to_ascii_lowercase();
+    let shown: String = text.chars().take(60).collect();
+    if domain.starts_with("*.") {
+        return Err(
+            Error::new(format!("`{shown}`: wildcard domains are not supported"))
+                .hint("add each hostname on its own"),
+        );
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    let valid = domain.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        });
+    if !valid {
+        return Err(Error::new(format!("`{shown}` is not a hostname"))
+            .hint("give a name like `www.example.com`, without a scheme, port or path"));
+    }
+    // `<anything>.<domain>` is where apps answer: the platform's, not one app's.
+    if domain == ctx.settings.domain || domain.ends_with(&format!(".{}", ctx.settings.domain)) {
+        return Err(Error::new(format!(
+            "`{domain}` is under the platform's domain `{}`",
+            ctx.settings.domain
+        ))
+        .hint("apps already answer at `<app>.<domain>`; add a domain of your own"));
+    }
+    Ok(domain)
+}
+
+#[derive(serde::Serialize)]
+struct DomainJson {
+    hostname: String,
+    kind: &'static str,
+}
+
+pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
+    let app = ctx.app()?;
+    let own = format!("{}.{}", app.name, ctx.settings.domain);
+    let custom = app.settings()?.domains;
+    if format.json {
+        let rows: Vec<DomainJson> = std::iter::once(DomainJson {
+            hostname: own,
+            kind: "platform",
+        })
+        .chain(custom.into_iter().map(|hostname| DomainJson {
+            hostname,
+            kind: "custom",
+        }))
+        .collect();
+        return output::print_json(&rows);
+    }
+    output::header(&format!("{} Platform Domain", app.name));
+    println!("{own}");
+    println!();
+    output::header(&format!("{} Custom Domains", app.name));
+    if custom.is_empty() {
+        println!("none: add one with `paas domains:add www.example.com`");
+    }
+    for domain in custom {
+        println!("{domain}");
+    }
+    Ok(())
+}
+
+/// Changes the app's domains under its lock and reloads its routes.
+fn change(ctx: &Ctx, app: &AppDir, change: impl FnOnce(&mut Vec<String>)) -> Result<()> {
+    let _lock = app.lock()?;
+    let mut settings = app.settings()?;
+    change(&mut settings.domains);
+    app.write_settings(&settings)?;
+    if let Err(err) = converge::notify_router(&ctx.root, app.name.as_str()) {
+        say!(
+            " !     the router did not reload ({}); `paas server start` starts it",
+            err.message()
+        );
+    }
+    Ok(())
+}
+
+pub fn add(ctx: &Ctx, hostname: &str) -> Result<()> {
+    let app = ctx.app()?;
+    let domain = parse_domain(ctx, hostname)?;
+    for other in ctx.root.apps()? {
+        let domains = ctx.root.app(&other).settings()?.domains;
+        if domains.contains(&domain) {
+            return Err(if other == app.name {
+                Error::new(format!("`{domain}` is already a domain of `{other}`"))
+            } else {
+                Error::new(format!("`{domain}` belongs to the app `{other}`")).hint(format!(
+                    "remove it there first: `paas domains:remove {domain} -a {other}`"
+                ))
+            });
+        }
+    }
+    say_partial!("Adding {domain} to {}... ", app.name);
+    change(ctx, &app, |domains| domains.push(domain.clone()))?;
+    say!("done");
+    say!(
+        "Point {domain} at this server (an A record, or a CNAME to {}.{}).",
+        app.name,
+        ctx.settings.domain
+    );
+    Ok(())
+}
+
+pub fn remove(ctx: &Ctx, hostname: &str) -> Result<()> {
+    let app = ctx.app()?;
+    let domain = hostname.trim_end_matches('.').to_ascii_lowercase();
+    if !app.settings()?.domains.contains(&domain) {
+        return Err(
+            Error::new(format!("`{domain}` is not a domain of `{}`", app.name))
+                .hint(format!("`paas domains -a {}` lists them", app.name)),
+        );
+    }
+    say_partial!("Removing {domain} from {}... ", app.name);
+    change(ctx, &app, |domains| domains.retain(|d| *d != domain))?;
+    say!("done");
+    Ok(())
+}
+
+pub fn clear(ctx: &Ctx) -> Result<()> {
+    let app = ctx.app()?;
+    say_partial!("Removing all custom domains from {}... ", app.name);
+    change(ctx, &app, Vec::clear)?;
+    say!("done");
+    Ok(())
+}
