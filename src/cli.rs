@@ -143,6 +143,12 @@ pub enum Command {
         #[arg(value_name = "TYPE", add = ArgValueCandidates::new(crate::completion::process_types))]
         process_type: String,
     },
+    /// Show or set the seconds a stopping dyno gets between SIGTERM and SIGKILL (default 30).
+    #[command(name = "ps:stop-timeout")]
+    PsStopTimeout {
+        #[arg(value_name = "SECONDS")]
+        seconds: Option<u64>,
+    },
     /// Like `ps:stop`, with SIGKILL at once instead of SIGTERM.
     #[command(name = "ps:kill")]
     PsKill {
@@ -170,8 +176,7 @@ pub enum Command {
         dyno: String,
     },
 
-    /// List releases, newest first.
-    /// List the app's builds: status, commit, who, and the release each made
+    /// List the app's builds: status, commit, who, and the release each made.
     #[command(name = "builds")]
     Builds {
         #[arg(short = 'n', long, default_value_t = 15)]
@@ -179,13 +184,14 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
-    /// Show what a build printed (default: the latest)
+    /// Show what a build printed (default: the latest).
     #[command(name = "builds:output")]
     BuildsOutput {
         #[arg(value_name = "BUILD")]
         build: Option<String>,
     },
 
+    /// List releases, newest first.
     #[command(name = "releases")]
     Releases {
         /// How many to show.
@@ -229,29 +235,29 @@ pub enum Command {
         source: Option<String>,
     },
 
-    /// List the app's log drains.
-    /// List the app's domains: its own and the custom ones
+    /// List the app's domains: its own and the custom ones.
     #[command(name = "domains")]
     Domains {
         #[command(flatten)]
         format: Format,
     },
-    /// Send a hostname of your own to the app (point its DNS at the server)
+    /// Send a hostname of your own to the app (point its DNS at the server).
     #[command(name = "domains:add")]
     DomainsAdd {
         #[arg(value_name = "HOSTNAME")]
         hostname: String,
     },
-    /// Stop sending a custom hostname to the app
+    /// Stop sending a custom hostname to the app.
     #[command(name = "domains:remove")]
     DomainsRemove {
         #[arg(value_name = "HOSTNAME")]
         hostname: String,
     },
-    /// Remove every custom domain of the app
+    /// Remove every custom domain of the app.
     #[command(name = "domains:clear")]
     DomainsClear,
 
+    /// List the app's log drains.
     #[command(name = "drains")]
     Drains {
         #[command(flatten)]
@@ -264,14 +270,13 @@ pub enum Command {
     #[command(name = "drains:remove")]
     DrainsRemove { url: String },
 
-    /// List SSH keys: yours, or everyone's for an admin.
-    /// List add-ons: the app's, or every add-on on the server without `-a`
+    /// List add-ons: the app's, or every add-on on the server without `-a`.
     #[command(name = "addons")]
     Addons {
         #[command(flatten)]
         format: Format,
     },
-    /// Create a PostgreSQL or Redis add-on and attach it to the app
+    /// Create a PostgreSQL or Redis add-on and attach it to the app.
     #[command(name = "addons:create", disable_version_flag = true)]
     AddonsCreate {
         /// `postgres` or `redis` (`heroku-postgresql` and `heroku-redis` work too)
@@ -289,13 +294,13 @@ pub enum Command {
         #[arg(long)]
         image: Option<String>,
     },
-    /// Show an add-on: service, version, status, attachments
+    /// Show an add-on: service, version, status, attachments.
     #[command(name = "addons:info")]
     AddonsInfo {
         #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
         addon: String,
     },
-    /// Attach an existing add-on to another app (a shared database)
+    /// Attach an existing add-on to another app (a shared database).
     #[command(name = "addons:attach")]
     AddonsAttach {
         #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
@@ -304,14 +309,14 @@ pub enum Command {
         #[arg(long = "as", value_name = "NAME")]
         as_name: Option<String>,
     },
-    /// Detach an add-on from the app (its data stays)
+    /// Detach an add-on from the app (its data stays).
     #[command(name = "addons:detach")]
     AddonsDetach {
         /// The add-on's name or its attachment (`DATABASE_URL`)
         #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
         addon: String,
     },
-    /// Destroy an add-on and its data, backups included
+    /// Destroy an add-on and its data, backups included.
     #[command(name = "addons:destroy")]
     AddonsDestroy {
         #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
@@ -323,7 +328,7 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Publish an add-on on the server's loopback (for tunnels and admin tools)
+    /// Publish an add-on on the server's loopback (for tunnels and admin tools).
     #[command(name = "addons:expose")]
     AddonsExpose {
         #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
@@ -332,26 +337,26 @@ pub enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
-    /// Stop publishing an add-on on the server's loopback
+    /// Stop publishing an add-on on the server's loopback.
     #[command(name = "addons:unexpose")]
     AddonsUnexpose {
         #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
         addon: String,
     },
 
-    /// Show the app's PostgreSQL: status, version, size, tables, connections
+    /// Show the app's PostgreSQL: status, version, size, tables, connections.
     #[command(name = "pg:info")]
     PgInfo {
         #[command(flatten)]
         database: Database,
     },
-    /// Show the connection URL and its parts
+    /// Show the connection URL and its parts.
     #[command(name = "pg:credentials")]
     PgCredentials {
         #[command(flatten)]
         database: Database,
     },
-    /// Set a new password; every attached app gets a release with the new URL
+    /// Set a new password; every attached app gets a release with the new URL.
     #[command(name = "pg:credentials:rotate")]
     PgCredentialsRotate {
         #[command(flatten)]
@@ -360,7 +365,7 @@ pub enum Command {
         #[arg(long, value_name = "APP")]
         confirm: Option<String>,
     },
-    /// Open psql on the database (a terminal over SSH), or run one command
+    /// Open psql on the database (a terminal over SSH), or run one command.
     #[command(name = "pg:psql")]
     PgPsql {
         #[command(flatten)]
@@ -369,7 +374,7 @@ pub enum Command {
         #[arg(short, long, value_name = "SQL")]
         command: Option<String>,
     },
-    /// Drop every table: an empty database with the same credentials
+    /// Drop every table: an empty database with the same credentials.
     #[command(name = "pg:reset")]
     PgReset {
         #[command(flatten)]
@@ -377,7 +382,7 @@ pub enum Command {
         #[arg(long, value_name = "APP")]
         confirm: Option<String>,
     },
-    /// List the database's backups
+    /// List the database's backups.
     #[command(name = "pg:backups")]
     PgBackups {
         #[command(flatten)]
@@ -385,13 +390,13 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
-    /// Take a backup now (pg_dump -Fc)
+    /// Take a backup now (pg_dump -Fc).
     #[command(name = "pg:backups:capture")]
     PgBackupsCapture {
         #[command(flatten)]
         database: Database,
     },
-    /// Restore a backup (bNNN) or a dump at a URL, replacing what is in the database
+    /// Restore a backup (bNNN) or a dump at a URL, replacing what is in the database.
     #[command(name = "pg:backups:restore")]
     PgBackupsRestore {
         /// `b001`, or an http(s) URL the server downloads (default: the latest backup)
@@ -402,7 +407,7 @@ pub enum Command {
         #[arg(long, value_name = "APP")]
         confirm: Option<String>,
     },
-    /// Write a backup to stdout: `paas pg:backups:download b001 > latest.dump`
+    /// Write a backup to stdout: `paas pg:backups:download b001 > latest.dump`.
     #[command(name = "pg:backups:download")]
     PgBackupsDownload {
         /// Default: the latest backup
@@ -411,7 +416,7 @@ pub enum Command {
         #[command(flatten)]
         database: Database,
     },
-    /// Show a backup: time, size, SHA-256
+    /// Show a backup: time, size, SHA-256.
     #[command(name = "pg:backups:info")]
     PgBackupsInfo {
         #[arg(value_name = "BACKUP")]
@@ -419,7 +424,7 @@ pub enum Command {
         #[command(flatten)]
         database: Database,
     },
-    /// Delete a backup
+    /// Delete a backup.
     #[command(name = "pg:backups:delete")]
     PgBackupsDelete {
         #[arg(value_name = "BACKUP")]
@@ -429,7 +434,7 @@ pub enum Command {
         #[arg(long, value_name = "APP")]
         confirm: Option<String>,
     },
-    /// Take a backup every day at a UTC time, keeping some days of them
+    /// Take a backup every day at a UTC time, keeping some days of them.
     #[command(name = "pg:backups:schedule")]
     PgBackupsSchedule {
         /// HH:MM, UTC
@@ -441,20 +446,20 @@ pub enum Command {
         #[command(flatten)]
         database: Database,
     },
-    /// Stop the daily backups (the backups stay)
+    /// Stop the daily backups (the backups stay).
     #[command(name = "pg:backups:unschedule")]
     PgBackupsUnschedule {
         #[command(flatten)]
         database: Database,
     },
 
-    /// Show the app's Redis: version, memory, keys, clients
+    /// Show the app's Redis: version, memory, keys, clients.
     #[command(name = "redis:info")]
     RedisInfo {
         #[command(flatten)]
         database: Database,
     },
-    /// Open redis-cli (a terminal over SSH), or run one command
+    /// Open redis-cli (a terminal over SSH), or run one command.
     #[command(name = "redis:cli")]
     RedisCli {
         #[command(flatten)]
@@ -464,6 +469,7 @@ pub enum Command {
         command: Option<String>,
     },
 
+    /// List SSH keys: yours, or everyone's for an admin.
     #[command(name = "keys")]
     Keys {
         #[command(flatten)]
@@ -524,7 +530,6 @@ pub enum Command {
     },
 }
 
-/// `--json` of the listing commands.
 /// Which of the app's databases: an add-on's name or its attachment.
 #[derive(Debug, Args, Clone)]
 pub struct Database {
@@ -533,6 +538,7 @@ pub struct Database {
     pub database: Option<String>,
 }
 
+/// `--json` of the listing commands.
 #[derive(Debug, Args, Clone, Copy)]
 pub struct Format {
     /// Print JSON (a stable schema, documented in docs/commands.md).

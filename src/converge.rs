@@ -365,7 +365,8 @@ impl Platform<'_> {
     /// Stops dynos as Heroku does, saying so in the app's log stream:
     /// SIGTERM to every process, SIGKILL after the grace period (R12).
     pub fn stop(&self, app: &AppDir, dynos: &[Dyno]) -> Result<()> {
-        self.stop_within(app, dynos, STOP_GRACE)
+        let grace = app.settings().map_or(STOP_GRACE, |s| s.stop_grace());
+        self.stop_within(app, dynos, grace)
     }
 
     /// `stop` with another grace period (`ps:kill`: none).

@@ -412,13 +412,7 @@ compgen -W "${{COMPREPLY[*]}}" --"#,
     download.stdout(std::fs::File::create(&file).unwrap());
     let status = download.stdin(Stdio::null()).status().unwrap();
     assert!(status.success());
-    let info = server.ok(&["pg:backups:info", "-a", "completed"]);
-    let sha = info
-        .lines()
-        .find_map(|l| l.strip_prefix("SHA-256:"))
-        .expect("a SHA-256 line")
-        .trim()
-        .to_string();
+    let sha = server.backup_sha256("completed", None);
     let local = Command::new("sha256sum").arg(&file).output().unwrap();
     assert!(
         String::from_utf8_lossy(&local.stdout).starts_with(&sha),

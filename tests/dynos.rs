@@ -216,17 +216,31 @@ fn ps_stop_start_and_kill() {
     repo.push_ok();
     server.ok(&["ps:scale", "-a", "stubborn", "worker=2"]);
 
-    // A type that ignores SIGTERM is killed after the grace period, with R12.
+    // A type that ignores SIGTERM is killed after the grace period (30 s
+    // unless set), with R12.
+    assert_eq!(
+        server.ok(&["ps:stop-timeout", "-a", "stubborn"]).trim(),
+        "30s"
+    );
+    server.ok(&["ps:stop-timeout", "-a", "stubborn", "4"]);
+    server.refused(
+        &["ps:stop-timeout", "-a", "stubborn", "0"],
+        "is not a stop timeout",
+    );
     let started = Instant::now();
     let output = server.ok(&["ps:stop", "-a", "stubborn", "worker"]);
-    assert!(started.elapsed() >= Duration::from_secs(30), "{output}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(4) && waited < Duration::from_secs(25),
+        "{waited:?}: {output}"
+    );
     assert!(
         output.contains("Stopping worker dynos on stubborn... done"),
         "{output}"
     );
     let logs = server.ok(&["logs", "-a", "stubborn", "-p", "worker", "-n", "1000"]);
     assert!(
-        logs.contains("paas[worker.1]: Error R12 (Exit timeout) -> At least one process failed to exit within 30 seconds of SIGTERM"),
+        logs.contains("paas[worker.1]: Error R12 (Exit timeout) -> At least one process failed to exit within 4 seconds of SIGTERM"),
         "{logs}"
     );
     assert!(

@@ -240,6 +240,25 @@ impl TestServer {
         self.ssh_raw(&line.join(" "))
     }
 
+    /// Runs a paas command over SSH and insists it fails saying `expected`.
+    pub fn refused(&self, args: &[&str], expected: &str) {
+        let output = self.cmd(args);
+        assert!(!output.status.success(), "`{}` should fail", args.join(" "));
+        assert!(text(&output).contains(expected), "{}", text(&output));
+    }
+
+    /// The SHA-256 the server lists for a backup (the latest without `id`).
+    pub fn backup_sha256(&self, app: &str, id: Option<&str>) -> String {
+        let mut args = vec!["pg:backups:info", "-a", app];
+        args.extend(id);
+        self.ok(&args)
+            .lines()
+            .find_map(|l| l.strip_prefix("SHA-256:"))
+            .expect("a SHA-256 line")
+            .trim()
+            .to_string()
+    }
+
     /// Runs a paas command over SSH and insists it succeeds; returns its output.
     pub fn ok(&self, args: &[&str]) -> String {
         let output = self.cmd(args);

@@ -147,12 +147,7 @@ fn custom_domains_reach_their_app_and_survive_a_daemon_restart() {
     assert_eq!(rows[1]["kind"], "custom");
 
     // One app per domain; hostnames only; the platform's domain stays its own.
-    let refused = |args: &[&str], expected: &str| {
-        let output = server.cmd(args);
-        assert!(!output.status.success(), "{args:?} should fail");
-        let text = crate::harness::text(&output);
-        assert!(text.contains(expected), "{text}");
-    };
+    let refused = |args: &[&str], expected: &str| server.refused(args, expected);
     refused(
         &["domains:add", "www.shop.test", "-a", "blog"],
         "belongs to the app `shop`",

@@ -112,9 +112,12 @@ pub fn call(server: &Server, words: &[String], io: Io) -> Result<String> {
     let stderr = child.stderr.take().expect("piped");
     let stderr_reader = std::thread::spawn(move || relay_stderr(stderr));
     let mut stdout_text = String::new();
-    if let (Io::Download, Some(stdout)) = (&io, child.stdout.take()) {
-        stream_with_progress(stdout)?;
-    } else if let Some(mut stdout) = child.stdout.take() {
+    let stdout = child.stdout.take();
+    if matches!(io, Io::Download) {
+        if let Some(stdout) = stdout {
+            stream_with_progress(stdout)?;
+        }
+    } else if let Some(mut stdout) = stdout {
         let mut bytes = Vec::new();
         let _ = stdout.read_to_end(&mut bytes);
         stdout_text = String::from_utf8_lossy(&bytes).into_owned();

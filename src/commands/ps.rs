@@ -396,10 +396,16 @@ fn check_target(app: &AppName, formation: &BTreeMap<String, u32>, target: &str) 
     }
 }
 
-pub fn stop(ctx: &Ctx, target: &str, grace: std::time::Duration) -> Result<()> {
+/// `ps:stop` (`kill`: SIGKILL at once, else after the app's stop timeout).
+pub fn stop(ctx: &Ctx, target: &str, kill: bool) -> Result<()> {
     let app = ctx.app()?;
     let _lock = app.lock()?;
     let mut settings = app.settings()?;
+    let grace = if kill {
+        std::time::Duration::ZERO
+    } else {
+        settings.stop_grace()
+    };
     check_target(&app.name, &settings.formation, target)?;
     let runtime = ctx.runtime();
     let platform = ctx.platform(&runtime);
@@ -467,6 +473,29 @@ pub fn start(ctx: &Ctx, process_type: &str) -> Result<()> {
     let mut settings = app.settings()?;
     settings.stopped.remove(process_type);
     app.write_settings(&settings)
+}
+
+/// `ps:stop-timeout [SECONDS]`: shows or sets the SIGTERM-to-SIGKILL wait.
+pub fn stop_timeout(ctx: &Ctx, seconds: Option<u64>) -> Result<()> {
+    let app = ctx.app()?;
+    let Some(seconds) = seconds else {
+        let grace = app.settings()?.stop_grace();
+        println!("{}s", grace.as_secs());
+        return Ok(());
+    };
+    if !(1..=300).contains(&seconds) {
+        return Err(Error::new(format!("{seconds} s is not a stop timeout"))
+            .hint("give 1 to 300 seconds (Heroku's is 30)"));
+    }
+    let _lock = app.lock()?;
+    let mut settings = app.settings()?;
+    settings.stop_timeout_secs = Some(seconds);
+    app.write_settings(&settings)?;
+    say!(
+        "Dynos of {} now get {seconds} s between SIGTERM and SIGKILL",
+        app.name
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -82,12 +82,21 @@ pub struct AppSettings {
     /// Dyno size per process type (`standard-2x`); `standard-1x` if absent.
     #[serde(default)]
     pub sizes: BTreeMap<String, String>,
+    /// Seconds between SIGTERM and SIGKILL when a dyno stops (default 30).
+    #[serde(default)]
+    pub stop_timeout_secs: Option<u64>,
     /// Custom domains the router sends to this app (`domains:add`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<String>,
 }
 
 impl AppSettings {
+    /// How long a stopping dyno has between SIGTERM and SIGKILL.
+    pub fn stop_grace(&self) -> std::time::Duration {
+        self.stop_timeout_secs
+            .map_or(crate::converge::STOP_GRACE, std::time::Duration::from_secs)
+    }
+
     /// The size of a process type's dynos.
     pub fn size_of(&self, process_type: &str) -> crate::runtime::DynoSize {
         self.sizes
