@@ -434,6 +434,10 @@ fn add_ons_are_shared_and_bad_requests_are_refused() {
     );
     refused(&["addons:info", "postgres-none-1"], "does not exist");
     refused(&["pg:info", "-a", "lonely"], "has no PostgreSQL add-on");
+    refused(
+        &["pg:reset", &postgres, "-a", "lonely", "--confirm", "lonely"],
+        "is not attached to `lonely`",
+    );
     assert_eq!(server.get("other", "/count?var=SHARED_URL").1, "7\n");
 
     // Detach keeps the data; destroy removes it and detaches everywhere.

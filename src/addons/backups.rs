@@ -323,6 +323,10 @@ pub fn run_due_schedules(root: &Root, settings: &Settings) {
         if !due(schedule, &backups, now) {
             continue;
         }
+        // A command is busy with it (a capture, a restore): next time.
+        let Ok(Some(_lock)) = state::Lock::try_acquire(&dir.path.join("lock")) else {
+            continue;
+        };
         match capture(settings, &addon, &dir, true) {
             Ok(backup) => {
                 eprintln!(

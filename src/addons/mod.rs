@@ -128,10 +128,17 @@ pub fn parse_name(text: &str) -> Result<String> {
     }
 }
 
-/// A random secret for credentials: 32 hex digits from the kernel.
-pub fn secret() -> String {
-    let bytes: [u8; 16] = state::random_bytes();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A random secret for credentials: 32 hex digits from the kernel's
+/// generator, or an error (never a predictable value).
+pub fn secret() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != bytes.len() as isize {
+        return Err(Error::unexpected(
+            "the kernel gave no random bytes for a password",
+        ));
+    }
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// One add-on's directory.

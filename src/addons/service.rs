@@ -42,7 +42,7 @@ const REDIS_ENTRYPOINT: &str = "exec redis-server /etc/paas/redis.conf";
 /// (SIGINT) checkpoints in well under this.
 pub const STOP_GRACE: Duration = Duration::from_secs(30);
 
-/// How long a server has to accept connections after it starts.
+/// How long a server has to accept connections after a command starts it.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
 pub fn container(settings: &Settings, addon: &str) -> String {
@@ -173,7 +173,7 @@ pub fn start_new(settings: &Settings, root: &Root, addon: &Addon) -> Result<()> 
     let dir = &root.addon(&addon.name);
     let mut leaked: Vec<String> = Vec::new();
     loop {
-        match run_container(settings, addon, dir) {
+        match run_container(settings, root, addon) {
             Err(err) if leaked.len() < 8 => {
                 let report = err.report();
                 let Some(ip) = report
@@ -227,7 +227,8 @@ fn addresses_on(root: &Root, app: &str) -> Vec<String> {
         .collect()
 }
 
-fn run_container(settings: &Settings, addon: &Addon, dir: &AddonDir) -> Result<()> {
+fn run_container(settings: &Settings, root: &Root, addon: &Addon) -> Result<()> {
+    let dir = &root.addon(&addon.name);
     let name = container(settings, &addon.name);
     let label = format!("paas.install={}", settings.install_id);
     let data = volume(settings, &addon.name);
@@ -254,10 +255,9 @@ fn run_container(settings: &Settings, addon: &Addon, dir: &AddonDir) -> Result<(
         "--log-opt=max-size=8388608".into(),
         format!("--stop-timeout={}", STOP_GRACE.as_secs()),
     ];
-    for (app, ip) in &dir.addresses()?.apps {
+    for app in dir.addresses()?.apps.keys() {
         let app = AppName::parse(app).map_err(|e| Error::unexpected(e.to_string()))?;
-        let network = app_network(settings, &app);
-        ensure_network(settings, &network, false)?;
+        let (network, ip) = assign_address(settings, root, addon, &app)?;
         args.push(format!(
             "--network={network}:ip={ip},mac={}",
             mac_address(&addon.name, &network)
@@ -374,9 +374,14 @@ pub fn psql_as_superuser(
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
-/// Waits until the server accepts logins; returns the version it reports.
-pub fn wait_ready(settings: &Settings, addon: &Addon, dir: &AddonDir) -> Result<String> {
-    let deadline = Instant::now() + READY_TIMEOUT;
+/// Waits until the server accepts logins (at most until `deadline`);
+/// returns the version it reports.
+pub fn wait_ready(
+    settings: &Settings,
+    addon: &Addon,
+    dir: &AddonDir,
+    deadline: Instant,
+) -> Result<String> {
     let password = match addon.kind {
         Kind::Redis => dir.credentials()?.password,
         Kind::Postgres => String::new(),
@@ -424,10 +429,13 @@ pub fn wait_ready(settings: &Settings, addon: &Addon, dir: &AddonDir) -> Result<
         }
         if Instant::now() > deadline {
             return Err(Error::new(format!(
-                "{} in `{}` did not accept connections within {} seconds",
+                "{} in `{}` did not accept connections in time",
                 addon.kind.title(),
-                addon.name,
-                READY_TIMEOUT.as_secs()
+                addon.name
+            ))
+            .hint(format!(
+                "its log is `{}`",
+                dir.path.join("server.log").display()
             )));
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -467,26 +475,7 @@ pub fn recreate(settings: &Settings, root: &Root, addon: &Addon) -> Result<()> {
 /// Joins the app's network at a fixed address (recorded first, so a
 /// restart finds it again); returns that address.
 pub fn connect(settings: &Settings, root: &Root, addon: &Addon, app: &AppName) -> Result<String> {
-    let dir = root.addon(&addon.name);
-    let network = app_network(settings, app);
-    let prefix = ensure_network(settings, &network, false)?;
-    let mut addresses = dir.addresses()?;
-    let ip = match addresses.apps.get(app.as_str()) {
-        Some(ip) => ip.clone(),
-        None => {
-            let taken = addresses_on(root, app.as_str());
-            let ip = (129..=254u16)
-                .rev()
-                .map(|host| format!("{prefix}.{host}"))
-                .find(|ip| !taken.contains(ip))
-                .ok_or_else(|| {
-                    Error::new(format!("`{app}` has the most add-ons one app can have"))
-                })?;
-            addresses.apps.insert(app.to_string(), ip.clone());
-            dir.write_addresses(&addresses)?;
-            ip
-        }
-    };
+    let (network, ip) = assign_address(settings, root, addon, app)?;
     if status(settings, &addon.name).is_some() {
         let output = podman::command()
             .args([
@@ -503,7 +492,7 @@ pub fn connect(settings: &Settings, root: &Root, addon: &Addon, app: &AppName) -
             .output()
             .context(|| "running `podman network connect`".into())?;
         let stderr = String::from_utf8_lossy(&output.stderr);
-        if !output.status.success() && !stderr.contains("already") {
+        if !output.status.success() && !stderr.contains("already connected") {
             return Err(
                 Error::new(format!("could not connect `{}` to `{app}`", addon.name))
                     .cause(stderr.trim()),
@@ -511,6 +500,43 @@ pub fn connect(settings: &Settings, root: &Root, addon: &Addon, app: &AppName) -
         }
     }
     Ok(ip)
+}
+
+/// The app's network (made if missing) and the add-on's fixed address on
+/// it: the recorded one while it is on the network's subnet, else a free
+/// one from the top, recorded first so a restart finds it again.
+fn assign_address(
+    settings: &Settings,
+    root: &Root,
+    addon: &Addon,
+    app: &AppName,
+) -> Result<(String, String)> {
+    let dir = root.addon(&addon.name);
+    let network = app_network(settings, app);
+    let prefix = ensure_network(settings, &network, false)?;
+    let mut addresses = dir.addresses()?;
+    // An address on another subnet (the network was made again) is no use.
+    let recorded = addresses
+        .apps
+        .get(app.as_str())
+        .filter(|ip| ip.rsplit_once('.').map(|(p, _)| p) == Some(prefix.as_str()));
+    let ip = match recorded {
+        Some(ip) => ip.clone(),
+        None => {
+            let taken = addresses_on(root, app.as_str());
+            let ip = (129..=254u16)
+                .rev()
+                .map(|host| format!("{prefix}.{host}"))
+                .find(|ip| !taken.contains(ip))
+                .ok_or_else(|| {
+                    Error::new(format!("`{app}` has the most add-ons one app can have"))
+                })?;
+            addresses.apps.insert(app.to_string(), ip.clone());
+            dir.write_addresses(&addresses)?;
+            ip
+        }
+    };
+    Ok((network, ip))
 }
 
 /// Leaves the app's network and forgets the address.

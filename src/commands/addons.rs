@@ -162,6 +162,10 @@ pub fn create(
         None => unused_name(ctx, kind)?,
     };
     let image = match image {
+        Some(image) if image.starts_with('-') || image.chars().any(char::is_whitespace) => {
+            return Err(Error::new(format!("`{image}` is not an image name"))
+                .hint("name an image like `docker.io/library/postgres:16`"))
+        }
         Some(image) => image,
         None => {
             let built_in = match kind {
@@ -181,18 +185,21 @@ pub fn create(
     say!("Creating {name} on {}...", app.name);
     let dir = ctx.root.addon(&name);
     state::create_dir(&ctx.root.addons_dir(), 0o700)?;
-    state::create_dir(&dir.path, 0o700)?;
+    // Claims the name: a concurrent create of the same name fails here.
+    std::fs::create_dir(&dir.path)
+        .map_err(|err| Error::new(format!("add-on `{name}` already exists")).cause(err))?;
+    // The daemon leaves an add-on alone while this is held; taken before
+    // `unmake`, it is released only after a failed create is cleaned up.
+    let _lock = dir.lock()?;
     let mut unmake = Unmake {
         ctx,
         dir: dir.clone(),
         armed: true,
     };
-    // The daemon leaves an add-on alone while this is held.
-    let _lock = dir.lock()?;
     let credentials = Credentials {
-        user: format!("u{}", &addons::secret()[..12]),
-        password: addons::secret(),
-        database: format!("d{}", &addons::secret()[..12]),
+        user: format!("u{}", &addons::secret()?[..12]),
+        password: addons::secret()?,
+        database: format!("d{}", &addons::secret()?[..12]),
     };
     dir.write_credentials(&credentials)?;
     if kind == Kind::Redis {
@@ -216,7 +223,7 @@ pub fn create(
     dir.write(&addon)?;
     service::connect(&ctx.settings, &ctx.root, &addon, &app.name)?;
     service::start_new(&ctx.settings, &ctx.root, &addon)?;
-    addon.version = service::wait_ready(&ctx.settings, &addon, &dir)?;
+    addon.version = service::wait_ready(&ctx.settings, &addon, &dir, ready_deadline())?;
     if let Some(wanted) = &version {
         let major = addon.version.split('.').next().unwrap_or_default();
         if major != wanted.split('.').next().unwrap_or_default() {
@@ -249,6 +256,10 @@ pub fn create(
     let version = attach_release(ctx, &app, &addon, &var)?;
     say!("done, v{version}");
     Ok(())
+}
+
+fn ready_deadline() -> std::time::Instant {
+    std::time::Instant::now() + service::READY_TIMEOUT
 }
 
 /// Refuses a var the app already has, from an add-on or set by hand.
@@ -323,7 +334,24 @@ pub fn resolve(
         .map(|r| r.addons)
         .unwrap_or_default();
     let found = match typed {
+        // By name: one the app uses or was made for (a confirmation names
+        // the app, so it must not reach another app's database).
         Some(text) if addons::parse_name(text).is_ok() && ctx.root.addon(text).exists() => {
+            let owned = ctx
+                .root
+                .addon(text)
+                .read()
+                .is_ok_and(|a| a.app == app.name.as_str());
+            if !owned && !attached.values().any(|a| a == text) {
+                return Err(
+                    Error::new(format!("`{text}` is not attached to `{}`", app.name)).hint(
+                        format!(
+                            "attach it first: `paas addons:attach {text} -a {}`",
+                            app.name
+                        ),
+                    ),
+                );
+            }
             Some(text.to_string())
         }
         Some(text) => {
@@ -419,10 +447,14 @@ pub fn info(ctx: &Ctx, name: &str) -> Result<()> {
 
 pub fn attach(ctx: &Ctx, name: &str, as_name: Option<String>) -> Result<()> {
     let app = ctx.app()?;
-    let (addon, _) = named(ctx, name)?;
+    let (addon, dir) = named(ctx, name)?;
     let var = addons::attachment_var(as_name.as_deref().unwrap_or(addon.kind.default_as()))?;
     refuse_taken_var(&app, &var)?;
-    service::connect(&ctx.settings, &ctx.root, &addon, &app.name)?;
+    {
+        // Addresses are chosen and recorded one add-on at a time.
+        let _lock = dir.lock()?;
+        service::connect(&ctx.settings, &ctx.root, &addon, &app.name)?;
+    }
     say_partial!("Attaching {} as {var} to {}... ", addon.name, app.name);
     let version = attach_release(ctx, &app, &addon, &var)?;
     say!("done, v{version}");
@@ -553,13 +585,14 @@ pub fn destroy_with_app(ctx: &Ctx, app: &AppName) -> Result<()> {
 }
 
 pub fn expose(ctx: &Ctx, name: &str, port: Option<u16>) -> Result<()> {
-    let (mut addon, dir) = named(ctx, name)?;
-    let port = port.unwrap_or(addon.kind.port());
+    let (_, dir) = named(ctx, name)?;
     let _lock = dir.lock()?;
+    let mut addon = dir.read()?;
+    let port = port.unwrap_or(addon.kind.port());
     addon.exposed_port = Some(port);
     say_partial!("Publishing {} on 127.0.0.1:{port}... ", addon.name);
     service::recreate(&ctx.settings, &ctx.root, &addon)?;
-    service::wait_ready(&ctx.settings, &addon, &dir)?;
+    service::wait_ready(&ctx.settings, &addon, &dir, ready_deadline())?;
     dir.write(&addon)?;
     say!("done");
     say!(
@@ -569,8 +602,9 @@ pub fn expose(ctx: &Ctx, name: &str, port: Option<u16>) -> Result<()> {
 }
 
 pub fn unexpose(ctx: &Ctx, name: &str) -> Result<()> {
-    let (mut addon, dir) = named(ctx, name)?;
+    let (_, dir) = named(ctx, name)?;
     let _lock = dir.lock()?;
+    let mut addon = dir.read()?;
     if addon.exposed_port.is_none() {
         say!("{} is not published", addon.name);
         return Ok(());
@@ -578,7 +612,7 @@ pub fn unexpose(ctx: &Ctx, name: &str) -> Result<()> {
     addon.exposed_port = None;
     say_partial!("Unpublishing {}... ", addon.name);
     service::recreate(&ctx.settings, &ctx.root, &addon)?;
-    service::wait_ready(&ctx.settings, &addon, &dir)?;
+    service::wait_ready(&ctx.settings, &addon, &dir, ready_deadline())?;
     dir.write(&addon)?;
     say!("done");
     Ok(())

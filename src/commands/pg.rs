@@ -98,7 +98,7 @@ pub fn rotate(ctx: &Ctx, db: &Database, confirm: Option<&str>) -> Result<()> {
     )?;
     let lock = dir.lock()?;
     let mut credentials = dir.credentials()?;
-    credentials.password = addons::secret();
+    credentials.password = addons::secret()?;
     say_partial!("Rotating the password of {}... ", addon.name);
     service::psql_as_superuser(
         &ctx.settings,
@@ -113,9 +113,11 @@ pub fn rotate(ctx: &Ctx, db: &Database, confirm: Option<&str>) -> Result<()> {
     drop(lock);
     say!("done");
     let url = addon.url(&credentials);
+    // Every app gets the new URL, even when one of them fails to restart.
+    let mut failed = Vec::new();
     for (attached, var) in addons::attachments(&ctx.root, &addon.name)? {
         say_partial!("Updating {var} on {attached} and restarting... ");
-        let version = record_change(
+        let result = record_change(
             ctx,
             &ctx.root.app(&attached),
             format!(
@@ -127,10 +129,24 @@ pub fn rotate(ctx: &Ctx, db: &Database, confirm: Option<&str>) -> Result<()> {
                 config.insert(var.clone(), url.clone());
                 Ok(())
             },
-        )?;
-        say!("done, v{version}");
+        );
+        match result {
+            Ok(version) => say!("done, v{version}"),
+            Err(err) => {
+                say!("failed");
+                say!("{}", err.report().trim_end());
+                failed.push(attached.to_string());
+            }
+        }
     }
-    Ok(())
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(format!(
+        "{} still run with the old password, which no longer works",
+        failed.join(", ")
+    ))
+    .hint("fix what kept them from booting, then `paas pg:credentials:rotate` again"))
 }
 
 pub fn psql(ctx: &Ctx, db: &Database, command: Option<&str>) -> Result<()> {
@@ -222,6 +238,7 @@ pub fn list_backups(ctx: &Ctx, db: &Database, format: Format) -> Result<()> {
 
 pub fn capture(ctx: &Ctx, db: &Database) -> Result<()> {
     let (_, addon, dir) = database(ctx, db)?;
+    let _lock = dir.lock()?;
     say_partial!("Backing up {}... ", addon.name);
     let backup = backups::capture(&ctx.settings, &addon, &dir, false)?;
     say!("done");
@@ -271,7 +288,15 @@ pub fn restore(
         }
         id => {
             let backup = backup_or_latest(&dir, id)?;
-            (backup.id.clone(), backups::dump_file(&dir, &backup.id))
+            let path = backups::dump_file(&dir, &backup.id);
+            if backups::sha256_of(&path)? != backup.sha256 {
+                return Err(Error::new(format!(
+                    "{} does not match its checksum: the file is damaged",
+                    backup.id
+                ))
+                .hint("restore another backup; the database is untouched"));
+            }
+            (backup.id.clone(), path)
         }
     };
     say_partial!("Restoring {label} to {}... ", addon.name);
@@ -342,12 +367,13 @@ pub fn delete(ctx: &Ctx, id: &str, db: &Database, confirm: Option<&str>) -> Resu
 }
 
 pub fn schedule(ctx: &Ctx, at: &str, retain_days: u32, db: &Database) -> Result<()> {
-    let (_, mut addon, dir) = database(ctx, db)?;
+    let (_, _, dir) = database(ctx, db)?;
     backups::parse_at(at)?;
     if retain_days == 0 {
         return Err(Error::new("`--retain-days` must be at least 1"));
     }
     let _lock = dir.lock()?;
+    let mut addon = dir.read()?;
     addon.schedule = Some(Schedule {
         at: at.to_string(),
         retain_days,
@@ -361,8 +387,9 @@ pub fn schedule(ctx: &Ctx, at: &str, retain_days: u32, db: &Database) -> Result<
 }
 
 pub fn unschedule(ctx: &Ctx, db: &Database) -> Result<()> {
-    let (_, mut addon, dir) = database(ctx, db)?;
+    let (_, _, dir) = database(ctx, db)?;
     let _lock = dir.lock()?;
+    let mut addon = dir.read()?;
     if addon.schedule.take().is_none() {
         say!("{} has no backup schedule", addon.name);
         return Ok(());

@@ -79,7 +79,7 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
 
     tokio::spawn(control_loop(control, root.clone(), table.clone()));
     tokio::spawn(reconcile_loop(root.clone(), table.clone()));
-    tokio::spawn(addons_loop(root.clone(), settings.clone()));
+    let addons_task = tokio::spawn(addons_loop(root.clone(), settings.clone()));
     let router = router::Router::new(
         settings.domain.clone(),
         settings.http_port,
@@ -90,6 +90,9 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
         result = router.serve(http) => result,
         _ = shutdown_signal() => {
             eprintln!("paas daemon: stopping");
+            // No restarts from here on: the loop ends before the add-ons stop.
+            addons_task.abort();
+            let _ = addons_task.await;
             let (stopping, settings) = (root.clone(), settings.clone());
             let _ = tokio::task::spawn_blocking(move || stop_addons(&stopping, &settings)).await;
             let _ = std::fs::remove_file(&socket_path);
@@ -102,24 +105,29 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
 /// Starts every add-on that is not running and waits until each accepts
 /// connections (or says why not, in the daemon's log).
 fn start_addons(root: &Root, settings: &Settings) {
+    // Bounded, so `server start` hears from the daemon: what is not ready
+    // by then is the add-ons loop's to finish.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
     for addon in root.addons().unwrap_or_default() {
         let dir = root.addon(&addon.name);
         let result = addons::service::ensure_running(settings, root, &addon)
-            .and_then(|_| addons::service::wait_ready(settings, &addon, &dir));
+            .and_then(|_| addons::service::wait_ready(settings, &addon, &dir, deadline));
         if let Err(err) = result {
             eprintln!("paas daemon: {}: {}", addon.name, err.report().trim_end());
         }
     }
 }
 
-/// Stops the add-ons cleanly when the platform stops.
+/// Stops the add-ons cleanly when the platform stops. Each add-on's lock is
+/// held meanwhile, so a restart already under way finishes first and no
+/// command starts one again.
 fn stop_addons(root: &Root, settings: &Settings) {
-    let names: Vec<String> = root
-        .addons()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|a| a.name)
+    let addons = root.addons().unwrap_or_default();
+    let _locks: Vec<Lock> = addons
+        .iter()
+        .filter_map(|a| root.addon(&a.name).lock().ok())
         .collect();
+    let names: Vec<String> = addons.into_iter().map(|a| a.name).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     if let Err(err) = addons::service::stop(settings, &names) {
         eprintln!("paas daemon: stopping add-ons: {}", err.report().trim_end());

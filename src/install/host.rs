@@ -589,7 +589,8 @@ pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
         });
     }
     command.spawn().context(|| "starting the daemon".into())?;
-    let deadline = Instant::now() + Duration::from_secs(15);
+    // The daemon starts the add-ons before it answers (up to 40 s).
+    let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if crate::converge::ping_daemon(root).is_ok() {
             return Ok(());
@@ -597,7 +598,7 @@ pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Err(
-        Error::new("the daemon did not start within 15 seconds").hint(format!(
+        Error::new("the daemon did not start within 60 seconds").hint(format!(
             "its log is `{}`",
             root.logs_dir().join("daemon.log").display()
         )),

@@ -73,7 +73,17 @@ pub fn run(args: &[&str]) -> Result<String> {
 /// processes are gone); the daemon then restarts what should run. Returns
 /// whether it ran.
 pub fn reset_stale_state(stderr: &[u8]) -> bool {
+    // Another process may have reset it already: migrate stops every
+    // container, so only when podman still fails.
+    let still_stale = || {
+        command()
+            .args(["ps", "--quiet"])
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|o| is_stale_state(&o.stderr))
+    };
     is_stale_state(stderr)
+        && still_stale()
         && command()
             .args(["system", "migrate"])
             .stdin(Stdio::null())
