@@ -235,6 +235,13 @@ pub enum Command {
         source: Option<String>,
     },
 
+    /// Show or set how many MB of log stream the app keeps on disk (default 64).
+    #[command(name = "logs:limit")]
+    LogsLimit {
+        #[arg(value_name = "MB")]
+        megabytes: Option<u64>,
+    },
+
     /// List the app's domains: its own and the custom ones.
     #[command(name = "domains")]
     Domains {

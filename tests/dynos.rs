@@ -429,3 +429,42 @@ fn dyno_sizes_set_limits_where_the_host_enforces_them_and_say_so_where_not() {
         text(&bad)
     );
 }
+
+#[test]
+fn the_log_stream_is_trimmed_to_the_apps_limit() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "chatty").push_ok();
+    assert_eq!(server.ok(&["logs:limit", "-a", "chatty"]).trim(), "64 MB");
+    server.ok(&["logs:limit", "-a", "chatty", "1"]);
+    server.refused(&["logs:limit", "-a", "chatty", "0"], "is not a log limit");
+
+    // Three one-off dynos print 600 KB each and end: past the 1 MB limit.
+    for marker in ["first", "second", "third"] {
+        let command =
+            format!("echo {marker}-marker; head -c 600000 /dev/zero | tr '\\0' x | fold -w 1000");
+        server.ok(&["run:detached", "-a", "chatty", &command]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while server.ok(&["ps", "-a", "chatty"]).contains("run.") {
+            assert!(Instant::now() < deadline, "the one-off dyno did not end");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    let logs_dir = server.root.path().join("apps/chatty/logs");
+    let kept = || -> u64 {
+        std::fs::read_dir(&logs_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while kept() > 1024 * 1024 {
+        assert!(Instant::now() < deadline, "still {} bytes", kept());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // The oldest output went first; the newest is still in the stream.
+    let logs = server.ok(&["logs", "-a", "chatty", "-n", "100000"]);
+    // (the platform's `Starting process with command …` lines name them too)
+    assert!(!logs.contains("]: first-marker"), "the oldest was trimmed");
+    assert!(logs.contains("]: third-marker"), "the newest is kept");
+}

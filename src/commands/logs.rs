@@ -35,3 +35,28 @@ pub fn show(ctx: &Ctx, num: usize, tail: bool, filter: Filter) -> Result<()> {
         }
     }
 }
+
+/// `logs:limit [MB]`: shows or sets how much log stream the app keeps; the
+/// daemon trims to it within seconds (oldest files of gone dynos first).
+pub fn limit(ctx: &Ctx, megabytes: Option<u64>) -> Result<()> {
+    let app = ctx.app()?;
+    let Some(megabytes) = megabytes else {
+        let limit = app
+            .settings()?
+            .log_limit_mb
+            .unwrap_or(crate::logs::DEFAULT_LIMIT_BYTES / 1024 / 1024);
+        println!("{limit} MB");
+        return Ok(());
+    };
+    if !(1..=10_240).contains(&megabytes) {
+        return Err(
+            Error::new(format!("{megabytes} MB is not a log limit")).hint("give 1 to 10240 MB")
+        );
+    }
+    let _lock = app.lock()?;
+    let mut settings = app.settings()?;
+    settings.log_limit_mb = Some(megabytes);
+    app.write_settings(&settings)?;
+    say!("{} keeps at most {megabytes} MB of logs", app.name);
+    Ok(())
+}

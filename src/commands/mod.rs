@@ -159,6 +159,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
                 source,
             },
         ),
+        Command::LogsLimit { megabytes } => logs::limit(ctx, megabytes),
         Command::Domains { format } => domains::list(ctx, format),
         Command::DomainsAdd { hostname } => domains::add(ctx, &hostname),
         Command::DomainsRemove { hostname } => domains::remove(ctx, &hostname),

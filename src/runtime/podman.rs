@@ -294,12 +294,29 @@ impl Runtime for Podman {
         ])?;
         let entries: Vec<PsEntry> =
             serde_json::from_str(&output).context(|| "reading `podman ps` output".into())?;
-        entries
-            .into_iter()
-            .find_map(|entry| self.to_dyno(entry))
-            .ok_or_else(|| {
-                Error::unexpected(format!("dyno `{container}` vanished right after starting"))
-            })
+        let found = entries.into_iter().find_map(|entry| self.to_dyno(entry));
+        match found {
+            Some(dyno) => Ok(dyno),
+            // A one-off that ran and ended before podman was asked (`--rm`):
+            // it started; its output is in its log file.
+            None if spec.remove_on_exit => Ok(Dyno {
+                id: container,
+                app: spec.app.clone(),
+                release: spec.release,
+                process_type: spec.process_type.clone(),
+                index: spec.index,
+                running: false,
+                exit_code: 0,
+                address: None,
+                started_at: crate::crashes::now(),
+                pid: None,
+                size: spec.size.name.to_string(),
+                network_tag: spec.network_tag(),
+            }),
+            None => Err(Error::unexpected(format!(
+                "dyno `{container}` vanished right after starting"
+            ))),
+        }
     }
 
     fn create_attached(&self, spec: &DynoSpec, tty: bool) -> Result<String> {
