@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use harness::{paas_bin, text, TestServer};
 
 fn kill_every_process_of(user: &str) {
-    let _ = Command::new("pkill").args(["-9", "-u", user]).status();
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
+        // Again each time: a process forked during the last round survives it.
+        let _ = Command::new("pkill").args(["-9", "-u", user]).status();
         let alive = Command::new("pgrep").args(["-u", user]).output().unwrap();
         if alive.stdout.is_empty() {
             return;

@@ -4,9 +4,9 @@
 //! Each add-on has a home network of its own (internal, nothing else on it)
 //! and joins the network of every app attached to it at a fixed address and
 //! MAC, so a restarted server is found where it was and no neighbour cache
-//! goes stale. Dynos of an app with add-ons run on that app's network, which
-//! is isolated from every other: an app that is not attached cannot reach
-//! the server, even by address. DNS stays off on these networks (aardvark-dns
+//! goes stale. Dynos of an app with add-ons run on that app's network (made
+//! with `isolate=true`, which netavark 1.5 and later enforce; 1.4 ignores
+//! it, see docs/design.md). DNS stays off on these networks (aardvark-dns
 //! 1.4 stops answering for tens of seconds whenever a container starts or
 //! stops); dynos find add-ons in `/etc/hosts` instead.
 

@@ -53,7 +53,14 @@ fn stop(root: &Root) -> Result<()> {
     if !settings.local && install::systemd_running() {
         return systemctl("stop");
     }
-    stop_supervisor(root);
+    if !stop_supervisor(root) {
+        return Err(
+            Error::new("the daemon is still stopping after 120 seconds").hint(format!(
+                "its log is `{}`",
+                root.logs_dir().join("daemon.log").display()
+            )),
+        );
+    }
     if settings.local {
         sshd::stop(root);
     }
@@ -76,18 +83,21 @@ fn systemctl(verb: &str) -> Result<()> {
     Ok(())
 }
 
-fn stop_supervisor(root: &Root) {
+/// Stops the supervisor and its daemon; false if they outlived the wait.
+fn stop_supervisor(root: &Root) -> bool {
     let pid_file = install::supervisor_pid_file(root);
     if let Some(pid) = install::pid_alive(&pid_file) {
         unsafe {
             libc::kill(pid, libc::SIGTERM);
         }
-        // The daemon stops the add-ons first (a database checkpoints).
-        let deadline = Instant::now() + Duration::from_secs(45);
+        // The daemon stops the add-ons first (a database checkpoints, 30 s
+        // at most) and finishes a repair under way (a boot: 60 s at most).
+        let deadline = Instant::now() + Duration::from_secs(120);
         while install::pid_alive(&pid_file).is_some() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+    install::pid_alive(&pid_file).is_none()
 }
 
 fn uninstall(root: &Root, confirm: Option<std::path::PathBuf>) -> Result<()> {
@@ -110,7 +120,7 @@ fn uninstall(root: &Root, confirm: Option<std::path::PathBuf>) -> Result<()> {
             "only a `--local` install can be uninstalled this way",
         ));
     }
-    stop_supervisor(root);
+    let _ = stop_supervisor(root);
     sshd::stop(root);
     let filter = format!("label=paas.install={}", settings.install_id);
     let listed = install::podman_as(

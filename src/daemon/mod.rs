@@ -105,9 +105,9 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
 /// Starts every add-on that is not running and waits until each accepts
 /// connections (or says why not, in the daemon's log).
 fn start_addons(root: &Root, settings: &Settings) {
-    // Bounded, so `server start` hears from the daemon: what is not ready
-    // by then is the add-ons loop's to finish.
-    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    // Bounded (`server start` waits longer): what is not ready by then is
+    // the add-ons loop's to finish.
+    let deadline = std::time::Instant::now() + addons::service::READY_TIMEOUT;
     for addon in root.addons().unwrap_or_default() {
         let dir = root.addon(&addon.name);
         let result = addons::service::ensure_running(settings, root, &addon)
@@ -281,11 +281,11 @@ async fn reconcile_loop(root: Root, table: RouteTable) {
                     }
                     let (root, table, busy) = (root.clone(), table.clone(), busy.clone());
                     tokio::task::spawn_blocking(move || {
-                        match reconcile_one(&root, &name) {
-                            // After a repair the routes file matches the running dynos.
-                            Ok(true) => reload(&root, &table, &name),
-                            // Skipped (a command holds the lock and publishes itself).
-                            Ok(false) => {}
+                        // After a repair the routes file matches the running
+                        // dynos: reloaded while the app's lock is still held,
+                        // so a command's own reload right after is never undone.
+                        match reconcile_one(&root, &name, || reload(&root, &table, &name)) {
+                            Ok(()) => {}
                             Err(err) => {
                                 eprintln!("paas daemon: {name}: {}", err.report().trim_end())
                             }
@@ -378,7 +378,7 @@ fn start_drain_forwarder(
 
 /// Repairs one app; `Ok(false)` when it was not its turn (locked, gone,
 /// never deployed).
-fn reconcile_one(root: &Root, name: &AppName) -> Result<bool> {
+fn reconcile_one(root: &Root, name: &AppName, reload: impl FnOnce()) -> Result<()> {
     let settings = root.settings()?;
     let runtime = Podman::for_install(root, &settings);
     let platform = Platform {
@@ -386,20 +386,21 @@ fn reconcile_one(root: &Root, name: &AppName) -> Result<bool> {
         settings: &settings,
         runtime: &runtime,
     };
-    reconcile_app(&platform, &root.app(name))
+    reconcile_app(&platform, &root.app(name), reload)
 }
 
-fn reconcile_app(platform: &Platform, app: &AppDir) -> Result<bool> {
-    // A deploy or a command holds the lock: it converges the app itself.
+/// Repairs one app and reloads its routes, unless a command holds its lock
+/// (the command converges and publishes itself).
+fn reconcile_app(platform: &Platform, app: &AppDir, reload: impl FnOnce()) -> Result<()> {
     let Some(_lock) = Lock::try_acquire(&app.lock_file())? else {
-        return Ok(false);
+        return Ok(());
     };
     // Destroyed between listing and locking.
     if !app.exists() {
-        return Ok(false);
+        return Ok(());
     }
     let Some(release) = Ledger::new(app).current()? else {
-        return Ok(false);
+        return Ok(());
     };
     let settings = app.settings()?;
     platform.converge(app, &release, &settings.formation, Mode::Repair, || Ok(()))?;
@@ -413,8 +414,8 @@ fn reconcile_app(platform: &Platform, app: &AppDir) -> Result<bool> {
         .log_limit_mb
         .map_or(crate::logs::DEFAULT_LIMIT_BYTES, |mb| mb * 1024 * 1024);
     crate::logs::enforce_limit(app, &live, limit);
-    sweep_env_files(platform, app)?;
-    Ok(true)
+    reload();
+    sweep_env_files(platform, app)
 }
 
 #[cfg(test)]

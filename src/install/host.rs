@@ -589,8 +589,8 @@ pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
         });
     }
     command.spawn().context(|| "starting the daemon".into())?;
-    // The daemon starts the add-ons before it answers (up to 40 s).
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // The daemon starts the add-ons before it answers (up to 90 s).
+    let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         if crate::converge::ping_daemon(root).is_ok() {
             return Ok(());
@@ -598,7 +598,7 @@ pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Err(
-        Error::new("the daemon did not start within 60 seconds").hint(format!(
+        Error::new("the daemon did not start within 120 seconds").hint(format!(
             "its log is `{}`",
             root.logs_dir().join("daemon.log").display()
         )),

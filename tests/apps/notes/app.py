@@ -17,7 +17,7 @@ def database(var):
     url = urlparse(os.environ[var])
     connection = pg8000.native.Connection(
         url.username, host=url.hostname, port=url.port or 5432,
-        database=url.path.lstrip("/"), password=url.password, timeout=5)
+        database=url.path.lstrip("/"), password=url.password, timeout=30)
     connection.run("CREATE TABLE IF NOT EXISTS notes (id serial PRIMARY KEY, body text)")
     return connection
 
