@@ -394,9 +394,10 @@ fn add_ons_are_shared_and_bad_requests_are_refused() {
     assert!(info.contains("other as SHARED_URL"), "{info}");
 
     // The database is on its own network and those of the attached apps,
-    // no other; an app without add-ons cannot reach it, even by address.
-    // (An app with add-ons of its own could route to it: netavark 1.4
-    // ignores `isolate`. Its password still stands in the way.)
+    // no other; an app that is not attached cannot log in to it, even by
+    // address and with the password: neither one without add-ons (podman's
+    // default network) nor one with an add-on of its own (a bridge routed
+    // to the others inside the rootless network namespace).
     let networks = server.podman(&[
         "inspect",
         "--format",
@@ -419,6 +420,9 @@ fn add_ons_are_shared_and_bad_requests_are_refused() {
     assert_eq!(networks, expected);
     let lonely = server.repo("tests/apps/notes", "lonely");
     lonely.push_ok();
+    let plain = server.repo("tests/apps/notes", "plain");
+    plain.push_ok();
+    server.ok(&["addons:create", "redis", "-a", "lonely"]);
     let hosts = server.ok(&["run", "-a", "notes", "getent", "hosts", &postgres]);
     let address = hosts
         .lines()
@@ -448,10 +452,11 @@ fn add_ons_are_shared_and_bad_requests_are_refused() {
             .to_string()
     };
     assert_eq!(answer("notes"), "OPEN", "an attached app reaches it");
+    assert_eq!(answer("plain"), "CLOSED", "an app without add-ons does not");
     assert_eq!(
         answer("lonely"),
         "CLOSED",
-        "an app without add-ons does not, even by address"
+        "an app with an add-on of its own does not"
     );
 
     // Bad requests: clear errors, nothing changed.

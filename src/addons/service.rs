@@ -4,9 +4,9 @@
 //! Each add-on has a home network of its own (internal, nothing else on it)
 //! and joins the network of every app attached to it at a fixed address and
 //! MAC, so a restarted server is found where it was and no neighbour cache
-//! goes stale. Dynos of an app with add-ons run on that app's network (made
-//! with `isolate=true`, which netavark 1.5 and later enforce; 1.4 ignores
-//! it, see docs/design.md). DNS stays off on these networks (aardvark-dns
+//! goes stale. Dynos of an app with add-ons run on that app's network, and
+//! only that network's dynos reach the add-on half of it (`ensure_isolation`).
+//! DNS stays off on these networks (aardvark-dns
 //! 1.4 stops answering for tens of seconds whenever a container starts or
 //! stops); dynos find add-ons in `/etc/hosts` instead.
 
@@ -212,7 +212,11 @@ pub fn start_new(settings: &Settings, root: &Root, addon: &Addon) -> Result<()> 
                 let name = container(settings, &addon.name);
                 let _ = podman::run(&["rm", "--force", "--ignore", &name]);
             }
-            result => return result,
+            Ok(()) => {
+                warn_unless_isolated(root);
+                return Ok(());
+            }
+            Err(err) => return Err(err),
         }
     }
 }
@@ -498,8 +502,17 @@ pub fn connect(settings: &Settings, root: &Root, addon: &Addon, app: &AppName) -
                     .cause(stderr.trim()),
             );
         }
+        warn_unless_isolated(root);
     }
     Ok(ip)
+}
+
+/// Isolation is defence in depth (the password is the gate): a host where
+/// the rules cannot be set still runs its add-ons, and says so.
+fn warn_unless_isolated(root: &Root) {
+    if let Err(err) = ensure_isolation(root) {
+        say!(" !     warning: {}", err.report().trim_end());
+    }
 }
 
 /// The app's network (made if missing) and the add-on's fixed address on
@@ -554,6 +567,53 @@ pub fn disconnect(settings: &Settings, root: &Root, addon: &str, app: &AppName) 
     let mut addresses = dir.addresses()?;
     if addresses.apps.remove(app.as_str()).is_some() {
         dir.write_addresses(&addresses)?;
+    }
+    Ok(())
+}
+
+/// Keeps other apps' dynos from reaching add-ons: in the rootless network
+/// namespace (where every bridge lives and traffic between them is routed),
+/// the add-on half of each app network (`.128/25`) takes connections only
+/// from that network. netavark's own `isolate` rules were not dependable for
+/// networks joined with `network connect` (docs/design.md). The namespace is
+/// made anew when its last container stops, so the daemon checks the rules
+/// on every pass.
+pub fn ensure_isolation(root: &Root) -> Result<()> {
+    let mut prefixes: Vec<String> = root
+        .addons()?
+        .iter()
+        .filter_map(|a| root.addon(&a.name).addresses().ok())
+        .flat_map(|a| a.apps.into_values())
+        .filter_map(|ip| ip.rsplit_once('.').map(|(p, _)| p.to_string()))
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    for prefix in prefixes {
+        let rule = [
+            "FORWARD".to_string(),
+            "-d".into(),
+            format!("{prefix}.128/25"),
+            "!".into(),
+            "-s".into(),
+            format!("{prefix}.0/24"),
+            "-j".into(),
+            "DROP".into(),
+        ];
+        let iptables = |action: &str| {
+            podman::command()
+                .args(["unshare", "--rootless-netns", "iptables", "-w", action])
+                .args(&rule)
+                .stdin(Stdio::null())
+                .output()
+        };
+        let present = iptables("-C").is_ok_and(|o| o.status.success());
+        if !present {
+            let added = iptables("-I").context(|| "running iptables".into())?;
+            if !added.status.success() {
+                return Err(Error::new("could not isolate the add-on networks")
+                    .cause(String::from_utf8_lossy(&added.stderr).trim()));
+            }
+        }
     }
     Ok(())
 }

@@ -157,6 +157,9 @@ async fn addons_loop(root: Root, settings: Settings) {
                     }
                 }
             }
+            if let Err(err) = addons::service::ensure_isolation(&root) {
+                eprintln!("paas daemon: {}", err.report().trim_end());
+            }
             addons::backups::run_due_schedules(&root, &settings);
         })
         .await;
