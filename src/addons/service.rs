@@ -420,27 +420,17 @@ pub fn wait_ready(
                 return Ok(version);
             }
         }
-        if status(settings, &addon.name).as_deref() != Some("running") {
-            return Err(Error::new(format!(
-                "{} in `{}` stopped while starting",
-                addon.kind.title(),
-                addon.name
-            ))
-            .hint(format!(
+        let failed = |what: &str| {
+            Error::new(format!("{} in `{}` {what}", addon.kind.title(), addon.name)).hint(format!(
                 "its log is `{}`",
                 dir.path.join("server.log").display()
-            )));
+            ))
+        };
+        if status(settings, &addon.name).as_deref() != Some("running") {
+            return Err(failed("stopped while starting"));
         }
         if Instant::now() > deadline {
-            return Err(Error::new(format!(
-                "{} in `{}` did not accept connections in time",
-                addon.kind.title(),
-                addon.name
-            ))
-            .hint(format!(
-                "its log is `{}`",
-                dir.path.join("server.log").display()
-            )));
+            return Err(failed("did not accept connections in time"));
         }
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -6,7 +6,7 @@ use super::config::record_change;
 use super::Ctx;
 use crate::addons::{self, service, Addon, AddonDir, Credentials, Kind};
 use crate::cli::Format;
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use crate::output;
 use crate::release::{self, Ledger};
 use crate::state::{self, AppDir, AppName};
@@ -539,19 +539,9 @@ pub fn destroy(ctx: &Ctx, name: &str, confirm: Option<String>, force: bool) -> R
     say_partial!("Destroying {}... ", addon.name);
     let _lock = dir.lock()?;
     service::remove(&ctx.settings, &addon.name)?;
-    remove_dir(&dir)?;
+    state::remove_dir_whole(&dir.path)?;
     say!("done");
     Ok(())
-}
-
-/// Moves the directory aside in one rename, then deletes it: the daemon
-/// never sees half an add-on.
-fn remove_dir(dir: &AddonDir) -> Result<()> {
-    let trash = dir
-        .path
-        .with_file_name(format!(".destroyed-{}-{}", dir.name, std::process::id()));
-    std::fs::rename(&dir.path, &trash).context(|| format!("removing `{}`", dir.path.display()))?;
-    std::fs::remove_dir_all(&trash).context(|| format!("deleting `{}`", trash.display()))
 }
 
 /// Destroys the add-ons made for an app being destroyed, unless another
@@ -567,7 +557,7 @@ pub fn destroy_with_app(ctx: &Ctx, app: &AppName) -> Result<()> {
             let dir = ctx.root.addon(&addon.name);
             let _lock = dir.lock()?;
             service::remove(&ctx.settings, &addon.name)?;
-            remove_dir(&dir)?;
+            state::remove_dir_whole(&dir.path)?;
             say!("       destroyed {}", addon.name);
         } else {
             service::disconnect(&ctx.settings, &ctx.root, &addon.name, app)?;

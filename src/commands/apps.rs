@@ -3,12 +3,12 @@
 use super::{heroku_time, Ctx};
 use crate::cli::Format;
 use crate::converge;
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use crate::git;
 use crate::output;
 use crate::release::Ledger;
 use crate::runtime::Runtime;
-use crate::state::{self, AppDir, AppName, AppSettings, Root};
+use crate::state::{self, AppName, AppSettings, Root};
 
 /// One row of `apps --json`.
 #[derive(serde::Serialize)]
@@ -173,20 +173,10 @@ pub fn destroy(ctx: &Ctx, confirm: Option<String>) -> Result<()> {
     let dynos = runtime.list(Some(&app.name))?;
     runtime.remove(&dynos, std::time::Duration::from_secs(10))?;
     super::addons::destroy_with_app(ctx, &app.name)?;
-    remove_app_dir(&app)?;
+    state::remove_dir_whole(&app.path)?;
     // The router drops an app whose directory is gone.
     let _ = converge::notify_router(&ctx.root, app.name.as_str());
     say!("done");
-    Ok(())
-}
-
-/// Moves the app out of `apps/` in one rename, then deletes it: a crash half
-/// way leaves either the whole app or none of it.
-fn remove_app_dir(app: &AppDir) -> Result<()> {
-    let parent = app.path.parent().expect("apps dir");
-    let trash = parent.join(format!(".destroyed-{}-{}", app.name, std::process::id()));
-    std::fs::rename(&app.path, &trash).context(|| format!("removing `{}`", app.path.display()))?;
-    std::fs::remove_dir_all(&trash).context(|| format!("deleting `{}`", trash.display()))?;
     Ok(())
 }
 

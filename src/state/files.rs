@@ -82,6 +82,19 @@ pub fn create_dir(path: &Path, mode: u32) -> Result<()> {
         .context(|| format!("setting permissions on `{}`", path.display()))
 }
 
+/// Moves a directory aside in one rename, then deletes it: a crash half way
+/// leaves either all of it or none, and nobody listing its parent ever sees
+/// half of it.
+pub fn remove_dir_whole(path: &Path) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let trash = path.with_file_name(format!(".destroyed-{name}-{}", std::process::id()));
+    fs::rename(path, &trash).context(|| format!("removing `{}`", path.display()))?;
+    fs::remove_dir_all(&trash).context(|| format!("deleting `{}`", trash.display()))
+}
+
 /// An exclusive lock on one app, held until dropped. Deploys, config changes,
 /// scaling and the daemon's repairs all take it, so they never interleave.
 #[derive(Debug)]

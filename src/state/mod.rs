@@ -5,7 +5,8 @@ mod files;
 mod names;
 
 pub use files::{
-    create_dir, random_bytes, random_u64, read_untrusted, sync_dir, write_atomic, write_new, Lock,
+    create_dir, random_bytes, random_u64, read_untrusted, remove_dir_whole, sync_dir, write_atomic,
+    write_new, Lock,
 };
 pub use names::{AppName, ConfigKey, NameError, ProcessType};
 
