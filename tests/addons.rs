@@ -241,6 +241,8 @@ fn data_outlives_deploys_restarts_rollbacks_kills_and_daemon_restarts() {
             .trim(),
         "teal"
     );
+    server.ok(&["redis:cli", "-a", "notes", "-c", "SET motto \"two words\""]);
+    assert_eq!(server.get("notes", "/get?key=motto").1, "two words\n");
 }
 
 #[test]

@@ -54,9 +54,8 @@ pub fn info(ctx: &Ctx, db: &Database) -> Result<()> {
 }
 
 pub fn run_cli(ctx: &Ctx, db: &Database, command: Option<&str>) -> Result<()> {
-    let words: Vec<&str> = command
-        .map(|c| c.split_whitespace().collect())
-        .unwrap_or_default();
+    let words = command.map(split_words).transpose()?.unwrap_or_default();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let tty = command.is_none() && std::io::stdin().is_terminal();
     let status = cli(ctx, db, tty, &words)?
         .status()
@@ -64,5 +63,47 @@ pub fn run_cli(ctx: &Ctx, db: &Database, command: Option<&str>) -> Result<()> {
     match status.code() {
         Some(0) => Ok(()),
         code => Err(Error::exit(code.unwrap_or(1).clamp(1, 255) as u8)),
+    }
+}
+
+/// Splits a Redis command as redis-cli does: on spaces, with '…' and "…"
+/// keeping spaces in one argument (`SET greeting "hello world"`).
+fn split_words(text: &str) -> Result<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.get_or_insert_with(String::new).push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                word.get_or_insert_with(String::new);
+            }
+            (None, c) if c.is_whitespace() => words.extend(word.take()),
+            (None, c) => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if quote.is_some() {
+        return Err(Error::new(format!("unbalanced quotes in `{text}`"))
+            .hint("close the quote, like `SET key \"two words\"`"));
+    }
+    words.extend(word);
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_split_like_redis_cli() {
+        assert_eq!(split_words("GET k").unwrap(), ["GET", "k"]);
+        assert_eq!(
+            split_words("SET greeting \"hello world\"").unwrap(),
+            ["SET", "greeting", "hello world"]
+        );
+        assert_eq!(split_words("SET e ''").unwrap(), ["SET", "e", ""]);
+        assert!(split_words("SET k 'open").is_err());
     }
 }
