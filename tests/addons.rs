@@ -243,6 +243,49 @@ fn data_outlives_deploys_restarts_rollbacks_kills_and_daemon_restarts() {
     );
     server.ok(&["redis:cli", "-a", "notes", "-c", "SET motto \"two words\""]);
     assert_eq!(server.get("notes", "/get?key=motto").1, "two words\n");
+
+    // Exposed on the server's loopback, for a tunnel: Redis answers there
+    // with its password; unexposed, the port is closed again.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = server.ok(&["addons:expose", &redis, "--port", &port.to_string()]);
+    assert!(output.contains(&format!("127.0.0.1:{port}")), "{output}");
+    let url = server.ok(&["config:get", "-a", "notes", "REDIS_URL"]);
+    let password = url
+        .trim()
+        .rsplit_once('@')
+        .and_then(|(creds, _)| creds.rsplit_once(':'))
+        .map(|(_, password)| password.to_string())
+        .expect("a password in REDIS_URL");
+    let ping = || -> String {
+        use std::io::{Read as _, Write as _};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return "refused".into();
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let _ = stream.write_all(format!("AUTH {password}\r\nGET colour\r\n").as_bytes());
+        let mut answer = vec![0u8; 64];
+        let n = stream.read(&mut answer).unwrap_or(0);
+        let mut text = String::from_utf8_lossy(&answer[..n]).to_string();
+        if !text.contains("teal") {
+            let n = stream.read(&mut answer).unwrap_or(0);
+            text.push_str(&String::from_utf8_lossy(&answer[..n]));
+        }
+        text
+    };
+    assert!(ping().contains("teal"), "{}", ping());
+    server.ok(&["addons:unexpose", &redis]);
+    assert!(!ping().contains("teal"));
+    assert_eq!(
+        server.get("notes", "/get?key=colour").1,
+        "teal\n",
+        "the app still reaches it"
+    );
 }
 
 #[test]
