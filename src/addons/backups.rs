@@ -77,14 +77,7 @@ fn record_file(dir: &AddonDir, id: &str) -> PathBuf {
 
 /// Every backup, oldest first.
 pub fn list(dir: &AddonDir) -> Result<Vec<Backup>> {
-    let Ok(entries) = fs::read_dir(dir.backups_dir()) else {
-        return Ok(Vec::new());
-    };
-    let mut backups: Vec<Backup> = entries
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".toml"))
-        .filter_map(|e| state::read_toml(&e.path()).ok())
-        .collect();
+    let mut backups: Vec<Backup> = state::read_toml_records(&dir.backups_dir());
     backups.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(backups)
 }

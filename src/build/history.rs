@@ -46,14 +46,7 @@ pub fn output_file(app: &AppDir, id: u32) -> PathBuf {
 
 /// Every kept build, oldest first.
 pub fn list(app: &AppDir) -> Result<Vec<BuildRecord>> {
-    let Ok(entries) = fs::read_dir(dir(app)) else {
-        return Ok(Vec::new());
-    };
-    let mut builds: Vec<BuildRecord> = entries
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".toml"))
-        .filter_map(|e| state::read_toml(&e.path()).ok())
-        .collect();
+    let mut builds: Vec<BuildRecord> = state::read_toml_records(&dir(app));
     builds.sort_by_key(|b| b.id);
     Ok(builds)
 }

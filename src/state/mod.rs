@@ -264,6 +264,19 @@ pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     toml::from_str(&text).context(|| format!("parsing `{}`", path.display()))
 }
 
+/// Every `*.toml` record in a directory that parses (none if it is missing),
+/// in no particular order: backups, builds.
+pub fn read_toml_records<T: serde::de::DeserializeOwned>(dir: &Path) -> Vec<T> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".toml"))
+        .filter_map(|e| read_toml(&e.path()).ok())
+        .collect()
+}
+
 pub fn write_toml<T: Serialize>(path: &Path, value: &T, mode: u32) -> Result<()> {
     let text = toml::to_string(value).context(|| format!("encoding `{}`", path.display()))?;
     write_atomic(path, text.as_bytes(), mode)
