@@ -270,7 +270,8 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
-    /// Forward the app's log stream to a syslog server (`syslog://host:port`).
+    /// Forward the app's log stream: `syslog://host:port`, `syslog+tls://host:port`, or
+    /// `https://[user:password@]host/path` (logplex batches, as Heroku posts them).
     #[command(name = "drains:add")]
     DrainsAdd { url: String },
     /// Stop forwarding to a drain.

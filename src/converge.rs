@@ -111,6 +111,14 @@ impl Platform<'_> {
                 dyno.started_at,
                 now,
             ) {
+                // SIGKILL's status: the kernel's OOM killer, when podman says so.
+                if dyno.exit_code == 137 && self.runtime.oom_killed(dyno) {
+                    logs::platform(
+                        app,
+                        &dyno.name(),
+                        "Error R15 (Memory quota vastly exceeded)",
+                    );
+                }
                 logs::platform(
                     app,
                     &dyno.name(),

@@ -28,3 +28,4 @@ pub mod runtime;
 pub mod slug;
 pub mod ssh;
 pub mod state;
+pub mod tls;

@@ -131,7 +131,7 @@ fn the_log_stream_holds_platform_events_in_time_order_with_filters() {
         "app[web.2]: GET /",
         "paas[router]: at=info method=GET path=\"/\" host=stream.localhost:",
         " request_id=",
-        "dyno=web.2 service=",
+        "dyno=web.2 connect=",
         "status=200 bytes=",
     ] {
         assert!(logs.contains(expected), "missing `{expected}`:\n{logs}");
@@ -349,17 +349,166 @@ fn a_syslog_drain_receives_the_stream() {
     }
     server.ok(&["drains:remove", "-a", "drained", &url]);
     assert!(!server.ok(&["drains", "-a", "drained"]).contains(&url));
-    let refused = server.cmd(&[
-        "drains:add",
-        "-a",
-        "drained",
-        "syslog+tls://logs.example.com:6514",
-    ]);
-    assert!(
-        text(&refused).contains("TLS drains are not supported yet"),
-        "{}",
-        text(&refused)
+    server.refused(
+        &["drains:add", "-a", "drained", "ftp://logs.example.com"],
+        "is not a drain URL",
     );
+}
+
+/// What a TLS listener received: raw bytes (a syslog+tls drain) and, for
+/// connections that spoke HTTP, each request's head and body.
+#[derive(Default)]
+struct TlsSink {
+    syslog: String,
+    posts: Vec<String>,
+}
+
+/// A TLS listener on 127.0.0.1 answering every HTTP POST with 200 and
+/// keeping whatever else it reads.
+fn tls_listener(
+    config: std::sync::Arc<rustls::ServerConfig>,
+) -> (u16, std::sync::Arc<std::sync::Mutex<TlsSink>>) {
+    use std::io::BufRead;
+    use std::sync::{Arc, Mutex};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sink = Arc::new(Mutex::new(TlsSink::default()));
+    let shared = sink.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let (config, sink) = (config.clone(), shared.clone());
+            std::thread::spawn(move || {
+                let session = rustls::ServerConnection::new(config).unwrap();
+                let mut reader = std::io::BufReader::new(rustls::StreamOwned::new(session, stream));
+                let speaks_http = reader
+                    .fill_buf()
+                    .map(|start| start.starts_with(b"POST "))
+                    .unwrap_or(false);
+                if !speaks_http {
+                    // Syslog frames are counted, not ended by newlines.
+                    let mut buffer = [0u8; 4096];
+                    while let Ok(n @ 1..) = reader.read(&mut buffer) {
+                        let text = String::from_utf8_lossy(&buffer[..n]).to_string();
+                        sink.lock().unwrap().syslog.push_str(&text);
+                    }
+                    return;
+                }
+                loop {
+                    let mut post = String::new();
+                    if reader.read_line(&mut post).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut length = 0;
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(value) = header.strip_prefix("Content-Length: ") {
+                            length = value.trim().parse().unwrap();
+                        }
+                        post.push_str(&header);
+                        if header == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    post.push_str(&String::from_utf8_lossy(&body));
+                    sink.lock().unwrap().posts.push(post);
+                    let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                    if reader.get_mut().write_all(answer).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, sink)
+}
+
+#[test]
+fn tls_and_https_drains_receive_the_stream_from_a_server_they_trust() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "secured").push_ok();
+    let certificates = crate::harness::TestCertificates::new();
+    let (port, sink) = tls_listener(certificates.server_config());
+    let syslog = format!("syslog+tls://127.0.0.1:{port}");
+    let https = format!("https://logs:s3cret@127.0.0.1:{port}/logs?app=secured");
+    server.ok(&["drains:add", "-a", "secured", &syslog]);
+    server.ok(&["drains:add", "-a", "secured", &https]);
+
+    // The daemon trusts the system's authorities only: it refuses the
+    // listener's certificate, says so in its log, and sends it nothing.
+    let daemon_log = server.root.path().join("logs/daemon.log");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        server.get("secured", "/untrusted");
+        let log = std::fs::read_to_string(&daemon_log).unwrap_or_default();
+        if log
+            .matches("is losing lines: invalid peer certificate")
+            .count()
+            >= 2
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the daemon's log:\n{log}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    {
+        let got = sink.lock().unwrap();
+        assert!(got.syslog.is_empty() && got.posts.is_empty());
+    }
+
+    // Trusting the test authority (as `SSL_CERT_FILE` says), both get it.
+    let restart = |verb: &str| {
+        let output = std::process::Command::new(crate::harness::paas_bin())
+            .env("SSL_CERT_FILE", &certificates.ca)
+            .arg("--root")
+            .arg(server.root.path())
+            .args(["server", verb])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+    };
+    restart("stop");
+    restart("start");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        server.get("secured", "/trusted");
+        {
+            let got = sink.lock().unwrap();
+            let posted = got.posts.iter().find(|p| p.contains("GET /trusted"));
+            if let (true, Some(post)) =
+                (got.syslog.contains("host app web.1 - GET /trusted"), posted)
+            {
+                assert!(
+                    post.starts_with("POST /logs?app=secured HTTP/1.1\r\n"),
+                    "{post}"
+                );
+                assert!(
+                    post.contains("Content-Type: application/logplex-1"),
+                    "{post}"
+                );
+                assert!(post.contains("Logplex-Msg-Count: "), "{post}");
+                // base64("logs:s3cret")
+                assert!(
+                    post.contains("Authorization: Basic bG9nczpzM2NyZXQ="),
+                    "{post}"
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "syslog got:\n{}\nposts ({}), the last:\n{:?}",
+                got.syslog,
+                got.posts.len(),
+                got.posts.last()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 #[test]

@@ -30,7 +30,7 @@ fn require_prerequisites() {
         "the end-to-end tests must run as root: they install paas with `paas server install --local` \
          (which creates the `paas` user and a private sshd); run `sudo cargo test`"
     );
-    for program in ["git", "ssh", "ssh-keygen", "curl", "podman"] {
+    for program in ["git", "ssh", "ssh-keygen", "curl", "podman", "openssl"] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {program}")])
             .output()
@@ -390,5 +390,66 @@ fn copy_dir(from: &Path, to: &Path) {
         } else {
             std::fs::copy(entry.path(), target).unwrap();
         }
+    }
+}
+
+/// A private certificate authority and a certificate it signed for
+/// `127.0.0.1` and `localhost`, made with openssl in a directory every
+/// user can read (the daemon runs as `paas`).
+pub struct TestCertificates {
+    /// Kept for as long as the certificates are used.
+    _dir: tempfile::TempDir,
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TestCertificates {
+    pub fn new() -> TestCertificates {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::Builder::new()
+            .prefix("paas-certs-")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script = r#"set -e
+            ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+            openssl req -x509 $ec -keyout ca.key -out ca.pem -days 3 -subj /CN=paas-test-ca
+            openssl req $ec -keyout server.key -out server.csr -subj /CN=localhost
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' > ext
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+              -out server.pem -days 3 -extfile ext
+            chmod 0644 ca.pem server.pem server.key"#;
+        let output = Command::new("sh")
+            .args(["-c", script])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "openssl: {}", text(&output));
+        TestCertificates {
+            ca: dir.path().join("ca.pem"),
+            cert: dir.path().join("server.pem"),
+            key: dir.path().join("server.key"),
+            _dir: dir,
+        }
+    }
+
+    /// A rustls server configuration presenting the certificate.
+    pub fn server_config(&self) -> std::sync::Arc<rustls::ServerConfig> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain: Vec<CertificateDer> = CertificateDer::pem_file_iter(&self.cert)
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(&self.key).unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        std::sync::Arc::new(config)
     }
 }

@@ -2,6 +2,7 @@
 //! socket on which commands ask it to reload an app's routes, and the
 //! reconciler that brings dynos back after a crash or a reboot.
 
+mod connector;
 mod router;
 
 use std::collections::{HashMap, HashSet};
@@ -417,8 +418,52 @@ fn reconcile_app(platform: &Platform, app: &AppDir, reload: impl FnOnce()) -> Re
         .log_limit_mb
         .map_or(crate::logs::DEFAULT_LIMIT_BYTES, |mb| mb * 1024 * 1024);
     crate::logs::enforce_limit(app, &live, limit);
+    if platform.settings.limits_enforced {
+        report_memory_quota(platform, app);
+    }
     reload();
     sweep_env_files(platform, app)
+}
+
+/// How often a dyno over its memory quota is reported, as Heroku's R14.
+const R14_EVERY: Duration = Duration::from_secs(20);
+
+/// Logs `Error R14 (Memory quota exceeded)` for dynos at their quota.
+fn report_memory_quota(platform: &Platform, app: &AppDir) {
+    static REPORTED: std::sync::Mutex<Option<HashMap<String, std::time::Instant>>> =
+        std::sync::Mutex::new(None);
+    let Ok(dynos) = platform.runtime.list(Some(&app.name)) else {
+        return;
+    };
+    let running: Vec<_> = dynos.into_iter().filter(|d| d.running).collect();
+    let Ok(usage) = platform.runtime.memory_percent(&running) else {
+        return;
+    };
+    let now = std::time::Instant::now();
+    let mut reported = REPORTED.lock().expect("not poisoned");
+    let reported = reported.get_or_insert_with(HashMap::new);
+    reported.retain(|id, _| running.iter().any(|d| &d.id == id));
+    for (id, percent) in usage {
+        let Some(dyno) = running.iter().find(|d| d.id == id) else {
+            continue;
+        };
+        let due = reported
+            .get(&id)
+            .is_none_or(|last| now.duration_since(*last) >= R14_EVERY);
+        if percent >= crate::runtime::R14_PERCENT && due {
+            let name = dyno.name();
+            crate::logs::platform(
+                app,
+                &name,
+                &format!(
+                    "Process running at {percent:.1}% of its memory quota ({})",
+                    dyno.size
+                ),
+            );
+            crate::logs::platform(app, &name, "Error R14 (Memory quota exceeded)");
+            reported.insert(id, now);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,10 +20,11 @@ use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
+use super::connector::{ConnectTime, TimedConnector};
 use crate::converge::Backend;
 use crate::error::Result;
 use crate::state::{AppName, Root};
@@ -94,7 +95,7 @@ pub struct Router {
     /// The port clients connected to, for `X-Forwarded-Port`.
     port: u16,
     table: RouteTable,
-    client: Client<HttpConnector, Body>,
+    client: Client<TimedConnector, Body>,
     log: RequestLog,
     request_ids: RequestIds,
 }
@@ -112,11 +113,9 @@ const HOP_BY_HOP: &[&str] = &[
 
 impl Router {
     pub fn new(domain: String, port: u16, table: RouteTable, root: Root) -> Arc<Router> {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+            .build(TimedConnector::new());
         Arc::new(Router {
             domain,
             port,
@@ -203,6 +202,7 @@ impl Router {
             request_id: request_id.clone(),
             forwarded_for: peer.ip().to_string(),
             dyno: None,
+            connect: None,
             status: 0,
             bytes: None,
             service: Duration::ZERO,
@@ -246,7 +246,14 @@ impl Router {
             *attempt.uri_mut() = uri;
             *attempt.version_mut() = parts.version;
             *attempt.headers_mut() = parts.headers.clone();
+            let sent = Instant::now();
             let result = tokio::time::timeout(REQUEST_TIMEOUT, self.client.request(attempt)).await;
+            if let Ok(Ok(response)) = &result {
+                entry.connect = response
+                    .extensions()
+                    .get::<ConnectTime>()
+                    .map(|time| time.for_request_sent(sent));
+            }
             match result {
                 Ok(Err(err)) if err.is_connect() => {
                     routes.refused(index);
@@ -398,6 +405,8 @@ struct RequestEntry {
     request_id: String,
     forwarded_for: String,
     dyno: Option<String>,
+    /// How long connecting to the dyno took (zero on a kept-alive connection).
+    connect: Option<Duration>,
     status: u16,
     bytes: Option<u64>,
     service: Duration,
@@ -405,15 +414,18 @@ struct RequestEntry {
 }
 
 impl RequestEntry {
-    /// `at=info method=GET path="/" host=… request_id=… fwd="…" dyno=web.1 service=14ms status=200 bytes=255 protocol=http`
+    /// `at=info method=GET path="/" host=… request_id=… fwd="…" dyno=web.1 connect=1ms service=14ms status=200 bytes=255 protocol=http`
     fn line(&self) -> String {
         let head = match self.error {
             Some((code, desc)) => format!("at=error code={code} desc=\"{desc}\""),
             None => "at=info".to_string(),
         };
         let path = self.path.replace('"', "%22");
+        let connect = self.connect.map_or(String::new(), |took| {
+            format!("connect={}ms ", took.as_millis())
+        });
         let mut line = format!(
-            "{head} method={} path=\"{path}\" host={} request_id={} fwd=\"{}\" dyno={} service={}ms status={}",
+            "{head} method={} path=\"{path}\" host={} request_id={} fwd=\"{}\" dyno={} {connect}service={}ms status={}",
             self.method,
             self.host,
             self.request_id,
@@ -545,6 +557,7 @@ mod tests {
             request_id: "abc".into(),
             forwarded_for: "127.0.0.1".into(),
             dyno: Some("web.1".into()),
+            connect: Some(Duration::from_millis(1)),
             status: 200,
             bytes: Some(255),
             service: Duration::from_millis(14),
@@ -552,11 +565,12 @@ mod tests {
         };
         assert_eq!(
             entry.line(),
-            "at=info method=GET path=\"/a?b=%22c%22\" host=myapp.localhost request_id=abc fwd=\"127.0.0.1\" dyno=web.1 service=14ms status=200 bytes=255 protocol=http"
+            "at=info method=GET path=\"/a?b=%22c%22\" host=myapp.localhost request_id=abc fwd=\"127.0.0.1\" dyno=web.1 connect=1ms service=14ms status=200 bytes=255 protocol=http"
         );
         let failed = RequestEntry {
             error: Some(("H14", "No web processes running")),
             dyno: None,
+            connect: None,
             status: 503,
             bytes: None,
             ..entry

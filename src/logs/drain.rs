@@ -1,52 +1,131 @@
-//! Log drains: the app's stream forwarded to a syslog server, as Heroku's
-//! logplex does (RFC 5424 lines, RFC 6587 octet counting, over TCP). The
-//! daemon runs one forwarder per app with drains; a drain that is down
-//! drops lines, never slows the app or touches the local stream.
+//! Log drains: the app's stream forwarded as Heroku's logplex does it.
+//! - `syslog://host:port` and `syslog+tls://host:port`: RFC 5424 lines with
+//!   RFC 6587 octet counting, over TCP or TLS.
+//! - `https://[user:password@]host[:port]/path` (and `http://`): batches of
+//!   the same frames POSTed as `application/logplex-1`.
+//!
+//! The daemon runs one forwarder thread per app with drains; a drain that
+//! is down drops lines, never slows the app or touches the local stream.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use base64::Engine;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use sha2::{Digest, Sha256};
 
 use super::{LogLine, Reader};
 use crate::state::AppDir;
 
+/// Frames per HTTPS post, as logplex batches them.
+const FRAMES_PER_POST: usize = 500;
+
 /// A drain URL, parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Drain {
-    /// `syslog://host:port`
-    Syslog { host: String, port: u16 },
+    /// `syslog://host:port`, or `syslog+tls://host:port` when `tls`.
+    Syslog { host: String, port: u16, tls: bool },
+    /// `https://…` (or `http://…` when not `tls`): logplex batches POSTed.
+    Http {
+        host: String,
+        port: u16,
+        tls: bool,
+        /// The path and query posted to.
+        path: String,
+        /// `Basic …` from the URL's `user:password@`.
+        authorization: Option<String>,
+    },
 }
 
-/// Parses a drain URL, refusing what is not supported yet with the reason.
-pub fn parse(url: &str) -> Result<Drain, String> {
-    if let Some(rest) = url.strip_prefix("syslog://") {
-        let (host, port) = rest
-            .trim_end_matches('/')
-            .rsplit_once(':')
-            .ok_or_else(|| format!("`{url}` has no port: use `syslog://host:port`"))?;
-        let port: u16 = port
-            .parse()
-            .map_err(|_| format!("`{port}` is not a port"))?;
-        let valid_host = !host.is_empty()
-            && host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c));
-        if !valid_host {
-            return Err(format!("`{host}` is not a host name"));
+impl Drain {
+    fn address(&self) -> (&str, u16, bool) {
+        match self {
+            Drain::Syslog { host, port, tls }
+            | Drain::Http {
+                host, port, tls, ..
+            } => (host, *port, *tls),
         }
-        return Ok(Drain::Syslog {
-            host: host.trim_matches(['[', ']']).to_string(),
-            port,
-        });
     }
-    if url.starts_with("syslog+tls://") || url.starts_with("https://") {
-        return Err(format!(
-            "`{url}`: TLS drains are not supported yet; use `syslog://host:port`"
-        ));
+}
+
+const USAGE: &str = "use `syslog://host:port`, `syslog+tls://host:port` or `https://host/path`";
+
+/// Parses a drain URL, saying what is wrong with one that is not.
+pub fn parse(url: &str) -> Result<Drain, String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("`{url}` is not a drain URL: {USAGE}"))?;
+    match scheme {
+        "syslog" | "syslog+tls" => {
+            let tls = scheme == "syslog+tls";
+            let authority = rest.trim_end_matches('/');
+            let (host, port) = host_and_port(authority, None)
+                .map_err(|err| format!("`{url}`: {err}: use `{scheme}://host:port`"))?;
+            Ok(Drain::Syslog { host, port, tls })
+        }
+        "https" | "http" => {
+            let tls = scheme == "https";
+            let (authority, path) = match rest.find(['/', '?']) {
+                Some(at) => (&rest[..at], &rest[at..]),
+                None => (rest, "/"),
+            };
+            let path = if path.starts_with('?') {
+                format!("/{path}")
+            } else {
+                path.to_string()
+            };
+            if path.contains(|c: char| c.is_whitespace() || c.is_control()) {
+                return Err(format!("`{url}`: the path must not hold spaces"));
+            }
+            let (userinfo, authority) = match authority.rsplit_once('@') {
+                Some((userinfo, authority)) => (Some(userinfo), authority),
+                None => (None, authority),
+            };
+            let (host, port) = host_and_port(authority, Some(if tls { 443 } else { 80 }))
+                .map_err(|err| format!("`{url}`: {err}"))?;
+            let authorization = userinfo.map(|userinfo| {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(userinfo);
+                format!("Basic {encoded}")
+            });
+            Ok(Drain::Http {
+                host,
+                port,
+                tls,
+                path,
+                authorization,
+            })
+        }
+        _ => Err(format!("`{url}` is not a drain URL: {USAGE}")),
     }
-    Err(format!(
-        "`{url}` is not a drain URL: use `syslog://host:port`"
-    ))
+}
+
+/// `host:port`, `[v6]:port`, or a bare host when there is a default port.
+fn host_and_port(authority: &str, default_port: Option<u16>) -> Result<(String, u16), String> {
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => {
+            let port: u16 = port
+                .parse()
+                .ok()
+                .filter(|&p| p != 0)
+                .ok_or_else(|| format!("`{port}` is not a port"))?;
+            (host, port)
+        }
+        _ => (
+            authority,
+            default_port.ok_or_else(|| "it has no port".to_string())?,
+        ),
+    };
+    let valid_host = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c));
+    if !valid_host {
+        return Err(format!("`{host}` is not a host name"));
+    }
+    Ok((host.trim_matches(['[', ']']).to_string(), port))
 }
 
 /// One line as logplex frames it: `<len> <190>1 <time> host app web.1 - <message>`.
@@ -61,54 +140,319 @@ pub fn syslog_frame(line: &LogLine) -> Vec<u8> {
     format!("{} {message}", message.len()).into_bytes()
 }
 
+/// A connection to a drain, in the clear or over TLS.
+enum Connection {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Read for Connection {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Connection::Plain(stream) => stream.read(buf),
+            Connection::Tls(stream) => stream.read(buf),
+        }
+    }
+}
+
+impl Write for Connection {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Connection::Plain(stream) => stream.write(buf),
+            Connection::Tls(stream) => stream.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Connection::Plain(stream) => stream.flush(),
+            Connection::Tls(stream) => stream.flush(),
+        }
+    }
+}
+
+/// One drain of the app and the state of its connection.
+struct Outlet {
+    drain: Drain,
+    /// Sent with every HTTPS post, as logplex names its drains (`d.<uuid>`).
+    token: String,
+    connection: Option<Connection>,
+    retry_at: Instant,
+    /// The last failure, reported once in the daemon's log, not every pass.
+    failure: Option<String>,
+}
+
+impl Outlet {
+    fn new(app: &AppDir, drain: Drain) -> Outlet {
+        let digest = Sha256::digest(format!("{}\n{drain:?}", app.name));
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Outlet {
+            token: format!(
+                "d.{}-{}-{}-{}-{}",
+                &hex[0..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..32]
+            ),
+            drain,
+            connection: None,
+            retry_at: Instant::now(),
+            failure: None,
+        }
+    }
+
+    /// Sends the lines, connecting first when needed. Lines sent while
+    /// the drain is down are lost, as logplex loses them.
+    fn send(&mut self, app: &AppDir, lines: &[LogLine], tls: Option<&Arc<ClientConfig>>) {
+        if self.connection.is_none() && Instant::now() < self.retry_at {
+            return;
+        }
+        let result = match self.drain.clone() {
+            Drain::Syslog { .. } => self.with_connection(tls, |connection| {
+                let mut batch = Vec::new();
+                for line in lines {
+                    batch.extend(syslog_frame(line));
+                }
+                connection.write_all(&batch)?;
+                connection.flush()?;
+                Ok(true)
+            }),
+            Drain::Http {
+                host,
+                port,
+                tls: secure,
+                path,
+                authorization,
+            } => lines.chunks(FRAMES_PER_POST).try_for_each(|chunk| {
+                let default_port = if secure { 443 } else { 80 };
+                let host_header = match (host.contains(':'), port == default_port) {
+                    (true, true) => format!("[{host}]"),
+                    (true, false) => format!("[{host}]:{port}"),
+                    (false, true) => host.clone(),
+                    (false, false) => format!("{host}:{port}"),
+                };
+                let post = logplex_post(
+                    &path,
+                    &host_header,
+                    authorization.as_deref(),
+                    &self.token,
+                    chunk,
+                );
+                let reused = self.connection.is_some();
+                let mut status = 0;
+                let mut post_it = |connection: &mut Connection| {
+                    let (code, keep_alive) = post_once(connection, &post)?;
+                    status = code;
+                    Ok(keep_alive)
+                };
+                match self.with_connection(tls, &mut post_it) {
+                    // A kept-alive connection the drain has since closed: once more on a new one.
+                    Err(_) if reused => self.with_connection(tls, &mut post_it)?,
+                    other => other?,
+                }
+                if !(200..300).contains(&status) {
+                    return Err(std::io::Error::other(format!(
+                        "it answered a post with status {status}"
+                    )));
+                }
+                Ok(())
+            }),
+        };
+        match result {
+            Ok(()) => {
+                if self.failure.take().is_some() {
+                    eprintln!(
+                        "paas daemon: the drain {} of {} works again",
+                        describe(&self.drain),
+                        app.name
+                    );
+                }
+            }
+            Err(err) => {
+                self.connection = None;
+                self.retry_at = Instant::now() + Duration::from_secs(5);
+                let message = err.to_string();
+                if self.failure.as_deref() != Some(message.as_str()) {
+                    eprintln!(
+                        "paas daemon: the drain {} of {} is losing lines: {message}",
+                        describe(&self.drain),
+                        app.name
+                    );
+                    self.failure = Some(message);
+                }
+            }
+        }
+    }
+
+    /// Runs `act` on the open connection, or a new one, and keeps it open
+    /// when `act` says it can carry more; a failure closes it.
+    fn with_connection(
+        &mut self,
+        tls: Option<&Arc<ClientConfig>>,
+        act: impl FnOnce(&mut Connection) -> std::io::Result<bool>,
+    ) -> std::io::Result<()> {
+        let mut connection = match self.connection.take() {
+            Some(open) => open,
+            None => connect(&self.drain, tls)?,
+        };
+        if act(&mut connection)? {
+            self.connection = Some(connection);
+        }
+        Ok(())
+    }
+}
+
+fn describe(drain: &Drain) -> String {
+    match drain {
+        Drain::Syslog { host, port, tls } => {
+            let scheme = if *tls { "syslog+tls" } else { "syslog" };
+            format!("{scheme}://{host}:{port}")
+        }
+        Drain::Http {
+            host,
+            port,
+            tls,
+            path,
+            ..
+        } => {
+            let scheme = if *tls { "https" } else { "http" };
+            format!("{scheme}://{host}:{port}{path}")
+        }
+    }
+}
+
+/// A logplex POST: the headers Heroku's drains send, then the frames.
+fn logplex_post(
+    path: &str,
+    host: &str,
+    authorization: Option<&str>,
+    token: &str,
+    lines: &[LogLine],
+) -> Vec<u8> {
+    let mut body = Vec::new();
+    for line in lines {
+        body.extend(syslog_frame(line));
+    }
+    let frame_id = Sha256::digest(&body);
+    let frame_id: String = frame_id[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: paas-logplex\r\n\
+         Content-Type: application/logplex-1\r\nContent-Length: {}\r\n\
+         Logplex-Msg-Count: {}\r\nLogplex-Frame-Id: {frame_id}\r\nLogplex-Drain-Token: {token}\r\n",
+        body.len(),
+        lines.len()
+    );
+    if let Some(authorization) = authorization {
+        head.push_str(&format!("Authorization: {authorization}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut post = head.into_bytes();
+    post.extend(body);
+    post
+}
+
+/// Sends one POST and reads its response: its status, and whether the
+/// connection can carry another post.
+fn post_once(connection: &mut Connection, post: &[u8]) -> std::io::Result<(u16, bool)> {
+    connection.write_all(post)?;
+    connection.flush()?;
+    let mut reader = BufReader::new(connection);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line)?;
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other("the drain did not answer in HTTP"))?;
+    let mut length: Option<u64> = None;
+    let mut closes = false;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 {
+            return Err(std::io::Error::other("the drain closed the connection"));
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':').unwrap_or((header, ""));
+        let value = value.trim();
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" => length = value.parse().ok(),
+            "connection" => closes = value.eq_ignore_ascii_case("close"),
+            "transfer-encoding" => closes = true,
+            _ => {}
+        }
+    }
+    let no_body = status == 204 || status == 304 || (100..200).contains(&status);
+    match length {
+        _ if no_body => {}
+        Some(length) => {
+            std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink())?;
+        }
+        None => closes = true,
+    }
+    Ok((status, !closes))
+}
+
 /// Forwards the app's new lines to the drains `drains` names, until it
 /// names none (the app has no drains left, or is gone).
 pub fn forward(app: &AppDir, drains: impl Fn() -> Vec<Drain>) {
+    let tls = match crate::tls::client_config() {
+        Ok(config) => Some(config),
+        Err(err) => {
+            eprintln!(
+                "paas daemon: TLS drains of {} cannot connect: {err}",
+                app.name
+            );
+            None
+        }
+    };
     let mut reader = Reader::at_end(app);
-    let mut connections: Vec<(Drain, Option<TcpStream>, Instant)> = Vec::new();
+    let mut outlets: Vec<Outlet> = Vec::new();
     loop {
         let wanted = drains();
         if wanted.is_empty() {
             return;
         }
-        connections.retain(|(drain, _, _)| wanted.contains(drain));
+        outlets.retain(|outlet| wanted.contains(&outlet.drain));
         for drain in wanted {
-            if !connections.iter().any(|(d, _, _)| *d == drain) {
-                connections.push((drain, None, Instant::now()));
+            if !outlets.iter().any(|outlet| outlet.drain == drain) {
+                outlets.push(Outlet::new(app, drain));
             }
         }
         let lines = reader.read_new();
-        for (drain, stream, retry_at) in &mut connections {
-            if stream.is_none() && Instant::now() >= *retry_at {
-                *stream = connect(drain);
-                if stream.is_none() {
-                    *retry_at = Instant::now() + Duration::from_secs(5);
-                }
-            }
-            let Some(open) = stream else { continue };
-            let mut batch = Vec::new();
-            for line in &lines {
-                batch.extend(syslog_frame(line));
-            }
-            if !batch.is_empty() && open.write_all(&batch).is_err() {
-                // A drain that cannot keep up loses lines, not the app's time.
-                *stream = None;
-                *retry_at = Instant::now() + Duration::from_secs(5);
+        if !lines.is_empty() {
+            for outlet in &mut outlets {
+                outlet.send(app, &lines, tls.as_ref());
             }
         }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
-fn connect(drain: &Drain) -> Option<TcpStream> {
-    let Drain::Syslog { host, port } = drain;
-    let address = (host.as_str(), *port).to_socket_addrs().ok()?.next()?;
-    let stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
-    // A drain that stops reading must not block the forwarder for long.
-    stream
-        .set_write_timeout(Some(Duration::from_secs(2)))
-        .ok()?;
-    Some(stream)
+fn connect(drain: &Drain, tls: Option<&Arc<ClientConfig>>) -> std::io::Result<Connection> {
+    let (host, port, secure) = drain.address();
+    let address = (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other(format!("`{host}` has no address")))?;
+    let mut socket = TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
+    // A drain that stops reading or answering must not hold the forwarder long.
+    socket.set_write_timeout(Some(Duration::from_secs(2)))?;
+    socket.set_read_timeout(Some(Duration::from_secs(5)))?;
+    if !secure {
+        return Ok(Connection::Plain(socket));
+    }
+    let config = tls.ok_or_else(|| std::io::Error::other("no trusted authorities to check it"))?;
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|_| std::io::Error::other(format!("`{host}` is not a TLS server name")))?;
+    let mut session = ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
+    while session.is_handshaking() {
+        session.complete_io(&mut socket)?;
+    }
+    Ok(Connection::Tls(Box::new(StreamOwned::new(session, socket))))
 }
 
 #[cfg(test)]
@@ -121,17 +465,133 @@ mod tests {
             parse("syslog://logs.example.com:514").unwrap(),
             Drain::Syslog {
                 host: "logs.example.com".into(),
-                port: 514
+                port: 514,
+                tls: false,
+            }
+        );
+        assert_eq!(
+            parse("syslog+tls://[::1]:6514").unwrap(),
+            Drain::Syslog {
+                host: "::1".into(),
+                port: 6514,
+                tls: true,
+            }
+        );
+        assert_eq!(
+            parse("https://user:s3cret@logs.example.com/drain?app=x").unwrap(),
+            Drain::Http {
+                host: "logs.example.com".into(),
+                port: 443,
+                tls: true,
+                path: "/drain?app=x".into(),
+                authorization: Some("Basic dXNlcjpzM2NyZXQ=".into()),
+            }
+        );
+        assert_eq!(
+            parse("http://127.0.0.1:8080").unwrap(),
+            Drain::Http {
+                host: "127.0.0.1".into(),
+                port: 8080,
+                tls: false,
+                path: "/".into(),
+                authorization: None,
             }
         );
         assert!(parse("syslog://logs.example.com")
             .unwrap_err()
             .contains("has no port"));
-        assert!(parse("syslog+tls://x:6514")
+        assert!(parse("syslog+tls://x:0")
             .unwrap_err()
-            .contains("not supported yet"));
+            .contains("is not a port"));
         assert!(parse("ftp://x").unwrap_err().contains("is not a drain URL"));
+        assert!(parse("logs.example.com")
+            .unwrap_err()
+            .contains("is not a drain URL"));
         assert!(parse("syslog://a b:1").is_err());
+        assert!(parse("https://x/a b").is_err());
+    }
+
+    /// A plain-HTTP drain that answers each post, keeping the connection
+    /// open for `keep` posts, and hands back what it read.
+    fn http_drain(answers: usize, keep: usize) -> (u16, std::sync::mpsc::Receiver<String>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut answered = 0;
+            for stream in listener.incoming() {
+                let mut reader = BufReader::new(stream.unwrap());
+                for _ in 0..keep {
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            break;
+                        }
+                        head.push_str(&line);
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Content-Length: "))
+                        .map_or(0, |n| n.parse().unwrap());
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    head.push_str(&String::from_utf8_lossy(&body));
+                    sender.send(head).unwrap();
+                    reader
+                        .get_mut()
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .unwrap();
+                    answered += 1;
+                    if answered == answers {
+                        return;
+                    }
+                }
+            }
+        });
+        (port, receiver)
+    }
+
+    fn line(message: &str) -> LogLine {
+        LogLine {
+            at: 1_795_255_200_000_000_000,
+            source: "app".into(),
+            dyno: "web.1".into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn https_drains_get_logplex_posts_and_survive_a_closed_connection() {
+        // Each connection carries one post, then the drain closes it: the
+        // next post finds it closed and goes again on a new one.
+        let (port, posts) = http_drain(3, 1);
+        let app = AppDir {
+            name: crate::state::AppName::parse("drained").unwrap(),
+            path: "/nonexistent".into(),
+        };
+        let drain = parse(&format!("http://u:p@127.0.0.1:{port}/logs")).unwrap();
+        let mut outlet = Outlet::new(&app, drain);
+        for message in ["one", "two", "three"] {
+            outlet.send(&app, &[line(message), line("more")], None);
+            assert!(outlet.failure.is_none(), "{:?}", outlet.failure);
+            let post = posts.recv_timeout(Duration::from_secs(5)).unwrap();
+            assert!(post.starts_with("POST /logs HTTP/1.1\r\n"), "{post}");
+            for header in [
+                "Content-Type: application/logplex-1",
+                "Logplex-Msg-Count: 2",
+                "Logplex-Drain-Token: d.",
+                "Authorization: Basic dTpw",
+                &format!("Host: 127.0.0.1:{port}"),
+            ] {
+                assert!(post.contains(header), "{header} in {post}");
+            }
+            let frame = String::from_utf8(syslog_frame(&line(message))).unwrap();
+            assert!(post.contains(&frame), "{post}");
+        }
     }
 
     #[test]

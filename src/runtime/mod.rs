@@ -189,6 +189,28 @@ pub trait Runtime {
     fn is_listening(&self, dyno: &Dyno, port: u16) -> Result<bool>;
     /// Whether the dyno is still running, and its exit code if not.
     fn status(&self, dyno: &Dyno) -> Result<(bool, i32)>;
+    /// Whether the kernel killed the stopped dyno for going over its memory limit.
+    fn oom_killed(&self, dyno: &Dyno) -> bool;
+    /// How much of its memory limit each running dyno uses, in percent, by
+    /// dyno id (only meaningful where the host enforces limits).
+    fn memory_percent(&self, dynos: &[Dyno]) -> Result<Vec<(String, f64)>>;
+}
+
+/// Heroku's R14 comes at the quota; a dyno at this share of its hard limit
+/// (which the kernel keeps it under by reclaiming) is there.
+pub const R14_PERCENT: f64 = 95.0;
+
+/// `podman stats` lines `<name> <percent>%` as (name, percent).
+pub fn parse_memory_percent(text: &str) -> Vec<(String, f64)> {
+    text.lines()
+        .filter_map(|line| {
+            let (name, percent) = line.trim().rsplit_once(' ')?;
+            Some((
+                name.to_string(),
+                percent.trim_end_matches('%').parse().ok()?,
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -203,5 +225,17 @@ mod tests {
         assert_eq!(DynoSize::parse("performance-l").unwrap().memory_mb, 14336);
         assert!(DynoSize::parse("huge").is_none());
         assert_eq!(DEFAULT_SIZE.name, "standard-1x");
+    }
+
+    #[test]
+    fn memory_use_reads_from_podman_stats() {
+        let text = "app-web.1-v3-ab12 97.31%\napp-web.2-v3-cd34 4.00%\n--\n";
+        assert_eq!(
+            parse_memory_percent(text),
+            [
+                ("app-web.1-v3-ab12".to_string(), 97.31),
+                ("app-web.2-v3-cd34".to_string(), 4.0)
+            ]
+        );
     }
 }

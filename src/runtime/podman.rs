@@ -419,6 +419,30 @@ impl Runtime for Podman {
         }))
     }
 
+    fn oom_killed(&self, dyno: &Dyno) -> bool {
+        command()
+            .args(["inspect", "--format", "{{.State.OOMKilled}}", &dyno.id])
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true")
+    }
+
+    fn memory_percent(&self, dynos: &[Dyno]) -> Result<Vec<(String, f64)>> {
+        if dynos.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stats = vec!["stats", "--no-stream", "--format", "{{.Name}} {{.MemPerc}}"];
+        stats.extend(dynos.iter().map(|d| d.id.as_str()));
+        let output = command()
+            .args(&stats)
+            .stdin(Stdio::null())
+            .output()
+            .context(|| "running `podman stats`".into())?;
+        Ok(super::parse_memory_percent(&String::from_utf8_lossy(
+            &output.stdout,
+        )))
+    }
+
     fn status(&self, dyno: &Dyno) -> Result<(bool, i32)> {
         let output = command()
             .args([

@@ -1,0 +1,125 @@
+//! The router's connector to dynos: hyper's, timing each new connection so
+//! the request log can say `connect=…ms` as Heroku's router does.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use hyper::Uri;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tower_service::Service;
+
+/// When a connection to a dyno was made and how long that took; hyper
+/// hands it back in each response's extensions.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectTime {
+    finished: Instant,
+    took: Duration,
+}
+
+impl ConnectTime {
+    /// The connect time of a request sent at `sent`: zero on a kept-alive
+    /// connection made before it.
+    pub fn for_request_sent(&self, sent: Instant) -> Duration {
+        if self.finished >= sent {
+            self.took
+        } else {
+            Duration::ZERO
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct TimedConnector(HttpConnector);
+
+impl TimedConnector {
+    pub fn new() -> TimedConnector {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        TimedConnector(connector)
+    }
+}
+
+type Connecting = Pin<Box<dyn Future<Output = Result<TimedStream, ConnectError>> + Send>>;
+type ConnectError = <HttpConnector as Service<Uri>>::Error;
+
+impl Service<Uri> for TimedConnector {
+    type Response = TimedStream;
+    type Error = ConnectError;
+    type Future = Connecting;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let started = Instant::now();
+        let connecting = self.0.call(uri);
+        Box::pin(async move {
+            let stream = connecting.await?;
+            let finished = Instant::now();
+            Ok(TimedStream {
+                stream,
+                time: ConnectTime {
+                    finished,
+                    took: finished - started,
+                },
+            })
+        })
+    }
+}
+
+/// A connection to a dyno that remembers how it was made.
+pub struct TimedStream {
+    stream: TokioIo<TcpStream>,
+    time: ConnectTime,
+}
+
+impl Connection for TimedStream {
+    fn connected(&self) -> Connected {
+        self.stream.connected().extra(self.time)
+    }
+}
+
+impl hyper::rt::Read for TimedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for TimedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+}
