@@ -177,3 +177,127 @@ fn custom_domains_reach_their_app_and_survive_a_daemon_restart() {
     server.ok(&["domains:clear", "-a", "blog"]);
     assert_eq!(get_host(&server, "blog.test").0, 404);
 }
+
+/// A WebSocket echo server from Python's standard library alone.
+const WEBSOCKET_APP: &str = r#"
+import base64, hashlib, http.server, os, struct
+
+class App(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.headers.get("Upgrade", "").lower() != "websocket":
+            body = b"plain http\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        key = self.headers["Sec-WebSocket-Key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", base64.b64encode(hashlib.sha1(key.encode()).digest()).decode())
+        self.end_headers()
+        self.wfile.flush()
+        while True:
+            head = self.rfile.read(2)
+            if len(head) < 2:
+                return
+            length = head[1] & 0x7F
+            if length == 126:
+                length = struct.unpack(">H", self.rfile.read(2))[0]
+            mask = self.rfile.read(4)
+            data = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(length)))
+            if head[0] & 0x0F == 8:
+                self.wfile.write(b"\x88\x00")
+                self.wfile.flush()
+                return
+            reply = b"echo from " + os.environ["DYNO"].encode() + b": " + data
+            self.wfile.write(bytes([0x81, len(reply)]) + reply)
+            self.wfile.flush()
+
+    def log_message(self, *args):
+        pass
+
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), App).serve_forever()
+"#;
+
+/// A masked client frame (text, or close) as RFC 6455 has clients send.
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [0x12, 0x34, 0x56, 0x78];
+    let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    frame.extend(mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+/// Reads one short unmasked server frame: (opcode, payload).
+fn server_frame(stream: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
+    use std::io::Read;
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).unwrap();
+    let mut payload = vec![0; (head[1] & 0x7F) as usize];
+    stream.read_exact(&mut payload).unwrap();
+    (head[0] & 0x0F, payload)
+}
+
+#[test]
+fn websockets_pass_through_the_router() {
+    use std::io::{Read, Write};
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "sockets");
+    repo.write("server.py", WEBSOCKET_APP);
+    repo.commit("a websocket echo server");
+    repo.push_ok();
+    assert_eq!(server.get("sockets", "/").1, "plain http\n");
+
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    // The handshake from RFC 6455's own example.
+    write!(
+        stream,
+        "GET /chat HTTP/1.1\r\nHost: sockets.localhost:{}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n",
+        server.http_port
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: websocket"), "{head}");
+    assert!(
+        head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "{head}"
+    );
+
+    // Messages both ways, also after a pause: the connection stays joined.
+    for message in ["hello", "again"] {
+        stream
+            .write_all(&client_frame(1, message.as_bytes()))
+            .unwrap();
+        let (opcode, payload) = server_frame(&mut stream);
+        assert_eq!(opcode, 1);
+        assert_eq!(
+            String::from_utf8_lossy(&payload),
+            format!("echo from web.1: {message}")
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    stream.write_all(&client_frame(8, b"")).unwrap();
+    assert_eq!(server_frame(&mut stream).0, 8, "the close is echoed");
+
+    let logs = server.ok(&["logs", "-a", "sockets", "-s", "paas", "-d", "router"]);
+    assert!(
+        logs.contains("method=GET path=\"/chat\"") && logs.contains("status=101"),
+        "{logs}"
+    );
+}

@@ -16,7 +16,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
+use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST, UPGRADE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -145,6 +145,7 @@ impl Router {
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
                     .await;
             });
         }
@@ -208,6 +209,10 @@ impl Router {
             service: Duration::ZERO,
             error: None,
         };
+        // A WebSocket (or other) upgrade: the two hop-by-hop headers that ask
+        // for it go to the dyno too, and the connections are joined on 101.
+        let upgrade = requested_upgrade(&request);
+        let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let Some((mut index, mut backend)) = routes.pick() else {
             entry.error = Some(("H14", "No web processes running"));
             entry.status = 503;
@@ -246,6 +251,11 @@ impl Router {
             *attempt.uri_mut() = uri;
             *attempt.version_mut() = parts.version;
             *attempt.headers_mut() = parts.headers.clone();
+            if let Some(protocol) = &upgrade {
+                let headers = attempt.headers_mut();
+                headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+                headers.insert(UPGRADE, protocol.clone());
+            }
             let sent = Instant::now();
             let result = tokio::time::timeout(REQUEST_TIMEOUT, self.client.request(attempt)).await;
             if let Ok(Ok(response)) = &result {
@@ -272,10 +282,29 @@ impl Router {
         };
         entry.service = started.elapsed();
         match response {
-            Ok(response) => {
+            Ok(mut response) => {
+                let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+                if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
+                    let backend_upgrade = hyper::upgrade::on(&mut response);
+                    tokio::spawn(join_upgraded(client_upgrade, backend_upgrade));
+                }
                 let (mut parts, body) = response.into_parts();
+                let kept = switching.then(|| {
+                    (
+                        parts.headers.get(CONNECTION).cloned(),
+                        parts.headers.get(UPGRADE).cloned(),
+                    )
+                });
                 for name in HOP_BY_HOP {
                     parts.headers.remove(*name);
+                }
+                if let Some((connection, protocol)) = kept {
+                    // The client must see the switch it asked for.
+                    for (name, value) in [(CONNECTION, connection), (UPGRADE, protocol)] {
+                        if let Some(value) = value {
+                            parts.headers.insert(name, value);
+                        }
+                    }
                 }
                 entry.status = parts.status.as_u16();
                 entry.bytes = parts
@@ -308,6 +337,30 @@ impl Router {
             }
         }
     }
+}
+
+/// The protocol a request asks to switch to (`Upgrade: websocket` with
+/// `Connection: upgrade`), if any.
+fn requested_upgrade<B>(request: &Request<B>) -> Option<HeaderValue> {
+    let asks = request
+        .headers()
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    asks.then(|| request.headers().get(UPGRADE).cloned())
+        .flatten()
+}
+
+/// Copies both ways between the client and the dyno once both switched,
+/// until either side closes.
+async fn join_upgraded(client: hyper::upgrade::OnUpgrade, backend: hyper::upgrade::OnUpgrade) {
+    let (Ok(client), Ok(backend)) = tokio::join!(client, backend) else {
+        return;
+    };
+    let (mut client, mut backend) = (TokioIo::new(client), TokioIo::new(backend));
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
 }
 
 fn empty_body() -> Body {
