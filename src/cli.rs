@@ -264,6 +264,17 @@ pub enum Command {
     #[command(name = "domains:clear")]
     DomainsClear,
 
+    /// Whether the app is in maintenance mode.
+    #[command(name = "maintenance")]
+    Maintenance,
+    /// Answer every request with a 503 maintenance page (the app's own if
+    /// `MAINTENANCE_PAGE_URL` is set); the dynos keep running.
+    #[command(name = "maintenance:on")]
+    MaintenanceOn,
+    /// Pass requests to the dynos again.
+    #[command(name = "maintenance:off")]
+    MaintenanceOff,
+
     /// List the app's log drains.
     #[command(name = "drains")]
     Drains {

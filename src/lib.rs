@@ -23,6 +23,7 @@ pub mod git;
 pub mod install;
 pub mod keys;
 pub mod logs;
+pub mod net;
 pub mod release;
 pub mod runtime;
 pub mod slug;

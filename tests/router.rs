@@ -301,3 +301,84 @@ fn websockets_pass_through_the_router() {
         "{logs}"
     );
 }
+
+/// Serves one HTML page over plain HTTP to whoever asks, and counts asks.
+fn page_server(html: &'static str) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{html}",
+                html.len()
+            );
+        }
+    });
+    (port, asked)
+}
+
+#[test]
+fn maintenance_mode_answers_503_with_the_apps_page_and_keeps_the_dynos() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "closed").push_ok();
+    assert_eq!(server.ok(&["maintenance", "-a", "closed"]).trim(), "off");
+
+    let output = server.ok(&["maintenance:on", "-a", "closed"]);
+    assert!(
+        output.contains("Enabling maintenance mode for closed... done"),
+        "{output}"
+    );
+    assert_eq!(server.ok(&["maintenance", "-a", "closed"]).trim(), "on");
+    let (status, body) = server.get("closed", "/");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("Offline for maintenance"), "{body}");
+    let ps = server.ok(&["ps", "-a", "closed"]);
+    assert!(ps.contains("web.1: up"), "the dynos keep running: {ps}");
+
+    // The app's own page, fetched from MAINTENANCE_PAGE_URL when it goes on.
+    let html = "<html><body><h1>Back at noon</h1></body></html>";
+    let (port, asked) = page_server(html);
+    let url = format!("http://127.0.0.1:{port}/maintenance.html");
+    server.ok(&[
+        "config:set",
+        "-a",
+        "closed",
+        &format!("MAINTENANCE_PAGE_URL={url}"),
+    ]);
+    server.ok(&["maintenance:on", "-a", "closed"]);
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let (status, body) = curl(&server, "closed", "/any/path", &["-i"]);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(html), "{body}");
+    assert!(
+        body.to_ascii_lowercase()
+            .contains("content-type: text/html; charset=utf-8"),
+        "{body}"
+    );
+
+    let output = server.ok(&["maintenance:off", "-a", "closed"]);
+    assert!(
+        output.contains("Disabling maintenance mode for closed... done"),
+        "{output}"
+    );
+    let (status, body) = server.get("closed", "/");
+    assert_eq!((status, body.as_str()), (200, "Hello from web.1\n"));
+    let logs = server.ok(&["logs", "-a", "closed", "-s", "paas"]);
+    assert!(
+        logs.contains(
+            "paas[router]: at=info code=H80 desc=\"Maintenance mode\" method=GET path=\"/\""
+        ) && logs.contains("paas[api]: Enable maintenance mode by admin"),
+        "{logs}"
+    );
+}

@@ -9,6 +9,7 @@ mod domains;
 mod drains;
 mod keys;
 mod logs;
+mod maintenance;
 mod pg;
 mod ps;
 mod redis;
@@ -164,6 +165,9 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::DomainsAdd { hostname } => domains::add(ctx, &hostname),
         Command::DomainsRemove { hostname } => domains::remove(ctx, &hostname),
         Command::DomainsClear => domains::clear(ctx),
+        Command::Maintenance => maintenance::show(ctx),
+        Command::MaintenanceOn => maintenance::set(ctx, true),
+        Command::MaintenanceOff => maintenance::set(ctx, false),
         Command::Drains { format } => drains::list(ctx, format),
         Command::DrainsAdd { url } => drains::add(ctx, &url),
         Command::DrainsRemove { url } => drains::remove(ctx, &url),

@@ -195,13 +195,8 @@ fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, A
             .into_iter()
             .filter(|b| live.contains(b))
             .collect();
-        let routes = Arc::new(AppRoutes::new(app.as_str(), backends));
-        for domain in root
-            .app(&app)
-            .settings()
-            .map(|s| s.domains)
-            .unwrap_or_default()
-        {
+        let (routes, domains) = app_routes(&root.app(&app), backends);
+        for domain in domains {
             table.insert(domain, routes.clone());
         }
         table.insert(app.to_string(), routes);
@@ -245,15 +240,28 @@ async fn control_loop(listener: UnixListener, root: Root, table: RouteTable) {
     }
 }
 
+/// An app's routes, as its settings shape them (maintenance mode), and
+/// the custom domains they answer under.
+fn app_routes(dir: &AppDir, backends: Vec<converge::Backend>) -> (Arc<AppRoutes>, Vec<String>) {
+    let settings = dir.settings().unwrap_or_default();
+    let mut routes = AppRoutes::new(dir.name.as_str(), backends);
+    if settings.maintenance {
+        routes = routes.in_maintenance(match std::fs::read(dir.maintenance_page_file()) {
+            Ok(page) => router::MaintenancePage::Custom(page.into()),
+            Err(_) => router::MaintenancePage::Plain,
+        });
+    }
+    (Arc::new(routes), settings.domains)
+}
+
 fn reload(root: &Root, table: &RouteTable, app: &AppName) {
     let dir = root.app(app);
-    let entry = dir.exists().then(|| {
-        Arc::new(AppRoutes::new(
-            app.as_str(),
-            converge::read_routes(&dir).backends,
-        ))
-    });
-    let domains = dir.settings().map(|s| s.domains).unwrap_or_default();
+    let (entry, domains) = if dir.exists() {
+        let (routes, domains) = app_routes(&dir, converge::read_routes(&dir).backends);
+        (Some(routes), domains)
+    } else {
+        (None, Vec::new())
+    };
     table.rcu(|current| {
         let mut next = HashMap::clone(current);
         // The app's keys: its name and its custom domains, as they are now.

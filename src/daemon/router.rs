@@ -46,6 +46,16 @@ pub struct AppRoutes {
     /// Per backend: milliseconds since `epoch` until which it is left out.
     left_out_until: Vec<AtomicU64>,
     epoch: Instant,
+    /// In maintenance mode: the page every request gets instead.
+    maintenance: Option<MaintenancePage>,
+}
+
+/// What the router answers an app in maintenance mode with.
+pub enum MaintenancePage {
+    /// Ours, in plain text.
+    Plain,
+    /// The app's own (`MAINTENANCE_PAGE_URL`), as fetched.
+    Custom(Bytes),
 }
 
 impl AppRoutes {
@@ -56,7 +66,13 @@ impl AppRoutes {
             backends,
             next: AtomicUsize::new(0),
             epoch: Instant::now(),
+            maintenance: None,
         }
+    }
+
+    pub fn in_maintenance(mut self, page: MaintenancePage) -> AppRoutes {
+        self.maintenance = Some(page);
+        self
     }
 
     fn now_ms(&self) -> u64 {
@@ -209,6 +225,28 @@ impl Router {
             service: Duration::ZERO,
             error: None,
         };
+        if let Some(maintenance) = &routes.maintenance {
+            entry.error = Some(("H80", "Maintenance mode"));
+            entry.status = 503;
+            self.log.send(entry);
+            return match maintenance {
+                MaintenancePage::Plain => page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Offline for maintenance",
+                    &format!("{app} is undergoing maintenance right now. Please check back soon."),
+                ),
+                MaintenancePage::Custom(html) => Response::builder()
+                    .status(StatusCode::SERVICE_UNAVAILABLE)
+                    .header("content-type", "text/html; charset=utf-8")
+                    .header("retry-after", "60")
+                    .body(
+                        Full::new(html.clone())
+                            .map_err(|never| match never {})
+                            .boxed(),
+                    )
+                    .expect("a valid response"),
+            };
+        }
         // A WebSocket (or other) upgrade: the two hop-by-hop headers that ask
         // for it go to the dyno too, and the connections are joined on 101.
         let upgrade = requested_upgrade(&request);
@@ -470,6 +508,8 @@ impl RequestEntry {
     /// `at=info method=GET path="/" host=… request_id=… fwd="…" dyno=web.1 connect=1ms service=14ms status=200 bytes=255 protocol=http`
     fn line(&self) -> String {
         let head = match self.error {
+            // Maintenance is the owner's choice, not a failure.
+            Some((code @ "H80", desc)) => format!("at=info code={code} desc=\"{desc}\""),
             Some((code, desc)) => format!("at=error code={code} desc=\"{desc}\""),
             None => "at=info".to_string(),
         };

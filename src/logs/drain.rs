@@ -7,17 +7,15 @@
 //! The daemon runs one forwarder thread per app with drains; a drain that
 //! is down drops lines, never slows the app or touches the local stream.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls::ClientConfig;
 use sha2::{Digest, Sha256};
 
 use super::{LogLine, Reader};
+use crate::net::{self, Connection, HttpTarget};
 use crate::state::AppDir;
 
 /// Frames per HTTPS post, as logplex batches them.
@@ -28,25 +26,15 @@ const FRAMES_PER_POST: usize = 500;
 pub enum Drain {
     /// `syslog://host:port`, or `syslog+tls://host:port` when `tls`.
     Syslog { host: String, port: u16, tls: bool },
-    /// `https://…` (or `http://…` when not `tls`): logplex batches POSTed.
-    Http {
-        host: String,
-        port: u16,
-        tls: bool,
-        /// The path and query posted to.
-        path: String,
-        /// `Basic …` from the URL's `user:password@`.
-        authorization: Option<String>,
-    },
+    /// `https://…` (or `http://…`): logplex batches POSTed.
+    Http(HttpTarget),
 }
 
 impl Drain {
     fn address(&self) -> (&str, u16, bool) {
         match self {
-            Drain::Syslog { host, port, tls }
-            | Drain::Http {
-                host, port, tls, ..
-            } => (host, *port, *tls),
+            Drain::Syslog { host, port, tls } => (host, *port, *tls),
+            Drain::Http(target) => (&target.host, target.port, target.tls),
         }
     }
 }
@@ -62,70 +50,13 @@ pub fn parse(url: &str) -> Result<Drain, String> {
         "syslog" | "syslog+tls" => {
             let tls = scheme == "syslog+tls";
             let authority = rest.trim_end_matches('/');
-            let (host, port) = host_and_port(authority, None)
+            let (host, port) = net::host_and_port(authority, None)
                 .map_err(|err| format!("`{url}`: {err}: use `{scheme}://host:port`"))?;
             Ok(Drain::Syslog { host, port, tls })
         }
-        "https" | "http" => {
-            let tls = scheme == "https";
-            let (authority, path) = match rest.find(['/', '?']) {
-                Some(at) => (&rest[..at], &rest[at..]),
-                None => (rest, "/"),
-            };
-            let path = if path.starts_with('?') {
-                format!("/{path}")
-            } else {
-                path.to_string()
-            };
-            if path.contains(|c: char| c.is_whitespace() || c.is_control()) {
-                return Err(format!("`{url}`: the path must not hold spaces"));
-            }
-            let (userinfo, authority) = match authority.rsplit_once('@') {
-                Some((userinfo, authority)) => (Some(userinfo), authority),
-                None => (None, authority),
-            };
-            let (host, port) = host_and_port(authority, Some(if tls { 443 } else { 80 }))
-                .map_err(|err| format!("`{url}`: {err}"))?;
-            let authorization = userinfo.map(|userinfo| {
-                let encoded = base64::engine::general_purpose::STANDARD.encode(userinfo);
-                format!("Basic {encoded}")
-            });
-            Ok(Drain::Http {
-                host,
-                port,
-                tls,
-                path,
-                authorization,
-            })
-        }
+        "https" | "http" => Ok(Drain::Http(HttpTarget::parse(url)?)),
         _ => Err(format!("`{url}` is not a drain URL: {USAGE}")),
     }
-}
-
-/// `host:port`, `[v6]:port`, or a bare host when there is a default port.
-fn host_and_port(authority: &str, default_port: Option<u16>) -> Result<(String, u16), String> {
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') => {
-            let port: u16 = port
-                .parse()
-                .ok()
-                .filter(|&p| p != 0)
-                .ok_or_else(|| format!("`{port}` is not a port"))?;
-            (host, port)
-        }
-        _ => (
-            authority,
-            default_port.ok_or_else(|| "it has no port".to_string())?,
-        ),
-    };
-    let valid_host = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c));
-    if !valid_host {
-        return Err(format!("`{host}` is not a host name"));
-    }
-    Ok((host.trim_matches(['[', ']']).to_string(), port))
 }
 
 /// One line as logplex frames it: `<len> <190>1 <time> host app web.1 - <message>`.
@@ -138,37 +69,6 @@ pub fn syslog_frame(line: &LogLine) -> Vec<u8> {
         line.source, line.dyno, line.message
     );
     format!("{} {message}", message.len()).into_bytes()
-}
-
-/// A connection to a drain, in the clear or over TLS.
-enum Connection {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
-}
-
-impl Read for Connection {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Connection::Plain(stream) => stream.read(buf),
-            Connection::Tls(stream) => stream.read(buf),
-        }
-    }
-}
-
-impl Write for Connection {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Connection::Plain(stream) => stream.write(buf),
-            Connection::Tls(stream) => stream.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Connection::Plain(stream) => stream.flush(),
-            Connection::Tls(stream) => stream.flush(),
-        }
-    }
 }
 
 /// One drain of the app and the state of its connection.
@@ -218,33 +118,20 @@ impl Outlet {
                 connection.flush()?;
                 Ok(true)
             }),
-            Drain::Http {
-                host,
-                port,
-                tls: secure,
-                path,
-                authorization,
-            } => lines.chunks(FRAMES_PER_POST).try_for_each(|chunk| {
-                let default_port = if secure { 443 } else { 80 };
-                let host_header = match (host.contains(':'), port == default_port) {
-                    (true, true) => format!("[{host}]"),
-                    (true, false) => format!("[{host}]:{port}"),
-                    (false, true) => host.clone(),
-                    (false, false) => format!("{host}:{port}"),
-                };
+            Drain::Http(target) => lines.chunks(FRAMES_PER_POST).try_for_each(|chunk| {
                 let post = logplex_post(
-                    &path,
-                    &host_header,
-                    authorization.as_deref(),
+                    &target.path,
+                    &target.host_header(),
+                    target.authorization.as_deref(),
                     &self.token,
                     chunk,
                 );
                 let reused = self.connection.is_some();
                 let mut status = 0;
                 let mut post_it = |connection: &mut Connection| {
-                    let (code, keep_alive) = post_once(connection, &post)?;
-                    status = code;
-                    Ok(keep_alive)
+                    let response = net::exchange(connection, &post, 64 * 1024)?;
+                    status = response.status;
+                    Ok(response.keep_alive)
                 };
                 match self.with_connection(tls, &mut post_it) {
                     // A kept-alive connection the drain has since closed: once more on a new one.
@@ -309,15 +196,9 @@ fn describe(drain: &Drain) -> String {
             let scheme = if *tls { "syslog+tls" } else { "syslog" };
             format!("{scheme}://{host}:{port}")
         }
-        Drain::Http {
-            host,
-            port,
-            tls,
-            path,
-            ..
-        } => {
-            let scheme = if *tls { "https" } else { "http" };
-            format!("{scheme}://{host}:{port}{path}")
+        Drain::Http(target) => {
+            let scheme = if target.tls { "https" } else { "http" };
+            format!("{scheme}://{}{}", target.host_header(), target.path)
         }
     }
 }
@@ -350,50 +231,6 @@ fn logplex_post(
     let mut post = head.into_bytes();
     post.extend(body);
     post
-}
-
-/// Sends one POST and reads its response: its status, and whether the
-/// connection can carry another post.
-fn post_once(connection: &mut Connection, post: &[u8]) -> std::io::Result<(u16, bool)> {
-    connection.write_all(post)?;
-    connection.flush()?;
-    let mut reader = BufReader::new(connection);
-    let mut status_line = String::new();
-    reader.read_line(&mut status_line)?;
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| std::io::Error::other("the drain did not answer in HTTP"))?;
-    let mut length: Option<u64> = None;
-    let mut closes = false;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 {
-            return Err(std::io::Error::other("the drain closed the connection"));
-        }
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':').unwrap_or((header, ""));
-        let value = value.trim();
-        match name.to_ascii_lowercase().as_str() {
-            "content-length" => length = value.parse().ok(),
-            "connection" => closes = value.eq_ignore_ascii_case("close"),
-            "transfer-encoding" => closes = true,
-            _ => {}
-        }
-    }
-    let no_body = status == 204 || status == 304 || (100..200).contains(&status);
-    match length {
-        _ if no_body => {}
-        Some(length) => {
-            std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink())?;
-        }
-        None => closes = true,
-    }
-    Ok((status, !closes))
 }
 
 /// Forwards the app's new lines to the drains `drains` names, until it
@@ -434,30 +271,13 @@ pub fn forward(app: &AppDir, drains: impl Fn() -> Vec<Drain>) {
 
 fn connect(drain: &Drain, tls: Option<&Arc<ClientConfig>>) -> std::io::Result<Connection> {
     let (host, port, secure) = drain.address();
-    let address = (host, port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| std::io::Error::other(format!("`{host}` has no address")))?;
-    let mut socket = TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
-    // A drain that stops reading or answering must not hold the forwarder long.
-    socket.set_write_timeout(Some(Duration::from_secs(2)))?;
-    socket.set_read_timeout(Some(Duration::from_secs(5)))?;
-    if !secure {
-        return Ok(Connection::Plain(socket));
-    }
-    let config = tls.ok_or_else(|| std::io::Error::other("no trusted authorities to check it"))?;
-    let name = ServerName::try_from(host.to_string())
-        .map_err(|_| std::io::Error::other(format!("`{host}` is not a TLS server name")))?;
-    let mut session = ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
-    while session.is_handshaking() {
-        session.complete_io(&mut socket)?;
-    }
-    Ok(Connection::Tls(Box::new(StreamOwned::new(session, socket))))
+    net::connect(host, port, secure, tls)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead, BufReader, Read};
 
     #[test]
     fn drain_urls() {
@@ -479,23 +299,23 @@ mod tests {
         );
         assert_eq!(
             parse("https://user:s3cret@logs.example.com/drain?app=x").unwrap(),
-            Drain::Http {
+            Drain::Http(HttpTarget {
                 host: "logs.example.com".into(),
                 port: 443,
                 tls: true,
                 path: "/drain?app=x".into(),
                 authorization: Some("Basic dXNlcjpzM2NyZXQ=".into()),
-            }
+            })
         );
         assert_eq!(
             parse("http://127.0.0.1:8080").unwrap(),
-            Drain::Http {
+            Drain::Http(HttpTarget {
                 host: "127.0.0.1".into(),
                 port: 8080,
                 tls: false,
                 path: "/".into(),
                 authorization: None,
-            }
+            })
         );
         assert!(parse("syslog://logs.example.com")
             .unwrap_err()

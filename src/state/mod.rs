@@ -89,6 +89,9 @@ pub struct AppSettings {
     /// Custom domains the router sends to this app (`domains:add`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<String>,
+    /// The router answers 503 (H80) instead of passing requests on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub maintenance: bool,
 }
 
 impl AppSettings {
@@ -218,6 +221,10 @@ impl AppDir {
     }
     pub fn logs_dir(&self) -> PathBuf {
         self.path.join("logs")
+    }
+    /// The page `maintenance:on` fetched from `MAINTENANCE_PAGE_URL`.
+    pub fn maintenance_page_file(&self) -> PathBuf {
+        self.path.join("maintenance.html")
     }
     pub fn routes_file(&self) -> PathBuf {
         self.path.join("routes.toml")
