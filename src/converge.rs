@@ -246,6 +246,15 @@ impl Platform<'_> {
                 say!(" !     warning: {}", err.report().trim_end());
             }
         }
+        // Requests the old dynos took before the routes moved finish first.
+        let draining: Vec<String> = routes_of(&retired)
+            .backends
+            .into_iter()
+            .map(|b| b.address)
+            .collect();
+        if !draining.is_empty() {
+            let _ = drain_router(self.root, &draining);
+        }
         if let Err(err) = self.stop(app, &retired) {
             say!(
                 " !     warning: old dynos were not all stopped: {}",
@@ -456,20 +465,27 @@ pub fn routes_of(dynos: &[Dyno]) -> Routes {
 
 /// Asks the daemon to reload an app's routes; returns once it has.
 pub fn notify_router(root: &Root, app: &str) -> Result<()> {
-    control_request(root, &format!("reload {app}"))
+    control_request(root, &format!("reload {app}"), Duration::from_secs(10))
+}
+
+/// Waits until the router has no request under way to these dyno
+/// addresses (taken out of the routes already), at most its 30 s request timeout.
+pub fn drain_router(root: &Root, addresses: &[String]) -> Result<()> {
+    let request = format!("drain {}", addresses.join(" "));
+    control_request(root, &request, Duration::from_secs(40))
 }
 
 /// Whether the daemon answers on its control socket.
 pub fn ping_daemon(root: &Root) -> Result<()> {
-    control_request(root, "ping")
+    control_request(root, "ping", Duration::from_secs(10))
 }
 
-fn control_request(root: &Root, request: &str) -> Result<()> {
+fn control_request(root: &Root, request: &str, timeout: Duration) -> Result<()> {
     let socket = root.control_socket();
     let mut stream =
         UnixStream::connect(&socket).context(|| format!("connecting to `{}`", socket.display()))?;
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(timeout))
         .context(|| "setting a timeout".into())?;
     writeln!(stream, "{request}").context(|| "writing to the router".into())?;
     let mut answer = String::new();

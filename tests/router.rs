@@ -382,3 +382,118 @@ fn maintenance_mode_answers_503_with_the_apps_page_and_keeps_the_dynos() {
         "{logs}"
     );
 }
+
+/// An app whose `/slow` answers after 300 ms, saying which release served it.
+const SLOW_APP: &str = r#"
+import http.server, os, time
+
+class App(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/slow":
+            time.sleep(0.3)
+        body = f"{os.environ.get('RELEASE', '?')} {os.environ['DYNO']}\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), App).serve_forever()
+"#;
+
+/// One GET through the router on a new connection: the status line, or
+/// what went wrong.
+fn raw_get(port: u16, host: &str, path: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(40)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| e.to_string())?;
+    let status = answer.lines().next().unwrap_or_default().to_string();
+    if status.starts_with("HTTP/1.1 200") {
+        Ok(status)
+    } else {
+        Err(answer)
+    }
+}
+
+#[test]
+fn deploys_restarts_and_rollbacks_under_load_fail_no_request() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "steady");
+    repo.write("server.py", SLOW_APP);
+    repo.commit("a slow app");
+    repo.push_ok();
+    server.ok(&["ps:scale", "-a", "steady", "web=2"]);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(Mutex::new(Vec::<String>::new()));
+    let host = format!("steady.localhost:{}", server.http_port);
+    let clients: Vec<_> = (0..6)
+        .map(|client| {
+            let (stop, served, failures, host) =
+                (stop.clone(), served.clone(), failures.clone(), host.clone());
+            let port = server.http_port;
+            std::thread::spawn(move || {
+                // Half slow requests (in flight while the routes move), half quick.
+                let path = if client % 2 == 0 { "/slow" } else { "/" };
+                while !stop.load(Ordering::SeqCst) {
+                    match raw_get(port, &host, path) {
+                        Ok(_) => served.fetch_add(1, Ordering::SeqCst),
+                        Err(err) => {
+                            failures.lock().unwrap().push(err);
+                            0
+                        }
+                    };
+                }
+            })
+        })
+        .collect();
+
+    let started = std::time::Instant::now();
+    for round in 1..=20 {
+        match round {
+            5 => drop(server.ok(&["ps:restart", "-a", "steady"])),
+            10 => drop(server.ok(&["config:set", "-a", "steady", "ROUND=10"])),
+            15 => drop(server.ok(&["releases:rollback", "-a", "steady"])),
+            _ => {
+                repo.write("round.txt", &round.to_string());
+                repo.commit(&format!("round {round}"));
+                repo.push_ok();
+            }
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    for client in clients {
+        client.join().unwrap();
+    }
+    let failures = failures.lock().unwrap();
+    let served = served.load(Ordering::SeqCst);
+    eprintln!(
+        "{served} requests served during 17 deploys, a restart, a config change and a rollback in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed; the first:\n{}",
+        failures.len(),
+        served + failures.len(),
+        failures[0]
+    );
+    assert!(served > 100, "only {served} requests were served");
+}

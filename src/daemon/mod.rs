@@ -78,13 +78,20 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
         root.path.display()
     );
 
-    tokio::spawn(control_loop(control, root.clone(), table.clone()));
+    let in_flight: Arc<router::InFlight> = Arc::default();
+    tokio::spawn(control_loop(
+        control,
+        root.clone(),
+        table.clone(),
+        in_flight.clone(),
+    ));
     tokio::spawn(reconcile_loop(root.clone(), table.clone()));
     let addons_task = tokio::spawn(addons_loop(root.clone(), settings.clone()));
     let router = router::Router::new(
         settings.domain.clone(),
         settings.http_port,
         table,
+        in_flight,
         root.clone(),
     );
     tokio::select! {
@@ -205,20 +212,32 @@ fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, A
 }
 
 /// `reload <app>` re-reads that app's routes; the answer `ok` means the
-/// router uses them from now on.
-async fn control_loop(listener: UnixListener, root: Root, table: RouteTable) {
+/// router uses them from now on. `drain <address>…` answers `ok` once no
+/// request to those dynos is under way (30 s at most).
+async fn control_loop(
+    listener: UnixListener,
+    root: Root,
+    table: RouteTable,
+    in_flight: Arc<router::InFlight>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let root = root.clone();
         let table = table.clone();
+        let in_flight = in_flight.clone();
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut lines = BufReader::new(read).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let answer = match line.split_once(' ').unwrap_or((line.as_str(), "")) {
                     ("ping", _) => "ok".to_string(),
+                    ("drain", addresses) => {
+                        let addresses: Vec<&str> = addresses.split_whitespace().collect();
+                        in_flight.drain(&addresses).await;
+                        "ok".to_string()
+                    }
                     ("reload", name) => match AppName::parse(name.trim()) {
                         Ok(app) => {
                             reload(&root, &table, &app);

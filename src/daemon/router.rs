@@ -104,6 +104,67 @@ impl AppRoutes {
 /// App name to routes, swapped whole on every reload so requests never lock.
 pub type RouteTable = Arc<ArcSwap<HashMap<String, Arc<AppRoutes>>>>;
 
+/// Requests under way per dyno address (until their response body is
+/// sent), so a deploy stops the old dynos only once theirs are done.
+#[derive(Default)]
+pub struct InFlight(std::sync::Mutex<HashMap<String, usize>>);
+
+impl InFlight {
+    fn enter(self: &Arc<Self>, address: &str) -> InFlightGuard {
+        *self
+            .0
+            .lock()
+            .expect("not poisoned")
+            .entry(address.to_string())
+            .or_default() += 1;
+        InFlightGuard {
+            registry: self.clone(),
+            address: address.to_string(),
+        }
+    }
+
+    /// How many requests are under way to any of these addresses.
+    pub fn count(&self, addresses: &[&str]) -> usize {
+        let counts = self.0.lock().expect("not poisoned");
+        addresses.iter().filter_map(|a| counts.get(*a)).sum()
+    }
+
+    /// Waits until none of these addresses has a request under way, or
+    /// the request timeout passes.
+    pub async fn drain(&self, addresses: &[&str]) {
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        // Twice empty, a moment apart: a request that read the old routes
+        // just before they changed has counted itself by then.
+        let mut empty_before = false;
+        while Instant::now() < deadline {
+            let empty = self.count(addresses) == 0;
+            if empty && empty_before {
+                return;
+            }
+            empty_before = empty;
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// One request's place in `InFlight`; dropped when it is done.
+struct InFlightGuard {
+    registry: Arc<InFlight>,
+    address: String,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let mut counts = self.registry.0.lock().expect("not poisoned");
+        if let Some(count) = counts.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.address);
+            }
+        }
+    }
+}
+
 type Body = BoxBody<Bytes, hyper::Error>;
 
 pub struct Router {
@@ -112,6 +173,7 @@ pub struct Router {
     port: u16,
     table: RouteTable,
     client: Client<TimedConnector, Body>,
+    in_flight: Arc<InFlight>,
     log: RequestLog,
     request_ids: RequestIds,
 }
@@ -128,7 +190,13 @@ const HOP_BY_HOP: &[&str] = &[
 ];
 
 impl Router {
-    pub fn new(domain: String, port: u16, table: RouteTable, root: Root) -> Arc<Router> {
+    pub fn new(
+        domain: String,
+        port: u16,
+        table: RouteTable,
+        in_flight: Arc<InFlight>,
+        root: Root,
+    ) -> Arc<Router> {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(TimedConnector::new());
@@ -137,6 +205,7 @@ impl Router {
             port,
             table,
             client,
+            in_flight,
             log: RequestLog::start(root),
             request_ids: RequestIds::default(),
         })
@@ -194,10 +263,11 @@ impl Router {
         let name = host
             .rsplit_once(':')
             .map_or(host.as_str(), |(name, _)| name);
-        let Some(routes) = table
+        let Some(mut routes) = table
             .get(name)
             .filter(|_| name.contains('.'))
             .or_else(|| table.get(self.app_for_host(&host)?))
+            .cloned()
         else {
             return page(
                 StatusCode::NOT_FOUND,
@@ -205,7 +275,8 @@ impl Router {
                 &format!("There is no app at {host}."),
             );
         };
-        let app = routes.app.as_str();
+        let app = routes.app.clone();
+        let app = app.as_str();
         let request_id = self.request_ids.for_request(&request);
         let mut entry = RequestEntry {
             app: app.to_string(),
@@ -251,7 +322,7 @@ impl Router {
         // for it go to the dyno too, and the connections are joined on 101.
         let upgrade = requested_upgrade(&request);
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
-        let Some((mut index, mut backend)) = routes.pick() else {
+        let Some((mut index, mut backend)) = routes.pick().map(|(i, b)| (i, b.clone())) else {
             entry.error = Some(("H14", "No web processes running"));
             entry.status = 503;
             self.log.send(entry);
@@ -263,6 +334,7 @@ impl Router {
         };
         add_forwarding_headers(&mut request, peer, self.port, &request_id);
         let (parts, body) = request.into_parts();
+        let client_version = parts.version;
         // A request with no body may go to another dyno when the first
         // refuses the connection: nothing of it has been sent yet.
         let retryable = parts.method.is_idempotent()
@@ -270,8 +342,10 @@ impl Router {
             && !parts.headers.contains_key("transfer-encoding");
         let mut body = Some(body.boxed());
         let mut attempts = 0;
+        let mut guard;
         let response = loop {
             attempts += 1;
+            guard = Some(self.in_flight.enter(&backend.address));
             entry.dyno = Some(backend.dyno.clone());
             let Ok(uri) = format!("http://{}{}", backend.address, entry.path).parse::<hyper::Uri>()
             else {
@@ -305,9 +379,16 @@ impl Router {
             match result {
                 Ok(Err(err)) if err.is_connect() => {
                     routes.refused(index);
-                    if retryable && attempts < routes.backends.len() {
+                    // The routes may have moved on (a deploy) since this
+                    // request read them: the retry goes by the latest.
+                    if let Some(latest) = self.table.load().get(app) {
+                        if !Arc::ptr_eq(latest, &routes) {
+                            routes = latest.clone();
+                        }
+                    }
+                    if retryable && attempts <= routes.backends.len() {
                         if let Some((next_index, next)) = routes.pick() {
-                            (index, backend) = (next_index, next);
+                            (index, backend) = (next_index, next.clone());
                             continue;
                         }
                     }
@@ -325,8 +406,14 @@ impl Router {
                 if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
                     let backend_upgrade = hyper::upgrade::on(&mut response);
                     tokio::spawn(join_upgraded(client_upgrade, backend_upgrade));
+                    // A joined connection lasts as long as the client keeps
+                    // it; a deploy does not wait for it.
+                    guard = None;
                 }
                 let (mut parts, body) = response.into_parts();
+                // The client's HTTP version, not the dyno's: an HTTP/1.0
+                // app must not cost a 1.1 client its kept-alive connection.
+                parts.version = client_version;
                 let kept = switching.then(|| {
                     (
                         parts.headers.get(CONNECTION).cloned(),
@@ -351,6 +438,11 @@ impl Router {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse().ok());
                 self.log.send(entry);
+                // The request counts as under way until its body is sent.
+                let body = body.map_frame(move |frame| {
+                    let _ = &guard;
+                    frame
+                });
                 Response::from_parts(parts, body.boxed())
             }
             Err(error) => {
@@ -582,6 +674,7 @@ mod tests {
             "localhost".into(),
             8080,
             Arc::new(ArcSwap::from_pointee(HashMap::new())),
+            Arc::default(),
             Root::new("/nonexistent"),
         )
     }
