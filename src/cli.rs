@@ -264,6 +264,34 @@ pub enum Command {
     #[command(name = "domains:clear")]
     DomainsClear,
 
+    /// The app's TLS certificate: the names it covers and when it expires.
+    #[command(name = "certs")]
+    Certs {
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Add (or replace) the app's TLS certificate: the chain file, then the
+    /// key file (over SSH, both PEM blocks on stdin). The router serves it on
+    /// the HTTPS port to clients naming the app's hosts.
+    #[command(name = "certs:add")]
+    CertsAdd {
+        /// The certificate chain, PEM.
+        #[arg(value_name = "CERT", requires = "key")]
+        cert: Option<PathBuf>,
+        /// Its private key, PEM, not encrypted.
+        #[arg(value_name = "KEY")]
+        key: Option<PathBuf>,
+    },
+    /// Remove the app's TLS certificate.
+    #[command(name = "certs:remove")]
+    CertsRemove,
+    /// Redirect plain HTTP requests to HTTPS (`on`), or stop (`off`); shows the setting without one.
+    #[command(name = "certs:redirect")]
+    CertsRedirect {
+        #[arg(value_name = "on|off", value_parser = ["on", "off"])]
+        state: Option<String>,
+    },
+
     /// Whether the app is in maintenance mode.
     #[command(name = "maintenance")]
     Maintenance,
@@ -619,9 +647,12 @@ pub struct InstallArgs {
     /// The port of the private sshd (`--local`).
     #[arg(long, default_value_t = 2222)]
     pub ssh_port: u16,
-    /// The router's HTTP port.
+    /// The router's HTTP port (default 80; `--local`: 8080).
     #[arg(long)]
     pub http_port: Option<u16>,
+    /// The router's HTTPS port, for apps with certificates (default 443; `--local`: 8443).
+    #[arg(long)]
+    pub https_port: Option<u16>,
     /// Apps answer at `<app>.<domain>`.
     #[arg(long, default_value = "localhost")]
     pub domain: String,

@@ -241,9 +241,11 @@ impl Platform<'_> {
             .filter(|old| !serving.iter().any(|d| d.id == old.id))
             .collect();
         let routes = routes_of(&serving);
+        let mut routes_moved = true;
         if routes != read_routes(app) {
             if let Err(err) = self.publish_routes(app, &routes) {
                 say!(" !     warning: {}", err.report().trim_end());
+                routes_moved = false;
             }
         }
         // Requests the old dynos took before the routes moved finish first.
@@ -252,7 +254,7 @@ impl Platform<'_> {
             .into_iter()
             .map(|b| b.address)
             .collect();
-        if !draining.is_empty() {
+        if routes_moved && !draining.is_empty() {
             let _ = drain_router(self.root, &draining);
         }
         if let Err(err) = self.stop(app, &retired) {

@@ -10,6 +10,7 @@
 pub mod output;
 pub mod addons;
 pub mod build;
+pub mod certs;
 pub mod cli;
 pub mod client;
 pub mod commands;

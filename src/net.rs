@@ -177,7 +177,14 @@ pub fn exchange(
     connection.flush()?;
     let mut reader = BufReader::new(connection);
     let mut status_line = String::new();
-    reader.read_line(&mut status_line)?;
+    if reader.read_line(&mut status_line)? == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the server closed the connection",
+        ));
+    }
+    // HTTP/1.0 closes after each response unless it says otherwise.
+    let mut closes = status_line.starts_with("HTTP/1.0");
     let status: u16 = status_line
         .split_whitespace()
         .nth(1)
@@ -185,7 +192,6 @@ pub fn exchange(
         .ok_or_else(|| std::io::Error::other("the server did not answer in HTTP"))?;
     let mut length: Option<u64> = None;
     let mut chunked = false;
-    let mut closes = false;
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header)? == 0 {
@@ -199,7 +205,7 @@ pub fn exchange(
         let value = value.trim();
         match name.to_ascii_lowercase().as_str() {
             "content-length" => length = value.parse().ok(),
-            "connection" => closes = value.eq_ignore_ascii_case("close"),
+            "connection" => closes = !value.eq_ignore_ascii_case("keep-alive"),
             "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
             _ => {}
         }
@@ -210,8 +216,14 @@ pub fn exchange(
         _ if no_body => {}
         _ if chunked => body = read_chunked(&mut reader, body_limit)?,
         Some(length) => {
-            (&mut reader).take(length).read_to_end(&mut body)?;
-            body.truncate(body_limit as usize);
+            (&mut reader)
+                .take(length.min(body_limit))
+                .read_to_end(&mut body)?;
+            // Past the limit: read and dropped, so the connection stays usable.
+            std::io::copy(
+                &mut (&mut reader).take(length.saturating_sub(body_limit)),
+                &mut std::io::sink(),
+            )?;
         }
         None => {
             // The body ends when the connection does.
@@ -244,13 +256,15 @@ fn read_chunked(reader: &mut impl BufRead, limit: u64) -> std::io::Result<Vec<u8
                 }
             }
         }
-        let mut chunk = Vec::new();
-        (&mut *reader).take(size).read_to_end(&mut chunk)?;
-        if chunk.len() as u64 != size {
+        let room = limit.saturating_sub(body.len() as u64);
+        let kept = (&mut *reader).take(size.min(room)).read_to_end(&mut body)? as u64;
+        let dropped = std::io::copy(
+            &mut (&mut *reader).take(size - size.min(room)),
+            &mut std::io::sink(),
+        )?;
+        if kept + dropped != size {
             return Err(std::io::Error::other("a chunked body cut short"));
         }
-        let room = limit.saturating_sub(body.len() as u64) as usize;
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
         let mut end = String::new();
         reader.read_line(&mut end)?;
     }

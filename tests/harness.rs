@@ -9,6 +9,7 @@ pub struct TestServer {
     client: tempfile::TempDir,
     pub ssh_port: u16,
     pub http_port: u16,
+    pub https_port: u16,
 }
 
 fn free_port() -> u16 {
@@ -79,12 +80,14 @@ impl TestServer {
             client,
             ssh_port: free_port(),
             http_port: free_port(),
+            https_port: free_port(),
         };
         let output = Command::new(paas_bin())
             .args(["server", "install", "--local", "--root"])
             .arg(server.root.path())
             .args(["--ssh-port", &server.ssh_port.to_string()])
             .args(["--http-port", &server.http_port.to_string()])
+            .args(["--https-port", &server.https_port.to_string()])
             .arg("--admin-key")
             .arg(key.with_extension("pub"))
             .output()
@@ -394,8 +397,8 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A private certificate authority and a certificate it signed for
-/// `127.0.0.1` and `localhost`, made with openssl in a directory every
-/// user can read (the daemon runs as `paas`).
+/// `127.0.0.1`, `localhost` and any other hosts named, made with openssl in
+/// a directory every user can read (the daemon runs as `paas`).
 pub struct TestCertificates {
     /// Kept for as long as the certificates are used.
     _dir: tempfile::TempDir,
@@ -406,6 +409,10 @@ pub struct TestCertificates {
 
 impl TestCertificates {
     pub fn new() -> TestCertificates {
+        TestCertificates::for_hosts(&[])
+    }
+
+    pub fn for_hosts(hosts: &[&str]) -> TestCertificates {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new()
             .prefix("paas-certs-")
@@ -416,12 +423,14 @@ impl TestCertificates {
             ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
             openssl req -x509 $ec -keyout ca.key -out ca.pem -days 3 -subj /CN=paas-test-ca
             openssl req $ec -keyout server.key -out server.csr -subj /CN=localhost
-            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' > ext
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost%s\nbasicConstraints=CA:FALSE\n' "$HOSTS" > ext
             openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
               -out server.pem -days 3 -extfile ext
             chmod 0644 ca.pem server.pem server.key"#;
+        let names: String = hosts.iter().map(|h| format!(",DNS:{h}")).collect();
         let output = Command::new("sh")
             .args(["-c", script])
+            .env("HOSTS", names)
             .current_dir(dir.path())
             .output()
             .unwrap();

@@ -1,7 +1,7 @@
 //! What the router does for each request: the headers an app sees, retries
 //! past a dyno that refuses connections, and Heroku's error codes.
 
-use crate::harness::TestServer;
+use crate::harness::{text, TestServer};
 
 /// An app that shows the request headers it got, and one path that answers
 /// only after 35 s.
@@ -496,4 +496,130 @@ fn deploys_restarts_and_rollbacks_under_load_fail_no_request() {
         failures[0]
     );
     assert!(served > 100, "only {served} requests were served");
+}
+
+/// curl over HTTPS, trusting the test authority: (status, HTTP version, body).
+fn curl_https(
+    server: &TestServer,
+    ca: &std::path::Path,
+    host: &str,
+    path: &str,
+    extra: &[&str],
+) -> (u16, String, String) {
+    let output = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-m",
+            "10",
+            "-w",
+            "\n%{http_code} %{http_version}",
+            "--cacert",
+        ])
+        .arg(ca)
+        .args(extra)
+        .arg(format!("https://{host}:{}{path}", server.https_port))
+        .output()
+        .unwrap();
+    let all = String::from_utf8_lossy(&output.stdout).to_string();
+    let (body, last) = all.rsplit_once('\n').unwrap_or(("", "0 0"));
+    let (code, version) = last.split_once(' ').unwrap_or(("0", "0"));
+    (
+        code.parse().unwrap_or(0),
+        version.to_string(),
+        body.to_string(),
+    )
+}
+
+#[test]
+fn tls_certificates_serve_https_and_http2_and_redirect_http() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "secure");
+    repo.write("server.py", HEADERS_APP);
+    repo.commit("an app that shows its headers");
+    repo.push_ok();
+    let host = "secure.localhost";
+    let certificates = crate::harness::TestCertificates::for_hosts(&[host]);
+    let (cert, key) = (
+        certificates.cert.to_str().unwrap(),
+        certificates.key.to_str().unwrap(),
+    );
+    // No certificate yet: no TLS for the app.
+    assert_eq!(curl_https(&server, &certificates.ca, host, "/", &[]).0, 0);
+
+    // Refused: a key of another certificate, a certificate for other hosts.
+    let other = crate::harness::TestCertificates::new();
+    let mismatched = server.local(&[
+        "certs:add",
+        "-a",
+        "secure",
+        cert,
+        other.key.to_str().unwrap(),
+    ]);
+    assert!(
+        text(&mismatched).contains("the private key does not match the certificate"),
+        "{}",
+        text(&mismatched)
+    );
+    let elsewhere = server.local(&[
+        "certs:add",
+        "-a",
+        "secure",
+        other.cert.to_str().unwrap(),
+        other.key.to_str().unwrap(),
+    ]);
+    assert!(
+        text(&elsewhere).contains("none of which is a host of `secure`"),
+        "{}",
+        text(&elsewhere)
+    );
+
+    let added = server.local(&["certs:add", "-a", "secure", cert, key]);
+    assert!(added.status.success(), "{}", text(&added));
+    assert!(
+        text(&added).contains("Adding TLS certificate to secure... done"),
+        "{}",
+        text(&added)
+    );
+    let listed = server.ok(&["certs", "-a", "secure"]);
+    assert!(
+        listed.contains("secure.localhost") && listed.contains("Expires"),
+        "{listed}"
+    );
+
+    // HTTP/2 and HTTP/1.1 over TLS; the app learns the request was HTTPS.
+    let (status, version, body) =
+        curl_https(&server, &certificates.ca, host, "/headers", &["--http2"]);
+    assert_eq!((status, version.as_str()), (200, "2"), "{body}");
+    let headers: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(headers["x-forwarded-proto"], "https");
+    assert_eq!(headers["x-forwarded-port"], server.https_port.to_string());
+    assert_eq!(
+        headers["host"],
+        format!("{host}:{}", server.https_port),
+        "HTTP/2's authority reaches the app as Host"
+    );
+    let (status, version, _) = curl_https(&server, &certificates.ca, host, "/", &["--http1.1"]);
+    assert_eq!((status, version.as_str()), (200, "1.1"));
+
+    // Redirects from plain HTTP, when asked for.
+    assert_eq!(server.ok(&["certs:redirect", "-a", "secure"]).trim(), "off");
+    assert_eq!(curl(&server, "secure", "/x?y=1", &[]).0, 200);
+    server.ok(&["certs:redirect", "on", "-a", "secure"]);
+    let (status, head) = curl(&server, "secure", "/x?y=1", &["-I"]);
+    assert_eq!(status, 308, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains(&format!(
+            "location: https://{host}:{}/x?y=1",
+            server.https_port
+        )),
+        "{head}"
+    );
+    server.ok(&["certs:redirect", "off", "-a", "secure"]);
+    assert_eq!(curl(&server, "secure", "/", &[]).0, 200);
+
+    server.ok(&["certs:remove", "-a", "secure"]);
+    assert_eq!(curl_https(&server, &certificates.ca, host, "/", &[]).0, 0);
+    assert!(server
+        .ok(&["certs", "-a", "secure"])
+        .contains("none: add one with `paas certs:add CERT KEY`"));
 }

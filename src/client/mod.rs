@@ -206,6 +206,23 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             }
             ssh::call(server, &words, ssh::Io::Stdin(key)).map(drop)
         }
+        Command::CertsAdd {
+            cert: Some(cert),
+            key: Some(key),
+        } => {
+            let Some(app) = app.or(inferred_app) else {
+                return Err(Error::new("no app given").hint("name it with `-a APP`"));
+            };
+            let read = |file: &std::path::Path| {
+                std::fs::read_to_string(file).map_err(|err| {
+                    Error::new(format!("cannot read `{}`", file.display())).cause(err)
+                })
+            };
+            let bundle = format!("{}\n{}", read(cert)?, read(key)?);
+            crate::certs::check(&bundle)?;
+            words.extend([format!("--app={app}"), "certs:add".into()]);
+            ssh::call(server, &words, ssh::Io::Stdin(bundle)).map(drop)
+        }
         _ => {
             if let Some(app) = inferred_app {
                 words.push(format!("--app={app}"));
@@ -254,6 +271,7 @@ fn reads_stdin(command: &Command) -> bool {
         Command::Run { .. } => true,
         Command::PgPsql { command, .. } | Command::RedisCli { command, .. } => command.is_none(),
         Command::ConfigSet { pairs } => pairs.is_empty(),
+        Command::CertsAdd { cert, .. } => cert.is_none(),
         _ => false,
     }
 }

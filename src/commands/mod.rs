@@ -3,6 +3,7 @@
 mod addons;
 mod apps;
 mod builds;
+mod certs;
 mod config;
 mod deploy;
 mod domains;
@@ -19,6 +20,7 @@ mod server;
 mod ssh_command;
 
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::Command as Process;
 
 use crate::cli::{Cli, Command};
@@ -165,6 +167,10 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::DomainsAdd { hostname } => domains::add(ctx, &hostname),
         Command::DomainsRemove { hostname } => domains::remove(ctx, &hostname),
         Command::DomainsClear => domains::clear(ctx),
+        Command::Certs { format } => certs::list(ctx, format),
+        Command::CertsAdd { cert, key } => certs::add(ctx, cert, key),
+        Command::CertsRemove => certs::remove(ctx),
+        Command::CertsRedirect { state } => certs::redirect(ctx, state),
         Command::Maintenance => maintenance::show(ctx),
         Command::MaintenanceOn => maintenance::set(ctx, true),
         Command::MaintenanceOff => maintenance::set(ctx, false),
@@ -241,6 +247,38 @@ fn is_root_user() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The files a command names that root reads for the owner, and their text,
+/// checked before it goes into a pipe nobody reads yet (and must fit in it).
+fn files_for_stdin(command: &Command) -> Result<Option<(Vec<PathBuf>, String)>> {
+    let read = |file: &PathBuf| {
+        std::fs::read_to_string(file)
+            .map_err(|err| Error::new(format!("cannot read `{}`", file.display())).cause(err))
+    };
+    match command {
+        Command::KeysAdd {
+            file: Some(file), ..
+        } => {
+            let text = read(file)?;
+            if text.len() > 16 * 1024 || crate::ssh::parse_public_key(&text).is_err() {
+                return Err(
+                    Error::new(format!("`{}` is not an SSH public key", file.display()))
+                        .hint("pass the `.pub` file, such as `~/.ssh/id_ed25519.pub`"),
+                );
+            }
+            Ok(Some((vec![file.clone()], text)))
+        }
+        Command::CertsAdd {
+            cert: Some(cert),
+            key: Some(key),
+        } => {
+            let text = format!("{}\n{}", read(cert)?, read(key)?);
+            crate::certs::check(&text)?;
+            Ok(Some((vec![cert.clone(), key.clone()], text)))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// root runs app commands as the install's owner, so files and containers
 /// always belong to one unprivileged user.
 fn reexec_as_owner(root: &Root, command: &Command, args: &[String]) -> Result<()> {
@@ -248,31 +286,21 @@ fn reexec_as_owner(root: &Root, command: &Command, args: &[String]) -> Result<()
     let home = crate::install::user_home(&settings.user)?;
     let mut args = args.to_vec();
     let mut process = Process::new("runuser");
-    // The owner runs in `/` and may not read root's files: a key file named
-    // here is read now and handed over on stdin instead.
-    if let Command::KeysAdd {
-        file: Some(file), ..
-    } = command
-    {
-        let text = std::fs::read_to_string(file)
-            .map_err(|err| Error::new(format!("cannot read `{}`", file.display())).cause(err))?;
-        // Checked before it goes into a pipe nobody reads yet (and must fit in it).
-        if text.len() > 16 * 1024 || crate::ssh::parse_public_key(&text).is_err() {
-            return Err(
-                Error::new(format!("`{}` is not an SSH public key", file.display()))
-                    .hint("pass the `.pub` file, such as `~/.ssh/id_ed25519.pub`"),
-            );
-        }
+    // The owner runs in `/` and may not read root's files: files named here
+    // are read now and handed over on stdin instead.
+    if let Some((files, text)) = files_for_stdin(command)? {
         let (reader, mut writer) =
             std::io::pipe().map_err(|err| Error::unexpected("creating a pipe").cause(err))?;
         use std::io::Write as _;
         writer
             .write_all(text.as_bytes())
-            .map_err(|err| Error::unexpected("passing the key on").cause(err))?;
+            .map_err(|err| Error::unexpected("passing the file on").cause(err))?;
         drop(writer);
-        let file = file.display().to_string();
-        if let Some(at) = args.iter().rposition(|a| *a == file) {
-            args.remove(at);
+        for file in files {
+            let file = file.display().to_string();
+            if let Some(at) = args.iter().rposition(|a| *a == file) {
+                args.remove(at);
+            }
         }
         process.stdin(reader);
     }

@@ -61,21 +61,19 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
     } else {
         "0.0.0.0"
     };
-    let http = tokio::net::TcpListener::bind((address, settings.http_port))
-        .await
-        .map_err(|err| {
-            Error::new(format!(
-                "the router cannot listen on port {}",
-                settings.http_port
-            ))
-            .cause(err)
-            .hint("another program holds that port; pick another with `--http-port`")
-        })?;
+    let http = listen(address, settings.http_port, "--http-port").await?;
+    let https = match settings.https_port {
+        Some(port) => Some(listen(address, port, "--https-port").await?),
+        None => None,
+    };
     eprintln!(
-        "paas daemon: routing http://*.{}:{} (root `{}`)",
+        "paas daemon: routing http://*.{}:{} (root `{}`){}",
         settings.domain,
         settings.http_port,
-        root.path.display()
+        root.path.display(),
+        settings
+            .https_port
+            .map_or(String::new(), |port| format!(", and HTTPS on {port}"))
     );
 
     let in_flight: Arc<router::InFlight> = Arc::default();
@@ -90,10 +88,14 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
     let router = router::Router::new(
         settings.domain.clone(),
         settings.http_port,
+        settings.https_port,
         table,
         in_flight,
         root.clone(),
     );
+    if let Some(https) = https {
+        tokio::spawn(router.clone().serve_tls(https));
+    }
     tokio::select! {
         result = router.serve(http) => result,
         _ = shutdown_signal() => {
@@ -108,6 +110,18 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn listen(address: &str, port: u16, option: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind((address, port))
+        .await
+        .map_err(|err| {
+            Error::new(format!("the router cannot listen on port {port}"))
+                .cause(err)
+                .hint(format!(
+                    "another program holds that port; pick another with `{option}`"
+                ))
+        })
 }
 
 /// Starts every add-on that is not running and waits until each accepts
@@ -269,6 +283,9 @@ fn app_routes(dir: &AppDir, backends: Vec<converge::Backend>) -> (Arc<AppRoutes>
             Ok(page) => router::MaintenancePage::Custom(page.into()),
             Err(_) => router::MaintenancePage::Plain,
         });
+    }
+    if let Some(bundle) = crate::certs::load(dir) {
+        routes = routes.with_certificate(bundle.key, bundle.summary.names, settings.https_redirect);
     }
     (Arc::new(routes), settings.domains)
 }

@@ -28,6 +28,7 @@ use super::connector::{ConnectTime, TimedConnector};
 use crate::converge::Backend;
 use crate::error::Result;
 use crate::state::{AppName, Root};
+use rustls::sign::CertifiedKey;
 
 /// How long a dyno that refused a connection is left out of the rotation.
 const REFUSED_PAUSE: Duration = Duration::from_secs(5);
@@ -48,6 +49,11 @@ pub struct AppRoutes {
     epoch: Instant,
     /// In maintenance mode: the page every request gets instead.
     maintenance: Option<MaintenancePage>,
+    /// The app's TLS certificate, served to clients naming its hosts.
+    certificate: Option<Arc<CertifiedKey>>,
+    certificate_names: Vec<String>,
+    /// Whether plain HTTP requests are sent to HTTPS (with a certificate).
+    https_redirect: bool,
 }
 
 /// What the router answers an app in maintenance mode with.
@@ -67,7 +73,36 @@ impl AppRoutes {
             next: AtomicUsize::new(0),
             epoch: Instant::now(),
             maintenance: None,
+            certificate: None,
+            certificate_names: Vec::new(),
+            https_redirect: false,
         }
+    }
+
+    /// The app's certificate, the names it covers, and whether plain HTTP
+    /// requests for those names are redirected to HTTPS.
+    pub fn with_certificate(
+        mut self,
+        certificate: Arc<CertifiedKey>,
+        names: Vec<String>,
+        redirect: bool,
+    ) -> AppRoutes {
+        self.certificate = Some(certificate);
+        self.certificate_names = names;
+        self.https_redirect = redirect;
+        self
+    }
+
+    /// Whether a plain HTTP request for `host` goes to HTTPS: asked for,
+    /// and the certificate covers that host (else the client could not
+    /// trust the page it is sent to).
+    fn redirects_to_https(&self, host: &str) -> bool {
+        self.https_redirect
+            && self.certificate.is_some()
+            && self
+                .certificate_names
+                .iter()
+                .any(|name| crate::certs::covers(name, host))
     }
 
     pub fn in_maintenance(mut self, page: MaintenancePage) -> AppRoutes {
@@ -169,8 +204,9 @@ type Body = BoxBody<Bytes, hyper::Error>;
 
 pub struct Router {
     domain: String,
-    /// The port clients connected to, for `X-Forwarded-Port`.
+    /// The ports clients connect to, for `X-Forwarded-Port` and redirects.
     port: u16,
+    https_port: Option<u16>,
     table: RouteTable,
     client: Client<TimedConnector, Body>,
     in_flight: Arc<InFlight>,
@@ -193,6 +229,7 @@ impl Router {
     pub fn new(
         domain: String,
         port: u16,
+        https_port: Option<u16>,
         table: RouteTable,
         in_flight: Arc<InFlight>,
         root: Root,
@@ -203,6 +240,7 @@ impl Router {
         Arc::new(Router {
             domain,
             port,
+            https_port,
             table,
             client,
             in_flight,
@@ -214,19 +252,12 @@ impl Router {
     /// Accepts connections until the process stops.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) -> Result<()> {
         loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    eprintln!("paas daemon: accept: {err}");
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
+            let (stream, peer) = accept(&listener).await;
             let router = self.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |request| {
                     let router = router.clone();
-                    async move { Ok::<_, hyper::Error>(router.handle(request, peer).await) }
+                    async move { Ok::<_, hyper::Error>(router.handle(request, peer, false).await) }
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -236,39 +267,62 @@ impl Router {
         }
     }
 
-    /// The app a `Host` header names, if it is `<app>.<domain>[:port]`.
-    fn app_for_host<'h>(&self, host: &'h str) -> Option<&'h str> {
-        let host = host.rsplit_once(':').map_or(host, |(name, port)| {
-            if port.chars().all(|c| c.is_ascii_digit()) {
-                name
-            } else {
-                host
-            }
-        });
-        let app = host.strip_suffix(&self.domain)?.strip_suffix('.')?;
-        (!app.is_empty() && !app.contains('.')).then_some(app)
+    /// Accepts TLS connections until the process stops: the certificate of
+    /// the app the client names (SNI), then HTTP/2 or HTTP/1.1 (ALPN).
+    pub async fn serve_tls(self: Arc<Self>, listener: TcpListener) -> Result<()> {
+        let resolver = CertificateResolver {
+            table: self.table.clone(),
+            domain: self.domain.clone(),
+        };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|err| crate::error::Error::unexpected(err.to_string()))?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(resolver));
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        loop {
+            let (stream, peer) = accept(&listener).await;
+            let (router, acceptor) = (self.clone(), acceptor.clone());
+            tokio::spawn(async move {
+                // A client that never finishes its handshake holds nothing for long.
+                let handshake =
+                    tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                let Ok(Ok(stream)) = handshake.await else {
+                    return;
+                };
+                let service = service_fn(move |request| {
+                    let router = router.clone();
+                    async move { Ok::<_, hyper::Error>(router.handle(request, peer, true).await) }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
     }
 
-    async fn handle(&self, mut request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    async fn handle(
+        &self,
+        mut request: Request<Incoming>,
+        peer: SocketAddr,
+        secure: bool,
+    ) -> Response<Body> {
         let started = Instant::now();
         let host = request
             .headers()
             .get(HOST)
             .and_then(|h| h.to_str().ok())
-            .or_else(|| request.uri().host())
+            // HTTP/2 names it in the request's authority, port included.
+            .or_else(|| request.uri().authority().map(|a| a.as_str()))
             .unwrap_or_default()
             .to_ascii_lowercase();
-        let table = self.table.load();
-        // A custom domain first (the whole host, without a port), then `<app>.<domain>`.
         let name = host
             .rsplit_once(':')
-            .map_or(host.as_str(), |(name, _)| name);
-        let Some(mut routes) = table
-            .get(name)
-            .filter(|_| name.contains('.'))
-            .or_else(|| table.get(self.app_for_host(&host)?))
-            .cloned()
-        else {
+            .map_or(host.as_str(), |(name, _)| name)
+            .to_string();
+        let Some(mut routes) = routes_for_host(&self.table.load(), &self.domain, &host) else {
             return page(
                 StatusCode::NOT_FOUND,
                 "No such app",
@@ -277,6 +331,17 @@ impl Router {
         };
         let app = routes.app.clone();
         let app = app.as_str();
+        if let (false, true, Some(https_port)) =
+            (secure, routes.redirects_to_https(&name), self.https_port)
+        {
+            let port = if https_port == 443 {
+                String::new()
+            } else {
+                format!(":{https_port}")
+            };
+            let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+            return redirect(&format!("https://{name}{port}{path}"));
+        }
         let request_id = self.request_ids.for_request(&request);
         let mut entry = RequestEntry {
             app: app.to_string(),
@@ -332,14 +397,21 @@ impl Router {
                 &format!("{app} has no web dyno running. Its owner can start one with `paas ps:scale web=1`."),
             );
         };
-        add_forwarding_headers(&mut request, peer, self.port, &request_id);
-        let (parts, body) = request.into_parts();
-        let client_version = parts.version;
+        let port = if secure {
+            self.https_port.unwrap_or(self.port)
+        } else {
+            self.port
+        };
         // A request with no body may go to another dyno when the first
         // refuses the connection: nothing of it has been sent yet.
-        let retryable = parts.method.is_idempotent()
-            && !parts.headers.contains_key(CONTENT_LENGTH)
-            && !parts.headers.contains_key("transfer-encoding");
+        let retryable =
+            request.method().is_idempotent() && hyper::body::Body::is_end_stream(request.body());
+        add_forwarding_headers(&mut request, peer, secure, port, &request_id);
+        if request.version() == hyper::Version::HTTP_2 {
+            as_http1_headers(request.headers_mut(), &host);
+        }
+        let (parts, body) = request.into_parts();
+        let client_version = parts.version;
         let mut body = Some(body.boxed());
         let mut attempts = 0;
         let mut guard;
@@ -361,7 +433,8 @@ impl Router {
             });
             *attempt.method_mut() = parts.method.clone();
             *attempt.uri_mut() = uri;
-            *attempt.version_mut() = parts.version;
+            // Dynos speak HTTP/1.1, whatever the client speaks.
+            *attempt.version_mut() = hyper::Version::HTTP_11;
             *attempt.headers_mut() = parts.headers.clone();
             if let Some(protocol) = &upgrade {
                 let headers = attempt.headers_mut();
@@ -502,6 +575,7 @@ fn empty_body() -> Body {
 fn add_forwarding_headers(
     request: &mut Request<Incoming>,
     peer: SocketAddr,
+    secure: bool,
     port: u16,
     request_id: &str,
 ) {
@@ -522,11 +596,106 @@ fn add_forwarding_headers(
         }
     };
     set("x-forwarded-for", forwarded_for);
-    set("x-forwarded-proto", "http".into());
+    set(
+        "x-forwarded-proto",
+        if secure { "https" } else { "http" }.into(),
+    );
     set("x-forwarded-port", port.to_string());
     set("x-request-start", millis.to_string());
     set("x-request-id", request_id.to_string());
     set("via", "1.1 paas".into());
+}
+
+/// The next connection (a failed accept, such as too many open files, is
+/// logged and waited out), with Nagle off: responses go out as written.
+async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                return (stream, peer);
+            }
+            Err(err) => {
+                eprintln!("paas daemon: accept: {err}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// The routes a `Host` names: a custom domain (the whole host, without a
+/// port), else `<app>.<domain>[:port]`.
+fn routes_for_host(
+    table: &HashMap<String, Arc<AppRoutes>>,
+    domain: &str,
+    host: &str,
+) -> Option<Arc<AppRoutes>> {
+    let name = host.rsplit_once(':').map_or(host, |(name, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            name
+        } else {
+            host
+        }
+    });
+    if let Some(routes) = table.get(name).filter(|_| name.contains('.')) {
+        return Some(routes.clone());
+    }
+    let app = name.strip_suffix(domain)?.strip_suffix('.')?;
+    if app.is_empty() || app.contains('.') {
+        return None;
+    }
+    table.get(app).cloned()
+}
+
+/// Picks the certificate of the app a TLS client names.
+struct CertificateResolver {
+    table: RouteTable,
+    domain: String,
+}
+
+impl std::fmt::Debug for CertificateResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CertificateResolver(*.{})", self.domain)
+    }
+}
+
+impl rustls::server::ResolvesServerCert for CertificateResolver {
+    fn resolve(&self, hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let name = hello.server_name()?.to_ascii_lowercase();
+        routes_for_host(&self.table.load(), &self.domain, &name)?
+            .certificate
+            .clone()
+    }
+}
+
+/// What an HTTP/2 request's headers must become for an HTTP/1.1 dyno: a
+/// `Host` (HTTP/2 names it in the request line), and one `Cookie` line
+/// (HTTP/2 may split it; RFC 9113, section 8.2.3).
+fn as_http1_headers(headers: &mut hyper::HeaderMap, host: &str) {
+    if !headers.contains_key(HOST) {
+        if let Ok(value) = HeaderValue::from_str(host) {
+            headers.insert(HOST, value);
+        }
+    }
+    let cookies: Vec<String> = headers
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    if cookies.len() > 1 {
+        if let Ok(joined) = HeaderValue::from_str(&cookies.join("; ")) {
+            headers.insert(hyper::header::COOKIE, joined);
+        }
+    }
+}
+
+fn redirect(location: &str) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::PERMANENT_REDIRECT)
+        .header("location", location)
+        .header("content-length", "0")
+        .body(empty_body())
+        .expect("a valid response")
 }
 
 fn page(status: StatusCode, title: &str, text: &str) -> Response<Body> {
@@ -669,24 +838,22 @@ fn write_request_lines(root: &Root, receiver: Receiver<(i128, RequestEntry)>) {
 mod tests {
     use super::*;
 
-    fn router() -> Arc<Router> {
-        Router::new(
-            "localhost".into(),
-            8080,
-            Arc::new(ArcSwap::from_pointee(HashMap::new())),
-            Arc::default(),
-            Root::new("/nonexistent"),
-        )
-    }
-
     #[test]
     fn host_names_the_app() {
-        let router = router();
-        assert_eq!(router.app_for_host("myapp.localhost:8080"), Some("myapp"));
-        assert_eq!(router.app_for_host("myapp.localhost"), Some("myapp"));
-        assert_eq!(router.app_for_host("localhost:8080"), None);
-        assert_eq!(router.app_for_host("a.b.localhost"), None);
-        assert_eq!(router.app_for_host("myapp.example.com"), None);
+        let myapp = Arc::new(AppRoutes::new("myapp", vec![]));
+        let table: HashMap<String, Arc<AppRoutes>> = [
+            ("myapp".to_string(), myapp.clone()),
+            ("www.example.com".to_string(), myapp),
+        ]
+        .into();
+        let app_of = |host: &str| routes_for_host(&table, "localhost", host).map(|r| r.app.clone());
+        assert_eq!(app_of("myapp.localhost:8080").as_deref(), Some("myapp"));
+        assert_eq!(app_of("myapp.localhost").as_deref(), Some("myapp"));
+        assert_eq!(app_of("www.example.com:443").as_deref(), Some("myapp"));
+        assert_eq!(app_of("localhost:8080"), None);
+        assert_eq!(app_of("a.b.localhost"), None);
+        assert_eq!(app_of("myapp.example.com"), None);
+        assert_eq!(app_of("myapp"), None, "an app's name alone is not a host");
     }
 
     #[test]

@@ -614,6 +614,7 @@ mod tests {
         let settings = Settings {
             domain: "example.com".into(),
             http_port: 80,
+            https_port: None,
             ssh_port: 22,
             local: false,
             install_id: "abcd1234".into(),

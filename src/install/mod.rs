@@ -75,6 +75,9 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     check_reachable(&root_path, &args.user)?;
     let root = Root::new(&root_path);
     let http_port = args.http_port.unwrap_or(if args.local { 8080 } else { 80 });
+    let https_port = args
+        .https_port
+        .unwrap_or(if args.local { 8443 } else { 443 });
     let ssh_port = if args.local { args.ssh_port } else { 22 };
     let images = stack::ensure_images(args, &mut report)?;
     host::ensure_podman_runtime(&args.user, &images.run, &mut report)?;
@@ -83,6 +86,7 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     let settings = Settings {
         domain: args.domain.clone(),
         http_port,
+        https_port: Some(https_port),
         ssh_port,
         local: args.local,
         install_id: install_id(&root_path),

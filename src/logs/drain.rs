@@ -134,8 +134,12 @@ impl Outlet {
                     Ok(response.keep_alive)
                 };
                 match self.with_connection(tls, &mut post_it) {
-                    // A kept-alive connection the drain has since closed: once more on a new one.
-                    Err(_) if reused => self.with_connection(tls, &mut post_it)?,
+                    // A kept-alive connection the drain has since closed: once
+                    // more on a new one. Not after a timeout: the drain may
+                    // have the post already, and must not get it twice.
+                    Err(err) if reused && closed_before_answering(&err) => {
+                        self.with_connection(tls, &mut post_it)?
+                    }
                     other => other?,
                 }
                 if !(200..300).contains(&status) {
@@ -188,6 +192,15 @@ impl Outlet {
         }
         Ok(())
     }
+}
+
+/// Whether an error says the connection was closed under the post.
+fn closed_before_answering(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        err.kind(),
+        BrokenPipe | ConnectionReset | ConnectionAborted | UnexpectedEof | NotConnected
+    )
 }
 
 fn describe(drain: &Drain) -> String {

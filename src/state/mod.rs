@@ -26,6 +26,9 @@ pub struct Settings {
     /// Apps answer at `<app>.<domain>`.
     pub domain: String,
     pub http_port: u16,
+    /// The router's TLS port (none in an install older than TLS).
+    #[serde(default)]
+    pub https_port: Option<u16>,
     pub ssh_port: u16,
     /// A `--local` install: private sshd on 127.0.0.1, supervised daemon, loopback ports.
     pub local: bool,
@@ -92,6 +95,9 @@ pub struct AppSettings {
     /// The router answers 503 (H80) instead of passing requests on.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub maintenance: bool,
+    /// Plain HTTP requests get a redirect to HTTPS (when the app has a certificate).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub https_redirect: bool,
 }
 
 impl AppSettings {
@@ -222,6 +228,10 @@ impl AppDir {
     pub fn logs_dir(&self) -> PathBuf {
         self.path.join("logs")
     }
+    /// The app's TLS certificate chain and key (`certs:add`), 0600.
+    pub fn certificate_file(&self) -> PathBuf {
+        self.path.join("tls.pem")
+    }
     /// The page `maintenance:on` fetched from `MAINTENANCE_PAGE_URL`.
     pub fn maintenance_page_file(&self) -> PathBuf {
         self.path.join("maintenance.html")
@@ -298,6 +308,7 @@ mod tests {
         let mut settings = Settings {
             domain: "example.com".into(),
             http_port: 80,
+            https_port: None,
             ssh_port: 22,
             local: false,
             install_id: "abc".into(),
