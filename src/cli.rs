@@ -647,10 +647,12 @@ pub struct InstallArgs {
     /// The port of the private sshd (`--local`).
     #[arg(long, default_value_t = 2222)]
     pub ssh_port: u16,
-    /// The router's HTTP port (default 80; `--local`: 8080).
+    /// The router's HTTP port (default 80; `--local`: 8080; installing
+    /// again keeps the install's).
     #[arg(long)]
     pub http_port: Option<u16>,
-    /// The router's HTTPS port, for apps with certificates (default 443; `--local`: 8443).
+    /// The router's HTTPS port, for apps with certificates (default 443;
+    /// `--local`: 8443; installing again keeps the install's).
     #[arg(long)]
     pub https_port: Option<u16>,
     /// Apps answer at `<app>.<domain>`.

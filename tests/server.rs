@@ -8,11 +8,11 @@ use crate::harness::{paas_bin, text, TestServer};
 #[test]
 fn a_second_install_changes_nothing_and_says_so() {
     let server = TestServer::start();
+    // Without the port options: installing again keeps the install's ports.
     let output = std::process::Command::new(paas_bin())
         .args(["server", "install", "--local", "--root"])
         .arg(server.root.path())
         .args(["--ssh-port", &server.ssh_port.to_string()])
-        .args(["--http-port", &server.http_port.to_string()])
         .arg("--admin-key")
         .arg(server.key().with_extension("pub"))
         .output()

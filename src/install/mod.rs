@@ -74,9 +74,15 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     }
     check_reachable(&root_path, &args.user)?;
     let root = Root::new(&root_path);
-    let http_port = args.http_port.unwrap_or(if args.local { 8080 } else { 80 });
+    // Installing again (an upgrade) keeps the ports the install has.
+    let installed = root.settings().ok();
+    let http_port = args
+        .http_port
+        .or(installed.as_ref().map(|s| s.http_port))
+        .unwrap_or(if args.local { 8080 } else { 80 });
     let https_port = args
         .https_port
+        .or(installed.and_then(|s| s.https_port))
         .unwrap_or(if args.local { 8443 } else { 443 });
     let ssh_port = if args.local { args.ssh_port } else { 22 };
     let images = stack::ensure_images(args, &mut report)?;
