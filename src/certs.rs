@@ -32,6 +32,8 @@ pub struct Bundle {
     pub pem: String,
     pub key: Arc<CertifiedKey>,
     pub summary: Summary,
+    /// Unix seconds from which the certificate is valid.
+    valid_from: i64,
 }
 
 /// Checks a PEM bundle for `certs:add`: it reads (see `parse`), names its
@@ -50,8 +52,7 @@ pub fn check(pem: &str) -> Result<Bundle> {
             bundle.summary.expires_at
         )));
     }
-    let (not_before, _) = validity(&bundle.key.cert[0])?;
-    if time::OffsetDateTime::now_utc().unix_timestamp() < not_before {
+    if time::OffsetDateTime::now_utc().unix_timestamp() < bundle.valid_from {
         return Err(Error::new("the certificate is not valid yet"));
     }
     Ok(bundle)
@@ -79,9 +80,9 @@ pub fn parse(pem: &str) -> Result<Bundle> {
         Error::new("no private key found (a `BEGIN PRIVATE KEY` block, PKCS#8, PKCS#1 or SEC1)")
             .hint("the key file must not be encrypted")
     })?;
-    let summary = summarize(leaf)?;
+    let (summary, valid_from) = summarize(leaf)?;
     let provider = rustls::crypto::ring::default_provider();
-    let certified = CertifiedKey::from_der(chain.clone(), key, &provider).map_err(|err| {
+    let certified = CertifiedKey::from_der(chain, key, &provider).map_err(|err| {
         let reason = match err {
             rustls::Error::InconsistentKeys(_) => {
                 "the private key does not match the certificate".to_string()
@@ -94,6 +95,7 @@ pub fn parse(pem: &str) -> Result<Bundle> {
         pem: pem.to_string(),
         key: Arc::new(certified),
         summary,
+        valid_from,
     })
 }
 
@@ -105,16 +107,8 @@ fn parse_x509<'a>(
         .map_err(|err| Error::new(format!("the certificate cannot be read: {err}")))
 }
 
-fn validity(der: &CertificateDer) -> Result<(i64, i64)> {
-    let cert = parse_x509(der)?;
-    let validity = cert.validity();
-    Ok((
-        validity.not_before.timestamp(),
-        validity.not_after.timestamp(),
-    ))
-}
-
-fn summarize(der: &CertificateDer) -> Result<Summary> {
+/// What `certs` shows of a certificate, and when it becomes valid.
+fn summarize(der: &CertificateDer) -> Result<(Summary, i64)> {
     use x509_parser::extensions::GeneralName;
     let cert = parse_x509(der)?;
     let mut names = Vec::new();
@@ -139,17 +133,18 @@ fn summarize(der: &CertificateDer) -> Result<Summary> {
         }
     }
     let not_after = cert.validity().not_after.timestamp();
-    let expires = time::OffsetDateTime::from_unix_timestamp(cert.validity().not_after.timestamp())
+    let expires = time::OffsetDateTime::from_unix_timestamp(not_after)
         .map_err(|_| Error::new("the certificate's expiry is out of range"))?;
     let format =
         time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
-    Ok(Summary {
+    let summary = Summary {
         names,
         expires_at: expires.format(&format).unwrap_or_default(),
         issuer: cert.issuer().to_string(),
         self_signed: cert.issuer() == cert.subject(),
         expired: time::OffsetDateTime::now_utc().unix_timestamp() > not_after,
-    })
+    };
+    Ok((summary, cert.validity().not_before.timestamp()))
 }
 
 /// Whether a certificate name covers a host (`*.example.com` covers one label).

@@ -371,13 +371,7 @@ impl Platform<'_> {
     /// Writes the app's routes and tells the router to load them.
     pub fn publish_routes(&self, app: &AppDir, routes: &Routes) -> Result<()> {
         state::write_toml(&app.routes_file(), routes, 0o644)?;
-        if let Err(err) = notify_router(self.root, &app.name.to_string()) {
-            say!(
-                "warning: the router did not reload `{}` ({}); start it with `paas server start`",
-                app.name,
-                err.message()
-            );
-        }
+        reload_router(self.root, app);
         Ok(())
     }
 
@@ -468,6 +462,18 @@ pub fn routes_of(dynos: &[Dyno]) -> Routes {
 /// Asks the daemon to reload an app's routes; returns once it has.
 pub fn notify_router(root: &Root, app: &str) -> Result<()> {
     control_request(root, &format!("reload {app}"), Duration::from_secs(10))
+}
+
+/// Has the router re-read the app's routes, settings and certificate; a
+/// router that is down is a warning (it reads them all when it starts).
+pub fn reload_router(root: &Root, app: &AppDir) {
+    if let Err(err) = notify_router(root, app.name.as_str()) {
+        say!(
+            " !     warning: the router did not reload `{}` ({}); start it with `paas server start`",
+            app.name,
+            err.message()
+        );
+    }
 }
 
 /// Waits until the router has no request under way to these dyno

@@ -111,7 +111,7 @@ pub fn add(ctx: &Ctx, cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<()>
     {
         let _lock = app.lock()?;
         certs::store(&app, &bundle)?;
-        reload(ctx, &app);
+        converge::reload_router(&ctx.root, &app);
     }
     say!("done");
     show(&bundle.summary);
@@ -148,7 +148,7 @@ pub fn remove(ctx: &Ctx) -> Result<()> {
     say_partial!("Removing TLS certificate from {}... ", app.name);
     std::fs::remove_file(app.certificate_file())
         .map_err(|err| Error::new("cannot remove the certificate").cause(err))?;
-    reload(ctx, &app);
+    converge::reload_router(&ctx.root, &app);
     say!("done");
     Ok(())
 }
@@ -165,7 +165,7 @@ pub fn redirect(ctx: &Ctx, state: Option<String>) -> Result<()> {
     let mut settings = app.settings()?;
     settings.https_redirect = on;
     app.write_settings(&settings)?;
-    reload(ctx, &app);
+    converge::reload_router(&ctx.root, &app);
     if on {
         say!(
             "HTTP requests to {} now redirect to HTTPS (once it has a certificate)",
@@ -175,13 +175,4 @@ pub fn redirect(ctx: &Ctx, state: Option<String>) -> Result<()> {
         say!("HTTP requests to {} are served as they come", app.name);
     }
     Ok(())
-}
-
-fn reload(ctx: &Ctx, app: &AppDir) {
-    if let Err(err) = converge::notify_router(&ctx.root, app.name.as_str()) {
-        say!(
-            " !     the router did not reload ({}); `paas server start` starts it",
-            err.message()
-        );
-    }
 }

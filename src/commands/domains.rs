@@ -87,12 +87,7 @@ fn change(ctx: &Ctx, app: &AppDir, change: impl FnOnce(&mut Vec<String>)) -> Res
     let mut settings = app.settings()?;
     change(&mut settings.domains);
     app.write_settings(&settings)?;
-    if let Err(err) = converge::notify_router(&ctx.root, app.name.as_str()) {
-        say!(
-            " !     the router did not reload ({}); `paas server start` starts it",
-            err.message()
-        );
-    }
+    converge::reload_router(&ctx.root, app);
     Ok(())
 }
 

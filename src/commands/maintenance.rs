@@ -59,15 +59,8 @@ pub fn set(ctx: &Ctx, on: bool) -> Result<()> {
             ctx.user
         ),
     );
-    if let Err(err) = converge::notify_router(&ctx.root, app.name.as_str()) {
-        say!("");
-        say!(
-            " !     the router did not reload ({}); `paas server start` starts it",
-            err.message()
-        );
-        return Ok(());
-    }
     say!("done");
+    converge::reload_router(&ctx.root, &app);
     if let Some(warning) = warning {
         say!(" !     {warning}");
     }

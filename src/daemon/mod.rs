@@ -452,18 +452,14 @@ fn reconcile_app(platform: &Platform, app: &AppDir, reload: impl FnOnce()) -> Re
     };
     let settings = app.settings()?;
     platform.converge(app, &release, &settings.formation, Mode::Repair, || Ok(()))?;
-    let live = platform
-        .runtime
-        .list(Some(&app.name))?
-        .iter()
-        .map(|d| d.log_file_name())
-        .collect();
+    let dynos = platform.runtime.list(Some(&app.name))?;
+    let live = dynos.iter().map(|d| d.log_file_name()).collect();
     let limit = settings
         .log_limit_mb
         .map_or(crate::logs::DEFAULT_LIMIT_BYTES, |mb| mb * 1024 * 1024);
     crate::logs::enforce_limit(app, &live, limit);
     if platform.settings.limits_enforced {
-        report_memory_quota(platform, app);
+        report_memory_quota(platform, app, &dynos);
     }
     reload();
     sweep_env_files(platform, app)
@@ -473,19 +469,18 @@ fn reconcile_app(platform: &Platform, app: &AppDir, reload: impl FnOnce()) -> Re
 const R14_EVERY: Duration = Duration::from_secs(20);
 
 /// Logs `Error R14 (Memory quota exceeded)` for dynos at their quota.
-fn report_memory_quota(platform: &Platform, app: &AppDir) {
-    static REPORTED: std::sync::Mutex<Option<HashMap<String, std::time::Instant>>> =
-        std::sync::Mutex::new(None);
-    let Ok(dynos) = platform.runtime.list(Some(&app.name)) else {
-        return;
-    };
-    let running: Vec<_> = dynos.into_iter().filter(|d| d.running).collect();
+fn report_memory_quota(platform: &Platform, app: &AppDir, dynos: &[crate::runtime::Dyno]) {
+    /// Per app, per dyno id: when R14 was last logged.
+    static REPORTED: std::sync::LazyLock<
+        std::sync::Mutex<HashMap<AppName, HashMap<String, std::time::Instant>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let running: Vec<_> = dynos.iter().filter(|d| d.running).cloned().collect();
     let Ok(usage) = platform.runtime.memory_percent(&running) else {
         return;
     };
     let now = std::time::Instant::now();
-    let mut reported = REPORTED.lock().expect("not poisoned");
-    let reported = reported.get_or_insert_with(HashMap::new);
+    let mut reported_by_app = REPORTED.lock().expect("not poisoned");
+    let reported = reported_by_app.entry(app.name.clone()).or_default();
     reported.retain(|id, _| running.iter().any(|d| &d.id == id));
     for (id, percent) in usage {
         let Some(dyno) = running.iter().find(|d| d.id == id) else {

@@ -318,11 +318,8 @@ impl Router {
             .or_else(|| request.uri().authority().map(|a| a.as_str()))
             .unwrap_or_default()
             .to_ascii_lowercase();
-        let name = host
-            .rsplit_once(':')
-            .map_or(host.as_str(), |(name, _)| name)
-            .to_string();
-        let Some(mut routes) = routes_for_host(&self.table.load(), &self.domain, &host) else {
+        let name = host_name(&host).to_string();
+        let Some(mut routes) = routes_for_host(&self.table.load(), &self.domain, &name) else {
             return page(
                 StatusCode::NOT_FOUND,
                 "No such app",
@@ -623,20 +620,21 @@ async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, SocketAddr) {
     }
 }
 
-/// The routes a `Host` names: a custom domain (the whole host, without a
-/// port), else `<app>.<domain>[:port]`.
+/// A `Host` header's name, without its port.
+fn host_name(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// The routes a host name (no port) leads to: a custom domain, else
+/// `<app>.<domain>`.
 fn routes_for_host(
     table: &HashMap<String, Arc<AppRoutes>>,
     domain: &str,
-    host: &str,
+    name: &str,
 ) -> Option<Arc<AppRoutes>> {
-    let name = host.rsplit_once(':').map_or(host, |(name, port)| {
-        if port.chars().all(|c| c.is_ascii_digit()) {
-            name
-        } else {
-            host
-        }
-    });
     if let Some(routes) = table.get(name).filter(|_| name.contains('.')) {
         return Some(routes.clone());
     }
@@ -846,7 +844,9 @@ mod tests {
             ("www.example.com".to_string(), myapp),
         ]
         .into();
-        let app_of = |host: &str| routes_for_host(&table, "localhost", host).map(|r| r.app.clone());
+        let app_of = |host: &str| {
+            routes_for_host(&table, "localhost", host_name(host)).map(|r| r.app.clone())
+        };
         assert_eq!(app_of("myapp.localhost:8080").as_deref(), Some("myapp"));
         assert_eq!(app_of("myapp.localhost").as_deref(), Some("myapp"));
         assert_eq!(app_of("www.example.com:443").as_deref(), Some("myapp"));
