@@ -292,6 +292,33 @@ pub enum Command {
         state: Option<String>,
     },
 
+    /// The health checks new dynos pass before traffic moves to them: the
+    /// release's `app.json` `healthchecks`, else staying up 10 s.
+    #[command(name = "checks")]
+    Checks,
+    /// Check new dynos before traffic moves to them (the default).
+    #[command(name = "checks:enable")]
+    ChecksEnable,
+    /// Move traffic to new dynos once they listen, without their checks.
+    #[command(name = "checks:skip")]
+    ChecksSkip,
+    /// Stop the old dynos before starting new ones, unchecked: downtime, for
+    /// apps that cannot run two copies at once.
+    #[command(name = "checks:disable")]
+    ChecksDisable,
+    /// Set how long new dynos without checks of their own must stay up
+    /// (`uptime SECONDS`), for the app or, with `--global`, every app.
+    #[command(name = "checks:set")]
+    ChecksSet {
+        #[arg(value_name = "KEY", value_parser = ["uptime"])]
+        key: String,
+        #[arg(value_name = "SECONDS")]
+        seconds: u64,
+        /// The install's default, for apps that set none (admins only).
+        #[arg(long)]
+        global: bool,
+    },
+
     /// Whether the app is in maintenance mode.
     #[command(name = "maintenance")]
     Maintenance,
@@ -655,9 +682,10 @@ pub struct InstallArgs {
     /// `--local`: 8443; installing again keeps the install's).
     #[arg(long)]
     pub https_port: Option<u16>,
-    /// Apps answer at `<app>.<domain>`.
-    #[arg(long, default_value = "localhost")]
-    pub domain: String,
+    /// Apps answer at `<app>.<domain>` (default `localhost`; installing
+    /// again keeps the install's, which `domains:set-global` changes).
+    #[arg(long)]
+    pub domain: Option<String>,
     /// The unprivileged user that owns everything.
     #[arg(long, default_value = "paas")]
     pub user: String,

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::ChecksMode;
 use crate::crashes::{self, Crashes};
 use crate::error::{Context, Error, Result};
 use crate::logs;
@@ -94,7 +95,7 @@ impl Platform<'_> {
         mode: Mode,
         commit: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
-        let existing: Vec<Dyno> = self
+        let mut existing: Vec<Dyno> = self
             .runtime
             .list(Some(&app.name))?
             .into_iter()
@@ -189,21 +190,42 @@ impl Platform<'_> {
             }
         }
 
-        let mut started: Vec<Dyno> = Vec::new();
+        let checked = mode != Mode::Repair && settings.checks == ChecksMode::Enabled;
+        if mode != Mode::Repair && settings.checks == ChecksMode::Disabled {
+            // Checks disabled: the dynos being replaced go first (downtime).
+            let replaced: Vec<Dyno> = existing
+                .iter()
+                .filter(|old| !keep.iter().any(|d| d.id == old.id))
+                .cloned()
+                .collect();
+            self.publish_routes(app, &routes_of(&keep))?;
+            self.stop(app, &replaced)?;
+            existing.retain(|old| !replaced.iter().any(|d| d.id == old.id));
+        }
+        let checks = match (&slug_dir, checked) {
+            (Some(dir), true) => crate::checks::load(dir)?,
+            _ => BTreeMap::new(),
+        };
+
+        let mut started: Vec<(Dyno, Instant)> = Vec::new();
         for spec in &specs {
             logs::platform(
                 app,
                 &spec.dyno_name(),
                 &format!("Starting process with command `{}`", spec.command),
             );
+            let asked = Instant::now();
             match self.runtime.start(spec) {
-                Ok(dyno) => started.push(dyno),
+                Ok(dyno) => started.push((dyno, asked)),
                 Err(err) => {
+                    let started: Vec<Dyno> = started.into_iter().map(|(d, _)| d).collect();
                     let _ = self.runtime.remove(&started, Duration::ZERO);
                     return Err(err);
                 }
             }
         }
+        let start_times: Vec<Instant> = started.iter().map(|(_, at)| *at).collect();
+        let mut started: Vec<Dyno> = started.into_iter().map(|(d, _)| d).collect();
         let failures = self.wait_until_up(app, &started);
         if mode == Mode::Repair {
             // Nothing to undo: keep the dynos that came up, count the others.
@@ -224,6 +246,15 @@ impl Platform<'_> {
         } else if let Some((dyno, exit_code)) = failures.first() {
             let _ = self.runtime.remove(&started, Duration::ZERO);
             return Err(boot_error(app, dyno, *exit_code));
+        } else if checked {
+            let uptime = settings.checks_uptime(self.settings);
+            for (dyno, at) in started.iter().zip(start_times) {
+                let wanted = crate::checks::for_process_type(&checks, &dyno.process_type, uptime);
+                if let Err(err) = self.check(app, dyno, at, &wanted) {
+                    let _ = self.runtime.remove(&started, Duration::ZERO);
+                    return Err(err);
+                }
+            }
         }
         if let Err(err) = commit() {
             let _ = self.runtime.remove(&started, Duration::ZERO);
@@ -357,6 +388,66 @@ impl Platform<'_> {
             }
         }
         failures
+    }
+
+    /// Runs a new dyno's checks, saying how each went in the app's log; the
+    /// error of the first that fails (a `warn` check's failure is only logged)
+    /// carries what every attempt saw.
+    fn check(
+        &self,
+        app: &AppDir,
+        dyno: &Dyno,
+        started: Instant,
+        checks: &[crate::checks::Check],
+    ) -> Result<()> {
+        let target = crate::checks::Target {
+            runtime: self.runtime,
+            dyno,
+            started,
+            host: format!("{}.{}", app.name, self.settings.domain),
+        };
+        for check in checks {
+            match crate::checks::run(check, &target) {
+                Ok(seen) => logs::platform(
+                    app,
+                    &dyno.name(),
+                    &format!("Health check {} passed: {seen}", check.describe()),
+                ),
+                Err(failures) => {
+                    let verdict = if check.warn {
+                        "failed (warn only)"
+                    } else {
+                        "failed"
+                    };
+                    logs::platform(
+                        app,
+                        &dyno.name(),
+                        &format!(
+                            "Health check {} {verdict}: {}",
+                            check.describe(),
+                            failures.join("; ")
+                        ),
+                    );
+                    if check.warn {
+                        continue;
+                    }
+                    logs::platform(app, &dyno.name(), "Stopping process with SIGKILL");
+                    let mut message = format!(
+                        "{} of `{}` failed its health check {}",
+                        dyno.name(),
+                        app.name,
+                        check.describe()
+                    );
+                    for failure in &failures {
+                        message.push_str(&format!("\n       {failure}"));
+                    }
+                    return Err(Error::new(message).hint(
+                        "the previous release keeps serving; fix the app or its app.json `healthchecks` (`paas checks:skip` deploys without them)",
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn refresh(&self, dyno: &Dyno) -> Result<Dyno> {

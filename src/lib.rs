@@ -11,6 +11,7 @@ pub mod output;
 pub mod addons;
 pub mod build;
 pub mod certs;
+pub mod checks;
 pub mod cli;
 pub mod client;
 pub mod commands;

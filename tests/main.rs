@@ -6,6 +6,7 @@
 mod harness;
 
 mod addons;
+mod checks;
 mod client;
 mod commands;
 mod deploy;

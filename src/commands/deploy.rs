@@ -151,6 +151,8 @@ fn build_and_release(
         )
         .hint("add a Procfile such as `web: gunicorn app:app`"));
     }
+    // A broken app.json fails the build, not the launch.
+    crate::checks::load(&build_dir)?;
     if processes.contains_key("release") {
         say!(" !     The `release` process type (release phase) is not run yet; it is ignored");
     }

@@ -4,6 +4,7 @@ mod addons;
 mod apps;
 mod builds;
 mod certs;
+mod checks;
 mod config;
 mod deploy;
 mod domains;
@@ -23,6 +24,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command as Process;
 
+use crate::checks::ChecksMode;
 use crate::cli::{Cli, Command};
 use crate::converge::Platform;
 use crate::error::{Error, Result};
@@ -171,6 +173,15 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::CertsAdd { cert, key } => certs::add(ctx, cert, key),
         Command::CertsRemove => certs::remove(ctx),
         Command::CertsRedirect { state } => certs::redirect(ctx, state),
+        Command::Checks => checks::show(ctx),
+        Command::ChecksEnable => checks::set_mode(ctx, ChecksMode::Enabled),
+        Command::ChecksSkip => checks::set_mode(ctx, ChecksMode::Skipped),
+        Command::ChecksDisable => checks::set_mode(ctx, ChecksMode::Disabled),
+        Command::ChecksSet {
+            key: _,
+            seconds,
+            global,
+        } => checks::set_uptime(ctx, seconds, global),
         Command::Maintenance => maintenance::show(ctx),
         Command::MaintenanceOn => maintenance::set(ctx, true),
         Command::MaintenanceOff => maintenance::set(ctx, false),

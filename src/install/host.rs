@@ -624,6 +624,7 @@ mod tests {
             limits_enforced: false,
             postgres_image: String::new(),
             redis_image: String::new(),
+            checks_uptime_secs: None,
         };
         let unit = systemd_unit(&Root::new("/var/lib/paas"), &settings, 995);
         assert!(unit.contains("User=paas\n"));

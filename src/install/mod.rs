@@ -82,7 +82,7 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
         .unwrap_or(if args.local { 8080 } else { 80 });
     let https_port = args
         .https_port
-        .or(installed.and_then(|s| s.https_port))
+        .or(installed.as_ref().and_then(|s| s.https_port))
         .unwrap_or(if args.local { 8443 } else { 443 });
     let ssh_port = if args.local { args.ssh_port } else { 22 };
     let images = stack::ensure_images(args, &mut report)?;
@@ -90,7 +90,11 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     let limits_enforced = host::limits_enforced(&args.user, &images.run, &mut report)?;
 
     let settings = Settings {
-        domain: args.domain.clone(),
+        domain: args
+            .domain
+            .clone()
+            .or(installed.as_ref().map(|s| s.domain.clone()))
+            .unwrap_or_else(|| "localhost".into()),
         http_port,
         https_port: Some(https_port),
         ssh_port,
@@ -102,6 +106,7 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
         limits_enforced,
         postgres_image: images.postgres,
         redis_image: images.redis,
+        checks_uptime_secs: installed.as_ref().and_then(|s| s.checks_uptime_secs),
     };
     ensure_root_files(&root, &settings, &mut report)?;
     if let Some(key) = &args.admin_key {

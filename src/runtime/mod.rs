@@ -189,6 +189,9 @@ pub trait Runtime {
     fn is_listening(&self, dyno: &Dyno, port: u16) -> Result<bool>;
     /// Whether the dyno is still running, and its exit code if not.
     fn status(&self, dyno: &Dyno) -> Result<(bool, i32)>;
+    /// Runs a command inside a running dyno with its config vars, as a
+    /// health check does: its exit status and (the end of) its output.
+    fn exec(&self, dyno: &Dyno, command: &[String], timeout: Duration) -> Result<(i32, String)>;
     /// Whether the kernel killed the stopped dyno for going over its memory limit.
     fn oom_killed(&self, dyno: &Dyno) -> bool;
     /// How much of its memory limit each running dyno uses, in percent, by

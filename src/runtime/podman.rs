@@ -14,14 +14,14 @@ use super::{Dyno, DynoSpec, Runtime, DYNO_PORT};
 use crate::error::{Context, Error, Result};
 use crate::state::{self, AppName, Root, Settings};
 
-/// Run by bash in every dyno, as on Heroku: config vars, then
-/// `.profile.d/*.sh`, then the Procfile command through `bash -c`. bash execs
-/// a simple command in place, so signals reach the app; compound commands
-/// (`a && b`) keep bash as their parent.
-const DYNO_ENTRYPOINT: &str = r#"set -a; . /etc/paas/env; set +a
+/// Run by bash in every dyno (and for each command check), as on Heroku:
+/// config vars, then `.profile.d/*.sh`, then the command. A dyno's command is
+/// `bash -c PROCFILE_COMMAND`; bash execs a simple command in place, so
+/// signals reach the app; compound commands (`a && b`) keep bash as their parent.
+const ENTRYPOINT: &str = r#"set -a; . /etc/paas/env; set +a
 cd /app || exit 1
 for f in /app/.profile.d/*.sh; do [ -r "$f" ] && . "$f"; done
-exec bash -c "$1""#;
+exec "$@""#;
 
 /// A static init (catatonit, which podman itself uses for `--init`).
 const INIT: &str = "/usr/bin/catatonit";
@@ -254,9 +254,9 @@ impl Podman {
         }
         args.push(self.image.clone());
         args.extend([INIT_IN_DYNO.into(), "-g".into(), "--".into()]);
-        args.extend(["bash".into(), "-c".into(), DYNO_ENTRYPOINT.into()]);
+        args.extend(["bash".into(), "-c".into(), ENTRYPOINT.into()]);
         args.push(spec.dyno_name());
-        args.push(spec.command.clone());
+        args.extend(["bash".into(), "-c".into(), spec.command.clone()]);
         args
     }
 }
@@ -417,6 +417,16 @@ impl Runtime for Podman {
                 .map(|text| proc_net_has_listener(&text, port))
                 .unwrap_or(false)
         }))
+    }
+
+    fn exec(&self, dyno: &Dyno, command: &[String], timeout: Duration) -> Result<(i32, String)> {
+        let mut process = self::command();
+        process
+            .args(["exec", &dyno.id, "bash", "-c"])
+            .arg(ENTRYPOINT)
+            .arg("check")
+            .args(command);
+        crate::checks::output_within(process, timeout)
     }
 
     fn oom_killed(&self, dyno: &Dyno) -> bool {

@@ -48,6 +48,10 @@ pub struct Settings {
     pub postgres_image: String,
     #[serde(default)]
     pub redis_image: String,
+    /// How long new dynos without checks of their own must stay up, for apps
+    /// that set none (`checks:set --global uptime`; 10 s if absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks_uptime_secs: Option<u64>,
 }
 
 impl Settings {
@@ -98,6 +102,16 @@ pub struct AppSettings {
     /// Plain HTTP requests get a redirect to HTTPS (when the app has a certificate).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub https_redirect: bool,
+    /// Whether changes wait for new dynos' health checks.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub checks: crate::checks::ChecksMode,
+    /// The app's own `checks:set uptime` (else the install's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks_uptime_secs: Option<u64>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 impl AppSettings {
@@ -105,6 +119,13 @@ impl AppSettings {
     pub fn stop_grace(&self) -> std::time::Duration {
         self.stop_timeout_secs
             .map_or(crate::converge::STOP_GRACE, std::time::Duration::from_secs)
+    }
+
+    /// How long new dynos without checks of their own must stay up.
+    pub fn checks_uptime(&self, install: &Settings) -> u64 {
+        self.checks_uptime_secs
+            .or(install.checks_uptime_secs)
+            .unwrap_or(crate::checks::DEFAULT_UPTIME_SECS)
     }
 
     /// The size of a process type's dynos.
@@ -318,6 +339,7 @@ mod tests {
             limits_enforced: false,
             postgres_image: String::new(),
             redis_image: String::new(),
+            checks_uptime_secs: None,
         };
         let app = AppName::parse("web").unwrap();
         assert_eq!(settings.app_url(&app), "http://web.example.com/");

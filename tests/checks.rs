@@ -1,0 +1,181 @@
+//! Health checks: a new release takes traffic only once its dynos pass them;
+//! one that fails leaves the old release serving.
+
+use crate::harness::{text, TestServer};
+
+/// Serves `/` with the contents of VERSION; `/health` answers as HEALTH
+/// says; with DIE_AFTER set, the process exits that many seconds after start.
+const CHECKED_APP: &str = r#"
+import http.server, os, threading, time
+
+class App(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        status, body = 200, open("VERSION").read().encode()
+        if self.path == "/health":
+            status, body = (200, b"all ok") if os.environ.get("HEALTH", "ok") == "ok" else (503, b"not yet")
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+if os.environ.get("DIE_AFTER"):
+    threading.Timer(float(os.environ["DIE_AFTER"]), lambda: os._exit(3)).start()
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), App).serve_forever()
+"#;
+
+const HEALTH_CHECKS: &str = r#"{
+  "name": "checked",
+  "healthchecks": {
+    "web": [
+      {"type": "startup", "name": "ready", "path": "/health", "content": "ok", "attempts": 2, "wait": 1, "timeout": 2},
+      {"type": "startup", "name": "config", "command": ["sh", "-c", "test \"$MODE\" = live"]}
+    ]
+  }
+}"#;
+
+#[test]
+fn failing_health_checks_keep_the_old_release_serving() {
+    let server = TestServer::start_with_default_checks();
+    let repo = server.repo("examples/hello", "checked");
+    repo.write("Procfile", "web: python3 server.py\n");
+    repo.write("server.py", CHECKED_APP);
+    repo.write("VERSION", "v-one");
+    repo.commit("checked app");
+    server.ok(&["apps:create", "checked"]);
+    server.ok(&["config:set", "MODE=live", "-a", "checked"]);
+    repo.push_ok();
+    assert_eq!(server.get("checked", "/"), (200, "v-one".to_string()));
+    let current = |server: &TestServer| {
+        let releases = server.ok(&["releases", "-a", "checked"]);
+        releases.lines().next().unwrap_or_default().to_string()
+    };
+    assert!(current(&server).ends_with("Current: v2"));
+
+    // By default a new dyno must stay up 10 s: one that exits after 4 s
+    // fails the deploy, and v-one keeps serving.
+    repo.write("Procfile", "web: DIE_AFTER=4 python3 server.py\n");
+    repo.write("VERSION", "v-dies");
+    repo.commit("dies after 4 s");
+    let output = repo.push();
+    let said = text(&output);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains("web.1 of `checked` failed its health check up 10 s")
+            && said.contains("exited with status 3 before it was up 10 s")
+            && said.contains("the previous release keeps serving"),
+        "{said}"
+    );
+    assert_eq!(server.get("checked", "/"), (200, "v-one".to_string()));
+
+    // app.json checks replace the default: /health answers 503, so the
+    // deploy fails with what each attempt saw.
+    repo.write("Procfile", "web: HEALTH=failing python3 server.py\n");
+    repo.write("app.json", HEALTH_CHECKS);
+    repo.write("VERSION", "v-unhealthy");
+    repo.commit("unhealthy");
+    let output = repo.push();
+    let said = text(&output);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains("failed its health check `ready` (GET /health contains \"ok\")")
+            && said.contains("attempt 1/2: GET /health answered 503")
+            && said.contains("attempt 2/2: GET /health answered 503"),
+        "{said}"
+    );
+    assert_eq!(server.get("checked", "/"), (200, "v-one".to_string()));
+    assert!(current(&server).ends_with("Current: v2"));
+    let logs = server.ok(&["logs", "-a", "checked", "-n", "300"]);
+    assert!(
+        logs.contains("Health check `ready` (GET /health contains \"ok\") failed"),
+        "{logs}"
+    );
+
+    // `checks:skip` deploys it anyway.
+    server.ok(&["checks:skip", "-a", "checked"]);
+    repo.push_ok();
+    assert_eq!(server.get("checked", "/"), (200, "v-unhealthy".to_string()));
+
+    // Config changes are checked too: this release fails its check, so the
+    // change is refused and the config stays.
+    server.ok(&["checks:enable", "-a", "checked"]);
+    let output = server.cmd(&["config:set", "MODE=staging", "-a", "checked"]);
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("failed its health check `ready`"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        server.ok(&["config:get", "MODE", "-a", "checked"]).trim(),
+        "live"
+    );
+    server.ok(&["checks:skip", "-a", "checked"]);
+    server.ok(&["config:set", "MODE=staging", "-a", "checked"]);
+    server.ok(&["checks:enable", "-a", "checked"]);
+
+    // Healthy, but the command check reads a config var that is wrong.
+    repo.write("Procfile", "web: python3 server.py\n");
+    repo.write("VERSION", "v-healthy");
+    repo.commit("healthy");
+    let output = repo.push();
+    let said = text(&output);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains("failed its health check `config` (`sh -c test \"$MODE\" = live`)")
+            && said.contains("exited 1"),
+        "{said}"
+    );
+    assert_eq!(server.get("checked", "/"), (200, "v-unhealthy".to_string()));
+    server.ok(&["checks:skip", "-a", "checked"]);
+    server.ok(&["config:set", "MODE=live", "-a", "checked"]);
+    server.ok(&["checks:enable", "-a", "checked"]);
+
+    // Both pass: the release goes live, and `checks` lists what ran.
+    repo.push_ok();
+    assert_eq!(server.get("checked", "/"), (200, "v-healthy".to_string()));
+    let checks = server.ok(&["checks", "-a", "checked"]);
+    assert!(
+        checks.contains("Checks: enabled")
+            && checks.contains("web: `ready` (GET /health contains \"ok\"), `config`"),
+        "{checks}"
+    );
+    let logs = server.ok(&["logs", "-a", "checked", "-n", "500"]);
+    assert!(
+        logs.contains(
+            "Health check `ready` (GET /health contains \"ok\") passed: GET /health answered 200"
+        ),
+        "{logs}"
+    );
+
+    // A malformed app.json fails the build, saying what is wrong.
+    repo.write(
+        "app.json",
+        r#"{"healthchecks": {"web": [{"path": "/", "port": 8080}]}}"#,
+    );
+    repo.commit("bad app.json");
+    let output = repo.push();
+    let said = text(&output);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains("app.json: healthchecks.web[0] has port 8080"),
+        "{said}"
+    );
+    assert_eq!(server.get("checked", "/"), (200, "v-healthy".to_string()));
+
+    // Disabled: the old dyno stops before the new one starts.
+    repo.write("app.json", "{}");
+    repo.write("VERSION", "v-downtime");
+    repo.commit("no checks");
+    server.ok(&["checks:disable", "-a", "checked"]);
+    repo.push_ok();
+    assert_eq!(server.get("checked", "/"), (200, "v-downtime".to_string()));
+    let logs = server.ok(&["logs", "-a", "checked", "-n", "40", "-d", "web.1"]);
+    let stopped = logs
+        .rfind("Stopping all processes with SIGTERM")
+        .expect(&logs);
+    let started = logs.rfind("Starting process with command").expect(&logs);
+    assert!(stopped < started, "{logs}");
+    assert!(server
+        .ok(&["checks", "-a", "checked"])
+        .contains("Checks: disabled"));
+}
