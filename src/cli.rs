@@ -149,6 +149,17 @@ pub enum Command {
         #[arg(value_name = "SECONDS")]
         seconds: Option<u64>,
     },
+    /// Stop the web dynos after a time without requests (`--after 30m`);
+    /// the next request is held while one starts. `off` keeps them up (the
+    /// default); with neither, shows the setting.
+    #[command(name = "ps:autosleep")]
+    PsAutosleep {
+        /// Idle time before sleeping: `90s`, `30m`, `2h`.
+        #[arg(long, value_name = "DURATION", conflicts_with = "off")]
+        after: Option<String>,
+        #[arg(value_name = "off", value_parser = ["off"])]
+        off: Option<String>,
+    },
     /// Like `ps:stop`, with SIGKILL at once instead of SIGTERM.
     #[command(name = "ps:kill")]
     PsKill {

@@ -263,6 +263,12 @@ impl Platform<'_> {
         for dyno in &started {
             logs::platform(app, &dyno.name(), "State changed from starting to up");
         }
+        // A user's change started the whole formation: the app is awake.
+        if mode != Mode::Repair && settings.asleep_since.is_some() {
+            let mut now_awake = app.settings()?;
+            now_awake.asleep_since = None;
+            app.write_settings(&now_awake)?;
+        }
 
         // The release is recorded: from here on the new dynos stay, and what
         // fails is a warning the reconciler repairs on its next pass.

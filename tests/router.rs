@@ -1,6 +1,8 @@
 //! What the router does for each request: the headers an app sees, retries
 //! past a dyno that refuses connections, and Heroku's error codes.
 
+use std::time::{Duration, Instant};
+
 use crate::harness::{text, TestServer};
 
 /// An app that shows the request headers it got, and one path that answers
@@ -622,4 +624,90 @@ fn tls_certificates_serve_https_and_http2_and_redirect_http() {
     assert!(server
         .ok(&["certs", "-a", "secure"])
         .contains("none: add one with `paas certs:add CERT KEY`"));
+}
+
+/// Polls `ps` until it shows `expected` (or fails after `within`).
+fn wait_for_ps(server: &TestServer, app: &str, expected: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let ps = server.ok(&["ps", "-a", app]);
+        if ps.contains(expected) {
+            return ps;
+        }
+        assert!(Instant::now() < deadline, "no `{expected}` in:\n{ps}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn an_app_that_sleeps_is_woken_by_requests_that_all_succeed() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "dozy").push_ok();
+    assert_eq!(server.ok(&["ps:autosleep", "-a", "dozy"]).trim(), "off");
+    server.ok(&["ps:autosleep", "--after", "5s", "-a", "dozy"]);
+    assert_eq!(
+        server.ok(&["ps:autosleep", "-a", "dozy"]).trim(),
+        "after 5s"
+    );
+
+    // A request keeps it awake; then, idle, it sleeps within a pass or two.
+    assert_eq!(server.get("dozy", "/").0, 200);
+    let ps = wait_for_ps(&server, "dozy", "web.1: sleeping", Duration::from_secs(40));
+    assert!(server.containers("dozy").is_empty(), "{ps}");
+
+    // Requests to the sleeping app are held while it starts, and all succeed.
+    let started = Instant::now();
+    let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let requests: Vec<_> = (0..5)
+            .map(|_| scope.spawn(|| curl(&server, "dozy", "/", &[])))
+            .collect();
+        requests.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    eprintln!("woke and answered in {:?}", started.elapsed());
+    for answer in answers {
+        assert_eq!(answer, (200, "Hello from web.1\n".to_string()));
+    }
+    assert_eq!(server.containers("dozy").len(), 1);
+    assert!(server.ok(&["ps", "-a", "dozy"]).contains("web.1: up"));
+    let logs = server.ok(&["logs", "-a", "dozy", "-n", "200"]);
+    assert!(
+        logs.contains("paas[web.1]: Idling") && logs.contains("Unidling"),
+        "{logs}"
+    );
+
+    // Off: it stays up past the idle time.
+    server.ok(&["ps:autosleep", "off", "-a", "dozy"]);
+    std::thread::sleep(Duration::from_secs(12));
+    assert!(server.ok(&["ps", "-a", "dozy"]).contains("web.1: up"));
+    let refused = server.cmd(&["ps:autosleep", "--after", "2s", "-a", "dozy"]);
+    assert!(
+        text(&refused).contains("shorter than 5 s"),
+        "{}",
+        text(&refused)
+    );
+}
+
+#[test]
+fn a_crashed_web_dyno_is_an_h10() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "fragile");
+    // Up long enough to pass its 1 s check, then it dies, again and again.
+    repo.write("Procfile", "web: timeout 3 python3 server.py\n");
+    repo.commit("dies after 3 s");
+    repo.push_ok();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (status, body) = curl(&server, "fragile", "/", &[]);
+        if status == 503 && body.contains("fragile crashed") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never an H10: {status} {body}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let router = server.ok(&["logs", "-a", "fragile", "-d", "router"]);
+    assert!(
+        router.contains("at=error code=H10 desc=\"App crashed\" method=GET path=\"/\""),
+        "{router}"
+    );
 }

@@ -140,6 +140,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::PsKill { target } => ps::stop(ctx, &target, true),
         Command::PsStopTimeout { seconds } => ps::stop_timeout(ctx, seconds),
         Command::PsStart { process_type } => ps::start(ctx, &process_type),
+        Command::PsAutosleep { after, off } => ps::autosleep(ctx, after.as_deref(), off.is_some()),
         Command::Run { command } => run::attached(ctx, &command.words),
         Command::RunDetached { command } => run::detached(ctx, &command.words),
         Command::RunStop { dyno } => run::stop(ctx, &dyno),

@@ -62,6 +62,7 @@ impl DynoRow {
         };
         let state = match self.state {
             "up" => paint("up", Style::Good),
+            "sleeping" => "sleeping (a request wakes it)".to_string(),
             _ => paint(
                 &format!("crashed (exit status {})", self.exit_status.unwrap_or(0)),
                 Style::Bad,
@@ -132,6 +133,20 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
         for index in 1..=count {
             let name = format!("{process_type}.{index}");
             if view.dynos.iter().any(|d| d.name == name) {
+                continue;
+            }
+            if let (Some(since), "web") = (settings.asleep_since, process_type.as_str()) {
+                view.dynos.push(DynoRow {
+                    name,
+                    process_type: process_type.clone(),
+                    state: "sleeping",
+                    exit_status: None,
+                    release: current,
+                    since: rfc3339(since),
+                    restart_in: None,
+                    crashes: None,
+                    since_unix: since,
+                });
                 continue;
             }
             if let Some(crash) = crashes.dynos.get(&name).filter(|c| c.release == current) {
@@ -498,9 +513,100 @@ pub fn stop_timeout(ctx: &Ctx, seconds: Option<u64>) -> Result<()> {
     Ok(())
 }
 
+/// The shortest autosleep: the daemon looks every 5 s.
+const AUTOSLEEP_MIN_SECS: u64 = 5;
+
+pub fn autosleep(ctx: &Ctx, after: Option<&str>, off: bool) -> Result<()> {
+    let app = ctx.app()?;
+    if after.is_none() && !off {
+        let settings = app.settings()?;
+        match settings.autosleep_after_secs {
+            None => println!("off"),
+            Some(secs) => println!(
+                "after {}{}",
+                human_duration(secs),
+                if settings.asleep_since.is_some() {
+                    " (sleeping now)"
+                } else {
+                    ""
+                }
+            ),
+        }
+        return Ok(());
+    }
+    let after = after.map(parse_duration).transpose()?;
+    let _lock = app.lock()?;
+    let mut settings = app.settings()?;
+    settings.autosleep_after_secs = after;
+    app.write_settings(&settings)?;
+    match after {
+        Some(secs) => say!(
+            "Web dynos of {} now sleep after {} without a request; the next request wakes them",
+            app.name,
+            human_duration(secs)
+        ),
+        None => say!(
+            "Web dynos of {} no longer sleep{}",
+            app.name,
+            if settings.asleep_since.is_some() {
+                " (the next request wakes them)"
+            } else {
+                ""
+            }
+        ),
+    }
+    Ok(())
+}
+
+/// `90s`, `30m`, `2h` as seconds.
+fn parse_duration(text: &str) -> Result<u64> {
+    let hint = "give a number with s, m or h, like `30m`";
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(Error::new(format!("`{text}` is not a duration")).hint(hint)),
+    };
+    let secs = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| Error::new(format!("`{text}` is not a duration")).hint(hint))?;
+    if secs < AUTOSLEEP_MIN_SECS {
+        return Err(
+            Error::new(format!("`{text}` is shorter than {AUTOSLEEP_MIN_SECS} s")).hint(hint),
+        );
+    }
+    Ok(secs)
+}
+
+fn human_duration(secs: u64) -> String {
+    match secs {
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn autosleep_durations() {
+        assert_eq!(parse_duration("30m").unwrap(), 1800);
+        assert_eq!(parse_duration("90s").unwrap(), 90);
+        assert_eq!(parse_duration("2h").unwrap(), 7200);
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("2s")
+            .unwrap_err()
+            .message()
+            .contains("shorter than 5 s"));
+        assert_eq!(human_duration(1800), "30m");
+        assert_eq!(human_duration(90), "90s");
+    }
 
     #[test]
     fn scale_arguments() {

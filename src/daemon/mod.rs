@@ -77,20 +77,29 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
     );
 
     let in_flight: Arc<router::InFlight> = Arc::default();
+    let activity: Arc<router::Activity> = Arc::default();
     tokio::spawn(control_loop(
         control,
         root.clone(),
         table.clone(),
         in_flight.clone(),
     ));
-    tokio::spawn(reconcile_loop(root.clone(), table.clone()));
+    tokio::spawn(reconcile_loop(
+        root.clone(),
+        table.clone(),
+        activity.clone(),
+    ));
     let addons_task = tokio::spawn(addons_loop(root.clone(), settings.clone()));
     let router = router::Router::new(
         settings.domain.clone(),
         settings.http_port,
         settings.https_port,
-        table,
-        in_flight,
+        router::RouterParts {
+            table: table.clone(),
+            in_flight,
+            activity,
+            wake: waker(root.clone(), table),
+        },
         root.clone(),
     );
     if let Some(https) = https {
@@ -273,11 +282,18 @@ async fn control_loop(
     }
 }
 
-/// An app's routes, as its settings shape them (maintenance mode), and
-/// the custom domains they answer under.
+/// An app's routes, as its settings shape them (maintenance mode, sleep),
+/// and the custom domains they answer under.
 fn app_routes(dir: &AppDir, backends: Vec<converge::Backend>) -> (Arc<AppRoutes>, Vec<String>) {
     let settings = dir.settings().unwrap_or_default();
-    let mut routes = AppRoutes::new(dir.name.as_str(), backends);
+    let idle = if settings.asleep_since.is_some() {
+        router::Idle::Asleep
+    } else if settings.formation.get("web").copied().unwrap_or(0) > 0 {
+        router::Idle::Crashed
+    } else {
+        router::Idle::NoneWanted
+    };
+    let mut routes = AppRoutes::new(dir.name.as_str(), backends).when_idle(idle);
     if settings.maintenance {
         routes = routes.in_maintenance(match std::fs::read(dir.maintenance_page_file()) {
             Ok(page) => router::MaintenancePage::Custom(page.into()),
@@ -314,7 +330,7 @@ fn reload(root: &Root, table: &RouteTable, app: &AppName) {
 
 /// Brings every app back to its release and formation: at start (after a
 /// reboot or a daemon restart) and then every few seconds (a dyno died).
-async fn reconcile_loop(root: Root, table: RouteTable) {
+async fn reconcile_loop(root: Root, table: RouteTable, activity: Arc<router::Activity>) {
     // Apps whose repair is still running: a slow one (a dyno that takes its
     // full boot timeout) must not hold up the others.
     let busy: Arc<std::sync::Mutex<HashSet<AppName>>> = Arc::default();
@@ -328,11 +344,13 @@ async fn reconcile_loop(root: Root, table: RouteTable) {
                         continue;
                     }
                     let (root, table, busy) = (root.clone(), table.clone(), busy.clone());
+                    let last_request = activity.last_request(name.as_str());
                     tokio::task::spawn_blocking(move || {
                         // After a repair the routes file matches the running
                         // dynos: reloaded while the app's lock is still held,
                         // so a command's own reload right after is never undone.
-                        match reconcile_one(&root, &name, || reload(&root, &table, &name)) {
+                        let reload = || reload(&root, &table, &name);
+                        match reconcile_one(&root, &name, last_request, reload) {
                             Ok(()) => {}
                             Err(err) => {
                                 eprintln!("paas daemon: {name}: {}", err.report().trim_end())
@@ -426,7 +444,12 @@ fn start_drain_forwarder(
 
 /// Repairs one app; `Ok(false)` when it was not its turn (locked, gone,
 /// never deployed).
-fn reconcile_one(root: &Root, name: &AppName, reload: impl FnOnce()) -> Result<()> {
+fn reconcile_one(
+    root: &Root,
+    name: &AppName,
+    last_request: Option<i64>,
+    reload: impl FnOnce(),
+) -> Result<()> {
     let settings = root.settings()?;
     let runtime = Podman::for_install(root, &settings);
     let platform = Platform {
@@ -434,12 +457,17 @@ fn reconcile_one(root: &Root, name: &AppName, reload: impl FnOnce()) -> Result<(
         settings: &settings,
         runtime: &runtime,
     };
-    reconcile_app(&platform, &root.app(name), reload)
+    reconcile_app(&platform, &root.app(name), last_request, reload)
 }
 
 /// Repairs one app and reloads its routes, unless a command holds its lock
 /// (the command converges and publishes itself).
-fn reconcile_app(platform: &Platform, app: &AppDir, reload: impl FnOnce()) -> Result<()> {
+fn reconcile_app(
+    platform: &Platform,
+    app: &AppDir,
+    last_request: Option<i64>,
+    reload: impl FnOnce(),
+) -> Result<()> {
     let Some(_lock) = Lock::try_acquire(&app.lock_file())? else {
         return Ok(());
     };
@@ -450,8 +478,16 @@ fn reconcile_app(platform: &Platform, app: &AppDir, reload: impl FnOnce()) -> Re
     let Some(release) = Ledger::new(app).current()? else {
         return Ok(());
     };
-    let settings = app.settings()?;
-    platform.converge(app, &release, &settings.formation, Mode::Repair, || Ok(()))?;
+    let mut settings = app.settings()?;
+    if falls_asleep(platform, app, &settings, last_request)? {
+        settings.asleep_since = Some(crate::crashes::now());
+        app.write_settings(&settings)?;
+    }
+    let mut formation = settings.formation.clone();
+    if settings.asleep_since.is_some() {
+        formation.remove("web");
+    }
+    platform.converge(app, &release, &formation, Mode::Repair, || Ok(()))?;
     let dynos = platform.runtime.list(Some(&app.name))?;
     let live = dynos.iter().map(|d| d.log_file_name()).collect();
     let limit = settings
@@ -463,6 +499,89 @@ fn reconcile_app(platform: &Platform, app: &AppDir, reload: impl FnOnce()) -> Re
     }
     reload();
     sweep_env_files(platform, app)
+}
+
+/// Whether an app with autosleep has had no request for its time (counted
+/// from its newest web dyno's start when that is later): its web dynos then
+/// stop until a request wakes it. Logs Heroku's `Idling` when so.
+fn falls_asleep(
+    platform: &Platform,
+    app: &AppDir,
+    settings: &crate::state::AppSettings,
+    last_request: Option<i64>,
+) -> Result<bool> {
+    let Some(after) = settings.autosleep_after_secs else {
+        return Ok(false);
+    };
+    if settings.asleep_since.is_some() || settings.maintenance {
+        return Ok(false);
+    }
+    let web: Vec<_> = platform
+        .runtime
+        .list(Some(&app.name))?
+        .into_iter()
+        .filter(|d| d.process_type == "web" && d.running)
+        .collect();
+    let Some(newest) = web.iter().map(|d| d.started_at).max() else {
+        return Ok(false);
+    };
+    let active = last_request.unwrap_or(0).max(newest);
+    if crate::crashes::now() - active < after as i64 {
+        return Ok(false);
+    }
+    for dyno in &web {
+        crate::logs::platform(app, &dyno.name(), "Idling");
+    }
+    Ok(true)
+}
+
+/// The router's way to wake an app: one blocking task per app at a time
+/// clears `asleep`, starts the web dynos (no checks: the release passed
+/// them) and reloads the routes.
+fn waker(root: Root, table: RouteTable) -> router::Wake {
+    let waking: Arc<std::sync::Mutex<HashSet<String>>> = Arc::default();
+    Arc::new(move |app: &str| {
+        let Ok(name) = AppName::parse(app) else {
+            return;
+        };
+        if !waking.lock().expect("not poisoned").insert(app.to_string()) {
+            return;
+        }
+        let (root, table, waking) = (root.clone(), table.clone(), waking.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Err(err) = wake(&root, &name, || reload(&root, &table, &name)) {
+                eprintln!("paas daemon: waking {name}: {}", err.report().trim_end());
+            }
+            waking.lock().expect("not poisoned").remove(name.as_str());
+        });
+    })
+}
+
+fn wake(root: &Root, name: &AppName, reload: impl FnOnce()) -> Result<()> {
+    let app = root.app(name);
+    // Waits for a command or a repair of the app to finish.
+    let _lock = app.lock()?;
+    let mut settings = app.settings()?;
+    if settings.asleep_since.is_none() {
+        reload();
+        return Ok(());
+    }
+    let Some(release) = Ledger::new(&app).current()? else {
+        return Ok(());
+    };
+    settings.asleep_since = None;
+    app.write_settings(&settings)?;
+    let install = root.settings()?;
+    let runtime = Podman::for_install(root, &install);
+    let platform = Platform {
+        root,
+        settings: &install,
+        runtime: &runtime,
+    };
+    crate::logs::platform(&app, "router", "Unidling: a request arrived");
+    platform.converge(&app, &release, &settings.formation, Mode::Repair, || Ok(()))?;
+    reload();
+    Ok(())
 }
 
 /// How often a dyno over its memory quota is reported, as Heroku's R14.

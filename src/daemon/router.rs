@@ -54,7 +54,57 @@ pub struct AppRoutes {
     certificate_names: Vec<String>,
     /// Whether plain HTTP requests are sent to HTTPS (with a certificate).
     https_redirect: bool,
+    /// What having no backends means: the app sleeps (a request wakes it),
+    /// its web dynos crashed (H10), or none are wanted (H14).
+    idle: Idle,
 }
+
+/// Why an app may have no web dyno to send a request to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Idle {
+    /// Scaled to zero (or never deployed): H14.
+    NoneWanted,
+    /// Web dynos are wanted and none is up: H10.
+    Crashed,
+    /// Stopped by autosleep: the request waits while one starts.
+    Asleep,
+}
+
+/// Wakes a sleeping app: starts its web dynos (once, however many requests
+/// ask) and reloads its routes.
+pub type Wake = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Unix seconds of each app's latest request, for autosleep.
+#[derive(Default)]
+pub struct Activity(std::sync::Mutex<HashMap<String, i64>>);
+
+impl Activity {
+    fn touch(&self, app: &str) {
+        let now = unix_now();
+        let mut latest = self.0.lock().expect("not poisoned");
+        match latest.get_mut(app) {
+            Some(at) => *at = now,
+            None => {
+                latest.insert(app.to_string(), now);
+            }
+        }
+    }
+
+    /// When the app last had a request since the daemon started.
+    pub fn last_request(&self, app: &str) -> Option<i64> {
+        self.0.lock().expect("not poisoned").get(app).copied()
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// How long a request waits for a sleeping app's dyno (Heroku's boot
+/// timeout is 75 s; ours, R10's, is 60): past it, H20.
+const WAKE_TIMEOUT: Duration = crate::converge::BOOT_TIMEOUT;
 
 /// What the router answers an app in maintenance mode with.
 pub enum MaintenancePage {
@@ -76,7 +126,14 @@ impl AppRoutes {
             certificate: None,
             certificate_names: Vec::new(),
             https_redirect: false,
+            idle: Idle::NoneWanted,
         }
+    }
+
+    /// What an empty list of backends means for this app.
+    pub fn when_idle(mut self, idle: Idle) -> AppRoutes {
+        self.idle = idle;
+        self
     }
 
     /// The app's certificate, the names it covers, and whether plain HTTP
@@ -212,6 +269,16 @@ pub struct Router {
     in_flight: Arc<InFlight>,
     log: RequestLog,
     request_ids: RequestIds,
+    activity: Arc<Activity>,
+    wake: Wake,
+}
+
+/// What the router shares with the rest of the daemon.
+pub struct RouterParts {
+    pub table: RouteTable,
+    pub in_flight: Arc<InFlight>,
+    pub activity: Arc<Activity>,
+    pub wake: Wake,
 }
 
 /// Headers that describe one connection, not the request: never forwarded.
@@ -230,8 +297,7 @@ impl Router {
         domain: String,
         port: u16,
         https_port: Option<u16>,
-        table: RouteTable,
-        in_flight: Arc<InFlight>,
+        parts: RouterParts,
         root: Root,
     ) -> Arc<Router> {
         let client = Client::builder(TokioExecutor::new())
@@ -241,11 +307,13 @@ impl Router {
             domain,
             port,
             https_port,
-            table,
+            table: parts.table,
             client,
-            in_flight,
+            in_flight: parts.in_flight,
             log: RequestLog::start(root),
             request_ids: RequestIds::default(),
+            activity: parts.activity,
+            wake: parts.wake,
         })
     }
 
@@ -328,6 +396,7 @@ impl Router {
         };
         let app = routes.app.clone();
         let app = app.as_str();
+        self.activity.touch(app);
         if let (false, true, Some(https_port)) =
             (secure, routes.redirects_to_https(&name), self.https_port)
         {
@@ -384,15 +453,29 @@ impl Router {
         // for it go to the dyno too, and the connections are joined on 101.
         let upgrade = requested_upgrade(&request);
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
+        if routes.backends.is_empty() && routes.idle == Idle::Asleep {
+            // Held while a dyno starts, then served as if it had been up.
+            routes = self.woken(app).await.unwrap_or(routes);
+        }
         let Some((mut index, mut backend)) = routes.pick().map(|(i, b)| (i, b.clone())) else {
-            entry.error = Some(("H14", "No web processes running"));
             entry.status = 503;
+            let (error, text) = match routes.idle {
+                Idle::NoneWanted => (
+                    ("H14", "No web processes running"),
+                    format!("{app} has no web dyno running. Its owner can start one with `paas ps:scale web=1`."),
+                ),
+                Idle::Crashed => (
+                    ("H10", "App crashed"),
+                    format!("{app} crashed. Its owner can check `paas logs` and `paas ps`."),
+                ),
+                Idle::Asleep => (
+                    ("H20", "App boot timeout"),
+                    format!("{app} was asleep and did not start within {} seconds. Its owner can check `paas logs`.", WAKE_TIMEOUT.as_secs()),
+                ),
+            };
+            entry.error = Some(error);
             self.log.send(entry);
-            return page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Application unavailable",
-                &format!("{app} has no web dyno running. Its owner can start one with `paas ps:scale web=1`."),
-            );
+            return page(StatusCode::SERVICE_UNAVAILABLE, "Application error", &text);
         };
         let port = if secure {
             self.https_port.unwrap_or(self.port)
@@ -536,6 +619,23 @@ impl Router {
                 page(status, "Application error", text)
             }
         }
+    }
+}
+
+impl Router {
+    /// Wakes a sleeping app and waits for its routes to have a backend.
+    async fn woken(&self, app: &str) -> Option<Arc<AppRoutes>> {
+        (self.wake)(app);
+        let deadline = Instant::now() + WAKE_TIMEOUT;
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if let Some(routes) = self.table.load().get(app) {
+                if !routes.backends.is_empty() {
+                    return Some(routes.clone());
+                }
+            }
+        }
+        None
     }
 }
 

@@ -105,6 +105,13 @@ pub struct AppSettings {
     /// Whether changes wait for new dynos' health checks.
     #[serde(default, skip_serializing_if = "is_default")]
     pub checks: crate::checks::ChecksMode,
+    /// Web dynos stop after this long without a request (`ps:autosleep`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autosleep_after_secs: Option<u64>,
+    /// When autosleep stopped the web dynos (unix seconds); the next
+    /// request starts them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asleep_since: Option<i64>,
     /// The app's own `checks:set uptime` (else the install's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks_uptime_secs: Option<u64>,
