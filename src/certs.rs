@@ -34,6 +34,8 @@ pub struct Bundle {
     pub summary: Summary,
     /// Unix seconds from which the certificate is valid.
     valid_from: i64,
+    /// Unix seconds at which it expires.
+    pub valid_until: i64,
 }
 
 /// Checks a PEM bundle for `certs:add`: it reads (see `parse`), names its
@@ -80,7 +82,7 @@ pub fn parse(pem: &str) -> Result<Bundle> {
         Error::new("no private key found (a `BEGIN PRIVATE KEY` block, PKCS#8, PKCS#1 or SEC1)")
             .hint("the key file must not be encrypted")
     })?;
-    let (summary, valid_from) = summarize(leaf)?;
+    let (summary, valid_from, valid_until) = summarize(leaf)?;
     let provider = rustls::crypto::ring::default_provider();
     let certified = CertifiedKey::from_der(chain, key, &provider).map_err(|err| {
         let reason = match err {
@@ -96,6 +98,7 @@ pub fn parse(pem: &str) -> Result<Bundle> {
         key: Arc::new(certified),
         summary,
         valid_from,
+        valid_until,
     })
 }
 
@@ -107,8 +110,8 @@ fn parse_x509<'a>(
         .map_err(|err| Error::new(format!("the certificate cannot be read: {err}")))
 }
 
-/// What `certs` shows of a certificate, and when it becomes valid.
-fn summarize(der: &CertificateDer) -> Result<(Summary, i64)> {
+/// What `certs` shows of a certificate, and when it is valid from and until.
+fn summarize(der: &CertificateDer) -> Result<(Summary, i64, i64)> {
     use x509_parser::extensions::GeneralName;
     let cert = parse_x509(der)?;
     let mut names = Vec::new();
@@ -144,7 +147,7 @@ fn summarize(der: &CertificateDer) -> Result<(Summary, i64)> {
         self_signed: cert.issuer() == cert.subject(),
         expired: time::OffsetDateTime::now_utc().unix_timestamp() > not_after,
     };
-    Ok((summary, cert.validity().not_before.timestamp()))
+    Ok((summary, cert.validity().not_before.timestamp(), not_after))
 }
 
 /// Whether a certificate name covers a host (`*.example.com` covers one label).
@@ -155,6 +158,13 @@ pub fn covers(name: &str, host: &str) -> bool {
             .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
         None => name == host,
     }
+}
+
+/// The hosts an app answers at: its own and its custom domains.
+pub fn app_hosts(settings: &state::Settings, app: &AppDir) -> Vec<String> {
+    std::iter::once(format!("{}.{}", app.name, settings.domain))
+        .chain(app.settings().map(|s| s.domains).unwrap_or_default())
+        .collect()
 }
 
 pub fn store(app: &AppDir, bundle: &Bundle) -> Result<()> {

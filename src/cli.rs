@@ -330,6 +330,21 @@ pub enum Command {
         global: bool,
     },
 
+    /// Whether the app gets its certificate by ACME, and how that went.
+    #[command(name = "certs:auto")]
+    CertsAuto,
+    /// Get the app's certificate from Let's Encrypt (or the install's ACME
+    /// CA) by HTTP-01, and renew it 30 days before it expires. The app's
+    /// hosts must reach this server on port 80.
+    #[command(name = "certs:auto:enable")]
+    CertsAutoEnable,
+    /// Stop renewing the app's certificate (the current one stays).
+    #[command(name = "certs:auto:disable")]
+    CertsAutoDisable,
+    /// Get a new ACME certificate now (after `domains:add`, say).
+    #[command(name = "certs:auto:refresh")]
+    CertsAutoRefresh,
+
     /// Whether the app is in maintenance mode.
     #[command(name = "maintenance")]
     Maintenance,
@@ -654,7 +669,7 @@ pub struct OneOffCommand {
 #[derive(Debug, Subcommand)]
 pub enum ServerCommand {
     /// Install paas on this machine (as root); running it again repairs and changes nothing else.
-    Install(InstallArgs),
+    Install(Box<InstallArgs>),
     /// Report each part of the install as ok or broken, with the fix.
     #[command(alias = "doctor")]
     Status,
@@ -700,6 +715,17 @@ pub struct InstallArgs {
     /// The unprivileged user that owns everything.
     #[arg(long, default_value = "paas")]
     pub user: String,
+    /// The ACME directory `certs:auto` gets certificates from (default
+    /// Let's Encrypt's; installing again keeps the install's).
+    #[arg(long, value_name = "URL")]
+    pub acme_directory: Option<String>,
+    /// Authorities to trust for the ACME directory's HTTPS (default the
+    /// system's), for a private ACME server.
+    #[arg(long, value_name = "FILE")]
+    pub acme_ca: Option<PathBuf>,
+    /// The contact address given to the ACME CA (expiry notices).
+    #[arg(long, value_name = "EMAIL")]
+    pub acme_email: Option<String>,
     /// Run dynos from this image instead of building the stack.
     #[arg(long)]
     pub run_image: Option<String>,

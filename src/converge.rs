@@ -585,7 +585,31 @@ pub fn ping_daemon(root: &Root) -> Result<()> {
     control_request(root, "ping", Duration::from_secs(10))
 }
 
+/// Asks the daemon to get the app's ACME certificate now: what it got, or
+/// why not.
+pub fn acme_request(root: &Root, app: &AppDir) -> Result<std::result::Result<String, String>> {
+    let answer = control_answer(
+        root,
+        &format!("acme {}", app.name),
+        Duration::from_secs(150),
+    )?;
+    Ok(match answer.strip_prefix("ok ") {
+        Some(got) => Ok(got.to_string()),
+        None => Err(answer.strip_prefix("error ").unwrap_or(&answer).to_string()),
+    })
+}
+
 fn control_request(root: &Root, request: &str, timeout: Duration) -> Result<()> {
+    let answer = control_answer(root, request, timeout)?;
+    if answer == "ok" {
+        Ok(())
+    } else {
+        Err(Error::unexpected(format!("the router answered `{answer}`")))
+    }
+}
+
+/// Sends one request on the control socket and reads its one-line answer.
+fn control_answer(root: &Root, request: &str, timeout: Duration) -> Result<String> {
     let socket = root.control_socket();
     let mut stream =
         UnixStream::connect(&socket).context(|| format!("connecting to `{}`", socket.display()))?;
@@ -597,14 +621,7 @@ fn control_request(root: &Root, request: &str, timeout: Duration) -> Result<()> 
     BufReader::new(&stream)
         .read_line(&mut answer)
         .context(|| "reading the router's answer".into())?;
-    if answer.trim() == "ok" {
-        Ok(())
-    } else {
-        Err(Error::unexpected(format!(
-            "the router answered `{}`",
-            answer.trim()
-        )))
-    }
+    Ok(answer.trim().to_string())
 }
 
 /// Reads an app's routes file; none yet means no backends.

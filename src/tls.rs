@@ -20,9 +20,13 @@ pub fn trust_bundle() -> PathBuf {
 
 /// A client configuration trusting `trust_bundle()`.
 pub fn client_config() -> Result<Arc<ClientConfig>, String> {
-    let bundle = trust_bundle();
+    client_config_trusting(&trust_bundle())
+}
+
+/// A client configuration trusting the authorities in `bundle`.
+pub fn client_config_trusting(bundle: &std::path::Path) -> Result<Arc<ClientConfig>, String> {
     let mut roots = RootCertStore::empty();
-    let certificates = CertificateDer::pem_file_iter(&bundle)
+    let certificates = CertificateDer::pem_file_iter(bundle)
         .map_err(|err| format!("reading `{}`: {err}", bundle.display()))?;
     for certificate in certificates.flatten() {
         // A bundle may hold a certificate webpki cannot use; skip it alone.

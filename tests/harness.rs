@@ -12,7 +12,7 @@ pub struct TestServer {
     pub https_port: u16,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -31,7 +31,16 @@ fn require_prerequisites() {
         "the end-to-end tests must run as root: they install paas with `paas server install --local` \
          (which creates the `paas` user and a private sshd); run `sudo cargo test`"
     );
-    for program in ["git", "ssh", "ssh-keygen", "curl", "podman", "openssl"] {
+    for program in [
+        "git",
+        "ssh",
+        "ssh-keygen",
+        "curl",
+        "podman",
+        "openssl",
+        "pebble",
+        "pebble-challtestsrv",
+    ] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {program}")])
             .output()
@@ -91,14 +100,22 @@ impl TestServer {
             http_port: free_port(),
             https_port: free_port(),
         };
+        server.install(&[]);
+        server
+    }
+
+    /// Runs `paas server install` (again) with the test's ports and key,
+    /// and `extra` options.
+    pub fn install(&self, extra: &[&str]) {
         let output = Command::new(paas_bin())
             .args(["server", "install", "--local", "--root"])
-            .arg(server.root.path())
-            .args(["--ssh-port", &server.ssh_port.to_string()])
-            .args(["--http-port", &server.http_port.to_string()])
-            .args(["--https-port", &server.https_port.to_string()])
+            .arg(self.root.path())
+            .args(["--ssh-port", &self.ssh_port.to_string()])
+            .args(["--http-port", &self.http_port.to_string()])
+            .args(["--https-port", &self.https_port.to_string()])
             .arg("--admin-key")
-            .arg(key.with_extension("pub"))
+            .arg(self.key().with_extension("pub"))
+            .args(extra)
             .output()
             .unwrap();
         assert!(
@@ -106,7 +123,6 @@ impl TestServer {
             "install failed:\n{}",
             text(&output)
         );
-        server
     }
 
     /// Runs `paas` on the server itself, as root (the way an admin would).

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod acme;
 mod addons;
 mod checks;
 mod client;
@@ -13,7 +14,7 @@ mod deploy;
 mod dynos;
 mod failures;
 mod generated;
-mod router;
+pub mod router;
 mod runtime;
 mod server;
 mod ssh;

@@ -501,7 +501,7 @@ fn deploys_restarts_and_rollbacks_under_load_fail_no_request() {
 }
 
 /// curl over HTTPS, trusting the test authority: (status, HTTP version, body).
-fn curl_https(
+pub fn curl_https(
     server: &TestServer,
     ca: &std::path::Path,
     host: &str,

@@ -7,6 +7,7 @@ use super::Ctx;
 use crate::certs::{self, Summary};
 use crate::cli::Format;
 use crate::converge;
+use crate::daemon::acme;
 use crate::error::{Error, Result};
 use crate::output;
 use crate::state::AppDir;
@@ -85,7 +86,7 @@ pub fn add(ctx: &Ctx, cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<()>
         )?,
     };
     let bundle = certs::check(&pem)?;
-    let hosts = app_hosts(ctx, &app)?;
+    let hosts = certs::app_hosts(&ctx.settings, &app);
     let covered: Vec<&String> = hosts
         .iter()
         .filter(|host| {
@@ -130,15 +131,6 @@ pub fn add(ctx: &Ctx, cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<()>
     Ok(())
 }
 
-/// `<app>.<domain>` and the app's custom domains.
-fn app_hosts(ctx: &Ctx, app: &AppDir) -> Result<Vec<String>> {
-    Ok(
-        std::iter::once(format!("{}.{}", app.name, ctx.settings.domain))
-            .chain(app.settings()?.domains)
-            .collect(),
-    )
-}
-
 pub fn remove(ctx: &Ctx) -> Result<()> {
     let app = ctx.app()?;
     let _lock = app.lock()?;
@@ -175,4 +167,99 @@ pub fn redirect(ctx: &Ctx, state: Option<String>) -> Result<()> {
         say!("HTTP requests to {} are served as they come", app.name);
     }
     Ok(())
+}
+
+pub fn auto_show(ctx: &Ctx) -> Result<()> {
+    let app = ctx.app()?;
+    let enabled = app.settings()?.certs_auto;
+    output::header(&format!(
+        "Automatic Certificate Management is {} on {}",
+        if enabled { "enabled" } else { "disabled" },
+        app.name
+    ));
+    let directory = ctx
+        .settings
+        .acme_directory
+        .clone()
+        .unwrap_or_else(|| acme::LETS_ENCRYPT.to_string());
+    let status = acme::Status::load(&app);
+    let state = match (&status.error, certs::load(&app)) {
+        (Some(error), _) => format!("Failing: {error}"),
+        (None, Some(_)) if status.issued_at.is_some() => "Cert issued".to_string(),
+        (None, _) if enabled => "In progress".to_string(),
+        (None, _) => "-".to_string(),
+    };
+    let mut rows = vec![
+        vec!["ACME directory".to_string(), directory],
+        vec![
+            "Domains".to_string(),
+            certs::app_hosts(&ctx.settings, &app).join(", "),
+        ],
+        vec!["Status".to_string(), state],
+    ];
+    if let Some(bundle) = certs::load(&app) {
+        rows.push(vec!["Expires".to_string(), bundle.summary.expires_at]);
+    }
+    output::table(&rows);
+    Ok(())
+}
+
+pub fn auto_set(ctx: &Ctx, enabled: bool) -> Result<()> {
+    let app = ctx.app()?;
+    {
+        let _lock = app.lock()?;
+        let mut settings = app.settings()?;
+        settings.certs_auto = enabled;
+        app.write_settings(&settings)?;
+    }
+    if !enabled {
+        say!(
+            "Automatic Certificate Management disabled on {}; its certificate stays until it expires or `paas certs:remove`",
+            app.name
+        );
+        return Ok(());
+    }
+    say!("Automatic Certificate Management enabled on {}", app.name);
+    issue_now(ctx, &app)
+}
+
+pub fn auto_refresh(ctx: &Ctx) -> Result<()> {
+    let app = ctx.app()?;
+    if !app.settings()?.certs_auto {
+        return Err(Error::new(format!(
+            "`{}` does not use automatic certificates",
+            app.name
+        ))
+        .hint("`paas certs:auto:enable` turns them on"));
+    }
+    issue_now(ctx, &app)
+}
+
+/// Has the daemon order the certificate while the user waits.
+fn issue_now(ctx: &Ctx, app: &AppDir) -> Result<()> {
+    say_partial!(
+        "Getting a certificate for {}... ",
+        certs::app_hosts(&ctx.settings, app).join(", ")
+    );
+    match converge::acme_request(&ctx.root, app) {
+        Ok(Ok(got)) => {
+            say!("done");
+            say!("Certificate for {got}; it renews itself 30 days before it expires");
+            Ok(())
+        }
+        Ok(Err(why)) => {
+            say!("failed");
+            Err(Error::new(why).hint(
+                "each host's DNS must point at this server and port 80 reach it; the daemon tries again every 5 minutes, or `paas certs:auto:refresh`",
+            ))
+        }
+        Err(err) => {
+            say!("not now");
+            say!(
+                " !     the daemon is not answering ({}); it gets the certificate when it runs",
+                err.message()
+            );
+            Ok(())
+        }
+    }
 }

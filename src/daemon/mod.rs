@@ -2,6 +2,7 @@
 //! socket on which commands ask it to reload an app's routes, and the
 //! reconciler that brings dynos back after a crash or a reboot.
 
+pub mod acme;
 mod connector;
 mod router;
 
@@ -78,11 +79,20 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
 
     let in_flight: Arc<router::InFlight> = Arc::default();
     let activity: Arc<router::Activity> = Arc::default();
+    let acme = {
+        let (root, table) = (root.clone(), table.clone());
+        acme::Manager::new(
+            root.clone(),
+            Box::new(move |app: &AppName| reload(&root, &table, app)),
+        )
+    };
+    tokio::spawn(acme.clone().renew_loop());
     tokio::spawn(control_loop(
         control,
         root.clone(),
         table.clone(),
         in_flight.clone(),
+        acme.clone(),
     ));
     tokio::spawn(reconcile_loop(
         root.clone(),
@@ -99,6 +109,7 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
             in_flight,
             activity,
             wake: waker(root.clone(), table),
+            challenges: acme.challenges.clone(),
         },
         root.clone(),
     );
@@ -242,6 +253,7 @@ async fn control_loop(
     root: Root,
     table: RouteTable,
     in_flight: Arc<router::InFlight>,
+    acme: Arc<acme::Manager>,
 ) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -250,6 +262,7 @@ async fn control_loop(
         let root = root.clone();
         let table = table.clone();
         let in_flight = in_flight.clone();
+        let acme = acme.clone();
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut lines = BufReader::new(read).lines();
@@ -261,6 +274,13 @@ async fn control_loop(
                         in_flight.drain(&addresses).await;
                         "ok".to_string()
                     }
+                    ("acme", name) => match AppName::parse(name.trim()) {
+                        Ok(app) => match acme.issue(&app).await {
+                            Ok(got) => format!("ok {got}"),
+                            Err(err) => format!("error {}", err.replace('\n', " ")),
+                        },
+                        Err(err) => format!("error {err}"),
+                    },
                     ("reload", name) => match AppName::parse(name.trim()) {
                         Ok(app) => {
                             reload(&root, &table, &app);

@@ -271,6 +271,7 @@ pub struct Router {
     request_ids: RequestIds,
     activity: Arc<Activity>,
     wake: Wake,
+    challenges: super::acme::Challenges,
 }
 
 /// What the router shares with the rest of the daemon.
@@ -279,6 +280,7 @@ pub struct RouterParts {
     pub in_flight: Arc<InFlight>,
     pub activity: Arc<Activity>,
     pub wake: Wake,
+    pub challenges: super::acme::Challenges,
 }
 
 /// Headers that describe one connection, not the request: never forwarded.
@@ -314,6 +316,7 @@ impl Router {
             request_ids: RequestIds::default(),
             activity: parts.activity,
             wake: parts.wake,
+            challenges: parts.challenges,
         })
     }
 
@@ -378,6 +381,25 @@ impl Router {
         secure: bool,
     ) -> Response<Body> {
         let started = Instant::now();
+        if let Some(token) = request
+            .uri()
+            .path()
+            .strip_prefix("/.well-known/acme-challenge/")
+        {
+            let answer = self
+                .challenges
+                .lock()
+                .expect("not poisoned")
+                .get(token)
+                .cloned();
+            if let Some(key_authorization) = answer {
+                return Response::new(
+                    Full::new(Bytes::from(key_authorization))
+                        .map_err(|never| match never {})
+                        .boxed(),
+                );
+            }
+        }
         let host = request
             .headers()
             .get(HOST)

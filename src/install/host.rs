@@ -625,6 +625,9 @@ mod tests {
             postgres_image: String::new(),
             redis_image: String::new(),
             checks_uptime_secs: None,
+            acme_directory: None,
+            acme_ca: None,
+            acme_email: None,
         };
         let unit = systemd_unit(&Root::new("/var/lib/paas"), &settings, 995);
         assert!(unit.contains("User=paas\n"));

@@ -107,6 +107,18 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
         postgres_image: images.postgres,
         redis_image: images.redis,
         checks_uptime_secs: installed.as_ref().and_then(|s| s.checks_uptime_secs),
+        acme_directory: args
+            .acme_directory
+            .clone()
+            .or(installed.as_ref().and_then(|s| s.acme_directory.clone())),
+        acme_ca: match &args.acme_ca {
+            Some(file) => Some(copy_acme_ca(&root, file)?),
+            None => installed.as_ref().and_then(|s| s.acme_ca.clone()),
+        },
+        acme_email: args
+            .acme_email
+            .clone()
+            .or(installed.as_ref().and_then(|s| s.acme_email.clone())),
     };
     ensure_root_files(&root, &settings, &mut report)?;
     if let Some(key) = &args.admin_key {
@@ -185,6 +197,17 @@ fn ensure_shell_files(report: &mut Report) -> Result<()> {
         report.ok("shell completions and man page");
     }
     Ok(())
+}
+
+/// Keeps a copy of `--acme-ca` in the root, where the daemon (the
+/// unprivileged owner) can read it.
+fn copy_acme_ca(root: &Root, file: &Path) -> Result<PathBuf> {
+    let pem = fs::read(file)
+        .map_err(|err| Error::new(format!("cannot read `{}`", file.display())).cause(err))?;
+    let copy = root.etc_dir().join("acme-ca.pem");
+    state::create_dir(&root.etc_dir(), 0o755)?;
+    state::write_atomic(&copy, &pem, 0o644)?;
+    Ok(copy)
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {

@@ -52,6 +52,14 @@ pub struct Settings {
     /// that set none (`checks:set --global uptime`; 10 s if absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks_uptime_secs: Option<u64>,
+    /// Where `certs:auto` gets certificates (Let's Encrypt if absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme_directory: Option<String>,
+    /// The authorities trusted for that directory's HTTPS (the system's if absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme_ca: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme_email: Option<String>,
 }
 
 impl Settings {
@@ -115,6 +123,9 @@ pub struct AppSettings {
     /// The app's own `checks:set uptime` (else the install's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks_uptime_secs: Option<u64>,
+    /// Whether the daemon gets and renews the app's certificate by ACME.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub certs_auto: bool,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -261,6 +272,10 @@ impl AppDir {
         self.path.join("tls.pem")
     }
     /// The page `maintenance:on` fetched from `MAINTENANCE_PAGE_URL`.
+    /// What the daemon last did about the app's ACME certificate.
+    pub fn acme_status_file(&self) -> PathBuf {
+        self.path.join("acme.toml")
+    }
     pub fn maintenance_page_file(&self) -> PathBuf {
         self.path.join("maintenance.html")
     }
@@ -347,6 +362,9 @@ mod tests {
             postgres_image: String::new(),
             redis_image: String::new(),
             checks_uptime_secs: None,
+            acme_directory: None,
+            acme_ca: None,
+            acme_email: None,
         };
         let app = AppName::parse("web").unwrap();
         assert_eq!(settings.app_url(&app), "http://web.example.com/");

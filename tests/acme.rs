@@ -1,0 +1,197 @@
+//! `certs:auto`: a certificate issued by an ACME CA over HTTP-01 from inside
+//! the daemon, and renewed 30 days before it expires, against Debian's
+//! pebble (a real ACME server) and its DNS test server.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{free_port, text, TestCertificates, TestServer};
+use crate::router::curl_https;
+
+/// pebble with its own HTTPS certificate, validating HTTP-01 on the
+/// router's HTTP port; every name resolves to 127.0.0.1 through
+/// pebble-challtestsrv's DNS.
+struct Pebble {
+    children: Vec<Child>,
+    tls: TestCertificates,
+    directory: String,
+    management_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Pebble {
+    fn start(http_port: u16, validity_secs: u64) -> Pebble {
+        let dir = tempfile::Builder::new()
+            .prefix("paas-pebble-")
+            .tempdir()
+            .unwrap();
+        let tls = TestCertificates::new();
+        let (acme_port, management_port, dns_port) = (free_port(), free_port(), free_port());
+        let config = format!(
+            r#"{{"pebble": {{
+                "listenAddress": "127.0.0.1:{acme_port}",
+                "managementListenAddress": "127.0.0.1:{management_port}",
+                "certificate": "{}", "privateKey": "{}",
+                "httpPort": {http_port}, "tlsPort": {},
+                "certificateValidityPeriod": {validity_secs},
+                "ocspResponderURL": "", "externalAccountBindingRequired": false}}}}"#,
+            tls.cert.display(),
+            tls.key.display(),
+            free_port()
+        );
+        let config_file = dir.path().join("pebble.json");
+        std::fs::write(&config_file, config).unwrap();
+        let log = |name: &str| std::fs::File::create(dir.path().join(name)).unwrap();
+        let dns = Command::new("pebble-challtestsrv")
+            .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
+            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+            .args(["-management", &format!("127.0.0.1:{}", free_port())])
+            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+            .stdout(log("dns.log"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pebble-challtestsrv (apt-get install pebble)");
+        let pebble = Command::new("pebble")
+            .arg("-config")
+            .arg(&config_file)
+            .args(["-dnsserver", &format!("127.0.0.1:{dns_port}")])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .stdout(log("pebble.log"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pebble (apt-get install pebble)");
+        let pebble = Pebble {
+            children: vec![dns, pebble],
+            tls,
+            directory: format!("https://localhost:{acme_port}/dir"),
+            management_port,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while pebble.fetch(&pebble.directory).is_none() {
+            assert!(Instant::now() < deadline, "pebble did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        pebble
+    }
+
+    fn fetch(&self, url: &str) -> Option<String> {
+        let output = Command::new("curl")
+            .args(["-sf", "-m", "5", "--cacert"])
+            .arg(&self.tls.ca)
+            .arg(url)
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// The root pebble signs with (made anew at each start).
+    fn issuing_root(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let pem = self
+            .fetch(&format!(
+                "https://localhost:{}/roots/0",
+                self.management_port
+            ))
+            .expect("pebble's root");
+        let file = dir.join("pebble-root.pem");
+        std::fs::write(&file, pem).unwrap();
+        file
+    }
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `certs` output's expiry line.
+fn expiry(server: &TestServer, app: &str) -> String {
+    let certs = server.ok(&["certs", "-a", app]);
+    certs
+        .lines()
+        .find(|l| l.starts_with("Expires"))
+        .unwrap_or_else(|| panic!("{certs}"))
+        .to_string()
+}
+
+#[test]
+fn certs_auto_gets_a_certificate_from_pebble_and_renews_it() {
+    let server = TestServer::start();
+    // 30 days and 40 s: due for renewal 40 s after it is issued.
+    let pebble = Pebble::start(server.http_port, 30 * 86400 + 40);
+    server.install(&[
+        "--acme-directory",
+        &pebble.directory,
+        "--acme-ca",
+        &pebble.tls.ca.display().to_string(),
+    ]);
+    let repo = server.repo("examples/hello", "secured");
+    repo.push_ok();
+    server.ok(&["domains:add", "www.secured.test", "-a", "secured"]);
+
+    let enabled = server.ok(&["certs:auto:enable", "-a", "secured"]);
+    assert!(
+        enabled.contains("Certificate for ")
+            && enabled.contains("secured.localhost")
+            && enabled.contains("www.secured.test")
+            && enabled.contains("it renews itself 30 days before it expires"),
+        "{enabled}"
+    );
+    let status = server.ok(&["certs:auto", "-a", "secured"]);
+    assert!(
+        status.contains("is enabled on secured")
+            && status.contains(&pebble.directory)
+            && status.contains("Cert issued"),
+        "{status}"
+    );
+    let certs = server.ok(&["certs", "-a", "secured"]);
+    assert!(certs.contains("Pebble Intermediate"), "{certs}");
+
+    // A client trusting pebble's root gets the app over HTTPS, for both names.
+    let trust = tempfile::tempdir().unwrap();
+    let root = pebble.issuing_root(trust.path());
+    for host in ["secured.localhost", "www.secured.test"] {
+        let resolve = format!("{host}:{}:127.0.0.1", server.https_port);
+        let (status, _, body) = curl_https(&server, &root, host, "/", &["--resolve", &resolve]);
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "Hello from web.1\n"),
+            "{host}"
+        );
+    }
+
+    // Renewal: once under 30 days remain, the daemon orders a new one.
+    let first = expiry(&server, "secured");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let renewed = loop {
+        let now = expiry(&server, "secured");
+        if now != first {
+            break now;
+        }
+        assert!(Instant::now() < deadline, "not renewed: {first}");
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    assert!(renewed > first, "{first} → {renewed}");
+    let logs = server.ok(&["logs", "-a", "secured", "-d", "router", "-n", "50"]);
+    assert_eq!(logs.matches("Certificate issued for").count(), 2, "{logs}");
+    let (status, _, _) = curl_https(&server, &root, "secured.localhost", "/", &[]);
+    assert_eq!(status, 200);
+
+    // A host that does not reach this server fails with the CA's reason,
+    // and the current certificate stays.
+    server.ok(&["certs:auto:disable", "-a", "secured"]);
+    let output = server.cmd(&["certs:auto:refresh", "-a", "secured"]);
+    assert!(
+        text(&output).contains("does not use automatic certificates"),
+        "{}",
+        text(&output)
+    );
+}
