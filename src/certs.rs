@@ -33,7 +33,7 @@ pub struct Bundle {
     pub key: Arc<CertifiedKey>,
     pub summary: Summary,
     /// Unix seconds from which the certificate is valid.
-    valid_from: i64,
+    pub valid_from: i64,
     /// Unix seconds at which it expires.
     pub valid_until: i64,
 }

@@ -105,10 +105,22 @@ impl Check {
             self.uptime.is_some(),
             self.listening,
         ];
-        if kinds.iter().filter(|k| **k).count() > 1 {
-            return Err(
-                "has more than one of `path`, `command`, `uptime` and `listening`; give one".into(),
-            );
+        match kinds.iter().filter(|k| **k).count() {
+            0 => {
+                return Err(
+                    "checks nothing: give one of `path`, `command`, `uptime` or `listening`".into(),
+                )
+            }
+            1 => {}
+            _ => {
+                return Err(
+                    "has more than one of `path`, `command`, `uptime` and `listening`; give one"
+                        .into(),
+                )
+            }
+        }
+        if self.content.is_some() && self.path.is_none() {
+            return Err("has `content` without a `path` to find it in".into());
         }
         if !["", "startup", "readiness", "liveness"].contains(&self.kind.as_str()) {
             return Err(format!(
@@ -190,14 +202,6 @@ impl Check {
         }
     }
 
-    /// An uptime check: one with `uptime`, or with no other kind given.
-    fn uptime_secs(&self) -> Option<u64> {
-        match (&self.path, &self.command, self.listening) {
-            (None, None, false) => Some(self.uptime.unwrap_or(0)),
-            _ => None,
-        }
-    }
-
     fn attempts(&self) -> u32 {
         self.attempts.unwrap_or(3)
     }
@@ -252,7 +256,7 @@ pub fn run(check: &Check, target: &Target) -> std::result::Result<String, Vec<St
     if let Some(delay) = check.initial_delay {
         sleep_until(since_start(delay));
     }
-    if let Some(uptime) = check.uptime_secs() {
+    if let Some(uptime) = check.uptime {
         // One look once the time is up: a dyno that exits before then fails.
         sleep_until_or_exit(target, since_start(uptime));
         return match target.runtime.status(target.dyno) {
@@ -334,6 +338,16 @@ fn http_get(
         .map_err(|err| format!("connecting to $PORT: {err}"))?;
     let _ = socket.set_read_timeout(Some(timeout));
     let _ = socket.set_write_timeout(Some(timeout));
+    // The timeout bounds the whole exchange, not each read: a dyno that
+    // trickles its answer is cut off.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    if let Ok(watched) = socket.try_clone() {
+        std::thread::spawn(move || {
+            if finished.recv_timeout(timeout).is_err() {
+                let _ = watched.shutdown(std::net::Shutdown::Both);
+            }
+        });
+    }
     let mut request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: paas-healthcheck\r\nAccept: */*\r\nConnection: close\r\n"
     );
@@ -352,6 +366,7 @@ fn http_get(
             }
         })?;
     let _ = connection.flush();
+    let _ = done.send(());
     Ok((response.status, response.body))
 }
 
@@ -372,45 +387,47 @@ fn sleep_until_or_exit(target: &Target, when: Instant) {
     }
 }
 
-/// Runs `command` with a deadline; used by runtimes for command checks.
+/// Runs `command` (which enforces `timeout` itself, inside the dyno) and
+/// collects its output; this side gives up a little later, in case the
+/// runtime hangs. Used by runtimes for command checks.
 pub fn output_within(
     mut command: std::process::Command,
     timeout: Duration,
 ) -> Result<(i32, String)> {
-    let mut child = command
+    let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|err| Error::new("cannot run the check's command").cause(err))?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        if child.try_wait().ok().flatten().is_some() {
-            let output = child
-                .wait_with_output()
-                .map_err(|err| Error::new("reading the check's output").cause(err))?;
-            let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-            text.push_str(&String::from_utf8_lossy(&output.stderr));
-            let tail: String = text
-                .chars()
-                .rev()
-                .take(2000)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            return Ok((output.status.code().unwrap_or(-1), tail));
+    let pid = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    // Both pipes are drained while it runs, so a talkative command never blocks.
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    let too_long = || {
+        Error::new(format!(
+            "the command did not finish within {} s",
+            timeout.as_secs()
+        ))
+    };
+    let output = match receiver.recv_timeout(timeout + Duration::from_secs(10)) {
+        Ok(output) => output.map_err(|err| Error::new("reading the check's output").cause(err))?,
+        Err(_) => {
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            return Err(too_long());
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(Error::new(format!(
-                "the command did not finish within {} s",
-                timeout.as_secs()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    };
+    // `timeout -s KILL`'s status when it had to kill.
+    let code = output.status.code().unwrap_or(-1);
+    if code == 137 {
+        return Err(too_long());
     }
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    let skip = text.chars().count().saturating_sub(2000);
+    Ok((code, text.chars().skip(skip).collect()))
 }
 
 #[cfg(test)]
@@ -458,8 +475,13 @@ mod tests {
             (r#"{"path": "health"}"#, "has path `health`"),
             (r#"{"path": "/", "port": 8080}"#, "has port 8080"),
             (r#"{"path": "/", "scheme": "https"}"#, "has scheme `https`"),
-            (r#"{"type": "warmup"}"#, "has type `warmup`"),
+            (r#"{"type": "warmup", "uptime": 3}"#, "has type `warmup`"),
             (r#"{"command": []}"#, "empty `command`"),
+            (r#"{"type": "startup"}"#, "checks nothing"),
+            (
+                r#"{"content": "ok", "uptime": 3}"#,
+                "`content` without a `path`",
+            ),
             (r#"{"path": "/", "attempts": 0}"#, "`attempts`"),
         ] {
             let err = parse(&format!(r#"{{"healthchecks": {{"web": [{json}]}}}}"#)).unwrap_err();

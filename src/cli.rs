@@ -274,6 +274,13 @@ pub enum Command {
     /// Remove every custom domain of the app.
     #[command(name = "domains:clear")]
     DomainsClear,
+    /// Set the platform's domain: every app answers at `<app>.<DOMAIN>`
+    /// (point a wildcard DNS record `*.DOMAIN` at the server). Admins only.
+    #[command(name = "domains:set-global")]
+    DomainsSetGlobal {
+        #[arg(value_name = "DOMAIN")]
+        domain: String,
+    },
 
     /// The app's TLS certificate: the names it covers and when it expires.
     #[command(name = "certs")]

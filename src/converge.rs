@@ -203,7 +203,15 @@ impl Platform<'_> {
             existing.retain(|old| !replaced.iter().any(|d| d.id == old.id));
         }
         let checks = match (&slug_dir, checked) {
-            (Some(dir), true) => crate::checks::load(dir)?,
+            // A slug built before app.json was read may have one that does
+            // not parse: its changes get the default checks, and a warning.
+            (Some(dir), true) => crate::checks::load(dir).unwrap_or_else(|err| {
+                say!(
+                    " !     warning: {}; checking with the default",
+                    err.message()
+                );
+                BTreeMap::new()
+            }),
             _ => BTreeMap::new(),
         };
 
@@ -214,9 +222,9 @@ impl Platform<'_> {
                 &spec.dyno_name(),
                 &format!("Starting process with command `{}`", spec.command),
             );
-            let asked = Instant::now();
             match self.runtime.start(spec) {
-                Ok(dyno) => started.push((dyno, asked)),
+                // Up since before now: uptime checks count from here.
+                Ok(dyno) => started.push((dyno, Instant::now())),
                 Err(err) => {
                     let started: Vec<Dyno> = started.into_iter().map(|(d, _)| d).collect();
                     let _ = self.runtime.remove(&started, Duration::ZERO);
@@ -575,6 +583,11 @@ pub fn reload_router(root: &Root, app: &AppDir) {
 
 /// Waits until the router has no request under way to these dyno
 /// addresses (taken out of the routes already), at most its 30 s request timeout.
+/// Tells the router the platform's domain changed (`domains:set-global`).
+pub fn reload_domain(root: &Root) -> Result<()> {
+    control_request(root, "domain", Duration::from_secs(5))
+}
+
 pub fn drain_router(root: &Root, addresses: &[String]) -> Result<()> {
     let request = format!("drain {}", addresses.join(" "));
     control_request(root, &request, Duration::from_secs(40))
@@ -591,7 +604,7 @@ pub fn acme_request(root: &Root, app: &AppDir) -> Result<std::result::Result<Str
     let answer = control_answer(
         root,
         &format!("acme {}", app.name),
-        Duration::from_secs(150),
+        Duration::from_secs(240),
     )?;
     Ok(match answer.strip_prefix("ok ") {
         Some(got) => Ok(got.to_string()),

@@ -178,6 +178,25 @@ fn custom_domains_reach_their_app_and_survive_a_daemon_restart() {
     assert_eq!(get_host(&server, "blog.test").0, 200);
     server.ok(&["domains:clear", "-a", "blog"]);
     assert_eq!(get_host(&server, "blog.test").0, 404);
+
+    // A new platform domain: every app answers under it at once, and after
+    // a daemon restart; the old names lead nowhere.
+    refused(
+        &["domains:set-global", "https://apps.test/"],
+        "is not a domain",
+    );
+    let said = server.ok(&["domains:set-global", "Apps.Test"]);
+    assert!(
+        said.contains("Apps now answer at <app>.apps.test"),
+        "{said}"
+    );
+    assert_eq!(get_host(&server, "blog.apps.test").0, 200);
+    assert_eq!(get_host(&server, "shop.localhost").0, 404);
+    let listed = server.ok(&["domains", "-a", "shop"]);
+    assert!(listed.contains("shop.apps.test"), "{listed}");
+    assert!(server.local(&["server", "stop"]).status.success());
+    assert!(server.local(&["server", "start"]).status.success());
+    assert_eq!(get_host(&server, "shop.apps.test").0, 200);
 }
 
 /// A WebSocket echo server from Python's standard library alone.

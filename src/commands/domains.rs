@@ -19,19 +19,7 @@ fn parse_domain(ctx: &Ctx, text: &str) -> Result<String> {
                 .hint("add each hostname on its own"),
         );
     }
-    let labels: Vec<&str> = domain.split('.').collect();
-    let valid = domain.len() <= 253
-        && labels.len() >= 2
-        && labels.iter().all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        });
-    if !valid {
+    if !is_hostname(&domain, 2) {
         return Err(Error::new(format!("`{shown}` is not a hostname"))
             .hint("give a name like `www.example.com`, without a scheme, port or path"));
     }
@@ -44,6 +32,23 @@ fn parse_domain(ctx: &Ctx, text: &str) -> Result<String> {
         .hint("apps already answer at `<app>.<domain>`; add a domain of your own"));
     }
     Ok(domain)
+}
+
+/// Lowercase letters, digits and dashes in at least `min_labels`
+/// dot-separated labels.
+fn is_hostname(domain: &str, min_labels: usize) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    domain.len() <= 253
+        && labels.len() >= min_labels
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
 }
 
 #[derive(serde::Serialize)]
@@ -137,5 +142,51 @@ pub fn clear(ctx: &Ctx) -> Result<()> {
     say_partial!("Removing all custom domains from {}... ", app.name);
     change(ctx, &app, Vec::clear)?;
     say!("done");
+    Ok(())
+}
+
+pub fn set_global(ctx: &Ctx, text: &str) -> Result<()> {
+    if !ctx.admin {
+        return Err(Error::new("only an admin can change the platform's domain"));
+    }
+    let domain = text.trim_end_matches('.').to_ascii_lowercase();
+    if !is_hostname(&domain, 1) {
+        let shown: String = text.chars().take(60).collect();
+        return Err(Error::new(format!("`{shown}` is not a domain"))
+            .hint("give one like `apps.example.com`, without a scheme, port or `*.`"));
+    }
+    let mut settings = ctx.root.settings()?;
+    let before = std::mem::replace(&mut settings.domain, domain.clone());
+    crate::state::write_toml(&ctx.root.settings_file(), &settings, 0o644)?;
+    if let Err(err) = converge::reload_domain(&ctx.root) {
+        say!(
+            " !     the router did not take it yet ({}); it does when the daemon starts",
+            err.message()
+        );
+    }
+    say!("Apps now answer at <app>.{domain} (was <app>.{before})");
+    say!("Point a wildcard DNS record `*.{domain}` at this server");
+    let apps = ctx.root.apps()?;
+    let stale: Vec<String> = apps
+        .iter()
+        .map(|name| ctx.root.app(name))
+        .filter(|app| {
+            crate::certs::load(app).is_some_and(|bundle| {
+                let host = format!("{}.{domain}", app.name);
+                !bundle
+                    .summary
+                    .names
+                    .iter()
+                    .any(|n| crate::certs::covers(n, &host))
+            })
+        })
+        .map(|app| app.name.to_string())
+        .collect();
+    if !stale.is_empty() {
+        say!(
+            " !     these apps' certificates do not cover their new hostname: {} (`paas certs:add` or `certs:auto:refresh`)",
+            stale.join(", ")
+        );
+    }
     Ok(())
 }

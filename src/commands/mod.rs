@@ -170,6 +170,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::DomainsAdd { hostname } => domains::add(ctx, &hostname),
         Command::DomainsRemove { hostname } => domains::remove(ctx, &hostname),
         Command::DomainsClear => domains::clear(ctx),
+        Command::DomainsSetGlobal { domain } => domains::set_global(ctx, &domain),
         Command::Certs { format } => certs::list(ctx, format),
         Command::CertsAdd { cert, key } => certs::add(ctx, cert, key),
         Command::CertsRemove => certs::remove(ctx),

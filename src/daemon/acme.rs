@@ -24,9 +24,11 @@ use crate::state::{self, AppDir, AppName, Root, Settings};
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 /// Renewal starts this long before a certificate expires.
 const RENEW_BEFORE_SECS: i64 = 30 * 86400;
-/// After a failure the loop tries again this much later (the CA's rate
-/// limits punish retrying a failing validation often).
+/// After a failure the loop waits this long, doubled for each failure in a
+/// row up to a day: the CA's rate limits punish retrying a failing
+/// validation often.
 const RETRY_AFTER_SECS: i64 = 300;
+const RETRY_AT_MOST_SECS: i64 = 86400;
 /// How often the loop looks for certificates to get or renew.
 const CHECK_EVERY: Duration = Duration::from_secs(10);
 
@@ -43,11 +45,21 @@ pub struct Status {
     pub issued_at: Option<i64>,
     /// Why the last attempt failed (cleared by a success).
     pub error: Option<String>,
+    /// Failures in a row.
+    #[serde(default)]
+    pub failures: u32,
 }
 
 impl Status {
     pub fn load(app: &AppDir) -> Status {
         state::read_toml(&app.acme_status_file()).unwrap_or_default()
+    }
+
+    /// Whether a failure lately says wait before trying again.
+    fn backing_off(&self, now: i64) -> bool {
+        let doublings = self.failures.saturating_sub(1).min(10);
+        let wait = (RETRY_AFTER_SECS << doublings).min(RETRY_AT_MOST_SECS);
+        self.failures > 0 && self.attempted_at.is_some_and(|at| now - at < wait)
     }
 }
 
@@ -72,7 +84,14 @@ pub fn due(settings: &Settings, app: &AppDir, now: i64) -> Option<String> {
             missing.join(", ")
         ));
     }
-    (bundle.valid_until - now < RENEW_BEFORE_SECS)
+    // A certificate that lives less than that renews at its last third.
+    let lifetime = bundle.valid_until - bundle.valid_from;
+    let renew_before = if lifetime > RENEW_BEFORE_SECS {
+        RENEW_BEFORE_SECS
+    } else {
+        lifetime / 3
+    };
+    (bundle.valid_until - now < renew_before)
         .then(|| format!("its certificate expires on {}", bundle.summary.expires_at))
 }
 
@@ -103,25 +122,23 @@ impl Manager {
             let (Ok(settings), Ok(apps)) = (self.root.settings(), self.root.apps()) else {
                 continue;
             };
-            let now = crate::crashes::now();
             for name in apps {
                 let app = self.root.app(&name);
                 if !app.settings().is_ok_and(|s| s.certs_auto) {
                     continue;
                 }
+                // Decided under `busy`: an issuance `certs:auto:enable` just
+                // made leaves nothing to do.
+                let _one_at_a_time = self.busy.lock().await;
+                let now = crate::crashes::now();
                 let Some(reason) = due(&settings, &app, now) else {
                     continue;
                 };
-                let status = Status::load(&app);
-                let failed_lately = status.error.is_some()
-                    && status
-                        .attempted_at
-                        .is_some_and(|at| now - at < RETRY_AFTER_SECS);
-                if failed_lately {
+                if Status::load(&app).backing_off(now) {
                     continue;
                 }
                 eprintln!("paas daemon: {name}: getting a certificate: {reason}");
-                if let Err(err) = self.issue(&name).await {
+                if let Err(err) = self.issue_locked(&name).await {
                     eprintln!("paas daemon: {name}: {err}");
                 }
             }
@@ -132,6 +149,10 @@ impl Manager {
     /// it got, or why not.
     pub async fn issue(&self, name: &AppName) -> Result<String, String> {
         let _one_at_a_time = self.busy.lock().await;
+        self.issue_locked(name).await
+    }
+
+    async fn issue_locked(&self, name: &AppName) -> Result<String, String> {
         let settings = self.root.settings().map_err(|err| err.to_string())?;
         let app = self.root.app(name);
         let names = crate::certs::app_hosts(&settings, &app);
@@ -139,33 +160,42 @@ impl Manager {
         let mut status = Status::load(&app);
         let now = crate::crashes::now();
         status.attempted_at = Some(now);
-        let outcome = match result {
-            Ok(pem) => match store(&app, &pem) {
-                Ok(summary) => {
-                    status.issued_at = Some(now);
-                    status.error = None;
-                    crate::logs::platform(
-                        &app,
-                        "router",
-                        &format!(
-                            "Certificate issued for {} (expires {})",
-                            summary.names.join(", "),
-                            summary.expires_at
-                        ),
-                    );
-                    (self.reload)(name);
-                    Ok(format!(
-                        "{} until {}",
+        let stored = match result {
+            // The app's lock may wait for a deploy: not on a router thread.
+            Ok(pem) => {
+                let app = app.clone();
+                tokio::task::spawn_blocking(move || store(&app, &pem))
+                    .await
+                    .unwrap_or_else(|err| Err(err.to_string()))
+            }
+            Err(err) => Err(err),
+        };
+        let outcome = match stored {
+            Ok(summary) => {
+                status.issued_at = Some(now);
+                status.error = None;
+                status.failures = 0;
+                crate::logs::platform(
+                    &app,
+                    "router",
+                    &format!(
+                        "Certificate issued for {} (expires {})",
                         summary.names.join(", "),
                         summary.expires_at
-                    ))
-                }
-                Err(err) => Err(err),
-            },
+                    ),
+                );
+                (self.reload)(name);
+                Ok(format!(
+                    "{} until {}",
+                    summary.names.join(", "),
+                    summary.expires_at
+                ))
+            }
             Err(err) => Err(err),
         };
         if let Err(err) = &outcome {
             status.error = Some(err.clone());
+            status.failures += 1;
             crate::logs::platform(&app, "router", &format!("Certificate not issued: {err}"));
         }
         let _ = state::write_toml(&app.acme_status_file(), &status, 0o644);
@@ -181,18 +211,36 @@ impl Manager {
         let account = self.account(settings, &directory, false).await?;
         let identifiers: Vec<Identifier> =
             names.iter().map(|n| Identifier::Dns(n.clone())).collect();
-        let order = match account.new_order(&NewOrder::new(&identifiers)).await {
+        let refused = |err: instant_acme::Error| format!("the ACME CA refused the order: {err}");
+        let mut order = match account.new_order(&NewOrder::new(&identifiers)).await {
             Ok(order) => order,
-            // The CA may have forgotten the account (a test CA restarted).
-            Err(_) => self
+            // The CA forgot the account (a test CA restarted): a new one.
+            Err(err) if err.to_string().contains("accountDoesNotExist") => self
                 .account(settings, &directory, true)
                 .await?
                 .new_order(&NewOrder::new(&identifiers))
                 .await
-                .map_err(|err| format!("the ACME CA refused the order: {err}"))?,
+                .map_err(refused)?,
+            Err(err) => return Err(refused(err)),
         };
-        let mut order = order;
         let mut tokens = Vec::new();
+        let result = self
+            .validate_and_finalize(&mut order, names, &mut tokens)
+            .await;
+        // Whatever happened, the router stops answering for this order.
+        let mut challenges = self.challenges.lock().expect("not poisoned");
+        for token in tokens {
+            challenges.remove(&token);
+        }
+        result
+    }
+
+    async fn validate_and_finalize(
+        &self,
+        order: &mut instant_acme::Order,
+        names: &[String],
+        tokens: &mut Vec<String>,
+    ) -> Result<String, String> {
         let mut authorizations = order.authorizations();
         while let Some(authorization) = authorizations.next().await {
             let mut authorization = authorization.map_err(|err| err.to_string())?;
@@ -216,33 +264,27 @@ impl Manager {
             .initial_delay(Duration::from_millis(250))
             .backoff(1.5)
             .timeout(Duration::from_secs(90));
-        let ready = order.poll_ready(&retry).await;
-        let result = async {
-            let status = ready.map_err(|err| format!("validating: {err}"))?;
-            if status != OrderStatus::Ready {
-                let problem = order
-                    .state()
-                    .error
-                    .as_ref()
-                    .map_or_else(String::new, |p| format!(": {p}"));
-                return Err(format!(
-                    "the ACME CA could not check {} over HTTP on port 80 (the order is {status:?}){problem}",
-                    names.join(", ")
-                ));
-            }
-            let key = order.finalize().await.map_err(|err| err.to_string())?;
-            let chain = order
-                .poll_certificate(&retry)
-                .await
-                .map_err(|err| err.to_string())?;
-            Ok(format!("{chain}\n{key}"))
+        let status = order
+            .poll_ready(&retry)
+            .await
+            .map_err(|err| format!("validating: {err}"))?;
+        if status != OrderStatus::Ready {
+            let problem = order
+                .state()
+                .error
+                .as_ref()
+                .map_or_else(String::new, |p| format!(": {p}"));
+            return Err(format!(
+                "the ACME CA could not check {} over HTTP on port 80 (the order is {status:?}){problem}",
+                names.join(", ")
+            ));
         }
-        .await;
-        let mut challenges = self.challenges.lock().expect("not poisoned");
-        for token in tokens {
-            challenges.remove(&token);
-        }
-        result
+        let key = order.finalize().await.map_err(|err| err.to_string())?;
+        let chain = order
+            .poll_certificate(&retry)
+            .await
+            .map_err(|err| err.to_string())?;
+        Ok(format!("{chain}\n{key}"))
     }
 
     /// The install's ACME account for `directory`, made (and kept, 0600)

@@ -7,6 +7,7 @@ mod connector;
 mod router;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,8 +78,8 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
             .map_or(String::new(), |port| format!(", and HTTPS on {port}"))
     );
 
+    let domain: router::Domain = Arc::new(ArcSwap::from_pointee(settings.domain.clone()));
     let in_flight: Arc<router::InFlight> = Arc::default();
-    let activity: Arc<router::Activity> = Arc::default();
     let acme = {
         let (root, table) = (root.clone(), table.clone());
         acme::Manager::new(
@@ -93,21 +94,21 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
         table.clone(),
         in_flight.clone(),
         acme.clone(),
+        domain.clone(),
     ));
     tokio::spawn(reconcile_loop(
         root.clone(),
         table.clone(),
-        activity.clone(),
+        in_flight.clone(),
     ));
     let addons_task = tokio::spawn(addons_loop(root.clone(), settings.clone()));
     let router = router::Router::new(
-        settings.domain.clone(),
+        domain,
         settings.http_port,
         settings.https_port,
         router::RouterParts {
             table: table.clone(),
             in_flight,
-            activity,
             wake: waker(root.clone(), table),
             challenges: acme.challenges.clone(),
         },
@@ -237,6 +238,9 @@ fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, A
             .filter(|b| live.contains(b))
             .collect();
         let (routes, domains) = app_routes(&root.app(&app), backends);
+        // Autosleep counts idle time from the daemon's start at the earliest.
+        let started = Arc::new(std::sync::atomic::AtomicI64::new(crate::crashes::now()));
+        let routes = Arc::new(routes.with_last_request(started));
         for domain in domains {
             table.insert(domain, routes.clone());
         }
@@ -247,13 +251,16 @@ fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, A
 
 /// `reload <app>` re-reads that app's routes; the answer `ok` means the
 /// router uses them from now on. `drain <address>…` answers `ok` once no
-/// request to those dynos is under way (30 s at most).
+/// request to those dynos is under way (30 s at most). `domain` re-reads the
+/// platform's domain; `acme <app>` gets the app's certificate now and
+/// answers `ok <what>` or `error <why>`.
 async fn control_loop(
     listener: UnixListener,
     root: Root,
     table: RouteTable,
     in_flight: Arc<router::InFlight>,
     acme: Arc<acme::Manager>,
+    domain: router::Domain,
 ) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -263,12 +270,20 @@ async fn control_loop(
         let table = table.clone();
         let in_flight = in_flight.clone();
         let acme = acme.clone();
+        let domain = domain.clone();
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut lines = BufReader::new(read).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let answer = match line.split_once(' ').unwrap_or((line.as_str(), "")) {
                     ("ping", _) => "ok".to_string(),
+                    ("domain", _) => match root.settings() {
+                        Ok(settings) => {
+                            domain.store(Arc::new(settings.domain));
+                            "ok".to_string()
+                        }
+                        Err(err) => format!("error {}", err.message()),
+                    },
                     ("drain", addresses) => {
                         let addresses: Vec<&str> = addresses.split_whitespace().collect();
                         in_flight.drain(&addresses).await;
@@ -304,7 +319,7 @@ async fn control_loop(
 
 /// An app's routes, as its settings shape them (maintenance mode, sleep),
 /// and the custom domains they answer under.
-fn app_routes(dir: &AppDir, backends: Vec<converge::Backend>) -> (Arc<AppRoutes>, Vec<String>) {
+fn app_routes(dir: &AppDir, backends: Vec<converge::Backend>) -> (AppRoutes, Vec<String>) {
     let settings = dir.settings().unwrap_or_default();
     let idle = if settings.asleep_since.is_some() {
         router::Idle::Asleep
@@ -323,14 +338,18 @@ fn app_routes(dir: &AppDir, backends: Vec<converge::Backend>) -> (Arc<AppRoutes>
     if let Some(bundle) = crate::certs::load(dir) {
         routes = routes.with_certificate(bundle.key, bundle.summary.names, settings.https_redirect);
     }
-    (Arc::new(routes), settings.domains)
+    (routes, settings.domains)
 }
 
 fn reload(root: &Root, table: &RouteTable, app: &AppName) {
     let dir = root.app(app);
     let (entry, domains) = if dir.exists() {
         let (routes, domains) = app_routes(&dir, converge::read_routes(&dir).backends);
-        (Some(routes), domains)
+        let routes = match table.load().get(app.as_str()) {
+            Some(previous) => routes.with_last_request(previous.last_request.clone()),
+            None => routes,
+        };
+        (Some(Arc::new(routes)), domains)
     } else {
         (None, Vec::new())
     };
@@ -350,7 +369,7 @@ fn reload(root: &Root, table: &RouteTable, app: &AppName) {
 
 /// Brings every app back to its release and formation: at start (after a
 /// reboot or a daemon restart) and then every few seconds (a dyno died).
-async fn reconcile_loop(root: Root, table: RouteTable, activity: Arc<router::Activity>) {
+async fn reconcile_loop(root: Root, table: RouteTable, in_flight: Arc<router::InFlight>) {
     // Apps whose repair is still running: a slow one (a dyno that takes its
     // full boot timeout) must not hold up the others.
     let busy: Arc<std::sync::Mutex<HashSet<AppName>>> = Arc::default();
@@ -364,8 +383,23 @@ async fn reconcile_loop(root: Root, table: RouteTable, activity: Arc<router::Act
                         continue;
                     }
                     let (root, table, busy) = (root.clone(), table.clone(), busy.clone());
-                    let last_request = activity.last_request(name.as_str());
+                    let in_flight = in_flight.clone();
                     tokio::task::spawn_blocking(move || {
+                        // Read when autosleep decides, under the app's lock;
+                        // a request under way (a stream, a socket) is activity.
+                        let last_request = || {
+                            let table = table.load();
+                            let routes = table.get(name.as_str())?;
+                            let addresses: Vec<&str> = routes
+                                .backends()
+                                .iter()
+                                .map(|b| b.address.as_str())
+                                .collect();
+                            if in_flight.count(&addresses) > 0 {
+                                return Some(crate::crashes::now());
+                            }
+                            Some(routes.last_request.load(Ordering::Relaxed)).filter(|at| *at > 0)
+                        };
                         // After a repair the routes file matches the running
                         // dynos: reloaded while the app's lock is still held,
                         // so a command's own reload right after is never undone.
@@ -467,7 +501,7 @@ fn start_drain_forwarder(
 fn reconcile_one(
     root: &Root,
     name: &AppName,
-    last_request: Option<i64>,
+    last_request: impl Fn() -> Option<i64>,
     reload: impl FnOnce(),
 ) -> Result<()> {
     let settings = root.settings()?;
@@ -485,7 +519,7 @@ fn reconcile_one(
 fn reconcile_app(
     platform: &Platform,
     app: &AppDir,
-    last_request: Option<i64>,
+    last_request: impl Fn() -> Option<i64>,
     reload: impl FnOnce(),
 ) -> Result<()> {
     let Some(_lock) = Lock::try_acquire(&app.lock_file())? else {
@@ -528,7 +562,7 @@ fn falls_asleep(
     platform: &Platform,
     app: &AppDir,
     settings: &crate::state::AppSettings,
-    last_request: Option<i64>,
+    last_request: impl Fn() -> Option<i64>,
 ) -> Result<bool> {
     let Some(after) = settings.autosleep_after_secs else {
         return Ok(false);
@@ -545,7 +579,7 @@ fn falls_asleep(
     let Some(newest) = web.iter().map(|d| d.started_at).max() else {
         return Ok(false);
     };
-    let active = last_request.unwrap_or(0).max(newest);
+    let active = last_request().unwrap_or(0).max(newest);
     if crate::crashes::now() - active < after as i64 {
         return Ok(false);
     }
@@ -581,7 +615,7 @@ fn wake(root: &Root, name: &AppName, reload: impl FnOnce()) -> Result<()> {
     let app = root.app(name);
     // Waits for a command or a repair of the app to finish.
     let _lock = app.lock()?;
-    let mut settings = app.settings()?;
+    let settings = app.settings()?;
     if settings.asleep_since.is_none() {
         reload();
         return Ok(());
@@ -589,8 +623,6 @@ fn wake(root: &Root, name: &AppName, reload: impl FnOnce()) -> Result<()> {
     let Some(release) = Ledger::new(&app).current()? else {
         return Ok(());
     };
-    settings.asleep_since = None;
-    app.write_settings(&settings)?;
     let install = root.settings()?;
     let runtime = Podman::for_install(root, &install);
     let platform = Platform {
@@ -599,9 +631,14 @@ fn wake(root: &Root, name: &AppName, reload: impl FnOnce()) -> Result<()> {
         runtime: &runtime,
     };
     crate::logs::platform(&app, "router", "Unidling: a request arrived");
-    platform.converge(&app, &release, &settings.formation, Mode::Repair, || Ok(()))?;
+    // Still marked asleep while the dynos boot: a reload meanwhile keeps
+    // requests waiting instead of answering H10.
+    let result = platform.converge(&app, &release, &settings.formation, Mode::Repair, || Ok(()));
+    let mut settings = app.settings()?;
+    settings.asleep_since = None;
+    app.write_settings(&settings)?;
     reload();
-    Ok(())
+    result
 }
 
 /// How often a dyno over its memory quota is reported, as Heroku's R14.

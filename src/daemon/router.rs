@@ -7,7 +7,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -57,6 +57,9 @@ pub struct AppRoutes {
     /// What having no backends means: the app sleeps (a request wakes it),
     /// its web dynos crashed (H10), or none are wanted (H14).
     idle: Idle,
+    /// Unix seconds of the app's latest request (for autosleep), kept
+    /// across reloads of its routes.
+    pub last_request: Arc<AtomicI64>,
 }
 
 /// Why an app may have no web dyno to send a request to.
@@ -73,28 +76,6 @@ pub enum Idle {
 /// Wakes a sleeping app: starts its web dynos (once, however many requests
 /// ask) and reloads its routes.
 pub type Wake = Arc<dyn Fn(&str) + Send + Sync>;
-
-/// Unix seconds of each app's latest request, for autosleep.
-#[derive(Default)]
-pub struct Activity(std::sync::Mutex<HashMap<String, i64>>);
-
-impl Activity {
-    fn touch(&self, app: &str) {
-        let now = unix_now();
-        let mut latest = self.0.lock().expect("not poisoned");
-        match latest.get_mut(app) {
-            Some(at) => *at = now,
-            None => {
-                latest.insert(app.to_string(), now);
-            }
-        }
-    }
-
-    /// When the app last had a request since the daemon started.
-    pub fn last_request(&self, app: &str) -> Option<i64> {
-        self.0.lock().expect("not poisoned").get(app).copied()
-    }
-}
 
 fn unix_now() -> i64 {
     SystemTime::now()
@@ -127,6 +108,20 @@ impl AppRoutes {
             certificate_names: Vec::new(),
             https_redirect: false,
             idle: Idle::NoneWanted,
+            last_request: Arc::default(),
+        }
+    }
+
+    /// Carries the latest request's time over from the routes these replace.
+    pub fn with_last_request(mut self, last_request: Arc<AtomicI64>) -> AppRoutes {
+        self.last_request = last_request;
+        self
+    }
+
+    fn touch(&self) {
+        let now = unix_now();
+        if self.last_request.load(Ordering::Relaxed) != now {
+            self.last_request.store(now, Ordering::Relaxed);
         }
     }
 
@@ -167,6 +162,10 @@ impl AppRoutes {
         self
     }
 
+    pub fn backends(&self) -> &[Backend] {
+        &self.backends
+    }
+
     fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
     }
@@ -193,32 +192,47 @@ impl AppRoutes {
     }
 }
 
+/// The platform's domain (`domains:set-global` changes it while running).
+pub type Domain = Arc<ArcSwap<String>>;
+
 /// App name to routes, swapped whole on every reload so requests never lock.
 pub type RouteTable = Arc<ArcSwap<HashMap<String, Arc<AppRoutes>>>>;
 
 /// Requests under way per dyno address (until their response body is
 /// sent), so a deploy stops the old dynos only once theirs are done.
 #[derive(Default)]
-pub struct InFlight(std::sync::Mutex<HashMap<String, usize>>);
+/// A counter per dyno address: one short lock to find it, then atomics.
+pub struct InFlight(std::sync::Mutex<HashMap<String, Arc<AtomicUsize>>>);
 
 impl InFlight {
     fn enter(self: &Arc<Self>, address: &str) -> InFlightGuard {
-        *self
-            .0
-            .lock()
-            .expect("not poisoned")
-            .entry(address.to_string())
-            .or_default() += 1;
-        InFlightGuard {
-            registry: self.clone(),
-            address: address.to_string(),
-        }
+        let counter = {
+            let mut counters = self.0.lock().expect("not poisoned");
+            let counter = match counters.get(address) {
+                Some(counter) => counter.clone(),
+                None => {
+                    // Addresses of dynos long gone go when a new one comes.
+                    counters.retain(|_, c| c.load(Ordering::Relaxed) > 0);
+                    let counter = Arc::new(AtomicUsize::new(0));
+                    counters.insert(address.to_string(), counter.clone());
+                    counter
+                }
+            };
+            // Counted under the lock, so no prune can drop a counter in use.
+            counter.fetch_add(1, Ordering::SeqCst);
+            counter
+        };
+        InFlightGuard(counter)
     }
 
     /// How many requests are under way to any of these addresses.
     pub fn count(&self, addresses: &[&str]) -> usize {
-        let counts = self.0.lock().expect("not poisoned");
-        addresses.iter().filter_map(|a| counts.get(*a)).sum()
+        let counters = self.0.lock().expect("not poisoned");
+        addresses
+            .iter()
+            .filter_map(|a| counters.get(*a))
+            .map(|c| c.load(Ordering::SeqCst))
+            .sum()
     }
 
     /// Waits until none of these addresses has a request under way, or
@@ -240,27 +254,18 @@ impl InFlight {
 }
 
 /// One request's place in `InFlight`; dropped when it is done.
-struct InFlightGuard {
-    registry: Arc<InFlight>,
-    address: String,
-}
+struct InFlightGuard(Arc<AtomicUsize>);
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        let mut counts = self.registry.0.lock().expect("not poisoned");
-        if let Some(count) = counts.get_mut(&self.address) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.address);
-            }
-        }
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
 pub struct Router {
-    domain: String,
+    domain: Domain,
     /// The ports clients connect to, for `X-Forwarded-Port` and redirects.
     port: u16,
     https_port: Option<u16>,
@@ -269,7 +274,6 @@ pub struct Router {
     in_flight: Arc<InFlight>,
     log: RequestLog,
     request_ids: RequestIds,
-    activity: Arc<Activity>,
     wake: Wake,
     challenges: super::acme::Challenges,
 }
@@ -278,7 +282,6 @@ pub struct Router {
 pub struct RouterParts {
     pub table: RouteTable,
     pub in_flight: Arc<InFlight>,
-    pub activity: Arc<Activity>,
     pub wake: Wake,
     pub challenges: super::acme::Challenges,
 }
@@ -296,7 +299,7 @@ const HOP_BY_HOP: &[&str] = &[
 
 impl Router {
     pub fn new(
-        domain: String,
+        domain: Domain,
         port: u16,
         https_port: Option<u16>,
         parts: RouterParts,
@@ -314,7 +317,6 @@ impl Router {
             in_flight: parts.in_flight,
             log: RequestLog::start(root),
             request_ids: RequestIds::default(),
-            activity: parts.activity,
             wake: parts.wake,
             challenges: parts.challenges,
         })
@@ -409,7 +411,8 @@ impl Router {
             .unwrap_or_default()
             .to_ascii_lowercase();
         let name = host_name(&host).to_string();
-        let Some(mut routes) = routes_for_host(&self.table.load(), &self.domain, &name) else {
+        let Some(mut routes) = routes_for_host(&self.table.load(), &self.domain.load(), &name)
+        else {
             return page(
                 StatusCode::NOT_FOUND,
                 "No such app",
@@ -418,7 +421,7 @@ impl Router {
         };
         let app = routes.app.clone();
         let app = app.as_str();
-        self.activity.touch(app);
+        routes.touch();
         if let (false, true, Some(https_port)) =
             (secure, routes.redirects_to_https(&name), self.https_port)
         {
@@ -652,7 +655,9 @@ impl Router {
         while Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
             if let Some(routes) = self.table.load().get(app) {
-                if !routes.backends.is_empty() {
+                // Up, or the wake is over without a dyno (crashed, scaled
+                // to zero): answered now either way.
+                if !routes.backends.is_empty() || routes.idle != Idle::Asleep {
                     return Some(routes.clone());
                 }
             }
@@ -770,19 +775,19 @@ fn routes_for_host(
 /// Picks the certificate of the app a TLS client names.
 struct CertificateResolver {
     table: RouteTable,
-    domain: String,
+    domain: Domain,
 }
 
 impl std::fmt::Debug for CertificateResolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CertificateResolver(*.{})", self.domain)
+        write!(f, "CertificateResolver(*.{})", self.domain.load())
     }
 }
 
 impl rustls::server::ResolvesServerCert for CertificateResolver {
     fn resolve(&self, hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let name = hello.server_name()?.to_ascii_lowercase();
-        routes_for_host(&self.table.load(), &self.domain, &name)?
+        routes_for_host(&self.table.load(), &self.domain.load(), &name)?
             .certificate
             .clone()
     }

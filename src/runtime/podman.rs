@@ -421,8 +421,11 @@ impl Runtime for Podman {
 
     fn exec(&self, dyno: &Dyno, command: &[String], timeout: Duration) -> Result<(i32, String)> {
         let mut process = self::command();
+        // `timeout` inside the dyno kills the command itself when it hangs.
         process
-            .args(["exec", &dyno.id, "bash", "-c"])
+            .args(["exec", &dyno.id, "timeout", "-s", "KILL"])
+            .arg(timeout.as_secs().max(1).to_string())
+            .args(["bash", "-c"])
             .arg(ENTRYPOINT)
             .arg("check")
             .args(command);
