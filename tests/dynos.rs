@@ -162,10 +162,11 @@ fn the_log_stream_holds_platform_events_in_time_order_with_filters() {
 fn a_crash_looping_dyno_backs_off_and_ps_says_so() {
     let server = TestServer::start();
     let repo = server.repo("examples/hello", "loopy");
-    // The worker survives its start, then dies a moment later, every time.
+    // The worker survives its start (and the suite's 1 s uptime check),
+    // then dies a moment later, every time.
     repo.write(
         "Procfile",
-        "web: python3 server.py\nworker: sleep 1; echo boom; exit 4\n",
+        "web: python3 server.py\nworker: sleep 2; echo boom; exit 4\n",
     );
     repo.commit("a worker that keeps crashing");
     repo.push_ok();
