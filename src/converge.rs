@@ -215,7 +215,9 @@ impl Platform<'_> {
             _ => BTreeMap::new(),
         };
 
-        let mut started: Vec<(Dyno, Instant)> = Vec::new();
+        let mut started: Vec<Dyno> = Vec::new();
+        // When each came up, at the latest: uptime checks count from there.
+        let mut start_times: Vec<Instant> = Vec::new();
         for spec in &specs {
             logs::platform(
                 app,
@@ -223,17 +225,16 @@ impl Platform<'_> {
                 &format!("Starting process with command `{}`", spec.command),
             );
             match self.runtime.start(spec) {
-                // Up since before now: uptime checks count from here.
-                Ok(dyno) => started.push((dyno, Instant::now())),
+                Ok(dyno) => {
+                    started.push(dyno);
+                    start_times.push(Instant::now());
+                }
                 Err(err) => {
-                    let started: Vec<Dyno> = started.into_iter().map(|(d, _)| d).collect();
                     let _ = self.runtime.remove(&started, Duration::ZERO);
                     return Err(err);
                 }
             }
         }
-        let start_times: Vec<Instant> = started.iter().map(|(_, at)| *at).collect();
-        let mut started: Vec<Dyno> = started.into_iter().map(|(d, _)| d).collect();
         let failures = self.wait_until_up(app, &started);
         if mode == Mode::Repair {
             // Nothing to undo: keep the dynos that came up, count the others.
@@ -273,9 +274,7 @@ impl Platform<'_> {
         }
         // A user's change started the whole formation: the app is awake.
         if mode != Mode::Repair && settings.asleep_since.is_some() {
-            let mut now_awake = app.settings()?;
-            now_awake.asleep_since = None;
-            app.write_settings(&now_awake)?;
+            app.update_settings(|s| s.asleep_since = None)?;
         }
 
         // The release is recorded: from here on the new dynos stay, and what
@@ -581,13 +580,13 @@ pub fn reload_router(root: &Root, app: &AppDir) {
     }
 }
 
-/// Waits until the router has no request under way to these dyno
-/// addresses (taken out of the routes already), at most its 30 s request timeout.
 /// Tells the router the platform's domain changed (`domains:set-global`).
 pub fn reload_domain(root: &Root) -> Result<()> {
     control_request(root, "domain", Duration::from_secs(5))
 }
 
+/// Waits until the router has no request under way to these dyno
+/// addresses (taken out of the routes already), at most its 30 s request timeout.
 pub fn drain_router(root: &Root, addresses: &[String]) -> Result<()> {
     let request = format!("drain {}", addresses.join(" "));
     control_request(root, &request, Duration::from_secs(40))

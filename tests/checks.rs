@@ -56,9 +56,7 @@ fn failing_health_checks_keep_the_old_release_serving() {
     repo.write("Procfile", "web: DIE_AFTER=4 python3 server.py\n");
     repo.write("VERSION", "v-dies");
     repo.commit("dies after 4 s");
-    let output = repo.push();
-    let said = text(&output);
-    assert!(!output.status.success(), "{said}");
+    let said = repo.push_refused();
     assert!(
         said.contains("web.1 of `checked` failed its health check up 10 s")
             && said.contains("exited with status 3 before it was up 10 s")
@@ -73,9 +71,7 @@ fn failing_health_checks_keep_the_old_release_serving() {
     repo.write("app.json", HEALTH_CHECKS);
     repo.write("VERSION", "v-unhealthy");
     repo.commit("unhealthy");
-    let output = repo.push();
-    let said = text(&output);
-    assert!(!output.status.success(), "{said}");
+    let said = repo.push_refused();
     assert!(
         said.contains("failed its health check `ready` (GET /health contains \"ok\")")
             && said.contains("attempt 1/2: GET /health answered 503")
@@ -117,9 +113,7 @@ fn failing_health_checks_keep_the_old_release_serving() {
     repo.write("Procfile", "web: python3 server.py\n");
     repo.write("VERSION", "v-healthy");
     repo.commit("healthy");
-    let output = repo.push();
-    let said = text(&output);
-    assert!(!output.status.success(), "{said}");
+    let said = repo.push_refused();
     assert!(
         said.contains("failed its health check `config` (`sh -c test \"$MODE\" = live`)")
             && said.contains("exited 1"),
@@ -153,9 +147,7 @@ fn failing_health_checks_keep_the_old_release_serving() {
         r#"{"healthchecks": {"web": [{"path": "/", "port": 8080}]}}"#,
     );
     repo.commit("bad app.json");
-    let output = repo.push();
-    let said = text(&output);
-    assert!(!output.status.success(), "{said}");
+    let said = repo.push_refused();
     assert!(
         said.contains("app.json: healthchecks.web[0] has port 8080"),
         "{said}"

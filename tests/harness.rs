@@ -400,6 +400,17 @@ impl Repo {
         self.git(&["push", "deploy", "master"])
     }
 
+    /// Pushes and insists it is rejected; what the push printed.
+    pub fn push_refused(&self) -> String {
+        let output = self.push();
+        assert!(
+            !output.status.success(),
+            "push deployed:\n{}",
+            text(&output)
+        );
+        text(&output)
+    }
+
     /// Pushes and insists it deploys.
     pub fn push_ok(&self) -> String {
         let output = self.push();

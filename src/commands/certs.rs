@@ -208,9 +208,7 @@ pub fn auto_set(ctx: &Ctx, enabled: bool) -> Result<()> {
     let app = ctx.app()?;
     {
         let _lock = app.lock()?;
-        let mut settings = app.settings()?;
-        settings.certs_auto = enabled;
-        app.write_settings(&settings)?;
+        app.update_settings(|s| s.certs_auto = enabled)?;
     }
     if !enabled {
         say!(

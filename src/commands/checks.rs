@@ -5,7 +5,6 @@ use super::Ctx;
 use crate::checks::{self, ChecksMode};
 use crate::error::{Error, Result};
 use crate::release::Ledger;
-use crate::state;
 
 pub fn show(ctx: &Ctx) -> Result<()> {
     let app = ctx.app()?;
@@ -45,9 +44,7 @@ pub fn show(ctx: &Ctx) -> Result<()> {
 pub fn set_mode(ctx: &Ctx, mode: ChecksMode) -> Result<()> {
     let app = ctx.app()?;
     let _lock = app.lock()?;
-    let mut settings = app.settings()?;
-    settings.checks = mode;
-    app.write_settings(&settings)?;
+    app.update_settings(|s| s.checks = mode)?;
     match mode {
         ChecksMode::Enabled => say!(
             "New dynos of {} are checked before they take traffic",
@@ -77,17 +74,14 @@ pub fn set_uptime(ctx: &Ctx, seconds: u64, global: bool) -> Result<()> {
             return Err(Error::new("only an admin can change every app's checks")
                 .hint("`paas checks:set uptime N -a APP` sets one app's"));
         }
-        let mut settings = ctx.root.settings()?;
-        settings.checks_uptime_secs = Some(seconds);
-        state::write_toml(&ctx.root.settings_file(), &settings, 0o644)?;
+        ctx.root
+            .update_settings(|s| s.checks_uptime_secs = Some(seconds))?;
         say!("New dynos without checks of their own now stay up {seconds} s before taking traffic (apps that set none)");
         return Ok(());
     }
     let app = ctx.app()?;
     let _lock = app.lock()?;
-    let mut settings = app.settings()?;
-    settings.checks_uptime_secs = Some(seconds);
-    app.write_settings(&settings)?;
+    app.update_settings(|s| s.checks_uptime_secs = Some(seconds))?;
     say!(
         "New dynos of {} without checks of their own now stay up {seconds} s before taking traffic",
         app.name

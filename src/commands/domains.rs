@@ -155,9 +155,8 @@ pub fn set_global(ctx: &Ctx, text: &str) -> Result<()> {
         return Err(Error::new(format!("`{shown}` is not a domain"))
             .hint("give one like `apps.example.com`, without a scheme, port or `*.`"));
     }
-    let mut settings = ctx.root.settings()?;
-    let before = std::mem::replace(&mut settings.domain, domain.clone());
-    crate::state::write_toml(&ctx.root.settings_file(), &settings, 0o644)?;
+    let before = ctx.settings.domain.clone();
+    ctx.root.update_settings(|s| s.domain = domain.clone())?;
     if let Err(err) = converge::reload_domain(&ctx.root) {
         say!(
             " !     the router did not take it yet ({}); it does when the daemon starts",

@@ -503,9 +503,7 @@ pub fn stop_timeout(ctx: &Ctx, seconds: Option<u64>) -> Result<()> {
             .hint("give 1 to 300 seconds (Heroku's is 30)"));
     }
     let _lock = app.lock()?;
-    let mut settings = app.settings()?;
-    settings.stop_timeout_secs = Some(seconds);
-    app.write_settings(&settings)?;
+    app.update_settings(|s| s.stop_timeout_secs = Some(seconds))?;
     say!(
         "Dynos of {} now get {seconds} s between SIGTERM and SIGKILL",
         app.name
@@ -536,9 +534,7 @@ pub fn autosleep(ctx: &Ctx, after: Option<&str>, off: bool) -> Result<()> {
     }
     let after = after.map(parse_duration).transpose()?;
     let _lock = app.lock()?;
-    let mut settings = app.settings()?;
-    settings.autosleep_after_secs = after;
-    app.write_settings(&settings)?;
+    let settings = app.update_settings(|s| s.autosleep_after_secs = after)?;
     match after {
         Some(secs) => say!(
             "Web dynos of {} now sleep after {} without a request; the next request wakes them",

@@ -504,14 +504,20 @@ fn reconcile_one(
     last_request: impl Fn() -> Option<i64>,
     reload: impl FnOnce(),
 ) -> Result<()> {
+    on_platform(root, |platform| {
+        reconcile_app(platform, &root.app(name), last_request, reload)
+    })
+}
+
+/// Runs `work` with the install's platform (settings read afresh, podman).
+fn on_platform<T>(root: &Root, work: impl FnOnce(&Platform) -> Result<T>) -> Result<T> {
     let settings = root.settings()?;
     let runtime = Podman::for_install(root, &settings);
-    let platform = Platform {
+    work(&Platform {
         root,
         settings: &settings,
         runtime: &runtime,
-    };
-    reconcile_app(&platform, &root.app(name), last_request, reload)
+    })
 }
 
 /// Repairs one app and reloads its routes, unless a command holds its lock
@@ -534,8 +540,7 @@ fn reconcile_app(
     };
     let mut settings = app.settings()?;
     if falls_asleep(platform, app, &settings, last_request)? {
-        settings.asleep_since = Some(crate::crashes::now());
-        app.write_settings(&settings)?;
+        settings = app.update_settings(|s| s.asleep_since = Some(crate::crashes::now()))?;
     }
     let mut formation = settings.formation.clone();
     if settings.asleep_since.is_some() {
@@ -590,8 +595,8 @@ fn falls_asleep(
 }
 
 /// The router's way to wake an app: one blocking task per app at a time
-/// clears `asleep`, starts the web dynos (no checks: the release passed
-/// them) and reloads the routes.
+/// starts the web dynos (no checks: the release passed them), then clears
+/// `asleep_since` and reloads the routes.
 fn waker(root: Root, table: RouteTable) -> router::Wake {
     let waking: Arc<std::sync::Mutex<HashSet<String>>> = Arc::default();
     Arc::new(move |app: &str| {
@@ -623,20 +628,13 @@ fn wake(root: &Root, name: &AppName, reload: impl FnOnce()) -> Result<()> {
     let Some(release) = Ledger::new(&app).current()? else {
         return Ok(());
     };
-    let install = root.settings()?;
-    let runtime = Podman::for_install(root, &install);
-    let platform = Platform {
-        root,
-        settings: &install,
-        runtime: &runtime,
-    };
     crate::logs::platform(&app, "router", "Unidling: a request arrived");
     // Still marked asleep while the dynos boot: a reload meanwhile keeps
     // requests waiting instead of answering H10.
-    let result = platform.converge(&app, &release, &settings.formation, Mode::Repair, || Ok(()));
-    let mut settings = app.settings()?;
-    settings.asleep_since = None;
-    app.write_settings(&settings)?;
+    let result = on_platform(root, |platform| {
+        platform.converge(&app, &release, &settings.formation, Mode::Repair, || Ok(()))
+    });
+    app.update_settings(|s| s.asleep_since = None)?;
     reload();
     result
 }

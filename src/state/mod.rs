@@ -213,6 +213,14 @@ impl Root {
         toml::from_str(&text).context(|| format!("reading `{}`", path.display()))
     }
 
+    /// Reads the install's settings, changes them and writes them back.
+    pub fn update_settings(&self, change: impl FnOnce(&mut Settings)) -> Result<Settings> {
+        let mut settings = self.settings()?;
+        change(&mut settings);
+        write_toml(&self.settings_file(), &settings, 0o644)?;
+        Ok(settings)
+    }
+
     pub fn app(&self, name: &AppName) -> AppDir {
         AppDir {
             name: name.clone(),
@@ -316,6 +324,15 @@ impl AppDir {
 
     pub fn write_settings(&self, settings: &AppSettings) -> Result<()> {
         write_toml(&self.settings_file(), settings, 0o644)
+    }
+
+    /// Reads the settings, changes them and writes them back; the caller
+    /// holds the app's lock. Returns them as written.
+    pub fn update_settings(&self, change: impl FnOnce(&mut AppSettings)) -> Result<AppSettings> {
+        let mut settings = self.settings()?;
+        change(&mut settings);
+        self.write_settings(&settings)?;
+        Ok(settings)
     }
 }
 
