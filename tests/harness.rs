@@ -12,12 +12,26 @@ pub struct TestServer {
     pub https_port: u16,
 }
 
+/// A port for a test's server to listen on. Taken below the kernel's
+/// ephemeral range (32768 and up), where port 0 binds and podman's published
+/// dyno ports land: a port from there could be taken by a concurrent test's
+/// dyno between this check and the server's own bind.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Spread by process id, so two test runs rarely walk the same ports.
+    let _ = NEXT.compare_exchange(
+        0,
+        (std::process::id() % 10_000) as u16,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    loop {
+        let port = 20_000 + NEXT.fetch_add(1, Ordering::SeqCst) % 12_000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 pub fn paas_bin() -> &'static str {
@@ -77,6 +91,13 @@ impl TestServer {
 
     /// An install as a user gets it.
     pub fn start_with_default_checks() -> TestServer {
+        let server = TestServer::not_installed();
+        server.install(&[]);
+        server
+    }
+
+    /// A root, ports and a client key, before `paas server install`.
+    pub fn not_installed() -> TestServer {
         require_prerequisites();
         let root = tempfile::Builder::new()
             .prefix("paas-test-")
@@ -93,21 +114,28 @@ impl TestServer {
             .status()
             .unwrap();
         assert!(status.success());
-        let server = TestServer {
+        TestServer {
             root,
             client,
             ssh_port: free_port(),
             http_port: free_port(),
             https_port: free_port(),
-        };
-        server.install(&[]);
-        server
+        }
     }
 
     /// Runs `paas server install` (again) with the test's ports and key,
     /// and `extra` options.
     pub fn install(&self, extra: &[&str]) {
-        let output = Command::new(paas_bin())
+        let output = self.try_install(extra);
+        assert!(
+            output.status.success(),
+            "install failed:\n{}",
+            text(&output)
+        );
+    }
+
+    pub fn try_install(&self, extra: &[&str]) -> Output {
+        Command::new(paas_bin())
             .args(["server", "install", "--local", "--root"])
             .arg(self.root.path())
             .args(["--ssh-port", &self.ssh_port.to_string()])
@@ -117,12 +145,7 @@ impl TestServer {
             .arg(self.key().with_extension("pub"))
             .args(extra)
             .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "install failed:\n{}",
-            text(&output)
-        );
+            .unwrap()
     }
 
     /// Runs `paas` on the server itself, as root (the way an admin would).

@@ -73,6 +73,36 @@ fn a_second_install_changes_nothing_and_says_so() {
 }
 
 #[test]
+fn an_install_whose_http_port_is_taken_says_so_at_once_and_the_next_one_works() {
+    let server = TestServer::not_installed();
+    let holder = std::net::TcpListener::bind(("0.0.0.0", server.http_port)).unwrap();
+    let started = Instant::now();
+    let output = server.try_install(&[]);
+    let said = text(&output);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("cannot listen on port {}", server.http_port))
+            && said.contains("another program holds that port"),
+        "{said}"
+    );
+    // Not the 120 s wait for an answer that cannot come.
+    assert!(started.elapsed() < Duration::from_secs(60), "{said}");
+    // Nothing keeps retrying in the background.
+    let supervisor = format!("{} server supervise", server.root.path().display());
+    let running = std::process::Command::new("pgrep")
+        .args(["-f", &supervisor])
+        .output()
+        .unwrap();
+    assert!(!running.status.success(), "a supervisor is left running");
+
+    drop(holder);
+    server.install(&[]);
+    server.ok(&["apps:create", "porthold"]);
+    let apps = server.ok(&["apps"]);
+    assert!(apps.contains("porthold"), "{apps}");
+}
+
+#[test]
 fn status_names_what_is_broken_and_the_fix() {
     let server = TestServer::start();
     let stop = server.local(&["server", "stop"]);

@@ -588,21 +588,50 @@ pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
             Ok(())
         });
     }
-    command.spawn().context(|| "starting the daemon".into())?;
+    let log_path = root.logs_dir().join("daemon.log");
+    let log_start = fs::metadata(&log_path).map_or(0, |m| m.len());
+    let mut supervisor = command.spawn().context(|| "starting the daemon".into())?;
+    // What this start wrote to the log: the daemon's own error when it failed.
+    let said = || {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut text = Vec::new();
+        if let Ok(mut file) = fs::File::open(&log_path) {
+            let _ = file.seek(SeekFrom::Start(log_start));
+            let _ = file.take(1 << 20).read_to_end(&mut text);
+        }
+        let text = String::from_utf8_lossy(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(12)..].join("\n")
+    };
+    let failed = |said: String| {
+        let mut error = Error::new("the daemon did not start");
+        if !said.is_empty() {
+            error = error.cause(said);
+        }
+        error.hint(format!("its log is `{}`", log_path.display()))
+    };
     // The daemon starts the add-ons before it answers (up to 90 s).
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         if crate::converge::ping_daemon(root).is_ok() {
             return Ok(());
         }
+        // A port held by another program will not free itself: say so now,
+        // and leave no supervisor retrying in the background.
+        let so_far = said();
+        if so_far.contains("cannot listen on port") {
+            // The supervisor's own pid: `supervisor` may be `runuser`.
+            if let Some(pid) = pid_alive(&supervisor_pid_file(root)) {
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
+            let _ = supervisor.wait();
+            return Err(failed(so_far));
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Err(
-        Error::new("the daemon did not start within 120 seconds").hint(format!(
-            "its log is `{}`",
-            root.logs_dir().join("daemon.log").display()
-        )),
-    )
+    Err(failed(format!("no answer within 120 seconds\n{}", said())))
 }
 
 #[cfg(test)]
