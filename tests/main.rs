@@ -7,6 +7,7 @@ mod harness;
 
 mod acme;
 mod addons;
+mod buildpack_api;
 mod checks;
 mod client;
 mod commands;
@@ -14,6 +15,9 @@ mod deploy;
 mod dynos;
 mod failures;
 mod generated;
+mod lang_node;
+mod lang_python_go_rust;
+mod lang_ruby_php;
 pub mod router;
 mod runtime;
 mod server;

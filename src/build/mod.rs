@@ -3,6 +3,7 @@
 //! rootless container from the build stack image, as the paas user's uid.
 
 pub mod history;
+mod shipped;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -13,44 +14,7 @@ use crate::error::{Context, Error, Result};
 use crate::runtime::podman;
 use crate::state::{self, AppDir, Settings};
 
-/// The buildpacks paas ships, compiled into the binary so one file installs
-/// everything. Detection runs in this order; the first match builds.
-pub const SHIPPED: &[(&str, &[(&str, &str)])] = &[
-    (
-        "python",
-        &[
-            (
-                "bin/detect",
-                include_str!("../../buildpacks/python/bin/detect"),
-            ),
-            (
-                "bin/compile",
-                include_str!("../../buildpacks/python/bin/compile"),
-            ),
-            (
-                "bin/release",
-                include_str!("../../buildpacks/python/bin/release"),
-            ),
-        ],
-    ),
-    (
-        "procfile",
-        &[
-            (
-                "bin/detect",
-                include_str!("../../buildpacks/procfile/bin/detect"),
-            ),
-            (
-                "bin/compile",
-                include_str!("../../buildpacks/procfile/bin/compile"),
-            ),
-            (
-                "bin/release",
-                include_str!("../../buildpacks/procfile/bin/release"),
-            ),
-        ],
-    ),
-];
+pub use shipped::SHIPPED;
 
 /// Runs detect, compile and release inside the build container.
 const DRIVER: &str = include_str!("driver.sh");

@@ -14,17 +14,59 @@ use crate::error::{Context, Error, Result};
 use crate::output::Progress;
 
 const SUITE: &str = "bookworm";
-/// What every dyno has.
-const RUN_PACKAGES: &[&str] = &["bash", "ca-certificates", "curl", "python3", "procps"];
+/// What every dyno has: the language runtimes the shipped buildpacks use,
+/// nginx for static sites and PHP (with PHP-FPM and the common extensions),
+/// and the client libraries compiled gems and wheels link against.
+const RUN_PACKAGES: &[&str] = &[
+    "bash",
+    "ca-certificates",
+    "curl",
+    "procps",
+    "python3",
+    "nodejs",
+    "ruby",
+    "php-fpm",
+    "php-cli",
+    "php-bcmath",
+    "php-curl",
+    "php-gd",
+    "php-intl",
+    "php-mbstring",
+    "php-mysql",
+    "php-pgsql",
+    "php-sqlite3",
+    "php-xml",
+    "php-zip",
+    "nginx-light",
+    "libpq5",
+    // A Rack app's server and library: rubygems.org may be unreachable.
+    "puma",
+    "ruby-rack",
+];
 /// Added on top for builds: compilers and package tools.
 const BUILD_PACKAGES: &[&str] = &[
     "python3-pip",
     "python3-venv",
     "python3-dev",
     "gcc",
+    "g++",
     "libc6-dev",
     "make",
+    "pkg-config",
     "git",
+    "xz-utils",
+    "unzip",
+    "libpq-dev",
+    "libssl-dev",
+    "libyaml-dev",
+    "zlib1g-dev",
+    "npm",
+    "yarnpkg",
+    "ruby-dev",
+    "ruby-bundler",
+    "composer",
+    "golang-go",
+    "cargo",
 ];
 /// The add-on images: Debian's servers on top of the run image, with the
 /// data directories the add-on containers mount their volumes on.

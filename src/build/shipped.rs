@@ -1,0 +1,21 @@
+//! The buildpacks paas ships, compiled into the binary so one file installs
+//! everything. Auto-detection runs them in this order; the first whose
+//! `bin/detect` passes builds the app.
+
+/// One shipped buildpack: its name and its files (`bin/detect`,
+/// `bin/compile`, `bin/release`, then any extra files it reads).
+macro_rules! buildpack {
+    ($name:literal $(, $extra:literal)*) => {
+        (
+            $name,
+            &[
+                ("bin/detect", include_str!(concat!("../../buildpacks/", $name, "/bin/detect"))),
+                ("bin/compile", include_str!(concat!("../../buildpacks/", $name, "/bin/compile"))),
+                ("bin/release", include_str!(concat!("../../buildpacks/", $name, "/bin/release"))),
+                $(($extra, include_str!(concat!("../../buildpacks/", $name, "/", $extra))),)*
+            ],
+        )
+    };
+}
+
+pub const SHIPPED: &[(&str, &[(&str, &str)])] = &[buildpack!("python"), buildpack!("procfile")];

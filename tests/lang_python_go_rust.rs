@@ -1,0 +1,1 @@
+//! End-to-end: lang_python_go_rust.
