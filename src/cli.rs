@@ -202,6 +202,43 @@ pub enum Command {
         build: Option<String>,
     },
 
+    /// Show the app's buildpacks (none set: each push detects one).
+    #[command(name = "buildpacks")]
+    Buildpacks,
+    /// Set the app's buildpack: a shipped name (`python`, `heroku/nodejs`),
+    /// a git URL (`https://host/bp.git#ref`) or a `.tgz` URL.
+    #[command(name = "buildpacks:set")]
+    BuildpacksSet {
+        #[arg(value_name = "BUILDPACK")]
+        buildpack: String,
+        /// Replace the buildpack at this position (1 is first; default 1).
+        #[arg(short, long)]
+        index: Option<usize>,
+    },
+    /// Add a buildpack: builds run each in order (multi-buildpack).
+    #[command(name = "buildpacks:add")]
+    BuildpacksAdd {
+        #[arg(value_name = "BUILDPACK")]
+        buildpack: String,
+        /// Insert at this position (1 is first; default last).
+        #[arg(short, long)]
+        index: Option<usize>,
+    },
+    /// Remove a buildpack, by name or URL or by position.
+    #[command(name = "buildpacks:remove")]
+    BuildpacksRemove {
+        #[arg(value_name = "BUILDPACK")]
+        buildpack: Option<String>,
+        #[arg(short, long)]
+        index: Option<usize>,
+    },
+    /// Clear the app's buildpacks: each push detects one again.
+    #[command(name = "buildpacks:clear")]
+    BuildpacksClear,
+    /// Empty the app's build cache: the next build downloads everything again.
+    #[command(name = "repo:purge-cache", alias = "repo:purge_cache")]
+    RepoPurgeCache,
+
     /// List releases, newest first.
     #[command(name = "releases")]
     Releases {
@@ -733,6 +770,10 @@ pub struct InstallArgs {
     /// The contact address given to the ACME CA (expiry notices).
     #[arg(long, value_name = "EMAIL")]
     pub acme_email: Option<String>,
+    /// The largest compressed slug a build may make, in MiB (default 1024;
+    /// installing again keeps the install's).
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    pub slug_limit_mb: Option<u64>,
     /// Run dynos from this image instead of building the stack.
     #[arg(long)]
     pub run_image: Option<String>,

@@ -30,6 +30,8 @@ pub const R10_EXIT: i32 = 137;
 
 /// The process type of one-off dynos (`run.1`): never part of the formation.
 pub const ONE_OFF_TYPE: &str = "run";
+/// The release phase's one-off dyno (`release.1`): never part of the formation.
+pub const RELEASE_TYPE: &str = "release";
 
 /// SIGTERM, then this long, then SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(30);
@@ -99,7 +101,7 @@ impl Platform<'_> {
             .runtime
             .list(Some(&app.name))?
             .into_iter()
-            .filter(|d| d.process_type != ONE_OFF_TYPE)
+            .filter(|d| d.process_type != ONE_OFF_TYPE && d.process_type != RELEASE_TYPE)
             .collect();
         let mut crashes = Crashes::load(app);
         let now = crashes::now();

@@ -1,1 +1,407 @@
-//! End-to-end: buildpack_api.
+//! End-to-end: Heroku's buildpack API. Choosing buildpacks (`buildpacks:*`,
+//! `BUILDPACK_URL`, `.buildpacks`), third-party buildpacks fetched by git and
+//! as tarballs, multi-buildpack builds, `bin/release` config vars and
+//! add-ons, `.slugignore`, the slug size limit, and the release phase.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use crate::harness::{free_port, text, TestServer};
+
+/// This host's address as seen from a build container: rootless podman's
+/// network reaches the host's own interfaces, not its loopback.
+fn host_address() -> String {
+    let output = Command::new("ip")
+        .args(["-4", "route", "get", "1.1.1.1"])
+        .output()
+        .expect("`ip` runs");
+    let route = String::from_utf8_lossy(&output.stdout).to_string();
+    let mut words = route.split_whitespace();
+    words
+        .by_ref()
+        .find(|w| *w == "src")
+        .and_then(|_| words.next())
+        .unwrap_or_else(|| panic!("this host has no non-loopback address: {route}"))
+        .to_string()
+}
+
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, format!("#!/usr/bin/env bash\nset -e\n{text}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn run(command: &mut Command) {
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{command:?}: {}", text(&output));
+}
+
+/// Two third-party buildpacks, as a user would publish them: `greeter` in a
+/// git repository (served by `git daemon`), `second` as a `.tgz` (served over
+/// HTTP). Returns their URLs and the servers.
+fn publish_buildpacks(dir: &Path) -> (String, String, Vec<Served>) {
+    let greeter = dir.join("greeter");
+    write_script(
+        &greeter.join("bin/detect"),
+        r#"[ -f "$1/server.py" ] || exit 1; echo Greeter"#,
+    );
+    // `export` is what the next buildpack's compile sources.
+    write_script(
+        &greeter.join("bin/compile"),
+        r#"echo "-----> Greeter compiling"
+echo from-greeter > "$1/greeter.txt"
+echo 'export GREETER_SAID=exported-by-greeter' > "$(dirname "$0")/../export""#,
+    );
+    write_script(
+        &greeter.join("bin/release"),
+        "cat <<'YAML'\n---\naddons:\n  - heroku-postgresql\nconfig_vars:\n  GREETING: Salut\ndefault_process_types:\n  web: python3 never-used.py\nYAML",
+    );
+    run(Command::new("git")
+        .args(["init", "-q", "-b", "main"])
+        .arg(&greeter));
+    run(Command::new("git").arg("-C").arg(&greeter).args([
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "add",
+        "-A",
+    ]));
+    run(Command::new("git").arg("-C").arg(&greeter).args([
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-q",
+        "-m",
+        "greeter",
+    ]));
+    run(Command::new("git")
+        .arg("-C")
+        .arg(&greeter)
+        .args(["tag", "v1"]));
+
+    let second = dir.join("second-src/second-buildpack");
+    write_script(&second.join("bin/detect"), "echo Second");
+    write_script(
+        &second.join("bin/compile"),
+        r#"echo "-----> Second compiling"
+echo "${GREETER_SAID:-nothing}" > "$1/second.txt""#,
+    );
+    write_script(
+        &second.join("bin/release"),
+        "printf -- '---\\ndefault_process_types:\\n  web: python3 server.py\\n'",
+    );
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    run(Command::new("tar")
+        .arg("-czf")
+        .arg(www.join("second.tgz"))
+        .arg("-C")
+        .arg(dir.join("second-src"))
+        .arg("second-buildpack"));
+
+    let host = host_address();
+    let (git_port, http_port) = (free_port(), free_port());
+    let git = Command::new("git")
+        .args(["daemon", "--reuseaddr", "--export-all", "--listen=0.0.0.0"])
+        .arg(format!("--port={git_port}"))
+        .arg(format!("--base-path={}", dir.display()))
+        .arg(dir)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("git daemon starts");
+    let http = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &http_port.to_string(),
+            "--bind",
+            "0.0.0.0",
+        ])
+        .arg("--directory")
+        .arg(&www)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3's http.server starts");
+    // Both answer before the first push needs them.
+    for port in [git_port, http_port] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "port {port} never opened"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    (
+        format!("git://{host}:{git_port}/greeter#v1"),
+        format!("http://{host}:{http_port}/second.tgz"),
+        vec![Served(git), Served(http)],
+    )
+}
+
+#[test]
+fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order() {
+    let server = TestServer::start();
+    let published = tempfile::tempdir().unwrap();
+    let (greeter, second, _servers) = publish_buildpacks(published.path());
+    server.ok(&["apps:create", "multi"]);
+
+    // Choosing: bad input is refused with the choices, nothing is stored.
+    server.refused(
+        &["buildpacks:set", "-a", "multi", "cobol"],
+        "`cobol` is not a buildpack",
+    );
+    server.refused(
+        &["buildpacks:set", "-a", "multi", "https://x/$(reboot)"],
+        "is not a buildpack",
+    );
+    assert!(server
+        .ok(&["buildpacks", "-a", "multi"])
+        .contains("multi has no Buildpack URL set"));
+    server.ok(&["buildpacks:set", "-a", "multi", "heroku/python"]);
+    server.ok(&["buildpacks:add", "-a", "multi", "procfile"]);
+    server.refused(
+        &["buildpacks:add", "-a", "multi", "procfile"],
+        "already set",
+    );
+    server.ok(&["buildpacks:set", "-a", "multi", "--index", "1", &greeter]);
+    server.ok(&["buildpacks:remove", "-a", "multi", "procfile"]);
+    let added = server.ok(&["buildpacks:add", "-a", "multi", &second]);
+    assert!(
+        added.contains(&format!("1. {greeter}")) && added.contains(&format!("2. {second}")),
+        "{added}"
+    );
+    let listed = server.ok(&["buildpacks", "-a", "multi"]);
+    assert!(listed.contains("multi Buildpack URLs"), "{listed}");
+
+    // A multi-buildpack build: each compiles in order, the second sees what
+    // the first exported, process types come from the last bin/release, and
+    // the first deploy takes the config vars bin/release asks for.
+    let repo = server.repo("examples/hello", "multi");
+    repo.git(&["rm", "-q", "Procfile"]);
+    repo.commit("no Procfile: the last buildpack names the process types");
+    let output = repo.push_ok();
+    for expected in [
+        &format!("Buildpacks set with `paas buildpacks:set`: {greeter}, {second}"),
+        &format!("Fetching buildpack {greeter}"),
+        &format!("Fetching buildpack {second}"),
+        "Greeter app detected",
+        "Greeter compiling",
+        "Second app detected",
+        "Second compiling",
+        "Setting GREETING from the buildpack (first deploy)",
+        "The buildpack asks for a postgres add-on: `paas addons:create postgres -a multi`",
+    ] {
+        assert!(output.contains(expected), "{expected}:\n{output}");
+    }
+    assert!(
+        output.find("Greeter compiling") < output.find("Second compiling"),
+        "{output}"
+    );
+    assert_eq!(server.get("multi", "/"), (200, "Salut from web.1\n".into()));
+    let files = server.ok(&["run", "-a", "multi", "cat greeter.txt second.txt"]);
+    assert!(
+        files.contains("from-greeter") && files.contains("exported-by-greeter"),
+        "{files}"
+    );
+
+    // A rebuild reuses the fetched buildpacks; repo:purge-cache fetches anew.
+    repo.write(
+        "server.py",
+        &std::fs::read_to_string("examples/hello/server.py")
+            .unwrap()
+            .replace("from {", "again from {"),
+    );
+    repo.commit("code change");
+    let output = repo.push_ok();
+    assert!(
+        output.contains(&format!("Using buildpack {greeter} (fetched earlier")),
+        "{output}"
+    );
+    assert!(!output.contains("Fetching buildpack"), "{output}");
+    assert!(
+        !output.contains("Setting GREETING"),
+        "only on the first deploy:\n{output}"
+    );
+    assert_eq!(server.get("multi", "/").1, "Salut again from web.1\n");
+    assert!(server
+        .ok(&["repo:purge-cache", "-a", "multi"])
+        .contains("Purged the build cache of multi"));
+    repo.commit("after the purge");
+    assert!(repo
+        .push_ok()
+        .contains(&format!("Fetching buildpack {greeter}")));
+
+    // A buildpack whose bin/detect refuses the app fails the build, saying
+    // which; the running release keeps serving.
+    server.ok(&["buildpacks:clear", "-a", "multi"]);
+    server.ok(&["buildpacks:set", "-a", "multi", "python"]);
+    repo.commit("python cannot build this");
+    let refused = repo.push_refused();
+    assert!(
+        refused.contains("not compatible with the buildpack python"),
+        "{refused}"
+    );
+    assert_eq!(server.get("multi", "/").1, "Salut again from web.1\n");
+
+    // Cleared: BUILDPACK_URL chooses, then a .buildpacks file.
+    server.ok(&["buildpacks:clear", "-a", "multi"]);
+    server.ok(&[
+        "config:set",
+        "-a",
+        "multi",
+        &format!("BUILDPACK_URL={second}"),
+    ]);
+    repo.commit("by config var");
+    let output = repo.push_ok();
+    assert!(
+        output.contains(&format!(
+            "Buildpacks from the BUILDPACK_URL config var: {second}"
+        )),
+        "{output}"
+    );
+    assert!(!output.contains("Greeter"), "{output}");
+    server.ok(&["config:unset", "-a", "multi", "BUILDPACK_URL"]);
+    repo.write(".buildpacks", &format!("# ours\n{greeter}\n{second}\n"));
+    repo.commit("by file");
+    let output = repo.push_ok();
+    assert!(output.contains("Buildpacks from .buildpacks"), "{output}");
+    assert!(output.contains("Greeter compiling"), "{output}");
+    repo.write(".buildpacks", "ftp://nowhere/bp\n");
+    repo.commit("bad file");
+    let refused = repo.push_refused();
+    assert!(
+        refused.contains(".buildpacks: `ftp://nowhere/bp` is not a buildpack"),
+        "{refused}"
+    );
+    assert_eq!(server.get("multi", "/").1, "Salut again from web.1\n");
+}
+
+#[test]
+fn the_release_phase_runs_before_each_release_and_a_failure_keeps_the_old_one() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "phased");
+    // The release command sees the new release's config; FAIL_RELEASE fails it.
+    repo.write(
+        "Procfile",
+        "web: python3 server.py\nrelease: echo \"migrating to $GREETING\"; [ -z \"$FAIL_RELEASE\" ]\n",
+    );
+    repo.commit("release phase");
+    let output = repo.push_ok();
+    assert!(output.contains("Running release command"), "{output}");
+    assert!(
+        output.contains("migrating to \n") || output.contains("migrating to"),
+        "{output}"
+    );
+    assert!(output.contains("Release command succeeded"), "{output}");
+    assert_eq!(server.get("phased", "/").1, "Hello from web.1\n");
+    let ps = server.ok(&["ps", "-a", "phased"]);
+    assert!(!ps.contains("release.1"), "the release dyno is gone:\n{ps}");
+
+    // A config change runs it too; a failing one records a failed release,
+    // and the config and dynos stay as they were.
+    let set = server.ok(&["config:set", "-a", "phased", "GREETING=Hi"]);
+    assert!(set.contains("migrating to Hi"), "{set}");
+    let failed = server.cmd(&[
+        "config:set",
+        "-a",
+        "phased",
+        "FAIL_RELEASE=1",
+        "GREETING=Broken",
+    ]);
+    let said = text(&failed);
+    assert!(!failed.status.success(), "{said}");
+    assert!(
+        said.contains("v3: the release command failed (exit status 1)"),
+        "{said}"
+    );
+    assert_eq!(server.get("phased", "/").1, "Hi from web.1\n");
+    assert_eq!(
+        server
+            .ok(&["config:get", "-a", "phased", "GREETING"])
+            .trim(),
+        "Hi"
+    );
+    let releases = server.ok(&["releases", "-a", "phased"]);
+    assert!(releases.contains("Current: v2"), "{releases}");
+    assert!(
+        releases.contains("(release command failed (exit status 1))"),
+        "{releases}"
+    );
+    server.refused(
+        &["releases:rollback", "-a", "phased", "v3"],
+        "v3 never ran: release command failed",
+    );
+
+    // A push whose release command fails is refused; the old one serves.
+    repo.write(
+        "Procfile",
+        "web: python3 server.py\nrelease: echo 'migration failed' >&2; exit 7\n",
+    );
+    repo.commit("broken migration");
+    let refused = repo.push_refused();
+    assert!(refused.contains("migration failed"), "{refused}");
+    assert!(
+        refused.contains("release command failed (exit status 7)"),
+        "{refused}"
+    );
+    assert_eq!(server.get("phased", "/").1, "Hi from web.1\n");
+    // Rolling back skips the failed releases to the one before the current.
+    let rolled = server.ok(&["releases:rollback", "-a", "phased"]);
+    assert!(rolled.contains("Rolling back phased to v1"), "{rolled}");
+}
+
+#[test]
+fn slugignore_drops_files_and_a_slug_over_the_limit_is_refused() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "trimmed");
+    std::fs::create_dir_all(repo.dir.path().join("docs")).unwrap();
+    repo.write("docs/manual.txt", "not needed at run time");
+    repo.write("notes.psd", "not needed either");
+    repo.write(".slugignore", "docs/\n*.psd\n");
+    repo.commit("with .slugignore");
+    let output = repo.push_ok();
+    assert!(
+        output.contains("Removed 2 file(s) and folder(s) named in .slugignore"),
+        "{output}"
+    );
+    let listing = server.ok(&["run", "-a", "trimmed", "ls -a"]);
+    assert!(listing.contains("server.py"), "{listing}");
+    assert!(
+        !listing.contains("docs") && !listing.contains("notes.psd"),
+        "{listing}"
+    );
+
+    // 3 MiB that does not compress, against a 1 MiB limit.
+    server.install(&["--slug-limit-mb", "1"]);
+    let mut noise = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open("/dev/urandom").unwrap(), 3 << 20),
+        &mut noise,
+    )
+    .unwrap();
+    std::fs::write(repo.dir.path().join("noise.bin"), noise).unwrap();
+    repo.commit("too big");
+    let refused = repo.push_refused();
+    assert!(
+        refused.contains("over this server's limit of 1.0 MB"),
+        "{refused}"
+    );
+    assert!(refused.contains(".slugignore"), "{refused}");
+    assert_eq!(server.get("trimmed", "/").1, "Hello from web.1\n");
+}

@@ -2,6 +2,7 @@
 //! `bin/detect`, `bin/compile BUILD CACHE ENV`, `bin/release`) inside a
 //! rootless container from the build stack image, as the paas user's uid.
 
+pub mod buildpacks;
 pub mod history;
 mod shipped;
 
@@ -13,6 +14,7 @@ use std::process::Stdio;
 use crate::error::{Context, Error, Result};
 use crate::runtime::podman;
 use crate::state::{self, AppDir, Settings};
+use buildpacks::{Buildpack, ReleaseInfo};
 
 pub use shipped::SHIPPED;
 
@@ -38,11 +40,10 @@ pub fn install_shipped(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// What a successful build produced.
-pub struct BuildOutput {
-    /// Process types from the last buildpack's `bin/release`.
-    pub default_processes: BTreeMap<String, String>,
-}
+/// What a successful build produced: what the buildpacks' `bin/release`
+/// said. Process types come from the last buildpack; config vars and
+/// add-ons from all of them.
+pub type BuildOutput = ReleaseInfo;
 
 pub struct BuildRequest<'a> {
     pub settings: &'a Settings,
@@ -52,6 +53,8 @@ pub struct BuildRequest<'a> {
     pub build_dir: &'a Path,
     pub commit: &'a str,
     pub config: &'a BTreeMap<String, String>,
+    /// The buildpacks to run in order; empty: detect one.
+    pub buildpacks: &'a [Buildpack],
 }
 
 /// Runs the buildpacks over `build_dir`, streaming their output to stderr.
@@ -70,10 +73,23 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
     for (key, value) in request.config {
         state::write_atomic(&env_dir.join(key), value.as_bytes(), 0o600)?;
     }
-    let order: Vec<String> = SHIPPED
-        .iter()
-        .map(|(name, _)| format!("/buildpacks/{name}"))
-        .collect();
+    // Buildpacks fetched from URLs, kept apart from the cache that
+    // buildpacks themselves may clear.
+    let fetched = app.path.join("buildpack-cache");
+    state::create_dir(&fetched, 0o700)?;
+    let driver_args: Vec<String> = if request.buildpacks.is_empty() {
+        std::iter::once("detect".to_string())
+            .chain(
+                SHIPPED
+                    .iter()
+                    .map(|(name, _)| format!("/buildpacks/{name}")),
+            )
+            .collect()
+    } else {
+        std::iter::once("use".to_string())
+            .chain(request.buildpacks.iter().map(Buildpack::driver_arg))
+            .collect()
+    };
 
     let container = format!(
         "paas-{}-{}-build-{}",
@@ -90,6 +106,7 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
     command.arg(format!("--label=paas.build={}", app.name));
     command.arg(format!("--volume={}:/app", request.build_dir.display()));
     command.arg(format!("--volume={}:/cache", cache.display()));
+    command.arg(format!("--volume={}:/buildpack-cache", fetched.display()));
     command.arg(format!("--volume={}:/env:ro", env_dir.display()));
     command.arg(format!("--volume={}:/out", out_dir.display()));
     command.arg(format!(
@@ -112,7 +129,7 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
     }
     command.arg(&request.settings.build_image);
     command.args(["bash", "-c", DRIVER, "driver"]);
-    command.args(&order);
+    command.args(&driver_args);
     command.stdin(Stdio::null());
     // The build's output is the user's `git push` output: stdout and stderr both go to stderr.
     command.stdout(std::io::stderr());
@@ -128,47 +145,19 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
             "the build output above says what went wrong; the running release is untouched",
         ));
     }
-    let release_yaml =
-        state::read_untrusted(&out_dir.join("release.yml"), 64 * 1024)?.unwrap_or_default();
-    Ok(BuildOutput {
-        default_processes: parse_default_process_types(&release_yaml),
-    })
-}
-
-/// Reads `default_process_types` from `bin/release` output. Only that map is
-/// read, so a full YAML parser is not needed: `key: command` lines indented
-/// under it.
-pub fn parse_default_process_types(yaml: &str) -> BTreeMap<String, String> {
-    let mut processes = BTreeMap::new();
-    let mut inside = false;
-    for line in yaml.lines() {
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
-        }
-        let indented = line.starts_with(' ') || line.starts_with('\t');
-        if !indented {
-            inside = line.trim_end() == "default_process_types:";
-            continue;
-        }
-        if inside {
-            if let Some((name, command)) = line.trim().split_once(':') {
-                let command = command.trim();
-                let command = command
-                    .strip_prefix('"')
-                    .and_then(|c| c.strip_suffix('"'))
-                    .or_else(|| {
-                        command
-                            .strip_prefix('\'')
-                            .and_then(|c| c.strip_suffix('\''))
-                    })
-                    .unwrap_or(command);
-                if !command.is_empty() {
-                    processes.insert(name.trim().to_string(), command.to_string());
-                }
-            }
-        }
+    let mut output = BuildOutput::default();
+    for n in 1.. {
+        let Some(yaml) =
+            state::read_untrusted(&out_dir.join(format!("release-{n}.yml")), 64 * 1024)?
+        else {
+            break;
+        };
+        let info = buildpacks::parse_release(&yaml);
+        output.default_process_types = info.default_process_types;
+        output.config_vars.extend(info.config_vars);
+        output.addons.extend(info.addons);
     }
-    processes
+    Ok(output)
 }
 
 /// Removes what an interrupted build left in the app's builds dir (its
@@ -193,17 +182,81 @@ pub fn new_build_dir(app: &AppDir) -> Result<PathBuf> {
     Ok(dir.keep())
 }
 
+/// Removes what `.slugignore` names from the pushed tree before any
+/// buildpack runs (gitignore patterns, as on Heroku, without `!`).
+/// Returns how many files and directories went.
+pub fn apply_slugignore(build_dir: &Path) -> Result<usize> {
+    let Some(text) = state::read_untrusted(&build_dir.join(".slugignore"), 64 * 1024)? else {
+        return Ok(0);
+    };
+    let mut builder = ignore::gitignore::GitignoreBuilder::new(build_dir);
+    for line in text.lines() {
+        if line.trim_start().starts_with('!') {
+            continue;
+        }
+        builder.add_line(None, line).map_err(|err| {
+            Error::new(format!(".slugignore: {err}")).hint("fix the pattern and push again")
+        })?;
+    }
+    let matcher = builder
+        .build()
+        .map_err(|err| Error::new(format!(".slugignore: {err}")))?;
+    let mut removed = 0;
+    let mut pending = vec![build_dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = fs::read_dir(&dir).context(|| format!("listing `{}`", dir.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            // Not followed: a symlink is removed or kept as itself.
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if matcher.matched(&path, is_dir).is_ignore() {
+                let result = if is_dir {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                };
+                result.context(|| format!("removing `{}`", path.display()))?;
+                removed += 1;
+            } else if is_dir {
+                pending.push(path);
+            }
+        }
+    }
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn reads_default_process_types() {
-        let yaml = "---\naddons: []\ndefault_process_types:\n  web: gunicorn app:app\n  worker: \"python w.py\"\nconfig_vars:\n  A: b\n";
-        let processes = parse_default_process_types(yaml);
-        assert_eq!(processes.len(), 2);
-        assert_eq!(processes["web"], "gunicorn app:app");
-        assert_eq!(processes["worker"], "python w.py");
-        assert!(parse_default_process_types("--- {}\n").is_empty());
+    fn slugignore_removes_what_it_names_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for file in [
+            "app.py",
+            "docs/big.pdf",
+            "tests/t.py",
+            "src/tests/keep.txt",
+            "a/b/c.psd",
+        ] {
+            fs::create_dir_all(root.join(file).parent().unwrap()).unwrap();
+            fs::write(root.join(file), "x").unwrap();
+        }
+        fs::write(
+            root.join(".slugignore"),
+            "# docs\n*.psd\n/tests\ndocs/\n!app.py\n",
+        )
+        .unwrap();
+        assert_eq!(apply_slugignore(root).unwrap(), 3);
+        assert!(root.join("app.py").exists());
+        assert!(
+            root.join("src/tests/keep.txt").exists(),
+            "/tests is anchored"
+        );
+        assert!(!root.join("docs").exists());
+        assert!(!root.join("tests").exists());
+        assert!(!root.join("a/b/c.psd").exists());
+        assert!(root.join("a/b").exists());
     }
 }

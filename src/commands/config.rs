@@ -201,6 +201,7 @@ pub fn record_change(
         processes: current.map(|r| r.processes).unwrap_or_default(),
         config,
         addons,
+        failed: None,
     };
     let formation = app.settings()?.formation;
     roll_out(ctx, app, &release, &formation, Mode::Keep)?;

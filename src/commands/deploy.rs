@@ -8,13 +8,14 @@ use std::io::BufRead;
 use std::time::Instant;
 
 use super::Ctx;
+use crate::build::buildpacks::Source;
 use crate::build::{self, history, BuildRequest};
-use crate::converge::Mode;
+use crate::converge::{Mode, RELEASE_TYPE};
 use crate::error::{Context, Error, Result};
 use crate::git::{self, RefUpdate};
 use crate::logs;
 use crate::release::{self, Ledger, Release};
-use crate::runtime::procfile;
+use crate::runtime::{procfile, Runtime};
 use crate::slug;
 use crate::state::{self, AppDir, AppName};
 
@@ -126,7 +127,28 @@ fn build_and_release(
     // The source directory is removed whatever happens; a kept one becomes the slug dir.
     let cleanup = RemoveOnDrop(build_dir.clone());
     git::export_tree(&app.repo(), commit, &build_dir)?;
-    let config = Ledger::new(app).config()?;
+    let ledger = Ledger::new(app);
+    let current = ledger.current()?;
+    let mut config = current
+        .as_ref()
+        .map(|r| r.config.clone())
+        .unwrap_or_default();
+    let (buildpacks, source) =
+        build::buildpacks::choose(&app.settings()?.buildpacks, &config, &build_dir)?;
+    let from = match source {
+        Source::Set => Some("set with `paas buildpacks:set`"),
+        Source::ConfigVar => Some("from the BUILDPACK_URL config var"),
+        Source::File => Some("from .buildpacks"),
+        Source::Detect => None,
+    };
+    if let Some(from) = from {
+        let names: Vec<String> = buildpacks.iter().map(ToString::to_string).collect();
+        say!("-----> Buildpacks {from}: {}", names.join(", "));
+    }
+    let removed = build::apply_slugignore(&build_dir)?;
+    if removed > 0 {
+        say!("-----> Removed {removed} file(s) and folder(s) named in .slugignore");
+    }
     let output = build::run(&BuildRequest {
         settings: &ctx.settings,
         buildpacks_dir: &ctx.root.buildpacks_dir(),
@@ -134,9 +156,12 @@ fn build_and_release(
         build_dir: &build_dir,
         commit,
         config: &config,
+        buildpacks: &buildpacks,
     })?;
+    let first_deploy = current.as_ref().and_then(|r| r.slug.as_ref()).is_none();
+    apply_buildpack_requests(app, &output, first_deploy, &mut config, current.as_ref());
 
-    let mut processes = output.default_processes;
+    let mut processes = output.default_process_types;
     if let Some(text) = state::read_untrusted(&build_dir.join("Procfile"), 64 * 1024)? {
         let parsed = procfile::parse(&text)
             .map_err(|err| Error::new(err.to_string()).hint("fix the Procfile and push again"))?;
@@ -153,9 +178,6 @@ fn build_and_release(
     }
     // A broken app.json fails the build, not the launch.
     crate::checks::load(&build_dir)?;
-    if processes.contains_key("release") {
-        say!(" !     The `release` process type (release phase) is not run yet; it is ignored");
-    }
     let types: Vec<&str> = processes.keys().map(String::as_str).collect();
     say!("-----> Discovering process types");
     say!("       Procfile declares types -> {}", types.join(", "));
@@ -163,6 +185,16 @@ fn build_and_release(
     say!("-----> Compressing...");
     let slug = slug::pack(&build_dir, &app.slugs_dir())?;
     say!("       Done: {}", slug::human_size(slug.size));
+    let limit = ctx.settings.slug_limit_mb.unwrap_or(1024) * 1024 * 1024;
+    if slug.size > limit {
+        // Unreferenced: the next deploy's prune removes it.
+        return Err(Error::new(format!(
+            "the slug is {}, over this server's limit of {}",
+            slug::human_size(slug.size),
+            slug::human_size(limit)
+        ))
+        .hint("leave out what the app does not run with a .slugignore file; the running release is untouched"));
+    }
     // The compiled tree is the unpacked slug: keep it for the dynos to mount.
     let slug_dir = app.slugs_dir().join(&slug.sha256);
     if !slug_dir.exists() {
@@ -170,7 +202,6 @@ fn build_and_release(
     }
     drop(cleanup);
 
-    let ledger = Ledger::new(app);
     let release = Release {
         version: ledger.next_version()?,
         description: format!("Deploy {short}"),
@@ -180,7 +211,8 @@ fn build_and_release(
         slug: Some(slug),
         processes,
         config,
-        addons: ledger.current()?.map(|r| r.addons).unwrap_or_default(),
+        addons: current.map(|r| r.addons).unwrap_or_default(),
+        failed: None,
     };
     let formation = default_formation(app, &release)?;
     say!("-----> Launching...");
@@ -203,6 +235,53 @@ fn build_and_release(
     }
     say!("       (took {:.1}s)", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// What the buildpacks' `bin/release` asked for beyond process types:
+/// config vars are set on the first deploy (never over the user's) and only
+/// suggested later; add-ons are named with the command that creates them.
+fn apply_buildpack_requests(
+    app: &AppDir,
+    output: &build::BuildOutput,
+    first_deploy: bool,
+    config: &mut BTreeMap<String, String>,
+    current: Option<&Release>,
+) {
+    for (key, value) in &output.config_vars {
+        if config.contains_key(key) || crate::state::ConfigKey::parse(key).is_err() {
+            continue;
+        }
+        if first_deploy {
+            say!("-----> Setting {key} from the buildpack (first deploy)");
+            config.insert(key.clone(), value.clone());
+        } else {
+            say!(
+                " !     The buildpack suggests {key}={value}: `paas config:set {key}=... -a {}` sets it",
+                app.name
+            );
+        }
+    }
+    let attached: Vec<&str> = current
+        .map(|r| r.addons.values().map(String::as_str).collect())
+        .unwrap_or_default();
+    for addon in &output.addons {
+        let kind = match addon.split(':').next().unwrap_or_default() {
+            "heroku-postgresql" | "postgres" | "postgresql" => "postgres",
+            "heroku-redis" | "redis" => "redis",
+            _ => {
+                say!(
+                    " !     The buildpack asks for the add-on `{addon}`, which paas does not offer"
+                );
+                continue;
+            }
+        };
+        if !attached.iter().any(|a| a.starts_with(&format!("{kind}-"))) {
+            say!(
+                " !     The buildpack asks for a {kind} add-on: `paas addons:create {kind} -a {}` makes one",
+                app.name
+            );
+        }
+    }
 }
 
 /// How many recent releases keep their slugs for `releases:rollback`.
@@ -252,7 +331,7 @@ pub fn default_formation(app: &AppDir, release: &Release) -> Result<BTreeMap<Str
     Ok(release
         .processes
         .keys()
-        .filter(|t| t.as_str() != "release")
+        .filter(|t| t.as_str() != RELEASE_TYPE)
         .map(|t| {
             let count = current.get(t).copied().unwrap_or(u32::from(t == "web"));
             (t.clone(), count)
@@ -268,6 +347,7 @@ pub fn roll_out(
     formation: &BTreeMap<String, u32>,
     mode: Mode,
 ) -> Result<()> {
+    release_phase(ctx, app, release)?;
     let runtime = ctx.runtime();
     ctx.platform(&runtime)
         .converge(app, release, formation, mode, || {
@@ -291,6 +371,44 @@ pub fn roll_out(
             );
             Ok(())
         })
+}
+
+/// Heroku's release phase: the `release` process runs once, in a one-off
+/// dyno of the new release (its slug and config), before any of its dynos
+/// start. A failure records the release as failed and leaves the running
+/// release alone.
+fn release_phase(ctx: &Ctx, app: &AppDir, release: &Release) -> Result<()> {
+    let (Some(command), Some(slug)) = (release.processes.get(RELEASE_TYPE), &release.slug) else {
+        return Ok(());
+    };
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
+    let slug_dir = platform.unpacked_slug(app, slug)?;
+    let spec = platform.spec(app, release, RELEASE_TYPE, 1, command, &slug_dir);
+    say!("-----> Running release command `{command}`...");
+    logs::platform(
+        app,
+        "api",
+        &format!(
+            "Release v{} started its release phase: `{command}`",
+            release.version
+        ),
+    );
+    let container = runtime.create_attached(&spec, false)?;
+    // Not the hook's stdin: git's list of pushed refs is still being read.
+    let code = runtime.attach(&container, false)?;
+    if code == 0 {
+        say!("       Release command succeeded");
+        return Ok(());
+    }
+    let why = format!("release command failed (exit status {code})");
+    Ledger::new(app).append(&Release {
+        failed: Some(why.clone()),
+        ..release.clone()
+    })?;
+    logs::platform(app, "api", &format!("Release v{} {why}", release.version));
+    Err(Error::new(format!("v{}: the {why}", release.version))
+        .hint("its output is above; the previous release keeps running. Fix it and try again"))
 }
 
 struct RemoveOnDrop(std::path::PathBuf);

@@ -2,6 +2,7 @@
 
 mod addons;
 mod apps;
+mod buildpacks;
 mod builds;
 mod certs;
 mod checks;
@@ -146,6 +147,14 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::RunStop { dyno } => run::stop(ctx, &dyno),
         Command::Builds { num, format } => builds::list(ctx, num, format),
         Command::BuildsOutput { build } => builds::output(ctx, build.as_deref()),
+        Command::Buildpacks => buildpacks::list(ctx),
+        Command::BuildpacksSet { buildpack, index } => buildpacks::set(ctx, &buildpack, index),
+        Command::BuildpacksAdd { buildpack, index } => buildpacks::add(ctx, &buildpack, index),
+        Command::BuildpacksRemove { buildpack, index } => {
+            buildpacks::remove(ctx, buildpack.as_deref(), index)
+        }
+        Command::BuildpacksClear => buildpacks::clear(ctx),
+        Command::RepoPurgeCache => buildpacks::purge_cache(ctx),
         Command::Releases { num, format } => releases::list(ctx, num, format),
         Command::ReleasesInfo { release } => releases::info(ctx, release),
         Command::ReleasesRollback { release } => releases::rollback(ctx, release),

@@ -22,12 +22,19 @@ struct ReleaseJson<'a> {
     created_at: &'a str,
     commit: Option<&'a str>,
     current: bool,
+    /// Why it never ran (its release phase failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed: Option<&'a str>,
 }
 
 pub fn list(ctx: &Ctx, num: usize, format: Format) -> Result<()> {
     let app = ctx.app()?;
     let releases = Ledger::new(&app).list()?;
-    let current_version = releases.last().map(|r| r.version);
+    let current_version = releases
+        .iter()
+        .rev()
+        .find(|r| r.failed.is_none())
+        .map(|r| r.version);
     let shown: Vec<&Release> = releases.iter().rev().take(num).collect();
     if format.json {
         let rows: Vec<ReleaseJson> = shown
@@ -39,6 +46,7 @@ pub fn list(ctx: &Ctx, num: usize, format: Format) -> Result<()> {
                 created_at: &r.created_at,
                 commit: r.commit.as_deref(),
                 current: Some(r.version) == current_version,
+                failed: r.failed.as_deref(),
             })
             .collect();
         return output::print_json(&rows);
@@ -53,7 +61,10 @@ pub fn list(ctx: &Ctx, num: usize, format: Format) -> Result<()> {
         .map(|release| {
             vec![
                 format!("v{}", release.version),
-                release.description.clone(),
+                match &release.failed {
+                    Some(why) => format!("{} ({why})", release.description),
+                    None => release.description.clone(),
+                },
                 release.user.clone(),
                 heroku_time(rfc3339_to_unix(&release.created_at)),
             ]
@@ -81,6 +92,9 @@ pub fn info(ctx: &Ctx, version: Option<String>) -> Result<()> {
     );
     if let Some(commit) = &release.commit {
         println!("Commit:      {commit}");
+    }
+    if let Some(why) = &release.failed {
+        println!("Status:      failed: {why}");
     }
     if let Some(slug) = &release.slug {
         println!(
@@ -116,12 +130,27 @@ pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {
     };
     let target = match version {
         Some(text) => ledger.get(parse_version(&text)?)?,
-        None if current.version > 1 => ledger.get(ReleaseVersion(current.version - 1))?,
-        None => {
-            return Err(Error::new(format!("`{}` has only one release", app.name))
-                .hint("there is nothing before v1 to roll back to"))
-        }
+        // The one before the current that ran: failed releases never did.
+        None => ledger
+            .list()?
+            .into_iter()
+            .rev()
+            .find(|r| r.version < current.version && r.failed.is_none())
+            .ok_or_else(|| {
+                Error::new(format!("`{}` has only one release", app.name)).hint(format!(
+                    "there is nothing before v{} to roll back to",
+                    current.version
+                ))
+            })?,
     };
+    if let Some(why) = &target.failed {
+        return Err(
+            Error::new(format!("v{} never ran: {why}", target.version)).hint(format!(
+                "`paas releases -a {}` lists the releases that ran",
+                app.name
+            )),
+        );
+    }
     if target.slug.is_none() {
         return Err(
             Error::new(format!("v{} has no build to run", target.version))
@@ -137,6 +166,7 @@ pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {
         created_at: release::now_rfc3339(),
         config,
         addons,
+        failed: None,
         ..target.clone()
     };
     let formation = super::deploy::default_formation(&app, &release)?;

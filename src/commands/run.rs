@@ -102,7 +102,7 @@ pub fn attached(ctx: &Ctx, words: &[String]) -> Result<()> {
                 .output();
         });
     }
-    let code = runtime.attach(&container)?;
+    let code = runtime.attach(&container, true)?;
     logs::platform(
         &app,
         &spec.dyno_name(),
@@ -168,6 +168,7 @@ mod tests {
             processes: BTreeMap::from([("worker".into(), "python worker.py".into())]),
             config: BTreeMap::new(),
             addons: BTreeMap::new(),
+            failed: None,
         }
     }
 

@@ -616,6 +616,10 @@ pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
         if crate::converge::ping_daemon(root).is_ok() {
             return Ok(());
         }
+        // The supervisor never exits on its own: it could not start at all.
+        if let Ok(Some(_)) = supervisor.try_wait() {
+            return Err(failed(said()));
+        }
         // A port held by another program will not free itself: say so now,
         // and leave no supervisor retrying in the background.
         let so_far = said();
@@ -657,6 +661,7 @@ mod tests {
             acme_directory: None,
             acme_ca: None,
             acme_email: None,
+            slug_limit_mb: None,
         };
         let unit = systemd_unit(&Root::new("/var/lib/paas"), &settings, 995);
         assert!(unit.contains("User=paas\n"));

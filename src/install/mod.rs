@@ -119,6 +119,9 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
             .acme_email
             .clone()
             .or(installed.as_ref().and_then(|s| s.acme_email.clone())),
+        slug_limit_mb: args
+            .slug_limit_mb
+            .or(installed.as_ref().and_then(|s| s.slug_limit_mb)),
     };
     ensure_root_files(&root, &settings, &mut report)?;
     if let Some(key) = &args.admin_key {

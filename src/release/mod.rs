@@ -35,6 +35,10 @@ pub struct Release {
     /// rollback keeps the current ones (see `rollback_config`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub addons: BTreeMap<String, String>,
+    /// Why the release never ran: its release phase failed. Kept in the
+    /// ledger for `releases`, never current, never a rollback target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 impl Release {
@@ -107,8 +111,9 @@ impl<'a> Ledger<'a> {
         versions.into_iter().map(|v| self.read(v)).collect()
     }
 
+    /// The release that runs: the newest that did not fail.
     pub fn current(&self) -> Result<Option<Release>> {
-        Ok(self.list()?.pop())
+        Ok(self.list()?.into_iter().rev().find(|r| r.failed.is_none()))
     }
 
     /// The app's config vars: those of the current release. The ledger is
@@ -121,7 +126,7 @@ impl<'a> Ledger<'a> {
     }
 
     pub fn next_version(&self) -> Result<u32> {
-        Ok(self.current()?.map_or(1, |release| release.version + 1))
+        Ok(self.list()?.last().map_or(1, |release| release.version + 1))
     }
 
     pub fn get(&self, version: ReleaseVersion) -> Result<Release> {
@@ -183,6 +188,7 @@ mod tests {
             processes: BTreeMap::from([("web".into(), "python app.py".into())]),
             config: BTreeMap::from([("A".into(), "1".into())]),
             addons: BTreeMap::new(),
+            failed: None,
         }
     }
 
@@ -246,6 +252,24 @@ mod tests {
             .unwrap_err()
             .message()
             .contains("no release v9"));
+    }
+
+    #[test]
+    fn a_failed_release_is_listed_but_never_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let app = root.app(&AppName::parse("demo").unwrap());
+        fs::create_dir_all(&app.path).unwrap();
+        let ledger = Ledger::new(&app);
+        ledger.append(&release(1)).unwrap();
+        let failed = Release {
+            failed: Some("release command failed (exit status 1)".into()),
+            ..release(2)
+        };
+        ledger.append(&failed).unwrap();
+        assert_eq!(ledger.current().unwrap().unwrap().version, 1);
+        assert_eq!(ledger.next_version().unwrap(), 3);
+        assert_eq!(ledger.list().unwrap().len(), 2);
     }
 
     impl Release {

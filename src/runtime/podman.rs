@@ -339,11 +339,13 @@ impl Runtime for Podman {
         Ok(container)
     }
 
-    fn attach(&self, container: &str) -> Result<i32> {
-        let status = command()
-            .args(["start", "--attach", "--interactive", container])
-            .status()
-            .context(|| "running `podman start`".into());
+    fn attach(&self, container: &str, stdin: bool) -> Result<i32> {
+        let mut start = command();
+        start.args(["start", "--attach", "--interactive", container]);
+        if !stdin {
+            start.stdin(Stdio::null());
+        }
+        let status = start.status().context(|| "running `podman start`".into());
         let _ = fs::remove_file(self.env_file(container));
         Ok(status?.code().unwrap_or(128))
     }

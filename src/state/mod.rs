@@ -60,6 +60,9 @@ pub struct Settings {
     pub acme_ca: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acme_email: Option<String>,
+    /// The largest compressed slug a build may make, in MiB (1024 if absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug_limit_mb: Option<u64>,
 }
 
 impl Settings {
@@ -126,6 +129,10 @@ pub struct AppSettings {
     /// Whether the daemon gets and renews the app's certificate by ACME.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub certs_auto: bool,
+    /// The buildpacks set with `buildpacks:set`/`:add`, in order; empty
+    /// means `BUILDPACK_URL`, `.buildpacks`, or detection decides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buildpacks: Vec<String>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -382,6 +389,7 @@ mod tests {
             acme_directory: None,
             acme_ca: None,
             acme_email: None,
+            slug_limit_mb: None,
         };
         let app = AppName::parse("web").unwrap();
         assert_eq!(settings.app_url(&app), "http://web.example.com/");
