@@ -1,1 +1,188 @@
-//! End-to-end: lang_python_go_rust.
+//! End-to-end: the Python (Django, uv.lock), Go and Rust buildpacks, as a
+//! user sees them: detection, default process types, caches on a
+//! code-only push, and version requests the stack cannot serve.
+
+use std::time::Instant;
+
+use crate::harness::{Repo, TestServer};
+
+/// Replaces `from` (which must be there) in the repo's file, and commits.
+fn edit(repo: &Repo, path: &str, from: &str, to: &str) {
+    let text = std::fs::read_to_string(repo.dir.path().join(path)).unwrap();
+    assert!(text.contains(from), "{path} has no `{from}`");
+    repo.write(path, &text.replace(from, to));
+    repo.commit(&format!("edit {path}"));
+}
+
+/// Pushes, insists it deploys, and says how long it took.
+fn timed_push(repo: &Repo, what: &str) -> String {
+    let started = Instant::now();
+    let output = repo.push_ok();
+    eprintln!("{what}: {:.1} s", started.elapsed().as_secs_f64());
+    output
+}
+
+#[test]
+fn django_runs_collectstatic_and_gunicorn_without_a_procfile() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/django", "django");
+    let output = timed_push(&repo, "django first build");
+    assert!(output.contains("Python app detected"), "{output}");
+    assert!(
+        output.contains("$ python manage.py collectstatic --noinput")
+            && output.contains("1 static file copied"),
+        "{output}"
+    );
+    assert!(
+        output.contains("the default web process is `gunicorn hello.wsgi`"),
+        "{output}"
+    );
+    assert!(
+        output.contains("Procfile declares types -> web"),
+        "{output}"
+    );
+    assert_eq!(
+        server.get("django", "/"),
+        (200, "Hello from Django on web.1\n".to_string())
+    );
+    // The collected file is in the slug, and WhiteNoise serves it.
+    assert_eq!(
+        server.get("django", "/static/hello.txt"),
+        (
+            200,
+            "collected by collectstatic, served by WhiteNoise\n".to_string()
+        )
+    );
+
+    // DISABLE_COLLECTSTATIC skips it: the next slug has no collected files.
+    server.ok(&["config:set", "-a", "django", "DISABLE_COLLECTSTATIC=1"]);
+    edit(&repo, "hello/urls.py", "Hello from", "Hello again from");
+    let output = timed_push(&repo, "django rebuild");
+    assert!(
+        output.contains("Skipping collectstatic (DISABLE_COLLECTSTATIC is set)"),
+        "{output}"
+    );
+    assert!(!output.contains("static file copied"), "{output}");
+    assert!(
+        output.contains("Reusing the cached virtualenv (requirements.txt unchanged)"),
+        "{output}"
+    );
+    assert_eq!(
+        server.get("django", "/").1,
+        "Hello again from Django on web.1\n"
+    );
+    assert_eq!(server.get("django", "/static/hello.txt").0, 404);
+}
+
+#[test]
+fn uv_lock_app_builds_and_a_python_the_stack_lacks_is_refused() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/pyproject", "uvapp");
+    let output = timed_push(&repo, "uv first build");
+    assert!(output.contains("Python app detected"), "{output}");
+    assert!(
+        output.contains("Installing uv 0.13.9 from PyPI"),
+        "{output}"
+    );
+    assert!(
+        output.contains("Installing uv.lock's packages with uv"),
+        "{output}"
+    );
+    // The dev group (pytest) stays out.
+    assert!(output.contains("+ flask==3.0.3"), "{output}");
+    assert!(!output.contains("+ pytest=="), "{output}");
+    let serving = "Hello from uv on web.1 (Python 3.11)\n".to_string();
+    assert_eq!(server.get("uvapp", "/"), (200, serving.clone()));
+
+    // The stack has one Python: asking for another refuses the push.
+    repo.write(".python-version", "3.12\n");
+    repo.commit("ask for Python 3.12");
+    let output = repo.push_refused();
+    assert!(
+        output.contains(".python-version asks for Python 3.12; this stack has Python 3.11."),
+        "{output}"
+    );
+    assert!(!output.contains("Released v2"), "{output}");
+    assert_eq!(server.get("uvapp", "/"), (200, serving));
+}
+
+#[test]
+fn go_app_builds_incrementally_and_a_newer_go_is_refused() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/go", "goapp");
+    let output = timed_push(&repo, "go first build");
+    assert!(output.contains("Go app detected"), "{output}");
+    assert!(
+        output.contains("Building paas.example/gohello with Go 1.19"),
+        "{output}"
+    );
+    assert!(
+        output.contains("the default web process is `bin/gohello`"),
+        "{output}"
+    );
+    assert!(!output.contains("Reusing the Go build cache"), "{output}");
+    assert_eq!(
+        server.get("goapp", "/"),
+        (200, "Hello from Go on web.1\n".to_string())
+    );
+
+    // A code-only push reuses Go's build cache.
+    edit(&repo, "main.go", "Hello from Go", "Hello again from Go");
+    let output = timed_push(&repo, "go rebuild");
+    assert!(
+        output.contains("Reusing the Go build cache (incremental build)"),
+        "{output}"
+    );
+    let serving = "Hello again from Go on web.1\n".to_string();
+    assert_eq!(server.get("goapp", "/"), (200, serving.clone()));
+
+    // A go directive newer than the stack's Go refuses the push.
+    edit(&repo, "go.mod", "go 1.19", "go 1.22");
+    let output = repo.push_refused();
+    assert!(
+        output.contains("go.mod asks for Go 1.22; this stack has Go 1.19."),
+        "{output}"
+    );
+    assert_eq!(server.get("goapp", "/"), (200, serving));
+}
+
+#[test]
+fn rust_app_builds_incrementally_without_a_procfile() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/rust", "rustapp");
+    let output = timed_push(&repo, "rust first build");
+    assert!(output.contains("Rust app detected"), "{output}");
+    assert!(
+        output.contains("Building with cargo build --release --locked (rustc 1.63"),
+        "{output}"
+    );
+    assert!(
+        output.contains("the default web process is `bin/rusthello`"),
+        "{output}"
+    );
+    // Its one dependency comes from crates.io.
+    assert!(output.contains("Compiling itoa v1.0.9"), "{output}");
+    assert_eq!(
+        server.get("rustapp", "/"),
+        (200, "Hello from Rust on web.1\n".to_string())
+    );
+
+    // A code-only push reuses the target dir: only the app's crate compiles.
+    edit(
+        &repo,
+        "src/main.rs",
+        "Hello from Rust",
+        "Hello again from Rust",
+    );
+    let output = timed_push(&repo, "rust rebuild");
+    assert!(
+        output.contains("Reusing the cached target dir and crates (incremental build)"),
+        "{output}"
+    );
+    assert!(output.contains("Compiling rusthello"), "{output}");
+    assert!(!output.contains("Compiling itoa"), "{output}");
+    assert_eq!(
+        server.get("rustapp", "/"),
+        (200, "Hello again from Rust on web.1\n".to_string())
+    );
+}

@@ -18,4 +18,9 @@ macro_rules! buildpack {
     };
 }
 
-pub const SHIPPED: &[(&str, &[(&str, &str)])] = &[buildpack!("python"), buildpack!("procfile")];
+pub const SHIPPED: &[(&str, &[(&str, &str)])] = &[
+    buildpack!("python"),
+    buildpack!("go"),
+    buildpack!("rust"),
+    buildpack!("procfile"),
+];

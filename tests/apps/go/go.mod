@@ -1,0 +1,3 @@
+module paas.example/gohello
+
+go 1.19
