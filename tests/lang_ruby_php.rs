@@ -1,1 +1,152 @@
-//! End-to-end: lang_ruby_php.
+//! End-to-end: the Ruby and PHP buildpacks. Neither rubygems.org nor
+//! packagist.org is reachable from the test machine, so the fixtures build
+//! offline: the Rack app with the stack's own puma and rack, the PHP app
+//! with no packages.
+
+use crate::harness::TestServer;
+
+#[test]
+fn rack_app_builds_offline_with_the_stacks_gems_and_reuses_its_bundle() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/rack", "rack");
+    let output = repo.push_ok();
+    assert!(output.contains("Ruby app detected"), "{output}");
+    assert!(output.contains("Using puma 5."), "{output}");
+    assert_eq!(
+        server.get("rack", "/"),
+        (200, "Hello from Rack on web.1\n".to_string())
+    );
+    // With no Procfile, bin/release chose puma (the Gemfile.lock has it).
+    let ps = server.ok(&["ps", "-a", "rack"]);
+    assert!(
+        ps.contains("=== web (1): bundle exec puma -b tcp://0.0.0.0:$PORT"),
+        "{ps}"
+    );
+
+    // A code-only push reuses the installed bundle.
+    let config = std::fs::read_to_string(repo.dir.path().join("config.ru")).unwrap();
+    repo.write(
+        "config.ru",
+        &config.replace("Hello from Rack", "Hello again from Rack"),
+    );
+    repo.commit("change the greeting");
+    let output = repo.push_ok();
+    assert!(
+        output.contains("Reusing the installed gems (Gemfile.lock unchanged)"),
+        "{output}"
+    );
+    assert_eq!(
+        server.get("rack", "/").1,
+        "Hello again from Rack on web.1\n"
+    );
+
+    // A Ruby the stack does not have is refused, and v2 keeps serving.
+    repo.write(".ruby-version", "3.3.0\n");
+    repo.commit("ask for Ruby 3.3");
+    let output = repo.push_refused();
+    assert!(
+        output.contains(".ruby-version asks for Ruby 3.3.0; this stack has Ruby 3.1."),
+        "{output}"
+    );
+
+    // A gem that is neither in the stack nor vendored needs rubygems.org,
+    // which is unreachable here: the push says so and what to do.
+    repo.git(&["rm", "-q", ".ruby-version", "Gemfile.lock"]);
+    let gemfile = std::fs::read_to_string(repo.dir.path().join("Gemfile")).unwrap();
+    repo.write("Gemfile", &format!("{gemfile}gem \"sinatra\"\n"));
+    repo.commit("add sinatra");
+    let output = repo.push_refused();
+    assert!(
+        output.contains(" !     bundler could not reach rubygems.org"),
+        "{output}"
+    );
+    assert!(output.contains("bundle package"), "{output}");
+    assert_eq!(
+        server.get("rack", "/"),
+        (200, "Hello again from Rack on web.1\n".to_string())
+    );
+}
+
+#[test]
+fn php_app_is_served_by_nginx_and_php_fpm_and_refuses_what_the_stack_lacks() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/php", "php");
+    let output = repo.push_ok();
+    assert!(output.contains("PHP app detected"), "{output}");
+    assert!(
+        output.contains("Document root: public/ (composer.json extra.paas.document-root)"),
+        "{output}"
+    );
+    assert_eq!(
+        server.get("php", "/"),
+        (200, "Hello from PHP on web.1\n".to_string())
+    );
+    // A path that is no file goes to the front controller, public/index.php
+    // (which upper-cases it with mbstring, the extension composer.json asks for).
+    assert_eq!(
+        server.get("php", "/some/path"),
+        (200, "index.php routed /SOME/PATH\n".to_string())
+    );
+    // A static file comes from nginx itself; files outside the document
+    // root are not served.
+    let (status, response) = server.get_with("php", "/robots.txt", &["-m", "10", "-i"]);
+    assert_eq!(status, 200, "{response}");
+    assert!(
+        response.to_lowercase().contains("server: nginx"),
+        "{response}"
+    );
+    assert!(
+        response.ends_with("A static file, served by nginx.\n"),
+        "{response}"
+    );
+    assert_eq!(
+        server.get("php", "/composer.json").1,
+        "index.php routed /COMPOSER.JSON\n"
+    );
+
+    // A code-only push reuses the installed packages.
+    let index = std::fs::read_to_string(repo.dir.path().join("public/index.php")).unwrap();
+    repo.write(
+        "public/index.php",
+        &index.replace("'Hello from PHP", "'Hello again from PHP"),
+    );
+    repo.commit("change the greeting");
+    let output = repo.push_ok();
+    assert!(
+        output.contains("Reusing the installed packages (composer.lock unchanged)"),
+        "{output}"
+    );
+    assert_eq!(server.get("php", "/").1, "Hello again from PHP on web.1\n");
+
+    // An extension the stack's PHP lacks is refused, naming it and what the
+    // stack has; so is a PHP version it cannot satisfy. v2 keeps serving.
+    let composer = std::fs::read_to_string(repo.dir.path().join("composer.json")).unwrap();
+    repo.write(
+        "composer.json",
+        &composer.replace(
+            "\"ext-mbstring\": \"*\"",
+            "\"ext-mbstring\": \"*\",\n        \"ext-mongodb\": \"*\"",
+        ),
+    );
+    repo.commit("require mongodb");
+    let output = repo.push_refused();
+    assert!(
+        output.contains("requires the PHP extension mongodb (ext-mongodb), which this stack's PHP does not have"),
+        "{output}"
+    );
+    assert!(output.contains("has: bcmath, "), "{output}");
+    repo.write(
+        "composer.json",
+        &composer.replace("\"php\": \"^8.1\"", "\"php\": \"^8.3\""),
+    );
+    repo.commit("require PHP 8.3");
+    let output = repo.push_refused();
+    assert!(
+        output.contains("composer.json asks for PHP ^8.3; this stack has PHP 8.2."),
+        "{output}"
+    );
+    assert_eq!(
+        server.get("php", "/"),
+        (200, "Hello again from PHP on web.1\n".to_string())
+    );
+}

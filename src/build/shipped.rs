@@ -19,7 +19,16 @@ macro_rules! buildpack {
 }
 
 pub const SHIPPED: &[(&str, &[(&str, &str)])] = &[
+    buildpack!("ruby", "support/ruby-version.rb"),
     buildpack!("python"),
+    buildpack!(
+        "php",
+        "support/platform.php",
+        "support/heroku-php-nginx",
+        "support/nginx.conf",
+        "support/nginx-location.conf",
+        "support/php-fpm.conf"
+    ),
     buildpack!("go"),
     buildpack!("rust"),
     buildpack!("procfile"),
