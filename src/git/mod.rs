@@ -65,10 +65,15 @@ pub fn export_tree(repo: &Path, commit: &str, dest: &Path) -> Result<()> {
     let mut archive = tar::Archive::new(stdout);
     archive.set_preserve_permissions(true);
     let unpacked = archive.unpack(dest);
-    // On a failed unpack git may still be writing: close the pipe and stop it,
-    // or it blocks forever on a full pipe (holding the app's lock).
-    drop(archive);
-    if unpacked.is_err() {
+    let mut stdout = archive.into_inner();
+    if unpacked.is_ok() {
+        // tar stops at the end-of-archive blocks; git still writes the
+        // record's padding after them and dies of SIGPIPE if nobody reads it.
+        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+    } else {
+        // git may still be writing: close the pipe and stop it, or it
+        // blocks forever on a full pipe (holding the app's lock).
+        drop(stdout);
         let _ = child.kill();
     }
     let output = child
