@@ -18,4 +18,9 @@ macro_rules! buildpack {
     };
 }
 
-pub const SHIPPED: &[(&str, &[(&str, &str)])] = &[buildpack!("python"), buildpack!("procfile")];
+pub const SHIPPED: &[(&str, &[(&str, &str)])] = &[
+    buildpack!("nodejs", "lib/package.js"),
+    buildpack!("python"),
+    buildpack!("static", "lib/nginx_conf.py", "lib/start"),
+    buildpack!("procfile"),
+];
