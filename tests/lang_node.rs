@@ -4,7 +4,7 @@
 use crate::harness::TestServer;
 
 #[test]
-fn express_app_deploys_with_npm_reuses_node_modules_and_refuses_a_node_it_lacks() {
+fn express_app_deploys_with_npm_reuses_node_modules_and_refuses_a_node_it_lacks_or_no_registry() {
     let server = TestServer::start();
     let repo = server.repo("tests/apps/express", "express");
     let output = repo.push_ok();
@@ -59,6 +59,26 @@ fn express_app_deploys_with_npm_reuses_node_modules_and_refuses_a_node_it_lacks(
         "{output}"
     );
     assert!(!output.contains("Released v3"), "{output}");
+    assert_eq!(
+        server.get("express", "/"),
+        (200, "Hello again from Express on web.1\n".to_string())
+    );
+
+    // A registry that does not answer fails the install at once, naming it.
+    repo.write("package.json", &manifest);
+    repo.commit("back to Node.js 18");
+    server.ok(&[
+        "config:set",
+        "-a",
+        "express",
+        "NPM_CONFIG_REGISTRY=http://127.0.0.1:9/",
+        "NODE_MODULES_CACHE=false",
+    ]);
+    let output = repo.push_refused();
+    assert!(
+        output.contains("npm could not reach the npm registry (127.0.0.1:9)"),
+        "{output}"
+    );
     assert_eq!(
         server.get("express", "/"),
         (200, "Hello again from Express on web.1\n".to_string())
