@@ -1,1 +1,179 @@
-//! End-to-end: lang_node.
+//! End-to-end: the Node.js buildpack (npm, pnpm, yarn) and the static site
+//! buildpack (nginx), each pushed without a Procfile as a user would.
+
+use crate::harness::TestServer;
+
+#[test]
+fn express_app_deploys_with_npm_reuses_node_modules_and_refuses_a_node_it_lacks_or_no_registry() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/express", "express");
+    let output = repo.push_ok();
+    assert!(output.contains("Node.js app detected"), "{output}");
+    assert!(
+        output.contains("Using Node.js 18.") && output.contains("(package.json asks for 18.x)"),
+        "{output}"
+    );
+    assert!(
+        output.contains("Installing dependencies with npm ci"),
+        "{output}"
+    );
+    assert_eq!(
+        server.get("express", "/"),
+        (200, "Hello from Express on web.1\n".to_string())
+    );
+    // No Procfile: the buildpack's default runs.
+    let ps = server.ok(&["ps", "-a", "express"]);
+    assert!(ps.contains("=== web (1): npm start"), "{ps}");
+
+    // A code-only push skips the install and serves the new code.
+    let code = std::fs::read_to_string(repo.dir.path().join("server.js")).unwrap();
+    assert!(code.contains("Hello from Express"));
+    repo.write(
+        "server.js",
+        &code.replace("Hello from Express", "Hello again from Express"),
+    );
+    repo.commit("change the greeting");
+    let output = repo.push_ok();
+    assert!(
+        output.contains("-----> Reusing node_modules (package-lock.json unchanged)"),
+        "{output}"
+    );
+    assert!(!output.contains("Installing dependencies"), "{output}");
+    assert!(output.contains("Released v2"), "{output}");
+    assert_eq!(
+        server.get("express", "/"),
+        (200, "Hello again from Express on web.1\n".to_string())
+    );
+
+    // A Node.js the stack does not have refuses the push; v2 keeps serving.
+    let manifest = std::fs::read_to_string(repo.dir.path().join("package.json")).unwrap();
+    assert!(manifest.contains(r#""node": "18.x""#));
+    repo.write(
+        "package.json",
+        &manifest.replace(r#""node": "18.x""#, r#""node": "22.x""#),
+    );
+    repo.commit("ask for Node.js 22");
+    let output = repo.push_refused();
+    assert!(
+        output.contains("package.json asks for Node.js 22.x; this stack has Node.js 18."),
+        "{output}"
+    );
+    assert!(!output.contains("Released v3"), "{output}");
+    assert_eq!(
+        server.get("express", "/"),
+        (200, "Hello again from Express on web.1\n".to_string())
+    );
+
+    // A registry that does not answer fails the install at once, naming it.
+    repo.write("package.json", &manifest);
+    repo.commit("back to Node.js 18");
+    server.ok(&[
+        "config:set",
+        "-a",
+        "express",
+        "NPM_CONFIG_REGISTRY=http://127.0.0.1:9/",
+        "NODE_MODULES_CACHE=false",
+    ]);
+    let output = repo.push_refused();
+    assert!(
+        output.contains("npm could not reach the npm registry (127.0.0.1:9)"),
+        "{output}"
+    );
+    assert_eq!(
+        server.get("express", "/"),
+        (200, "Hello again from Express on web.1\n".to_string())
+    );
+}
+
+#[test]
+fn pnpm_and_yarn_apps_build_with_their_lockfiles_and_prune_dev_dependencies() {
+    let server = TestServer::start();
+    for (manager, detail) in [
+        ("pnpm", "Installing dependencies with pnpm (pnpm 8."),
+        ("yarn", "Installing dependencies with yarn (Yarn 1."),
+    ] {
+        let repo = server.repo(&format!("tests/apps/{manager}"), manager);
+        let output = repo.push_ok();
+        assert!(output.contains("Node.js app detected"), "{output}");
+        assert!(output.contains(detail), "{output}");
+        // The build script needs the devDependency; the slug does not keep it.
+        assert!(output.contains("-----> Running build"), "{output}");
+        assert!(
+            output.contains("-----> Pruning devDependencies"),
+            "{output}"
+        );
+        assert_eq!(
+            server.get(manager, "/"),
+            (
+                200,
+                format!(
+                    "Hello from {manager} on web.1 (built: true, devDependencies pruned: true, \
+                     a minute is 1m)\n"
+                )
+            ),
+            "{output}"
+        );
+    }
+    // The package manager is in the dynos too, for `pnpm`/`yarn` in a Procfile.
+    let output = server.ok(&[
+        "run",
+        "-a",
+        "pnpm",
+        "echo pnpm $(pnpm --version) npm $(npm --version)",
+    ]);
+    assert!(
+        output.contains("pnpm 8.") && output.contains(" npm 9."),
+        "{output}"
+    );
+}
+
+#[test]
+fn static_site_serves_with_cache_headers_clean_urls_and_spa_fallback() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/static-site", "site");
+    let output = repo.push_ok();
+    assert!(output.contains("Static app detected"), "{output}");
+    assert!(
+        output.contains("Configuring nginx from static.json"),
+        "{output}"
+    );
+
+    // Headers and body, lowercased: header names are case-insensitive.
+    let get = |path: &str| {
+        let (status, text) = server.get_with("site", path, &["-i", "-m", "10"]);
+        (status, text.to_lowercase())
+    };
+    let (status, home) = get("/");
+    assert_eq!(status, 200, "{home}");
+    assert!(home.contains("<h1>hello from a static site</h1>"), "{home}");
+    assert!(home.contains("\ncache-control: no-cache\r"), "{home}");
+
+    let (status, asset) = get("/assets/app.3f2a1b9c.js");
+    assert_eq!(status, 200, "{asset}");
+    assert!(
+        asset.contains("\ncache-control: public, max-age=31536000, immutable\r"),
+        "{asset}"
+    );
+    // static.json's headers apply by path.
+    assert!(
+        asset.contains("\naccess-control-allow-origin: *\r"),
+        "{asset}"
+    );
+    let (status, css) = get("/assets/style.css");
+    assert_eq!(status, 200, "{css}");
+    assert!(
+        css.contains("\ncache-control: public, max-age=3600\r"),
+        "{css}"
+    );
+
+    // clean_urls: /about is about.html.
+    let (status, about) = get("/about");
+    assert_eq!(status, 200, "{about}");
+    assert!(about.contains("about this static site"), "{about}");
+
+    // The "/**" route: a path with no file is the app's index.html.
+    let (status, route) = get("/dashboard/settings");
+    assert_eq!(status, 200, "{route}");
+    assert!(route.contains("hello from a static site"), "{route}");
+    assert!(route.contains("\ncache-control: no-cache\r"), "{route}");
+}

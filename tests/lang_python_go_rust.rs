@@ -38,7 +38,8 @@ fn django_runs_collectstatic_and_gunicorn_without_a_procfile() {
         "{output}"
     );
     assert!(
-        output.contains("Procfile declares types -> web"),
+        output.contains("Default types for buildpack -> web")
+            && !output.contains("Procfile declares"),
         "{output}"
     );
     assert_eq!(

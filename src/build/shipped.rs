@@ -20,6 +20,7 @@ macro_rules! buildpack {
 
 pub const SHIPPED: &[(&str, &[(&str, &str)])] = &[
     buildpack!("ruby", "support/ruby-version.rb"),
+    buildpack!("nodejs", "lib/package.js"),
     buildpack!("python"),
     buildpack!(
         "php",
@@ -31,5 +32,6 @@ pub const SHIPPED: &[(&str, &[(&str, &str)])] = &[
     ),
     buildpack!("go"),
     buildpack!("rust"),
+    buildpack!("static", "lib/nginx_conf.py", "lib/start"),
     buildpack!("procfile"),
 ];

@@ -161,15 +161,36 @@ fn build_and_release(
     let first_deploy = current.as_ref().and_then(|r| r.slug.as_ref()).is_none();
     apply_buildpack_requests(app, &output, first_deploy, &mut config, current.as_ref());
 
-    let mut processes = output.default_process_types;
-    if let Some(text) = state::read_untrusted(&build_dir.join("Procfile"), 64 * 1024)? {
-        let parsed = procfile::parse(&text)
-            .map_err(|err| Error::new(err.to_string()).hint("fix the Procfile and push again"))?;
-        processes = parsed
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+    // The Procfile wins; the last buildpack's defaults fill in the types it
+    // does not name, as on Heroku.
+    let declared: BTreeMap<String, String> =
+        match state::read_untrusted(&build_dir.join("Procfile"), 64 * 1024)? {
+            Some(text) => procfile::parse(&text)
+                .map_err(|err| Error::new(err.to_string()).hint("fix the Procfile and push again"))?
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+    let defaults: Vec<&str> = output
+        .default_process_types
+        .keys()
+        .filter(|t| !declared.contains_key(*t))
+        .map(String::as_str)
+        .collect();
+    say!("-----> Discovering process types");
+    if !declared.is_empty() {
+        let types: Vec<&str> = declared.keys().map(String::as_str).collect();
+        say!("       Procfile declares types     -> {}", types.join(", "));
     }
+    if !defaults.is_empty() {
+        say!(
+            "       Default types for buildpack -> {}",
+            defaults.join(", ")
+        );
+    }
+    let mut processes = output.default_process_types.clone();
+    processes.extend(declared);
     if processes.is_empty() {
         return Err(Error::new(
             "no process types: the app has no Procfile and its buildpack named none",
@@ -178,9 +199,6 @@ fn build_and_release(
     }
     // A broken app.json fails the build, not the launch.
     crate::checks::load(&build_dir)?;
-    let types: Vec<&str> = processes.keys().map(String::as_str).collect();
-    say!("-----> Discovering process types");
-    say!("       Procfile declares types -> {}", types.join(", "));
 
     say!("-----> Compressing...");
     let slug = slug::pack(&build_dir, &app.slugs_dir())?;
