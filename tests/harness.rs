@@ -54,6 +54,9 @@ fn require_prerequisites() {
         "openssl",
         "pebble",
         "pebble-challtestsrv",
+        // Serve third-party buildpacks to builds (tests/buildpack_api.rs).
+        "python3",
+        "ip",
     ] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {program}")])
