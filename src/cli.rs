@@ -772,7 +772,7 @@ pub struct InstallArgs {
     pub acme_email: Option<String>,
     /// The largest compressed slug a build may make, in MiB (default 1024;
     /// installing again keeps the install's).
-    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub slug_limit_mb: Option<u64>,
     /// Run dynos from this image instead of building the stack.
     #[arg(long)]

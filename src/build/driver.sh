@@ -5,6 +5,8 @@
 #                          shipped:DIR, git:URL[#REF] or tgz:URL
 # Each bin/release's YAML goes to /out/release-N.yml.
 set -eo pipefail
+# Errors inside $(fetch …) stop it too, so a half-fetched buildpack is never kept.
+shopt -s inherit_errexit
 build=/app cache=/cache env_dir=/env fetched=/buildpack-cache
 
 fail() {
@@ -38,8 +40,9 @@ fetch() {
     # fetch, not clone: a ref may be a branch, a tag or a commit. Shallow
     # first; servers that cannot (dumb HTTP) get a whole fetch.
     git -C "$tmp" init -q >&2
-    if ! git -C "$tmp" fetch -q --depth 1 "$repo" "${ref:-HEAD}" >/dev/null 2>&1 &&
-      ! git -C "$tmp" fetch -q "$repo" "${ref:-HEAD}" >&2; then
+    # Bounded: a server that stalls must not hold the app's lock forever.
+    if ! timeout 300 git -C "$tmp" fetch -q --depth 1 "$repo" "${ref:-HEAD}" >/dev/null 2>&1 &&
+      ! timeout 300 git -C "$tmp" fetch -q "$repo" "${ref:-HEAD}" >&2; then
       rm -rf "$tmp"
       fail "could not fetch the buildpack $url" "check the URL${ref:+ and the ref \`$ref\`}, and that this server can reach it" >&2
     fi

@@ -59,6 +59,9 @@ pub fn remove(ctx: &Ctx, text: Option<&str>, index: Option<usize>) -> Result<()>
                     .hint(format!("`paas buildpacks -a {}` lists them", app.name)),
             )
         }
+        (None, Some(_)) if list.is_empty() => {
+            return Err(Error::new(format!("{} has no buildpacks set", app.name)))
+        }
         (None, Some(index)) => position(index, list.len())?,
         (Some(text), None) => {
             let wanted = Buildpack::parse(text)?.to_string();
@@ -79,10 +82,8 @@ pub fn clear(ctx: &Ctx) -> Result<()> {
     let app = ctx.app()?;
     let _lock = app.lock()?;
     app.update_settings(|s| s.buildpacks.clear())?;
-    say!(
-        "Buildpacks cleared. The next release on {} will detect its buildpack.",
-        app.name
-    );
+    say!("Buildpacks cleared.");
+    next_release_uses(&app, &[]);
     Ok(())
 }
 
@@ -145,7 +146,7 @@ fn position(index: usize, limit: usize) -> Result<usize> {
 fn next_release_uses(app: &AppDir, list: &[String]) {
     if list.is_empty() {
         say!(
-            "The next release on {} will detect its buildpack.",
+            "The next release on {} uses the BUILDPACK_URL config var or a .buildpacks file if present, else detects its buildpack.",
             app.name
         );
         return;

@@ -203,7 +203,11 @@ fn build_and_release(
     say!("-----> Compressing...");
     let slug = slug::pack(&build_dir, &app.slugs_dir())?;
     say!("       Done: {}", slug::human_size(slug.size));
-    let limit = ctx.settings.slug_limit_mb.unwrap_or(1024) * 1024 * 1024;
+    let limit = ctx
+        .settings
+        .slug_limit_mb
+        .unwrap_or(1024)
+        .saturating_mul(1024 * 1024);
     if slug.size > limit {
         // Unreferenced: the next deploy's prune removes it.
         return Err(Error::new(format!(
@@ -313,6 +317,7 @@ fn prune_slugs(app: &AppDir) {
     let keep = releases
         .iter()
         .rev()
+        .filter(|r| r.failed.is_none())
         .take(ROLLBACK_DEPTH)
         .filter_map(|r| r.slug.as_ref().map(|s| s.sha256.clone()))
         .collect();
@@ -412,9 +417,9 @@ fn release_phase(ctx: &Ctx, app: &AppDir, release: &Release) -> Result<()> {
             release.version
         ),
     );
-    let container = runtime.create_attached(&spec, false)?;
-    // Not the hook's stdin: git's list of pushed refs is still being read.
-    let code = runtime.attach(&container, false)?;
+    // Not on the hook's stdin (git's list of pushed refs), and run to its
+    // end even if the pusher hangs up: its status decides the release.
+    let code = runtime.run_to_end(&spec)?;
     if code == 0 {
         say!("       Release command succeeded");
         return Ok(());

@@ -102,7 +102,7 @@ pub fn attached(ctx: &Ctx, words: &[String]) -> Result<()> {
                 .output();
         });
     }
-    let code = runtime.attach(&container, true)?;
+    let code = runtime.attach(&container)?;
     logs::platform(
         &app,
         &spec.dyno_name(),

@@ -179,8 +179,11 @@ pub trait Runtime {
     /// stdout (a terminal if `tty`); it is listed, so its name is taken.
     fn create_attached(&self, spec: &DynoSpec, tty: bool) -> Result<String>;
     /// Starts a created dyno attached; returns its exit status when it ends.
-    /// Without `stdin`, the dyno reads nothing from this process.
-    fn attach(&self, id: &str, stdin: bool) -> Result<i32>;
+    fn attach(&self, id: &str) -> Result<i32>;
+    /// Runs a dyno to its end with its output on this process's stderr and
+    /// no stdin, then removes it; returns its own exit status, even when
+    /// the output could not be delivered (a client that hung up).
+    fn run_to_end(&self, spec: &DynoSpec) -> Result<i32>;
     /// This install's dynos, of one app or of all apps.
     fn list(&self, app: Option<&AppName>) -> Result<Vec<Dyno>>;
     /// Stops (SIGTERM to every process, then SIGKILL after `grace`) and

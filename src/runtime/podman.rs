@@ -339,15 +339,39 @@ impl Runtime for Podman {
         Ok(container)
     }
 
-    fn attach(&self, container: &str, stdin: bool) -> Result<i32> {
-        let mut start = command();
-        start.args(["start", "--attach", "--interactive", container]);
-        if !stdin {
-            start.stdin(Stdio::null());
-        }
-        let status = start.status().context(|| "running `podman start`".into());
+    fn attach(&self, container: &str) -> Result<i32> {
+        let status = command()
+            .args(["start", "--attach", "--interactive", container])
+            .status()
+            .context(|| "running `podman start`".into());
         let _ = fs::remove_file(self.env_file(container));
         Ok(status?.code().unwrap_or(128))
+    }
+
+    fn run_to_end(&self, spec: &DynoSpec) -> Result<i32> {
+        let (container, env_file) = self.prepare(spec)?;
+        let mut args: Vec<String> = vec!["create".into(), "--log-driver=none".into()];
+        args.extend(self.container_args(spec, &container, &env_file));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let result = run(&args).and_then(|_| {
+            // Streams until the end, or until the reader goes away.
+            let _ = command()
+                .args(["start", "--attach", &container])
+                .stdin(Stdio::null())
+                .stdout(std::io::stderr())
+                .status();
+            // The container's own status, once it has ended either way.
+            let waited = run(&["wait", &container])?;
+            waited.trim().parse::<i32>().map_err(|_| {
+                Error::unexpected(format!(
+                    "`podman wait {container}` said `{}`",
+                    waited.trim()
+                ))
+            })
+        });
+        let _ = run(&["rm", "--force", "--time", "0", &container]);
+        let _ = fs::remove_file(&env_file);
+        result
     }
 
     fn list(&self, app: Option<&AppName>) -> Result<Vec<Dyno>> {
