@@ -82,6 +82,18 @@ pub enum Source {
     Detect,
 }
 
+impl Source {
+    /// How the build output names it; `None` for detection, which says so itself.
+    pub fn describe(&self) -> Option<&'static str> {
+        match self {
+            Source::Set => Some("set with `paas buildpacks:set`"),
+            Source::ConfigVar => Some("from the BUILDPACK_URL config var"),
+            Source::File => Some("from .buildpacks"),
+            Source::Detect => None,
+        }
+    }
+}
+
 /// The buildpacks that build the app, in order, and where that list came
 /// from: `buildpacks:set` first, then `BUILDPACK_URL`, then `.buildpacks`
 /// in the pushed tree; empty means detect.

@@ -73,9 +73,7 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
     for (key, value) in request.config {
         state::write_atomic(&env_dir.join(key), value.as_bytes(), 0o600)?;
     }
-    // Buildpacks fetched from URLs, kept apart from the cache that
-    // buildpacks themselves may clear.
-    let fetched = app.path.join("buildpack-cache");
+    let fetched = app.buildpack_cache_dir();
     state::create_dir(&fetched, 0o700)?;
     let driver_args: Vec<String> = if request.buildpacks.is_empty() {
         std::iter::once("detect".to_string())

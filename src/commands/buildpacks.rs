@@ -93,7 +93,7 @@ pub fn purge_cache(ctx: &Ctx) -> Result<()> {
     let app = ctx.app()?;
     let _lock = app.lock()?;
     let mut freed = 0;
-    for dir in [app.cache_dir(), app.path.join("buildpack-cache")] {
+    for dir in [app.cache_dir(), app.buildpack_cache_dir()] {
         freed += size_of_tree(&dir);
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => {}

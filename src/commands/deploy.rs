@@ -8,7 +8,6 @@ use std::io::BufRead;
 use std::time::Instant;
 
 use super::Ctx;
-use crate::build::buildpacks::Source;
 use crate::build::{self, history, BuildRequest};
 use crate::converge::{Mode, RELEASE_TYPE};
 use crate::error::{Context, Error, Result};
@@ -135,13 +134,7 @@ fn build_and_release(
         .unwrap_or_default();
     let (buildpacks, source) =
         build::buildpacks::choose(&app.settings()?.buildpacks, &config, &build_dir)?;
-    let from = match source {
-        Source::Set => Some("set with `paas buildpacks:set`"),
-        Source::ConfigVar => Some("from the BUILDPACK_URL config var"),
-        Source::File => Some("from .buildpacks"),
-        Source::Detect => None,
-    };
-    if let Some(from) = from {
+    if let Some(from) = source.describe() {
         let names: Vec<String> = buildpacks.iter().map(ToString::to_string).collect();
         say!("-----> Buildpacks {from}: {}", names.join(", "));
     }

@@ -261,6 +261,25 @@ impl Podman {
     }
 }
 
+impl Podman {
+    /// Creates (does not start) the dyno's container with `flags` before
+    /// its usual arguments; returns it and its environment file.
+    fn create(&self, spec: &DynoSpec, flags: &[&str]) -> Result<(String, PathBuf)> {
+        let (container, env_file) = self.prepare(spec)?;
+        let mut args: Vec<String> = std::iter::once("create")
+            .chain(flags.iter().copied())
+            .map(String::from)
+            .collect();
+        args.extend(self.container_args(spec, &container, &env_file));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if let Err(err) = run(&args) {
+            let _ = fs::remove_file(&env_file);
+            return Err(err);
+        }
+        Ok((container, env_file))
+    }
+}
+
 impl Runtime for Podman {
     fn start(&self, spec: &DynoSpec) -> Result<Dyno> {
         let (container, env_file) = self.prepare(spec)?;
@@ -320,23 +339,11 @@ impl Runtime for Podman {
     }
 
     fn create_attached(&self, spec: &DynoSpec, tty: bool) -> Result<String> {
-        let (container, env_file) = self.prepare(spec)?;
-        let mut args: Vec<String> = vec![
-            "create".into(),
-            "--rm".into(),
-            "--interactive".into(),
-            "--log-driver=none".into(),
-        ];
+        let mut flags = vec!["--rm", "--interactive", "--log-driver=none"];
         if tty {
-            args.push("--tty".into());
+            flags.push("--tty");
         }
-        args.extend(self.container_args(spec, &container, &env_file));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        if let Err(err) = run(&args) {
-            let _ = fs::remove_file(&env_file);
-            return Err(err);
-        }
-        Ok(container)
+        Ok(self.create(spec, &flags)?.0)
     }
 
     fn attach(&self, container: &str) -> Result<i32> {
@@ -349,11 +356,8 @@ impl Runtime for Podman {
     }
 
     fn run_to_end(&self, spec: &DynoSpec) -> Result<i32> {
-        let (container, env_file) = self.prepare(spec)?;
-        let mut args: Vec<String> = vec!["create".into(), "--log-driver=none".into()];
-        args.extend(self.container_args(spec, &container, &env_file));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let result = run(&args).and_then(|_| {
+        let (container, env_file) = self.create(spec, &["--log-driver=none"])?;
+        let result = (|| {
             // Streams until the end, or until the reader goes away.
             let _ = command()
                 .args(["start", "--attach", &container])
@@ -368,7 +372,7 @@ impl Runtime for Podman {
                     waited.trim()
                 ))
             })
-        });
+        })();
         let _ = run(&["rm", "--force", "--time", "0", &container]);
         let _ = fs::remove_file(&env_file);
         result

@@ -276,6 +276,10 @@ impl AppDir {
     pub fn cache_dir(&self) -> PathBuf {
         self.path.join("cache")
     }
+    /// Buildpacks fetched from URLs, apart from the cache buildpacks may clear.
+    pub fn buildpack_cache_dir(&self) -> PathBuf {
+        self.path.join("buildpack-cache")
+    }
     pub fn builds_dir(&self) -> PathBuf {
         self.path.join("builds")
     }
