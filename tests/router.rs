@@ -104,6 +104,143 @@ fn a_response_slower_than_30_seconds_is_an_h12() {
     assert_eq!(curl(&server, "sluggish", "/", &[]).0, 200);
 }
 
+/// An app whose responses end each way HTTP/1.1 allows, that hashes what
+/// is posted to it, and that closes kept-alive connections idle for a
+/// second (gunicorn does after two).
+const BODIES_APP: &str = r#"
+import hashlib, http.server, os
+
+BIG = bytes(range(256)) * 20480  # 5 MiB
+
+class App(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 1
+
+    def log_message(self, *args):
+        pass
+
+    def fixed(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(BIG)))
+        self.end_headers()
+
+    def do_GET(self):
+        if self.path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (b"first ", b"second ", b"x" * 100000):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/until-close":
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"all of it, then the end")
+            self.close_connection = True
+        elif self.path == "/big":
+            self.fixed(200, BIG)
+        elif self.path == "/empty":
+            self.send_response(204)
+            self.end_headers()
+        else:
+            self.fixed(200, f"Hello from {os.environ['DYNO']}\n".encode())
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.fixed(200, hashlib.sha256(body).hexdigest().encode())
+
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), App).serve_forever()
+"#;
+
+#[test]
+fn bodies_pass_both_ways_whole_on_kept_alive_connections() {
+    use sha2::Digest;
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "bodies");
+    repo.write("server.py", BODIES_APP);
+    repo.commit("an app with bodies of every kind");
+    repo.push_ok();
+
+    let (status, body) = curl(&server, "bodies", "/chunked", &[]);
+    assert_eq!(status, 200);
+    assert_eq!(body, format!("first second {}", "x".repeat(100000)));
+    let big: Vec<u8> = (0..20480).flat_map(|_| 0..=255u8).collect();
+    let download = tempfile::NamedTempFile::new().unwrap();
+    let download_path = download.path().to_str().unwrap();
+    let (status, _) = curl(&server, "bodies", "/big", &["-o", download_path]);
+    assert_eq!(status, 200);
+    assert!(
+        std::fs::read(download.path()).unwrap() == big,
+        "the 5 MiB body came back whole"
+    );
+    let (status, head) = curl(&server, "bodies", "/big", &["-I"]);
+    assert_eq!(status, 200);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-length: 5242880"),
+        "{head}"
+    );
+    assert_eq!(
+        curl(&server, "bodies", "/until-close", &[]),
+        (200, "all of it, then the end".to_string())
+    );
+    assert_eq!(curl(&server, "bodies", "/empty", &[]).0, 204);
+
+    // A 3 MiB upload arrives whole.
+    let upload = tempfile::NamedTempFile::new().unwrap();
+    let posted: Vec<u8> = (0..3 * 1024 * 1024u32)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    std::fs::write(upload.path(), &posted).unwrap();
+    let data = format!("@{}", upload.path().display());
+    let expected = format!("{:x}", sha2::Sha256::digest(&posted));
+    assert_eq!(
+        curl(&server, "bodies", "/echo", &["--data-binary", &data]),
+        (200, expected)
+    );
+
+    // The dyno closed the router's idle connections meanwhile: a POST, which
+    // could not be sent twice, still goes through on a fresh one.
+    curl(&server, "bodies", "/", &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    let (status, digest) = curl(&server, "bodies", "/echo", &["--data-binary", "small"]);
+    assert_eq!(status, 200);
+    assert_eq!(digest, format!("{:x}", sha2::Sha256::digest(b"small")));
+
+    // One client connection serves them all in turn, an HTTP/1.0 one too.
+    let url = |path: &str| format!("http://bodies.localhost:{}{path}", server.http_port);
+    let output = std::process::Command::new("curl")
+        .args(["-s", "-w", "%{http_code} %{num_connects}\n"])
+        .args(
+            ["/", "/chunked", "/big", "/empty", "/"]
+                .iter()
+                .flat_map(|path| ["-o".to_string(), "/dev/null".to_string(), url(path)]),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "200 1\n200 0\n200 0\n204 0\n200 0\n",
+        "one connection for all"
+    );
+    let (status, body) = curl(&server, "bodies", "/", &["-0"]);
+    assert_eq!((status, body.as_str()), (200, "Hello from web.1\n"));
+
+    let logs = server.ok(&["logs", "-a", "bodies", "-p", "router", "-n", "200"]);
+    assert!(!logs.contains("at=error"), "{logs}");
+    assert!(
+        logs.contains("path=\"/big\"") && logs.contains("status=200 bytes=5242880"),
+        "{logs}"
+    );
+}
+
 /// `curl` with a Host header of our choosing (a custom domain on the router's port).
 fn get_host(server: &TestServer, host: &str) -> (u16, String) {
     let output = std::process::Command::new("curl")

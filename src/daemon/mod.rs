@@ -114,23 +114,17 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
         },
         root.clone(),
     );
-    if let Some(https) = https {
-        tokio::spawn(router.clone().serve_tls(https));
-    }
-    tokio::select! {
-        result = router.serve(http) => result,
-        _ = shutdown_signal() => {
-            eprintln!("paas daemon: stopping");
-            // No restarts from here on: the loop ends before the add-ons stop.
-            addons_task.abort();
-            let _ = addons_task.await;
-            let (stopping, settings) = (root.clone(), settings.clone());
-            let _ = tokio::task::spawn_blocking(move || stop_addons(&stopping, &settings)).await;
-            let _ = std::fs::remove_file(&socket_path);
-            let _ = std::fs::remove_file(root.daemon_pid_file());
-            Ok(())
-        }
-    }
+    router.serve_on_threads(http, https)?;
+    shutdown_signal().await;
+    eprintln!("paas daemon: stopping");
+    // No restarts from here on: the loop ends before the add-ons stop.
+    addons_task.abort();
+    let _ = addons_task.await;
+    let (stopping, settings) = (root.clone(), settings.clone());
+    let _ = tokio::task::spawn_blocking(move || stop_addons(&stopping, &settings)).await;
+    let _ = std::fs::remove_file(&socket_path);
+    let _ = std::fs::remove_file(root.daemon_pid_file());
+    Ok(())
 }
 
 async fn listen(address: &str, port: u16, option: &str) -> Result<tokio::net::TcpListener> {
@@ -599,6 +593,8 @@ fn falls_asleep(
 /// `asleep_since` and reloads the routes.
 fn waker(root: Root, table: RouteTable) -> router::Wake {
     let waking: Arc<std::sync::Mutex<HashSet<String>>> = Arc::default();
+    // The daemon's runtime, not the router thread's that asks.
+    let runtime = tokio::runtime::Handle::current();
     Arc::new(move |app: &str| {
         let Ok(name) = AppName::parse(app) else {
             return;
@@ -607,7 +603,7 @@ fn waker(root: Root, table: RouteTable) -> router::Wake {
             return;
         }
         let (root, table, waking) = (root.clone(), table.clone(), waking.clone());
-        tokio::task::spawn_blocking(move || {
+        runtime.spawn_blocking(move || {
             if let Err(err) = wake(&root, &name, || reload(&root, &table, &name)) {
                 eprintln!("paas daemon: waking {name}: {}", err.report().trim_end());
             }

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST, UPGRADE};
-use hyper::server::conn::http1;
+use hyper::server::conn::http1 as hyper_http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
@@ -26,9 +26,11 @@ use tokio::net::TcpListener;
 
 use super::connector::{ConnectTime, TimedConnector};
 use crate::converge::Backend;
-use crate::error::Result;
+use crate::error::{Context, Result};
 use crate::state::{AppName, Root};
 use rustls::sign::CertifiedKey;
+
+mod http1;
 
 /// How long a dyno that refused a connection is left out of the rotation.
 const REFUSED_PAUSE: Duration = Duration::from_secs(5);
@@ -264,6 +266,15 @@ impl Drop for InFlightGuard {
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
+fn dyno_client() -> Client<TimedConnector, Body> {
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(TimedConnector::new())
+}
+
+/// One router per thread (see `serve_on_threads`): all share the routes,
+/// the request log and the in-flight counts; each keeps its own pool of
+/// connections to dynos.
 pub struct Router {
     domain: Domain,
     /// The ports clients connect to, for `X-Forwarded-Port` and redirects.
@@ -271,9 +282,11 @@ pub struct Router {
     https_port: Option<u16>,
     table: RouteTable,
     client: Client<TimedConnector, Body>,
+    /// For the HTTP/1.1 path.
+    dyno_pool: http1::DynoPool,
     in_flight: Arc<InFlight>,
     log: RequestLog,
-    request_ids: RequestIds,
+    request_ids: Arc<RequestIds>,
     wake: Wake,
     challenges: super::acme::Challenges,
 }
@@ -305,39 +318,121 @@ impl Router {
         parts: RouterParts,
         root: Root,
     ) -> Arc<Router> {
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(TimedConnector::new());
         Arc::new(Router {
             domain,
             port,
             https_port,
             table: parts.table,
-            client,
+            client: dyno_client(),
+            dyno_pool: http1::DynoPool::default(),
             in_flight: parts.in_flight,
             log: RequestLog::start(root),
-            request_ids: RequestIds::default(),
+            request_ids: Arc::default(),
             wake: parts.wake,
             challenges: parts.challenges,
         })
+    }
+
+    /// A router for another thread: the same routes and log, its own pool.
+    fn for_another_thread(&self) -> Arc<Router> {
+        Arc::new(Router {
+            domain: self.domain.clone(),
+            port: self.port,
+            https_port: self.https_port,
+            table: self.table.clone(),
+            client: dyno_client(),
+            dyno_pool: http1::DynoPool::default(),
+            in_flight: self.in_flight.clone(),
+            log: self.log.clone(),
+            request_ids: self.request_ids.clone(),
+            wake: self.wake.clone(),
+            challenges: self.challenges.clone(),
+        })
+    }
+
+    /// Serves HTTP (and HTTPS) on one thread per CPU, each with its own
+    /// single-threaded runtime taking connections from the same listeners,
+    /// as nginx's workers do. A connection and its dyno connections stay on
+    /// one thread: on a work-stealing runtime, the wake-ups between threads
+    /// cost more than the routing (measured: 33k against 64k requests/s).
+    pub fn serve_on_threads(
+        self: Arc<Self>,
+        http: TcpListener,
+        https: Option<TcpListener>,
+    ) -> Result<()> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let http = http
+            .into_std()
+            .context(|| "taking the router's HTTP listener".into())?;
+        let https = https
+            .map(|l| l.into_std())
+            .transpose()
+            .context(|| "taking the router's HTTPS listener".into())?;
+        for index in 0..threads {
+            let router = if index == 0 {
+                self.clone()
+            } else {
+                self.for_another_thread()
+            };
+            let http = http
+                .try_clone()
+                .context(|| "sharing the router's HTTP listener".into())?;
+            let https = https
+                .as_ref()
+                .map(|l| l.try_clone())
+                .transpose()
+                .context(|| "sharing the router's HTTPS listener".into())?;
+            std::thread::Builder::new()
+                .name(format!("paas-router-{index}"))
+                .spawn(move || router.serve_on_this_thread(http, https))
+                .context(|| "starting a router thread".into())?;
+        }
+        Ok(())
+    }
+
+    fn serve_on_this_thread(
+        self: Arc<Self>,
+        http: std::net::TcpListener,
+        https: Option<std::net::TcpListener>,
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for a router thread");
+        runtime.block_on(async move {
+            let http = TcpListener::from_std(http).expect("the HTTP listener");
+            if let Some(https) = https {
+                let https = TcpListener::from_std(https).expect("the HTTPS listener");
+                tokio::spawn(self.clone().serve_tls(https));
+            }
+            if let Err(err) = self.serve(http).await {
+                eprintln!("paas daemon: router: {}", err.report().trim_end());
+            }
+        });
     }
 
     /// Accepts connections until the process stops.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) -> Result<()> {
         loop {
             let (stream, peer) = accept(&listener).await;
-            let router = self.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request| {
-                    let router = router.clone();
-                    async move { Ok::<_, hyper::Error>(router.handle(request, peer, false).await) }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades()
-                    .await;
-            });
+            tokio::spawn(self.clone().serve_http1(stream, peer));
         }
+    }
+
+    /// Serves an HTTP/1 connection with hyper: what the router's own path
+    /// does not take.
+    async fn serve_with_hyper<I>(self: Arc<Self>, io: I, peer: SocketAddr)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let service = service_fn(move |request| {
+            let router = self.clone();
+            async move { Ok::<_, hyper::Error>(router.handle(request, peer, false).await) }
+        });
+        let _ = hyper_http1::Builder::new()
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades()
+            .await;
     }
 
     /// Accepts TLS connections until the process stops: the certificate of
@@ -376,18 +471,12 @@ impl Router {
         }
     }
 
-    async fn handle(
-        &self,
-        mut request: Request<Incoming>,
-        peer: SocketAddr,
-        secure: bool,
-    ) -> Response<Body> {
-        let started = Instant::now();
-        if let Some(token) = request
-            .uri()
-            .path()
-            .strip_prefix("/.well-known/acme-challenge/")
-        {
+    /// Where a request goes: answered by the router itself (ACME, unknown
+    /// host, HTTPS redirect, maintenance, no dyno), or to which dyno, with
+    /// its log entry begun. A sleeping app is woken first.
+    async fn admit(&self, head: &RequestHead<'_>, peer: SocketAddr, secure: bool) -> Admission {
+        let path_only = head.path.split('?').next().unwrap_or_default();
+        if let Some(token) = path_only.strip_prefix("/.well-known/acme-challenge/") {
             let answer = self
                 .challenges
                 .lock()
@@ -395,56 +484,40 @@ impl Router {
                 .get(token)
                 .cloned();
             if let Some(key_authorization) = answer {
-                return Response::new(
-                    Full::new(Bytes::from(key_authorization))
-                        .map_err(|never| match never {})
-                        .boxed(),
-                );
+                return Admission::Answer(Answer::new(
+                    StatusCode::OK,
+                    Bytes::from(key_authorization),
+                ));
             }
         }
-        let host = request
-            .headers()
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            // HTTP/2 names it in the request's authority, port included.
-            .or_else(|| request.uri().authority().map(|a| a.as_str()))
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let name = host_name(&host).to_string();
-        let Some(mut routes) = routes_for_host(&self.table.load(), &self.domain.load(), &name)
+        let name = host_name(head.host);
+        let Some(mut routes) = routes_for_host(&self.table.load(), &self.domain.load(), name)
         else {
-            return page(
+            return Admission::Answer(page(
                 StatusCode::NOT_FOUND,
                 "No such app",
-                &format!("There is no app at {host}."),
-            );
+                &format!("There is no app at {}.", head.host),
+            ));
         };
-        let app = routes.app.clone();
-        let app = app.as_str();
         routes.touch();
         if let (false, true, Some(https_port)) =
-            (secure, routes.redirects_to_https(&name), self.https_port)
+            (secure, routes.redirects_to_https(name), self.https_port)
         {
             let port = if https_port == 443 {
                 String::new()
             } else {
                 format!(":{https_port}")
             };
-            let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-            return redirect(&format!("https://{name}{port}{path}"));
+            return Admission::Answer(redirect(&format!("https://{name}{port}{}", head.path)));
         }
-        let request_id = self.request_ids.for_request(&request);
+        let app = routes.app.clone();
         let mut entry = RequestEntry {
-            app: app.to_string(),
-            method: request.method().to_string(),
-            path: request
-                .uri()
-                .path_and_query()
-                .map_or("/", |p| p.as_str())
-                .to_string(),
-            host: host.clone(),
-            request_id: request_id.clone(),
-            forwarded_for: peer.ip().to_string(),
+            app: app.clone(),
+            method: head.method.to_string(),
+            path: head.path.to_string(),
+            host: head.host.to_string(),
+            request_id: self.request_ids.for_header(head.request_id),
+            forwarded_for: peer.ip(),
             dyno: None,
             connect: None,
             status: 0,
@@ -456,33 +529,24 @@ impl Router {
             entry.error = Some(("H80", "Maintenance mode"));
             entry.status = 503;
             self.log.send(entry);
-            return match maintenance {
+            return Admission::Answer(match maintenance {
                 MaintenancePage::Plain => page(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Offline for maintenance",
                     &format!("{app} is undergoing maintenance right now. Please check back soon."),
                 ),
-                MaintenancePage::Custom(html) => Response::builder()
-                    .status(StatusCode::SERVICE_UNAVAILABLE)
-                    .header("content-type", "text/html; charset=utf-8")
-                    .header("retry-after", "60")
-                    .body(
-                        Full::new(html.clone())
-                            .map_err(|never| match never {})
-                            .boxed(),
-                    )
-                    .expect("a valid response"),
-            };
+                MaintenancePage::Custom(html) => {
+                    Answer::new(StatusCode::SERVICE_UNAVAILABLE, html.clone())
+                        .with("content-type", "text/html; charset=utf-8")
+                        .with("retry-after", "60")
+                }
+            });
         }
-        // A WebSocket (or other) upgrade: the two hop-by-hop headers that ask
-        // for it go to the dyno too, and the connections are joined on 101.
-        let upgrade = requested_upgrade(&request);
-        let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         if routes.backends.is_empty() && routes.idle == Idle::Asleep {
             // Held while a dyno starts, then served as if it had been up.
-            routes = self.woken(app).await.unwrap_or(routes);
+            routes = self.woken(&app).await.unwrap_or(routes);
         }
-        let Some((mut index, mut backend)) = routes.pick().map(|(i, b)| (i, b.clone())) else {
+        let Some((index, backend)) = routes.pick().map(|(i, b)| (i, b.clone())) else {
             entry.status = 503;
             let (error, text) = match routes.idle {
                 Idle::NoneWanted => (
@@ -500,8 +564,69 @@ impl Router {
             };
             entry.error = Some(error);
             self.log.send(entry);
-            return page(StatusCode::SERVICE_UNAVAILABLE, "Application error", &text);
+            return Admission::Answer(page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Application error",
+                &text,
+            ));
         };
+        Admission::Forward {
+            routes,
+            index,
+            backend,
+            entry,
+        }
+    }
+
+    /// A request from hyper: HTTP/2, HTTPS, and what the HTTP/1.1 path
+    /// hands over.
+    async fn handle(
+        &self,
+        mut request: Request<Incoming>,
+        peer: SocketAddr,
+        secure: bool,
+    ) -> Response<Body> {
+        let started = Instant::now();
+        let host = request
+            .headers()
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            // HTTP/2 names it in the request's authority, port included.
+            .or_else(|| request.uri().authority().map(|a| a.as_str()))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let method = request.method().to_string();
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let request_id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok());
+        let head = RequestHead {
+            method: &method,
+            path: &path,
+            host: &host,
+            request_id,
+        };
+        let (mut routes, mut index, mut backend, mut entry) =
+            match self.admit(&head, peer, secure).await {
+                Admission::Answer(answer) => return answer.into_response(),
+                Admission::Forward {
+                    routes,
+                    index,
+                    backend,
+                    entry,
+                } => (routes, index, backend, entry),
+            };
+        let app = entry.app.clone();
+        let app = app.as_str();
+        // A WebSocket (or other) upgrade: the two hop-by-hop headers that ask
+        // for it go to the dyno too, and the connections are joined on 101.
+        let upgrade = requested_upgrade(&request);
+        let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let port = if secure {
             self.https_port.unwrap_or(self.port)
         } else {
@@ -511,7 +636,7 @@ impl Router {
         // refuses the connection: nothing of it has been sent yet.
         let retryable =
             request.method().is_idempotent() && hyper::body::Body::is_end_stream(request.body());
-        add_forwarding_headers(&mut request, peer, secure, port, &request_id);
+        add_forwarding_headers(&mut request, peer, secure, port, &entry.request_id);
         if request.version() == hyper::Version::HTTP_2 {
             as_http1_headers(request.headers_mut(), &host);
         }
@@ -530,7 +655,8 @@ impl Router {
                     StatusCode::BAD_REQUEST,
                     "Bad request",
                     "The request path is not valid.",
-                );
+                )
+                .into_response();
             };
             let mut attempt = Request::new(match body.take() {
                 Some(body) => body,
@@ -624,27 +750,33 @@ impl Router {
                 Response::from_parts(parts, body.boxed())
             }
             Err(error) => {
-                let (status, text) = match error.0 {
-                    "H12" => (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "The app took more than 30 seconds to answer. Its owner can check `paas logs`.",
-                    ),
-                    "H21" => (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "The app refused the connection. Its owner can check `paas logs`.",
-                    ),
-                    _ => (
-                        StatusCode::BAD_GATEWAY,
-                        "The app did not answer. Its owner can check `paas logs`.",
-                    ),
-                };
-                entry.status = status.as_u16();
+                let answer = failure_answer(error.0);
+                entry.status = answer.status.as_u16();
                 entry.error = Some(error);
                 self.log.send(entry);
-                page(status, "Application error", text)
+                answer.into_response()
             }
         }
     }
+}
+
+/// The page for a request no dyno answered: H12, H21, or H13.
+fn failure_answer(code: &str) -> Answer {
+    let (status, text) = match code {
+        "H12" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The app took more than 30 seconds to answer. Its owner can check `paas logs`.",
+        ),
+        "H21" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The app refused the connection. Its owner can check `paas logs`.",
+        ),
+        _ => (
+            StatusCode::BAD_GATEWAY,
+            "The app did not answer. Its owner can check `paas logs`.",
+        ),
+    };
+    page(status, "Application error", text)
 }
 
 impl Router {
@@ -707,27 +839,56 @@ fn add_forwarding_headers(
     for name in HOP_BY_HOP {
         headers.remove(*name);
     }
-    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(previous) => format!("{previous}, {}", peer.ip()),
-        None => peer.ip().to_string(),
-    };
+    let previous = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let mut set = Vec::with_capacity(FORWARDING_HEADERS.len());
+    forwarding_headers(previous, peer, secure, port, request_id, |name, value| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            set.push((HeaderName::from_static(name), value));
+        }
+    });
+    for (name, value) in set {
+        headers.insert(name, value);
+    }
+}
+
+/// The headers the router sets on every request it forwards, replacing
+/// any the client sent; `X-Forwarded-For` adds the client to the chain.
+const FORWARDING_HEADERS: [&str; 6] = [
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-request-start",
+    "x-request-id",
+    "via",
+];
+
+fn forwarding_headers(
+    previous_forwarded_for: Option<&str>,
+    peer: SocketAddr,
+    secure: bool,
+    port: u16,
+    request_id: &str,
+    mut set: impl FnMut(&'static str, &str),
+) {
+    use std::fmt::Write;
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
-    let mut set = |name: &'static str, value: String| {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
+    let mut value = String::with_capacity(64);
+    let _ = match previous_forwarded_for {
+        Some(previous) => write!(value, "{previous}, {}", peer.ip()),
+        None => write!(value, "{}", peer.ip()),
     };
-    set("x-forwarded-for", forwarded_for);
-    set(
-        "x-forwarded-proto",
-        if secure { "https" } else { "http" }.into(),
-    );
-    set("x-forwarded-port", port.to_string());
-    set("x-request-start", millis.to_string());
-    set("x-request-id", request_id.to_string());
-    set("via", "1.1 paas".into());
+    set("x-forwarded-for", &value);
+    set("x-forwarded-proto", if secure { "https" } else { "http" });
+    value.clear();
+    let _ = write!(value, "{port}");
+    set("x-forwarded-port", &value);
+    value.clear();
+    let _ = write!(value, "{millis}");
+    set("x-request-start", &value);
+    set("x-request-id", request_id);
+    set("via", "1.1 paas");
 }
 
 /// The next connection (a failed accept, such as too many open files, is
@@ -814,26 +975,99 @@ fn as_http1_headers(headers: &mut hyper::HeaderMap, host: &str) {
     }
 }
 
-fn redirect(location: &str) -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::PERMANENT_REDIRECT)
-        .header("location", location)
-        .header("content-length", "0")
-        .body(empty_body())
-        .expect("a valid response")
+fn redirect(location: &str) -> Answer {
+    Answer::new(StatusCode::PERMANENT_REDIRECT, Bytes::new()).with("location", location)
 }
 
-fn page(status: StatusCode, title: &str, text: &str) -> Response<Body> {
-    let body = format!("{title}\n\n{text}\n");
-    Response::builder()
-        .status(status)
-        .header("content-type", "text/plain; charset=utf-8")
-        .body(
-            Full::new(Bytes::from(body))
-                .map_err(|never| match never {})
-                .boxed(),
-        )
-        .expect("a valid response")
+fn page(status: StatusCode, title: &str, text: &str) -> Answer {
+    Answer::new(status, Bytes::from(format!("{title}\n\n{text}\n")))
+        .with("content-type", "text/plain; charset=utf-8")
+}
+
+/// What the router needs of a request to decide where it goes.
+struct RequestHead<'a> {
+    method: &'a str,
+    /// With the query.
+    path: &'a str,
+    /// The `Host` header, lowercase, with its port if any.
+    host: &'a str,
+    /// The client's `X-Request-Id`, if it sent one.
+    request_id: Option<&'a str>,
+}
+
+// Made once per request and taken apart at once: no box needed.
+#[allow(clippy::large_enum_variant)]
+enum Admission {
+    /// The router answers the request itself.
+    Answer(Answer),
+    /// To this dyno of the app; the log entry so far.
+    Forward {
+        routes: Arc<AppRoutes>,
+        index: usize,
+        backend: Backend,
+        entry: RequestEntry,
+    },
+}
+
+/// A response the router makes itself: error pages, redirects, the
+/// maintenance page, ACME answers.
+struct Answer {
+    status: StatusCode,
+    headers: Vec<(&'static str, HeaderValue)>,
+    body: Bytes,
+}
+
+impl Answer {
+    fn new(status: StatusCode, body: Bytes) -> Answer {
+        Answer {
+            status,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    fn with(mut self, name: &'static str, value: &str) -> Answer {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            self.headers.push((name, value));
+        }
+        self
+    }
+
+    fn into_response(self) -> Response<Body> {
+        let mut response =
+            Response::new(Full::new(self.body).map_err(|never| match never {}).boxed());
+        *response.status_mut() = self.status;
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+
+    /// As HTTP/1.1 bytes; `close` says the connection ends after it.
+    fn to_http1(&self, close: bool) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256 + self.body.len());
+        out.extend_from_slice(
+            format!(
+                "HTTP/1.1 {} {}\r\n",
+                self.status.as_u16(),
+                self.status.canonical_reason().unwrap_or("")
+            )
+            .as_bytes(),
+        );
+        for (name, value) in &self.headers {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(format!("content-length: {}\r\n", self.body.len()).as_bytes());
+        if close {
+            out.extend_from_slice(b"connection: close\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+        out
+    }
 }
 
 /// Request ids: the client's when it sends a sane one, else a fresh one.
@@ -844,15 +1078,9 @@ struct RequestIds {
 }
 
 impl RequestIds {
-    fn for_request<B>(&self, request: &Request<B>) -> String {
-        if let Some(id) = request
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-        {
-            if is_sane_request_id(id) {
-                return id.to_string();
-            }
+    fn for_header(&self, client_id: Option<&str>) -> String {
+        if let Some(id) = client_id.filter(|id| is_sane_request_id(id)) {
+            return id.to_string();
         }
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let half = |salt: u64| {
@@ -880,7 +1108,7 @@ struct RequestEntry {
     path: String,
     host: String,
     request_id: String,
-    forwarded_for: String,
+    forwarded_for: std::net::IpAddr,
     dyno: Option<String>,
     /// How long connecting to the dyno took (zero on a kept-alive connection).
     connect: Option<Duration>,
@@ -892,44 +1120,63 @@ struct RequestEntry {
 
 impl RequestEntry {
     /// `at=info method=GET path="/" host=… request_id=… fwd="…" dyno=web.1 connect=1ms service=14ms status=200 bytes=255 protocol=http`
-    fn line(&self) -> String {
-        let head = match self.error {
+    fn write_line(&self, line: &mut String) {
+        use std::fmt::Write;
+        let _ = match self.error {
             // Maintenance is the owner's choice, not a failure.
-            Some((code @ "H80", desc)) => format!("at=info code={code} desc=\"{desc}\""),
-            Some((code, desc)) => format!("at=error code={code} desc=\"{desc}\""),
-            None => "at=info".to_string(),
+            Some((code @ "H80", desc)) => write!(line, "at=info code={code} desc=\"{desc}\""),
+            Some((code, desc)) => write!(line, "at=error code={code} desc=\"{desc}\""),
+            None => write!(line, "at=info"),
         };
-        let path = self.path.replace('"', "%22");
-        let connect = self.connect.map_or(String::new(), |took| {
-            format!("connect={}ms ", took.as_millis())
-        });
-        let mut line = format!(
-            "{head} method={} path=\"{path}\" host={} request_id={} fwd=\"{}\" dyno={} {connect}service={}ms status={}",
-            self.method,
+        let _ = write!(line, " method={} path=\"", self.method);
+        for (index, part) in self.path.split('"').enumerate() {
+            if index > 0 {
+                line.push_str("%22");
+            }
+            line.push_str(part);
+        }
+        let _ = write!(
+            line,
+            "\" host={} request_id={} fwd=\"{}\" dyno={} ",
             self.host,
             self.request_id,
             self.forwarded_for,
             self.dyno.as_deref().unwrap_or(""),
+        );
+        if let Some(took) = self.connect {
+            let _ = write!(line, "connect={}ms ", took.as_millis());
+        }
+        let _ = write!(
+            line,
+            "service={}ms status={}",
             self.service.as_millis(),
-            self.status,
+            self.status
         );
         if let Some(bytes) = self.bytes {
-            line.push_str(&format!(" bytes={bytes}"));
+            let _ = write!(line, " bytes={bytes}");
         }
         line.push_str(" protocol=http");
+    }
+
+    #[cfg(test)]
+    fn line(&self) -> String {
+        let mut line = String::new();
+        self.write_line(&mut line);
         line
     }
 }
 
 /// Router lines go to a writer thread through a bounded queue: a slow disk
-/// drops log lines, never slows requests.
+/// drops log lines, never slows requests. The writer wakes on a tick, not
+/// per line: waking a thread for every request cost more than routing it.
+#[derive(Clone)]
 struct RequestLog {
     sender: SyncSender<(i128, RequestEntry)>,
 }
 
 impl RequestLog {
     fn start(root: Root) -> RequestLog {
-        let (sender, receiver) = mpsc::sync_channel(10_000);
+        let (sender, receiver) = mpsc::sync_channel(REQUEST_LOG_QUEUE);
         std::thread::spawn(move || write_request_lines(&root, receiver));
         RequestLog { sender }
     }
@@ -940,22 +1187,32 @@ impl RequestLog {
     }
 }
 
+/// Lines waiting for the writer: at its tick, room for over 200,000
+/// requests a second.
+const REQUEST_LOG_QUEUE: usize = 16_384;
+const REQUEST_LOG_TICK: Duration = Duration::from_millis(50);
+
 fn write_request_lines(root: &Root, receiver: Receiver<(i128, RequestEntry)>) {
+    let mut line = String::new();
     while let Ok(first) = receiver.recv() {
         // Batch what is waiting: one write per app, not per request.
-        let mut by_app: HashMap<String, Vec<(i128, String, String)>> = HashMap::new();
-        for (at, entry) in std::iter::once(first).chain(receiver.try_iter().take(1000)) {
-            by_app.entry(entry.app.clone()).or_default().push((
-                at,
-                "router".to_string(),
-                entry.line(),
-            ));
+        let mut by_app: HashMap<String, String> = HashMap::new();
+        for (at, entry) in std::iter::once(first).chain(receiver.try_iter().take(REQUEST_LOG_QUEUE))
+        {
+            line.clear();
+            entry.write_line(&mut line);
+            let text = match by_app.get_mut(&entry.app) {
+                Some(text) => text,
+                None => by_app.entry(entry.app).or_default(),
+            };
+            crate::logs::push_platform_line(text, at, "router", &line);
         }
-        for (app, lines) in by_app {
+        for (app, text) in by_app {
             if let Ok(name) = AppName::parse(&app) {
-                crate::logs::platform_lines(&root.app(&name), &lines);
+                crate::logs::append_platform_text(&root.app(&name), &text);
             }
         }
+        std::thread::sleep(REQUEST_LOG_TICK);
     }
 }
 
@@ -1007,23 +1264,26 @@ mod tests {
     }
 
     #[test]
+    fn the_forwarding_headers_are_those_replaced_in_the_clients() {
+        let mut names = Vec::new();
+        let peer = SocketAddr::from(([10, 1, 2, 3], 5000));
+        forwarding_headers(Some("1.1.1.1"), peer, true, 443, "id", |name, value| {
+            names.push(name);
+            if name == "x-forwarded-for" {
+                assert_eq!(value, "1.1.1.1, 10.1.2.3");
+            }
+        });
+        assert_eq!(names, FORWARDING_HEADERS);
+    }
+
+    #[test]
     fn request_ids_keep_sane_ones_and_make_the_rest() {
         let ids = RequestIds::default();
-        let with = |value: &str| {
-            Request::builder()
-                .header("x-request-id", value)
-                .body(())
-                .unwrap()
-        };
         let sane = "f9ed4675f1c53513c61a3b3b4e25b4c0";
-        assert_eq!(ids.for_request(&with(sane)), sane);
-        let made = ids.for_request(&with("short"));
+        assert_eq!(ids.for_header(Some(sane)), sane);
+        let made = ids.for_header(Some("short"));
         assert_eq!(made.len(), 32);
-        assert_ne!(
-            made,
-            ids.for_request(&with("short")),
-            "each request gets its own"
-        );
+        assert_ne!(made, ids.for_header(None), "each request gets its own");
         assert!(!is_sane_request_id("has spaces in it, twenty+"));
     }
 
@@ -1035,7 +1295,7 @@ mod tests {
             path: "/a?b=\"c\"".into(),
             host: "myapp.localhost".into(),
             request_id: "abc".into(),
-            forwarded_for: "127.0.0.1".into(),
+            forwarded_for: [127, 0, 0, 1].into(),
             dyno: Some("web.1".into()),
             connect: Some(Duration::from_millis(1)),
             status: 200,

@@ -77,10 +77,22 @@ pub fn platform(app: &AppDir, dyno: &str, message: &str) {
 pub fn platform_lines(app: &AppDir, lines: &[(i128, String, String)]) {
     let mut text = String::new();
     for (at, dyno, message) in lines {
-        for chunk in split_long(message) {
-            text.push_str(&format!("{at} {dyno} {chunk}\n"));
-        }
+        push_platform_line(&mut text, *at, dyno, message);
     }
+    append_platform_text(app, &text);
+}
+
+/// Adds a platform line to `text`, for `append_platform_text`; a long
+/// message becomes several lines.
+pub fn push_platform_line(text: &mut String, at: i128, dyno: &str, message: &str) {
+    use std::fmt::Write;
+    for chunk in split_long(message) {
+        let _ = writeln!(text, "{at} {dyno} {chunk}");
+    }
+}
+
+/// Appends lines made by `push_platform_line` to the app's stream.
+pub fn append_platform_text(app: &AppDir, text: &str) {
     let _ = fs::create_dir_all(app.logs_dir());
     if let Ok(mut file) = OpenOptions::new()
         .create(true)

@@ -1,0 +1,1021 @@
+//! The router's own HTTP/1.1 path, for plain-HTTP connections (the bulk of
+//! its traffic). A request head is parsed in place, the router's headers
+//! are added, and it goes to a kept-alive connection to the dyno; the
+//! response is passed back as it comes, its framing followed only to know
+//! where it ends. None of the per-request tasks, channels and header maps of
+//! a general HTTP client: on this machine that took the router from fewer
+//! requests a second than nginx to more (see `scripts/bench-router`).
+//!
+//! What this path does not take (HTTP/1.0, an upload in chunks or with
+//! `Expect`, a WebSocket upgrade, an absolute URL, an oversized or broken
+//! head) hands the connection, with what was read of it, to hyper, which
+//! serves the rest of it as it serves HTTPS.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use hyper::StatusCode;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+use super::{
+    failure_answer, forwarding_headers, Admission, RequestHead, Router, FORWARDING_HEADERS,
+    HOP_BY_HOP, REQUEST_TIMEOUT,
+};
+
+/// Longer heads go to hyper, which answers them.
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_HEADERS: usize = 100;
+/// How long a kept-alive client connection may wait for its next request
+/// (Heroku's router: 90 seconds).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+const READ_SIZE: usize = 16 * 1024;
+/// A request body the router reads and drops (to answer without a dyno and
+/// keep the connection); a longer one closes the connection instead.
+const DISCARD_LIMIT: u64 = 1024 * 1024;
+
+impl Router {
+    /// Serves a plain-HTTP connection until it closes.
+    pub(super) async fn serve_http1(self: Arc<Self>, mut client: TcpStream, peer: SocketAddr) {
+        let mut input = BytesMut::with_capacity(READ_SIZE);
+        let mut from_dyno = BytesMut::with_capacity(READ_SIZE);
+        loop {
+            let request = match next_request(&mut client, &mut input).await {
+                Next::Request(request) => request,
+                Next::Closed => return,
+                Next::NotOurs => {
+                    let rest = Rewind {
+                        prefix: input.freeze(),
+                        inner: client,
+                    };
+                    return self.serve_with_hyper(rest, peer).await;
+                }
+            };
+            let buffers = Buffers {
+                input: &mut input,
+                from_dyno: &mut from_dyno,
+            };
+            match self
+                .serve_request(&mut client, buffers, request, peer)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) | Err(_) => {
+                    let _ = client.shutdown().await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Serves one request; true when the connection can take another.
+    async fn serve_request(
+        &self,
+        client: &mut TcpStream,
+        buffers: Buffers<'_>,
+        request: ClientRequest,
+        peer: SocketAddr,
+    ) -> io::Result<bool> {
+        let Buffers { input, from_dyno } = buffers;
+        let started = Instant::now();
+        let head = RequestHead {
+            method: &request.method,
+            path: &request.path,
+            host: &request.host,
+            request_id: request.request_id.as_deref(),
+        };
+        let admission = self.admit(&head, peer, false).await;
+        input.advance(request.head_len);
+        let (mut routes, mut index, mut backend, mut entry) = match admission {
+            Admission::Answer(answer) => {
+                let close =
+                    request.close || !discard_body(client, input, request.content_length).await;
+                client.write_all(&answer.to_http1(close)).await?;
+                return Ok(!close);
+            }
+            Admission::Forward {
+                routes,
+                index,
+                backend,
+                entry,
+            } => (routes, index, backend, entry),
+        };
+        let mut head = Vec::with_capacity(request.headers.len() + 512);
+        for part in [request.method.as_bytes(), b" ", request.path.as_bytes()] {
+            head.extend_from_slice(part);
+        }
+        head.extend_from_slice(b" HTTP/1.1\r\n");
+        head.extend_from_slice(&request.headers);
+        forwarding_headers(
+            request.forwarded_for.as_deref(),
+            peer,
+            false,
+            self.port,
+            &entry.request_id,
+            |name, value| push_header(&mut head, name.as_bytes(), value.as_bytes()),
+        );
+        head.extend_from_slice(b"\r\n");
+        let to_send = Outgoing {
+            head: &head,
+            body_length: request.content_length,
+            // Nothing of it is lost if it goes to another dyno.
+            retryable: request.content_length == 0
+                && hyper::Method::from_bytes(request.method.as_bytes())
+                    .is_ok_and(|m| m.is_idempotent()),
+            head_only: request.method == "HEAD",
+        };
+        let mut attempts = 0;
+        let outcome = loop {
+            attempts += 1;
+            let guard = self.in_flight.enter(&backend.address);
+            entry.dyno = Some(backend.dyno.clone());
+            let exchange = self.exchange(&backend.address, &to_send, client, input, from_dyno);
+            match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+                Ok(Ok(response)) => break Ok((response, guard)),
+                Ok(Err(Failure::Refused)) => {
+                    routes.refused(index);
+                    // The routes may have moved on (a deploy) since this
+                    // request read them: the retry goes by the latest.
+                    if let Some(latest) = self.table.load().get(&entry.app) {
+                        if !Arc::ptr_eq(latest, &routes) {
+                            routes = latest.clone();
+                        }
+                    }
+                    if to_send.retryable && attempts <= routes.backends.len() {
+                        if let Some((next_index, next)) = routes.pick() {
+                            (index, backend) = (next_index, next.clone());
+                            continue;
+                        }
+                    }
+                    break Err(("H21", "Backend connection refused"));
+                }
+                Ok(Err(Failure::NoResponse)) => {
+                    break Err(("H13", "Connection closed without response"))
+                }
+                Err(_elapsed) => break Err(("H12", "Request timeout")),
+            }
+        };
+        entry.service = started.elapsed();
+        let (response, _in_flight) = match outcome {
+            Ok(answered) => answered,
+            Err(error) => {
+                let answer = failure_answer(error.0);
+                entry.status = answer.status.as_u16();
+                entry.error = Some(error);
+                self.log.send(entry);
+                // Part of a body may be left unread: the connection ends.
+                let close = request.close || request.content_length > 0;
+                client.write_all(&answer.to_http1(close)).await?;
+                return Ok(!close);
+            }
+        };
+        entry.connect = Some(response.connect);
+        entry.status = response.head.status;
+        entry.bytes = response.head.content_length;
+        self.log.send(entry);
+        let close = request.close || response.head.framing == Framing::UntilClose;
+        let DynoResponse {
+            mut dyno,
+            head: response_head,
+            ..
+        } = response;
+        let mut out = response_head.client_head;
+        if close {
+            out.extend_from_slice(b"connection: close\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        let ended_clean =
+            relay_body(client, &mut dyno, out, from_dyno, response_head.framing).await?;
+        if ended_clean && response_head.keep_alive {
+            self.dyno_pool.put(&backend.address, dyno);
+        }
+        Ok(!close)
+    }
+
+    /// Sends the request to the dyno at `address` (a kept-alive connection
+    /// if there is one) and reads the response's head. A kept-alive
+    /// connection the dyno had closed is replaced when that loses nothing.
+    async fn exchange(
+        &self,
+        address: &str,
+        request: &Outgoing<'_>,
+        client: &mut TcpStream,
+        input: &mut BytesMut,
+        from_dyno: &mut BytesMut,
+    ) -> Result<DynoResponse, Failure> {
+        loop {
+            let (mut dyno, connect) = match self.dyno_pool.take(address) {
+                Some(dyno) => (dyno, None),
+                None => {
+                    let started = Instant::now();
+                    let dyno = TcpStream::connect(address)
+                        .await
+                        .map_err(|_| Failure::Refused)?;
+                    let _ = dyno.set_nodelay(true);
+                    (dyno, Some(started.elapsed()))
+                }
+            };
+            // A dyno may answer (say, refusing an upload) without reading
+            // all of the body: its answer counts even if sending failed.
+            let _ = send_request(&mut dyno, request, client, input).await;
+            match read_response_head(&mut dyno, client, from_dyno, request.head_only).await {
+                Ok(Some(head)) => {
+                    return Ok(DynoResponse {
+                        dyno,
+                        head,
+                        connect: connect.unwrap_or(Duration::ZERO),
+                    })
+                }
+                Ok(None) if connect.is_none() && request.retryable => continue,
+                _ => return Err(Failure::NoResponse),
+            }
+        }
+    }
+}
+
+/// What the router sends a dyno.
+struct Outgoing<'a> {
+    head: &'a [u8],
+    /// Bytes of body, taken from the client as they come.
+    body_length: u64,
+    retryable: bool,
+    /// A HEAD request, whose response has no body whatever it says.
+    head_only: bool,
+}
+
+enum Failure {
+    /// The dyno refused the connection (H21, or another dyno).
+    Refused,
+    /// The dyno closed the connection or sent no valid response (H13).
+    NoResponse,
+}
+
+/// A client connection's buffers, kept from one request to the next.
+struct Buffers<'a> {
+    /// What the client sent that is not yet handled.
+    input: &'a mut BytesMut,
+    /// The dyno's response past its head: the start of the body.
+    from_dyno: &'a mut BytesMut,
+}
+
+struct DynoResponse {
+    dyno: TcpStream,
+    head: ResponseHead,
+    /// How long connecting took; zero on a kept-alive connection.
+    connect: Duration,
+}
+
+enum Next {
+    Request(ClientRequest),
+    /// Not for this path: hyper serves the connection from here.
+    NotOurs,
+    Closed,
+}
+
+/// Reads until a whole request head is in `input`.
+async fn next_request(client: &mut TcpStream, input: &mut BytesMut) -> Next {
+    loop {
+        if !input.is_empty() {
+            match parse_request(input) {
+                Parsed::Complete(request) => return Next::Request(request),
+                Parsed::Invalid => return Next::NotOurs,
+                Parsed::Partial if input.len() >= MAX_HEAD => return Next::NotOurs,
+                Parsed::Partial => {}
+            }
+        }
+        input.reserve(READ_SIZE);
+        let wait = if input.is_empty() {
+            IDLE_TIMEOUT
+        } else {
+            REQUEST_TIMEOUT
+        };
+        match tokio::time::timeout(wait, client.read_buf(input)).await {
+            Ok(Ok(read)) if read > 0 => {}
+            _ => return Next::Closed,
+        }
+    }
+}
+
+enum Parsed<T> {
+    Complete(T),
+    Partial,
+    /// Not valid, or not for this path.
+    Invalid,
+}
+
+/// A client's request head, as this path needs it.
+#[derive(Debug)]
+struct ClientRequest {
+    head_len: usize,
+    method: String,
+    path: String,
+    /// Lowercase, with its port if any.
+    host: String,
+    request_id: Option<String>,
+    forwarded_for: Option<String>,
+    content_length: u64,
+    /// The client asked to close the connection after this request.
+    close: bool,
+    /// The headers that go on to the dyno, as `name: value\r\n` lines:
+    /// all but the hop-by-hop ones and those the router sets.
+    headers: Vec<u8>,
+}
+
+fn parse_request(input: &[u8]) -> Parsed<ClientRequest> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let head_len = match parsed.parse(input) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(_) => return Parsed::Invalid,
+    };
+    let (Some(method), Some(path), Some(1)) = (parsed.method, parsed.path, parsed.version) else {
+        return Parsed::Invalid;
+    };
+    if !path.starts_with('/') || method == "CONNECT" {
+        return Parsed::Invalid;
+    }
+    let mut request = ClientRequest {
+        head_len,
+        method: method.to_string(),
+        path: path.to_string(),
+        host: String::new(),
+        request_id: None,
+        forwarded_for: None,
+        content_length: 0,
+        close: false,
+        headers: Vec::with_capacity(head_len),
+    };
+    let (mut host, mut content_length) = (None, None);
+    for header in parsed.headers.iter() {
+        let name = header.name;
+        let is = |other: &str| name.eq_ignore_ascii_case(other);
+        if is("host") {
+            let Ok(value) = std::str::from_utf8(header.value) else {
+                return Parsed::Invalid;
+            };
+            if host.replace(value.to_ascii_lowercase()).is_some() {
+                return Parsed::Invalid;
+            }
+        } else if is("content-length") {
+            let length = std::str::from_utf8(header.value)
+                .ok()
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u64>().ok());
+            match (length, content_length) {
+                (Some(length), None) => content_length = Some(length),
+                _ => return Parsed::Invalid,
+            }
+        } else if is("transfer-encoding") || is("expect") || is("upgrade") {
+            return Parsed::Invalid;
+        } else if is("connection") {
+            for token in String::from_utf8_lossy(header.value).split(',') {
+                let token = token.trim();
+                if token.eq_ignore_ascii_case("upgrade") {
+                    return Parsed::Invalid;
+                }
+                request.close |= token.eq_ignore_ascii_case("close");
+            }
+        } else if is("x-request-id") {
+            request.request_id = std::str::from_utf8(header.value).ok().map(str::to_string);
+        } else if is("x-forwarded-for") && request.forwarded_for.is_none() {
+            request.forwarded_for = std::str::from_utf8(header.value).ok().map(str::to_string);
+        }
+        if HOP_BY_HOP.iter().chain(&FORWARDING_HEADERS).any(|h| is(h)) {
+            continue;
+        }
+        push_header(&mut request.headers, name.as_bytes(), header.value);
+    }
+    let Some(host) = host else {
+        return Parsed::Invalid;
+    };
+    request.host = host;
+    request.content_length = content_length.unwrap_or(0);
+    Parsed::Complete(request)
+}
+
+/// How a response's body ends (RFC 9112, section 6.3).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Framing {
+    /// No body: a response to HEAD, or 1xx, 204, 304.
+    Empty,
+    Length(u64),
+    Chunked,
+    /// Read until the dyno closes; the client's connection closes after.
+    UntilClose,
+}
+
+/// A dyno's response head, as this path needs it.
+#[derive(Debug)]
+struct ResponseHead {
+    head_len: usize,
+    status: u16,
+    /// The status line and headers for the client, without the blank line
+    /// that ends them: the dyno's headers less the hop-by-hop ones.
+    client_head: Vec<u8>,
+    framing: Framing,
+    content_length: Option<u64>,
+    /// The dyno keeps the connection open after this response.
+    keep_alive: bool,
+}
+
+fn parse_response(buffer: &[u8], head_only: bool) -> Parsed<ResponseHead> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut headers);
+    let head_len = match parsed.parse(buffer) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(_) => return Parsed::Invalid,
+    };
+    let (Some(status), Some(version)) = (parsed.code, parsed.version) else {
+        return Parsed::Invalid;
+    };
+    let reason = match parsed.reason {
+        Some(reason) if !reason.is_empty() => reason,
+        _ => StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or(""),
+    };
+    let mut client_head = Vec::with_capacity(head_len + 64);
+    client_head.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\n").as_bytes());
+    let mut content_length = None;
+    let mut transfer_encoding: Option<&[u8]> = None;
+    let mut keep_alive = version == 1;
+    for header in parsed.headers.iter() {
+        let name = header.name;
+        let is = |other: &str| name.eq_ignore_ascii_case(other);
+        if is("content-length") {
+            let length = std::str::from_utf8(header.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            match (length, content_length) {
+                (Some(length), None) => content_length = Some(length),
+                (Some(length), Some(earlier)) if length == earlier => continue,
+                _ => return Parsed::Invalid,
+            }
+        } else if is("transfer-encoding") {
+            transfer_encoding = Some(header.value);
+        } else if is("connection") {
+            for token in String::from_utf8_lossy(header.value).split(',') {
+                let token = token.trim();
+                if token.eq_ignore_ascii_case("close") {
+                    keep_alive = false;
+                } else if token.eq_ignore_ascii_case("keep-alive") && version == 0 {
+                    keep_alive = true;
+                }
+            }
+        }
+        if HOP_BY_HOP.iter().any(|h| is(h)) {
+            continue;
+        }
+        push_header(&mut client_head, name.as_bytes(), header.value);
+    }
+    let chunked = transfer_encoding.is_some_and(|value| {
+        String::from_utf8_lossy(value)
+            .rsplit(',')
+            .next()
+            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
+    });
+    if transfer_encoding.is_some() {
+        // The length does not count when the body is transfer-coded.
+        content_length = None;
+    }
+    let framing = if head_only || status < 200 || status == 204 || status == 304 {
+        Framing::Empty
+    } else if chunked {
+        Framing::Chunked
+    } else if transfer_encoding.is_some() {
+        Framing::UntilClose
+    } else if let Some(length) = content_length {
+        Framing::Length(length)
+    } else {
+        Framing::UntilClose
+    };
+    if let (Framing::Chunked, Some(value)) = (framing, transfer_encoding) {
+        // Passed on as it came: the body is relayed in its chunks.
+        push_header(&mut client_head, b"transfer-encoding", value);
+    }
+    Parsed::Complete(ResponseHead {
+        head_len,
+        status,
+        client_head,
+        framing,
+        content_length,
+        keep_alive: keep_alive && framing != Framing::UntilClose,
+    })
+}
+
+fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes the request's head and then its body, as it comes from the client.
+async fn send_request(
+    dyno: &mut TcpStream,
+    request: &Outgoing<'_>,
+    client: &mut TcpStream,
+    input: &mut BytesMut,
+) -> io::Result<()> {
+    let mut remaining = request.body_length;
+    let buffered = remaining.min(input.len() as u64) as usize;
+    if buffered == 0 {
+        dyno.write_all(request.head).await?;
+    } else {
+        let mut first = Vec::with_capacity(request.head.len() + buffered);
+        first.extend_from_slice(request.head);
+        first.extend_from_slice(&input[..buffered]);
+        input.advance(buffered);
+        remaining -= buffered as u64;
+        dyno.write_all(&first).await?;
+    }
+    while remaining > 0 {
+        input.reserve(READ_SIZE);
+        if client.read_buf(input).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let take = remaining.min(input.len() as u64) as usize;
+        let result = dyno.write_all(&input[..take]).await;
+        input.advance(take);
+        remaining -= take as u64;
+        result?;
+    }
+    Ok(())
+}
+
+/// Reads the dyno's response head, passing interim (1xx) responses on to
+/// the client; what follows the head stays in `buffer`. `None`: the dyno
+/// closed the connection without sending a byte.
+async fn read_response_head(
+    dyno: &mut TcpStream,
+    client: &mut TcpStream,
+    buffer: &mut BytesMut,
+    head_only: bool,
+) -> io::Result<Option<ResponseHead>> {
+    buffer.clear();
+    let mut received = false;
+    loop {
+        buffer.reserve(READ_SIZE);
+        if dyno.read_buf(buffer).await? == 0 {
+            return match received {
+                false => Ok(None),
+                true => Err(io::ErrorKind::UnexpectedEof.into()),
+            };
+        }
+        received = true;
+        loop {
+            match parse_response(buffer, head_only) {
+                Parsed::Complete(head) if head.status == 101 => {
+                    // Only hyper's path asks for upgrades.
+                    return Err(io::ErrorKind::InvalidData.into());
+                }
+                Parsed::Complete(head) if head.status < 200 => {
+                    client.write_all(&buffer[..head.head_len]).await?;
+                    buffer.advance(head.head_len);
+                }
+                Parsed::Complete(head) => {
+                    buffer.advance(head.head_len);
+                    return Ok(Some(head));
+                }
+                Parsed::Partial if buffer.len() < MAX_HEAD => break,
+                Parsed::Partial | Parsed::Invalid => return Err(io::ErrorKind::InvalidData.into()),
+            }
+        }
+    }
+}
+
+/// Writes the response head and relays the body to the client as it
+/// comes. True when the body ended where its framing said, with nothing
+/// after it, so the dyno's connection can serve another request.
+async fn relay_body(
+    client: &mut TcpStream,
+    dyno: &mut TcpStream,
+    mut out: Vec<u8>,
+    rest: &mut BytesMut,
+    framing: Framing,
+) -> io::Result<bool> {
+    // What came with the head goes out with it, in one write.
+    let (mut ended, mut remaining, mut chunks) = (false, 0, ChunkedEnd::default());
+    let first = match framing {
+        Framing::Empty => {
+            ended = true;
+            0
+        }
+        Framing::Length(length) => {
+            let first = length.min(rest.len() as u64);
+            remaining = length - first;
+            ended = remaining == 0;
+            first as usize
+        }
+        Framing::Chunked => match chunks.feed(rest)? {
+            Some(end) => {
+                ended = true;
+                end
+            }
+            None => rest.len(),
+        },
+        Framing::UntilClose => rest.len(),
+    };
+    out.extend_from_slice(&rest[..first]);
+    client.write_all(&out).await?;
+    if ended {
+        return Ok(rest.len() == first);
+    }
+    loop {
+        rest.clear();
+        rest.reserve(READ_SIZE);
+        if dyno.read_buf(rest).await? == 0 {
+            return match framing {
+                Framing::UntilClose => Ok(false),
+                _ => Err(io::ErrorKind::UnexpectedEof.into()),
+            };
+        }
+        let take = match framing {
+            Framing::Length(_) => {
+                let take = remaining.min(rest.len() as u64);
+                remaining -= take;
+                ended = remaining == 0;
+                take as usize
+            }
+            Framing::Chunked => match chunks.feed(rest)? {
+                Some(end) => {
+                    ended = true;
+                    end
+                }
+                None => rest.len(),
+            },
+            _ => rest.len(),
+        };
+        client.write_all(&rest[..take]).await?;
+        if ended {
+            return Ok(rest.len() == take);
+        }
+    }
+}
+
+/// Follows a chunked body's framing, to find where it ends; the body goes
+/// on as it is.
+#[derive(Default)]
+struct ChunkedEnd {
+    state: Chunk,
+    size: u64,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Debug)]
+enum Chunk {
+    #[default]
+    Size,
+    Extension,
+    SizeLf,
+    Data,
+    DataCr,
+    DataLf,
+    TrailerStart,
+    Trailer,
+    TrailerLf,
+    LastLf,
+}
+
+impl ChunkedEnd {
+    /// Takes the next bytes of the body: `Some(n)` when it ends after the
+    /// first `n` of them.
+    fn feed(&mut self, bytes: &[u8]) -> io::Result<Option<usize>> {
+        let invalid = || io::Error::new(io::ErrorKind::InvalidData, "invalid chunked body");
+        let mut at = 0;
+        while at < bytes.len() {
+            let byte = bytes[at];
+            self.state = match self.state {
+                Chunk::Data => {
+                    let take = self.size.min((bytes.len() - at) as u64);
+                    self.size -= take;
+                    at += take as usize;
+                    if self.size == 0 {
+                        self.state = Chunk::DataCr;
+                    }
+                    continue;
+                }
+                Chunk::Size => match byte {
+                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                        let digit = (byte as char).to_digit(16).unwrap_or(0) as u64;
+                        self.size = self
+                            .size
+                            .checked_mul(16)
+                            .and_then(|s| s.checked_add(digit))
+                            .ok_or_else(invalid)?;
+                        Chunk::Size
+                    }
+                    b';' | b' ' | b'\t' => Chunk::Extension,
+                    b'\r' => Chunk::SizeLf,
+                    b'\n' => self.after_size(),
+                    _ => return Err(invalid()),
+                },
+                Chunk::Extension => match byte {
+                    b'\r' => Chunk::SizeLf,
+                    b'\n' => self.after_size(),
+                    _ => Chunk::Extension,
+                },
+                Chunk::SizeLf if byte == b'\n' => self.after_size(),
+                Chunk::DataCr if byte == b'\r' => Chunk::DataLf,
+                Chunk::DataCr | Chunk::DataLf if byte == b'\n' => Chunk::Size,
+                Chunk::TrailerStart => match byte {
+                    b'\r' => Chunk::LastLf,
+                    b'\n' => return Ok(Some(at + 1)),
+                    _ => Chunk::Trailer,
+                },
+                Chunk::Trailer => match byte {
+                    b'\r' => Chunk::TrailerLf,
+                    b'\n' => Chunk::TrailerStart,
+                    _ => Chunk::Trailer,
+                },
+                Chunk::TrailerLf if byte == b'\n' => Chunk::TrailerStart,
+                Chunk::LastLf if byte == b'\n' => return Ok(Some(at + 1)),
+                _ => return Err(invalid()),
+            };
+            at += 1;
+        }
+        Ok(None)
+    }
+
+    fn after_size(&mut self) -> Chunk {
+        if self.size == 0 {
+            Chunk::TrailerStart
+        } else {
+            Chunk::Data
+        }
+    }
+}
+
+/// Reads and drops a request body the router answers without a dyno, so
+/// the connection can serve the next request. False when it is too long
+/// or does not come: then the connection closes.
+async fn discard_body(client: &mut TcpStream, input: &mut BytesMut, length: u64) -> bool {
+    if length > DISCARD_LIMIT {
+        return false;
+    }
+    let mut remaining = length;
+    loop {
+        let take = remaining.min(input.len() as u64);
+        input.advance(take as usize);
+        remaining -= take;
+        if remaining == 0 {
+            return true;
+        }
+        input.reserve(READ_SIZE);
+        match tokio::time::timeout(REQUEST_TIMEOUT, client.read_buf(input)).await {
+            Ok(Ok(read)) if read > 0 => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Kept-alive connections to dynos, by address, of one router thread.
+#[derive(Default)]
+pub(super) struct DynoPool(Mutex<PoolInner>);
+
+#[derive(Default)]
+struct PoolInner {
+    idle: HashMap<String, Vec<(TcpStream, Instant)>>,
+    pruned: Option<Instant>,
+}
+
+/// How long a connection may sit unused in the pool.
+const POOL_IDLE: Duration = Duration::from_secs(30);
+/// Idle connections kept per dyno.
+const POOL_MAX_PER_DYNO: usize = 256;
+
+impl DynoPool {
+    /// An idle connection to `address` that is still open, if any.
+    fn take(&self, address: &str) -> Option<TcpStream> {
+        let mut pool = self.0.lock().expect("not poisoned");
+        let idle = pool.idle.get_mut(address)?;
+        while let Some((dyno, since)) = idle.pop() {
+            if since.elapsed() < POOL_IDLE && still_open(&dyno) {
+                return Some(dyno);
+            }
+        }
+        None
+    }
+
+    fn put(&self, address: &str, dyno: TcpStream) {
+        let mut pool = self.0.lock().expect("not poisoned");
+        let now = Instant::now();
+        // Connections to dynos long gone (a deploy moved on) are let go.
+        if pool.pruned.is_none_or(|at| now - at > POOL_IDLE) {
+            pool.pruned = Some(now);
+            pool.idle.retain(|_, idle| {
+                idle.retain(|(_, since)| now - *since < POOL_IDLE);
+                !idle.is_empty()
+            });
+        }
+        match pool.idle.get_mut(address) {
+            Some(idle) if idle.len() < POOL_MAX_PER_DYNO => idle.push((dyno, now)),
+            Some(_) => {}
+            None => {
+                pool.idle.insert(address.to_string(), vec![(dyno, now)]);
+            }
+        }
+    }
+}
+
+/// Whether an idle connection is still open: nothing to read, not closed.
+fn still_open(dyno: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(dyno.try_read(&mut byte), Err(err) if err.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// A client connection with what was already read of it put back in
+/// front, for hyper to serve from there.
+pub(super) struct Rewind {
+    prefix: Bytes,
+    inner: TcpStream,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let count = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..count]);
+            self.prefix.advance(count);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(text: &str) -> Parsed<ClientRequest> {
+        parse_request(text.as_bytes())
+    }
+
+    #[test]
+    fn a_request_head_keeps_the_clients_headers_less_hop_by_hop_and_the_routers() {
+        let text = "POST /a?b=1 HTTP/1.1\r\nHost: App.Localhost:8080\r\nContent-Length: 5\r\n\
+                    Connection: keep-alive, close\r\nKeep-Alive: 5\r\nX-Request-Id: abc\r\n\
+                    X-Forwarded-For: 10.0.0.1\r\nVia: evil\r\nAccept: */*\r\n\r\nhello";
+        let Parsed::Complete(parsed) = request(text) else {
+            panic!("not parsed");
+        };
+        assert_eq!(parsed.head_len, text.len() - 5);
+        assert_eq!(
+            (parsed.method.as_str(), parsed.path.as_str()),
+            ("POST", "/a?b=1")
+        );
+        assert_eq!(parsed.host, "app.localhost:8080");
+        assert_eq!(parsed.content_length, 5);
+        assert!(parsed.close);
+        assert_eq!(parsed.request_id.as_deref(), Some("abc"));
+        assert_eq!(parsed.forwarded_for.as_deref(), Some("10.0.0.1"));
+        assert_eq!(
+            String::from_utf8(parsed.headers).unwrap(),
+            "Host: App.Localhost:8080\r\nContent-Length: 5\r\nAccept: */*\r\n"
+        );
+    }
+
+    #[test]
+    fn requests_this_path_does_not_take_go_to_hyper() {
+        for text in [
+            "GET / HTTP/1.0\r\nHost: a\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+            "GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -3\r\n\r\n",
+            "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+        ] {
+            assert!(matches!(request(text), Parsed::Invalid), "{text:?}");
+        }
+        assert!(matches!(
+            request("GET / HTTP/1.1\r\nHost: a\r\n"),
+            Parsed::Partial
+        ));
+    }
+
+    fn response(text: &str, head_only: bool) -> ResponseHead {
+        match parse_response(text.as_bytes(), head_only) {
+            Parsed::Complete(head) => head,
+            _ => panic!("not parsed: {text:?}"),
+        }
+    }
+
+    #[test]
+    fn a_response_head_says_how_its_body_ends() {
+        let fixed = response(
+            "HTTP/1.1 200 OK\r\nContent-Length: 12\r\nKeep-Alive: timeout=5\r\nX-A: b\r\n\r\n",
+            false,
+        );
+        assert_eq!(fixed.framing, Framing::Length(12));
+        assert!(fixed.keep_alive);
+        assert_eq!(
+            String::from_utf8(fixed.client_head).unwrap(),
+            "HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX-A: b\r\n"
+        );
+        let chunked = response(
+            "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+            false,
+        );
+        assert_eq!(
+            (chunked.framing, chunked.content_length),
+            (Framing::Chunked, None)
+        );
+        assert!(String::from_utf8(chunked.client_head)
+            .unwrap()
+            .ends_with("transfer-encoding: chunked\r\n"));
+        let closing = response("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", false);
+        assert_eq!(closing.framing, Framing::UntilClose);
+        assert!(!closing.keep_alive);
+        let old = response("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", false);
+        assert!(
+            !old.keep_alive,
+            "an HTTP/1.0 dyno closes unless it says otherwise"
+        );
+        for (text, head_only) in [
+            ("HTTP/1.1 204 No Content\r\n\r\n", false),
+            (
+                "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
+                false,
+            ),
+            ("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true),
+        ] {
+            assert_eq!(
+                response(text, head_only).framing,
+                Framing::Empty,
+                "{text:?}"
+            );
+        }
+        let unnamed = response("HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n", false);
+        assert!(String::from_utf8(unnamed.client_head)
+            .unwrap()
+            .starts_with("HTTP/1.1 404 Not Found\r\n"));
+        assert!(matches!(
+            parse_response(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                false
+            ),
+            Parsed::Invalid
+        ));
+    }
+
+    #[test]
+    fn a_chunked_body_ends_after_its_last_chunk_and_trailers() {
+        let body = b"5;ext=1\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
+        let end = body.len() - 4;
+        // Whole, and fed a byte at a time.
+        assert_eq!(ChunkedEnd::default().feed(body).unwrap(), Some(end));
+        let mut chunks = ChunkedEnd::default();
+        let last = (0..body.len()).find(|&i| chunks.feed(&body[i..i + 1]).unwrap().is_some());
+        assert_eq!(last, Some(end - 1));
+        assert_eq!(ChunkedEnd::default().feed(b"0\r\n\r\n").unwrap(), Some(5));
+        assert_eq!(ChunkedEnd::default().feed(b"3\r\nab").unwrap(), None);
+        assert!(ChunkedEnd::default().feed(b"zz\r\n").is_err());
+        assert!(ChunkedEnd::default().feed(b"3\r\nabcX").is_err());
+    }
+}
