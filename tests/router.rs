@@ -149,6 +149,12 @@ class App(http.server.BaseHTTPRequestHandler):
         elif self.path == "/empty":
             self.send_response(204)
             self.end_headers()
+        elif self.path == "/cut":
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"only the start")
+            self.close_connection = True
         else:
             self.fixed(200, f"Hello from {os.environ['DYNO']}\n".encode())
 
@@ -160,7 +166,7 @@ http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), App).serve
 "#;
 
 #[test]
-fn bodies_pass_both_ways_whole_on_kept_alive_connections() {
+fn bodies_pass_both_ways_whole_on_kept_alive_connections_and_a_cut_one_is_an_h18() {
     use sha2::Digest;
     let server = TestServer::start();
     let repo = server.repo("examples/hello", "bodies");
@@ -232,9 +238,53 @@ fn bodies_pass_both_ways_whole_on_kept_alive_connections() {
     );
     let (status, body) = curl(&server, "bodies", "/", &["-0"]);
     assert_eq!((status, body.as_str()), (200, "Hello from web.1\n"));
+    // The router's own answer to a HEAD has no body to be taken for the
+    // next response on the connection.
+    {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream
+            .write_all(
+                b"HEAD / HTTP/1.1\r\nHost: nosuch.localhost\r\n\r\n\
+                  GET / HTTP/1.1\r\nHost: bodies.localhost\r\nConnection: close\r\n\r\n",
+            )
+            .unwrap();
+        let mut answers = String::new();
+        stream.read_to_string(&mut answers).unwrap();
+        assert!(answers.starts_with("HTTP/1.1 404 "), "{answers}");
+        assert!(!answers.contains("No such app"), "{answers}");
+        assert!(
+            answers.contains("HTTP/1.1 200 OK") && answers.ends_with("Hello from web.1\n"),
+            "{answers}"
+        );
+    }
 
     let logs = server.ok(&["logs", "-a", "bodies", "-p", "router", "-n", "200"]);
     assert!(!logs.contains("at=error"), "{logs}");
+
+    // A dyno that breaks off its response: the client sees it cut (curl
+    // says so), and the router logs an H18.
+    let (_, body) = curl(&server, "bodies", "/cut", &[]);
+    assert!(body.starts_with("only the start"), "{body}");
+    let cut = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", &url("/cut")])
+        .status()
+        .unwrap();
+    assert_eq!(
+        cut.code(),
+        Some(18),
+        "curl: transfer closed with data outstanding"
+    );
+    let logs = server.ok(&["logs", "-a", "bodies", "-p", "router", "-n", "200"]);
+    assert!(
+        logs.contains(
+            "at=error code=H18 desc=\"Server Request Interrupted\" method=GET path=\"/cut\""
+        ),
+        "{logs}"
+    );
     assert!(
         logs.contains("path=\"/big\"") && logs.contains("status=200 bytes=5242880"),
         "{logs}"

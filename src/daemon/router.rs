@@ -578,6 +578,29 @@ impl Router {
         }
     }
 
+    /// After a dyno refused a connection: leaves it out for a while and, if
+    /// the request can be sent again, the next dyno to try (by the latest
+    /// routes: a deploy may have moved on since the request read them).
+    fn after_refusal(
+        &self,
+        routes: &mut Arc<AppRoutes>,
+        index: usize,
+        app: &str,
+        retryable: bool,
+        attempts: usize,
+    ) -> Option<(usize, Backend)> {
+        routes.refused(index);
+        if let Some(latest) = self.table.load().get(app) {
+            if !Arc::ptr_eq(latest, routes) {
+                *routes = latest.clone();
+            }
+        }
+        if !retryable || attempts > routes.backends.len() {
+            return None;
+        }
+        routes.pick().map(|(i, b)| (i, b.clone()))
+    }
+
     /// A request from hyper: HTTP/2, HTTPS, and what the HTTP/1.1 path
     /// hands over.
     async fn handle(
@@ -682,19 +705,11 @@ impl Router {
             }
             match result {
                 Ok(Err(err)) if err.is_connect() => {
-                    routes.refused(index);
-                    // The routes may have moved on (a deploy) since this
-                    // request read them: the retry goes by the latest.
-                    if let Some(latest) = self.table.load().get(app) {
-                        if !Arc::ptr_eq(latest, &routes) {
-                            routes = latest.clone();
-                        }
-                    }
-                    if retryable && attempts <= routes.backends.len() {
-                        if let Some((next_index, next)) = routes.pick() {
-                            (index, backend) = (next_index, next.clone());
-                            continue;
-                        }
+                    if let Some(next) =
+                        self.after_refusal(&mut routes, index, app, retryable, attempts)
+                    {
+                        (index, backend) = next;
+                        continue;
                     }
                     break Err(("H21", "Backend connection refused"));
                 }
@@ -1043,8 +1058,9 @@ impl Answer {
         response
     }
 
-    /// As HTTP/1.1 bytes; `close` says the connection ends after it.
-    fn to_http1(&self, close: bool) -> Vec<u8> {
+    /// As HTTP/1.1 bytes; `close` says the connection ends after it. The
+    /// answer to a HEAD request has no body, only its length.
+    fn to_http1(&self, close: bool, head_only: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(256 + self.body.len());
         out.extend_from_slice(
             format!(
@@ -1065,7 +1081,9 @@ impl Answer {
             out.extend_from_slice(b"connection: close\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&self.body);
+        if !head_only {
+            out.extend_from_slice(&self.body);
+        }
         out
     }
 }

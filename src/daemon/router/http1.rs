@@ -96,7 +96,9 @@ impl Router {
             Admission::Answer(answer) => {
                 let close =
                     request.close || !discard_body(client, input, request.content_length).await;
-                client.write_all(&answer.to_http1(close)).await?;
+                client
+                    .write_all(&answer.to_http1(close, request.method == "HEAD"))
+                    .await?;
                 return Ok(!close);
             }
             Admission::Forward {
@@ -139,19 +141,15 @@ impl Router {
             match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
                 Ok(Ok(response)) => break Ok((response, guard)),
                 Ok(Err(Failure::Refused)) => {
-                    routes.refused(index);
-                    // The routes may have moved on (a deploy) since this
-                    // request read them: the retry goes by the latest.
-                    if let Some(latest) = self.table.load().get(&entry.app) {
-                        if !Arc::ptr_eq(latest, &routes) {
-                            routes = latest.clone();
-                        }
-                    }
-                    if to_send.retryable && attempts <= routes.backends.len() {
-                        if let Some((next_index, next)) = routes.pick() {
-                            (index, backend) = (next_index, next.clone());
-                            continue;
-                        }
+                    if let Some(next) = self.after_refusal(
+                        &mut routes,
+                        index,
+                        &entry.app,
+                        to_send.retryable,
+                        attempts,
+                    ) {
+                        (index, backend) = next;
+                        continue;
                     }
                     break Err(("H21", "Backend connection refused"));
                 }
@@ -171,18 +169,23 @@ impl Router {
                 self.log.send(entry);
                 // Part of a body may be left unread: the connection ends.
                 let close = request.close || request.content_length > 0;
-                client.write_all(&answer.to_http1(close)).await?;
+                client
+                    .write_all(&answer.to_http1(close, request.method == "HEAD"))
+                    .await?;
                 return Ok(!close);
             }
         };
         entry.connect = Some(response.connect);
         entry.status = response.head.status;
         entry.bytes = response.head.content_length;
-        self.log.send(entry);
-        let close = request.close || response.head.framing == Framing::UntilClose;
+        // A body not sent whole leaves the rest of it on the client's
+        // connection, and the dyno's waiting for it: neither can go on.
+        let close =
+            request.close || response.head.framing == Framing::UntilClose || !response.body_sent;
         let DynoResponse {
             mut dyno,
             head: response_head,
+            body_sent,
             ..
         } = response;
         let mut out = response_head.client_head;
@@ -190,12 +193,21 @@ impl Router {
             out.extend_from_slice(b"connection: close\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        let ended_clean =
-            relay_body(client, &mut dyno, out, from_dyno, response_head.framing).await?;
-        if ended_clean && response_head.keep_alive {
-            self.dyno_pool.put(&backend.address, dyno);
+        let relayed = relay_body(client, &mut dyno, out, from_dyno, response_head.framing).await;
+        if let Err(Interrupted::Dyno) = relayed {
+            entry.error = Some(("H18", "Server Request Interrupted"));
         }
-        Ok(!close)
+        self.log.send(entry);
+        match relayed {
+            Ok(ended_clean) => {
+                if ended_clean && response_head.keep_alive && body_sent {
+                    self.dyno_pool.put(&backend.address, dyno);
+                }
+                Ok(!close)
+            }
+            // The client has part of a response: only closing tells it so.
+            Err(_) => Ok(false),
+        }
     }
 
     /// Sends the request to the dyno at `address` (a kept-alive connection
@@ -223,12 +235,15 @@ impl Router {
             };
             // A dyno may answer (say, refusing an upload) without reading
             // all of the body: its answer counts even if sending failed.
-            let _ = send_request(&mut dyno, request, client, input).await;
+            let body_sent = send_request(&mut dyno, request, client, input)
+                .await
+                .is_ok();
             match read_response_head(&mut dyno, client, from_dyno, request.head_only).await {
                 Ok(Some(head)) => {
                     return Ok(DynoResponse {
                         dyno,
                         head,
+                        body_sent,
                         connect: connect.unwrap_or(Duration::ZERO),
                     })
                 }
@@ -267,6 +282,8 @@ struct Buffers<'a> {
 struct DynoResponse {
     dyno: TcpStream,
     head: ResponseHead,
+    /// The whole request went to the dyno (it may answer before).
+    body_sent: bool,
     /// How long connecting took; zero on a kept-alive connection.
     connect: Duration,
 }
@@ -454,12 +471,16 @@ fn parse_response(buffer: &[u8], head_only: bool) -> Parsed<ResponseHead> {
         if is("content-length") {
             let length = std::str::from_utf8(header.value)
                 .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok());
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u64>().ok());
             match (length, content_length) {
                 (Some(length), None) => content_length = Some(length),
                 (Some(length), Some(earlier)) if length == earlier => continue,
                 _ => return Parsed::Invalid,
             }
+            // Passed on below, unless a transfer coding overrides it.
+            continue;
         } else if is("transfer-encoding") {
             transfer_encoding = Some(header.value);
         } else if is("connection") {
@@ -498,9 +519,15 @@ fn parse_response(buffer: &[u8], head_only: bool) -> Parsed<ResponseHead> {
     } else {
         Framing::UntilClose
     };
-    if let (Framing::Chunked, Some(value)) = (framing, transfer_encoding) {
-        // Passed on as it came: the body is relayed in its chunks.
+    if let Some(value) = transfer_encoding {
+        // Passed on as it came: the body is relayed as it is coded.
         push_header(&mut client_head, b"transfer-encoding", value);
+    } else if let Some(length) = content_length {
+        push_header(
+            &mut client_head,
+            b"content-length",
+            length.to_string().as_bytes(),
+        );
     }
     Parsed::Complete(ResponseHead {
         head_len,
@@ -565,7 +592,13 @@ async fn read_response_head(
     let mut received = false;
     loop {
         buffer.reserve(READ_SIZE);
-        if dyno.read_buf(buffer).await? == 0 {
+        // A reset before any byte is a closed connection too.
+        let read = match dyno.read_buf(buffer).await {
+            Ok(read) => read,
+            Err(_) if !received => 0,
+            Err(err) => return Err(err),
+        };
+        if read == 0 {
             return match received {
                 false => Ok(None),
                 true => Err(io::ErrorKind::UnexpectedEof.into()),
@@ -593,6 +626,13 @@ async fn read_response_head(
     }
 }
 
+/// Which side broke off a response's body.
+enum Interrupted {
+    /// The dyno closed or sent a broken body (H18).
+    Dyno,
+    Client,
+}
+
 /// Writes the response head and relays the body to the client as it
 /// comes. True when the body ended where its framing said, with nothing
 /// after it, so the dyno's connection can serve another request.
@@ -602,7 +642,7 @@ async fn relay_body(
     mut out: Vec<u8>,
     rest: &mut BytesMut,
     framing: Framing,
-) -> io::Result<bool> {
+) -> Result<bool, Interrupted> {
     // What came with the head goes out with it, in one write.
     let (mut ended, mut remaining, mut chunks) = (false, 0, ChunkedEnd::default());
     let first = match framing {
@@ -616,7 +656,7 @@ async fn relay_body(
             ended = remaining == 0;
             first as usize
         }
-        Framing::Chunked => match chunks.feed(rest)? {
+        Framing::Chunked => match chunks.feed(rest).map_err(|_| Interrupted::Dyno)? {
             Some(end) => {
                 ended = true;
                 end
@@ -626,17 +666,20 @@ async fn relay_body(
         Framing::UntilClose => rest.len(),
     };
     out.extend_from_slice(&rest[..first]);
-    client.write_all(&out).await?;
+    client
+        .write_all(&out)
+        .await
+        .map_err(|_| Interrupted::Client)?;
     if ended {
         return Ok(rest.len() == first);
     }
     loop {
         rest.clear();
         rest.reserve(READ_SIZE);
-        if dyno.read_buf(rest).await? == 0 {
+        if dyno.read_buf(rest).await.map_err(|_| Interrupted::Dyno)? == 0 {
             return match framing {
                 Framing::UntilClose => Ok(false),
-                _ => Err(io::ErrorKind::UnexpectedEof.into()),
+                _ => Err(Interrupted::Dyno),
             };
         }
         let take = match framing {
@@ -646,7 +689,7 @@ async fn relay_body(
                 ended = remaining == 0;
                 take as usize
             }
-            Framing::Chunked => match chunks.feed(rest)? {
+            Framing::Chunked => match chunks.feed(rest).map_err(|_| Interrupted::Dyno)? {
                 Some(end) => {
                     ended = true;
                     end
@@ -655,7 +698,10 @@ async fn relay_body(
             },
             _ => rest.len(),
         };
-        client.write_all(&rest[..take]).await?;
+        client
+            .write_all(&rest[..take])
+            .await
+            .map_err(|_| Interrupted::Client)?;
         if ended {
             return Ok(rest.len() == take);
         }
@@ -668,6 +714,8 @@ async fn relay_body(
 struct ChunkedEnd {
     state: Chunk,
     size: u64,
+    /// Hex digits read of the current size line.
+    digits: usize,
 }
 
 #[derive(Default, Clone, Copy, PartialEq, Debug)]
@@ -711,8 +759,10 @@ impl ChunkedEnd {
                             .checked_mul(16)
                             .and_then(|s| s.checked_add(digit))
                             .ok_or_else(invalid)?;
+                        self.digits += 1;
                         Chunk::Size
                     }
+                    _ if self.digits == 0 => return Err(invalid()),
                     b';' | b' ' | b'\t' => Chunk::Extension,
                     b'\r' => Chunk::SizeLf,
                     b'\n' => self.after_size(),
@@ -746,6 +796,7 @@ impl ChunkedEnd {
     }
 
     fn after_size(&mut self) -> Chunk {
+        self.digits = 0;
         if self.size == 0 {
             Chunk::TrailerStart
         } else {
@@ -827,9 +878,21 @@ impl DynoPool {
 }
 
 /// Whether an idle connection is still open: nothing to read, not closed.
+/// Asks the kernel (tokio's cached readiness may not have seen a close or
+/// stray bytes yet).
 fn still_open(dyno: &TcpStream) -> bool {
-    let mut byte = [0u8; 1];
-    matches!(dyno.try_read(&mut byte), Err(err) if err.kind() == io::ErrorKind::WouldBlock)
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: a one-byte buffer we own; peeking leaves the socket as it is.
+    let peeked = unsafe {
+        libc::recv(
+            dyno.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    peeked < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
 }
 
 /// A client connection with what was already read of it put back in
@@ -956,7 +1019,7 @@ mod tests {
         assert!(fixed.keep_alive);
         assert_eq!(
             String::from_utf8(fixed.client_head).unwrap(),
-            "HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX-A: b\r\n"
+            "HTTP/1.1 200 OK\r\nX-A: b\r\ncontent-length: 12\r\n"
         );
         let chunked = response(
             "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
@@ -966,9 +1029,17 @@ mod tests {
             (chunked.framing, chunked.content_length),
             (Framing::Chunked, None)
         );
-        assert!(String::from_utf8(chunked.client_head)
+        let chunked_head = String::from_utf8(chunked.client_head).unwrap();
+        assert!(chunked_head.ends_with("transfer-encoding: chunked\r\n"));
+        assert!(
+            !chunked_head.to_lowercase().contains("content-length"),
+            "{chunked_head}"
+        );
+        let coded = response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", false);
+        assert_eq!(coded.framing, Framing::UntilClose);
+        assert!(String::from_utf8(coded.client_head)
             .unwrap()
-            .ends_with("transfer-encoding: chunked\r\n"));
+            .ends_with("transfer-encoding: gzip\r\n"));
         let closing = response("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", false);
         assert_eq!(closing.framing, Framing::UntilClose);
         assert!(!closing.keep_alive);
@@ -995,13 +1066,12 @@ mod tests {
         assert!(String::from_utf8(unnamed.client_head)
             .unwrap()
             .starts_with("HTTP/1.1 404 Not Found\r\n"));
-        assert!(matches!(
-            parse_response(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-                false
-            ),
-            Parsed::Invalid
-        ));
+        for invalid in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n",
+        ] {
+            assert!(matches!(parse_response(invalid, false), Parsed::Invalid));
+        }
     }
 
     #[test]
@@ -1016,6 +1086,14 @@ mod tests {
         assert_eq!(ChunkedEnd::default().feed(b"0\r\n\r\n").unwrap(), Some(5));
         assert_eq!(ChunkedEnd::default().feed(b"3\r\nab").unwrap(), None);
         assert!(ChunkedEnd::default().feed(b"zz\r\n").is_err());
+        for no_size in [
+            &b"\r\n"[..],
+            b" 5\r\nhello\r\n",
+            b";x\r\n",
+            b"5\r\nhello\r\n\r\n",
+        ] {
+            assert!(ChunkedEnd::default().feed(no_size).is_err(), "{no_size:?}");
+        }
         assert!(ChunkedEnd::default().feed(b"3\r\nabcX").is_err());
     }
 }
