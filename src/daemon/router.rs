@@ -403,16 +403,19 @@ impl Router {
             let http = TcpListener::from_std(http).expect("the HTTP listener");
             if let Some(https) = https {
                 let https = TcpListener::from_std(https).expect("the HTTPS listener");
-                tokio::spawn(self.clone().serve_tls(https));
+                let router = self.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = router.serve_tls(https).await {
+                        eprintln!("paas daemon: HTTPS: {}", err.report().trim_end());
+                    }
+                });
             }
-            if let Err(err) = self.serve(http).await {
-                eprintln!("paas daemon: router: {}", err.report().trim_end());
-            }
+            self.serve(http).await
         });
     }
 
     /// Accepts connections until the process stops.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener) -> Result<()> {
+    async fn serve(self: Arc<Self>, listener: TcpListener) {
         loop {
             let (stream, peer) = accept(&listener).await;
             tokio::spawn(self.clone().serve_http1(stream, peer));
@@ -437,7 +440,7 @@ impl Router {
 
     /// Accepts TLS connections until the process stops: the certificate of
     /// the app the client names (SNI), then HTTP/2 or HTTP/1.1 (ALPN).
-    pub async fn serve_tls(self: Arc<Self>, listener: TcpListener) -> Result<()> {
+    async fn serve_tls(self: Arc<Self>, listener: TcpListener) -> Result<()> {
         let resolver = CertificateResolver {
             table: self.table.clone(),
             domain: self.domain.clone(),
@@ -854,16 +857,22 @@ fn add_forwarding_headers(
     for name in HOP_BY_HOP {
         headers.remove(*name);
     }
-    let previous = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let mut set = Vec::with_capacity(FORWARDING_HEADERS.len());
-    forwarding_headers(previous, peer, secure, port, request_id, |name, value| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            set.push((HeaderName::from_static(name), value));
-        }
-    });
-    for (name, value) in set {
-        headers.insert(name, value);
-    }
+    let previous = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    forwarding_headers(
+        previous.as_deref(),
+        peer,
+        secure,
+        port,
+        request_id,
+        |name, value| {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(HeaderName::from_static(name), value);
+            }
+        },
+    );
 }
 
 /// The headers the router sets on every request it forwards, replacing
