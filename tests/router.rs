@@ -108,7 +108,7 @@ fn a_response_slower_than_30_seconds_is_an_h12() {
 /// is posted to it, and that closes kept-alive connections idle for a
 /// second (gunicorn does after two).
 const BODIES_APP: &str = r#"
-import hashlib, http.server, os
+import hashlib, http.server, os, time
 
 BIG = bytes(range(256)) * 20480  # 5 MiB
 
@@ -159,6 +159,12 @@ class App(http.server.BaseHTTPRequestHandler):
             self.fixed(200, f"Hello from {os.environ['DYNO']}\n".encode())
 
     def do_POST(self):
+        if self.path == "/limited":
+            # Refuses the upload unread, and holds the connection.
+            self.fixed(413, b"too big for me\n")
+            time.sleep(35)
+            self.close_connection = True
+            return
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.fixed(200, hashlib.sha256(body).hexdigest().encode())
 
@@ -212,6 +218,22 @@ fn bodies_pass_both_ways_whole_on_kept_alive_connections_and_a_cut_one_is_an_h18
         (200, expected)
     );
 
+    // A dyno that refuses an upload before reading it: the client gets its
+    // answer at once, not a timeout once the connection's buffers are full.
+    let huge = tempfile::NamedTempFile::new().unwrap();
+    huge.as_file().set_len(64 * 1024 * 1024).unwrap();
+    let data = format!("@{}", huge.path().display());
+    assert_eq!(
+        // (No `Expect: 100-continue`, which curl sends for big bodies.)
+        curl(
+            &server,
+            "bodies",
+            "/limited",
+            &["-H", "Expect:", "--data-binary", &data]
+        ),
+        (413, "too big for me\n".to_string())
+    );
+
     // The dyno closed the router's idle connections meanwhile: a POST, which
     // could not be sent twice, still goes through on a fresh one.
     curl(&server, "bodies", "/", &[]);
@@ -255,6 +277,11 @@ fn bodies_pass_both_ways_whole_on_kept_alive_connections_and_a_cut_one_is_an_h18
         let mut answers = String::new();
         stream.read_to_string(&mut answers).unwrap();
         assert!(answers.starts_with("HTTP/1.1 404 "), "{answers}");
+        let (own, _) = answers.split_once("HTTP/1.1 200").unwrap_or_default();
+        assert!(
+            own.contains("\r\ndate: "),
+            "the router's answer is dated: {own}"
+        );
         assert!(!answers.contains("No such app"), "{answers}");
         assert!(
             answers.contains("HTTP/1.1 200 OK") && answers.ends_with("Hello from web.1\n"),
@@ -278,11 +305,18 @@ fn bodies_pass_both_ways_whole_on_kept_alive_connections_and_a_cut_one_is_an_h18
         Some(18),
         "curl: transfer closed with data outstanding"
     );
+    // HTTP/1.0 takes the router's other (hyper's) path: the same there.
+    let cut = std::process::Command::new("curl")
+        .args(["-s", "-0", "-o", "/dev/null", &url("/cut")])
+        .status()
+        .unwrap();
+    assert_eq!(cut.code(), Some(18), "cut over HTTP/1.0 too");
+    std::thread::sleep(Duration::from_millis(500));
     let logs = server.ok(&["logs", "-a", "bodies", "-p", "router", "-n", "200"]);
+    let h18 = "at=error code=H18 desc=\"Server Request Interrupted\" method=GET path=\"/cut\"";
+    assert_eq!(logs.matches(h18).count(), 3, "{logs}");
     assert!(
-        logs.contains(
-            "at=error code=H18 desc=\"Server Request Interrupted\" method=GET path=\"/cut\""
-        ),
+        logs.contains("path=\"/limited\"") && logs.contains("status=413"),
         "{logs}"
     );
     assert!(

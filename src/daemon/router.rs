@@ -7,15 +7,17 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST, UPGRADE};
 use hyper::server::conn::http1 as hyper_http1;
 use hyper::service::service_fn;
@@ -384,7 +386,18 @@ impl Router {
                 .context(|| "sharing the router's HTTPS listener".into())?;
             std::thread::Builder::new()
                 .name(format!("paas-router-{index}"))
-                .spawn(move || router.serve_on_this_thread(http, https))
+                .spawn(move || {
+                    // Connections' panics stay in their tasks; one that stops
+                    // a whole thread would leave part of the router gone
+                    // unseen. The service manager starts the daemon afresh.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        router.serve_on_this_thread(http, https)
+                    }));
+                    eprintln!(
+                        "paas daemon: router thread {index} stopped; exiting to be restarted"
+                    );
+                    std::process::exit(1);
+                })
                 .context(|| "starting a router thread".into())?;
         }
         Ok(())
@@ -759,12 +772,12 @@ impl Router {
                     .get(CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse().ok());
-                self.log.send(entry);
-                // The request counts as under way until its body is sent.
-                let body = body.map_frame(move |frame| {
-                    let _ = &guard;
-                    frame
-                });
+                let body = LoggedBody {
+                    body,
+                    entry: Some(entry),
+                    log: self.log.clone(),
+                    _in_flight: guard,
+                };
                 Response::from_parts(parts, body.boxed())
             }
             Err(error) => {
@@ -775,6 +788,61 @@ impl Router {
                 answer.into_response()
             }
         }
+    }
+}
+
+/// A dyno's response body on its way to the client. The request's log
+/// line is written when the body ends, with H18 if the dyno broke it off,
+/// as on the router's own HTTP/1.1 path; until then the request counts as
+/// under way, for deploys draining the dyno.
+struct LoggedBody {
+    body: Incoming,
+    entry: Option<RequestEntry>,
+    log: RequestLog,
+    _in_flight: Option<InFlightGuard>,
+}
+
+impl LoggedBody {
+    fn finish(&mut self, interrupted: bool) {
+        if let Some(mut entry) = self.entry.take() {
+            if interrupted {
+                entry.error = Some(("H18", "Server Request Interrupted"));
+            }
+            self.log.send(entry);
+        }
+    }
+}
+
+impl hyper::body::Body for LoggedBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => self.finish(false),
+            Poll::Ready(Some(Err(_))) => self.finish(true),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// A client that went away before the end: logged as the dyno answered.
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        self.finish(false);
     }
 }
 
@@ -1085,7 +1153,14 @@ impl Answer {
             out.extend_from_slice(value.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        out.extend_from_slice(format!("content-length: {}\r\n", self.body.len()).as_bytes());
+        out.extend_from_slice(
+            format!(
+                "date: {}\r\ncontent-length: {}\r\n",
+                http_date(SystemTime::now()),
+                self.body.len()
+            )
+            .as_bytes(),
+        );
         if close {
             out.extend_from_slice(b"connection: close\r\n");
         }
@@ -1095,6 +1170,17 @@ impl Answer {
         }
         out
     }
+}
+
+/// A `Date` header's value (RFC 9110's IMF-fixdate), as hyper sets on the
+/// answers it sends.
+fn http_date(at: SystemTime) -> String {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::OffsetDateTime::from(at)
+        .format(&format)
+        .unwrap_or_default()
 }
 
 /// Request ids: the client's when it sends a sane one, else a fresh one.
@@ -1301,6 +1387,12 @@ mod tests {
             }
         });
         assert_eq!(names, FORWARDING_HEADERS);
+    }
+
+    #[test]
+    fn dates_are_in_http_form() {
+        let at = UNIX_EPOCH + Duration::from_secs(784111777);
+        assert_eq!(http_date(at), "Sun, 06 Nov 1994 08:49:37 GMT");
     }
 
     #[test]

@@ -39,6 +39,8 @@ const READ_SIZE: usize = 16 * 1024;
 /// A request body the router reads and drops (to answer without a dyno and
 /// keep the connection); a longer one closes the connection instead.
 const DISCARD_LIMIT: u64 = 1024 * 1024;
+/// How long a closing connection reads what the client still sends.
+const LINGER_TIME: Duration = Duration::from_secs(5);
 
 impl Router {
     /// Serves a plain-HTTP connection until it closes.
@@ -66,10 +68,7 @@ impl Router {
                 .await
             {
                 Ok(true) => {}
-                Ok(false) | Err(_) => {
-                    let _ = client.shutdown().await;
-                    return;
-                }
+                Ok(false) | Err(_) => return close_lingering(client, input).await,
             }
         }
     }
@@ -233,12 +232,9 @@ impl Router {
                     (dyno, Some(started.elapsed()))
                 }
             };
-            // A dyno may answer (say, refusing an upload) without reading
-            // all of the body: its answer counts even if sending failed.
-            let body_sent = send_request(&mut dyno, request, client, input)
-                .await
-                .is_ok();
-            match read_response_head(&mut dyno, client, from_dyno, request.head_only).await {
+            let (body_sent, head) =
+                send_and_read_head(&mut dyno, request, client, input, from_dyno).await;
+            match head {
                 Ok(Some(head)) => {
                     return Ok(DynoResponse {
                         dyno,
@@ -293,6 +289,26 @@ enum Next {
     /// Not for this path: hyper serves the connection from here.
     NotOurs,
     Closed,
+}
+
+/// Closes a client connection after its last response. What the client
+/// is still sending (the rest of an upload a dyno refused) is read and
+/// dropped for a while first: closing with it unread would reset the
+/// connection, and the client could lose the response (nginx's
+/// `lingering_close`).
+async fn close_lingering(mut client: TcpStream, mut input: BytesMut) {
+    if client.shutdown().await.is_err() {
+        return;
+    }
+    let until = tokio::time::Instant::now() + LINGER_TIME;
+    loop {
+        input.clear();
+        input.reserve(READ_SIZE);
+        let read = tokio::time::timeout_at(until, client.read_buf(&mut input)).await;
+        if !matches!(read, Ok(Ok(read)) if read > 0) {
+            return;
+        }
+    }
 }
 
 /// Reads until a whole request head is in `input`.
@@ -546,11 +562,42 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Writes the request's head and then its body, as it comes from the client.
-async fn send_request(
+/// Sends the request and reads the response's head; true when the whole
+/// request went out. A dyno may answer (say, 413 to an upload) before it
+/// has read the body, and then stop reading: while more of the body is to
+/// come from the client, the dyno is read as it is written to, so such an
+/// answer reaches the client at once instead of a timeout.
+async fn send_and_read_head(
     dyno: &mut TcpStream,
     request: &Outgoing<'_>,
     client: &mut TcpStream,
+    input: &mut BytesMut,
+    from_dyno: &mut BytesMut,
+) -> (bool, io::Result<Option<ResponseHead>>) {
+    if request.body_length <= input.len() as u64 {
+        // All of it is here already: one write, then the answer.
+        let body_sent = send_request(dyno, request, client, input).await.is_ok();
+        let head = read_response_head(dyno, client, from_dyno, request.head_only).await;
+        return (body_sent, head);
+    }
+    let (mut dyno_in, mut dyno_out) = dyno.split();
+    let (mut client_in, mut client_out) = client.split();
+    let send = send_request(&mut dyno_out, request, &mut client_in, input);
+    let receive = read_response_head(&mut dyno_in, &mut client_out, from_dyno, request.head_only);
+    tokio::pin!(send, receive);
+    tokio::select! {
+        biased;
+        sent = &mut send => (sent.is_ok(), receive.await),
+        // Answered first: the rest of the body is not sent.
+        head = &mut receive => (false, head),
+    }
+}
+
+/// Writes the request's head and then its body, as it comes from the client.
+async fn send_request(
+    dyno: &mut (impl AsyncWrite + Unpin),
+    request: &Outgoing<'_>,
+    client: &mut (impl AsyncRead + Unpin),
     input: &mut BytesMut,
 ) -> io::Result<()> {
     let mut remaining = request.body_length;
@@ -583,8 +630,8 @@ async fn send_request(
 /// the client; what follows the head stays in `buffer`. `None`: the dyno
 /// closed the connection without sending a byte.
 async fn read_response_head(
-    dyno: &mut TcpStream,
-    client: &mut TcpStream,
+    dyno: &mut (impl AsyncRead + Unpin),
+    client: &mut (impl AsyncWrite + Unpin),
     buffer: &mut BytesMut,
     head_only: bool,
 ) -> io::Result<Option<ResponseHead>> {
