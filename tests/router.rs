@@ -311,8 +311,28 @@ fn bodies_pass_both_ways_whole_on_kept_alive_connections_and_a_cut_one_is_an_h18
         .status()
         .unwrap();
     assert_eq!(cut.code(), Some(18), "cut over HTTP/1.0 too");
+    // A client that goes away halfway through its upload: an H27 at once,
+    // not the dyno's timeout (an H13 a second later).
+    {
+        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
+        stream
+            .write_all(
+                b"POST /echo HTTP/1.1\r\nHost: bodies.localhost\r\n\
+                  Content-Length: 1000000\r\n\r\nonly the start",
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
     std::thread::sleep(Duration::from_millis(500));
     let logs = server.ok(&["logs", "-a", "bodies", "-p", "router", "-n", "200"]);
+    assert!(
+        logs.contains(
+            "at=error code=H27 desc=\"Client Request Interrupted\" method=POST path=\"/echo\""
+        ) && logs.contains("status=499"),
+        "{logs}"
+    );
+    assert!(!logs.contains("code=H13"), "{logs}");
     let h18 = "at=error code=H18 desc=\"Server Request Interrupted\" method=GET path=\"/cut\"";
     assert_eq!(logs.matches(h18).count(), 3, "{logs}");
     assert!(

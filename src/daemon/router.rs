@@ -376,14 +376,12 @@ impl Router {
             } else {
                 self.for_another_thread()
             };
-            let http = http
-                .try_clone()
-                .context(|| "sharing the router's HTTP listener".into())?;
+            let http = listen_again(&http).context(|| "opening the router's HTTP port".into())?;
             let https = https
                 .as_ref()
-                .map(|l| l.try_clone())
+                .map(listen_again)
                 .transpose()
-                .context(|| "sharing the router's HTTPS listener".into())?;
+                .context(|| "opening the router's HTTPS port".into())?;
             std::thread::Builder::new()
                 .name(format!("paas-router-{index}"))
                 .spawn(move || {
@@ -423,6 +421,13 @@ impl Router {
                     }
                 });
             }
+            let router = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(http1::POOL_IDLE).await;
+                    router.dyno_pool.prune();
+                }
+            });
             self.serve(http).await
         });
     }
@@ -981,6 +986,25 @@ fn forwarding_headers(
     set("x-request-start", &value);
     set("x-request-id", request_id);
     set("via", "1.1 paas");
+}
+
+/// A listening socket the router's threads can each open on the same port
+/// (SO_REUSEPORT): the kernel spreads new connections over them evenly,
+/// instead of the thread that wakes first taking most.
+pub fn listen_shared(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(address)?;
+    socket.listen(1024)
+}
+
+/// Another socket on a `listen_shared` socket's port, for another thread.
+fn listen_again(listener: &std::net::TcpListener) -> std::io::Result<std::net::TcpListener> {
+    listen_shared(listener.local_addr()?)?.into_std()
 }
 
 /// The next connection (a failed accept, such as too many open files, is

@@ -155,12 +155,20 @@ impl Router {
                 Ok(Err(Failure::NoResponse)) => {
                     break Err(("H13", "Connection closed without response"))
                 }
+                Ok(Err(Failure::ClientGone)) => break Err(("H27", "Client Request Interrupted")),
                 Err(_elapsed) => break Err(("H12", "Request timeout")),
             }
         };
         entry.service = started.elapsed();
         let (response, _in_flight) = match outcome {
             Ok(answered) => answered,
+            Err(error @ ("H27", _)) => {
+                // Nobody to answer: nginx's 499.
+                entry.status = 499;
+                entry.error = Some(error);
+                self.log.send(entry);
+                return Ok(false);
+            }
             Err(error) => {
                 let answer = failure_answer(error.0);
                 entry.status = answer.status.as_u16();
@@ -233,7 +241,9 @@ impl Router {
                 }
             };
             let (body_sent, head) =
-                send_and_read_head(&mut dyno, request, client, input, from_dyno).await;
+                send_and_read_head(&mut dyno, request, client, input, from_dyno)
+                    .await
+                    .map_err(|ClientGone| Failure::ClientGone)?;
             match head {
                 Ok(Some(head)) => {
                     return Ok(DynoResponse {
@@ -265,6 +275,8 @@ enum Failure {
     Refused,
     /// The dyno closed the connection or sent no valid response (H13).
     NoResponse,
+    /// The client went away in the middle of its request's body (H27).
+    ClientGone,
 }
 
 /// A client connection's buffers, kept from one request to the next.
@@ -573,12 +585,12 @@ async fn send_and_read_head(
     client: &mut TcpStream,
     input: &mut BytesMut,
     from_dyno: &mut BytesMut,
-) -> (bool, io::Result<Option<ResponseHead>>) {
+) -> Result<(bool, io::Result<Option<ResponseHead>>), ClientGone> {
     if request.body_length <= input.len() as u64 {
         // All of it is here already: one write, then the answer.
         let body_sent = send_request(dyno, request, client, input).await.is_ok();
         let head = read_response_head(dyno, client, from_dyno, request.head_only).await;
-        return (body_sent, head);
+        return Ok((body_sent, head));
     }
     let (mut dyno_in, mut dyno_out) = dyno.split();
     let (mut client_in, mut client_out) = client.split();
@@ -587,10 +599,25 @@ async fn send_and_read_head(
     tokio::pin!(send, receive);
     tokio::select! {
         biased;
-        sent = &mut send => (sent.is_ok(), receive.await),
+        sent = &mut send => match sent {
+            Ok(()) => Ok((true, receive.await)),
+            // The dyno stopped reading: it may have answered all the same.
+            Err(SendFailed::Dyno) => Ok((false, receive.await)),
+            // The dyno waits for the rest of a body that will not come.
+            Err(SendFailed::Client) => Err(ClientGone),
+        },
         // Answered first: the rest of the body is not sent.
-        head = &mut receive => (false, head),
+        head = &mut receive => Ok((false, head)),
     }
+}
+
+/// The client closed its connection before it sent all of its request.
+struct ClientGone;
+
+/// Which connection broke off sending a request.
+enum SendFailed {
+    Client,
+    Dyno,
 }
 
 /// Writes the request's head and then its body, as it comes from the client.
@@ -599,29 +626,31 @@ async fn send_request(
     request: &Outgoing<'_>,
     client: &mut (impl AsyncRead + Unpin),
     input: &mut BytesMut,
-) -> io::Result<()> {
+) -> Result<(), SendFailed> {
     let mut remaining = request.body_length;
     let buffered = remaining.min(input.len() as u64) as usize;
     if buffered == 0 {
-        dyno.write_all(request.head).await?;
+        dyno.write_all(request.head)
+            .await
+            .map_err(|_| SendFailed::Dyno)?;
     } else {
         let mut first = Vec::with_capacity(request.head.len() + buffered);
         first.extend_from_slice(request.head);
         first.extend_from_slice(&input[..buffered]);
         input.advance(buffered);
         remaining -= buffered as u64;
-        dyno.write_all(&first).await?;
+        dyno.write_all(&first).await.map_err(|_| SendFailed::Dyno)?;
     }
     while remaining > 0 {
         input.reserve(READ_SIZE);
-        if client.read_buf(input).await? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
+        if !matches!(client.read_buf(input).await, Ok(read) if read > 0) {
+            return Err(SendFailed::Client);
         }
         let take = remaining.min(input.len() as u64) as usize;
         let result = dyno.write_all(&input[..take]).await;
         input.advance(take);
         remaining -= take as u64;
-        result?;
+        result.map_err(|_| SendFailed::Dyno)?;
     }
     Ok(())
 }
@@ -886,7 +915,7 @@ struct PoolInner {
 }
 
 /// How long a connection may sit unused in the pool.
-const POOL_IDLE: Duration = Duration::from_secs(30);
+pub(super) const POOL_IDLE: Duration = Duration::from_secs(30);
 /// Idle connections kept per dyno.
 const POOL_MAX_PER_DYNO: usize = 256;
 
@@ -906,13 +935,8 @@ impl DynoPool {
     fn put(&self, address: &str, dyno: TcpStream) {
         let mut pool = self.0.lock().expect("not poisoned");
         let now = Instant::now();
-        // Connections to dynos long gone (a deploy moved on) are let go.
         if pool.pruned.is_none_or(|at| now - at > POOL_IDLE) {
-            pool.pruned = Some(now);
-            pool.idle.retain(|_, idle| {
-                idle.retain(|(_, since)| now - *since < POOL_IDLE);
-                !idle.is_empty()
-            });
+            pool.prune(now);
         }
         match pool.idle.get_mut(address) {
             Some(idle) if idle.len() < POOL_MAX_PER_DYNO => idle.push((dyno, now)),
@@ -921,6 +945,22 @@ impl DynoPool {
                 pool.idle.insert(address.to_string(), vec![(dyno, now)]);
             }
         }
+    }
+
+    /// Lets go of connections idle too long, to dynos long gone (a deploy
+    /// moved on): on each `put`, and on a timer for a thread with no traffic.
+    pub(super) fn prune(&self) {
+        self.0.lock().expect("not poisoned").prune(Instant::now());
+    }
+}
+
+impl PoolInner {
+    fn prune(&mut self, now: Instant) {
+        self.pruned = Some(now);
+        self.idle.retain(|_, idle| {
+            idle.retain(|(_, since)| now - *since < POOL_IDLE);
+            !idle.is_empty()
+        });
     }
 }
 
@@ -1001,6 +1041,32 @@ mod tests {
 
     fn request(text: &str) -> Parsed<ClientRequest> {
         parse_request(text.as_bytes())
+    }
+
+    #[tokio::test]
+    async fn the_pool_reuses_open_connections_and_lets_go_of_idle_ones() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let pool = DynoPool::default();
+        let mut accepted = Vec::new();
+        for _ in 0..2 {
+            pool.put(&address, TcpStream::connect(&address).await.unwrap());
+            accepted.push(listener.accept().await.unwrap().0);
+        }
+        let idle =
+            |pool: &DynoPool| -> usize { pool.0.lock().unwrap().idle.values().map(Vec::len).sum() };
+        pool.prune();
+        assert_eq!(idle(&pool), 2);
+        // The newest is taken first, but the dyno closed it: the other one.
+        drop(accepted.pop());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let open = pool.take(&address).expect("an open connection");
+        assert_eq!(open.local_addr().unwrap(), accepted[0].peer_addr().unwrap());
+        assert!(pool.take(&address).is_none());
+        pool.put(&address, TcpStream::connect(&address).await.unwrap());
+        let later = Instant::now() + POOL_IDLE + Duration::from_secs(1);
+        pool.0.lock().unwrap().prune(later);
+        assert_eq!(idle(&pool), 0);
     }
 
     #[test]
