@@ -73,6 +73,35 @@ fn django_runs_collectstatic_and_gunicorn_without_a_procfile() {
         "Hello again from Django on web.1\n"
     );
     assert_eq!(server.get("django", "/static/hello.txt").0, 404);
+
+    // pip installs from the index PIP_INDEX_URL names (another index: no
+    // cached virtualenv); one this server cannot reach refuses the push,
+    // naming it, and the running release keeps serving.
+    server.ok(&[
+        "config:set",
+        "-a",
+        "django",
+        "PIP_INDEX_URL=http://127.0.0.1:9/simple",
+    ]);
+    edit(
+        &repo,
+        "hello/urls.py",
+        "Hello again from",
+        "Hello once more from",
+    );
+    let refused = repo.push_refused();
+    assert!(
+        refused.contains("pip could not reach the Python package index (127.0.0.1:9)"),
+        "{refused}"
+    );
+    assert!(
+        !refused.contains("Reusing the cached virtualenv"),
+        "{refused}"
+    );
+    assert_eq!(
+        server.get("django", "/").1,
+        "Hello again from Django on web.1\n"
+    );
 }
 
 #[test]
