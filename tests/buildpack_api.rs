@@ -354,10 +354,11 @@ fn the_release_phase_runs_before_each_release_and_a_failure_keeps_the_old_one() 
     let repo = server.repo("examples/hello", "phased");
     server.ok(&["apps:create", "phased"]);
     server.ok(&["config:set", "-a", "phased", "GREETING=Hello"]);
-    // The release command sees the new release's config; FAIL_RELEASE fails it.
+    // The release command sees the new release's config; FAIL_RELEASE (or
+    // a Redis add-on) fails it.
     repo.write(
         "Procfile",
-        "web: python3 server.py\nrelease: echo \"migrating to $GREETING\"; [ -z \"$FAIL_RELEASE\" ]\n",
+        "web: python3 server.py\nrelease: echo \"migrating to $GREETING\"; [ -z \"$FAIL_RELEASE$REDIS_URL\" ]\n",
     );
     repo.commit("release phase");
     let output = repo.push_ok();
@@ -419,6 +420,18 @@ fn the_release_phase_runs_before_each_release_and_a_failure_keeps_the_old_one() 
     // Rolling back skips the failed releases to the one before the current.
     let rolled = server.ok(&["releases:rollback", "-a", "phased"]);
     assert!(rolled.contains("Rolling back phased to v2"), "{rolled}");
+
+    // An add-on whose attach release fails is made but not attached: the
+    // hint says how to attach it once the release command is fixed.
+    let failed = server.cmd(&["addons:create", "redis", "-a", "phased", "--name", "cache"]);
+    let said = text(&failed);
+    assert!(!failed.status.success(), "{said}");
+    assert!(
+        said.contains("release command failed")
+            && said.contains("cache was created but is not attached")
+            && said.contains("`paas addons:attach cache -a phased`"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -142,8 +142,8 @@ fn uv_lock_app_builds_and_a_python_the_stack_lacks_is_refused() {
 fn pip_installed(output: &str) -> &str {
     output
         .lines()
-        .filter_map(|line| Some(line.split_once("Successfully installed ")?.1.trim()))
-        .last()
+        .rev()
+        .find_map(|line| Some(line.split_once("Successfully installed ")?.1.trim()))
         .unwrap_or_else(|| panic!("pip installed nothing:\n{output}"))
 }
 
