@@ -46,9 +46,23 @@ fn run(command: &mut Command) {
     assert!(output.status.success(), "{command:?}: {}", text(&output));
 }
 
+/// Runs git in `dir` as a buildpack's author; its output.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", text(&output));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
 /// Two third-party buildpacks, as a user would publish them: `greeter` in a
-/// git repository (served by `git daemon`), `second` as a `.tgz` (served over
-/// HTTP). Returns their URLs and the servers.
+/// git repository (served by `git daemon`; its URL follows the `main`
+/// branch, and tag `v1` is its first commit), `second` as a `.tgz` (served
+/// over HTTP). Returns their URLs and the servers (git daemon first).
 fn publish_buildpacks(dir: &Path) -> (String, String, Vec<Served>) {
     let greeter = dir.join("greeter");
     write_script(
@@ -66,31 +80,10 @@ echo 'export GREETER_SAID=exported-by-greeter' > "$(dirname "$0")/../export""#,
         &greeter.join("bin/release"),
         "cat <<'YAML'\n---\naddons:\n  - heroku-postgresql\nconfig_vars:\n  GREETING: Salut\ndefault_process_types:\n  web: python3 never-used.py\nYAML",
     );
-    run(Command::new("git")
-        .args(["init", "-q", "-b", "main"])
-        .arg(&greeter));
-    run(Command::new("git").arg("-C").arg(&greeter).args([
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "add",
-        "-A",
-    ]));
-    run(Command::new("git").arg("-C").arg(&greeter).args([
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-q",
-        "-m",
-        "greeter",
-    ]));
-    run(Command::new("git")
-        .arg("-C")
-        .arg(&greeter)
-        .args(["tag", "v1"]));
+    git(dir, &["init", "-q", "-b", "main", "greeter"]);
+    git(&greeter, &["add", "-A"]);
+    git(&greeter, &["commit", "-q", "-m", "greeter"]);
+    git(&greeter, &["tag", "v1"]);
 
     let second = dir.join("second-src/second-buildpack");
     write_script(&second.join("bin/detect"), "echo Second");
@@ -114,8 +107,11 @@ echo "${GREETER_SAID:-nothing}" > "$1/second.txt""#,
 
     let host = host_address();
     let (git_port, http_port) = (free_port(), free_port());
-    let git = Command::new("git")
-        .args(["daemon", "--reuseaddr", "--export-all", "--listen=0.0.0.0"])
+    // git-daemon itself: `git daemon` would run it as a child, which
+    // killing `git` leaves behind.
+    let exec_path = git(dir, &["--exec-path"]);
+    let git = Command::new(Path::new(&exec_path).join("git-daemon"))
+        .args(["--reuseaddr", "--export-all", "--listen=0.0.0.0"])
         .arg(format!("--port={git_port}"))
         .arg(format!("--base-path={}", dir.display()))
         .arg(dir)
@@ -148,7 +144,7 @@ echo "${GREETER_SAID:-nothing}" > "$1/second.txt""#,
         }
     }
     (
-        format!("git://{host}:{git_port}/greeter#v1"),
+        format!("git://{host}:{git_port}/greeter#main"),
         format!("http://{host}:{http_port}/second.tgz"),
         vec![Served(git), Served(http)],
     )
@@ -158,7 +154,9 @@ echo "${GREETER_SAID:-nothing}" > "$1/second.txt""#,
 fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order() {
     let server = TestServer::start();
     let published = tempfile::tempdir().unwrap();
-    let (greeter, second, _servers) = publish_buildpacks(published.path());
+    let (greeter, second, mut servers) = publish_buildpacks(published.path());
+    let greeter_dir = published.path().join("greeter");
+    let first = git(&greeter_dir, &["rev-parse", "--short=7", "HEAD"]);
     server.ok(&["apps:create", "multi"]);
 
     // Choosing: bad input is refused with the choices, nothing is stored.
@@ -220,7 +218,7 @@ fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order()
         "{files}"
     );
 
-    // A rebuild reuses the fetched buildpacks; repo:purge-cache fetches anew.
+    // A rebuild reuses the fetched buildpacks while they are unchanged.
     repo.write(
         "server.py",
         &std::fs::read_to_string("examples/hello/server.py")
@@ -230,7 +228,13 @@ fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order()
     repo.commit("code change");
     let output = repo.push_ok();
     assert!(
-        output.contains(&format!("Using buildpack {greeter} (fetched earlier")),
+        output.contains(&format!(
+            "Using buildpack {greeter} at {first} (fetched earlier, unchanged)"
+        )),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("Using buildpack {second} (fetched earlier")),
         "{output}"
     );
     assert!(!output.contains("Fetching buildpack"), "{output}");
@@ -239,6 +243,32 @@ fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order()
         "only on the first deploy:\n{output}"
     );
     assert_eq!(server.get("multi", "/").1, "Salut again from web.1\n");
+
+    // A git buildpack follows its branch: the next build fetches a new
+    // commit, without repo:purge-cache.
+    let compile = greeter_dir.join("bin/compile");
+    let script = std::fs::read_to_string(&compile).unwrap();
+    std::fs::write(
+        &compile,
+        script.replace("Greeter compiling", "Greeter compiling, second version"),
+    )
+    .unwrap();
+    git(&greeter_dir, &["commit", "-q", "-am", "second version"]);
+    let moved = git(&greeter_dir, &["rev-parse", "--short=7", "HEAD"]);
+    repo.commit("the buildpack moved on");
+    let output = repo.push_ok();
+    assert!(
+        output.contains(&format!(
+            "Fetching buildpack {greeter} at {moved} (was {first})"
+        )),
+        "{output}"
+    );
+    assert!(
+        output.contains("Greeter compiling, second version"),
+        "{output}"
+    );
+
+    // repo:purge-cache fetches every buildpack anew.
     assert!(server
         .ok(&["repo:purge-cache", "-a", "multi"])
         .contains("Purged the build cache of multi"));
@@ -277,11 +307,20 @@ fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order()
     );
     assert!(!output.contains("Greeter"), "{output}");
     server.ok(&["config:unset", "-a", "multi", "BUILDPACK_URL"]);
-    repo.write(".buildpacks", &format!("# ours\n{greeter}\n{second}\n"));
+    // A tag stays where it is: #v1 builds with the first version.
+    let greeter_v1 = greeter.replace("#main", "#v1");
+    repo.write(".buildpacks", &format!("# ours\n{greeter_v1}\n{second}\n"));
     repo.commit("by file");
     let output = repo.push_ok();
     assert!(output.contains("Buildpacks from .buildpacks"), "{output}");
-    assert!(output.contains("Greeter compiling"), "{output}");
+    assert!(
+        output.contains(&format!("Fetching buildpack {greeter_v1} at {first}")),
+        "{output}"
+    );
+    assert!(
+        output.contains("Greeter compiling") && !output.contains("second version"),
+        "{output}"
+    );
     repo.write(".buildpacks", "ftp://nowhere/bp\n");
     repo.commit("bad file");
     let refused = repo.push_refused();
@@ -290,6 +329,23 @@ fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order()
         "{refused}"
     );
     assert_eq!(server.get("multi", "/").1, "Salut again from web.1\n");
+
+    // A git buildpack whose repository cannot be reached builds with the
+    // copy fetched earlier, saying so.
+    drop(servers.remove(0));
+    repo.write(".buildpacks", &format!("{greeter_v1}\n{second}\n"));
+    repo.commit("git daemon gone");
+    let output = repo.push_ok();
+    let repository = greeter_v1.trim_end_matches("#v1");
+    for expected in [
+        &format!("Could not reach the buildpack's repository {repository}:"),
+        &format!(
+            "building with the copy fetched earlier (commit {first}), which may be out of date."
+        ),
+        "Greeter compiling",
+    ] {
+        assert!(output.contains(expected), "{expected}:\n{output}");
+    }
 }
 
 #[test]
@@ -298,10 +354,11 @@ fn the_release_phase_runs_before_each_release_and_a_failure_keeps_the_old_one() 
     let repo = server.repo("examples/hello", "phased");
     server.ok(&["apps:create", "phased"]);
     server.ok(&["config:set", "-a", "phased", "GREETING=Hello"]);
-    // The release command sees the new release's config; FAIL_RELEASE fails it.
+    // The release command sees the new release's config; FAIL_RELEASE (or
+    // a Redis add-on) fails it.
     repo.write(
         "Procfile",
-        "web: python3 server.py\nrelease: echo \"migrating to $GREETING\"; [ -z \"$FAIL_RELEASE\" ]\n",
+        "web: python3 server.py\nrelease: echo \"migrating to $GREETING\"; [ -z \"$FAIL_RELEASE$REDIS_URL\" ]\n",
     );
     repo.commit("release phase");
     let output = repo.push_ok();
@@ -363,6 +420,18 @@ fn the_release_phase_runs_before_each_release_and_a_failure_keeps_the_old_one() 
     // Rolling back skips the failed releases to the one before the current.
     let rolled = server.ok(&["releases:rollback", "-a", "phased"]);
     assert!(rolled.contains("Rolling back phased to v2"), "{rolled}");
+
+    // An add-on whose attach release fails is made but not attached: the
+    // hint says how to attach it once the release command is fixed.
+    let failed = server.cmd(&["addons:create", "redis", "-a", "phased", "--name", "cache"]);
+    let said = text(&failed);
+    assert!(!failed.status.success(), "{said}");
+    assert!(
+        said.contains("release command failed")
+            && said.contains("cache was created but is not attached")
+            && said.contains("`paas addons:attach cache -a phased`"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! End-to-end: the Python (Django, uv.lock), Go and Rust buildpacks, as a
-//! user sees them: detection, default process types, caches on a
-//! code-only push, and version requests the stack cannot serve.
+//! End-to-end: the Python (Django, uv.lock, poetry.lock, Pipfile.lock), Go
+//! and Rust buildpacks, as a user sees them: detection, default process
+//! types, caches on a code-only push, and version requests the stack cannot
+//! serve.
 
 use std::time::Instant;
 
@@ -73,6 +74,35 @@ fn django_runs_collectstatic_and_gunicorn_without_a_procfile() {
         "Hello again from Django on web.1\n"
     );
     assert_eq!(server.get("django", "/static/hello.txt").0, 404);
+
+    // pip installs from the index PIP_INDEX_URL names (another index: no
+    // cached virtualenv); one this server cannot reach refuses the push,
+    // naming it, and the running release keeps serving.
+    server.ok(&[
+        "config:set",
+        "-a",
+        "django",
+        "PIP_INDEX_URL=http://127.0.0.1:9/simple",
+    ]);
+    edit(
+        &repo,
+        "hello/urls.py",
+        "Hello again from",
+        "Hello once more from",
+    );
+    let refused = repo.push_refused();
+    assert!(
+        refused.contains("pip could not reach the Python package index (127.0.0.1:9)"),
+        "{refused}"
+    );
+    assert!(
+        !refused.contains("Reusing the cached virtualenv"),
+        "{refused}"
+    );
+    assert_eq!(
+        server.get("django", "/").1,
+        "Hello again from Django on web.1\n"
+    );
 }
 
 #[test]
@@ -105,6 +135,82 @@ fn uv_lock_app_builds_and_a_python_the_stack_lacks_is_refused() {
     );
     assert!(!output.contains("Released v2"), "{output}");
     assert_eq!(server.get("uvapp", "/"), (200, serving));
+}
+
+/// The packages pip's last "Successfully installed" line names (the app's,
+/// after the package tool's own).
+fn pip_installed(output: &str) -> &str {
+    output
+        .lines()
+        .rev()
+        .find_map(|line| Some(line.split_once("Successfully installed ")?.1.trim()))
+        .unwrap_or_else(|| panic!("pip installed nothing:\n{output}"))
+}
+
+#[test]
+fn poetry_and_pipenv_apps_install_their_locked_main_packages() {
+    let server = TestServer::start();
+    let poetry = server.repo("tests/apps/poetry", "poetryapp");
+    let output = timed_push(&poetry, "poetry first build");
+    for expected in [
+        "Python app detected",
+        "Installing poetry 2.5.1 poetry-plugin-export 1.10.1 from PyPI",
+        "Installing poetry.lock's main packages with pip (Python 3.11",
+    ] {
+        assert!(output.contains(expected), "{expected}:\n{output}");
+    }
+    // The dev group (pytest) stays out of the slug.
+    let installed = pip_installed(&output);
+    assert!(
+        installed.contains("flask-3.0.3") && installed.contains("gunicorn-23.0.0"),
+        "{installed}"
+    );
+    assert!(!installed.contains("pytest"), "{installed}");
+    let packages = server.ok(&[
+        "run",
+        "-a",
+        "poetryapp",
+        "ls .venv/lib/python3.11/site-packages",
+    ]);
+    assert!(
+        packages.contains("flask") && !packages.contains("pytest"),
+        "{packages}"
+    );
+    assert_eq!(
+        server.get("poetryapp", "/"),
+        (200, "Hello from Poetry on web.1\n".to_string())
+    );
+
+    let pipenv = server.repo("tests/apps/pipenv", "pipenvapp");
+    let output = timed_push(&pipenv, "pipenv first build");
+    for expected in [
+        "Python app detected",
+        "Installing pipenv 2026.10.3 from PyPI",
+        "Installing Pipfile.lock's default packages with pip (Python 3.11",
+    ] {
+        assert!(output.contains(expected), "{expected}:\n{output}");
+    }
+    assert!(!output.contains("Locking the Pipfile"), "{output}");
+    let installed = pip_installed(&output);
+    assert!(installed.contains("flask-3.0.3"), "{installed}");
+    assert!(!installed.contains("pytest"), "{installed}");
+    assert_eq!(
+        server.get("pipenvapp", "/"),
+        (200, "Hello from Pipenv on web.1\n".to_string())
+    );
+
+    // A code-only push reuses the virtualenv: Poetry is not even run.
+    edit(&poetry, "app.py", "Hello from", "Hello again from");
+    let output = timed_push(&poetry, "poetry rebuild");
+    assert!(
+        output.contains("Reusing the cached virtualenv (poetry.lock unchanged)"),
+        "{output}"
+    );
+    assert!(!output.contains("Successfully installed"), "{output}");
+    assert_eq!(
+        server.get("poetryapp", "/").1,
+        "Hello again from Poetry on web.1\n"
+    );
 }
 
 #[test]

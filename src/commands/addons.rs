@@ -253,9 +253,36 @@ pub fn create(
     drop(_lock);
 
     say_partial!("Attaching {name} as {var} to {}... ", app.name);
-    let version = attach_release(ctx, &app, &addon, &var)?;
+    let version = attach_release(ctx, &app, &addon, &var).map_err(|err| {
+        // Made but not attached (a failed release phase): creating it again
+        // would make a second one.
+        let attached = Ledger::new(&app)
+            .current()
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.addons.get(&var) == Some(&name));
+        if attached {
+            err
+        } else {
+            err.hint(attach_later_hint(
+                &name,
+                as_name.as_deref(),
+                app.name.as_str(),
+            ))
+        }
+    })?;
     say!("done, v{version}");
     Ok(())
+}
+
+/// The hint when a new add-on could not be attached.
+fn attach_later_hint(name: &str, as_name: Option<&str>, app: &str) -> String {
+    let as_flag = as_name.map(|n| format!(" --as {n}")).unwrap_or_default();
+    format!(
+        "{name} was created but is not attached; the previous release keeps running. \
+         Fix what failed (output above), then attach it: `paas addons:attach {name}{as_flag} -a {app}` \
+         (or remove it: `paas addons:destroy {name} --confirm {app}`)"
+    )
 }
 
 fn ready_deadline() -> std::time::Instant {
@@ -606,4 +633,27 @@ pub fn unexpose(ctx: &Ctx, name: &str) -> Result<()> {
     dir.write(&addon)?;
     say!("done");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_addon_made_but_not_attached_is_attached_by_name_later() {
+        let hint = attach_later_hint("db", Some("CACHE"), "web");
+        assert!(
+            hint.contains("`paas addons:attach db --as CACHE -a web`"),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("`paas addons:destroy db --confirm web`"),
+            "{hint}"
+        );
+        let hint = attach_later_hint("postgres-brave-4821", None, "web");
+        assert!(
+            hint.contains("`paas addons:attach postgres-brave-4821 -a web`"),
+            "{hint}"
+        );
+    }
 }

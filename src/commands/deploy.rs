@@ -8,6 +8,7 @@ use std::io::BufRead;
 use std::time::Instant;
 
 use super::Ctx;
+use crate::addons::Kind;
 use crate::build::{self, history, BuildRequest};
 use crate::converge::{Mode, RELEASE_TYPE};
 use crate::error::{Context, Error, Result};
@@ -152,7 +153,13 @@ fn build_and_release(
         buildpacks: &buildpacks,
     })?;
     let first_deploy = current.as_ref().and_then(|r| r.slug.as_ref()).is_none();
-    apply_buildpack_requests(app, &output, first_deploy, &mut config, current.as_ref());
+    // By kind, whatever the add-ons are called (`--name db`).
+    let attached: Vec<Kind> = current
+        .iter()
+        .flat_map(|r| r.addons.values())
+        .filter_map(|name| ctx.root.addon(name).read().ok().map(|a| a.kind))
+        .collect();
+    apply_buildpack_requests(app, &output, first_deploy, &mut config, &attached);
 
     // The Procfile wins; the last buildpack's defaults fill in the types it
     // does not name, as on Heroku.
@@ -254,13 +261,14 @@ fn build_and_release(
 
 /// What the buildpacks' `bin/release` asked for beyond process types:
 /// config vars are set on the first deploy (never over the user's) and only
-/// suggested later; add-ons are named with the command that creates them.
+/// suggested later; add-ons the app has none of (`attached`: the kinds it
+/// has) are named with the command that creates them.
 fn apply_buildpack_requests(
     app: &AppDir,
     output: &build::BuildOutput,
     first_deploy: bool,
     config: &mut BTreeMap<String, String>,
-    current: Option<&Release>,
+    attached: &[Kind],
 ) {
     for (key, value) in &output.config_vars {
         if config.contains_key(key) || crate::state::ConfigKey::parse(key).is_err() {
@@ -276,26 +284,25 @@ fn apply_buildpack_requests(
             );
         }
     }
-    let attached: Vec<&str> = current
-        .map(|r| r.addons.values().map(String::as_str).collect())
-        .unwrap_or_default();
     for addon in &output.addons {
-        let kind = match addon.split(':').next().unwrap_or_default() {
-            "heroku-postgresql" | "postgres" | "postgresql" => "postgres",
-            "heroku-redis" | "redis" => "redis",
-            _ => {
-                say!(
-                    " !     The buildpack asks for the add-on `{addon}`, which paas does not offer"
-                );
-                continue;
-            }
-        };
-        if !attached.iter().any(|a| a.starts_with(&format!("{kind}-"))) {
-            say!(
-                " !     The buildpack asks for a {kind} add-on: `paas addons:create {kind} -a {}` makes one",
-                app.name
-            );
+        if let Some(note) = addon_request_note(addon, attached, app.name.as_str()) {
+            say!("{note}");
         }
+    }
+}
+
+/// What to say about an add-on a buildpack asks for (`heroku-postgresql`),
+/// given the kinds of the add-ons the app has: nothing when it has one.
+fn addon_request_note(addon: &str, attached: &[Kind], app: &str) -> Option<String> {
+    match Kind::parse(addon) {
+        Ok(kind) if attached.contains(&kind) => None,
+        Ok(kind) => Some(format!(
+            " !     The buildpack asks for a {0} add-on: `paas addons:create {0} -a {app}` makes one",
+            kind.name()
+        )),
+        Err(_) => Some(format!(
+            " !     The buildpack asks for the add-on `{addon}`, which paas does not offer"
+        )),
     }
 }
 
@@ -434,5 +441,27 @@ impl Drop for RemoveOnDrop {
         if self.0.exists() {
             let _ = std::fs::remove_dir_all(&self.0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_addon_request_is_met_by_an_addon_of_its_kind_whatever_its_name() {
+        // A postgres add-on made with `--name db` is attached: nothing to say.
+        assert_eq!(
+            addon_request_note("heroku-postgresql:mini", &[Kind::Postgres], "web"),
+            None
+        );
+        assert_eq!(
+            addon_request_note("heroku-postgresql", &[Kind::Redis], "web").as_deref(),
+            Some(" !     The buildpack asks for a postgres add-on: `paas addons:create postgres -a web` makes one")
+        );
+        assert_eq!(
+            addon_request_note("heroku-kafka", &[], "web").as_deref(),
+            Some(" !     The buildpack asks for the add-on `heroku-kafka`, which paas does not offer")
+        );
     }
 }
