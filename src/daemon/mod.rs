@@ -7,7 +7,6 @@ mod connector;
 mod router;
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,14 +58,14 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
     let _ = std::fs::remove_file(&socket_path);
     let control = UnixListener::bind(&socket_path)
         .context(|| format!("listening on `{}`", socket_path.display()))?;
-    let address = IpAddr::from(if settings.local {
-        Ipv4Addr::LOCALHOST
+    let address = if settings.local {
+        "127.0.0.1"
     } else {
-        Ipv4Addr::UNSPECIFIED
-    });
-    let http = listen(address, settings.http_port, "--http-port")?;
+        "0.0.0.0"
+    };
+    let http = listen(address, settings.http_port, "--http-port").await?;
     let https = match settings.https_port {
-        Some(port) => Some(listen(address, port, "--https-port")?),
+        Some(port) => Some(listen(address, port, "--https-port").await?),
         None => None,
     };
     eprintln!(
@@ -128,15 +127,16 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
     Ok(())
 }
 
-fn listen(address: IpAddr, port: u16, option: &str) -> Result<tokio::net::TcpListener> {
-    let address = SocketAddr::new(address, port);
-    router::listen_shared(address).map_err(|err| {
-        Error::new(format!("the router cannot listen on port {port}"))
-            .cause(err)
-            .hint(format!(
-                "another program holds that port; pick another with `{option}`"
-            ))
-    })
+async fn listen(address: &str, port: u16, option: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind((address, port))
+        .await
+        .map_err(|err| {
+            Error::new(format!("the router cannot listen on port {port}"))
+                .cause(err)
+                .hint(format!(
+                    "another program holds that port; pick another with `{option}`"
+                ))
+        })
 }
 
 /// Starts every add-on that is not running and waits until each accepts

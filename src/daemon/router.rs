@@ -376,12 +376,14 @@ impl Router {
             } else {
                 self.for_another_thread()
             };
-            let http = listen_again(&http).context(|| "opening the router's HTTP port".into())?;
+            let http = http
+                .try_clone()
+                .context(|| "sharing the router's HTTP listener".into())?;
             let https = https
                 .as_ref()
-                .map(listen_again)
+                .map(|l| l.try_clone())
                 .transpose()
-                .context(|| "opening the router's HTTPS port".into())?;
+                .context(|| "sharing the router's HTTPS listener".into())?;
             std::thread::Builder::new()
                 .name(format!("paas-router-{index}"))
                 .spawn(move || {
@@ -986,25 +988,6 @@ fn forwarding_headers(
     set("x-request-start", &value);
     set("x-request-id", request_id);
     set("via", "1.1 paas");
-}
-
-/// A listening socket the router's threads can each open on the same port
-/// (SO_REUSEPORT): the kernel spreads new connections over them evenly,
-/// instead of the thread that wakes first taking most.
-pub fn listen_shared(address: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = match address {
-        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-    };
-    socket.set_reuseaddr(true)?;
-    socket.set_reuseport(true)?;
-    socket.bind(address)?;
-    socket.listen(1024)
-}
-
-/// Another socket on a `listen_shared` socket's port, for another thread.
-fn listen_again(listener: &std::net::TcpListener) -> std::io::Result<std::net::TcpListener> {
-    listen_shared(listener.local_addr()?)?.into_std()
 }
 
 /// The next connection (a failed accept, such as too many open files, is
