@@ -666,6 +666,15 @@ pub enum Command {
         user: String,
     },
 
+    /// Connects the router to dynos inside their network namespaces (run
+    /// by the daemon in podman's user namespace).
+    #[command(name = "dyno-connector", hide = true)]
+    DynoConnector {
+        /// Where to listen for the daemon.
+        #[arg(long)]
+        socket: std::path::PathBuf,
+    },
+
     /// Entry point of the git hooks.
     #[command(hide = true)]
     Hook {

@@ -49,6 +49,9 @@ pub struct Backend {
     pub address: String,
     /// `web.1`, for the router's log lines.
     pub dyno: String,
+    /// The host pid of the dyno's init: the router connects from inside
+    /// its network namespace when it can (`daemon::netns`).
+    pub pid: Option<u32>,
 }
 
 /// Everything converge needs about the install.
@@ -559,6 +562,7 @@ pub fn routes_of(dynos: &[Dyno]) -> Routes {
                 Some(Backend {
                     address: d.address?.to_string(),
                     dyno: d.name(),
+                    pid: d.pid,
                 })
             })
             .collect(),

@@ -15,7 +15,9 @@ class App(http.server.BaseHTTPRequestHandler):
         if self.path == "/slow":
             time.sleep(35)
         if self.path == "/headers":
-            body = json.dumps({k.lower(): v for k, v in self.headers.items()}).encode()
+            seen = {k.lower(): v for k, v in self.headers.items()}
+            seen[" peer"] = self.client_address[0]
+            body = json.dumps(seen).encode()
         else:
             body = f"Hello from {os.environ['DYNO']}\n".encode()
         self.send_response(200)
@@ -50,6 +52,10 @@ fn apps_see_forwarding_headers_and_refused_dynos_are_skipped() {
     assert_eq!(status, 200, "{body}");
     let headers: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
+    // The router reached the dyno from inside its network namespace, not
+    // through podman's port forwarder (whose connections come from the
+    // dyno's outside address).
+    assert_eq!(headers[" peer"], "127.0.0.1", "{body}");
     assert_eq!(headers["x-forwarded-proto"], "http");
     assert_eq!(headers["x-forwarded-port"], server.http_port.to_string());
     assert_eq!(headers["x-request-id"], request_id);

@@ -104,6 +104,8 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
     match cli.command {
         Command::Server(command) => server::run(root, command),
         Command::SshCommand { user } => ssh_command::run(root, &user),
+        // In podman's user namespace, where it is "root": needs no install.
+        Command::DynoConnector { socket } => crate::daemon::netns::serve_helper(&socket),
         // Printed by this binary, wherever it runs.
         Command::Completions { shell } => crate::completion::print_registration(shell),
         Command::Manpage => crate::docs::manpage(),
@@ -263,9 +265,9 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Hook { name } => deploy::hook(ctx, &name),
         Command::Completions { shell } => crate::completion::print_registration(shell),
         Command::Manpage => crate::docs::manpage(),
-        Command::Server(_) | Command::SshCommand { .. } => Err(Error::unexpected(
-            "server commands are dispatched before this point",
-        )),
+        Command::Server(_) | Command::SshCommand { .. } | Command::DynoConnector { .. } => Err(
+            Error::unexpected("server commands are dispatched before this point"),
+        ),
     }
 }
 

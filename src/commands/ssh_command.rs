@@ -69,6 +69,7 @@ fn allowed_over_ssh(command: &Command) -> bool {
         command,
         Command::Server(_)
             | Command::Daemon
+            | Command::DynoConnector { .. }
             | Command::SshCommand { .. }
             | Command::Hook { .. }
             | Command::GitRemote

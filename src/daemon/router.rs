@@ -27,6 +27,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use super::connector::{ConnectTime, TimedConnector};
+use super::netns::DynoConnector;
 use crate::converge::Backend;
 use crate::error::{Context, Result};
 use crate::state::{AppName, Root};
@@ -286,6 +287,9 @@ pub struct Router {
     client: Client<TimedConnector, Body>,
     /// For the HTTP/1.1 path.
     dyno_pool: http1::DynoPool,
+    /// Connects to dynos inside their network namespaces, when the helper
+    /// for that runs (`daemon::netns`).
+    dyno_connector: Option<DynoConnector>,
     in_flight: Arc<InFlight>,
     log: RequestLog,
     request_ids: Arc<RequestIds>,
@@ -299,6 +303,8 @@ pub struct RouterParts {
     pub in_flight: Arc<InFlight>,
     pub wake: Wake,
     pub challenges: super::acme::Challenges,
+    /// The socket of the `daemon::netns` helper, if it was started.
+    pub connector_socket: Option<std::path::PathBuf>,
 }
 
 /// Headers that describe one connection, not the request: never forwarded.
@@ -327,6 +333,7 @@ impl Router {
             table: parts.table,
             client: dyno_client(),
             dyno_pool: http1::DynoPool::default(),
+            dyno_connector: parts.connector_socket.map(DynoConnector::new),
             in_flight: parts.in_flight,
             log: RequestLog::start(root),
             request_ids: Arc::default(),
@@ -344,6 +351,10 @@ impl Router {
             table: self.table.clone(),
             client: dyno_client(),
             dyno_pool: http1::DynoPool::default(),
+            dyno_connector: self
+                .dyno_connector
+                .as_ref()
+                .map(|c| DynoConnector::new(c.socket().to_path_buf())),
             in_flight: self.in_flight.clone(),
             log: self.log.clone(),
             request_ids: self.request_ids.clone(),
@@ -1365,6 +1376,7 @@ mod tests {
         let backend = |dyno: &str| Backend {
             address: format!("127.0.0.1:{}", dyno.len()),
             dyno: dyno.into(),
+            pid: None,
         };
         let routes = AppRoutes::new("app", vec![backend("web.1"), backend("web.2")]);
         let picks: Vec<_> = (0..4)

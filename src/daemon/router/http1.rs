@@ -24,6 +24,9 @@ use hyper::StatusCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::converge::Backend;
+use crate::runtime::DYNO_PORT;
+
 use super::{
     failure_answer, forwarding_headers, Admission, RequestHead, Router, FORWARDING_HEADERS,
     HOP_BY_HOP, REQUEST_TIMEOUT,
@@ -136,7 +139,7 @@ impl Router {
             attempts += 1;
             let guard = self.in_flight.enter(&backend.address);
             entry.dyno = Some(backend.dyno.clone());
-            let exchange = self.exchange(&backend.address, &to_send, client, input, from_dyno);
+            let exchange = self.exchange(&backend, &to_send, client, input, from_dyno);
             match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
                 Ok(Ok(response)) => break Ok((response, guard)),
                 Ok(Err(Failure::Refused)) => {
@@ -217,26 +220,23 @@ impl Router {
         }
     }
 
-    /// Sends the request to the dyno at `address` (a kept-alive connection
-    /// if there is one) and reads the response's head. A kept-alive
-    /// connection the dyno had closed is replaced when that loses nothing.
+    /// Sends the request to the dyno (on a kept-alive connection if there
+    /// is one) and reads the response's head. A kept-alive connection the
+    /// dyno had closed is replaced when that loses nothing.
     async fn exchange(
         &self,
-        address: &str,
+        backend: &Backend,
         request: &Outgoing<'_>,
         client: &mut TcpStream,
         input: &mut BytesMut,
         from_dyno: &mut BytesMut,
     ) -> Result<DynoResponse, Failure> {
         loop {
-            let (mut dyno, connect) = match self.dyno_pool.take(address) {
+            let (mut dyno, connect) = match self.dyno_pool.take(&backend.address) {
                 Some(dyno) => (dyno, None),
                 None => {
                     let started = Instant::now();
-                    let dyno = TcpStream::connect(address)
-                        .await
-                        .map_err(|_| Failure::Refused)?;
-                    let _ = dyno.set_nodelay(true);
+                    let dyno = self.connect(backend).await.map_err(|_| Failure::Refused)?;
                     (dyno, Some(started.elapsed()))
                 }
             };
@@ -257,6 +257,25 @@ impl Router {
                 _ => return Err(Failure::NoResponse),
             }
         }
+    }
+}
+
+impl Router {
+    /// A new connection to a dyno: from inside its network namespace when
+    /// the helper is there, else to its published port. Inside, a dyno
+    /// not listening refuses (H21, or another dyno); podman's forwarder
+    /// accepts for it and then closes.
+    async fn connect(&self, backend: &Backend) -> io::Result<TcpStream> {
+        if let (Some(connector), Some(pid)) = (&self.dyno_connector, backend.pid) {
+            match connector.connect(pid, DYNO_PORT).await {
+                Ok(dyno) => return Ok(dyno),
+                Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => return Err(err),
+                Err(_) => {}
+            }
+        }
+        let dyno = TcpStream::connect(&backend.address).await?;
+        let _ = dyno.set_nodelay(true);
+        Ok(dyno)
     }
 }
 
