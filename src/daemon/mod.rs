@@ -240,7 +240,13 @@ fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, A
         let backends: Vec<converge::Backend> = converge::read_routes(&root.app(&app))
             .backends
             .into_iter()
-            .filter(|b| live.contains(b))
+            // The live entry: its pid is today's (routes written by an
+            // older paas have none).
+            .filter_map(|b| {
+                live.iter()
+                    .find(|l| l.address == b.address && l.dyno == b.dyno)
+                    .cloned()
+            })
             .collect();
         let (routes, domains) = app_routes(&root.app(&app), backends);
         // Autosleep counts idle time from the daemon's start at the earliest.

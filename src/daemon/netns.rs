@@ -23,6 +23,7 @@ use std::time::Duration;
 use tokio::io::{AsyncWriteExt, Interest};
 
 use crate::error::{Context, Result};
+use crate::runtime::DYNO_PORT;
 use crate::state::Root;
 
 /// How long the helper waits for a dyno to accept a connection.
@@ -54,6 +55,10 @@ pub fn spawn_helper(root: &Root) -> Result<Child> {
 
 /// The helper's body (`paas dyno-connector`, inside `podman unshare`).
 pub fn serve_helper(socket: &Path) -> Result<()> {
+    // A daemon that hung up must not kill the helper (`main` restores
+    // SIGPIPE's default for the CLI).
+    // SAFETY: setting a signal's disposition to ignore.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     let _ = std::fs::remove_file(socket);
     let listener =
         UnixListener::bind(socket).context(|| format!("listening on `{}`", socket.display()))?;
@@ -62,13 +67,22 @@ pub fn serve_helper(socket: &Path) -> Result<()> {
         let _ = io::copy(&mut io::stdin(), &mut io::sink());
         std::process::exit(0);
     });
-    for daemon in listener.incoming().flatten() {
-        std::thread::spawn(move || answer(daemon));
+    for daemon in listener.incoming() {
+        match daemon {
+            Ok(daemon) => {
+                std::thread::spawn(move || answer(daemon));
+            }
+            // Out of fds, say: waited out, not spun on.
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
     }
     Ok(())
 }
 
 /// Answers one daemon connection's requests, a line each: `PID PORT`.
+/// `+` with the socket; `-` when the dyno refused (it does not listen, or
+/// is gone); `?` for anything else, where the daemon uses the published
+/// port instead. Only the dynos' port is connected to.
 fn answer(daemon: UnixStream) -> io::Result<()> {
     let lines = BufReader::new(daemon.try_clone()?).lines();
     for line in lines {
@@ -77,15 +91,23 @@ fn answer(daemon: UnixStream) -> io::Result<()> {
         let pid = words.next().and_then(|w| w.parse::<u32>().ok());
         let port = words.next().and_then(|w| w.parse::<u16>().ok());
         let connected = match (pid, port) {
-            (Some(pid), Some(port)) => connect_inside(pid, port),
+            (Some(pid), Some(DYNO_PORT)) => connect_inside(pid, DYNO_PORT),
             _ => Err(io::ErrorKind::InvalidInput.into()),
         };
         match connected {
             Ok(dyno) => send_fd(&daemon, dyno.as_raw_fd())?,
-            Err(_) => (&daemon).write_all(b"-")?,
+            Err(err) if refused(&err) => (&daemon).write_all(b"-")?,
+            Err(_) => (&daemon).write_all(b"?")?,
         }
     }
     Ok(())
+}
+
+fn refused(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound
+    )
 }
 
 /// Connects to `port` on the loopback of `pid`'s network namespace. On a
@@ -107,6 +129,22 @@ fn connect_inside(pid: u32, port: u16) -> io::Result<std::net::TcpStream> {
     .unwrap_or_else(|_| Err(io::ErrorKind::Other.into()))
 }
 
+/// A message of one byte (`iov`) with room for one fd (`control`: u64s,
+/// as a control message header must be aligned).
+///
+/// # Safety
+/// The message points into `iov` and `control`: use it while they live.
+unsafe fn one_fd_message(iov: &mut libc::iovec, control: &mut [u64; 4]) -> libc::msghdr {
+    let space = libc::CMSG_SPACE(size_of::<RawFd>() as u32) as usize;
+    assert!(space <= size_of_val(control));
+    let mut message: libc::msghdr = std::mem::zeroed();
+    message.msg_iov = iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.as_mut_ptr().cast();
+    message.msg_controllen = space as _;
+    message
+}
+
 /// Sends `+` with `fd` attached.
 fn send_fd(to: &UnixStream, fd: RawFd) -> io::Result<()> {
     let mut byte = *b"+";
@@ -117,19 +155,14 @@ fn send_fd(to: &UnixStream, fd: RawFd) -> io::Result<()> {
     // SAFETY: the control buffer is sized by CMSG_SPACE for one fd, and
     // every pointer stays valid for the call.
     unsafe {
-        let space = libc::CMSG_SPACE(size_of::<RawFd>() as u32) as usize;
-        let mut control = vec![0u8; space];
-        let mut message: libc::msghdr = std::mem::zeroed();
-        message.msg_iov = &mut iov;
-        message.msg_iovlen = 1;
-        message.msg_control = control.as_mut_ptr().cast();
-        message.msg_controllen = space as _;
+        let mut control = [0u64; 4];
+        let message = one_fd_message(&mut iov, &mut control);
         let header = libc::CMSG_FIRSTHDR(&message);
         (*header).cmsg_level = libc::SOL_SOCKET;
         (*header).cmsg_type = libc::SCM_RIGHTS;
         (*header).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as _;
         std::ptr::write_unaligned(libc::CMSG_DATA(header).cast::<RawFd>(), fd);
-        if libc::sendmsg(to.as_raw_fd(), &message, 0) != 1 {
+        if libc::sendmsg(to.as_raw_fd(), &message, libc::MSG_NOSIGNAL) != 1 {
             return Err(io::Error::last_os_error());
         }
     }
@@ -146,13 +179,8 @@ fn receive_fd(from: RawFd) -> io::Result<OwnedFd> {
     };
     // SAFETY: as in `send_fd`; a received fd is owned at once.
     let (read, fd) = unsafe {
-        let space = libc::CMSG_SPACE(size_of::<RawFd>() as u32) as usize;
-        let mut control = vec![0u8; space];
-        let mut message: libc::msghdr = std::mem::zeroed();
-        message.msg_iov = &mut iov;
-        message.msg_iovlen = 1;
-        message.msg_control = control.as_mut_ptr().cast();
-        message.msg_controllen = space as _;
+        let mut control = [0u64; 4];
+        let mut message = one_fd_message(&mut iov, &mut control);
         let read = libc::recvmsg(from, &mut message, libc::MSG_CMSG_CLOEXEC);
         if read < 0 {
             return Err(io::Error::last_os_error());
@@ -170,23 +198,22 @@ fn receive_fd(from: RawFd) -> io::Result<OwnedFd> {
     };
     match (read, byte, fd) {
         (1, [b'+'], Some(fd)) => Ok(fd),
+        (1, [b'-'], None) => Err(io::ErrorKind::ConnectionRefused.into()),
         (0, _, _) => Err(io::ErrorKind::UnexpectedEof.into()),
-        _ => Err(io::ErrorKind::ConnectionRefused.into()),
+        _ => Err(io::ErrorKind::Other.into()),
     }
 }
 
-/// One router thread's line to the helper.
+/// How a router thread asks the helper: a connection of its own per
+/// question, so a slow answer holds up no other, and a request given up
+/// (its timeout) takes its question and answer with it.
 pub struct DynoConnector {
     socket: PathBuf,
-    helper: tokio::sync::Mutex<Option<tokio::net::UnixStream>>,
 }
 
 impl DynoConnector {
     pub fn new(socket: PathBuf) -> DynoConnector {
-        DynoConnector {
-            socket,
-            helper: tokio::sync::Mutex::new(None),
-        }
+        DynoConnector { socket }
     }
 
     pub fn socket(&self) -> &Path {
@@ -196,44 +223,28 @@ impl DynoConnector {
     /// A connection to `port` inside `pid`'s network namespace. Only the
     /// dyno refusing it (or being gone) is `ConnectionRefused`.
     pub async fn connect(&self, pid: u32, port: u16) -> io::Result<tokio::net::TcpStream> {
-        let mut helper = self.helper.lock().await;
         let asked = tokio::time::timeout(ANSWER_TIMEOUT, async {
-            if helper.is_none() {
-                // Not there (yet): not to be taken for the dyno refusing.
-                let stream = tokio::net::UnixStream::connect(&self.socket)
-                    .await
-                    .map_err(|err| io::Error::new(io::ErrorKind::NotConnected, err))?;
-                *helper = Some(stream);
-            }
-            let stream = helper.as_mut().expect("connected above");
-            stream
+            // Not there (yet): not to be taken for the dyno refusing.
+            let mut helper = tokio::net::UnixStream::connect(&self.socket)
+                .await
+                .map_err(|err| io::Error::new(io::ErrorKind::NotConnected, err))?;
+            helper
                 .write_all(format!("{pid} {port}\n").as_bytes())
                 .await?;
             loop {
-                stream.readable().await?;
-                let raw = stream.as_raw_fd();
-                match stream.try_io(Interest::READABLE, || receive_fd(raw)) {
+                helper.readable().await?;
+                let raw = helper.as_raw_fd();
+                match helper.try_io(Interest::READABLE, || receive_fd(raw)) {
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
                     answer => break answer,
                 }
             }
         })
         .await
-        .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()));
-        match asked {
-            Ok(fd) => {
-                let dyno = std::net::TcpStream::from(fd);
-                dyno.set_nonblocking(true)?;
-                tokio::net::TcpStream::from_std(dyno)
-            }
-            Err(err) => {
-                // A refusal keeps the line in step; anything else starts afresh.
-                if err.kind() != io::ErrorKind::ConnectionRefused {
-                    *helper = None;
-                }
-                Err(err)
-            }
-        }
+        .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))?;
+        let dyno = std::net::TcpStream::from(asked);
+        dyno.set_nonblocking(true)?;
+        tokio::net::TcpStream::from_std(dyno)
     }
 }
 

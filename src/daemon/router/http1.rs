@@ -42,8 +42,11 @@ const READ_SIZE: usize = 16 * 1024;
 /// A request body the router reads and drops (to answer without a dyno and
 /// keep the connection); a longer one closes the connection instead.
 const DISCARD_LIMIT: u64 = 1024 * 1024;
-/// How long a closing connection reads what the client still sends.
-const LINGER_TIME: Duration = Duration::from_secs(5);
+/// How long a closing connection reads what the client still sends: in
+/// all, and at most between two reads (nginx's `lingering_time` and
+/// `lingering_timeout`).
+const LINGER_TIME: Duration = Duration::from_secs(30);
+const LINGER_READ: Duration = Duration::from_secs(5);
 
 impl Router {
     /// Serves a plain-HTTP connection until it closes.
@@ -335,7 +338,8 @@ async fn close_lingering(mut client: TcpStream, mut input: BytesMut) {
     loop {
         input.clear();
         input.reserve(READ_SIZE);
-        let read = tokio::time::timeout_at(until, client.read_buf(&mut input)).await;
+        let deadline = until.min(tokio::time::Instant::now() + LINGER_READ);
+        let read = tokio::time::timeout_at(deadline, client.read_buf(&mut input)).await;
         if !matches!(read, Ok(Ok(read)) if read > 0) {
             return;
         }
@@ -593,11 +597,9 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Sends the request and reads the response's head; true when the whole
-/// request went out. A dyno may answer (say, 413 to an upload) before it
-/// has read the body, and then stop reading: while more of the body is to
-/// come from the client, the dyno is read as it is written to, so such an
-/// answer reaches the client at once instead of a timeout.
+/// Sends the request, then reads the response's head; true when the whole
+/// request went out. A dyno may answer (say, 413 to an upload) without
+/// reading all of the body: its answer counts even if sending failed.
 async fn send_and_read_head(
     dyno: &mut TcpStream,
     request: &Outgoing<'_>,
@@ -605,29 +607,14 @@ async fn send_and_read_head(
     input: &mut BytesMut,
     from_dyno: &mut BytesMut,
 ) -> Result<(bool, io::Result<Option<ResponseHead>>), ClientGone> {
-    if request.body_length <= input.len() as u64 {
-        // All of it is here already: one write, then the answer.
-        let body_sent = send_request(dyno, request, client, input).await.is_ok();
-        let head = read_response_head(dyno, client, from_dyno, request.head_only).await;
-        return Ok((body_sent, head));
-    }
-    let (mut dyno_in, mut dyno_out) = dyno.split();
-    let (mut client_in, mut client_out) = client.split();
-    let send = send_request(&mut dyno_out, request, &mut client_in, input);
-    let receive = read_response_head(&mut dyno_in, &mut client_out, from_dyno, request.head_only);
-    tokio::pin!(send, receive);
-    tokio::select! {
-        biased;
-        sent = &mut send => match sent {
-            Ok(()) => Ok((true, receive.await)),
-            // The dyno stopped reading: it may have answered all the same.
-            Err(SendFailed::Dyno) => Ok((false, receive.await)),
-            // The dyno waits for the rest of a body that will not come.
-            Err(SendFailed::Client) => Err(ClientGone),
-        },
-        // Answered first: the rest of the body is not sent.
-        head = &mut receive => Ok((false, head)),
-    }
+    let body_sent = match send_request(dyno, request, client, input).await {
+        Ok(()) => true,
+        Err(SendFailed::Dyno) => false,
+        // The dyno waits for the rest of a body that will not come.
+        Err(SendFailed::Client) => return Err(ClientGone),
+    };
+    let head = read_response_head(dyno, client, from_dyno, request.head_only).await;
+    Ok((body_sent, head))
 }
 
 /// The client closed its connection before it sent all of its request.
