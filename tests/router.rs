@@ -114,7 +114,7 @@ fn a_response_slower_than_30_seconds_is_an_h12() {
 /// is posted to it, and that closes kept-alive connections idle for a
 /// second (gunicorn does after two).
 const BODIES_APP: &str = r#"
-import hashlib, http.server, os
+import hashlib, http.server, os, time
 
 BIG = bytes(range(256)) * 20480  # 5 MiB
 
@@ -165,6 +165,28 @@ class App(http.server.BaseHTTPRequestHandler):
             self.fixed(200, f"Hello from {os.environ['DYNO']}\n".encode())
 
     def do_POST(self):
+        if self.path == "/limited":
+            # Refuses the upload unread, and holds the connection.
+            self.fixed(413, b"too big for me\n")
+            time.sleep(35)
+            self.close_connection = True
+            return
+        if self.path == "/duplex":
+            # Answers at once, then reads the body as it comes.
+            left = int(self.headers["Content-Length"])
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            digest = hashlib.sha256()
+            while left:
+                part = self.rfile.read(min(left, 65536))
+                if not part:
+                    break
+                digest.update(part)
+                left -= len(part)
+            body = digest.hexdigest().encode()
+            self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+            return
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.fixed(200, hashlib.sha256(body).hexdigest().encode())
 
@@ -215,7 +237,34 @@ fn bodies_pass_both_ways_whole_on_kept_alive_connections_and_a_cut_one_is_an_h18
     let expected = format!("{:x}", sha2::Sha256::digest(&posted));
     assert_eq!(
         curl(&server, "bodies", "/echo", &["--data-binary", &data]),
-        (200, expected)
+        (200, expected.clone())
+    );
+
+    // A dyno that answers before it reads the body, and reads on: the rest
+    // of the body still reaches it.
+    assert_eq!(
+        curl(
+            &server,
+            "bodies",
+            "/duplex",
+            &["--data-binary", &data, "-H", "Expect:"]
+        ),
+        (200, expected.clone())
+    );
+    // One that refuses an upload unread and holds the connection: the
+    // client gets the answer at once, not a timeout once buffers are full.
+    let huge = tempfile::NamedTempFile::new().unwrap();
+    huge.as_file().set_len(64 * 1024 * 1024).unwrap();
+    let huge_data = format!("@{}", huge.path().display());
+    assert_eq!(
+        // (No `Expect: 100-continue`, which sends big bodies to hyper's path.)
+        curl(
+            &server,
+            "bodies",
+            "/limited",
+            &["--data-binary", &huge_data, "-H", "Expect:"]
+        ),
+        (413, "too big for me\n".to_string())
     );
 
     // The dyno closed the router's idle connections meanwhile: a POST, which
@@ -319,6 +368,10 @@ fn bodies_pass_both_ways_whole_on_kept_alive_connections_and_a_cut_one_is_an_h18
         "{logs}"
     );
     assert!(!logs.contains("code=H13"), "{logs}");
+    assert!(
+        logs.contains("path=\"/limited\"") && logs.contains("status=413"),
+        "{logs}"
+    );
     let h18 = "at=error code=H18 desc=\"Server Request Interrupted\" method=GET path=\"/cut\"";
     assert_eq!(logs.matches(h18).count(), 3, "{logs}");
     assert!(
@@ -842,6 +895,8 @@ fn tls_certificates_serve_https_and_http2_and_redirect_http() {
         format!("{host}:{}", server.https_port),
         "HTTP/2's authority reaches the app as Host"
     );
+    // Past podman's port forwarder on this path too (see `apps_see…`).
+    assert_eq!(headers[" peer"], "127.0.0.1", "{body}");
     let (status, version, _) = curl_https(&server, &certificates.ca, host, "/", &["--http1.1"]);
     assert_eq!((status, version.as_str()), (200, "1.1"));
 

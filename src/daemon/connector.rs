@@ -12,6 +12,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
+use super::netns::DynoConnector;
+use super::router::RouteTable;
+use crate::runtime::DYNO_PORT;
+
 /// When a connection to a dyno was made and how long that took; hyper
 /// hands it back in each response's extensions.
 #[derive(Clone, Copy, Debug)]
@@ -33,18 +37,33 @@ impl ConnectTime {
 }
 
 #[derive(Clone)]
-pub struct TimedConnector(HttpConnector);
+pub struct TimedConnector {
+    http: HttpConnector,
+    /// Dynos are reached inside their network namespace when they can be
+    /// (`daemon::netns`), found by address in the routes.
+    inside: Option<(DynoConnector, RouteTable)>,
+}
 
 impl TimedConnector {
-    pub fn new() -> TimedConnector {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        TimedConnector(connector)
+    pub fn new(inside: Option<(DynoConnector, RouteTable)>) -> TimedConnector {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        TimedConnector { http, inside }
     }
 }
 
 type Connecting = Pin<Box<dyn Future<Output = Result<TimedStream, ConnectError>> + Send>>;
-type ConnectError = <HttpConnector as Service<Uri>>::Error;
+type ConnectError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The pid of the dyno at `address` (`127.0.0.1:41234`), if it is routed to.
+fn pid_at(table: &RouteTable, address: &str) -> Option<u32> {
+    table
+        .load()
+        .values()
+        .flat_map(|routes| routes.backends())
+        .find(|backend| backend.address == address)
+        .and_then(|backend| backend.pid)
+}
 
 impl Service<Uri> for TimedConnector {
     type Response = TimedStream;
@@ -52,14 +71,29 @@ impl Service<Uri> for TimedConnector {
     type Future = Connecting;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
+        self.http.poll_ready(cx).map_err(Into::into)
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let started = Instant::now();
-        let connecting = self.0.call(uri);
+        let inside = self.inside.as_ref().and_then(|(connector, table)| {
+            let pid = pid_at(table, uri.authority()?.as_str())?;
+            Some((connector.clone(), pid))
+        });
+        let connecting = self.http.call(uri);
         Box::pin(async move {
-            let stream = connecting.await?;
+            let inside = match inside {
+                Some((connector, pid)) => Some(connector.connect(pid, DYNO_PORT).await),
+                None => None,
+            };
+            let stream = match inside {
+                Some(Ok(dyno)) => TokioIo::new(dyno),
+                // The dyno does not listen: not hidden by podman's forwarder.
+                Some(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    return Err(err.into())
+                }
+                _ => connecting.await?,
+            };
             let finished = Instant::now();
             Ok(TimedStream {
                 stream,

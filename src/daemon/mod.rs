@@ -103,15 +103,7 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
         in_flight.clone(),
     ));
     let addons_task = tokio::spawn(addons_loop(root.clone(), settings.clone()));
-    // Ends with the daemon (its stdin is this child's pipe).
-    let connector = netns::spawn_helper(&root)
-        .map_err(|err| {
-            eprintln!(
-                "paas daemon: the router will reach dynos through their published ports: {}",
-                err.report().trim_end()
-            )
-        })
-        .ok();
+    netns::keep_helper_running(root.clone());
     let router = router::Router::new(
         domain,
         settings.http_port,
@@ -121,7 +113,7 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
             in_flight,
             wake: waker(root.clone(), table),
             challenges: acme.challenges.clone(),
-            connector_socket: connector.as_ref().map(|_| netns::socket_path(&root)),
+            connector_socket: Some(netns::socket_path(&root)),
         },
         root.clone(),
     );

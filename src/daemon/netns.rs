@@ -18,7 +18,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncWriteExt, Interest};
 
@@ -30,15 +30,49 @@ use crate::state::Root;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the daemon waits for the helper's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(6);
+/// The longest pause before starting a helper that ended again.
+const RESTART_PAUSE_MAX: Duration = Duration::from_secs(60);
 
 /// Where the helper listens for the daemon.
 pub fn socket_path(root: &Root) -> PathBuf {
     root.run_dir().join("dyno-connector.sock")
 }
 
+/// Keeps the helper running while the daemon runs: started again when it
+/// ends (after a pause that grows while it keeps ending at once), its end
+/// logged. Meanwhile the router uses the published ports.
+pub fn keep_helper_running(root: Root) {
+    std::thread::spawn(move || {
+        let mut pause = Duration::from_secs(1);
+        loop {
+            let started = Instant::now();
+            let ended = spawn_helper(&root).and_then(|mut helper| {
+                // Its lifeline: `wait` would close it.
+                let _stdin = helper.stdin.take();
+                helper
+                    .wait()
+                    .context(|| "waiting for the dyno connector".into())
+            });
+            let said = match ended {
+                Ok(status) => format!("ended ({status})"),
+                Err(err) => err.report().trim_end().to_string(),
+            };
+            eprintln!(
+                "paas daemon: the dyno connector {said}; the router uses the dynos' published ports until it is back"
+            );
+            pause = if started.elapsed() > RESTART_PAUSE_MAX {
+                Duration::from_secs(1)
+            } else {
+                (pause * 2).min(RESTART_PAUSE_MAX)
+            };
+            std::thread::sleep(pause);
+        }
+    });
+}
+
 /// Starts the helper in podman's user namespace. It lives as long as the
 /// returned child's stdin is open: until the daemon ends, however it ends.
-pub fn spawn_helper(root: &Root) -> Result<Child> {
+fn spawn_helper(root: &Root) -> Result<Child> {
     let bin = std::env::current_exe().context(|| "finding the paas binary".into())?;
     crate::runtime::podman::command()
         .arg("unshare")
@@ -207,6 +241,7 @@ fn receive_fd(from: RawFd) -> io::Result<OwnedFd> {
 /// How a router thread asks the helper: a connection of its own per
 /// question, so a slow answer holds up no other, and a request given up
 /// (its timeout) takes its question and answer with it.
+#[derive(Clone)]
 pub struct DynoConnector {
     socket: PathBuf,
 }
@@ -214,10 +249,6 @@ pub struct DynoConnector {
 impl DynoConnector {
     pub fn new(socket: PathBuf) -> DynoConnector {
         DynoConnector { socket }
-    }
-
-    pub fn socket(&self) -> &Path {
-        &self.socket
     }
 
     /// A connection to `port` inside `pid`'s network namespace. Only the

@@ -269,10 +269,10 @@ impl Drop for InFlightGuard {
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
-fn dyno_client() -> Client<TimedConnector, Body> {
+fn dyno_client(inside: Option<(DynoConnector, RouteTable)>) -> Client<TimedConnector, Body> {
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
-        .build(TimedConnector::new())
+        .build(TimedConnector::new(inside))
 }
 
 /// One router per thread (see `serve_on_threads`): all share the routes,
@@ -326,14 +326,16 @@ impl Router {
         parts: RouterParts,
         root: Root,
     ) -> Arc<Router> {
+        let dyno_connector = parts.connector_socket.map(DynoConnector::new);
+        let client = dyno_client(dyno_connector.clone().map(|c| (c, parts.table.clone())));
         Arc::new(Router {
             domain,
             port,
             https_port,
             table: parts.table,
-            client: dyno_client(),
+            client,
             dyno_pool: http1::DynoPool::default(),
-            dyno_connector: parts.connector_socket.map(DynoConnector::new),
+            dyno_connector,
             in_flight: parts.in_flight,
             log: RequestLog::start(root),
             request_ids: Arc::default(),
@@ -349,12 +351,9 @@ impl Router {
             port: self.port,
             https_port: self.https_port,
             table: self.table.clone(),
-            client: dyno_client(),
+            client: dyno_client(self.dyno_connector.clone().map(|c| (c, self.table.clone()))),
             dyno_pool: http1::DynoPool::default(),
-            dyno_connector: self
-                .dyno_connector
-                .as_ref()
-                .map(|c| DynoConnector::new(c.socket().to_path_buf())),
+            dyno_connector: self.dyno_connector.clone(),
             in_flight: self.in_flight.clone(),
             log: self.log.clone(),
             request_ids: self.request_ids.clone(),

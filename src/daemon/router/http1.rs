@@ -191,14 +191,16 @@ impl Router {
         entry.connect = Some(response.connect);
         entry.status = response.head.status;
         entry.bytes = response.head.content_length;
-        // A body not sent whole leaves the rest of it on the client's
-        // connection, and the dyno's waiting for it: neither can go on.
-        let close =
-            request.close || response.head.framing == Framing::UntilClose || !response.body_sent;
+        // A body still being sent as the answer starts may not be sent
+        // whole; the rest of it would be left on the client's connection,
+        // and the dyno's waiting for it: then neither can go on.
+        let close = request.close
+            || response.head.framing == Framing::UntilClose
+            || response.unsent.bytes > 0;
         let DynoResponse {
             mut dyno,
             head: response_head,
-            body_sent,
+            mut unsent,
             ..
         } = response;
         let mut out = response_head.client_head;
@@ -206,7 +208,22 @@ impl Router {
             out.extend_from_slice(b"connection: close\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        let relayed = relay_body(client, &mut dyno, out, from_dyno, response_head.framing).await;
+        let framing = response_head.framing;
+        let relayed = if unsent.can_send && unsent.bytes > 0 {
+            relay_sending(
+                client,
+                &mut dyno,
+                out,
+                from_dyno,
+                framing,
+                input,
+                &mut unsent,
+            )
+            .await
+        } else {
+            relay_body(client, &mut dyno, out, from_dyno, framing).await
+        };
+        let body_sent = unsent.bytes == 0;
         if let Err(Interrupted::Dyno) = relayed {
             entry.error = Some(("H18", "Server Request Interrupted"));
         }
@@ -243,16 +260,15 @@ impl Router {
                     (dyno, Some(started.elapsed()))
                 }
             };
-            let (body_sent, head) =
-                send_and_read_head(&mut dyno, request, client, input, from_dyno)
-                    .await
-                    .map_err(|ClientGone| Failure::ClientGone)?;
+            let (unsent, head) = send_and_read_head(&mut dyno, request, client, input, from_dyno)
+                .await
+                .map_err(|ClientGone| Failure::ClientGone)?;
             match head {
                 Ok(Some(head)) => {
                     return Ok(DynoResponse {
                         dyno,
                         head,
-                        body_sent,
+                        unsent,
                         connect: connect.unwrap_or(Duration::ZERO),
                     })
                 }
@@ -312,8 +328,9 @@ struct Buffers<'a> {
 struct DynoResponse {
     dyno: TcpStream,
     head: ResponseHead,
-    /// The whole request went to the dyno (it may answer before).
-    body_sent: bool,
+    /// What is left to send of the request's body (a dyno may answer
+    /// before it has read it all).
+    unsent: Unsent,
     /// How long connecting took; zero on a kept-alive connection.
     connect: Duration,
 }
@@ -597,24 +614,60 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Sends the request, then reads the response's head; true when the whole
-/// request went out. A dyno may answer (say, 413 to an upload) without
-/// reading all of the body: its answer counts even if sending failed.
+/// Sends the request and reads the response's head. A dyno may answer
+/// before it has read the body: to refuse it (413), or to stream its answer
+/// while it reads on. So the body goes on to the dyno while the head is
+/// awaited; what is left of it when the head comes is sent while the
+/// response is relayed (`relay_sending`).
 async fn send_and_read_head(
     dyno: &mut TcpStream,
     request: &Outgoing<'_>,
     client: &mut TcpStream,
     input: &mut BytesMut,
     from_dyno: &mut BytesMut,
-) -> Result<(bool, io::Result<Option<ResponseHead>>), ClientGone> {
-    let body_sent = match send_request(dyno, request, client, input).await {
-        Ok(()) => true,
-        Err(SendFailed::Dyno) => false,
-        // The dyno waits for the rest of a body that will not come.
+) -> Result<(Unsent, io::Result<Option<ResponseHead>>), ClientGone> {
+    let mut unsent = match send_head(dyno, request, input).await {
+        Ok(bytes) => Unsent {
+            bytes,
+            can_send: true,
+        },
+        // A dyno may answer without reading all of the body.
+        Err(SendFailed::Dyno) => Unsent {
+            bytes: request.body_length,
+            can_send: false,
+        },
         Err(SendFailed::Client) => return Err(ClientGone),
     };
-    let head = read_response_head(dyno, client, from_dyno, request.head_only).await;
-    Ok((body_sent, head))
+    if !unsent.can_send || unsent.bytes == 0 {
+        let head = read_response_head(dyno, client, from_dyno, request.head_only).await;
+        return Ok((unsent, head));
+    }
+    let (mut dyno_in, mut dyno_out) = dyno.split();
+    let (mut client_in, mut client_out) = client.split();
+    let receive = read_response_head(&mut dyno_in, &mut client_out, from_dyno, request.head_only);
+    tokio::pin!(receive);
+    loop {
+        tokio::select! {
+            head = &mut receive => return Ok((unsent, head)),
+            sent = send_body(&mut dyno_out, &mut client_in, input, &mut unsent.bytes),
+                if unsent.can_send && unsent.bytes > 0 =>
+            {
+                match sent {
+                    Ok(()) => {}
+                    // The dyno waits for the rest of a body that will not come.
+                    Err(SendFailed::Client) => return Err(ClientGone),
+                    Err(SendFailed::Dyno) => unsent.can_send = false,
+                }
+            }
+        }
+    }
+}
+
+/// How much of a request's body is still to go to the dyno, and whether it
+/// still can (the dyno has not stopped taking it).
+struct Unsent {
+    bytes: u64,
+    can_send: bool,
 }
 
 /// The client closed its connection before it sent all of its request.
@@ -626,15 +679,14 @@ enum SendFailed {
     Dyno,
 }
 
-/// Writes the request's head and then its body, as it comes from the client.
-async fn send_request(
-    dyno: &mut (impl AsyncWrite + Unpin),
+/// Writes the request's head, with as much of its body as the client sent
+/// with it; returns how many bytes of the body are still to come.
+async fn send_head(
+    dyno: &mut TcpStream,
     request: &Outgoing<'_>,
-    client: &mut (impl AsyncRead + Unpin),
     input: &mut BytesMut,
-) -> Result<(), SendFailed> {
-    let mut remaining = request.body_length;
-    let buffered = remaining.min(input.len() as u64) as usize;
+) -> Result<u64, SendFailed> {
+    let buffered = request.body_length.min(input.len() as u64) as usize;
     if buffered == 0 {
         dyno.write_all(request.head)
             .await
@@ -644,21 +696,65 @@ async fn send_request(
         first.extend_from_slice(request.head);
         first.extend_from_slice(&input[..buffered]);
         input.advance(buffered);
-        remaining -= buffered as u64;
         dyno.write_all(&first).await.map_err(|_| SendFailed::Dyno)?;
     }
-    while remaining > 0 {
-        input.reserve(READ_SIZE);
-        if !matches!(client.read_buf(input).await, Ok(read) if read > 0) {
-            return Err(SendFailed::Client);
+    Ok(request.body_length - buffered as u64)
+}
+
+/// Sends the next `unsent` bytes of the body as they come from the client.
+/// Safe to drop at any await (each one is, and the count is the caller's):
+/// sending stops when the dyno answers, and goes on from there.
+async fn send_body(
+    dyno: &mut (impl AsyncWrite + Unpin),
+    client: &mut (impl AsyncRead + Unpin),
+    input: &mut BytesMut,
+    unsent: &mut u64,
+) -> Result<(), SendFailed> {
+    while *unsent > 0 {
+        if input.is_empty() {
+            input.reserve(READ_SIZE);
+            if !matches!(client.read_buf(input).await, Ok(read) if read > 0) {
+                return Err(SendFailed::Client);
+            }
         }
-        let take = remaining.min(input.len() as u64) as usize;
-        let result = dyno.write_all(&input[..take]).await;
-        input.advance(take);
-        remaining -= take as u64;
-        result.map_err(|_| SendFailed::Dyno)?;
+        let take = (*unsent).min(input.len() as u64) as usize;
+        match dyno.write(&input[..take]).await {
+            Ok(written) if written > 0 => {
+                input.advance(written);
+                *unsent -= written as u64;
+            }
+            _ => return Err(SendFailed::Dyno),
+        }
     }
     Ok(())
+}
+
+/// Relays the response's body while sending the rest of the request's
+/// body, for a dyno that answers as it reads; true as `relay_body`.
+async fn relay_sending(
+    client: &mut TcpStream,
+    dyno: &mut TcpStream,
+    out: Vec<u8>,
+    from_dyno: &mut BytesMut,
+    framing: Framing,
+    input: &mut BytesMut,
+    unsent: &mut Unsent,
+) -> Result<bool, Interrupted> {
+    let (mut dyno_in, mut dyno_out) = dyno.split();
+    let (mut client_in, mut client_out) = client.split();
+    let relay = relay_body(&mut client_out, &mut dyno_in, out, from_dyno, framing);
+    tokio::pin!(relay);
+    loop {
+        tokio::select! {
+            relayed = &mut relay => return relayed,
+            sent = send_body(&mut dyno_out, &mut client_in, input, &mut unsent.bytes),
+                if unsent.can_send && unsent.bytes > 0 =>
+            {
+                // Done, or one side stopped: the response goes on alone.
+                unsent.can_send &= sent.is_ok();
+            }
+        }
+    }
 }
 
 /// Reads the dyno's response head, passing interim (1xx) responses on to
@@ -719,8 +815,8 @@ enum Interrupted {
 /// comes. True when the body ended where its framing said, with nothing
 /// after it, so the dyno's connection can serve another request.
 async fn relay_body(
-    client: &mut TcpStream,
-    dyno: &mut TcpStream,
+    client: &mut (impl AsyncWrite + Unpin),
+    dyno: &mut (impl AsyncRead + Unpin),
     mut out: Vec<u8>,
     rest: &mut BytesMut,
     framing: Framing,
