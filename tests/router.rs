@@ -359,8 +359,35 @@ fn bodies_pass_both_ways_whole_on_kept_alive_connections_and_a_cut_one_is_an_h18
             .unwrap();
         std::thread::sleep(Duration::from_millis(300));
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // One that goes away after the dyno's early answer: the dyno, reading
+    // on, is let go of, and the request is done (logged), not held.
+    {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream
+            .write_all(
+                b"POST /duplex HTTP/1.1\r\nHost: bodies.localhost\r\n\
+                  Content-Length: 1000000\r\n\r\nthe start, then nothing",
+            )
+            .unwrap();
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200");
+    }
+    std::thread::sleep(Duration::from_millis(1000));
     let logs = server.ok(&["logs", "-a", "bodies", "-p", "router", "-n", "200"]);
+    assert_eq!(
+        logs.matches("method=POST path=\"/duplex\"").count(),
+        2,
+        "the abandoned duplex request is logged: {logs}"
+    );
+    assert!(
+        !logs.contains("code=H18 desc=\"Server Request Interrupted\" method=POST"),
+        "ended by the router, not by the dyno's read timeout: {logs}"
+    );
     assert!(
         logs.contains(
             "at=error code=H27 desc=\"Client Request Interrupted\" method=POST path=\"/echo\""

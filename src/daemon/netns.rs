@@ -44,6 +44,7 @@ pub fn socket_path(root: &Root) -> PathBuf {
 pub fn keep_helper_running(root: Root) {
     std::thread::spawn(move || {
         let mut pause = Duration::from_secs(1);
+        let mut last_said = String::new();
         loop {
             let started = Instant::now();
             let ended = spawn_helper(&root).and_then(|mut helper| {
@@ -57,9 +58,14 @@ pub fn keep_helper_running(root: Root) {
                 Ok(status) => format!("ended ({status})"),
                 Err(err) => err.report().trim_end().to_string(),
             };
-            eprintln!(
-                "paas daemon: the dyno connector {said}; the router uses the dynos' published ports until it is back"
-            );
+            // Said once while it keeps ending the same way (no podman, a
+            // rootful one): not every minute.
+            if said != last_said {
+                eprintln!(
+                    "paas daemon: the dyno connector {said}; the router uses the dynos' published ports until it is back"
+                );
+                last_said = said;
+            }
             pause = if started.elapsed() > RESTART_PAUSE_MAX {
                 Duration::from_secs(1)
             } else {

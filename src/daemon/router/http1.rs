@@ -196,7 +196,7 @@ impl Router {
         // and the dyno's waiting for it: then neither can go on.
         let close = request.close
             || response.head.framing == Framing::UntilClose
-            || response.unsent.bytes > 0;
+            || !response.unsent.all_sent();
         let DynoResponse {
             mut dyno,
             head: response_head,
@@ -223,7 +223,7 @@ impl Router {
         } else {
             relay_body(client, &mut dyno, out, from_dyno, framing).await
         };
-        let body_sent = unsent.bytes == 0;
+        let body_sent = unsent.all_sent();
         if let Err(Interrupted::Dyno) = relayed {
             entry.error = Some(("H18", "Server Request Interrupted"));
         }
@@ -628,11 +628,13 @@ async fn send_and_read_head(
 ) -> Result<(Unsent, io::Result<Option<ResponseHead>>), ClientGone> {
     let mut unsent = match send_head(dyno, request, input).await {
         Ok(bytes) => Unsent {
+            head_sent: true,
             bytes,
             can_send: true,
         },
         // A dyno may answer without reading all of the body.
         Err(SendFailed::Dyno) => Unsent {
+            head_sent: false,
             bytes: request.body_length,
             can_send: false,
         },
@@ -666,8 +668,16 @@ async fn send_and_read_head(
 /// How much of a request's body is still to go to the dyno, and whether it
 /// still can (the dyno has not stopped taking it).
 struct Unsent {
+    /// The head went out whole (else nothing says what the dyno got).
+    head_sent: bool,
     bytes: u64,
     can_send: bool,
+}
+
+impl Unsent {
+    fn all_sent(&self) -> bool {
+        self.head_sent && self.bytes == 0
+    }
 }
 
 /// The client closed its connection before it sent all of its request.
@@ -750,8 +760,14 @@ async fn relay_sending(
             sent = send_body(&mut dyno_out, &mut client_in, input, &mut unsent.bytes),
                 if unsent.can_send && unsent.bytes > 0 =>
             {
-                // Done, or one side stopped: the response goes on alone.
-                unsent.can_send &= sent.is_ok();
+                match sent {
+                    Ok(()) => {}
+                    // A dyno answering as it reads would wait for the rest
+                    // for ever: both connections end.
+                    Err(SendFailed::Client) => return Err(Interrupted::Client),
+                    // The dyno stopped reading: its response goes on alone.
+                    Err(SendFailed::Dyno) => unsent.can_send = false,
+                }
             }
         }
     }
