@@ -153,9 +153,11 @@ fn build_and_release(
         buildpacks: &buildpacks,
     })?;
     let first_deploy = current.as_ref().and_then(|r| r.slug.as_ref()).is_none();
-    // By kind, whatever the add-ons are called (`--name db`).
+    // By kind, whatever the add-ons are called (`--name db`); read only
+    // when a buildpack asks for one.
     let attached: Vec<Kind> = current
         .iter()
+        .filter(|_| !output.addons.is_empty())
         .flat_map(|r| r.addons.values())
         .filter_map(|name| ctx.root.addon(name).read().ok().map(|a| a.kind))
         .collect();

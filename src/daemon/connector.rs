@@ -7,14 +7,13 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use hyper::Uri;
-use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
 use super::netns::DynoConnector;
 use super::router::RouteTable;
-use crate::runtime::DYNO_PORT;
 
 /// When a connection to a dyno was made and how long that took; hyper
 /// hands it back in each response's extensions.
@@ -36,19 +35,18 @@ impl ConnectTime {
     }
 }
 
+/// hyper's connector to dynos: as the router's own path connects
+/// (`DynoConnector::connect_dyno`), finding a dyno's pid by its address in
+/// the routes.
 #[derive(Clone)]
 pub struct TimedConnector {
-    http: HttpConnector,
-    /// Dynos are reached inside their network namespace when they can be
-    /// (`daemon::netns`), found by address in the routes.
-    inside: Option<(DynoConnector, RouteTable)>,
+    dynos: DynoConnector,
+    table: RouteTable,
 }
 
 impl TimedConnector {
-    pub fn new(inside: Option<(DynoConnector, RouteTable)>) -> TimedConnector {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        TimedConnector { http, inside }
+    pub fn new(dynos: DynoConnector, table: RouteTable) -> TimedConnector {
+        TimedConnector { dynos, table }
     }
 }
 
@@ -70,30 +68,17 @@ impl Service<Uri> for TimedConnector {
     type Error = ConnectError;
     type Future = Connecting;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.http.poll_ready(cx).map_err(Into::into)
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let started = Instant::now();
-        let inside = self.inside.as_ref().and_then(|(connector, table)| {
-            let pid = pid_at(table, uri.authority()?.as_str())?;
-            Some((connector.clone(), pid))
-        });
-        let connecting = self.http.call(uri);
+        let address = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+        let pid = pid_at(&self.table, &address);
+        let dynos = self.dynos.clone();
         Box::pin(async move {
-            let inside = match inside {
-                Some((connector, pid)) => Some(connector.connect(pid, DYNO_PORT).await),
-                None => None,
-            };
-            let stream = match inside {
-                Some(Ok(dyno)) => TokioIo::new(dyno),
-                // The dyno does not listen: not hidden by podman's forwarder.
-                Some(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
-                    return Err(err.into())
-                }
-                _ => connecting.await?,
-            };
+            let stream = TokioIo::new(dynos.connect_dyno(pid, &address).await?);
             let finished = Instant::now();
             Ok(TimedStream {
                 stream,

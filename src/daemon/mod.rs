@@ -113,7 +113,7 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
             in_flight,
             wake: waker(root.clone(), table),
             challenges: acme.challenges.clone(),
-            connector_socket: Some(netns::socket_path(&root)),
+            connector_socket: netns::socket_path(&root),
         },
         root.clone(),
     );

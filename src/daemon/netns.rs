@@ -5,8 +5,8 @@
 //! (52k against 115k requests/s) and used more CPU than the router.
 //!
 //! A helper runs in podman's user namespace (`podman unshare`), where it
-//! may enter the dynos' network namespaces. Asked for `PID PORT`, it
-//! connects to the port from inside that process's namespace and hands the
+//! may enter the dynos' network namespaces. Asked for a dyno's `PID`, it
+//! connects to the dynos' port from inside that process's namespace and hands the
 //! connected socket to the daemon (SCM_RIGHTS); from then on the router and
 //! the dyno talk through the kernel alone. When anything of this fails, the
 //! router connects to the published port as before.
@@ -119,28 +119,22 @@ pub fn serve_helper(socket: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Answers one daemon connection's requests, a line each: `PID PORT`.
+/// Answers a daemon connection's one question, a dyno's `PID` on a line:
 /// `+` with the socket; `-` when the dyno refused (it does not listen, or
 /// is gone); `?` for anything else, where the daemon uses the published
-/// port instead. Only the dynos' port is connected to.
+/// port instead.
 fn answer(daemon: UnixStream) -> io::Result<()> {
-    let lines = BufReader::new(daemon.try_clone()?).lines();
-    for line in lines {
-        let line = line?;
-        let mut words = line.split_whitespace();
-        let pid = words.next().and_then(|w| w.parse::<u32>().ok());
-        let port = words.next().and_then(|w| w.parse::<u16>().ok());
-        let connected = match (pid, port) {
-            (Some(pid), Some(DYNO_PORT)) => connect_inside(pid, DYNO_PORT),
-            _ => Err(io::ErrorKind::InvalidInput.into()),
-        };
-        match connected {
-            Ok(dyno) => send_fd(&daemon, dyno.as_raw_fd())?,
-            Err(err) if refused(&err) => (&daemon).write_all(b"-")?,
-            Err(_) => (&daemon).write_all(b"?")?,
-        }
+    let mut line = String::new();
+    BufReader::new(&daemon).read_line(&mut line)?;
+    let connected = match line.trim().parse::<u32>() {
+        Ok(pid) => connect_inside(pid),
+        Err(_) => Err(io::ErrorKind::InvalidInput.into()),
+    };
+    match connected {
+        Ok(dyno) => send_fd(&daemon, dyno.as_raw_fd()),
+        Err(err) if refused(&err) => (&daemon).write_all(b"-"),
+        Err(_) => (&daemon).write_all(b"?"),
     }
-    Ok(())
 }
 
 fn refused(err: &io::Error) -> bool {
@@ -150,17 +144,18 @@ fn refused(err: &io::Error) -> bool {
     )
 }
 
-/// Connects to `port` on the loopback of `pid`'s network namespace. On a
-/// thread of its own: a thread that entered a namespace cannot come back
-/// (that takes rights outside podman's user namespace), so it ends.
-fn connect_inside(pid: u32, port: u16) -> io::Result<std::net::TcpStream> {
+/// Connects to the dynos' port on the loopback of `pid`'s network
+/// namespace. On a thread of its own: a thread that entered a namespace
+/// cannot come back (that takes rights outside podman's user namespace),
+/// so it ends.
+fn connect_inside(pid: u32) -> io::Result<std::net::TcpStream> {
     std::thread::spawn(move || {
         let netns = File::open(format!("/proc/{pid}/ns/net"))?;
         // SAFETY: setns on an open namespace file; only this thread moves.
         if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let address = SocketAddr::from(([127, 0, 0, 1], DYNO_PORT));
         let dyno = std::net::TcpStream::connect_timeout(&address, CONNECT_TIMEOUT)?;
         dyno.set_nodelay(true)?;
         Ok(dyno)
@@ -257,17 +252,37 @@ impl DynoConnector {
         DynoConnector { socket }
     }
 
-    /// A connection to `port` inside `pid`'s network namespace. Only the
-    /// dyno refusing it (or being gone) is `ConnectionRefused`.
-    pub async fn connect(&self, pid: u32, port: u16) -> io::Result<tokio::net::TcpStream> {
+    /// A new connection to a dyno: from inside its network namespace when
+    /// its `pid` is known and the helper is there, else to its published
+    /// `address`. Inside, a dyno not listening refuses (H21, or another
+    /// dyno); podman's forwarder accepts for it and then closes.
+    pub async fn connect_dyno(
+        &self,
+        pid: Option<u32>,
+        address: &str,
+    ) -> io::Result<tokio::net::TcpStream> {
+        if let Some(pid) = pid {
+            match self.connect(pid).await {
+                Ok(dyno) => return Ok(dyno),
+                Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => return Err(err),
+                Err(_) => {}
+            }
+        }
+        let dyno = tokio::net::TcpStream::connect(address).await?;
+        let _ = dyno.set_nodelay(true);
+        Ok(dyno)
+    }
+
+    /// A connection to the dyno whose init is `pid`, from inside its
+    /// network namespace. Only the dyno refusing it (or being gone) is
+    /// `ConnectionRefused`.
+    async fn connect(&self, pid: u32) -> io::Result<tokio::net::TcpStream> {
         let asked = tokio::time::timeout(ANSWER_TIMEOUT, async {
             // Not there (yet): not to be taken for the dyno refusing.
             let mut helper = tokio::net::UnixStream::connect(&self.socket)
                 .await
                 .map_err(|err| io::Error::new(io::ErrorKind::NotConnected, err))?;
-            helper
-                .write_all(format!("{pid} {port}\n").as_bytes())
-                .await?;
+            helper.write_all(format!("{pid}\n").as_bytes()).await?;
             loop {
                 helper.readable().await?;
                 let raw = helper.as_raw_fd();

@@ -269,10 +269,10 @@ impl Drop for InFlightGuard {
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
-fn dyno_client(inside: Option<(DynoConnector, RouteTable)>) -> Client<TimedConnector, Body> {
+fn dyno_client(connector: &DynoConnector, table: &RouteTable) -> Client<TimedConnector, Body> {
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
-        .build(TimedConnector::new(inside))
+        .build(TimedConnector::new(connector.clone(), table.clone()))
 }
 
 /// One router per thread (see `serve_on_threads`): all share the routes,
@@ -287,9 +287,8 @@ pub struct Router {
     client: Client<TimedConnector, Body>,
     /// For the HTTP/1.1 path.
     dyno_pool: http1::DynoPool,
-    /// Connects to dynos inside their network namespaces, when the helper
-    /// for that runs (`daemon::netns`).
-    dyno_connector: Option<DynoConnector>,
+    /// Connects to dynos inside their network namespaces (`daemon::netns`).
+    dyno_connector: DynoConnector,
     in_flight: Arc<InFlight>,
     log: RequestLog,
     request_ids: Arc<RequestIds>,
@@ -303,8 +302,8 @@ pub struct RouterParts {
     pub in_flight: Arc<InFlight>,
     pub wake: Wake,
     pub challenges: super::acme::Challenges,
-    /// The socket of the `daemon::netns` helper, if it was started.
-    pub connector_socket: Option<std::path::PathBuf>,
+    /// The socket of the `daemon::netns` helper.
+    pub connector_socket: std::path::PathBuf,
 }
 
 /// Headers that describe one connection, not the request: never forwarded.
@@ -326,14 +325,13 @@ impl Router {
         parts: RouterParts,
         root: Root,
     ) -> Arc<Router> {
-        let dyno_connector = parts.connector_socket.map(DynoConnector::new);
-        let client = dyno_client(dyno_connector.clone().map(|c| (c, parts.table.clone())));
+        let dyno_connector = DynoConnector::new(parts.connector_socket);
         Arc::new(Router {
+            client: dyno_client(&dyno_connector, &parts.table),
             domain,
             port,
             https_port,
             table: parts.table,
-            client,
             dyno_pool: http1::DynoPool::default(),
             dyno_connector,
             in_flight: parts.in_flight,
@@ -351,7 +349,7 @@ impl Router {
             port: self.port,
             https_port: self.https_port,
             table: self.table.clone(),
-            client: dyno_client(self.dyno_connector.clone().map(|c| (c, self.table.clone()))),
+            client: dyno_client(&self.dyno_connector, &self.table),
             dyno_pool: http1::DynoPool::default(),
             dyno_connector: self.dyno_connector.clone(),
             in_flight: self.in_flight.clone(),
@@ -603,12 +601,12 @@ impl Router {
                 &text,
             ));
         };
-        Admission::Forward {
+        Admission::Forward(Forward {
             routes,
             index,
             backend,
             entry,
-        }
+        })
     }
 
     /// After a dyno refused a connection: leaves it out for a while and, if
@@ -667,16 +665,15 @@ impl Router {
             host: &host,
             request_id,
         };
-        let (mut routes, mut index, mut backend, mut entry) =
-            match self.admit(&head, peer, secure).await {
-                Admission::Answer(answer) => return answer.into_response(),
-                Admission::Forward {
-                    routes,
-                    index,
-                    backend,
-                    entry,
-                } => (routes, index, backend, entry),
-            };
+        let Forward {
+            mut routes,
+            mut index,
+            mut backend,
+            mut entry,
+        } = match self.admit(&head, peer, secure).await {
+            Admission::Answer(answer) => return answer.into_response(),
+            Admission::Forward(forward) => forward,
+        };
         let app = entry.app.clone();
         let app = app.as_str();
         // A WebSocket (or other) upgrade: the two hop-by-hop headers that ask
@@ -1109,13 +1106,15 @@ struct RequestHead<'a> {
 enum Admission {
     /// The router answers the request itself.
     Answer(Answer),
-    /// To this dyno of the app; the log entry so far.
-    Forward {
-        routes: Arc<AppRoutes>,
-        index: usize,
-        backend: Backend,
-        entry: RequestEntry,
-    },
+    Forward(Forward),
+}
+
+/// To this dyno of the app; the log entry so far.
+struct Forward {
+    routes: Arc<AppRoutes>,
+    index: usize,
+    backend: Backend,
+    entry: RequestEntry,
 }
 
 /// A response the router makes itself: error pages, redirects, the

@@ -25,11 +25,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::converge::Backend;
-use crate::runtime::DYNO_PORT;
 
 use super::{
-    failure_answer, forwarding_headers, Admission, RequestHead, Router, FORWARDING_HEADERS,
-    HOP_BY_HOP, REQUEST_TIMEOUT,
+    failure_answer, forwarding_headers, Admission, Forward, RequestHead, Router,
+    FORWARDING_HEADERS, HOP_BY_HOP, REQUEST_TIMEOUT,
 };
 
 /// Longer heads go to hyper, which answers them.
@@ -97,7 +96,12 @@ impl Router {
         };
         let admission = self.admit(&head, peer, false).await;
         input.advance(request.head_len);
-        let (mut routes, mut index, mut backend, mut entry) = match admission {
+        let Forward {
+            mut routes,
+            mut index,
+            mut backend,
+            mut entry,
+        } = match admission {
             Admission::Answer(answer) => {
                 let close =
                     request.close || !discard_body(client, input, request.content_length).await;
@@ -106,12 +110,7 @@ impl Router {
                     .await?;
                 return Ok(!close);
             }
-            Admission::Forward {
-                routes,
-                index,
-                backend,
-                entry,
-            } => (routes, index, backend, entry),
+            Admission::Forward(forward) => forward,
         };
         let mut head = Vec::with_capacity(request.headers.len() + 512);
         for part in [request.method.as_bytes(), b" ", request.path.as_bytes()] {
@@ -256,7 +255,11 @@ impl Router {
                 Some(dyno) => (dyno, None),
                 None => {
                     let started = Instant::now();
-                    let dyno = self.connect(backend).await.map_err(|_| Failure::Refused)?;
+                    let dyno = self
+                        .dyno_connector
+                        .connect_dyno(backend.pid, &backend.address)
+                        .await
+                        .map_err(|_| Failure::Refused)?;
                     (dyno, Some(started.elapsed()))
                 }
             };
@@ -276,25 +279,6 @@ impl Router {
                 _ => return Err(Failure::NoResponse),
             }
         }
-    }
-}
-
-impl Router {
-    /// A new connection to a dyno: from inside its network namespace when
-    /// the helper is there, else to its published port. Inside, a dyno
-    /// not listening refuses (H21, or another dyno); podman's forwarder
-    /// accepts for it and then closes.
-    async fn connect(&self, backend: &Backend) -> io::Result<TcpStream> {
-        if let (Some(connector), Some(pid)) = (&self.dyno_connector, backend.pid) {
-            match connector.connect(pid, DYNO_PORT).await {
-                Ok(dyno) => return Ok(dyno),
-                Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => return Err(err),
-                Err(_) => {}
-            }
-        }
-        let dyno = TcpStream::connect(&backend.address).await?;
-        let _ = dyno.set_nodelay(true);
-        Ok(dyno)
     }
 }
 
@@ -837,37 +821,15 @@ async fn relay_body(
     rest: &mut BytesMut,
     framing: Framing,
 ) -> Result<bool, Interrupted> {
+    let mut body = BodyEnd::new(framing);
     // What came with the head goes out with it, in one write.
-    let (mut ended, mut remaining, mut chunks) = (false, 0, ChunkedEnd::default());
-    let first = match framing {
-        Framing::Empty => {
-            ended = true;
-            0
-        }
-        Framing::Length(length) => {
-            let first = length.min(rest.len() as u64);
-            remaining = length - first;
-            ended = remaining == 0;
-            first as usize
-        }
-        Framing::Chunked => match chunks.feed(rest).map_err(|_| Interrupted::Dyno)? {
-            Some(end) => {
-                ended = true;
-                end
-            }
-            None => rest.len(),
-        },
-        Framing::UntilClose => rest.len(),
-    };
-    out.extend_from_slice(&rest[..first]);
+    let (mut take, mut ended) = body.take(rest)?;
+    out.extend_from_slice(&rest[..take]);
     client
         .write_all(&out)
         .await
         .map_err(|_| Interrupted::Client)?;
-    if ended {
-        return Ok(rest.len() == first);
-    }
-    loop {
+    while !ended {
         rest.clear();
         rest.reserve(READ_SIZE);
         if dyno.read_buf(rest).await.map_err(|_| Interrupted::Dyno)? == 0 {
@@ -876,29 +838,52 @@ async fn relay_body(
                 _ => Err(Interrupted::Dyno),
             };
         }
-        let take = match framing {
-            Framing::Length(_) => {
-                let take = remaining.min(rest.len() as u64);
-                remaining -= take;
-                ended = remaining == 0;
-                take as usize
-            }
-            Framing::Chunked => match chunks.feed(rest).map_err(|_| Interrupted::Dyno)? {
-                Some(end) => {
-                    ended = true;
-                    end
-                }
-                None => rest.len(),
-            },
-            _ => rest.len(),
-        };
+        (take, ended) = body.take(rest)?;
         client
             .write_all(&rest[..take])
             .await
             .map_err(|_| Interrupted::Client)?;
-        if ended {
-            return Ok(rest.len() == take);
+    }
+    Ok(rest.len() == take)
+}
+
+/// Where a response's body ends, by its framing, as its bytes come.
+struct BodyEnd {
+    framing: Framing,
+    /// Of a `Length` body: the bytes still to come.
+    remaining: u64,
+    chunks: ChunkedEnd,
+}
+
+impl BodyEnd {
+    fn new(framing: Framing) -> BodyEnd {
+        let remaining = match framing {
+            Framing::Length(length) => length,
+            _ => 0,
+        };
+        BodyEnd {
+            framing,
+            remaining,
+            chunks: ChunkedEnd::default(),
         }
+    }
+
+    /// How many of the next `bytes` belong to the body, and whether it
+    /// ends with them.
+    fn take(&mut self, bytes: &[u8]) -> Result<(usize, bool), Interrupted> {
+        Ok(match self.framing {
+            Framing::Empty => (0, true),
+            Framing::Length(_) => {
+                let take = self.remaining.min(bytes.len() as u64);
+                self.remaining -= take;
+                (take as usize, self.remaining == 0)
+            }
+            Framing::Chunked => match self.chunks.feed(bytes).map_err(|_| Interrupted::Dyno)? {
+                Some(end) => (end, true),
+                None => (bytes.len(), false),
+            },
+            Framing::UntilClose => (bytes.len(), false),
+        })
     }
 }
 
