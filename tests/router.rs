@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{text, TestServer};
+use crate::harness::{text, Repo, TestServer};
 
 /// An app that shows the request headers it got, and one path that answers
 /// only after 35 s.
@@ -28,6 +28,15 @@ class App(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), App).serve_forever()
 "#;
 
+/// Pushes the hello example as `app`, with `server.py` replaced by `source`.
+fn push_app(server: &TestServer, app: &str, source: &str) -> Repo {
+    let repo = server.repo("examples/hello", app);
+    repo.write("server.py", source);
+    repo.commit("the test's server.py");
+    repo.push_ok();
+    repo
+}
+
 fn curl(server: &TestServer, app: &str, path: &str, extra: &[&str]) -> (u16, String) {
     let mut options = vec!["-m", "45"];
     options.extend_from_slice(extra);
@@ -37,10 +46,7 @@ fn curl(server: &TestServer, app: &str, path: &str, extra: &[&str]) -> (u16, Str
 #[test]
 fn apps_see_forwarding_headers_and_refused_dynos_are_skipped() {
     let server = TestServer::start();
-    let repo = server.repo("examples/hello", "routed");
-    repo.write("server.py", HEADERS_APP);
-    repo.commit("an app that shows its headers");
-    repo.push_ok();
+    push_app(&server, "routed", HEADERS_APP);
 
     let request_id = "abcdefghijklmnopqrstuvwxyz-0123";
     let (status, body) = curl(
@@ -92,10 +98,7 @@ fn apps_see_forwarding_headers_and_refused_dynos_are_skipped() {
 #[test]
 fn a_response_slower_than_30_seconds_is_an_h12() {
     let server = TestServer::start();
-    let repo = server.repo("examples/hello", "sluggish");
-    repo.write("server.py", HEADERS_APP);
-    repo.commit("an app with a slow path");
-    repo.push_ok();
+    push_app(&server, "sluggish", HEADERS_APP);
     let started = std::time::Instant::now();
     let (status, body) = curl(&server, "sluggish", "/slow", &[]);
     assert_eq!(status, 503, "{body}");
@@ -197,10 +200,7 @@ http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), App).serve
 fn bodies_pass_both_ways_whole_on_kept_alive_connections_and_a_cut_one_is_an_h18() {
     use sha2::Digest;
     let server = TestServer::start();
-    let repo = server.repo("examples/hello", "bodies");
-    repo.write("server.py", BODIES_APP);
-    repo.commit("an app with bodies of every kind");
-    repo.push_ok();
+    push_app(&server, "bodies", BODIES_APP);
 
     let (status, body) = curl(&server, "bodies", "/chunked", &[]);
     assert_eq!(status, 200);
@@ -570,10 +570,7 @@ fn server_frame(stream: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
 fn websockets_pass_through_the_router() {
     use std::io::{Read, Write};
     let server = TestServer::start();
-    let repo = server.repo("examples/hello", "sockets");
-    repo.write("server.py", WEBSOCKET_APP);
-    repo.commit("a websocket echo server");
-    repo.push_ok();
+    push_app(&server, "sockets", WEBSOCKET_APP);
     assert_eq!(server.get("sockets", "/").1, "plain http\n");
 
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
@@ -758,10 +755,7 @@ fn deploys_restarts_and_rollbacks_under_load_fail_no_request() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
     let server = TestServer::start();
-    let repo = server.repo("examples/hello", "steady");
-    repo.write("server.py", SLOW_APP);
-    repo.commit("a slow app");
-    repo.push_ok();
+    let repo = push_app(&server, "steady", SLOW_APP);
     server.ok(&["ps:scale", "-a", "steady", "web=2"]);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -857,10 +851,7 @@ pub fn curl_https(
 #[test]
 fn tls_certificates_serve_https_and_http2_and_redirect_http() {
     let server = TestServer::start();
-    let repo = server.repo("examples/hello", "secure");
-    repo.write("server.py", HEADERS_APP);
-    repo.commit("an app that shows its headers");
-    repo.push_ok();
+    push_app(&server, "secure", HEADERS_APP);
     let host = "secure.localhost";
     let certificates = crate::harness::TestCertificates::for_hosts(&[host]);
     let (cert, key) = (
