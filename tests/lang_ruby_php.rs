@@ -1,7 +1,8 @@
 //! End-to-end: the Ruby and PHP buildpacks. Neither rubygems.org nor
 //! packagist.org is reachable from the test machine, so the fixtures build
-//! offline: the Rack app with the stack's own puma and rack, the PHP app
-//! with no packages.
+//! offline: the Rack app with the stack's own puma and rack, the vendored
+//! app from the gems committed in its vendor/cache, the PHP app with no
+//! packages.
 
 use crate::harness::TestServer;
 
@@ -64,6 +65,77 @@ fn rack_app_builds_offline_with_the_stacks_gems_and_reuses_its_bundle() {
     assert_eq!(
         server.get("rack", "/"),
         (200, "Hello again from Rack on web.1\n".to_string())
+    );
+}
+
+/// The fixture's `greeting` and `wordcount` gems exist only as `.gem` files
+/// in its vendor/cache (built from tests/gems by tests/gems/build), as
+/// `bundle package` leaves them; puma and rack are the stack's.
+#[test]
+fn vendored_gems_install_offline_from_vendor_cache_including_a_native_extension() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/ruby-vendored", "vendored");
+    let output = repo.push_ok();
+    assert!(
+        output.contains("Installing gems with Bundler 2.3.15 from vendor/cache (no network)"),
+        "{output}"
+    );
+    assert!(output.contains("Installing greeting 1.0.0"), "{output}");
+    assert!(
+        output.contains("Installing wordcount 0.1.0 with native extensions"),
+        "{output}"
+    );
+    // The C extension compiled in the build image runs in the run image.
+    assert_eq!(
+        server.get("vendored", "/"),
+        (
+            200,
+            "Hello from web.1, greeting 1.0.0 from vendor/cache\nwords: 7 (native: true)\n"
+                .to_string()
+        )
+    );
+
+    // A code-only push reuses the installed bundle, native extension included.
+    let config = std::fs::read_to_string(repo.dir.path().join("config.ru")).unwrap();
+    repo.write("config.ru", &config.replace("words:", "word count:"));
+    repo.commit("rename the count");
+    let output = repo.push_ok();
+    assert!(
+        output.contains("Reusing the installed gems (Gemfile.lock unchanged)"),
+        "{output}"
+    );
+    assert!(output.contains("Using wordcount 0.1.0"), "{output}");
+    assert_eq!(
+        server.get("vendored", "/").1,
+        "Hello from web.1, greeting 1.0.0 from vendor/cache\nword count: 7 (native: true)\n"
+    );
+
+    // A gem added to the Gemfile and its lock but not packaged is refused
+    // with what to do, and v2 keeps serving.
+    let gemfile = std::fs::read_to_string(repo.dir.path().join("Gemfile")).unwrap();
+    repo.write("Gemfile", &format!("{gemfile}gem \"farewell\"\n"));
+    let lock = std::fs::read_to_string(repo.dir.path().join("Gemfile.lock")).unwrap();
+    let lock = lock
+        .replace(
+            "    greeting (1.0.0)\n",
+            "    farewell (1.0.0)\n    greeting (1.0.0)\n",
+        )
+        .replace("  greeting\n", "  farewell\n  greeting\n");
+    repo.write("Gemfile.lock", &lock);
+    repo.commit("add farewell without packaging it");
+    let output = repo.push_refused();
+    assert!(
+        output.contains(" !     bundle install --local failed (see above)."),
+        "{output}"
+    );
+    assert!(
+        output.contains("If a gem is missing from vendor/cache, run `bundle package` again"),
+        "{output}"
+    );
+    assert!(output.contains("farewell"), "{output}");
+    assert_eq!(
+        server.get("vendored", "/").1,
+        "Hello from web.1, greeting 1.0.0 from vendor/cache\nword count: 7 (native: true)\n"
     );
 }
 
