@@ -783,6 +783,15 @@ pub struct InstallArgs {
     /// installing again keeps the install's).
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub slug_limit_mb: Option<u64>,
+    /// How long a build may run before it is stopped, like `45m` (default
+    /// 30m; installing again keeps the install's).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub build_timeout: Option<u64>,
+    /// How long a release phase command may run before it is stopped and
+    /// the release fails, like `2h` (default 1h, as on Heroku; installing
+    /// again keeps the install's).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub release_timeout: Option<u64>,
     /// Run dynos from this image instead of building the stack.
     #[arg(long)]
     pub run_image: Option<String>,

@@ -20,6 +20,7 @@ pub mod converge;
 pub mod crashes;
 pub mod daemon;
 pub mod docs;
+pub mod duration;
 pub mod error;
 pub mod git;
 pub mod install;

@@ -74,6 +74,9 @@ fn publish_buildpacks(dir: &Path) -> (String, String, Vec<Served>) {
         &greeter.join("bin/compile"),
         r#"echo "-----> Greeter compiling"
 echo from-greeter > "$1/greeter.txt"
+echo "STACK=$STACK SOURCE_VERSION=$SOURCE_VERSION HOME=$HOME REQUEST_ID=$REQUEST_ID uid=$(id -u)" > "$1/build-env.txt"
+echo "       Greeter cache: $(cat "$2/greeter-cache" 2>/dev/null || echo empty)"
+echo "kept from $SOURCE_VERSION" > "$2/greeter-cache"
 echo 'export GREETER_SAID=exported-by-greeter' > "$(dirname "$0")/../export""#,
     );
     write_script(
@@ -177,6 +180,13 @@ fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order()
         &["buildpacks:add", "-a", "multi", "procfile"],
         "already set",
     );
+    let added = server.ok(&["buildpacks:add", "-a", "multi", "--index", "1", "go"]);
+    assert!(
+        added.contains("1. go\n  2. python\n  3. procfile"),
+        "{added}"
+    );
+    let removed = server.ok(&["buildpacks:remove", "-a", "multi", "--index", "2"]);
+    assert!(removed.contains("1. go\n  2. procfile"), "{removed}");
     server.ok(&["buildpacks:set", "-a", "multi", "--index", "1", &greeter]);
     server.ok(&["buildpacks:remove", "-a", "multi", "procfile"]);
     let added = server.ok(&["buildpacks:add", "-a", "multi", &second]);
@@ -217,6 +227,20 @@ fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order()
         files.contains("from-greeter") && files.contains("exported-by-greeter"),
         "{files}"
     );
+    // Builds see Heroku's environment and run unprivileged; CACHE_DIR
+    // starts empty and is kept for the next build.
+    let pushed = repo.head();
+    let env = server.ok(&["run", "-a", "multi", "cat build-env.txt"]);
+    for expected in [
+        "STACK=paas-bookworm ",
+        &format!(" SOURCE_VERSION={pushed} "),
+        " HOME=/app ",
+        " REQUEST_ID=paas-",
+    ] {
+        assert!(env.contains(expected), "{expected}:\n{env}");
+    }
+    assert!(!env.contains("uid=0"), "{env}");
+    assert!(output.contains("Greeter cache: empty"), "{output}");
 
     // A rebuild reuses the fetched buildpacks while they are unchanged.
     repo.write(
@@ -238,6 +262,10 @@ fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order()
         "{output}"
     );
     assert!(!output.contains("Fetching buildpack"), "{output}");
+    assert!(
+        output.contains(&format!("Greeter cache: kept from {pushed}")),
+        "{output}"
+    );
     assert!(
         !output.contains("Setting GREETING"),
         "only on the first deploy:\n{output}"
@@ -268,14 +296,17 @@ fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order()
         "{output}"
     );
 
-    // repo:purge-cache fetches every buildpack anew.
+    // repo:purge-cache empties the cache and fetches every buildpack anew.
     assert!(server
         .ok(&["repo:purge-cache", "-a", "multi"])
         .contains("Purged the build cache of multi"));
     repo.commit("after the purge");
-    assert!(repo
-        .push_ok()
-        .contains(&format!("Fetching buildpack {greeter}")));
+    let output = repo.push_ok();
+    assert!(
+        output.contains(&format!("Fetching buildpack {greeter}")),
+        "{output}"
+    );
+    assert!(output.contains("Greeter cache: empty"), "{output}");
 
     // A buildpack whose bin/detect refuses the app fails the build, saying
     // which; the running release keeps serving.
@@ -435,7 +466,7 @@ fn the_release_phase_runs_before_each_release_and_a_failure_keeps_the_old_one() 
 }
 
 #[test]
-fn slugignore_drops_files_and_a_slug_over_the_limit_is_refused() {
+fn slugignore_drops_files_and_what_passes_the_servers_limits_is_refused() {
     let server = TestServer::start();
     let repo = server.repo("examples/hello", "trimmed");
     std::fs::create_dir_all(repo.dir.path().join("docs")).unwrap();
@@ -472,4 +503,47 @@ fn slugignore_drops_files_and_a_slug_over_the_limit_is_refused() {
     );
     assert!(refused.contains(".slugignore"), "{refused}");
     assert_eq!(server.get("trimmed", "/").1, "Hello from web.1\n");
+
+    // A build that runs past the install's limit is stopped, and so is a
+    // release command; the running release keeps serving.
+    server.install(&["--build-timeout", "20s", "--release-timeout", "5s"]);
+    repo.git(&["rm", "-q", "noise.bin"]);
+    repo.write(
+        "package.json",
+        r#"{"name": "slow", "private": true, "scripts": {"build": "echo compiling for ever; sleep 600"}}"#,
+    );
+    repo.commit("a build that never ends");
+    let started = std::time::Instant::now();
+    let refused = repo.push_refused();
+    assert!(refused.contains("compiling for ever"), "{refused}");
+    assert!(
+        refused.contains("the build ran past this server's limit of 20s and was stopped"),
+        "{refused}"
+    );
+    assert!(refused.contains("--build-timeout"), "{refused}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(120));
+    assert_eq!(server.get("trimmed", "/").1, "Hello from web.1\n");
+
+    repo.git(&["rm", "-q", "package.json"]);
+    repo.write(
+        "Procfile",
+        "web: python3 server.py\nrelease: echo migrating for ever; sleep 600\n",
+    );
+    repo.commit("a release command that never ends");
+    let refused = repo.push_refused();
+    assert!(refused.contains("migrating for ever"), "{refused}");
+    assert!(
+        refused.contains("the release command ran past this server's limit of 5s and was stopped"),
+        "{refused}"
+    );
+    assert!(refused.contains("--release-timeout"), "{refused}");
+    assert_eq!(server.get("trimmed", "/").1, "Hello from web.1\n");
+    let releases = server.ok(&["releases", "-a", "trimmed"]);
+    assert!(releases.contains("Current: v1"), "{releases}");
+    assert!(
+        releases.contains("(release command ran past this server's limit of 5s"),
+        "{releases}"
+    );
+    let ps = server.ok(&["ps", "-a", "trimmed"]);
+    assert!(!ps.contains("release.1"), "the release dyno is gone:\n{ps}");
 }

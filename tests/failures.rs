@@ -36,6 +36,24 @@ fn broken_build_keeps_the_old_release_and_the_same_commit_rebuilds() {
         "{again}"
     );
 
+    // With no Procfile, a lone server.py is no language paas knows: the
+    // push says so and what would make it buildable.
+    repo.git(&["rm", "-q", "Procfile"]);
+    repo.commit("no Procfile");
+    let refused = repo.push_refused();
+    for expected in [
+        " !     No buildpack detected this app.",
+        "Add a Procfile, or the files of a supported language (requirements.txt, package.json",
+        "`paas buildpacks:set`",
+        "no buildpack could build this app",
+    ] {
+        assert!(refused.contains(expected), "{expected}:\n{refused}");
+    }
+    assert_eq!(
+        server.get("sturdy", "/"),
+        (200, "Hello from web.1\n".to_string())
+    );
+
     repo.write("Procfile", "web: python3 server.py\n");
     repo.commit("fix the Procfile");
     repo.push_ok();
@@ -55,9 +73,16 @@ fn broken_build_keeps_the_old_release_and_the_same_commit_rebuilds() {
         .iter()
         .map(|b| b["status"].as_str().unwrap())
         .collect();
-    assert_eq!(statuses, ["succeeded", "failed", "failed", "succeeded"]);
+    assert_eq!(
+        statuses,
+        ["succeeded", "failed", "failed", "failed", "succeeded"]
+    );
     assert_eq!(builds[0]["release"], 2);
-    assert_eq!(builds[1]["commit"], broken.as_str());
+    for build in builds.as_array().unwrap() {
+        let seconds = build["seconds"].as_f64().unwrap_or(0.0);
+        assert!(seconds > 0.0 && seconds < 300.0, "{build}");
+    }
+    assert_eq!(builds[2]["commit"], broken.as_str());
     assert_eq!(builds[1]["user"], "admin");
     let output = server.ok(&["builds:output", "2", "-a", "sturdy"]);
     assert!(output.contains("Building sturdy"), "{output}");
@@ -66,7 +91,15 @@ fn broken_build_keeps_the_old_release_and_the_same_commit_rebuilds() {
         "{output}"
     );
     let table = server.ok(&["builds", "-a", "sturdy"]);
-    assert!(table.contains("#4  succeeded"), "{table}");
+    let newest = table.lines().find(|l| l.contains("#5")).unwrap_or_default();
+    assert!(newest.contains("#5  succeeded"), "{table}");
+    // Its duration, like `2.3s`.
+    assert!(
+        newest
+            .split_whitespace()
+            .any(|w| w.ends_with('s') && w.trim_end_matches('s').parse::<f64>().is_ok()),
+        "{table}"
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use crate::duration;
 use crate::error::{Context, Error, Result};
 use crate::runtime::podman;
 use crate::state::{self, AppDir, Settings};
@@ -131,9 +132,25 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
     command.stdin(Stdio::null());
     // The build's output is the user's `git push` output: stdout and stderr both go to stderr.
     command.stdout(std::io::stderr());
-    let status = command
-        .status()
+    let limit = request.settings.build_timeout();
+    let mut child = command
+        .spawn()
         .context(|| "running the build container".into())?;
+    let deadline = podman::Deadline::start(&container, limit);
+    let status = child
+        .wait()
+        .context(|| "waiting for the build container".into())?;
+    if deadline.passed() {
+        return Err(Error::new(format!(
+            "the build ran past this server's limit of {} and was stopped",
+            duration::human(limit.as_secs())
+        ))
+        .hint(
+            "the running release is untouched. Make the build faster (the cache keeps \
+             dependencies between builds), or raise the limit with \
+             `paas server install --build-timeout DURATION`",
+        ));
+    }
     if !status.success() {
         let message = match status.code() {
             Some(3) => "no buildpack could build this app",

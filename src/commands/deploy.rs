@@ -11,11 +11,12 @@ use super::Ctx;
 use crate::addons::Kind;
 use crate::build::{self, history, BuildRequest};
 use crate::converge::{Mode, RELEASE_TYPE};
+use crate::duration;
 use crate::error::{Context, Error, Result};
 use crate::git::{self, RefUpdate};
 use crate::logs;
 use crate::release::{self, Ledger, Release};
-use crate::runtime::{procfile, Runtime};
+use crate::runtime::{procfile, Ended, Runtime};
 use crate::slug;
 use crate::state::{self, AppDir, AppName};
 
@@ -421,19 +422,33 @@ fn release_phase(ctx: &Ctx, app: &AppDir, release: &Release) -> Result<()> {
     );
     // Not on the hook's stdin (git's list of pushed refs), and run to its
     // end even if the pusher hangs up: its status decides the release.
-    let code = runtime.run_to_end(&spec)?;
-    if code == 0 {
-        say!("       Release command succeeded");
-        return Ok(());
-    }
-    let why = format!("release command failed (exit status {code})");
+    let limit = ctx.settings.release_timeout();
+    let (why, hint) = match runtime.run_to_end(&spec, limit)? {
+        Ended::Exited(0) => {
+            say!("       Release command succeeded");
+            return Ok(());
+        }
+        Ended::Exited(code) => (
+            format!("release command failed (exit status {code})"),
+            "its output is above; the previous release keeps running. Fix it and try again"
+                .to_string(),
+        ),
+        Ended::TimedOut => (
+            format!(
+                "release command ran past this server's limit of {} and was stopped",
+                duration::human(limit.as_secs())
+            ),
+            "the previous release keeps running. Make the command finish sooner, or raise \
+             the limit with `paas server install --release-timeout DURATION`"
+                .to_string(),
+        ),
+    };
     Ledger::new(app).append(&Release {
         failed: Some(why.clone()),
         ..release.clone()
     })?;
     logs::platform(app, "api", &format!("Release v{} {why}", release.version));
-    Err(Error::new(format!("v{}: the {why}", release.version))
-        .hint("its output is above; the previous release keeps running. Fix it and try again"))
+    Err(Error::new(format!("v{}: the {why}", release.version)).hint(hint))
 }
 
 struct RemoveOnDrop(std::path::PathBuf);

@@ -522,7 +522,7 @@ pub fn autosleep(ctx: &Ctx, after: Option<&str>, off: bool) -> Result<()> {
             None => println!("off"),
             Some(secs) => println!(
                 "after {}{}",
-                human_duration(secs),
+                crate::duration::human(secs),
                 if settings.asleep_since.is_some() {
                     " (sleeping now)"
                 } else {
@@ -539,7 +539,7 @@ pub fn autosleep(ctx: &Ctx, after: Option<&str>, off: bool) -> Result<()> {
         Some(secs) => say!(
             "Web dynos of {} now sleep after {} without a request; the next request wakes them",
             app.name,
-            human_duration(secs)
+            crate::duration::human(secs)
         ),
         None => say!(
             "Web dynos of {} no longer sleep{}",
@@ -554,35 +554,16 @@ pub fn autosleep(ctx: &Ctx, after: Option<&str>, off: bool) -> Result<()> {
     Ok(())
 }
 
-/// `90s`, `30m`, `2h` as seconds.
+/// An autosleep delay: a duration of at least `AUTOSLEEP_MIN_SECS`.
 fn parse_duration(text: &str) -> Result<u64> {
     let hint = "give a number with s, m or h, like `30m`";
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        _ => return Err(Error::new(format!("`{text}` is not a duration")).hint(hint)),
-    };
-    let secs = number
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(scale))
-        .ok_or_else(|| Error::new(format!("`{text}` is not a duration")).hint(hint))?;
+    let secs = crate::duration::parse(text).map_err(Error::new)?;
     if secs < AUTOSLEEP_MIN_SECS {
         return Err(
             Error::new(format!("`{text}` is shorter than {AUTOSLEEP_MIN_SECS} s")).hint(hint),
         );
     }
     Ok(secs)
-}
-
-fn human_duration(secs: u64) -> String {
-    match secs {
-        s if s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
 }
 
 #[cfg(test)]
@@ -600,8 +581,6 @@ mod tests {
             .unwrap_err()
             .message()
             .contains("shorter than 5 s"));
-        assert_eq!(human_duration(1800), "30m");
-        assert_eq!(human_duration(90), "90s");
     }
 
     #[test]

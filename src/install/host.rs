@@ -662,6 +662,8 @@ mod tests {
             acme_ca: None,
             acme_email: None,
             slug_limit_mb: None,
+            build_timeout_secs: None,
+            release_timeout_secs: None,
         };
         let unit = systemd_unit(&Root::new("/var/lib/paas"), &settings, 995);
         assert!(unit.contains("User=paas\n"));

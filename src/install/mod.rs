@@ -122,6 +122,12 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
         slug_limit_mb: args
             .slug_limit_mb
             .or(installed.as_ref().and_then(|s| s.slug_limit_mb)),
+        build_timeout_secs: args
+            .build_timeout
+            .or(installed.as_ref().and_then(|s| s.build_timeout_secs)),
+        release_timeout_secs: args
+            .release_timeout
+            .or(installed.as_ref().and_then(|s| s.release_timeout_secs)),
     };
     ensure_root_files(&root, &settings, &mut report)?;
     if let Some(key) = &args.admin_key {

@@ -172,6 +172,14 @@ impl Dyno {
 
 /// Runs dynos. Implementations must tell installs apart: two installs on one
 /// machine never see each other's dynos.
+/// How a dyno run to its end ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Exited(i32),
+    /// Stopped for running past its time limit.
+    TimedOut,
+}
+
 pub trait Runtime {
     /// Starts a dyno and returns it once the runtime reports it running.
     fn start(&self, spec: &DynoSpec) -> Result<Dyno>;
@@ -182,8 +190,9 @@ pub trait Runtime {
     fn attach(&self, id: &str) -> Result<i32>;
     /// Runs a dyno to its end with its output on this process's stderr and
     /// no stdin, then removes it; returns its own exit status, even when
-    /// the output could not be delivered (a client that hung up).
-    fn run_to_end(&self, spec: &DynoSpec) -> Result<i32>;
+    /// the output could not be delivered (a client that hung up). One still
+    /// running after `limit` is stopped.
+    fn run_to_end(&self, spec: &DynoSpec, limit: Duration) -> Result<Ended>;
     /// This install's dynos, of one app or of all apps.
     fn list(&self, app: Option<&AppName>) -> Result<Vec<Dyno>>;
     /// Stops (SIGTERM to every process, then SIGKILL after `grace`) and

@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Dyno, DynoSpec, Runtime, DYNO_PORT};
+use super::{Dyno, DynoSpec, Ended, Runtime, DYNO_PORT};
 use crate::error::{Context, Error, Result};
 use crate::state::{self, AppName, Root, Settings};
 
@@ -63,6 +65,51 @@ pub fn run(args: &[&str]) -> Result<String> {
         output = run_once()?;
     }
     check(args, output)
+}
+
+/// Stops a container that runs past its time limit: SIGTERM, then SIGKILL
+/// 10 s later (`podman stop`), from a thread, so that the caller waits on
+/// the container as it would without a limit.
+pub struct Deadline {
+    cancel: Option<mpsc::Sender<()>>,
+    watcher: Option<thread::JoinHandle<bool>>,
+}
+
+impl Deadline {
+    pub fn start(container: &str, limit: Duration) -> Deadline {
+        let (cancel, cancelled) = mpsc::channel::<()>();
+        let container = container.to_string();
+        let watcher = thread::spawn(move || {
+            // A message or a dropped sender: the caller is done in time.
+            if cancelled.recv_timeout(limit) != Err(mpsc::RecvTimeoutError::Timeout) {
+                return false;
+            }
+            let _ = run(&["stop", "--ignore", "--time", "10", &container]);
+            true
+        });
+        Deadline {
+            cancel: Some(cancel),
+            watcher: Some(watcher),
+        }
+    }
+
+    /// Whether the container was stopped for running too long. Call once
+    /// it has ended.
+    pub fn passed(mut self) -> bool {
+        self.cancel.take();
+        self.watcher
+            .take()
+            .is_some_and(|watcher| watcher.join().unwrap_or(false))
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        self.cancel.take();
+        if let Some(watcher) = self.watcher.take() {
+            let _ = watcher.join();
+        }
+    }
 }
 
 /// When every process of the owner is killed without a reboot (the OOM
@@ -355,9 +402,10 @@ impl Runtime for Podman {
         Ok(status?.code().unwrap_or(128))
     }
 
-    fn run_to_end(&self, spec: &DynoSpec) -> Result<i32> {
+    fn run_to_end(&self, spec: &DynoSpec, limit: Duration) -> Result<Ended> {
         let (container, env_file) = self.create(spec, &["--log-driver=none"])?;
         let result = (|| {
+            let deadline = Deadline::start(&container, limit);
             // Streams until the end, or until the reader goes away.
             let _ = command()
                 .args(["start", "--attach", &container])
@@ -366,12 +414,19 @@ impl Runtime for Podman {
                 .status();
             // The container's own status, once it has ended either way.
             let waited = run(&["wait", &container])?;
-            waited.trim().parse::<i32>().map_err(|_| {
-                Error::unexpected(format!(
-                    "`podman wait {container}` said `{}`",
-                    waited.trim()
-                ))
-            })
+            if deadline.passed() {
+                return Ok(Ended::TimedOut);
+            }
+            waited
+                .trim()
+                .parse::<i32>()
+                .map(Ended::Exited)
+                .map_err(|_| {
+                    Error::unexpected(format!(
+                        "`podman wait {container}` said `{}`",
+                        waited.trim()
+                    ))
+                })
         })();
         let _ = run(&["rm", "--force", "--time", "0", &container]);
         let _ = fs::remove_file(&env_file);

@@ -13,6 +13,7 @@ pub use names::{AppName, ConfigKey, NameError, ProcessType};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -63,9 +64,35 @@ pub struct Settings {
     /// The largest compressed slug a build may make, in MiB (1024 if absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug_limit_mb: Option<u64>,
+    /// How long a build may run, in seconds (`DEFAULT_BUILD_TIMEOUT_SECS` if absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_timeout_secs: Option<u64>,
+    /// How long a release phase may run, in seconds (`DEFAULT_RELEASE_TIMEOUT_SECS` if absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_timeout_secs: Option<u64>,
 }
 
+/// A build stops after this long unless the install says otherwise: twice
+/// Heroku's 15 minutes, as a small server compiles slower than its builders.
+pub const DEFAULT_BUILD_TIMEOUT_SECS: u64 = 30 * 60;
+/// Heroku's release phase limit.
+pub const DEFAULT_RELEASE_TIMEOUT_SECS: u64 = 60 * 60;
+
 impl Settings {
+    pub fn build_timeout(&self) -> Duration {
+        Duration::from_secs(
+            self.build_timeout_secs
+                .unwrap_or(DEFAULT_BUILD_TIMEOUT_SECS),
+        )
+    }
+
+    pub fn release_timeout(&self) -> Duration {
+        Duration::from_secs(
+            self.release_timeout_secs
+                .unwrap_or(DEFAULT_RELEASE_TIMEOUT_SECS),
+        )
+    }
+
     /// The URL users reach an app at.
     pub fn app_url(&self, app: &AppName) -> String {
         match self.http_port {
@@ -394,6 +421,8 @@ mod tests {
             acme_ca: None,
             acme_email: None,
             slug_limit_mb: None,
+            build_timeout_secs: None,
+            release_timeout_secs: None,
         };
         let app = AppName::parse("web").unwrap();
         assert_eq!(settings.app_url(&app), "http://web.example.com/");
