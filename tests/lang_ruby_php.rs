@@ -68,6 +68,87 @@ fn rack_app_builds_offline_with_the_stacks_gems_and_reuses_its_bundle() {
     );
 }
 
+/// A real Rails app (the stack's Rails 6.1 from Debian, as rubygems.org is
+/// unreachable here) with no Procfile: assets precompiled at build, puma
+/// from config/puma.rb, production mode, and a SECRET_KEY_BASE made once.
+#[test]
+fn rails_app_precompiles_its_assets_and_runs_puma_in_production() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/rails", "rails");
+    let output = repo.push_ok();
+    assert!(output.contains("Ruby app detected"), "{output}");
+    assert!(output.contains("Using rails 6.1.7"), "{output}");
+    assert!(
+        output.contains("Running: rake assets:precompile"),
+        "{output}"
+    );
+    assert!(
+        output.contains("Writing /app/public/assets/application-"),
+        "{output}"
+    );
+    let ps = server.ok(&["ps", "-a", "rails"]);
+    assert!(
+        ps.contains("=== web (1): bundle exec puma -C config/puma.rb"),
+        "{ps}"
+    );
+    let (status, page) = server.get("rails", "/");
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Hello from Rails 6.1.7") && page.contains("in production on web.1"),
+        "{page}"
+    );
+    // The page links the fingerprinted stylesheet, which Rails serves.
+    let start = page
+        .find("/assets/application-")
+        .expect("a stylesheet link");
+    let end = start + page[start..].find('"').unwrap();
+    let (status, css) = server.get("rails", &page[start..end]);
+    assert_eq!(status, 200, "{css}");
+    assert!(css.contains("color: #235"), "{css}");
+
+    // One-off dynos get the same environment: `paas run` a Rails runner.
+    let runner = "bin/rails runner 'puts [Rails.env, ENV[\"SECRET_KEY_BASE\"]].join(\" \")'";
+    let said = server.ok(&["run", "-a", "rails", runner]);
+    let secret = said
+        .lines()
+        .find_map(|line| line.strip_prefix("production "))
+        .unwrap_or_else(|| panic!("{said}"))
+        .to_string();
+    assert_eq!(secret.len(), 128, "{said}");
+
+    // The next build keeps the secret (sessions survive a deploy); a
+    // config var sets the app's own.
+    repo.write(
+        "app/views/pages/home.html.erb",
+        "<p>Hello again from Rails on <%= @dyno %></p>\n",
+    );
+    repo.commit("a new greeting");
+    let output = repo.push_ok();
+    assert!(
+        output.contains("Reusing the installed gems (Gemfile.lock unchanged)"),
+        "{output}"
+    );
+    assert!(
+        server
+            .get("rails", "/")
+            .1
+            .contains("Hello again from Rails on web.1"),
+        "{output}"
+    );
+    let said = server.ok(&["run", "-a", "rails", runner]);
+    assert!(
+        said.lines()
+            .any(|line| line == format!("production {secret}")),
+        "{said}"
+    );
+    server.ok(&["config:set", "-a", "rails", "SECRET_KEY_BASE=the-apps-own"]);
+    let said = server.ok(&["run", "-a", "rails", runner]);
+    assert!(
+        said.lines().any(|line| line == "production the-apps-own"),
+        "{said}"
+    );
+}
+
 /// The fixture's `greeting` and `wordcount` gems exist only as `.gem` files
 /// in its vendor/cache (built from tests/gems by tests/gems/build), as
 /// `bundle package` leaves them; puma and rack are the stack's.

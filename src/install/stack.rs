@@ -39,9 +39,10 @@ const RUN_PACKAGES: &[&str] = &[
     "php-zip",
     "nginx-light",
     "libpq5",
-    // A Rack app's server and library: rubygems.org may be unreachable.
+    // A Rack or Rails app's server and gems: rubygems.org may be unreachable.
     "puma",
     "ruby-rack",
+    "ruby-rails",
 ];
 /// Added on top for builds: compilers and package tools.
 const BUILD_PACKAGES: &[&str] = &[

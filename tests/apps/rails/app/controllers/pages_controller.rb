@@ -1,0 +1,5 @@
+class PagesController < ApplicationController
+  def home
+    @dyno = ENV.fetch("DYNO", "?")
+  end
+end
