@@ -19,7 +19,7 @@ use crate::crashes::{self, Crashes};
 use crate::error::{Context, Error, Result};
 use crate::logs;
 use crate::release::Release;
-use crate::runtime::{Dyno, DynoSpec, Runtime, DYNO_PORT};
+use crate::runtime::{Dyno, DynoSpec, NetnsRef, Runtime, DYNO_PORT};
 use crate::slug;
 use crate::state::{self, AppDir, Root, Settings};
 
@@ -49,9 +49,10 @@ pub struct Backend {
     pub address: String,
     /// `web.1`, for the router's log lines.
     pub dyno: String,
-    /// The host pid of the dyno's init: the router connects from inside
-    /// its network namespace when it can (`daemon::netns`).
-    pub pid: Option<u32>,
+    /// The dyno's network namespace: the router connects from inside it
+    /// when it can (`daemon::netns`).
+    #[serde(default)]
+    pub netns: Option<NetnsRef>,
 }
 
 /// Everything converge needs about the install.
@@ -562,7 +563,7 @@ pub fn routes_of(dynos: &[Dyno]) -> Routes {
                 Some(Backend {
                     address: d.address?.to_string(),
                     dyno: d.name(),
-                    pid: d.pid,
+                    netns: d.netns,
                 })
             })
             .collect(),

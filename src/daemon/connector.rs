@@ -14,6 +14,7 @@ use tower_service::Service;
 
 use super::netns::DynoConnector;
 use super::router::RouteTable;
+use crate::runtime::NetnsRef;
 
 /// When a connection to a dyno was made and how long that took; hyper
 /// hands it back in each response's extensions.
@@ -36,7 +37,7 @@ impl ConnectTime {
 }
 
 /// hyper's connector to dynos: as the router's own path connects
-/// (`DynoConnector::connect_dyno`), finding a dyno's pid by its address in
+/// (`DynoConnector::connect_dyno`), finding a dyno's namespace by its address in
 /// the routes.
 #[derive(Clone)]
 pub struct TimedConnector {
@@ -53,14 +54,15 @@ impl TimedConnector {
 type Connecting = Pin<Box<dyn Future<Output = Result<TimedStream, ConnectError>> + Send>>;
 type ConnectError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The pid of the dyno at `address` (`127.0.0.1:41234`), if it is routed to.
-fn pid_at(table: &RouteTable, address: &str) -> Option<u32> {
+/// The network namespace of the dyno at `address` (`127.0.0.1:41234`), if
+/// it is routed to.
+fn netns_at(table: &RouteTable, address: &str) -> Option<NetnsRef> {
     table
         .load()
         .values()
         .flat_map(|routes| routes.backends())
         .find(|backend| backend.address == address)
-        .and_then(|backend| backend.pid)
+        .and_then(|backend| backend.netns)
 }
 
 impl Service<Uri> for TimedConnector {
@@ -75,10 +77,10 @@ impl Service<Uri> for TimedConnector {
     fn call(&mut self, uri: Uri) -> Self::Future {
         let started = Instant::now();
         let address = uri.authority().map(|a| a.to_string()).unwrap_or_default();
-        let pid = pid_at(&self.table, &address);
+        let netns = netns_at(&self.table, &address);
         let dynos = self.dynos.clone();
         Box::pin(async move {
-            let stream = TokioIo::new(dynos.connect_dyno(pid, &address).await?);
+            let stream = TokioIo::new(dynos.connect_dyno(netns, &address).await?);
             let finished = Instant::now();
             Ok(TimedStream {
                 stream,

@@ -232,8 +232,8 @@ fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, A
         let backends: Vec<converge::Backend> = converge::read_routes(&root.app(&app))
             .backends
             .into_iter()
-            // The live entry: its pid is today's (routes written by an
-            // older paas have none).
+            // The live entry: its namespace is today's (routes written by
+            // an older paas have none).
             .filter_map(|b| {
                 live.iter()
                     .find(|l| l.address == b.address && l.dyno == b.dyno)

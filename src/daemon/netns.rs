@@ -5,16 +5,19 @@
 //! (52k against 115k requests/s) and used more CPU than the router.
 //!
 //! A helper runs in podman's user namespace (`podman unshare`), where it
-//! may enter the dynos' network namespaces. Asked for a dyno's `PID`, it
-//! connects to the dynos' port from inside that process's namespace and hands the
-//! connected socket to the daemon (SCM_RIGHTS); from then on the router and
-//! the dyno talk through the kernel alone. When anything of this fails, the
-//! router connects to the published port as before.
+//! may enter the dynos' network namespaces. Asked for a dyno's `PID INODE`,
+//! it checks that the process's network namespace is still that inode (so a
+//! pid reused after the dyno ended never leads elsewhere), connects to the
+//! dynos' port from inside it and hands the connected socket to the daemon
+//! (SCM_RIGHTS); from then on the router and the dyno talk through the
+//! kernel alone. When anything of this fails, the router connects to the
+//! published port as before.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -23,7 +26,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncWriteExt, Interest};
 
 use crate::error::{Context, Result};
-use crate::runtime::DYNO_PORT;
+use crate::runtime::{NetnsRef, DYNO_PORT};
 use crate::state::Root;
 
 /// How long the helper waits for a dyno to accept a connection.
@@ -119,16 +122,16 @@ pub fn serve_helper(socket: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Answers a daemon connection's one question, a dyno's `PID` on a line:
-/// `+` with the socket; `-` when the dyno refused (it does not listen, or
-/// is gone); `?` for anything else, where the daemon uses the published
-/// port instead.
+/// Answers a daemon connection's one question, a dyno's `PID INODE` on a
+/// line: `+` with the socket; `-` when the dyno refused (it does not
+/// listen, or is gone); `?` for anything else, where the daemon uses the
+/// published port instead.
 fn answer(daemon: UnixStream) -> io::Result<()> {
     let mut line = String::new();
     BufReader::new(&daemon).read_line(&mut line)?;
-    let connected = match line.trim().parse::<u32>() {
-        Ok(pid) => connect_inside(pid),
-        Err(_) => Err(io::ErrorKind::InvalidInput.into()),
+    let connected = match parse_question(&line) {
+        Some(netns) => connect_inside(netns),
+        None => Err(io::ErrorKind::InvalidInput.into()),
     };
     match connected {
         Ok(dyno) => send_fd(&daemon, dyno.as_raw_fd()),
@@ -144,13 +147,35 @@ fn refused(err: &io::Error) -> bool {
     )
 }
 
-/// Connects to the dynos' port on the loopback of `pid`'s network
+fn question(netns: NetnsRef) -> String {
+    format!("{} {}\n", netns.pid, netns.inode)
+}
+
+fn parse_question(line: &str) -> Option<NetnsRef> {
+    let (pid, inode) = line.trim().split_once(' ')?;
+    Some(NetnsRef {
+        pid: pid.parse().ok()?,
+        inode: inode.parse().ok()?,
+    })
+}
+
+/// The network namespace `netns` names, if its process still has it: a
+/// pid taken by another process since is `NotFound`, like a pid gone.
+fn open_netns(netns: NetnsRef) -> io::Result<File> {
+    let file = File::open(format!("/proc/{}/ns/net", netns.pid))?;
+    if file.metadata()?.ino() != netns.inode {
+        return Err(io::ErrorKind::NotFound.into());
+    }
+    Ok(file)
+}
+
+/// Connects to the dynos' port on the loopback of a dyno's network
 /// namespace. On a thread of its own: a thread that entered a namespace
 /// cannot come back (that takes rights outside podman's user namespace),
 /// so it ends.
-fn connect_inside(pid: u32) -> io::Result<std::net::TcpStream> {
+fn connect_inside(netns: NetnsRef) -> io::Result<std::net::TcpStream> {
     std::thread::spawn(move || {
-        let netns = File::open(format!("/proc/{pid}/ns/net"))?;
+        let netns = open_netns(netns)?;
         // SAFETY: setns on an open namespace file; only this thread moves.
         if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
             return Err(io::Error::last_os_error());
@@ -253,16 +278,16 @@ impl DynoConnector {
     }
 
     /// A new connection to a dyno: from inside its network namespace when
-    /// its `pid` is known and the helper is there, else to its published
+    /// that is known and the helper is there, else to its published
     /// `address`. Inside, a dyno not listening refuses (H21, or another
     /// dyno); podman's forwarder accepts for it and then closes.
     pub async fn connect_dyno(
         &self,
-        pid: Option<u32>,
+        netns: Option<NetnsRef>,
         address: &str,
     ) -> io::Result<tokio::net::TcpStream> {
-        if let Some(pid) = pid {
-            match self.connect(pid).await {
+        if let Some(netns) = netns {
+            match self.connect(netns).await {
                 Ok(dyno) => return Ok(dyno),
                 Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => return Err(err),
                 Err(_) => {}
@@ -273,16 +298,15 @@ impl DynoConnector {
         Ok(dyno)
     }
 
-    /// A connection to the dyno whose init is `pid`, from inside its
-    /// network namespace. Only the dyno refusing it (or being gone) is
-    /// `ConnectionRefused`.
-    async fn connect(&self, pid: u32) -> io::Result<tokio::net::TcpStream> {
+    /// A connection to a dyno from inside its network namespace. Only the
+    /// dyno refusing it (or being gone) is `ConnectionRefused`.
+    async fn connect(&self, netns: NetnsRef) -> io::Result<tokio::net::TcpStream> {
         let asked = tokio::time::timeout(ANSWER_TIMEOUT, async {
             // Not there (yet): not to be taken for the dyno refusing.
             let mut helper = tokio::net::UnixStream::connect(&self.socket)
                 .await
                 .map_err(|err| io::Error::new(io::ErrorKind::NotConnected, err))?;
-            helper.write_all(format!("{pid}\n").as_bytes()).await?;
+            helper.write_all(question(netns).as_bytes()).await?;
             loop {
                 helper.readable().await?;
                 let raw = helper.as_raw_fd();
@@ -318,5 +342,23 @@ mod tests {
         drop(helper);
         let gone = receive_fd(daemon.as_raw_fd()).unwrap_err();
         assert_eq!(gone.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn a_namespace_is_entered_only_while_its_pid_still_has_it() {
+        let pid = std::process::id();
+        let inode = std::fs::metadata(format!("/proc/{pid}/ns/net"))
+            .unwrap()
+            .ino();
+        let ours = NetnsRef { pid, inode };
+        assert_eq!(parse_question(&question(ours)), Some(ours));
+        assert_eq!(parse_question("12\n"), None);
+        assert!(open_netns(ours).is_ok());
+        // The pid now runs in another namespace: as good as gone.
+        let reused = NetnsRef {
+            pid,
+            inode: inode + 1,
+        };
+        assert!(refused(&open_netns(reused).unwrap_err()));
     }
 }

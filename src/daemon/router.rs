@@ -1374,7 +1374,7 @@ mod tests {
         let backend = |dyno: &str| Backend {
             address: format!("127.0.0.1:{}", dyno.len()),
             dyno: dyno.into(),
-            pid: None,
+            netns: None,
         };
         let routes = AppRoutes::new("app", vec![backend("web.1"), backend("web.2")]);
         let picks: Vec<_> = (0..4)

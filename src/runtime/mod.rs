@@ -135,6 +135,15 @@ pub fn log_file_name(dyno_name: &str, instance: &str) -> String {
     format!("{dyno_name}.{instance}.log")
 }
 
+/// A running dyno's network namespace: its init's pid, and the namespace's
+/// inode, which tells the dyno from a process that got its pid after it
+/// ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NetnsRef {
+    pub pid: u32,
+    pub inode: u64,
+}
+
 /// A dyno as the runtime sees it.
 #[derive(Debug, Clone)]
 pub struct Dyno {
@@ -152,6 +161,8 @@ pub struct Dyno {
     pub started_at: i64,
     /// The host pid of the dyno's init, while running.
     pub pid: Option<u32>,
+    /// Its network namespace, while running.
+    pub netns: Option<NetnsRef>,
     /// Its size's name (`standard-1x`).
     pub size: String,
     /// `DynoSpec::network_tag` of what it was started with.

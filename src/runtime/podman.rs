@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Dyno, DynoSpec, Ended, Runtime, DYNO_PORT};
+use super::{Dyno, DynoSpec, Ended, NetnsRef, Runtime, DYNO_PORT};
 use crate::error::{Context, Error, Result};
 use crate::state::{self, AppName, Root, Settings};
 
@@ -168,6 +168,9 @@ struct PsEntry {
     started_at: i64,
     #[serde(default)]
     pid: u32,
+    /// Namespace inodes by kind (`"Net": "4026532184"`), with `ps --ns`.
+    #[serde(default)]
+    namespaces: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -214,6 +217,15 @@ impl Podman {
             address,
             started_at: entry.started_at,
             pid: (running && entry.pid > 0).then_some(entry.pid),
+            netns: entry
+                .namespaces
+                .get("Net")
+                .and_then(|inode| inode.parse().ok())
+                .filter(|_| running && entry.pid > 0)
+                .map(|inode| NetnsRef {
+                    pid: entry.pid,
+                    inode,
+                }),
             size: label("paas.size").unwrap_or_else(|| super::DEFAULT_SIZE.name.to_string()),
             network_tag: label("paas.network").unwrap_or_default(),
         })
@@ -353,6 +365,7 @@ impl Runtime for Podman {
         let output = run(&[
             "ps",
             "--all",
+            "--ns",
             "--filter",
             &format!("name=^{container}$"),
             "--format",
@@ -376,6 +389,7 @@ impl Runtime for Podman {
                 address: None,
                 started_at: crate::crashes::now(),
                 pid: None,
+                netns: None,
                 size: spec.size.name.to_string(),
                 network_tag: spec.network_tag(),
             }),
@@ -435,7 +449,9 @@ impl Runtime for Podman {
 
     fn list(&self, app: Option<&AppName>) -> Result<Vec<Dyno>> {
         let install = format!("label=paas.install={}", self.install_id);
-        let mut args = vec!["ps", "--all", "--format", "json", "--filter", &install];
+        let mut args = vec![
+            "ps", "--all", "--ns", "--format", "json", "--filter", &install,
+        ];
         let app_filter;
         if let Some(app) = app {
             app_filter = format!("label=paas.app={app}");

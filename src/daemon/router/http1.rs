@@ -257,7 +257,7 @@ impl Router {
                     let started = Instant::now();
                     let dyno = self
                         .dyno_connector
-                        .connect_dyno(backend.pid, &backend.address)
+                        .connect_dyno(backend.netns, &backend.address)
                         .await
                         .map_err(|_| Failure::Refused)?;
                     (dyno, Some(started.elapsed()))
