@@ -61,9 +61,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 /// Two third-party buildpacks, as a user would publish them: `greeter` in a
 /// git repository (served by `git daemon`; its URL follows the `main`
-/// branch, and tag `v1` is its first commit), `second` as a `.tgz` (served
-/// over HTTP). Returns their URLs and the servers (git daemon first).
-fn publish_buildpacks(dir: &Path) -> (String, String, Vec<Served>) {
+/// branch, and tag `v1` is its first commit; a copy of it as of now is
+/// served over HTTP too, by a dumb server), `second` as a `.tgz` (served
+/// over HTTP). Returns their URLs (greeter, greeter over HTTP at v1,
+/// second) and the servers (git daemon first).
+fn publish_buildpacks(dir: &Path) -> (String, String, String, Vec<Served>) {
     let greeter = dir.join("greeter");
     write_script(
         &greeter.join("bin/detect"),
@@ -101,6 +103,11 @@ echo "${GREETER_SAID:-nothing}" > "$1/second.txt""#,
     );
     let www = dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
+    git(
+        dir,
+        &["clone", "-q", "--bare", "greeter", "www/greeter.git"],
+    );
+    git(&www.join("greeter.git"), &["update-server-info"]);
     run(Command::new("tar")
         .arg("-czf")
         .arg(www.join("second.tgz"))
@@ -148,6 +155,7 @@ echo "${GREETER_SAID:-nothing}" > "$1/second.txt""#,
     }
     (
         format!("git://{host}:{git_port}/greeter#main"),
+        format!("http://{host}:{http_port}/greeter.git#v1"),
         format!("http://{host}:{http_port}/second.tgz"),
         vec![Served(git), Served(http)],
     )
@@ -157,7 +165,7 @@ echo "${GREETER_SAID:-nothing}" > "$1/second.txt""#,
 fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order() {
     let server = TestServer::start();
     let published = tempfile::tempdir().unwrap();
-    let (greeter, second, mut servers) = publish_buildpacks(published.path());
+    let (greeter, greeter_http, second, mut servers) = publish_buildpacks(published.path());
     let greeter_dir = published.path().join("greeter");
     let first = git(&greeter_dir, &["rev-parse", "--short=7", "HEAD"]);
     server.ok(&["apps:create", "multi"]);
@@ -338,6 +346,18 @@ fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order()
     );
     assert!(!output.contains("Greeter"), "{output}");
     server.ok(&["config:unset", "-a", "multi", "BUILDPACK_URL"]);
+    // Over HTTP from a dumb server (static files), as from a git host.
+    repo.write(".buildpacks", &format!("{greeter_http}\n{second}\n"));
+    repo.commit("by file, over HTTP");
+    let output = repo.push_ok();
+    assert!(
+        output.contains(&format!("Fetching buildpack {greeter_http} at {first}")),
+        "{output}"
+    );
+    assert!(
+        output.contains("Greeter compiling") && !output.contains("second version"),
+        "{output}"
+    );
     // A tag stays where it is: #v1 builds with the first version.
     let greeter_v1 = greeter.replace("#main", "#v1");
     repo.write(".buildpacks", &format!("# ours\n{greeter_v1}\n{second}\n"));
