@@ -197,7 +197,10 @@ fn build_and_release(
         return Err(Error::new(
             "no process types: the app has no Procfile and its buildpack named none",
         )
-        .hint("add a Procfile such as `web: gunicorn app:app`"));
+        .hint(
+            "add a Procfile naming the command that starts the app on $PORT, \
+             such as `web: gunicorn app:app` or `web: node server.js`",
+        ));
     }
     // A broken app.json fails the build, not the launch.
     crate::checks::load(&build_dir)?;
