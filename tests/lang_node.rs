@@ -86,9 +86,11 @@ fn express_app_deploys_with_npm_reuses_node_modules_and_refuses_a_node_it_lacks_
 }
 
 #[test]
-fn pnpm_and_yarn_apps_build_with_their_lockfiles_and_prune_dev_dependencies() {
+fn npm_pnpm_and_yarn_apps_build_prune_dev_dependencies_and_a_failing_build_is_refused() {
     let server = TestServer::start();
+    let mut npm = None;
     for (manager, detail) in [
+        ("npm", "Installing dependencies with npm ci (npm 9."),
         ("pnpm", "Installing dependencies with pnpm (pnpm 8."),
         ("yarn", "Installing dependencies with yarn (Yarn 1."),
     ] {
@@ -113,7 +115,39 @@ fn pnpm_and_yarn_apps_build_with_their_lockfiles_and_prune_dev_dependencies() {
             ),
             "{output}"
         );
+        if manager == "npm" {
+            npm = Some(repo);
+        }
     }
+    let serving = (
+        200,
+        "Hello from npm on web.1 (built: true, devDependencies pruned: true, a minute is 1m)\n"
+            .to_string(),
+    );
+
+    // A build script that exits non-zero refuses the push with its output;
+    // the running release keeps serving.
+    let npm = npm.unwrap();
+    npm.write(
+        "build.js",
+        "console.error('build.js: cannot bundle src/missing.js');\nprocess.exit(3);\n",
+    );
+    npm.commit("break the build");
+    let output = npm.push_refused();
+    assert!(
+        output.contains("-----> Running build")
+            && output.contains("build.js: cannot bundle src/missing.js"),
+        "{output}"
+    );
+    assert!(
+        output
+            .contains(" !     The build script failed (its output is above); the push is refused.")
+            && output.contains(" !     Run `npm run build` locally to see why"),
+        "{output}"
+    );
+    assert!(!output.contains("Pruning devDependencies"), "{output}");
+    assert_eq!(server.get("npm", "/"), serving);
+
     // The package manager is in the dynos too, for `pnpm`/`yarn` in a Procfile.
     let output = server.ok(&[
         "run",
@@ -128,7 +162,7 @@ fn pnpm_and_yarn_apps_build_with_their_lockfiles_and_prune_dev_dependencies() {
 }
 
 #[test]
-fn static_site_serves_with_cache_headers_clean_urls_and_spa_fallback() {
+fn static_sites_serve_with_cache_headers_clean_urls_and_spa_fallback_also_when_built_by_node() {
     let server = TestServer::start();
     let repo = server.repo("tests/apps/static-site", "site");
     let output = repo.push_ok();
