@@ -173,10 +173,11 @@ fn static_sites_serve_with_cache_headers_clean_urls_and_spa_fallback_also_when_b
     );
 
     // Headers and body, lowercased: header names are case-insensitive.
-    let get = |path: &str| {
-        let (status, text) = server.get_with("site", path, &["-i", "-m", "10"]);
+    let get_from = |app: &str, path: &str| {
+        let (status, text) = server.get_with(app, path, &["-i", "-m", "10"]);
         (status, text.to_lowercase())
     };
+    let get = |path: &str| get_from("site", path);
     let (status, home) = get("/");
     assert_eq!(status, 200, "{home}");
     assert!(home.contains("<h1>hello from a static site</h1>"), "{home}");
@@ -210,4 +211,79 @@ fn static_sites_serve_with_cache_headers_clean_urls_and_spa_fallback_also_when_b
     assert_eq!(status, 200, "{route}");
     assert!(route.contains("hello from a static site"), "{route}");
     assert!(route.contains("\ncache-control: no-cache\r"), "{route}");
+
+    // An index.html at the root, no static.json: detected, and served as
+    // the files are (no clean URLs, no fallback).
+    let plain = server.repo("tests/apps/static-site/public", "plain");
+    let output = plain.push_ok();
+    assert!(
+        output.contains("Static app detected")
+            && output.contains("Configuring nginx to serve the repository's files"),
+        "{output}"
+    );
+    let (status, home) = get_from("plain", "/");
+    assert_eq!(status, 200, "{home}");
+    assert!(home.contains("<h1>hello from a static site</h1>"), "{home}");
+    assert!(home.contains("\ncache-control: no-cache\r"), "{home}");
+    let (status, asset) = get_from("plain", "/assets/app.3f2a1b9c.js");
+    assert_eq!(status, 200, "{asset}");
+    assert!(asset.contains("immutable"), "{asset}");
+    assert_eq!(get_from("plain", "/about.html").0, 200);
+    assert_eq!(get_from("plain", "/about").0, 404);
+    assert_eq!(get_from("plain", "/dashboard").0, 404);
+
+    // A single-page app built by the Node.js buildpack (`npm run build`
+    // writes dist/) and served by the static one, the last buildpack, whose
+    // web process runs nginx on dist/.
+    server.ok(&["apps:create", "spa"]);
+    server.ok(&["buildpacks:set", "nodejs", "-a", "spa"]);
+    server.ok(&["buildpacks:add", "static", "-a", "spa"]);
+
+    let spa = server.repo("tests/apps/spa", "spa");
+    let output = spa.push_ok();
+    for expected in [
+        "Installing dependencies with npm ci",
+        "-----> Running build",
+        "wrote dist/index.html",
+        "-----> Pruning devDependencies",
+        "Configuring nginx from static.json",
+        "Default types for buildpack -> web",
+    ] {
+        assert!(output.contains(expected), "{expected}:\n{output}");
+    }
+    let ps = server.ok(&["ps", "-a", "spa"]);
+    assert!(ps.contains("=== web (1): /app/.paas/static/start"), "{ps}");
+    let (status, home) = get_from("spa", "/");
+    assert_eq!(status, 200, "{home}");
+    assert!(
+        home.contains("<h1>hello from the single-page app</h1>")
+            && home.contains("\ncache-control: no-cache\r"),
+        "{home}"
+    );
+    // The fingerprinted script the build wrote, cached for a year.
+    let script = home
+        .split('"')
+        .find(|part| part.starts_with("/assets/app.") && part.ends_with(".js"))
+        .unwrap_or_else(|| panic!("no script in {home}"))
+        .to_string();
+    let (status, asset) = get_from("spa", &script);
+    assert_eq!(status, 200, "{asset}");
+    assert!(
+        asset.contains("\ncache-control: public, max-age=31536000, immutable\r")
+            && asset.contains("rendered by the script: true"),
+        "{asset}"
+    );
+    // A deep link is the app's index.html.
+    let (status, deep) = get_from("spa", "/settings/profile");
+    assert_eq!(status, 200, "{deep}");
+    assert!(deep.contains("hello from the single-page app"), "{deep}");
+    // Only dist/ is served: the sources, package.json and node_modules are
+    // not files of the site, so they too are the app's index.html.
+    for path in ["/package.json", "/build.js", "/node_modules/"] {
+        let (status, text) = get_from("spa", path);
+        assert!(
+            status == 200 && text.contains("<h1>hello from the single-page app</h1>"),
+            "{path}: {status} {text}"
+        );
+    }
 }
