@@ -180,6 +180,49 @@ fn uv_lock_and_plain_apps_build_and_a_python_the_stack_lacks_is_refused() {
         "{output}"
     );
     assert_eq!(server.get("plain", "/"), (200, serving));
+
+    // A pip-installable pyproject.toml and no lock file: pip installs the
+    // project, editable, with the dependencies it declares.
+    plain.git(&["rm", "-q", "requirements.txt", "runtime.txt"]);
+    plain.write(
+        "pyproject.toml",
+        r#"[project]
+name = "plain"
+version = "1.0.0"
+requires-python = ">=3.11"
+dependencies = ["gunicorn==23.0.0"]
+
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[tool.setuptools]
+py-modules = ["app"]
+"#,
+    );
+    edit(
+        &plain,
+        "app.py",
+        "Hello from plain Python",
+        "Hello from a pyproject app",
+    );
+    let output = timed_push(&plain, "pyproject build");
+    assert!(
+        output.contains("Installing the project with pip (Python 3.11"),
+        "{output}"
+    );
+    let installed = pip_installed(&output);
+    assert!(
+        installed.contains("gunicorn-23.0.0") && installed.contains("plain-1.0.0"),
+        "{installed}"
+    );
+    assert_eq!(
+        server.get("plain", "/"),
+        (
+            200,
+            "Hello from a pyproject app on web.1 (Python 3.11)\n".to_string()
+        )
+    );
 }
 
 /// The packages pip's last "Successfully installed" line names (the app's,
