@@ -235,14 +235,22 @@ fn static_sites_serve_with_cache_headers_clean_urls_and_spa_fallback_also_when_b
     // A single-page app built by the Node.js buildpack (`npm run build`
     // writes dist/) and served by the static one, the last buildpack, whose
     // web process runs nginx on dist/.
-    server.ok(&["apps:create", "spa"]);
+    // Detection picks Node.js alone, which has nothing to start: refused,
+    // saying to add the static buildpack.
+    let spa = server.repo("tests/apps/spa", "spa");
+    let output = spa.push_refused();
+    assert!(
+        output.contains("no process types: the app has no Procfile")
+            && output.contains("run the static buildpack after Node.js's")
+            && output.contains("`paas buildpacks:set nodejs`, then `paas buildpacks:add static`"),
+        "{output}"
+    );
     server.ok(&["buildpacks:set", "nodejs", "-a", "spa"]);
     server.ok(&["buildpacks:add", "static", "-a", "spa"]);
-
-    let spa = server.repo("tests/apps/spa", "spa");
     let output = spa.push_ok();
     for expected in [
-        "Installing dependencies with npm ci",
+        // Installed by the refused push, kept in the app's cache.
+        "Reusing node_modules (package-lock.json unchanged)",
         "-----> Running build",
         "wrote dist/index.html",
         "-----> Pruning devDependencies",
