@@ -106,7 +106,7 @@ fn django_runs_collectstatic_and_gunicorn_without_a_procfile() {
 }
 
 #[test]
-fn uv_lock_app_builds_and_a_python_the_stack_lacks_is_refused() {
+fn uv_lock_and_plain_apps_build_and_a_python_the_stack_lacks_is_refused() {
     let server = TestServer::start();
     let repo = server.repo("tests/apps/pyproject", "uvapp");
     let output = timed_push(&repo, "uv first build");
@@ -135,6 +135,94 @@ fn uv_lock_app_builds_and_a_python_the_stack_lacks_is_refused() {
     );
     assert!(!output.contains("Released v2"), "{output}");
     assert_eq!(server.get("uvapp", "/"), (200, serving));
+
+    // A plain app (requirements.txt and app.py, not Django) has no default
+    // process: without a Procfile the push is refused, saying to add one.
+    let plain = server.repo("tests/apps/python-plain", "plain");
+    let output = plain.push_refused();
+    assert!(
+        output.contains("Installing requirements with pip (Python 3.11"),
+        "{output}"
+    );
+    assert!(
+        output.contains(
+            " !     No Procfile: this app needs one to say how it starts \
+             (only Django apps have a default web process)."
+        ) && output.contains(" !     Add a Procfile such as \"web: gunicorn app:app\""),
+        "{output}"
+    );
+    assert!(
+        output.contains("no process types: the app has no Procfile"),
+        "{output}"
+    );
+    assert!(!output.contains("Released v1"), "{output}");
+    assert_ne!(server.get("plain", "/").0, 200);
+
+    // With the Procfile it suggested, the next push serves; runtime.txt
+    // naming the stack's Python is fine.
+    plain.write("Procfile", "web: gunicorn app:app\n");
+    plain.write("runtime.txt", "python-3.11\n");
+    plain.commit("add a Procfile");
+    let output = timed_push(&plain, "plain python build");
+    assert!(
+        output.contains("(runtime.txt asks for 3.11)") && output.contains("Procfile declares"),
+        "{output}"
+    );
+    let serving = "Hello from plain Python on web.1 (Python 3.11)\n".to_string();
+    assert_eq!(server.get("plain", "/"), (200, serving.clone()));
+
+    // runtime.txt asking for another Python refuses the push, naming it.
+    plain.write("runtime.txt", "python-3.12.1\n");
+    plain.commit("ask for Python 3.12.1");
+    let output = plain.push_refused();
+    assert!(
+        output.contains("runtime.txt asks for Python 3.12.1; this stack has Python 3.11."),
+        "{output}"
+    );
+    assert_eq!(server.get("plain", "/"), (200, serving));
+
+    // A pip-installable pyproject.toml and no lock file: pip installs the
+    // project, editable, with the dependencies it declares.
+    plain.git(&["rm", "-q", "requirements.txt", "runtime.txt"]);
+    plain.write(
+        "pyproject.toml",
+        r#"[project]
+name = "plain"
+version = "1.0.0"
+requires-python = ">=3.11"
+dependencies = ["gunicorn==23.0.0"]
+
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[tool.setuptools]
+py-modules = ["app"]
+"#,
+    );
+    edit(
+        &plain,
+        "app.py",
+        "Hello from plain Python",
+        "Hello from a pyproject app",
+    );
+    let output = timed_push(&plain, "pyproject build");
+    assert!(
+        output.contains("Installing the project with pip (Python 3.11"),
+        "{output}"
+    );
+    let installed = pip_installed(&output);
+    assert!(
+        installed.contains("gunicorn-23.0.0") && installed.contains("plain-1.0.0"),
+        "{installed}"
+    );
+    assert_eq!(
+        server.get("plain", "/"),
+        (
+            200,
+            "Hello from a pyproject app on web.1 (Python 3.11)\n".to_string()
+        )
+    );
 }
 
 /// The packages pip's last "Successfully installed" line names (the app's,

@@ -195,10 +195,23 @@ fn build_and_release(
     let mut processes = output.default_process_types.clone();
     processes.extend(declared);
     if processes.is_empty() {
+        // Detection picks Node.js for a site that Node.js only builds: the
+        // static buildpack, run after it, serves what the build wrote.
+        let hint = if matches!(source, build::buildpacks::Source::Detect)
+            && build_dir.join("static.json").is_file()
+            && build_dir.join("package.json").is_file()
+        {
+            "to serve the site the build writes with nginx, as static.json says, \
+             run the static buildpack after Node.js's: \
+             `paas buildpacks:set nodejs`, then `paas buildpacks:add static`, and push again"
+        } else {
+            "add a Procfile naming the command that starts the app on $PORT, \
+             such as `web: gunicorn app:app` or `web: node server.js`"
+        };
         return Err(Error::new(
             "no process types: the app has no Procfile and its buildpack named none",
         )
-        .hint("add a Procfile such as `web: gunicorn app:app`"));
+        .hint(hint));
     }
     // A broken app.json fails the build, not the launch.
     crate::checks::load(&build_dir)?;
