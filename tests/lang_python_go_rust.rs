@@ -250,7 +250,96 @@ fn go_app_builds_incrementally_and_a_newer_go_is_refused() {
         output.contains("go.mod asks for Go 1.22; this stack has Go 1.19."),
         "{output}"
     );
+    assert_eq!(server.get("goapp", "/"), (200, serving.clone()));
+
+    // Code that does not compile is refused with the compiler's error, by
+    // file and line, and what to do about it.
+    let main_go = std::fs::read_to_string(repo.dir.path().join("main.go")).unwrap();
+    repo.write("go.mod", "module paas.example/gohello\n\ngo 1.19\n");
+    repo.write(
+        "main.go",
+        &main_go.replace("os.Getenv(\"DYNO\")", "os.Getenv(\"DYNO\"), undefinedName"),
+    );
+    repo.commit("break main.go");
+    let output = repo.push_refused();
+    assert!(
+        output.contains("./main.go:14:") && output.contains("undefined: undefinedName"),
+        "{output}"
+    );
+    assert!(
+        output.contains("go build failed: the app's Go code does not compile"),
+        "{output}"
+    );
+    assert!(
+        output
+            .contains("(`go build ./...` shows the same errors locally), commit, and push again."),
+        "{output}"
+    );
+    assert_eq!(server.get("goapp", "/"), (200, serving.clone()));
+
+    // A module that is only in vendor/ builds offline (the module proxy is
+    // unreachable here), and its code answers.
+    write_files(
+        &repo,
+        &[
+            (
+                "go.mod",
+                "module paas.example/gohello\n\ngo 1.19\n\nrequire example.com/greet v1.0.0\n",
+            ),
+            ("go.sum", GREET_SUM),
+            (
+                "vendor/modules.txt",
+                "# example.com/greet v1.0.0\n## explicit; go 1.19\nexample.com/greet\n",
+            ),
+            (
+                "vendor/example.com/greet/greet.go",
+                "// Package greet is vendored.\npackage greet\n\n\
+                 // Hello greets whom.\nfunc Hello(whom string) string { return \"Hello from vendored greet to \" + whom }\n",
+            ),
+            (
+                "main.go",
+                &main_go
+                    .replace("\"os\"\n", "\"os\"\n\n\t\"example.com/greet\"\n")
+                    .replace("\"Hello again from Go on %s\\n\", ", "\"%s on %s\\n\", greet.Hello(\"Go\"), "),
+            ),
+        ],
+    );
+    repo.commit("greet with a vendored module");
+    let output = timed_push(&repo, "go build with vendor/");
+    assert!(output.contains("(with the vendored modules)"), "{output}");
+    let serving = "Hello from vendored greet to Go on web.1\n".to_string();
+    assert_eq!(server.get("goapp", "/"), (200, serving.clone()));
+
+    // Without vendor/, the module must come from the module proxy, which
+    // this server cannot reach: refused, naming it and saying to vendor.
+    repo.git(&["rm", "-r", "-q", "vendor"]);
+    repo.commit("unvendor greet");
+    let output = repo.push_refused();
+    assert!(
+        output
+            .contains("the Go module proxy (proxy.golang.org) is not reachable from this server."),
+        "{output}"
+    );
+    assert!(
+        output.contains("Vendor them (`go mod vendor`, and commit vendor/)"),
+        "{output}"
+    );
     assert_eq!(server.get("goapp", "/"), (200, serving));
+}
+
+/// go.sum lines for the vendored example.com/greet (Go checks them only
+/// when it downloads the module).
+const GREET_SUM: &str =
+    "example.com/greet v1.0.0 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\
+example.com/greet v1.0.0/go.mod h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+
+/// Writes the files (making their directories) into the repo, uncommitted.
+fn write_files(repo: &Repo, files: &[(&str, &str)]) {
+    for (path, content) in files {
+        let path = repo.dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
 }
 
 #[test]
