@@ -377,8 +377,62 @@ fn rust_app_builds_incrementally_without_a_procfile() {
     );
     assert!(output.contains("Compiling rusthello"), "{output}");
     assert!(!output.contains("Compiling itoa"), "{output}");
-    assert_eq!(
-        server.get("rustapp", "/"),
-        (200, "Hello again from Rust on web.1\n".to_string())
+    let serving = (200, "Hello again from Rust on web.1\n".to_string());
+    assert_eq!(server.get("rustapp", "/"), serving);
+
+    // A toolchain newer than the stack's rustc is refused, naming the
+    // stack's version, whether rust-toolchain.toml or rust-version asks.
+    repo.write("rust-toolchain.toml", "[toolchain]\nchannel = \"1.75.0\"\n");
+    repo.commit("ask for Rust 1.75.0");
+    let output = repo.push_refused();
+    assert!(
+        output.contains(
+            "rust-toolchain.toml asks for Rust 1.75.0; this stack has rustc 1.63.0 (stable)"
+        ),
+        "{output}"
     );
+    assert_eq!(server.get("rustapp", "/"), serving);
+    repo.git(&["rm", "-q", "rust-toolchain.toml"]);
+    edit(
+        &repo,
+        "Cargo.toml",
+        "rust-version = \"1.60\"",
+        "rust-version = \"1.70\"",
+    );
+    let output = repo.push_refused();
+    assert!(
+        output.contains("Cargo.toml (package.rust-version) asks for Rust 1.70; this stack has rustc 1.63.0 (stable)"),
+        "{output}"
+    );
+    assert!(
+        output.contains("Build with Rust 1.63.0: ask for 1.63.0 (or stable)"),
+        "{output}"
+    );
+    assert_eq!(server.get("rustapp", "/"), serving);
+
+    // A mirror of crates.io set in .cargo/config.toml that does not answer
+    // is named (here a git index, which cargo fetches with libgit2).
+    edit(
+        &repo,
+        "Cargo.toml",
+        "rust-version = \"1.70\"",
+        "rust-version = \"1.60\"",
+    );
+    std::fs::create_dir_all(repo.dir.path().join(".cargo")).unwrap();
+    repo.write(
+        ".cargo/config.toml",
+        "[source.crates-io]\nreplace-with = \"mirror\"\n\n\
+         [source.mirror]\nregistry = \"http://127.0.0.1:9/index/\"\n",
+    );
+    repo.commit("use a mirror of crates.io");
+    let output = repo.push_refused();
+    assert!(
+        output.contains("cargo could not reach the package registry `mirror` (127.0.0.1:9): it is unreachable from this server."),
+        "{output}"
+    );
+    assert!(
+        output.contains("(a registry or mirror set in .cargo/config.toml)"),
+        "{output}"
+    );
+    assert_eq!(server.get("rustapp", "/"), serving);
 }
