@@ -338,7 +338,96 @@ fn go_app_builds_incrementally_and_a_newer_go_is_refused() {
         output.contains("go.mod asks for Go 1.22; this stack has Go 1.19."),
         "{output}"
     );
+    assert_eq!(server.get("goapp", "/"), (200, serving.clone()));
+
+    // Code that does not compile is refused with the compiler's error, by
+    // file and line, and what to do about it.
+    let main_go = std::fs::read_to_string(repo.dir.path().join("main.go")).unwrap();
+    repo.write("go.mod", "module paas.example/gohello\n\ngo 1.19\n");
+    repo.write(
+        "main.go",
+        &main_go.replace("os.Getenv(\"DYNO\")", "os.Getenv(\"DYNO\"), undefinedName"),
+    );
+    repo.commit("break main.go");
+    let output = repo.push_refused();
+    assert!(
+        output.contains("./main.go:14:") && output.contains("undefined: undefinedName"),
+        "{output}"
+    );
+    assert!(
+        output.contains("go build failed: the app's Go code does not compile"),
+        "{output}"
+    );
+    assert!(
+        output
+            .contains("(`go build ./...` shows the same errors locally), commit, and push again."),
+        "{output}"
+    );
+    assert_eq!(server.get("goapp", "/"), (200, serving.clone()));
+
+    // A module that is only in vendor/ builds offline (the module proxy is
+    // unreachable here), and its code answers.
+    write_files(
+        &repo,
+        &[
+            (
+                "go.mod",
+                "module paas.example/gohello\n\ngo 1.19\n\nrequire example.com/greet v1.0.0\n",
+            ),
+            ("go.sum", GREET_SUM),
+            (
+                "vendor/modules.txt",
+                "# example.com/greet v1.0.0\n## explicit; go 1.19\nexample.com/greet\n",
+            ),
+            (
+                "vendor/example.com/greet/greet.go",
+                "// Package greet is vendored.\npackage greet\n\n\
+                 // Hello greets whom.\nfunc Hello(whom string) string { return \"Hello from vendored greet to \" + whom }\n",
+            ),
+            (
+                "main.go",
+                &main_go
+                    .replace("\"os\"\n", "\"os\"\n\n\t\"example.com/greet\"\n")
+                    .replace("\"Hello again from Go on %s\\n\", ", "\"%s on %s\\n\", greet.Hello(\"Go\"), "),
+            ),
+        ],
+    );
+    repo.commit("greet with a vendored module");
+    let output = timed_push(&repo, "go build with vendor/");
+    assert!(output.contains("(with the vendored modules)"), "{output}");
+    let serving = "Hello from vendored greet to Go on web.1\n".to_string();
+    assert_eq!(server.get("goapp", "/"), (200, serving.clone()));
+
+    // Without vendor/, the module must come from the module proxy, which
+    // this server cannot reach: refused, naming it and saying to vendor.
+    repo.git(&["rm", "-r", "-q", "vendor"]);
+    repo.commit("unvendor greet");
+    let output = repo.push_refused();
+    assert!(
+        output
+            .contains("the Go module proxy (proxy.golang.org) is not reachable from this server."),
+        "{output}"
+    );
+    assert!(
+        output.contains("Vendor them (`go mod vendor`, and commit vendor/)"),
+        "{output}"
+    );
     assert_eq!(server.get("goapp", "/"), (200, serving));
+}
+
+/// go.sum lines for the vendored example.com/greet (Go checks them only
+/// when it downloads the module).
+const GREET_SUM: &str =
+    "example.com/greet v1.0.0 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\
+example.com/greet v1.0.0/go.mod h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+
+/// Writes the files (making their directories) into the repo, uncommitted.
+fn write_files(repo: &Repo, files: &[(&str, &str)]) {
+    for (path, content) in files {
+        let path = repo.dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
 }
 
 #[test]
@@ -376,8 +465,62 @@ fn rust_app_builds_incrementally_without_a_procfile() {
     );
     assert!(output.contains("Compiling rusthello"), "{output}");
     assert!(!output.contains("Compiling itoa"), "{output}");
-    assert_eq!(
-        server.get("rustapp", "/"),
-        (200, "Hello again from Rust on web.1\n".to_string())
+    let serving = (200, "Hello again from Rust on web.1\n".to_string());
+    assert_eq!(server.get("rustapp", "/"), serving);
+
+    // A toolchain newer than the stack's rustc is refused, naming the
+    // stack's version, whether rust-toolchain.toml or rust-version asks.
+    repo.write("rust-toolchain.toml", "[toolchain]\nchannel = \"1.75.0\"\n");
+    repo.commit("ask for Rust 1.75.0");
+    let output = repo.push_refused();
+    assert!(
+        output.contains(
+            "rust-toolchain.toml asks for Rust 1.75.0; this stack has rustc 1.63.0 (stable)"
+        ),
+        "{output}"
     );
+    assert_eq!(server.get("rustapp", "/"), serving);
+    repo.git(&["rm", "-q", "rust-toolchain.toml"]);
+    edit(
+        &repo,
+        "Cargo.toml",
+        "rust-version = \"1.60\"",
+        "rust-version = \"1.70\"",
+    );
+    let output = repo.push_refused();
+    assert!(
+        output.contains("Cargo.toml (package.rust-version) asks for Rust 1.70; this stack has rustc 1.63.0 (stable)"),
+        "{output}"
+    );
+    assert!(
+        output.contains("Build with Rust 1.63.0: ask for 1.63.0 (or stable)"),
+        "{output}"
+    );
+    assert_eq!(server.get("rustapp", "/"), serving);
+
+    // A mirror of crates.io set in .cargo/config.toml that does not answer
+    // is named (here a git index, which cargo fetches with libgit2).
+    edit(
+        &repo,
+        "Cargo.toml",
+        "rust-version = \"1.70\"",
+        "rust-version = \"1.60\"",
+    );
+    std::fs::create_dir_all(repo.dir.path().join(".cargo")).unwrap();
+    repo.write(
+        ".cargo/config.toml",
+        "[source.crates-io]\nreplace-with = \"mirror\"\n\n\
+         [source.mirror]\nregistry = \"http://127.0.0.1:9/index/\"\n",
+    );
+    repo.commit("use a mirror of crates.io");
+    let output = repo.push_refused();
+    assert!(
+        output.contains("cargo could not reach the package registry `mirror` (127.0.0.1:9): it is unreachable from this server."),
+        "{output}"
+    );
+    assert!(
+        output.contains("(a registry or mirror set in .cargo/config.toml)"),
+        "{output}"
+    );
+    assert_eq!(server.get("rustapp", "/"), serving);
 }

@@ -298,8 +298,73 @@ fn php_app_is_served_by_nginx_and_php_fpm_and_refuses_what_the_stack_lacks() {
         output.contains("composer.json asks for PHP ^8.3; this stack has PHP 8.2."),
         "{output}"
     );
+    let serving = (200, "Hello again from PHP on web.1\n".to_string());
+    assert_eq!(server.get("php", "/"), serving);
+
+    // A real package, locked but not committed in vendor/: composer
+    // downloads it from where composer.lock says (GitHub), which this server
+    // cannot reach. Refused, naming the host, packagist.org and the remedy.
+    repo.write(
+        "composer.json",
+        &composer.replace(
+            "\"ext-mbstring\": \"*\"",
+            "\"ext-mbstring\": \"*\",\n        \"psr/log\": \"^3.0\"",
+        ),
+    );
+    let lock = std::fs::read_to_string(repo.dir.path().join("composer.lock")).unwrap();
+    repo.write(
+        "composer.lock",
+        &lock
+            .replace(
+                "be9ff010bc706bfeea2db38cb2e69e90",
+                "1040e30e3e573580a0f193fc0fd03599",
+            )
+            .replace("\"packages\": [],", &format!("\"packages\": [{PSR_LOG}],")),
+    );
+    repo.commit("require psr/log");
+    let output = repo.push_refused();
+    assert!(
+        output.contains("composer could not download the app's packages: this server cannot reach api.github.com"),
+        "{output}"
+    );
+    assert!(
+        output.contains("packagist.org (repo.packagist.org), the PHP package registry"),
+        "{output}"
+    );
+    assert!(
+        output.contains("commit the vendor/ directory (after `composer install --no-dev`)"),
+        "{output}"
+    );
+    assert_eq!(server.get("php", "/"), serving);
+
+    // An index.php alone (no composer.json) is a PHP app, served from the
+    // app's root...
+    repo.git(&["rm", "-q", "composer.json", "composer.lock"]);
+    repo.write(
+        "index.php",
+        "<?php\nheader('Content-Type: text/plain');\necho 'Hello from index.php alone on ' . getenv('DYNO') . \"\\n\";\n",
+    );
+    repo.commit("index.php alone");
+    let output = repo.push_ok();
+    assert!(output.contains("PHP app detected"), "{output}");
+    assert!(
+        output.contains("No composer.json: no packages to install"),
+        "{output}"
+    );
+    assert!(output.contains("Document root: the app's root"), "{output}");
     assert_eq!(
         server.get("php", "/"),
-        (200, "Hello again from PHP on web.1\n".to_string())
+        (200, "Hello from index.php alone on web.1\n".to_string())
     );
+    // ... unless the DOCUMENT_ROOT config var names another directory.
+    server.ok(&["config:set", "DOCUMENT_ROOT=public", "-a", "php"]);
+    assert_eq!(server.get("php", "/"), serving);
 }
+
+/// composer.lock's entry for psr/log 3.0.0, as packagist.org describes it.
+const PSR_LOG: &str = r#"{"name": "psr/log", "version": "3.0.0",
+    "source": {"type": "git", "url": "https://github.com/php-fig/log.git", "reference": "fe5ea303b0887d5caefd3d431c3e61ad47037001"},
+    "dist": {"type": "zip", "url": "https://api.github.com/repos/php-fig/log/zipball/fe5ea303b0887d5caefd3d431c3e61ad47037001", "reference": "fe5ea303b0887d5caefd3d431c3e61ad47037001", "shasum": ""},
+    "require": {"php": ">=8.0.0"}, "type": "library", "autoload": {"psr-4": {"Psr\\Log\\": "src"}},
+    "notification-url": "https://packagist.org/downloads/", "license": ["MIT"],
+    "description": "Common interface for logging libraries", "time": "2021-07-14T16:46:02+00:00"}"#;
