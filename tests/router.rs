@@ -164,6 +164,14 @@ class App(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"only the start")
             self.close_connection = True
+        elif self.path == "/stall":
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"the start, then nothing")
+            self.wfile.flush()
+            time.sleep(120)
+            self.close_connection = True
         else:
             self.fixed(200, f"Hello from {os.environ['DYNO']}\n".encode())
 
@@ -325,6 +333,21 @@ fn bodies_pass_both_ways_whole_on_kept_alive_connections_and_a_cut_one_is_an_h18
     let logs = server.ok(&["logs", "-a", "bodies", "-p", "router", "-n", "200"]);
     assert!(!logs.contains("at=error"), "{logs}");
 
+    // Dynos that stop sending halfway, on both paths: after 55 s without
+    // a byte the router ends the response (H15), as Heroku's does.
+    let stalls: Vec<_> = [&[][..], &["-0"][..]]
+        .into_iter()
+        .map(|extra| {
+            let mut command = std::process::Command::new("curl");
+            command.args(["-s", "-o", "/dev/null", "-m", "150"]);
+            command.args(extra).arg(url("/stall"));
+            std::thread::spawn(move || {
+                let started = std::time::Instant::now();
+                (command.status().unwrap().code(), started.elapsed())
+            })
+        })
+        .collect();
+
     // A dyno that breaks off its response: the client sees it cut (curl
     // says so), and the router logs an H18.
     let (_, body) = curl(&server, "bodies", "/cut", &[]);
@@ -378,7 +401,21 @@ fn bodies_pass_both_ways_whole_on_kept_alive_connections_and_a_cut_one_is_an_h18
         assert_eq!(&head, b"HTTP/1.1 200");
     }
     std::thread::sleep(Duration::from_millis(1000));
+    for stall in stalls {
+        let (code, took) = stall.join().unwrap();
+        assert_eq!(
+            code,
+            Some(18),
+            "curl: transfer closed with data outstanding"
+        );
+        assert!(
+            took > Duration::from_secs(50) && took < Duration::from_secs(100),
+            "{took:?}"
+        );
+    }
     let logs = server.ok(&["logs", "-a", "bodies", "-p", "router", "-n", "200"]);
+    let h15 = "at=error code=H15 desc=\"Idle connection\" method=GET path=\"/stall\"";
+    assert_eq!(logs.matches(h15).count(), 2, "{logs}");
     assert_eq!(
         logs.matches("method=POST path=\"/duplex\"").count(),
         2,

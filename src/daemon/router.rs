@@ -40,6 +40,9 @@ const REFUSED_PAUSE: Duration = Duration::from_secs(5);
 
 /// Heroku's limit for the first byte of a response (H12 past it).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Heroku's rolling window once a response is under way: a body that moves
+/// no byte for this long ends (H15 when the dyno sent none).
+const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(55);
 
 /// One app's backends, its round-robin position, and which backends refused
 /// a connection lately.
@@ -267,7 +270,8 @@ impl Drop for InFlightGuard {
     }
 }
 
-type Body = BoxBody<Bytes, hyper::Error>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Body = BoxBody<Bytes, BoxError>;
 
 fn dyno_client(connector: &DynoConnector, table: &RouteTable) -> Client<TimedConnector, Body> {
     Client::builder(TokioExecutor::new())
@@ -695,7 +699,7 @@ impl Router {
         }
         let (parts, body) = request.into_parts();
         let client_version = parts.version;
-        let mut body = Some(body.boxed());
+        let mut body = Some(body.map_err(BoxError::from).boxed());
         let mut attempts = 0;
         let mut guard;
         let response = loop {
@@ -788,6 +792,8 @@ impl Router {
                     .and_then(|v| v.parse().ok());
                 let body = LoggedBody {
                     body,
+                    idle: Box::pin(tokio::time::sleep(BODY_IDLE_TIMEOUT)),
+                    awaiting: false,
                     entry: Some(entry),
                     log: self.log.clone(),
                     _in_flight: guard,
@@ -811,17 +817,20 @@ impl Router {
 /// under way, for deploys draining the dyno.
 struct LoggedBody {
     body: Incoming,
+    /// Ends the body when the dyno sends nothing for `BODY_IDLE_TIMEOUT` after
+    /// the client took what came before.
+    idle: Pin<Box<tokio::time::Sleep>>,
+    /// Whether the next frame is awaited (the idle time runs).
+    awaiting: bool,
     entry: Option<RequestEntry>,
     log: RequestLog,
     _in_flight: Option<InFlightGuard>,
 }
 
 impl LoggedBody {
-    fn finish(&mut self, interrupted: bool) {
+    fn finish(&mut self, error: Option<(&'static str, &'static str)>) {
         if let Some(mut entry) = self.entry.take() {
-            if interrupted {
-                entry.error = Some(("H18", "Server Request Interrupted"));
-            }
+            entry.error = error;
             self.log.send(entry);
         }
     }
@@ -829,19 +838,39 @@ impl LoggedBody {
 
 impl hyper::body::Body for LoggedBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> Poll<Option<std::result::Result<Frame<Bytes>, hyper::Error>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => self.finish(false),
-            Poll::Ready(Some(Err(_))) => self.finish(true),
-            _ => {}
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, BoxError>>> {
+        if !self.awaiting {
+            self.awaiting = true;
+            let next = tokio::time::Instant::now() + BODY_IDLE_TIMEOUT;
+            self.idle.as_mut().reset(next);
         }
-        polled
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if polled.is_ready() {
+            self.awaiting = false;
+        }
+        match polled {
+            Poll::Ready(None) => {
+                self.finish(None);
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(err))) => {
+                self.finish(Some(("H18", "Server Request Interrupted")));
+                Poll::Ready(Some(Err(err.into())))
+            }
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+            Poll::Pending => match std::future::Future::poll(self.idle.as_mut(), cx) {
+                Poll::Ready(()) => {
+                    self.finish(Some(("H15", "Idle connection")));
+                    Poll::Ready(Some(Err("the dyno sent nothing for 55 seconds".into())))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
     }
 
     fn is_end_stream(&self) -> bool {
@@ -856,7 +885,7 @@ impl hyper::body::Body for LoggedBody {
 /// A client that went away before the end: logged as the dyno answered.
 impl Drop for LoggedBody {
     fn drop(&mut self) {
-        self.finish(false);
+        self.finish(None);
     }
 }
 

@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use crate::converge::Backend;
 
 use super::{
-    failure_answer, forwarding_headers, Admission, Forward, RequestHead, Router,
+    failure_answer, forwarding_headers, Admission, Forward, RequestHead, Router, BODY_IDLE_TIMEOUT,
     FORWARDING_HEADERS, HOP_BY_HOP, REQUEST_TIMEOUT,
 };
 
@@ -36,7 +36,7 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 /// How long a kept-alive client connection may wait for its next request
 /// (Heroku's router: 90 seconds).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(90);
 const READ_SIZE: usize = 16 * 1024;
 /// A request body the router reads and drops (to answer without a dyno and
 /// keep the connection); a longer one closes the connection instead.
@@ -223,8 +223,10 @@ impl Router {
             relay_body(client, &mut dyno, out, from_dyno, framing).await
         };
         let body_sent = unsent.all_sent();
-        if let Err(Interrupted::Dyno) = relayed {
-            entry.error = Some(("H18", "Server Request Interrupted"));
+        match relayed {
+            Err(Interrupted::Dyno) => entry.error = Some(("H18", "Server Request Interrupted")),
+            Err(Interrupted::DynoIdle) => entry.error = Some(("H15", "Idle connection")),
+            _ => {}
         }
         self.log.send(entry);
         match relayed {
@@ -360,7 +362,7 @@ async fn next_request(client: &mut TcpStream, input: &mut BytesMut) -> Next {
         }
         input.reserve(READ_SIZE);
         let wait = if input.is_empty() {
-            IDLE_TIMEOUT
+            KEEP_ALIVE_TIMEOUT
         } else {
             REQUEST_TIMEOUT
         };
@@ -808,6 +810,9 @@ async fn read_response_head(
 enum Interrupted {
     /// The dyno closed or sent a broken body (H18).
     Dyno,
+    /// The dyno sent nothing for `BODY_IDLE_TIMEOUT` (H15).
+    DynoIdle,
+    /// The client went away, or took nothing for `BODY_IDLE_TIMEOUT`.
     Client,
 }
 
@@ -825,26 +830,33 @@ async fn relay_body(
     // What came with the head goes out with it, in one write.
     let (mut take, mut ended) = body.take(rest)?;
     out.extend_from_slice(&rest[..take]);
-    client
-        .write_all(&out)
-        .await
-        .map_err(|_| Interrupted::Client)?;
+    write_to_client(client, &out).await?;
     while !ended {
         rest.clear();
         rest.reserve(READ_SIZE);
-        if dyno.read_buf(rest).await.map_err(|_| Interrupted::Dyno)? == 0 {
+        let read = tokio::time::timeout(BODY_IDLE_TIMEOUT, dyno.read_buf(rest))
+            .await
+            .map_err(|_| Interrupted::DynoIdle)?;
+        if read.map_err(|_| Interrupted::Dyno)? == 0 {
             return match framing {
                 Framing::UntilClose => Ok(false),
                 _ => Err(Interrupted::Dyno),
             };
         }
         (take, ended) = body.take(rest)?;
-        client
-            .write_all(&rest[..take])
-            .await
-            .map_err(|_| Interrupted::Client)?;
+        write_to_client(client, &rest[..take]).await?;
     }
     Ok(rest.len() == take)
+}
+
+async fn write_to_client(
+    client: &mut (impl AsyncWrite + Unpin),
+    bytes: &[u8],
+) -> Result<(), Interrupted> {
+    match tokio::time::timeout(BODY_IDLE_TIMEOUT, client.write_all(bytes)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(Interrupted::Client),
+    }
 }
 
 /// Where a response's body ends, by its framing, as its bytes come.
