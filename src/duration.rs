@@ -3,13 +3,10 @@
 /// `90s`, `30m`, `2h` as seconds, above zero.
 pub fn parse(text: &str) -> Result<u64, String> {
     let bad = || format!("`{text}` is not a duration: give a number with s, m or h, like `30m`");
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        _ => return Err(bad()),
-    };
+    let (number, scale) = [("s", 1), ("m", 60), ("h", 3600)]
+        .into_iter()
+        .find_map(|(unit, scale)| Some((text.strip_suffix(unit)?, scale)))
+        .ok_or_else(bad)?;
     number
         .parse::<u64>()
         .ok()
@@ -37,7 +34,16 @@ mod tests {
         assert_eq!(parse("30m"), Ok(1800));
         assert_eq!(parse("90s"), Ok(90));
         assert_eq!(parse("2h"), Ok(7200));
-        for bad in ["30", "m", "", "0m", "-1m", "1.5h", "99999999999999999999h"] {
+        for bad in [
+            "30",
+            "m",
+            "",
+            "0m",
+            "-1m",
+            "5é",
+            "1.5h",
+            "99999999999999999999h",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert_eq!(human(1800), "30m");

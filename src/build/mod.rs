@@ -97,7 +97,10 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
         podman::random_suffix()
     );
     let mut command = podman::command();
+    let limit = request.settings.build_timeout();
     command.args(["run", "--rm", "--userns=keep-id", "--name", &container]);
+    command.arg(podman::backstop_flag(limit));
+    command.arg(podman::init_volume());
     command.arg(format!(
         "--label=paas.install={}",
         request.settings.install_id
@@ -127,12 +130,12 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
         command.arg(format!("--env={key}={value}"));
     }
     command.arg(&request.settings.build_image);
+    command.args(podman::UNDER_INIT);
     command.args(["bash", "-c", DRIVER, "driver"]);
     command.args(&driver_args);
     command.stdin(Stdio::null());
     // The build's output is the user's `git push` output: stdout and stderr both go to stderr.
     command.stdout(std::io::stderr());
-    let limit = request.settings.build_timeout();
     let mut child = command
         .spawn()
         .context(|| "running the build container".into())?;
@@ -140,7 +143,8 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
     let status = child
         .wait()
         .context(|| "waiting for the build container".into())?;
-    if deadline.passed() {
+    // One that succeeded just as its time ran out succeeded.
+    if deadline.passed() && !status.success() {
         return Err(Error::new(format!(
             "the build ran past this server's limit of {} and was stopped",
             duration::human(limit.as_secs())
@@ -175,15 +179,22 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
     Ok(output)
 }
 
-/// Removes what an interrupted build left in the app's builds dir (its
-/// source, and env files holding config vars). Called under the app lock,
-/// so no build is running.
-pub fn sweep_leftovers(app: &AppDir) {
+/// Removes what an interrupted build left: a build container still running
+/// (its paas process ended first), and in the app's builds dir its source
+/// and env files holding config vars. Called under the app lock, so no
+/// build is running.
+pub fn sweep_leftovers(app: &AppDir, install_id: &str) {
     let Ok(entries) = fs::read_dir(app.builds_dir()) else {
         return;
     };
-    for entry in entries.flatten() {
-        let _ = fs::remove_dir_all(entry.path());
+    let left: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).collect();
+    // Only an interrupted build leaves its directories, and maybe its
+    // container, which goes first: it may still be writing to them.
+    if !left.is_empty() {
+        podman::remove_build_containers(install_id, app.name.as_str());
+    }
+    for dir in left {
+        let _ = fs::remove_dir_all(dir);
     }
 }
 

@@ -123,7 +123,7 @@ fn build_and_release(
     short: &str,
     started: Instant,
 ) -> Result<()> {
-    build::sweep_leftovers(app);
+    build::sweep_leftovers(app, &ctx.settings.install_id);
     let build_dir = build::new_build_dir(app)?;
     // The source directory is removed whatever happens; a kept one becomes the slug dir.
     let cleanup = RemoveOnDrop(build_dir.clone());

@@ -181,8 +181,6 @@ impl Dyno {
     }
 }
 
-/// Runs dynos. Implementations must tell installs apart: two installs on one
-/// machine never see each other's dynos.
 /// How a dyno run to its end ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
@@ -191,6 +189,8 @@ pub enum Ended {
     TimedOut,
 }
 
+/// Runs dynos. Implementations must tell installs apart: two installs on one
+/// machine never see each other's dynos.
 pub trait Runtime {
     /// Starts a dyno and returns it once the runtime reports it running.
     fn start(&self, spec: &DynoSpec) -> Result<Dyno>;

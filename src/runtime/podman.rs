@@ -28,6 +28,16 @@ exec "$@""#;
 /// A static init (catatonit, which podman itself uses for `--init`).
 const INIT: &str = "/usr/bin/catatonit";
 const INIT_IN_DYNO: &str = "/.paas-init";
+/// What runs a container's command under that init (`init_volume`): PID 1
+/// reaps zombies and forwards signals to the whole process group, so
+/// SIGTERM reaches every process (podman's `--init` reaches only the
+/// first, and a shell as PID 1 ignores it).
+pub const UNDER_INIT: [&str; 3] = [INIT_IN_DYNO, "-g", "--"];
+
+/// The flag that mounts the init `UNDER_INIT` runs.
+pub fn init_volume() -> String {
+    format!("--volume={INIT}:{INIT_IN_DYNO}:ro")
+}
 
 /// The most one dyno's log file may hold.
 const MAX_LOG_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -109,6 +119,31 @@ impl Drop for Deadline {
         if let Some(watcher) = self.watcher.take() {
             let _ = watcher.join();
         }
+    }
+}
+
+/// `--timeout` for a container with a time `limit`: conmon kills it a
+/// little after the limit even if the paas process that watches it (and
+/// stops it at the limit, with a grace period) is gone.
+pub fn backstop_flag(limit: Duration) -> String {
+    format!("--timeout={}", limit.as_secs().saturating_add(60))
+}
+
+/// Removes the build containers of `app` left running by a paas process
+/// that ended before them. Called under the app lock, so no build runs.
+pub fn remove_build_containers(install_id: &str, app: &str) {
+    let install = format!("label=paas.install={install_id}");
+    let build = format!("label=paas.build={app}");
+    let Ok(ids) = run(&[
+        "ps", "--all", "--quiet", "--filter", &install, "--filter", &build,
+    ]) else {
+        return;
+    };
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    if !ids.is_empty() {
+        let mut remove = vec!["rm", "--force", "--time", "0"];
+        remove.extend(&ids);
+        let _ = run(&remove);
     }
 }
 
@@ -269,10 +304,7 @@ impl Podman {
             "--name".into(),
             container.to_string(),
             "--userns=keep-id".into(),
-            // PID 1 is catatonit with `-g`: it reaps zombies and forwards
-            // signals to the whole process group, so SIGTERM reaches every
-            // process of the dyno (podman's `--init` reaches only the first).
-            format!("--volume={INIT}:{INIT_IN_DYNO}:ro"),
+            init_volume(),
             "--hostname".into(),
             spec.dyno_name(),
             format!("--volume={}:/app:O", spec.slug_dir.display()),
@@ -312,7 +344,7 @@ impl Podman {
             args.push(format!("--publish=127.0.0.1::{DYNO_PORT}"));
         }
         args.push(self.image.clone());
-        args.extend([INIT_IN_DYNO.into(), "-g".into(), "--".into()]);
+        args.extend(UNDER_INIT.map(String::from));
         args.extend(["bash".into(), "-c".into(), ENTRYPOINT.into()]);
         args.push(spec.dyno_name());
         args.extend(["bash".into(), "-c".into(), spec.command.clone()]);
@@ -417,7 +449,8 @@ impl Runtime for Podman {
     }
 
     fn run_to_end(&self, spec: &DynoSpec, limit: Duration) -> Result<Ended> {
-        let (container, env_file) = self.create(spec, &["--log-driver=none"])?;
+        let backstop = backstop_flag(limit);
+        let (container, env_file) = self.create(spec, &["--log-driver=none", &backstop])?;
         let result = (|| {
             let deadline = Deadline::start(&container, limit);
             // Streams until the end, or until the reader goes away.
@@ -428,19 +461,18 @@ impl Runtime for Podman {
                 .status();
             // The container's own status, once it has ended either way.
             let waited = run(&["wait", &container])?;
-            if deadline.passed() {
-                return Ok(Ended::TimedOut);
+            let code = waited.trim().parse::<i32>().map_err(|_| {
+                Error::unexpected(format!(
+                    "`podman wait {container}` said `{}`",
+                    waited.trim()
+                ))
+            });
+            // One that succeeded just as its time ran out succeeded.
+            let timed_out = deadline.passed();
+            match code {
+                Ok(code) if timed_out && code != 0 => Ok(Ended::TimedOut),
+                code => code.map(Ended::Exited),
             }
-            waited
-                .trim()
-                .parse::<i32>()
-                .map(Ended::Exited)
-                .map_err(|_| {
-                    Error::unexpected(format!(
-                        "`podman wait {container}` said `{}`",
-                        waited.trim()
-                    ))
-                })
         })();
         let _ = run(&["rm", "--force", "--time", "0", &container]);
         let _ = fs::remove_file(&env_file);

@@ -228,6 +228,11 @@ impl Router {
             Err(Interrupted::DynoIdle) => entry.error = Some(("H15", "Idle connection")),
             _ => {}
         }
+        if let Err(Interrupted::Dyno | Interrupted::DynoIdle) = relayed {
+            // A reset, not a close: a body that ends at the close (no
+            // length) would look whole.
+            let _ = client.set_zero_linger();
+        }
         self.log.send(entry);
         match relayed {
             Ok(ended_clean) => {
