@@ -337,6 +337,23 @@ fn php_app_is_served_by_nginx_and_php_fpm_and_refuses_what_the_stack_lacks() {
     );
     assert_eq!(server.get("php", "/"), serving);
 
+    // Which is what works offline: an app that committed its vendor/ (here
+    // psr/log 1.1.4, from Debian's copy) builds with no network, composer
+    // writing only the autoloader.
+    let vendored = server.repo("tests/apps/php-vendored", "phpvendored");
+    let output = vendored.push_ok();
+    for expected in [
+        "Using the committed vendor/ directory",
+        "Nothing to install, update or remove",
+        "Generating optimized autoload files",
+    ] {
+        assert!(output.contains(expected), "{expected}:\n{output}");
+    }
+    assert_eq!(
+        server.get("phpvendored", "/"),
+        (200, "INFO: Hello from psr/log 1.1.4 on web.1\n".to_string())
+    );
+
     // An index.php alone (no composer.json) is a PHP app, served from the
     // app's root...
     repo.git(&["rm", "-q", "composer.json", "composer.lock"]);
