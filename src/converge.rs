@@ -384,7 +384,7 @@ impl Platform<'_> {
                 if dyno.process_type != "web" {
                     break;
                 }
-                if dyno.pid.is_none() || dyno.netns.is_none() {
+                if dyno.netns.is_none() {
                     dyno = self.refresh(&dyno).unwrap_or(dyno);
                 }
                 if self.runtime.is_listening(&dyno, DYNO_PORT).unwrap_or(false) {

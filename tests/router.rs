@@ -305,10 +305,7 @@ fn bodies_pass_both_ways_whole_on_kept_alive_connections_and_a_cut_one_is_an_h18
     // next response on the connection.
     {
         use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
+        let mut stream = raw_connection(&server, Duration::from_secs(20));
         stream
             .write_all(
                 b"HEAD / HTTP/1.1\r\nHost: nosuch.localhost\r\n\r\n\
@@ -386,10 +383,7 @@ fn bodies_pass_both_ways_whole_on_kept_alive_connections_and_a_cut_one_is_an_h18
     // on, is let go of, and the request is done (logged), not held.
     {
         use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
+        let mut stream = raw_connection(&server, Duration::from_secs(20));
         stream
             .write_all(
                 b"POST /duplex HTTP/1.1\r\nHost: bodies.localhost\r\n\
@@ -442,6 +436,14 @@ fn bodies_pass_both_ways_whole_on_kept_alive_connections_and_a_cut_one_is_an_h18
         logs.contains("path=\"/big\"") && logs.contains("status=200 bytes=5242880"),
         "{logs}"
     );
+}
+
+/// A plain TCP connection to the router's HTTP port, for requests curl
+/// would not send; reads wait at most `timeout`.
+fn raw_connection(server: &TestServer, timeout: Duration) -> std::net::TcpStream {
+    let stream = std::net::TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    stream
 }
 
 /// `curl` with a Host header of our choosing (a custom domain on the router's port).
@@ -610,10 +612,7 @@ fn websockets_pass_through_the_router() {
     push_app(&server, "sockets", WEBSOCKET_APP);
     assert_eq!(server.get("sockets", "/").1, "plain http\n");
 
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
+    let mut stream = raw_connection(&server, std::time::Duration::from_secs(10));
     // The handshake from RFC 6455's own example.
     write!(
         stream,

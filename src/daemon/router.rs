@@ -5,6 +5,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -792,8 +793,7 @@ impl Router {
                     .and_then(|v| v.parse().ok());
                 let body = LoggedBody {
                     body,
-                    idle: Box::pin(tokio::time::sleep(BODY_IDLE_TIMEOUT)),
-                    awaiting: false,
+                    idle: None,
                     entry: Some(entry),
                     log: self.log.clone(),
                     _in_flight: guard,
@@ -817,11 +817,9 @@ impl Router {
 /// under way, for deploys draining the dyno.
 struct LoggedBody {
     body: Incoming,
-    /// Ends the body when the dyno sends nothing for `BODY_IDLE_TIMEOUT` after
-    /// the client took what came before.
-    idle: Pin<Box<tokio::time::Sleep>>,
-    /// Whether the next frame is awaited (the idle time runs).
-    awaiting: bool,
+    /// While the next frame is awaited: ends the body when the dyno sends
+    /// nothing for `BODY_IDLE_TIMEOUT`. Made only when a frame is late.
+    idle: Option<Pin<Box<tokio::time::Sleep>>>,
     entry: Option<RequestEntry>,
     log: RequestLog,
     _in_flight: Option<InFlightGuard>,
@@ -844,14 +842,9 @@ impl hyper::body::Body for LoggedBody {
         mut self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> Poll<Option<std::result::Result<Frame<Bytes>, BoxError>>> {
-        if !self.awaiting {
-            self.awaiting = true;
-            let next = tokio::time::Instant::now() + BODY_IDLE_TIMEOUT;
-            self.idle.as_mut().reset(next);
-        }
         let polled = Pin::new(&mut self.body).poll_frame(cx);
         if polled.is_ready() {
-            self.awaiting = false;
+            self.idle = None;
         }
         match polled {
             Poll::Ready(None) => {
@@ -863,7 +856,12 @@ impl hyper::body::Body for LoggedBody {
                 Poll::Ready(Some(Err(err.into())))
             }
             Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
-            Poll::Pending => match std::future::Future::poll(self.idle.as_mut(), cx) {
+            Poll::Pending => match self
+                .idle
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(BODY_IDLE_TIMEOUT)))
+                .as_mut()
+                .poll(cx)
+            {
                 Poll::Ready(()) => {
                     self.finish(Some(("H15", "Idle connection")));
                     Poll::Ready(Some(Err("the dyno sent nothing for 55 seconds".into())))

@@ -159,9 +159,7 @@ pub struct Dyno {
     pub address: Option<SocketAddr>,
     /// Unix seconds.
     pub started_at: i64,
-    /// The host pid of the dyno's init, while running.
-    pub pid: Option<u32>,
-    /// Its network namespace, while running.
+    /// Its init's host pid and network namespace, while running.
     pub netns: Option<NetnsRef>,
     /// Its size's name (`standard-1x`).
     pub size: String,

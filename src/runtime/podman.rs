@@ -106,6 +106,10 @@ impl Deadline {
     /// Whether the container was stopped for running too long. Call once
     /// it has ended.
     pub fn passed(mut self) -> bool {
+        self.end_watch()
+    }
+
+    fn end_watch(&mut self) -> bool {
         self.cancel.take();
         self.watcher
             .take()
@@ -115,10 +119,7 @@ impl Deadline {
 
 impl Drop for Deadline {
     fn drop(&mut self) {
-        self.cancel.take();
-        if let Some(watcher) = self.watcher.take() {
-            let _ = watcher.join();
-        }
+        self.end_watch();
     }
 }
 
@@ -251,7 +252,6 @@ impl Podman {
             exit_code: entry.exit_code,
             address,
             started_at: entry.started_at,
-            pid: (running && entry.pid > 0).then_some(entry.pid),
             netns: entry
                 .namespaces
                 .get("Net")
@@ -420,7 +420,6 @@ impl Runtime for Podman {
                 exit_code: 0,
                 address: None,
                 started_at: crate::crashes::now(),
-                pid: None,
                 netns: None,
                 size: spec.size.name.to_string(),
                 network_tag: spec.network_tag(),
@@ -538,7 +537,7 @@ impl Runtime for Podman {
     }
 
     fn is_listening(&self, dyno: &Dyno, port: u16) -> Result<bool> {
-        let Some(pid) = dyno.pid else {
+        let Some(NetnsRef { pid, .. }) = dyno.netns else {
             return Ok(false);
         };
         Ok(["tcp", "tcp6"].iter().any(|table| {

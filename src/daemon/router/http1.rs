@@ -223,12 +223,13 @@ impl Router {
             relay_body(client, &mut dyno, out, from_dyno, framing).await
         };
         let body_sent = unsent.all_sent();
-        match relayed {
-            Err(Interrupted::Dyno) => entry.error = Some(("H18", "Server Request Interrupted")),
-            Err(Interrupted::DynoIdle) => entry.error = Some(("H15", "Idle connection")),
-            _ => {}
-        }
-        if let Err(Interrupted::Dyno | Interrupted::DynoIdle) = relayed {
+        let cut_by_dyno = match relayed {
+            Err(Interrupted::Dyno) => Some(("H18", "Server Request Interrupted")),
+            Err(Interrupted::DynoIdle) => Some(("H15", "Idle connection")),
+            _ => None,
+        };
+        if cut_by_dyno.is_some() {
+            entry.error = cut_by_dyno;
             // A reset, not a close: a body that ends at the close (no
             // length) would look whole.
             let _ = client.set_zero_linger();
