@@ -750,9 +750,10 @@ pub struct InstallArgs {
     /// leaving the system's sshd and ports 80/443 alone.
     #[arg(long)]
     pub local: bool,
-    /// The port of the private sshd (`--local`).
-    #[arg(long, default_value_t = 2222)]
-    pub ssh_port: u16,
+    /// The port of the private sshd (`--local`; default 2222; installing
+    /// again keeps the install's).
+    #[arg(long)]
+    pub ssh_port: Option<u16>,
     /// The router's HTTP port (default 80; `--local`: 8080; installing
     /// again keeps the install's).
     #[arg(long)]

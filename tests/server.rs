@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{paas_bin, text, TestServer};
+use crate::harness::{free_port, paas_bin, text, TestServer};
 
 #[test]
 fn a_second_install_changes_nothing_and_says_so() {
@@ -34,6 +34,7 @@ fn a_second_install_changes_nothing_and_says_so() {
     let report = text(&status);
     assert!(status.status.success(), "{report}");
     for part in [
+        "programs",
         "user",
         "/dev/net/tun",
         "podman",
@@ -73,7 +74,7 @@ fn a_second_install_changes_nothing_and_says_so() {
 }
 
 #[test]
-fn an_install_whose_http_port_is_taken_says_so_at_once_and_the_next_one_works() {
+fn an_install_whose_http_port_is_taken_says_so_at_once_and_leaves_nothing_running() {
     let server = TestServer::not_installed();
     let holder = std::net::TcpListener::bind(("0.0.0.0", server.http_port)).unwrap();
     let started = Instant::now();
@@ -81,25 +82,106 @@ fn an_install_whose_http_port_is_taken_says_so_at_once_and_the_next_one_works() 
     let said = text(&output);
     assert!(!output.status.success(), "{said}");
     assert!(
-        said.contains(&format!("cannot listen on port {}", server.http_port))
-            && said.contains("another program holds that port"),
+        said.contains(&format!(
+            "port {} on 127.0.0.1 is held by another program",
+            server.http_port
+        )) && said.contains("pick another with `--http-port`"),
         "{said}"
     );
     // Not the 120 s wait for an answer that cannot come.
     assert!(started.elapsed() < Duration::from_secs(60), "{said}");
-    // Nothing keeps retrying in the background.
-    let supervisor = format!("{} server supervise", server.root.path().display());
+    // No process of this install is left: no supervisor retrying in the
+    // background, no private sshd.
+    let root = server.root.path().display().to_string();
     let running = std::process::Command::new("pgrep")
-        .args(["-f", &supervisor])
+        .args(["-a", "-f", &root])
         .output()
         .unwrap();
-    assert!(!running.status.success(), "a supervisor is left running");
+    assert!(
+        !running.status.success(),
+        "left running: {}",
+        text(&running)
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", server.ssh_port)).is_err());
 
     drop(holder);
     server.install(&[]);
     server.ok(&["apps:create", "porthold"]);
     let apps = server.ok(&["apps"]);
     assert!(apps.contains("porthold"), "{apps}");
+}
+
+/// `paas server install` on an existing install, with only `extra` options
+/// besides the root and key: the install's own ports unless `extra` names
+/// others.
+fn install_again(server: &TestServer, extra: &[&str]) -> std::process::Output {
+    std::process::Command::new(paas_bin())
+        .args(["server", "install", "--local", "--root"])
+        .arg(server.root.path())
+        .arg("--admin-key")
+        .arg(server.key().with_extension("pub"))
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn installing_again_with_new_ports_moves_the_router_and_sshd_and_keeps_the_apps() {
+    let mut server = TestServer::start();
+    server.repo("examples/hello", "mover").push_ok();
+    let dynos =
+        |server: &TestServer| server.podman(&["ps", "--quiet", "--filter", "label=paas.app=mover"]);
+    let before = dynos(&server);
+    assert_eq!(before.lines().count(), 1, "{before}");
+    let (old_http, old_ssh) = (server.http_port, server.ssh_port);
+    let (new_http, new_ssh) = (free_port(), free_port());
+    let (http, ssh) = (new_http.to_string(), new_ssh.to_string());
+    let moving = ["--http-port", http.as_str(), "--ssh-port", ssh.as_str()];
+
+    // A new port another program holds is refused, and nothing changes.
+    let holder = std::net::TcpListener::bind(("127.0.0.1", new_http)).unwrap();
+    let output = install_again(&server, &moving);
+    let said = text(&output);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "port {new_http} on 127.0.0.1 is held by another program"
+        )) && said.contains("nothing was changed"),
+        "{said}"
+    );
+    assert_eq!(server.get("mover", "/").0, 200);
+    drop(holder);
+
+    let output = install_again(&server, &moving);
+    let said = text(&output);
+    assert!(output.status.success(), "{said}");
+    for change in [
+        format!("restarted the daemon for its new HTTP port {new_http} (was {old_http})"),
+        "dynos and add-ons kept running".to_string(),
+        format!("restarted, with its new settings, the private sshd on 127.0.0.1:{new_ssh}"),
+        format!("http://myapp.localhost:{new_http}/"),
+    ] {
+        assert!(said.contains(&change), "{change}:\n{said}");
+    }
+    server.http_port = new_http;
+    server.ssh_port = new_ssh;
+    // The URL the install printed answers at once; the old ports do not.
+    assert_eq!(server.get("mover", "/").0, 200);
+    for old in [old_http, old_ssh] {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", old)).is_err(),
+            "port {old} still answers"
+        );
+    }
+    let ps = server.ok(&["ps", "-a", "mover"]);
+    assert!(ps.contains("web.1: up"), "{ps}");
+    assert_eq!(dynos(&server), before, "the dyno was not touched");
+
+    // Once more without port options: the install keeps its new ports.
+    let output = install_again(&server, &[]);
+    let said = text(&output);
+    assert!(said.contains("nothing to change"), "{said}");
+    assert_eq!(server.get("mover", "/").0, 200);
 }
 
 #[test]

@@ -118,13 +118,21 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
         root.clone(),
     );
     router.serve_on_threads(http, https)?;
-    shutdown_signal().await;
-    eprintln!("paas daemon: stopping");
+    let ending = shutdown_signal().await;
     // No restarts from here on: the loop ends before the add-ons stop.
     addons_task.abort();
     let _ = addons_task.await;
-    let (stopping, settings) = (root.clone(), settings.clone());
-    let _ = tokio::task::spawn_blocking(move || stop_addons(&stopping, &settings)).await;
+    match ending {
+        Ending::Stop => {
+            eprintln!("paas daemon: stopping");
+            let (stopping, settings) = (root.clone(), settings.clone());
+            let _ = tokio::task::spawn_blocking(move || stop_addons(&stopping, &settings)).await;
+        }
+        // Dynos and add-ons keep running; the next daemon adopts them.
+        Ending::Restart => eprintln!(
+            "paas daemon: exiting to be started again (SIGHUP: new settings or a new binary)"
+        ),
+    }
     let _ = std::fs::remove_file(&socket_path);
     let _ = std::fs::remove_file(root.daemon_pid_file());
     Ok(())
@@ -206,13 +214,24 @@ async fn addons_loop(root: Root, settings: Settings) {
     }
 }
 
-async fn shutdown_signal() {
+/// How the daemon ends: SIGTERM or SIGINT stop the platform (add-ons shut
+/// down cleanly); SIGHUP ends only the daemon, which its supervisor (paas's
+/// own, or systemd) starts again at once, reading the settings and binary
+/// anew. `paas server install` sends it when either changed.
+enum Ending {
+    Stop,
+    Restart,
+}
+
+async fn shutdown_signal() -> Ending {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler");
     tokio::select! {
-        _ = term.recv() => {}
-        _ = interrupt.recv() => {}
+        _ = term.recv() => Ending::Stop,
+        _ = interrupt.recv() => Ending::Stop,
+        _ = hangup.recv() => Ending::Restart,
     }
 }
 

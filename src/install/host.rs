@@ -21,32 +21,11 @@ pub fn require_root() -> Result<()> {
     Ok(())
 }
 
-/// Programs paas needs, and the Debian package that ships each.
-const PREREQUISITES: &[(&str, &str)] = &[
-    ("/usr/bin/podman", "podman"),
-    ("/usr/bin/newuidmap", "uidmap"),
-    ("/usr/bin/slirp4netns", "slirp4netns"),
-    // Add-on networks need fixed addresses outside the dynamic range, which
-    // the CNI backend refuses.
-    ("/usr/lib/podman/netavark", "netavark"),
-    ("/usr/sbin/runc", "runc"),
-    ("/usr/bin/catatonit", "catatonit"),
-    ("/usr/sbin/sshd", "openssh-server"),
-    ("/usr/bin/ssh-keygen", "openssh-client"),
-    ("/usr/bin/git", "git"),
-    ("/usr/sbin/debootstrap", "debootstrap"),
-];
-
+/// Installs the packages of the programs paas runs that this machine lacks.
 pub fn ensure_packages(report: &mut Report) -> Result<()> {
-    let missing: Vec<&str> = PREREQUISITES
-        .iter()
-        .filter(|(path, _)| !Path::new(path).exists())
-        .map(|(_, package)| *package)
-        .collect();
+    let missing = super::programs::missing_packages();
     if missing.is_empty() {
-        report.ok(
-            "prerequisites (podman, netavark, uidmap, slirp4netns, runc, openssh, git, debootstrap)",
-        );
+        report.ok("every program paas runs is installed (src/install/host-programs.txt)");
         return Ok(());
     }
     if !Path::new("/usr/bin/apt-get").exists() {
@@ -64,6 +43,14 @@ pub fn ensure_packages(report: &mut Report) -> Result<()> {
         .status();
     match (update, install) {
         (Ok(_), Ok(status)) if status.success() => {
+            let still = super::programs::missing_programs();
+            if let Some(program) = still.first() {
+                return Err(Error::new(format!(
+                    "`{}` is still missing after installing `{}`",
+                    program.path, program.package
+                ))
+                .hint("check the package with `dpkg -L`, then run the install again"));
+            }
             report.done(&format!("installed {}", missing.join(", ")));
             Ok(())
         }
@@ -524,12 +511,22 @@ fn systemd_unit(root: &Root, settings: &Settings, uid: u32) -> String {
 }
 
 /// Starts the daemon as the owner, unless it runs: under systemd for a
-/// system install where systemd runs, else under paas's own supervisor.
-pub fn ensure_daemon(root: &Root, settings: &Settings, report: &mut Report) -> Result<()> {
+/// system install where systemd runs, else under paas's own supervisor. A
+/// running daemon is restarted when `changes` (its settings or binary) is
+/// not empty.
+pub fn ensure_daemon(
+    root: &Root,
+    settings: &Settings,
+    changes: &[String],
+    report: &mut Report,
+) -> Result<()> {
     if !settings.local && systemd_running() {
         let unit = systemd_unit(root, settings, user_uid(&settings.user)?);
         if fs::read_to_string(SYSTEMD_UNIT).ok().as_deref() == Some(unit.as_str()) {
             report.ok("systemd unit `paas.service`");
+            if !changes.is_empty() {
+                restart_daemon(root, settings, changes, report)?;
+            }
             return Ok(());
         }
         state::write_atomic(Path::new(SYSTEMD_UNIT), unit.as_bytes(), 0o644)?;
@@ -551,8 +548,11 @@ pub fn ensure_daemon(root: &Root, settings: &Settings, report: &mut Report) -> R
         return Ok(());
     }
     if pid_alive(&supervisor_pid_file(root)).is_some() {
-        report.ok("daemon is running");
-        return Ok(());
+        if changes.is_empty() {
+            report.ok("daemon is running");
+            return Ok(());
+        }
+        return restart_daemon(root, settings, changes, report);
     }
     start_daemon(root, settings)?;
     report.done(&format!(
@@ -560,6 +560,65 @@ pub fn ensure_daemon(root: &Root, settings: &Settings, report: &mut Report) -> R
         settings.http_port
     ));
     Ok(())
+}
+
+/// Asks the running daemon to exit for a restart (SIGHUP: dynos and add-ons
+/// keep running) and waits until its successor, started by the supervisor
+/// or systemd, answers on the new settings.
+fn restart_daemon(
+    root: &Root,
+    settings: &Settings,
+    changes: &[String],
+    report: &mut Report,
+) -> Result<()> {
+    let log_path = root.logs_dir().join("daemon.log");
+    let log_start = fs::metadata(&log_path).map_or(0, |m| m.len());
+    let old = pid_alive(&root.daemon_pid_file());
+    if let Some(pid) = old {
+        // SAFETY: signalling a pid read from the daemon's own pid file.
+        unsafe {
+            libc::kill(pid, libc::SIGHUP);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        let successor = pid_alive(&root.daemon_pid_file()).is_some_and(|pid| Some(pid) != old);
+        if successor
+            && crate::converge::ping_daemon(root).is_ok()
+            && std::net::TcpStream::connect(("127.0.0.1", settings.http_port)).is_ok()
+        {
+            report.done(&format!(
+                "restarted the daemon for its new {}; dynos and add-ons kept running",
+                changes.join(", ")
+            ));
+            return Ok(());
+        }
+        let said = log_since(&log_path, log_start);
+        if said.contains("cannot listen on port") {
+            return Err(Error::new("the daemon did not start again")
+                .cause(said)
+                .hint("pick another port and run the install again"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(
+        Error::new("the daemon did not start again within 120 seconds")
+            .cause(log_since(&log_path, log_start))
+            .hint(format!("its log is `{}`", log_path.display())),
+    )
+}
+
+/// The last lines the daemon's log gained since `start` (a byte offset).
+fn log_since(path: &Path, start: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut text = Vec::new();
+    if let Ok(mut file) = fs::File::open(path) {
+        let _ = file.seek(SeekFrom::Start(start));
+        let _ = file.take(1 << 20).read_to_end(&mut text);
+    }
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(12)..].join("\n")
 }
 
 pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
@@ -592,23 +651,25 @@ pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
     let log_start = fs::metadata(&log_path).map_or(0, |m| m.len());
     let mut supervisor = command.spawn().context(|| "starting the daemon".into())?;
     // What this start wrote to the log: the daemon's own error when it failed.
-    let said = || {
-        use std::io::{Read, Seek, SeekFrom};
-        let mut text = Vec::new();
-        if let Ok(mut file) = fs::File::open(&log_path) {
-            let _ = file.seek(SeekFrom::Start(log_start));
-            let _ = file.take(1 << 20).read_to_end(&mut text);
-        }
-        let text = String::from_utf8_lossy(&text);
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(12)..].join("\n")
-    };
+    let said = || log_since(&log_path, log_start);
     let failed = |said: String| {
         let mut error = Error::new("the daemon did not start");
         if !said.is_empty() {
             error = error.cause(said);
         }
         error.hint(format!("its log is `{}`", log_path.display()))
+    };
+    // Whatever went wrong, no supervisor is left retrying in the background.
+    let give_up = |supervisor: &mut std::process::Child, said: String| {
+        // The supervisor's own pid: `supervisor` may be `runuser`.
+        if let Some(pid) = pid_alive(&supervisor_pid_file(root)) {
+            // SAFETY: signalling a pid read from the supervisor's pid file.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        let _ = supervisor.wait();
+        failed(said)
     };
     // The daemon starts the add-ons before it answers (up to 90 s).
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -620,22 +681,17 @@ pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
         if let Ok(Some(_)) = supervisor.try_wait() {
             return Err(failed(said()));
         }
-        // A port held by another program will not free itself: say so now,
-        // and leave no supervisor retrying in the background.
+        // A port held by another program will not free itself: say so now.
         let so_far = said();
         if so_far.contains("cannot listen on port") {
-            // The supervisor's own pid: `supervisor` may be `runuser`.
-            if let Some(pid) = pid_alive(&supervisor_pid_file(root)) {
-                unsafe {
-                    libc::kill(pid, libc::SIGTERM);
-                }
-            }
-            let _ = supervisor.wait();
-            return Err(failed(so_far));
+            return Err(give_up(&mut supervisor, so_far));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Err(failed(format!("no answer within 120 seconds\n{}", said())))
+    Err(give_up(
+        &mut supervisor,
+        format!("no answer within 120 seconds\n{}", said()),
+    ))
 }
 
 #[cfg(test)]
@@ -645,25 +701,8 @@ mod tests {
     #[test]
     fn systemd_unit_runs_the_daemon_unprivileged() {
         let settings = Settings {
-            domain: "example.com".into(),
-            http_port: 80,
-            https_port: None,
-            ssh_port: 22,
-            local: false,
             install_id: "abcd1234".into(),
-            user: "paas".into(),
-            run_image: "r".into(),
-            build_image: "b".into(),
-            limits_enforced: false,
-            postgres_image: String::new(),
-            redis_image: String::new(),
-            checks_uptime_secs: None,
-            acme_directory: None,
-            acme_ca: None,
-            acme_email: None,
-            slug_limit_mb: None,
-            build_timeout_secs: None,
-            release_timeout_secs: None,
+            ..Settings::example()
         };
         let unit = systemd_unit(&Root::new("/var/lib/paas"), &settings, 995);
         assert!(unit.contains("User=paas\n"));

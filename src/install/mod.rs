@@ -3,6 +3,8 @@
 //! nothing and says so.
 
 mod host;
+mod ports;
+pub mod programs;
 pub mod sshd;
 mod stack;
 
@@ -74,7 +76,8 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     }
     check_reachable(&root_path, &args.user)?;
     let root = Root::new(&root_path);
-    // Installing again (an upgrade) keeps the ports the install has.
+    // Installing again (an upgrade) keeps the ports and domain the install
+    // has, unless the options change them.
     let installed = root.settings().ok();
     let http_port = args
         .http_port
@@ -84,17 +87,34 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
         .https_port
         .or(installed.as_ref().and_then(|s| s.https_port))
         .unwrap_or(if args.local { 8443 } else { 443 });
-    let ssh_port = if args.local { args.ssh_port } else { 22 };
+    let ssh_port = match args.local {
+        true => args
+            .ssh_port
+            .or(installed.as_ref().filter(|s| s.local).map(|s| s.ssh_port))
+            .unwrap_or(2222),
+        false => 22,
+    };
+    let domain = args
+        .domain
+        .clone()
+        .or(installed.as_ref().map(|s| s.domain.clone()))
+        .unwrap_or_else(|| "localhost".into());
+    // Before anything starts: a port another program holds fails the
+    // install now, with nothing changed, rather than half-way.
+    ports::check_free(
+        &root,
+        installed.as_ref(),
+        args.local,
+        ssh_port,
+        http_port,
+        https_port,
+    )?;
     let images = stack::ensure_images(args, &mut report)?;
     host::ensure_podman_runtime(&args.user, &images.run, &mut report)?;
     let limits_enforced = host::limits_enforced(&args.user, &images.run, &mut report)?;
 
     let settings = Settings {
-        domain: args
-            .domain
-            .clone()
-            .or(installed.as_ref().map(|s| s.domain.clone()))
-            .unwrap_or_else(|| "localhost".into()),
+        domain,
         http_port,
         https_port: Some(https_port),
         ssh_port,
@@ -129,19 +149,44 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
             .release_timeout
             .or(installed.as_ref().and_then(|s| s.release_timeout_secs)),
     };
-    ensure_root_files(&root, &settings, &mut report)?;
+    let binary_changed = ensure_root_files(&root, &settings, &mut report)?;
     if let Some(key) = &args.admin_key {
         ensure_admin_key(&root, &settings, key, &mut report)?;
     } else if !root.authorized_keys().exists() {
         say!(" !     no `--admin-key` given: nobody can push until one is added");
     }
-    if args.local {
-        sshd::ensure_running(&root, &settings, &mut report)?;
-    } else {
-        sshd::ensure_system_sshd_keys(&root, &settings, &mut report)?;
+    // What this install starts, it stops again if a later step fails: a
+    // failed install leaves nothing running that was not running before.
+    let sshd_was_running = args.local && sshd::running(&root);
+    let started = (|| {
+        if args.local {
+            sshd::ensure_running(&root, &settings, &mut report)?;
+        } else {
+            sshd::ensure_system_sshd_keys(&root, &settings, &mut report)?;
+        }
+        ensure_shell_files(&mut report)?;
+        let mut changes = ports::changes(installed.as_ref(), &settings);
+        if binary_changed && installed.is_some() {
+            changes.push("a new paas binary".into());
+        }
+        host::ensure_daemon(&root, &settings, &changes, &mut report)
+    })();
+    if let Err(err) = started {
+        if args.local && !sshd_was_running && sshd::running(&root) {
+            sshd::stop(&root);
+            say!(" !     stopped the private sshd this install had started");
+        }
+        // A running install stays as it was: its settings go back, so its
+        // supervisor starts the daemon again on them.
+        if let Some(old) = installed.filter(|old| *old != settings) {
+            state::write_toml(&root.settings_file(), &old, 0o644)?;
+            if old.local && sshd_was_running {
+                sshd::ensure_running(&root, &old, &mut report)?;
+            }
+            say!(" !     put the previous settings back: the install runs as before");
+        }
+        return Err(err);
     }
-    ensure_shell_files(&mut report)?;
-    host::ensure_daemon(&root, &settings, &mut report)?;
 
     if report.changed {
         say!("-----> paas is installed at `{}`", root.path.display());
@@ -249,8 +294,9 @@ fn check_reachable(root: &Path, user: &str) -> Result<()> {
     Ok(())
 }
 
-/// The state root, its directories, the binary, hooks, buildpacks and settings.
-fn ensure_root_files(root: &Root, settings: &Settings, report: &mut Report) -> Result<()> {
+/// The state root, its directories, the binary, hooks, buildpacks and
+/// settings; whether the binary changed.
+fn ensure_root_files(root: &Root, settings: &Settings, report: &mut Report) -> Result<bool> {
     for (dir, mode) in [
         (root.path.clone(), 0o755),
         (root.apps_dir(), 0o750),
@@ -265,7 +311,8 @@ fn ensure_root_files(root: &Root, settings: &Settings, report: &mut Report) -> R
 
     let current = std::env::current_exe().context(|| "finding this program".into())?;
     let installed = root.bin();
-    if fs::read(&current).ok() != fs::read(&installed).ok() {
+    let binary_changed = fs::read(&current).ok() != fs::read(&installed).ok();
+    if binary_changed {
         let temp = installed.with_extension("new");
         fs::copy(&current, &temp).context(|| format!("copying paas to `{}`", temp.display()))?;
         fs::rename(&temp, &installed)
@@ -308,7 +355,7 @@ fn ensure_root_files(root: &Root, settings: &Settings, report: &mut Report) -> R
         report.ok("settings");
     }
     host::chown_tree(&root.path, &settings.user)?;
-    Ok(())
+    Ok(binary_changed)
 }
 
 fn buildpacks_fingerprint(dir: &Path) -> Vec<u8> {

@@ -96,7 +96,8 @@ pub fn ensure_running(root: &Root, settings: &Settings, report: &mut Report) -> 
         return Err(Error::new("the private sshd's config is invalid")
             .cause(String::from_utf8_lossy(&check.stderr).trim()));
     }
-    if running(root) {
+    let was_running = running(root);
+    if was_running {
         if !changed {
             report.ok(&format!("private sshd on 127.0.0.1:{}", settings.ssh_port));
             return Ok(());
@@ -105,7 +106,12 @@ pub fn ensure_running(root: &Root, settings: &Settings, report: &mut Report) -> 
     }
     start(root, settings)?;
     report.done(&format!(
-        "started a private sshd on 127.0.0.1:{}",
+        "{} the private sshd on 127.0.0.1:{}",
+        if was_running {
+            "restarted, with its new settings,"
+        } else {
+            "started"
+        },
         settings.ssh_port
     ));
     Ok(())

@@ -392,18 +392,11 @@ pub fn read_toml_records<T: serde::de::DeserializeOwned>(dir: &Path) -> Vec<T> {
         .collect()
 }
 
-pub fn write_toml<T: Serialize>(path: &Path, value: &T, mode: u32) -> Result<()> {
-    let text = toml::to_string(value).context(|| format!("encoding `{}`", path.display()))?;
-    write_atomic(path, text.as_bytes(), mode)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn app_url_omits_port_80() {
-        let mut settings = Settings {
+impl Settings {
+    /// A system install's settings at example.com, for unit tests.
+    pub fn example() -> Settings {
+        Settings {
             domain: "example.com".into(),
             http_port: 80,
             https_port: None,
@@ -423,7 +416,22 @@ mod tests {
             slug_limit_mb: None,
             build_timeout_secs: None,
             release_timeout_secs: None,
-        };
+        }
+    }
+}
+
+pub fn write_toml<T: Serialize>(path: &Path, value: &T, mode: u32) -> Result<()> {
+    let text = toml::to_string(value).context(|| format!("encoding `{}`", path.display()))?;
+    write_atomic(path, text.as_bytes(), mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_url_omits_port_80() {
+        let mut settings = Settings::example();
         let app = AppName::parse("web").unwrap();
         assert_eq!(settings.app_url(&app), "http://web.example.com/");
         settings.http_port = 8080;

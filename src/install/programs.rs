@@ -1,0 +1,281 @@
+//! The programs paas runs on the host and the packages that ship them, read
+//! from `host-programs.txt` (which `.ci/run` reads too, so the installer and
+//! CI install one list). The test below holds the list to the code: a new
+//! program started anywhere in `src/` or `hooks/` without its package in the
+//! list turns CI red, so a fresh machine never lacks what a developer's
+//! machine happened to have.
+
+use std::path::Path;
+
+const LIST: &str = include_str!("host-programs.txt");
+
+/// When a program is expected on the host.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Needed {
+    /// The installer installs its package.
+    Installed,
+    /// In Debian's base system: on every machine, never installed.
+    Base,
+    /// Used only where systemd runs (and then present).
+    WithSystemd,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct HostProgram {
+    pub path: &'static str,
+    pub package: &'static str,
+    pub needed: Needed,
+}
+
+impl HostProgram {
+    pub fn name(&self) -> &'static str {
+        self.path.rsplit('/').next().unwrap_or(self.path)
+    }
+
+    /// Whether this machine should have it now.
+    pub fn expected_here(&self) -> bool {
+        self.needed != Needed::WithSystemd || super::systemd_running()
+    }
+
+    pub fn present(&self) -> bool {
+        Path::new(self.path).exists()
+    }
+}
+
+/// Every line of the list.
+pub fn host_programs() -> Vec<HostProgram> {
+    LIST.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let mut words = line.split_whitespace();
+            let (path, package) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+            let needed = match words.next() {
+                None => Needed::Installed,
+                Some("base") => Needed::Base,
+                Some("systemd") => Needed::WithSystemd,
+                Some(other) => panic!("host-programs.txt: unknown third column `{other}`"),
+            };
+            HostProgram {
+                path,
+                package,
+                needed,
+            }
+        })
+        .collect()
+}
+
+/// The packages to install whose programs are missing here, each once.
+pub fn missing_packages() -> Vec<&'static str> {
+    let mut packages: Vec<&str> = host_programs()
+        .into_iter()
+        .filter(|p| p.needed == Needed::Installed && !p.present())
+        .map(|p| p.package)
+        .collect();
+    packages.sort_unstable();
+    packages.dedup();
+    packages
+}
+
+/// The programs this machine should have and lacks, with their packages.
+pub fn missing_programs() -> Vec<HostProgram> {
+    host_programs()
+        .into_iter()
+        .filter(|p| p.expected_here() && !p.present())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+
+    /// Ways the code names a program it starts on the host, as the text
+    /// before the program's quoted name.
+    const STARTS: &[&str] = &[
+        "Command::new(\"",
+        "Process::new(\"",
+        // `as_user(user, "podman")`: run as the install's owner.
+        ", \"",
+        // `exec_git("git-receive-pack", …)`.
+        "exec_git(\"",
+        // `podman unshare --rootless-netns iptables`: a host program, run
+        // in podman's namespaces.
+        "\"--rootless-netns\", \"",
+    ];
+
+    /// Where the code starts a program named by a variable, and why that is
+    /// covered: a new one must be added here after checking its callers.
+    const INDIRECT: &[(&str, &str)] = &[
+        ("Command::new(root.bin())", "paas itself"),
+        ("Process::new(program)", "exec_git's callers, matched above"),
+    ];
+
+    fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                source_files(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+
+    /// The program names a piece of Rust code starts. `as_user` is matched
+    /// only on its own lines, as `, "` is common elsewhere.
+    fn programs_in_rust(text: &str) -> (BTreeSet<String>, Vec<String>) {
+        let (mut found, mut unexplained) = (BTreeSet::new(), Vec::new());
+        for line in text.lines() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            for start in STARTS {
+                if *start == ", \"" && !line.contains("as_user(") {
+                    continue;
+                }
+                let mut rest = line;
+                while let Some(at) = rest.find(start) {
+                    rest = &rest[at + start.len()..];
+                    let name = rest.split('"').next().unwrap_or("");
+                    found.insert(name.rsplit('/').next().unwrap_or(name).to_string());
+                }
+            }
+            for start in ["Command::new(", "Process::new("] {
+                if let Some(at) = line.find(start) {
+                    let call = &line[at..];
+                    let literal = call[start.len()..].starts_with('"');
+                    if !literal && !INDIRECT.iter().any(|(shape, _)| call.starts_with(shape)) {
+                        unexplained.push(code.to_string());
+                    }
+                }
+            }
+        }
+        (found, unexplained)
+    }
+
+    /// The commands of a small shell script: the first word of each
+    /// command, after `exec`, `$(`, `|`, `&&`, `||` and `;`.
+    fn programs_in_shell(text: &str) -> BTreeSet<String> {
+        let mut found = BTreeSet::new();
+        for line in text.lines() {
+            let line = line.split(" #").next().unwrap_or("").trim();
+            if line.starts_with('#') || line.is_empty() {
+                continue;
+            }
+            let mut spaced = line.to_string();
+            for separator in ["$(", "|", "&&", ";"] {
+                spaced = spaced.replace(separator, " ; ");
+            }
+            for command in spaced.split(" ; ") {
+                let mut words = command
+                    .split_whitespace()
+                    .skip_while(|w| w.contains('=') || *w == "exec");
+                if let Some(word) = words.next() {
+                    let word = word.trim_matches(|c| c == '"' || c == '\'' || c == ')');
+                    found.insert(word.rsplit('/').next().unwrap_or(word).to_string());
+                }
+            }
+        }
+        found
+    }
+
+    const SHELL_BUILTINS: &[&str] = &["cd", "pwd", "echo", "exit", "test", "[", "paas"];
+
+    #[test]
+    fn every_program_the_code_starts_is_installed_by_paas() {
+        let top = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        source_files(&top.join("src"), &mut files);
+        source_files(&top.join("hooks"), &mut files);
+        let mut started = BTreeSet::new();
+        let mut unexplained = Vec::new();
+        // This file's own examples are not programs paas starts.
+        files.retain(|f| !f.ends_with("src/install/programs.rs"));
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            if file.extension().is_some_and(|e| e == "rs") {
+                let (found, indirect) = programs_in_rust(&text);
+                started.extend(found.into_iter().map(|p| (p, file.clone())));
+                unexplained.extend(
+                    indirect
+                        .into_iter()
+                        .map(|l| format!("{}: {l}", file.display())),
+                );
+            } else if file.starts_with(top.join("hooks")) {
+                started.extend(
+                    programs_in_shell(&text)
+                        .into_iter()
+                        .map(|p| (p, file.clone())),
+                );
+            }
+        }
+        assert!(
+            unexplained.is_empty(),
+            "programs started by a variable: check their callers, then add the shape to INDIRECT:\n{}",
+            unexplained.join("\n")
+        );
+        let listed: BTreeSet<&str> = host_programs().iter().map(HostProgram::name).collect();
+        let missing: Vec<String> = started
+            .iter()
+            .filter(|(name, _)| {
+                !listed.contains(name.as_str()) && !SHELL_BUILTINS.contains(&name.as_str())
+            })
+            .map(|(name, file)| format!("`{name}` (started in {})", file.display()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "these programs are started but not in src/install/host-programs.txt, so a fresh \
+             machine would lack them; add each with its Debian package:\n{}",
+            missing.join("\n")
+        );
+        // The scan itself works: it finds what it must.
+        for known in [
+            "podman",
+            "iptables",
+            "git-receive-pack",
+            "runuser",
+            "ssh-keygen",
+            "sh",
+        ] {
+            assert!(
+                started.iter().any(|(name, _)| name == known),
+                "the scan no longer finds `{known}`"
+            );
+        }
+    }
+
+    #[test]
+    fn the_scan_finds_each_way_of_starting_a_program() {
+        let code = r#"
+            let a = Command::new("alpha").arg("x");
+            // Command::new("commented")
+            let b = as_user(user, "beta")?;
+            exec_git("gamma", &root, user, &repo);
+            .args(["unshare", "--rootless-netns", "delta", "-w"])
+            let c = Process::new(some_variable);
+        "#;
+        let (found, unexplained) = programs_in_rust(code);
+        let found: Vec<&str> = found.iter().map(String::as_str).collect();
+        assert_eq!(found, ["alpha", "beta", "delta", "gamma"]);
+        assert_eq!(unexplained, ["let c = Process::new(some_variable);"]);
+        let shell = "root=$(cd ../.. && pwd -P)\nexec \"$root/bin/paas\" hook\ncurl -s x | grep y # not: z\n";
+        let found: Vec<String> = programs_in_shell(shell).into_iter().collect();
+        assert_eq!(found, ["cd", "curl", "grep", "paas", "pwd"]);
+    }
+
+    #[test]
+    fn the_list_parses_and_names_packages() {
+        let programs = host_programs();
+        assert!(programs
+            .iter()
+            .any(|p| p.name() == "iptables" && p.package == "iptables"));
+        assert!(programs
+            .iter()
+            .all(|p| p.path.starts_with('/') && !p.package.is_empty()));
+        let tar = programs.iter().find(|p| p.name() == "tar").unwrap();
+        assert_eq!(tar.needed, Needed::Base);
+    }
+}
