@@ -1,7 +1,8 @@
 //! Health checks: what a new dyno passes before traffic moves to it and the
 //! old dynos stop. A dyno without checks of its own must stay up 10 s (and a
-//! web dyno must listen on `$PORT`, which converge waits for first). The
-//! `healthchecks` of the slug's `app.json`, in Dokku's format, replace that.
+//! web dyno must listen on `$PORT`, which converge waits for first), unless
+//! no dyno of its type runs (nothing to protect). The `healthchecks` of the
+//! slug's `app.json`, in Dokku's format, replace that.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -222,20 +223,19 @@ pub fn uptime_check(seconds: u64) -> Check {
 }
 
 /// What a dyno must pass: its type's checks that gate a start, else the
-/// uptime check.
+/// default uptime check (none when `uptime_secs` is None).
 pub fn for_process_type(
     checks: &BTreeMap<String, Vec<Check>>,
     process_type: &str,
-    uptime_secs: u64,
+    uptime_secs: Option<u64>,
 ) -> Vec<Check> {
     let gating: Vec<Check> = checks
         .get(process_type)
         .map(|list| list.iter().filter(|c| c.gates_start()).cloned().collect())
         .unwrap_or_default();
-    if gating.is_empty() {
-        vec![uptime_check(uptime_secs)]
-    } else {
-        gating
+    match uptime_secs {
+        Some(secs) if gating.is_empty() => vec![uptime_check(secs)],
+        _ => gating,
     }
 }
 
@@ -451,18 +451,24 @@ mod tests {
               "worker": [{"uptime": 3}]}}"#,
         )
         .unwrap();
-        let web = for_process_type(&checks, "web", 10);
+        let web = for_process_type(&checks, "web", Some(10));
         assert_eq!(web.len(), 1, "liveness checks do not gate a start");
         assert_eq!(web[0].describe(), "`ready` (GET /health contains \"ok\")");
         assert_eq!(
             (web[0].attempts(), web[0].timeout()),
             (2, Duration::from_secs(3))
         );
-        assert_eq!(for_process_type(&checks, "worker", 10)[0].uptime, Some(3));
         assert_eq!(
-            for_process_type(&checks, "clock", 10),
+            for_process_type(&checks, "worker", Some(10))[0].uptime,
+            Some(3)
+        );
+        assert_eq!(
+            for_process_type(&checks, "clock", Some(10)),
             vec![uptime_check(10)]
         );
+        // Nothing to protect: no default, but the app's own checks stay.
+        assert!(for_process_type(&checks, "clock", None).is_empty());
+        assert_eq!(for_process_type(&checks, "worker", None)[0].uptime, Some(3));
         assert!(load(tempfile::tempdir().unwrap().path())
             .unwrap()
             .is_empty());

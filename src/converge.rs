@@ -264,7 +264,18 @@ impl Platform<'_> {
         } else if checked {
             let uptime = settings.checks_uptime(self.settings);
             for (dyno, at) in started.iter().zip(start_times) {
-                let wanted = crate::checks::for_process_type(&checks, &dyno.process_type, uptime);
+                // The default uptime check protects the dynos of the type
+                // that run now; with none running (a first deploy, a type
+                // scaled up from 0) there is nothing to protect, and the
+                // dyno is ready once it listens (a web dyno) or runs.
+                let protecting = existing
+                    .iter()
+                    .any(|d| d.running && d.process_type == dyno.process_type);
+                let wanted = crate::checks::for_process_type(
+                    &checks,
+                    &dyno.process_type,
+                    protecting.then_some(uptime),
+                );
                 if let Err(err) = self.check(app, dyno, at, &wanted) {
                     let _ = self.runtime.remove(&started, Duration::ZERO);
                     return Err(err);

@@ -34,6 +34,23 @@ const HEALTH_CHECKS: &str = r#"{
 }"#;
 
 #[test]
+fn a_first_deploy_waits_only_for_its_dyno_to_listen() {
+    let server = TestServer::start_with_default_checks();
+    server.ok(&["apps:create", "eager"]);
+    // A window no deploy could sit out within the assertion below.
+    server.ok(&["checks:set", "uptime", "60", "-a", "eager"]);
+    let repo = server.repo("examples/hello", "eager");
+    let started = std::time::Instant::now();
+    repo.push_ok();
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(60),
+        "nothing ran to protect, yet the push took {took:?}"
+    );
+    assert_eq!(server.get("eager", "/").0, 200);
+}
+
+#[test]
 fn failing_health_checks_keep_the_old_release_serving() {
     let server = TestServer::start_with_default_checks();
     let repo = server.repo("examples/hello", "checked");

@@ -29,7 +29,7 @@ pub fn show(ctx: &Ctx) -> Result<()> {
         None => Default::default(),
     };
     for process_type in release.processes.keys() {
-        let wanted = checks::for_process_type(&from_app_json, process_type, uptime);
+        let wanted = checks::for_process_type(&from_app_json, process_type, Some(uptime));
         let source = if from_app_json.contains_key(process_type) {
             "app.json"
         } else {
