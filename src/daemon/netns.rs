@@ -4,8 +4,9 @@
 //! byte twice more: on this machine it halved what a dyno could serve
 //! (52k against 115k requests/s) and used more CPU than the router.
 //!
-//! A helper runs in podman's user namespace (`podman unshare`), where it
-//! may enter the dynos' network namespaces. Asked for a dyno's `PID INODE`,
+//! A helper runs in podman's user namespace (it joins that of podman's
+//! pause process at its start), where it may enter the dynos' network
+//! namespaces. Asked for a dyno's `PID INODE`,
 //! it checks that the process's network namespace is still that inode (so a
 //! pid reused after the dyno ended never leads elsewhere), connects to the
 //! dynos' port from inside it and hands the connected socket to the daemon
@@ -79,13 +80,19 @@ pub fn keep_helper_running(root: Root) {
     });
 }
 
-/// Starts the helper in podman's user namespace. It lives as long as the
-/// returned child's stdin is open: until the daemon ends, however it ends.
+/// Starts the helper, which joins podman's user namespace itself. It
+/// lives as long as the returned child's stdin is open: until the daemon
+/// ends, however it ends.
 fn spawn_helper(root: &Root) -> Result<Child> {
-    let bin = std::env::current_exe().context(|| "finding the paas binary".into())?;
-    crate::runtime::podman::command()
-        .arg("unshare")
-        .arg(bin)
+    if podman_pause_pid().is_none() {
+        // Any rootless podman command starts the pause process, which
+        // stays: `podman unshare true` is the cheapest.
+        let _ = crate::runtime::podman::command()
+            .args(["unshare", "true"])
+            .stdin(Stdio::null())
+            .status();
+    }
+    std::process::Command::new(root.bin())
         .arg("--root")
         .arg(&root.path)
         .args(["dyno-connector", "--socket"])
@@ -93,11 +100,55 @@ fn spawn_helper(root: &Root) -> Result<Child> {
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
-        .context(|| "starting `podman unshare` for the dyno connector".into())
+        .context(|| "starting the dyno connector".into())
 }
 
-/// The helper's body (`paas dyno-connector`, inside `podman unshare`).
+/// The pid of rootless podman's pause process, whose user namespace holds
+/// every container of this user: podman writes it under the runtime dir.
+fn podman_pause_pid() -> Option<i32> {
+    let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        // SAFETY: geteuid cannot fail.
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", unsafe { libc::geteuid() })));
+    let text = std::fs::read_to_string(runtime_dir.join("libpod/tmp/pause.pid")).ok()?;
+    let pid: i32 = text.trim().parse().ok()?;
+    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+}
+
+/// Moves this process into podman's user namespace, where it has the
+/// rights to enter the dynos' network namespaces. Done in-process instead
+/// of under `podman unshare`, whose process would only wait (30 MiB).
+/// The kernel lets only a single-threaded process change its user
+/// namespace: call it before any thread starts.
+fn join_podman_user_namespace() -> Result<()> {
+    let pid = podman_pause_pid().ok_or_else(|| {
+        crate::error::Error::new("podman's pause process is not running")
+            .hint("any podman command starts it; the daemon does before it starts the connector")
+    })?;
+    let target = File::open(format!("/proc/{pid}/ns/user"))
+        .context(|| format!("opening the user namespace of podman's pause process ({pid})"))?;
+    let own = std::fs::metadata("/proc/self/ns/user")
+        .context(|| "reading this process's user namespace".into())?;
+    let theirs = target
+        .metadata()
+        .context(|| "reading podman's user namespace".into())?;
+    if own.ino() == theirs.ino() {
+        // Already inside (started under `podman unshare`).
+        return Ok(());
+    }
+    // SAFETY: setns on an open namespace file, in a single-threaded process.
+    if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWUSER) } != 0 {
+        return Err(
+            crate::error::Error::new("could not join podman's user namespace")
+                .cause(io::Error::last_os_error()),
+        );
+    }
+    Ok(())
+}
+
+/// The helper's body (`paas dyno-connector`, started by the daemon).
 pub fn serve_helper(socket: &Path) -> Result<()> {
+    join_podman_user_namespace()?;
     // A daemon that hung up must not kill the helper (`main` restores
     // SIGPIPE's default for the CLI).
     // SAFETY: setting a signal's disposition to ignore.
