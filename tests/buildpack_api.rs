@@ -3,34 +3,176 @@
 //! as tarballs, multi-buildpack builds, `bin/release` config vars and
 //! add-ons, `.slugignore`, the slug size limit, and the release phase.
 
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
-use crate::harness::{free_port, text, TestServer};
+use crate::harness::{text, TestServer};
 
-/// This host's address as seen from a build container: rootless podman's
-/// network reaches the host's own interfaces, not its loopback.
-fn host_address() -> String {
-    let output = Command::new("ip")
-        .args(["-4", "route", "get", "1.1.1.1"])
-        .output()
-        .expect("`ip` runs");
-    let route = String::from_utf8_lossy(&output.stdout).to_string();
-    let mut words = route.split_whitespace();
-    words
-        .by_ref()
-        .find(|w| *w == "src")
-        .and_then(|_| words.next())
-        .unwrap_or_else(|| panic!("this host has no non-loopback address: {route}"))
-        .to_string()
+/// A test host: a network namespace this test makes, joined to this one by
+/// a veth pair on a private /30 (this side `.1`, the test host `.2`), with
+/// no route anywhere else. A build container reaches it as rootless podman
+/// reaches anything: slirp4netns connects from this namespace, and the route
+/// to the /30 is the pair. Dropping it stops every process in it and deletes
+/// the namespace, which removes the pair.
+struct TestHost {
+    netns: String,
+    /// The host end of the pair, in this namespace.
+    link: String,
+    /// The test host's address, `.2` of the /30.
+    address: Ipv4Addr,
+    /// Servers started inside, stopped before the namespace goes.
+    servers: Vec<Served>,
 }
 
+/// A server's process; dropping it kills it.
 struct Served(Child);
 
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+fn ip(args: &[&str]) -> Output {
+    Command::new("ip").args(args).output().expect("`ip` runs")
+}
+
+fn ip_ok(args: &[&str]) {
+    let output = ip(args);
+    assert!(output.status.success(), "ip {args:?}: {}", text(&output));
+}
+
+impl TestHost {
+    /// A /30 in 10.251.0.0/16 (clear of podman's 10.88/16 and 10.89/16 and
+    /// slirp4netns's 10.0.2/24), numbered from this process's id and a
+    /// counter. The namespace's and interfaces' names carry the number, so
+    /// creating them claims it: a number another test or run holds is
+    /// skipped.
+    fn new() -> TestHost {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        for _ in 0..64 {
+            let number = (std::process::id() + NEXT.fetch_add(1, Ordering::SeqCst)) % (1 << 14);
+            let netns = format!("paas-bp-{number}");
+            let made = ip(&["netns", "add", &netns]);
+            if !made.status.success() {
+                assert!(
+                    text(&made).contains("exists"),
+                    "ip netns add: {}",
+                    text(&made)
+                );
+                continue;
+            }
+            let link = format!("pbp{number}");
+            let peer = format!("{link}p"); // at most 15 bytes: `pbp16383p`
+            let paired = ip(&[
+                "link", "add", &link, "type", "veth", "peer", "name", &peer, "netns", &netns,
+            ]);
+            if !paired.status.success() {
+                ip_ok(&["netns", "delete", &netns]);
+                // A pair left behind by a namespace something still holds.
+                assert!(
+                    text(&paired).contains("exists"),
+                    "ip link add: {}",
+                    text(&paired)
+                );
+                continue;
+            }
+            let [a, b] = [(number >> 6) as u8, ((number & 63) << 2) as u8];
+            let host = TestHost {
+                netns,
+                link,
+                address: Ipv4Addr::new(10, 251, a, b + 2),
+                servers: Vec::new(),
+            };
+            let ours = format!("{}/30", Ipv4Addr::new(10, 251, a, b + 1));
+            let theirs = format!("{}/30", host.address);
+            ip_ok(&["address", "add", &ours, "dev", &host.link]);
+            ip_ok(&["link", "set", &host.link, "up"]);
+            ip_ok(&["-n", &host.netns, "link", "set", "lo", "up"]);
+            ip_ok(&["-n", &host.netns, "address", "add", &theirs, "dev", &peer]);
+            ip_ok(&["-n", &host.netns, "link", "set", &peer, "up"]);
+            // Traffic to it goes over the pair and nowhere else.
+            let route = text(&ip(&["-4", "route", "get", &host.address.to_string()]));
+            assert!(
+                route.contains(&format!(" dev {} ", host.link)),
+                "{} is not routed over {}: {route}",
+                host.address,
+                host.link
+            );
+            return host;
+        }
+        panic!("no free /30 for a test host in 10.251.0.0/16 after 64 tries (`ip netns list`)");
+    }
+
+    /// Starts `program` inside the namespace, listening on `port` of the
+    /// test host's address; returns once it accepts connections there.
+    /// `ip netns exec` execs the program, so the child is the server.
+    fn serve(&mut self, program: &Path, args: &[String], port: u16) {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.netns])
+            .arg(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} starts: {e}", program.display()));
+        self.servers.push(Served(child));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect_timeout(&(self.address, port).into(), Duration::from_secs(1))
+            .is_err()
+        {
+            let server = &mut self.servers.last_mut().unwrap().0;
+            if let Ok(Some(status)) = server.try_wait() {
+                panic!("{} ended before it listened: {status}", program.display());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never listened on {}:{port}",
+                program.display(),
+                self.address
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        self.servers.clear();
+        // Anything else inside: a git-daemon child still serving a fetch.
+        let pids = |netns: &str| -> Vec<i32> {
+            text(&ip(&["netns", "pids", netns]))
+                .split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+                .collect()
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = pids(&self.netns);
+            if left.is_empty() || Instant::now() > deadline {
+                break;
+            }
+            for pid in left {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let deleted = ip(&["netns", "delete", &self.netns]);
+        if !deleted.status.success() {
+            eprintln!("ip netns delete {}: {}", self.netns, text(&deleted));
+        }
+        // The kernel removes the pair as the namespace goes.
+        while ip(&["link", "show", &self.link]).status.success() {
+            if Instant::now() > deadline {
+                eprintln!("{} outlived its namespace {}", self.link, self.netns);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -63,9 +205,10 @@ fn git(dir: &Path, args: &[&str]) -> String {
 /// git repository (served by `git daemon`; its URL follows the `main`
 /// branch, and tag `v1` is its first commit; a copy of it as of now is
 /// served over HTTP too, by a dumb server), `second` as a `.tgz` (served
-/// over HTTP). Returns their URLs (greeter, greeter over HTTP at v1,
-/// second) and the servers (git daemon first).
-fn publish_buildpacks(dir: &Path) -> (String, String, String, Vec<Served>) {
+/// over HTTP), both from a test host. Returns their URLs (greeter, greeter
+/// over HTTP at v1, second) and the test host, its git daemon first in
+/// `servers`.
+fn publish_buildpacks(dir: &Path) -> (String, String, String, TestHost) {
     let greeter = dir.join("greeter");
     write_script(
         &greeter.join("bin/detect"),
@@ -115,49 +258,43 @@ echo "${GREETER_SAID:-nothing}" > "$1/second.txt""#,
         .arg(dir.join("second-src"))
         .arg("second-buildpack"));
 
-    let host = host_address();
-    let (git_port, http_port) = (free_port(), free_port());
+    // Served from a test host of this test's own (see `TestHost`), whose
+    // ports nothing else uses.
+    let mut host = TestHost::new();
+    let (git_port, http_port) = (9418, 8000);
     // git-daemon itself: `git daemon` would run it as a child, which
     // killing `git` leaves behind.
     let exec_path = git(dir, &["--exec-path"]);
-    let git = Command::new(Path::new(&exec_path).join("git-daemon"))
-        .args(["--reuseaddr", "--export-all", "--listen=0.0.0.0"])
-        .arg(format!("--port={git_port}"))
-        .arg(format!("--base-path={}", dir.display()))
-        .arg(dir)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("git daemon starts");
-    let http = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            &http_port.to_string(),
-            "--bind",
-            "0.0.0.0",
-        ])
-        .arg("--directory")
-        .arg(&www)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3's http.server starts");
-    // Both answer before the first push needs them.
-    for port in [git_port, http_port] {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "port {port} never opened"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
+    host.serve(
+        &Path::new(&exec_path).join("git-daemon"),
+        &[
+            "--export-all".into(),
+            format!("--listen={}", host.address),
+            format!("--port={git_port}"),
+            format!("--base-path={}", dir.display()),
+            dir.display().to_string(),
+        ],
+        git_port,
+    );
+    host.serve(
+        Path::new("python3"),
+        &[
+            "-m".into(),
+            "http.server".into(),
+            http_port.to_string(),
+            "--bind".into(),
+            host.address.to_string(),
+            "--directory".into(),
+            www.display().to_string(),
+        ],
+        http_port,
+    );
+    let address = host.address;
     (
-        format!("git://{host}:{git_port}/greeter#main"),
-        format!("http://{host}:{http_port}/greeter.git#v1"),
-        format!("http://{host}:{http_port}/second.tgz"),
-        vec![Served(git), Served(http)],
+        format!("git://{address}:{git_port}/greeter#main"),
+        format!("http://{address}:{http_port}/greeter.git#v1"),
+        format!("http://{address}:{http_port}/second.tgz"),
+        host,
     )
 }
 
@@ -165,7 +302,7 @@ echo "${GREETER_SAID:-nothing}" > "$1/second.txt""#,
 fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order() {
     let server = TestServer::start();
     let published = tempfile::tempdir().unwrap();
-    let (greeter, greeter_http, second, mut servers) = publish_buildpacks(published.path());
+    let (greeter, greeter_http, second, mut host) = publish_buildpacks(published.path());
     let greeter_dir = published.path().join("greeter");
     let first = git(&greeter_dir, &["rev-parse", "--short=7", "HEAD"]);
     server.ok(&["apps:create", "multi"]);
@@ -383,7 +520,7 @@ fn third_party_buildpacks_chosen_by_command_config_var_and_file_build_in_order()
 
     // A git buildpack whose repository cannot be reached builds with the
     // copy fetched earlier, saying so.
-    drop(servers.remove(0));
+    drop(host.servers.remove(0));
     repo.write(".buildpacks", &format!("{greeter_v1}\n{second}\n"));
     repo.commit("git daemon gone");
     let output = repo.push_ok();
