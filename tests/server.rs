@@ -76,7 +76,7 @@ fn a_second_install_changes_nothing_and_says_so() {
 #[test]
 fn an_install_whose_http_port_is_taken_says_so_at_once_and_leaves_nothing_running() {
     let server = TestServer::not_installed();
-    let holder = std::net::TcpListener::bind(("0.0.0.0", server.http_port)).unwrap();
+    let holder = std::net::TcpListener::bind(("127.0.0.1", server.http_port)).unwrap();
     let started = Instant::now();
     let output = server.try_install(&[]);
     let said = text(&output);
