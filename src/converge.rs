@@ -53,6 +53,10 @@ pub struct Backend {
     /// when it can (`daemon::netns`).
     #[serde(default)]
     pub netns: Option<NetnsRef>,
+    /// A dyno of the previous release, kept warm while the new one proves
+    /// itself (`probation`): sent requests only when every other refuses.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standby: bool,
 }
 
 /// Everything converge needs about the install.
@@ -264,13 +268,14 @@ impl Platform<'_> {
         } else if checked {
             let uptime = settings.checks_uptime(self.settings);
             for (dyno, at) in started.iter().zip(start_times) {
-                // The default uptime check protects the dynos of the type
-                // that run now; with none running (a first deploy, a type
-                // scaled up from 0) there is nothing to protect, and the
-                // dyno is ready once it listens (a web dyno) or runs.
-                let protecting = existing
-                    .iter()
-                    .any(|d| d.running && d.process_type == dyno.process_type);
+                // The default uptime check no longer holds traffic back: the
+                // previous web dynos stay on standby for that window instead
+                // (`probation`). A type's dynos other than web, with dynos
+                // running that they replace, still sit it out first.
+                let protecting = dyno.process_type != "web"
+                    && existing
+                        .iter()
+                        .any(|d| d.running && d.process_type == dyno.process_type);
                 let wanted = crate::checks::for_process_type(
                     &checks,
                     &dyno.process_type,
@@ -281,6 +286,15 @@ impl Platform<'_> {
                     return Err(err);
                 }
             }
+        }
+        // What ran before, for the window's rollback.
+        let previous = crate::release::Ledger::new(app)
+            .current()?
+            .map_or(release.version, |r| r.version);
+        let previous_formation = settings.formation.clone();
+        if mode != Mode::Repair {
+            // A change made while a window is open takes its place.
+            crate::probation::Probation::close(app);
         }
         if let Err(err) = commit() {
             let _ = self.runtime.remove(&started, Duration::ZERO);
@@ -296,12 +310,39 @@ impl Platform<'_> {
 
         // The release is recorded: from here on the new dynos stay, and what
         // fails is a warning the reconciler repairs on its next pass.
-        let serving: Vec<Dyno> = keep.into_iter().chain(started).collect();
-        let retired: Vec<Dyno> = existing
+        let serving: Vec<Dyno> = keep.into_iter().chain(started.iter().cloned()).collect();
+        let mut retired: Vec<Dyno> = existing
             .into_iter()
             .filter(|old| !serving.iter().any(|d| d.id == old.id))
             .collect();
-        let routes = routes_of(&serving);
+        let mut standby: Vec<Dyno> = Vec::new();
+        let uptime = settings.checks_uptime(self.settings);
+        if checked && uptime > 0 && !started.is_empty() {
+            // The previous release's web dynos stay warm for the window.
+            (standby, retired) = retired
+                .into_iter()
+                .partition(|d| d.process_type == "web" && d.running && d.release == previous);
+        }
+        let mut routes = routes_of(&serving);
+        routes.backends.extend(
+            routes_of(&standby)
+                .backends
+                .into_iter()
+                .map(|b| Backend { standby: true, ..b }),
+        );
+        if !standby.is_empty() {
+            let now = crashes::now();
+            crate::probation::Probation {
+                release: release.version,
+                previous,
+                previous_formation,
+                new_dynos: started.iter().map(|d| d.id.clone()).collect(),
+                standby: standby.iter().map(|d| d.id.clone()).collect(),
+                started: now,
+                until: now + uptime as i64,
+            }
+            .save(app)?;
+        }
         let mut routes_moved = true;
         if routes != read_routes(app) {
             if let Err(err) = self.publish_routes(app, &routes) {
@@ -322,6 +363,18 @@ impl Platform<'_> {
             say!(
                 " !     warning: old dynos were not all stopped: {}",
                 err.report().trim_end()
+            );
+        }
+        if !standby.is_empty() {
+            // The daemon watches the window; without it, its reconciler
+            // settles the window when it starts.
+            let _ = control_request(
+                self.root,
+                &format!("probation {}", app.name),
+                Duration::from_secs(10),
+            );
+            say!(
+                "       Traffic moved; v{previous}'s dynos stay warm for {uptime} s and take it back if a new dyno crashes"
             );
         }
         Ok(())
@@ -575,6 +628,7 @@ pub fn routes_of(dynos: &[Dyno]) -> Routes {
                     address: d.address?.to_string(),
                     dyno: d.name(),
                     netns: d.netns,
+                    standby: false,
                 })
             })
             .collect(),

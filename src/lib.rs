@@ -27,6 +27,7 @@ pub mod install;
 pub mod keys;
 pub mod logs;
 pub mod net;
+pub mod probation;
 pub mod release;
 pub mod runtime;
 pub mod slug;

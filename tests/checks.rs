@@ -1,7 +1,9 @@
 //! Health checks: a new release takes traffic only once its dynos pass them;
 //! one that fails leaves the old release serving.
 
-use crate::harness::{text, TestServer};
+use std::time::{Duration, Instant};
+
+use crate::harness::{text, Poller, TestServer};
 
 /// Serves `/` with the contents of VERSION; `/health` answers as HEALTH
 /// says; with DIE_AFTER set, the process exits that many seconds after start.
@@ -40,11 +42,11 @@ fn a_first_deploy_waits_only_for_its_dyno_to_listen() {
     // A window no deploy could sit out within the assertion below.
     server.ok(&["checks:set", "uptime", "60", "-a", "eager"]);
     let repo = server.repo("examples/hello", "eager");
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     repo.push_ok();
     let took = started.elapsed();
     assert!(
-        took < std::time::Duration::from_secs(60),
+        took < Duration::from_secs(60),
         "nothing ran to protect, yet the push took {took:?}"
     );
     assert_eq!(server.get("eager", "/").0, 200);
@@ -68,19 +70,52 @@ fn failing_health_checks_keep_the_old_release_serving() {
     };
     assert!(current(&server).ends_with("Current: v2"));
 
-    // By default a new dyno must stay up 10 s: one that exits after 4 s
-    // fails the deploy, and v-one keeps serving.
+    // Traffic moves as soon as the new dyno listens; the previous one stays
+    // warm for the uptime window (10 s by default). One that exits after
+    // 4 s hands the traffic back to v-one, and no request fails meanwhile.
     repo.write("Procfile", "web: DIE_AFTER=4 python3 server.py\n");
     repo.write("VERSION", "v-dies");
     repo.commit("dies after 4 s");
-    let said = repo.push_refused();
+    let poller = Poller::start(server.http_port, "checked.localhost");
+    let pushed = Instant::now();
+    let said = repo.push_ok();
     assert!(
-        said.contains("web.1 of `checked` failed its health check up 10 s")
-            && said.contains("exited with status 3 before it was up 10 s")
-            && said.contains("the previous release keeps serving"),
+        said.contains("Traffic moved; v2's dynos stay warm for 10 s"),
         "{said}"
     );
+    let releases = loop {
+        let releases = server.ok(&["releases", "-a", "checked"]);
+        if releases.contains("back on v2") {
+            break releases;
+        }
+        assert!(pushed.elapsed() < Duration::from_secs(40), "{releases}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // The push returned well before the window would have ended.
+    std::thread::sleep(Duration::from_secs(2));
+    let (served, failures, bodies) = poller.stop();
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed; the first: {}",
+        failures.len(),
+        served + failures.len(),
+        failures[0]
+    );
+    assert_eq!(bodies, ["v-one", "v-dies", "v-one"], "{served} served");
+    assert!(
+        releases.contains("(web.1 crashed ")
+            && releases.contains("s after release v3; back on v2)"),
+        "{releases}"
+    );
+    assert!(current(&server).ends_with("Current: v2"));
     assert_eq!(server.get("checked", "/"), (200, "v-one".to_string()));
+    let info = server.ok(&["releases:info", "v3", "-a", "checked"]);
+    assert!(
+        info.contains("Status:      failed: web.1 crashed"),
+        "{info}"
+    );
+    let logs = server.ok(&["logs", "-a", "checked", "-d", "api", "-n", "20"]);
+    assert!(logs.contains("s after release v3; back on v2"), "{logs}");
 
     // app.json checks replace the default: /health answers 503, so the
     // deploy fails with what each attempt saw.

@@ -524,3 +524,79 @@ impl TestCertificates {
         std::sync::Arc::new(config)
     }
 }
+
+/// One GET through the router on a new connection: the status line, or
+/// what went wrong.
+pub fn raw_get(port: u16, host: &str, path: &str) -> Result<String, String> {
+    raw_exchange(port, host, path).map(|(status, _)| status)
+}
+
+/// One GET on a new connection: a 200's status line and body, or the whole
+/// answer (or what went wrong) for anything else.
+fn raw_exchange(port: u16, host: &str, path: &str) -> Result<(String, String), String> {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(40)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| e.to_string())?;
+    match answer.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok((
+            head.lines().next().unwrap_or_default().to_string(),
+            body.to_string(),
+        )),
+        _ => Err(answer),
+    }
+}
+
+/// A client requesting an app through the router back to back from a
+/// thread of its own, counting what failed, until `stop` (or 10,000
+/// requests, or two minutes).
+pub struct Poller {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(usize, Vec<String>, Vec<String>)>,
+}
+
+impl Poller {
+    pub fn start(port: u16, host: &str) -> Poller {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (flag, host) = (stop.clone(), host.to_string());
+        let thread = std::thread::spawn(move || {
+            let (mut served, mut failures, mut bodies) = (0, Vec::new(), Vec::new());
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            for _ in 0..10_000 {
+                if flag.load(Ordering::SeqCst) || std::time::Instant::now() > deadline {
+                    break;
+                }
+                match raw_exchange(port, &host, "/") {
+                    Ok((_, body)) => {
+                        served += 1;
+                        if bodies.last() != Some(&body) {
+                            bodies.push(body);
+                        }
+                    }
+                    Err(err) => failures.push(err),
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            (served, failures, bodies)
+        });
+        Poller { stop, thread }
+    }
+
+    /// Requests served, the failures, and the bodies as they changed.
+    pub fn stop(self) -> (usize, Vec<String>, Vec<String>) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().unwrap()
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{text, Repo, TestServer};
+use crate::harness::{raw_get, text, Repo, TestServer};
 
 /// An app that shows the request headers it got, and one path that answers
 /// only after 35 s.
@@ -759,32 +759,6 @@ class App(http.server.BaseHTTPRequestHandler):
 
 http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), App).serve_forever()
 "#;
-
-/// One GET through the router on a new connection: the status line, or
-/// what went wrong.
-fn raw_get(port: u16, host: &str, path: &str) -> Result<String, String> {
-    use std::io::{Read, Write};
-    let mut stream =
-        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(40)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .map_err(|e| e.to_string())?;
-    let status = answer.lines().next().unwrap_or_default().to_string();
-    if status.starts_with("HTTP/1.1 200") {
-        Ok(status)
-    } else {
-        Err(answer)
-    }
-}
 
 #[test]
 fn deploys_restarts_and_rollbacks_under_load_fail_no_request() {

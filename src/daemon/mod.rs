@@ -19,6 +19,7 @@ use tokio::net::UnixListener;
 use crate::addons;
 use crate::converge::{self, Mode, Platform};
 use crate::error::{Context, Error, Result};
+use crate::probation::{Outcome, Probation};
 use crate::release::Ledger;
 use crate::runtime::podman::Podman;
 use crate::runtime::Runtime;
@@ -275,7 +276,8 @@ fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, A
 /// router uses them from now on. `drain <address>…` answers `ok` once no
 /// request to those dynos is under way (30 s at most). `domain` re-reads the
 /// platform's domain; `acme <app>` gets the app's certificate now and
-/// answers `ok <what>` or `error <why>`.
+/// answers `ok <what>` or `error <why>`. `probation <app>` starts watching
+/// the app's window (`probation`).
 async fn control_loop(
     listener: UnixListener,
     root: Root,
@@ -316,6 +318,13 @@ async fn control_loop(
                             Ok(got) => format!("ok {got}"),
                             Err(err) => format!("error {}", err.replace('\n', " ")),
                         },
+                        Err(err) => format!("error {err}"),
+                    },
+                    ("probation", name) => match AppName::parse(name.trim()) {
+                        Ok(app) => {
+                            watch_probation(&root, app);
+                            "ok".to_string()
+                        }
                         Err(err) => format!("error {err}"),
                     },
                     ("reload", name) => match AppName::parse(name.trim()) {
@@ -557,6 +566,11 @@ fn reconcile_app(
     if !app.exists() {
         return Ok(());
     }
+    // An open window's dynos are the window's to settle: the previous
+    // release's, on standby, must not be taken for dynos to retire.
+    if crate::probation::settle(platform, app)? == Outcome::Pending {
+        return Ok(());
+    }
     let Some(release) = Ledger::new(app).current()? else {
         return Ok(());
     };
@@ -580,6 +594,46 @@ fn reconcile_app(
     }
     reload();
     sweep_env_files(platform, app)
+}
+
+/// Apps whose window (`probation`) a thread of the daemon watches.
+static WATCHING: std::sync::Mutex<Vec<AppName>> = std::sync::Mutex::new(Vec::new());
+
+/// Watches an app's window until it is settled, twice a second, so a new
+/// dyno that crashes hands the traffic back and is recorded at once. One
+/// thread per app; it takes the app's lock for each look (a command
+/// holding it goes first, and may open the next window).
+fn watch_probation(root: &Root, name: AppName) {
+    {
+        let mut watching = WATCHING.lock().expect("not poisoned");
+        if watching.contains(&name) {
+            return;
+        }
+        watching.push(name.clone());
+    }
+    let root = root.clone();
+    std::thread::spawn(move || {
+        let app = root.app(&name);
+        while Probation::load(&app).is_some() {
+            std::thread::sleep(Duration::from_millis(500));
+            let Ok(Some(_lock)) = Lock::try_acquire(&app.lock_file()) else {
+                continue;
+            };
+            match on_platform(&root, |platform| crate::probation::settle(platform, &app)) {
+                Ok(Outcome::Pending | Outcome::Closed) => {}
+                Ok(Outcome::Kept) => eprintln!("paas daemon: {name}: kept its new release"),
+                Ok(Outcome::RolledBack(why)) => eprintln!("paas daemon: {name}: {why}"),
+                Err(err) => {
+                    eprintln!("paas daemon: {name}: {}", err.report().trim_end());
+                    std::thread::sleep(RECONCILE_EVERY);
+                }
+            }
+        }
+        WATCHING
+            .lock()
+            .expect("not poisoned")
+            .retain(|watched| *watched != name);
+    });
 }
 
 /// Whether an app with autosleep has had no request for its time (counted

@@ -187,9 +187,19 @@ impl AppRoutes {
         let now = self.now_ms();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let count = self.backends.len();
-        let index = (0..count)
-            .map(|offset| (start + offset) % count)
-            .find(|&i| self.left_out_until[i].load(Ordering::Relaxed) <= now)
+        // Dynos on standby (the previous release's) only when every other
+        // is left out: a new dyno that crashed refuses, and its requests go
+        // to them.
+        let next_of = |standby: bool| {
+            (0..count)
+                .map(|offset| (start + offset) % count)
+                .find(|&i| {
+                    self.backends[i].standby == standby
+                        && self.left_out_until[i].load(Ordering::Relaxed) <= now
+                })
+        };
+        let index = next_of(false)
+            .or_else(|| next_of(true))
             .unwrap_or(start % count);
         Some((index, &self.backends[index]))
     }
@@ -739,14 +749,21 @@ impl Router {
                     .map(|time| time.for_request_sent(sent));
             }
             match result {
-                Ok(Err(err)) if err.is_connect() => {
+                // Refused, or closed without an answer (the dyno died with
+                // the request): another dyno may take a request that can go
+                // again, as nginx's `proxy_next_upstream error` does.
+                Ok(Err(err)) if err.is_connect() || (retryable && closed_without_answer(&err)) => {
                     if let Some(next) =
                         self.after_refusal(&mut routes, index, app, retryable, attempts)
                     {
                         (index, backend) = next;
                         continue;
                     }
-                    break Err(("H21", "Backend connection refused"));
+                    break Err(if err.is_connect() {
+                        ("H21", "Backend connection refused")
+                    } else {
+                        ("H13", "Connection closed without response")
+                    });
                 }
                 Ok(Err(_)) => break Err(("H13", "Connection closed without response")),
                 Err(_elapsed) => break Err(("H12", "Request timeout")),
@@ -885,6 +902,13 @@ impl Drop for LoggedBody {
     fn drop(&mut self) {
         self.finish(None);
     }
+}
+
+/// Whether the dyno closed the connection before any of its answer.
+fn closed_without_answer(err: &hyper_util::client::legacy::Error) -> bool {
+    std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<hyper::Error>())
+        .is_some_and(hyper::Error::is_incomplete_message)
 }
 
 /// The page for a request no dyno answered: H12, H21, or H13.
@@ -1402,6 +1426,7 @@ mod tests {
             address: format!("127.0.0.1:{}", dyno.len()),
             dyno: dyno.into(),
             netns: None,
+            standby: false,
         };
         let routes = AppRoutes::new("app", vec![backend("web.1"), backend("web.2")]);
         let picks: Vec<_> = (0..4)
@@ -1418,6 +1443,20 @@ mod tests {
         assert_eq!(picks, ["web.2", "web.2", "web.2"]);
         routes.refused(1);
         assert!(routes.pick().is_some());
+
+        // The previous release's dyno on standby takes requests only while
+        // the new one is left out (it refused: it crashed).
+        let standby = Backend {
+            standby: true,
+            ..backend("web.1-old")
+        };
+        let routes = AppRoutes::new("app", vec![backend("web.1"), standby]);
+        let picks: Vec<_> = (0..3)
+            .map(|_| routes.pick().unwrap().1.dyno.clone())
+            .collect();
+        assert_eq!(picks, ["web.1", "web.1", "web.1"]);
+        routes.refused(0);
+        assert_eq!(routes.pick().unwrap().1.dyno, "web.1-old");
     }
 
     #[test]

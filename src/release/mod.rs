@@ -35,8 +35,10 @@ pub struct Release {
     /// rollback keeps the current ones (see `rollback_config`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub addons: BTreeMap<String, String>,
-    /// Why the release never ran: its release phase failed. Kept in the
-    /// ledger for `releases`, never current, never a rollback target.
+    /// Why the release never ran (its release phase failed), or stopped
+    /// running (a dyno crashed in the window after traffic moved to it and
+    /// the previous release took over again). Kept in the ledger for
+    /// `releases`, never current, never a rollback target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
 }
@@ -158,6 +160,25 @@ impl<'a> Ledger<'a> {
             )));
         }
         Ok(())
+    }
+
+    /// Records that the current release was rolled back: the only change a
+    /// release's file ever gets, and only while it is the newest. The file
+    /// is replaced atomically, so it says either thing, never half.
+    pub fn mark_failed(&self, version: u32, why: &str) -> Result<()> {
+        let release = self.read(version)?;
+        if self.next_version()? != version + 1 || release.failed.is_some() {
+            return Err(Error::unexpected(format!(
+                "release v{version} of `{}` is not the newest that ran",
+                self.app.name
+            )));
+        }
+        let failed = Release {
+            failed: Some(why.to_string()),
+            ..release
+        };
+        let text = toml::to_string(&failed).context(|| "encoding a release".into())?;
+        state::write_atomic(&self.path(version), text.as_bytes(), 0o600)
     }
 
     fn path(&self, version: u32) -> std::path::PathBuf {

@@ -144,21 +144,27 @@ impl Router {
             let exchange = self.exchange(&backend, &to_send, client, input, from_dyno);
             match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
                 Ok(Ok(response)) => break Ok((response, guard)),
-                Ok(Err(Failure::Refused)) => {
-                    if let Some(next) = self.after_refusal(
-                        &mut routes,
-                        index,
-                        &entry.app,
-                        to_send.retryable,
-                        attempts,
-                    ) {
-                        (index, backend) = next;
-                        continue;
+                // A dyno that closed the connection without answering (it
+                // died with the request) is passed over like one that
+                // refused, when the request can go again: nginx's default
+                // (`proxy_next_upstream error`) for requests without a body.
+                Ok(Err(failure @ (Failure::Refused | Failure::NoResponse))) => {
+                    if failure == Failure::Refused || to_send.retryable {
+                        if let Some(next) = self.after_refusal(
+                            &mut routes,
+                            index,
+                            &entry.app,
+                            to_send.retryable,
+                            attempts,
+                        ) {
+                            (index, backend) = next;
+                            continue;
+                        }
                     }
-                    break Err(("H21", "Backend connection refused"));
-                }
-                Ok(Err(Failure::NoResponse)) => {
-                    break Err(("H13", "Connection closed without response"))
+                    break Err(match failure {
+                        Failure::Refused => ("H21", "Backend connection refused"),
+                        _ => ("H13", "Connection closed without response"),
+                    });
                 }
                 Ok(Err(Failure::ClientGone)) => break Err(("H27", "Client Request Interrupted")),
                 Err(_elapsed) => break Err(("H12", "Request timeout")),
@@ -300,6 +306,7 @@ struct Outgoing<'a> {
     head_only: bool,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Failure {
     /// The dyno refused the connection (H21, or another dyno).
     Refused,
