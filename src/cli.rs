@@ -361,14 +361,17 @@ pub enum Command {
     /// apps that cannot run two copies at once.
     #[command(name = "checks:disable")]
     ChecksDisable,
-    /// Set how long new dynos without checks of their own must stay up
-    /// (`uptime SECONDS`), for the app or, with `--global`, every app.
+    /// Set the window after traffic moves: `uptime SECONDS`, how long the
+    /// previous web dynos stay warm, taking the traffic back if a new dyno
+    /// crashes (default 10; for the app or, with `--global`, every app);
+    /// `wait on|off`, whether a change waits out the window and fails if a
+    /// new dyno crashes in it (default off: it returns once traffic moved).
     #[command(name = "checks:set")]
     ChecksSet {
-        #[arg(value_name = "KEY", value_parser = ["uptime"])]
+        #[arg(value_name = "KEY", value_parser = ["uptime", "wait"])]
         key: String,
-        #[arg(value_name = "SECONDS")]
-        seconds: u64,
+        #[arg(value_name = "VALUE")]
+        value: String,
         /// The install's default, for apps that set none (admins only).
         #[arg(long)]
         global: bool,

@@ -18,6 +18,7 @@ use crate::checks::ChecksMode;
 use crate::crashes::{self, Crashes};
 use crate::error::{Context, Error, Result};
 use crate::logs;
+use crate::probation::Outcome;
 use crate::release::Release;
 use crate::runtime::{Dyno, DynoSpec, NetnsRef, Runtime, DYNO_PORT};
 use crate::slug;
@@ -373,11 +374,28 @@ impl Platform<'_> {
                 &format!("probation {}", app.name),
                 Duration::from_secs(10),
             );
-            say!(
-                "       Traffic moved; v{previous}'s dynos stay warm for {uptime} s and take it back if a new dyno crashes"
-            );
+            if settings.checks_wait {
+                return self.wait_out_window(app);
+            }
         }
         Ok(())
+    }
+
+    /// `checks:set wait on`: the change ends with its window, and fails if
+    /// a new dyno crashed in it. The caller holds the app's lock, so the
+    /// daemon leaves the window to this.
+    fn wait_out_window(&self, app: &AppDir) -> Result<()> {
+        loop {
+            std::thread::sleep(Duration::from_millis(250));
+            match crate::probation::settle(self, app)? {
+                Outcome::Pending => {}
+                Outcome::Closed | Outcome::Kept => return Ok(()),
+                Outcome::RolledBack(why) => return Err(Error::new(why).hint(format!(
+                    "the previous release serves again; `paas logs -a {}` shows why the dyno ended",
+                    app.name
+                ))),
+            }
+        }
     }
 
     pub fn spec(

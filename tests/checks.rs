@@ -117,6 +117,19 @@ fn failing_health_checks_keep_the_old_release_serving() {
     let logs = server.ok(&["logs", "-a", "checked", "-d", "api", "-n", "20"]);
     assert!(logs.contains("s after release v3; back on v2"), "{logs}");
 
+    // `checks:set wait on`: the push waits the window out, and fails with it.
+    server.ok(&["checks:set", "wait", "on", "-a", "checked"]);
+    repo.write("VERSION", "v-dies-again");
+    repo.commit("dies after 4 s again");
+    let said = repo.push_refused();
+    assert!(
+        said.contains("web.1 crashed ") && said.contains("s after release v4; back on v2"),
+        "{said}"
+    );
+    assert!(current(&server).ends_with("Current: v2"));
+    assert_eq!(server.get("checked", "/"), (200, "v-one".to_string()));
+    server.ok(&["checks:set", "wait", "off", "-a", "checked"]);
+
     // app.json checks replace the default: /health answers 503, so the
     // deploy fails with what each attempt saw.
     repo.write("Procfile", "web: HEALTH=failing python3 server.py\n");

@@ -48,8 +48,16 @@ fn apps_info_releases_info_config_unset_restart_and_destroy() {
 
     let before = server.containers("tour");
     server.ok(&["ps:restart", "-a", "tour"]);
-    let after = server.containers("tour");
-    assert_eq!(after.len(), 1);
+    // The replaced dyno stays on standby for the window (1 s here), then stops.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    let after = loop {
+        let after = server.containers("tour");
+        if after.len() == 1 || std::time::Instant::now() > deadline {
+            break after;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(after.len(), 1, "{after:?}");
     assert_ne!(before, after, "restart replaces the dyno");
     assert_eq!(
         server.get("tour", "/"),

@@ -1,5 +1,6 @@
-//! `checks`, `checks:enable|skip|disable`, `checks:set uptime`: how a change
-//! decides that new dynos may take traffic (see `crate::checks`).
+//! `checks`, `checks:enable|skip|disable`, `checks:set uptime|wait`: how a
+//! change decides that new dynos may take traffic (see `crate::checks`),
+//! and the window after it (see `crate::probation`).
 
 use super::Ctx;
 use crate::checks::{self, ChecksMode};
@@ -19,8 +20,15 @@ pub fn show(ctx: &Ctx) -> Result<()> {
                 "Checks: disabled (old dynos stop before new ones start: downtime)",
         }
     );
+    println!(
+        "Window: the previous web dynos stay warm {uptime} s after traffic moves; {}",
+        if settings.checks_wait {
+            "changes wait it out (`checks:set wait off` to return at once)"
+        } else {
+            "changes return at once (`checks:set wait on` to wait it out)"
+        }
+    );
     let Some(release) = Ledger::new(&app).current()? else {
-        println!("No release yet: new dynos will have to stay up {uptime} s");
         return Ok(());
     };
     let runtime = ctx.runtime();
@@ -62,12 +70,47 @@ pub fn set_mode(ctx: &Ctx, mode: ChecksMode) -> Result<()> {
     Ok(())
 }
 
-pub fn set_uptime(ctx: &Ctx, seconds: u64, global: bool) -> Result<()> {
+/// `checks:set KEY VALUE`.
+pub fn set(ctx: &Ctx, key: &str, value: &str, global: bool) -> Result<()> {
+    match key {
+        "wait" => {
+            let wait = match value {
+                "on" => true,
+                "off" => false,
+                _ => {
+                    return Err(Error::new(format!("`{value}` is not on or off"))
+                        .hint("`paas checks:set wait on` or `paas checks:set wait off`"))
+                }
+            };
+            if global {
+                return Err(Error::new("`wait` is set per app").hint("drop `--global`"));
+            }
+            set_wait(ctx, wait)
+        }
+        _ => match value.parse() {
+            Ok(seconds) => set_uptime(ctx, seconds, global),
+            Err(_) => Err(Error::new(format!("`{value}` is not a number of seconds"))
+                .hint("`paas checks:set uptime 10`")),
+        },
+    }
+}
+
+fn set_wait(ctx: &Ctx, wait: bool) -> Result<()> {
+    let app = ctx.app()?;
+    let _lock = app.lock()?;
+    app.update_settings(|s| s.checks_wait = wait)?;
+    if wait {
+        say!("Changes of {} now wait out the window after traffic moves, and fail if a new dyno crashes in it", app.name);
+    } else {
+        say!("Changes of {} now return once traffic moves", app.name);
+    }
+    Ok(())
+}
+
+fn set_uptime(ctx: &Ctx, seconds: u64, global: bool) -> Result<()> {
     if seconds > 600 {
-        return Err(
-            Error::new(format!("{seconds} s is too long an uptime check"))
-                .hint("give 0 to 600 seconds (the default is 10)"),
-        );
+        return Err(Error::new(format!("{seconds} s is too long a window"))
+            .hint("give 0 to 600 seconds (the default is 10)"));
     }
     if global {
         if !ctx.admin {
@@ -76,14 +119,14 @@ pub fn set_uptime(ctx: &Ctx, seconds: u64, global: bool) -> Result<()> {
         }
         ctx.root
             .update_settings(|s| s.checks_uptime_secs = Some(seconds))?;
-        say!("New dynos without checks of their own now stay up {seconds} s before taking traffic (apps that set none)");
+        say!("The previous web dynos of apps that set none now stay warm {seconds} s after traffic moves");
         return Ok(());
     }
     let app = ctx.app()?;
     let _lock = app.lock()?;
     app.update_settings(|s| s.checks_uptime_secs = Some(seconds))?;
     say!(
-        "New dynos of {} without checks of their own now stay up {seconds} s before taking traffic",
+        "The previous web dynos of {} now stay warm {seconds} s after traffic moves",
         app.name
     );
     Ok(())

@@ -144,6 +144,7 @@ fn build_and_release(
     if removed > 0 {
         say!("-----> Removed {removed} file(s) and folder(s) named in .slugignore");
     }
+    let build_started = Instant::now();
     let output = build::run(&BuildRequest {
         settings: &ctx.settings,
         buildpacks_dir: &ctx.root.buildpacks_dir(),
@@ -216,6 +217,7 @@ fn build_and_release(
     // A broken app.json fails the build, not the launch.
     crate::checks::load(&build_dir)?;
 
+    let slug_started = Instant::now();
     say!("-----> Compressing...");
     let slug = slug::pack(&build_dir, &app.slugs_dir())?;
     say!("       Done: {}", slug::human_size(slug.size));
@@ -254,7 +256,16 @@ fn build_and_release(
     };
     let formation = default_formation(app, &release)?;
     say!("-----> Launching...");
+    let launch_started = Instant::now();
     roll_out(ctx, app, &release, &formation, Mode::Keep)?;
+    let launched = Instant::now();
+    if let Some(window) = crate::probation::Probation::load(app) {
+        say!(
+            "       Traffic moved; v{}'s dynos stay warm for {} s and take it back if a new dyno crashes",
+            window.previous,
+            window.until - window.started
+        );
+    }
     prune_slugs(app);
     let mut settings = app.settings()?;
     settings.deployed_commit = Some(commit.to_string());
@@ -271,7 +282,16 @@ fn build_and_release(
             say!("       `{process_type}` is not running: `paas ps:scale {process_type}=1 -a {}` starts it", app.name);
         }
     }
-    say!("       (took {:.1}s)", started.elapsed().as_secs_f64());
+    // Where the time went, the way a user would want to know.
+    let seconds = |from: Instant, to: Instant| to.duration_since(from).as_secs_f64();
+    say!(
+        "       (took {:.1} s: fetch {:.1} s · build {:.1} s · slug {:.1} s · launch {:.1} s)",
+        started.elapsed().as_secs_f64(),
+        seconds(started, build_started),
+        seconds(build_started, slug_started),
+        seconds(slug_started, launch_started),
+        seconds(launch_started, launched),
+    );
     Ok(())
 }
 

@@ -194,11 +194,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::ChecksEnable => checks::set_mode(ctx, ChecksMode::Enabled),
         Command::ChecksSkip => checks::set_mode(ctx, ChecksMode::Skipped),
         Command::ChecksDisable => checks::set_mode(ctx, ChecksMode::Disabled),
-        Command::ChecksSet {
-            key: _,
-            seconds,
-            global,
-        } => checks::set_uptime(ctx, seconds, global),
+        Command::ChecksSet { key, value, global } => checks::set(ctx, &key, &value, global),
         Command::Maintenance => maintenance::show(ctx),
         Command::MaintenanceOn => maintenance::set(ctx, true),
         Command::MaintenanceOff => maintenance::set(ctx, false),

@@ -38,7 +38,8 @@ struct DynoRow {
     name: String,
     #[serde(rename = "type")]
     process_type: String,
-    /// `up` or `crashed`.
+    /// `up`, `crashed`, `sleeping`, or `standby` (the previous release's,
+    /// in the window after traffic moved).
     state: &'static str,
     exit_status: Option<i32>,
     release: u32,
@@ -63,6 +64,7 @@ impl DynoRow {
         let state = match self.state {
             "up" => paint("up", Style::Good),
             "sleeping" => "sleeping (a request wakes it)".to_string(),
+            "standby" => "standby (takes the traffic back if a new dyno crashes)".to_string(),
             _ => paint(
                 &format!("crashed (exit status {})", self.exit_status.unwrap_or(0)),
                 Style::Bad,
@@ -108,6 +110,7 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
         .map(|r| r.processes.clone())
         .unwrap_or_default();
     let current = release.as_ref().map_or(0, |r| r.version);
+    let standby = crate::probation::Probation::load(&app).map_or(Vec::new(), |w| w.standby);
     for (process_type, command) in &processes {
         let count = formation.get(process_type).copied().unwrap_or(0);
         view.formation.push(FormationJson {
@@ -120,7 +123,11 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
             view.dynos.push(DynoRow {
                 name: dyno.name(),
                 process_type: process_type.clone(),
-                state: if dyno.running { "up" } else { "crashed" },
+                state: match dyno.running {
+                    true if standby.contains(&dyno.id) => "standby",
+                    true => "up",
+                    false => "crashed",
+                },
                 exit_status: (!dyno.running).then_some(dyno.exit_code),
                 release: dyno.release,
                 since: rfc3339(dyno.started_at),

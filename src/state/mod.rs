@@ -153,6 +153,10 @@ pub struct AppSettings {
     /// The app's own `checks:set uptime` (else the install's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks_uptime_secs: Option<u64>,
+    /// `checks:set wait on`: a change waits out the window after traffic
+    /// moves, and fails if a new dyno crashes in it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub checks_wait: bool,
     /// Whether the daemon gets and renews the app's certificate by ACME.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub certs_auto: bool,
