@@ -288,10 +288,14 @@ impl Platform<'_> {
                 }
             }
         }
-        // What ran before, for the window's rollback.
-        let previous = crate::release::Ledger::new(app)
-            .current()?
-            .map_or(release.version, |r| r.version);
+        // What ran before, for the window's rollback (the daemon's repairs
+        // open no window, and need not read the ledger).
+        let previous = match mode {
+            Mode::Repair => release.version,
+            _ => crate::release::Ledger::new(app)
+                .current()?
+                .map_or(release.version, |r| r.version),
+        };
         let previous_formation = settings.formation.clone();
         if mode != Mode::Repair {
             // A change made while a window is open takes its place.
@@ -390,10 +394,12 @@ impl Platform<'_> {
             match crate::probation::settle(self, app)? {
                 Outcome::Pending => {}
                 Outcome::Closed | Outcome::Kept => return Ok(()),
-                Outcome::RolledBack(why) => return Err(Error::new(why).hint(format!(
+                Outcome::RolledBack(why) => {
+                    return Err(Error::new(why).hint(format!(
                     "the previous release serves again; `paas logs -a {}` shows why the dyno ended",
                     app.name
-                ))),
+                )))
+                }
             }
         }
     }

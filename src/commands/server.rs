@@ -375,6 +375,13 @@ fn supervise(root: &Root) -> Result<()> {
         if STOPPING.load(Ordering::SeqCst) {
             break;
         }
+        // Exit status 0 unasked: a restart the daemon was asked for
+        // (SIGHUP, by `paas server install`), so it starts again at once.
+        if status.is_some_and(|s| s.success()) {
+            say!("paas supervisor: the daemon exited to be started again");
+            backoff = Duration::from_millis(200);
+            continue;
+        }
         say!("paas supervisor: the daemon exited ({status:?}); starting it again");
         if started.elapsed() > Duration::from_secs(60) {
             backoff = Duration::from_millis(200);

@@ -569,6 +569,8 @@ fn reconcile_app(
     // An open window's dynos are the window's to settle: the previous
     // release's, on standby, must not be taken for dynos to retire.
     if crate::probation::settle(platform, app)? == Outcome::Pending {
+        // After a daemon restart, nothing watches it yet.
+        watch_probation(platform.root, app.name.clone());
         return Ok(());
     }
     let Some(release) = Ledger::new(app).current()? else {

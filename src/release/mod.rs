@@ -163,13 +163,13 @@ impl<'a> Ledger<'a> {
     }
 
     /// Records that the current release was rolled back: the only change a
-    /// release's file ever gets, and only while it is the newest. The file
-    /// is replaced atomically, so it says either thing, never half.
+    /// release's file ever gets, and only while it is the one that runs.
+    /// The file is replaced atomically, so it says either thing, never half.
     pub fn mark_failed(&self, version: u32, why: &str) -> Result<()> {
         let release = self.read(version)?;
-        if self.next_version()? != version + 1 || release.failed.is_some() {
+        if self.current()?.map(|r| r.version) != Some(version) {
             return Err(Error::unexpected(format!(
-                "release v{version} of `{}` is not the newest that ran",
+                "release v{version} of `{}` is not the release that runs",
                 self.app.name
             )));
         }
@@ -291,6 +291,29 @@ mod tests {
         assert_eq!(ledger.current().unwrap().unwrap().version, 1);
         assert_eq!(ledger.next_version().unwrap(), 3);
         assert_eq!(ledger.list().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn only_the_release_that_runs_is_marked_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let app = root.app(&AppName::parse("demo").unwrap());
+        fs::create_dir_all(&app.path).unwrap();
+        let ledger = Ledger::new(&app);
+        ledger.append(&release(1)).unwrap();
+        ledger.append(&release(2)).unwrap();
+        assert!(ledger.mark_failed(1, "not the one that runs").is_err());
+        ledger
+            .mark_failed(2, "web.1 crashed 4 s after release v2; back on v1")
+            .unwrap();
+        assert_eq!(ledger.current().unwrap().unwrap().version, 1);
+        let marked = ledger.get(ReleaseVersion(2)).unwrap();
+        assert_eq!(
+            marked.failed.as_deref(),
+            Some("web.1 crashed 4 s after release v2; back on v1")
+        );
+        assert_eq!(marked.description, release(2).description);
+        assert!(ledger.mark_failed(2, "twice").is_err());
     }
 
     impl Release {
