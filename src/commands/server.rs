@@ -177,30 +177,9 @@ fn status(root: &Root) -> Result<()> {
             .map(|uid| format!("`{}` (uid {uid})", settings.user))
             .map_err(|e| (e.message().to_string(), "run `paas server install`".into())),
     );
-    let programs = install::programs::host_programs();
-    let missing = install::programs::missing_programs();
     check(
         "programs",
-        if missing.is_empty() {
-            Ok(format!("all {} that paas runs are present", programs.len()))
-        } else {
-            let mut packages: Vec<&str> = missing.iter().map(|p| p.package).collect();
-            packages.dedup();
-            Err((
-                format!(
-                    "missing: {}",
-                    missing
-                        .iter()
-                        .map(|p| format!("`{}` (package {})", p.path, p.package))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                format!(
-                    "`apt-get install {}`, or run `paas server install`",
-                    packages.join(" ")
-                ),
-            ))
-        },
+        install::programs::check(&install::programs::host_programs()),
     );
     let tun_ok = std::fs::metadata("/dev/net/tun")
         .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o666 == 0o666)

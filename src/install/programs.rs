@@ -85,6 +85,32 @@ pub fn missing_programs() -> Vec<HostProgram> {
         .collect()
 }
 
+/// `paas server status`'s line on `programs`: how many are present, or
+/// which are missing and the packages that bring them back.
+pub fn check(programs: &[HostProgram]) -> std::result::Result<String, (String, String)> {
+    let missing: Vec<&HostProgram> = programs
+        .iter()
+        .filter(|p| p.expected_here() && !p.present())
+        .collect();
+    if missing.is_empty() {
+        return Ok(format!("all {} that paas runs are present", programs.len()));
+    }
+    let mut packages: Vec<&str> = missing.iter().map(|p| p.package).collect();
+    packages.sort_unstable();
+    packages.dedup();
+    let named: Vec<String> = missing
+        .iter()
+        .map(|p| format!("`{}` (package {})", p.path, p.package))
+        .collect();
+    Err((
+        format!("missing: {}", named.join(", ")),
+        format!(
+            "`apt-get install {}`, or run `paas server install`",
+            packages.join(" ")
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +290,32 @@ mod tests {
         let shell = "root=$(cd ../.. && pwd -P)\nexec \"$root/bin/paas\" hook\ncurl -s x | grep y # not: z\n";
         let found: Vec<String> = programs_in_shell(shell).into_iter().collect();
         assert_eq!(found, ["cd", "curl", "grep", "paas", "pwd"]);
+    }
+
+    #[test]
+    fn status_names_each_missing_program_and_its_package() {
+        let program = |path, package| HostProgram {
+            path,
+            package,
+            needed: Needed::Installed,
+        };
+        let here = [program("/bin/sh", "dash")];
+        assert_eq!(check(&here), Ok("all 1 that paas runs are present".into()));
+        let (problem, fix) = check(&[
+            program("/bin/sh", "dash"),
+            program("/nonexistent/frobnicate", "frob-tools"),
+            program("/nonexistent/frobnicate-helper", "frob-tools"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            problem,
+            "missing: `/nonexistent/frobnicate` (package frob-tools), \
+             `/nonexistent/frobnicate-helper` (package frob-tools)"
+        );
+        assert_eq!(
+            fix,
+            "`apt-get install frob-tools`, or run `paas server install`"
+        );
     }
 
     #[test]
