@@ -324,9 +324,16 @@ impl Platform<'_> {
         let uptime = settings.checks_uptime(self.settings);
         if checked && uptime > 0 && !started.is_empty() {
             // The previous release's web dynos stay warm for the window.
-            (standby, retired) = retired
-                .into_iter()
-                .partition(|d| d.process_type == "web" && d.running && d.release == previous);
+            // Only those a new dyno replaces (a scale down retires its
+            // dynos at once).
+            (standby, retired) = retired.into_iter().partition(|d| {
+                d.process_type == "web"
+                    && d.running
+                    && d.release == previous
+                    && started
+                        .iter()
+                        .any(|new| new.process_type == d.process_type && new.index == d.index)
+            });
         }
         let mut routes = routes_of(&serving);
         routes.backends.extend(

@@ -5,8 +5,9 @@
 //! only when every new dyno refuses, so a new dyno that crashes costs no
 //! request. At the end of the window the new dynos are kept and the old
 //! ones drain and stop; if a new dyno crashed, the old ones take the
-//! traffic back for good, the new ones stop, and the release is recorded
-//! as rolled back with the reason.
+//! traffic back, a new release rolls back to the previous one (as
+//! `releases:rollback` does, its description saying why), the formation
+//! goes back, and the daemon's repair replaces the rest.
 //!
 //! The window is a file (`probation.toml`), so it outlives the push that
 //! opened it: the daemon watches it, and its reconciler settles any it
@@ -18,11 +19,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::converge::{drain_router, routes_of, Platform};
+use crate::converge::{drain_router, routes_of, Mode, Platform};
 use crate::crashes;
 use crate::error::Result;
 use crate::logs;
-use crate::release::Ledger;
+use crate::release::{Ledger, Release, ReleaseVersion};
 use crate::runtime::Dyno;
 use crate::state::{self, AppDir};
 
@@ -53,7 +54,8 @@ pub enum Outcome {
     Pending,
     /// The window passed: the new dynos stay, the old ones stopped.
     Kept,
-    /// A new dyno crashed: the previous dynos serve again (the reason).
+    /// A new dyno crashed: the previous dynos serve again, and a release
+    /// says so (the reason).
     RolledBack(String),
 }
 
@@ -84,58 +86,120 @@ pub fn settle(platform: &Platform, app: &AppDir) -> Result<Outcome> {
     let Some(window) = Probation::load(app) else {
         return Ok(Outcome::Closed);
     };
+    let ledger = Ledger::new(app);
+    let current = ledger.current()?;
+    if window.release != window.previous
+        && current.as_ref().map(|r| r.version) != Some(window.release)
+    {
+        // The ledger moved on (a rollback this window began and a daemon
+        // restart cut short): nothing is left to decide.
+        Probation::close(app);
+        return Ok(Outcome::Closed);
+    }
     let dynos = platform.runtime.list(Some(&app.name))?;
     let now = crashes::now();
-    let of = |ids: &[String]| -> Vec<Dyno> {
-        dynos
-            .iter()
-            .filter(|d| ids.contains(&d.id))
-            .cloned()
-            .collect()
-    };
-    let (new, standby) = (of(&window.new_dynos), of(&window.standby));
-    let crashed: Option<(String, i32)> = window.new_dynos.iter().find_map(|id| {
-        match new.iter().find(|d| &d.id == id) {
-            Some(dyno) if dyno.running => None,
-            Some(dyno) => Some((dyno.name(), dyno.exit_code)),
-            // Removed by hand, or by podman: gone all the same.
-            None => Some((id.clone(), -1)),
-        }
-    });
-    if let Some((name, exit_code)) = crashed {
+    // A new dyno that exited; one removed by a command is not a crash
+    // (commands that stop dynos end the window first, see `keep_now`).
+    let crashed = dynos
+        .iter()
+        .find(|d| window.new_dynos.contains(&d.id) && !d.running);
+    if let Some(dyno) = crashed {
         let after = (now - window.started).max(0);
-        let reason = if window.release != window.previous {
-            format!(
-                "{name} crashed {after} s after release v{}; back on v{}",
-                window.release, window.previous
-            )
-        } else {
-            format!("{name} crashed {after} s after it started; back on the dynos it replaced")
+        let reason = match window.release == window.previous {
+            true => format!("{} crashed {after} s after it started", dyno.name()),
+            false => format!(
+                "{} crashed {after} s after release v{}",
+                dyno.name(),
+                window.release
+            ),
         };
         logs::platform(
             app,
-            &name,
-            &format!("Process exited with status {exit_code}"),
+            &dyno.name(),
+            &format!("Process exited with status {}", dyno.exit_code),
         );
-        logs::platform(app, "api", &reason);
-        // Traffic first: the standby dynos take all of it.
-        platform.publish_routes(app, &routes_of(&standby))?;
-        if window.release != window.previous {
-            Ledger::new(app).mark_failed(window.release, &reason)?;
-        }
-        app.update_settings(|s| s.formation = window.previous_formation.clone())?;
+        logs::platform(app, &dyno.name(), "State changed from up to crashed");
+        // Traffic first: every dyno but the new ones, the standby ones now
+        // in rotation.
+        let others: Vec<Dyno> = dynos
+            .iter()
+            .filter(|d| !window.new_dynos.contains(&d.id))
+            .cloned()
+            .collect();
+        platform.publish_routes(app, &routes_of(&others))?;
+        let release = match current {
+            Some(current) if window.release != window.previous => {
+                // As `releases:rollback` does: a new release running the
+                // previous one's code and config, with the add-ons
+                // attached now (a rotated password, a destroyed database
+                // are never brought back).
+                let previous = ledger.get(ReleaseVersion(window.previous))?;
+                let (config, addons) = Release::rollback_config(&previous, &current);
+                let rollback = Release {
+                    version: ledger.next_version()?,
+                    description: format!("Rollback to v{}: {reason}", previous.version),
+                    user: "paas".into(),
+                    created_at: crate::release::now_rfc3339(),
+                    config,
+                    addons,
+                    failed: None,
+                    ..previous
+                };
+                ledger.append(&rollback)?;
+                Some(rollback)
+            }
+            current => current,
+        };
+        let said = match window.release == window.previous {
+            true => format!("{reason}; back on the dynos it replaced"),
+            false => format!(
+                "{reason}; back on v{} (as v{})",
+                window.previous,
+                release.as_ref().map_or(0, |r| r.version)
+            ),
+        };
+        logs::platform(app, "api", &said);
+        let formation = window.previous_formation.clone();
+        app.update_settings(|s| s.formation = formation.clone())?;
         Probation::close(app);
-        platform.stop(app, &new)?;
-        return Ok(Outcome::RolledBack(reason));
+        // The daemon's repair: the rollback's dynos start, and the new and
+        // standby ones stop once they are up (a restart's standby dynos
+        // are already the release that runs, and stay).
+        if let Some(release) = &release {
+            platform.converge(app, release, &formation, Mode::Repair, || Ok(()))?;
+        }
+        return Ok(Outcome::RolledBack(said));
     }
     if now < window.until {
         return Ok(Outcome::Pending);
     }
-    let serving: Vec<Dyno> = dynos
-        .iter()
-        .filter(|d| !window.standby.contains(&d.id))
-        .cloned()
-        .collect();
+    keep_now(platform, app, &window)?;
+    logs::platform(
+        app,
+        "api",
+        &format!(
+            "The new dynos stayed up {} s: stopping the ones they replaced",
+            window.until - window.started
+        ),
+    );
+    Ok(Outcome::Kept)
+}
+
+/// Ends an open window in favour of the new dynos: the standby ones drain
+/// and stop. Commands that stop or scale dynos call it first, so the window
+/// never takes their work for a crash. The caller holds the app's lock.
+pub fn keep(platform: &Platform, app: &AppDir) -> Result<()> {
+    match Probation::load(app) {
+        Some(window) => keep_now(platform, app, &window),
+        None => Ok(()),
+    }
+}
+
+fn keep_now(platform: &Platform, app: &AppDir, window: &Probation) -> Result<()> {
+    let dynos = platform.runtime.list(Some(&app.name))?;
+    let (standby, serving): (Vec<Dyno>, Vec<Dyno>) = dynos
+        .into_iter()
+        .partition(|d| window.standby.contains(&d.id));
     platform.publish_routes(app, &routes_of(&serving))?;
     let draining: Vec<String> = routes_of(&standby)
         .backends
@@ -146,17 +210,7 @@ pub fn settle(platform: &Platform, app: &AppDir) -> Result<Outcome> {
         let _ = drain_router(platform.root, &draining);
     }
     Probation::close(app);
-    logs::platform(
-        app,
-        "api",
-        &format!(
-            "Release v{} kept: its dynos stayed up {} s; stopping the previous ones",
-            window.release,
-            window.until - window.started
-        ),
-    );
-    platform.stop(app, &standby)?;
-    Ok(Outcome::Kept)
+    platform.stop(app, &standby)
 }
 
 #[cfg(test)]

@@ -85,14 +85,15 @@ fn failing_health_checks_keep_the_old_release_serving() {
     );
     let releases = loop {
         let releases = server.ok(&["releases", "-a", "checked"]);
-        if releases.contains("back on v2") {
+        if releases.contains("Rollback to v2") {
             break releases;
         }
         assert!(pushed.elapsed() < Duration::from_secs(40), "{releases}");
         std::thread::sleep(Duration::from_millis(200));
     };
-    // The push returned well before the window would have ended.
-    std::thread::sleep(Duration::from_secs(2));
+    // The client keeps polling while the rollback's own dyno replaces the
+    // standby one.
+    std::thread::sleep(Duration::from_secs(4));
     let (served, failures, bodies) = poller.stop();
     assert!(
         failures.is_empty(),
@@ -102,20 +103,24 @@ fn failing_health_checks_keep_the_old_release_serving() {
         failures[0]
     );
     assert_eq!(bodies, ["v-one", "v-dies", "v-one"], "{served} served");
+    // A new release says what happened, as `releases:rollback` would.
     assert!(
-        releases.contains("(web.1 crashed ")
-            && releases.contains("s after release v3; back on v2)"),
+        releases.contains("Rollback to v2: web.1 crashed ")
+            && releases.contains(" s after release v3"),
         "{releases}"
     );
-    assert!(current(&server).ends_with("Current: v2"));
+    assert!(current(&server).ends_with("Current: v4"));
     assert_eq!(server.get("checked", "/"), (200, "v-one".to_string()));
-    let info = server.ok(&["releases:info", "v3", "-a", "checked"]);
+    let info = server.ok(&["releases:info", "v4", "-a", "checked"]);
     assert!(
-        info.contains("Status:      failed: web.1 crashed"),
+        info.contains("Change:      Rollback to v2: web.1 crashed"),
         "{info}"
     );
     let logs = server.ok(&["logs", "-a", "checked", "-d", "api", "-n", "20"]);
-    assert!(logs.contains("s after release v3; back on v2"), "{logs}");
+    assert!(
+        logs.contains("s after release v3; back on v2 (as v4)"),
+        "{logs}"
+    );
 
     // `checks:set wait on`: the push waits the window out, and fails with it.
     server.ok(&["checks:set", "wait", "on", "-a", "checked"]);
@@ -123,10 +128,10 @@ fn failing_health_checks_keep_the_old_release_serving() {
     repo.commit("dies after 4 s again");
     let said = repo.push_refused();
     assert!(
-        said.contains("web.1 crashed ") && said.contains("s after release v4; back on v2"),
+        said.contains("web.1 crashed ") && said.contains("s after release v5; back on v4 (as v6)"),
         "{said}"
     );
-    assert!(current(&server).ends_with("Current: v2"));
+    assert!(current(&server).ends_with("Current: v6"));
     assert_eq!(server.get("checked", "/"), (200, "v-one".to_string()));
     server.ok(&["checks:set", "wait", "off", "-a", "checked"]);
 
@@ -144,7 +149,7 @@ fn failing_health_checks_keep_the_old_release_serving() {
         "{said}"
     );
     assert_eq!(server.get("checked", "/"), (200, "v-one".to_string()));
-    assert!(current(&server).ends_with("Current: v2"));
+    assert!(current(&server).ends_with("Current: v6"));
     let logs = server.ok(&["logs", "-a", "checked", "-n", "300"]);
     assert!(
         logs.contains("Health check `ready` (GET /health contains \"ok\") failed"),

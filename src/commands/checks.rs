@@ -37,7 +37,13 @@ pub fn show(ctx: &Ctx) -> Result<()> {
         None => Default::default(),
     };
     for process_type in release.processes.keys() {
-        let wanted = checks::for_process_type(&from_app_json, process_type, Some(uptime));
+        // Web dynos take traffic once they listen: the window guards them.
+        let default = (process_type != "web").then_some(uptime);
+        let wanted = checks::for_process_type(&from_app_json, process_type, default);
+        if wanted.is_empty() {
+            println!("{process_type}: listening on $PORT, then the window");
+            continue;
+        }
         let source = if from_app_json.contains_key(process_type) {
             "app.json"
         } else {

@@ -431,6 +431,9 @@ pub fn stop(ctx: &Ctx, target: &str, kill: bool) -> Result<()> {
     check_target(&app.name, &settings.formation, target)?;
     let runtime = ctx.runtime();
     let platform = ctx.platform(&runtime);
+    // A change's window ends with the new dynos kept: stopping one is the
+    // user's doing, not a crash to roll back from.
+    crate::probation::keep(&platform, &app)?;
     let dynos: Vec<_> = runtime
         .list(Some(&app.name))?
         .into_iter()

@@ -354,9 +354,9 @@ fn supervise(root: &Root) -> Result<()> {
         if STOPPING.load(Ordering::SeqCst) {
             break;
         }
-        // Exit status 0 unasked: a restart the daemon was asked for
-        // (SIGHUP, by `paas server install`), so it starts again at once.
-        if status.is_some_and(|s| s.success()) {
+        // A restart the daemon was asked for (SIGHUP, by `paas server
+        // install`): the next one starts at once.
+        if status.and_then(|s| s.code()) == Some(crate::daemon::RESTART_EXIT) {
             say!("paas supervisor: the daemon exited to be started again");
             backoff = Duration::from_millis(200);
             continue;

@@ -51,10 +51,22 @@ pub fn run(root: Root) -> Result<()> {
         .enable_all()
         .build()
         .context(|| "starting the async runtime".into())?;
-    runtime.block_on(serve(root, settings))
+    if runtime.block_on(serve(root, settings))? == Ending::Restart {
+        // At once: the runtime's blocking tasks (a repair under way) need
+        // not finish, the next daemon takes over (and `Drop` would wait).
+        std::process::exit(RESTART_EXIT);
+    }
+    Ok(())
 }
 
-async fn serve(root: Root, settings: Settings) -> Result<()> {
+/// The exit status of a daemon that ends to be started again (SIGHUP):
+/// its supervisor starts the next one at once (systemd restarts any exit).
+pub const RESTART_EXIT: i32 = 75;
+
+async fn serve(root: Root, settings: Settings) -> Result<Ending> {
+    // Before anything answers on the control socket, so a SIGHUP sent
+    // once the daemon answers is never the default (fatal) one.
+    let signals = Signals::new();
     let table: RouteTable = Arc::new(ArcSwap::from_pointee(load_all_routes(&root, &settings)?));
     let socket_path = root.control_socket();
     let _ = std::fs::remove_file(&socket_path);
@@ -119,7 +131,7 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
         root.clone(),
     );
     router.serve_on_threads(http, https)?;
-    let ending = shutdown_signal().await;
+    let ending = signals.next().await;
     // No restarts from here on: the loop ends before the add-ons stop.
     addons_task.abort();
     let _ = addons_task.await;
@@ -136,7 +148,7 @@ async fn serve(root: Root, settings: Settings) -> Result<()> {
     }
     let _ = std::fs::remove_file(&socket_path);
     let _ = std::fs::remove_file(root.daemon_pid_file());
-    Ok(())
+    Ok(ending)
 }
 
 async fn listen(address: &str, port: u16, option: &str) -> Result<tokio::net::TcpListener> {
@@ -216,23 +228,38 @@ async fn addons_loop(root: Root, settings: Settings) {
 }
 
 /// How the daemon ends: SIGTERM or SIGINT stop the platform (add-ons shut
-/// down cleanly); SIGHUP ends only the daemon, which its supervisor (paas's
-/// own, or systemd) starts again at once, reading the settings and binary
-/// anew. `paas server install` sends it when either changed.
+/// down cleanly); SIGHUP ends only the daemon, with `RESTART_EXIT`, and
+/// its supervisor (paas's own, or systemd) starts it again at once,
+/// reading the settings and binary anew. `paas server install` sends it
+/// when either changed.
+#[derive(PartialEq)]
 enum Ending {
     Stop,
     Restart,
 }
 
-async fn shutdown_signal() -> Ending {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler");
-    tokio::select! {
-        _ = term.recv() => Ending::Stop,
-        _ = interrupt.recv() => Ending::Stop,
-        _ = hangup.recv() => Ending::Restart,
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        Signals {
+            term: signal(SignalKind::terminate()).expect("SIGTERM handler"),
+            interrupt: signal(SignalKind::interrupt()).expect("SIGINT handler"),
+            hangup: signal(SignalKind::hangup()).expect("SIGHUP handler"),
+        }
+    }
+
+    async fn next(mut self) -> Ending {
+        tokio::select! {
+            _ = self.term.recv() => Ending::Stop,
+            _ = self.interrupt.recv() => Ending::Stop,
+            _ = self.hangup.recv() => Ending::Restart,
+        }
     }
 }
 

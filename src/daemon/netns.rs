@@ -86,11 +86,9 @@ pub fn keep_helper_running(root: Root) {
 fn spawn_helper(root: &Root) -> Result<Child> {
     if podman_pause_pid().is_none() {
         // Any rootless podman command starts the pause process, which
-        // stays: `podman unshare true` is the cheapest.
-        let _ = crate::runtime::podman::command()
-            .args(["unshare", "true"])
-            .stdin(Stdio::null())
-            .status();
+        // stays: `podman unshare true` is the cheapest (`run` resets
+        // podman's state first if killed processes left it stale).
+        let _ = crate::runtime::podman::run(&["unshare", "true"]);
     }
     std::process::Command::new(root.bin())
         .arg("--root")
@@ -106,10 +104,7 @@ fn spawn_helper(root: &Root) -> Result<Child> {
 /// The pid of rootless podman's pause process, whose user namespace holds
 /// every container of this user: podman writes it under the runtime dir.
 fn podman_pause_pid() -> Option<i32> {
-    let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        // SAFETY: geteuid cannot fail.
-        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", unsafe { libc::geteuid() })));
+    let runtime_dir = crate::runtime::podman::runtime_dir();
     let text = std::fs::read_to_string(runtime_dir.join("libpod/tmp/pause.pid")).ok()?;
     let pid: i32 = text.trim().parse().ok()?;
     Path::new(&format!("/proc/{pid}")).exists().then_some(pid)

@@ -39,6 +39,9 @@ mod http1;
 /// How long a dyno that refused a connection is left out of the rotation.
 const REFUSED_PAUSE: Duration = Duration::from_secs(5);
 
+/// A dyno that closes a connection this soon without answering died with
+/// the request: one that can go again goes to another dyno, once.
+const DIED_WITH_REQUEST: Duration = Duration::from_secs(1);
 /// Heroku's limit for the first byte of a response (H12 past it).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Heroku's rolling window once a response is under way: a body that moves
@@ -752,7 +755,13 @@ impl Router {
                 // Refused, or closed without an answer (the dyno died with
                 // the request): another dyno may take a request that can go
                 // again, as nginx's `proxy_next_upstream error` does.
-                Ok(Err(err)) if err.is_connect() || (retryable && closed_without_answer(&err)) => {
+                Ok(Err(err))
+                    if err.is_connect()
+                        || (retryable
+                            && attempts == 1
+                            && sent.elapsed() < DIED_WITH_REQUEST
+                            && closed_without_answer(&err)) =>
+                {
                     if let Some(next) =
                         self.after_refusal(&mut routes, index, app, retryable, attempts)
                     {

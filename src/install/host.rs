@@ -573,6 +573,12 @@ fn restart_daemon(
 ) -> Result<()> {
     let log_path = root.logs_dir().join("daemon.log");
     let log_start = fs::metadata(&log_path).map_or(0, |m| m.len());
+    // A daemon still starting (its add-ons first) has no SIGHUP handler
+    // yet: it is signalled once it answers.
+    let answering = Instant::now() + Duration::from_secs(120);
+    while crate::converge::ping_daemon(root).is_err() && Instant::now() < answering {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let old = pid_alive(&root.daemon_pid_file());
     if let Some(pid) = old {
         // SAFETY: signalling a pid read from the daemon's own pid file.

@@ -35,10 +35,8 @@ pub struct Release {
     /// rollback keeps the current ones (see `rollback_config`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub addons: BTreeMap<String, String>,
-    /// Why the release never ran (its release phase failed), or stopped
-    /// running (a dyno crashed in the window after traffic moved to it and
-    /// the previous release took over again). Kept in the ledger for
-    /// `releases`, never current, never a rollback target.
+    /// Why the release never ran: its release phase failed. Kept in the
+    /// ledger for `releases`, never current, never a rollback target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
 }
@@ -162,25 +160,6 @@ impl<'a> Ledger<'a> {
         Ok(())
     }
 
-    /// Records that the current release was rolled back: the only change a
-    /// release's file ever gets, and only while it is the one that runs.
-    /// The file is replaced atomically, so it says either thing, never half.
-    pub fn mark_failed(&self, version: u32, why: &str) -> Result<()> {
-        let release = self.read(version)?;
-        if self.current()?.map(|r| r.version) != Some(version) {
-            return Err(Error::unexpected(format!(
-                "release v{version} of `{}` is not the release that runs",
-                self.app.name
-            )));
-        }
-        let failed = Release {
-            failed: Some(why.to_string()),
-            ..release
-        };
-        let text = toml::to_string(&failed).context(|| "encoding a release".into())?;
-        state::write_atomic(&self.path(version), text.as_bytes(), 0o600)
-    }
-
     fn path(&self, version: u32) -> std::path::PathBuf {
         self.app.releases_dir().join(format!("v{version}.toml"))
     }
@@ -291,29 +270,6 @@ mod tests {
         assert_eq!(ledger.current().unwrap().unwrap().version, 1);
         assert_eq!(ledger.next_version().unwrap(), 3);
         assert_eq!(ledger.list().unwrap().len(), 2);
-    }
-
-    #[test]
-    fn only_the_release_that_runs_is_marked_rolled_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = Root::new(dir.path());
-        let app = root.app(&AppName::parse("demo").unwrap());
-        fs::create_dir_all(&app.path).unwrap();
-        let ledger = Ledger::new(&app);
-        ledger.append(&release(1)).unwrap();
-        ledger.append(&release(2)).unwrap();
-        assert!(ledger.mark_failed(1, "not the one that runs").is_err());
-        ledger
-            .mark_failed(2, "web.1 crashed 4 s after release v2; back on v1")
-            .unwrap();
-        assert_eq!(ledger.current().unwrap().unwrap().version, 1);
-        let marked = ledger.get(ReleaseVersion(2)).unwrap();
-        assert_eq!(
-            marked.failed.as_deref(),
-            Some("web.1 crashed 4 s after release v2; back on v1")
-        );
-        assert_eq!(marked.description, release(2).description);
-        assert!(ledger.mark_failed(2, "twice").is_err());
     }
 
     impl Release {

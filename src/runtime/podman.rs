@@ -52,13 +52,20 @@ pub struct Podman {
 /// A podman command with the environment rootless podman needs, whoever runs it.
 pub fn command() -> Command {
     let mut command = Command::new("podman");
-    command.current_dir("/");
-    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-        // No login session (the daemon, a forced command without pam_systemd).
-        let uid = unsafe { libc::geteuid() };
-        command.env("XDG_RUNTIME_DIR", format!("/run/user/{uid}"));
-    }
     command
+        .current_dir("/")
+        .env("XDG_RUNTIME_DIR", runtime_dir());
+    command
+}
+
+/// Where rootless podman keeps its runtime state: `XDG_RUNTIME_DIR`, or
+/// `/run/user/<uid>` without a login session (the daemon, a forced command
+/// without pam_systemd).
+pub fn runtime_dir() -> std::path::PathBuf {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .map(std::path::PathBuf::from)
+        // SAFETY: geteuid cannot fail.
+        .unwrap_or_else(|| format!("/run/user/{}", unsafe { libc::geteuid() }).into())
 }
 
 /// Runs podman and returns its stdout, or an error quoting its stderr.

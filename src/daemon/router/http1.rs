@@ -28,7 +28,7 @@ use crate::converge::Backend;
 
 use super::{
     failure_answer, forwarding_headers, Admission, Forward, RequestHead, Router, BODY_IDLE_TIMEOUT,
-    FORWARDING_HEADERS, HOP_BY_HOP, REQUEST_TIMEOUT,
+    DIED_WITH_REQUEST, FORWARDING_HEADERS, HOP_BY_HOP, REQUEST_TIMEOUT,
 };
 
 /// Longer heads go to hyper, which answers them.
@@ -142,14 +142,18 @@ impl Router {
             let guard = self.in_flight.enter(&backend.address);
             entry.dyno = Some(backend.dyno.clone());
             let exchange = self.exchange(&backend, &to_send, client, input, from_dyno);
+            let sent = Instant::now();
             match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
                 Ok(Ok(response)) => break Ok((response, guard)),
-                // A dyno that closed the connection without answering (it
-                // died with the request) is passed over like one that
-                // refused, when the request can go again: nginx's default
-                // (`proxy_next_upstream error`) for requests without a body.
+                // A dyno that closed the connection at once without
+                // answering (it died with the request) is passed over like
+                // one that refused, once, when the request can go again:
+                // nginx's `proxy_next_upstream error` for requests without
+                // a body, kept within the first dyno's time.
                 Ok(Err(failure @ (Failure::Refused | Failure::NoResponse))) => {
-                    if failure == Failure::Refused || to_send.retryable {
+                    let died_with_it =
+                        to_send.retryable && attempts == 1 && sent.elapsed() < DIED_WITH_REQUEST;
+                    if failure == Failure::Refused || died_with_it {
                         if let Some(next) = self.after_refusal(
                             &mut routes,
                             index,
