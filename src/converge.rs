@@ -18,7 +18,6 @@ use crate::checks::ChecksMode;
 use crate::crashes::{self, Crashes};
 use crate::error::{Context, Error, Result};
 use crate::logs;
-use crate::probation::Outcome;
 use crate::release::Release;
 use crate::runtime::{Dyno, DynoSpec, NetnsRef, Runtime, DYNO_PORT};
 use crate::slug;
@@ -112,6 +111,9 @@ impl Platform<'_> {
             .into_iter()
             .filter(|d| d.process_type != ONE_OFF_TYPE && d.process_type != RELEASE_TYPE)
             .collect();
+        if mode != Mode::Repair {
+            crate::probation::before_change(self, app, &existing)?;
+        }
         let mut crashes = Crashes::load(app);
         let now = crashes::now();
         for dyno in existing.iter().filter(|d| !d.running) {
@@ -322,26 +324,10 @@ impl Platform<'_> {
             .collect();
         let mut standby: Vec<Dyno> = Vec::new();
         let uptime = settings.checks_uptime(self.settings);
-        if checked && uptime > 0 && !started.is_empty() {
-            // The previous release's web dynos stay warm for the window.
-            // Only those a new dyno replaces (a scale down retires its
-            // dynos at once).
-            (standby, retired) = retired.into_iter().partition(|d| {
-                d.process_type == "web"
-                    && d.running
-                    && d.release == previous
-                    && started
-                        .iter()
-                        .any(|new| new.process_type == d.process_type && new.index == d.index)
-            });
+        if checked && uptime > 0 {
+            (standby, retired) = crate::probation::split_standby(retired, &started, previous);
         }
-        let mut routes = routes_of(&serving);
-        routes.backends.extend(
-            routes_of(&standby)
-                .backends
-                .into_iter()
-                .map(|b| Backend { standby: true, ..b }),
-        );
+        let routes = crate::probation::routes_with_standby(&serving, &standby);
         if !standby.is_empty() {
             let now = crashes::now();
             crate::probation::Probation {
@@ -378,37 +364,9 @@ impl Platform<'_> {
             );
         }
         if !standby.is_empty() {
-            // The daemon watches the window; without it, its reconciler
-            // settles the window when it starts.
-            let _ = control_request(
-                self.root,
-                &format!("probation {}", app.name),
-                Duration::from_secs(10),
-            );
-            if settings.checks_wait {
-                return self.wait_out_window(app);
-            }
+            return crate::probation::watch(self, app, settings.checks_wait);
         }
         Ok(())
-    }
-
-    /// `checks:set wait on`: the change ends with its window, and fails if
-    /// a new dyno crashed in it. The caller holds the app's lock, so the
-    /// daemon leaves the window to this.
-    fn wait_out_window(&self, app: &AppDir) -> Result<()> {
-        loop {
-            std::thread::sleep(Duration::from_millis(250));
-            match crate::probation::settle(self, app)? {
-                Outcome::Pending => {}
-                Outcome::Closed | Outcome::Kept => return Ok(()),
-                Outcome::RolledBack(why) => {
-                    return Err(Error::new(why).hint(format!(
-                    "the previous release serves again; `paas logs -a {}` shows why the dyno ended",
-                    app.name
-                )))
-                }
-            }
-        }
     }
 
     pub fn spec(
@@ -664,6 +622,15 @@ pub fn routes_of(dynos: &[Dyno]) -> Routes {
             })
             .collect(),
     }
+}
+
+/// Asks the daemon to watch an app's window (`probation`).
+pub fn watch_window(root: &Root, app: &AppDir) -> Result<()> {
+    control_request(
+        root,
+        &format!("probation {}", app.name),
+        Duration::from_secs(10),
+    )
 }
 
 /// Asks the daemon to reload an app's routes; returns once it has.

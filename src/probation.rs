@@ -19,9 +19,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::converge::{drain_router, routes_of, Mode, Platform};
+use crate::converge::{drain_router, routes_of, Backend, Mode, Platform, Routes};
 use crate::crashes;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::logs;
 use crate::release::{Ledger, Release, ReleaseVersion};
 use crate::runtime::Dyno;
@@ -211,6 +211,91 @@ fn keep_now(platform: &Platform, app: &AppDir, window: &Probation) -> Result<()>
     }
     Probation::close(app);
     platform.stop(app, &standby)
+}
+
+/// Splits `retired` into the previous web dynos that `started` replace,
+/// kept warm for the window, and the rest (a scale down's, the other
+/// types', those of older releases), retired at once.
+pub fn split_standby(
+    retired: Vec<Dyno>,
+    started: &[Dyno],
+    previous: u32,
+) -> (Vec<Dyno>, Vec<Dyno>) {
+    retired.into_iter().partition(|d| {
+        d.process_type == "web"
+            && d.running
+            && d.release == previous
+            && started
+                .iter()
+                .any(|new| new.process_type == d.process_type && new.index == d.index)
+    })
+}
+
+/// The routes of a change: its serving dynos, then the standby ones.
+pub fn routes_with_standby(serving: &[Dyno], standby: &[Dyno]) -> Routes {
+    let mut routes = routes_of(serving);
+    routes.backends.extend(
+        routes_of(standby)
+            .backends
+            .into_iter()
+            .map(|b| Backend { standby: true, ..b }),
+    );
+    routes
+}
+
+/// After a window opened: the daemon watches it (without one, its
+/// reconciler settles the window when it starts), or, with `wait`
+/// (`checks:set wait on`), the change does.
+pub fn watch(platform: &Platform, app: &AppDir, wait: bool) -> Result<()> {
+    let _ = crate::converge::watch_window(platform.root, app);
+    if wait {
+        wait_out(platform, app)
+    } else {
+        Ok(())
+    }
+}
+
+/// A change made while the last one's window is open, after a new dyno
+/// of it crashed (the daemon not there yet): the rollback comes first, and
+/// this change, made from what is now rolled back, is refused. The caller
+/// holds the app's lock; `existing` are the app's dynos.
+pub fn before_change(platform: &Platform, app: &AppDir, existing: &[Dyno]) -> Result<()> {
+    let Some(window) = Probation::load(app) else {
+        return Ok(());
+    };
+    let crashed = existing
+        .iter()
+        .any(|d| window.new_dynos.contains(&d.id) && !d.running);
+    if !crashed {
+        return Ok(());
+    }
+    if let Outcome::RolledBack(why) = settle(platform, app)? {
+        return Err(
+            Error::new(format!("the last change was just rolled back: {why}")).hint(
+                "`paas releases` shows it; run the command again to make this change on top of it",
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// `checks:set wait on`: the change ends with its window, and fails if a
+/// new dyno crashed in it. The caller holds the app's lock, so the daemon
+/// leaves the window to this.
+fn wait_out(platform: &Platform, app: &AppDir) -> Result<()> {
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        match settle(platform, app)? {
+            Outcome::Pending => {}
+            Outcome::Closed | Outcome::Kept => return Ok(()),
+            Outcome::RolledBack(why) => {
+                return Err(Error::new(why).hint(format!(
+                    "the previous release serves again; `paas logs -a {}` shows why the dyno ended",
+                    app.name
+                )))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
