@@ -634,11 +634,22 @@ pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
         .open(root.logs_dir().join("daemon.log"))
         .context(|| "opening the daemon's log".into())?;
     chown_path(&root.logs_dir().join("daemon.log"), &settings.user)?;
-    let mut command = if unsafe { libc::geteuid() } == 0 {
-        as_user(&settings.user, &root.bin().display().to_string())?
-    } else {
-        Command::new(root.bin())
-    };
+    let mut command = Command::new(root.bin());
+    if unsafe { libc::geteuid() } == 0 {
+        // The owner's ids, set by this process before it runs paas: no
+        // `runuser` is left waiting as the supervisor's parent.
+        let passwd = lookup_user(&settings.user)
+            .ok_or_else(|| Error::new(format!("user `{}` does not exist", settings.user)))?;
+        command
+            .uid(passwd.uid)
+            .gid(passwd.gid)
+            .current_dir("/")
+            .env("HOME", &passwd.home)
+            .env("USER", &settings.user)
+            .env("LOGNAME", &settings.user)
+            .env("XDG_RUNTIME_DIR", format!("/run/user/{}", passwd.uid))
+            .env_remove("PAAS_USER");
+    }
     command
         .arg("--root")
         .arg(&root.path)
@@ -667,7 +678,6 @@ pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
     };
     // Whatever went wrong, no supervisor is left retrying in the background.
     let give_up = |supervisor: &mut std::process::Child, said: String| {
-        // The supervisor's own pid: `supervisor` may be `runuser`.
         if let Some(pid) = pid_alive(&supervisor_pid_file(root)) {
             // SAFETY: signalling a pid read from the supervisor's pid file.
             unsafe {
