@@ -524,9 +524,24 @@ pub fn ensure_daemon(
         let unit = systemd_unit(root, settings, user_uid(&settings.user)?);
         if fs::read_to_string(SYSTEMD_UNIT).ok().as_deref() == Some(unit.as_str()) {
             report.ok("systemd unit `paas.service`");
-            if !changes.is_empty() {
-                restart_daemon(root, settings, changes, report)?;
+            if changes.is_empty() {
+                return Ok(());
             }
+            if crate::converge::ping_daemon(root).is_ok() {
+                return restart_daemon(root, settings, changes, report);
+            }
+            // Stopped or failed: nothing to signal, systemd starts it.
+            let restarted = Command::new("systemctl")
+                .args(["restart", "paas.service"])
+                .status();
+            if !restarted.is_ok_and(|s| s.success()) {
+                return Err(Error::new("systemd could not start `paas.service`")
+                    .hint("`journalctl -u paas.service` says why"));
+            }
+            report.done(&format!(
+                "started the daemon (`paas.service`) with its new {}",
+                changes.join(", ")
+            ));
             return Ok(());
         }
         state::write_atomic(Path::new(SYSTEMD_UNIT), unit.as_bytes(), 0o644)?;

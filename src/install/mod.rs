@@ -58,14 +58,6 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
         Path::new(INSTALL_LOCK),
         "waiting for another `paas server install` on this machine to finish…",
     )?;
-    let mut report = Report { changed: false };
-    host::ensure_packages(&mut report)?;
-    host::ensure_user(&args.user, &mut report)?;
-    host::ensure_runtime_dir(&args.user, &mut report)?;
-    host::ensure_tun_device(&mut report)?;
-    host::ensure_podman_storage(&args.user, &mut report)?;
-    host::ensure_podman_usable(&args.user, &mut report)?;
-
     let root_path = absolute(&root.path)?;
     if !crate::ssh::safe_in_forced_command(&root_path.to_string_lossy()) {
         return Err(Error::new(format!(
@@ -74,7 +66,6 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
         ))
         .hint("use letters, digits, `/`, `.`, `_` and `-` only: SSH runs paas through the user's shell"));
     }
-    check_reachable(&root_path, &args.user)?;
     let root = Root::new(&root_path);
     // Installing again (an upgrade) keeps the ports and domain the install
     // has, unless the options change them.
@@ -109,6 +100,19 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
         http_port,
         https_port,
     )?;
+    // The admin key is read before anything is written, too.
+    if let Some(key) = &args.admin_key {
+        read_admin_key(key)?;
+    }
+    let mut report = Report { changed: false };
+    host::ensure_packages(&mut report)?;
+    host::ensure_user(&args.user, &mut report)?;
+    host::ensure_runtime_dir(&args.user, &mut report)?;
+    host::ensure_tun_device(&mut report)?;
+    host::ensure_podman_storage(&args.user, &mut report)?;
+    host::ensure_podman_usable(&args.user, &mut report)?;
+
+    check_reachable(&root_path, &args.user)?;
     let images = stack::ensure_images(args, &mut report)?;
     host::ensure_podman_runtime(&args.user, &images.run, &mut report)?;
     let limits_enforced = host::limits_enforced(&args.user, &images.run, &mut report)?;
@@ -176,18 +180,38 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
             sshd::stop(&root);
             say!(" !     stopped the private sshd this install had started");
         }
-        // A running install stays as it was: its settings go back, so its
-        // supervisor starts the daemon again on them.
-        if let Some(old) = installed.filter(|old| *old != settings) {
-            state::write_toml(&root.settings_file(), &old, 0o644)?;
-            if old.local && sshd_was_running {
-                sshd::ensure_running(&root, &old, &mut report)?;
+        // A running install stays as it was: its binary and settings go
+        // back, so its supervisor starts the daemon again on them. What
+        // fails here is said, and the install's own error returned.
+        if let Some(old) = installed {
+            let previous = previous_binary(&root);
+            if binary_changed && previous.exists() {
+                match fs::rename(&previous, root.bin()) {
+                    Ok(()) => say!(" !     put the previous paas binary back"),
+                    Err(e) => say!(" !     could not put the previous paas binary back: {e}"),
+                }
             }
-            say!(" !     put the previous settings back: the install runs as before");
+            if old != settings {
+                let restored =
+                    state::write_toml(&root.settings_file(), &old, 0o644).and_then(|_| {
+                        match old.local && sshd_was_running {
+                            true => sshd::ensure_running(&root, &old, &mut report),
+                            false => Ok(()),
+                        }
+                    });
+                match restored {
+                    Ok(()) => say!(" !     put the previous settings back"),
+                    Err(e) => say!(
+                        " !     could not put the previous settings back: {}",
+                        e.report().trim_end()
+                    ),
+                }
+            }
         }
         return Err(err);
     }
 
+    let _ = fs::remove_file(previous_binary(&root));
     if report.changed {
         say!("-----> paas is installed at `{}`", root.path.display());
     } else {
@@ -253,6 +277,11 @@ fn ensure_shell_files(report: &mut Report) -> Result<()> {
     Ok(())
 }
 
+/// The binary an install replaced, kept until the install succeeds.
+fn previous_binary(root: &Root) -> PathBuf {
+    root.path.join("bin/paas.previous")
+}
+
 /// Keeps a copy of `--acme-ca` in the root, where the daemon (the
 /// unprivileged owner) can read it.
 fn copy_acme_ca(root: &Root, file: &Path) -> Result<PathBuf> {
@@ -313,6 +342,11 @@ fn ensure_root_files(root: &Root, settings: &Settings, report: &mut Report) -> R
     let installed = root.bin();
     let binary_changed = fs::read(&current).ok() != fs::read(&installed).ok();
     if binary_changed {
+        if installed.exists() {
+            // Put back if this install fails (see `install`).
+            fs::copy(&installed, previous_binary(root))
+                .context(|| "keeping the previous paas binary".into())?;
+        }
         let temp = installed.with_extension("new");
         fs::copy(&current, &temp).context(|| format!("copying paas to `{}`", temp.display()))?;
         fs::rename(&temp, &installed)
@@ -368,13 +402,8 @@ fn buildpacks_fingerprint(dir: &Path) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
-/// Adds the admin's key to the registry and rewrites `authorized_keys`.
-fn ensure_admin_key(
-    root: &Root,
-    settings: &Settings,
-    key_file: &Path,
-    report: &mut Report,
-) -> Result<()> {
+/// The admin key's line, or what is wrong with the file.
+fn read_admin_key(key_file: &Path) -> Result<String> {
     let text = fs::read_to_string(key_file).map_err(|err| {
         Error::new(format!(
             "cannot read the admin key `{}`",
@@ -382,13 +411,23 @@ fn ensure_admin_key(
         ))
         .cause(err)
     })?;
-    let line = crate::ssh::parse_public_key(&text).map_err(|reason| {
+    crate::ssh::parse_public_key(&text).map_err(|reason| {
         Error::new(format!(
             "`{}` is not an SSH public key: {reason}",
             key_file.display()
         ))
         .hint("pass the `.pub` file, such as `~/.ssh/id_ed25519.pub`")
-    })?;
+    })
+}
+
+/// Adds the admin's key to the registry and rewrites `authorized_keys`.
+fn ensure_admin_key(
+    root: &Root,
+    settings: &Settings,
+    key_file: &Path,
+    report: &mut Report,
+) -> Result<()> {
+    let line = read_admin_key(key_file)?;
     let _lock = Registry::lock(root)?;
     let mut registry = Registry::load(root)?;
     let key = Key {
