@@ -209,8 +209,11 @@ fn keep_now(platform: &Platform, app: &AppDir, window: &Probation) -> Result<()>
     if !draining.is_empty() {
         let _ = drain_router(platform.root, &draining);
     }
+    // Closed once they are gone: meanwhile `ps` knows the exited ones for
+    // standby dynos being stopped, not crashed ones.
+    let stopped = platform.stop(app, &standby);
     Probation::close(app);
-    platform.stop(app, &standby)
+    stopped
 }
 
 /// Splits `retired` into the previous web dynos that `started` replace,

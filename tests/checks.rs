@@ -241,3 +241,34 @@ fn failing_health_checks_keep_the_old_release_serving() {
         .ok(&["checks", "-a", "checked"])
         .contains("Checks: disabled"));
 }
+
+#[test]
+fn stopping_the_new_dynos_in_their_window_keeps_the_change() {
+    let server = TestServer::start();
+    server.ok(&["apps:create", "halted"]);
+    server.ok(&["checks:set", "uptime", "60", "-a", "halted"]);
+    let repo = server.repo("examples/hello", "halted");
+    repo.push_ok();
+    repo.write("greeting.txt", "second");
+    repo.commit("second");
+    let said = repo.push_ok();
+    assert!(
+        said.contains("Traffic moved; v1's dynos stay warm for 60 s"),
+        "{said}"
+    );
+    let ps = server.ok(&["ps", "-a", "halted"]);
+    assert!(
+        ps.contains("web.1: up ") && ps.contains("web.1: standby (takes the traffic back"),
+        "{ps}"
+    );
+
+    // The user stops web: that is no crash to roll back from.
+    server.ok(&["ps:stop", "web", "-a", "halted"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let releases = server.ok(&["releases", "-a", "halted"]);
+    assert!(releases.contains("Current: v2"), "{releases}");
+    assert!(!releases.contains("Rollback"), "{releases}");
+    assert!(server.containers("halted").is_empty());
+    let ps = server.ok(&["ps", "-a", "halted"]);
+    assert!(!ps.contains("web.1:"), "{ps}");
+}

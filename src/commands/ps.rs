@@ -119,7 +119,16 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
             size: settings.size_of(process_type).name.to_string(),
             command: command.clone(),
         });
-        for dyno in dynos.iter().filter(|d| &d.process_type == process_type) {
+        // The dynos that serve first, those on standby after them (one
+        // that exited is being stopped: the window ends).
+        let of_type = dynos
+            .iter()
+            .filter(|d| &d.process_type == process_type)
+            .filter(|d| !standby.contains(&d.id))
+            .chain(dynos.iter().filter(|d| {
+                &d.process_type == process_type && standby.contains(&d.id) && d.running
+            }));
+        for dyno in of_type {
             view.dynos.push(DynoRow {
                 name: dyno.name(),
                 process_type: process_type.clone(),
