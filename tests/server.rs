@@ -156,7 +156,7 @@ fn installing_again_with_new_ports_moves_the_router_and_sshd_and_keeps_the_apps(
     let said = text(&output);
     assert!(output.status.success(), "{said}");
     for change in [
-        format!("restarted the daemon for its new HTTP port {new_http} (was {old_http})"),
+        format!("restarted the daemon to apply: HTTP port {new_http} (was {old_http})"),
         "dynos and add-ons kept running".to_string(),
         format!("restarted, with its new settings, the private sshd on 127.0.0.1:{new_ssh}"),
         format!("http://myapp.localhost:{new_http}/"),

@@ -10,7 +10,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -1360,19 +1360,30 @@ impl RequestEntry {
 /// per line: waking a thread for every request cost more than routing it.
 #[derive(Clone)]
 struct RequestLog {
-    sender: SyncSender<(i128, RequestEntry)>,
+    sender: Sender<(i128, RequestEntry)>,
+    /// Lines sent and not yet taken by the writer. The bound is kept here,
+    /// not by a `sync_channel`, which allocates and touches room for every
+    /// line up front (4.5 MiB of the daemon's memory, always).
+    queued: Arc<AtomicUsize>,
 }
 
 impl RequestLog {
     fn start(root: Root) -> RequestLog {
-        let (sender, receiver) = mpsc::sync_channel(REQUEST_LOG_QUEUE);
-        std::thread::spawn(move || write_request_lines(&root, receiver));
-        RequestLog { sender }
+        let (sender, receiver) = mpsc::channel();
+        let queued: Arc<AtomicUsize> = Arc::default();
+        let taken = queued.clone();
+        std::thread::spawn(move || write_request_lines(&root, receiver, &taken));
+        RequestLog { sender, queued }
     }
 
+    /// Queues a line, or drops it when the writer is that far behind.
     fn send(&self, entry: RequestEntry) {
+        if self.queued.fetch_add(1, Ordering::Relaxed) >= REQUEST_LOG_QUEUE {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
         let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-        let _ = self.sender.try_send((now, entry));
+        let _ = self.sender.send((now, entry));
     }
 }
 
@@ -1381,13 +1392,18 @@ impl RequestLog {
 const REQUEST_LOG_QUEUE: usize = 16_384;
 const REQUEST_LOG_TICK: Duration = Duration::from_millis(50);
 
-fn write_request_lines(root: &Root, receiver: Receiver<(i128, RequestEntry)>) {
+fn write_request_lines(
+    root: &Root,
+    receiver: Receiver<(i128, RequestEntry)>,
+    queued: &AtomicUsize,
+) {
     let mut line = String::new();
     while let Ok(first) = receiver.recv() {
         // Batch what is waiting: one write per app, not per request.
         let mut by_app: HashMap<String, String> = HashMap::new();
         for (at, entry) in std::iter::once(first).chain(receiver.try_iter().take(REQUEST_LOG_QUEUE))
         {
+            queued.fetch_sub(1, Ordering::Relaxed);
             line.clear();
             entry.write_line(&mut line);
             let text = match by_app.get_mut(&entry.app) {

@@ -539,7 +539,7 @@ pub fn ensure_daemon(
                     .hint("`journalctl -u paas.service` says why"));
             }
             report.done(&format!(
-                "started the daemon (`paas.service`) with its new {}",
+                "started the daemon (`paas.service`) to apply: {}",
                 changes.join(", ")
             ));
             return Ok(());
@@ -609,7 +609,7 @@ fn restart_daemon(
             && std::net::TcpStream::connect(("127.0.0.1", settings.http_port)).is_ok()
         {
             report.done(&format!(
-                "restarted the daemon for its new {}; dynos and add-ons kept running",
+                "restarted the daemon to apply: {}; dynos and add-ons kept running",
                 changes.join(", ")
             ));
             return Ok(());
