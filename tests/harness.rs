@@ -138,7 +138,13 @@ impl TestServer {
     }
 
     pub fn try_install(&self, extra: &[&str]) -> Output {
-        Command::new(paas_bin())
+        self.install_command(extra).output().unwrap()
+    }
+
+    /// The `paas server install` command `try_install` runs.
+    pub fn install_command(&self, extra: &[&str]) -> Command {
+        let mut command = Command::new(paas_bin());
+        command
             .args(["server", "install", "--local", "--root"])
             .arg(self.root.path())
             .args(["--ssh-port", &self.ssh_port.to_string()])
@@ -146,9 +152,8 @@ impl TestServer {
             .args(["--https-port", &self.https_port.to_string()])
             .arg("--admin-key")
             .arg(self.key().with_extension("pub"))
-            .args(extra)
-            .output()
-            .unwrap()
+            .args(extra);
+        command
     }
 
     /// Runs `paas` on the server itself, as root (the way an admin would).

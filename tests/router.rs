@@ -1036,3 +1036,43 @@ fn a_crashed_web_dyno_is_an_h10() {
         "{router}"
     );
 }
+
+#[test]
+fn a_thousand_idle_connections_leave_the_router_serving() {
+    use std::os::unix::process::CommandExt;
+    let server = TestServer::not_installed();
+    // Installed with the soft open-file limit services get under systemd
+    // (1024); the daemon inherits it.
+    let mut install = server.install_command(&[]);
+    // SAFETY: getrlimit and setrlimit between fork and exec.
+    unsafe {
+        install.pre_exec(|| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+            limit.rlim_cur = limit.rlim_cur.min(1024);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            Ok(())
+        });
+    }
+    let installed = install.output().unwrap();
+    assert!(installed.status.success(), "{}", text(&installed));
+    server.ok(&["checks:set", "--global", "uptime", "1"]);
+    server.repo("examples/hello", "crowded").push_ok();
+
+    // One client opens 1100 connections and sends nothing.
+    let idle: Vec<std::net::TcpStream> = (0..1100)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", server.http_port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let (status, _) = server.get("crowded", "/");
+    assert_eq!(
+        status,
+        200,
+        "the router stopped serving with {} idle connections",
+        idle.len()
+    );
+    drop(idle);
+}

@@ -31,6 +31,7 @@ pub use router::{AppRoutes, RouteTable};
 const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 
 pub fn run(root: Root) -> Result<()> {
+    raise_open_file_limit();
     let settings = root.settings()?;
     state::create_dir(&root.run_dir(), 0o755)?;
     // One daemon per root: a second one exits instead of fighting over the ports.
@@ -57,6 +58,30 @@ pub fn run(root: Root) -> Result<()> {
         std::process::exit(RESTART_EXIT);
     }
     Ok(())
+}
+
+/// Every client connection holds a file descriptor, twice while it is
+/// relayed: the soft limit services get (1024 under systemd) would let a
+/// thousand idle connections shut the router for every app. The hard
+/// limit is the daemon's to take.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                eprintln!(
+                    "paas daemon: could not raise the open-file limit to {}",
+                    limit.rlim_max
+                );
+            }
+        }
+    }
 }
 
 /// The exit status of a daemon that ends to be started again (SIGHUP):
