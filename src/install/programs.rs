@@ -40,6 +40,11 @@ impl HostProgram {
     pub fn present(&self) -> bool {
         Path::new(self.path).exists()
     }
+
+    /// Expected on this machine, and not there.
+    pub fn missing_here(&self) -> bool {
+        self.expected_here() && !self.present()
+    }
 }
 
 /// Every line of the list.
@@ -81,17 +86,14 @@ pub fn missing_packages() -> Vec<&'static str> {
 pub fn missing_programs() -> Vec<HostProgram> {
     host_programs()
         .into_iter()
-        .filter(|p| p.expected_here() && !p.present())
+        .filter(HostProgram::missing_here)
         .collect()
 }
 
 /// `paas server status`'s line on `programs`: how many are present, or
 /// which are missing and the packages that bring them back.
 pub fn check(programs: &[HostProgram]) -> std::result::Result<String, (String, String)> {
-    let missing: Vec<&HostProgram> = programs
-        .iter()
-        .filter(|p| p.expected_here() && !p.present())
-        .collect();
+    let missing: Vec<&HostProgram> = programs.iter().filter(|p| p.missing_here()).collect();
     if missing.is_empty() {
         return Ok(format!("all {} that paas runs are present", programs.len()));
     }
