@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -288,11 +288,14 @@ pub fn run(check: &Check, target: &Target) -> std::result::Result<String, Vec<St
 
 fn attempt_once(check: &Check, target: &Target) -> std::result::Result<String, String> {
     if let Some(path) = &check.path {
-        let address = target
-            .dyno
-            .address
-            .ok_or("the dyno has no address to check over HTTP (only web dynos do)")?;
-        let (status, body) = http_get(address, path, &target.host, check)?;
+        if target.dyno.process_type != "web" {
+            return Err("the dyno has no address to check over HTTP (only web dynos do)".into());
+        }
+        let socket = target
+            .runtime
+            .connect_web(target.dyno, check.timeout())
+            .map_err(|err| format!("connecting to $PORT: {err}"))?;
+        let (status, body) = http_get(socket, path, &target.host, check)?;
         if !(200..400).contains(&status) {
             return Err(format!("GET {path} answered {status}"));
         }
@@ -326,16 +329,14 @@ fn attempt_once(check: &Check, target: &Target) -> std::result::Result<String, S
     }
 }
 
-/// One GET straight to the dyno, within the check's timeout.
+/// One GET over a connection to the dyno, within the check's timeout.
 fn http_get(
-    address: SocketAddr,
+    socket: TcpStream,
     path: &str,
     host: &str,
     check: &Check,
 ) -> std::result::Result<(u16, Vec<u8>), String> {
     let timeout = check.timeout();
-    let socket = TcpStream::connect_timeout(&address, timeout)
-        .map_err(|err| format!("connecting to $PORT: {err}"))?;
     let _ = socket.set_read_timeout(Some(timeout));
     let _ = socket.set_write_timeout(Some(timeout));
     // The timeout bounds the whole exchange, not each read: a dyno that

@@ -45,12 +45,15 @@ pub struct Routes {
 /// One web dyno the router may send requests to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Backend {
-    /// `127.0.0.1:41234`
-    pub address: String,
+    /// The dyno's container (`paas-…-web.1-v7-…`): what the router knows it
+    /// by (its connections, requests in flight, drains). Routes written
+    /// while dynos still published a port named that port here instead.
+    #[serde(alias = "address")]
+    pub container: String,
     /// `web.1`, for the router's log lines.
     pub dyno: String,
     /// The dyno's network namespace: the router connects from inside it
-    /// when it can (`daemon::netns`).
+    /// (`runtime::netns`); dynos publish no port.
     #[serde(default)]
     pub netns: Option<NetnsRef>,
     /// A dyno of the previous release, kept warm while the new one proves
@@ -166,8 +169,8 @@ impl Platform<'_> {
         let mut specs: Vec<DynoSpec> = Vec::new();
         // Dynos that find an add-on at an old address are replaced.
         let (network, hosts) =
-            crate::addons::dyno_network(self.root, self.settings, &app.name, release);
-        let network_tag = crate::runtime::network_tag(network.as_deref(), &hosts);
+            crate::addons::dyno_network(self.root, self.settings, &app.name, release)?;
+        let network_tag = crate::runtime::network_tag(&network, &hosts);
         let slug_dir = match &release.slug {
             Some(slug) => Some(self.unpacked_slug(app, slug)?),
             None => None,
@@ -196,8 +199,20 @@ impl Platform<'_> {
                     Some(dyno) if !mode.replaces(process_type, index) => keep.push(dyno.clone()),
                     None if mode == Mode::Repair && waiting.is_some() => {}
                     _ => {
-                        let spec = self.spec(app, release, process_type, index, command, slug_dir);
-                        specs.push(DynoSpec { size, ..spec })
+                        let spec = self.spec_off_network(
+                            app,
+                            release,
+                            process_type,
+                            index,
+                            command,
+                            slug_dir,
+                        );
+                        specs.push(DynoSpec {
+                            size,
+                            network: network.clone(),
+                            hosts: hosts.clone(),
+                            ..spec
+                        })
                     }
                 }
             }
@@ -352,7 +367,7 @@ impl Platform<'_> {
         let draining: Vec<String> = routes_of(&retired)
             .backends
             .into_iter()
-            .map(|b| b.address)
+            .map(|b| b.container)
             .collect();
         if routes_moved && !draining.is_empty() {
             let _ = drain_router(self.root, &draining);
@@ -369,7 +384,28 @@ impl Platform<'_> {
         Ok(())
     }
 
+    /// A dyno of the release, on the app's network (made if missing).
     pub fn spec(
+        &self,
+        app: &AppDir,
+        release: &Release,
+        process_type: &str,
+        index: u32,
+        command: &str,
+        slug_dir: &std::path::Path,
+    ) -> Result<DynoSpec> {
+        let (network, hosts) =
+            crate::addons::dyno_network(self.root, self.settings, &app.name, release)?;
+        Ok(DynoSpec {
+            network,
+            hosts,
+            ..self.spec_off_network(app, release, process_type, index, command, slug_dir)
+        })
+    }
+
+    /// `spec` but for its network and add-on hosts, which converge finds
+    /// once for all the dynos it starts.
+    fn spec_off_network(
         &self,
         app: &AppDir,
         release: &Release,
@@ -384,8 +420,6 @@ impl Platform<'_> {
         env.insert("PORT".into(), DYNO_PORT.to_string());
         env.insert("DYNO".into(), dyno.clone());
         env.insert("PS".into(), dyno.clone());
-        let (network, hosts) =
-            crate::addons::dyno_network(self.root, self.settings, &app.name, release);
         DynoSpec {
             app: app.name.clone(),
             release: release.version,
@@ -400,8 +434,8 @@ impl Platform<'_> {
             instance,
             remove_on_exit: false,
             size: crate::runtime::DEFAULT_SIZE,
-            network,
-            hosts,
+            network: String::new(),
+            hosts: Vec::new(),
         }
     }
 
@@ -606,7 +640,8 @@ fn boot_error(app: &AppDir, dyno: &Dyno, exit_code: i32) -> Error {
     ))
 }
 
-/// Where the router should send an app's requests: its running web dynos.
+/// Where the router should send an app's requests: its running web dynos
+/// (each by its network namespace, without which it cannot be reached).
 pub fn routes_of(dynos: &[Dyno]) -> Routes {
     Routes {
         backends: dynos
@@ -614,9 +649,9 @@ pub fn routes_of(dynos: &[Dyno]) -> Routes {
             .filter(|d| d.process_type == "web" && d.running)
             .filter_map(|d| {
                 Some(Backend {
-                    address: d.address?.to_string(),
+                    container: d.id.clone(),
                     dyno: d.name(),
-                    netns: d.netns,
+                    netns: Some(d.netns?),
                     standby: false,
                 })
             })
@@ -657,8 +692,8 @@ pub fn reload_domain(root: &Root) -> Result<()> {
 
 /// Waits until the router has no request under way to these dyno
 /// addresses (taken out of the routes already), at most its 30 s request timeout.
-pub fn drain_router(root: &Root, addresses: &[String]) -> Result<()> {
-    let request = format!("drain {}", addresses.join(" "));
+pub fn drain_router(root: &Root, containers: &[String]) -> Result<()> {
+    let request = format!("drain {}", containers.join(" "));
     control_request(root, &request, Duration::from_secs(40))
 }
 

@@ -204,7 +204,7 @@ fn keep_now(platform: &Platform, app: &AppDir, window: &Probation) -> Result<()>
     let draining: Vec<String> = routes_of(&standby)
         .backends
         .into_iter()
-        .map(|b| b.address)
+        .map(|b| b.container)
         .collect();
     if !draining.is_empty() {
         let _ = drain_router(platform.root, &draining);

@@ -88,3 +88,49 @@ fn logs_tail_follows_new_lines() {
     let _ = tail.wait();
     assert!(found.is_some(), "`logs -t` printed the new request");
 }
+
+#[test]
+fn one_apps_dynos_cannot_connect_to_anothers() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "walled").push_ok();
+    server.repo("examples/hello", "prober").push_ok();
+    let web = server
+        .containers("walled")
+        .into_iter()
+        .find(|c| c.contains("-web.1-"))
+        .expect("walled's web dyno");
+    // Its address on its app's network (podman may warn on other lines).
+    let inspected = server.podman(&[
+        "inspect",
+        "--format",
+        "ip={{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &web,
+    ]);
+    let ip = inspected
+        .lines()
+        .find_map(|l| l.strip_prefix("ip="))
+        .filter(|ip| ip.starts_with("10."))
+        .unwrap_or_else(|| panic!("no address in:\n{inspected}"))
+        .to_string();
+    let probe =
+        format!("timeout 5 bash -c 'exec 3<>/dev/tcp/{ip}/$PORT' && echo OPEN || echo CLOSED");
+    // The answer on a line of its own (the `Running …` line quotes the probe).
+    let answer = |app: &str| -> String {
+        let output = server.ok(&["run", "-a", app, "bash", "-c", &probe]);
+        output
+            .lines()
+            .map(str::trim)
+            .find(|l| *l == "OPEN" || *l == "CLOSED")
+            .unwrap_or_else(|| panic!("no answer in:\n{output}"))
+            .to_string()
+    };
+    assert_eq!(answer("walled"), "OPEN", "its own app's dynos reach it");
+    assert_eq!(answer("prober"), "CLOSED", "another app's dynos do not");
+    // Nor by the host: it publishes no port.
+    let ports = server.podman(&["port", &web]);
+    assert!(!ports.contains("127.0.0.1:"), "{ports}");
+    assert_eq!(
+        server.get("walled", "/"),
+        (200, "Hello from web.1\n".to_string())
+    );
+}

@@ -282,17 +282,17 @@ pub fn attachments(root: &Root, addon: &str) -> Result<Vec<(AppName, String)>> {
     Ok(found)
 }
 
-/// Where an app's dynos run and which add-ons they find by name: none for
-/// an app without add-ons (podman's default network); else the app's own
-/// network and each attached add-on's address on it.
+/// Where an app's dynos run and which add-ons they find by name: the app's
+/// own network (made if missing) and each attached add-on's address on it.
 pub fn dyno_network(
     root: &Root,
     settings: &crate::state::Settings,
     app: &AppName,
     release: &crate::release::Release,
-) -> (Option<String>, Vec<(String, String)>) {
-    if release.addons.is_empty() {
-        return (None, Vec::new());
+) -> Result<(String, Vec<(String, String)>)> {
+    let network = crate::runtime::network::ensure_app_network(settings, app)?;
+    if let Err(err) = network.isolated {
+        say!(" !     warning: {}", err.report().trim_end());
     }
     let mut hosts: Vec<(String, String)> = release
         .addons
@@ -310,7 +310,7 @@ pub fn dyno_network(
         .collect();
     hosts.sort();
     hosts.dedup();
-    (Some(service::app_network(settings, app)), hosts)
+    Ok((network.name, hosts))
 }
 
 /// `DATABASE` or `DATABASE_URL` → `DATABASE_URL`; refuses what is not a var name.

@@ -4,11 +4,8 @@
 //! Each add-on has a home network of its own (internal, nothing else on it)
 //! and joins the network of every app attached to it at a fixed address and
 //! MAC, so a restarted server is found where it was and no neighbour cache
-//! goes stale. Dynos of an app with add-ons run on that app's network, and
-//! only that network's dynos reach the add-on half of it (`ensure_isolation`).
-//! DNS stays off on these networks (aardvark-dns
-//! 1.4 stops answering for tens of seconds whenever a container starts or
-//! stops); dynos find add-ons in `/etc/hosts` instead.
+//! goes stale. Only that network's dynos reach it (`runtime::network`);
+//! dynos find add-ons in `/etc/hosts`.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Addon, AddonDir, Kind};
 use crate::error::{Context, Error, Result};
-use crate::runtime::podman;
+use crate::runtime::{network, podman};
 use crate::state::{AppName, Root, Settings};
 
 /// Finds Debian's versioned PostgreSQL binaries as well as an official image's.
@@ -53,11 +50,6 @@ fn volume(settings: &Settings, addon: &str) -> String {
     format!("{}-data", container(settings, addon))
 }
 
-/// The network an app's dynos run on once it has an add-on.
-pub fn app_network(settings: &Settings, app: &AppName) -> String {
-    format!("paas-{}-app-{app}", settings.install_id)
-}
-
 fn data_dir(kind: Kind) -> &'static str {
     match kind {
         Kind::Postgres => "/var/lib/postgresql/data",
@@ -78,72 +70,6 @@ pub fn redis_conf(password: &str) -> String {
     format!(
         "bind 0.0.0.0\nprotected-mode no\nport 6379\ndir /data\nappendonly yes\nrequirepass {password}\n"
     )
-}
-
-/// Makes a network unless it exists, on the first free `10.90.N.0/24`.
-/// Dynamic addresses come from the lower half; add-ons take fixed ones from
-/// the top. Returns the first three octets (`10.90.7`).
-fn ensure_network(settings: &Settings, name: &str, internal: bool) -> Result<String> {
-    if let Some(prefix) = network_prefix(name)? {
-        return Ok(prefix);
-    }
-    for n in 0..=255u8 {
-        let prefix = format!("10.90.{n}");
-        let subnet = format!("{prefix}.0/24");
-        let range = format!("{prefix}.0/25");
-        let label = format!("paas.install={}", settings.install_id);
-        let mut args = vec![
-            "network",
-            "create",
-            "--disable-dns",
-            "--opt",
-            "isolate=true",
-            "--subnet",
-            &subnet,
-            "--ip-range",
-            &range,
-            "--label",
-            &label,
-        ];
-        if internal {
-            args.push("--internal");
-        }
-        args.push(name);
-        match podman::run(&args) {
-            Ok(_) => return Ok(prefix),
-            Err(err) if err.report().contains("already") && network_prefix(name)?.is_none() => {
-                continue
-            }
-            Err(_) if network_prefix(name)?.is_some() => {
-                // Made by a concurrent operation.
-                return network_prefix(name).map(|p| p.unwrap_or(prefix));
-            }
-            Err(err) => return Err(err),
-        }
-    }
-    Err(
-        Error::new("no free 10.90.N.0/24 subnet for another network")
-            .hint("remove unused podman networks (`podman network prune`)"),
-    )
-}
-
-/// `10.90.7` for a network on `10.90.7.0/24`; `None` if it does not exist.
-fn network_prefix(name: &str) -> Result<Option<String>> {
-    let output = podman::command()
-        .args(["network", "inspect", name])
-        .stdin(Stdio::null())
-        .output()
-        .context(|| "running `podman network inspect`".into())?;
-    if !output.status.success() {
-        return Ok(None);
-    }
-    let networks: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .context(|| "reading `podman network inspect`".into())?;
-    let subnet = networks[0]["subnets"][0]["subnet"]
-        .as_str()
-        .ok_or_else(|| Error::unexpected(format!("network `{name}` has no subnet")))?;
-    let prefix = subnet.rsplit_once('.').map(|(p, _)| p.to_string());
-    Ok(prefix)
 }
 
 /// `running`, `exited`, `created`…, or `None` when there is no container.
@@ -213,7 +139,7 @@ pub fn start_new(settings: &Settings, root: &Root, addon: &Addon) -> Result<()> 
                 let _ = podman::run(&["rm", "--force", "--ignore", &name]);
             }
             Ok(()) => {
-                warn_unless_isolated(root);
+                warn_unless_isolated(settings);
                 return Ok(());
             }
             Err(err) => return Err(err),
@@ -244,7 +170,7 @@ fn run_container(settings: &Settings, root: &Root, addon: &Addon) -> Result<()> 
     {
         podman::run(&["volume", "create", "--label", &label, &data])?;
     }
-    ensure_network(settings, &name, true)?;
+    network::ensure_network(settings, &name, true)?;
     let mut args: Vec<String> = vec![
         "run".into(),
         "--detach".into(),
@@ -492,15 +418,15 @@ pub fn connect(settings: &Settings, root: &Root, addon: &Addon, app: &AppName) -
                     .cause(stderr.trim()),
             );
         }
-        warn_unless_isolated(root);
+        warn_unless_isolated(settings);
     }
     Ok(ip)
 }
 
 /// Isolation is defence in depth (the password is the gate): a host where
 /// the rules cannot be set still runs its add-ons, and says so.
-fn warn_unless_isolated(root: &Root) {
-    if let Err(err) = ensure_isolation(root) {
+fn warn_unless_isolated(settings: &Settings) {
+    if let Err(err) = network::ensure_isolation(settings) {
         say!(" !     warning: {}", err.report().trim_end());
     }
 }
@@ -515,8 +441,8 @@ fn assign_address(
     app: &AppName,
 ) -> Result<(String, String)> {
     let dir = root.addon(&addon.name);
-    let network = app_network(settings, app);
-    let prefix = ensure_network(settings, &network, false)?;
+    let network = network::app_network(settings, app);
+    let prefix = network::ensure_network(settings, &network, false)?;
     let mut addresses = dir.addresses()?;
     // An address on another subnet (the network was made again) is no use.
     let recorded = addresses
@@ -549,7 +475,7 @@ pub fn disconnect(settings: &Settings, root: &Root, addon: &str, app: &AppName) 
         .args([
             "network",
             "disconnect",
-            &app_network(settings, app),
+            &network::app_network(settings, app),
             &container(settings, addon),
         ])
         .stdin(Stdio::null())
@@ -559,58 +485,6 @@ pub fn disconnect(settings: &Settings, root: &Root, addon: &str, app: &AppName) 
         dir.write_addresses(&addresses)?;
     }
     Ok(())
-}
-
-/// Keeps other apps' dynos from reaching add-ons: in the rootless network
-/// namespace (where every bridge lives and traffic between them is routed),
-/// the add-on half of each app network (`.128/25`) takes connections only
-/// from that network. netavark's own `isolate` rules were not dependable for
-/// networks joined with `network connect` (docs/design.md). The namespace is
-/// made anew when its last container stops, so the daemon checks the rules
-/// on every pass.
-pub fn ensure_isolation(root: &Root) -> Result<()> {
-    let mut prefixes: Vec<String> = root
-        .addons()?
-        .iter()
-        .filter_map(|a| root.addon(&a.name).addresses().ok())
-        .flat_map(|a| a.apps.into_values())
-        .filter_map(|ip| ip.rsplit_once('.').map(|(p, _)| p.to_string()))
-        .collect();
-    prefixes.sort();
-    prefixes.dedup();
-    for prefix in prefixes {
-        let rule = [
-            "FORWARD".to_string(),
-            "-d".into(),
-            format!("{prefix}.128/25"),
-            "!".into(),
-            "-s".into(),
-            format!("{prefix}.0/24"),
-            "-j".into(),
-            "DROP".into(),
-        ];
-        let iptables = |action: &str| {
-            podman::command()
-                .args(["unshare", "--rootless-netns", "iptables", "-w", action])
-                .args(&rule)
-                .stdin(Stdio::null())
-                .output()
-        };
-        let present = iptables("-C").is_ok_and(|o| o.status.success());
-        if !present {
-            let added = iptables("-I").context(|| "running iptables".into())?;
-            if !added.status.success() {
-                return Err(Error::new("could not isolate the add-on networks")
-                    .cause(String::from_utf8_lossy(&added.stderr).trim()));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Removes an app's network once nothing uses it (the app is destroyed).
-pub fn remove_app_network(settings: &Settings, app: &AppName) {
-    let _ = podman::run(&["network", "rm", "--force", &app_network(settings, app)]);
 }
 
 #[cfg(test)]

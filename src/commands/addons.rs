@@ -597,7 +597,7 @@ pub fn destroy_with_app(ctx: &Ctx, app: &AppName) -> Result<()> {
             }
         }
     }
-    service::remove_app_network(&ctx.settings, app);
+    crate::runtime::network::remove_app_network(&ctx.settings, app);
     Ok(())
 }
 

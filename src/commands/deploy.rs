@@ -443,7 +443,7 @@ fn release_phase(ctx: &Ctx, app: &AppDir, release: &Release) -> Result<()> {
     let runtime = ctx.runtime();
     let platform = ctx.platform(&runtime);
     let slug_dir = platform.unpacked_slug(app, slug)?;
-    let spec = platform.spec(app, release, RELEASE_TYPE, 1, command, &slug_dir);
+    let spec = platform.spec(app, release, RELEASE_TYPE, 1, command, &slug_dir)?;
     say!("-----> Running release command `{command}`...");
     logs::platform(
         app,

@@ -105,7 +105,7 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
         Command::Server(command) => server::run(root, command),
         Command::SshCommand { user } => ssh_command::run(root, &user),
         // In podman's user namespace, where it is "root": needs no install.
-        Command::DynoConnector { socket } => crate::daemon::netns::serve_helper(&socket),
+        Command::DynoConnector { socket } => crate::runtime::netns::serve_helper(&socket),
         // Printed by this binary, wherever it runs.
         Command::Completions { shell } => crate::completion::print_registration(shell),
         Command::Manpage => crate::docs::manpage(),

@@ -60,7 +60,7 @@ fn one_off_spec(ctx: &Ctx, app: &AppDir, words: &[String]) -> Result<(DynoSpec, 
     let platform = ctx.platform(&runtime);
     let slug_dir = platform.unpacked_slug(app, release.slug.as_ref().expect("checked above"))?;
     let line = command_line(&release, words);
-    let spec = platform.spec(app, &release, ONE_OFF_TYPE, index, &line, &slug_dir);
+    let spec = platform.spec(app, &release, ONE_OFF_TYPE, index, &line, &slug_dir)?;
     Ok((
         DynoSpec {
             remove_on_exit: true,

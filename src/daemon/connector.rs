@@ -12,8 +12,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-use super::netns::DynoConnector;
 use super::router::RouteTable;
+use crate::runtime::netns::DynoConnector;
 use crate::runtime::NetnsRef;
 
 /// When a connection to a dyno was made and how long that took; hyper
@@ -37,8 +37,8 @@ impl ConnectTime {
 }
 
 /// hyper's connector to dynos: as the router's own path connects
-/// (`DynoConnector::connect_dyno`), finding a dyno's namespace by its address in
-/// the routes.
+/// (`DynoConnector::connect_dyno`), finding a dyno's namespace in the
+/// routes by its container, the request's host.
 #[derive(Clone)]
 pub struct TimedConnector {
     dynos: DynoConnector,
@@ -54,14 +54,13 @@ impl TimedConnector {
 type Connecting = Pin<Box<dyn Future<Output = Result<TimedStream, ConnectError>> + Send>>;
 type ConnectError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The network namespace of the dyno at `address` (`127.0.0.1:41234`), if
-/// it is routed to.
-fn netns_at(table: &RouteTable, address: &str) -> Option<NetnsRef> {
+/// The network namespace of the dyno in `container`, if it is routed to.
+fn netns_of(table: &RouteTable, container: &str) -> Option<NetnsRef> {
     table
         .load()
         .values()
         .flat_map(|routes| routes.backends())
-        .find(|backend| backend.address == address)
+        .find(|backend| backend.container == container)
         .and_then(|backend| backend.netns)
 }
 
@@ -76,11 +75,11 @@ impl Service<Uri> for TimedConnector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let started = Instant::now();
-        let address = uri.authority().map(|a| a.to_string()).unwrap_or_default();
-        let netns = netns_at(&self.table, &address);
+        let container = uri.host().unwrap_or_default();
+        let netns = netns_of(&self.table, container);
         let dynos = self.dynos.clone();
         Box::pin(async move {
-            let stream = TokioIo::new(dynos.connect_dyno(netns, &address).await?);
+            let stream = TokioIo::new(dynos.connect_dyno(netns).await?);
             let finished = Instant::now();
             Ok(TimedStream {
                 stream,

@@ -4,7 +4,6 @@
 
 pub mod acme;
 mod connector;
-pub mod netns;
 mod router;
 
 use std::collections::{HashMap, HashSet};
@@ -22,7 +21,7 @@ use crate::error::{Context, Error, Result};
 use crate::probation::{Outcome, Probation};
 use crate::release::Ledger;
 use crate::runtime::podman::Podman;
-use crate::runtime::Runtime;
+use crate::runtime::{netns, Runtime};
 use crate::state::{self, AppDir, AppName, Lock, Root, Settings};
 
 pub use router::{AppRoutes, RouteTable};
@@ -127,6 +126,12 @@ async fn serve(root: Root, settings: Settings) -> Result<Ending> {
         )
     };
     tokio::spawn(acme.clone().renew_loop());
+    // Dynos are reached only through the connector: it is up before the
+    // daemon answers (`server start` waits for that) or serves.
+    netns::keep_helper_running(root.clone());
+    netns::DynoConnector::new(netns::socket_path(&root))
+        .wait_for_helper()
+        .await;
     tokio::spawn(control_loop(
         control,
         root.clone(),
@@ -141,7 +146,6 @@ async fn serve(root: Root, settings: Settings) -> Result<Ending> {
         in_flight.clone(),
     ));
     let addons_task = tokio::spawn(addons_loop(root.clone(), settings.clone()));
-    netns::keep_helper_running(root.clone());
     let router = router::Router::new(
         domain,
         settings.http_port,
@@ -243,7 +247,7 @@ async fn addons_loop(root: Root, settings: Settings) {
                     }
                 }
             }
-            if let Err(err) = addons::service::ensure_isolation(&root) {
+            if let Err(err) = crate::runtime::network::ensure_isolation(&settings) {
                 eprintln!("paas daemon: {}", err.report().trim_end());
             }
             addons::backups::run_due_schedules(&root, &settings);
@@ -308,7 +312,7 @@ fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, A
             // an older paas have none).
             .filter_map(|b| {
                 live.iter()
-                    .find(|l| l.address == b.address && l.dyno == b.dyno)
+                    .find(|l| l.container == b.container && l.dyno == b.dyno)
                     .cloned()
             })
             .collect();
@@ -325,7 +329,7 @@ fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, A
 }
 
 /// `reload <app>` re-reads that app's routes; the answer `ok` means the
-/// router uses them from now on. `drain <address>…` answers `ok` once no
+/// router uses them from now on. `drain <container>…` answers `ok` once no
 /// request to those dynos is under way (30 s at most). `domain` re-reads the
 /// platform's domain; `acme <app>` gets the app's certificate now and
 /// answers `ok <what>` or `error <why>`. `probation <app>` starts watching
@@ -360,9 +364,9 @@ async fn control_loop(
                         }
                         Err(err) => format!("error {}", err.message()),
                     },
-                    ("drain", addresses) => {
-                        let addresses: Vec<&str> = addresses.split_whitespace().collect();
-                        in_flight.drain(&addresses).await;
+                    ("drain", containers) => {
+                        let containers: Vec<&str> = containers.split_whitespace().collect();
+                        in_flight.drain(&containers).await;
                         "ok".to_string()
                     }
                     ("acme", name) => match AppName::parse(name.trim()) {
@@ -473,12 +477,12 @@ async fn reconcile_loop(root: Root, table: RouteTable, in_flight: Arc<router::In
                         let last_request = || {
                             let table = table.load();
                             let routes = table.get(name.as_str())?;
-                            let addresses: Vec<&str> = routes
+                            let containers: Vec<&str> = routes
                                 .backends()
                                 .iter()
-                                .map(|b| b.address.as_str())
+                                .map(|b| b.container.as_str())
                                 .collect();
-                            if in_flight.count(&addresses) > 0 {
+                            if in_flight.count(&containers) > 0 {
                                 return Some(crate::crashes::now());
                             }
                             Some(routes.last_request.load(Ordering::Relaxed)).filter(|at| *at > 0)

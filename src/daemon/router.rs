@@ -28,9 +28,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use super::connector::{ConnectTime, TimedConnector};
-use super::netns::DynoConnector;
 use crate::converge::Backend;
 use crate::error::{Context, Result};
+use crate::runtime::netns::DynoConnector;
 use crate::state::{AppName, Root};
 use rustls::sign::CertifiedKey;
 
@@ -220,23 +220,23 @@ pub type Domain = Arc<ArcSwap<String>>;
 /// App name to routes, swapped whole on every reload so requests never lock.
 pub type RouteTable = Arc<ArcSwap<HashMap<String, Arc<AppRoutes>>>>;
 
-/// Requests under way per dyno address (until their response body is
+/// Requests under way per dyno container (until their response body is
 /// sent), so a deploy stops the old dynos only once theirs are done.
 #[derive(Default)]
-/// A counter per dyno address: one short lock to find it, then atomics.
+/// A counter per dyno: one short lock to find it, then atomics.
 pub struct InFlight(std::sync::Mutex<HashMap<String, Arc<AtomicUsize>>>);
 
 impl InFlight {
-    fn enter(self: &Arc<Self>, address: &str) -> InFlightGuard {
+    fn enter(self: &Arc<Self>, container: &str) -> InFlightGuard {
         let counter = {
             let mut counters = self.0.lock().expect("not poisoned");
-            let counter = match counters.get(address) {
+            let counter = match counters.get(container) {
                 Some(counter) => counter.clone(),
                 None => {
-                    // Addresses of dynos long gone go when a new one comes.
+                    // Counters of dynos long gone go when a new one comes.
                     counters.retain(|_, c| c.load(Ordering::Relaxed) > 0);
                     let counter = Arc::new(AtomicUsize::new(0));
-                    counters.insert(address.to_string(), counter.clone());
+                    counters.insert(container.to_string(), counter.clone());
                     counter
                 }
             };
@@ -247,25 +247,25 @@ impl InFlight {
         InFlightGuard(counter)
     }
 
-    /// How many requests are under way to any of these addresses.
-    pub fn count(&self, addresses: &[&str]) -> usize {
+    /// How many requests are under way to any of these dynos.
+    pub fn count(&self, containers: &[&str]) -> usize {
         let counters = self.0.lock().expect("not poisoned");
-        addresses
+        containers
             .iter()
             .filter_map(|a| counters.get(*a))
             .map(|c| c.load(Ordering::SeqCst))
             .sum()
     }
 
-    /// Waits until none of these addresses has a request under way, or
+    /// Waits until none of these dynos has a request under way, or
     /// the request timeout passes.
-    pub async fn drain(&self, addresses: &[&str]) {
+    pub async fn drain(&self, containers: &[&str]) {
         let deadline = Instant::now() + REQUEST_TIMEOUT;
         // Twice empty, a moment apart: a request that read the old routes
         // just before they changed has counted itself by then.
         let mut empty_before = false;
         while Instant::now() < deadline {
-            let empty = self.count(addresses) == 0;
+            let empty = self.count(containers) == 0;
             if empty && empty_before {
                 return;
             }
@@ -305,7 +305,7 @@ pub struct Router {
     client: Client<TimedConnector, Body>,
     /// For the HTTP/1.1 path.
     dyno_pool: http1::DynoPool,
-    /// Connects to dynos inside their network namespaces (`daemon::netns`).
+    /// Connects to dynos inside their network namespaces (`runtime::netns`).
     dyno_connector: DynoConnector,
     in_flight: Arc<InFlight>,
     log: RequestLog,
@@ -320,7 +320,7 @@ pub struct RouterParts {
     pub in_flight: Arc<InFlight>,
     pub wake: Wake,
     pub challenges: super::acme::Challenges,
-    /// The socket of the `daemon::netns` helper.
+    /// The socket of the `runtime::netns` helper.
     pub connector_socket: std::path::PathBuf,
 }
 
@@ -718,9 +718,10 @@ impl Router {
         let mut guard;
         let response = loop {
             attempts += 1;
-            guard = Some(self.in_flight.enter(&backend.address));
+            guard = Some(self.in_flight.enter(&backend.container));
             entry.dyno = Some(backend.dyno.clone());
-            let Ok(uri) = format!("http://{}{}", backend.address, entry.path).parse::<hyper::Uri>()
+            let Ok(uri) =
+                format!("http://{}{}", backend.container, entry.path).parse::<hyper::Uri>()
             else {
                 return page(
                     StatusCode::BAD_REQUEST,
@@ -1448,7 +1449,7 @@ mod tests {
     #[test]
     fn round_robin_visits_every_backend() {
         let backend = |dyno: &str| Backend {
-            address: format!("127.0.0.1:{}", dyno.len()),
+            container: format!("paas-test-{dyno}"),
             dyno: dyno.into(),
             netns: None,
             standby: false,

@@ -2,11 +2,12 @@
 //! implementation, and the Procfile. Outgrowing one machine means another
 //! implementation of the trait fed from the same release records.
 
+pub mod netns;
+pub mod network;
 pub mod podman;
 pub mod procfile;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -102,8 +103,9 @@ pub struct DynoSpec {
     /// One-off dynos vanish when their command ends.
     pub remove_on_exit: bool,
     pub size: DynoSize,
-    /// The app's own network, once it has add-ons (else podman's default).
-    pub network: Option<String>,
+    /// The app's own bridge network, where its dynos reach its add-ons and
+    /// no other app's dynos.
+    pub network: String,
     /// `/etc/hosts` entries: each attached add-on's name and address.
     pub hosts: Vec<(String, String)>,
 }
@@ -113,19 +115,16 @@ impl DynoSpec {
         format!("{}.{}", self.process_type, self.index)
     }
 
-    /// Tells dynos started with other add-on addresses apart (empty without
-    /// add-ons), so converge replaces them when an address changes.
+    /// Tells dynos started on another network or with other add-on
+    /// addresses apart, so converge replaces them when either changes.
     pub fn network_tag(&self) -> String {
-        network_tag(self.network.as_deref(), &self.hosts)
+        network_tag(&self.network, &self.hosts)
     }
 }
 
 /// See `DynoSpec::network_tag`.
-pub fn network_tag(network: Option<&str>, hosts: &[(String, String)]) -> String {
+pub fn network_tag(network: &str, hosts: &[(String, String)]) -> String {
     use sha2::{Digest, Sha256};
-    let Some(network) = network else {
-        return String::new();
-    };
     let digest = Sha256::digest(format!("{network} {hosts:?}").as_bytes());
     digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
@@ -155,8 +154,6 @@ pub struct Dyno {
     pub index: u32,
     pub running: bool,
     pub exit_code: i32,
-    /// Where the router reaches it (web dynos only).
-    pub address: Option<SocketAddr>,
     /// Unix seconds.
     pub started_at: i64,
     /// Its init's host pid and network namespace, while running.
@@ -209,6 +206,9 @@ pub trait Runtime {
     fn remove(&self, dynos: &[Dyno], grace: Duration) -> Result<Vec<i32>>;
     /// Whether the dyno has a socket listening on `port` inside it.
     fn is_listening(&self, dyno: &Dyno, port: u16) -> Result<bool>;
+    /// A connection to the web dyno's `$PORT`, as the router makes it, for
+    /// an HTTP health check.
+    fn connect_web(&self, dyno: &Dyno, timeout: Duration) -> Result<std::net::TcpStream>;
     /// Whether the dyno is still running, and its exit code if not.
     fn status(&self, dyno: &Dyno) -> Result<(bool, i32)>;
     /// Runs a command inside a running dyno with its config vars, as a

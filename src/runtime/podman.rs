@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Dyno, DynoSpec, Ended, NetnsRef, Runtime, DYNO_PORT};
+use super::{Dyno, DynoSpec, Ended, NetnsRef, Runtime};
 use crate::error::{Context, Error, Result};
 use crate::state::{self, AppName, Root, Settings};
 
@@ -47,6 +47,8 @@ pub struct Podman {
     image: String,
     /// Per-dyno environment files, mounted read-only into the dyno.
     env_dir: PathBuf,
+    /// The daemon's helper that connects inside dynos (`runtime::netns`).
+    connector_socket: PathBuf,
 }
 
 /// A podman command with the environment rootless podman needs, whoever runs it.
@@ -206,21 +208,12 @@ struct PsEntry {
     #[serde(default)]
     exit_code: i32,
     #[serde(default)]
-    ports: Option<Vec<PsPort>>,
-    #[serde(default)]
     started_at: i64,
     #[serde(default)]
     pid: u32,
     /// Namespace inodes by kind (`"Net": "4026532184"`), with `ps --ns`.
     #[serde(default)]
     namespaces: BTreeMap<String, String>,
-}
-
-#[derive(Deserialize)]
-struct PsPort {
-    host_ip: String,
-    container_port: u16,
-    host_port: u16,
 }
 
 impl Podman {
@@ -230,6 +223,7 @@ impl Podman {
             install_id: settings.install_id.clone(),
             image: settings.run_image.clone(),
             env_dir: root.run_dir().join("env"),
+            connector_socket: super::netns::socket_path(root),
         }
     }
 
@@ -240,15 +234,6 @@ impl Podman {
     fn to_dyno(&self, entry: PsEntry) -> Option<Dyno> {
         let label = |key: &str| entry.labels.get(key).cloned();
         let running = entry.state == "running";
-        let address = entry
-            .ports
-            .unwrap_or_default()
-            .into_iter()
-            .find_map(|port| {
-                (port.container_port == DYNO_PORT)
-                    .then(|| format!("{}:{}", port.host_ip, port.host_port).parse().ok())
-                    .flatten()
-            });
         Some(Dyno {
             id: entry.names.first()?.clone(),
             app: AppName::parse(&label("paas.app")?).ok()?,
@@ -257,7 +242,6 @@ impl Podman {
             index: label("paas.index")?.parse().ok()?,
             running,
             exit_code: entry.exit_code,
-            address,
             started_at: entry.started_at,
             netns: entry
                 .namespaces
@@ -341,14 +325,12 @@ impl Podman {
             format!("--cpu-shares={}", spec.size.cpu_shares),
             format!("--pids-limit={}", spec.size.pids),
         ]);
-        if let Some(network) = &spec.network {
-            args.push(format!("--network={network}"));
-        }
+        // No published port: the router reaches web dynos from inside their
+        // network namespace (`runtime::netns`), which spares each dyno
+        // podman's port forwarder (two processes) and its copies.
+        args.push(format!("--network={}", spec.network));
         for (host, ip) in &spec.hosts {
             args.push(format!("--add-host={host}:{ip}"));
-        }
-        if spec.process_type == "web" {
-            args.push(format!("--publish=127.0.0.1::{DYNO_PORT}"));
         }
         args.push(self.image.clone());
         args.extend(UNDER_INIT.map(String::from));
@@ -425,7 +407,6 @@ impl Runtime for Podman {
                 index: spec.index,
                 running: false,
                 exit_code: 0,
-                address: None,
                 started_at: crate::crashes::now(),
                 netns: None,
                 size: spec.size.name.to_string(),
@@ -558,6 +539,21 @@ impl Runtime for Podman {
         }))
     }
 
+    fn connect_web(&self, dyno: &Dyno, timeout: Duration) -> Result<std::net::TcpStream> {
+        let netns = dyno
+            .netns
+            .ok_or_else(|| Error::new(format!("{} is not running", dyno.name())))?;
+        super::netns::connect_dyno_blocking(&self.connector_socket, netns, timeout).map_err(|err| {
+            Error::new(match err.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                std::io::ErrorKind::NotConnected => {
+                    "the daemon's dyno connector is not running (`paas server status`)".to_string()
+                }
+                _ => err.to_string(),
+            })
+        })
+    }
+
     fn exec(&self, dyno: &Dyno, command: &[String], timeout: Duration) -> Result<(i32, String)> {
         let mut process = self::command();
         // `timeout` inside the dyno kills the command itself when it hangs.
@@ -618,8 +614,8 @@ impl Runtime for Podman {
 }
 
 /// Whether a `/proc/net/tcp` table has a socket in LISTEN state on `port`.
-/// Checked inside the dyno's network namespace, because the host side of a
-/// published port accepts connections before the app does.
+/// Read from the dyno's network namespace (`/proc/PID/net/tcp`): dynos
+/// publish no port the host could try.
 fn proc_net_has_listener(table: &str, port: u16) -> bool {
     let wanted = format!("{port:04X}");
     table.lines().skip(1).any(|line| {

@@ -139,7 +139,7 @@ impl Router {
         let mut attempts = 0;
         let outcome = loop {
             attempts += 1;
-            let guard = self.in_flight.enter(&backend.address);
+            let guard = self.in_flight.enter(&backend.container);
             entry.dyno = Some(backend.dyno.clone());
             let exchange = self.exchange(&backend, &to_send, client, input, from_dyno);
             let sent = Instant::now();
@@ -248,7 +248,7 @@ impl Router {
         match relayed {
             Ok(ended_clean) => {
                 if ended_clean && response_head.keep_alive && body_sent {
-                    self.dyno_pool.put(&backend.address, dyno);
+                    self.dyno_pool.put(&backend.container, dyno);
                 }
                 Ok(!close)
             }
@@ -269,13 +269,13 @@ impl Router {
         from_dyno: &mut BytesMut,
     ) -> Result<DynoResponse, Failure> {
         loop {
-            let (mut dyno, connect) = match self.dyno_pool.take(&backend.address) {
+            let (mut dyno, connect) = match self.dyno_pool.take(&backend.container) {
                 Some(dyno) => (dyno, None),
                 None => {
                     let started = Instant::now();
                     let dyno = self
                         .dyno_connector
-                        .connect_dyno(backend.netns, &backend.address)
+                        .connect_dyno(backend.netns)
                         .await
                         .map_err(|_| Failure::Refused)?;
                     (dyno, Some(started.elapsed()))
@@ -1036,7 +1036,7 @@ async fn discard_body(client: &mut TcpStream, input: &mut BytesMut, length: u64)
     }
 }
 
-/// Kept-alive connections to dynos, by address, of one router thread.
+/// Kept-alive connections to dynos, by dyno container, of one router thread.
 #[derive(Default)]
 pub(super) struct DynoPool(Mutex<PoolInner>);
 
@@ -1052,10 +1052,10 @@ pub(super) const POOL_IDLE: Duration = Duration::from_secs(30);
 const POOL_MAX_PER_DYNO: usize = 256;
 
 impl DynoPool {
-    /// An idle connection to `address` that is still open, if any.
-    fn take(&self, address: &str) -> Option<TcpStream> {
+    /// An idle connection to `container` that is still open, if any.
+    fn take(&self, container: &str) -> Option<TcpStream> {
         let mut pool = self.0.lock().expect("not poisoned");
-        let idle = pool.idle.get_mut(address)?;
+        let idle = pool.idle.get_mut(container)?;
         while let Some((dyno, since)) = idle.pop() {
             if since.elapsed() < POOL_IDLE && still_open(&dyno) {
                 return Some(dyno);
@@ -1064,17 +1064,17 @@ impl DynoPool {
         None
     }
 
-    fn put(&self, address: &str, dyno: TcpStream) {
+    fn put(&self, container: &str, dyno: TcpStream) {
         let mut pool = self.0.lock().expect("not poisoned");
         let now = Instant::now();
         if pool.pruned.is_none_or(|at| now - at > POOL_IDLE) {
             pool.prune(now);
         }
-        match pool.idle.get_mut(address) {
+        match pool.idle.get_mut(container) {
             Some(idle) if idle.len() < POOL_MAX_PER_DYNO => idle.push((dyno, now)),
             Some(_) => {}
             None => {
-                pool.idle.insert(address.to_string(), vec![(dyno, now)]);
+                pool.idle.insert(container.to_string(), vec![(dyno, now)]);
             }
         }
     }

@@ -1,8 +1,9 @@
-//! Connections to web dynos made inside the dyno's own network namespace,
-//! past rootless podman's port forwarder. A rootless container's published
-//! port is served by `rootlessport`, a userspace proxy that copies every
-//! byte twice more: on this machine it halved what a dyno could serve
-//! (52k against 115k requests/s) and used more CPU than the router.
+//! Connections to web dynos made inside the dyno's own network namespace.
+//! Dynos publish no port: a rootless container's published port is served
+//! by `rootlessport`, a userspace proxy (two processes, 13 MiB per dyno)
+//! that copies every byte twice more: on this machine it halved what a dyno
+//! could serve (52k against 115k requests/s) and used more CPU than the
+//! router.
 //!
 //! A helper runs in podman's user namespace (it joins that of podman's
 //! pause process at its start), where it may enter the dynos' network
@@ -11,8 +12,8 @@
 //! pid reused after the dyno ended never leads elsewhere), connects to the
 //! dynos' port from inside it and hands the connected socket to the daemon
 //! (SCM_RIGHTS); from then on the router and the dyno talk through the
-//! kernel alone. When anything of this fails, the router connects to the
-//! published port as before.
+//! kernel alone. Dynos publish no port, so this is the only way in: for the
+//! router, and for `app.json` HTTP checks (`connect_dyno_blocking`).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
@@ -34,8 +35,12 @@ use crate::state::Root;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the daemon waits for the helper's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(6);
-/// The longest pause before starting a helper that ended again.
-const RESTART_PAUSE_MAX: Duration = Duration::from_secs(60);
+/// The longest pause before starting a helper that ended again: short, as
+/// the router cannot reach dynos without it.
+const RESTART_PAUSE_MAX: Duration = Duration::from_secs(5);
+/// How long a connection waits for a helper that is not there (starting,
+/// or starting again) before it fails.
+const HELPER_WAIT: Duration = Duration::from_secs(3);
 
 /// Where the helper listens for the daemon.
 pub fn socket_path(root: &Root) -> PathBuf {
@@ -44,7 +49,7 @@ pub fn socket_path(root: &Root) -> PathBuf {
 
 /// Keeps the helper running while the daemon runs: started again when it
 /// ends (after a pause that grows while it keeps ending at once), its end
-/// logged. Meanwhile the router uses the published ports.
+/// logged. Meanwhile the router cannot reach dynos (503, H21).
 pub fn keep_helper_running(root: Root) {
     std::thread::spawn(move || {
         let mut pause = Duration::from_secs(1);
@@ -66,7 +71,7 @@ pub fn keep_helper_running(root: Root) {
             // rootful one): not every minute.
             if said != last_said {
                 eprintln!(
-                    "paas daemon: the dyno connector {said}; the router uses the dynos' published ports until it is back"
+                    "paas daemon: the dyno connector {said}; the router cannot reach dynos until it is back"
                 );
                 last_said = said;
             }
@@ -170,8 +175,7 @@ pub fn serve_helper(socket: &Path) -> Result<()> {
 
 /// Answers a daemon connection's one question, a dyno's `PID INODE` on a
 /// line: `+` with the socket; `-` when the dyno refused (it does not
-/// listen, or is gone); `?` for anything else, where the daemon uses the
-/// published port instead.
+/// listen, or is gone); `?` for anything else.
 fn answer(daemon: UnixStream) -> io::Result<()> {
     let mut line = String::new();
     BufReader::new(&daemon).read_line(&mut line)?;
@@ -323,35 +327,41 @@ impl DynoConnector {
         DynoConnector { socket }
     }
 
-    /// A new connection to a dyno: from inside its network namespace when
-    /// that is known and the helper is there, else to its published
-    /// `address`. Inside, a dyno not listening refuses (H21, or another
-    /// dyno); podman's forwarder accepts for it and then closes.
-    pub async fn connect_dyno(
-        &self,
-        netns: Option<NetnsRef>,
-        address: &str,
-    ) -> io::Result<tokio::net::TcpStream> {
-        if let Some(netns) = netns {
-            match self.connect(netns).await {
-                Ok(dyno) => return Ok(dyno),
-                Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => return Err(err),
-                Err(_) => {}
+    /// A new connection to a dyno, made from inside its network namespace
+    /// (dynos publish no port). A dyno not listening refuses (H21, or
+    /// another dyno); without its namespace, or while the helper is
+    /// restarting, it cannot be reached (`NotConnected`).
+    pub async fn connect_dyno(&self, netns: Option<NetnsRef>) -> io::Result<tokio::net::TcpStream> {
+        let netns = netns.ok_or(io::ErrorKind::NotConnected)?;
+        self.connect(netns).await
+    }
+
+    /// Waits (`HELPER_WAIT` at most) until the helper takes connections:
+    /// at the daemon's start, before it serves.
+    pub async fn wait_for_helper(&self) {
+        let _ = self.helper().await;
+    }
+
+    /// A connection to the helper, waiting for one that is starting. Not
+    /// there: `NotConnected`, not to be taken for the dyno refusing.
+    async fn helper(&self) -> io::Result<tokio::net::UnixStream> {
+        let deadline = tokio::time::Instant::now() + HELPER_WAIT;
+        loop {
+            match tokio::net::UnixStream::connect(&self.socket).await {
+                Ok(helper) => return Ok(helper),
+                Err(_) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                Err(err) => return Err(io::Error::new(io::ErrorKind::NotConnected, err)),
             }
         }
-        let dyno = tokio::net::TcpStream::connect(address).await?;
-        let _ = dyno.set_nodelay(true);
-        Ok(dyno)
     }
 
     /// A connection to a dyno from inside its network namespace. Only the
     /// dyno refusing it (or being gone) is `ConnectionRefused`.
     async fn connect(&self, netns: NetnsRef) -> io::Result<tokio::net::TcpStream> {
+        let mut helper = self.helper().await?;
         let asked = tokio::time::timeout(ANSWER_TIMEOUT, async {
-            // Not there (yet): not to be taken for the dyno refusing.
-            let mut helper = tokio::net::UnixStream::connect(&self.socket)
-                .await
-                .map_err(|err| io::Error::new(io::ErrorKind::NotConnected, err))?;
             helper.write_all(question(netns).as_bytes()).await?;
             loop {
                 helper.readable().await?;
@@ -368,6 +378,20 @@ impl DynoConnector {
         dyno.set_nonblocking(true)?;
         tokio::net::TcpStream::from_std(dyno)
     }
+}
+
+/// `DynoConnector::connect` for a thread that may block (a health check):
+/// a connection to the dyno's `$PORT` from inside its network namespace.
+pub fn connect_dyno_blocking(
+    socket: &Path,
+    netns: NetnsRef,
+    timeout: Duration,
+) -> io::Result<std::net::TcpStream> {
+    let helper = UnixStream::connect(socket)
+        .map_err(|err| io::Error::new(io::ErrorKind::NotConnected, err))?;
+    helper.set_read_timeout(Some(timeout.min(ANSWER_TIMEOUT)))?;
+    (&helper).write_all(question(netns).as_bytes())?;
+    Ok(std::net::TcpStream::from(receive_fd(helper.as_raw_fd())?))
 }
 
 #[cfg(test)]

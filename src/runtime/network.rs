@@ -1,0 +1,223 @@
+//! The podman networks dynos and add-ons live on, and the rules that keep
+//! apps apart on them.
+//!
+//! Every app has a bridge network of its own, `10.90.N.0/24`: its dynos
+//! take addresses from the lower half, the add-ons attached to it fixed ones
+//! from the top (`addons::service`). All bridges live in rootless podman's
+//! one network namespace, which has one slirp4netns for the way out; a dyno
+//! brings no network process of its own (a dyno on podman's default network
+//! brought a slirp4netns each). DNS stays off on these networks (aardvark-dns
+//! 1.4 stops answering for tens of seconds whenever a container starts or
+//! stops); dynos find add-ons in `/etc/hosts` instead.
+//!
+//! The namespace routes between its bridges. netavark's `isolate` option
+//! is asked for, but its rules are not dependable (a test saw one app's
+//! dyno reach another's in about half of its runs), so paas adds its own
+//! rule per app network there (`isolate`).
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+
+use super::podman;
+use crate::error::{Context, Error, Result};
+use crate::state::{AppName, Settings};
+
+/// The bridge network an app's dynos run on (and its add-ons join).
+pub fn app_network(settings: &Settings, app: &AppName) -> String {
+    format!("{}{app}", app_network_prefix(settings))
+}
+
+/// What every app network's name of this install starts with.
+fn app_network_prefix(settings: &Settings) -> String {
+    format!("paas-{}-app-", settings.install_id)
+}
+
+/// An app's network, ready for its dynos.
+pub struct AppNetwork {
+    pub name: String,
+    /// Whether every app network of the install is isolated from the
+    /// others. A host where the rules cannot be set still runs dynos (the
+    /// caller says so).
+    pub isolated: Result<()>,
+}
+
+/// The app's network, made if missing, with every app network of this
+/// install isolated from the others.
+pub fn ensure_app_network(settings: &Settings, app: &AppName) -> Result<AppNetwork> {
+    let name = app_network(settings, app);
+    let mut networks = list()?;
+    if !networks.contains_key(&name) {
+        ensure_network(settings, &name, false)?;
+        networks = list()?;
+    }
+    Ok(AppNetwork {
+        name,
+        isolated: isolate(settings, &networks),
+    })
+}
+
+/// Every podman network of this user (any install's) by name, with the
+/// first three octets of its subnet (`10.90.7`).
+fn list() -> Result<BTreeMap<String, String>> {
+    let output = podman::run(&["network", "ls", "--format", "json"])?;
+    let networks: Vec<serde_json::Value> =
+        serde_json::from_str(&output).context(|| "reading `podman network ls`".into())?;
+    Ok(networks
+        .iter()
+        .filter_map(|network| {
+            let name = network["name"].as_str()?;
+            let subnet = network["subnets"][0]["subnet"].as_str()?;
+            let (prefix, _) = subnet.rsplit_once('.')?;
+            Some((name.to_string(), prefix.to_string()))
+        })
+        .collect())
+}
+
+/// Makes a network unless it exists, on the first free `10.90.N.0/24`.
+/// Dynamic addresses come from the lower half; add-ons take fixed ones from
+/// the top. Returns the first three octets (`10.90.7`).
+pub fn ensure_network(settings: &Settings, name: &str, internal: bool) -> Result<String> {
+    let networks = list()?;
+    if let Some(prefix) = networks.get(name) {
+        return Ok(prefix.clone());
+    }
+    let taken: Vec<&String> = networks.values().collect();
+    for n in 0..=255u8 {
+        let prefix = format!("10.90.{n}");
+        if taken.contains(&&prefix) {
+            continue;
+        }
+        let subnet = format!("{prefix}.0/24");
+        let range = format!("{prefix}.0/25");
+        let label = format!("paas.install={}", settings.install_id);
+        let mut args = vec![
+            "network",
+            "create",
+            "--disable-dns",
+            "--opt",
+            "isolate=true",
+            "--subnet",
+            &subnet,
+            "--ip-range",
+            &range,
+            "--label",
+            &label,
+        ];
+        if internal {
+            args.push("--internal");
+        }
+        args.push(name);
+        match podman::run(&args) {
+            Ok(_) => return Ok(prefix),
+            // Made meanwhile by a concurrent operation, or the subnet taken
+            // by one.
+            Err(err) => match list()?.get(name) {
+                Some(prefix) => return Ok(prefix.clone()),
+                None if err.report().contains("already") => continue,
+                None => return Err(err),
+            },
+        }
+    }
+    Err(
+        Error::new("no free 10.90.N.0/24 subnet for another network")
+            .hint("remove unused podman networks (`podman network prune`)"),
+    )
+}
+
+/// The rule that lets into an app network (`10.90.7`) only connections
+/// made from inside it; answers to its own connections out still come in.
+/// Traffic within a network never leaves its bridge, and the add-ons an app
+/// reaches sit on its network.
+fn isolation_rule(prefix: &str) -> Vec<String> {
+    let subnet = format!("{prefix}.0/24");
+    [
+        "-d",
+        &subnet,
+        "!",
+        "-s",
+        &subnet,
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "NEW",
+        "-m",
+        "comment",
+        "--comment",
+        &isolation_comment(prefix),
+        "-j",
+        "DROP",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// How `iptables -S` shows that a network's rule is in place.
+fn isolation_comment(prefix: &str) -> String {
+    format!("paas-isolate-{prefix}")
+}
+
+/// Adds the isolation rule of each of this install's app networks that
+/// lacks it, in rootless podman's network namespace. The namespace is made
+/// anew when its last container stops, without the rules, so this runs
+/// before dynos start and on every pass of the daemon.
+fn isolate(settings: &Settings, networks: &BTreeMap<String, String>) -> Result<()> {
+    let ours = app_network_prefix(settings);
+    let prefixes: Vec<&String> = networks
+        .iter()
+        .filter(|(name, _)| name.starts_with(&ours))
+        .map(|(_, prefix)| prefix)
+        .collect();
+    if prefixes.is_empty() {
+        return Ok(());
+    }
+    let iptables = |args: &[String]| {
+        podman::command()
+            .args(["unshare", "--rootless-netns", "iptables", "-w"])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .context(|| "running iptables in podman's network namespace".into())
+    };
+    let listed = iptables(&["-S".into(), "FORWARD".into()])?;
+    let present = String::from_utf8_lossy(&listed.stdout);
+    for prefix in prefixes {
+        if present.contains(&format!("\"{}\"", isolation_comment(prefix))) {
+            continue;
+        }
+        let mut insert = vec!["-I".to_string(), "FORWARD".into()];
+        insert.extend(isolation_rule(prefix));
+        let added = iptables(&insert)?;
+        if !added.status.success() {
+            return Err(Error::new("could not isolate the app networks")
+                .cause(String::from_utf8_lossy(&added.stderr).trim()));
+        }
+    }
+    Ok(())
+}
+
+/// The daemon's check on every pass: each app network of this install is
+/// isolated.
+pub fn ensure_isolation(settings: &Settings) -> Result<()> {
+    isolate(settings, &list()?)
+}
+
+/// Removes an app's network once nothing uses it (the app is destroyed).
+pub fn remove_app_network(settings: &Settings, app: &AppName) {
+    let _ = podman::run(&["network", "rm", "--force", &app_network(settings, app)]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_isolation_rule_is_found_by_its_comment_as_iptables_lists_it() {
+        let rule = isolation_rule("10.90.7");
+        assert_eq!(rule.first().map(String::as_str), Some("-d"));
+        assert!(rule.windows(2).any(|w| w == ["!", "-s"]));
+        // `iptables -S` quotes comments: a prefix is not found inside a longer one.
+        let listed = "-A FORWARD ! -s 10.90.17.0/24 -d 10.90.17.0/24 -m conntrack --ctstate NEW -m comment --comment \"paas-isolate-10.90.17\" -j DROP\n";
+        assert!(listed.contains(&format!("\"{}\"", isolation_comment("10.90.17"))));
+        assert!(!listed.contains(&format!("\"{}\"", isolation_comment("10.90.1"))));
+    }
+}
