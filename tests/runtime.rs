@@ -125,7 +125,14 @@ fn one_apps_dynos_cannot_connect_to_anothers() {
             .to_string()
     };
     assert_eq!(answer("walled"), "OPEN", "its own app's dynos reach it");
-    assert_eq!(answer("prober"), "CLOSED", "another app's dynos do not");
+    let from_prober = answer("prober");
+    assert_eq!(
+        from_prober,
+        "CLOSED",
+        "another app's dynos do not reach {ip}; podman's network namespace has:\n{}\n{}",
+        server.podman(&["unshare", "--rootless-netns", "iptables-save"]),
+        server.podman(&["unshare", "--rootless-netns", "ip", "-br", "addr"]),
+    );
     // Nor by the host: it publishes no port.
     let ports = server.podman(&["port", &web]);
     assert!(!ports.contains("127.0.0.1:"), "{ports}");

@@ -159,7 +159,10 @@ fn isolation_comment(prefix: &str) -> String {
 /// Adds the isolation rule of each of this install's app networks that
 /// lacks it, in rootless podman's network namespace. The namespace is made
 /// anew when its last container stops, without the rules, so this runs
-/// before dynos start and on every pass of the daemon.
+/// before dynos start and on every pass of the daemon. In the `mangle`
+/// table, which the kernel passes before `filter`: netavark inserts its
+/// own jump (accepting whatever leaves a network) at the top of `filter`'s
+/// FORWARD when it sets up a fresh namespace, above any rule already there.
 fn isolate(settings: &Settings, networks: &BTreeMap<String, String>) -> Result<()> {
     let ours = app_network_prefix(settings);
     let prefixes: Vec<&String> = networks
@@ -178,13 +181,13 @@ fn isolate(settings: &Settings, networks: &BTreeMap<String, String>) -> Result<(
             .output()
             .context(|| "running iptables in podman's network namespace".into())
     };
-    let listed = iptables(&["-S".into(), "FORWARD".into()])?;
+    let listed = iptables(&["-t".into(), "mangle".into(), "-S".into(), "FORWARD".into()])?;
     let present = String::from_utf8_lossy(&listed.stdout);
     for prefix in prefixes {
         if present.contains(&format!("\"{}\"", isolation_comment(prefix))) {
             continue;
         }
-        let mut insert = vec!["-I".to_string(), "FORWARD".into()];
+        let mut insert = vec!["-t".into(), "mangle".into(), "-I".into(), "FORWARD".into()];
         insert.extend(isolation_rule(prefix));
         let added = iptables(&insert)?;
         if !added.status.success() {
