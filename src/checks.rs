@@ -11,27 +11,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::runtime::{Dyno, Runtime, DYNO_PORT};
-
-/// How long a dyno without checks of its own must stay up (Dokku's default).
-pub const DEFAULT_UPTIME_SECS: u64 = 10;
-
-/// Whether a user's change waits for checks (`checks:enable|skip|disable`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChecksMode {
-    /// New dynos pass their checks before traffic moves.
-    #[default]
-    Enabled,
-    /// New dynos get traffic once web dynos listen on `$PORT`.
-    Skipped,
-    /// The old dynos stop before the new ones start: downtime, for apps that
-    /// cannot run two copies at once.
-    Disabled,
-}
 
 /// One check of `app.json`: `{"healthchecks": {"web": [ {...} ]}}`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -25,12 +25,11 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command as Process;
 
-use crate::checks::ChecksMode;
 use crate::cli::{Cli, Command};
 use crate::converge::Platform;
 use crate::error::{Error, Result};
 use crate::runtime::podman::Podman;
-use crate::state::{AppDir, AppName, Root, Settings};
+use crate::state::{AppDir, AppName, ChecksMode, Root, Settings};
 
 /// What every app command needs: the install and who is asking.
 pub struct Ctx {
