@@ -395,7 +395,7 @@ impl Platform<'_> {
                 .join(crate::runtime::log_file_name(&dyno, &instance)),
             instance,
             remove_on_exit: false,
-            size: crate::runtime::DEFAULT_SIZE,
+            size: state::DEFAULT_SIZE,
             network,
             hosts,
         }

@@ -268,7 +268,7 @@ impl Podman {
                     pid: entry.pid,
                     inode,
                 }),
-            size: label("paas.size").unwrap_or_else(|| super::DEFAULT_SIZE.name.to_string()),
+            size: label("paas.size").unwrap_or_else(|| state::DEFAULT_SIZE.name.to_string()),
             network_tag: label("paas.network").unwrap_or_default(),
         })
     }

@@ -1,9 +1,11 @@
 //! The store: every piece of state lives in plain files under one root
 //! (`PAAS_ROOT`, default `/var/lib/paas`). See docs/state.md for the layout.
 
+mod dyno_size;
 mod files;
 mod names;
 
+pub use dyno_size::{DynoSize, DEFAULT_SIZE};
 pub use files::{
     create_dir, random_bytes, random_u64, read_untrusted, remove_dir_whole, sync_dir, write_atomic,
     write_new, Lock,
@@ -206,11 +208,11 @@ impl AppSettings {
     }
 
     /// The size of a process type's dynos.
-    pub fn size_of(&self, process_type: &str) -> crate::runtime::DynoSize {
+    pub fn size_of(&self, process_type: &str) -> DynoSize {
         self.sizes
             .get(process_type)
-            .and_then(|name| crate::runtime::DynoSize::parse(name))
-            .unwrap_or(crate::runtime::DEFAULT_SIZE)
+            .and_then(|name| DynoSize::parse(name))
+            .unwrap_or(DEFAULT_SIZE)
     }
 }
 
