@@ -14,6 +14,7 @@ pub mod certs;
 pub mod checks;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod commands;
 pub mod completion;
 pub mod converge;

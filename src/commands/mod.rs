@@ -359,10 +359,10 @@ pub fn heroku_time(unix_seconds: i64) -> String {
     format!("{stamp} (~ {ago} ago)")
 }
 
-/// Parses an RFC 3339 time to unix seconds.
-pub fn rfc3339_to_unix(text: &str) -> i64 {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map_or(0, |t| t.unix_timestamp())
+/// `heroku_time` of a time as records store it (RFC 3339).
+pub fn heroku_time_from_rfc3339(text: &str) -> String {
+    // A stored time that does not parse shows as the epoch, as it always has.
+    heroku_time(crate::clock::rfc3339_to_unix(text).unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -374,6 +374,5 @@ mod tests {
         let text = heroku_time(1_795_300_000);
         assert!(text.starts_with("2026/11/21 "), "{text}");
         assert!(text.contains(" +0000 (~ "), "{text}");
-        assert_eq!(rfc3339_to_unix("2026-11-21T10:00:00Z"), 1_795_255_200);
     }
 }
