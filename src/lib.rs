@@ -35,3 +35,4 @@ pub mod slug;
 pub mod ssh;
 pub mod state;
 pub mod tls;
+pub mod users;

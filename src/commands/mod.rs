@@ -306,7 +306,7 @@ fn files_for_stdin(command: &Command) -> Result<Option<(Vec<PathBuf>, String)>> 
 /// always belong to one unprivileged user.
 fn reexec_as_owner(root: &Root, command: &Command, args: &[String]) -> Result<()> {
     let settings = root.settings()?;
-    let home = crate::install::user_home(&settings.user)?;
+    let home = crate::users::user_home(&settings.user)?;
     let mut args = args.to_vec();
     let mut process = Process::new("runuser");
     // The owner runs in `/` and may not read root's files: files named here

@@ -8,9 +8,7 @@ pub mod programs;
 pub mod sshd;
 mod stack;
 
-pub use host::{
-    pid_alive, podman_as, start_daemon, supervisor_pid_file, systemd_running, user_home, user_uid,
-};
+pub use host::{pid_alive, podman_as, start_daemon, supervisor_pid_file, systemd_running};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -302,7 +300,7 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 /// forced command and the daemon cannot start.
 fn check_reachable(root: &Path, user: &str) -> Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let uid = host::user_uid(user)?;
+    let uid = crate::users::user_uid(user)?;
     for dir in root.ancestors().skip(1) {
         let meta = fs::metadata(dir).context(|| format!("reading `{}`", dir.display()))?;
         let mode = meta.permissions().mode();

@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::host::{chown_tree, pid_alive, user_home};
+use super::host::{chown_tree, pid_alive};
 use super::Report;
 use crate::error::{Context, Error, Result};
 use crate::state::{self, Root, Settings};
+use crate::users::user_home;
 
 pub fn authorized_keys_path(root: &Root, settings: &Settings) -> Result<PathBuf> {
     if settings.local {
