@@ -18,10 +18,8 @@ use sha2::{Digest, Sha256};
 use crate::cli::InstallArgs;
 use crate::completion::Shell;
 use crate::error::{Context, Error, Result};
-use crate::keys::{Key, Registry, FIRST_ADMIN};
+use crate::keys::{authorized_keys_path, Key, Registry, FIRST_ADMIN};
 use crate::state::{self, Root, Settings};
-
-pub use sshd::authorized_keys_path;
 
 /// Collects what each step did, to tell a no-op from a change.
 pub struct Report {
@@ -449,7 +447,7 @@ fn ensure_admin_key(
         report.done("added the admin key");
     }
     registry.save(root, settings)?;
-    let keys_file = sshd::authorized_keys_path(root, settings)?;
+    let keys_file = authorized_keys_path(root, settings)?;
     host::chown_tree(keys_file.parent().expect("has a parent"), &settings.user)?;
     host::chown_tree(&root.keys_dir(), &settings.user)
 }
