@@ -8,9 +8,10 @@ pub mod procfile;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::Duration;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::state::{AppName, DynoSize};
 
 /// The port a dyno listens on inside its container (`$PORT`).
@@ -158,6 +159,49 @@ pub trait Runtime {
 /// Heroku's R14 comes at the quota; a dyno at this share of its hard limit
 /// (which the kernel keeps it under by reclaiming) is there.
 pub const R14_PERCENT: f64 = 95.0;
+
+/// Runs `command` (which enforces `timeout` itself, inside the dyno) and
+/// collects its output; this side gives up a little later, in case the
+/// runtime hangs. Used by runtimes for command checks (`Runtime::exec`).
+pub fn output_within(
+    mut command: std::process::Command,
+    timeout: Duration,
+) -> Result<(i32, String)> {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| Error::new("cannot run the check's command").cause(err))?;
+    let pid = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    // Both pipes are drained while it runs, so a talkative command never blocks.
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    let too_long = || {
+        Error::new(format!(
+            "the command did not finish within {} s",
+            timeout.as_secs()
+        ))
+    };
+    let output = match receiver.recv_timeout(timeout + Duration::from_secs(10)) {
+        Ok(output) => output.map_err(|err| Error::new("reading the check's output").cause(err))?,
+        Err(_) => {
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            return Err(too_long());
+        }
+    };
+    // `timeout -s KILL`'s status when it had to kill.
+    let code = output.status.code().unwrap_or(-1);
+    if code == 137 {
+        return Err(too_long());
+    }
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    let skip = text.chars().count().saturating_sub(2000);
+    Ok((code, text.chars().skip(skip).collect()))
+}
 
 /// `podman stats` lines `<name> <percent>%` as (name, percent).
 pub fn parse_memory_percent(text: &str) -> Vec<(String, f64)> {

@@ -568,7 +568,7 @@ impl Runtime for Podman {
             .arg(ENTRYPOINT)
             .arg("check")
             .args(command);
-        crate::checks::output_within(process, timeout)
+        super::output_within(process, timeout)
     }
 
     fn oom_killed(&self, dyno: &Dyno) -> bool {
