@@ -7,7 +7,7 @@
 //! `commands` are the CLI; `install` sets up a machine.
 
 #[macro_use]
-pub mod output;
+mod say;
 pub mod addons;
 pub mod build;
 pub mod certs;
@@ -28,6 +28,7 @@ pub mod install;
 pub mod keys;
 pub mod logs;
 pub mod net;
+pub mod output;
 pub mod probation;
 pub mod release;
 pub mod runtime;
