@@ -5,14 +5,20 @@
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::cli::ColorChoice;
-
 static COLOR: AtomicBool = AtomicBool::new(false);
 
 /// Whether this process would colour its own output: stdout is a terminal
 /// and `NO_COLOR` is unset (https://no-color.org).
 pub fn color_wanted_here() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// `--color`: when output is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Decides once, from `--color`, whether output is coloured.
