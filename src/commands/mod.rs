@@ -10,6 +10,7 @@ mod config;
 mod deploy;
 mod domains;
 mod drains;
+mod forward;
 mod keys;
 mod logs;
 mod maintenance;
@@ -110,7 +111,7 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
         Command::Manpage => crate::docs::manpage(),
         command => {
             if let Some(server) = crate::client::server_for(cli.remote.as_deref(), &root)? {
-                return crate::client::run(&server, cli.app, &command, args);
+                return forward::run(&server, cli.app, &command, args);
             }
             if is_root_user() {
                 return reexec_as_owner(&root, &command, args);
