@@ -5,6 +5,11 @@
 //! `release` (the ledger) → `converge` (make podman match) via `runtime` →
 //! `daemon` (router, reconciler). `state` is the store under them all;
 //! `commands` are the CLI; `install` sets up a machine.
+//!
+//! The modules stand in layers that import only downward (ground, `state`,
+//! records, `runtime` and `build`, workflows, `daemon`, then the terminal
+//! side, the command line, `commands` and `install`): `layers.rs` ranks each
+//! one and its test fails on an import that goes up.
 
 #[macro_use]
 mod say;
@@ -26,6 +31,8 @@ pub mod error;
 pub mod git;
 pub mod install;
 pub mod keys;
+#[cfg(test)]
+mod layers;
 pub mod logs;
 pub mod net;
 pub mod output;
