@@ -8,30 +8,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::runtime::{Dyno, Runtime, DYNO_PORT};
-
-/// How long a dyno without checks of its own must stay up (Dokku's default).
-pub const DEFAULT_UPTIME_SECS: u64 = 10;
-
-/// Whether a user's change waits for checks (`checks:enable|skip|disable`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChecksMode {
-    /// New dynos pass their checks before traffic moves.
-    #[default]
-    Enabled,
-    /// New dynos get traffic once web dynos listen on `$PORT`.
-    Skipped,
-    /// The old dynos stop before the new ones start: downtime, for apps that
-    /// cannot run two copies at once.
-    Disabled,
-}
 
 /// One check of `app.json`: `{"healthchecks": {"web": [ {...} ]}}`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -386,49 +368,6 @@ fn sleep_until_or_exit(target: &Target, when: Instant) {
         }
         sleep_until(when.min(Instant::now() + Duration::from_millis(500)));
     }
-}
-
-/// Runs `command` (which enforces `timeout` itself, inside the dyno) and
-/// collects its output; this side gives up a little later, in case the
-/// runtime hangs. Used by runtimes for command checks.
-pub fn output_within(
-    mut command: std::process::Command,
-    timeout: Duration,
-) -> Result<(i32, String)> {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|err| Error::new("cannot run the check's command").cause(err))?;
-    let pid = child.id();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    // Both pipes are drained while it runs, so a talkative command never blocks.
-    std::thread::spawn(move || {
-        let _ = sender.send(child.wait_with_output());
-    });
-    let too_long = || {
-        Error::new(format!(
-            "the command did not finish within {} s",
-            timeout.as_secs()
-        ))
-    };
-    let output = match receiver.recv_timeout(timeout + Duration::from_secs(10)) {
-        Ok(output) => output.map_err(|err| Error::new("reading the check's output").cause(err))?,
-        Err(_) => {
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            return Err(too_long());
-        }
-    };
-    // `timeout -s KILL`'s status when it had to kill.
-    let code = output.status.code().unwrap_or(-1);
-    if code == 137 {
-        return Err(too_long());
-    }
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    let skip = text.chars().count().saturating_sub(2000);
-    Ok((code, text.chars().skip(skip).collect()))
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use clap_complete::engine::ArgValueCandidates;
 
+use crate::output::ColorChoice;
 use crate::state::DEFAULT_ROOT;
 
 /// A Heroku-style platform for one small server: `git push deploy master`,
@@ -700,13 +701,6 @@ pub struct Format {
     /// Print JSON (a stable schema, documented in docs/commands.md).
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
 }
 
 /// The words of a one-off dyno's command (`run`, `run:detached`).

@@ -14,14 +14,13 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::ChecksMode;
 use crate::crashes::{self, Crashes};
 use crate::error::{Context, Error, Result};
 use crate::logs;
 use crate::release::Release;
 use crate::runtime::{Dyno, DynoSpec, NetnsRef, Runtime, DYNO_PORT};
 use crate::slug;
-use crate::state::{self, AppDir, Root, Settings};
+use crate::state::{self, AppDir, ChecksMode, Root, Settings, STOP_GRACE};
 
 /// How long a new web dyno has to listen on `$PORT` (Heroku's R10 limit).
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -32,9 +31,6 @@ pub const R10_EXIT: i32 = 137;
 pub const ONE_OFF_TYPE: &str = "run";
 /// The release phase's one-off dyno (`release.1`): never part of the formation.
 pub const RELEASE_TYPE: &str = "release";
-
-/// SIGTERM, then this long, then SIGKILL.
-pub const STOP_GRACE: Duration = Duration::from_secs(30);
 
 /// What the router reads: where an app's web dynos answer.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -433,7 +429,7 @@ impl Platform<'_> {
                 .join(crate::runtime::log_file_name(&dyno, &instance)),
             instance,
             remove_on_exit: false,
-            size: crate::runtime::DEFAULT_SIZE,
+            size: state::DEFAULT_SIZE,
             network: String::new(),
             hosts: Vec::new(),
         }

@@ -3,7 +3,7 @@
 //! and `restrict`; admins may manage everyone's keys.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine as _;
@@ -12,9 +12,20 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Context, Error, Result};
 use crate::state::{self, Lock, Root, Settings};
+use crate::users::user_home;
 
 /// The user of the key given at install time.
 pub const FIRST_ADMIN: &str = "admin";
+
+/// Where sshd reads the keys: the install's own file for a `--local`
+/// install (its private sshd), else the owner's `~/.ssh/authorized_keys`.
+pub fn authorized_keys_path(root: &Root, settings: &Settings) -> Result<PathBuf> {
+    if settings.local {
+        Ok(root.authorized_keys())
+    } else {
+        Ok(user_home(&settings.user)?.join(".ssh/authorized_keys"))
+    }
+}
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Registry {
@@ -190,7 +201,7 @@ impl Registry {
             ));
             lines.push('\n');
         }
-        let path = crate::install::authorized_keys_path(root, settings)?;
+        let path = authorized_keys_path(root, settings)?;
         if fs::read_to_string(&path).ok().as_deref() == Some(lines.as_str()) {
             return Ok(());
         }

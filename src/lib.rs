@@ -5,15 +5,21 @@
 //! `release` (the ledger) → `converge` (make podman match) via `runtime` →
 //! `daemon` (router, reconciler). `state` is the store under them all;
 //! `commands` are the CLI; `install` sets up a machine.
+//!
+//! The modules stand in layers that import only downward (ground, `state`,
+//! records, `runtime` and `build`, workflows, `daemon`, then the terminal
+//! side, the command line, `commands` and `install`): `layers.rs` ranks each
+//! one and its test fails on an import that goes up.
 
 #[macro_use]
-pub mod output;
+mod say;
 pub mod addons;
 pub mod build;
 pub mod certs;
 pub mod checks;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod commands;
 pub mod completion;
 pub mod converge;
@@ -25,8 +31,11 @@ pub mod error;
 pub mod git;
 pub mod install;
 pub mod keys;
+#[cfg(test)]
+mod layers;
 pub mod logs;
 pub mod net;
+pub mod output;
 pub mod probation;
 pub mod release;
 pub mod runtime;
@@ -34,3 +43,4 @@ pub mod slug;
 pub mod ssh;
 pub mod state;
 pub mod tls;
+pub mod users;

@@ -1,31 +1,9 @@
-//! Progress lines for people, on stderr. Best effort: a client that hangs
-//! up mid-push must not stop a deploy half-way, so a failed write is ignored
-//! instead of panicking as `eprintln!` would.
-
-/// A line on stderr, ignoring a closed pipe.
-#[macro_export]
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
-/// The start of a line on stderr (`Scaling dynos... `), finished by `say!`.
-#[macro_export]
-macro_rules! say_partial {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let mut stderr = std::io::stderr();
-        let _ = write!(stderr, $($arg)*);
-        let _ = stderr.flush();
-    }};
-}
+//! What commands print for people: colour, headers, tables, JSON, a
+//! spinner, and what they read from a pipe. Progress lines on stderr are
+//! `say!` (src/say.rs), which every layer uses.
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-use crate::cli::ColorChoice;
 
 static COLOR: AtomicBool = AtomicBool::new(false);
 
@@ -33,6 +11,14 @@ static COLOR: AtomicBool = AtomicBool::new(false);
 /// and `NO_COLOR` is unset (https://no-color.org).
 pub fn color_wanted_here() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// `--color`: when output is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Decides once, from `--color`, whether output is coloured.

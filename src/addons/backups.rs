@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{service, Addon, AddonDir, Kind};
+use crate::clock::rfc3339_to_unix;
 use crate::error::{Context, Error, Result};
 use crate::state::{self, Root, Settings};
 
@@ -287,17 +288,21 @@ pub fn due(schedule: &Schedule, backups: &[Backup], now: i64) -> bool {
     if last > now {
         last -= 86_400;
     }
+    // A backup whose time does not parse counts as taken at the epoch, as
+    // it always has: never the one that makes a schedule done.
     !backups
         .iter()
-        .any(|b| b.scheduled && crate::commands::rfc3339_to_unix(&b.created_at) >= last)
+        .any(|b| b.scheduled && rfc3339_to_unix(&b.created_at).unwrap_or(0) >= last)
 }
 
 /// Scheduled backups older than the schedule keeps.
 pub fn expired(schedule: &Schedule, backups: &[Backup], now: i64) -> Vec<String> {
     let keep_from = now - i64::from(schedule.retain_days) * 86_400;
+    // A backup whose time does not parse counts as taken at the epoch, as
+    // it always has: expired.
     backups
         .iter()
-        .filter(|b| b.scheduled && crate::commands::rfc3339_to_unix(&b.created_at) < keep_from)
+        .filter(|b| b.scheduled && rfc3339_to_unix(&b.created_at).unwrap_or(0) < keep_from)
         .map(|b| b.id.clone())
         .collect()
 }

@@ -440,7 +440,7 @@ pub fn info(ctx: &Ctx, name: &str) -> Result<()> {
     );
     println!(
         "Created:     {} by {}",
-        super::heroku_time(super::rfc3339_to_unix(&addon.created_at)),
+        super::heroku_time_from_rfc3339(&addon.created_at),
         addon.created_by
     );
     println!("App:         {}", addon.app);

@@ -1,6 +1,6 @@
 //! `apps`, `apps:create`, `apps:info`, `apps:destroy`.
 
-use super::{heroku_time, Ctx};
+use super::{heroku_time_from_rfc3339, Ctx};
 use crate::cli::Format;
 use crate::converge;
 use crate::error::{Error, Result};
@@ -132,7 +132,7 @@ pub fn info(ctx: &Ctx) -> Result<()> {
             "Release:  v{} ({}, {})",
             release.version,
             release.description,
-            heroku_time(super::rfc3339_to_unix(&release.created_at))
+            heroku_time_from_rfc3339(&release.created_at)
         ),
         None => println!("Release:  none yet"),
     }

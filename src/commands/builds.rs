@@ -1,6 +1,6 @@
 //! `builds`, `builds:output`.
 
-use super::{heroku_time, rfc3339_to_unix, Ctx};
+use super::{heroku_time_from_rfc3339, Ctx};
 use crate::build::history::{self, BuildRecord};
 use crate::cli::Format;
 use crate::error::{Context, Result};
@@ -25,7 +25,7 @@ pub fn list(ctx: &Ctx, num: usize, format: Format) -> Result<()> {
                 b.status.clone(),
                 b.commit.chars().take(7).collect(),
                 b.user.clone(),
-                heroku_time(rfc3339_to_unix(&b.created_at)),
+                heroku_time_from_rfc3339(&b.created_at),
                 b.seconds.map_or(String::new(), |s| format!("{s:.1}s")),
                 b.release.map_or(String::new(), |v| format!("v{v}")),
             ]

@@ -3,9 +3,10 @@
 //! and the window after it (see `crate::probation`).
 
 use super::Ctx;
-use crate::checks::{self, ChecksMode};
+use crate::checks;
 use crate::error::{Error, Result};
 use crate::release::Ledger;
+use crate::state::ChecksMode;
 
 pub fn show(ctx: &Ctx) -> Result<()> {
     let app = ctx.app()?;

@@ -10,6 +10,7 @@ mod config;
 mod deploy;
 mod domains;
 mod drains;
+mod forward;
 mod keys;
 mod logs;
 mod maintenance;
@@ -25,12 +26,11 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command as Process;
 
-use crate::checks::ChecksMode;
 use crate::cli::{Cli, Command};
 use crate::converge::Platform;
 use crate::error::{Error, Result};
 use crate::runtime::podman::Podman;
-use crate::state::{AppDir, AppName, Root, Settings};
+use crate::state::{AppDir, AppName, ChecksMode, Root, Settings};
 
 /// What every app command needs: the install and who is asking.
 pub struct Ctx {
@@ -111,7 +111,7 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
         Command::Manpage => crate::docs::manpage(),
         command => {
             if let Some(server) = crate::client::server_for(cli.remote.as_deref(), &root)? {
-                return crate::client::run(&server, cli.app, &command, args);
+                return forward::run(&server, cli.app, &command, args);
             }
             if is_root_user() {
                 return reexec_as_owner(&root, &command, args);
@@ -307,7 +307,7 @@ fn files_for_stdin(command: &Command) -> Result<Option<(Vec<PathBuf>, String)>> 
 /// always belong to one unprivileged user.
 fn reexec_as_owner(root: &Root, command: &Command, args: &[String]) -> Result<()> {
     let settings = root.settings()?;
-    let home = crate::install::user_home(&settings.user)?;
+    let home = crate::users::user_home(&settings.user)?;
     let mut args = args.to_vec();
     let mut process = Process::new("runuser");
     // The owner runs in `/` and may not read root's files: files named here
@@ -360,10 +360,10 @@ pub fn heroku_time(unix_seconds: i64) -> String {
     format!("{stamp} (~ {ago} ago)")
 }
 
-/// Parses an RFC 3339 time to unix seconds.
-pub fn rfc3339_to_unix(text: &str) -> i64 {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map_or(0, |t| t.unix_timestamp())
+/// `heroku_time` of a time as records store it (RFC 3339).
+pub fn heroku_time_from_rfc3339(text: &str) -> String {
+    // A stored time that does not parse shows as the epoch, as it always has.
+    heroku_time(crate::clock::rfc3339_to_unix(text).unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -375,6 +375,5 @@ mod tests {
         let text = heroku_time(1_795_300_000);
         assert!(text.starts_with("2026/11/21 "), "{text}");
         assert!(text.contains(" +0000 (~ "), "{text}");
-        assert_eq!(rfc3339_to_unix("2026-11-21T10:00:00Z"), 1_795_255_200);
     }
 }

@@ -38,7 +38,7 @@ pub fn info(ctx: &Ctx, db: &Database) -> Result<()> {
     println!("PG Version:  {}", addon.version);
     println!(
         "Created:     {}",
-        super::heroku_time(super::rfc3339_to_unix(&addon.created_at))
+        super::heroku_time_from_rfc3339(&addon.created_at)
     );
     if status == "running" {
         let facts = service::psql_as_superuser(
@@ -220,7 +220,7 @@ pub fn list_backups(ctx: &Ctx, db: &Database, format: Format) -> Result<()> {
         for b in backups.iter().rev() {
             rows.push(vec![
                 b.id.clone(),
-                super::heroku_time(super::rfc3339_to_unix(&b.created_at)),
+                super::heroku_time_from_rfc3339(&b.created_at),
                 crate::slug::human_size(b.size),
                 if b.scheduled { "scheduled" } else { "manual" }.to_string(),
             ]);
@@ -337,7 +337,7 @@ pub fn backup_info(ctx: &Ctx, id: Option<&str>, db: &Database) -> Result<()> {
     println!("Database:    {}", addon.name);
     println!(
         "Created at:  {}",
-        super::heroku_time(super::rfc3339_to_unix(&backup.created_at))
+        super::heroku_time_from_rfc3339(&backup.created_at)
     );
     println!(
         "Size:        {} ({} bytes)",

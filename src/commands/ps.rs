@@ -11,8 +11,7 @@ use crate::logs;
 use crate::output::{self, paint, Style};
 use crate::release::Ledger;
 use crate::runtime::Runtime;
-use crate::runtime::{DynoSize, DEFAULT_SIZE};
-use crate::state::{AppName, ProcessType};
+use crate::state::{AppName, DynoSize, ProcessType, DEFAULT_SIZE};
 
 /// `ps --json`: the formation, then every dyno.
 #[derive(serde::Serialize)]

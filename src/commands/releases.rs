@@ -1,7 +1,7 @@
 //! `releases`, `releases:info`, `releases:rollback`.
 
 use super::deploy::roll_out;
-use super::{heroku_time, rfc3339_to_unix, Ctx};
+use super::{heroku_time_from_rfc3339, Ctx};
 use crate::cli::Format;
 use crate::converge::Mode;
 use crate::error::{Error, Result};
@@ -66,7 +66,7 @@ pub fn list(ctx: &Ctx, num: usize, format: Format) -> Result<()> {
                     None => release.description.clone(),
                 },
                 release.user.clone(),
-                heroku_time(rfc3339_to_unix(&release.created_at)),
+                heroku_time_from_rfc3339(&release.created_at),
             ]
         })
         .collect();
@@ -88,7 +88,7 @@ pub fn info(ctx: &Ctx, version: Option<String>) -> Result<()> {
     println!("Change:      {}", release.description);
     println!(
         "When:        {}",
-        heroku_time(rfc3339_to_unix(&release.created_at))
+        heroku_time_from_rfc3339(&release.created_at)
     );
     if let Some(commit) = &release.commit {
         println!("Commit:      {commit}");

@@ -173,7 +173,7 @@ fn status(root: &Root) -> Result<()> {
     );
     check(
         "user",
-        install::user_uid(&settings.user)
+        crate::users::user_uid(&settings.user)
             .map(|uid| format!("`{}` (uid {uid})", settings.user))
             .map_err(|e| (e.message().to_string(), "run `paas server install`".into())),
     );

@@ -1,7 +1,6 @@
 //! Host-level install steps: packages, the owner user, and podman's quirks,
 //! each detected on this machine rather than assumed.
 
-use std::ffi::CString;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -12,6 +11,7 @@ use std::time::{Duration, Instant};
 use super::Report;
 use crate::error::{Context, Error, Result};
 use crate::state::{self, Root, Settings};
+use crate::users::{lookup_user, user_home, user_uid};
 
 pub fn require_root() -> Result<()> {
     if unsafe { libc::geteuid() } != 0 {
@@ -59,40 +59,6 @@ pub fn ensure_packages(report: &mut Report) -> Result<()> {
                 .hint("check that apt can reach the Debian mirror, then run the install again"),
         ),
     }
-}
-
-struct Passwd {
-    uid: u32,
-    gid: u32,
-    home: PathBuf,
-}
-
-fn lookup_user(name: &str) -> Option<Passwd> {
-    let name = CString::new(name).ok()?;
-    // getpwnam is not thread-safe; the installer and commands are single-threaded here.
-    let entry = unsafe { libc::getpwnam(name.as_ptr()) };
-    if entry.is_null() {
-        return None;
-    }
-    let entry = unsafe { &*entry };
-    let home = unsafe { std::ffi::CStr::from_ptr(entry.pw_dir) };
-    Some(Passwd {
-        uid: entry.pw_uid,
-        gid: entry.pw_gid,
-        home: PathBuf::from(home.to_string_lossy().into_owned()),
-    })
-}
-
-pub fn user_home(name: &str) -> Result<PathBuf> {
-    lookup_user(name).map(|p| p.home).ok_or_else(|| {
-        Error::new(format!("user `{name}` does not exist")).hint("run `paas server install`")
-    })
-}
-
-pub fn user_uid(name: &str) -> Result<u32> {
-    lookup_user(name).map(|p| p.uid).ok_or_else(|| {
-        Error::new(format!("user `{name}` does not exist")).hint("run `paas server install`")
-    })
 }
 
 /// The owner of everything: a system user with its own subordinate ids for

@@ -8,9 +8,7 @@ pub mod programs;
 pub mod sshd;
 mod stack;
 
-pub use host::{
-    pid_alive, podman_as, start_daemon, supervisor_pid_file, systemd_running, user_home, user_uid,
-};
+pub use host::{pid_alive, podman_as, start_daemon, supervisor_pid_file, systemd_running};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,10 +18,8 @@ use sha2::{Digest, Sha256};
 use crate::cli::InstallArgs;
 use crate::completion::Shell;
 use crate::error::{Context, Error, Result};
-use crate::keys::{Key, Registry, FIRST_ADMIN};
+use crate::keys::{authorized_keys_path, Key, Registry, FIRST_ADMIN};
 use crate::state::{self, Root, Settings};
-
-pub use sshd::authorized_keys_path;
 
 /// Collects what each step did, to tell a no-op from a change.
 pub struct Report {
@@ -302,7 +298,7 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 /// forced command and the daemon cannot start.
 fn check_reachable(root: &Path, user: &str) -> Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let uid = host::user_uid(user)?;
+    let uid = crate::users::user_uid(user)?;
     for dir in root.ancestors().skip(1) {
         let meta = fs::metadata(dir).context(|| format!("reading `{}`", dir.display()))?;
         let mode = meta.permissions().mode();
@@ -451,7 +447,7 @@ fn ensure_admin_key(
         report.done("added the admin key");
     }
     registry.save(root, settings)?;
-    let keys_file = sshd::authorized_keys_path(root, settings)?;
+    let keys_file = authorized_keys_path(root, settings)?;
     host::chown_tree(keys_file.parent().expect("has a parent"), &settings.user)?;
     host::chown_tree(&root.keys_dir(), &settings.user)
 }

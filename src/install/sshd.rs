@@ -8,18 +8,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::host::{chown_tree, pid_alive, user_home};
+use super::host::{chown_tree, pid_alive};
 use super::Report;
 use crate::error::{Context, Error, Result};
 use crate::state::{self, Root, Settings};
-
-pub fn authorized_keys_path(root: &Root, settings: &Settings) -> Result<PathBuf> {
-    if settings.local {
-        Ok(root.authorized_keys())
-    } else {
-        Ok(user_home(&settings.user)?.join(".ssh/authorized_keys"))
-    }
-}
 
 pub fn pid_file(root: &Root) -> PathBuf {
     root.run_dir().join("sshd.pid")

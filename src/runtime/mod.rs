@@ -9,79 +9,14 @@ pub mod procfile;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::Duration;
 
-use crate::error::Result;
-use crate::state::AppName;
+use crate::error::{Error, Result};
+use crate::state::{AppName, DynoSize};
 
 /// The port a dyno listens on inside its container (`$PORT`).
 pub const DYNO_PORT: u16 = 5000;
-
-/// A dyno size, as Heroku names them: memory, CPU share and process limit.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DynoSize {
-    pub name: &'static str,
-    pub memory_mb: u64,
-    /// Relative CPU weight (`--cpu-shares`), 1024 for one share.
-    pub cpu_shares: u64,
-    pub pids: u64,
-}
-
-pub const SIZES: &[DynoSize] = &[
-    DynoSize {
-        name: "eco",
-        memory_mb: 512,
-        cpu_shares: 512,
-        pids: 256,
-    },
-    DynoSize {
-        name: "basic",
-        memory_mb: 512,
-        cpu_shares: 512,
-        pids: 256,
-    },
-    DynoSize {
-        name: "standard-1x",
-        memory_mb: 512,
-        cpu_shares: 1024,
-        pids: 256,
-    },
-    DynoSize {
-        name: "standard-2x",
-        memory_mb: 1024,
-        cpu_shares: 2048,
-        pids: 512,
-    },
-    DynoSize {
-        name: "performance-m",
-        memory_mb: 2560,
-        cpu_shares: 4096,
-        pids: 16384,
-    },
-    DynoSize {
-        name: "performance-l",
-        memory_mb: 14336,
-        cpu_shares: 8192,
-        pids: 32768,
-    },
-];
-
-pub const DEFAULT_SIZE: DynoSize = SIZES[2];
-
-impl DynoSize {
-    /// `standard-2x`, `Standard-2X` or `2x`.
-    pub fn parse(name: &str) -> Option<DynoSize> {
-        let name = name.to_ascii_lowercase();
-        SIZES
-            .iter()
-            .find(|s| s.name == name || s.name.strip_prefix("standard-") == Some(name.as_str()))
-            .copied()
-    }
-
-    pub fn names() -> String {
-        SIZES.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
-    }
-}
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -225,6 +160,49 @@ pub trait Runtime {
 /// (which the kernel keeps it under by reclaiming) is there.
 pub const R14_PERCENT: f64 = 95.0;
 
+/// Runs `command` (which enforces `timeout` itself, inside the dyno) and
+/// collects its output; this side gives up a little later, in case the
+/// runtime hangs. Used by runtimes for command checks (`Runtime::exec`).
+pub fn output_within(
+    mut command: std::process::Command,
+    timeout: Duration,
+) -> Result<(i32, String)> {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| Error::new("cannot run the check's command").cause(err))?;
+    let pid = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    // Both pipes are drained while it runs, so a talkative command never blocks.
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    let too_long = || {
+        Error::new(format!(
+            "the command did not finish within {} s",
+            timeout.as_secs()
+        ))
+    };
+    let output = match receiver.recv_timeout(timeout + Duration::from_secs(10)) {
+        Ok(output) => output.map_err(|err| Error::new("reading the check's output").cause(err))?,
+        Err(_) => {
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            return Err(too_long());
+        }
+    };
+    // `timeout -s KILL`'s status when it had to kill.
+    let code = output.status.code().unwrap_or(-1);
+    if code == 137 {
+        return Err(too_long());
+    }
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    let skip = text.chars().count().saturating_sub(2000);
+    Ok((code, text.chars().skip(skip).collect()))
+}
+
 /// `podman stats` lines `<name> <percent>%` as (name, percent).
 pub fn parse_memory_percent(text: &str) -> Vec<(String, f64)> {
     text.lines()
@@ -241,16 +219,6 @@ pub fn parse_memory_percent(text: &str) -> Vec<(String, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse_as_heroku_names_them() {
-        assert_eq!(DynoSize::parse("standard-2x").unwrap().memory_mb, 1024);
-        assert_eq!(DynoSize::parse("Standard-2X").unwrap().name, "standard-2x");
-        assert_eq!(DynoSize::parse("2x").unwrap().name, "standard-2x");
-        assert_eq!(DynoSize::parse("performance-l").unwrap().memory_mb, 14336);
-        assert!(DynoSize::parse("huge").is_none());
-        assert_eq!(DEFAULT_SIZE.name, "standard-1x");
-    }
 
     #[test]
     fn memory_use_reads_from_podman_stats() {

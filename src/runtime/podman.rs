@@ -252,7 +252,7 @@ impl Podman {
                     pid: entry.pid,
                     inode,
                 }),
-            size: label("paas.size").unwrap_or_else(|| super::DEFAULT_SIZE.name.to_string()),
+            size: label("paas.size").unwrap_or_else(|| state::DEFAULT_SIZE.name.to_string()),
             network_tag: label("paas.network").unwrap_or_default(),
         })
     }
@@ -564,7 +564,7 @@ impl Runtime for Podman {
             .arg(ENTRYPOINT)
             .arg("check")
             .args(command);
-        crate::checks::output_within(process, timeout)
+        super::output_within(process, timeout)
     }
 
     fn oom_killed(&self, dyno: &Dyno) -> bool {

@@ -1,9 +1,11 @@
 //! The store: every piece of state lives in plain files under one root
 //! (`PAAS_ROOT`, default `/var/lib/paas`). See docs/state.md for the layout.
 
+mod dyno_size;
 mod files;
 mod names;
 
+pub use dyno_size::{DynoSize, DEFAULT_SIZE};
 pub use files::{
     create_dir, random_bytes, random_u64, read_untrusted, remove_dir_whole, sync_dir, write_atomic,
     write_new, Lock,
@@ -102,6 +104,27 @@ impl Settings {
     }
 }
 
+/// SIGTERM, then this long, then SIGKILL, unless the app sets its own
+/// (`AppSettings::stop_timeout_secs`).
+pub const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a dyno without checks of its own must stay up (Dokku's default).
+pub const DEFAULT_UPTIME_SECS: u64 = 10;
+
+/// Whether a user's change waits for checks (`checks:enable|skip|disable`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksMode {
+    /// New dynos pass their checks before traffic moves.
+    #[default]
+    Enabled,
+    /// New dynos get traffic once web dynos listen on `$PORT`.
+    Skipped,
+    /// The old dynos stop before the new ones start: downtime, for apps that
+    /// cannot run two copies at once.
+    Disabled,
+}
+
 /// Per-app settings (`app.toml`): what should be running.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct AppSettings {
@@ -142,7 +165,7 @@ pub struct AppSettings {
     pub https_redirect: bool,
     /// Whether changes wait for new dynos' health checks.
     #[serde(default, skip_serializing_if = "is_default")]
-    pub checks: crate::checks::ChecksMode,
+    pub checks: ChecksMode,
     /// Web dynos stop after this long without a request (`ps:autosleep`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autosleep_after_secs: Option<u64>,
@@ -172,24 +195,24 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
 
 impl AppSettings {
     /// How long a stopping dyno has between SIGTERM and SIGKILL.
-    pub fn stop_grace(&self) -> std::time::Duration {
+    pub fn stop_grace(&self) -> Duration {
         self.stop_timeout_secs
-            .map_or(crate::converge::STOP_GRACE, std::time::Duration::from_secs)
+            .map_or(STOP_GRACE, Duration::from_secs)
     }
 
     /// How long new dynos without checks of their own must stay up.
     pub fn checks_uptime(&self, install: &Settings) -> u64 {
         self.checks_uptime_secs
             .or(install.checks_uptime_secs)
-            .unwrap_or(crate::checks::DEFAULT_UPTIME_SECS)
+            .unwrap_or(DEFAULT_UPTIME_SECS)
     }
 
     /// The size of a process type's dynos.
-    pub fn size_of(&self, process_type: &str) -> crate::runtime::DynoSize {
+    pub fn size_of(&self, process_type: &str) -> DynoSize {
         self.sizes
             .get(process_type)
-            .and_then(|name| crate::runtime::DynoSize::parse(name))
-            .unwrap_or(crate::runtime::DEFAULT_SIZE)
+            .and_then(|name| DynoSize::parse(name))
+            .unwrap_or(DEFAULT_SIZE)
     }
 }
 

@@ -1,0 +1,181 @@
+//! A command typed on a laptop, run on a server: what a command does on
+//! this side (`apps:create` and `git:remote` point the `deploy` remote,
+//! `keys:add` and `certs:add` read and check local files) and how its
+//! streams are wired. `client` reaches the server and knows no command;
+//! this is the part that knows them.
+
+use std::io::IsTerminal;
+
+use crate::cli::Command;
+use crate::client::{self, Io, Server};
+use crate::error::{Error, Result};
+
+/// Runs a command on `server`. `args` are the words after `paas` as typed.
+pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[String]) -> Result<()> {
+    let mut words = vec![format!("--color={}", local_color())];
+    // `-a` typed by the user is forwarded with the other arguments.
+    let inferred_app = app.is_none().then(|| server.app.clone()).flatten();
+    match command {
+        Command::AppsCreate { name } => {
+            words.extend(strip_client_options(args));
+            let stdout = client::call(server, &words, Io::Tee)?;
+            let name = name.clone().or_else(|| client::created_app_name(&stdout));
+            match name {
+                Some(name) if client::in_git_repo() => {
+                    client::add_deploy_remote(server, &name, false)
+                }
+                _ => Ok(()),
+            }
+        }
+        Command::GitRemote => {
+            let Some(app) = app.or(inferred_app) else {
+                return Err(Error::new("no app given").hint("name it with `-a APP`"));
+            };
+            if !client::in_git_repo() {
+                return Err(Error::new("this directory is not in a git repository")
+                    .hint("run it in a clone of your app, or `git init` first"));
+            }
+            // Fails with the server's own message when the app is unknown.
+            words.extend([format!("--app={app}"), "apps:info".into()]);
+            client::call(server, &words, Io::Quiet)?;
+            client::add_deploy_remote(server, &app, true)
+        }
+        Command::KeysAdd { file, user, admin } => {
+            let (path, key) = client::read_public_key(file.as_deref())?;
+            // Checked here too, so a private key never leaves the laptop.
+            crate::ssh::parse_public_key(&key).map_err(|reason| {
+                Error::new(format!(
+                    "`{}` is not an SSH public key: {reason}",
+                    path.display()
+                ))
+                .hint("send the `.pub` file, such as `~/.ssh/id_ed25519.pub`")
+            })?;
+            crate::say!("Uploading {} to {}", path.display(), server.host);
+            words.push("keys:add".into());
+            if let Some(user) = user {
+                words.push(format!("--user={user}"));
+            }
+            if *admin {
+                words.push("--admin".into());
+            }
+            client::call(server, &words, Io::Stdin(key)).map(drop)
+        }
+        Command::CertsAdd {
+            cert: Some(cert),
+            key: Some(key),
+        } => {
+            let Some(app) = app.or(inferred_app) else {
+                return Err(Error::new("no app given").hint("name it with `-a APP`"));
+            };
+            let read = |file: &std::path::Path| {
+                std::fs::read_to_string(file).map_err(|err| {
+                    Error::new(format!("cannot read `{}`", file.display())).cause(err)
+                })
+            };
+            let bundle = format!("{}\n{}", read(cert)?, read(key)?);
+            crate::certs::check(&bundle)?;
+            words.extend([format!("--app={app}"), "certs:add".into()]);
+            client::call(server, &words, Io::Stdin(bundle)).map(drop)
+        }
+        _ => {
+            if let Some(app) = inferred_app {
+                words.push(format!("--app={app}"));
+            }
+            words.extend(strip_client_options(args));
+            let on_terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+            let io = match command {
+                Command::ConfigSet { pairs }
+                    if pairs.is_empty() && std::io::stdin().is_terminal() =>
+                {
+                    return Err(Error::new("no config vars given").hint(
+                        "set them with `paas config:set KEY=value …`, or pipe `KEY=value` lines in",
+                    ))
+                }
+                Command::PgBackupsDownload { .. } => {
+                    if std::io::stdout().is_terminal() {
+                        return Err(Error::new("a dump is binary: it would garble the terminal")
+                            .hint(
+                                "redirect it to a file: `paas pg:backups:download > latest.dump`",
+                            ));
+                    }
+                    Io::Download
+                }
+                _ if needs_terminal(command) && on_terminal => Io::Terminal,
+                _ if reads_stdin(command) => Io::Inherit,
+                _ => Io::Plain,
+            };
+            client::call(server, &words, io).map(drop)
+        }
+    }
+}
+
+/// `run` and `logs --tail` get a terminal on the server when this side has one.
+fn needs_terminal(command: &Command) -> bool {
+    match command {
+        Command::Run { .. } => true,
+        Command::PgPsql { command, .. } | Command::RedisCli { command, .. } => command.is_none(),
+        Command::Logs { tail, .. } => *tail,
+        _ => false,
+    }
+}
+
+/// Commands that take input: a one-off's stdin, `config:set` lines.
+fn reads_stdin(command: &Command) -> bool {
+    match command {
+        Command::Run { .. } => true,
+        Command::PgPsql { command, .. } | Command::RedisCli { command, .. } => command.is_none(),
+        Command::ConfigSet { pairs } => pairs.is_empty(),
+        Command::CertsAdd { cert, .. } => cert.is_none(),
+        _ => false,
+    }
+}
+
+/// Colour on the server's output when this side would show it.
+fn local_color() -> &'static str {
+    if crate::output::color_wanted_here() {
+        "always"
+    } else {
+        "never"
+    }
+}
+
+/// Drops the options that only mean something on this side.
+fn strip_client_options(args: &[String]) -> Vec<String> {
+    let drop: Vec<usize> = crate::cli::global_option_words(args)
+        .into_iter()
+        .filter(|(first, _)| {
+            let word = &args[*first];
+            ["--remote", "--root"]
+                .iter()
+                .any(|o| word == o || word.starts_with(&format!("{o}=")))
+        })
+        .flat_map(|(first, last)| first..=last)
+        .collect();
+    args.iter()
+        .enumerate()
+        .filter(|(i, _)| !drop.contains(i))
+        .map(|(_, word)| word.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_options_are_not_forwarded() {
+        let args: Vec<String> = ["--remote", "prod", "ps", "--root=/x", "--", "--remote"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(strip_client_options(&args), ["ps", "--", "--remote"]);
+        let run: Vec<String> = ["run", "--remote=x", "echo", "--root", "/etc"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            strip_client_options(&run),
+            ["run", "echo", "--root", "/etc"]
+        );
+    }
+}

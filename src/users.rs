@@ -1,0 +1,43 @@
+//! The host's users, from its passwd database: the install's owner's home
+//! and ids. Below every other module, so the key registry can find the
+//! owner's `authorized_keys` without reaching up to `install`.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// What the installer and commands need of a passwd entry.
+pub struct Passwd {
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+}
+
+/// The passwd entry of `name`, if the host has that user.
+pub fn lookup_user(name: &str) -> Option<Passwd> {
+    let name = std::ffi::CString::new(name).ok()?;
+    // getpwnam is not thread-safe; the installer and commands are single-threaded here.
+    let entry = unsafe { libc::getpwnam(name.as_ptr()) };
+    if entry.is_null() {
+        return None;
+    }
+    let entry = unsafe { &*entry };
+    let home = unsafe { std::ffi::CStr::from_ptr(entry.pw_dir) };
+    Some(Passwd {
+        uid: entry.pw_uid,
+        gid: entry.pw_gid,
+        home: PathBuf::from(home.to_string_lossy().into_owned()),
+    })
+}
+
+pub fn user_home(name: &str) -> Result<PathBuf> {
+    lookup_user(name).map(|p| p.home).ok_or_else(|| {
+        Error::new(format!("user `{name}` does not exist")).hint("run `paas server install`")
+    })
+}
+
+pub fn user_uid(name: &str) -> Result<u32> {
+    lookup_user(name).map(|p| p.uid).ok_or_else(|| {
+        Error::new(format!("user `{name}` does not exist")).hint("run `paas server install`")
+    })
+}
