@@ -7,21 +7,24 @@ use std::process::Command as Process;
 
 use super::{apps, dispatch, Ctx};
 use crate::cli::Command;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, QUOTED_INPUT};
 use crate::ssh::{self, SshRequest};
 use crate::state::Root;
 
 pub fn run(root: Root, user: &str) -> Result<()> {
-    let Ok(original) = std::env::var("SSH_ORIGINAL_COMMAND") else {
+    // Unset only for a login that asked for no command: a shell.
+    let Some(original) = std::env::var_os("SSH_ORIGINAL_COMMAND") else {
         return Err(
             Error::new("this SSH account runs paas commands only; no shell is offered")
                 .hint("try `ssh paas@HOST help`, or `git push` to `paas@HOST:APP`"),
         );
     };
-    let request = ssh::parse_request(&original).map_err(|err| {
-        Error::new(format!("refused: {err}"))
-            .hint("send a paas command (`ps -a APP`) or use `git push`")
-    })?;
+    let request = ssh::command_text(&original)
+        .and_then(ssh::parse_request)
+        .map_err(|err| {
+            Error::new(format!("refused: {err}"))
+                .hint("send a paas command (`ps -a APP`) or use `git push`")
+        })?;
     // Fails clearly when nothing is installed at this root.
     root.settings()?;
     match request {
@@ -59,7 +62,9 @@ pub fn run(root: Root, user: &str) -> Result<()> {
             let mut ctx = Ctx::load(root, cli.app)?;
             ctx.admin = admin;
             ctx.over_ssh = true;
-            dispatch(&ctx, cli.command)
+            // Whatever a command quotes of its arguments, at most this much
+            // goes back (#19, point 6).
+            dispatch(&ctx, cli.command).map_err(|err| err.with_quotes_cut(QUOTED_INPUT))
         }
     }
 }
