@@ -804,7 +804,7 @@ pub struct InstallArgs {
 /// Parses the words after `paas`. Help and version are printed here and come
 /// back as a silent exit 0; an unknown command gets the closest one as a hint.
 pub fn parse(words: Vec<String>) -> Result<Cli, crate::error::Error> {
-    use crate::error::Error;
+    use crate::error::{quoted, Error, QUOTED_INPUT};
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let words = join_namespace(words);
     Cli::try_parse_from(std::iter::once("paas".to_string()).chain(words)).map_err(|err| {
@@ -814,7 +814,10 @@ pub fn parse(words: Vec<String>) -> Result<Cli, crate::error::Error> {
         }
         if err.kind() == ErrorKind::InvalidSubcommand {
             if let Some(ContextValue::String(typed)) = err.get(ContextKind::InvalidSubcommand) {
-                let error = Error::new(format!("`{typed}` is not a paas command"));
+                let error = Error::new(format!(
+                    "`{}` is not a paas command",
+                    quoted(typed, QUOTED_INPUT)
+                ));
                 let error = match closest_command(typed) {
                     Some(name) => error.hint(format!(
                         "did you mean `{name}`? `paas help` lists the commands"
@@ -824,13 +827,33 @@ pub fn parse(words: Vec<String>) -> Result<Cli, crate::error::Error> {
                 return error.with_exit_code(2);
             }
         }
-        let text = err.to_string();
+        let mut text = err.to_string();
+        // clap quotes the offending words whole (twice, with its tip): each
+        // long one is cut where it appears (#19, point 6).
+        for (_, value) in err.context() {
+            let words = match value {
+                ContextValue::String(word) => std::slice::from_ref(word),
+                ContextValue::Strings(words) => words.as_slice(),
+                _ => &[],
+            };
+            for word in words {
+                let shown = quoted(word, QUOTED_INPUT);
+                if shown.len() < word.len() {
+                    text = text.replace(word.as_str(), &shown);
+                }
+            }
+        }
         Error::new(text.trim_start_matches("error: ").trim().to_string()).with_exit_code(2)
     })
 }
 
 /// The visible command nearest to `typed` by edit distance, if near enough.
 fn closest_command(typed: &str) -> Option<String> {
+    // Nothing this long is within reach of a command's name, and the
+    // distance costs its length times theirs.
+    if typed.len() > 64 {
+        return None;
+    }
     let command = Cli::command();
     command
         .get_subcommands()
@@ -984,6 +1007,29 @@ mod tests {
             Some("releases:rollback")
         );
         assert_eq!(closest_command("xyzzy"), None);
+    }
+
+    #[test]
+    fn long_words_in_parse_errors_are_cut() {
+        // #19, point 6: a 65 KB word was quoted back whole.
+        let long = "x".repeat(65_000);
+        // Cut at 200 characters, `--` included.
+        let shown = format!("{}…", "x".repeat(198));
+        for line in [
+            vec![long.clone()],
+            vec!["apps".into(), long.clone()],
+            vec!["apps".into(), format!("--{long}")],
+            vec!["builds".into(), "-n".into(), long.clone()],
+        ] {
+            let message = parse(line.clone())
+                .expect_err("refused")
+                .message()
+                .to_string();
+            assert!(message.len() < 1_000, "{} bytes", message.len());
+            assert!(message.contains(&shown), "{message}");
+        }
+        let message = parse(vec!["frobnicate".into()]).err().unwrap();
+        assert_eq!(message.message(), "`frobnicate` is not a paas command");
     }
 
     #[test]

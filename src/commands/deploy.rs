@@ -18,7 +18,7 @@ use crate::logs;
 use crate::release::{self, Ledger, Release};
 use crate::runtime::{procfile, Ended, Runtime};
 use crate::slug;
-use crate::state::{self, AppDir, AppName};
+use crate::state::{self, AppDir, AppName, Root};
 
 pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
     if name != "pre-receive" {
@@ -39,15 +39,18 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
         .ok_or_else(|| {
             Error::unexpected(format!("`{}` is not an app's repository", repo.display()))
         })?;
-    let app = ctx.root.app(&app_name).require()?;
+    let mut updates = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.context(|| "reading the pushed refs".into())?;
+        updates.extend(RefUpdate::parse(&line));
+    }
+    let Some(app) = app_receiving(&ctx.root, &app_name, &updates)? else {
+        return Ok(());
+    };
     let deploy_branch = app.settings()?.deploy_branch;
 
     let mut failed = None;
-    for line in std::io::stdin().lock().lines() {
-        let line = line.context(|| "reading the pushed refs".into())?;
-        let Some(update) = RefUpdate::parse(&line) else {
-            continue;
-        };
+    for update in &updates {
         let branch = update.branch().unwrap_or(&update.name);
         let deploys = match &deploy_branch {
             Some(wanted) => branch == wanted,
@@ -64,7 +67,7 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
             say!(" !     Deleting the deploy branch does not stop the app; `paas ps:scale web=0` does");
             continue;
         }
-        if let Err(err) = deploy(ctx, &app, &update) {
+        if let Err(err) = deploy(ctx, &app, update) {
             failed = Some(err);
         }
     }
@@ -75,6 +78,24 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
             Err(err)
         }
     }
+}
+
+/// The app a push goes to. A push to a new name (into the repository
+/// `apps::FirstPush` made for it) makes the app here, once there are refs
+/// to update: a push of nothing makes none (git does not even run this
+/// hook for one; an empty input is taken the same way).
+fn app_receiving(root: &Root, name: &AppName, updates: &[RefUpdate]) -> Result<Option<AppDir>> {
+    let app = root.app(name);
+    if app.exists() {
+        return Ok(Some(app));
+    }
+    if updates.is_empty() {
+        return Ok(None);
+    }
+    if super::apps::ensure_created(root, name)? {
+        say!("-----> Created app `{name}`");
+    }
+    Ok(Some(app))
 }
 
 fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
@@ -497,6 +518,28 @@ impl Drop for RemoveOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_push_makes_a_new_app_only_with_refs_to_update() {
+        // #19, point 6: connecting to push to `etc` made the app `etc`.
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        std::fs::create_dir_all(root.apps_dir()).unwrap();
+        let name = AppName::parse("etc").unwrap();
+        assert!(app_receiving(&root, &name, &[]).unwrap().is_none());
+        assert!(!root.app(&name).exists());
+        let update = RefUpdate::parse(&format!(
+            "{} {} refs/heads/master",
+            git::ZERO_ID,
+            "1".repeat(40)
+        ))
+        .unwrap();
+        let app = app_receiving(&root, &name, &[update])
+            .unwrap()
+            .expect("made");
+        assert!(app.exists());
+        assert_eq!(root.apps().unwrap(), [name]);
+    }
 
     #[test]
     fn an_addon_request_is_met_by_an_addon_of_its_kind_whatever_its_name() {

@@ -7,29 +7,41 @@ use std::process::Command as Process;
 
 use super::{apps, dispatch, Ctx};
 use crate::cli::Command;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, QUOTED_INPUT};
 use crate::ssh::{self, SshRequest};
 use crate::state::Root;
 
 pub fn run(root: Root, user: &str) -> Result<()> {
-    let Ok(original) = std::env::var("SSH_ORIGINAL_COMMAND") else {
+    // Unset only for a login that asked for no command: a shell.
+    let Some(original) = std::env::var_os("SSH_ORIGINAL_COMMAND") else {
         return Err(
             Error::new("this SSH account runs paas commands only; no shell is offered")
                 .hint("try `ssh paas@HOST help`, or `git push` to `paas@HOST:APP`"),
         );
     };
-    let request = ssh::parse_request(&original).map_err(|err| {
-        Error::new(format!("refused: {err}"))
-            .hint("send a paas command (`ps -a APP`) or use `git push`")
-    })?;
+    let request = ssh::command_text(&original)
+        .and_then(ssh::parse_request)
+        .map_err(|err| {
+            Error::new(format!("refused: {err}"))
+                .hint("send a paas command (`ps -a APP`) or use `git push`")
+        })?;
     // Fails clearly when nothing is installed at this root.
     root.settings()?;
     match request {
-        SshRequest::GitReceivePack(app) => {
-            if apps::ensure_created(&root, &app)? {
-                say!("-----> Created app `{app}`");
-            }
+        SshRequest::GitReceivePack(app) if root.app(&app).exists() => {
             exec_git("git-receive-pack", &root, user, &root.app(&app).repo())
+        }
+        SshRequest::GitReceivePack(app) => {
+            let push = apps::FirstPush::start(&root, &app)?;
+            let status = git_command("git-receive-pack", &root, user, &push.repo())
+                .status()
+                .map_err(|err| Error::unexpected("could not run `git-receive-pack`").cause(err));
+            // Whatever git did: a repository no app came of goes.
+            push.finish()?;
+            match status?.code() {
+                Some(0) => Ok(()),
+                code => Err(Error::exit(code.unwrap_or(1).clamp(1, 255) as u8)),
+            }
         }
         SshRequest::GitUploadPack(app) => {
             let app = root.app(&app).require()?;
@@ -59,7 +71,9 @@ pub fn run(root: Root, user: &str) -> Result<()> {
             let mut ctx = Ctx::load(root, cli.app)?;
             ctx.admin = admin;
             ctx.over_ssh = true;
-            dispatch(&ctx, cli.command)
+            // Whatever a command quotes of its arguments, at most this much
+            // goes back (#19, point 6).
+            dispatch(&ctx, cli.command).map_err(|err| err.with_quotes_cut(QUOTED_INPUT))
         }
     }
 }
@@ -78,10 +92,16 @@ fn allowed_over_ssh(command: &Command) -> bool {
 
 /// Replaces this process with git's pack command on the app's repo.
 fn exec_git(program: &str, root: &Root, user: &str, repo: &std::path::Path) -> Result<()> {
-    let err = Process::new(program)
+    let err = git_command(program, root, user, repo).exec();
+    Err(Error::unexpected(format!("could not run `{program}`")).cause(err))
+}
+
+/// git's pack command on a repo, with what the hooks it runs need to know.
+fn git_command(program: &str, root: &Root, user: &str, repo: &std::path::Path) -> Process {
+    let mut command = Process::new(program);
+    command
         .arg(repo)
         .env("PAAS_USER", user)
-        .env("PAAS_ROOT", &root.path)
-        .exec();
-    Err(Error::unexpected(format!("could not run `{program}`")).cause(err))
+        .env("PAAS_ROOT", &root.path);
+    command
 }

@@ -1,7 +1,8 @@
 //! The HTTP router: `Host: <app>.<domain>`, or a custom domain of the app
 //! (`domains:add`), goes to one of the app's web dynos, round robin. Unknown hosts get a plain 404, apps without a running
-//! web dyno a 503. Every request to an app is logged to its stream in
-//! Heroku's router format.
+//! web dyno a 503, a request whose host is ambiguous or whose body is
+//! malformed a 400 (`request_host`, `client_body`). Every request to an app
+//! is logged to its stream in Heroku's router format.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -34,7 +35,13 @@ use crate::runtime::netns::DynoConnector;
 use crate::state::{AppName, Root};
 use rustls::sign::CertifiedKey;
 
+mod client_body;
 mod http1;
+#[cfg(test)]
+mod loopback_tests;
+mod request_host;
+
+use request_host::host_name;
 
 /// How long a dyno that refused a connection is left out of the rotation.
 const REFUSED_PAUSE: Duration = Duration::from_secs(5);
@@ -573,6 +580,7 @@ impl Router {
             bytes: None,
             service: Duration::ZERO,
             error: None,
+            cause: None,
         };
         if let Some(maintenance) = &routes.maintenance {
             entry.error = Some(("H80", "Maintenance mode"));
@@ -659,14 +667,17 @@ impl Router {
         secure: bool,
     ) -> Response<Body> {
         let started = Instant::now();
-        let host = request
-            .headers()
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            // HTTP/2 names it in the request's authority, port included.
-            .or_else(|| request.uri().authority().map(|a| a.as_str()))
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        // HTTP/2 names the host in the request's authority, as HTTP/1.1
+        // does in an absolute-form target.
+        let authority = request.uri().authority().map(|a| a.as_str().to_string());
+        let host = match request_host::request_host(
+            authority.as_deref(),
+            request.headers().get_all(HOST).iter().map(|v| v.as_bytes()),
+            request.version() == hyper::Version::HTTP_11,
+        ) {
+            Ok(host) => host,
+            Err(bad) => return bad_request(bad.explain()).into_response(),
+        };
         let method = request.method().to_string();
         let path = request
             .uri()
@@ -708,12 +719,21 @@ impl Router {
         let retryable =
             request.method().is_idempotent() && hyper::body::Body::is_end_stream(request.body());
         add_forwarding_headers(&mut request, peer, secure, port, &entry.request_id);
+        if let Some(authority) = authority {
+            // The app is told the host the request was routed by, in the
+            // origin-form target sent below (RFC 9112, 3.2.2: a proxy
+            // replaces `Host` with the target's authority).
+            if let Ok(value) = HeaderValue::from_str(&authority) {
+                request.headers_mut().insert(HOST, value);
+            }
+        }
         if request.version() == hyper::Version::HTTP_2 {
-            as_http1_headers(request.headers_mut(), &host);
+            join_cookies(request.headers_mut());
         }
         let (parts, body) = request.into_parts();
         let client_version = parts.version;
-        let mut body = Some(body.map_err(BoxError::from).boxed());
+        let (body, client_fault) = client_body::watch(body);
+        let mut body = Some(body.boxed());
         let mut attempts = 0;
         let mut guard;
         let response = loop {
@@ -723,12 +743,7 @@ impl Router {
             let Ok(uri) =
                 format!("http://{}{}", backend.container, entry.path).parse::<hyper::Uri>()
             else {
-                return page(
-                    StatusCode::BAD_REQUEST,
-                    "Bad request",
-                    "The request path is not valid.",
-                )
-                .into_response();
+                return bad_request("The request path is not valid.").into_response();
             };
             let mut attempt = Request::new(match body.take() {
                 Some(body) => body,
@@ -751,6 +766,11 @@ impl Router {
                     .extensions()
                     .get::<ConnectTime>()
                     .map(|time| time.for_request_sent(sent));
+            }
+            if let (Ok(Err(_)), Some(fault)) = (&result, client_fault.get()) {
+                // The client broke its body on the way: not the dyno's doing.
+                entry.cause = fault.cause();
+                break Err(fault.error());
             }
             match result {
                 // Refused, or closed without an answer (the dyno died with
@@ -829,7 +849,11 @@ impl Router {
             }
             Err(error) => {
                 let answer = failure_answer(error.0);
-                entry.status = answer.status.as_u16();
+                entry.status = match error.0 {
+                    // Nobody to answer: nginx's 499, as on the HTTP/1.1 path.
+                    "H27" => 499,
+                    _ => answer.status.as_u16(),
+                };
                 entry.error = Some(error);
                 self.log.send(entry);
                 answer.into_response()
@@ -921,9 +945,12 @@ fn closed_without_answer(err: &hyper_util::client::legacy::Error) -> bool {
         .is_some_and(hyper::Error::is_incomplete_message)
 }
 
-/// The page for a request no dyno answered: H12, H21, or H13.
+/// The page for a request no dyno answered: H12, H21, or H13; or one the
+/// client broke on the way (H26, H27).
 fn failure_answer(code: &str) -> Answer {
     let (status, text) = match code {
+        "H26" => return bad_request("The request's chunked body is malformed."),
+        "H27" => return bad_request("The request's body ended before it was whole."),
         "H12" => (
             StatusCode::SERVICE_UNAVAILABLE,
             "The app took more than 30 seconds to answer. Its owner can check `paas logs`.",
@@ -1075,14 +1102,6 @@ async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, SocketAddr) {
     }
 }
 
-/// A `Host` header's name, without its port.
-fn host_name(host: &str) -> &str {
-    match host.rsplit_once(':') {
-        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
-        _ => host,
-    }
-}
-
 /// The routes a host name (no port) leads to: a custom domain, else
 /// `<app>.<domain>`.
 fn routes_for_host(
@@ -1115,21 +1134,16 @@ impl std::fmt::Debug for CertificateResolver {
 impl rustls::server::ResolvesServerCert for CertificateResolver {
     fn resolve(&self, hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let name = hello.server_name()?.to_ascii_lowercase();
-        routes_for_host(&self.table.load(), &self.domain.load(), &name)?
+        routes_for_host(&self.table.load(), &self.domain.load(), host_name(&name))?
             .certificate
             .clone()
     }
 }
 
-/// What an HTTP/2 request's headers must become for an HTTP/1.1 dyno: a
-/// `Host` (HTTP/2 names it in the request line), and one `Cookie` line
-/// (HTTP/2 may split it; RFC 9113, section 8.2.3).
-fn as_http1_headers(headers: &mut hyper::HeaderMap, host: &str) {
-    if !headers.contains_key(HOST) {
-        if let Ok(value) = HeaderValue::from_str(host) {
-            headers.insert(HOST, value);
-        }
-    }
+/// One `Cookie` line, as an HTTP/1.1 dyno expects, from an HTTP/2
+/// request's (HTTP/2 may split it; RFC 9113, section 8.2.3). Its `Host` is
+/// set from the authority, as for an absolute-form HTTP/1.1 target.
+fn join_cookies(headers: &mut hyper::HeaderMap) {
     let cookies: Vec<String> = headers
         .get_all(hyper::header::COOKIE)
         .iter()
@@ -1149,6 +1163,14 @@ fn redirect(location: &str) -> Answer {
 fn page(status: StatusCode, title: &str, text: &str) -> Answer {
     Answer::new(status, Bytes::from(format!("{title}\n\n{text}\n")))
         .with("content-type", "text/plain; charset=utf-8")
+}
+
+/// A request the router will not take, as sent: the connection ends after
+/// the answer, as nginx's does (what follows a malformed request cannot be
+/// trusted to start where the client meant the next one to). hyper drops
+/// the header from an HTTP/2 answer, where the stream ends instead.
+fn bad_request(text: &str) -> Answer {
+    page(StatusCode::BAD_REQUEST, "Bad request", text).with("connection", "close")
 }
 
 /// What the router needs of a request to decide where it goes.
@@ -1306,6 +1328,8 @@ struct RequestEntry {
     bytes: Option<u64>,
     service: Duration,
     error: Option<(&'static str, &'static str)>,
+    /// What exactly went wrong, for the codes that say (H26).
+    cause: Option<&'static str>,
 }
 
 impl RequestEntry {
@@ -1318,6 +1342,9 @@ impl RequestEntry {
             Some((code, desc)) => write!(line, "at=error code={code} desc=\"{desc}\""),
             None => write!(line, "at=info"),
         };
+        if let Some(cause) = self.cause {
+            let _ = write!(line, " cause=\"{cause}\"");
+        }
         let _ = write!(line, " method={} path=\"", self.method);
         for (index, part) in self.path.split('"').enumerate() {
             if index > 0 {
@@ -1439,6 +1466,9 @@ mod tests {
         };
         assert_eq!(app_of("myapp.localhost:8080").as_deref(), Some("myapp"));
         assert_eq!(app_of("myapp.localhost").as_deref(), Some("myapp"));
+        assert_eq!(app_of("myapp.localhost.").as_deref(), Some("myapp"));
+        assert_eq!(app_of("myapp.localhost.:8080").as_deref(), Some("myapp"));
+        assert_eq!(app_of("www.example.com.").as_deref(), Some("myapp"));
         assert_eq!(app_of("www.example.com:443").as_deref(), Some("myapp"));
         assert_eq!(app_of("localhost:8080"), None);
         assert_eq!(app_of("a.b.localhost"), None);
@@ -1530,6 +1560,7 @@ mod tests {
             bytes: Some(255),
             service: Duration::from_millis(14),
             error: None,
+            cause: None,
         };
         assert_eq!(
             entry.line(),
@@ -1546,5 +1577,15 @@ mod tests {
         assert!(failed
             .line()
             .starts_with("at=error code=H14 desc=\"No web processes running\" method=GET"));
+        // The client's fault, as Heroku logs it (#19, point 5).
+        let bad_chunk = RequestEntry {
+            error: Some(("H26", "Request Error")),
+            cause: Some("bad chunk"),
+            status: 400,
+            ..failed
+        };
+        assert!(bad_chunk.line().starts_with(
+            "at=error code=H26 desc=\"Request Error\" cause=\"bad chunk\" method=GET"
+        ));
     }
 }

@@ -126,8 +126,9 @@ mod tests {
         "Process::new(\"",
         // `as_user(user, "podman")`: run as the install's owner.
         ", \"",
-        // `exec_git("git-receive-pack", …)`.
+        // `exec_git("git-receive-pack", …)`, `git_command(…)`.
         "exec_git(\"",
+        "git_command(\"",
         // `podman unshare [--rootless-netns] iptables`: a host program,
         // run in podman's namespaces.
         "\"--rootless-netns\", \"",
@@ -142,7 +143,7 @@ mod tests {
         (
             "src/commands/ssh_command.rs",
             "Process::new(program)",
-            "exec_git's callers, matched above",
+            "git_command's callers, and exec_git's, matched above",
         ),
         (
             "src/install/host.rs",

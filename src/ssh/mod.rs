@@ -33,6 +33,10 @@ pub enum SshCommandError {
     UnterminatedQuote,
     #[error("control characters are not allowed in the command")]
     ControlCharacter,
+    #[error("the command is not valid UTF-8 (byte 0x{byte:02x} at offset {offset})")]
+    NotUtf8 { offset: usize, byte: u8 },
+    #[error("the command ends in a backslash, which escapes nothing")]
+    TrailingBackslash,
     #[error("`{command}` takes exactly one repository argument")]
     GitArguments { command: String },
     #[error("{0}")]
@@ -40,6 +44,20 @@ pub enum SshCommandError {
 }
 
 const MAX_COMMAND_LEN: usize = 64 * 1024;
+
+/// `SSH_ORIGINAL_COMMAND` as text. sshd passes the client's bytes on as
+/// they came; where they are not UTF-8 is said, not shown.
+pub fn command_text(raw: &std::ffi::OsStr) -> Result<&str, SshCommandError> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = raw.as_bytes();
+    std::str::from_utf8(bytes).map_err(|err| {
+        let offset = err.valid_up_to();
+        SshCommandError::NotUtf8 {
+            offset,
+            byte: bytes[offset],
+        }
+    })
+}
 
 /// Parses `SSH_ORIGINAL_COMMAND`.
 pub fn parse_request(command: &str) -> Result<SshRequest, SshCommandError> {
@@ -154,7 +172,8 @@ pub fn split_words(line: &str) -> Result<Vec<String>, SshCommandError> {
                     in_word = true;
                     current.push(c);
                 }
-                _ => return Err(SshCommandError::ControlCharacter),
+                Some(_) => return Err(SshCommandError::ControlCharacter),
+                None => return Err(SshCommandError::TrailingBackslash),
             },
             // git's own `~/repo` convention; a shell would expand it, we take it literally.
             '~' if !in_word && chars.clone().next() == Some('/') => {
@@ -305,6 +324,9 @@ mod tests {
                 SshCommandError::Metacharacter('$'),
             ),
             ("ps\nid", SshCommandError::ControlCharacter),
+            ("ps \\\n", SshCommandError::ControlCharacter),
+            ("ps -a app\\", SshCommandError::TrailingBackslash),
+            ("ps \"a\\", SshCommandError::UnterminatedQuote),
             ("ps 'unterminated", SshCommandError::UnterminatedQuote),
             ("", SshCommandError::Empty),
             (
@@ -328,6 +350,32 @@ mod tests {
         assert_eq!(
             SshCommandError::Metacharacter(';').to_string(),
             "unquoted `;` is not allowed: commands are not run by a shell"
+        );
+        assert_eq!(
+            SshCommandError::TrailingBackslash.to_string(),
+            "the command ends in a backslash, which escapes nothing"
+        );
+    }
+
+    #[test]
+    fn a_command_that_is_not_utf8_says_where() {
+        use std::os::unix::ffi::OsStrExt;
+        let raw = std::ffi::OsStr::from_bytes(b"ps -a caf\xe9");
+        let err = command_text(raw).unwrap_err();
+        assert_eq!(
+            err,
+            SshCommandError::NotUtf8 {
+                offset: 9,
+                byte: 0xe9
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "the command is not valid UTF-8 (byte 0xe9 at offset 9)"
+        );
+        assert_eq!(
+            command_text(std::ffi::OsStr::new("ps -a café")),
+            Ok("ps -a café")
         );
     }
 

@@ -95,8 +95,8 @@ pub fn remove_dir_whole(path: &Path) -> Result<()> {
     fs::remove_dir_all(&trash).context(|| format!("deleting `{}`", trash.display()))
 }
 
-/// An exclusive lock on one app, held until dropped. Deploys, config changes,
-/// scaling and the daemon's repairs all take it, so they never interleave.
+/// A lock, held until dropped. Exclusive on one app, it keeps deploys,
+/// config changes, scaling and the daemon's repairs from interleaving.
 #[derive(Debug)]
 pub struct Lock {
     _file: File,
@@ -118,6 +118,18 @@ impl Lock {
                 return Err(err).context(|| format!("locking `{}`", path.display()))
             }
         }
+        Ok(Lock {
+            _file: file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Shares the lock with other holders of it shared; waits only while
+    /// someone holds it exclusive.
+    pub fn acquire_shared(path: &Path) -> Result<Lock> {
+        let file = open_lock_file(path)?;
+        file.lock_shared()
+            .context(|| format!("locking `{}`", path.display()))?;
         Ok(Lock {
             _file: file,
             path: path.to_path_buf(),

@@ -263,6 +263,12 @@ impl Root {
     pub fn apps_dir(&self) -> PathBuf {
         self.path.join("apps")
     }
+    /// Held shared while an app is being made, exclusive while a repository
+    /// made for a push that made no app is removed (`commands::apps`). Its
+    /// leading dot keeps it out of `apps()`: no app name starts with one.
+    pub fn new_apps_lock_file(&self) -> PathBuf {
+        self.apps_dir().join(".new-apps.lock")
+    }
 
     pub fn settings(&self) -> Result<Settings> {
         let path = self.settings_file();

@@ -6,6 +6,11 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
+use crate::error::quoted;
+
+/// How much of a refused name its error quotes back, in characters.
+const SHOWN_NAME: usize = 40;
+
 /// An app's name: lowercase letters, digits and dashes, 1 to 30 characters,
 /// starting with a letter. It names a directory and a container, so this is
 /// the sanitising boundary.
@@ -35,7 +40,7 @@ pub enum NameError {
 impl AppName {
     pub fn parse(name: &str) -> Result<Self, NameError> {
         // What a user sees quoted back is bounded, so hostile input cannot flood the terminal.
-        let shown: String = name.chars().take(40).collect();
+        let shown = quoted(name, SHOWN_NAME).into_owned();
         if name.is_empty() {
             return Err(NameError::EmptyApp);
         }
@@ -88,7 +93,7 @@ impl ConfigKey {
         if valid {
             Ok(ConfigKey(key.to_string()))
         } else {
-            Err(NameError::ConfigKey(key.chars().take(40).collect()))
+            Err(NameError::ConfigKey(quoted(key, SHOWN_NAME).into_owned()))
         }
     }
 
@@ -117,7 +122,9 @@ impl ProcessType {
         if valid {
             Ok(ProcessType(name.to_string()))
         } else {
-            Err(NameError::ProcessType(name.chars().take(40).collect()))
+            Err(NameError::ProcessType(
+                quoted(name, SHOWN_NAME).into_owned(),
+            ))
         }
     }
 
@@ -170,6 +177,12 @@ mod tests {
         assert_eq!(
             NameError::AppCharacters("my_app".into()).to_string(),
             "app name `my_app` may hold only lowercase letters, digits and dashes"
+        );
+        // A long one is quoted in part, and says so.
+        let long = "a".repeat(65_000);
+        assert_eq!(
+            AppName::parse(&long).unwrap_err(),
+            NameError::AppTooLong(format!("{}…", "a".repeat(40)))
         );
     }
 

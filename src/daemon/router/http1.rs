@@ -8,8 +8,9 @@
 //!
 //! What this path does not take (HTTP/1.0, an upload in chunks or with
 //! `Expect`, a WebSocket upgrade, an absolute URL, an oversized or broken
-//! head) hands the connection, with what was read of it, to hyper, which
-//! serves the rest of it as it serves HTTPS.
+//! head, a missing, doubled or invalid `Host`) hands the connection, with
+//! what was read of it, to hyper, which serves the rest of it as it serves
+//! HTTPS: the rules for those live in one place, on that path.
 
 use std::collections::HashMap;
 use std::io;
@@ -26,6 +27,7 @@ use tokio::net::TcpStream;
 
 use crate::converge::Backend;
 
+use super::request_host::host_value;
 use super::{
     failure_answer, forwarding_headers, Admission, Forward, RequestHead, Router, BODY_IDLE_TIMEOUT,
     DIED_WITH_REQUEST, FORWARDING_HEADERS, HOP_BY_HOP, REQUEST_TIMEOUT,
@@ -445,7 +447,8 @@ fn parse_request(input: &[u8]) -> Parsed<ClientRequest> {
         let name = header.name;
         let is = |other: &str| name.eq_ignore_ascii_case(other);
         if is("host") {
-            let Ok(value) = std::str::from_utf8(header.value) else {
+            // hyper's path answers these 400 (`request_host`).
+            let Some(value) = host_value(header.value) else {
                 return Parsed::Invalid;
             };
             if host.replace(value.to_ascii_lowercase()).is_some() {
@@ -1235,6 +1238,8 @@ mod tests {
             "GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n",
             "GET / HTTP/1.1\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: user@a\r\n\r\n",
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -3\r\n\r\n",
             "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
