@@ -394,6 +394,26 @@ pub fn connect_dyno_blocking(
     Ok(std::net::TcpStream::from(receive_fd(helper.as_raw_fd())?))
 }
 
+/// For unit tests of the router: a stand-in helper on `socket` that
+/// answers every question with a connection to `dyno` (a loopback server),
+/// whatever namespace is asked for. It runs until the process ends.
+#[cfg(test)]
+pub fn serve_stand_in(socket: &Path, dyno: SocketAddr) {
+    let listener = UnixListener::bind(socket).unwrap();
+    std::thread::spawn(move || {
+        for daemon in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                BufReader::new(&daemon).read_line(&mut line)?;
+                match std::net::TcpStream::connect(dyno) {
+                    Ok(connected) => send_fd(&daemon, connected.as_raw_fd()),
+                    Err(_) => (&daemon).write_all(b"-"),
+                }
+            });
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

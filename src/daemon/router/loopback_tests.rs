@@ -28,15 +28,18 @@ struct Loopback {
 impl Loopback {
     async fn start() -> Loopback {
         let dyno = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let root = tempfile::tempdir().unwrap();
+        // The dyno connector, standing in: every connection leads to the dyno.
+        let connector_socket = root.path().join("dyno-connector.sock");
+        crate::runtime::netns::serve_stand_in(&connector_socket, dyno.local_addr().unwrap());
         let backend = Backend {
-            address: dyno.local_addr().unwrap().to_string(),
+            container: "paas-test-myapp-web.1".into(),
             dyno: "web.1".into(),
-            netns: None,
+            netns: Some(crate::runtime::NetnsRef { pid: 1, inode: 1 }),
             standby: false,
         };
         let dyno_heads = Arc::default();
         tokio::spawn(serve_dyno(dyno, Arc::clone(&dyno_heads)));
-        let root = tempfile::tempdir().unwrap();
         let routes = Arc::new(AppRoutes::new("myapp", vec![backend]));
         let table = Arc::new(ArcSwap::from_pointee(HashMap::from([(
             "myapp".to_string(),
@@ -52,8 +55,7 @@ impl Loopback {
                 in_flight: Arc::default(),
                 wake: Arc::new(|_: &str| {}),
                 challenges: Arc::default(),
-                // No helper: dynos are reached at their address.
-                connector_socket: root.path().join("no-connector.sock"),
+                connector_socket,
             },
             Root::new(root.path()),
         );
