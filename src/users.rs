@@ -41,3 +41,27 @@ pub fn user_uid(name: &str) -> Result<u32> {
         Error::new(format!("user `{name}` does not exist")).hint("run `paas server install`")
     })
 }
+
+/// The home of the user this process runs as, from the passwd database
+/// (`getpwuid_r`: safe beside other threads, unlike `getpwnam`).
+pub fn current_home() -> Option<PathBuf> {
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is to a live local of the size given; the
+    // strings the entry points to live in `buffer`, read before it goes.
+    let code = unsafe {
+        libc::getpwuid_r(
+            libc::geteuid(),
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        )
+    };
+    if code != 0 || found.is_null() {
+        return None;
+    }
+    let home = unsafe { std::ffi::CStr::from_ptr(entry.pw_dir) };
+    Some(PathBuf::from(home.to_string_lossy().into_owned()))
+}

@@ -146,6 +146,11 @@ fn uninstall(root: &Root, confirm: Option<std::path::PathBuf>) -> Result<()> {
             install::podman_as(&settings.user, &[kind, "rm", "--force", name])?;
         }
     }
+    if let Ok(uid) = crate::users::user_uid(&settings.user) {
+        let runtime_dir = std::path::PathBuf::from(format!("/run/user/{uid}"));
+        let record = crate::runtime::network::isolated_record_path(&settings, &runtime_dir);
+        let _ = std::fs::remove_file(record);
+    }
     std::fs::remove_dir_all(&path).context(|| format!("removing `{}`", path.display()))?;
     say!(
         "-----> removed the install at `{}` ({} containers)",
