@@ -27,9 +27,10 @@ use tokio::net::TcpStream;
 
 use crate::converge::Backend;
 
+use super::pages::failure_answer;
 use super::request_host::host_value;
 use super::{
-    failure_answer, forwarding_headers, Admission, Forward, RequestHead, Router, BODY_IDLE_TIMEOUT,
+    forwarding_headers, Admission, Forward, RequestHead, Router, BODY_IDLE_TIMEOUT,
     DIED_WITH_REQUEST, FORWARDING_HEADERS, HOP_BY_HOP, REQUEST_TIMEOUT,
 };
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use http_body_util::{combinators::BoxBody, BodyExt};
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST, UPGRADE};
 use hyper::server::conn::http1 as hyper_http1;
@@ -36,9 +36,11 @@ mod client_body;
 mod http1;
 #[cfg(test)]
 mod loopback_tests;
+mod pages;
 mod request_host;
 mod request_log;
 
+use pages::{bad_request, failure_answer, page, redirect, Answer};
 use request_host::host_name;
 use request_log::{RequestEntry, RequestIds, RequestLog};
 
@@ -944,28 +946,6 @@ fn closed_without_answer(err: &hyper_util::client::legacy::Error) -> bool {
         .is_some_and(hyper::Error::is_incomplete_message)
 }
 
-/// The page for a request no dyno answered: H12, H21, or H13; or one the
-/// client broke on the way (H26, H27).
-fn failure_answer(code: &str) -> Answer {
-    let (status, text) = match code {
-        "H26" => return bad_request("The request's chunked body is malformed."),
-        "H27" => return bad_request("The request's body ended before it was whole."),
-        "H12" => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The app took more than 30 seconds to answer. Its owner can check `paas logs`.",
-        ),
-        "H21" => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The app refused the connection. Its owner can check `paas logs`.",
-        ),
-        _ => (
-            StatusCode::BAD_GATEWAY,
-            "The app did not answer. Its owner can check `paas logs`.",
-        ),
-    };
-    page(status, "Application error", text)
-}
-
 impl Router {
     /// Wakes a sleeping app and waits for its routes to have a backend.
     async fn woken(&self, app: &str) -> Option<Arc<AppRoutes>> {
@@ -1155,23 +1135,6 @@ fn join_cookies(headers: &mut hyper::HeaderMap) {
     }
 }
 
-fn redirect(location: &str) -> Answer {
-    Answer::new(StatusCode::PERMANENT_REDIRECT, Bytes::new()).with("location", location)
-}
-
-fn page(status: StatusCode, title: &str, text: &str) -> Answer {
-    Answer::new(status, Bytes::from(format!("{title}\n\n{text}\n")))
-        .with("content-type", "text/plain; charset=utf-8")
-}
-
-/// A request the router will not take, as sent: the connection ends after
-/// the answer, as nginx's does (what follows a malformed request cannot be
-/// trusted to start where the client meant the next one to). hyper drops
-/// the header from an HTTP/2 answer, where the stream ends instead.
-fn bad_request(text: &str) -> Answer {
-    page(StatusCode::BAD_REQUEST, "Bad request", text).with("connection", "close")
-}
-
 /// What the router needs of a request to decide where it goes.
 struct RequestHead<'a> {
     method: &'a str,
@@ -1197,88 +1160,6 @@ struct Forward {
     index: usize,
     backend: Backend,
     entry: RequestEntry,
-}
-
-/// A response the router makes itself: error pages, redirects, the
-/// maintenance page, ACME answers.
-struct Answer {
-    status: StatusCode,
-    headers: Vec<(&'static str, HeaderValue)>,
-    body: Bytes,
-}
-
-impl Answer {
-    fn new(status: StatusCode, body: Bytes) -> Answer {
-        Answer {
-            status,
-            headers: Vec::new(),
-            body,
-        }
-    }
-
-    fn with(mut self, name: &'static str, value: &str) -> Answer {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            self.headers.push((name, value));
-        }
-        self
-    }
-
-    fn into_response(self) -> Response<Body> {
-        let mut response =
-            Response::new(Full::new(self.body).map_err(|never| match never {}).boxed());
-        *response.status_mut() = self.status;
-        for (name, value) in self.headers {
-            response.headers_mut().insert(name, value);
-        }
-        response
-    }
-
-    /// As HTTP/1.1 bytes; `close` says the connection ends after it. The
-    /// answer to a HEAD request has no body, only its length.
-    fn to_http1(&self, close: bool, head_only: bool) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256 + self.body.len());
-        out.extend_from_slice(
-            format!(
-                "HTTP/1.1 {} {}\r\n",
-                self.status.as_u16(),
-                self.status.canonical_reason().unwrap_or("")
-            )
-            .as_bytes(),
-        );
-        for (name, value) in &self.headers {
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(
-            format!(
-                "date: {}\r\ncontent-length: {}\r\n",
-                http_date(SystemTime::now()),
-                self.body.len()
-            )
-            .as_bytes(),
-        );
-        if close {
-            out.extend_from_slice(b"connection: close\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
-        if !head_only {
-            out.extend_from_slice(&self.body);
-        }
-        out
-    }
-}
-
-/// A `Date` header's value (RFC 9110's IMF-fixdate), as hyper sets on the
-/// answers it sends.
-fn http_date(at: SystemTime) -> String {
-    let format = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    time::OffsetDateTime::from(at)
-        .format(&format)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -1358,11 +1239,5 @@ mod tests {
             }
         });
         assert_eq!(names, FORWARDING_HEADERS);
-    }
-
-    #[test]
-    fn dates_are_in_http_form() {
-        let at = UNIX_EPOCH + Duration::from_secs(784111777);
-        assert_eq!(http_date(at), "Sun, 06 Nov 1994 08:49:37 GMT");
     }
 }
