@@ -27,12 +27,13 @@ use tokio::net::TcpStream;
 
 use crate::converge::Backend;
 
+use super::forwarding::{
+    forwarding_headers, BODY_IDLE_TIMEOUT, DIED_WITH_REQUEST, FORWARDING_HEADERS, HOP_BY_HOP,
+    REQUEST_TIMEOUT,
+};
 use super::pages::failure_answer;
 use super::request_host::host_value;
-use super::{
-    forwarding_headers, Admission, Forward, RequestHead, Router, BODY_IDLE_TIMEOUT,
-    DIED_WITH_REQUEST, FORWARDING_HEADERS, HOP_BY_HOP, REQUEST_TIMEOUT,
-};
+use super::{Admission, Forward, RequestHead, Router};
 
 /// Longer heads go to hyper, which answers them.
 const MAX_HEAD: usize = 64 * 1024;

@@ -33,6 +33,7 @@ use crate::state::Root;
 use rustls::sign::CertifiedKey;
 
 mod client_body;
+mod forwarding;
 mod http1;
 #[cfg(test)]
 mod loopback_tests;
@@ -40,21 +41,15 @@ mod pages;
 mod request_host;
 mod request_log;
 
+use forwarding::{
+    forwarding_headers, BODY_IDLE_TIMEOUT, DIED_WITH_REQUEST, HOP_BY_HOP, REQUEST_TIMEOUT,
+};
 use pages::{bad_request, failure_answer, page, redirect, Answer};
 use request_host::host_name;
 use request_log::{RequestEntry, RequestIds, RequestLog};
 
 /// How long a dyno that refused a connection is left out of the rotation.
 const REFUSED_PAUSE: Duration = Duration::from_secs(5);
-
-/// A dyno that closes a connection this soon without answering died with
-/// the request: one that can go again goes to another dyno, once.
-const DIED_WITH_REQUEST: Duration = Duration::from_secs(1);
-/// Heroku's limit for the first byte of a response (H12 past it).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Heroku's rolling window once a response is under way: a body that moves
-/// no byte for this long ends (H15 when the dyno sent none).
-const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(55);
 
 /// One app's backends, its round-robin position, and which backends refused
 /// a connection lately.
@@ -331,17 +326,6 @@ pub struct RouterParts {
     /// The socket of the `runtime::netns` helper.
     pub connector_socket: std::path::PathBuf,
 }
-
-/// Headers that describe one connection, not the request: never forwarded.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 
 impl Router {
     pub fn new(
@@ -1024,46 +1008,6 @@ fn add_forwarding_headers(
     );
 }
 
-/// The headers the router sets on every request it forwards, replacing
-/// any the client sent; `X-Forwarded-For` adds the client to the chain.
-const FORWARDING_HEADERS: [&str; 6] = [
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-port",
-    "x-request-start",
-    "x-request-id",
-    "via",
-];
-
-fn forwarding_headers(
-    previous_forwarded_for: Option<&str>,
-    peer: SocketAddr,
-    secure: bool,
-    port: u16,
-    request_id: &str,
-    mut set: impl FnMut(&'static str, &str),
-) {
-    use std::fmt::Write;
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    let mut value = String::with_capacity(64);
-    let _ = match previous_forwarded_for {
-        Some(previous) => write!(value, "{previous}, {}", peer.ip()),
-        None => write!(value, "{}", peer.ip()),
-    };
-    set("x-forwarded-for", &value);
-    set("x-forwarded-proto", if secure { "https" } else { "http" });
-    value.clear();
-    let _ = write!(value, "{port}");
-    set("x-forwarded-port", &value);
-    value.clear();
-    let _ = write!(value, "{millis}");
-    set("x-request-start", &value);
-    set("x-request-id", request_id);
-    set("via", "1.1 paas");
-}
-
 /// The next connection (a failed accept, such as too many open files, is
 /// logged and waited out), with Nagle off: responses go out as written.
 async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, SocketAddr) {
@@ -1226,18 +1170,5 @@ mod tests {
         assert_eq!(picks, ["web.1", "web.1", "web.1"]);
         routes.refused(0);
         assert_eq!(routes.pick().unwrap().1.dyno, "web.1-old");
-    }
-
-    #[test]
-    fn the_forwarding_headers_are_those_replaced_in_the_clients() {
-        let mut names = Vec::new();
-        let peer = SocketAddr::from(([10, 1, 2, 3], 5000));
-        forwarding_headers(Some("1.1.1.1"), peer, true, 443, "id", |name, value| {
-            names.push(name);
-            if name == "x-forwarded-for" {
-                assert_eq!(value, "1.1.1.1, 10.1.2.3");
-            }
-        });
-        assert_eq!(names, FORWARDING_HEADERS);
     }
 }
