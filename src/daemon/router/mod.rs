@@ -4,11 +4,9 @@
 //! malformed a 400 (`request_host`, `client_body`). Every request to an app
 //! is logged to its stream in Heroku's router format.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -34,6 +32,7 @@ use rustls::sign::CertifiedKey;
 mod client_body;
 mod forwarding;
 mod http1;
+mod in_flight;
 #[cfg(test)]
 mod loopback_tests;
 mod pages;
@@ -44,6 +43,8 @@ mod table;
 use forwarding::{
     forwarding_headers, BODY_IDLE_TIMEOUT, DIED_WITH_REQUEST, HOP_BY_HOP, REQUEST_TIMEOUT,
 };
+pub use in_flight::InFlight;
+use in_flight::InFlightGuard;
 use pages::{bad_request, failure_answer, page, redirect, Answer};
 use request_host::host_name;
 use request_log::{RequestEntry, RequestIds, RequestLog};
@@ -57,70 +58,6 @@ pub type Wake = Arc<dyn Fn(&str) + Send + Sync>;
 /// How long a request waits for a sleeping app's dyno (Heroku's boot
 /// timeout is 75 s; ours, R10's, is 60): past it, H20.
 const WAKE_TIMEOUT: Duration = crate::converge::BOOT_TIMEOUT;
-
-/// Requests under way per dyno container (until their response body is
-/// sent), so a deploy stops the old dynos only once theirs are done.
-#[derive(Default)]
-/// A counter per dyno: one short lock to find it, then atomics.
-pub struct InFlight(std::sync::Mutex<HashMap<String, Arc<AtomicUsize>>>);
-
-impl InFlight {
-    fn enter(self: &Arc<Self>, container: &str) -> InFlightGuard {
-        let counter = {
-            let mut counters = self.0.lock().expect("not poisoned");
-            let counter = match counters.get(container) {
-                Some(counter) => counter.clone(),
-                None => {
-                    // Counters of dynos long gone go when a new one comes.
-                    counters.retain(|_, c| c.load(Ordering::Relaxed) > 0);
-                    let counter = Arc::new(AtomicUsize::new(0));
-                    counters.insert(container.to_string(), counter.clone());
-                    counter
-                }
-            };
-            // Counted under the lock, so no prune can drop a counter in use.
-            counter.fetch_add(1, Ordering::SeqCst);
-            counter
-        };
-        InFlightGuard(counter)
-    }
-
-    /// How many requests are under way to any of these dynos.
-    pub fn count(&self, containers: &[&str]) -> usize {
-        let counters = self.0.lock().expect("not poisoned");
-        containers
-            .iter()
-            .filter_map(|a| counters.get(*a))
-            .map(|c| c.load(Ordering::SeqCst))
-            .sum()
-    }
-
-    /// Waits until none of these dynos has a request under way, or
-    /// the request timeout passes.
-    pub async fn drain(&self, containers: &[&str]) {
-        let deadline = Instant::now() + REQUEST_TIMEOUT;
-        // Twice empty, a moment apart: a request that read the old routes
-        // just before they changed has counted itself by then.
-        let mut empty_before = false;
-        while Instant::now() < deadline {
-            let empty = self.count(containers) == 0;
-            if empty && empty_before {
-                return;
-            }
-            empty_before = empty;
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-}
-
-/// One request's place in `InFlight`; dropped when it is done.
-struct InFlightGuard(Arc<AtomicUsize>);
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Body = BoxBody<Bytes, BoxError>;
