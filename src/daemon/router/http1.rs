@@ -27,13 +27,14 @@ use tokio::net::TcpStream;
 
 use crate::converge::Backend;
 
+use super::admission::{Admission, Forward, RequestHead};
 use super::forwarding::{
     forwarding_headers, BODY_IDLE_TIMEOUT, DIED_WITH_REQUEST, FORWARDING_HEADERS, HOP_BY_HOP,
     REQUEST_TIMEOUT,
 };
 use super::pages::failure_answer;
 use super::request_host::host_value;
-use super::{Admission, Forward, RequestHead, Router};
+use super::Router;
 
 /// Longer heads go to hyper, which answers them.
 const MAX_HEAD: usize = 64 * 1024;
