@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 
-use super::BoxError;
+use super::hyper_path::BoxError;
 
 /// How the client broke its request's body.
 #[derive(Debug, Clone, Copy, PartialEq)]

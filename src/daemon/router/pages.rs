@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::header::HeaderValue;
 use hyper::{Response, StatusCode};
 
-use super::Body;
+use super::hyper_path::Body;
 
 /// A response the router makes itself: error pages, redirects, the
 /// maintenance page, ACME answers.
