@@ -12,7 +12,8 @@ use tokio::net::TcpListener;
 
 use super::request_host::host_name;
 use super::table::{routes_for_host, Domain, RouteTable};
-use super::{accept, Router};
+use super::threads::accept;
+use super::Router;
 use crate::error::Result;
 
 impl Router {
