@@ -14,6 +14,7 @@ use crate::state::Root;
 
 mod admission;
 mod client_body;
+mod dyno_pool;
 mod forwarding;
 mod http1;
 mod hyper_path;
@@ -28,6 +29,7 @@ mod threads;
 mod tls;
 
 pub use admission::Wake;
+use dyno_pool::DynoPool;
 use hyper_path::{dyno_client, Body};
 pub use in_flight::InFlight;
 use request_log::{RequestIds, RequestLog};
@@ -44,7 +46,7 @@ pub struct Router {
     table: RouteTable,
     client: Client<TimedConnector, Body>,
     /// For the HTTP/1.1 path.
-    dyno_pool: http1::DynoPool,
+    dyno_pool: DynoPool,
     /// Connects to dynos inside their network namespaces (`runtime::netns`).
     dyno_connector: DynoConnector,
     in_flight: Arc<InFlight>,
@@ -79,7 +81,7 @@ impl Router {
             port,
             https_port,
             table: parts.table,
-            dyno_pool: http1::DynoPool::default(),
+            dyno_pool: DynoPool::default(),
             dyno_connector,
             in_flight: parts.in_flight,
             log: RequestLog::start(root),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use super::http1;
+use super::dyno_pool::{DynoPool, POOL_IDLE};
 use super::hyper_path::dyno_client;
 use super::Router;
 use crate::error::{Context, Result};
@@ -22,7 +22,7 @@ impl Router {
             https_port: self.https_port,
             table: self.table.clone(),
             client: dyno_client(&self.dyno_connector, &self.table),
-            dyno_pool: http1::DynoPool::default(),
+            dyno_pool: DynoPool::default(),
             dyno_connector: self.dyno_connector.clone(),
             in_flight: self.in_flight.clone(),
             log: self.log.clone(),
@@ -106,7 +106,7 @@ impl Router {
             let router = self.clone();
             tokio::spawn(async move {
                 loop {
-                    tokio::time::sleep(http1::POOL_IDLE).await;
+                    tokio::time::sleep(POOL_IDLE).await;
                     router.dyno_pool.prune();
                 }
             });
