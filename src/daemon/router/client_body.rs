@@ -4,7 +4,7 @@
 //! hang-up half way) is known here. Then the client gets its `400` and the
 //! log line blames it, as Heroku's router does (H26 `cause="bad chunk"`,
 //! H27), not the app (H13). The router's HTTP/1.1 path reads bodies itself
-//! and never takes a chunked one (`http1::parse_request`).
+//! and never takes a chunked one (`http1::head::parse_request`).
 
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 
-use super::BoxError;
+use super::hyper_path::BoxError;
 
 /// How the client broke its request's body.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,8 +1,8 @@
 //! The whole router on 127.0.0.1, in front of a stand-in dyno: the request
 //! edges of issue #19 (point 5) on both paths, the HTTP/1.1 one (HTTP/1.1
 //! requests it takes) and hyper's (HTTP/1.0, chunked uploads, and what the
-//! HTTP/1.1 path hands over). Here, not in `router.rs`'s tests, to keep that
-//! file from growing further.
+//! HTTP/1.1 path hands over). In a file of their own: they go through
+//! admission, both paths and the request log, not one file's code.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,0 +1,76 @@
+//! HTTPS: the router's TLS listener. Each client gets the certificate of
+//! the app it names (SNI, by the route table), then HTTP/2 or HTTP/1.1
+//! (ALPN), served by the hyper path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::sign::CertifiedKey;
+use tokio::net::TcpListener;
+
+use super::request_host::host_name;
+use super::table::{routes_for_host, Domain, RouteTable};
+use super::threads::accept;
+use super::Router;
+use crate::error::Result;
+
+impl Router {
+    /// Accepts TLS connections until the process stops: the certificate of
+    /// the app the client names (SNI), then HTTP/2 or HTTP/1.1 (ALPN).
+    pub(super) async fn serve_tls(self: Arc<Self>, listener: TcpListener) -> Result<()> {
+        let resolver = CertificateResolver {
+            table: self.table.clone(),
+            domain: self.domain.clone(),
+        };
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|err| crate::error::Error::unexpected(err.to_string()))?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(resolver));
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        loop {
+            let (stream, peer) = accept(&listener).await;
+            let (router, acceptor) = (self.clone(), acceptor.clone());
+            tokio::spawn(async move {
+                // A client that never finishes its handshake holds nothing for long.
+                let handshake =
+                    tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                let Ok(Ok(stream)) = handshake.await else {
+                    return;
+                };
+                let service = service_fn(move |request| {
+                    let router = router.clone();
+                    async move { Ok::<_, hyper::Error>(router.handle(request, peer, true).await) }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+}
+
+/// Picks the certificate of the app a TLS client names.
+struct CertificateResolver {
+    table: RouteTable,
+    domain: Domain,
+}
+
+impl std::fmt::Debug for CertificateResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CertificateResolver(*.{})", self.domain.load())
+    }
+}
+
+impl rustls::server::ResolvesServerCert for CertificateResolver {
+    fn resolve(&self, hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let name = hello.server_name()?.to_ascii_lowercase();
+        routes_for_host(&self.table.load(), &self.domain.load(), host_name(&name))?
+            .certificate
+            .clone()
+    }
+}
