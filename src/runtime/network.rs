@@ -127,7 +127,11 @@ impl IsolatedRecord {
         let netns = std::fs::read_dir(podman::runtime_dir().join("netns"))
             .ok()?
             .flatten()
-            .find(|e| e.file_name().to_string_lossy().starts_with("rootless-netns-"))?;
+            .find(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("rootless-netns-")
+            })?;
         let inode = netns.metadata().ok()?.ino();
         let ours = app_network_prefix(settings);
         let prefixes: Vec<&str> = networks
