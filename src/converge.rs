@@ -6,19 +6,17 @@
 //! If the new dynos fail, they are removed and the old ones keep serving.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::crashes::{self, Crashes};
 use crate::error::{Context, Error, Result};
 use crate::logs;
 use crate::release::Release;
-use crate::runtime::{Dyno, DynoSpec, NetnsRef, Runtime, DYNO_PORT};
+use crate::routes::{Backend, Routes};
+use crate::runtime::{Dyno, DynoSpec, Runtime, DYNO_PORT};
 use crate::slug;
 use crate::state::{self, AppDir, ChecksMode, Root, Settings, STOP_GRACE};
 
@@ -31,32 +29,6 @@ pub const R10_EXIT: i32 = 137;
 pub const ONE_OFF_TYPE: &str = "run";
 /// The release phase's one-off dyno (`release.1`): never part of the formation.
 pub const RELEASE_TYPE: &str = "release";
-
-/// What the router reads: where an app's web dynos answer.
-#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Routes {
-    pub backends: Vec<Backend>,
-}
-
-/// One web dyno the router may send requests to.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Backend {
-    /// The dyno's container (`paas-…-web.1-v7-…`): what the router knows it
-    /// by (its connections, requests in flight, drains). Routes written
-    /// while dynos still published a port named that port here instead.
-    #[serde(alias = "address")]
-    pub container: String,
-    /// `web.1`, for the router's log lines.
-    pub dyno: String,
-    /// The dyno's network namespace: the router connects from inside it
-    /// (`runtime::netns`); dynos publish no port.
-    #[serde(default)]
-    pub netns: Option<NetnsRef>,
-    /// A dyno of the previous release, kept warm while the new one proves
-    /// itself (`probation`): sent requests only when every other refuses.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub standby: bool,
-}
 
 /// Everything converge needs about the install.
 pub struct Platform<'a> {
@@ -353,7 +325,7 @@ impl Platform<'_> {
             .save(app)?;
         }
         let mut routes_moved = true;
-        if routes != read_routes(app) {
+        if routes != Routes::read(app) {
             if let Err(err) = self.publish_routes(app, &routes) {
                 say!(" !     warning: {}", err.report().trim_end());
                 routes_moved = false;
@@ -563,7 +535,7 @@ impl Platform<'_> {
 
     /// Writes the app's routes and tells the router to load them.
     pub fn publish_routes(&self, app: &AppDir, routes: &Routes) -> Result<()> {
-        state::write_toml(&app.routes_file(), routes, 0o644)?;
+        routes.write(app)?;
         reload_router(self.root, app);
         Ok(())
     }
@@ -735,12 +707,4 @@ fn control_answer(root: &Root, request: &str, timeout: Duration) -> Result<Strin
         .read_line(&mut answer)
         .context(|| "reading the router's answer".into())?;
     Ok(answer.trim().to_string())
-}
-
-/// Reads an app's routes file; none yet means no backends.
-pub fn read_routes(app: &AppDir) -> Routes {
-    fs::read_to_string(app.routes_file())
-        .ok()
-        .and_then(|text| toml::from_str(&text).ok())
-        .unwrap_or_default()
 }

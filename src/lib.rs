@@ -38,6 +38,7 @@ pub mod net;
 pub mod output;
 pub mod probation;
 pub mod release;
+pub mod routes;
 pub mod runtime;
 pub mod slug;
 pub mod ssh;

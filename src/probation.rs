@@ -19,11 +19,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::converge::{drain_router, routes_of, Backend, Mode, Platform, Routes};
+use crate::converge::{drain_router, routes_of, Mode, Platform};
 use crate::crashes;
 use crate::error::{Error, Result};
 use crate::logs;
 use crate::release::{Ledger, Release, ReleaseVersion};
+use crate::routes::{Backend, Routes};
 use crate::runtime::Dyno;
 use crate::state::{self, AppDir};
 

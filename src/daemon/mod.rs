@@ -20,6 +20,7 @@ use crate::converge::{self, Mode, Platform};
 use crate::error::{Context, Error, Result};
 use crate::probation::{Outcome, Probation};
 use crate::release::Ledger;
+use crate::routes::{Backend, Routes};
 use crate::runtime::podman::Podman;
 use crate::runtime::{netns, Runtime};
 use crate::state::{self, AppDir, AppName, Lock, Root, Settings};
@@ -305,7 +306,7 @@ fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, A
     for app in root.apps()? {
         let dynos: Vec<_> = running.iter().filter(|d| d.app == app).cloned().collect();
         let live = converge::routes_of(&dynos).backends;
-        let backends: Vec<converge::Backend> = converge::read_routes(&root.app(&app))
+        let backends: Vec<Backend> = Routes::read(&root.app(&app))
             .backends
             .into_iter()
             // The live entry: its namespace is today's (routes written by
@@ -406,7 +407,7 @@ async fn control_loop(
 
 /// An app's routes, as its settings shape them (maintenance mode, sleep),
 /// and the custom domains they answer under.
-fn app_routes(dir: &AppDir, backends: Vec<converge::Backend>) -> (AppRoutes, Vec<String>) {
+fn app_routes(dir: &AppDir, backends: Vec<Backend>) -> (AppRoutes, Vec<String>) {
     let settings = dir.settings().unwrap_or_default();
     let idle = if settings.asleep_since.is_some() {
         router::Idle::Asleep
@@ -431,7 +432,7 @@ fn app_routes(dir: &AppDir, backends: Vec<converge::Backend>) -> (AppRoutes, Vec
 fn reload(root: &Root, table: &RouteTable, app: &AppName) {
     let dir = root.app(app);
     let (entry, domains) = if dir.exists() {
-        let (routes, domains) = app_routes(&dir, converge::read_routes(&dir).backends);
+        let (routes, domains) = app_routes(&dir, Routes::read(&dir).backends);
         let routes = match table.load().get(app.as_str()) {
             Some(previous) => routes.with_last_request(previous.last_request.clone()),
             None => routes,

@@ -29,8 +29,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use super::connector::{ConnectTime, TimedConnector};
-use crate::converge::Backend;
 use crate::error::{Context, Result};
+use crate::routes::Backend;
 use crate::runtime::netns::DynoConnector;
 use crate::state::{AppName, Root};
 use rustls::sign::CertifiedKey;

@@ -25,7 +25,7 @@ use hyper::StatusCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::converge::Backend;
+use crate::routes::Backend;
 
 use super::request_host::host_value;
 use super::{
