@@ -6,13 +6,12 @@
 //! If the new dynos fail, they are removed and the old ones keep serving.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::control::{drain_router, reload_router};
 use crate::crashes::{self, Crashes};
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use crate::logs;
 use crate::release::Release;
 use crate::routes::{Backend, Routes};
@@ -625,86 +624,4 @@ pub fn routes_of(dynos: &[Dyno]) -> Routes {
             })
             .collect(),
     }
-}
-
-/// Asks the daemon to watch an app's window (`probation`).
-pub fn watch_window(root: &Root, app: &AppDir) -> Result<()> {
-    control_request(
-        root,
-        &format!("probation {}", app.name),
-        Duration::from_secs(10),
-    )
-}
-
-/// Asks the daemon to reload an app's routes; returns once it has.
-pub fn notify_router(root: &Root, app: &str) -> Result<()> {
-    control_request(root, &format!("reload {app}"), Duration::from_secs(10))
-}
-
-/// Has the router re-read the app's routes, settings and certificate; a
-/// router that is down is a warning (it reads them all when it starts).
-pub fn reload_router(root: &Root, app: &AppDir) {
-    if let Err(err) = notify_router(root, app.name.as_str()) {
-        say!(
-            " !     warning: the router did not reload `{}` ({}); start it with `paas server start`",
-            app.name,
-            err.message()
-        );
-    }
-}
-
-/// Tells the router the platform's domain changed (`domains:set-global`).
-pub fn reload_domain(root: &Root) -> Result<()> {
-    control_request(root, "domain", Duration::from_secs(5))
-}
-
-/// Waits until the router has no request under way to these dyno
-/// addresses (taken out of the routes already), at most its 30 s request timeout.
-pub fn drain_router(root: &Root, containers: &[String]) -> Result<()> {
-    let request = format!("drain {}", containers.join(" "));
-    control_request(root, &request, Duration::from_secs(40))
-}
-
-/// Whether the daemon answers on its control socket.
-pub fn ping_daemon(root: &Root) -> Result<()> {
-    control_request(root, "ping", Duration::from_secs(10))
-}
-
-/// Asks the daemon to get the app's ACME certificate now: what it got, or
-/// why not.
-pub fn acme_request(root: &Root, app: &AppDir) -> Result<std::result::Result<String, String>> {
-    let answer = control_answer(
-        root,
-        &format!("acme {}", app.name),
-        Duration::from_secs(240),
-    )?;
-    Ok(match answer.strip_prefix("ok ") {
-        Some(got) => Ok(got.to_string()),
-        None => Err(answer.strip_prefix("error ").unwrap_or(&answer).to_string()),
-    })
-}
-
-fn control_request(root: &Root, request: &str, timeout: Duration) -> Result<()> {
-    let answer = control_answer(root, request, timeout)?;
-    if answer == "ok" {
-        Ok(())
-    } else {
-        Err(Error::unexpected(format!("the router answered `{answer}`")))
-    }
-}
-
-/// Sends one request on the control socket and reads its one-line answer.
-fn control_answer(root: &Root, request: &str, timeout: Duration) -> Result<String> {
-    let socket = root.control_socket();
-    let mut stream =
-        UnixStream::connect(&socket).context(|| format!("connecting to `{}`", socket.display()))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .context(|| "setting a timeout".into())?;
-    writeln!(stream, "{request}").context(|| "writing to the router".into())?;
-    let mut answer = String::new();
-    BufReader::new(&stream)
-        .read_line(&mut answer)
-        .context(|| "reading the router's answer".into())?;
-    Ok(answer.trim().to_string())
 }

@@ -22,6 +22,7 @@ pub mod client;
 pub mod clock;
 pub mod commands;
 pub mod completion;
+pub mod control;
 pub mod converge;
 pub mod crashes;
 pub mod daemon;
