@@ -6,19 +6,16 @@
 //! If the new dynos fail, they are removed and the old ones keep serving.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
+use crate::control::{drain_router, reload_router};
 use crate::crashes::{self, Crashes};
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use crate::logs;
 use crate::release::Release;
-use crate::runtime::{Dyno, DynoSpec, NetnsRef, Runtime, DYNO_PORT};
+use crate::routes::{Backend, Routes};
+use crate::runtime::{Dyno, DynoSpec, Runtime, DYNO_PORT};
 use crate::slug;
 use crate::state::{self, AppDir, ChecksMode, Root, Settings, STOP_GRACE};
 
@@ -31,32 +28,6 @@ pub const R10_EXIT: i32 = 137;
 pub const ONE_OFF_TYPE: &str = "run";
 /// The release phase's one-off dyno (`release.1`): never part of the formation.
 pub const RELEASE_TYPE: &str = "release";
-
-/// What the router reads: where an app's web dynos answer.
-#[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Routes {
-    pub backends: Vec<Backend>,
-}
-
-/// One web dyno the router may send requests to.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Backend {
-    /// The dyno's container (`paas-…-web.1-v7-…`): what the router knows it
-    /// by (its connections, requests in flight, drains). Routes written
-    /// while dynos still published a port named that port here instead.
-    #[serde(alias = "address")]
-    pub container: String,
-    /// `web.1`, for the router's log lines.
-    pub dyno: String,
-    /// The dyno's network namespace: the router connects from inside it
-    /// (`runtime::netns`); dynos publish no port.
-    #[serde(default)]
-    pub netns: Option<NetnsRef>,
-    /// A dyno of the previous release, kept warm while the new one proves
-    /// itself (`probation`): sent requests only when every other refuses.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub standby: bool,
-}
 
 /// Everything converge needs about the install.
 pub struct Platform<'a> {
@@ -353,7 +324,7 @@ impl Platform<'_> {
             .save(app)?;
         }
         let mut routes_moved = true;
-        if routes != read_routes(app) {
+        if routes != Routes::read(app) {
             if let Err(err) = self.publish_routes(app, &routes) {
                 say!(" !     warning: {}", err.report().trim_end());
                 routes_moved = false;
@@ -563,7 +534,7 @@ impl Platform<'_> {
 
     /// Writes the app's routes and tells the router to load them.
     pub fn publish_routes(&self, app: &AppDir, routes: &Routes) -> Result<()> {
-        state::write_toml(&app.routes_file(), routes, 0o644)?;
+        routes.write(app)?;
         reload_router(self.root, app);
         Ok(())
     }
@@ -653,94 +624,4 @@ pub fn routes_of(dynos: &[Dyno]) -> Routes {
             })
             .collect(),
     }
-}
-
-/// Asks the daemon to watch an app's window (`probation`).
-pub fn watch_window(root: &Root, app: &AppDir) -> Result<()> {
-    control_request(
-        root,
-        &format!("probation {}", app.name),
-        Duration::from_secs(10),
-    )
-}
-
-/// Asks the daemon to reload an app's routes; returns once it has.
-pub fn notify_router(root: &Root, app: &str) -> Result<()> {
-    control_request(root, &format!("reload {app}"), Duration::from_secs(10))
-}
-
-/// Has the router re-read the app's routes, settings and certificate; a
-/// router that is down is a warning (it reads them all when it starts).
-pub fn reload_router(root: &Root, app: &AppDir) {
-    if let Err(err) = notify_router(root, app.name.as_str()) {
-        say!(
-            " !     warning: the router did not reload `{}` ({}); start it with `paas server start`",
-            app.name,
-            err.message()
-        );
-    }
-}
-
-/// Tells the router the platform's domain changed (`domains:set-global`).
-pub fn reload_domain(root: &Root) -> Result<()> {
-    control_request(root, "domain", Duration::from_secs(5))
-}
-
-/// Waits until the router has no request under way to these dyno
-/// addresses (taken out of the routes already), at most its 30 s request timeout.
-pub fn drain_router(root: &Root, containers: &[String]) -> Result<()> {
-    let request = format!("drain {}", containers.join(" "));
-    control_request(root, &request, Duration::from_secs(40))
-}
-
-/// Whether the daemon answers on its control socket.
-pub fn ping_daemon(root: &Root) -> Result<()> {
-    control_request(root, "ping", Duration::from_secs(10))
-}
-
-/// Asks the daemon to get the app's ACME certificate now: what it got, or
-/// why not.
-pub fn acme_request(root: &Root, app: &AppDir) -> Result<std::result::Result<String, String>> {
-    let answer = control_answer(
-        root,
-        &format!("acme {}", app.name),
-        Duration::from_secs(240),
-    )?;
-    Ok(match answer.strip_prefix("ok ") {
-        Some(got) => Ok(got.to_string()),
-        None => Err(answer.strip_prefix("error ").unwrap_or(&answer).to_string()),
-    })
-}
-
-fn control_request(root: &Root, request: &str, timeout: Duration) -> Result<()> {
-    let answer = control_answer(root, request, timeout)?;
-    if answer == "ok" {
-        Ok(())
-    } else {
-        Err(Error::unexpected(format!("the router answered `{answer}`")))
-    }
-}
-
-/// Sends one request on the control socket and reads its one-line answer.
-fn control_answer(root: &Root, request: &str, timeout: Duration) -> Result<String> {
-    let socket = root.control_socket();
-    let mut stream =
-        UnixStream::connect(&socket).context(|| format!("connecting to `{}`", socket.display()))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .context(|| "setting a timeout".into())?;
-    writeln!(stream, "{request}").context(|| "writing to the router".into())?;
-    let mut answer = String::new();
-    BufReader::new(&stream)
-        .read_line(&mut answer)
-        .context(|| "reading the router's answer".into())?;
-    Ok(answer.trim().to_string())
-}
-
-/// Reads an app's routes file; none yet means no backends.
-pub fn read_routes(app: &AppDir) -> Routes {
-    fs::read_to_string(app.routes_file())
-        .ok()
-        .and_then(|text| toml::from_str(&text).ok())
-        .unwrap_or_default()
 }

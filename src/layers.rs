@@ -9,7 +9,8 @@
 //! 5 daemon                 router, reconciler, autosleep, acme
 //! 4 workflows              converge, checks, probation, add-ons
 //! 3 runtime, build         podman, buildpacks
-//! 2 records                git, slugs, releases, logs, keys, certs, ssh, crashes
+//! 2 records                git, slugs, releases, logs, keys, certs, ssh, crashes,
+//!                          routes, the daemon's control protocol
 //! 1 state                  the store
 //! 0 ground                 errors, time, durations, TLS, outgoing HTTP, host users
 //! ```
@@ -46,7 +47,8 @@ const LAYERS: &[(&str, usize)] = &[
     ("net", 0),
     ("users", 0),
     ("state", 1),
-    // What is recorded and parsed: releases, logs, keys, who may run what.
+    // What is recorded and parsed: releases, logs, keys, who may run what,
+    // where dynos answer, what the daemon is asked.
     ("git", 2),
     ("slug", 2),
     ("release", 2),
@@ -55,6 +57,8 @@ const LAYERS: &[(&str, usize)] = &[
     ("certs", 2),
     ("ssh", 2),
     ("crashes", 2),
+    ("routes", 2),
+    ("control", 2),
     ("runtime", 3),
     ("build", 3),
     // Each change ends in converge; probation and converge call each other.

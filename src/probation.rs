@@ -19,11 +19,13 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::converge::{drain_router, routes_of, Backend, Mode, Platform, Routes};
+use crate::control::drain_router;
+use crate::converge::{routes_of, Mode, Platform};
 use crate::crashes;
 use crate::error::{Error, Result};
 use crate::logs;
 use crate::release::{Ledger, Release, ReleaseVersion};
+use crate::routes::{Backend, Routes};
 use crate::runtime::Dyno;
 use crate::state::{self, AppDir};
 
@@ -250,7 +252,7 @@ pub fn routes_with_standby(serving: &[Dyno], standby: &[Dyno]) -> Routes {
 /// reconciler settles the window when it starts), or, with `wait`
 /// (`checks:set wait on`), the change does.
 pub fn watch(platform: &Platform, app: &AppDir, wait: bool) -> Result<()> {
-    let _ = crate::converge::watch_window(platform.root, app);
+    let _ = crate::control::watch_window(platform.root, app);
     if wait {
         wait_out(platform, app)
     } else {

@@ -2,7 +2,7 @@
 
 use super::{heroku_time_from_rfc3339, Ctx};
 use crate::cli::Format;
-use crate::converge;
+use crate::control;
 use crate::error::{Error, Result};
 use crate::git;
 use crate::output;
@@ -228,7 +228,7 @@ pub fn destroy(ctx: &Ctx, confirm: Option<String>) -> Result<()> {
     super::addons::destroy_with_app(ctx, &app.name)?;
     state::remove_dir_whole(&app.path)?;
     // The router drops an app whose directory is gone.
-    let _ = converge::notify_router(&ctx.root, app.name.as_str());
+    let _ = control::notify_router(&ctx.root, &app.name);
     say!("done");
     Ok(())
 }

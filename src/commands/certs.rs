@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::Ctx;
 use crate::certs::{self, Summary};
 use crate::cli::Format;
-use crate::converge;
+use crate::control;
 use crate::daemon::acme;
 use crate::error::{Error, Result};
 use crate::output;
@@ -112,7 +112,7 @@ pub fn add(ctx: &Ctx, cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<()>
     {
         let _lock = app.lock()?;
         certs::store(&app, &bundle)?;
-        converge::reload_router(&ctx.root, &app);
+        control::reload_router(&ctx.root, &app);
     }
     say!("done");
     show(&bundle.summary);
@@ -140,7 +140,7 @@ pub fn remove(ctx: &Ctx) -> Result<()> {
     say_partial!("Removing TLS certificate from {}... ", app.name);
     std::fs::remove_file(app.certificate_file())
         .map_err(|err| Error::new("cannot remove the certificate").cause(err))?;
-    converge::reload_router(&ctx.root, &app);
+    control::reload_router(&ctx.root, &app);
     say!("done");
     Ok(())
 }
@@ -157,7 +157,7 @@ pub fn redirect(ctx: &Ctx, state: Option<String>) -> Result<()> {
     let mut settings = app.settings()?;
     settings.https_redirect = on;
     app.write_settings(&settings)?;
-    converge::reload_router(&ctx.root, &app);
+    control::reload_router(&ctx.root, &app);
     if on {
         say!(
             "HTTP requests to {} now redirect to HTTPS (once it has a certificate)",
@@ -239,7 +239,7 @@ fn issue_now(ctx: &Ctx, app: &AppDir) -> Result<()> {
         "Getting a certificate for {}... ",
         certs::app_hosts(&ctx.settings, app).join(", ")
     );
-    match converge::acme_request(&ctx.root, app) {
+    match control::acme_request(&ctx.root, app) {
         Ok(Ok(got)) => {
             say!("done");
             say!("Certificate for {got}; it renews itself 30 days before it expires");

@@ -3,7 +3,7 @@
 
 use super::Ctx;
 use crate::cli::Format;
-use crate::converge;
+use crate::control;
 use crate::error::{Error, Result};
 use crate::output;
 use crate::state::AppDir;
@@ -92,7 +92,7 @@ fn change(ctx: &Ctx, app: &AppDir, change: impl FnOnce(&mut Vec<String>)) -> Res
     let mut settings = app.settings()?;
     change(&mut settings.domains);
     app.write_settings(&settings)?;
-    converge::reload_router(&ctx.root, app);
+    control::reload_router(&ctx.root, app);
     Ok(())
 }
 
@@ -157,7 +157,7 @@ pub fn set_global(ctx: &Ctx, text: &str) -> Result<()> {
     }
     let before = ctx.settings.domain.clone();
     ctx.root.update_settings(|s| s.domain = domain.clone())?;
-    if let Err(err) = converge::reload_domain(&ctx.root) {
+    if let Err(err) = control::reload_domain(&ctx.root) {
         say!(
             " !     the router did not take it yet ({}); it does when the daemon starts",
             err.message()

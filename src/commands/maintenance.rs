@@ -3,7 +3,7 @@
 //! which keep running. `MAINTENANCE_PAGE_URL` names the app's own page.
 
 use super::Ctx;
-use crate::converge;
+use crate::control;
 use crate::error::Result;
 use crate::release::Ledger;
 use crate::state;
@@ -60,7 +60,7 @@ pub fn set(ctx: &Ctx, on: bool) -> Result<()> {
         ),
     );
     say!("done");
-    converge::reload_router(&ctx.root, &app);
+    control::reload_router(&ctx.root, &app);
     if let Some(warning) = warning {
         say!(" !     {warning}");
     }

@@ -466,7 +466,7 @@ pub fn stop(ctx: &Ctx, target: &str, kill: bool) -> Result<()> {
         settings.formation.insert(target.to_string(), 0);
         app.write_settings(&settings)?;
         if target == "web" {
-            platform.publish_routes(&app, &crate::converge::Routes::default())?;
+            platform.publish_routes(&app, &crate::routes::Routes::default())?;
         }
         platform.stop_within(&app, &dynos, grace)?;
         say!(

@@ -232,7 +232,7 @@ fn status(root: &Root) -> Result<()> {
             },
         );
     }
-    let daemon_answers = crate::converge::ping_daemon(root).is_ok();
+    let daemon_answers = crate::control::ping_daemon(root).is_ok();
     check(
         "daemon",
         if daemon_answers {

@@ -16,10 +16,12 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 
 use crate::addons;
+use crate::control::{Answer, Request};
 use crate::converge::{self, Mode, Platform};
 use crate::error::{Context, Error, Result};
 use crate::probation::{Outcome, Probation};
 use crate::release::Ledger;
+use crate::routes::{Backend, Routes};
 use crate::runtime::podman::Podman;
 use crate::runtime::{netns, Runtime};
 use crate::state::{self, AppDir, AppName, Lock, Root, Settings};
@@ -305,7 +307,7 @@ fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, A
     for app in root.apps()? {
         let dynos: Vec<_> = running.iter().filter(|d| d.app == app).cloned().collect();
         let live = converge::routes_of(&dynos).backends;
-        let backends: Vec<converge::Backend> = converge::read_routes(&root.app(&app))
+        let backends: Vec<Backend> = Routes::read(&root.app(&app))
             .backends
             .into_iter()
             // The live entry: its namespace is today's (routes written by
@@ -328,12 +330,8 @@ fn load_all_routes(root: &Root, settings: &Settings) -> Result<HashMap<String, A
     Ok(table)
 }
 
-/// `reload <app>` re-reads that app's routes; the answer `ok` means the
-/// router uses them from now on. `drain <container>…` answers `ok` once no
-/// request to those dynos is under way (30 s at most). `domain` re-reads the
-/// platform's domain; `acme <app>` gets the app's certificate now and
-/// answers `ok <what>` or `error <why>`. `probation <app>` starts watching
-/// the app's window (`probation`).
+/// Answers the requests of the control socket (`control::Request`), one
+/// line each, on as many connections as come.
 async fn control_loop(
     listener: UnixListener,
     root: Root,
@@ -355,45 +353,36 @@ async fn control_loop(
             let (read, mut write) = stream.into_split();
             let mut lines = BufReader::new(read).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                let answer = match line.split_once(' ').unwrap_or((line.as_str(), "")) {
-                    ("ping", _) => "ok".to_string(),
-                    ("domain", _) => match root.settings() {
+                let answer = match Request::decode(&line) {
+                    Err(err) => Answer::Error(err.to_string()),
+                    Ok(Request::Ping) => Answer::Ok,
+                    Ok(Request::Domain) => match root.settings() {
                         Ok(settings) => {
                             domain.store(Arc::new(settings.domain));
-                            "ok".to_string()
+                            Answer::Ok
                         }
-                        Err(err) => format!("error {}", err.message()),
+                        Err(err) => Answer::Error(err.message().to_string()),
                     },
-                    ("drain", containers) => {
-                        let containers: Vec<&str> = containers.split_whitespace().collect();
+                    Ok(Request::Drain { containers }) => {
+                        let containers: Vec<&str> = containers.iter().map(String::as_str).collect();
                         in_flight.drain(&containers).await;
-                        "ok".to_string()
+                        Answer::Ok
                     }
-                    ("acme", name) => match AppName::parse(name.trim()) {
-                        Ok(app) => match acme.issue(&app).await {
-                            Ok(got) => format!("ok {got}"),
-                            Err(err) => format!("error {}", err.replace('\n', " ")),
-                        },
-                        Err(err) => format!("error {err}"),
+                    Ok(Request::Acme { app }) => match acme.issue(&app).await {
+                        Ok(got) => Answer::Got(got),
+                        Err(err) => Answer::Error(err),
                     },
-                    ("probation", name) => match AppName::parse(name.trim()) {
-                        Ok(app) => {
-                            watch_probation(&root, app);
-                            "ok".to_string()
-                        }
-                        Err(err) => format!("error {err}"),
-                    },
-                    ("reload", name) => match AppName::parse(name.trim()) {
-                        Ok(app) => {
-                            reload(&root, &table, &app);
-                            "ok".to_string()
-                        }
-                        Err(err) => format!("error {err}"),
-                    },
-                    _ => "error unknown request".to_string(),
+                    Ok(Request::Probation { app }) => {
+                        watch_probation(&root, app);
+                        Answer::Ok
+                    }
+                    Ok(Request::Reload { app }) => {
+                        reload(&root, &table, &app);
+                        Answer::Ok
+                    }
                 };
                 if write
-                    .write_all(format!("{answer}\n").as_bytes())
+                    .write_all(format!("{}\n", answer.encode()).as_bytes())
                     .await
                     .is_err()
                 {
@@ -406,7 +395,7 @@ async fn control_loop(
 
 /// An app's routes, as its settings shape them (maintenance mode, sleep),
 /// and the custom domains they answer under.
-fn app_routes(dir: &AppDir, backends: Vec<converge::Backend>) -> (AppRoutes, Vec<String>) {
+fn app_routes(dir: &AppDir, backends: Vec<Backend>) -> (AppRoutes, Vec<String>) {
     let settings = dir.settings().unwrap_or_default();
     let idle = if settings.asleep_since.is_some() {
         router::Idle::Asleep
@@ -431,7 +420,7 @@ fn app_routes(dir: &AppDir, backends: Vec<converge::Backend>) -> (AppRoutes, Vec
 fn reload(root: &Root, table: &RouteTable, app: &AppName) {
     let dir = root.app(app);
     let (entry, domains) = if dir.exists() {
-        let (routes, domains) = app_routes(&dir, converge::read_routes(&dir).backends);
+        let (routes, domains) = app_routes(&dir, Routes::read(&dir).backends);
         let routes = match table.load().get(app.as_str()) {
             Some(previous) => routes.with_last_request(previous.last_request.clone()),
             None => routes,

@@ -493,7 +493,7 @@ pub fn ensure_daemon(
             if changes.is_empty() {
                 return Ok(());
             }
-            if crate::converge::ping_daemon(root).is_ok() {
+            if crate::control::ping_daemon(root).is_ok() {
                 return restart_daemon(root, settings, changes, report);
             }
             // Stopped or failed: nothing to signal, systemd starts it.
@@ -557,7 +557,7 @@ fn restart_daemon(
     // A daemon still starting (its add-ons first) has no SIGHUP handler
     // yet: it is signalled once it answers.
     let answering = Instant::now() + Duration::from_secs(120);
-    while crate::converge::ping_daemon(root).is_err() && Instant::now() < answering {
+    while crate::control::ping_daemon(root).is_err() && Instant::now() < answering {
         std::thread::sleep(Duration::from_millis(100));
     }
     let old = pid_alive(&root.daemon_pid_file());
@@ -571,7 +571,7 @@ fn restart_daemon(
     while Instant::now() < deadline {
         let successor = pid_alive(&root.daemon_pid_file()).is_some_and(|pid| Some(pid) != old);
         if successor
-            && crate::converge::ping_daemon(root).is_ok()
+            && crate::control::ping_daemon(root).is_ok()
             && std::net::TcpStream::connect(("127.0.0.1", settings.http_port)).is_ok()
         {
             report.done(&format!(
@@ -671,7 +671,7 @@ pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
     // The daemon starts the add-ons before it answers (up to 90 s).
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
-        if crate::converge::ping_daemon(root).is_ok() {
+        if crate::control::ping_daemon(root).is_ok() {
             return Ok(());
         }
         // The supervisor never exits on its own: it could not start at all.

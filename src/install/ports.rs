@@ -20,7 +20,7 @@ pub fn check_free(
     https_port: u16,
 ) -> Result<()> {
     let address = if local { "127.0.0.1" } else { "0.0.0.0" };
-    let daemon_up = installed.is_some() && crate::converge::ping_daemon(root).is_ok();
+    let daemon_up = installed.is_some() && crate::control::ping_daemon(root).is_ok();
     let sshd_up = local && sshd::running(root);
     let mut wanted = vec![
         (

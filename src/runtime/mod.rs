@@ -15,6 +15,10 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::state::{AppName, DynoSize};
 
+/// A running dyno's network namespace: defined with the routes file, which
+/// records it.
+pub use crate::routes::NetnsRef;
+
 /// The port a dyno listens on inside its container (`$PORT`).
 pub const DYNO_PORT: u16 = 5000;
 
@@ -67,15 +71,6 @@ pub fn network_tag(network: &str, hosts: &[(String, String)]) -> String {
 /// The log file of a dyno: `web.1.<instance>.log` in the app's logs dir.
 pub fn log_file_name(dyno_name: &str, instance: &str) -> String {
     format!("{dyno_name}.{instance}.log")
-}
-
-/// A running dyno's network namespace: its init's pid, and the namespace's
-/// inode, which tells the dyno from a process that got its pid after it
-/// ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct NetnsRef {
-    pub pid: u32,
-    pub inode: u64,
 }
 
 /// A dyno as the runtime sees it.

@@ -16,7 +16,7 @@ use super::request_host::host_name;
 use super::request_log::RequestEntry;
 use super::table::{routes_for_host, AppRoutes, Idle, MaintenancePage};
 use super::Router;
-use crate::converge::Backend;
+use crate::routes::Backend;
 
 /// Wakes a sleeping app: starts its web dynos (once, however many requests
 /// ask) and reloads its routes.

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{AppRoutes, Router, RouterParts};
-use crate::converge::Backend;
+use crate::routes::Backend;
 use crate::state::Root;
 
 /// A router for `myapp.localhost`, whose one dyno answers `ok` and keeps

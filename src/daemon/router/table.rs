@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use rustls::sign::CertifiedKey;
 
-use crate::converge::Backend;
+use crate::routes::Backend;
 
 /// How long a dyno that refused a connection is left out of the rotation.
 const REFUSED_PAUSE: Duration = Duration::from_secs(5);

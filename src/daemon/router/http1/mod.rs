@@ -29,7 +29,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::converge::Backend;
+use crate::routes::Backend;
 
 use super::admission::{Admission, Forward, RequestHead};
 use super::forwarding::{forwarding_headers, DIED_WITH_REQUEST, REQUEST_TIMEOUT};
