@@ -28,8 +28,39 @@ fn kill_every_process_of(user: &str) {
     panic!("processes of `{user}` outlived SIGKILL");
 }
 
+/// As `kill_every_process_of`, sparing podman's pause process: podman then
+/// still works, and its state says the killed dynos run.
+fn kill_every_process_but_podmans_of(user: &str) {
+    let uid = text(&Command::new("id").args(["-u", user]).output().unwrap())
+        .trim()
+        .to_string();
+    let pause = std::fs::read_to_string(format!("/run/user/{uid}/libpod/tmp/pause.pid"))
+        .expect("podman's pause process runs")
+        .trim()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let listed = Command::new("pgrep").args(["-u", user]).output().unwrap();
+        let others: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+            .split_whitespace()
+            .filter(|pid| *pid != pause)
+            .map(String::from)
+            .collect();
+        if others.is_empty() {
+            return;
+        }
+        let _ = Command::new("kill").arg("-9").args(&others).status();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("processes of `{user}` outlived SIGKILL");
+}
+
 fn wait_for_200(server: &TestServer, app: &str) -> (u16, String) {
-    let deadline = Instant::now() + Duration::from_secs(120);
+    wait_for_200_within(server, app, Duration::from_secs(120))
+}
+
+fn wait_for_200_within(server: &TestServer, app: &str, limit: Duration) -> (u16, String) {
+    let deadline = Instant::now() + limit;
     loop {
         let answer = server.get(app, "/");
         if answer.0 == 200 || Instant::now() > deadline {
@@ -45,6 +76,33 @@ fn the_platform_comes_back_after_every_process_of_its_owner_is_killed() {
     let repo = server.repo("examples/hello", "hello");
     repo.push_ok();
     assert_eq!(server.get("hello", "/").0, 200);
+
+    // Every process killed but podman's pause process: podman still says
+    // the dyno runs. The daemon, started again, sees its process is gone
+    // and replaces it at once.
+    kill_every_process_but_podmans_of("paas");
+    let believed = server.podman(&["ps", "--format", "{{.Names}} {{.State}}"]);
+    assert!(
+        believed.contains("-web.1-") && believed.contains(" Up "),
+        "podman should still believe the dyno runs:\n{believed}"
+    );
+    let status = server.local(&["server", "status"]);
+    assert!(
+        text(&status).contains("1 dyno podman says is running is gone"),
+        "{}",
+        text(&status)
+    );
+    let started = Instant::now();
+    let start = server.local(&["server", "start"]);
+    assert!(start.status.success(), "{}", text(&start));
+    let answer = wait_for_200_within(&server, "hello", Duration::from_secs(10));
+    assert_eq!(
+        answer.0,
+        200,
+        "the app did not answer within 10 s of `server start` ({:?}): {}",
+        started.elapsed(),
+        answer.1
+    );
 
     // The daemon, started again, resets podman's state and brings the dyno back.
     kill_every_process_of("paas");

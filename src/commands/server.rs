@@ -201,6 +201,7 @@ fn status(root: &Root) -> Result<()> {
         },
     );
     let podman = podman_check(&settings);
+    let podman_ok = podman.is_ok();
     check("podman", podman);
     for (what, image) in [
         ("run image", &settings.run_image),
@@ -231,6 +232,9 @@ fn status(root: &Root) -> Result<()> {
                 ))
             },
         );
+    }
+    if podman_ok {
+        check("dynos", dynos_check(&settings));
     }
     let daemon_answers = crate::control::ping_daemon(root).is_ok();
     check(
@@ -268,6 +272,48 @@ fn podman_run(settings: &Settings, args: &[&str]) -> Result<String> {
         }
     } else {
         crate::runtime::podman::run(args)
+    }
+}
+
+/// Whether every dyno podman says is running really is: after its
+/// processes were killed, podman's state says so for ever.
+fn dynos_check(settings: &Settings) -> std::result::Result<String, (String, String)> {
+    let filter = format!("label=paas.install={}", settings.install_id);
+    let listed = podman_run(
+        settings,
+        &[
+            "ps",
+            "--ns",
+            "--format",
+            "json",
+            "--filter",
+            &filter,
+            "--filter",
+            "status=running",
+        ],
+    )
+    .and_then(|json| crate::runtime::podman::running_and_gone(&json));
+    match listed {
+        Ok((running, gone)) if gone.is_empty() => Ok(format!("{running} running")),
+        Ok((_, gone)) => {
+            let (s, verb) = if gone.len() == 1 {
+                ("", "is")
+            } else {
+                ("s", "are")
+            };
+            Err((
+                format!(
+                    "{} dyno{s} podman says {verb} running {verb} gone: {}",
+                    gone.len(),
+                    gone.join(", ")
+                ),
+                "the daemon replaces them within seconds; run `paas server start` if it is not running".into(),
+            ))
+        }
+        Err(err) => Err((
+            err.message().to_string(),
+            "`paas server status` again; `podman ps` as the owner shows more".into(),
+        )),
     }
 }
 

@@ -233,7 +233,16 @@ impl Podman {
 
     fn to_dyno(&self, entry: PsEntry) -> Option<Dyno> {
         let label = |key: &str| entry.labels.get(key).cloned();
-        let running = entry.state == "running";
+        let net_inode: Option<u64> = entry
+            .namespaces
+            .get("Net")
+            .and_then(|inode| inode.parse().ok());
+        // podman's word alone is not enough: after its processes are killed
+        // (conmon too), its state says `running` for ever. A dyno whose
+        // process is gone has ended, as far as paas is concerned: converge
+        // replaces it and `ps` shows it crashed.
+        let gone = entry.state == "running" && !process_is_there(entry.pid, net_inode);
+        let running = entry.state == "running" && !gone;
         Some(Dyno {
             id: entry.names.first()?.clone(),
             app: AppName::parse(&label("paas.app")?).ok()?,
@@ -241,12 +250,9 @@ impl Podman {
             process_type: label("paas.type")?,
             index: label("paas.index")?.parse().ok()?,
             running,
-            exit_code: entry.exit_code,
+            exit_code: if gone { GONE_EXIT } else { entry.exit_code },
             started_at: entry.started_at,
-            netns: entry
-                .namespaces
-                .get("Net")
-                .and_then(|inode| inode.parse().ok())
+            netns: net_inode
                 .filter(|_| running && entry.pid > 0)
                 .map(|inode| NetnsRef {
                     pid: entry.pid,
@@ -255,6 +261,51 @@ impl Podman {
             size: label("paas.size").unwrap_or_else(|| state::DEFAULT_SIZE.name.to_string()),
             network_tag: label("paas.network").unwrap_or_default(),
         })
+    }
+}
+
+/// Of the containers `ps --ns --format json` lists as running: how many,
+/// and the dynos (`web.1 of hello`) among them whose process is gone, for
+/// `server status`.
+pub fn running_and_gone(ps_json: &str) -> Result<(usize, Vec<String>)> {
+    let entries: Vec<PsEntry> =
+        serde_json::from_str(ps_json).context(|| "reading `podman ps` output".into())?;
+    let running: Vec<&PsEntry> = entries.iter().filter(|e| e.state == "running").collect();
+    let gone = running
+        .iter()
+        .filter(|e| {
+            let net_inode = e.namespaces.get("Net").and_then(|i| i.parse().ok());
+            !process_is_there(e.pid, net_inode)
+        })
+        .map(|e| {
+            let label = |key: &str| e.labels.get(key).map(String::as_str).unwrap_or("?");
+            format!(
+                "{}.{} of {}",
+                label("paas.type"),
+                label("paas.index"),
+                label("paas.app")
+            )
+        })
+        .collect();
+    Ok((running.len(), gone))
+}
+
+/// The exit status paas gives a dyno podman says runs but whose process
+/// is gone: killed (SIGKILL's 128 + 9), as it most likely was.
+pub const GONE_EXIT: i32 = 137;
+
+/// Whether the process podman names for a running container is there and
+/// in the container's network namespace (a pid taken by another process
+/// since is not). Without a pid, or where it cannot be told, podman is
+/// trusted.
+fn process_is_there(pid: u32, net_inode: Option<u64>) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if pid == 0 {
+        return true;
+    }
+    match fs::metadata(format!("/proc/{pid}/ns/net")) {
+        Ok(netns) => net_inode.is_none_or(|inode| netns.ino() == inode),
+        Err(err) => err.kind() != std::io::ErrorKind::NotFound,
     }
 }
 
