@@ -404,7 +404,10 @@ fn a_push_killed_in_its_release_phase_leaves_nothing_running_or_pending() {
     assert!(env_files.is_empty(), "{env_files:?}");
     let logs = server.ok(&["logs", "-a", "halted", "-n", "50"]);
     assert!(
-        logs.contains("Release phase stopped and removed: build #2's push ended before it did")
+        logs.contains(
+            "Release phase of build #2 (to be v2) started: `echo migrating slowly; sleep 60`"
+        ) && logs
+            .contains("Release phase stopped and removed: build #2's push ended before it did")
             && logs.contains("Build #2 interrupted"),
         "{logs}"
     );

@@ -478,11 +478,16 @@ fn release_phase(ctx: &Ctx, app: &AppDir, release: &Release, build: Option<u32>)
         ..platform.spec(app, release, RELEASE_TYPE, 1, command, &slug_dir)?
     };
     say!("-----> Running release command `{command}`...");
+    // Not recorded yet: if this process dies, the next release takes its number.
+    let whose = match build {
+        Some(id) => format!("build #{id}"),
+        None => "a change".to_string(),
+    };
     logs::platform(
         app,
         "api",
         &format!(
-            "Release v{} started its release phase: `{command}`",
+            "Release phase of {whose} (to be v{}) started: `{command}`",
             release.version
         ),
     );
