@@ -403,6 +403,7 @@ impl Platform<'_> {
             size: state::DEFAULT_SIZE,
             network: String::new(),
             hosts: Vec::new(),
+            build: None,
         }
     }
 

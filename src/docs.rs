@@ -65,7 +65,9 @@ fn json_schema(command: &str) -> Option<&'static str> {
             r#"{"release": 3, "limits_enforced": false,
  "formation": [{"type": "web", "quantity": 1, "size": "standard-1x", "command": "gunicorn app:app"}],
  "dynos": [{"name": "web.1", "type": "web", "state": "up", "exit_status": null, "release": 3,
-            "since": "2026-11-21T10:00:00Z", "restart_in": null, "crashes": null}]}"#
+            "since": "2026-11-21T10:00:00Z", "restart_in": null, "crashes": null},
+           {"name": "release.1", "type": "release", "state": "up", "exit_status": null, "release": null,
+            "build": 8, "since": "2026-11-21T10:05:00Z", "restart_in": null, "crashes": null}]}"#
         }
         "releases" => {
             r#"[{"version": 3, "description": "Deploy 1a2b3c4", "user": "admin", "created_at": "2026-11-21T10:00:00Z", "commit": "1a2b3c4…", "current": true}]"#

@@ -7,7 +7,7 @@
 //! 7 cli, completion, docs  the command line and what is generated from it
 //! 6 output, client         the terminal and the laptop side, knowing no command
 //! 5 daemon                 router, reconciler, autosleep, acme
-//! 4 workflows              converge, checks, probation, add-ons
+//! 4 workflows              converge, checks, probation, add-ons, interrupted
 //! 3 runtime, build         podman, buildpacks
 //! 2 records                git, slugs, releases, logs, keys, certs, ssh, crashes,
 //!                          routes, the daemon's control protocol
@@ -66,6 +66,8 @@ const LAYERS: &[(&str, usize)] = &[
     ("checks", 4),
     ("probation", 4),
     ("addons", 4),
+    // What commands that died under an app's lock left (#19).
+    ("interrupted", 4),
     ("daemon", 5),
     // Only the modules above the daemon print for people or forward over SSH.
     ("output", 6),

@@ -31,6 +31,7 @@ pub mod duration;
 pub mod error;
 pub mod git;
 pub mod install;
+pub mod interrupted;
 pub mod keys;
 #[cfg(test)]
 mod layers;

@@ -1,6 +1,9 @@
 //! Failure keeps what works: a failed build or a release that does not boot
 //! rejects the push and leaves the running release serving.
 
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
 use crate::harness::{text, TestServer};
 
 #[test]
@@ -257,5 +260,186 @@ fn a_web_dyno_that_never_listens_fails_the_deploy_with_r10_after_60_seconds() {
         server.containers("deaf").len(),
         1,
         "the dyno that never listened was removed"
+    );
+}
+
+/// Polls `done` every half second until it holds or `limit` passes; whether it held.
+fn within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn a_push_killed_in_its_release_phase_leaves_nothing_running_or_pending() {
+    // #19, point 4: the release dyno ran on to its end and stayed, the
+    // build stayed `pending`, and `ps` listed `release.1: crashed (exit
+    // status 0)` against a later release of the same number.
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "halted");
+    repo.push_ok();
+    let deployed = repo.head();
+    repo.write(
+        "Procfile",
+        "web: python3 server.py\nrelease: echo migrating slowly; sleep 60\n",
+    );
+    repo.commit("a slow release phase");
+    let said = tempfile::NamedTempFile::new().unwrap();
+    let mut push = repo
+        .git_command(&["push", "deploy", "master"])
+        .stdin(Stdio::null())
+        .stdout(said.reopen().unwrap())
+        .stderr(said.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let release_dyno = |names: &[String]| names.iter().any(|n| n.contains("-release.1-"));
+    let running = within(Duration::from_secs(240), || {
+        release_dyno(&server.containers("halted"))
+    });
+    let output = || std::fs::read_to_string(said.path()).unwrap_or_default();
+    if !running {
+        let _ = push.kill();
+        panic!("the release phase never started:\n{}", output());
+    }
+    // While it runs, `ps` names it by its build: v2 is not recorded yet.
+    let ps = server.ok(&["ps", "-a", "halted"]);
+    assert!(
+        ps.contains("=== release: release phase (1)")
+            && ps.contains("release.1: up ")
+            && ps.contains("(build #2's release phase)")
+            && !ps.contains("[v2]"),
+        "{ps}"
+    );
+
+    // This install's hook, and only it.
+    let root = std::fs::canonicalize(server.root.path()).unwrap();
+    let root = root.display();
+    let pattern = format!("{root}/bin/paas --root {root} hook pre-receive");
+    let found = Command::new("pgrep")
+        .args(["-f", &pattern])
+        .output()
+        .unwrap();
+    let hooks: Vec<i32> = String::from_utf8_lossy(&found.stdout)
+        .split_whitespace()
+        .map(|pid| pid.parse().unwrap())
+        .collect();
+    assert_eq!(hooks.len(), 1, "one hook runs: {hooks:?}\n{}", output());
+    unsafe { libc::kill(hooks[0], libc::SIGKILL) };
+    let killed = Instant::now();
+    let ended = within(Duration::from_secs(60), || {
+        push.try_wait().unwrap().is_some()
+    });
+    assert!(ended, "the push ends with its hook:\n{}", output());
+    assert!(!push.wait().unwrap().success(), "{}", output());
+
+    // The daemon's next pass clears what the push left; no command takes
+    // the app's lock meanwhile.
+    let release_containers = || {
+        server
+            .podman(&[
+                "ps",
+                "--all",
+                "--filter",
+                &format!("label=paas.install={}", server.install_id()),
+                "--filter",
+                "label=paas.app=halted",
+                "--filter",
+                "label=paas.type=release",
+                "--format",
+                "{{.Names}}",
+            ])
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<String>>()
+    };
+    let build_two = || {
+        let listed = server.cmd(&["builds", "-a", "halted", "--json"]);
+        let builds: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+        builds
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["id"] == 2)
+            .cloned()
+            .unwrap()
+    };
+    let cleared = within(Duration::from_secs(15), || {
+        release_containers().is_empty() && build_two()["status"] == "failed"
+    });
+    assert!(
+        cleared,
+        "after {:?}: release containers {:?}, build #2 {}",
+        killed.elapsed(),
+        release_containers(),
+        build_two()
+    );
+    assert_eq!(build_two()["failure"], "interrupted");
+    assert_eq!(build_two()["release"], serde_json::Value::Null);
+    let table = server.ok(&["builds", "-a", "halted"]);
+    let line = table
+        .lines()
+        .find(|l| l.contains("#2 "))
+        .unwrap_or_default();
+    assert!(line.contains("failed (interrupted)"), "{table}");
+    let transcript = server.ok(&["builds:output", "2", "-a", "halted"]);
+    assert!(
+        transcript.contains("migrating slowly")
+            && transcript.contains("Interrupted: the push's process ended before the build did"),
+        "{transcript}"
+    );
+    let ps = server.ok(&["ps", "-a", "halted"]);
+    assert!(!ps.contains("release.1"), "{ps}");
+    let env_files: Vec<String> = std::fs::read_dir(server.root.path().join("run/env"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("-halted-release."))
+        .collect();
+    assert!(env_files.is_empty(), "{env_files:?}");
+    let logs = server.ok(&["logs", "-a", "halted", "-n", "50"]);
+    assert!(
+        logs.contains(
+            "Release phase of build #2 (to be v2) started: `echo migrating slowly; sleep 60`"
+        ) && logs
+            .contains("Release phase stopped and removed: build #2's push ended before it did")
+            && logs.contains("Build #2 interrupted"),
+        "{logs}"
+    );
+
+    // The old release serves, the branch did not move, and a push deploys.
+    assert_eq!(
+        server.get("halted", "/"),
+        (200, "Hello from web.1\n".to_string())
+    );
+    let remote = text(&repo.git(&["ls-remote", "deploy", "refs/heads/master"]));
+    assert!(remote.starts_with(&deployed), "{remote}");
+    repo.write(
+        "Procfile",
+        "web: python3 server.py\nrelease: echo migrating quickly\n",
+    );
+    repo.commit("a quick release phase");
+    let pushed = repo.push_ok();
+    assert!(pushed.contains("migrating quickly"), "{pushed}");
+    assert!(pushed.contains("Released v2"), "{pushed}");
+    let ps = server.ok(&["ps", "-a", "halted"]);
+    assert!(
+        ps.contains("web.1: up") && !ps.contains("release.1"),
+        "{ps}"
+    );
+    let build = server.cmd(&["builds", "-a", "halted", "--json"]);
+    let builds: serde_json::Value = serde_json::from_slice(&build.stdout).unwrap();
+    assert_eq!(
+        (
+            &builds[0]["id"],
+            &builds[0]["status"],
+            &builds[0]["release"]
+        ),
+        (&3.into(), &"succeeded".into(), &2.into())
     );
 }

@@ -188,15 +188,20 @@ impl TestServer {
         text(&output)
     }
 
-    /// The names of this install's running containers for `app`.
-    pub fn containers(&self, app: &str) -> Vec<String> {
+    /// The install's id, which its containers' names and labels carry.
+    pub fn install_id(&self) -> String {
         let settings = std::fs::read_to_string(self.root.path().join("paas.toml")).unwrap();
-        let id = settings
+        settings
             .lines()
             .find_map(|l| l.strip_prefix("install_id = "))
             .unwrap()
             .trim_matches('"')
-            .to_string();
+            .to_string()
+    }
+
+    /// The names of this install's running containers for `app`.
+    pub fn containers(&self, app: &str) -> Vec<String> {
+        let id = self.install_id();
         self.podman(&[
             "ps",
             "--filter",
@@ -395,7 +400,13 @@ pub struct Repo {
 
 impl Repo {
     pub fn git(&self, args: &[&str]) -> Output {
-        let output = Command::new("git")
+        self.git_command(args).output().unwrap()
+    }
+
+    /// The `git` command `git` runs, to spawn and drive.
+    pub fn git_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("git");
+        command
             .args([
                 "-c",
                 "user.name=Tester",
@@ -404,10 +415,8 @@ impl Repo {
             ])
             .args(args)
             .current_dir(self.dir.path())
-            .env("GIT_SSH_COMMAND", &self.git_ssh)
-            .output()
-            .unwrap();
-        output
+            .env("GIT_SSH_COMMAND", &self.git_ssh);
+        command
     }
 
     pub fn commit(&self, message: &str) {

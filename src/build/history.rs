@@ -30,6 +30,25 @@ pub struct BuildRecord {
     /// The release it made.
     #[serde(default)]
     pub release: Option<u32>,
+    /// Why a failed build failed, when its output does not say:
+    /// `interrupted` (`INTERRUPTED`).
+    #[serde(default)]
+    pub failure: Option<String>,
+}
+
+/// The failure of a build whose push's process ended before the build did
+/// (killed, or the machine went down): it never finished, so nobody else
+/// recorded how it ended.
+pub const INTERRUPTED: &str = "interrupted";
+
+impl BuildRecord {
+    /// Its status as `builds` shows it: `failed (interrupted)`.
+    pub fn status_text(&self) -> String {
+        match &self.failure {
+            Some(why) => format!("{} ({why})", self.status),
+            None => self.status.clone(),
+        }
+    }
 }
 
 fn dir(app: &AppDir) -> PathBuf {
@@ -63,6 +82,7 @@ pub fn start(app: &AppDir, commit: &str, user: &str) -> Result<BuildRecord> {
         created_at: crate::release::now_rfc3339(),
         seconds: None,
         release: None,
+        failure: None,
     };
     state::write_toml(&record_file(app, record.id), &record, 0o600)?;
     for old in builds.iter().filter(|b| b.id + KEEP <= record.id) {
@@ -82,6 +102,30 @@ pub fn finish(app: &AppDir, mut record: BuildRecord, release: Option<u32>, secon
     record.release = release;
     record.seconds = Some((seconds * 10.0).round() / 10.0);
     let _ = state::write_toml(&record_file(app, record.id), &record, 0o600);
+}
+
+/// Records the builds still `pending` as failed, `interrupted`, with a
+/// line saying so at the end of their output; returns them. Only for a
+/// holder of the app's lock: a build is pending only while the push that
+/// runs it holds that lock, so one found then was left by a push that died.
+pub fn fail_pending(app: &AppDir) -> Result<Vec<BuildRecord>> {
+    let mut failed = Vec::new();
+    for mut record in list(app)?.into_iter().filter(|b| b.status == "pending") {
+        record.status = "failed".into();
+        record.failure = Some(INTERRUPTED.into());
+        state::write_toml(&record_file(app, record.id), &record, 0o600)?;
+        let _ = fs::OpenOptions::new()
+            .append(true)
+            .open(output_file(app, record.id))
+            .and_then(|mut f| {
+                f.write_all(
+                    b"\n !     Interrupted: the push's process ended before the build did; \
+                      nothing was released\n",
+                )
+            });
+        failed.push(record);
+    }
+    Ok(failed)
 }
 
 /// A build by id, or the latest.
@@ -175,5 +219,43 @@ impl Drop for Transcript {
         let _ = self
             .relay_done
             .recv_timeout(std::time::Duration::from_secs(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{AppName, Root};
+
+    #[test]
+    fn pending_builds_fail_as_interrupted_and_finished_ones_stay() {
+        // #19, point 4: a push killed mid-release left its build `pending` for ever.
+        let dir = tempfile::tempdir().unwrap();
+        let app = Root::new(dir.path()).app(&AppName::parse("web").unwrap());
+        let done = start(&app, &"1".repeat(40), "admin").unwrap();
+        finish(&app, done, Some(1), 2.0);
+        let refused = start(&app, &"2".repeat(40), "admin").unwrap();
+        finish(&app, refused, None, 1.0);
+        let cut = start(&app, &"3".repeat(40), "admin").unwrap();
+        fs::write(output_file(&app, cut.id), "-----> Building web\n").unwrap();
+
+        let failed = fail_pending(&app).unwrap();
+        assert_eq!(failed.iter().map(|b| b.id).collect::<Vec<_>>(), [3]);
+        let builds = list(&app).unwrap();
+        let shown: Vec<String> = builds.iter().map(BuildRecord::status_text).collect();
+        assert_eq!(shown, ["succeeded", "failed", "failed (interrupted)"]);
+        assert_eq!(builds[2].release, None);
+        let output = fs::read_to_string(output_file(&app, 3)).unwrap();
+        assert!(output.starts_with("-----> Building web\n"), "{output}");
+        assert!(
+            output.ends_with(
+                " !     Interrupted: the push's process ended before the build did; nothing was released\n"
+            ),
+            "{output}"
+        );
+        assert!(
+            fail_pending(&app).unwrap().is_empty(),
+            "nothing is pending now"
+        );
     }
 }

@@ -22,7 +22,7 @@ pub fn list(ctx: &Ctx, num: usize, format: Format) -> Result<()> {
         .map(|b| {
             vec![
                 format!("#{}", b.id),
-                b.status.clone(),
+                b.status_text(),
                 b.commit.chars().take(7).collect(),
                 b.user.clone(),
                 heroku_time_from_rfc3339(&b.created_at),

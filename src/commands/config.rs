@@ -204,7 +204,7 @@ pub fn record_change(
         failed: None,
     };
     let formation = app.settings()?.formation;
-    roll_out(ctx, app, &release, &formation, Mode::Keep)?;
+    roll_out(ctx, app, &release, &formation, Mode::Keep, None)?;
     Ok(release.version)
 }
 

@@ -16,7 +16,7 @@ use crate::error::{Context, Error, Result};
 use crate::git::{self, RefUpdate};
 use crate::logs;
 use crate::release::{self, Ledger, Release};
-use crate::runtime::{procfile, Ended, Runtime};
+use crate::runtime::{procfile, DynoSpec, Ended, Runtime};
 use crate::slug;
 use crate::state::{self, AppDir, AppName, Root};
 
@@ -101,8 +101,13 @@ fn app_receiving(root: &Root, name: &AppName, updates: &[RefUpdate]) -> Result<O
 fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
     let started = Instant::now();
     let commit = update.new.as_str();
-    let _lock = app.lock()?;
+    let lock = app.lock()?;
     refuse_if_overtaken(app, update)?;
+    // Before this push's own build is recorded: a pending one now is a dead push's.
+    let runtime = ctx.runtime();
+    if let Err(err) = crate::interrupted::sweep(&ctx.platform(&runtime), app, &lock) {
+        say!(" !     warning: {}", err.report().trim_end());
+    }
     let short: String = commit.chars().take(7).collect();
     let record = history::start(app, commit, &ctx.user)?;
     // Without a transcript the build still runs; only its output is not kept.
@@ -113,7 +118,7 @@ fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
         record.id
     );
     logs::platform(app, "api", &format!("Build started by {}", ctx.user));
-    let result = build_and_release(ctx, app, commit, &short, started);
+    let result = build_and_release(ctx, app, commit, record.id, started);
     drop(transcript);
     let release = match &result {
         Ok(()) => Ledger::new(app).current().ok().flatten().map(|r| r.version),
@@ -141,10 +146,10 @@ fn build_and_release(
     ctx: &Ctx,
     app: &AppDir,
     commit: &str,
-    short: &str,
+    build_id: u32,
     started: Instant,
 ) -> Result<()> {
-    build::sweep_leftovers(app, &ctx.settings.install_id);
+    let short: String = commit.chars().take(7).collect();
     let build_dir = build::new_build_dir(app)?;
     // The source directory is removed whatever happens; a kept one becomes the slug dir.
     let cleanup = RemoveOnDrop(build_dir.clone());
@@ -278,7 +283,7 @@ fn build_and_release(
     let formation = default_formation(app, &release)?;
     say!("-----> Launching...");
     let launch_started = Instant::now();
-    roll_out(ctx, app, &release, &formation, Mode::Keep)?;
+    roll_out(ctx, app, &release, &formation, Mode::Keep, Some(build_id))?;
     let launched = Instant::now();
     if let Some(window) = crate::probation::Probation::load(app) {
         say!(
@@ -419,15 +424,18 @@ pub fn default_formation(app: &AppDir, release: &Release) -> Result<BTreeMap<Str
         .collect())
 }
 
-/// Starts `release` with `formation`, recording both only once its dynos are up.
+/// Starts `release` with `formation`, recording both only once its dynos
+/// are up. `build`: the push's build that made it, if one did. Under the
+/// app's lock, which a release phase needs (`interrupted`).
 pub fn roll_out(
     ctx: &Ctx,
     app: &AppDir,
     release: &Release,
     formation: &BTreeMap<String, u32>,
     mode: Mode,
+    build: Option<u32>,
 ) -> Result<()> {
-    release_phase(ctx, app, release)?;
+    release_phase(ctx, app, release, build)?;
     let runtime = ctx.runtime();
     ctx.platform(&runtime)
         .converge(app, release, formation, mode, || {
@@ -456,21 +464,30 @@ pub fn roll_out(
 /// Heroku's release phase: the `release` process runs once, in a one-off
 /// dyno of the new release (its slug and config), before any of its dynos
 /// start. A failure records the release as failed and leaves the running
-/// release alone.
-fn release_phase(ctx: &Ctx, app: &AppDir, release: &Release) -> Result<()> {
+/// release alone. Only under the app's lock: a holder of the lock takes a
+/// release phase dyno for one whose command died (`interrupted`).
+fn release_phase(ctx: &Ctx, app: &AppDir, release: &Release, build: Option<u32>) -> Result<()> {
     let (Some(command), Some(slug)) = (release.processes.get(RELEASE_TYPE), &release.slug) else {
         return Ok(());
     };
     let runtime = ctx.runtime();
     let platform = ctx.platform(&runtime);
     let slug_dir = platform.unpacked_slug(app, slug)?;
-    let spec = platform.spec(app, release, RELEASE_TYPE, 1, command, &slug_dir)?;
+    let spec = DynoSpec {
+        build,
+        ..platform.spec(app, release, RELEASE_TYPE, 1, command, &slug_dir)?
+    };
     say!("-----> Running release command `{command}`...");
+    // Not recorded yet: if this process dies, the next release takes its number.
+    let whose = match build {
+        Some(id) => format!("build #{id}"),
+        None => "a change".to_string(),
+    };
     logs::platform(
         app,
         "api",
         &format!(
-            "Release v{} started its release phase: `{command}`",
+            "Release phase of {whose} (to be v{}) started: `{command}`",
             release.version
         ),
     );

@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use super::{heroku_time, Ctx};
 use crate::cli::Format;
-use crate::converge::{Mode, ONE_OFF_TYPE};
+use crate::converge::{Mode, ONE_OFF_TYPE, RELEASE_TYPE};
 use crate::crashes::{self, Crashes};
 use crate::error::{Error, Result};
 use crate::logs;
 use crate::output::{self, paint, Style};
 use crate::release::Ledger;
-use crate::runtime::Runtime;
+use crate::runtime::{Dyno, Runtime};
 use crate::state::{AppName, DynoSize, ProcessType, DEFAULT_SIZE};
 
 /// `ps --json`: the formation, then every dyno.
@@ -38,10 +38,15 @@ struct DynoRow {
     #[serde(rename = "type")]
     process_type: String,
     /// `up`, `crashed`, `sleeping`, or `standby` (the previous release's,
-    /// in the window after traffic moved).
+    /// in the window after traffic moved); a release phase's dyno is `up`
+    /// or `ended`.
     state: &'static str,
     exit_status: Option<i32>,
-    release: u32,
+    /// None for a release phase's dyno: its release is not recorded yet.
+    release: Option<u32>,
+    /// The build whose release phase a `release.1` dyno runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    build: Option<u32>,
     /// RFC 3339: when it started, or when it crashed.
     since: String,
     /// Seconds until a crashed dyno's next restart.
@@ -55,13 +60,15 @@ struct DynoRow {
 impl DynoRow {
     fn line(&self, current_release: u32) -> String {
         let when = heroku_time(self.since_unix);
-        let version = if self.release == current_release {
-            String::new()
-        } else {
-            format!(" [v{}]", self.release)
+        let version = match (self.release, self.build) {
+            (Some(release), _) if release != current_release => format!(" [v{release}]"),
+            (Some(_), _) => String::new(),
+            (None, Some(build)) => format!(" (build #{build}'s release phase)"),
+            (None, None) => " (the release phase of a change not yet released)".to_string(),
         };
         let state = match self.state {
             "up" => paint("up", Style::Good),
+            "ended" => format!("ended (exit status {})", self.exit_status.unwrap_or(0)),
             "sleeping" => "sleeping (a request wakes it)".to_string(),
             "standby" => "standby (takes the traffic back if a new dyno crashes)".to_string(),
             _ => paint(
@@ -118,6 +125,10 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
             size: settings.size_of(process_type).name.to_string(),
             command: command.clone(),
         });
+        // Its dynos are listed apart: they belong to no recorded release.
+        if process_type == RELEASE_TYPE {
+            continue;
+        }
         // The dynos that serve first, those on standby after them (one
         // that exited is being stopped: the window ends).
         let of_type = dynos
@@ -137,7 +148,8 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
                     false => "crashed",
                 },
                 exit_status: (!dyno.running).then_some(dyno.exit_code),
-                release: dyno.release,
+                release: Some(dyno.release),
+                build: None,
                 since: rfc3339(dyno.started_at),
                 restart_in: None,
                 crashes: None,
@@ -156,7 +168,8 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
                     process_type: process_type.clone(),
                     state: "sleeping",
                     exit_status: None,
-                    release: current,
+                    release: Some(current),
+                    build: None,
                     since: rfc3339(since),
                     restart_in: None,
                     crashes: None,
@@ -170,7 +183,8 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
                     process_type: process_type.clone(),
                     state: "crashed",
                     exit_status: Some(crash.exit_code),
-                    release: crash.release,
+                    release: Some(crash.release),
+                    build: None,
                     since: rfc3339(crash.at),
                     restart_in: Some((crash.next_attempt - crashes::now()).max(0)),
                     crashes: Some(crash.count),
@@ -185,13 +199,20 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
             process_type: ONE_OFF_TYPE.to_string(),
             state: "up",
             exit_status: None,
-            release: dyno.release,
+            release: Some(dyno.release),
+            build: None,
             since: rfc3339(dyno.started_at),
             restart_in: None,
             crashes: None,
             since_unix: dyno.started_at,
         });
     }
+    view.dynos.extend(
+        dynos
+            .iter()
+            .filter(|d| d.process_type == RELEASE_TYPE)
+            .map(release_phase_row),
+    );
     if format.json {
         return output::print_json(&view);
     }
@@ -233,11 +254,43 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
         .collect();
     if !one_off.is_empty() {
         output::header(&format!("run: one-off processes ({})", one_off.len()));
-        for dyno in one_off {
+        for dyno in &one_off {
+            println!("{}", dyno.line(current));
+        }
+    }
+    let release_phase: Vec<&DynoRow> = view
+        .dynos
+        .iter()
+        .filter(|d| d.process_type == RELEASE_TYPE)
+        .collect();
+    if !release_phase.is_empty() {
+        if !one_off.is_empty() {
+            println!();
+        }
+        output::header(&format!("release: release phase ({})", release_phase.len()));
+        for dyno in release_phase {
             println!("{}", dyno.line(current));
         }
     }
     Ok(())
+}
+
+/// A release phase's dyno as `ps` lists it: by the build it runs for, never
+/// by the release number it carries, which is not recorded yet and goes to
+/// the next release when the push dies (#19, point 4).
+fn release_phase_row(dyno: &Dyno) -> DynoRow {
+    DynoRow {
+        name: dyno.name(),
+        process_type: RELEASE_TYPE.to_string(),
+        state: if dyno.running { "up" } else { "ended" },
+        exit_status: (!dyno.running).then_some(dyno.exit_code),
+        release: None,
+        build: dyno.build,
+        since: rfc3339(dyno.started_at),
+        restart_in: None,
+        crashes: None,
+        since_unix: dyno.started_at,
+    }
 }
 
 /// `web=2` → (`web`, 2).
@@ -599,6 +652,45 @@ mod tests {
             .unwrap_err()
             .message()
             .contains("shorter than 5 s"));
+    }
+
+    #[test]
+    fn a_release_phase_dyno_is_named_by_its_build_never_by_a_release() {
+        // #19, point 4: the dyno of a push killed mid-release showed as
+        // `release.1: crashed (exit status 0) [v4]` against a later v4.
+        let dyno = |running: bool, build: Option<u32>| Dyno {
+            id: "paas-ab12-shop-release.1-v4-00aa11bb".into(),
+            app: AppName::parse("shop").unwrap(),
+            release: 4,
+            process_type: RELEASE_TYPE.into(),
+            index: 1,
+            running,
+            exit_code: 0,
+            started_at: 0,
+            netns: None,
+            size: DEFAULT_SIZE.name.into(),
+            network_tag: String::new(),
+            build,
+        };
+        let when = heroku_time(0);
+        for current in [3, 4, 5] {
+            assert_eq!(
+                release_phase_row(&dyno(false, Some(2))).line(current),
+                format!("release.1: ended (exit status 0) {when} (build #2's release phase)")
+            );
+        }
+        let running = release_phase_row(&dyno(true, Some(2)));
+        assert_eq!(running.state, "up");
+        assert!(running.line(4).ends_with(" (build #2's release phase)"));
+        assert_eq!(
+            release_phase_row(&dyno(false, None)).line(4),
+            format!("release.1: ended (exit status 0) {when} (the release phase of a change not yet released)")
+        );
+        let json = serde_json::to_value(release_phase_row(&dyno(true, Some(2)))).unwrap();
+        assert_eq!(
+            (&json["release"], &json["build"]),
+            (&serde_json::Value::Null, &2.into())
+        );
     }
 
     #[test]

@@ -170,7 +170,7 @@ pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {
         ..target.clone()
     };
     let formation = super::deploy::default_formation(&app, &release)?;
-    roll_out(ctx, &app, &release, &formation, Mode::Keep)?;
+    roll_out(ctx, &app, &release, &formation, Mode::Keep, None)?;
     say!("done, v{}", release.version);
     Ok(())
 }

@@ -604,12 +604,16 @@ fn reconcile_app(
     last_request: impl Fn() -> Option<i64>,
     reload: impl FnOnce(),
 ) -> Result<()> {
-    let Some(_lock) = Lock::try_acquire(&app.lock_file())? else {
+    let Some(lock) = Lock::try_acquire(&app.lock_file())? else {
         return Ok(());
     };
     // Destroyed between listing and locking.
     if !app.exists() {
         return Ok(());
+    }
+    // First: an app never deployed (its first push died) is left here too.
+    if let Err(err) = crate::interrupted::sweep(platform, app, &lock) {
+        eprintln!("paas daemon: {}: {}", app.name, err.report().trim_end());
     }
     // An open window's dynos are the window's to settle: the previous
     // release's, on standby, must not be taken for dynos to retire.

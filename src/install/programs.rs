@@ -146,6 +146,11 @@ mod tests {
             "git_command's callers, and exec_git's, matched above",
         ),
         (
+            "src/interrupted.rs",
+            "Command::new(test_binary)",
+            "the unit test binary itself, started by a test",
+        ),
+        (
             "src/install/host.rs",
             "as_user(user: &str, program: &str)",
             "its definition; its callers are matched above",

@@ -47,6 +47,10 @@ pub struct DynoSpec {
     pub network: String,
     /// `/etc/hosts` entries: each attached add-on's name and address.
     pub hosts: Vec<(String, String)>,
+    /// The build whose release phase this dyno runs (`release.1` of a
+    /// push): its release is not recorded yet, and its number may go to
+    /// another release if the push dies, so `ps` names it by the build.
+    pub build: Option<u32>,
 }
 
 impl DynoSpec {
@@ -92,6 +96,8 @@ pub struct Dyno {
     pub size: String,
     /// `DynoSpec::network_tag` of what it was started with.
     pub network_tag: String,
+    /// `DynoSpec::build`.
+    pub build: Option<u32>,
 }
 
 impl Dyno {

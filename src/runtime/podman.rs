@@ -39,6 +39,10 @@ pub fn init_volume() -> String {
     format!("--volume={INIT}:{INIT_IN_DYNO}:ro")
 }
 
+/// The label of a release phase's dyno naming its build (`DynoSpec::build`).
+/// Not `paas.build`, which marks build containers by their app.
+const BUILD_LABEL: &str = "paas.build-id";
+
 /// The most one dyno's log file may hold.
 const MAX_LOG_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -157,6 +161,29 @@ pub fn remove_build_containers(install_id: &str, app: &str) {
     }
 }
 
+/// Where dynos' environment files are (0600, one per container, named
+/// after it).
+fn env_dir(root: &Root) -> PathBuf {
+    root.run_dir().join("env")
+}
+
+/// Whether a dyno of `app` of `process_type` may exist, told without
+/// asking podman: its environment file is there. Written before the
+/// container is made and removed after it, so a container whose paas
+/// process died leaves its file.
+pub fn env_file_left(root: &Root, install_id: &str, app: &AppName, process_type: &str) -> bool {
+    // `paas-<install>-<app>-<type>.<index>-v<release>-<instance>.env`: the
+    // dot after the type, which app names lack, ends the app's name.
+    let prefix = format!("paas-{install_id}-{app}-{process_type}.");
+    fs::read_dir(env_dir(root)).is_ok_and(|entries| {
+        entries.flatten().any(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(&prefix) && name.ends_with(".env")
+        })
+    })
+}
+
 /// When every process of the owner is killed without a reboot (the OOM
 /// killer, `pkill -u`, the end of a login session), podman's pause process
 /// is gone while its state still lists running containers, and every podman
@@ -222,7 +249,7 @@ impl Podman {
         Podman {
             install_id: settings.install_id.clone(),
             image: settings.run_image.clone(),
-            env_dir: root.run_dir().join("env"),
+            env_dir: env_dir(root),
             connector_socket: super::netns::socket_path(root),
         }
     }
@@ -260,6 +287,7 @@ impl Podman {
                 }),
             size: label("paas.size").unwrap_or_else(|| state::DEFAULT_SIZE.name.to_string()),
             network_tag: label("paas.network").unwrap_or_default(),
+            build: label(BUILD_LABEL).and_then(|id| id.parse().ok()),
         })
     }
 }
@@ -368,6 +396,9 @@ impl Podman {
         ] {
             args.push(format!("--label={label}"));
         }
+        if let Some(build) = spec.build {
+            args.push(format!("--label={BUILD_LABEL}={build}"));
+        }
         // Enforced where the host can (cgroup v2, or cgroup v1 as root);
         // rootless podman on cgroup v1 ignores them, and `ps` says so.
         args.extend([
@@ -462,6 +493,7 @@ impl Runtime for Podman {
                 netns: None,
                 size: spec.size.name.to_string(),
                 network_tag: spec.network_tag(),
+                build: spec.build,
             }),
             None => Err(Error::unexpected(format!(
                 "dyno `{container}` vanished right after starting"
@@ -690,6 +722,32 @@ mod tests {
             env_file_text(&env),
             "A='it'\\''s $HOME; `x`'\nB='line1\nline2'\n"
         );
+    }
+
+    #[test]
+    fn env_files_tell_which_dynos_may_be_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let app = AppName::parse("shop").unwrap();
+        let left = |process_type: &str| env_file_left(&root, "ab12", &app, process_type);
+        assert!(!left("release"), "no env dir yet");
+        fs::create_dir_all(env_dir(&root)).unwrap();
+        for name in [
+            "paas-ab12-shop-web.1-v3-00aa11bb.env",
+            // Another app whose name ends in `-release`, another install.
+            "paas-ab12-shop-release-web.1-v1-00aa11bb.env",
+            "paas-cd34-shop-release.1-v4-00aa11bb.env",
+        ] {
+            fs::write(env_dir(&root).join(name), "").unwrap();
+        }
+        assert!(left("web"));
+        assert!(!left("release"));
+        fs::write(
+            env_dir(&root).join("paas-ab12-shop-release.1-v4-00aa11bb.env"),
+            "",
+        )
+        .unwrap();
+        assert!(left("release"));
     }
 
     #[test]
