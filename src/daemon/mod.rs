@@ -148,6 +148,9 @@ async fn serve(root: Root, settings: Settings) -> Result<Ending> {
         in_flight.clone(),
     ));
     let addons_task = tokio::spawn(addons_loop(root.clone(), settings.clone()));
+    // From the open-file limit, raised at the start.
+    let limits = router::ConnectionLimits::for_this_process();
+    eprintln!("paas daemon: router: {limits}");
     let router = router::Router::new(
         domain,
         settings.http_port,
@@ -158,6 +161,7 @@ async fn serve(root: Root, settings: Settings) -> Result<Ending> {
             wake: waker(root.clone(), table),
             challenges: acme.challenges.clone(),
             connector_socket: netns::socket_path(&root),
+            limits,
         },
         root.clone(),
     );

@@ -450,7 +450,9 @@ pub fn supervisor_pid_file(root: &Root) -> PathBuf {
 const SYSTEMD_UNIT: &str = "/etc/systemd/system/paas.service";
 
 /// The daemon's unit for a system install: the owner runs it, with only the
-/// capability to bind ports 80 and 443.
+/// capability to bind ports 80 and 443, and room for many client
+/// connections (1024 open files, a service's default, let a thousand idle
+/// ones shut the router: #19).
 fn systemd_unit(root: &Root, settings: &Settings, uid: u32) -> String {
     format!(
         "# Written by `paas server install`.\n\
@@ -465,6 +467,9 @@ fn systemd_unit(root: &Root, settings: &Settings, uid: u32) -> String {
          Restart=always\n\
          RestartSec=1\n\
          KillMode=process\n\
+         # Each client connection holds a file: the router's limits on\n\
+         # connections (in all, and per client address) come from this.\n\
+         LimitNOFILE=65536\n\
          # Only the right to bind ports 80/443. No NoNewPrivileges: rootless\n\
          # podman needs the setuid newuidmap to set up its user namespace.\n\
          AmbientCapabilities=CAP_NET_BIND_SERVICE\n\n\
@@ -706,6 +711,7 @@ mod tests {
         assert!(unit.contains("ExecStart=/var/lib/paas/bin/paas --root /var/lib/paas daemon\n"));
         assert!(unit.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE\n"));
         assert!(unit.contains("Environment=XDG_RUNTIME_DIR=/run/user/995\n"));
+        assert!(unit.contains("\nLimitNOFILE=65536\n"));
     }
 
     #[test]

@@ -25,6 +25,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use super::admission::{Admission, Forward, RequestHead};
 use super::client_body;
+use super::connection_clock::{serve_watched, Clock, UnderWayBody, Watched};
+use super::connections::{ConnectionSlot, HeadWait};
 use super::forwarding::{
     forwarding_headers, BODY_IDLE_TIMEOUT, DIED_WITH_REQUEST, HOP_BY_HOP, REQUEST_TIMEOUT,
 };
@@ -55,19 +57,37 @@ pub(super) fn dyno_client(
 
 impl Router {
     /// Serves an HTTP/1 connection with hyper: what the router's own path
-    /// does not take.
-    pub(super) async fn serve_with_hyper<I>(self: Arc<Self>, io: I, peer: SocketAddr)
-    where
+    /// does not take, from where it left it (`wait`: how long the head
+    /// it read part of has left).
+    pub(super) async fn serve_with_hyper<I>(
+        self: Arc<Self>,
+        io: I,
+        peer: SocketAddr,
+        slot: ConnectionSlot,
+        wait: HeadWait,
+    ) where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let service = service_fn(move |request| {
-            let router = self.clone();
-            async move { Ok::<_, hyper::Error>(router.handle(request, peer, false).await) }
-        });
-        let _ = hyper_http1::Builder::new()
+        let clock = Clock::new(self.limits, wait, true);
+        let io = Watched::new(io, clock.clone(), slot);
+        let service = {
+            let clock = clock.clone();
+            service_fn(move |request| {
+                let router = self.clone();
+                let under_way = clock.request_started();
+                async move {
+                    let response = router.handle(request, peer, false).await;
+                    Ok::<_, hyper::Error>(response.map(|body| UnderWayBody::new(body, under_way)))
+                }
+            })
+        };
+        let connection = hyper_http1::Builder::new()
             .serve_connection(TokioIo::new(io), service)
-            .with_upgrades()
-            .await;
+            .with_upgrades();
+        serve_watched(connection, &clock, |connection| {
+            connection.graceful_shutdown()
+        })
+        .await;
     }
 
     /// A request from hyper: HTTP/2, HTTPS, and what the HTTP/1.1 path

@@ -1,8 +1,10 @@
 //! The whole router on 127.0.0.1, in front of a stand-in dyno: the request
 //! edges of issue #19 (point 5) on both paths, the HTTP/1.1 one (HTTP/1.1
 //! requests it takes) and hyper's (HTTP/1.0, chunked uploads, and what the
-//! HTTP/1.1 path hands over). In a file of their own: they go through
-//! admission, both paths and the request log, not one file's code.
+//! HTTP/1.1 path hands over), and the limits on client connections (point
+//! 1: shedding, idle and late heads), with short times. In a file of their
+//! own: they go through admission, both paths and the request log, not one
+//! file's code.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,7 +15,7 @@ use arc_swap::ArcSwap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{AppRoutes, Router, RouterParts};
+use super::{AppRoutes, ConnectionLimits, Router, RouterParts};
 use crate::routes::Backend;
 use crate::state::Root;
 
@@ -27,6 +29,10 @@ struct Loopback {
 
 impl Loopback {
     async fn start() -> Loopback {
+        Loopback::start_with(ConnectionLimits::for_open_files(4096)).await
+    }
+
+    async fn start_with(limits: ConnectionLimits) -> Loopback {
         let dyno = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let root = tempfile::tempdir().unwrap();
         // The dyno connector, standing in: every connection leads to the dyno.
@@ -56,6 +62,7 @@ impl Loopback {
                 wake: Arc::new(|_: &str| {}),
                 challenges: Arc::default(),
                 connector_socket,
+                limits,
             },
             Root::new(root.path()),
         );
@@ -277,4 +284,173 @@ async fn a_trailing_dot_names_the_same_host_on_either_path() {
         assert!(answer.ends_with("ok"), "{answer}");
     }
     assert_eq!(router.dyno_heads().len(), 3);
+}
+
+/// Limits short enough to be seen at work in a test.
+fn short_limits() -> ConnectionLimits {
+    let mut limits = ConnectionLimits::for_open_files(4096);
+    limits.idle = Duration::from_millis(500);
+    limits.head = Duration::from_millis(400);
+    limits
+}
+
+/// `took` is `expected`, give or take what a busy machine adds to a
+/// timer (it never fires early).
+fn about(took: Duration, expected: Duration) {
+    assert!(
+        took >= expected && took < expected + Duration::from_millis(400),
+        "took {took:?}, not {expected:?}"
+    );
+}
+
+/// Reads one `ok` answer, whole, off a kept-alive connection.
+async fn read_answer(client: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"\r\n\r\nok") {
+        let mut buffer = [0u8; 1024];
+        let read = tokio::time::timeout(Duration::from_secs(5), client.read(&mut buffer))
+            .await
+            .expect("an answer")
+            .unwrap();
+        assert!(read > 0, "closed before the answer: {answer:?}");
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// How long until the router closes `client`, which sends `trickle` a
+/// byte every 50 ms from now (or nothing), and reads nothing more.
+async fn closed_after(client: TcpStream, trickle: &'static [u8]) -> Duration {
+    let started = tokio::time::Instant::now();
+    let (mut reader, mut writer) = client.into_split();
+    let trickling = tokio::spawn(async move {
+        for byte in trickle {
+            if writer.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        std::future::pending::<()>().await
+    });
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), reader.read_to_end(&mut rest)).await;
+    trickling.abort();
+    assert!(read.is_ok(), "the router kept the connection open");
+    assert!(rest.is_empty(), "the router answered: {rest:?}");
+    started.elapsed()
+}
+
+const TRICKLE: &[u8] =
+    b"GET / HTTP/1.1\r\nHost: myapp.localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+#[tokio::test]
+async fn a_kept_alive_connection_closes_when_idle_on_either_path() {
+    let limits = short_limits();
+    let router = Loopback::start_with(limits).await;
+    for request in [
+        "GET / HTTP/1.1\r\nHost: myapp.localhost\r\n\r\n",
+        // An absolute target: hyper's path.
+        "GET http://myapp.localhost/ HTTP/1.1\r\nHost: myapp.localhost\r\n\r\n",
+    ] {
+        let mut client = TcpStream::connect(router.router).await.unwrap();
+        for _ in 0..2 {
+            client.write_all(request.as_bytes()).await.unwrap();
+            let answer = read_answer(&mut client).await;
+            assert_eq!(status_of(&answer), "200", "{answer}");
+            // Less than the idle time between requests keeps it open.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        client.write_all(request.as_bytes()).await.unwrap();
+        read_answer(&mut client).await;
+        about(closed_after(client, b"").await, limits.idle);
+    }
+    assert_eq!(router.dyno_heads().len(), 6);
+}
+
+#[tokio::test]
+async fn a_head_that_trickles_is_closed_at_its_deadline_on_either_path() {
+    let limits = short_limits();
+    let router = Loopback::start_with(limits).await;
+    // A new connection: its first head within the limit of the accept.
+    let client = TcpStream::connect(router.router).await.unwrap();
+    about(closed_after(client, TRICKLE).await, limits.head);
+    // One that sends nothing, the same.
+    let client = TcpStream::connect(router.router).await.unwrap();
+    about(closed_after(client, b"").await, limits.head);
+    // A later head: within the limit of its first byte, though that
+    // came close to the idle limit.
+    for request in [
+        "GET / HTTP/1.1\r\nHost: myapp.localhost\r\n\r\n",
+        "GET http://myapp.localhost/ HTTP/1.1\r\nHost: myapp.localhost\r\n\r\n",
+    ] {
+        let mut client = TcpStream::connect(router.router).await.unwrap();
+        client.write_all(request.as_bytes()).await.unwrap();
+        read_answer(&mut client).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        about(closed_after(client, TRICKLE).await, limits.head);
+    }
+    // A head that is whole in time is served, however it came.
+    let mut client = TcpStream::connect(router.router).await.unwrap();
+    for part in b"GET / HTTP/1.1\r\nHost: myapp.localhost\r\n\r\n".chunks(12) {
+        client.write_all(part).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    assert_eq!(status_of(&read_answer(&mut client).await), "200");
+}
+
+/// A connection to the router from `source`, another loopback address.
+async fn try_connect_from(source: &str, router: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::new(source.parse().unwrap(), 0))
+        .unwrap();
+    socket.connect(router).await
+}
+
+async fn connect_from(source: &str, router: SocketAddr) -> TcpStream {
+    try_connect_from(source, router).await.unwrap()
+}
+
+/// Whether a new connection from `source` is shed: reset at once (so soon
+/// that the connect may see the reset), with nothing read.
+async fn shed(source: &str, router: SocketAddr) -> bool {
+    match try_connect_from(source, router).await {
+        Err(err) => err.kind() == std::io::ErrorKind::ConnectionReset,
+        Ok(client) => closed_after(client, TRICKLE).await < Duration::from_millis(200),
+    }
+}
+
+#[tokio::test]
+async fn connections_past_a_clients_limit_are_shed_at_once_and_others_served() {
+    let mut limits = ConnectionLimits::for_open_files(4096);
+    (limits.per_client, limits.in_all) = (3, 5);
+    let router = Loopback::start_with(limits).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect_from("127.0.0.2", router.router).await);
+    }
+    // The fourth is closed (reset) before a byte is read from it.
+    assert!(shed("127.0.0.2", router.router).await);
+    // Another client is served meanwhile.
+    let answer = router
+        .send("GET / HTTP/1.1\r\nHost: myapp.localhost\r\nConnection: close\r\n\r\n")
+        .await;
+    assert_eq!(status_of(&answer), "200", "{answer}");
+    // One closed makes room for one more.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut again = connect_from("127.0.0.2", router.router).await;
+    again
+        .write_all(b"GET / HTTP/1.1\r\nHost: myapp.localhost\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(status_of(&read_answer(&mut again).await), "200");
+
+    // Past the limit in all, every client is shed.
+    held.push(again);
+    held.push(connect_from("127.0.0.3", router.router).await);
+    held.push(connect_from("127.0.0.4", router.router).await);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(shed("127.0.0.5", router.router).await);
+    assert!(shed("127.0.0.1", router.router).await);
 }

@@ -17,6 +17,10 @@
 //!   kept-alive dyno connections in `dyno_pool`;
 //! - `hyper_path`: hyper's path (HTTPS, HTTP/2, upgrades, and what `http1`
 //!   hands over), with `client_body`; `tls`: the HTTPS listener (SNI, ALPN);
+//! - `connections`: the connections a client may hold (per address and
+//!   in all, past which new ones are shed) and how long one may wait for
+//!   a request's head; `connection_clock`: those time limits on hyper's
+//!   path;
 //! - what both paths share: `request_host` (which host a request is for),
 //!   `forwarding` (the headers set and dropped, the time limits), `pages`
 //!   (the answers the router makes itself), `request_log` (request ids, the
@@ -36,6 +40,8 @@ use crate::state::Root;
 
 mod admission;
 mod client_body;
+mod connection_clock;
+mod connections;
 mod dyno_pool;
 mod forwarding;
 mod http1;
@@ -51,6 +57,8 @@ mod threads;
 mod tls;
 
 pub use admission::Wake;
+pub use connections::ConnectionLimits;
+use connections::Connections;
 use dyno_pool::DynoPool;
 use hyper_path::{dyno_client, Body};
 pub use in_flight::InFlight;
@@ -84,6 +92,10 @@ pub struct Router {
     wake: Wake,
     /// The answers to ACME HTTP-01 challenges, by token (admission).
     challenges: super::acme::Challenges,
+    /// The limits on client connections, and the connections open (shared
+    /// with every thread): checked at each accept.
+    limits: ConnectionLimits,
+    connections: Arc<Connections>,
 }
 
 /// What the router shares with the rest of the daemon.
@@ -94,6 +106,8 @@ pub struct RouterParts {
     pub challenges: super::acme::Challenges,
     /// The socket of the `runtime::netns` helper.
     pub connector_socket: std::path::PathBuf,
+    /// What a client connection may hold (`ConnectionLimits::for_this_process`).
+    pub limits: ConnectionLimits,
 }
 
 impl Router {
@@ -118,6 +132,8 @@ impl Router {
             request_ids: Arc::default(),
             wake: parts.wake,
             challenges: parts.challenges,
+            limits: parts.limits,
+            connections: Connections::new(parts.limits),
         })
     }
 }

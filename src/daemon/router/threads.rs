@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
+use super::connections::ConnectionSlot;
 use super::dyno_pool::{DynoPool, POOL_IDLE};
 use super::hyper_path::dyno_client;
 use super::Router;
@@ -29,6 +30,8 @@ impl Router {
             request_ids: self.request_ids.clone(),
             wake: self.wake.clone(),
             challenges: self.challenges.clone(),
+            limits: self.limits,
+            connections: self.connections.clone(),
         })
     }
 
@@ -117,24 +120,46 @@ impl Router {
     /// Accepts connections until the process stops.
     pub(super) async fn serve(self: Arc<Self>, listener: TcpListener) {
         loop {
-            let (stream, peer) = accept(&listener).await;
-            tokio::spawn(self.clone().serve_http1(stream, peer));
+            let (stream, peer, slot) = self.accept(&listener).await;
+            tokio::spawn(self.clone().serve_http1(stream, peer, slot));
         }
     }
-}
 
-/// The next connection (a failed accept, such as too many open files, is
-/// logged and waited out), with Nagle off: responses go out as written.
-pub(super) async fn accept(listener: &TcpListener) -> (tokio::net::TcpStream, SocketAddr) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                let _ = stream.set_nodelay(true);
-                return (stream, peer);
-            }
-            Err(err) => {
-                eprintln!("paas daemon: accept: {err}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+    /// The next connection its client may open, counted in `connections`,
+    /// with Nagle off: responses go out as written. One past a limit is
+    /// shed: reset at once, nothing read (a flood costs an accept and a
+    /// close per connection), with a line in the daemon's log now and then.
+    /// A failed accept (too many open files) is logged so too, and waited
+    /// out.
+    pub(super) async fn accept(
+        &self,
+        listener: &TcpListener,
+    ) -> (TcpStream, SocketAddr, ConnectionSlot) {
+        loop {
+            match listener.accept().await {
+                Ok((stream, peer)) => match self.connections.admit(peer.ip()) {
+                    Ok(slot) => {
+                        let _ = stream.set_nodelay(true);
+                        return (stream, peer, slot);
+                    }
+                    Err(shed) => {
+                        // A reset: the client knows at once, and no
+                        // TIME_WAIT is kept for it here.
+                        let _ = stream.set_zero_linger();
+                        drop(stream);
+                        let now = tokio::time::Instant::now();
+                        if let Some(line) = self.connections.shed_line(peer.ip(), shed, now) {
+                            eprintln!("{line}");
+                        }
+                    }
+                },
+                Err(err) => {
+                    let now = tokio::time::Instant::now();
+                    if let Some(line) = self.connections.accept_failure_line(&err, now) {
+                        eprintln!("{line}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
         }
     }

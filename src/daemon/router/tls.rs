@@ -1,18 +1,19 @@
 //! HTTPS: the router's TLS listener. Each client gets the certificate of
 //! the app it names (SNI, by the route table), then HTTP/2 or HTTP/1.1
-//! (ALPN), served by the hyper path.
+//! (ALPN), served by the hyper path, within the time limits of
+//! `connections` (the handshake counts in the first head's time).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::sign::CertifiedKey;
 use tokio::net::TcpListener;
 
+use super::connection_clock::{serve_watched, Clock, UnderWayBody, Watched};
+use super::connections::HeadWait;
 use super::request_host::host_name;
 use super::table::{routes_for_host, Domain, RouteTable};
-use super::threads::accept;
 use super::Router;
 use crate::error::Result;
 
@@ -33,22 +34,41 @@ impl Router {
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         loop {
-            let (stream, peer) = accept(&listener).await;
+            let (stream, peer, slot) = self.accept(&listener).await;
             let (router, acceptor) = (self.clone(), acceptor.clone());
             tokio::spawn(async move {
-                // A client that never finishes its handshake holds nothing for long.
-                let handshake =
-                    tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                // The handshake counts in the first head's time, and has
+                // less of its own: a client that never finishes it holds
+                // nothing for long.
+                let limits = router.limits;
+                let wait = HeadWait::first_request(slot.accepted);
+                let deadline = wait.deadline(&limits).min(slot.accepted + limits.handshake);
+                let handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream));
                 let Ok(Ok(stream)) = handshake.await else {
                     return;
                 };
-                let service = service_fn(move |request| {
-                    let router = router.clone();
-                    async move { Ok::<_, hyper::Error>(router.handle(request, peer, true).await) }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .await;
+                let http2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                let clock = Clock::new(limits, wait, !http2);
+                let io = Watched::new(stream, clock.clone(), slot);
+                let service = {
+                    let clock = clock.clone();
+                    service_fn(move |request| {
+                        let router = router.clone();
+                        let under_way = clock.request_started();
+                        async move {
+                            let response = router.handle(request, peer, true).await;
+                            Ok::<_, hyper::Error>(
+                                response.map(|body| UnderWayBody::new(body, under_way)),
+                            )
+                        }
+                    })
+                };
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+                serve_watched(connection, &clock, |connection| {
+                    connection.graceful_shutdown()
+                })
+                .await;
             });
         }
     }

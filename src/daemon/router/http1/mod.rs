@@ -23,15 +23,17 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
 
 use crate::routes::Backend;
 
 use super::admission::{Admission, Forward, RequestHead};
+use super::connections::{ConnectionLimits, ConnectionSlot, HeadWait};
 use super::forwarding::{forwarding_headers, DIED_WITH_REQUEST, REQUEST_TIMEOUT};
 use super::pages::failure_answer;
 use super::Router;
@@ -47,9 +49,6 @@ use relay::{
     READ_SIZE,
 };
 
-/// How long a kept-alive client connection may wait for its next request
-/// (Heroku's router: 90 seconds).
-const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(90);
 /// A request body the router reads and drops (to answer without a dyno and
 /// keep the connection); a longer one closes the connection instead.
 const DISCARD_LIMIT: u64 = 1024 * 1024;
@@ -60,12 +59,22 @@ const LINGER_TIME: Duration = Duration::from_secs(30);
 const LINGER_READ: Duration = Duration::from_secs(5);
 
 impl Router {
-    /// Serves a plain-HTTP connection until it closes.
-    pub(super) async fn serve_http1(self: Arc<Self>, mut client: TcpStream, peer: SocketAddr) {
-        let mut input = BytesMut::with_capacity(READ_SIZE);
-        let mut from_dyno = BytesMut::with_capacity(READ_SIZE);
+    /// Serves a plain-HTTP connection until it closes, or until a head
+    /// does not come in time (`HeadWait`). `slot` counts it as open.
+    pub(super) async fn serve_http1(
+        self: Arc<Self>,
+        mut client: TcpStream,
+        peer: SocketAddr,
+        slot: ConnectionSlot,
+    ) {
+        // Both take memory when first read into: a connection that never
+        // sends a byte holds none.
+        let mut input = BytesMut::new();
+        let mut from_dyno = BytesMut::new();
+        let mut wait = HeadWait::first_request(slot.accepted);
         loop {
-            let request = match next_request(&mut client, &mut input).await {
+            let request = match next_request(&mut client, &mut input, &mut wait, &self.limits).await
+            {
                 Next::Request(request) => request,
                 Next::Closed => return,
                 Next::NotOurs => {
@@ -73,7 +82,7 @@ impl Router {
                         prefix: input.freeze(),
                         inner: client,
                     };
-                    return self.serve_with_hyper(rest, peer).await;
+                    return self.serve_with_hyper(rest, peer, slot, wait).await;
                 }
             };
             let buffers = Buffers {
@@ -84,7 +93,7 @@ impl Router {
                 .serve_request(&mut client, buffers, request, peer)
                 .await
             {
-                Ok(true) => {}
+                Ok(true) => wait = HeadWait::next_request(Instant::now()),
                 Ok(false) | Err(_) => return close_lingering(client, input).await,
             }
         }
@@ -368,10 +377,19 @@ async fn close_lingering(mut client: TcpStream, mut input: BytesMut) {
     }
 }
 
-/// Reads until a whole request head is in `input`.
-async fn next_request(client: &mut TcpStream, input: &mut BytesMut) -> Next {
+/// Reads until a whole request head is in `input`; closed when it is not
+/// whole by `wait`'s deadline, however it trickles in.
+async fn next_request(
+    client: &mut TcpStream,
+    input: &mut BytesMut,
+    wait: &mut HeadWait,
+    limits: &ConnectionLimits,
+) -> Next {
     loop {
         if !input.is_empty() {
+            if wait.idle() {
+                wait.bytes_arrived(Instant::now());
+            }
             match parse_request(input) {
                 Parsed::Complete(request) => return Next::Request(request),
                 Parsed::Invalid => return Next::NotOurs,
@@ -379,13 +397,15 @@ async fn next_request(client: &mut TcpStream, input: &mut BytesMut) -> Next {
                 Parsed::Partial => {}
             }
         }
+        let deadline = wait.deadline(limits);
+        if input.capacity() == 0 {
+            // No buffer before there is something to read into it.
+            if !matches!(timeout_at(deadline, client.readable()).await, Ok(Ok(()))) {
+                return Next::Closed;
+            }
+        }
         input.reserve(READ_SIZE);
-        let wait = if input.is_empty() {
-            KEEP_ALIVE_TIMEOUT
-        } else {
-            REQUEST_TIMEOUT
-        };
-        match tokio::time::timeout(wait, client.read_buf(input)).await {
+        match timeout_at(deadline, client.read_buf(input)).await {
             Ok(Ok(read)) if read > 0 => {}
             _ => return Next::Closed,
         }
@@ -394,11 +414,13 @@ async fn next_request(client: &mut TcpStream, input: &mut BytesMut) -> Next {
 
 /// Reads and drops a request body the router answers without a dyno, so
 /// the connection can serve the next request. False when it is too long
-/// or does not come: then the connection closes.
+/// or does not come whole within `REQUEST_TIMEOUT`: then the connection
+/// closes.
 async fn discard_body(client: &mut TcpStream, input: &mut BytesMut, length: u64) -> bool {
     if length > DISCARD_LIMIT {
         return false;
     }
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
     let mut remaining = length;
     loop {
         let take = remaining.min(input.len() as u64);
@@ -408,7 +430,7 @@ async fn discard_body(client: &mut TcpStream, input: &mut BytesMut, length: u64)
             return true;
         }
         input.reserve(READ_SIZE);
-        match tokio::time::timeout(REQUEST_TIMEOUT, client.read_buf(input)).await {
+        match timeout_at(deadline, client.read_buf(input)).await {
             Ok(Ok(read)) if read > 0 => {}
             _ => return false,
         }
