@@ -2,15 +2,16 @@
 //! their labels. Drives the podman CLI (`--format json`), which is stable
 //! across podman 4 and 5.
 
+mod deadline;
+mod ps;
+pub use deadline::{backstop_flag, Deadline};
+pub use ps::{running_and_gone, GONE_EXIT};
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
-
-use serde::Deserialize;
 
 use super::{Dyno, DynoSpec, Ended, NetnsRef, Runtime};
 use crate::error::{Context, Error, Result};
@@ -88,59 +89,6 @@ pub fn run(args: &[&str]) -> Result<String> {
         output = run_once()?;
     }
     check(args, output)
-}
-
-/// Stops a container that runs past its time limit: SIGTERM, then SIGKILL
-/// 10 s later (`podman stop`), from a thread, so that the caller waits on
-/// the container as it would without a limit.
-pub struct Deadline {
-    cancel: Option<mpsc::Sender<()>>,
-    watcher: Option<thread::JoinHandle<bool>>,
-}
-
-impl Deadline {
-    pub fn start(container: &str, limit: Duration) -> Deadline {
-        let (cancel, cancelled) = mpsc::channel::<()>();
-        let container = container.to_string();
-        let watcher = thread::spawn(move || {
-            // A message or a dropped sender: the caller is done in time.
-            if cancelled.recv_timeout(limit) != Err(mpsc::RecvTimeoutError::Timeout) {
-                return false;
-            }
-            let _ = run(&["stop", "--ignore", "--time", "10", &container]);
-            true
-        });
-        Deadline {
-            cancel: Some(cancel),
-            watcher: Some(watcher),
-        }
-    }
-
-    /// Whether the container was stopped for running too long. Call once
-    /// it has ended.
-    pub fn passed(mut self) -> bool {
-        self.end_watch()
-    }
-
-    fn end_watch(&mut self) -> bool {
-        self.cancel.take();
-        self.watcher
-            .take()
-            .is_some_and(|watcher| watcher.join().unwrap_or(false))
-    }
-}
-
-impl Drop for Deadline {
-    fn drop(&mut self) {
-        self.end_watch();
-    }
-}
-
-/// `--timeout` for a container with a time `limit`: conmon kills it a
-/// little after the limit even if the paas process that watches it (and
-/// stops it at the limit, with a grace period) is gone.
-pub fn backstop_flag(limit: Duration) -> String {
-    format!("--timeout={}", limit.as_secs().saturating_add(60))
 }
 
 /// Removes the build containers of `app` left running by a paas process
@@ -225,24 +173,6 @@ fn check(args: &[&str], output: Output) -> Result<String> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct PsEntry {
-    names: Vec<String>,
-    #[serde(default)]
-    labels: BTreeMap<String, String>,
-    state: String,
-    #[serde(default)]
-    exit_code: i32,
-    #[serde(default)]
-    started_at: i64,
-    #[serde(default)]
-    pid: u32,
-    /// Namespace inodes by kind (`"Net": "4026532184"`), with `ps --ns`.
-    #[serde(default)]
-    namespaces: BTreeMap<String, String>,
-}
-
 impl Podman {
     /// The runtime of one install: its containers, its run image, its env files.
     pub fn for_install(root: &Root, settings: &Settings) -> Podman {
@@ -256,84 +186,6 @@ impl Podman {
 
     fn env_file(&self, container: &str) -> PathBuf {
         self.env_dir.join(format!("{container}.env"))
-    }
-
-    fn to_dyno(&self, entry: PsEntry) -> Option<Dyno> {
-        let label = |key: &str| entry.labels.get(key).cloned();
-        let net_inode: Option<u64> = entry
-            .namespaces
-            .get("Net")
-            .and_then(|inode| inode.parse().ok());
-        // podman's word alone is not enough: after its processes are killed
-        // (conmon too), its state says `running` for ever. A dyno whose
-        // process is gone has ended, as far as paas is concerned: converge
-        // replaces it and `ps` shows it crashed.
-        let gone = entry.state == "running" && !process_is_there(entry.pid, net_inode);
-        let running = entry.state == "running" && !gone;
-        Some(Dyno {
-            id: entry.names.first()?.clone(),
-            app: AppName::parse(&label("paas.app")?).ok()?,
-            release: label("paas.release")?.parse().ok()?,
-            process_type: label("paas.type")?,
-            index: label("paas.index")?.parse().ok()?,
-            running,
-            exit_code: if gone { GONE_EXIT } else { entry.exit_code },
-            started_at: entry.started_at,
-            netns: net_inode
-                .filter(|_| running && entry.pid > 0)
-                .map(|inode| NetnsRef {
-                    pid: entry.pid,
-                    inode,
-                }),
-            size: label("paas.size").unwrap_or_else(|| state::DEFAULT_SIZE.name.to_string()),
-            network_tag: label("paas.network").unwrap_or_default(),
-            build: label(BUILD_LABEL).and_then(|id| id.parse().ok()),
-        })
-    }
-}
-
-/// Of the containers `ps --ns --format json` lists as running: how many,
-/// and the dynos (`web.1 of hello`) among them whose process is gone, for
-/// `server status`.
-pub fn running_and_gone(ps_json: &str) -> Result<(usize, Vec<String>)> {
-    let entries: Vec<PsEntry> =
-        serde_json::from_str(ps_json).context(|| "reading `podman ps` output".into())?;
-    let running: Vec<&PsEntry> = entries.iter().filter(|e| e.state == "running").collect();
-    let gone = running
-        .iter()
-        .filter(|e| {
-            let net_inode = e.namespaces.get("Net").and_then(|i| i.parse().ok());
-            !process_is_there(e.pid, net_inode)
-        })
-        .map(|e| {
-            let label = |key: &str| e.labels.get(key).map(String::as_str).unwrap_or("?");
-            format!(
-                "{}.{} of {}",
-                label("paas.type"),
-                label("paas.index"),
-                label("paas.app")
-            )
-        })
-        .collect();
-    Ok((running.len(), gone))
-}
-
-/// The exit status paas gives a dyno podman says runs but whose process
-/// is gone: killed (SIGKILL's 128 + 9), as it most likely was.
-pub const GONE_EXIT: i32 = 137;
-
-/// Whether the process podman names for a running container is there and
-/// in the container's network namespace (a pid taken by another process
-/// since is not). Without a pid, or where it cannot be told, podman is
-/// trusted.
-fn process_is_there(pid: u32, net_inode: Option<u64>) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    if pid == 0 {
-        return true;
-    }
-    match fs::metadata(format!("/proc/{pid}/ns/net")) {
-        Ok(netns) => net_inode.is_none_or(|inode| netns.ino() == inode),
-        Err(err) => err.kind() != std::io::ErrorKind::NotFound,
     }
 }
 
@@ -474,9 +326,9 @@ impl Runtime for Podman {
             "--format",
             "json",
         ])?;
-        let entries: Vec<PsEntry> =
+        let entries: Vec<ps::PsEntry> =
             serde_json::from_str(&output).context(|| "reading `podman ps` output".into())?;
-        let found = entries.into_iter().find_map(|entry| self.to_dyno(entry));
+        let found = entries.into_iter().find_map(ps::to_dyno);
         match found {
             Some(dyno) => Ok(dyno),
             // A one-off that ran and ended before podman was asked (`--rm`):
@@ -560,12 +412,9 @@ impl Runtime for Podman {
             args.extend(["--filter", &app_filter]);
         }
         let output = run(&args)?;
-        let entries: Vec<PsEntry> =
+        let entries: Vec<ps::PsEntry> =
             serde_json::from_str(&output).context(|| "reading `podman ps` output".into())?;
-        let mut dynos: Vec<Dyno> = entries
-            .into_iter()
-            .filter_map(|e| self.to_dyno(e))
-            .collect();
+        let mut dynos: Vec<Dyno> = entries.into_iter().filter_map(ps::to_dyno).collect();
         dynos.sort_by(|a, b| {
             (&a.process_type, a.index, a.release).cmp(&(&b.process_type, b.index, b.release))
         });
@@ -617,7 +466,7 @@ impl Runtime for Podman {
                 .join("net")
                 .join(table);
             fs::read_to_string(path)
-                .map(|text| proc_net_has_listener(&text, port))
+                .map(|text| ps::proc_net_has_listener(&text, port))
                 .unwrap_or(false)
         }))
     }
@@ -697,17 +546,6 @@ impl Runtime for Podman {
 }
 
 /// Whether a `/proc/net/tcp` table has a socket in LISTEN state on `port`.
-/// Read from the dyno's network namespace (`/proc/PID/net/tcp`): dynos
-/// publish no port the host could try.
-fn proc_net_has_listener(table: &str, port: u16) -> bool {
-    let wanted = format!("{port:04X}");
-    table.lines().skip(1).any(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let local_port = fields.get(1).and_then(|addr| addr.rsplit(':').next());
-        local_port == Some(wanted.as_str()) && fields.get(3) == Some(&"0A")
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -748,16 +586,5 @@ mod tests {
         )
         .unwrap();
         assert!(left("release"));
-    }
-
-    #[test]
-    fn finds_listeners_in_proc_net_tcp() {
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000:1388 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 1 1 0000000000000000 100 0 0 10 0\n   1: 0100007F:0050 0100007F:1388 01 00000000:00000000 00:00000000 00000000  1000        0 2 1 0000000000000000 100 0 0 10 0\n";
-        assert!(proc_net_has_listener(table, 5000));
-        assert!(
-            !proc_net_has_listener(table, 80),
-            "an established socket is not a listener"
-        );
-        assert!(!proc_net_has_listener(table, 8080));
     }
 }
