@@ -43,25 +43,46 @@ pub struct AppNetwork {
 }
 
 /// The app's network, made if missing, with every app network of this
-/// install isolated from the others. On every deploy, so it reads what it
-/// can without starting podman: the networks from podman's files, and
-/// whether the rules are in place from what this function last did.
+/// install isolated from the others. On every deploy, so it starts podman
+/// only when something is missing (`networks`, `ensure_isolated`).
 pub fn ensure_app_network(settings: &Settings, app: &AppName) -> Result<AppNetwork> {
     let name = app_network(settings, app);
-    let mut networks = match list_from_files() {
-        Some(networks) => networks,
-        None => list()?,
-    };
+    let mut networks = networks()?;
     if !networks.contains_key(&name) {
         ensure_network(settings, &name, false)?;
         networks = list()?;
     }
+    Ok(AppNetwork {
+        name,
+        isolated: ensure_isolated(settings, &networks),
+    })
+}
+
+/// The daemon's check on every pass, and an add-on's once it joins an app
+/// network: each app network of this install is isolated.
+pub fn ensure_isolation(settings: &Settings) -> Result<()> {
+    ensure_isolated(settings, &networks()?)
+}
+
+/// `isolate`, unless the record says it was done in the namespace there is
+/// now for these very networks: then no podman is started. A namespace
+/// made anew is a new file, so the rules it lacks are noticed.
+fn ensure_isolated(settings: &Settings, networks: &BTreeMap<String, String>) -> Result<()> {
     let record = isolated_record(settings);
-    let isolated = match record.is_current(settings, &networks) {
-        true => Ok(()),
-        false => isolate(settings, &networks).inspect(|()| record.write(settings, &networks)),
-    };
-    Ok(AppNetwork { name, isolated })
+    if record.is_current(settings, networks) {
+        return Ok(());
+    }
+    isolate(settings, networks)?;
+    record.write(settings, networks);
+    Ok(())
+}
+
+/// `list`, read from podman's files when it can be.
+fn networks() -> Result<BTreeMap<String, String>> {
+    match list_from_files() {
+        Some(networks) => Ok(networks),
+        None => list(),
+    }
 }
 
 /// Every podman network of this user (any install's) by name, with the
@@ -98,7 +119,7 @@ fn list_from_files() -> Option<BTreeMap<String, String>> {
     Some(networks)
 }
 
-/// What `ensure_app_network` last isolated: rootless podman's network
+/// What `ensure_isolated` last isolated: rootless podman's network
 /// namespace (its file's inode: the namespace made anew is a new file)
 /// and the app networks whose rules it put there. In podman's runtime dir,
 /// which goes with the namespaces at a reboot.
@@ -276,12 +297,6 @@ fn isolate(settings: &Settings, networks: &BTreeMap<String, String>) -> Result<(
         }
     }
     Ok(())
-}
-
-/// The daemon's check on every pass: each app network of this install is
-/// isolated.
-pub fn ensure_isolation(settings: &Settings) -> Result<()> {
-    isolate(settings, &list()?)
 }
 
 /// Removes an app's network once nothing uses it (the app is destroyed).
