@@ -335,6 +335,19 @@ impl TestServer {
         text(&output)
     }
 
+    /// Runs `script` in a one-off dyno of `app` that prints `OPEN` or
+    /// `CLOSED` on a line of its own, and returns which (the `Running …`
+    /// line quotes the script, so the answer is the line, not a substring).
+    pub fn one_off_says_open(&self, app: &str, script: &str) -> bool {
+        let output = self.ok(&["run", "-a", app, "bash", "-c", script]);
+        let answer = output
+            .lines()
+            .map(str::trim)
+            .find(|l| *l == "OPEN" || *l == "CLOSED")
+            .unwrap_or_else(|| panic!("no answer in:\n{output}"));
+        answer == "OPEN"
+    }
+
     fn git_ssh_command(&self) -> String {
         format!("ssh {}", self.ssh_options(&self.key()).join(" "))
     }

@@ -114,15 +114,12 @@ fn one_apps_dynos_cannot_connect_to_anothers() {
         .to_string();
     let probe =
         format!("timeout 5 bash -c 'exec 3<>/dev/tcp/{ip}/$PORT' && echo OPEN || echo CLOSED");
-    // The answer on a line of its own (the `Running …` line quotes the probe).
-    let answer = |app: &str| -> String {
-        let output = server.ok(&["run", "-a", app, "bash", "-c", &probe]);
-        output
-            .lines()
-            .map(str::trim)
-            .find(|l| *l == "OPEN" || *l == "CLOSED")
-            .unwrap_or_else(|| panic!("no answer in:\n{output}"))
-            .to_string()
+    let answer = |app: &str| {
+        if server.one_off_says_open(app, &probe) {
+            "OPEN"
+        } else {
+            "CLOSED"
+        }
     };
     assert_eq!(answer("walled"), "OPEN", "its own app's dynos reach it");
     let from_prober = answer("prober");
