@@ -727,6 +727,10 @@ pub enum ServerCommand {
     Start,
     /// Stop the daemon (and a `--local` install's sshd); dynos keep their state.
     Stop,
+    /// Free the disk of what no release needs: slugs past the last 10 releases,
+    /// unpacked slugs no dyno runs, what interrupted builds left, containers of
+    /// destroyed apps, images of older stacks.
+    Prune,
     /// Stop everything and remove a `--local` install: its dynos, sshd and root.
     Uninstall {
         /// The root's path again, to confirm.

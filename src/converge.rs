@@ -285,8 +285,49 @@ impl Platform<'_> {
             // A change made while a window is open takes its place.
             crate::probation::Probation::close(app);
         }
+
+        // What serves once the release is recorded, and what retires.
+        let serving: Vec<Dyno> = keep.into_iter().chain(started.iter().cloned()).collect();
+        let mut retired: Vec<Dyno> = existing
+            .into_iter()
+            .filter(|old| !serving.iter().any(|d| d.id == old.id))
+            .collect();
+        let mut standby: Vec<Dyno> = Vec::new();
+        let uptime = settings.checks_uptime(self.settings);
+        if checked && uptime > 0 {
+            (standby, retired) = crate::probation::split_standby(retired, &started, previous);
+        }
+        let routes = crate::probation::routes_with_standby(&serving, &standby);
+        // The routes file is written before the release is recorded and put
+        // in place after (a rename, which needs no space): on a full disk a
+        // user's change stops here, with the old dynos serving and nothing
+        // recorded. The daemon's repairs record nothing; theirs is retried.
+        let routes = match (routes != Routes::read(app)).then(|| routes.prepare(app)) {
+            Some(Err(err)) if mode != Mode::Repair => {
+                let _ = self.runtime.remove(&started, Duration::ZERO);
+                return Err(err);
+            }
+            prepared => prepared,
+        };
+        if !standby.is_empty() {
+            let now = crashes::now();
+            let window = crate::probation::Probation {
+                release: release.version,
+                previous,
+                previous_formation,
+                new_dynos: started.iter().map(|d| d.id.clone()).collect(),
+                standby: standby.iter().map(|d| d.id.clone()).collect(),
+                started: now,
+                until: now + uptime as i64,
+            };
+            if let Err(err) = window.save(app) {
+                let _ = self.runtime.remove(&started, Duration::ZERO);
+                return Err(err);
+            }
+        }
         if let Err(err) = commit() {
             let _ = self.runtime.remove(&started, Duration::ZERO);
+            crate::probation::Probation::close(app);
             return Err(err);
         }
         for dyno in &started {
@@ -299,44 +340,27 @@ impl Platform<'_> {
 
         // The release is recorded: from here on the new dynos stay, and what
         // fails is a warning the reconciler repairs on its next pass.
-        let serving: Vec<Dyno> = keep.into_iter().chain(started.iter().cloned()).collect();
-        let mut retired: Vec<Dyno> = existing
-            .into_iter()
-            .filter(|old| !serving.iter().any(|d| d.id == old.id))
-            .collect();
-        let mut standby: Vec<Dyno> = Vec::new();
-        let uptime = settings.checks_uptime(self.settings);
-        if checked && uptime > 0 {
-            (standby, retired) = crate::probation::split_standby(retired, &started, previous);
+        let routes_moved = match routes {
+            None => Ok(()),
+            Some(Ok(prepared)) => prepared
+                .put_in_place()
+                .map(|()| reload_router(self.root, app)),
+            Some(Err(err)) => Err(err),
         }
-        let routes = crate::probation::routes_with_standby(&serving, &standby);
-        if !standby.is_empty() {
-            let now = crashes::now();
-            crate::probation::Probation {
-                release: release.version,
-                previous,
-                previous_formation,
-                new_dynos: started.iter().map(|d| d.id.clone()).collect(),
-                standby: standby.iter().map(|d| d.id.clone()).collect(),
-                started: now,
-                until: now + uptime as i64,
-            }
-            .save(app)?;
-        }
-        let mut routes_moved = true;
-        if routes != Routes::read(app) {
-            if let Err(err) = self.publish_routes(app, &routes) {
-                say!(" !     warning: {}", err.report().trim_end());
-                routes_moved = false;
-            }
-        }
+        .map_err(|err| say!(" !     warning: {}", err.report().trim_end()))
+        .is_ok();
         // Requests the old dynos took before the routes moved finish first.
+        // Routes that did not move still send requests to the old dynos:
+        // they keep serving until the daemon's next pass moves them.
+        if !routes_moved {
+            retired.clear();
+        }
         let draining: Vec<String> = routes_of(&retired)
             .backends
             .into_iter()
             .map(|b| b.container)
             .collect();
-        if routes_moved && !draining.is_empty() {
+        if !draining.is_empty() {
             let _ = drain_router(self.root, &draining);
         }
         if let Err(err) = self.stop(app, &retired) {

@@ -12,6 +12,9 @@ pub struct Error {
     causes: Vec<String>,
     hint: Option<String>,
     exit_code: u8,
+    /// A cause says the disk is full (ENOSPC): the message names it and a
+    /// hint says what frees space, whatever was being written.
+    disk_full: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -24,6 +27,7 @@ impl Error {
             causes: Vec::new(),
             hint: None,
             exit_code: 1,
+            disk_full: false,
         }
     }
 
@@ -41,8 +45,20 @@ impl Error {
     }
 
     pub fn cause(mut self, cause: impl fmt::Display) -> Self {
-        self.causes.push(cause.to_string());
+        let cause = cause.to_string();
+        if !self.disk_full && is_disk_full(&cause) {
+            // Not a bug, and not the user's input: the disk, named first.
+            self.disk_full = true;
+            self.message = format!("the disk is full: {}", self.message);
+            self.exit_code = 1;
+        }
+        self.causes.push(cause);
         self
+    }
+
+    /// Whether a cause of this error is a full disk.
+    pub fn is_disk_full(&self) -> bool {
+        self.disk_full
     }
 
     /// Ends with `code` and prints nothing: a one-off dyno's own exit status,
@@ -85,11 +101,25 @@ impl Error {
         for cause in &self.causes {
             out.push_str(&format!("  caused by: {cause}\n"));
         }
+        if self.disk_full {
+            out.push_str(&format!("hint: {DISK_FULL_HINT}\n"));
+        }
         if let Some(hint) = &self.hint {
             out.push_str(&format!("hint: {hint}\n"));
         }
         out
     }
+}
+
+/// What a full disk's error tells the operator to do.
+pub const DISK_FULL_HINT: &str = "`paas server prune` frees what no release needs (old slugs, \
+    images and containers, build caches of destroyed apps); `df -h` and `du` show what else fills the disk";
+
+/// Whether a program's or the kernel's message is ENOSPC's: Rust and C say
+/// "No space left on device", Go programs (podman) the same in lower case.
+pub fn is_disk_full(text: &str) -> bool {
+    text.to_ascii_lowercase()
+        .contains("no space left on device")
 }
 
 impl fmt::Display for Error {
@@ -111,10 +141,27 @@ pub trait Context<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T>;
 }
 
-impl<T, E: fmt::Display> Context<T> for std::result::Result<T, E> {
+impl<T, E: Into<Box<dyn std::error::Error + Send + Sync>>> Context<T>
+    for std::result::Result<T, E>
+{
     fn context(self, what: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|err| Error::unexpected(what()).cause(err))
+        self.map_err(|err| Error::unexpected(what()).cause(with_sources(&*err.into())))
     }
+}
+
+/// An error's text followed by what its sources add: a tar error names the
+/// file it failed on, its source the reason (a full disk).
+fn with_sources(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = inner.source();
+    }
+    text
 }
 
 /// How much of a person's input a message quotes back, in characters.
@@ -174,6 +221,56 @@ mod tests {
             "error: app `x` does not exist\n  caused by: no such directory\nhint: create it with `paas apps:create x`\n"
         );
         assert_eq!(err.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_full_disk_is_named_whatever_was_being_written() {
+        let enospc = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let err = Err::<(), _>(enospc)
+            .context(|| "writing `routes.toml`".into())
+            .unwrap_err()
+            .hint("try again");
+        assert!(err.is_disk_full());
+        assert_eq!(err.exit_code(), 1, "a full disk is not a bug of paas");
+        assert_eq!(
+            err.report(),
+            format!(
+                "error: the disk is full: writing `routes.toml`\n  caused by: No space left on device (os error 28)\n\
+                 hint: {DISK_FULL_HINT}\nhint: try again\n"
+            )
+        );
+        // Found in an error's source too (tar names the file, its io error
+        // the reason), and in a program's output, whatever its case.
+        let wrapped =
+            std::io::Error::other(TarLike(std::io::Error::from_raw_os_error(libc::ENOSPC)));
+        let err = Err::<(), _>(wrapped)
+            .context(|| "unpacking".into())
+            .unwrap_err();
+        assert!(err.is_disk_full(), "{}", err.report());
+        assert!(err
+            .report()
+            .contains("failed to unpack `blob.bin`: No space left on device"));
+        assert!(Error::new("podman failed")
+            .cause("write /x: no space left on device")
+            .is_disk_full());
+        assert!(!Error::new("other")
+            .cause("permission denied")
+            .is_disk_full());
+    }
+
+    /// An error that, like tar's, says what it failed on and leaves the
+    /// reason to its source.
+    #[derive(Debug)]
+    struct TarLike(std::io::Error);
+    impl fmt::Display for TarLike {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("failed to unpack `blob.bin`")
+        }
+    }
+    impl std::error::Error for TarLike {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
     }
 
     #[test]

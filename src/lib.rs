@@ -39,6 +39,7 @@ pub mod logs;
 pub mod net;
 pub mod output;
 pub mod probation;
+pub mod prune;
 pub mod release;
 pub mod routes;
 pub mod runtime;

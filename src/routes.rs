@@ -59,7 +59,13 @@ impl Routes {
 
     /// Writes the app's routes file (the router reads it on its next reload).
     pub fn write(&self, app: &AppDir) -> Result<()> {
-        state::write_toml(&app.routes_file(), self, 0o644)
+        self.prepare(app)?.put_in_place()
+    }
+
+    /// The routes file written beside the app's, to put in place once the
+    /// change it belongs to is recorded (`converge`).
+    pub fn prepare(&self, app: &AppDir) -> Result<state::Prepared> {
+        state::prepare_toml(&app.routes_file(), self, 0o644)
     }
 }
 

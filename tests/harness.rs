@@ -10,6 +10,8 @@ pub struct TestServer {
     pub ssh_port: u16,
     pub http_port: u16,
     pub https_port: u16,
+    /// The root is a tmpfs of its own (`on_small_disk`), unmounted on drop.
+    small_disk: bool,
 }
 
 /// A port for a test's server to listen on. Taken below the kernel's
@@ -123,6 +125,40 @@ impl TestServer {
             ssh_port: free_port(),
             http_port: free_port(),
             https_port: free_port(),
+            small_disk: false,
+        }
+    }
+
+    /// `start`, with the root on a tmpfs of `mib` MiB: a disk a test can
+    /// fill (`fill_disk`) without filling the machine's. Podman's store
+    /// stays on the machine's disk.
+    pub fn start_on_small_disk(mib: u64) -> TestServer {
+        let mut server = TestServer::not_installed();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m,mode=0700")])
+            .arg("paas-test-disk")
+            .arg(server.root.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "could not mount a tmpfs for the root");
+        server.small_disk = true;
+        server.install(&[]);
+        share_mount_with_podman(server.root.path());
+        server.ok(&["checks:set", "--global", "uptime", "1"]);
+        server
+    }
+
+    /// Fills the root's disk with `filler` until `leave` bytes are free
+    /// (page by page: tmpfs counts in pages). Removing the file frees it.
+    pub fn fill_disk(&self, filler: &Path, leave: u64) {
+        use std::os::unix::io::AsRawFd;
+        let free = free_bytes(self.root.path());
+        let file = std::fs::File::create(filler).unwrap();
+        let len = free.saturating_sub(leave);
+        if len > 0 {
+            // SAFETY: a file we opened for writing, and a length.
+            let err = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+            assert_eq!(err, 0, "could not fill the disk");
         }
     }
 
@@ -403,7 +439,101 @@ impl Drop for TestServer {
             .arg("--confirm")
             .arg(&root)
             .output();
+        if self.small_disk {
+            let _ = Command::new("umount").arg("--lazy").arg(&root).status();
+            if let Some(pid) = podman_pause_pid() {
+                let _ = Command::new("nsenter")
+                    .args(["--mount", "--target", &pid.to_string()])
+                    .args(["umount", "--lazy"])
+                    .arg(&root)
+                    .status();
+            }
+        }
     }
+}
+
+/// The pid of rootless podman's pause process for the `paas` user: it
+/// holds the user and mount namespaces every container starts in.
+fn podman_pause_pid() -> Option<u32> {
+    let uid = Command::new("id").args(["-u", "paas"]).output().ok()?;
+    let uid = String::from_utf8_lossy(&uid.stdout).trim().to_string();
+    let file = format!("/run/user/{uid}/libpod/tmp/pause.pid");
+    std::fs::read_to_string(file).ok()?.trim().parse().ok()
+}
+
+/// Makes the mount at `path` visible to rootless podman too. Its pause
+/// process keeps the mount namespace it made when it started, and mounts
+/// made after that do not reach it where `/` is a private mount, so
+/// containers would see the empty directory under the mount. A copy of
+/// the mount is moved into that namespace, as systemd injects mounts into
+/// running services: `open_tree` here, `setns` and `move_mount` in a child
+/// (`setns` into a mount namespace needs a single-threaded process).
+fn share_mount_with_podman(path: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::io::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let pid = podman_pause_pid().expect("podman's pause process runs after an install");
+    let inside = format!("/proc/{pid}/root{}", path.display());
+    if std::fs::metadata(&inside).unwrap().dev() == std::fs::metadata(path).unwrap().dev() {
+        return; // the pause process started after the mount
+    }
+    let target = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let empty = std::ffi::CString::new("").unwrap();
+    let namespace = std::fs::File::open(format!("/proc/{pid}/ns/mnt")).unwrap();
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+    // SAFETY: a path and flags; returns a new file descriptor or -1.
+    let tree = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+        )
+    } as libc::c_int;
+    assert!(tree >= 0, "open_tree: {}", std::io::Error::last_os_error());
+    let namespace_fd = namespace.as_raw_fd();
+    let mut command = Command::new("true");
+    // SAFETY: only system calls between fork and exec, on values prepared
+    // before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setns(namespace_fd, libc::CLONE_NEWNS) != 0
+                || libc::syscall(
+                    libc::SYS_move_mount,
+                    tree,
+                    empty.as_ptr(),
+                    libc::AT_FDCWD,
+                    target.as_ptr(),
+                    MOVE_MOUNT_F_EMPTY_PATH,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let status = command.status();
+    // SAFETY: our own descriptor, closed once.
+    unsafe { libc::close(tree) };
+    assert!(
+        matches!(status, Ok(s) if s.success()),
+        "could not share the mount with podman: {status:?}"
+    );
+    assert_eq!(
+        std::fs::metadata(&inside).unwrap().dev(),
+        std::fs::metadata(path).unwrap().dev()
+    );
+}
+
+/// Bytes free on the filesystem holding `path`.
+pub fn free_bytes(path: &Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path and a struct statvfs to fill.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statvfs(path.as_ptr(), &mut stats) }, 0);
+    stats.f_bavail as u64 * stats.f_frsize as u64
 }
 
 pub struct Repo {

@@ -12,6 +12,7 @@ mod checks;
 mod client;
 mod commands;
 mod deploy;
+mod disk;
 mod dynos;
 mod failures;
 mod generated;

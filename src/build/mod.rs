@@ -156,6 +156,16 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
         ));
     }
     if !status.success() {
+        // Checked before the work directory goes: a build that filled the
+        // disk still holds the space.
+        if let Some(full) = full_disk(&[work.path(), &podman_storage()]) {
+            return Err(
+                Error::new(format!("the build failed: the disk is full ({full})")).hint(format!(
+                    "{}; the running release is untouched",
+                    crate::error::DISK_FULL_HINT
+                )),
+            );
+        }
         let message = match status.code() {
             Some(3) => "no buildpack could build this app",
             _ => "the build failed",
@@ -177,6 +187,31 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
         output.addons.extend(info.addons);
     }
     Ok(output)
+}
+
+/// Less than this free where a build writes, and its failure is the disk's:
+/// a build that filled it still holds the space when it fails.
+const NEARLY_FULL: u64 = 8 << 20;
+
+/// Which of `paths` is on a nearly full disk: "`PATH` has 12.0 KB free".
+fn full_disk(paths: &[&Path]) -> Option<String> {
+    paths.iter().find_map(|path| {
+        let free = state::free_bytes(path)?;
+        (free < NEARLY_FULL).then(|| {
+            format!(
+                "`{}` has {} free",
+                path.display(),
+                crate::slug::human_size(free)
+            )
+        })
+    })
+}
+
+/// Where rootless podman keeps images and containers' writable layers.
+fn podman_storage() -> PathBuf {
+    crate::users::current_home()
+        .map(|home| home.join(".local/share/containers/storage"))
+        .unwrap_or_default()
 }
 
 /// Removes what an interrupted build left: a build container still running

@@ -5,7 +5,7 @@ use super::Ctx;
 use crate::build::buildpacks::{shipped_names, Buildpack};
 use crate::error::{Context, Error, Result};
 use crate::output;
-use crate::state::AppDir;
+use crate::state::{self, AppDir};
 
 pub fn list(ctx: &Ctx) -> Result<()> {
     let app = ctx.app()?;
@@ -94,7 +94,7 @@ pub fn purge_cache(ctx: &Ctx) -> Result<()> {
     let _lock = app.lock()?;
     let mut freed = 0;
     for dir in [app.cache_dir(), app.buildpack_cache_dir()] {
-        freed += size_of_tree(&dir);
+        freed += state::size_of_tree(&dir);
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => {}
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
@@ -159,20 +159,6 @@ fn print_numbered(list: &[String]) {
     for (n, buildpack) in list.iter().enumerate() {
         say!("  {}. {buildpack}", n + 1);
     }
-}
-
-/// Bytes under `dir` (symlinks not followed), for what a purge frees.
-fn size_of_tree(dir: &std::path::Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| match entry.file_type() {
-            Ok(t) if t.is_dir() => size_of_tree(&entry.path()),
-            _ => entry.metadata().map_or(0, |m| m.len()),
-        })
-        .sum()
 }
 
 fn plural(n: usize) -> &'static str {

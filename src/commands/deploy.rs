@@ -292,7 +292,7 @@ fn build_and_release(
             window.until - window.started
         );
     }
-    prune_slugs(app);
+    crate::prune::old_slugs(app, None);
     let mut settings = app.settings()?;
     settings.deployed_commit = Some(commit.to_string());
     if let Err(err) = app.write_settings(&settings) {
@@ -366,24 +366,6 @@ fn addon_request_note(addon: &str, attached: &[Kind], app: &str) -> Option<Strin
             " !     The buildpack asks for the add-on `{addon}`, which paas does not offer"
         )),
     }
-}
-
-/// How many recent releases keep their slugs for `releases:rollback`.
-const ROLLBACK_DEPTH: usize = 10;
-
-/// Removes slugs that none of the last releases run.
-fn prune_slugs(app: &AppDir) {
-    let Ok(releases) = Ledger::new(app).list() else {
-        return;
-    };
-    let keep = releases
-        .iter()
-        .rev()
-        .filter(|r| r.failed.is_none())
-        .take(ROLLBACK_DEPTH)
-        .filter_map(|r| r.slug.as_ref().map(|s| s.sha256.clone()))
-        .collect();
-    slug::prune(&app.slugs_dir(), &keep);
 }
 
 /// Refuses a push whose branch moved while it waited for the app lock: git

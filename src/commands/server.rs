@@ -16,6 +16,7 @@ pub fn run(root: Root, command: ServerCommand) -> Result<()> {
         ServerCommand::Status => status(&root),
         ServerCommand::Start => start(&root),
         ServerCommand::Stop => stop(&root),
+        ServerCommand::Prune => prune(&root),
         ServerCommand::Uninstall { confirm } => uninstall(&root, confirm),
         ServerCommand::Supervise => supervise(&root),
     }
@@ -65,6 +66,60 @@ fn stop(root: &Root) -> Result<()> {
         sshd::stop(root);
     }
     say!("-----> stopped");
+    Ok(())
+}
+
+/// `paas server prune`: as the install's owner, whose files and podman
+/// store they are (root runs it again as the owner).
+fn prune(root: &Root) -> Result<()> {
+    let settings = root.settings()?;
+    if unsafe { libc::geteuid() } == 0 {
+        let status = install::as_user(&settings.user, &root.bin().to_string_lossy())?
+            .arg("--root")
+            .arg(&root.path)
+            .args(["server", "prune"])
+            .status()
+            .context(|| "running `paas server prune` as the owner".into())?;
+        return match status.code() {
+            Some(0) => Ok(()),
+            code => Err(Error::exit(code.unwrap_or(1).clamp(1, 255) as u8)),
+        };
+    }
+    let runtime = crate::runtime::podman::Podman::for_install(root, &settings);
+    let pruned = crate::prune::everything(root, &settings, &runtime)?;
+    let size = crate::slug::human_size;
+    say!(
+        "-----> slugs: removed {} past the last {} releases, and unpacked ones no dyno runs ({})",
+        pruned.slugs.count,
+        crate::prune::ROLLBACK_DEPTH,
+        size(pruned.slugs.bytes)
+    );
+    say!(
+        "-----> builds: removed {} left by interrupted builds ({})",
+        pruned.builds.count,
+        size(pruned.builds.bytes)
+    );
+    say!(
+        "-----> containers of destroyed apps: removed {}",
+        pruned.containers.len()
+    );
+    for container in &pruned.containers {
+        say!("       {container}");
+    }
+    say!(
+        "-----> images no setting names and no container uses: removed {}",
+        pruned.images.len()
+    );
+    for image in &pruned.images {
+        say!("       {image}");
+    }
+    if let Some(free) = state::free_bytes(&root.path) {
+        say!(
+            "       {} free on the disk holding `{}`",
+            size(free),
+            root.path.display()
+        );
+    }
     Ok(())
 }
 

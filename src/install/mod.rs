@@ -8,7 +8,7 @@ pub mod programs;
 pub mod sshd;
 mod stack;
 
-pub use host::{pid_alive, podman_as, start_daemon, supervisor_pid_file, systemd_running};
+pub use host::{as_user, pid_alive, podman_as, start_daemon, supervisor_pid_file, systemd_running};
 
 use std::fs;
 use std::path::{Path, PathBuf};

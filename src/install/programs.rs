@@ -151,6 +151,11 @@ mod tests {
             "the unit test binary itself, started by a test",
         ),
         (
+            "src/commands/server.rs",
+            "as_user(&settings.user, &root.bin()",
+            "paas itself, as the install's owner",
+        ),
+        (
             "src/install/host.rs",
             "as_user(user: &str, program: &str)",
             "its definition; its callers are matched above",

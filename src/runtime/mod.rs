@@ -155,6 +155,9 @@ pub trait Runtime {
     /// How much of its memory limit each running dyno uses, in percent, by
     /// dyno id (only meaningful where the host enforces limits).
     fn memory_percent(&self, dynos: &[Dyno]) -> Result<Vec<(String, f64)>>;
+    /// Removes images no container uses and `keep` does not name: paas's
+    /// own of older versions, and dangling ones. Returns what went.
+    fn remove_unused_images(&self, keep: &[&str]) -> Vec<String>;
 }
 
 /// Heroku's R14 comes at the quota; a dyno at this share of its hard limit

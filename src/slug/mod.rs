@@ -1,6 +1,7 @@
 //! Slugs: the built `/app` as a zstd-compressed tarball, named by its SHA-256
 //! so identical builds share one file and a rollback finds its slug by content.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -107,9 +108,11 @@ pub fn unpack(slugs_dir: &Path, slug: &SlugRef, dir: &Path) -> Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
-/// Removes slugs (tarball and unpacked tree) that no release in `keep`
-/// names. Returns how many were removed.
-pub fn prune(slugs_dir: &Path, keep: &std::collections::HashSet<String>) -> usize {
+/// Removes slugs that no release in `keep` names (tarball and unpacked
+/// tree), and unpacked trees that `keep_unpacked` does not name (their
+/// tarball stays: a dyno started from it unpacks it again). Returns how
+/// many tarballs were removed.
+pub fn prune(slugs_dir: &Path, keep: &HashSet<String>, keep_unpacked: &HashSet<String>) -> usize {
     let Ok(entries) = fs::read_dir(slugs_dir) else {
         return 0;
     };
@@ -118,14 +121,13 @@ pub fn prune(slugs_dir: &Path, keep: &std::collections::HashSet<String>) -> usiz
         let name = entry.file_name().to_string_lossy().into_owned();
         let sha = name.strip_suffix(".tar.zst").unwrap_or(&name);
         let is_slug = sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit());
-        if !is_slug || keep.contains(sha) {
-            continue;
-        }
         let path = entry.path();
-        let gone = if path.is_dir() {
-            fs::remove_dir_all(&path)
-        } else {
-            fs::remove_file(&path)
+        let gone = match (is_slug, path.is_dir()) {
+            (false, _) => continue,
+            (true, true) if keep_unpacked.contains(sha) => continue,
+            (true, true) => fs::remove_dir_all(&path),
+            (true, false) if keep.contains(sha) => continue,
+            (true, false) => fs::remove_file(&path),
         };
         if gone.is_ok() && name.ends_with(".tar.zst") {
             removed += 1;
@@ -196,12 +198,31 @@ mod tests {
         fs::write(app.join("a"), "2").unwrap();
         let new = pack(&app, &slugs).unwrap();
         fs::write(slugs.join("notes.txt"), "not a slug").unwrap();
-        let keep = std::collections::HashSet::from([new.sha256.clone()]);
-        assert_eq!(prune(&slugs, &keep), 1);
+        let keep = HashSet::from([new.sha256.clone()]);
+        assert_eq!(prune(&slugs, &keep, &keep), 1);
         assert!(!slugs.join(old.file_name()).exists());
         assert!(!slugs.join(&old.sha256).exists());
         assert!(slugs.join(new.file_name()).exists());
         assert!(slugs.join("notes.txt").exists());
+    }
+
+    #[test]
+    fn prune_may_take_an_unpacked_tree_and_leave_its_tarball() {
+        let work = tempfile::tempdir().unwrap();
+        let app = work.path().join("app");
+        fs::create_dir_all(&app).unwrap();
+        fs::write(app.join("a"), "1").unwrap();
+        let slugs = work.path().join("slugs");
+        let slug = pack(&app, &slugs).unwrap();
+        let dir = slugs.join(&slug.sha256);
+        unpack(&slugs, &slug, &dir).unwrap();
+        let keep = HashSet::from([slug.sha256.clone()]);
+        assert_eq!(prune(&slugs, &keep, &HashSet::new()), 0);
+        assert!(!dir.exists(), "the unpacked tree goes");
+        assert!(slugs.join(slug.file_name()).exists(), "its tarball stays");
+        // and unpacks again for the next dyno
+        unpack(&slugs, &slug, &dir).unwrap();
+        assert_eq!(fs::read_to_string(dir.join("a")).unwrap(), "1");
     }
 
     #[test]

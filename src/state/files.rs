@@ -11,11 +11,38 @@ use crate::error::{Context, Error, Result};
 /// one, never half of either: temp file in the same directory, fsync, rename,
 /// fsync the directory.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
-    let temp = written_temp_file(path, contents, mode)?;
-    temp.persist(path)
-        .map_err(|err| err.error)
-        .context(|| format!("replacing `{}`", path.display()))?;
-    sync_dir(path.parent().unwrap_or(Path::new(".")))
+    prepare_atomic(path, contents, mode)?.put_in_place()
+}
+
+/// A file written in full beside its destination, not yet in its place:
+/// for a write that must happen only if a later step succeeds. Converge
+/// prepares the routes file before it records a release and puts it in
+/// place after, so a full disk stops the change before anything moved.
+/// Dropped without `put_in_place`, it leaves nothing behind.
+pub struct Prepared {
+    temp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+/// Writes `contents` next to `path` (fsynced) for `Prepared::put_in_place`.
+pub fn prepare_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<Prepared> {
+    Ok(Prepared {
+        temp: written_temp_file(path, contents, mode)?,
+        path: path.to_path_buf(),
+    })
+}
+
+impl Prepared {
+    /// Replaces the destination with the prepared file (a rename, which
+    /// needs no new space on the disk).
+    pub fn put_in_place(self) -> Result<()> {
+        let path = self.path;
+        self.temp
+            .persist(&path)
+            .map_err(|err| err.error)
+            .context(|| format!("replacing `{}`", path.display()))?;
+        sync_dir(path.parent().unwrap_or(Path::new(".")))
+    }
 }
 
 /// Writes a new file that must not exist yet: for append-only records.
@@ -46,6 +73,33 @@ fn written_temp_file(path: &Path, contents: &[u8], mode: u32) -> Result<tempfile
         .and_then(|_| temp.as_file().sync_all())
         .context(|| format!("writing `{}`", path.display()))?;
     Ok(temp)
+}
+
+/// Bytes under `dir` (symlinks not followed), for what a purge frees.
+pub fn size_of_tree(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(t) if t.is_dir() => size_of_tree(&entry.path()),
+            _ => entry.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
+}
+
+/// The bytes an unprivileged user may still write on the filesystem holding
+/// `path` (statvfs's `f_bavail`: ext4's blocks kept for root excluded).
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a struct statvfs to fill.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
+        return None;
+    }
+    Some(stats.f_bavail as u64 * stats.f_frsize as u64)
 }
 
 /// Reads a file that a push or a build controls, refusing anything but a

@@ -7,8 +7,8 @@ mod names;
 
 pub use dyno_size::{DynoSize, DEFAULT_SIZE};
 pub use files::{
-    create_dir, random_bytes, random_u64, read_untrusted, remove_dir_whole, sync_dir, write_atomic,
-    write_new, Lock,
+    create_dir, free_bytes, prepare_atomic, random_bytes, random_u64, read_untrusted,
+    remove_dir_whole, size_of_tree, sync_dir, write_atomic, write_new, Lock, Prepared,
 };
 pub use names::{AppName, ConfigKey, NameError, ProcessType};
 
@@ -454,8 +454,13 @@ impl Settings {
 }
 
 pub fn write_toml<T: Serialize>(path: &Path, value: &T, mode: u32) -> Result<()> {
+    prepare_toml(path, value, mode)?.put_in_place()
+}
+
+/// `write_toml` in two steps: written beside `path` now, put in place later.
+pub fn prepare_toml<T: Serialize>(path: &Path, value: &T, mode: u32) -> Result<Prepared> {
     let text = toml::to_string(value).context(|| format!("encoding `{}`", path.display()))?;
-    write_atomic(path, text.as_bytes(), mode)
+    prepare_atomic(path, text.as_bytes(), mode)
 }
 
 #[cfg(test)]

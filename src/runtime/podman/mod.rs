@@ -3,6 +3,7 @@
 //! across podman 4 and 5.
 
 mod deadline;
+pub mod images;
 mod ps;
 pub use deadline::{backstop_flag, Deadline};
 pub use ps::{running_and_gone, GONE_EXIT};
@@ -505,6 +506,10 @@ impl Runtime for Podman {
             .stdin(Stdio::null())
             .output()
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true")
+    }
+
+    fn remove_unused_images(&self, keep: &[&str]) -> Vec<String> {
+        images::remove_unused(keep)
     }
 
     fn memory_percent(&self, dynos: &[Dyno]) -> Result<Vec<(String, f64)>> {

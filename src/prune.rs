@@ -1,0 +1,105 @@
+//! Frees the disk of what no release needs: `paas server prune`, and the
+//! slugs a deploy leaves behind.
+//!
+//! What stays: the slug of each of an app's last `ROLLBACK_DEPTH` releases
+//! (so `releases:rollback` works offline), the unpacked tree of every
+//! release a dyno runs, and every image a setting names or a container uses.
+
+use std::collections::HashSet;
+
+use crate::error::Result;
+use crate::release::Ledger;
+use crate::runtime::Runtime;
+use crate::state::{self, AppDir, Root, Settings};
+
+/// How many recent releases keep their slugs for `releases:rollback`.
+pub const ROLLBACK_DEPTH: usize = 10;
+
+/// What one kind of prune removed.
+#[derive(Debug, Default)]
+pub struct Freed {
+    pub count: usize,
+    pub bytes: u64,
+}
+
+/// What `paas server prune` removed, by kind.
+#[derive(Debug, Default)]
+pub struct Pruned {
+    /// Slug tarballs past the rollback depth and unpacked trees no dyno runs.
+    pub slugs: Freed,
+    /// What interrupted builds left in apps' build directories.
+    pub builds: Freed,
+    /// Containers of apps that no longer exist.
+    pub containers: Vec<String>,
+    /// Images of older stacks and add-ons, and dangling ones.
+    pub images: Vec<String>,
+}
+
+/// Removes slugs that none of the app's last releases run. Returns how
+/// many tarballs went. The caller holds the app's lock.
+pub fn old_slugs(app: &AppDir, keep_unpacked: Option<&HashSet<String>>) -> usize {
+    let Ok(releases) = Ledger::new(app).list() else {
+        return 0;
+    };
+    let keep: HashSet<String> = releases
+        .iter()
+        .rev()
+        .filter(|r| r.failed.is_none())
+        .take(ROLLBACK_DEPTH)
+        .filter_map(|r| r.slug.as_ref().map(|s| s.sha256.clone()))
+        .collect();
+    crate::slug::prune(&app.slugs_dir(), &keep, keep_unpacked.unwrap_or(&keep))
+}
+
+/// Prunes every app (each under its lock: a deploy under way finishes
+/// first), then the runtime's containers and images.
+pub fn everything(root: &Root, settings: &Settings, runtime: &dyn Runtime) -> Result<Pruned> {
+    let mut pruned = Pruned::default();
+    let apps = root.apps()?;
+    for name in &apps {
+        let app = root.app(name);
+        let _lock = app.lock()?;
+        let ledger = Ledger::new(&app);
+        // The unpacked trees that stay: the current release's (the next
+        // dyno or `run` starts from it) and those of releases dynos run,
+        // listed under the lock (a change under way may start or stop some).
+        let mut running: HashSet<u32> = runtime
+            .list(Some(name))?
+            .iter()
+            .map(|d| d.release)
+            .collect();
+        if let Some(current) = ledger.current()? {
+            running.insert(current.version);
+        }
+        let keep_unpacked: HashSet<String> = ledger
+            .list()?
+            .into_iter()
+            .filter(|r| running.contains(&r.version))
+            .filter_map(|r| r.slug.map(|s| s.sha256))
+            .collect();
+        let before = state::size_of_tree(&app.slugs_dir());
+        pruned.slugs.count += old_slugs(&app, Some(&keep_unpacked));
+        pruned.slugs.bytes += before.saturating_sub(state::size_of_tree(&app.slugs_dir()));
+
+        let before = state::size_of_tree(&app.builds_dir());
+        let left = std::fs::read_dir(app.builds_dir()).map_or(0, |entries| entries.count());
+        crate::build::sweep_leftovers(&app, &settings.install_id);
+        pruned.builds.count += left;
+        pruned.builds.bytes += before.saturating_sub(state::size_of_tree(&app.builds_dir()));
+    }
+    // Containers whose app was destroyed while podman could not remove them.
+    let orphans: Vec<_> = runtime
+        .list(None)?
+        .into_iter()
+        .filter(|d| !apps.contains(&d.app))
+        .collect();
+    runtime.remove(&orphans, std::time::Duration::ZERO)?;
+    pruned.containers = orphans.into_iter().map(|d| d.id).collect();
+    pruned.images = runtime.remove_unused_images(&[
+        &settings.run_image,
+        &settings.build_image,
+        &settings.postgres_image,
+        &settings.redis_image,
+    ]);
+    Ok(pruned)
+}
