@@ -48,9 +48,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List apps.
+    /// List the apps you may act on: those you own or collaborate on (an admin: all).
     #[command(name = "apps")]
     Apps {
+        /// Every app on the server (admins, who see every app anyway).
+        #[arg(long, short = 'A')]
+        all: bool,
         #[command(flatten)]
         format: Format,
     },
@@ -71,6 +74,31 @@ pub enum Command {
         /// The app's name again, to confirm.
         #[arg(long)]
         confirm: Option<String>,
+    },
+    /// Give an app to another user (its owner or an admin); the previous
+    /// owner stays on as a collaborator.
+    #[command(name = "apps:transfer")]
+    AppsTransfer {
+        /// The new owner: a user with a key on this server.
+        user: String,
+    },
+    /// List who may act on an app: its owner and collaborators.
+    #[command(name = "access")]
+    Access {
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Let a user act on an app as a collaborator (its owner or an admin).
+    #[command(name = "access:add")]
+    AccessAdd {
+        /// A user with a key on this server.
+        user: String,
+    },
+    /// Take a collaborator off an app (its owner or an admin).
+    #[command(name = "access:remove")]
+    AccessRemove {
+        /// The collaborator.
+        user: String,
     },
 
     /// Add the `deploy` git remote for an app to this repository (or point it there).

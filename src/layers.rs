@@ -54,6 +54,7 @@ const LAYERS: &[(&str, usize)] = &[
     ("release", 2),
     ("logs", 2),
     ("keys", 2),
+    ("access", 2),
     ("certs", 2),
     ("ssh", 2),
     ("crashes", 2),

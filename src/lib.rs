@@ -13,6 +13,7 @@
 
 #[macro_use]
 mod say;
+pub mod access;
 pub mod addons;
 pub mod build;
 pub mod certs;

@@ -336,8 +336,29 @@ impl TestServer {
 
     /// Runs a paas command over SSH, each argument quoted.
     pub fn cmd(&self, args: &[&str]) -> Output {
+        self.cmd_with_key(&self.key(), args)
+    }
+
+    /// `cmd` as the user whose key is `key`.
+    pub fn cmd_with_key(&self, key: &Path, args: &[&str]) -> Output {
         let line: Vec<String> = args.iter().map(|a| quote(a)).collect();
-        self.ssh_raw(&line.join(" "))
+        self.ssh_raw_with_key(key, &line.join(" "))
+    }
+
+    /// A new key pair in the client's directory for another user, added
+    /// by the admin (`keys:add --user`). Returns the private key's path.
+    pub fn add_user(&self, user: &str) -> PathBuf {
+        let key = self.client.path().join(format!("id_{user}"));
+        let status = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", user, "-f"])
+            .arg(&key)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let public = key.with_extension("pub");
+        let added = self.local(&["keys:add", "--user", user, public.to_str().unwrap()]);
+        assert!(added.status.success(), "{}", text(&added));
+        key
     }
 
     /// Runs a paas command over SSH and insists it fails saying `expected`.

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod access;
 mod acme;
 mod addons;
 mod buildpack_api;

@@ -203,10 +203,16 @@ impl AddonDir {
     /// The add-on, or an error naming it and how to list them.
     pub fn read(&self) -> Result<Addon> {
         if !self.exists() {
-            return Err(Error::new(format!("add-on `{}` does not exist", self.name))
-                .hint("`paas addons` lists them"));
+            return Err(self.missing());
         }
         state::read_toml(&self.file())
+    }
+
+    /// The answer for an add-on that does not exist, and for one the user
+    /// may not see (`access`): the same.
+    pub fn missing(&self) -> Error {
+        Error::new(format!("add-on `{}` does not exist", self.name))
+            .hint("`paas addons` lists them")
     }
 
     pub fn write(&self, addon: &Addon) -> Result<()> {

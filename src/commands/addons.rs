@@ -4,6 +4,7 @@
 
 use super::config::record_change;
 use super::Ctx;
+use crate::access::Action;
 use crate::addons::{self, service, Addon, AddonDir, Credentials, Kind};
 use crate::cli::Format;
 use crate::error::{Error, Result};
@@ -36,7 +37,15 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
     };
     let mut rows = Vec::new();
     for addon in ctx.root.addons()? {
-        let attachments = addons::attachments(&ctx.root, &addon.name)?;
+        // Only what the user may see: an add-on of their apps or attached
+        // to one, and only those attachments.
+        let attachments: Vec<_> = addons::attachments(&ctx.root, &addon.name)?
+            .into_iter()
+            .filter(|(app, _)| ctx.role_in(app.as_str()).sees())
+            .collect();
+        if !ctx.role_in(&addon.app).sees() && attachments.is_empty() {
+            continue;
+        }
         if let Some(app) = &only_app {
             if addon.app != app.name.as_str() && !attachments.iter().any(|(a, _)| *a == app.name) {
                 continue;
@@ -342,8 +351,32 @@ fn detach_release(ctx: &Ctx, app: &AppDir, addon: &str, var: &str) -> Result<u32
     )
 }
 
-/// An add-on by name, which must exist.
+/// An add-on by name, which must exist and belong to an app the user may
+/// use (`addons:attach` of another app's database needs access to both).
 pub fn named(ctx: &Ctx, name: &str) -> Result<(Addon, AddonDir)> {
+    named_for(ctx, name, Action::Use)
+}
+
+/// `named`, for what `action` needs on the add-on's app.
+fn named_for(ctx: &Ctx, name: &str, action: Action) -> Result<(Addon, AddonDir)> {
+    let (addon, dir) = named_unchecked(ctx, name)?;
+    let role = ctx.role_in(&addon.app);
+    if !role.sees() {
+        return Err(dir.missing());
+    }
+    if !role.allows(action) {
+        return Err(Error::new(format!(
+            "only the owner of `{}`, the app `{name}` was made for, or an admin may do that",
+            addon.app
+        ))
+        .hint(format!("`paas access -a {}` shows who owns it", addon.app)));
+    }
+    Ok((addon, dir))
+}
+
+/// An add-on by name, whoever's it is: for one attached to an app the user
+/// uses (`pg:*` and `redis:*` follow the app).
+fn named_unchecked(ctx: &Ctx, name: &str) -> Result<(Addon, AddonDir)> {
     let dir = ctx.root.addon(&addons::parse_name(name)?);
     Ok((dir.read()?, dir))
 }
@@ -363,7 +396,11 @@ pub fn resolve(
     let found = match typed {
         // By name: one the app uses or was made for (a confirmation names
         // the app, so it must not reach another app's database).
-        Some(text) if addons::parse_name(text).is_ok() && ctx.root.addon(text).exists() => {
+        Some(text)
+            if addons::parse_name(text).is_ok()
+                && ctx.root.addon(text).exists()
+                && (attached.values().any(|a| a == text) || named(ctx, text).is_ok()) =>
+        {
             let owned = ctx
                 .root
                 .addon(text)
@@ -410,7 +447,7 @@ pub fn resolve(
             )),
         );
     };
-    let (addon, dir) = named(ctx, &name)?;
+    let (addon, dir) = named_unchecked(ctx, &name)?;
     if addon.kind != kind {
         return Err(Error::new(format!(
             "`{name}` is a {} add-on, not {}",
@@ -532,7 +569,7 @@ pub fn detach(ctx: &Ctx, typed: &str) -> Result<()> {
 }
 
 pub fn destroy(ctx: &Ctx, name: &str, confirm: Option<String>, force: bool) -> Result<()> {
-    let (addon, dir) = named(ctx, name)?;
+    let (addon, dir) = named_for(ctx, name, Action::Own)?;
     if confirm.as_deref() != Some(addon.app.as_str()) {
         return Err(Error::new(format!(
             "destroying `{}` deletes its data and backups for good",

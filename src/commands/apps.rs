@@ -1,6 +1,7 @@
 //! `apps`, `apps:create`, `apps:info`, `apps:destroy`.
 
 use super::{heroku_time_from_rfc3339, Ctx};
+use crate::access::Role;
 use crate::cli::Format;
 use crate::control;
 use crate::error::{Error, Result};
@@ -20,8 +21,20 @@ struct AppJson {
     release: Option<u32>,
 }
 
-pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
-    let apps = ctx.root.apps()?;
+/// The apps the user may act on: those they own or collaborate on, and
+/// for an admin (who acts on every app) all of them.
+pub fn list(ctx: &Ctx, all: bool, format: Format) -> Result<()> {
+    if all && !ctx.admin {
+        return Err(Error::new("only admins may list every app")
+            .hint("`paas apps` lists the apps you own or collaborate on"));
+    }
+    let mut apps = ctx.root.apps()?;
+    if !ctx.admin {
+        apps.retain(|name| {
+            let settings = ctx.root.app(name).settings();
+            settings.is_ok_and(|s| Role::of(&ctx.user, false, &s).sees())
+        });
+    }
     if format.json {
         let rows = apps
             .iter()
@@ -44,9 +57,9 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
     Ok(())
 }
 
-/// Creates the app's directory, repo and settings if they are missing.
-/// Returns whether it was created now.
-pub fn ensure_created(root: &Root, name: &AppName) -> Result<bool> {
+/// Creates the app's directory, repo and settings if they are missing,
+/// owned by `owner`. Returns whether it was created now.
+pub fn ensure_created(root: &Root, name: &AppName, owner: &str) -> Result<bool> {
     let app = root.app(name);
     if app.exists() {
         return Ok(false);
@@ -65,7 +78,10 @@ pub fn ensure_created(root: &Root, name: &AppName) -> Result<bool> {
     }
     git::init_bare(&app.repo(), &root.hooks_dir())?;
     // Written last: an app exists once its settings do.
-    app.write_settings(&AppSettings::default())?;
+    app.write_settings(&AppSettings {
+        owner: Some(owner.to_string()),
+        ..AppSettings::default()
+    })?;
     Ok(true)
 }
 
@@ -124,7 +140,7 @@ pub fn create(ctx: &Ctx, name: Option<String>) -> Result<()> {
         Some(name) => AppName::parse(&name).map_err(|err| Error::new(err.to_string()))?,
         None => unused_name(&ctx.root)?,
     };
-    if !ensure_created(&ctx.root, &name)? {
+    if !ensure_created(&ctx.root, &name, &ctx.user)? {
         return Err(Error::new(format!("app `{name}` already exists")));
     }
     say!("Creating {name}... done");
@@ -180,6 +196,9 @@ pub fn info(ctx: &Ctx) -> Result<()> {
     output::header(app.name.as_str());
     println!("Git URL:  {}", git_url(ctx, &app.name));
     println!("Web URL:  {}", ctx.settings.app_url(&app.name));
+    if let Some(owner) = app.settings()?.owner {
+        println!("Owner:    {owner}");
+    }
     match &release {
         Some(release) => println!(
             "Release:  v{} ({}, {})",
@@ -209,7 +228,7 @@ pub fn info(ctx: &Ctx) -> Result<()> {
 }
 
 pub fn destroy(ctx: &Ctx, confirm: Option<String>) -> Result<()> {
-    let app = ctx.app()?;
+    let app = ctx.owned_app()?;
     if confirm.as_deref() != Some(app.name.as_str()) {
         return Err(Error::new(format!(
             "destroying `{}` removes its code, releases and config for good",
@@ -292,7 +311,7 @@ mod tests {
 
         // Made meanwhile (the hook, once refs arrived): kept.
         let push = FirstPush::start(&root, &name("web")).unwrap();
-        assert!(ensure_created(&root, &name("web")).unwrap());
+        assert!(ensure_created(&root, &name("web"), "admin").unwrap());
         assert!(!push.finish().unwrap());
         assert_eq!(root.apps().unwrap(), [name("web")]);
     }

@@ -44,7 +44,7 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
         let line = line.context(|| "reading the pushed refs".into())?;
         updates.extend(RefUpdate::parse(&line));
     }
-    let Some(app) = app_receiving(&ctx.root, &app_name, &updates)? else {
+    let Some(app) = app_receiving(&ctx.root, &app_name, &ctx.user, &updates)? else {
         return Ok(());
     };
     let deploy_branch = app.settings()?.deploy_branch;
@@ -83,8 +83,13 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
 /// The app a push goes to. A push to a new name (into the repository
 /// `apps::FirstPush` made for it) makes the app here, once there are refs
 /// to update: a push of nothing makes none (git does not even run this
-/// hook for one; an empty input is taken the same way).
-fn app_receiving(root: &Root, name: &AppName, updates: &[RefUpdate]) -> Result<Option<AppDir>> {
+/// hook for one; an empty input is taken the same way). The pusher owns it.
+fn app_receiving(
+    root: &Root,
+    name: &AppName,
+    pusher: &str,
+    updates: &[RefUpdate],
+) -> Result<Option<AppDir>> {
     let app = root.app(name);
     if app.exists() {
         return Ok(Some(app));
@@ -92,7 +97,7 @@ fn app_receiving(root: &Root, name: &AppName, updates: &[RefUpdate]) -> Result<O
     if updates.is_empty() {
         return Ok(None);
     }
-    if super::apps::ensure_created(root, name)? {
+    if super::apps::ensure_created(root, name, pusher)? {
         say!("-----> Created app `{name}`");
     }
     Ok(Some(app))
@@ -525,7 +530,7 @@ mod tests {
         let root = Root::new(dir.path());
         std::fs::create_dir_all(root.apps_dir()).unwrap();
         let name = AppName::parse("etc").unwrap();
-        assert!(app_receiving(&root, &name, &[]).unwrap().is_none());
+        assert!(app_receiving(&root, &name, "bob", &[]).unwrap().is_none());
         assert!(!root.app(&name).exists());
         let update = RefUpdate::parse(&format!(
             "{} {} refs/heads/master",
@@ -533,10 +538,15 @@ mod tests {
             "1".repeat(40)
         ))
         .unwrap();
-        let app = app_receiving(&root, &name, &[update])
+        let app = app_receiving(&root, &name, "bob", &[update])
             .unwrap()
             .expect("made");
         assert!(app.exists());
+        assert_eq!(
+            app.settings().unwrap().owner.as_deref(),
+            Some("bob"),
+            "the pusher owns it"
+        );
         assert_eq!(root.apps().unwrap(), [name]);
     }
 

@@ -104,6 +104,10 @@ pub fn add(ctx: &Ctx, hostname: &str) -> Result<()> {
         if domains.contains(&domain) {
             return Err(if other == app.name {
                 Error::new(format!("`{domain}` is already a domain of `{other}`"))
+            } else if !ctx.role_in(other.as_str()).sees() {
+                // Whose it is is not this user's to learn.
+                Error::new(format!("`{domain}` is a domain of another app"))
+                    .hint("ask an admin of this server to free it")
             } else {
                 Error::new(format!("`{domain}` belongs to the app `{other}`")).hint(format!(
                     "remove it there first: `paas domains:remove {domain} -a {other}`"

@@ -1,5 +1,6 @@
 //! The CLI's commands, one file per namespace; `run` dispatches with one match.
 
+mod access;
 mod addons;
 mod apps;
 mod buildpacks;
@@ -26,11 +27,12 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command as Process;
 
+use crate::access::{Action, Role};
 use crate::cli::{Cli, Command};
 use crate::converge::Platform;
 use crate::error::{Error, Result};
 use crate::runtime::podman::Podman;
-use crate::state::{AppDir, AppName, ChecksMode, Root, Settings};
+use crate::state::{self, AppDir, AppName, ChecksMode, Root, Settings};
 
 /// What every app command needs: the install and who is asking.
 pub struct Ctx {
@@ -64,10 +66,48 @@ impl Ctx {
         })
     }
 
-    /// The app named by `-a`, which must exist.
+    /// The app named by `-a`, which must exist and which the user may use
+    /// (`access`): the one way commands reach an app.
     pub fn app(&self) -> Result<AppDir> {
+        self.app_for(Action::Use)
+    }
+
+    /// The app named by `-a`, for what only its owner or an admin does.
+    pub fn owned_app(&self) -> Result<AppDir> {
+        self.app_for(Action::Own)
+    }
+
+    fn app_for(&self, action: Action) -> Result<AppDir> {
         let name = self.app_name()?;
-        self.root.app(&name).require()
+        let app = self.root.app(&name).require()?;
+        let role = self.role(&app)?;
+        if !role.sees() {
+            return Err(state::no_such_app(&name));
+        }
+        if !role.allows(action) {
+            return Err(Error::new(format!(
+                "only the owner of `{name}` or an admin may do that; you are a {}",
+                role.name()
+            ))
+            .hint(format!("`paas access -a {name}` shows who owns it")));
+        }
+        Ok(app)
+    }
+
+    /// What the user is to `app`.
+    pub fn role(&self, app: &AppDir) -> Result<Role> {
+        Ok(Role::of(&self.user, self.admin, &app.settings()?))
+    }
+
+    /// What the user is to the app named `name`, which may not exist (an
+    /// add-on's app may be gone): then an admin is an admin, anyone else a
+    /// stranger.
+    pub fn role_in(&self, name: &str) -> Role {
+        match AppName::parse(name).map(|n| self.root.app(&n)) {
+            Ok(app) if app.exists() => self.role(&app).unwrap_or(Role::Stranger),
+            _ if self.admin => Role::Admin,
+            _ => Role::Stranger,
+        }
     }
 
     /// Whether `-a` was given (or inferred): listings then show one app's part.
@@ -125,10 +165,14 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
 /// Runs one app or platform command as the install's owner.
 pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
     match command {
-        Command::Apps { format } => apps::list(ctx, format),
+        Command::Apps { all, format } => apps::list(ctx, all, format),
         Command::AppsCreate { name } => apps::create(ctx, name),
         Command::AppsInfo => apps::info(ctx),
         Command::AppsDestroy { confirm } => apps::destroy(ctx, confirm),
+        Command::AppsTransfer { user } => access::transfer(ctx, &user),
+        Command::Access { format } => access::list(ctx, format),
+        Command::AccessAdd { user } => access::add(ctx, &user),
+        Command::AccessRemove { user } => access::remove(ctx, &user),
         Command::GitRemote => apps::git_remote(ctx),
         Command::Open => apps::open(ctx),
         Command::Config { shell, format } => config::show(ctx, shell, format),

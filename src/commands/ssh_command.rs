@@ -6,10 +6,11 @@ use std::os::unix::process::CommandExt;
 use std::process::Command as Process;
 
 use super::{apps, dispatch, Ctx};
+use crate::access::{Action, Role};
 use crate::cli::Command;
 use crate::error::{Error, Result, QUOTED_INPUT};
 use crate::ssh::{self, SshRequest};
-use crate::state::Root;
+use crate::state::{self, AppDir, AppName, Root};
 
 pub fn run(root: Root, user: &str) -> Result<()> {
     // Unset only for a login that asked for no command: a shell.
@@ -27,9 +28,11 @@ pub fn run(root: Root, user: &str) -> Result<()> {
         })?;
     // Fails clearly when nothing is installed at this root.
     root.settings()?;
+    let admin = crate::keys::Registry::load(&root)?.is_admin(user);
     match request {
         SshRequest::GitReceivePack(app) if root.app(&app).exists() => {
-            exec_git("git-receive-pack", &root, user, &root.app(&app).repo())
+            let app = usable_app(&root, &app, user, admin)?;
+            exec_git("git-receive-pack", &root, user, &app.repo())
         }
         SshRequest::GitReceivePack(app) => {
             let push = apps::FirstPush::start(&root, &app)?;
@@ -44,7 +47,7 @@ pub fn run(root: Root, user: &str) -> Result<()> {
             }
         }
         SshRequest::GitUploadPack(app) => {
-            let app = root.app(&app).require()?;
+            let app = usable_app(&root, &app, user, admin)?;
             exec_git("git-upload-pack", &root, user, &app.repo())
         }
         SshRequest::Paas(words) => {
@@ -67,7 +70,6 @@ pub fn run(root: Root, user: &str) -> Result<()> {
             }
             std::env::set_var("PAAS_USER", user);
             crate::output::set_color(cli.color);
-            let admin = crate::keys::Registry::load(&root)?.is_admin(user);
             let mut ctx = Ctx::load(root, cli.app)?;
             ctx.admin = admin;
             ctx.over_ssh = true;
@@ -75,6 +77,17 @@ pub fn run(root: Root, user: &str) -> Result<()> {
             // goes back (#19, point 6).
             dispatch(&ctx, cli.command).map_err(|err| err.with_quotes_cut(QUOTED_INPUT))
         }
+    }
+}
+
+/// The app a push or fetch names, if `user` may use it: checked before git
+/// runs, and answered as for an app that does not exist otherwise.
+fn usable_app(root: &Root, name: &AppName, user: &str, admin: bool) -> Result<AppDir> {
+    let app = root.app(name).require()?;
+    if Role::of(user, admin, &app.settings()?).allows(Action::Use) {
+        Ok(app)
+    } else {
+        Err(state::no_such_app(name))
     }
 }
 

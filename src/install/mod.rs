@@ -155,6 +155,7 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     } else if !root.authorized_keys().exists() {
         say!(" !     no `--admin-key` given: nobody can push until one is added");
     }
+    ensure_apps_owned(&root, &settings, &mut report)?;
     // What this install starts, it stops again if a later step fails: a
     // failed install leaves nothing running that was not running before.
     let sshd_was_running = args.local && sshd::running(&root);
@@ -417,6 +418,43 @@ fn read_admin_key(key_file: &Path) -> Result<String> {
 }
 
 /// Adds the admin's key to the registry and rewrites `authorized_keys`.
+/// Apps from before owners (#20) get one, so their users keep access: the
+/// first admin, else the only user with keys here. Until then only admins
+/// may act on them.
+fn ensure_apps_owned(root: &Root, settings: &Settings, report: &mut Report) -> Result<()> {
+    let registry = Registry::load(root)?;
+    let mut users: Vec<&str> = registry.keys.iter().map(|k| k.user.as_str()).collect();
+    users.sort();
+    users.dedup();
+    let owner = if users.contains(&FIRST_ADMIN) {
+        FIRST_ADMIN
+    } else if let [only] = users[..] {
+        only
+    } else {
+        return Ok(());
+    };
+    let mut adopted = Vec::new();
+    for name in root.apps()? {
+        let app = root.app(&name);
+        let _lock = app.lock()?;
+        if app.settings()?.owner.is_some() {
+            continue;
+        }
+        app.update_settings(|s| s.owner = Some(owner.to_string()))?;
+        // Written (the lock maybe made) by root here: the owner's again.
+        host::chown_tree(&app.settings_file(), &settings.user)?;
+        host::chown_tree(&app.lock_file(), &settings.user)?;
+        adopted.push(name.to_string());
+    }
+    if !adopted.is_empty() {
+        report.done(&format!(
+            "apps from before owners are now owned by `{owner}`: {} (`paas access:add` shares them)",
+            adopted.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 fn ensure_admin_key(
     root: &Root,
     settings: &Settings,

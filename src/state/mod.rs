@@ -187,6 +187,22 @@ pub struct AppSettings {
     /// means `BUILDPACK_URL`, `.buildpacks`, or detection decides.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buildpacks: Vec<String>,
+    /// The user who owns the app (`access`): its creator, or whom it was
+    /// transferred to. `None` only for an app from before owners, until
+    /// `server install` gives it one: admins alone may act on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Users who may act on the app as its owner does, except destroy it,
+    /// transfer it or change who else may (`access:add`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collaborators: Vec<String>,
+}
+
+/// The answer for an app that does not exist, and for one the user may
+/// not see (`access`): the same, so names cannot be probed.
+pub fn no_such_app(name: &AppName) -> Error {
+    Error::new(format!("app `{name}` does not exist"))
+        .hint("`paas apps` lists the apps; `git push` to a new name creates one")
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -374,8 +390,7 @@ impl AppDir {
         if self.exists() {
             Ok(self)
         } else {
-            Err(Error::new(format!("app `{}` does not exist", self.name))
-                .hint("`paas apps` lists the apps; `git push` to a new name creates one"))
+            Err(no_such_app(&self.name))
         }
     }
 

@@ -1,0 +1,185 @@
+//! Teams (#20): a user acts only on the apps they own or collaborate on;
+//! for any other app every answer is the one for an app that does not
+//! exist, the push and the add-on attach included.
+
+use crate::harness::{text, TestServer};
+
+#[test]
+fn another_user_cannot_see_or_touch_an_app_until_given_access() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "app1");
+    repo.push_ok();
+    server.ok(&["config:set", "SECRET=s3cret-value", "-a", "app1"]);
+    let created = server.ok(&["addons:create", "heroku-redis", "-a", "app1"]);
+    let addons = server.ok(&["addons", "-a", "app1", "--json"]);
+    let addons: serde_json::Value = serde_json::from_str(&addons).unwrap();
+    let addon = addons[0]["name"].as_str().unwrap().to_string();
+    assert!(created.contains(&addon), "{created}");
+    let bob = server.add_user("bob");
+    let as_bob = |args: &[&str]| server.cmd_with_key(&bob, args);
+
+    // Refused at every step, exactly as for an app that does not exist.
+    let hidden = |args: &[&str], missing: &[&str]| {
+        let refused = as_bob(args);
+        let absent = as_bob(missing);
+        assert!(
+            !refused.status.success(),
+            "bob ran `{}`:\n{}",
+            args.join(" "),
+            text(&refused)
+        );
+        assert_eq!(
+            text(&refused)
+                .replace("app1", "nosuchapp")
+                .replace(&addon, "redis-none-1"),
+            text(&absent),
+            "`{}` answered otherwise than for a missing app",
+            args.join(" ")
+        );
+        assert!(!text(&refused).contains("s3cret"), "{}", text(&refused));
+    };
+    hidden(
+        &["config:get", "SECRET", "-a", "app1"],
+        &["config:get", "SECRET", "-a", "nosuchapp"],
+    );
+    hidden(
+        &["run", "-a", "app1", "cat", "/etc/paas/env"],
+        &["run", "-a", "nosuchapp", "cat", "/etc/paas/env"],
+    );
+    hidden(
+        &["releases", "-a", "app1"],
+        &["releases", "-a", "nosuchapp"],
+    );
+    hidden(&["logs", "-a", "app1"], &["logs", "-a", "nosuchapp"]);
+    hidden(
+        &["apps:destroy", "-a", "app1", "--confirm", "app1"],
+        &["apps:destroy", "-a", "nosuchapp", "--confirm", "nosuchapp"],
+    );
+    hidden(
+        &["redis:info", "-a", "app1"],
+        &["redis:info", "-a", "nosuchapp"],
+    );
+    hidden(&["addons:info", &addon], &["addons:info", "redis-none-1"]);
+    assert!(as_bob(&["apps:create", "bobapp"]).status.success());
+    hidden(
+        &["addons:attach", &addon, "-a", "bobapp", "--as", "STOLEN"],
+        &[
+            "addons:attach",
+            "redis-none-1",
+            "-a",
+            "bobapp",
+            "--as",
+            "STOLEN",
+        ],
+    );
+    hidden(
+        &["addons:destroy", &addon, "--confirm", "app1"],
+        &["addons:destroy", "redis-none-1", "--confirm", "nosuchapp"],
+    );
+    let listed = text(&as_bob(&["apps"]));
+    assert!(
+        listed.contains("bobapp") && !listed.contains("app1"),
+        "{listed}"
+    );
+    let addons = text(&as_bob(&["addons"]));
+    assert!(!addons.contains(&addon), "{addons}");
+    assert!(!as_bob(&["apps", "--all"]).status.success());
+
+    // git: a push and a clone are refused before git runs.
+    let bob_ssh = server.ssh_command_with_key(&bob);
+    repo.write("server.py", "raise SystemExit('bob was here')\n");
+    repo.commit("bob's change");
+    let pushed = repo
+        .git_command(&["push", "deploy", "master"])
+        .env("GIT_SSH_COMMAND", &bob_ssh)
+        .output()
+        .unwrap();
+    assert!(!pushed.status.success(), "{}", text(&pushed));
+    assert!(
+        text(&pushed).contains("app `app1` does not exist"),
+        "{}",
+        text(&pushed)
+    );
+    let clone_dir = tempfile::tempdir().unwrap();
+    let cloned = std::process::Command::new("git")
+        .args(["clone", &format!("{}/app1", server.address())])
+        .arg(clone_dir.path().join("app1"))
+        .env("GIT_SSH_COMMAND", &bob_ssh)
+        .output()
+        .unwrap();
+    assert!(!cloned.status.success(), "{}", text(&cloned));
+    assert!(
+        text(&cloned).contains("app `app1` does not exist"),
+        "{}",
+        text(&cloned)
+    );
+    assert_eq!(server.get("app1", "/"), (200, "Hello from web.1\n".into()));
+    assert_eq!(
+        server.ok(&["config:get", "SECRET", "-a", "app1"]).trim(),
+        "s3cret-value"
+    );
+
+    // A collaborator deploys and configures, and cannot destroy.
+    server.ok(&["access:add", "bob", "-a", "app1"]);
+    let access = server.ok(&["access", "-a", "app1"]);
+    assert!(
+        access
+            .lines()
+            .any(|l| l.split_whitespace().eq(["admin", "owner"]))
+            && access
+                .lines()
+                .any(|l| l.split_whitespace().eq(["bob", "collaborator"])),
+        "{access}"
+    );
+    repo.write(
+        "server.py",
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello/server.py"),
+        )
+        .unwrap()
+        .replace("Hello", "Hi"),
+    );
+    repo.commit("bob's good change");
+    let pushed = repo
+        .git_command(&["push", "deploy", "master"])
+        .env("GIT_SSH_COMMAND", &bob_ssh)
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    assert_eq!(server.get("app1", "/"), (200, "Hi from web.1\n".into()));
+    assert!(as_bob(&["config:set", "FOO=bar", "-a", "app1"])
+        .status
+        .success());
+    let destroy = as_bob(&["apps:destroy", "-a", "app1", "--confirm", "app1"]);
+    assert!(!destroy.status.success());
+    assert!(
+        text(&destroy).contains("only the owner of `app1`"),
+        "{}",
+        text(&destroy)
+    );
+    let refused = as_bob(&["access:add", "bob", "-a", "app1"]);
+    assert!(
+        text(&refused).contains("only the owner of `app1`"),
+        "{}",
+        text(&refused)
+    );
+    assert!(text(&as_bob(&["apps"])).contains("app1"));
+
+    // Transferred, bob owns it; the admin stays on as a collaborator.
+    server.ok(&["apps:transfer", "bob", "-a", "app1"]);
+    let access = text(&as_bob(&["access", "-a", "app1", "--json"]));
+    let access: serde_json::Value = serde_json::from_str(&access).unwrap();
+    assert_eq!(
+        access,
+        serde_json::json!([
+            {"user": "bob", "role": "owner"},
+            {"user": "admin", "role": "collaborator"}
+        ])
+    );
+    let unknown = server.cmd(&["apps:transfer", "carol", "-a", "app1"]);
+    assert!(
+        text(&unknown).contains("no user `carol`"),
+        "{}",
+        text(&unknown)
+    );
+}
