@@ -75,6 +75,16 @@ pub enum Command {
         #[arg(long)]
         confirm: Option<String>,
     },
+    /// Show the audit trail: changes, pushes and refusals (admins: all;
+    /// owners: their apps'), with config values and passwords redacted.
+    #[command(name = "audit")]
+    Audit {
+        /// How many of the latest entries.
+        #[arg(short = 'n', long, default_value_t = 100)]
+        num: usize,
+        #[command(flatten)]
+        format: Format,
+    },
     /// Give an app to another user (its owner or an admin); the previous
     /// owner stays on as a collaborator.
     #[command(name = "apps:transfer")]
@@ -664,6 +674,10 @@ pub enum Command {
         /// Make that user an admin (admins only).
         #[arg(long)]
         admin: bool,
+        /// A deploy key for the app given with `-a` (its owner or an admin):
+        /// it may only push to that app and read its builds, for CI.
+        #[arg(long, conflicts_with_all = ["admin", "user"])]
+        deploy: bool,
     },
     /// Remove an SSH key, by fingerprint (`SHA256:…`) or comment.
     #[command(name = "keys:remove")]
@@ -696,6 +710,12 @@ pub enum Command {
         /// Who the key belongs to.
         #[arg(long)]
         user: String,
+        /// The key's fingerprint, for the audit trail.
+        #[arg(long)]
+        key: Option<String>,
+        /// A deploy key's one app.
+        #[arg(long)]
+        deploy: Option<String>,
     },
 
     /// Connects the router to dynos inside their network namespaces (run

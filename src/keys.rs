@@ -44,6 +44,10 @@ pub struct Key {
     pub added_by: String,
     #[serde(default)]
     pub added_at: String,
+    /// A deploy key (`keys:add --deploy -a APP`): it may only push to this
+    /// app and read its builds, whoever added it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<String>,
 }
 
 impl Key {
@@ -111,6 +115,7 @@ impl Registry {
                     line,
                     added_by: String::new(),
                     added_at: String::new(),
+                    deploy: None,
                 })
             })
             .collect();
@@ -118,13 +123,15 @@ impl Registry {
     }
 
     pub fn is_admin(&self, user: &str) -> bool {
-        self.keys.iter().any(|k| k.user == user && k.admin)
+        self.keys
+            .iter()
+            .any(|k| k.user == user && k.admin && k.deploy.is_none())
     }
 
     /// Adds a key; a key already present (for anyone) is refused. Being an
     /// admin belongs to the user, so a new key of an admin is an admin key.
     pub fn add(&mut self, mut key: Key) -> Result<()> {
-        key.admin |= self.is_admin(&key.user);
+        key.admin = (key.admin || self.is_admin(&key.user)) && key.deploy.is_none();
         if !crate::ssh::valid_user_name(&key.user) {
             return Err(Error::new(format!(
                 "`{}` is not a valid user name: use 1 to 32 lowercase letters, digits, `_` or `-`",
@@ -186,7 +193,11 @@ impl Registry {
         for key in &self.keys {
             // Rechecked on every write: the registry is a file someone could edit.
             let line_ok = crate::ssh::parse_public_key(&key.line).is_ok_and(|l| l == key.line);
-            if !crate::ssh::valid_user_name(&key.user) || !line_ok {
+            let deploy_ok = key
+                .deploy
+                .as_deref()
+                .is_none_or(|app| crate::state::AppName::parse(app).is_ok());
+            if !crate::ssh::valid_user_name(&key.user) || !line_ok || !deploy_ok {
                 return Err(Error::new(format!(
                     "the key registry holds an invalid entry (user `{}`)",
                     key.user.escape_debug()
@@ -196,7 +207,11 @@ impl Registry {
             lines.push_str(&crate::ssh::authorized_keys_line(
                 &root.bin().display().to_string(),
                 &root.path.display().to_string(),
-                &key.user,
+                &crate::ssh::ForcedCommand {
+                    user: &key.user,
+                    fingerprint: &key.fingerprint(),
+                    deploy: key.deploy.as_deref(),
+                },
                 &key.line,
             ));
             lines.push('\n');
@@ -226,6 +241,7 @@ mod tests {
             line: line.into(),
             added_by: String::new(),
             added_at: String::new(),
+            deploy: None,
         }
     }
 

@@ -55,6 +55,7 @@ const LAYERS: &[(&str, usize)] = &[
     ("logs", 2),
     ("keys", 2),
     ("access", 2),
+    ("audit", 2),
     ("certs", 2),
     ("ssh", 2),
     ("crashes", 2),

@@ -119,6 +119,55 @@ fn another_user_cannot_see_or_touch_an_app_until_given_access() {
         "s3cret-value"
     );
 
+    // The audit trail holds bob's refusals and the admin's change, and no
+    // config value.
+    let trail = server.ok(&["audit", "--json"]);
+    assert!(!trail.contains("s3cret"), "{trail}");
+    let trail: Vec<serde_json::Value> = serde_json::from_str(&trail).unwrap();
+    let has = |user: &str, command: &str, result: &str| {
+        trail.iter().any(|e| {
+            e["user"] == user
+                && e["command"].as_str().unwrap().starts_with(command)
+                && e["result"].as_str().unwrap().starts_with(result)
+                && e["key"].as_str().unwrap().starts_with("SHA256:")
+        })
+    };
+    assert!(
+        has("admin", "config:set SECRET=… -a app1", "ok"),
+        "{trail:#?}"
+    );
+    assert!(
+        has("admin", "git push refs/heads/master", "deployed v1"),
+        "{trail:#?}"
+    );
+    assert!(
+        has(
+            "bob",
+            "config:get SECRET -a app1",
+            "error: app `app1` does not exist"
+        ),
+        "{trail:#?}"
+    );
+    assert!(
+        has(
+            "bob",
+            "apps:destroy -a app1",
+            "error: app `app1` does not exist"
+        ),
+        "{trail:#?}"
+    );
+    assert!(
+        has("bob", "git push", "refused: app `app1` does not exist"),
+        "{trail:#?}"
+    );
+    // bob reads the trail of his own app only.
+    let bobs = text(&as_bob(&["audit", "--json"]));
+    let bobs: Vec<serde_json::Value> = serde_json::from_str(&bobs).unwrap();
+    assert!(
+        !bobs.is_empty() && bobs.iter().all(|e| e["app"] == "bobapp"),
+        "{bobs:#?}"
+    );
+
     // A collaborator deploys and configures, and cannot destroy.
     server.ok(&["access:add", "bob", "-a", "app1"]);
     let access = server.ok(&["access", "-a", "app1"]);
@@ -181,5 +230,82 @@ fn another_user_cannot_see_or_touch_an_app_until_given_access() {
         text(&unknown).contains("no user `carol`"),
         "{}",
         text(&unknown)
+    );
+}
+
+#[test]
+fn a_deploy_key_pushes_to_its_app_and_does_nothing_else() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "shipped");
+    repo.push_ok();
+    server.repo("examples/hello", "other").push_ok();
+    let ci = server.add_user("ci");
+    server.ok(&["keys:remove", "ci"]);
+    let public = ci.with_extension("pub");
+    let added = server.local(&[
+        "keys:add",
+        "--deploy",
+        "-a",
+        "shipped",
+        public.to_str().unwrap(),
+    ]);
+    assert!(
+        text(&added).contains("Added deploy key SHA256:") && text(&added).contains("for shipped"),
+        "{}",
+        text(&added)
+    );
+    let keys = server.ok(&["keys"]);
+    assert!(keys.contains("deploy key for shipped"), "{keys}");
+
+    let ci_ssh = server.ssh_command_with_key(&ci);
+    repo.write("NOTES", "from CI\n");
+    repo.commit("from CI");
+    let pushed = repo
+        .git_command(&["push", "deploy", "master"])
+        .env("GIT_SSH_COMMAND", &ci_ssh)
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    assert!(text(&pushed).contains("Released v2"), "{}", text(&pushed));
+    let builds = server.cmd_with_key(&ci, &["builds", "-a", "shipped"]);
+    assert!(builds.status.success(), "{}", text(&builds));
+
+    for args in [
+        &["config", "-a", "shipped"][..],
+        &["config:set", "A=1", "-a", "shipped"],
+        &["apps"],
+        &["run", "-a", "shipped", "true"],
+        &["builds", "-a", "other"],
+    ] {
+        let refused = server.cmd_with_key(&ci, args);
+        assert!(!refused.status.success(), "`{}` ran", args.join(" "));
+        assert!(
+            text(&refused).contains("this is a deploy key for `shipped`"),
+            "{}",
+            text(&refused)
+        );
+    }
+    let other = repo
+        .git_command(&["push", &format!("{}/other", server.address()), "master"])
+        .env("GIT_SSH_COMMAND", &ci_ssh)
+        .output()
+        .unwrap();
+    assert!(!other.status.success());
+    assert!(
+        text(&other).contains("app `other` does not exist"),
+        "{}",
+        text(&other)
+    );
+    let clone_dir = tempfile::tempdir().unwrap();
+    let cloned = std::process::Command::new("git")
+        .args(["clone", &format!("{}/shipped", server.address())])
+        .arg(clone_dir.path().join("shipped"))
+        .env("GIT_SSH_COMMAND", &ci_ssh)
+        .output()
+        .unwrap();
+    assert!(
+        !cloned.status.success(),
+        "a deploy key cloned:\n{}",
+        text(&cloned)
     );
 }

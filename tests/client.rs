@@ -348,7 +348,13 @@ fn keys_are_added_listed_and_removed_without_locking_admins_out() {
     let authorized =
         std::fs::read_to_string(server.root.path().join("keys/authorized_keys")).unwrap();
     assert_eq!(authorized.lines().count(), 1, "{authorized}");
-    assert!(authorized.contains("ssh-command --user admin\",restrict,pty"));
+    // The forced command names the key too, for the audit trail (#20).
+    let line = authorized.lines().next().unwrap();
+    assert!(
+        line.contains("ssh-command --user admin --key SHA256:")
+            && line.contains("\",restrict,pty "),
+        "{line}"
+    );
 }
 
 #[test]

@@ -50,6 +50,27 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
     let deploy_branch = app.settings()?.deploy_branch;
 
     let mut failed = None;
+    // Each pushed ref goes to the audit trail, as the ssh command's caller.
+    let caller = super::ssh_command::Caller {
+        user: ctx.user.clone(),
+        key: std::env::var("PAAS_KEY").unwrap_or_default(),
+        deploy: None,
+    };
+    let record = |update: &RefUpdate, result: String| {
+        let short: String = update.new.chars().take(7).collect();
+        let command = format!("git push {} {short}", update.name);
+        let entry = crate::audit::Entry {
+            time: crate::release::now_rfc3339(),
+            user: caller.user.clone(),
+            key: caller.key.clone(),
+            app: Some(app.name.to_string()),
+            command,
+            result,
+        };
+        if let Err(err) = crate::audit::append(&ctx.root, &entry) {
+            say!(" !     warning: {}", err.report().trim_end());
+        }
+    };
     for update in &updates {
         let branch = update.branch().unwrap_or(&update.name);
         let deploys = match &deploy_branch {
@@ -61,14 +82,23 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
                 "-----> `{branch}` is not the deploy branch ({}); pushed, not deployed",
                 deploy_branch.as_deref().unwrap_or("master or main")
             );
+            record(update, "pushed, not deployed".into());
             continue;
         }
         if update.is_delete() {
             say!(" !     Deleting the deploy branch does not stop the app; `paas ps:scale web=0` does");
+            record(update, "deleted the branch".into());
             continue;
         }
-        if let Err(err) = deploy(ctx, &app, update) {
-            failed = Some(err);
+        match deploy(ctx, &app, update) {
+            Ok(()) => {
+                let version = Ledger::new(&app).current()?.map(|r| r.version);
+                record(update, format!("deployed v{}", version.unwrap_or(0)));
+            }
+            Err(err) => {
+                record(update, format!("error: {}", err.message()));
+                failed = Some(err);
+            }
         }
     }
     match failed {

@@ -40,7 +40,12 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             client::call(server, &words, Io::Quiet)?;
             client::add_deploy_remote(server, &app, true)
         }
-        Command::KeysAdd { file, user, admin } => {
+        Command::KeysAdd {
+            file,
+            user,
+            admin,
+            deploy,
+        } => {
             let (path, key) = client::read_public_key(file.as_deref())?;
             // Checked here too, so a private key never leaves the laptop.
             crate::ssh::parse_public_key(&key).map_err(|reason| {
@@ -57,6 +62,9 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             }
             if *admin {
                 words.push("--admin".into());
+            }
+            if *deploy {
+                words.push("--deploy".into());
             }
             client::call(server, &words, Io::Stdin(key)).map(drop)
         }

@@ -18,6 +18,9 @@ struct KeyJson {
     kind: String,
     fingerprint: String,
     comment: String,
+    /// The one app a deploy key may push to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deploy: Option<String>,
 }
 
 pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
@@ -32,6 +35,7 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
             kind: k.kind().to_string(),
             fingerprint: k.fingerprint(),
             comment: k.comment(),
+            deploy: k.deploy.clone(),
         })
         .collect();
     if format.json {
@@ -45,10 +49,10 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
     let table: Vec<Vec<String>> = rows
         .into_iter()
         .map(|k| {
-            let user = if k.admin {
-                format!("{} (admin)", k.user)
-            } else {
-                k.user
+            let user = match (&k.deploy, k.admin) {
+                (Some(app), _) => format!("{} (deploy key for {app})", k.user),
+                (None, true) => format!("{} (admin)", k.user),
+                (None, false) => k.user,
             };
             vec![user, k.kind, k.fingerprint, k.comment]
         })
@@ -57,12 +61,23 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
     Ok(())
 }
 
-pub fn add(ctx: &Ctx, file: Option<PathBuf>, user: Option<String>, admin: bool) -> Result<()> {
+pub fn add(
+    ctx: &Ctx,
+    file: Option<PathBuf>,
+    user: Option<String>,
+    admin: bool,
+    deploy: bool,
+) -> Result<()> {
     if (user.as_deref().is_some_and(|u| u != ctx.user) || admin) && !ctx.admin {
         return Err(Error::new(
             "only an admin can add keys for other users or make admins",
         ));
     }
+    // A deploy key pushes to one app: its owner's (or an admin's) to give.
+    let deploy = match deploy {
+        true => Some(ctx.owned_app()?.name.to_string()),
+        false => None,
+    };
     let text = match (&file, ctx.over_ssh) {
         (Some(_), true) => {
             return Err(
@@ -90,11 +105,16 @@ pub fn add(ctx: &Ctx, file: Option<PathBuf>, user: Option<String>, admin: bool) 
         line,
         added_by: ctx.user.clone(),
         added_at: crate::release::now_rfc3339(),
+        deploy,
     };
     let (fingerprint, owner) = (key.fingerprint(), key.user.clone());
+    let deploy = key.deploy.clone();
     registry.add(key)?;
     registry.save(&ctx.root, &ctx.settings)?;
-    say!("Added key {fingerprint} for {owner}");
+    match deploy {
+        Some(app) => say!("Added deploy key {fingerprint} for {app}: it may only push to it"),
+        None => say!("Added key {fingerprint} for {owner}"),
+    }
     Ok(())
 }
 

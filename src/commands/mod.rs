@@ -3,6 +3,7 @@
 mod access;
 mod addons;
 mod apps;
+mod audit;
 mod buildpacks;
 mod builds;
 mod certs;
@@ -143,7 +144,14 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
     let root = Root::new(&cli.root);
     match cli.command {
         Command::Server(command) => server::run(root, command),
-        Command::SshCommand { user } => ssh_command::run(root, &user),
+        Command::SshCommand { user, key, deploy } => ssh_command::run(
+            root,
+            &ssh_command::Caller {
+                user,
+                key: key.unwrap_or_default(),
+                deploy,
+            },
+        ),
         // In podman's user namespace, where it is "root": needs no install.
         Command::DynoConnector { socket } => crate::runtime::netns::serve_helper(&socket),
         // Printed by this binary, wherever it runs.
@@ -156,8 +164,22 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
             if is_root_user() {
                 return reexec_as_owner(&root, &command, args);
             }
+            let app = cli.app.clone();
             let ctx = Ctx::load(root, cli.app)?;
-            dispatch(&ctx, command)
+            // The daemon runs for ever, and a push's hook records itself.
+            if matches!(command, Command::Daemon | Command::Hook { .. }) {
+                return dispatch(&ctx, command);
+            }
+            let changes = audit::changes_something(&command);
+            let result = dispatch(&ctx, command);
+            let caller = ssh_command::Caller {
+                user: ctx.user.clone(),
+                key: String::new(),
+                deploy: None,
+            };
+            let said = audit::redact(args);
+            audit::record(&ctx.root, &caller, app.as_deref(), &said, changes, &result);
+            result
         }
     }
 }
@@ -298,8 +320,14 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::RedisCli { database, command } => {
             redis::run_cli(ctx, &database, command.as_deref())
         }
+        Command::Audit { num, format } => audit::show(ctx, num, format),
         Command::Keys { format } => keys::list(ctx, format),
-        Command::KeysAdd { file, user, admin } => keys::add(ctx, file, user, admin),
+        Command::KeysAdd {
+            file,
+            user,
+            admin,
+            deploy,
+        } => keys::add(ctx, file, user, admin, deploy),
         Command::KeysRemove { key } => keys::remove(ctx, &key),
         Command::Daemon => crate::daemon::run(ctx.root.clone()),
         Command::Hook { name } => deploy::hook(ctx, &name),

@@ -470,6 +470,7 @@ fn ensure_admin_key(
         line,
         added_by: "paas server install".into(),
         added_at: crate::release::now_rfc3339(),
+        deploy: None,
     };
     let present = registry
         .keys

@@ -212,14 +212,37 @@ pub fn valid_user_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
+/// Who a key is, as its forced command tells `ssh-command`: its user, its
+/// fingerprint (for the audit trail), and for a deploy key its one app.
+pub struct ForcedCommand<'a> {
+    pub user: &'a str,
+    pub fingerprint: &'a str,
+    pub deploy: Option<&'a str>,
+}
+
 /// The `authorized_keys` line for a key: every login runs the forced command,
 /// with no shell, port forwarding, agent or X11 (`restrict`), but a terminal
-/// when the client asks for one (`pty`), for `run bash` and `pg:psql`.
-pub fn authorized_keys_line(paas_bin: &str, root: &str, user: &str, public_key: &str) -> String {
-    format!(
-        "command=\"{paas_bin} --root {root} ssh-command --user {user}\",restrict,pty {}",
-        public_key.trim()
-    )
+/// when the client asks for one (`pty`), for `run bash` and `pg:psql`; a
+/// deploy key only pushes, and gets none.
+pub fn authorized_keys_line(
+    paas_bin: &str,
+    root: &str,
+    who: &ForcedCommand,
+    public_key: &str,
+) -> String {
+    let ForcedCommand {
+        user, fingerprint, ..
+    } = who;
+    match who.deploy {
+        None => format!(
+            "command=\"{paas_bin} --root {root} ssh-command --user {user} --key {fingerprint}\",restrict,pty {}",
+            public_key.trim()
+        ),
+        Some(app) => format!(
+            "command=\"{paas_bin} --root {root} ssh-command --user {user} --key {fingerprint} --deploy {app}\",restrict {}",
+            public_key.trim()
+        ),
+    }
 }
 
 /// Checks that a public key file holds exactly one OpenSSH public key line.
@@ -381,15 +404,27 @@ mod tests {
 
     #[test]
     fn authorized_keys_line_forces_the_command() {
+        let mut who = ForcedCommand {
+            user: "admin",
+            fingerprint: "SHA256:abc+/1",
+            deploy: None,
+        };
         let line = authorized_keys_line(
             "/r/bin/paas",
             "/r",
-            "admin",
+            &who,
             "ssh-ed25519 AAAAC3Nza admin@laptop\n",
         );
         assert_eq!(
             line,
-            "command=\"/r/bin/paas --root /r ssh-command --user admin\",restrict,pty ssh-ed25519 AAAAC3Nza admin@laptop"
+            "command=\"/r/bin/paas --root /r ssh-command --user admin --key SHA256:abc+/1\",restrict,pty ssh-ed25519 AAAAC3Nza admin@laptop"
+        );
+        who.deploy = Some("app1");
+        let line = authorized_keys_line("/r/bin/paas", "/r", &who, "ssh-ed25519 AAAAC3Nza ci");
+        assert_eq!(
+            line,
+            "command=\"/r/bin/paas --root /r ssh-command --user admin --key SHA256:abc+/1 --deploy app1\",restrict ssh-ed25519 AAAAC3Nza ci",
+            "a deploy key gets no terminal"
         );
     }
 

@@ -1,0 +1,166 @@
+//! The audit trail (#20): every command that changes something, every push
+//! and every refusal, one JSON line each in `logs/audit.log`: when, who
+//! (user and key fingerprint), which app, the command with config values
+//! and passwords redacted, and how it ended. Appended only; no command
+//! edits it. Past `LIMIT` bytes the file becomes `audit.log.1` (the one
+//! before that goes), so the trail keeps between one and two limits.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Result};
+use crate::state::Root;
+
+/// Bytes of trail before the file is turned over.
+const LIMIT: u64 = 4 << 20;
+
+/// One line of the trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub user: String,
+    /// The key's fingerprint (`SHA256:…`); empty on the server itself.
+    pub key: String,
+    pub app: Option<String>,
+    /// What was asked, redacted (`config:set SECRET=… -a app1`, `git push`).
+    pub command: String,
+    /// `ok`, `deployed v7`, or the error's first line.
+    pub result: String,
+}
+
+fn path(root: &Root) -> PathBuf {
+    root.logs_dir().join("audit.log")
+}
+
+/// Appends an entry. Under a lock of its own, so turning the file over
+/// never loses another process's line.
+pub fn append(root: &Root, entry: &Entry) -> Result<()> {
+    let file = path(root);
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.logs_dir().join("audit.lock"))
+        .context(|| "opening the audit trail's lock".into())?;
+    lock.lock().context(|| "locking the audit trail".into())?;
+    if fs::metadata(&file).is_ok_and(|m| m.len() >= LIMIT) {
+        fs::rename(&file, file.with_extension("log.1"))
+            .context(|| "turning the audit trail over".into())?;
+    }
+    let mut line = serde_json::to_string(entry).context(|| "encoding an audit entry".into())?;
+    line.push('\n');
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .and_then(|mut f| {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(fs::Permissions::from_mode(0o600))?;
+            // One write: lines from processes appending at once never mix.
+            f.write_all(line.as_bytes())?;
+            f.sync_data()
+        })
+        .context(|| format!("appending to `{}`", file.display()))
+}
+
+/// The whole trail, oldest first (lines that do not parse are skipped).
+pub fn read(root: &Root) -> Vec<Entry> {
+    let file = path(root);
+    [file.with_extension("log.1"), file]
+        .iter()
+        .filter_map(|p| File::open(p).ok())
+        .flat_map(|f| BufReader::new(f).lines().map_while(|l| l.ok()))
+        .filter_map(|line| serde_json::from_str(&line).ok())
+        .collect()
+}
+
+/// The command as the trail records it: config values (`KEY=value`, also
+/// in `-e 'A=1;B=2'`) and the passwords in URLs replaced by `…`.
+pub fn redact(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|word| redact_word(word))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn redact_word(word: &str) -> String {
+    if let Some((key, _)) = word.split_once('=') {
+        let is_var = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if is_var {
+            return format!("{key}=…");
+        }
+    }
+    // `scheme://user:password@host…`
+    if let Some((scheme, rest)) = word.split_once("://") {
+        if let Some((userinfo, host)) = rest.split_once('@') {
+            if let Some((user, _)) = userinfo.split_once(':') {
+                return format!("{scheme}://{user}:…@{host}");
+            }
+        }
+    }
+    word.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<String> {
+        text.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn config_values_and_passwords_never_reach_the_trail() {
+        assert_eq!(
+            redact(&words("config:set SECRET=s3cret DEBUG=1 -a app1")),
+            "config:set SECRET=… DEBUG=… -a app1"
+        );
+        assert_eq!(
+            redact(&words("run -e A=1;B=2 -a app1 rake db:migrate")),
+            "run -e A=… -a app1 rake db:migrate"
+        );
+        assert_eq!(
+            redact(&words(
+                "drains:add https://log:hunter2@logs.example.com/x -a app1"
+            )),
+            "drains:add https://log:…@logs.example.com/x -a app1"
+        );
+        assert_eq!(
+            redact(&words("--app=app1 ps:scale web=2")),
+            "--app=app1 ps:scale web=…"
+        );
+    }
+
+    #[test]
+    fn the_trail_is_appended_and_turned_over_past_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        fs::create_dir_all(root.logs_dir()).unwrap();
+        let entry = |n: usize| Entry {
+            time: format!("2026-12-07T00:00:{n:02}Z"),
+            user: "bob".into(),
+            key: "SHA256:x".into(),
+            app: Some("app1".into()),
+            command: "config:set A=…".into(),
+            result: "ok".into(),
+        };
+        append(&root, &entry(1)).unwrap();
+        append(&root, &entry(2)).unwrap();
+        assert_eq!(read(&root), [entry(1), entry(2)]);
+        // Past the limit, the file turns over and both parts are read.
+        let big = path(&root);
+        let mut f = OpenOptions::new().append(true).open(&big).unwrap();
+        f.write_all(&vec![b'\n'; LIMIT as usize]).unwrap();
+        append(&root, &entry(3)).unwrap();
+        assert_eq!(read(&root), [entry(1), entry(2), entry(3)]);
+        assert!(fs::metadata(&big).unwrap().len() < 1024);
+        append(&root, &entry(4)).unwrap();
+        assert_eq!(read(&root).len(), 4);
+    }
+}

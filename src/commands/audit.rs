@@ -1,0 +1,149 @@
+//! `paas audit`, and what the commands write to the audit trail
+//! (`crate::audit`): every command that changes something, every push and
+//! every refusal.
+
+use super::ssh_command::Caller;
+use super::Ctx;
+use crate::access::Role;
+use crate::audit::{self, Entry};
+use crate::cli::{Command, Format};
+use crate::error::{Error, Result};
+use crate::output;
+use crate::state::Root;
+
+pub use crate::audit::redact;
+
+/// Whether a command may change something (else only a refusal of it is
+/// recorded). What is not known to only read is recorded: `run`,
+/// `pg:psql` and `redis:cli` may change anything.
+pub fn changes_something(command: &Command) -> bool {
+    !matches!(
+        command,
+        Command::Apps { .. }
+            | Command::AppsInfo
+            | Command::Access { .. }
+            | Command::Open
+            | Command::Config { .. }
+            | Command::ConfigGet { .. }
+            | Command::Ps { .. }
+            | Command::Builds { .. }
+            | Command::BuildsOutput { .. }
+            | Command::Buildpacks
+            | Command::Releases { .. }
+            | Command::ReleasesInfo { .. }
+            | Command::Logs { .. }
+            | Command::Domains { .. }
+            | Command::Certs { .. }
+            | Command::CertsAuto
+            | Command::Checks
+            | Command::Maintenance
+            | Command::Drains { .. }
+            | Command::Addons { .. }
+            | Command::AddonsInfo { .. }
+            | Command::PgInfo { .. }
+            | Command::PgCredentials { .. }
+            | Command::PgBackups { .. }
+            | Command::PgBackupsInfo { .. }
+            | Command::PgBackupsDownload { .. }
+            | Command::RedisInfo { .. }
+            | Command::Keys { .. }
+            | Command::Audit { .. }
+            | Command::Completions { .. }
+            | Command::Manpage
+    )
+}
+
+/// Records a command that ran: always when it changes something, and when
+/// it failed (a refusal looks like any failure from outside). Recording
+/// never fails the command: a trail that cannot be written is said.
+pub fn record(
+    root: &Root,
+    caller: &Caller,
+    app: Option<&str>,
+    command: &str,
+    changes: bool,
+    result: &Result<()>,
+) {
+    if !changes && result.is_ok() {
+        return;
+    }
+    let result = match result {
+        Ok(()) => "ok".to_string(),
+        Err(err) if err.message().is_empty() => format!("exit {}", err.exit_code()),
+        Err(err) => format!("error: {}", err.message()),
+    };
+    write(root, caller, app, command, result);
+}
+
+/// Records a refusal made before anything ran.
+pub fn record_refusal(root: &Root, caller: &Caller, app: Option<&str>, command: &str, err: &Error) {
+    write(
+        root,
+        caller,
+        app,
+        command,
+        format!("refused: {}", err.message()),
+    );
+}
+
+fn write(root: &Root, caller: &Caller, app: Option<&str>, command: &str, result: String) {
+    let entry = Entry {
+        time: crate::release::now_rfc3339(),
+        user: caller.user.clone(),
+        key: caller.key.clone(),
+        app: app.map(String::from),
+        command: command.to_string(),
+        result,
+    };
+    if let Err(err) = audit::append(root, &entry) {
+        say!(" !     warning: {}", err.report().trim_end());
+    }
+}
+
+/// `paas audit [-a APP] [-n N] [--json]`: admins see every entry, an
+/// app's owner the entries of their apps.
+pub fn show(ctx: &Ctx, num: usize, format: Format) -> Result<()> {
+    let only = if ctx.app_given() {
+        Some(ctx.app()?.name.to_string())
+    } else {
+        None
+    };
+    let owns = |app: &Option<String>| match app {
+        Some(name) => ctx.role_in(name) == Role::Owner,
+        None => false,
+    };
+    if !ctx.admin
+        && only
+            .as_ref()
+            .is_some_and(|app| ctx.role_in(app) != Role::Owner)
+    {
+        return Err(Error::new(
+            "only an app's owner or an admin may read its audit trail",
+        ));
+    }
+    let mut entries: Vec<Entry> = audit::read(&ctx.root)
+        .into_iter()
+        .filter(|e| only.is_none() || e.app == only)
+        .filter(|e| ctx.admin || owns(&e.app))
+        .collect();
+    let skip = entries.len().saturating_sub(num);
+    entries.drain(..skip);
+    if format.json {
+        return output::print_json(&entries);
+    }
+    output::table(
+        &entries
+            .into_iter()
+            .map(|e| {
+                vec![
+                    e.time,
+                    e.user,
+                    e.app.unwrap_or_else(|| "-".into()),
+                    e.command,
+                    e.result,
+                ]
+            })
+            .collect::<Vec<_>>(),
+    );
+    Ok(())
+}
