@@ -3,7 +3,10 @@
 //! `bin/detect` passes builds the app.
 
 /// One shipped buildpack: its name and its files (`bin/detect`,
-/// `bin/compile`, `bin/release`, then any extra files it reads).
+/// `bin/compile`, `bin/release`, the library every compile sources, then
+/// any extra files it reads). The library is written into each buildpack
+/// (`lib/common.sh`, from `buildpacks/lib/common.sh`) rather than once
+/// beside them, so a buildpack's directory holds all it runs.
 macro_rules! buildpack {
     ($name:literal $(, $extra:literal)*) => {
         (
@@ -12,6 +15,7 @@ macro_rules! buildpack {
                 ("bin/detect", include_str!(concat!("../../buildpacks/", $name, "/bin/detect"))),
                 ("bin/compile", include_str!(concat!("../../buildpacks/", $name, "/bin/compile"))),
                 ("bin/release", include_str!(concat!("../../buildpacks/", $name, "/bin/release"))),
+                ("lib/common.sh", include_str!("../../buildpacks/lib/common.sh")),
                 $(($extra, include_str!(concat!("../../buildpacks/", $name, "/", $extra))),)*
             ],
         )
