@@ -4,6 +4,8 @@
 #   driver use SPEC...     each builds in turn (multi-buildpack); a SPEC is
 #                          shipped:DIR, git:URL[#REF] or tgz:URL
 # Each bin/release's YAML goes to /out/release-N.yml.
+# Run by `bash -c`, so no #! line says which shell:
+# shellcheck shell=bash
 set -eo pipefail
 # Errors inside $(fetch …) stop it too, so a half-fetched buildpack is never kept.
 shopt -s inherit_errexit
