@@ -2,7 +2,20 @@
 //! for any other app every answer is the one for an app that does not
 //! exist, the push and the add-on attach included.
 
+use std::process::{Command, Output};
+
 use crate::harness::{text, TestServer};
+
+/// `git clone` of an app's repository with the `ssh` command line given.
+fn clone(server: &TestServer, app: &str, ssh: &str) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    Command::new("git")
+        .args(["clone", &format!("{}/{app}", server.address())])
+        .arg(dir.path().join(app))
+        .env("GIT_SSH_COMMAND", ssh)
+        .output()
+        .unwrap()
+}
 
 #[test]
 fn another_user_cannot_see_or_touch_an_app_until_given_access() {
@@ -100,13 +113,7 @@ fn another_user_cannot_see_or_touch_an_app_until_given_access() {
         "{}",
         text(&pushed)
     );
-    let clone_dir = tempfile::tempdir().unwrap();
-    let cloned = std::process::Command::new("git")
-        .args(["clone", &format!("{}/app1", server.address())])
-        .arg(clone_dir.path().join("app1"))
-        .env("GIT_SSH_COMMAND", &bob_ssh)
-        .output()
-        .unwrap();
+    let cloned = clone(&server, "app1", &bob_ssh);
     assert!(!cloned.status.success(), "{}", text(&cloned));
     assert!(
         text(&cloned).contains("app `app1` does not exist"),
@@ -296,13 +303,7 @@ fn a_deploy_key_pushes_to_its_app_and_does_nothing_else() {
         "{}",
         text(&other)
     );
-    let clone_dir = tempfile::tempdir().unwrap();
-    let cloned = std::process::Command::new("git")
-        .args(["clone", &format!("{}/shipped", server.address())])
-        .arg(clone_dir.path().join("shipped"))
-        .env("GIT_SSH_COMMAND", &ci_ssh)
-        .output()
-        .unwrap();
+    let cloned = clone(&server, "shipped", &ci_ssh);
     assert!(
         !cloned.status.success(),
         "a deploy key cloned:\n{}",

@@ -442,6 +442,96 @@ pub fn heroku_time_from_rfc3339(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Every way a command reaches an app by name other than `Ctx::app`
+    /// and `Ctx::owned_app`, which check access (#20), and why it may.
+    const UNCHECKED: &[(&str, &str, &str)] = &[
+        (
+            "addons.rs",
+            "let app_dir = ctx.root.app(app);",
+            "destroying an add-on (owner checked) detaches it everywhere",
+        ),
+        (
+            "apps.rs",
+            "let settings = ctx.root.app(name).settings();",
+            "the listing, filtered by role",
+        ),
+        (
+            "apps.rs",
+            "let release = Ledger::new(&ctx.root.app(name)).current()?;",
+            "the listing's rows, filtered above",
+        ),
+        (
+            "apps.rs",
+            "let app = root.app(name);",
+            "making an app: `ensure_created`, `FirstPush`",
+        ),
+        (
+            "apps.rs",
+            "let name = match name.or_else(|| ctx.app_name()",
+            "apps:create's name",
+        ),
+        (
+            "deploy.rs",
+            "let app = root.app(name);",
+            "the hook: the push was checked by ssh-command before git ran",
+        ),
+        (
+            "domains.rs",
+            "let domains = ctx.root.app(&other).settings()?.domains;",
+            "a taken domain; another user's app is not named",
+        ),
+        (
+            "domains.rs",
+            ".map(|name| ctx.root.app(name))",
+            "domains:set-global (admins only)",
+        ),
+        (
+            "pg.rs",
+            "&ctx.root.app(&attached),",
+            "a rotated password reaches every app the database is attached to",
+        ),
+        (
+            "ssh_command.rs",
+            "SshRequest::GitReceivePack(app) if root.app(&app).exists() => {",
+            "then checked by `usable_app`",
+        ),
+        (
+            "ssh_command.rs",
+            "let app = root.app(name).require()?;",
+            "`usable_app`, the check for git",
+        ),
+    ];
+
+    #[test]
+    fn commands_reach_apps_only_through_the_access_check() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands");
+        let mut unexplained = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let file = path.file_name().unwrap().to_string_lossy().into_owned();
+            if file == "mod.rs" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Unit tests make apps as they like.
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            for line in code.lines().map(str::trim) {
+                let reaches = line.contains("root.app(") || line.contains(".app_name()");
+                let explained = UNCHECKED
+                    .iter()
+                    .any(|(f, shape, _)| *f == file && line.starts_with(shape));
+                if reaches && !explained {
+                    unexplained.push(format!("{file}: {line}"));
+                }
+            }
+        }
+        assert!(
+            unexplained.is_empty(),
+            "commands reaching an app without `ctx.app()`: use it, or explain the line in UNCHECKED:\n{}",
+            unexplained.join("\n")
+        );
+    }
+
     #[test]
     fn heroku_time_shape() {
         let text = heroku_time(1_795_300_000);
