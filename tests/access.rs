@@ -310,3 +310,48 @@ fn a_deploy_key_pushes_to_its_app_and_does_nothing_else() {
         text(&cloned)
     );
 }
+
+#[test]
+fn installing_over_an_install_from_before_owners_gives_its_apps_to_the_admin() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "legacy").push_ok();
+    // An app as paas wrote it before owners: no `owner` in its settings.
+    let settings = server.root.path().join("apps/legacy/app.toml");
+    let old: String = std::fs::read_to_string(&settings)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("owner"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&settings, old).unwrap();
+    let bob = server.add_user("bob");
+    // Until the install runs again, only admins may act on it.
+    let hidden = server.cmd_with_key(&bob, &["config", "-a", "legacy"]);
+    assert!(
+        text(&hidden).contains("app `legacy` does not exist"),
+        "{}",
+        text(&hidden)
+    );
+
+    let installed = server.try_install(&[]);
+    assert!(installed.status.success(), "{}", text(&installed));
+    assert!(
+        text(&installed).contains("apps from before owners are now owned by `admin`: legacy"),
+        "{}",
+        text(&installed)
+    );
+    let access = server.ok(&["access", "-a", "legacy", "--json"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&access).unwrap(),
+        serde_json::json!([{"user": "admin", "role": "owner"}])
+    );
+    // The app's files stay the owner's: a change after the install works.
+    server.ok(&["config:set", "A=1", "-a", "legacy"]);
+    assert_eq!(server.get("legacy", "/").0, 200);
+    let again = server.try_install(&[]);
+    assert!(
+        !text(&again).contains("apps from before owners"),
+        "{}",
+        text(&again)
+    );
+}
