@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     paas::completion::complete_if_asked();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = paas::cli::parse(args.clone())
-        .and_then(|cli| paas::commands::run(cli, &paas::cli::join_namespace(args)));
+        .and_then(|cli| paas::commands::run(cli, &paas::cli::normalize(args)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -17,6 +17,7 @@ mod disk;
 mod dynos;
 mod failures;
 mod generated;
+mod habits;
 mod lang_node;
 mod lang_python_go_rust;
 mod lang_ruby_php;

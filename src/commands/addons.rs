@@ -570,6 +570,11 @@ pub fn detach(ctx: &Ctx, typed: &str) -> Result<()> {
 
 pub fn destroy(ctx: &Ctx, name: &str, confirm: Option<String>, force: bool) -> Result<()> {
     let (addon, dir) = named_for(ctx, name, Action::Own)?;
+    let warning = format!(
+        "This will destroy {} and its data and backups for good.",
+        addon.name
+    );
+    let confirm = super::confirmation(confirm.as_deref(), addon.app.as_str(), &warning);
     if confirm.as_deref() != Some(addon.app.as_str()) {
         return Err(Error::new(format!(
             "destroying `{}` deletes its data and backups for good",

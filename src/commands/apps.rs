@@ -229,6 +229,11 @@ pub fn info(ctx: &Ctx) -> Result<()> {
 
 pub fn destroy(ctx: &Ctx, confirm: Option<String>) -> Result<()> {
     let app = ctx.owned_app()?;
+    let warning = format!(
+        "This will destroy {} (including all add-ons) and its code, releases and config for good.",
+        app.name
+    );
+    let confirm = super::confirmation(confirm.as_deref(), app.name.as_str(), &warning);
     if confirm.as_deref() != Some(app.name.as_str()) {
         return Err(Error::new(format!(
             "destroying `{}` removes its code, releases and config for good",

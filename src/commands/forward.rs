@@ -13,8 +13,16 @@ use crate::error::{Error, Result};
 /// Runs a command on `server`. `args` are the words after `paas` as typed.
 pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[String]) -> Result<()> {
     let mut words = vec![format!("--color={}", local_color())];
-    // `-a` typed by the user is forwarded with the other arguments.
-    let inferred_app = app.is_none().then(|| server.app.clone()).flatten();
+    // `-a` typed by the user is forwarded with the other arguments; an app
+    // from `PAAS_APP` or the `deploy` remote is added to them.
+    let typed = crate::cli::global_option_words(args).iter().any(|(i, _)| {
+        let word = &args[*i];
+        word == "-a" || word == "--app" || word.starts_with("--app=")
+    });
+    let inferred_app = match typed {
+        true => None,
+        false => app.clone().or_else(|| server.app.clone()),
+    };
     match command {
         Command::AppsCreate { name } => {
             words.extend(strip_client_options(args));
@@ -117,12 +125,20 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
     }
 }
 
-/// `run` and `logs --tail` get a terminal on the server when this side has one.
+/// `run` and `logs --tail` get a terminal on the server when this side has
+/// one, and so does what asks for a confirmation not given (`--confirm`).
 fn needs_terminal(command: &Command) -> bool {
     match command {
-        Command::Run { .. } => true,
+        Command::AppsDestroy { confirm }
+        | Command::AddonsDestroy { confirm, .. }
+        | Command::PgReset { confirm, .. }
+        | Command::PgCredentialsRotate { confirm, .. }
+        | Command::PgBackupsRestore { confirm, .. }
+        | Command::PgBackupsDelete { confirm, .. } => confirm.is_none(),
+        Command::Run { command } => !command.no_tty,
         Command::PgPsql { command, .. } | Command::RedisCli { command, .. } => command.is_none(),
         Command::Logs { tail, .. } => *tail,
+        Command::RunDetached { tail, .. } => *tail,
         _ => false,
     }
 }
@@ -153,7 +169,7 @@ fn strip_client_options(args: &[String]) -> Vec<String> {
         .into_iter()
         .filter(|(first, _)| {
             let word = &args[*first];
-            ["--remote", "--root"]
+            ["-r", "--remote", "--root"]
                 .iter()
                 .any(|o| word == o || word.starts_with(&format!("{o}=")))
         })

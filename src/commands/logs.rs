@@ -7,11 +7,15 @@ use super::Ctx;
 use crate::error::{Error, Result};
 use crate::logs::{Filter, Reader};
 
-pub fn show(ctx: &Ctx, num: usize, tail: bool, filter: Filter) -> Result<()> {
+pub fn show(ctx: &Ctx, num: usize, tail: bool, mut filter: Filter) -> Result<()> {
+    // Heroku names the platform's lines `heroku`: the same source here.
+    if filter.source.as_deref() == Some("heroku") {
+        filter.source = Some("paas".into());
+    }
     if let Some(source) = &filter.source {
         if source != "app" && source != "paas" {
             return Err(Error::new(format!("`{source}` is not a log source"))
-                .hint("use `-s app` or `-s paas`"));
+                .hint("use `-s app` or `-s paas` (or Heroku's `-s heroku`)"));
         }
     }
     let app = ctx.app()?;

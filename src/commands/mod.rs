@@ -137,6 +137,28 @@ impl Ctx {
     }
 }
 
+/// Heroku's confirmation of what cannot be undone: the `--confirm NAME`
+/// given, else, on a terminal (the laptop's, over SSH), the name typed at a
+/// prompt. `None` without either: the caller refuses and says how to confirm.
+pub fn confirmation(confirm: Option<&str>, expected: &str, warning: &str) -> Option<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if let Some(given) = confirm {
+        return Some(given.to_string());
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let mut err = std::io::stderr();
+    let _ = write!(
+        err,
+        " !    WARNING: {warning}\n !    To proceed, type {expected} or re-run this command with --confirm {expected}\n\n> "
+    );
+    let _ = err.flush();
+    let mut typed = String::new();
+    std::io::stdin().lock().read_line(&mut typed).ok()?;
+    Some(typed.trim().to_string())
+}
+
 /// Runs a parsed command line; `args` are the words after `paas`, for
 /// forwarding to a server.
 pub fn run(cli: Cli, args: &[String]) -> Result<()> {
@@ -210,8 +232,8 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::PsStopTimeout { seconds } => ps::stop_timeout(ctx, seconds),
         Command::PsStart { process_type } => ps::start(ctx, &process_type),
         Command::PsAutosleep { after, off } => ps::autosleep(ctx, after.as_deref(), off.is_some()),
-        Command::Run { command } => run::attached(ctx, &command.words),
-        Command::RunDetached { command } => run::detached(ctx, &command.words),
+        Command::Run { command } => run::attached(ctx, &command),
+        Command::RunDetached { tail, command } => run::detached(ctx, &command, tail),
         Command::RunStop { dyno } => run::stop(ctx, &dyno),
         Command::Builds { num, format } => builds::list(ctx, num, format),
         Command::BuildsOutput { build } => builds::output(ctx, build.as_deref()),

@@ -20,7 +20,10 @@ fn database(ctx: &Ctx, database: &Database) -> Result<(AppDir, Addon, AddonDir)>
 
 /// Destructive commands name the app, as on Heroku.
 fn require_confirm(app: &AppDir, confirm: Option<&str>, what: &str, command: &str) -> Result<()> {
-    if confirm == Some(app.name.as_str()) {
+    let warning = format!("{what} on {} cannot be undone.", app.name);
+    if super::confirmation(confirm, app.name.as_str(), &warning).as_deref()
+        == Some(app.name.as_str())
+    {
         return Ok(());
     }
     Err(Error::new(format!("{what} cannot be undone")).hint(format!(

@@ -318,16 +318,40 @@ fn parse_size(name: &str) -> Result<DynoSize> {
     })
 }
 
+/// `web+1` or `worker-2` as `web=N` against the current formation; other
+/// changes as they are.
+fn absolute_change(change: &str, formation: &BTreeMap<String, u32>) -> Result<String> {
+    let Some(at) = change.find(['+', '-']).filter(|_| !change.contains('=')) else {
+        return Ok(change.to_string());
+    };
+    let (name, rest) = change.split_at(at);
+    let (sign, rest) = rest.split_at(1);
+    let (by, size) = match rest.split_once(':') {
+        Some((by, size)) => (by, Some(size)),
+        None => (rest, None),
+    };
+    let by: u32 = by.parse().map_err(|_| {
+        Error::new(format!("`{change}` is not `TYPE+N` or `TYPE-N`"))
+            .hint("scale by a count, like `web+1` or `worker-2`")
+    })?;
+    let current = formation.get(name).copied().unwrap_or(0);
+    let count = match sign {
+        "+" => current.saturating_add(by),
+        _ => current.checked_sub(by).ok_or_else(|| {
+            Error::new(format!(
+                "`{name}` has {current} dyno{}: `{change}` would leave fewer than none",
+                if current == 1 { "" } else { "s" }
+            ))
+        })?,
+    };
+    Ok(match size {
+        Some(size) => format!("{name}={count}:{size}"),
+        None => format!("{name}={count}"),
+    })
+}
+
 pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
     let app = ctx.app()?;
-    let parsed: Vec<(ProcessType, u32, Option<DynoSize>)> = changes
-        .iter()
-        .map(|c| parse_scale(c))
-        .collect::<Result<_>>()?;
-    let sizes: BTreeMap<String, DynoSize> = parsed
-        .iter()
-        .filter_map(|(t, _, size)| Some((t.to_string(), (*size)?)))
-        .collect();
     let _lock = app.lock()?;
     let Some(release) = Ledger::new(&app).current()?.filter(|r| r.slug.is_some()) else {
         return Err(
@@ -336,6 +360,29 @@ pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
         );
     };
     let mut formation: BTreeMap<String, u32> = app.settings()?.formation;
+    if changes.is_empty() {
+        // As Heroku's `ps:scale` with nothing to change: the formation.
+        let settings = app.settings()?;
+        let shown: Vec<String> = release
+            .processes
+            .keys()
+            .filter(|t| t.as_str() != "release")
+            .map(|t| {
+                let count = formation.get(t).copied().unwrap_or(0);
+                format!("{t}={count}:{}", settings.size_of(t).name)
+            })
+            .collect();
+        println!("{}", shown.join(" "));
+        return Ok(());
+    }
+    let parsed: Vec<(ProcessType, u32, Option<DynoSize>)> = changes
+        .iter()
+        .map(|c| parse_scale(&absolute_change(c, &formation)?))
+        .collect::<Result<_>>()?;
+    let sizes: BTreeMap<String, DynoSize> = parsed
+        .iter()
+        .filter_map(|(t, _, size)| Some((t.to_string(), (*size)?)))
+        .collect();
     for (process_type, count, _) in &parsed {
         if process_type.as_str() == "release" {
             return Err(Error::new(
@@ -714,5 +761,25 @@ mod tests {
         );
         assert!(parse_scale("web=101").is_err());
         assert!(parse_scale("w eb=1").is_err());
+    }
+
+    #[test]
+    fn relative_scale_changes_count_from_the_formation() {
+        let formation = BTreeMap::from([("web".to_string(), 2), ("worker".to_string(), 1)]);
+        let absolute = |change: &str| absolute_change(change, &formation);
+        assert_eq!(absolute("web+1").unwrap(), "web=3");
+        assert_eq!(absolute("worker-1").unwrap(), "worker=0");
+        assert_eq!(
+            absolute("clock+2:standard-2x").unwrap(),
+            "clock=2:standard-2x"
+        );
+        assert_eq!(absolute("web=5").unwrap(), "web=5");
+        assert_eq!(
+            absolute("worker-2").unwrap_err().message(),
+            "`worker` has 1 dyno: `worker-2` would leave fewer than none"
+        );
+        assert!(absolute("web+x").is_err());
+        // A count past 100 is refused as `web=101` is.
+        assert!(parse_scale(&absolute("web+99").unwrap()).is_err());
     }
 }

@@ -5,12 +5,13 @@
 use std::io::IsTerminal;
 
 use super::Ctx;
+use crate::cli::OneOffCommand;
 use crate::converge::ONE_OFF_TYPE;
 use crate::error::{Error, Result};
 use crate::logs;
 use crate::release::{Ledger, Release};
 use crate::runtime::{DynoSpec, Runtime};
-use crate::state::AppDir;
+use crate::state::{self, AppDir, ConfigKey, DynoSize};
 
 /// The bash command for `run` words: a Procfile type runs its command (with
 /// the rest as arguments); one word is taken as a command line, as Heroku's
@@ -40,8 +41,40 @@ fn shell_quote(word: &str) -> String {
     }
 }
 
+/// `-e 'A=1;B=2'`: the vars, each name checked as `config:set` checks it.
+fn env_option(text: &str) -> Result<Vec<(String, String)>> {
+    text.split(';')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| {
+            let Some((key, value)) = pair.split_once('=') else {
+                return Err(Error::new(format!("`{pair}` is not `KEY=VALUE`"))
+                    .hint("give vars as `-e 'A=1;B=2'`"));
+            };
+            let key = ConfigKey::parse(key.trim()).map_err(|err| Error::new(err.to_string()))?;
+            Ok((key.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// The one-off's size: `-s`, else `--type`'s (`ps:resize`), else the default.
+fn one_off_size(app: &AppDir, options: &OneOffCommand) -> Result<DynoSize> {
+    if let Some(name) = &options.size {
+        return DynoSize::parse(name).ok_or_else(|| {
+            Error::new(format!("`{name}` is not a dyno size"))
+                .hint(format!("sizes: {}", DynoSize::names()))
+        });
+    }
+    match &options.process_type {
+        Some(process_type) => Ok(app.settings()?.size_of(process_type)),
+        None => Ok(state::DEFAULT_SIZE),
+    }
+}
+
 /// The spec of the next one-off dyno of the app's current release.
-fn one_off_spec(ctx: &Ctx, app: &AppDir, words: &[String]) -> Result<(DynoSpec, String)> {
+fn one_off_spec(ctx: &Ctx, app: &AppDir, options: &OneOffCommand) -> Result<(DynoSpec, String)> {
+    let words = &options.words;
+    let extra_env = options.env.as_deref().map(env_option).transpose()?;
+    let size = one_off_size(app, options)?;
     let Some(release) = Ledger::new(app).current()?.filter(|r| r.slug.is_some()) else {
         return Err(
             Error::new(format!("`{}` has not been deployed yet", app.name))
@@ -60,25 +93,27 @@ fn one_off_spec(ctx: &Ctx, app: &AppDir, words: &[String]) -> Result<(DynoSpec, 
     let platform = ctx.platform(&runtime);
     let slug_dir = platform.unpacked_slug(app, release.slug.as_ref().expect("checked above"))?;
     let line = command_line(&release, words);
-    let spec = platform.spec(app, &release, ONE_OFF_TYPE, index, &line, &slug_dir)?;
+    let mut spec = platform.spec(app, &release, ONE_OFF_TYPE, index, &line, &slug_dir)?;
+    spec.env.extend(extra_env.into_iter().flatten());
     Ok((
         DynoSpec {
             remove_on_exit: true,
+            size,
             ..spec
         },
         line,
     ))
 }
 
-pub fn attached(ctx: &Ctx, words: &[String]) -> Result<()> {
+pub fn attached(ctx: &Ctx, options: &OneOffCommand) -> Result<()> {
     let app = ctx.app()?;
-    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let tty = !options.no_tty && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let runtime = ctx.runtime();
     // Numbered and created under the lock, so two runs never share `run.N`;
     // attached after it, so a long session does not hold the app.
     let (spec, line, container) = {
         let _lock = app.lock()?;
-        let (spec, line) = one_off_spec(ctx, &app, words)?;
+        let (spec, line) = one_off_spec(ctx, &app, options)?;
         let container = runtime.create_attached(&spec, tty)?;
         (spec, line, container)
     };
@@ -114,10 +149,10 @@ pub fn attached(ctx: &Ctx, words: &[String]) -> Result<()> {
     }
 }
 
-pub fn detached(ctx: &Ctx, words: &[String]) -> Result<()> {
+pub fn detached(ctx: &Ctx, options: &OneOffCommand, tail: bool) -> Result<()> {
     let app = ctx.app()?;
-    let _lock = app.lock()?;
-    let (spec, line) = one_off_spec(ctx, &app, words)?;
+    let lock = app.lock()?;
+    let (spec, line) = one_off_spec(ctx, &app, options)?;
     logs::platform(
         &app,
         "api",
@@ -125,6 +160,14 @@ pub fn detached(ctx: &Ctx, words: &[String]) -> Result<()> {
     );
     let dyno = ctx.runtime().start(&spec)?;
     say!("Running `{line}` on {}... up, {}", app.name, dyno.name());
+    drop(lock);
+    if tail {
+        let filter = logs::Filter {
+            dyno: Some(dyno.name()),
+            ..logs::Filter::default()
+        };
+        return super::logs::show(ctx, 100, true, filter);
+    }
     say!(
         "Run `paas logs -a {} -d {}` to see its output.",
         app.name,

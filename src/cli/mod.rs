@@ -6,7 +6,10 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use clap_complete::engine::ArgValueCandidates;
 
 use crate::output::ColorChoice;
+
+mod words;
 use crate::state::DEFAULT_ROOT;
+pub use words::{global_option_words, join_namespace, normalize};
 
 /// A Heroku-style platform for one small server: `git push deploy master`,
 /// then manage the app with `paas <namespace:verb>`.
@@ -22,14 +25,15 @@ pub struct Cli {
     #[arg(long, global = true, env = "PAAS_ROOT", default_value = DEFAULT_ROOT, hide_env_values = true)]
     pub root: PathBuf,
 
-    /// The app to act on (default: from the `deploy` git remote).
-    #[arg(short, long, global = true, add = ArgValueCandidates::new(crate::completion::app_names))]
+    /// The app to act on (default: `PAAS_APP`, else the `deploy` git remote).
+    #[arg(short, long, global = true, env = "PAAS_APP", add = ArgValueCandidates::new(crate::completion::app_names))]
     pub app: Option<String>,
 
     /// The server to run the command on: a git remote's name or
     /// `ssh://paas@HOST:PORT` (default: the `deploy` git remote, when this
     /// machine has no install).
     #[arg(
+        short,
         long,
         global = true,
         env = "PAAS_REMOTE",
@@ -59,20 +63,20 @@ pub enum Command {
     },
     /// Create an app (a push to a new name creates it too); from a
     /// repository, adds the `deploy` git remote.
-    #[command(name = "apps:create")]
+    #[command(name = "apps:create", visible_alias = "create")]
     AppsCreate {
         /// Lowercase letters, digits and dashes, starting with a letter
         /// (default: a generated name).
         name: Option<String>,
     },
     /// Show an app's URL, git remote, release and dynos.
-    #[command(name = "apps:info")]
+    #[command(name = "apps:info", visible_alias = "info")]
     AppsInfo,
     /// Destroy an app: its dynos, releases, slugs, config and repo.
-    #[command(name = "apps:destroy")]
+    #[command(name = "apps:destroy", visible_alias = "destroy")]
     AppsDestroy {
         /// The app's name again, to confirm.
-        #[arg(long)]
+        #[arg(short = 'c', long)]
         confirm: Option<String>,
     },
     /// Show the audit trail: changes, pushes and refusals (admins: all;
@@ -132,13 +136,13 @@ pub enum Command {
     ConfigGet { key: String },
     /// Set config vars (`KEY=value …`, or `KEY=value` lines on stdin when
     /// none are given): a new release, and the dynos restart.
-    #[command(name = "config:set")]
+    #[command(name = "config:set", visible_alias = "config:add")]
     ConfigSet {
         #[arg(value_name = "KEY=VALUE")]
         pairs: Vec<String>,
     },
     /// Remove config vars: a new release, and the dynos restart.
-    #[command(name = "config:unset")]
+    #[command(name = "config:unset", visible_alias = "config:remove")]
     ConfigUnset {
         #[arg(required = true, value_name = "KEY")]
         keys: Vec<String>,
@@ -150,10 +154,12 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
-    /// Scale process types (`web=2 worker=1`), and size them (`web=2:standard-2x`).
-    #[command(name = "ps:scale")]
+    /// Scale process types (`web=2 worker=1`, `web+1`, `worker-2`), and size
+    /// them (`web=2:standard-2x`); with nothing to change, show the formation.
+    #[command(name = "ps:scale", visible_alias = "scale")]
     PsScale {
-        #[arg(required = true, value_name = "TYPE=COUNT[:SIZE]", add = ArgValueCandidates::new(crate::completion::process_type_assignments))]
+        /// `TYPE=COUNT[:SIZE]`, or `TYPE+N` / `TYPE-N` to add or take dynos.
+        #[arg(value_name = "TYPE=COUNT[:SIZE]", add = ArgValueCandidates::new(crate::completion::process_type_assignments))]
         changes: Vec<String>,
     },
     /// Change the size of a process type's dynos (`web=standard-2x`).
@@ -163,7 +169,7 @@ pub enum Command {
         changes: Vec<String>,
     },
     /// Restart dynos, all or of one process type.
-    #[command(name = "ps:restart")]
+    #[command(name = "ps:restart", visible_alias = "restart")]
     PsRestart {
         /// A process type (`web`) or one dyno (`web.1`).
         #[arg(value_name = "TYPE|DYNO", add = ArgValueCandidates::new(crate::completion::process_types))]
@@ -216,6 +222,9 @@ pub enum Command {
     /// Run a one-off command in the background; its output goes to `logs`.
     #[command(name = "run:detached")]
     RunDetached {
+        /// Follow the dyno's logs until it ends.
+        #[arg(short = 't', long)]
+        tail: bool,
         #[command(flatten)]
         command: OneOffCommand,
     },
@@ -312,12 +321,12 @@ pub enum Command {
         #[arg(short = 't', long)]
         tail: bool,
         /// Only this process type's lines (`web`).
-        #[arg(short = 'p', long = "ps", value_name = "TYPE", add = ArgValueCandidates::new(crate::completion::process_types))]
+        #[arg(short = 'p', long = "ps", visible_alias = "process-type", value_name = "TYPE", add = ArgValueCandidates::new(crate::completion::process_types))]
         process_type: Option<String>,
         /// Only this dyno's lines (`web.1`).
-        #[arg(short = 'd', long, value_name = "DYNO")]
+        #[arg(short = 'd', long, visible_alias = "dyno-name", value_name = "DYNO")]
         dyno: Option<String>,
-        /// Only `app` (dyno output) or `paas` (platform) lines.
+        /// Only `app` (dyno output) or `paas` (platform; `heroku` works too) lines.
         #[arg(short = 's', long)]
         source: Option<String>,
     },
@@ -508,7 +517,7 @@ pub enum Command {
         #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
         addon: String,
         /// The name of the app the add-on was created for
-        #[arg(long, value_name = "APP")]
+        #[arg(short = 'c', long, value_name = "APP")]
         confirm: Option<String>,
         /// Destroy it even while other apps are attached
         #[arg(long)]
@@ -548,11 +557,11 @@ pub enum Command {
         #[command(flatten)]
         database: Database,
         /// The app's name, to confirm
-        #[arg(long, value_name = "APP")]
+        #[arg(short = 'c', long, value_name = "APP")]
         confirm: Option<String>,
     },
     /// Open psql on the database (a terminal over SSH), or run one command.
-    #[command(name = "pg:psql")]
+    #[command(name = "pg:psql", visible_alias = "psql")]
     PgPsql {
         #[command(flatten)]
         database: Database,
@@ -565,7 +574,7 @@ pub enum Command {
     PgReset {
         #[command(flatten)]
         database: Database,
-        #[arg(long, value_name = "APP")]
+        #[arg(short = 'c', long, value_name = "APP")]
         confirm: Option<String>,
     },
     /// List the database's backups.
@@ -590,7 +599,7 @@ pub enum Command {
         source: Option<String>,
         #[command(flatten)]
         database: Database,
-        #[arg(long, value_name = "APP")]
+        #[arg(short = 'c', long, value_name = "APP")]
         confirm: Option<String>,
     },
     /// Write a backup to stdout: `paas pg:backups:download b001 > latest.dump`.
@@ -617,7 +626,7 @@ pub enum Command {
         backup: String,
         #[command(flatten)]
         database: Database,
-        #[arg(long, value_name = "APP")]
+        #[arg(short = 'c', long, value_name = "APP")]
         confirm: Option<String>,
     },
     /// Take a backup every day at a UTC time, keeping some days of them.
@@ -754,7 +763,23 @@ pub struct Format {
 /// The words of a one-off dyno's command (`run`, `run:detached`).
 #[derive(Debug, Args)]
 pub struct OneOffCommand {
-    /// The command; a Procfile type runs that type's command.
+    /// Config vars for this dyno only, over the app's (`'A=1;B=2'`).
+    #[arg(short = 'e', long = "env", value_name = "'KEY=VALUE;…'")]
+    pub env: Option<String>,
+    /// The dyno's size (`standard-2x`; default: the `--type`'s, else standard-1x).
+    #[arg(short = 's', long)]
+    pub size: Option<String>,
+    /// Run with this process type's size (`ps:resize`); the dyno is still `run.N`.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub process_type: Option<String>,
+    /// Exit with the command's exit status (paas always does; for Heroku's habit).
+    #[arg(short = 'x', long)]
+    pub exit_code: bool,
+    /// No terminal, even when this side has one.
+    #[arg(long)]
+    pub no_tty: bool,
+    /// The command; a Procfile type runs that type's command. Options of
+    /// `run` anywhere before a `--` are `run`'s; after it, the command's.
     #[arg(
         required = true,
         trailing_var_arg = true,
@@ -858,7 +883,7 @@ pub struct InstallArgs {
 pub fn parse(words: Vec<String>) -> Result<Cli, crate::error::Error> {
     use crate::error::{quoted, Error, QUOTED_INPUT};
     use clap::error::{ContextKind, ContextValue, ErrorKind};
-    let words = join_namespace(words);
+    let words = normalize(words);
     Cli::try_parse_from(std::iter::once("paas".to_string()).chain(words)).map_err(|err| {
         if !err.use_stderr() {
             print!("{err}");
@@ -934,121 +959,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     previous[b.len()]
 }
 
-/// Global options that take a value, so their value is not a command word.
-const GLOBAL_OPTIONS_WITH_VALUES: [&str; 5] = ["-a", "--app", "--root", "--remote", "--color"];
-
-/// Commands whose words after the first argument are a command line of
-/// their own (`run echo --root x`), never paas options.
-const TAKES_A_COMMAND_LINE: [&str; 2] = ["run", "run:detached"];
-
-/// The positions of the words clap reads as global options taking a value
-/// (`--root`, `--remote`, …): the option's word, and its value's word when
-/// separate. Words of a one-off command line and after `--` are not options.
-pub fn global_option_words(args: &[String]) -> Vec<(usize, usize)> {
-    let mut found = Vec::new();
-    let mut command: Option<&str> = None;
-    let mut i = 0;
-    while i < args.len() {
-        let word = args[i].as_str();
-        if word == "--" {
-            break;
-        }
-        if let Some(name) = GLOBAL_OPTIONS_WITH_VALUES
-            .iter()
-            .find(|o| word == **o || (o.starts_with("--") && word.starts_with(&format!("{o}="))))
-        {
-            let last = if word == *name { i + 1 } else { i };
-            found.push((i, last.min(args.len() - 1)));
-            i = last + 1;
-            continue;
-        }
-        if !word.starts_with('-') {
-            match command {
-                None => command = Some(word),
-                Some(c) if TAKES_A_COMMAND_LINE.contains(&c) => break,
-                Some(_) => {}
-            }
-        }
-        i += 1;
-    }
-    found
-}
-
-/// `paas ps scale web=2` is `paas ps:scale web=2` (and `paas help ps scale`
-/// is `paas help ps:scale`), as Heroku's CLI allows. `run` is left alone:
-/// `paas run stop` runs `stop`.
-pub fn join_namespace(mut args: Vec<String>) -> Vec<String> {
-    let command = Cli::command();
-    let known = |name: &str| command.get_subcommands().any(|c| c.get_name() == name);
-    let options = global_option_words(&args);
-    let mut i = 0;
-    while i < args.len() {
-        let word = args[i].as_str();
-        if let Some((_, last)) = options.iter().find(|(first, _)| *first == i) {
-            i = last + 1;
-            continue;
-        }
-        if word.starts_with('-') || word == "help" {
-            i += 1;
-            continue;
-        }
-        if TAKES_A_COMMAND_LINE.contains(&word) {
-            break;
-        }
-        if let Some(verb) = args.get(i + 1) {
-            let joined = format!("{word}:{verb}");
-            if known(&joined) {
-                args[i] = joined;
-                args.remove(i + 1);
-            }
-        }
-        break;
-    }
-    args
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn words(line: &str) -> Vec<String> {
-        line.split_whitespace().map(String::from).collect()
-    }
-
-    #[test]
-    fn namespace_and_verb_may_be_two_words() {
-        assert_eq!(
-            join_namespace(words("ps scale web=2")),
-            words("ps:scale web=2")
-        );
-        assert_eq!(
-            join_namespace(words("-a app --color never config set A=1")),
-            words("-a app --color never config:set A=1")
-        );
-        assert_eq!(
-            join_namespace(words("help ps scale")),
-            words("help ps:scale")
-        );
-        assert_eq!(
-            join_namespace(words("run echo scale")),
-            words("run echo scale")
-        );
-        assert_eq!(join_namespace(words("ps")), words("ps"));
-        assert_eq!(join_namespace(words("run stop")), words("run stop"));
-    }
-
-    #[test]
-    fn options_inside_a_one_off_command_line_are_not_paas_options() {
-        assert_eq!(
-            global_option_words(&words("--remote prod ps --root=/x -a app")),
-            [(0, 1), (3, 3), (4, 5)]
-        );
-        assert_eq!(
-            global_option_words(&words("run -a app echo --root /etc")),
-            [(1, 2)]
-        );
-        assert_eq!(global_option_words(&words("ps -- --remote x")), []);
-    }
 
     #[test]
     fn typos_get_the_nearest_command() {

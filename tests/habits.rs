@@ -1,0 +1,171 @@
+//! Heroku's habits (#21 points 2, 3, 8, 9): `run`'s options wherever they
+//! stand before a `--`, `-r` and `PAAS_APP`, the root aliases, relative
+//! scaling and the formation, Heroku's log flags, and the confirmation
+//! prompt on a terminal.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::harness::{text, TestServer};
+
+#[test]
+fn run_reads_its_options_as_heroku_does() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "habit").push_ok();
+
+    // `-a` after the command is paas's, not the command's.
+    let ran = server.ok(&["run", "echo", "hi", "-a", "habit"]);
+    assert!(ran.lines().any(|l| l.trim() == "hi"), "{ran}");
+    // After `--` every word is the command's.
+    let ran = server.ok(&[
+        "run",
+        "-a",
+        "habit",
+        "-s",
+        "standard-2x",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$*\"",
+        "x",
+        "-a",
+        "arg1",
+        "-s",
+        "arg2",
+    ]);
+    assert!(ran.lines().any(|l| l.trim() == "-a arg1 -s arg2"), "{ran}");
+    // -e sets vars for this dyno only.
+    let ran = server.ok(&[
+        "run",
+        "-e",
+        "A=1;B=two",
+        "-a",
+        "habit",
+        "--",
+        "sh",
+        "-c",
+        "echo $A-$B",
+    ]);
+    assert!(ran.lines().any(|l| l.trim() == "1-two"), "{ran}");
+    assert!(server.ok(&["config", "-a", "habit"]).find("B=").is_none());
+    // -x: the command's exit status, as paas always passes it.
+    let failed = server.cmd(&[
+        "run", "-x", "--no-tty", "-a", "habit", "--", "sh", "-c", "exit 3",
+    ]);
+    assert_eq!(failed.status.code(), Some(3), "{}", text(&failed));
+    server.refused(
+        &["run", "-s", "huge", "-a", "habit", "true"],
+        "`huge` is not a dyno size",
+    );
+    server.refused(&["run", "-e", "1A=x", "-a", "habit", "true"], "1A");
+}
+
+#[test]
+fn scale_restart_info_and_config_aliases_and_relative_scaling() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "aliased").push_ok();
+    assert_eq!(
+        server.ok(&["ps:scale", "-a", "aliased"]).trim(),
+        "web=1:standard-1x"
+    );
+    let scaled = server.ok(&["scale", "web+1", "-a", "aliased"]);
+    assert!(
+        scaled.contains("now running web at 2:standard-1x"),
+        "{scaled}"
+    );
+    assert_eq!(
+        server.ok(&["ps:scale", "-a", "aliased"]).trim(),
+        "web=2:standard-1x"
+    );
+    server.ok(&["ps:scale", "web-1", "-a", "aliased"]);
+    assert_eq!(
+        server.ok(&["ps:scale", "-a", "aliased"]).trim(),
+        "web=1:standard-1x"
+    );
+    server.refused(
+        &["ps:scale", "web-2", "-a", "aliased"],
+        "`web` has 1 dyno: `web-2` would leave fewer than none",
+    );
+    server.ok(&["restart", "-a", "aliased"]);
+    assert!(server.ok(&["info", "-a", "aliased"]).contains("Web URL:"));
+    server.ok(&["config:add", "GREETING=Howdy", "-a", "aliased"]);
+    assert_eq!(
+        server.get("aliased", "/"),
+        (200, "Howdy from web.1\n".into())
+    );
+    server.ok(&["config:remove", "GREETING", "-a", "aliased"]);
+    assert_eq!(
+        server.get("aliased", "/"),
+        (200, "Hello from web.1\n".into())
+    );
+
+    // Heroku's log flags.
+    let platform = server.ok(&["logs", "-s", "heroku", "-a", "aliased"]);
+    assert!(
+        platform.contains("Scaled to web@2:standard-1x"),
+        "{platform}"
+    );
+    assert!(!platform.contains(" app[web.1]:"), "{platform}");
+    let web1 = server.ok(&["logs", "--dyno-name", "web.1", "-a", "aliased"]);
+    assert!(web1.lines().all(|l| l.contains("[web.1]")), "{web1}");
+    let web = server.ok(&["logs", "--process-type", "web", "-a", "aliased"]);
+    assert!(
+        !web.is_empty() && web.lines().all(|l| l.contains("[web.")),
+        "{web}"
+    );
+
+    // From a laptop: `-r` names the server, `PAAS_APP` the app.
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ps = server
+        .client(
+            dir.path(),
+            home.path(),
+            &["-r", &server.address(), "ps:scale"],
+        )
+        .env("PAAS_APP", "aliased")
+        .output()
+        .unwrap();
+    assert!(ps.status.success(), "{}", text(&ps));
+    assert_eq!(
+        String::from_utf8_lossy(&ps.stdout).trim(),
+        "web=1:standard-1x"
+    );
+}
+
+#[test]
+fn destroying_asks_for_the_name_on_a_terminal() {
+    let server = TestServer::start();
+    server.ok(&["apps:create", "doomed"]);
+    let destroy = |typed: &str| {
+        let mut ssh = server
+            .ssh_process(true, &["apps:destroy", "-a", "doomed"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The pty echoes; the prompt reads a line.
+        ssh.stdin
+            .as_mut()
+            .unwrap()
+            .write_all(format!("{typed}\n").as_bytes())
+            .unwrap();
+        ssh.wait_with_output().unwrap()
+    };
+    let wrong = destroy("other");
+    assert!(!wrong.status.success(), "{}", text(&wrong));
+    assert!(
+        text(&wrong).contains("To proceed, type doomed"),
+        "{}",
+        text(&wrong)
+    );
+    assert!(server.ok(&["apps"]).contains("doomed"));
+    let right = destroy("doomed");
+    assert!(right.status.success(), "{}", text(&right));
+    assert!(!server.ok(&["apps"]).contains("doomed"));
+    // Without a terminal, `-c` confirms.
+    server.ok(&["apps:create", "doomed2"]);
+    server.refused(&["destroy", "-a", "doomed2"], "confirm with");
+    server.ok(&["destroy", "-a", "doomed2", "-c", "doomed2"]);
+}
