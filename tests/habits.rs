@@ -169,3 +169,56 @@ fn destroying_asks_for_the_name_on_a_terminal() {
     server.refused(&["destroy", "-a", "doomed2"], "confirm with");
     server.ok(&["destroy", "-a", "doomed2", "-c", "doomed2"]);
 }
+
+#[test]
+fn config_edit_from_a_laptop_applies_the_change_as_one_release() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "edited").push_ok();
+    server.ok(&["config:set", "A=1", "B=2", "SP=a b", "-a", "edited"]);
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let editor = dir.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        "sed -i -e 's/^A=1$/A=10/' -e '/^B=/d' \"$1\"\nprintf \"C='x y'\\nM='l1\\nl2'\\n\" >> \"$1\"\n",
+    )
+    .unwrap();
+    let address = server.address();
+    let client = |editor: &str, args: &[&str]| {
+        let mut words = vec!["-r", &address, "-a", "edited"];
+        words.extend(args);
+        let output = server
+            .client(dir.path(), home.path(), &words)
+            .env("EDITOR", editor)
+            .env_remove("VISUAL")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        text(&output)
+    };
+    let releases = || server.ok(&["releases", "-a", "edited"]).lines().count();
+    let before = releases();
+    let said = client(&format!("sh {}", editor.display()), &["config:edit"]);
+    assert!(said.contains("Set A, C, M; Unset B config vars"), "{said}");
+    assert_eq!(releases(), before + 1, "one release for the whole edit");
+    assert_eq!(
+        server.ok(&["config:get", "A", "C", "M", "SP", "-a", "edited"]),
+        "10\nx y\nl1\nl2\na b\n"
+    );
+    server.refused(&["config:get", "B", "-a", "edited"], "no config var `B`");
+    // Saved unchanged: nothing happens.
+    let said = client("true", &["config:edit"]);
+    assert!(
+        said.contains("No changes to config vars of edited."),
+        "{said}"
+    );
+    assert_eq!(releases(), before + 1);
+    // `config --shell` round-trips through a shell.
+    let shell = server.ok(&["config", "--shell", "-a", "edited"]);
+    let script = format!("{shell}\nprintf '%s|' \"$M\" \"$SP\" \"$C\"");
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "l1\nl2|a b|x y|");
+}

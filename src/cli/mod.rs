@@ -131,9 +131,17 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
-    /// Print one config var's value.
+    /// Print config vars' values, one a line.
     #[command(name = "config:get")]
-    ConfigGet { key: String },
+    ConfigGet {
+        /// The vars' names.
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+    },
+    /// Edit the config vars in `$EDITOR` (on the laptop, when run from
+    /// one) and apply what changed as one release.
+    #[command(name = "config:edit")]
+    ConfigEdit,
     /// Set config vars (`KEY=value …`, or `KEY=value` lines on stdin when
     /// none are given): a new release, and the dynos restart.
     #[command(name = "config:set", visible_alias = "config:add")]

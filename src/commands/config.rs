@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use std::io::IsTerminal;
+
+use super::config_edit::{self, shell_line, Patch};
 use super::deploy::roll_out;
 use super::Ctx;
 use crate::cli::Format;
@@ -21,7 +24,7 @@ pub fn show(ctx: &Ctx, shell: bool, format: Format) -> Result<()> {
     }
     if shell {
         for (key, value) in &config {
-            println!("{key}={value}");
+            println!("{}", shell_line(key, value));
         }
         return Ok(());
     }
@@ -33,19 +36,69 @@ pub fn show(ctx: &Ctx, shell: bool, format: Format) -> Result<()> {
     Ok(())
 }
 
-pub fn get(ctx: &Ctx, key: &str) -> Result<()> {
+/// The values of the vars named, one a line, in the order asked.
+pub fn get(ctx: &Ctx, keys: &[String]) -> Result<()> {
     let app = ctx.app()?;
-    let key = ConfigKey::parse(key).map_err(|err| Error::new(err.to_string()))?;
-    match Ledger::new(&app).config()?.get(key.as_str()) {
-        Some(value) => {
-            println!("{value}");
-            Ok(())
+    let config = Ledger::new(&app).config()?;
+    let mut values = Vec::new();
+    for key in keys {
+        let key = ConfigKey::parse(key).map_err(|err| Error::new(err.to_string()))?;
+        match config.get(key.as_str()) {
+            Some(value) => values.push(value),
+            None => {
+                return Err(Error::new(format!(
+                    "`{}` has no config var `{key}`",
+                    app.name
+                )))
+            }
         }
-        None => Err(Error::new(format!(
-            "`{}` has no config var `{key}`",
-            app.name
-        ))),
     }
+    for value in values {
+        println!("{value}");
+    }
+    Ok(())
+}
+
+/// `config:edit`: on a terminal, an editor here on the vars; else the
+/// change on stdin, as a laptop's `config:edit` sends it. Nothing changed
+/// makes no release.
+pub fn edit(ctx: &Ctx) -> Result<()> {
+    let app = ctx.app()?;
+    let patch = if std::io::stdin().is_terminal() {
+        let before = Ledger::new(&app).config()?;
+        let edited = config_edit::edit_in_editor(
+            &config_edit::document(app.name.as_str(), &before),
+            app.name.as_str(),
+        )?;
+        Patch::between(&before, &config_edit::parse_document(&edited)?)
+    } else {
+        let text = output::read_piped_stdin(
+            16 * 1024 * 1024,
+            Error::new("no change given").hint("run `paas config:edit` on a terminal"),
+        )?;
+        Patch::parse(&text)?
+    };
+    apply_patch(ctx, &app, &patch)
+}
+
+/// Applies an edit's change as one release.
+fn apply_patch(ctx: &Ctx, app: &AppDir, patch: &Patch) -> Result<()> {
+    if patch.is_empty() {
+        say!("No changes to config vars of {}.", app.name);
+        return Ok(());
+    }
+    for key in patch.set.keys().chain(&patch.unset) {
+        ConfigKey::parse(key).map_err(|err| Error::new(err.to_string()))?;
+    }
+    say!("{} and restarting {}...", patch.description(), app.name);
+    let version = change_config(ctx, app, patch.description(), |config| {
+        config.extend(patch.set.clone());
+        for key in &patch.unset {
+            config.remove(key);
+        }
+    })?;
+    say!("done, v{version}");
+    Ok(())
 }
 
 /// Splits `KEY=value` arguments, refusing bad names before anything changes.
@@ -63,36 +116,28 @@ pub fn parse_pairs(pairs: &[String]) -> Result<BTreeMap<String, String>> {
 }
 
 /// `KEY=value` lines from stdin (what `config --shell` prints), for values
-/// that do not fit on a command line. Blank lines and `#` comments are skipped;
-/// a value in single or double quotes loses them.
+/// that do not fit on a command line. Blank lines and `#` comments are
+/// skipped; a quoted value is read as a shell reads it (`config_edit`).
 fn pairs_from_stdin() -> Result<Vec<String>> {
     let text = output::read_piped_stdin(
         16 * 1024 * 1024,
         Error::new("no config vars given")
             .hint("set them with `paas config:set KEY=value …`, or pipe `KEY=value` lines in"),
     )?;
-    let pairs: Vec<String> = text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| match line.split_once('=') {
-            Some((key, value)) => format!("{}={}", key.trim(), unquote(value)),
-            None => line.to_string(),
-        })
-        .collect();
-    if pairs.is_empty() {
+    let patch = Patch::parse(&text)?;
+    if let Some(key) = patch.unset.first() {
+        return Err(Error::new(format!(
+            "`unset {key}` is for `paas config:unset {key}`"
+        )));
+    }
+    if patch.set.is_empty() {
         return Err(Error::new("no `KEY=value` lines on stdin"));
     }
-    Ok(pairs)
-}
-
-fn unquote(value: &str) -> &str {
-    for quote in ['\'', '"'] {
-        if value.len() >= 2 && value.starts_with(quote) && value.ends_with(quote) {
-            return &value[1..value.len() - 1];
-        }
-    }
-    value
+    Ok(patch
+        .set
+        .into_iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect())
 }
 
 pub fn set(ctx: &Ctx, pairs: &[String]) -> Result<()> {

@@ -6,6 +6,7 @@
 
 use std::io::IsTerminal;
 
+use super::config_edit::{document, edit_in_editor, parse_document, Patch};
 use crate::cli::Command;
 use crate::client::{self, Io, Server};
 use crate::error::{Error, Result};
@@ -75,6 +76,26 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
                 words.push("--deploy".into());
             }
             client::call(server, &words, Io::Stdin(key)).map(drop)
+        }
+        Command::ConfigEdit => {
+            let Some(app) = app.or(inferred_app) else {
+                return Err(Error::new("no app given").hint("name it with `-a APP`"));
+            };
+            // The editor runs here, on what the server has; only the change
+            // goes back, so a var changed meanwhile by someone else stays.
+            let mut get = words.clone();
+            get.extend([format!("--app={app}"), "config".into(), "--json".into()]);
+            let json = client::call(server, &get, Io::Quiet)?;
+            let before: std::collections::BTreeMap<String, String> = serde_json::from_str(&json)
+                .map_err(|err| Error::unexpected("reading the config vars").cause(err))?;
+            let edited = edit_in_editor(&document(&app, &before), &app)?;
+            let patch = Patch::between(&before, &parse_document(&edited)?);
+            if patch.is_empty() {
+                crate::say!("No changes to config vars of {app}.");
+                return Ok(());
+            }
+            words.extend([format!("--app={app}"), "config:edit".into()]);
+            client::call(server, &words, Io::Stdin(patch.text())).map(drop)
         }
         Command::CertsAdd {
             cert: Some(cert),

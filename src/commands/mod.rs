@@ -9,6 +9,7 @@ mod builds;
 mod certs;
 mod checks;
 mod config;
+mod config_edit;
 mod deploy;
 mod domains;
 mod drains;
@@ -220,7 +221,8 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::GitRemote => apps::git_remote(ctx),
         Command::Open => apps::open(ctx),
         Command::Config { shell, format } => config::show(ctx, shell, format),
-        Command::ConfigGet { key } => config::get(ctx, &key),
+        Command::ConfigGet { keys } => config::get(ctx, &keys),
+        Command::ConfigEdit => config::edit(ctx),
         Command::ConfigSet { pairs } => config::set(ctx, &pairs),
         Command::ConfigUnset { keys } => config::unset(ctx, &keys),
         Command::Ps { format } => ps::list(ctx, format),
