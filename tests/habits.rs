@@ -222,3 +222,40 @@ fn config_edit_from_a_laptop_applies_the_change_as_one_release() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "l1\nl2|a b|x y|");
 }
+
+#[test]
+fn releases_output_and_info_json() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "outputs");
+    repo.write(
+        "Procfile",
+        "web: python3 server.py\nrelease: echo migrating the database\n",
+    );
+    repo.commit("a release phase");
+    repo.push_ok();
+    let output = server.ok(&["releases:output", "-a", "outputs"]);
+    assert!(
+        output.contains("Building outputs") && output.contains("migrating the database"),
+        "{output}"
+    );
+    server.ok(&["config:set", "A=secret-value", "-a", "outputs"]);
+    server.refused(
+        &["releases:output", "v2", "-a", "outputs"],
+        "v2 (Set A config vars) ran no build",
+    );
+    assert_eq!(
+        server.ok(&["releases:output", "v1", "-a", "outputs"]),
+        output
+    );
+    let info = server.ok(&["releases:info", "--json", "-a", "outputs"]);
+    assert!(!info.contains("secret-value"), "{info}");
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(info["version"], 2);
+    assert_eq!(info["current"], true);
+    assert_eq!(info["config_vars"], serde_json::json!(["A"]));
+    assert_eq!(info["processes"]["web"], "python3 server.py");
+    assert!(
+        info["slug"]["sha256"].as_str().unwrap().len() == 64,
+        "{info}"
+    );
+}

@@ -310,6 +310,15 @@ pub enum Command {
         /// `v<N>`; the current release if omitted.
         #[arg(value_name = "VERSION")]
         release: Option<String>,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Show what the push that made a release printed: its build and release phase.
+    #[command(name = "releases:output")]
+    ReleasesOutput {
+        /// `v<N>`; the current release if omitted.
+        #[arg(value_name = "VERSION")]
+        release: Option<String>,
     },
     /// Roll back to an earlier release (a new release with its slug and config).
     #[command(name = "releases:rollback")]

@@ -31,6 +31,7 @@ pub fn changes_something(command: &Command) -> bool {
             | Command::Buildpacks
             | Command::Releases { .. }
             | Command::ReleasesInfo { .. }
+            | Command::ReleasesOutput { .. }
             | Command::Logs { .. }
             | Command::Domains { .. }
             | Command::Certs { .. }

@@ -248,7 +248,8 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::BuildpacksClear => buildpacks::clear(ctx),
         Command::RepoPurgeCache => buildpacks::purge_cache(ctx),
         Command::Releases { num, format } => releases::list(ctx, num, format),
-        Command::ReleasesInfo { release } => releases::info(ctx, release),
+        Command::ReleasesInfo { release, format } => releases::info(ctx, release, format),
+        Command::ReleasesOutput { release } => releases::output(ctx, release),
         Command::ReleasesRollback { release } => releases::rollback(ctx, release),
         Command::Logs {
             num,

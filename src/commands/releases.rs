@@ -1,4 +1,4 @@
-//! `releases`, `releases:info`, `releases:rollback`.
+//! `releases`, `releases:info`, `releases:output`, `releases:rollback`.
 
 use super::deploy::roll_out;
 use super::{heroku_time_from_rfc3339, Ctx};
@@ -74,15 +74,54 @@ pub fn list(ctx: &Ctx, num: usize, format: Format) -> Result<()> {
     Ok(())
 }
 
-pub fn info(ctx: &Ctx, version: Option<String>) -> Result<()> {
-    let app = ctx.app()?;
-    let ledger = Ledger::new(&app);
-    let release = match version {
-        Some(text) => ledger.get(parse_version(&text)?)?,
+/// `releases:info --json`: the release, its config vars by name only.
+#[derive(serde::Serialize)]
+struct ReleaseInfoJson<'a> {
+    version: u32,
+    description: &'a str,
+    user: &'a str,
+    created_at: &'a str,
+    commit: Option<&'a str>,
+    current: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed: Option<&'a str>,
+    slug: Option<&'a crate::slug::SlugRef>,
+    processes: &'a std::collections::BTreeMap<String, String>,
+    config_vars: Vec<&'a str>,
+    /// Attachments: the var and the add-on it names.
+    addons: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// The release `vN` names, or the current one.
+fn chosen(app: &crate::state::AppDir, version: Option<String>) -> Result<Release> {
+    let ledger = Ledger::new(app);
+    match version {
+        Some(text) => ledger.get(parse_version(&text)?),
         None => ledger
             .current()?
-            .ok_or_else(|| Error::new(format!("`{}` has no releases yet", app.name)))?,
-    };
+            .ok_or_else(|| Error::new(format!("`{}` has no releases yet", app.name))),
+    }
+}
+
+pub fn info(ctx: &Ctx, version: Option<String>, format: Format) -> Result<()> {
+    let app = ctx.app()?;
+    let release = chosen(&app, version)?;
+    if format.json {
+        let current = Ledger::new(&app).current()?.map(|r| r.version);
+        return output::print_json(&ReleaseInfoJson {
+            version: release.version,
+            description: &release.description,
+            user: &release.user,
+            created_at: &release.created_at,
+            commit: release.commit.as_deref(),
+            current: current == Some(release.version),
+            failed: release.failed.as_deref(),
+            slug: release.slug.as_ref(),
+            processes: &release.processes,
+            config_vars: release.config.keys().map(String::as_str).collect(),
+            addons: &release.addons,
+        });
+    }
     output::header(&format!("Release v{}", release.version));
     println!("By:          {}", release.user);
     println!("Change:      {}", release.description);
@@ -116,6 +155,27 @@ pub fn info(ctx: &Ctx, version: Option<String>) -> Result<()> {
         }
     );
     Ok(())
+}
+
+/// `releases:output [vN]`: what the build that made the release printed,
+/// its release phase included.
+pub fn output(ctx: &Ctx, version: Option<String>) -> Result<()> {
+    let app = ctx.app()?;
+    let release = chosen(&app, version)?;
+    let build = crate::build::history::list(&app)?
+        .into_iter()
+        .find(|b| b.release == Some(release.version));
+    let Some(build) = build else {
+        return Err(Error::new(format!(
+            "v{} ({}) ran no build: it has no output",
+            release.version, release.description
+        ))
+        .hint(format!(
+            "only a push's release has one; `paas builds -a {}` lists them",
+            app.name
+        )));
+    };
+    super::builds::output(ctx, Some(&build.id.to_string()))
 }
 
 pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {
