@@ -258,4 +258,15 @@ fn releases_output_and_info_json() {
         info["slug"]["sha256"].as_str().unwrap().len() == 64,
         "{info}"
     );
+
+    let app: serde_json::Value =
+        serde_json::from_str(&server.ok(&["apps:info", "--json", "-a", "outputs"])).unwrap();
+    assert_eq!(app["name"], "outputs");
+    assert_eq!(app["owner"], "admin");
+    assert_eq!(app["release"]["version"], 2);
+    assert_eq!(
+        app["dynos"]["web"],
+        serde_json::json!({"wanted": 1, "running": 1})
+    );
+    assert_eq!(app["domains"], serde_json::json!([]));
 }

@@ -71,7 +71,10 @@ pub enum Command {
     },
     /// Show an app's URL, git remote, release and dynos.
     #[command(name = "apps:info", visible_alias = "info")]
-    AppsInfo,
+    AppsInfo {
+        #[command(flatten)]
+        format: Format,
+    },
     /// Destroy an app: its dynos, releases, slugs, config and repo.
     #[command(name = "apps:destroy", visible_alias = "destroy")]
     AppsDestroy {

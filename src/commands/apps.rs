@@ -189,10 +189,66 @@ pub fn git_url(ctx: &Ctx, name: &AppName) -> String {
     )
 }
 
-pub fn info(ctx: &Ctx) -> Result<()> {
+/// `apps:info --json`.
+#[derive(serde::Serialize)]
+struct AppInfoJson {
+    name: String,
+    owner: Option<String>,
+    web_url: String,
+    git_url: String,
+    /// The current release's version and change, `null` before the first deploy.
+    release: Option<serde_json::Value>,
+    /// Per process type: the dynos wanted (`ps:scale`) and those running.
+    dynos: std::collections::BTreeMap<String, DynoCounts>,
+    /// The add-ons attached: the var and the add-on.
+    addons: std::collections::BTreeMap<String, String>,
+    domains: Vec<String>,
+}
+
+#[derive(serde::Serialize, Default)]
+struct DynoCounts {
+    wanted: u32,
+    running: u32,
+}
+
+pub fn info(ctx: &Ctx, format: Format) -> Result<()> {
     let app = ctx.app()?;
     let release = Ledger::new(&app).current()?;
     let dynos = ctx.runtime().list(Some(&app.name))?;
+    if format.json {
+        let settings = app.settings()?;
+        let mut counts: std::collections::BTreeMap<String, DynoCounts> = settings
+            .formation
+            .iter()
+            .map(|(t, n)| {
+                let counts = DynoCounts {
+                    wanted: *n,
+                    running: 0,
+                };
+                (t.clone(), counts)
+            })
+            .collect();
+        for dyno in dynos.iter().filter(|d| d.running) {
+            counts.entry(dyno.process_type.clone()).or_default().running += 1;
+        }
+        return output::print_json(&AppInfoJson {
+            name: app.name.to_string(),
+            owner: settings.owner,
+            web_url: ctx.settings.app_url(&app.name),
+            git_url: git_url(ctx, &app.name),
+            release: release.as_ref().map(|r| {
+                serde_json::json!({
+                    "version": r.version,
+                    "description": r.description,
+                    "created_at": r.created_at,
+                    "commit": r.commit,
+                })
+            }),
+            dynos: counts,
+            addons: release.map(|r| r.addons).unwrap_or_default(),
+            domains: settings.domains,
+        });
+    }
     output::header(app.name.as_str());
     println!("Git URL:  {}", git_url(ctx, &app.name));
     println!("Web URL:  {}", ctx.settings.app_url(&app.name));

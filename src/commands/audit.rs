@@ -20,7 +20,7 @@ pub fn changes_something(command: &Command) -> bool {
     !matches!(
         command,
         Command::Apps { .. }
-            | Command::AppsInfo
+            | Command::AppsInfo { .. }
             | Command::Access { .. }
             | Command::Open
             | Command::Config { .. }

@@ -212,7 +212,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
     match command {
         Command::Apps { all, format } => apps::list(ctx, all, format),
         Command::AppsCreate { name } => apps::create(ctx, name),
-        Command::AppsInfo => apps::info(ctx),
+        Command::AppsInfo { format } => apps::info(ctx, format),
         Command::AppsDestroy { confirm } => apps::destroy(ctx, confirm),
         Command::AppsTransfer { user } => access::transfer(ctx, &user),
         Command::Access { format } => access::list(ctx, format),
