@@ -134,7 +134,9 @@ fn the_client_finds_server_and_app_in_the_deploy_remote() {
         "{}",
         text(&unknown)
     );
-    let usage = output(client(&["ps:scale"]));
+    // A missing argument is a usage error (`ps:scale` alone now shows the
+    // formation, #21).
+    let usage = output(client(&["ps:resize"]));
     assert_eq!(usage.status.code(), Some(2), "{}", text(&usage));
     let typo = output(client(&["ps:scal", "web=1"]));
     assert_eq!(typo.status.code(), Some(2));

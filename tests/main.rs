@@ -18,6 +18,7 @@ mod dynos;
 mod failures;
 mod generated;
 mod habits;
+mod into_dyno;
 mod lang_node;
 mod lang_python_go_rust;
 mod lang_ruby_php;

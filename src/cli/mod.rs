@@ -223,6 +223,55 @@ pub enum Command {
         target: String,
     },
 
+    /// Run a command (default: a shell) inside a running dyno, with its config vars.
+    #[command(name = "ps:exec")]
+    PsExec {
+        /// The dyno.
+        #[arg(short = 'd', long, default_value = "web.1", value_name = "DYNO")]
+        dyno: String,
+        /// The command and its arguments (default: `bash`).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<String>,
+    },
+    /// Copy a file out of a running dyno: to a file of its name here, or `-o FILE`.
+    #[command(name = "ps:copy")]
+    PsCopy {
+        /// The file in the dyno (relative to `/app`).
+        #[arg(value_name = "PATH")]
+        path: String,
+        /// The dyno.
+        #[arg(short = 'd', long, default_value = "web.1", value_name = "DYNO")]
+        dyno: String,
+        /// Where to write it (`-` for stdout; default: its name, here).
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Forward a port on this machine's loopback to a port inside a running dyno.
+    #[command(name = "ps:forward")]
+    PsForward {
+        /// The port inside the dyno.
+        #[arg(value_name = "PORT")]
+        port: u16,
+        /// The dyno.
+        #[arg(short = 'd', long, default_value = "web.1", value_name = "DYNO")]
+        dyno: String,
+        /// The local port (default: the same).
+        #[arg(short = 'p', long = "local-port", value_name = "PORT")]
+        local_port: Option<u16>,
+    },
+    /// Connect stdin and stdout to a port inside a dyno (what `ps:forward` runs over SSH).
+    #[command(name = "ps:connect", hide = true)]
+    PsConnect {
+        #[arg(value_name = "PORT")]
+        port: u16,
+        #[arg(short = 'd', long, value_name = "DYNO")]
+        dyno: String,
+    },
+
     /// Run a one-off command in a new dyno, attached to this terminal
     /// (`run bash`, `run python manage.py migrate`, `run worker --once`).
     #[command(name = "run")]

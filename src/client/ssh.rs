@@ -167,6 +167,17 @@ pub fn quiet(server: &Server, words: &[String]) -> Option<String> {
 }
 
 /// `ssh [-p PORT] -t|-T -o … -- DESTINATION 'word' 'word'…`
+/// `ssh` running the paas command `words` with stdin and stdout piped, for
+/// a byte stream both ways (`ps:forward`'s connections); stderr is this
+/// side's.
+pub fn spawn_stream(server: &Server, words: &[String]) -> Result<std::process::Child> {
+    ssh_command(server, words, false, &[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|err| Error::new("could not run `ssh`").cause(err))
+}
+
 fn ssh_command(server: &Server, words: &[String], terminal: bool, options: &[&str]) -> Process {
     let command_line: Vec<String> = words.iter().map(|w| quote_word(w)).collect();
     let mut ssh = ssh_process();

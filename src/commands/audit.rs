@@ -26,6 +26,7 @@ pub fn changes_something(command: &Command) -> bool {
             | Command::Config { .. }
             | Command::ConfigGet { .. }
             | Command::Ps { .. }
+            | Command::PsCopy { .. }
             | Command::Builds { .. }
             | Command::BuildsOutput { .. }
             | Command::Buildpacks

@@ -77,6 +77,56 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             }
             client::call(server, &words, Io::Stdin(key)).map(drop)
         }
+        Command::PsCopy { path, dyno, output } => {
+            let Some(app) = app.or(inferred_app) else {
+                return Err(Error::new("no app given").hint("name it with `-a APP`"));
+            };
+            words.extend([format!("--app={app}"), "ps:copy".into(), path.clone()]);
+            words.extend(["-d".into(), dyno.clone()]);
+            copy_to_file(server, &words, path, output.as_deref())
+        }
+        Command::PsForward {
+            port,
+            dyno,
+            local_port,
+        } => {
+            let Some(app) = app.or(inferred_app) else {
+                return Err(Error::new("no app given").hint("name it with `-a APP`"));
+            };
+            words.extend([
+                format!("--app={app}"),
+                "ps:connect".into(),
+                port.to_string(),
+            ]);
+            words.extend(["-d".into(), dyno.clone()]);
+            let listener = super::ps_exec::listen(local_port.unwrap_or(*port))?;
+            crate::say!(
+                "Forwarding 127.0.0.1:{} to port {port} of {dyno} on {app}; Ctrl-C stops",
+                local_port.unwrap_or(*port)
+            );
+            for client in listener.incoming().flatten() {
+                let mut ssh = client::spawn_stream(server, &words)?;
+                let (Some(mut to_dyno), Some(mut from_dyno)) =
+                    (ssh.stdin.take(), ssh.stdout.take())
+                else {
+                    continue;
+                };
+                let (Ok(mut reader), Ok(mut writer)) = (client.try_clone(), client.try_clone())
+                else {
+                    continue;
+                };
+                std::thread::spawn(move || {
+                    super::ps_exec::pump(&mut reader, &mut to_dyno);
+                    drop(to_dyno);
+                });
+                std::thread::spawn(move || {
+                    super::ps_exec::pump(&mut from_dyno, &mut writer);
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    let _ = ssh.wait();
+                });
+            }
+            Ok(())
+        }
         Command::ConfigEdit => {
             let Some(app) = app.or(inferred_app) else {
                 return Err(Error::new("no app given").hint("name it with `-a APP`"));
@@ -146,6 +196,51 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
     }
 }
 
+/// `ps:copy`'s bytes into `output` (default: the file's name, here; `-`:
+/// stdout), never over a file that is there.
+fn copy_to_file(
+    server: &Server,
+    words: &[String],
+    path: &str,
+    output: Option<&std::path::Path>,
+) -> Result<()> {
+    let target = match output {
+        Some(p) if p == std::path::Path::new("-") => {
+            return client::call(server, words, Io::Download).map(drop)
+        }
+        Some(p) => p.to_path_buf(),
+        None => std::path::Path::new(path)
+            .file_name()
+            .map(std::path::PathBuf::from)
+            .ok_or_else(|| Error::new(format!("`{path}` names no file")))?,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&target)
+        .map_err(|err| {
+            Error::new(format!("cannot write `{}`", target.display()))
+                .cause(err)
+                .hint("name another file with `-o FILE`")
+        })?;
+    let mut ssh = client::spawn_stream(server, words)?;
+    drop(ssh.stdin.take());
+    let copied = std::io::copy(ssh.stdout.as_mut().expect("piped"), &mut file);
+    let status = ssh
+        .wait()
+        .map_err(|err| Error::unexpected("waiting for `ssh`").cause(err))?;
+    if !status.success() || copied.is_err() {
+        let _ = std::fs::remove_file(&target);
+        return Err(Error::exit(status.code().unwrap_or(1).clamp(1, 255) as u8));
+    }
+    crate::say!(
+        "Copied {path} from the dyno to {} ({})",
+        target.display(),
+        crate::slug::human_size(copied.unwrap_or(0))
+    );
+    Ok(())
+}
+
 /// `run` and `logs --tail` get a terminal on the server when this side has
 /// one, and so does what asks for a confirmation not given (`--confirm`).
 fn needs_terminal(command: &Command) -> bool {
@@ -157,6 +252,7 @@ fn needs_terminal(command: &Command) -> bool {
         | Command::PgBackupsRestore { confirm, .. }
         | Command::PgBackupsDelete { confirm, .. } => confirm.is_none(),
         Command::Run { command } => !command.no_tty,
+        Command::PsExec { .. } => true,
         Command::PgPsql { command, .. } | Command::RedisCli { command, .. } => command.is_none(),
         Command::Logs { tail, .. } => *tail,
         Command::RunDetached { tail, .. } => *tail,
@@ -167,7 +263,7 @@ fn needs_terminal(command: &Command) -> bool {
 /// Commands that take input: a one-off's stdin, `config:set` lines.
 fn reads_stdin(command: &Command) -> bool {
     match command {
-        Command::Run { .. } => true,
+        Command::Run { .. } | Command::PsExec { .. } => true,
         Command::PgPsql { command, .. } | Command::RedisCli { command, .. } => command.is_none(),
         Command::ConfigSet { pairs } => pairs.is_empty(),
         Command::CertsAdd { cert, .. } => cert.is_none(),

@@ -19,6 +19,7 @@ mod logs;
 mod maintenance;
 mod pg;
 mod ps;
+mod ps_exec;
 mod redis;
 mod releases;
 mod run;
@@ -234,6 +235,14 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::PsStopTimeout { seconds } => ps::stop_timeout(ctx, seconds),
         Command::PsStart { process_type } => ps::start(ctx, &process_type),
         Command::PsAutosleep { after, off } => ps::autosleep(ctx, after.as_deref(), off.is_some()),
+        Command::PsExec { dyno, command } => ps_exec::exec(ctx, &dyno, &command),
+        Command::PsCopy { path, dyno, .. } => ps_exec::copy(ctx, &dyno, &path),
+        Command::PsForward {
+            port,
+            dyno,
+            local_port,
+        } => ps_exec::forward(ctx, &dyno, port, local_port),
+        Command::PsConnect { port, dyno } => ps_exec::connect(ctx, &dyno, port),
         Command::Run { command } => run::attached(ctx, &command),
         Command::RunDetached { tail, command } => run::detached(ctx, &command, tail),
         Command::RunStop { dyno } => run::stop(ctx, &dyno),

@@ -144,7 +144,15 @@ pub trait Runtime {
     fn is_listening(&self, dyno: &Dyno, port: u16) -> Result<bool>;
     /// A connection to the web dyno's `$PORT`, as the router makes it, for
     /// an HTTP health check.
-    fn connect_web(&self, dyno: &Dyno, timeout: Duration) -> Result<std::net::TcpStream>;
+    fn connect_web(&self, dyno: &Dyno, timeout: Duration) -> Result<std::net::TcpStream> {
+        self.connect(dyno, DYNO_PORT, timeout)
+    }
+    /// A connection to `port` on the dyno's own loopback (`ps:forward`).
+    fn connect(&self, dyno: &Dyno, port: u16, timeout: Duration) -> Result<std::net::TcpStream>;
+    /// Runs a command inside a running dyno with its config vars, attached
+    /// to this process's stdin and stdout (a terminal if `tty`): `ps:exec`,
+    /// `ps:copy`. Returns its exit status.
+    fn exec_attached(&self, dyno: &Dyno, command: &[String], tty: bool) -> Result<i32>;
     /// Whether the dyno is still running, and its exit code if not.
     fn status(&self, dyno: &Dyno) -> Result<(bool, i32)>;
     /// Runs a command inside a running dyno with its config vars, as a

@@ -173,14 +173,14 @@ pub fn serve_helper(socket: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Answers a daemon connection's one question, a dyno's `PID INODE` on a
-/// line: `+` with the socket; `-` when the dyno refused (it does not
+/// Answers a daemon connection's one question, a dyno's `PID INODE` and
+/// the port (`$PORT` when left out) on a line: `+` with the socket; `-` when the dyno refused (it does not
 /// listen, or is gone); `?` for anything else.
 fn answer(daemon: UnixStream) -> io::Result<()> {
     let mut line = String::new();
     BufReader::new(&daemon).read_line(&mut line)?;
     let connected = match parse_question(&line) {
-        Some(netns) => connect_inside(netns),
+        Some((netns, port)) => connect_inside(netns, port),
         None => Err(io::ErrorKind::InvalidInput.into()),
     };
     match connected {
@@ -197,16 +197,23 @@ fn refused(err: &io::Error) -> bool {
     )
 }
 
-fn question(netns: NetnsRef) -> String {
-    format!("{} {}\n", netns.pid, netns.inode)
+fn question(netns: NetnsRef, port: u16) -> String {
+    format!("{} {} {port}\n", netns.pid, netns.inode)
 }
 
-fn parse_question(line: &str) -> Option<NetnsRef> {
-    let (pid, inode) = line.trim().split_once(' ')?;
-    Some(NetnsRef {
-        pid: pid.parse().ok()?,
-        inode: inode.parse().ok()?,
-    })
+/// `PID INODE [PORT]`: a helper of this version answers a daemon of the
+/// one before, which asks for `$PORT` without naming it.
+fn parse_question(line: &str) -> Option<(NetnsRef, u16)> {
+    let mut words = line.split_whitespace();
+    let netns = NetnsRef {
+        pid: words.next()?.parse().ok()?,
+        inode: words.next()?.parse().ok()?,
+    };
+    let port = match words.next() {
+        Some(port) => port.parse().ok().filter(|p| *p > 0)?,
+        None => DYNO_PORT,
+    };
+    words.next().is_none().then_some((netns, port))
 }
 
 /// The network namespace `netns` names, if its process still has it: a
@@ -223,14 +230,14 @@ fn open_netns(netns: NetnsRef) -> io::Result<File> {
 /// namespace. On a thread of its own: a thread that entered a namespace
 /// cannot come back (that takes rights outside podman's user namespace),
 /// so it ends.
-fn connect_inside(netns: NetnsRef) -> io::Result<std::net::TcpStream> {
+fn connect_inside(netns: NetnsRef, port: u16) -> io::Result<std::net::TcpStream> {
     std::thread::spawn(move || {
         let netns = open_netns(netns)?;
         // SAFETY: setns on an open namespace file; only this thread moves.
         if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        let address = SocketAddr::from(([127, 0, 0, 1], DYNO_PORT));
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
         let dyno = std::net::TcpStream::connect_timeout(&address, CONNECT_TIMEOUT)?;
         dyno.set_nodelay(true)?;
         Ok(dyno)
@@ -362,7 +369,9 @@ impl DynoConnector {
     async fn connect(&self, netns: NetnsRef) -> io::Result<tokio::net::TcpStream> {
         let mut helper = self.helper().await?;
         let asked = tokio::time::timeout(ANSWER_TIMEOUT, async {
-            helper.write_all(question(netns).as_bytes()).await?;
+            helper
+                .write_all(question(netns, DYNO_PORT).as_bytes())
+                .await?;
             loop {
                 helper.readable().await?;
                 let raw = helper.as_raw_fd();
@@ -385,12 +394,13 @@ impl DynoConnector {
 pub fn connect_dyno_blocking(
     socket: &Path,
     netns: NetnsRef,
+    port: u16,
     timeout: Duration,
 ) -> io::Result<std::net::TcpStream> {
     let helper = UnixStream::connect(socket)
         .map_err(|err| io::Error::new(io::ErrorKind::NotConnected, err))?;
     helper.set_read_timeout(Some(timeout.min(ANSWER_TIMEOUT)))?;
-    (&helper).write_all(question(netns).as_bytes())?;
+    (&helper).write_all(question(netns, port).as_bytes())?;
     Ok(std::net::TcpStream::from(receive_fd(helper.as_raw_fd())?))
 }
 
@@ -441,8 +451,11 @@ mod tests {
             .unwrap()
             .ino();
         let ours = NetnsRef { pid, inode };
-        assert_eq!(parse_question(&question(ours)), Some(ours));
+        assert_eq!(parse_question(&question(ours, 8080)), Some((ours, 8080)));
+        let older = format!("{} {}\n", ours.pid, ours.inode);
+        assert_eq!(parse_question(&older), Some((ours, DYNO_PORT)));
         assert_eq!(parse_question("12\n"), None);
+        assert_eq!(parse_question(&format!("{} {} 0\n", pid, inode)), None);
         assert!(open_netns(ours).is_ok());
         // The pid now runs in another namespace: as good as gone.
         let reused = NetnsRef {

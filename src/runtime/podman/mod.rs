@@ -472,11 +472,12 @@ impl Runtime for Podman {
         }))
     }
 
-    fn connect_web(&self, dyno: &Dyno, timeout: Duration) -> Result<std::net::TcpStream> {
+    fn connect(&self, dyno: &Dyno, port: u16, timeout: Duration) -> Result<std::net::TcpStream> {
         let netns = dyno
             .netns
             .ok_or_else(|| Error::new(format!("{} is not running", dyno.name())))?;
-        super::netns::connect_dyno_blocking(&self.connector_socket, netns, timeout).map_err(|err| {
+        let connector = &self.connector_socket;
+        super::netns::connect_dyno_blocking(connector, netns, port, timeout).map_err(|err| {
             Error::new(match err.kind() {
                 std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
                 std::io::ErrorKind::NotConnected => {
@@ -498,6 +499,22 @@ impl Runtime for Podman {
             .arg("check")
             .args(command);
         super::output_within(process, timeout)
+    }
+
+    fn exec_attached(&self, dyno: &Dyno, command: &[String], tty: bool) -> Result<i32> {
+        let mut process = self::command();
+        process.args(["exec", "--interactive"]);
+        if tty {
+            process.arg("--tty");
+        }
+        process
+            .arg(&dyno.id)
+            .args(["bash", "-c", ENTRYPOINT, "exec"])
+            .args(command);
+        let status = process
+            .status()
+            .context(|| "running `podman exec`".into())?;
+        Ok(status.code().unwrap_or(128))
     }
 
     fn oom_killed(&self, dyno: &Dyno) -> bool {
