@@ -822,8 +822,15 @@ pub struct LocalRunArgs {
     /// Set `PORT` to this.
     #[arg(short, long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
-    #[command(flatten)]
-    pub command: OneOffCommand,
+    /// The command; a Procfile type runs that type's command. Options
+    /// after its first word are the command's.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub words: Vec<String>,
 }
 
 /// The words of a one-off dyno's command (`run`, `run:detached`).

@@ -1,19 +1,22 @@
 //! `.env` files as `paas local` reads them: the rules of Ruby's dotenv
 //! (bkeepers/dotenv, which foreman loaded its `.env` with), where foreman,
 //! heroku local's node-foreman and dotenv agree, and dotenv's where they
-//! differ:
+//! differ; and what `paas config --shell > .env` writes (values quoted as
+//! a POSIX shell quotes them, `shlex`) reads back unchanged.
 //!
 //! - `KEY=value` lines; blank lines and `#` lines are skipped; `export KEY=value`
 //!   is read as `KEY=value`, and a bare `export KEY` of a key set above is
 //!   allowed; spaces around `=` are allowed.
-//! - An unquoted value is trimmed, ends at an inline comment (` #`, a `#`
-//!   after a space: `PASSWORD=a#b` keeps its `#`), may hold spaces
-//!   (`GREETING=hello world`, as `paas config --shell` prints it), drops the
-//!   backslash of `\x`, and expands `$VAR` and `${VAR}`.
+//! - Unquoted text may hold spaces (`GREETING=hello world`, as foreman and
+//!   dotenv read it), drops the backslash of `\x`, and expands `$VAR` and
+//!   `${VAR}`; trailing blanks go.
 //! - `'single quotes'` keep everything as written.
 //! - `"double quotes"` turn `\n` into a newline, drop the backslash of any
 //!   other `\x` (`\"`, `\\`, `\$`), and expand `$VAR` and `${VAR}`.
-//! - Quoted values may span lines; a comment may follow the closing quote.
+//! - Quoted and unquoted pieces join as in a shell (`"it's "'$5'`), and a
+//!   quoted piece may go on over several lines.
+//! - `#` at the start of a value, or after a blank outside quotes, begins a
+//!   comment (`PASSWORD=a#b` keeps its `#`).
 //! - `$VAR` is the value set above in the same file (or an earlier file),
 //!   else the environment's, else empty.
 //!
@@ -37,12 +40,6 @@ pub enum DotenvError {
         line: usize,
         key: String,
         quote: &'static str,
-    },
-    #[error("line {line}: `{text}` follows the closing quote of `{key}`'s value")]
-    AfterQuote {
-        line: usize,
-        key: String,
-        text: String,
     },
 }
 
@@ -88,49 +85,83 @@ pub fn parse(
             }
             return Err(not_assignment());
         };
-        let value = value.trim_start();
-        let value = match value.chars().next() {
-            Some(quote @ ('\'' | '"')) => {
-                let (body, after) = quoted_value(&value[1..], quote, &lines, &mut next)
-                    .ok_or_else(|| DotenvError::Unclosed {
-                        line: number,
-                        key: key.to_string(),
-                        quote: if quote == '"' { "double" } else { "single" },
-                    })?;
-                let after = after.trim();
-                if !(after.is_empty() || after.starts_with('#')) {
-                    return Err(DotenvError::AfterQuote {
-                        line: next,
-                        key: key.to_string(),
-                        text: quoted(after, SHOWN).into_owned(),
-                    });
-                }
-                if quote == '"' {
-                    interpret(&body, true, vars, environment)
-                } else {
-                    body
-                }
-            }
-            _ => {
-                let end = value
-                    .find(" #")
-                    .into_iter()
-                    .chain(value.find("\t#"))
-                    .min()
-                    .unwrap_or(value.len());
-                interpret(value[..end].trim_end(), false, vars, environment)
-            }
-        };
+        let value = read_value(value.trim_start(), &lines, &mut next, vars, environment).map_err(
+            |quote| DotenvError::Unclosed {
+                line: number,
+                key: key.to_string(),
+                quote: if quote == '"' { "double" } else { "single" },
+            },
+        )?;
         vars.insert(key.to_string(), value);
     }
     Ok(())
+}
+
+/// A value: its quoted and unquoted pieces joined, as a shell joins them,
+/// up to the end of its line or a comment; a quoted piece reads on over the
+/// next lines (`next` moves past them). Fails with the quote never closed.
+fn read_value<'a>(
+    text: &'a str,
+    lines: &[&'a str],
+    next: &mut usize,
+    vars: &BTreeMap<String, String>,
+    environment: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, char> {
+    let mut value = String::new();
+    let mut rest = text;
+    // Blanks outside quotes, kept only if more of the value follows.
+    let mut blanks = String::new();
+    let mut at_start = true;
+    while let Some(c) = rest.chars().next() {
+        if c == ' ' || c == '\t' {
+            blanks.push(c);
+            rest = &rest[1..];
+            continue;
+        }
+        if c == '#' && (at_start || !blanks.is_empty()) {
+            break;
+        }
+        value.push_str(&blanks);
+        blanks.clear();
+        at_start = false;
+        match c {
+            '\'' => {
+                let (body, after) = quoted_piece(&rest[1..], c, lines, next).ok_or(c)?;
+                value.push_str(&body);
+                rest = after;
+            }
+            '"' => {
+                let (body, after) = quoted_piece(&rest[1..], c, lines, next).ok_or(c)?;
+                value.push_str(&interpret(&body, true, vars, environment));
+                rest = after;
+            }
+            _ => {
+                let end = unquoted_end(rest);
+                value.push_str(&interpret(&rest[..end], false, vars, environment));
+                rest = &rest[end..];
+            }
+        }
+    }
+    Ok(value)
+}
+
+/// Where an unquoted piece ends: at a blank or a quote, not escaped by `\`.
+fn unquoted_end(text: &str) -> usize {
+    let mut escaped = false;
+    for (at, c) in text.char_indices() {
+        if !escaped && matches!(c, ' ' | '\t' | '\'' | '"') {
+            return at;
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    text.len()
 }
 
 /// The text between an opening quote (just before `start`) and its closing
 /// one, reading on over the next lines (`next` moves past them) when it is
 /// not on this one; and what follows the closing quote. Inside double
 /// quotes, `\"` does not close.
-fn quoted_value<'a>(
+fn quoted_piece<'a>(
     start: &'a str,
     quote: char,
     lines: &[&'a str],
@@ -270,6 +301,47 @@ mod tests {
     }
 
     #[test]
+    fn a_comment_may_start_the_value() {
+        assert_eq!(one("A=#not a colour"), "");
+        assert_eq!(one("A=   # nothing"), "");
+        assert_eq!(one("A='#ff0000'"), "#ff0000");
+    }
+
+    #[test]
+    fn pieces_join_as_in_a_shell() {
+        assert_eq!(one(r#"A="it's "'$5'"#), "it's $5");
+        assert_eq!(one(r"A='it'\''s'"), "it's");
+        assert_eq!(one(r#"A=pre"fix $NOPE"'post'fix"#), "prefix postfix");
+        assert_eq!(one("A='x' y  # z"), "x y");
+    }
+
+    /// `paas config --shell > .env` (values quoted by shlex) reads back.
+    #[test]
+    fn config_shell_lines_read_back_unchanged() {
+        let values = [
+            "plain",
+            "",
+            "hello world",
+            "it's $5",
+            r"C:\new\dir",
+            "line 1\nline 2",
+            "tab\there",
+            "#hash # and more",
+            "`cmd` $(cmd) ${X}",
+            r#"say "hi""#,
+            "^caret!bang",
+            "a=b,c;d&e|f",
+            "ünïcode ✓",
+            "  padded  ",
+        ];
+        for value in values {
+            let quoted = shlex::try_quote(value).unwrap();
+            let line = format!("KEY={quoted}\n");
+            assert_eq!(read(&line)["KEY"], value, "{line}");
+        }
+    }
+
+    #[test]
     fn quoted_values_may_span_lines() {
         let vars = read("KEY=\"-----BEGIN-----\nabc\n-----END-----\"\nNEXT='a\nb'\nLAST=1\n");
         assert_eq!(vars["KEY"], "-----BEGIN-----\nabc\n-----END-----");
@@ -330,8 +402,8 @@ mod tests {
             "line 2: the double quote opened in the value of `B` is never closed"
         );
         assert_eq!(
-            error("B='x' y"),
-            "line 1: `y` follows the closing quote of `B`'s value"
+            error("B='open"),
+            "line 1: the single quote opened in the value of `B` is never closed"
         );
         assert!(error(&format!("{} words", "x".repeat(100))).contains('…'));
     }

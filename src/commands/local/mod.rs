@@ -69,7 +69,7 @@ pub fn run(args: &LocalRunArgs) -> Result<()> {
         Err(err) if err.kind() == ErrorKind::NotFound => Vec::new(),
         Err(err) => return Err(Error::new("cannot read `Procfile`").cause(err)),
     };
-    let line = command_line(&args.command.words, &procfile);
+    let line = command_line(&args.words, &procfile);
     let mut command = Command::new("/bin/sh");
     command.arg("-c").arg(&line).envs(&env);
     if let Some(port) = args.port {
