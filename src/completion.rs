@@ -209,6 +209,18 @@ pub fn process_types() -> Vec<CompletionCandidate> {
     candidates(types_of_typed_app())
 }
 
+/// Completes `local`: the types of the Procfile here (or `-f`'s), read
+/// from the disk as `local` reads them.
+pub fn procfile_types() -> Vec<CompletionCandidate> {
+    let words = typed_words();
+    let path = option_value(&words, &["-f", "--procfile"]).unwrap_or_else(|| "Procfile".into());
+    let types = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| crate::runtime::procfile::parse_in_order(&text).ok())
+        .unwrap_or_default();
+    candidates(types.into_iter().map(|(name, _)| name.to_string()))
+}
+
 /// Completes `ps:scale`: `web=`, `worker=`.
 pub fn process_type_assignments() -> Vec<CompletionCandidate> {
     candidates(types_of_typed_app().into_iter().map(|t| format!("{t}=")))

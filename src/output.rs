@@ -31,6 +31,11 @@ pub fn set_color(choice: ColorChoice) {
     COLOR.store(on, Ordering::Relaxed);
 }
 
+/// Whether output is coloured, as `set_color` decided.
+pub fn color_on() -> bool {
+    COLOR.load(Ordering::Relaxed)
+}
+
 #[derive(Clone, Copy)]
 pub enum Style {
     Header,

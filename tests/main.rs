@@ -22,6 +22,7 @@ mod into_dyno;
 mod lang_node;
 mod lang_python_go_rust;
 mod lang_ruby_php;
+mod local;
 pub mod router;
 mod runtime;
 mod server;

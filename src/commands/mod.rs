@@ -15,6 +15,7 @@ mod domains;
 mod drains;
 mod forward;
 mod keys;
+mod local;
 mod logs;
 mod maintenance;
 mod pg;
@@ -181,6 +182,9 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
         // Printed by this binary, wherever it runs.
         Command::Completions { shell } => crate::completion::print_registration(shell),
         Command::Manpage => crate::docs::manpage(),
+        // On the laptop, in the app's repository: never sent to a server.
+        Command::Local(args) => local::start(&args),
+        Command::LocalRun(args) => local::run(&args),
         command => {
             if let Some(server) = crate::client::server_for(cli.remote.as_deref(), &root)? {
                 return forward::run(&server, cli.app, &command, args);
@@ -367,6 +371,10 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Hook { name } => deploy::hook(ctx, &name),
         Command::Completions { shell } => crate::completion::print_registration(shell),
         Command::Manpage => crate::docs::manpage(),
+        // Reached over SSH only: it would run commands on the server.
+        Command::Local(_) | Command::LocalRun(_) => Err(Error::new(
+            "`local` and `local:run` run on your machine, in the app's repository, never on a server",
+        )),
         Command::Server(_) | Command::SshCommand { .. } | Command::DynoConnector { .. } => Err(
             Error::unexpected("server commands are dispatched before this point"),
         ),
@@ -540,9 +548,21 @@ mod tests {
     fn commands_reach_apps_only_through_the_access_check() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands");
         let mut unexplained = Vec::new();
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let list = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+            let entries = std::fs::read_dir(dir).unwrap();
+            entries.map(|entry| entry.unwrap().path()).collect()
+        };
+        let mut paths = list(&dir);
+        // A command grown into a folder (`local/`): its files too.
+        for folder in paths.clone().iter().filter(|path| path.is_dir()) {
+            paths.extend(list(folder));
+        }
+        for path in paths.into_iter().filter(|path| path.is_file()) {
+            let file = path
+                .strip_prefix(&dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             if file == "mod.rs" {
                 continue;
             }

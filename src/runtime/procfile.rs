@@ -22,7 +22,14 @@ pub enum ProcfileError {
 
 /// Parses a Procfile. Blank lines and `#` comments are skipped.
 pub fn parse(text: &str) -> Result<BTreeMap<ProcessType, String>, ProcfileError> {
-    let mut processes = BTreeMap::new();
+    Ok(parse_in_order(text)?.into_iter().collect())
+}
+
+/// Parses a Procfile, keeping its order: `paas local` numbers ports by a
+/// type's place in it, as foreman does.
+pub fn parse_in_order(text: &str) -> Result<Vec<(ProcessType, String)>, ProcfileError> {
+    let mut processes = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;
         let trimmed = raw.trim();
@@ -49,15 +56,13 @@ pub fn parse(text: &str) -> Result<BTreeMap<ProcessType, String>, ProcfileError>
                 name: name.to_string(),
             });
         }
-        if processes
-            .insert(name.clone(), command.to_string())
-            .is_some()
-        {
+        if !seen.insert(name.clone()) {
             return Err(ProcfileError::Duplicate {
                 line,
                 name: name.to_string(),
             });
         }
+        processes.push((name, command.to_string()));
     }
     Ok(processes)
 }
@@ -81,6 +86,16 @@ mod tests {
                 .unwrap(),
             "python worker.py"
         );
+    }
+
+    #[test]
+    fn keeps_the_order_of_the_file() {
+        let names: Vec<String> = parse_in_order("worker: a\nweb: b\nclock: c\n")
+            .unwrap()
+            .into_iter()
+            .map(|(name, _)| name.to_string())
+            .collect();
+        assert_eq!(names, ["worker", "web", "clock"]);
     }
 
     #[test]
