@@ -21,12 +21,12 @@ pub use words::{global_option_words, join_namespace, normalize};
     after_help = "Run `paas help COMMAND` for a command's options; `paas ps scale` is `paas ps:scale`."
 )]
 pub struct Cli {
-    /// The state root of the install.
-    #[arg(long, global = true, env = "PAAS_ROOT", default_value = DEFAULT_ROOT, hide_env_values = true)]
+    /// The state root of the install (`paas server …` says where it matters).
+    #[arg(long, global = true, env = "PAAS_ROOT", default_value = DEFAULT_ROOT, hide_env_values = true, hide = true)]
     pub root: PathBuf,
 
     /// The app to act on (default: `PAAS_APP`, else the `deploy` git remote).
-    #[arg(short, long, global = true, env = "PAAS_APP", add = ArgValueCandidates::new(crate::completion::app_names))]
+    #[arg(short, long, global = true, env = "PAAS_APP", hide_env_values = true, add = ArgValueCandidates::new(crate::completion::app_names))]
     pub app: Option<String>,
 
     /// The server to run the command on: a git remote's name or
@@ -63,7 +63,11 @@ pub enum Command {
     },
     /// Create an app (a push to a new name creates it too); from a
     /// repository, adds the `deploy` git remote.
-    #[command(name = "apps:create", visible_alias = "create")]
+    #[command(
+        name = "apps:create",
+        after_help = "EXAMPLES:\n  $ paas apps:create myapp\n  $ git push deploy master        # or just push: a new name makes the app",
+        visible_alias = "create"
+    )]
     AppsCreate {
         /// Lowercase letters, digits and dashes, starting with a letter
         /// (default: a generated name).
@@ -106,7 +110,10 @@ pub enum Command {
         format: Format,
     },
     /// Let a user act on an app as a collaborator (its owner or an admin).
-    #[command(name = "access:add")]
+    #[command(
+        name = "access:add",
+        after_help = "EXAMPLES:\n  $ paas keys:add --user bob bob.pub   # an admin gives bob a key\n  $ paas access:add bob -a myapp"
+    )]
     AccessAdd {
         /// A user with a key on this server.
         user: String,
@@ -147,14 +154,20 @@ pub enum Command {
     ConfigEdit,
     /// Set config vars (`KEY=value …`, or `KEY=value` lines on stdin when
     /// none are given): a new release, and the dynos restart.
-    #[command(name = "config:set", visible_alias = "config:add")]
+    #[command(
+        name = "config:set",
+        after_help = "EXAMPLES:\n  $ paas config:set DEBUG=0 SECRET_KEY=s3cret -a myapp\n  $ paas config --shell -a myapp > .env && paas config:set -a other < .env",
+        visible_alias = "config:add"
+    )]
     ConfigSet {
+        /// The vars to set, `KEY=value` each.
         #[arg(value_name = "KEY=VALUE")]
         pairs: Vec<String>,
     },
     /// Remove config vars: a new release, and the dynos restart.
     #[command(name = "config:unset", visible_alias = "config:remove")]
     ConfigUnset {
+        /// The vars' names.
         #[arg(required = true, value_name = "KEY")]
         keys: Vec<String>,
     },
@@ -167,7 +180,11 @@ pub enum Command {
     },
     /// Scale process types (`web=2 worker=1`, `web+1`, `worker-2`), and size
     /// them (`web=2:standard-2x`); with nothing to change, show the formation.
-    #[command(name = "ps:scale", visible_alias = "scale")]
+    #[command(
+        name = "ps:scale",
+        after_help = "EXAMPLES:\n  $ paas ps:scale web=2 worker=1\n  $ paas ps:scale web+1\n  $ paas ps:scale web=2:standard-2x\n  $ paas ps:scale                 # shows the formation",
+        visible_alias = "scale"
+    )]
     PsScale {
         /// `TYPE=COUNT[:SIZE]`, or `TYPE+N` / `TYPE-N` to add or take dynos.
         #[arg(value_name = "TYPE=COUNT[:SIZE]", add = ArgValueCandidates::new(crate::completion::process_type_assignments))]
@@ -176,6 +193,7 @@ pub enum Command {
     /// Change the size of a process type's dynos (`web=standard-2x`).
     #[command(name = "ps:resize")]
     PsResize {
+        /// A process type and its new size, `TYPE=SIZE` each (`web=standard-2x`).
         #[arg(required = true, value_name = "TYPE=SIZE")]
         changes: Vec<String>,
     },
@@ -190,18 +208,21 @@ pub enum Command {
     /// (the formation starts a new one).
     #[command(name = "ps:stop")]
     PsStop {
+        /// A process type (`worker`) or one dyno (`web.1`).
         #[arg(value_name = "TYPE|DYNO", add = ArgValueCandidates::new(crate::completion::process_types))]
         target: String,
     },
     /// Start a process type stopped with `ps:stop`, at its previous scale.
     #[command(name = "ps:start")]
     PsStart {
+        /// The process type stopped with `ps:stop`.
         #[arg(value_name = "TYPE", add = ArgValueCandidates::new(crate::completion::process_types))]
         process_type: String,
     },
     /// Show or set the seconds a stopping dyno gets between SIGTERM and SIGKILL (default 30).
     #[command(name = "ps:stop-timeout")]
     PsStopTimeout {
+        /// Seconds between SIGTERM and SIGKILL; shows the current one if omitted.
         #[arg(value_name = "SECONDS")]
         seconds: Option<u64>,
     },
@@ -213,18 +234,23 @@ pub enum Command {
         /// Idle time before sleeping: `90s`, `30m`, `2h`.
         #[arg(long, value_name = "DURATION", conflicts_with = "off")]
         after: Option<String>,
+        /// `off` to keep the web dynos running.
         #[arg(value_name = "off", value_parser = ["off"])]
         off: Option<String>,
     },
     /// Like `ps:stop`, with SIGKILL at once instead of SIGTERM.
     #[command(name = "ps:kill")]
     PsKill {
+        /// A process type (`worker`) or one dyno (`web.1`).
         #[arg(value_name = "TYPE|DYNO", add = ArgValueCandidates::new(crate::completion::process_types))]
         target: String,
     },
 
     /// Run a command (default: a shell) inside a running dyno, with its config vars.
-    #[command(name = "ps:exec")]
+    #[command(
+        name = "ps:exec",
+        after_help = "EXAMPLES:\n  $ paas ps:exec                  # a shell in web.1\n  $ paas ps:exec -d worker.1 -- ps aux"
+    )]
     PsExec {
         /// The dyno.
         #[arg(short = 'd', long, default_value = "web.1", value_name = "DYNO")]
@@ -274,7 +300,10 @@ pub enum Command {
 
     /// Run a one-off command in a new dyno, attached to this terminal
     /// (`run bash`, `run python manage.py migrate`, `run worker --once`).
-    #[command(name = "run")]
+    #[command(
+        name = "run",
+        after_help = "EXAMPLES:\n  $ paas run bash\n  $ paas run python manage.py migrate -a myapp\n  $ paas run -s standard-2x -e 'BATCH=1' -- ./job.sh --all"
+    )]
     Run {
         #[command(flatten)]
         command: OneOffCommand,
@@ -291,6 +320,7 @@ pub enum Command {
     /// Stop a one-off dyno (`run.1`).
     #[command(name = "run:stop")]
     RunStop {
+        /// The one-off dyno (`run.1`).
         #[arg(value_name = "DYNO")]
         dyno: String,
     },
@@ -306,6 +336,7 @@ pub enum Command {
     /// Show what a build printed (default: the latest).
     #[command(name = "builds:output")]
     BuildsOutput {
+        /// The build number (`3`); the latest if omitted.
         #[arg(value_name = "BUILD")]
         build: Option<String>,
     },
@@ -317,6 +348,7 @@ pub enum Command {
     /// a git URL (`https://host/bp.git#ref`) or a `.tgz` URL.
     #[command(name = "buildpacks:set")]
     BuildpacksSet {
+        /// A shipped buildpack (`python`), a git URL (`https://…/x.git#v1`) or a `.tgz` URL.
         #[arg(value_name = "BUILDPACK")]
         buildpack: String,
         /// Replace the buildpack at this position (1 is first; default 1).
@@ -326,6 +358,7 @@ pub enum Command {
     /// Add a buildpack: builds run each in order (multi-buildpack).
     #[command(name = "buildpacks:add")]
     BuildpacksAdd {
+        /// A shipped buildpack (`python`), a git URL (`https://…/x.git#v1`) or a `.tgz` URL.
         #[arg(value_name = "BUILDPACK")]
         buildpack: String,
         /// Insert at this position (1 is first; default last).
@@ -335,6 +368,7 @@ pub enum Command {
     /// Remove a buildpack, by name or URL or by position.
     #[command(name = "buildpacks:remove")]
     BuildpacksRemove {
+        /// The buildpack to remove, as `buildpacks` lists it.
         #[arg(value_name = "BUILDPACK")]
         buildpack: Option<String>,
         #[arg(short, long)]
@@ -373,7 +407,10 @@ pub enum Command {
         release: Option<String>,
     },
     /// Roll back to an earlier release (a new release with its slug and config).
-    #[command(name = "releases:rollback")]
+    #[command(
+        name = "releases:rollback",
+        after_help = "EXAMPLES:\n  $ paas releases:rollback        # to the release before the current one\n  $ paas releases:rollback v12"
+    )]
     ReleasesRollback {
         /// `v<N>`; the one before the current release if omitted.
         #[arg(value_name = "VERSION")]
@@ -381,7 +418,10 @@ pub enum Command {
     },
 
     /// Show the app's logs.
-    #[command(name = "logs")]
+    #[command(
+        name = "logs",
+        after_help = "EXAMPLES:\n  $ paas logs -t\n  $ paas logs -n 500 -p web\n  $ paas logs -s heroku -d web.1"
+    )]
     Logs {
         /// How many lines to show.
         #[arg(short = 'n', long, default_value_t = 100)]
@@ -403,6 +443,7 @@ pub enum Command {
     /// Show or set how many MB of log stream the app keeps on disk (default 64).
     #[command(name = "logs:limit")]
     LogsLimit {
+        /// MB of log stream to keep; shows the current limit if omitted.
         #[arg(value_name = "MB")]
         megabytes: Option<u64>,
     },
@@ -414,14 +455,19 @@ pub enum Command {
         format: Format,
     },
     /// Send a hostname of your own to the app (point its DNS at the server).
-    #[command(name = "domains:add")]
+    #[command(
+        name = "domains:add",
+        after_help = "EXAMPLES:\n  $ paas domains:add www.example.com\n  $ paas certs:auto:enable        # then a certificate by ACME"
+    )]
     DomainsAdd {
+        /// The hostname (`www.example.com`) to route to the app.
         #[arg(value_name = "HOSTNAME")]
         hostname: String,
     },
     /// Stop sending a custom hostname to the app.
     #[command(name = "domains:remove")]
     DomainsRemove {
+        /// The hostname to stop routing to the app.
         #[arg(value_name = "HOSTNAME")]
         hostname: String,
     },
@@ -432,6 +478,7 @@ pub enum Command {
     /// (point a wildcard DNS record `*.DOMAIN` at the server). Admins only.
     #[command(name = "domains:set-global")]
     DomainsSetGlobal {
+        /// The domain apps answer under (`apps.example.com` makes `APP.apps.example.com`).
         #[arg(value_name = "DOMAIN")]
         domain: String,
     },
@@ -460,6 +507,7 @@ pub enum Command {
     /// Redirect plain HTTP requests to HTTPS (`on`), or stop (`off`); shows the setting without one.
     #[command(name = "certs:redirect")]
     CertsRedirect {
+        /// `on` to redirect plain HTTP to HTTPS, `off` to serve both.
         #[arg(value_name = "on|off", value_parser = ["on", "off"])]
         state: Option<String>,
     },
@@ -485,8 +533,10 @@ pub enum Command {
     /// new dyno crashes in it (default off: it returns once traffic moved).
     #[command(name = "checks:set")]
     ChecksSet {
+        /// What to set: `uptime` or `wait`.
         #[arg(value_name = "KEY", value_parser = ["uptime", "wait"])]
         key: String,
+        /// Its value: seconds for `uptime`, `on` or `off` for `wait`.
         #[arg(value_name = "VALUE")]
         value: String,
         /// The install's default, for apps that set none (admins only).
@@ -529,10 +579,16 @@ pub enum Command {
     /// Forward the app's log stream: `syslog://host:port`, `syslog+tls://host:port`, or
     /// `https://[user:password@]host/path` (logplex batches, as Heroku posts them).
     #[command(name = "drains:add")]
-    DrainsAdd { url: String },
+    DrainsAdd {
+        /// Where to send the log stream: `syslog://HOST:PORT`, `syslog+tls://…` or `https://…`.
+        url: String,
+    },
     /// Stop forwarding to a drain.
     #[command(name = "drains:remove")]
-    DrainsRemove { url: String },
+    DrainsRemove {
+        /// The drain, as `drains` lists it.
+        url: String,
+    },
 
     /// List add-ons: the app's, or every add-on on the server without `-a`.
     #[command(name = "addons")]
@@ -541,7 +597,11 @@ pub enum Command {
         format: Format,
     },
     /// Create a PostgreSQL or Redis add-on and attach it to the app.
-    #[command(name = "addons:create", disable_version_flag = true)]
+    #[command(
+        name = "addons:create",
+        after_help = "EXAMPLES:\n  $ paas addons:create postgres\n  $ paas addons:create redis --as CACHE -a myapp",
+        disable_version_flag = true
+    )]
     AddonsCreate {
         /// `postgres` or `redis` (`heroku-postgresql` and `heroku-redis` work too)
         service: String,
@@ -561,12 +621,14 @@ pub enum Command {
     /// Show an add-on: service, version, status, attachments.
     #[command(name = "addons:info")]
     AddonsInfo {
+        /// The add-on (`postgres-brave-4821`).
         #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
         addon: String,
     },
     /// Attach an existing add-on to another app (a shared database).
     #[command(name = "addons:attach")]
     AddonsAttach {
+        /// The add-on (`postgres-brave-4821`).
         #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
         addon: String,
         /// The attachment name: sets `NAME_URL`
@@ -583,6 +645,7 @@ pub enum Command {
     /// Destroy an add-on and its data, backups included.
     #[command(name = "addons:destroy")]
     AddonsDestroy {
+        /// The add-on (`postgres-brave-4821`).
         #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
         addon: String,
         /// The name of the app the add-on was created for
@@ -595,6 +658,7 @@ pub enum Command {
     /// Publish an add-on on the server's loopback (for tunnels and admin tools).
     #[command(name = "addons:expose")]
     AddonsExpose {
+        /// The add-on (`postgres-brave-4821`).
         #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
         addon: String,
         /// The port on 127.0.0.1 (default: the service's own, 5432 or 6379)
@@ -604,6 +668,7 @@ pub enum Command {
     /// Stop publishing an add-on on the server's loopback.
     #[command(name = "addons:unexpose")]
     AddonsUnexpose {
+        /// The add-on (`postgres-brave-4821`).
         #[arg(value_name = "ADDON", add = ArgValueCandidates::new(crate::completion::addon_names))]
         addon: String,
     },
@@ -683,6 +748,7 @@ pub enum Command {
     /// Show a backup: time, size, SHA-256.
     #[command(name = "pg:backups:info")]
     PgBackupsInfo {
+        /// The backup (`b003`); the latest if omitted.
         #[arg(value_name = "BACKUP")]
         backup: Option<String>,
         #[command(flatten)]
@@ -691,6 +757,7 @@ pub enum Command {
     /// Delete a backup.
     #[command(name = "pg:backups:delete")]
     PgBackupsDelete {
+        /// The backup (`b003`).
         #[arg(value_name = "BACKUP")]
         backup: String,
         #[command(flatten)]
@@ -760,6 +827,7 @@ pub enum Command {
     /// Remove an SSH key, by fingerprint (`SHA256:…`) or comment.
     #[command(name = "keys:remove")]
     KeysRemove {
+        /// The key's fingerprint (`SHA256:…`) or comment.
         #[arg(value_name = "KEY")]
         key: String,
     },
@@ -779,6 +847,7 @@ pub enum Command {
     /// Print the shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(name = "completions")]
     Completions {
+        /// The shell: `bash`, `zsh` or `fish`.
         #[arg(value_enum)]
         shell: crate::completion::Shell,
     },
@@ -912,6 +981,9 @@ pub struct OneOffCommand {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(
+    after_help = "Each takes `--root DIR` (or `PAAS_ROOT`): the install's state root, /var/lib/paas unless installed elsewhere."
+)]
 pub enum ServerCommand {
     /// Install paas on this machine (as root); running it again repairs and changes nothing else.
     Install(Box<InstallArgs>),
@@ -1122,5 +1194,67 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    use super::*;
+
+    /// Every positional argument of every command says what it is (#21).
+    #[test]
+    fn every_positional_argument_is_described() {
+        let mut missing = Vec::new();
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_positionals() {
+                if arg.get_help().is_none() && !arg.is_hide_set() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if !sub.is_hide_set() {
+                    walk(sub, &format!("{path} {}", sub.get_name()), missing);
+                }
+            }
+        }
+        walk(&Cli::command(), "paas", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "positional arguments without help:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    /// The commands people type most show examples, as Heroku's do.
+    #[test]
+    fn common_commands_show_examples() {
+        let cli = Cli::command();
+        for name in [
+            "apps:create",
+            "config:set",
+            "ps:scale",
+            "run",
+            "logs",
+            "releases:rollback",
+            "addons:create",
+            "domains:add",
+            "access:add",
+            "ps:exec",
+        ] {
+            let command = cli.find_subcommand(name).expect(name);
+            let after = command
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(after.starts_with("EXAMPLES:\n  $ paas "), "{name}: {after}");
+        }
+        // `--root` is for the server's own commands: not in an app command's help.
+        let help = |words: &[&str]| {
+            let words = std::iter::once("paas").chain(words.iter().copied());
+            Cli::try_parse_from(words).unwrap_err().to_string()
+        };
+        let run = help(&["run", "--help"]);
+        assert!(run.contains("--app") && !run.contains("--root"), "{run}");
+        assert!(help(&["server", "--help"]).contains("--root DIR"));
     }
 }
