@@ -51,6 +51,30 @@ pub fn old_slugs(app: &AppDir, keep_unpacked: Option<&HashSet<String>>) -> usize
     crate::slug::prune(&app.slugs_dir(), &keep, keep_unpacked.unwrap_or(&keep))
 }
 
+/// Why a push may not start: where builds and images go has less free
+/// space than the install wants a push to have (`--min-free-disk`).
+pub fn short_of_space(root: &Root, settings: &Settings) -> Option<crate::error::Error> {
+    let wanted = settings.min_free_bytes();
+    let storage = crate::runtime::podman::storage_dir();
+    let size = crate::slug::human_size;
+    let (path, free) = [root.path.as_path(), storage.as_path()]
+        .into_iter()
+        .filter_map(|path| Some((path, state::free_bytes(path)?)))
+        .find(|(_, free)| *free < wanted)?;
+    Some(
+        crate::error::Error::new(format!(
+            "the disk is too full for a push: `{}` has {} free, and a push needs {}",
+            path.display(),
+            size(free),
+            size(wanted)
+        ))
+        .hint(format!(
+            "nothing was written and the running release is untouched. {}",
+            crate::error::DISK_FULL_HINT
+        )),
+    )
+}
+
 /// Prunes every app (each under its lock: a deploy under way finishes
 /// first), then the runtime's containers and images.
 pub fn everything(root: &Root, settings: &Settings, runtime: &dyn Runtime) -> Result<Pruned> {

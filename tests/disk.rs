@@ -115,6 +115,51 @@ fn a_full_disk_fails_a_change_clearly_and_the_old_release_keeps_serving() {
     assert_eq!(server.get("packed", "/").0, 200);
     // With the space back, the same commit deploys.
     repo.push_ok();
+
+    // With a minimum set, a push onto a disk short of it is refused before
+    // git writes anything.
+    server.install(&["--min-free-disk", "16"]);
+    repo.write("NOTES", "another change\n");
+    repo.commit("another change");
+    let objects = || walk_size(&server.root.path().join("apps/packed/repo.git/objects"));
+    let before = objects();
+    server.fill_disk(&filler, 8 << 20);
+    let status = text(&server.local(&["server", "status"]));
+    assert!(
+        status.contains("broken  disk: ") && status.contains("pushes are refused below 16.0 MB"),
+        "{status}"
+    );
+    assert!(
+        status.contains("disk use by app:") && status.lines().any(|l| l.starts_with("packed ")),
+        "{status}"
+    );
+    let pushed = repo.push();
+    std::fs::remove_file(&filler).unwrap();
+    let said = text(&pushed);
+    assert!(!pushed.status.success(), "{said}");
+    assert!(
+        said.contains("the disk is too full for a push")
+            && said.contains("a push needs 16.0 MB")
+            && said.contains("paas server prune"),
+        "{said}"
+    );
+    assert_eq!(objects(), before, "git wrote objects before the refusal");
+    repo.push_ok();
+}
+
+/// Bytes of the files under `dir`.
+fn walk_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => walk_size(&e.path()),
+                    _ => e.metadata().map_or(0, |m| m.len()),
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 #[test]

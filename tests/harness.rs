@@ -142,7 +142,9 @@ impl TestServer {
             .unwrap();
         assert!(status.success(), "could not mount a tmpfs for the root");
         server.small_disk = true;
-        server.install(&[]);
+        // No free space wanted before a push: the tests fill this disk to
+        // see each write fail (`--min-free-disk` is tested on its own).
+        server.install(&["--min-free-disk", "0"]);
         share_mount_with_podman(server.root.path());
         server.ok(&["checks:set", "--global", "uptime", "1"]);
         server

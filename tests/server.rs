@@ -34,6 +34,7 @@ fn a_second_install_changes_nothing_and_says_so() {
     let report = text(&status);
     assert!(status.status.success(), "{report}");
     for part in [
+        "disk",
         "programs",
         "user",
         "/dev/net/tun",

@@ -158,7 +158,7 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
     if !status.success() {
         // Checked before the work directory goes: a build that filled the
         // disk still holds the space.
-        if let Some(full) = full_disk(&[work.path(), &podman_storage()]) {
+        if let Some(full) = full_disk(&[work.path(), &podman::storage_dir()]) {
             return Err(
                 Error::new(format!("the build failed: the disk is full ({full})")).hint(format!(
                     "{}; the running release is untouched",
@@ -205,13 +205,6 @@ fn full_disk(paths: &[&Path]) -> Option<String> {
             )
         })
     })
-}
-
-/// Where rootless podman keeps images and containers' writable layers.
-fn podman_storage() -> PathBuf {
-    crate::users::current_home()
-        .map(|home| home.join(".local/share/containers/storage"))
-        .unwrap_or_default()
 }
 
 /// Removes what an interrupted build left: a build container still running

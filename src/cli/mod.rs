@@ -1052,6 +1052,10 @@ pub struct InstallArgs {
     /// installing again keeps the install's).
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub slug_limit_mb: Option<u64>,
+    /// Refuse pushes while less than this many MiB are free where builds
+    /// and images go (default 1024; installing again keeps the install's).
+    #[arg(long = "min-free-disk", value_name = "MIB")]
+    pub min_free_mb: Option<u64>,
     /// How long a build may run before it is stopped, like `45m` (default
     /// 30m; installing again keeps the install's).
     #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]

@@ -542,6 +542,11 @@ mod tests {
             "let app = root.app(name).require()?;",
             "`usable_app`, the check for git",
         ),
+        (
+            "server.rs",
+            "let app = root.app(&name);",
+            "server status, as root on the server: each app's disk use",
+        ),
     ];
 
     #[test]

@@ -231,6 +231,7 @@ fn status(root: &Root) -> Result<()> {
         "settings",
         Ok(format!("`{}`", root.settings_file().display())),
     );
+    check("disk", disk_check(root, &settings));
     check(
         "user",
         crate::users::user_uid(&settings.user)
@@ -306,6 +307,7 @@ fn status(root: &Root) -> Result<()> {
             ))
         },
     );
+    disk_use_by_app(root)?;
     if broken > 0 {
         Err(Error::new(format!(
             "{broken} part(s) of the install are broken"
@@ -313,6 +315,71 @@ fn status(root: &Root) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// The free space where the state and podman's store are: broken below
+/// what a push needs (`--min-free-disk`).
+fn disk_check(root: &Root, settings: &Settings) -> std::result::Result<String, (String, String)> {
+    let size = crate::slug::human_size;
+    let storage = crate::users::user_home(&settings.user)
+        .map(|home| home.join(".local/share/containers/storage"))
+        .unwrap_or_default();
+    let mut said = Vec::new();
+    for (what, path) in [
+        ("state", root.path.as_path()),
+        ("images", storage.as_path()),
+    ] {
+        let Some(free) = state::free_bytes(path) else {
+            continue;
+        };
+        if free < settings.min_free_bytes() {
+            return Err((
+                format!(
+                    "{} free at `{}` ({what}): pushes are refused below {}",
+                    size(free),
+                    path.display(),
+                    size(settings.min_free_bytes())
+                ),
+                "free space: `paas server prune`, then `df -h` and `du` for the rest".into(),
+            ));
+        }
+        said.push(format!(
+            "{} free at `{}` ({what})",
+            size(free),
+            path.display()
+        ));
+    }
+    Ok(said.join(", "))
+}
+
+/// What each app keeps on disk: its slugs, build cache, leftovers of
+/// builds and log stream.
+fn disk_use_by_app(root: &Root) -> Result<()> {
+    let size = |path: &std::path::Path| crate::slug::human_size(state::size_of_tree(path));
+    let mut rows = vec![vec![
+        "App".to_string(),
+        "Slugs".into(),
+        "Cache".into(),
+        "Builds".into(),
+        "Logs".into(),
+    ]];
+    for name in root.apps()? {
+        let app = root.app(&name);
+        let cache =
+            state::size_of_tree(&app.cache_dir()) + state::size_of_tree(&app.buildpack_cache_dir());
+        rows.push(vec![
+            name.to_string(),
+            size(&app.slugs_dir()),
+            crate::slug::human_size(cache),
+            size(&app.builds_dir()),
+            size(&app.logs_dir()),
+        ]);
+    }
+    if rows.len() > 1 {
+        println!("\ndisk use by app:");
+        crate::output::table(&rows);
+    }
+    Ok(())
 }
 
 fn podman_run(settings: &Settings, args: &[&str]) -> Result<String> {

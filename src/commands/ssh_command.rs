@@ -45,6 +45,13 @@ pub fn run(root: Root, caller: &Caller) -> Result<()> {
         audit::record_refusal(&root, caller, Some(app.as_str()), what, &err);
         err
     };
+    if let SshRequest::GitReceivePack(app) = &request {
+        // Before git writes anything: a push that would fill the disk midway
+        // is refused whole.
+        if let Some(err) = crate::prune::short_of_space(&root, &root.settings()?) {
+            return Err(refused(app, "git push", err));
+        }
+    }
     match request {
         SshRequest::GitReceivePack(app) if root.app(&app).exists() => {
             let dir = usable_app(&root, &app, caller, admin)

@@ -147,6 +147,7 @@ async fn serve(root: Root, settings: Settings) -> Result<Ending> {
         table.clone(),
         in_flight.clone(),
     ));
+    tokio::spawn(prune_loop(root.clone()));
     let addons_task = tokio::spawn(addons_loop(root.clone(), settings.clone()));
     // From the open-file limit, raised at the start.
     let limits = router::ConnectionLimits::for_this_process();
@@ -259,6 +260,36 @@ async fn addons_loop(root: Root, settings: Settings) {
             addons::backups::run_due_schedules(&root, &settings);
         })
         .await;
+    }
+}
+
+/// `paas server prune`'s work, once a day: the first an hour after the
+/// daemon starts, so a restart does not prune while a deploy waits on it.
+const PRUNE_FIRST: Duration = Duration::from_secs(3600);
+const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+async fn prune_loop(root: Root) {
+    tokio::time::sleep(PRUNE_FIRST).await;
+    loop {
+        let root = root.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let pruned = on_platform(&root, |p| {
+                crate::prune::everything(p.root, p.settings, p.runtime)
+            });
+            match pruned {
+                Ok(pruned) => eprintln!(
+                    "paas daemon: pruned {} slugs and unpacked ones ({}), {} builds' leftovers, {} containers, {} images",
+                    pruned.slugs.count,
+                    crate::slug::human_size(pruned.slugs.bytes + pruned.builds.bytes),
+                    pruned.builds.count,
+                    pruned.containers.len(),
+                    pruned.images.len()
+                ),
+                Err(err) => eprintln!("paas daemon: pruning: {}", err.report().trim_end()),
+            }
+        })
+        .await;
+        tokio::time::sleep(PRUNE_EVERY).await;
     }
 }
 

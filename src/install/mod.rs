@@ -142,6 +142,9 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
         slug_limit_mb: args
             .slug_limit_mb
             .or(installed.as_ref().and_then(|s| s.slug_limit_mb)),
+        min_free_mb: args
+            .min_free_mb
+            .or(installed.as_ref().and_then(|s| s.min_free_mb)),
         build_timeout_secs: args
             .build_timeout
             .or(installed.as_ref().and_then(|s| s.build_timeout_secs)),

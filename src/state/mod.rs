@@ -66,6 +66,10 @@ pub struct Settings {
     /// The largest compressed slug a build may make, in MiB (1024 if absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug_limit_mb: Option<u64>,
+    /// A push is refused, before git writes anything, while less than this
+    /// many MiB are free where builds and images go (1024 if absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_free_mb: Option<u64>,
     /// How long a build may run, in seconds (`DEFAULT_BUILD_TIMEOUT_SECS` if absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_timeout_secs: Option<u64>,
@@ -81,6 +85,11 @@ pub const DEFAULT_BUILD_TIMEOUT_SECS: u64 = 30 * 60;
 pub const DEFAULT_RELEASE_TIMEOUT_SECS: u64 = 60 * 60;
 
 impl Settings {
+    /// The free space a push needs, in bytes.
+    pub fn min_free_bytes(&self) -> u64 {
+        self.min_free_mb.unwrap_or(1024).saturating_mul(1 << 20)
+    }
+
     pub fn build_timeout(&self) -> Duration {
         Duration::from_secs(
             self.build_timeout_secs
@@ -462,6 +471,7 @@ impl Settings {
             acme_ca: None,
             acme_email: None,
             slug_limit_mb: None,
+            min_free_mb: None,
             build_timeout_secs: None,
             release_timeout_secs: None,
         }

@@ -76,6 +76,13 @@ pub fn runtime_dir() -> std::path::PathBuf {
         .unwrap_or_else(|| format!("/run/user/{}", unsafe { libc::geteuid() }).into())
 }
 
+/// Where rootless podman keeps this user's images and containers' layers.
+pub fn storage_dir() -> PathBuf {
+    crate::users::current_home()
+        .map(|home| home.join(".local/share/containers/storage"))
+        .unwrap_or_default()
+}
+
 /// Runs podman and returns its stdout, or an error quoting its stderr.
 pub fn run(args: &[&str]) -> Result<String> {
     let run_once = || {
