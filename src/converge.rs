@@ -79,7 +79,10 @@ impl Platform<'_> {
             .runtime
             .list(Some(&app.name))?
             .into_iter()
-            .filter(|d| d.process_type != ONE_OFF_TYPE && d.process_type != RELEASE_TYPE)
+            .filter(|d| {
+                ![ONE_OFF_TYPE, RELEASE_TYPE, crate::cron::SCHEDULER_TYPE]
+                    .contains(&d.process_type.as_str())
+            })
             .collect();
         if mode != Mode::Repair {
             crate::probation::before_change(self, app, &existing)?;

@@ -71,6 +71,7 @@ const LAYERS: &[(&str, usize)] = &[
     // What commands that died under an app's lock left (#19).
     ("interrupted", 4),
     ("prune", 4),
+    ("cron", 4),
     ("daemon", 5),
     // Only the modules above the daemon print for people or forward over SSH.
     ("output", 6),

@@ -27,6 +27,7 @@ pub mod completion;
 pub mod control;
 pub mod converge;
 pub mod crashes;
+pub mod cron;
 pub mod daemon;
 pub mod docs;
 pub mod duration;

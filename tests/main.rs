@@ -12,6 +12,7 @@ mod buildpack_api;
 mod checks;
 mod client;
 mod commands;
+mod cron;
 mod deploy;
 mod disk;
 mod dynos;

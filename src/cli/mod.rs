@@ -325,6 +325,21 @@ pub enum Command {
         dyno: String,
     },
 
+    /// List the app's scheduled jobs (`app.json` `cron`): their next and last
+    /// runs. Each run is a one-off dyno, `scheduler.N` in the logs.
+    #[command(name = "cron")]
+    Cron {
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Run a scheduled job now.
+    #[command(name = "cron:run")]
+    CronRun {
+        /// The job's id, as `cron` lists it.
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+
     /// List the app's builds: status, commit, who, and the release each made.
     #[command(name = "builds")]
     Builds {

@@ -28,6 +28,7 @@ pub fn changes_something(command: &Command) -> bool {
             | Command::Ps { .. }
             | Command::PsCopy { .. }
             | Command::Builds { .. }
+            | Command::Cron { .. }
             | Command::BuildsOutput { .. }
             | Command::Buildpacks
             | Command::Releases { .. }

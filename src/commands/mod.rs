@@ -10,6 +10,7 @@ mod certs;
 mod checks;
 mod config;
 mod config_edit;
+mod cron;
 mod deploy;
 mod domains;
 mod drains;
@@ -250,6 +251,8 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Run { command } => run::attached(ctx, &command),
         Command::RunDetached { tail, command } => run::detached(ctx, &command, tail),
         Command::RunStop { dyno } => run::stop(ctx, &dyno),
+        Command::Cron { format } => cron::list(ctx, format),
+        Command::CronRun { id } => cron::run(ctx, &id),
         Command::Builds { num, format } => builds::list(ctx, num, format),
         Command::BuildsOutput { build } => builds::output(ctx, build.as_deref()),
         Command::Buildpacks => buildpacks::list(ctx),

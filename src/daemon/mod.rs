@@ -148,6 +148,7 @@ async fn serve(root: Root, settings: Settings) -> Result<Ending> {
         in_flight.clone(),
     ));
     tokio::spawn(prune_loop(root.clone()));
+    tokio::spawn(cron_loop(root.clone()));
     let addons_task = tokio::spawn(addons_loop(root.clone(), settings.clone()));
     // From the open-file limit, raised at the start.
     let limits = router::ConnectionLimits::for_this_process();
@@ -258,6 +259,41 @@ async fn addons_loop(root: Root, settings: Settings) {
                 eprintln!("paas daemon: {}", err.report().trim_end());
             }
             addons::backups::run_due_schedules(&root, &settings);
+        })
+        .await;
+    }
+}
+
+/// Scheduled jobs (`app.json` `cron`): each few seconds, each app not
+/// busy with a command (its lock held) starts what is due this minute.
+async fn cron_loop(root: Root) {
+    // What each app's last pass said went wrong: said once, not each pass.
+    let said = Arc::new(std::sync::Mutex::new(HashMap::<String, String>::new()));
+    loop {
+        tokio::time::sleep(RECONCILE_EVERY).await;
+        let (root, said) = (root.clone(), said.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = on_platform(&root, |platform| {
+                for name in root.apps()? {
+                    let app = root.app(&name);
+                    let Ok(Some(_lock)) = Lock::try_acquire(&app.lock_file()) else {
+                        continue;
+                    };
+                    let now = crate::crashes::now();
+                    let problem = match crate::cron::tick(platform, &app, now) {
+                        Ok(()) => String::new(),
+                        Err(err) => err.report().trim_end().to_string(),
+                    };
+                    let mut said = said.lock().expect("not poisoned");
+                    if said.get(name.as_str()) != Some(&problem) {
+                        if !problem.is_empty() {
+                            eprintln!("paas daemon: {name}: cron: {problem}");
+                        }
+                        said.insert(name.to_string(), problem);
+                    }
+                }
+                Ok(())
+            });
         })
         .await;
     }
