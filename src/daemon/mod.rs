@@ -276,7 +276,9 @@ async fn cron_loop(root: Root) {
             let _ = on_platform(&root, |platform| {
                 for name in root.apps()? {
                     let app = root.app(&name);
-                    let Ok(Some(_lock)) = Lock::try_acquire(&app.lock_file()) else {
+                    // The repair pass holds each app's lock a moment every
+                    // few seconds too: wait that out, not a deploy.
+                    let Some(_lock) = lock_within(&app, Duration::from_secs(10)) else {
                         continue;
                     };
                     let now = crate::crashes::now();
@@ -296,6 +298,20 @@ async fn cron_loop(root: Root) {
             });
         })
         .await;
+    }
+}
+
+/// The app's lock, if it comes free within `wait`.
+fn lock_within(app: &AppDir, wait: Duration) -> Option<Lock> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        if let Ok(Some(lock)) = Lock::try_acquire(&app.lock_file()) {
+            return Some(lock);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
