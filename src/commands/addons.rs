@@ -324,8 +324,10 @@ fn refuse_taken_var(app: &AppDir, var: &str) -> Result<()> {
 fn attach_release(ctx: &Ctx, app: &AppDir, addon: &Addon, var: &str) -> Result<u32> {
     let url = addon.url(&ctx.root.addon(&addon.name).credentials()?);
     let label = var.strip_suffix("_URL").unwrap_or(var);
+    let runtime = ctx.runtime();
     record_change(
-        ctx,
+        &ctx.platform(&runtime),
+        &ctx.user,
         app,
         format!("Attach {label} ({})", addon.name),
         |config, attached| {
@@ -339,8 +341,10 @@ fn attach_release(ctx: &Ctx, app: &AppDir, addon: &Addon, var: &str) -> Result<u
 /// The release that detaches `var`.
 fn detach_release(ctx: &Ctx, app: &AppDir, addon: &str, var: &str) -> Result<u32> {
     let label = var.strip_suffix("_URL").unwrap_or(var);
+    let runtime = ctx.runtime();
     record_change(
-        ctx,
+        &ctx.platform(&runtime),
+        &ctx.user,
         app,
         format!("Detach {label} ({addon})"),
         |config, attached| {

@@ -10,7 +10,7 @@ use super::config_edit::{self, shell_line, Patch};
 use super::deploy::roll_out;
 use super::Ctx;
 use crate::cli::Format;
-use crate::converge::Mode;
+use crate::converge::{Mode, Platform};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::release::{self, Ledger, Release};
@@ -91,7 +91,9 @@ fn apply_patch(ctx: &Ctx, app: &AppDir, patch: &Patch) -> Result<()> {
         ConfigKey::parse(key).map_err(|err| Error::new(err.to_string()))?;
     }
     say!("{} and restarting {}...", patch.description(), app.name);
-    let version = change_config(ctx, app, patch.description(), |config| {
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
+    let version = change_config(&platform, &ctx.user, app, patch.description(), |config| {
         config.extend(patch.set.clone());
         for key in &patch.unset {
             config.remove(key);
@@ -155,7 +157,9 @@ pub fn set(ctx: &Ctx, pairs: &[String]) -> Result<()> {
         app.name
     );
     let description = format!("Set {} config vars", names.join(", "));
-    let version = change_config(ctx, &app, description, |config| {
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
+    let version = change_config(&platform, &ctx.user, &app, description, |config| {
         config.extend(changes.clone());
     })?;
     say!("done, v{version}");
@@ -178,7 +182,9 @@ pub fn unset(ctx: &Ctx, keys: &[String]) -> Result<()> {
         app.name
     );
     let description = format!("Unset {} config vars", names.join(", "));
-    let version = change_config(ctx, &app, description, |config| {
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
+    let version = change_config(&platform, &ctx.user, &app, description, |config| {
         for key in &keys {
             config.remove(key.as_str());
         }
@@ -190,12 +196,13 @@ pub fn unset(ctx: &Ctx, keys: &[String]) -> Result<()> {
 /// Records a release with the changed config and rolls it out. An add-on's
 /// var follows the add-on (credentials, attach, detach): it is refused here.
 fn change_config(
-    ctx: &Ctx,
+    platform: &Platform,
+    user: &str,
     app: &AppDir,
     description: String,
     change: impl FnOnce(&mut BTreeMap<String, String>),
 ) -> Result<u32> {
-    record_change(ctx, app, description, |config, addons| {
+    record_change(platform, user, app, description, |config, addons| {
         let before = config.clone();
         change(config);
         match addons
@@ -219,7 +226,8 @@ fn change_config(
 /// attachments, rolled out (if the dynos fail to boot with it, nothing
 /// changes). Returns its version.
 pub fn record_change(
-    ctx: &Ctx,
+    platform: &Platform,
+    user: &str,
     app: &AppDir,
     description: String,
     change: impl FnOnce(&mut BTreeMap<String, String>, &mut BTreeMap<String, String>) -> Result<()>,
@@ -239,7 +247,7 @@ pub fn record_change(
     let release = Release {
         version: ledger.next_version()?,
         description,
-        user: ctx.user.clone(),
+        user: user.to_string(),
         created_at: release::now_rfc3339(),
         commit: current.as_ref().and_then(|r| r.commit.clone()),
         slug: current.as_ref().and_then(|r| r.slug.clone()),
@@ -249,7 +257,7 @@ pub fn record_change(
         failed: None,
     };
     let formation = app.settings()?.formation;
-    roll_out(ctx, app, &release, &formation, Mode::Keep, None)?;
+    roll_out(platform, app, &release, &formation, Mode::Keep, None)?;
     Ok(release.version)
 }
 

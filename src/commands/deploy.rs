@@ -10,13 +10,13 @@ use std::time::Instant;
 use super::Ctx;
 use crate::addons::Kind;
 use crate::build::{self, history, BuildRequest};
-use crate::converge::{Mode, RELEASE_TYPE};
+use crate::converge::{Mode, Platform, RELEASE_TYPE};
 use crate::duration;
 use crate::error::{Context, Error, Result};
 use crate::git::{self, RefUpdate};
 use crate::logs;
 use crate::release::{self, Ledger, Release};
-use crate::runtime::{procfile, DynoSpec, Ended, Runtime};
+use crate::runtime::{procfile, DynoSpec, Ended};
 use crate::slug;
 use crate::state::{self, AppDir, AppName, Root};
 
@@ -48,6 +48,8 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
         return Ok(());
     };
     let deploy_branch = app.settings()?.deploy_branch;
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
 
     let mut failed = None;
     // Each pushed ref goes to the audit trail, as the ssh command's caller.
@@ -90,7 +92,7 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
             record(update, "deleted the branch".into());
             continue;
         }
-        match deploy(ctx, &app, update) {
+        match deploy(&platform, &ctx.user, &app, update) {
             Ok(()) => {
                 let version = Ledger::new(&app).current()?.map(|r| r.version);
                 record(update, format!("deployed v{}", version.unwrap_or(0)));
@@ -133,18 +135,17 @@ fn app_receiving(
     Ok(Some(app))
 }
 
-fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
+fn deploy(platform: &Platform, user: &str, app: &AppDir, update: &RefUpdate) -> Result<()> {
     let started = Instant::now();
     let commit = update.new.as_str();
     let lock = app.lock()?;
     refuse_if_overtaken(app, update)?;
     // Before this push's own build is recorded: a pending one now is a dead push's.
-    let runtime = ctx.runtime();
-    if let Err(err) = crate::interrupted::sweep(&ctx.platform(&runtime), app, &lock) {
+    if let Err(err) = crate::interrupted::sweep(platform, app, &lock) {
         say!(" !     warning: {}", err.report().trim_end());
     }
     let short: String = commit.chars().take(7).collect();
-    let record = history::start(app, commit, &ctx.user)?;
+    let record = history::start(app, commit, user)?;
     // Without a transcript the build still runs; only its output is not kept.
     let transcript = history::Transcript::start(history::output_file(app, record.id)).ok();
     say!(
@@ -152,8 +153,8 @@ fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
         app.name,
         record.id
     );
-    logs::platform(app, "api", &format!("Build started by {}", ctx.user));
-    let result = build_and_release(ctx, app, commit, record.id, started);
+    logs::platform(app, "api", &format!("Build started by {user}"));
+    let result = build_and_release(platform, user, app, commit, record.id, started);
     drop(transcript);
     let release = match &result {
         Ok(()) => Ledger::new(app).current().ok().flatten().map(|r| r.version),
@@ -178,7 +179,8 @@ fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
 }
 
 fn build_and_release(
-    ctx: &Ctx,
+    platform: &Platform,
+    user: &str,
     app: &AppDir,
     commit: &str,
     build_id: u32,
@@ -207,8 +209,8 @@ fn build_and_release(
     }
     let build_started = Instant::now();
     let output = build::run(&BuildRequest {
-        settings: &ctx.settings,
-        buildpacks_dir: &ctx.root.buildpacks_dir(),
+        settings: platform.settings,
+        buildpacks_dir: &platform.root.buildpacks_dir(),
         app,
         build_dir: &build_dir,
         commit,
@@ -222,7 +224,7 @@ fn build_and_release(
         .iter()
         .filter(|_| !output.addons.is_empty())
         .flat_map(|r| r.addons.values())
-        .filter_map(|name| ctx.root.addon(name).read().ok().map(|a| a.kind))
+        .filter_map(|name| platform.root.addon(name).read().ok().map(|a| a.kind))
         .collect();
     apply_buildpack_requests(app, &output, first_deploy, &mut config, &attached);
 
@@ -282,7 +284,7 @@ fn build_and_release(
     say!("-----> Compressing...");
     let slug = slug::pack(&build_dir, &app.slugs_dir())?;
     say!("       Done: {}", slug::human_size(slug.size));
-    let limit = ctx
+    let limit = platform
         .settings
         .slug_limit_mb
         .unwrap_or(1024)
@@ -306,7 +308,7 @@ fn build_and_release(
     let release = Release {
         version: ledger.next_version()?,
         description: format!("Deploy {short}"),
-        user: ctx.user.clone(),
+        user: user.to_string(),
         created_at: release::now_rfc3339(),
         commit: Some(commit.to_string()),
         slug: Some(slug),
@@ -318,7 +320,14 @@ fn build_and_release(
     let formation = default_formation(app, &release)?;
     say!("-----> Launching...");
     let launch_started = Instant::now();
-    roll_out(ctx, app, &release, &formation, Mode::Keep, Some(build_id))?;
+    roll_out(
+        platform,
+        app,
+        &release,
+        &formation,
+        Mode::Keep,
+        Some(build_id),
+    )?;
     let launched = Instant::now();
     if let Some(window) = crate::probation::Probation::load(app) {
         say!(
@@ -336,7 +345,7 @@ fn build_and_release(
     say!("       Released v{}", release.version);
     say!(
         "       {} deployed to paas",
-        ctx.settings.app_url(&app.name)
+        platform.settings.app_url(&app.name)
     );
     for (process_type, count) in &formation {
         if *count == 0 {
@@ -445,37 +454,35 @@ pub fn default_formation(app: &AppDir, release: &Release) -> Result<BTreeMap<Str
 /// are up. `build`: the push's build that made it, if one did. Under the
 /// app's lock, which a release phase needs (`interrupted`).
 pub fn roll_out(
-    ctx: &Ctx,
+    platform: &Platform,
     app: &AppDir,
     release: &Release,
     formation: &BTreeMap<String, u32>,
     mode: Mode,
     build: Option<u32>,
 ) -> Result<()> {
-    release_phase(ctx, app, release, build)?;
-    let runtime = ctx.runtime();
-    ctx.platform(&runtime)
-        .converge(app, release, formation, mode, || {
-            // The formation first: if recording the release then fails, the
-            // old release keeps running with it, which is harmless.
-            let mut settings = app.settings()?;
-            if settings.formation != *formation {
-                settings.formation = formation.clone();
-                app.write_settings(&settings)?;
-            }
-            Ledger::new(app).append(release)?;
-            logs::platform(
-                app,
-                "api",
-                &format!("{} by {}", release.description, release.user),
-            );
-            logs::platform(
-                app,
-                "api",
-                &format!("Release v{} created by {}", release.version, release.user),
-            );
-            Ok(())
-        })
+    release_phase(platform, app, release, build)?;
+    platform.converge(app, release, formation, mode, || {
+        // The formation first: if recording the release then fails, the
+        // old release keeps running with it, which is harmless.
+        let mut settings = app.settings()?;
+        if settings.formation != *formation {
+            settings.formation = formation.clone();
+            app.write_settings(&settings)?;
+        }
+        Ledger::new(app).append(release)?;
+        logs::platform(
+            app,
+            "api",
+            &format!("{} by {}", release.description, release.user),
+        );
+        logs::platform(
+            app,
+            "api",
+            &format!("Release v{} created by {}", release.version, release.user),
+        );
+        Ok(())
+    })
 }
 
 /// Heroku's release phase: the `release` process runs once, in a one-off
@@ -483,12 +490,15 @@ pub fn roll_out(
 /// start. A failure records the release as failed and leaves the running
 /// release alone. Only under the app's lock: a holder of the lock takes a
 /// release phase dyno for one whose command died (`interrupted`).
-fn release_phase(ctx: &Ctx, app: &AppDir, release: &Release, build: Option<u32>) -> Result<()> {
+fn release_phase(
+    platform: &Platform,
+    app: &AppDir,
+    release: &Release,
+    build: Option<u32>,
+) -> Result<()> {
     let (Some(command), Some(slug)) = (release.processes.get(RELEASE_TYPE), &release.slug) else {
         return Ok(());
     };
-    let runtime = ctx.runtime();
-    let platform = ctx.platform(&runtime);
     let slug_dir = platform.unpacked_slug(app, slug)?;
     let spec = DynoSpec {
         build,
@@ -510,8 +520,8 @@ fn release_phase(ctx: &Ctx, app: &AppDir, release: &Release, build: Option<u32>)
     );
     // Not on the hook's stdin (git's list of pushed refs), and run to its
     // end even if the pusher hangs up: its status decides the release.
-    let limit = ctx.settings.release_timeout();
-    let (why, hint) = match runtime.run_to_end(&spec, limit)? {
+    let limit = platform.settings.release_timeout();
+    let (why, hint) = match platform.runtime.run_to_end(&spec, limit)? {
         Ended::Exited(0) => {
             say!("       Release command succeeded");
             return Ok(());

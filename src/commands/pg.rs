@@ -118,10 +118,13 @@ pub fn rotate(ctx: &Ctx, db: &Database, confirm: Option<&str>) -> Result<()> {
     let url = addon.url(&credentials);
     // Every app gets the new URL, even when one of them fails to restart.
     let mut failed = Vec::new();
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
     for (attached, var) in addons::attachments(&ctx.root, &addon.name)? {
         say_partial!("Updating {var} on {attached} and restarting... ");
         let result = record_change(
-            ctx,
+            &platform,
+            &ctx.user,
             &ctx.root.app(&attached),
             format!(
                 "Update {} by credential rotation ({})",
