@@ -2,7 +2,6 @@
 //! `:expose`, `:unexpose`. An attachment is a release of the app that sets
 //! `NAME_URL`; the add-on's data lives until `addons:destroy`.
 
-use super::config::record_change;
 use super::Ctx;
 use crate::access::Action;
 use crate::addons::{self, service, Addon, AddonDir, Credentials, Kind};
@@ -10,6 +9,7 @@ use crate::cli::Format;
 use crate::error::{Error, Result};
 use crate::output;
 use crate::release::{self, Ledger};
+use crate::rollout::record_change;
 use crate::state::{self, AppDir, AppName};
 
 /// One row of `addons --json`.

@@ -7,13 +7,12 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 use super::config_edit::{self, shell_line, Patch};
-use super::deploy::roll_out;
 use super::Ctx;
 use crate::cli::Format;
-use crate::converge::{Mode, Platform};
 use crate::error::{Error, Result};
 use crate::output;
-use crate::release::{self, Ledger, Release};
+use crate::release::Ledger;
+use crate::rollout::change_config;
 use crate::state::{AppDir, ConfigKey};
 
 pub fn show(ctx: &Ctx, shell: bool, format: Format) -> Result<()> {
@@ -191,74 +190,6 @@ pub fn unset(ctx: &Ctx, keys: &[String]) -> Result<()> {
     })?;
     say!("done, v{version}");
     Ok(())
-}
-
-/// Records a release with the changed config and rolls it out. An add-on's
-/// var follows the add-on (credentials, attach, detach): it is refused here.
-fn change_config(
-    platform: &Platform,
-    user: &str,
-    app: &AppDir,
-    description: String,
-    change: impl FnOnce(&mut BTreeMap<String, String>),
-) -> Result<u32> {
-    record_change(platform, user, app, description, |config, addons| {
-        let before = config.clone();
-        change(config);
-        match addons
-            .iter()
-            .find(|(var, _)| before.get(*var) != config.get(*var))
-        {
-            Some((var, addon)) => Err(Error::new(format!(
-                "`{var}` is set by the add-on `{addon}`"
-            ))
-            .hint(format!(
-                "`paas addons:detach {addon} -a {0}` removes it; `paas addons:attach {addon} -a {0} --as NAME` adds it under another name",
-                app.name
-            ))),
-            None => Ok(()),
-        }
-    })
-}
-
-/// Under the app's lock: a new release with the current one's build and
-/// process types and `change` applied to its config vars and add-on
-/// attachments, rolled out (if the dynos fail to boot with it, nothing
-/// changes). Returns its version.
-pub fn record_change(
-    platform: &Platform,
-    user: &str,
-    app: &AppDir,
-    description: String,
-    change: impl FnOnce(&mut BTreeMap<String, String>, &mut BTreeMap<String, String>) -> Result<()>,
-) -> Result<u32> {
-    let _lock = app.lock()?;
-    let ledger = Ledger::new(app);
-    let current = ledger.current()?;
-    let mut config = current
-        .as_ref()
-        .map(|r| r.config.clone())
-        .unwrap_or_default();
-    let mut addons = current
-        .as_ref()
-        .map(|r| r.addons.clone())
-        .unwrap_or_default();
-    change(&mut config, &mut addons)?;
-    let release = Release {
-        version: ledger.next_version()?,
-        description,
-        user: user.to_string(),
-        created_at: release::now_rfc3339(),
-        commit: current.as_ref().and_then(|r| r.commit.clone()),
-        slug: current.as_ref().and_then(|r| r.slug.clone()),
-        processes: current.map(|r| r.processes).unwrap_or_default(),
-        config,
-        addons,
-        failed: None,
-    };
-    let formation = app.settings()?.formation;
-    roll_out(platform, app, &release, &formation, Mode::Keep, None)?;
-    Ok(release.version)
 }
 
 #[cfg(test)]

@@ -3,13 +3,13 @@
 use std::io::IsTerminal;
 
 use super::addons::resolve;
-use super::config::record_change;
 use super::Ctx;
 use crate::addons::backups::{self, Backup, Schedule};
 use crate::addons::{self, service, Addon, AddonDir, Kind};
 use crate::cli::{Database, Format};
 use crate::error::{Context, Error, Result};
 use crate::output;
+use crate::rollout::record_change;
 use crate::state::AppDir;
 
 fn database(ctx: &Ctx, database: &Database) -> Result<(AppDir, Addon, AddonDir)> {

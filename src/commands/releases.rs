@@ -1,13 +1,11 @@
 //! `releases`, `releases:info`, `releases:output`, `releases:rollback`.
 
-use super::deploy::roll_out;
 use super::{heroku_time_from_rfc3339, Ctx};
 use crate::cli::Format;
-use crate::converge::{Mode, Platform};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::release::{self, Ledger, Release, ReleaseVersion};
-use crate::state::AppDir;
+use crate::rollout::rollback_to;
 
 fn parse_version(text: &str) -> Result<ReleaseVersion> {
     text.parse()
@@ -223,31 +221,4 @@ pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {
     let version = rollback_to(&ctx.platform(&runtime), &ctx.user, &app, &target, &current)?;
     say!("done, v{version}");
     Ok(())
-}
-
-/// Under the app's lock: a new release running `target`'s build with the
-/// config vars and add-ons `Release::rollback_config` keeps from `current`,
-/// rolled out. Returns its version.
-fn rollback_to(
-    platform: &Platform,
-    user: &str,
-    app: &AppDir,
-    target: &Release,
-    current: &Release,
-) -> Result<u32> {
-    let ledger = Ledger::new(app);
-    let (config, addons) = Release::rollback_config(target, current);
-    let release = Release {
-        version: ledger.next_version()?,
-        description: format!("Rollback to v{}", target.version),
-        user: user.to_string(),
-        created_at: release::now_rfc3339(),
-        config,
-        addons,
-        failed: None,
-        ..target.clone()
-    };
-    let formation = super::deploy::default_formation(app, &release)?;
-    roll_out(platform, app, &release, &formation, Mode::Keep, None)?;
-    Ok(release.version)
 }
