@@ -7,8 +7,8 @@
 //! 7 cli, completion, docs  the command line and what is generated from it
 //! 6 output, client         the terminal and the laptop side, knowing no command
 //! 5 daemon                 router, reconciler, autosleep, acme
-//! 4 workflows              deploy, roll out, converge, checks, probation,
-//!                          add-ons, interrupted, prune
+//! 4 workflows              apps, deploy, roll out, converge, checks,
+//!                          probation, add-ons, interrupted, prune
 //! 3 runtime, build         podman, buildpacks
 //! 2 records                git, slugs, releases, logs, keys, certs, ssh, crashes,
 //!                          routes, the daemon's control protocol
@@ -64,6 +64,8 @@ const LAYERS: &[(&str, usize)] = &[
     ("control", 2),
     ("runtime", 3),
     ("build", 3),
+    // Apps made and removed.
+    ("apps", 4),
     // A push's build, then its roll-out (as every change's): release
     // phase, converge, the release recorded.
     ("deploy", 4),

@@ -15,6 +15,7 @@
 mod say;
 pub mod access;
 pub mod addons;
+pub mod apps;
 pub mod audit;
 pub mod build;
 pub mod certs;

@@ -117,7 +117,7 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
 fn unused_name(ctx: &Ctx, kind: Kind) -> Result<String> {
     for _ in 0..100 {
         let seed = state::random_u64();
-        let words = super::apps::NAME_WORDS;
+        let words = state::NAME_WORDS;
         let name = format!(
             "{}-{}-{:04}",
             kind.name(),

@@ -121,7 +121,7 @@ fn app_receiving(
     if updates.is_empty() {
         return Ok(None);
     }
-    if super::apps::ensure_created(root, name, pusher)? {
+    if crate::apps::ensure_created(root, name, pusher)? {
         say!("-----> Created app `{name}`");
     }
     Ok(Some(app))

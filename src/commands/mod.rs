@@ -507,11 +507,6 @@ mod tests {
         ),
         (
             "apps.rs",
-            "let app = root.app(name);",
-            "making an app: `ensure_created`, `FirstPush`",
-        ),
-        (
-            "apps.rs",
             "let name = match name.or_else(|| ctx.app_name()",
             "apps:create's name",
         ),
