@@ -6,11 +6,12 @@ use super::Ctx;
 use crate::access::Action;
 use crate::addons::{self, service, Addon, AddonDir, Credentials, Kind};
 use crate::cli::Format;
+use crate::converge::Platform;
 use crate::error::{Error, Result};
 use crate::output;
 use crate::release::{self, Ledger};
 use crate::rollout::record_change;
-use crate::state::{self, AppDir, AppName};
+use crate::state::{self, AppDir, AppName, Root, Settings};
 
 /// One row of `addons --json`.
 #[derive(serde::Serialize)]
@@ -114,7 +115,7 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
 }
 
 /// A Heroku-style generated name (`postgres-brave-4821`) that is not taken.
-fn unused_name(ctx: &Ctx, kind: Kind) -> Result<String> {
+fn unused_name(root: &Root, kind: Kind) -> Result<String> {
     for _ in 0..100 {
         let seed = state::random_u64();
         let words = state::NAME_WORDS;
@@ -124,7 +125,7 @@ fn unused_name(ctx: &Ctx, kind: Kind) -> Result<String> {
             words[(seed % words.len() as u64) as usize],
             (seed >> 16) % 10_000
         );
-        if !ctx.root.addon(&name).path.exists() {
+        if !root.addon(&name).path.exists() {
             return Ok(name);
         }
     }
@@ -133,7 +134,7 @@ fn unused_name(ctx: &Ctx, kind: Kind) -> Result<String> {
 
 /// Removes a half-made add-on when creation fails part way.
 struct Unmake<'a> {
-    ctx: &'a Ctx,
+    settings: &'a Settings,
     dir: AddonDir,
     armed: bool,
 }
@@ -141,7 +142,7 @@ struct Unmake<'a> {
 impl Drop for Unmake<'_> {
     fn drop(&mut self) {
         if self.armed {
-            let _ = service::remove(&self.ctx.settings, &self.dir.name);
+            let _ = service::remove(self.settings, &self.dir.name);
             let _ = std::fs::remove_dir_all(&self.dir.path);
         }
     }
@@ -168,7 +169,7 @@ pub fn create(
             }
             name
         }
-        None => unused_name(ctx, kind)?,
+        None => unused_name(&ctx.root, kind)?,
     };
     let image = match image {
         Some(image) if image.starts_with('-') || image.chars().any(char::is_whitespace) => {
@@ -191,78 +192,12 @@ pub fn create(
         }
     };
 
-    say!("Creating {name} on {}...", app.name);
-    let dir = ctx.root.addon(&name);
-    state::create_dir(&ctx.root.addons_dir(), 0o700)?;
-    // Claims the name: a concurrent create of the same name fails here.
-    std::fs::create_dir(&dir.path)
-        .map_err(|err| Error::new(format!("add-on `{name}` already exists")).cause(err))?;
-    // The daemon leaves an add-on alone while this is held; taken before
-    // `unmake`, it is released only after a failed create is cleaned up.
-    let _lock = dir.lock()?;
-    let mut unmake = Unmake {
-        ctx,
-        dir: dir.clone(),
-        armed: true,
-    };
-    let credentials = Credentials {
-        user: format!("u{}", &addons::secret()?[..12]),
-        password: addons::secret()?,
-        database: format!("d{}", &addons::secret()?[..12]),
-    };
-    dir.write_credentials(&credentials)?;
-    if kind == Kind::Redis {
-        state::write_atomic(
-            &dir.redis_conf(),
-            service::redis_conf(&credentials.password).as_bytes(),
-            0o600,
-        )?;
-    }
-    let mut addon = Addon {
-        name: name.clone(),
-        kind,
-        version: String::new(),
-        image,
-        created_at: release::now_rfc3339(),
-        created_by: ctx.user.clone(),
-        app: app.name.to_string(),
-        exposed_port: None,
-        schedule: None,
-    };
-    dir.write(&addon)?;
-    service::connect(&ctx.settings, &ctx.root, &addon, &app.name)?;
-    service::start_new(&ctx.settings, &ctx.root, &addon)?;
-    addon.version = service::wait_ready(&ctx.settings, &addon, &dir, ready_deadline())?;
-    if let Some(wanted) = &version {
-        let major = addon.version.split('.').next().unwrap_or_default();
-        if major != wanted.split('.').next().unwrap_or_default() {
-            return Err(Error::new(format!(
-                "the image `{}` runs {} {}, not {wanted}",
-                addon.image,
-                kind.title(),
-                addon.version
-            ))
-            .hint("pass `--image` with an image of that version (the built-in ones come from Debian 12)"));
-        }
-    }
-    if kind == Kind::Postgres {
-        service::psql_as_superuser(
-            &ctx.settings,
-            &addon,
-            "postgres",
-            &format!(
-                "CREATE ROLE \"{0}\" LOGIN PASSWORD '{1}';\nCREATE DATABASE \"{2}\" OWNER \"{0}\";",
-                credentials.user, credentials.password, credentials.database
-            ),
-        )?;
-    }
-    dir.write(&addon)?;
-    say!("{} {} is ready", kind.title(), addon.version);
-    unmake.armed = false;
-    drop(_lock);
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
+    let addon = provision(&platform, &ctx.user, &app, kind, &name, image, version)?;
 
     say_partial!("Attaching {name} as {var} to {}... ", app.name);
-    let version = attach_release(ctx, &app, &addon, &var).map_err(|err| {
+    let version = attach_release(&platform, &ctx.user, &app, &addon, &var).map_err(|err| {
         // Made but not attached (a failed release phase): creating it again
         // would make a second one.
         let attached = Ledger::new(&app)
@@ -282,6 +217,89 @@ pub fn create(
     })?;
     say!("done, v{version}");
     Ok(())
+}
+
+/// Makes the add-on `name` for `app`: its container, credentials and
+/// database, ready to attach. Removed again if any of that fails.
+fn provision(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    kind: Kind,
+    name: &str,
+    image: String,
+    version: Option<String>,
+) -> Result<Addon> {
+    say!("Creating {name} on {}...", app.name);
+    let dir = platform.root.addon(name);
+    state::create_dir(&platform.root.addons_dir(), 0o700)?;
+    // Claims the name: a concurrent create of the same name fails here.
+    std::fs::create_dir(&dir.path)
+        .map_err(|err| Error::new(format!("add-on `{name}` already exists")).cause(err))?;
+    // The daemon leaves an add-on alone while this is held; taken before
+    // `unmake`, it is released only after a failed create is cleaned up.
+    let _lock = dir.lock()?;
+    let mut unmake = Unmake {
+        settings: platform.settings,
+        dir: dir.clone(),
+        armed: true,
+    };
+    let credentials = Credentials {
+        user: format!("u{}", &addons::secret()?[..12]),
+        password: addons::secret()?,
+        database: format!("d{}", &addons::secret()?[..12]),
+    };
+    dir.write_credentials(&credentials)?;
+    if kind == Kind::Redis {
+        state::write_atomic(
+            &dir.redis_conf(),
+            service::redis_conf(&credentials.password).as_bytes(),
+            0o600,
+        )?;
+    }
+    let mut addon = Addon {
+        name: name.to_string(),
+        kind,
+        version: String::new(),
+        image,
+        created_at: release::now_rfc3339(),
+        created_by: user.to_string(),
+        app: app.name.to_string(),
+        exposed_port: None,
+        schedule: None,
+    };
+    dir.write(&addon)?;
+    service::connect(platform.settings, platform.root, &addon, &app.name)?;
+    service::start_new(platform.settings, platform.root, &addon)?;
+    addon.version = service::wait_ready(platform.settings, &addon, &dir, ready_deadline())?;
+    if let Some(wanted) = &version {
+        let major = addon.version.split('.').next().unwrap_or_default();
+        if major != wanted.split('.').next().unwrap_or_default() {
+            return Err(Error::new(format!(
+                "the image `{}` runs {} {}, not {wanted}",
+                addon.image,
+                kind.title(),
+                addon.version
+            ))
+            .hint("pass `--image` with an image of that version (the built-in ones come from Debian 12)"));
+        }
+    }
+    if kind == Kind::Postgres {
+        service::psql_as_superuser(
+            platform.settings,
+            &addon,
+            "postgres",
+            &format!(
+                "CREATE ROLE \"{0}\" LOGIN PASSWORD '{1}';\nCREATE DATABASE \"{2}\" OWNER \"{0}\";",
+                credentials.user, credentials.password, credentials.database
+            ),
+        )?;
+    }
+    dir.write(&addon)?;
+    say!("{} {} is ready", kind.title(), addon.version);
+    unmake.armed = false;
+    drop(_lock);
+    Ok(addon)
 }
 
 /// The hint when a new add-on could not be attached.
@@ -321,13 +339,18 @@ fn refuse_taken_var(app: &AppDir, var: &str) -> Result<()> {
 }
 
 /// The release that attaches an add-on as `var`.
-fn attach_release(ctx: &Ctx, app: &AppDir, addon: &Addon, var: &str) -> Result<u32> {
-    let url = addon.url(&ctx.root.addon(&addon.name).credentials()?);
+fn attach_release(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    addon: &Addon,
+    var: &str,
+) -> Result<u32> {
+    let url = addon.url(&platform.root.addon(&addon.name).credentials()?);
     let label = var.strip_suffix("_URL").unwrap_or(var);
-    let runtime = ctx.runtime();
     record_change(
-        &ctx.platform(&runtime),
-        &ctx.user,
+        platform,
+        user,
         app,
         format!("Attach {label} ({})", addon.name),
         |config, attached| {
@@ -339,12 +362,17 @@ fn attach_release(ctx: &Ctx, app: &AppDir, addon: &Addon, var: &str) -> Result<u
 }
 
 /// The release that detaches `var`.
-fn detach_release(ctx: &Ctx, app: &AppDir, addon: &str, var: &str) -> Result<u32> {
+fn detach_release(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    addon: &str,
+    var: &str,
+) -> Result<u32> {
     let label = var.strip_suffix("_URL").unwrap_or(var);
-    let runtime = ctx.runtime();
     record_change(
-        &ctx.platform(&runtime),
-        &ctx.user,
+        platform,
+        user,
         app,
         format!("Detach {label} ({addon})"),
         |config, attached| {
@@ -363,7 +391,7 @@ pub fn named(ctx: &Ctx, name: &str) -> Result<(Addon, AddonDir)> {
 
 /// `named`, for what `action` needs on the add-on's app.
 fn named_for(ctx: &Ctx, name: &str, action: Action) -> Result<(Addon, AddonDir)> {
-    let (addon, dir) = named_unchecked(ctx, name)?;
+    let (addon, dir) = named_unchecked(&ctx.root, name)?;
     let role = ctx.role_in(&addon.app);
     if !role.sees() {
         return Err(dir.missing());
@@ -380,8 +408,8 @@ fn named_for(ctx: &Ctx, name: &str, action: Action) -> Result<(Addon, AddonDir)>
 
 /// An add-on by name, whoever's it is: for one attached to an app the user
 /// uses (`pg:*` and `redis:*` follow the app).
-fn named_unchecked(ctx: &Ctx, name: &str) -> Result<(Addon, AddonDir)> {
-    let dir = ctx.root.addon(&addons::parse_name(name)?);
+fn named_unchecked(root: &Root, name: &str) -> Result<(Addon, AddonDir)> {
+    let dir = root.addon(&addons::parse_name(name)?);
     Ok((dir.read()?, dir))
 }
 
@@ -451,7 +479,7 @@ pub fn resolve(
             )),
         );
     };
-    let (addon, dir) = named_unchecked(ctx, &name)?;
+    let (addon, dir) = named_unchecked(&ctx.root, &name)?;
     if addon.kind != kind {
         return Err(Error::new(format!(
             "`{name}` is a {} add-on, not {}",
@@ -518,15 +546,29 @@ pub fn attach(ctx: &Ctx, name: &str, as_name: Option<String>) -> Result<()> {
     let (addon, dir) = named(ctx, name)?;
     let var = addons::attachment_var(as_name.as_deref().unwrap_or(addon.kind.default_as()))?;
     refuse_taken_var(&app, &var)?;
+    let runtime = ctx.runtime();
+    let version = attach_to(&ctx.platform(&runtime), &ctx.user, &app, &addon, &dir, &var)?;
+    say!("done, v{version}");
+    Ok(())
+}
+
+/// Attaches `addon` to `app` as `var`: the add-on joins the app's network,
+/// then a release sets the var. Returns the release's version.
+fn attach_to(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    addon: &Addon,
+    dir: &AddonDir,
+    var: &str,
+) -> Result<u32> {
     {
         // Addresses are chosen and recorded one add-on at a time.
         let _lock = dir.lock()?;
-        service::connect(&ctx.settings, &ctx.root, &addon, &app.name)?;
+        service::connect(platform.settings, platform.root, addon, &app.name)?;
     }
     say_partial!("Attaching {} as {var} to {}... ", addon.name, app.name);
-    let version = attach_release(ctx, &app, &addon, &var)?;
-    say!("done, v{version}");
-    Ok(())
+    attach_release(platform, user, app, addon, var)
 }
 
 pub fn detach(ctx: &Ctx, typed: &str) -> Result<()> {
@@ -555,18 +597,30 @@ pub fn detach(ctx: &Ctx, typed: &str) -> Result<()> {
             }
         }
     };
-    for (var, addon) in &vars {
+    let runtime = ctx.runtime();
+    detach_from(&ctx.platform(&runtime), &ctx.user, &app, &vars)
+}
+
+/// Detaches each of `vars` (var, add-on) from `app`, a release each; an
+/// add-on the app no longer uses leaves its network.
+fn detach_from(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    vars: &[(String, String)],
+) -> Result<()> {
+    for (var, addon) in vars {
         say_partial!("Detaching {var} ({addon}) from {}... ", app.name);
-        let version = detach_release(ctx, &app, addon, var)?;
+        let version = detach_release(platform, user, app, addon, var)?;
         say!("done, v{version}");
     }
-    let still: Vec<String> = Ledger::new(&app)
+    let still: Vec<String> = Ledger::new(app)
         .current()?
         .map(|r| r.addons.into_values().collect())
         .unwrap_or_default();
-    for (_, addon) in &vars {
+    for (_, addon) in vars {
         if !still.contains(addon) {
-            service::disconnect(&ctx.settings, &ctx.root, addon, &app.name)?;
+            service::disconnect(platform.settings, platform.root, addon, &app.name)?;
         }
     }
     Ok(())
@@ -603,15 +657,34 @@ pub fn destroy(ctx: &Ctx, name: &str, confirm: Option<String>, force: bool) -> R
         ))
         .hint("detach it there first, or add `--force` to detach it everywhere"));
     }
-    for (app, var) in &attachments {
-        let app_dir = ctx.root.app(app);
+    let runtime = ctx.runtime();
+    deprovision(
+        &ctx.platform(&runtime),
+        &ctx.user,
+        &addon,
+        &dir,
+        &attachments,
+    )
+}
+
+/// Destroys an add-on and its data: detached from each app of
+/// `attachments` first (a release each), then its container and files.
+fn deprovision(
+    platform: &Platform,
+    user: &str,
+    addon: &Addon,
+    dir: &AddonDir,
+    attachments: &[(AppName, String)],
+) -> Result<()> {
+    for (app, var) in attachments {
+        let app_dir = platform.root.app(app);
         say_partial!("Detaching {var} ({}) from {app}... ", addon.name);
-        let version = detach_release(ctx, &app_dir, &addon.name, var)?;
+        let version = detach_release(platform, user, &app_dir, &addon.name, var)?;
         say!("done, v{version}");
     }
     say_partial!("Destroying {}... ", addon.name);
     let _lock = dir.lock()?;
-    service::remove(&ctx.settings, &addon.name)?;
+    service::remove(platform.settings, &addon.name)?;
     state::remove_dir_whole(&dir.path)?;
     say!("done");
     Ok(())
@@ -619,21 +692,21 @@ pub fn destroy(ctx: &Ctx, name: &str, confirm: Option<String>, force: bool) -> R
 
 /// Destroys the add-ons made for an app being destroyed, unless another
 /// app uses them (those stay, and are said to).
-pub fn destroy_with_app(ctx: &Ctx, app: &AppName) -> Result<()> {
-    for addon in ctx.root.addons()? {
-        let others: Vec<String> = addons::attachments(&ctx.root, &addon.name)?
+pub fn destroy_with_app(root: &Root, settings: &Settings, app: &AppName) -> Result<()> {
+    for addon in root.addons()? {
+        let others: Vec<String> = addons::attachments(root, &addon.name)?
             .into_iter()
             .filter(|(a, _)| a != app)
             .map(|(a, _)| a.to_string())
             .collect();
         if addon.app == app.as_str() && others.is_empty() {
-            let dir = ctx.root.addon(&addon.name);
+            let dir = root.addon(&addon.name);
             let _lock = dir.lock()?;
-            service::remove(&ctx.settings, &addon.name)?;
+            service::remove(settings, &addon.name)?;
             state::remove_dir_whole(&dir.path)?;
             say!("       destroyed {}", addon.name);
         } else {
-            service::disconnect(&ctx.settings, &ctx.root, &addon.name, app)?;
+            service::disconnect(settings, root, &addon.name, app)?;
             if addon.app == app.as_str() {
                 say!(
                     "       kept {}: {} still use it",
@@ -643,7 +716,7 @@ pub fn destroy_with_app(ctx: &Ctx, app: &AppName) -> Result<()> {
             }
         }
     }
-    crate::runtime::network::remove_app_network(&ctx.settings, app);
+    crate::runtime::network::remove_app_network(settings, app);
     Ok(())
 }
 
@@ -654,9 +727,7 @@ pub fn expose(ctx: &Ctx, name: &str, port: Option<u16>) -> Result<()> {
     let port = port.unwrap_or(addon.kind.port());
     addon.exposed_port = Some(port);
     say_partial!("Publishing {} on 127.0.0.1:{port}... ", addon.name);
-    service::recreate(&ctx.settings, &ctx.root, &addon)?;
-    service::wait_ready(&ctx.settings, &addon, &dir, ready_deadline())?;
-    dir.write(&addon)?;
+    recreate(&ctx.settings, &ctx.root, &addon, &dir)?;
     say!("done");
     say!(
         "From a laptop: ssh -L {port}:127.0.0.1:{port} <server>, then connect to 127.0.0.1:{port} (`paas pg:credentials` has the password)"
@@ -674,11 +745,17 @@ pub fn unexpose(ctx: &Ctx, name: &str) -> Result<()> {
     }
     addon.exposed_port = None;
     say_partial!("Unpublishing {}... ", addon.name);
-    service::recreate(&ctx.settings, &ctx.root, &addon)?;
-    service::wait_ready(&ctx.settings, &addon, &dir, ready_deadline())?;
-    dir.write(&addon)?;
+    recreate(&ctx.settings, &ctx.root, &addon, &dir)?;
     say!("done");
     Ok(())
+}
+
+/// An add-on's container made anew with its changed settings (`addon`),
+/// which are recorded once it is ready. Under the add-on's lock.
+fn recreate(settings: &Settings, root: &Root, addon: &Addon, dir: &AddonDir) -> Result<()> {
+    service::recreate(settings, root, addon)?;
+    service::wait_ready(settings, addon, dir, ready_deadline())?;
+    dir.write(addon)
 }
 
 #[cfg(test)]

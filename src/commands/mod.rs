@@ -492,7 +492,7 @@ mod tests {
     const UNCHECKED: &[(&str, &str, &str)] = &[
         (
             "addons.rs",
-            "let app_dir = ctx.root.app(app);",
+            "let app_dir = platform.root.app(app);",
             "destroying an add-on (owner checked) detaches it everywhere",
         ),
         (
