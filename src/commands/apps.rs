@@ -198,7 +198,7 @@ pub fn destroy(ctx: &Ctx, confirm: Option<String>) -> Result<()> {
     let runtime = ctx.runtime();
     let dynos = runtime.list(Some(&app.name))?;
     runtime.remove(&dynos, std::time::Duration::from_secs(10))?;
-    super::addons::destroy_with_app(&ctx.root, &ctx.settings, &app.name)?;
+    crate::addons::lifecycle::destroy_with_app(&ctx.root, &ctx.settings, &app.name)?;
     state::remove_dir_whole(&app.path)?;
     // The router drops an app whose directory is gone.
     let _ = control::notify_router(&ctx.root, &app.name);

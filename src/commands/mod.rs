@@ -1,6 +1,7 @@
 //! The CLI's commands, one file per namespace; `run` dispatches with one match.
 
 mod access;
+mod addon_lookup;
 mod addons;
 mod apps;
 mod audit;
@@ -490,11 +491,6 @@ mod tests {
     /// Every way a command reaches an app by name other than `Ctx::app`
     /// and `Ctx::owned_app`, which check access (#20), and why it may.
     const UNCHECKED: &[(&str, &str, &str)] = &[
-        (
-            "addons.rs",
-            "let app_dir = platform.root.app(app);",
-            "destroying an add-on (owner checked) detaches it everywhere",
-        ),
         (
             "apps.rs",
             "let settings = ctx.root.app(name).settings();",
