@@ -5,11 +5,12 @@ use crate::access::Role;
 use crate::apps::{ensure_created, unused_name};
 use crate::cli::Format;
 use crate::control;
+use crate::converge::Platform;
 use crate::error::{Error, Result};
 use crate::output;
 use crate::release::Ledger;
 use crate::runtime::Runtime;
-use crate::state::{self, AppName};
+use crate::state::{self, AppDir, AppName};
 
 /// One row of `apps --json`.
 #[derive(serde::Serialize)]
@@ -193,16 +194,25 @@ pub fn destroy(ctx: &Ctx, confirm: Option<String>) -> Result<()> {
             app.name
         )));
     }
+    let runtime = ctx.runtime();
+    remove(&ctx.platform(&runtime), &app)?;
+    say!("done");
+    Ok(())
+}
+
+/// Removes an app for good, under its lock: its dynos, the add-ons made for
+/// it that no other app uses, its directory; the router lets it go.
+fn remove(platform: &Platform, app: &AppDir) -> Result<()> {
     let _lock = app.lock()?;
     say_partial!("Destroying {} (including all add-ons)... ", app.name);
-    let runtime = ctx.runtime();
-    let dynos = runtime.list(Some(&app.name))?;
-    runtime.remove(&dynos, std::time::Duration::from_secs(10))?;
-    crate::addons::lifecycle::destroy_with_app(&ctx.root, &ctx.settings, &app.name)?;
+    let dynos = platform.runtime.list(Some(&app.name))?;
+    platform
+        .runtime
+        .remove(&dynos, std::time::Duration::from_secs(10))?;
+    crate::addons::lifecycle::destroy_with_app(platform.root, platform.settings, &app.name)?;
     state::remove_dir_whole(&app.path)?;
     // The router drops an app whose directory is gone.
-    let _ = control::notify_router(&ctx.root, &app.name);
-    say!("done");
+    let _ = control::notify_router(platform.root, &app.name);
     Ok(())
 }
 
