@@ -1,7 +1,10 @@
 //! Apps made and removed: an app is its directory, bare repository and
 //! settings under `apps/<name>/`. A push to a new name makes one
-//! (`FirstPush`, then the hook's `ensure_created`), as `apps:create` does.
+//! (`FirstPush`, then the hook's `ensure_created`), as `apps:create` does;
+//! `remove` takes one away with its dynos and the add-ons only it uses.
 
+use crate::control;
+use crate::converge::Platform;
 use crate::error::{Error, Result};
 use crate::git;
 use crate::state::{self, AppDir, AppName, AppSettings, Lock, Root, NAME_WORDS};
@@ -82,6 +85,22 @@ impl FirstPush {
         state::remove_dir_whole(&self.app.path)?;
         Ok(true)
     }
+}
+
+/// Removes an app for good, under its lock: its dynos, the add-ons made for
+/// it that no other app uses, its directory; the router lets it go.
+pub fn remove(platform: &Platform, app: &AppDir) -> Result<()> {
+    let _lock = app.lock()?;
+    say_partial!("Destroying {} (including all add-ons)... ", app.name);
+    let dynos = platform.runtime.list(Some(&app.name))?;
+    platform
+        .runtime
+        .remove(&dynos, std::time::Duration::from_secs(10))?;
+    crate::addons::lifecycle::destroy_with_app(platform.root, platform.settings, &app.name)?;
+    state::remove_dir_whole(&app.path)?;
+    // The router drops an app whose directory is gone.
+    let _ = control::notify_router(platform.root, &app.name);
+    Ok(())
 }
 
 /// A Heroku-style generated name (`sunny-river-4821`) that is not taken.

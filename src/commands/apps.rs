@@ -2,15 +2,13 @@
 
 use super::{heroku_time_from_rfc3339, Ctx};
 use crate::access::Role;
-use crate::apps::{ensure_created, unused_name};
+use crate::apps::{ensure_created, remove, unused_name};
 use crate::cli::Format;
-use crate::control;
-use crate::converge::Platform;
 use crate::error::{Error, Result};
 use crate::output;
 use crate::release::Ledger;
 use crate::runtime::Runtime;
-use crate::state::{self, AppDir, AppName};
+use crate::state::AppName;
 
 /// One row of `apps --json`.
 #[derive(serde::Serialize)]
@@ -197,22 +195,6 @@ pub fn destroy(ctx: &Ctx, confirm: Option<String>) -> Result<()> {
     let runtime = ctx.runtime();
     remove(&ctx.platform(&runtime), &app)?;
     say!("done");
-    Ok(())
-}
-
-/// Removes an app for good, under its lock: its dynos, the add-ons made for
-/// it that no other app uses, its directory; the router lets it go.
-fn remove(platform: &Platform, app: &AppDir) -> Result<()> {
-    let _lock = app.lock()?;
-    say_partial!("Destroying {} (including all add-ons)... ", app.name);
-    let dynos = platform.runtime.list(Some(&app.name))?;
-    platform
-        .runtime
-        .remove(&dynos, std::time::Duration::from_secs(10))?;
-    crate::addons::lifecycle::destroy_with_app(platform.root, platform.settings, &app.name)?;
-    state::remove_dir_whole(&app.path)?;
-    // The router drops an app whose directory is gone.
-    let _ = control::notify_router(platform.root, &app.name);
     Ok(())
 }
 
