@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 
 use super::{heroku_time, Ctx};
 use crate::cli::Format;
-use crate::converge::{Mode, ONE_OFF_TYPE, RELEASE_TYPE};
+use crate::converge::{Mode, Platform, ONE_OFF_TYPE, RELEASE_TYPE};
 use crate::crashes::{self, Crashes};
 use crate::error::{Error, Result};
 use crate::logs;
 use crate::output::{self, paint, Style};
-use crate::release::Ledger;
+use crate::release::{Ledger, Release};
 use crate::runtime::{Dyno, Runtime};
-use crate::state::{AppName, DynoSize, ProcessType, DEFAULT_SIZE};
+use crate::state::{AppDir, AppName, DynoSize, ProcessType, DEFAULT_SIZE};
 
 /// `ps --json`: the formation, then every dyno.
 #[derive(serde::Serialize)]
@@ -359,7 +359,7 @@ pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
                 .hint("push the code first: `git push deploy master`"),
         );
     };
-    let mut formation: BTreeMap<String, u32> = app.settings()?.formation;
+    let formation: BTreeMap<String, u32> = app.settings()?.formation;
     if changes.is_empty() {
         // As Heroku's `ps:scale` with nothing to change: the formation.
         let settings = app.settings()?;
@@ -379,11 +379,40 @@ pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
         .iter()
         .map(|c| parse_scale(&absolute_change(c, &formation)?))
         .collect::<Result<_>>()?;
+    let runtime = ctx.runtime();
+    let scaled = rescale(
+        &ctx.platform(&runtime),
+        &ctx.user,
+        &app,
+        &release,
+        formation,
+        &parsed,
+    )?;
+    let said: Vec<String> = scaled
+        .iter()
+        .map(|(t, c, size)| format!("{t} at {c}:{size}"))
+        .collect();
+    say!("done, now running {}", said.join(", "));
+    Ok(())
+}
+
+/// Under the app's lock (the caller's, who read `formation` under it):
+/// `release`'s formation with each type's count and size of `parsed`,
+/// converged (sizes first; undone if the new dynos fail). Returns each
+/// type's count and size as they now are.
+fn rescale(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    release: &Release,
+    mut formation: BTreeMap<String, u32>,
+    parsed: &[(ProcessType, u32, Option<DynoSize>)],
+) -> Result<Vec<(String, u32, &'static str)>> {
     let sizes: BTreeMap<String, DynoSize> = parsed
         .iter()
         .filter_map(|(t, _, size)| Some((t.to_string(), (*size)?)))
         .collect();
-    for (process_type, count, _) in &parsed {
+    for (process_type, count, _) in parsed {
         if process_type.as_str() == "release" {
             return Err(Error::new(
                 "the `release` process type runs once per release, not as dynos",
@@ -408,12 +437,10 @@ pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
         formation.insert(process_type.to_string(), *count);
     }
     say_partial!("Scaling dynos... ");
-    let runtime = ctx.runtime();
-    let platform = ctx.platform(&runtime);
     // Sizes first: converge starts the resized types' dynos with their new limits.
     let previous_sizes = app.settings()?.sizes;
-    set_sizes(&app, &sizes)?;
-    let converged = platform.converge(&app, &release, &formation, Mode::Keep, || {
+    set_sizes(app, &sizes)?;
+    let converged = platform.converge(app, release, &formation, Mode::Keep, || {
         let mut settings = app.settings()?;
         settings.formation = formation.clone();
         app.write_settings(&settings)
@@ -435,22 +462,31 @@ pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
         .map(|(t, c, size)| format!("{t}@{c}:{size}"))
         .collect();
     logs::platform(
-        &app,
+        app,
         "api",
-        &format!("Scaled to {} by {}", log_form.join(", "), ctx.user),
+        &format!("Scaled to {} by {}", log_form.join(", "), user),
     );
-    let said: Vec<String> = scaled
-        .iter()
-        .map(|(t, c, size)| format!("{t} at {c}:{size}"))
-        .collect();
-    say!("done, now running {}", said.join(", "));
-    Ok(())
+    Ok(scaled)
 }
 
 pub fn restart(ctx: &Ctx, target: Option<String>) -> Result<()> {
     let app = ctx.app()?;
+    let runtime = ctx.runtime();
+    restart_dynos(&ctx.platform(&runtime), &ctx.user, &app, target)?;
+    say!("done");
+    Ok(())
+}
+
+/// Under the app's lock: every dyno, a type's (`web`) or one (`web.1`)
+/// replaced by a new one.
+fn restart_dynos(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    target: Option<String>,
+) -> Result<()> {
     let _lock = app.lock()?;
-    let Some(release) = Ledger::new(&app).current()? else {
+    let Some(release) = Ledger::new(app).current()? else {
         return Err(Error::new(format!(
             "`{}` has not been deployed yet",
             app.name
@@ -461,16 +497,13 @@ pub fn restart(ctx: &Ctx, target: Option<String>) -> Result<()> {
         check_target(&app.name, &formation, wanted)?;
     }
     say_partial!("Restarting dynos on {}... ", app.name);
-    let runtime = ctx.runtime();
-    let platform = ctx.platform(&runtime);
     let what = target.clone().unwrap_or_else(|| "all".into());
-    platform.converge(&app, &release, &formation, Mode::Replace(target), || Ok(()))?;
-    logs::platform(&app, "api", &format!("Restart {what} by {}", ctx.user));
-    say!("done");
+    platform.converge(app, &release, &formation, Mode::Replace(target), || Ok(()))?;
+    logs::platform(app, "api", &format!("Restart {what} by {}", user));
     Ok(())
 }
 
-fn set_sizes(app: &crate::state::AppDir, sizes: &BTreeMap<String, DynoSize>) -> Result<()> {
+fn set_sizes(app: &AppDir, sizes: &BTreeMap<String, DynoSize>) -> Result<()> {
     if sizes.is_empty() {
         return Ok(());
     }
@@ -529,6 +562,19 @@ fn check_target(app: &AppName, formation: &BTreeMap<String, u32>, target: &str) 
 /// `ps:stop` (`kill`: SIGKILL at once, else after the app's stop timeout).
 pub fn stop(ctx: &Ctx, target: &str, kill: bool) -> Result<()> {
     let app = ctx.app()?;
+    let runtime = ctx.runtime();
+    stop_dynos(&ctx.platform(&runtime), &ctx.user, &app, target, kill)
+}
+
+/// Under the app's lock: a process type's dynos stopped and its scale kept
+/// for `ps:start`, or one dyno stopped for the daemon to replace.
+fn stop_dynos(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    target: &str,
+    kill: bool,
+) -> Result<()> {
     let _lock = app.lock()?;
     let mut settings = app.settings()?;
     let grace = if kill {
@@ -537,12 +583,11 @@ pub fn stop(ctx: &Ctx, target: &str, kill: bool) -> Result<()> {
         settings.stop_grace()
     };
     check_target(&app.name, &settings.formation, target)?;
-    let runtime = ctx.runtime();
-    let platform = ctx.platform(&runtime);
     // A change's window ends with the new dynos kept: stopping one is the
     // user's doing, not a crash to roll back from.
-    crate::probation::keep(&platform, &app)?;
-    let dynos: Vec<_> = runtime
+    crate::probation::keep(platform, app)?;
+    let dynos: Vec<_> = platform
+        .runtime
         .list(Some(&app.name))?
         .into_iter()
         .filter(|d| d.process_type == target || d.name() == target)
@@ -550,13 +595,14 @@ pub fn stop(ctx: &Ctx, target: &str, kill: bool) -> Result<()> {
     if target.contains('.') {
         // One dyno: out of the router first, then stopped; the formation
         // still wants it, so the daemon starts a new one.
-        let remaining: Vec<_> = runtime
+        let remaining: Vec<_> = platform
+            .runtime
             .list(Some(&app.name))?
             .into_iter()
             .filter(|d| d.name() != target)
             .collect();
-        platform.publish_routes(&app, &crate::converge::routes_of(&remaining))?;
-        platform.stop_within(&app, &dynos, grace)?;
+        platform.publish_routes(app, &crate::converge::routes_of(&remaining))?;
+        platform.stop_within(app, &dynos, grace)?;
         say!("Stopping {target} dyno on {}... done", app.name);
     } else {
         let count = settings.formation.get(target).copied().unwrap_or(0);
@@ -566,15 +612,15 @@ pub fn stop(ctx: &Ctx, target: &str, kill: bool) -> Result<()> {
         settings.formation.insert(target.to_string(), 0);
         app.write_settings(&settings)?;
         if target == "web" {
-            platform.publish_routes(&app, &crate::routes::Routes::default())?;
+            platform.publish_routes(app, &crate::routes::Routes::default())?;
         }
-        platform.stop_within(&app, &dynos, grace)?;
+        platform.stop_within(app, &dynos, grace)?;
         say!(
             "Stopping {target} dynos on {}... done; `paas ps:start {target}` starts them again",
             app.name
         );
     }
-    logs::platform(&app, "api", &format!("Stop {target} by {}", ctx.user));
+    logs::platform(app, "api", &format!("Stop {target} by {}", user));
     Ok(())
 }
 
