@@ -7,8 +7,8 @@
 //! 7 cli, completion, docs  the command line and what is generated from it
 //! 6 output, client         the terminal and the laptop side, knowing no command
 //! 5 daemon                 router, reconciler, autosleep, acme
-//! 4 workflows              apps, deploy, roll out, converge, checks,
-//!                          probation, add-ons, interrupted, prune
+//! 4 workflows              apps, deploy, roll out, formation, converge,
+//!                          checks, probation, add-ons, interrupted, prune
 //! 3 runtime, build         podman, buildpacks
 //! 2 records                git, slugs, releases, logs, keys, certs, ssh, crashes,
 //!                          routes, the daemon's control protocol
@@ -70,6 +70,8 @@ const LAYERS: &[(&str, usize)] = &[
     // phase, converge, the release recorded.
     ("deploy", 4),
     ("rollout", 4),
+    // Scale, restart, stop: the formation and its dynos.
+    ("formation", 4),
     // Each change ends in converge; probation and converge call each other.
     ("converge", 4),
     ("checks", 4),

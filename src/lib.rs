@@ -34,6 +34,7 @@ pub mod deploy;
 pub mod docs;
 pub mod duration;
 pub mod error;
+pub mod formation;
 pub mod git;
 pub mod install;
 pub mod interrupted;
