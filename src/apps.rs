@@ -39,9 +39,9 @@ pub fn ensure_created(root: &Root, name: &AppName, owner: &str) -> Result<bool> 
 
 /// A push to a name that is no app yet (`ssh-command`). git needs a
 /// repository to tell the client which refs it has, so one is made; the
-/// app itself is made by the pre-receive hook (`deploy::hook`), which git
-/// runs only once the client sends refs to update. A client that only
-/// connects, lists refs or pushes nothing makes no app, and the
+/// app itself is made by the pre-receive hook (`commands::deploy::hook`),
+/// which git runs only once the client sends refs to update. A client that
+/// only connects, lists refs or pushes nothing makes no app, and the
 /// repository made for it goes when git is done (#19, point 6).
 pub struct FirstPush {
     root: Root,
