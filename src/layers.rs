@@ -7,7 +7,8 @@
 //! 7 cli, completion, docs  the command line and what is generated from it
 //! 6 output, client         the terminal and the laptop side, knowing no command
 //! 5 daemon                 router, reconciler, autosleep, acme
-//! 4 workflows              converge, checks, probation, add-ons, interrupted
+//! 4 workflows              apps, deploy, roll out, formation, converge,
+//!                          checks, probation, add-ons, interrupted, prune
 //! 3 runtime, build         podman, buildpacks
 //! 2 records                git, slugs, releases, logs, keys, certs, ssh, crashes,
 //!                          routes, the daemon's control protocol
@@ -63,6 +64,14 @@ const LAYERS: &[(&str, usize)] = &[
     ("control", 2),
     ("runtime", 3),
     ("build", 3),
+    // Apps made and removed.
+    ("apps", 4),
+    // A push's build, then its roll-out (as every change's): release
+    // phase, converge, the release recorded.
+    ("deploy", 4),
+    ("rollout", 4),
+    // Scale, restart, stop: the formation and its dynos.
+    ("formation", 4),
     // Each change ends in converge; probation and converge call each other.
     ("converge", 4),
     ("checks", 4),

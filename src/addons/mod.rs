@@ -6,6 +6,8 @@
 //! a release like any config change and the two can never disagree.
 
 pub mod backups;
+pub mod lifecycle;
+pub mod names;
 pub mod service;
 
 use std::collections::BTreeMap;

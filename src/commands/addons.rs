@@ -2,15 +2,18 @@
 //! `:expose`, `:unexpose`. An attachment is a release of the app that sets
 //! `NAME_URL`; the add-on's data lives until `addons:destroy`.
 
-use super::config::record_change;
+use super::addon_lookup::{named, named_for};
 use super::Ctx;
 use crate::access::Action;
-use crate::addons::{self, service, Addon, AddonDir, Credentials, Kind};
+use crate::addons::lifecycle::{
+    attach_release, attach_to, deprovision, detach_from, provision, recreate,
+};
+use crate::addons::names::{refuse_taken_var, unused_name};
+use crate::addons::{self, service, Kind};
 use crate::cli::Format;
 use crate::error::{Error, Result};
 use crate::output;
-use crate::release::{self, Ledger};
-use crate::state::{self, AppDir, AppName};
+use crate::release::Ledger;
 
 /// One row of `addons --json`.
 #[derive(serde::Serialize)]
@@ -113,40 +116,6 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
     Ok(())
 }
 
-/// A Heroku-style generated name (`postgres-brave-4821`) that is not taken.
-fn unused_name(ctx: &Ctx, kind: Kind) -> Result<String> {
-    for _ in 0..100 {
-        let seed = state::random_u64();
-        let words = super::apps::NAME_WORDS;
-        let name = format!(
-            "{}-{}-{:04}",
-            kind.name(),
-            words[(seed % words.len() as u64) as usize],
-            (seed >> 16) % 10_000
-        );
-        if !ctx.root.addon(&name).path.exists() {
-            return Ok(name);
-        }
-    }
-    Err(Error::new("could not find a free add-on name").hint("name it with `--name`"))
-}
-
-/// Removes a half-made add-on when creation fails part way.
-struct Unmake<'a> {
-    ctx: &'a Ctx,
-    dir: AddonDir,
-    armed: bool,
-}
-
-impl Drop for Unmake<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = service::remove(&self.ctx.settings, &self.dir.name);
-            let _ = std::fs::remove_dir_all(&self.dir.path);
-        }
-    }
-}
-
 pub fn create(
     ctx: &Ctx,
     service_name: &str,
@@ -168,7 +137,7 @@ pub fn create(
             }
             name
         }
-        None => unused_name(ctx, kind)?,
+        None => unused_name(&ctx.root, kind)?,
     };
     let image = match image {
         Some(image) if image.starts_with('-') || image.chars().any(char::is_whitespace) => {
@@ -191,78 +160,12 @@ pub fn create(
         }
     };
 
-    say!("Creating {name} on {}...", app.name);
-    let dir = ctx.root.addon(&name);
-    state::create_dir(&ctx.root.addons_dir(), 0o700)?;
-    // Claims the name: a concurrent create of the same name fails here.
-    std::fs::create_dir(&dir.path)
-        .map_err(|err| Error::new(format!("add-on `{name}` already exists")).cause(err))?;
-    // The daemon leaves an add-on alone while this is held; taken before
-    // `unmake`, it is released only after a failed create is cleaned up.
-    let _lock = dir.lock()?;
-    let mut unmake = Unmake {
-        ctx,
-        dir: dir.clone(),
-        armed: true,
-    };
-    let credentials = Credentials {
-        user: format!("u{}", &addons::secret()?[..12]),
-        password: addons::secret()?,
-        database: format!("d{}", &addons::secret()?[..12]),
-    };
-    dir.write_credentials(&credentials)?;
-    if kind == Kind::Redis {
-        state::write_atomic(
-            &dir.redis_conf(),
-            service::redis_conf(&credentials.password).as_bytes(),
-            0o600,
-        )?;
-    }
-    let mut addon = Addon {
-        name: name.clone(),
-        kind,
-        version: String::new(),
-        image,
-        created_at: release::now_rfc3339(),
-        created_by: ctx.user.clone(),
-        app: app.name.to_string(),
-        exposed_port: None,
-        schedule: None,
-    };
-    dir.write(&addon)?;
-    service::connect(&ctx.settings, &ctx.root, &addon, &app.name)?;
-    service::start_new(&ctx.settings, &ctx.root, &addon)?;
-    addon.version = service::wait_ready(&ctx.settings, &addon, &dir, ready_deadline())?;
-    if let Some(wanted) = &version {
-        let major = addon.version.split('.').next().unwrap_or_default();
-        if major != wanted.split('.').next().unwrap_or_default() {
-            return Err(Error::new(format!(
-                "the image `{}` runs {} {}, not {wanted}",
-                addon.image,
-                kind.title(),
-                addon.version
-            ))
-            .hint("pass `--image` with an image of that version (the built-in ones come from Debian 12)"));
-        }
-    }
-    if kind == Kind::Postgres {
-        service::psql_as_superuser(
-            &ctx.settings,
-            &addon,
-            "postgres",
-            &format!(
-                "CREATE ROLE \"{0}\" LOGIN PASSWORD '{1}';\nCREATE DATABASE \"{2}\" OWNER \"{0}\";",
-                credentials.user, credentials.password, credentials.database
-            ),
-        )?;
-    }
-    dir.write(&addon)?;
-    say!("{} {} is ready", kind.title(), addon.version);
-    unmake.armed = false;
-    drop(_lock);
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
+    let addon = provision(&platform, &ctx.user, &app, kind, &name, image, version)?;
 
     say_partial!("Attaching {name} as {var} to {}... ", app.name);
-    let version = attach_release(ctx, &app, &addon, &var).map_err(|err| {
+    let version = attach_release(&platform, &ctx.user, &app, &addon, &var).map_err(|err| {
         // Made but not attached (a failed release phase): creating it again
         // would make a second one.
         let attached = Ledger::new(&app)
@@ -292,177 +195,6 @@ fn attach_later_hint(name: &str, as_name: Option<&str>, app: &str) -> String {
          Fix what failed (output above), then attach it: `paas addons:attach {name}{as_flag} -a {app}` \
          (or remove it: `paas addons:destroy {name} --confirm {app}`)"
     )
-}
-
-fn ready_deadline() -> std::time::Instant {
-    std::time::Instant::now() + service::READY_TIMEOUT
-}
-
-/// Refuses a var the app already has, from an add-on or set by hand.
-fn refuse_taken_var(app: &AppDir, var: &str) -> Result<()> {
-    let Some(current) = Ledger::new(app).current()? else {
-        return Ok(());
-    };
-    if let Some(existing) = current.addons.get(var) {
-        return Err(Error::new(format!(
-            "`{}` already has `{existing}` attached as `{var}`",
-            app.name
-        ))
-        .hint("pick another attachment name with `--as NAME`"));
-    }
-    if current.config.contains_key(var) {
-        return Err(
-            Error::new(format!("`{}` already has a config var `{var}`", app.name)).hint(format!(
-                "unset it (`paas config:unset {var}`) or pick another name with `--as NAME`"
-            )),
-        );
-    }
-    Ok(())
-}
-
-/// The release that attaches an add-on as `var`.
-fn attach_release(ctx: &Ctx, app: &AppDir, addon: &Addon, var: &str) -> Result<u32> {
-    let url = addon.url(&ctx.root.addon(&addon.name).credentials()?);
-    let label = var.strip_suffix("_URL").unwrap_or(var);
-    record_change(
-        ctx,
-        app,
-        format!("Attach {label} ({})", addon.name),
-        |config, attached| {
-            config.insert(var.to_string(), url);
-            attached.insert(var.to_string(), addon.name.clone());
-            Ok(())
-        },
-    )
-}
-
-/// The release that detaches `var`.
-fn detach_release(ctx: &Ctx, app: &AppDir, addon: &str, var: &str) -> Result<u32> {
-    let label = var.strip_suffix("_URL").unwrap_or(var);
-    record_change(
-        ctx,
-        app,
-        format!("Detach {label} ({addon})"),
-        |config, attached| {
-            config.remove(var);
-            attached.remove(var);
-            Ok(())
-        },
-    )
-}
-
-/// An add-on by name, which must exist and belong to an app the user may
-/// use (`addons:attach` of another app's database needs access to both).
-pub fn named(ctx: &Ctx, name: &str) -> Result<(Addon, AddonDir)> {
-    named_for(ctx, name, Action::Use)
-}
-
-/// `named`, for what `action` needs on the add-on's app.
-fn named_for(ctx: &Ctx, name: &str, action: Action) -> Result<(Addon, AddonDir)> {
-    let (addon, dir) = named_unchecked(ctx, name)?;
-    let role = ctx.role_in(&addon.app);
-    if !role.sees() {
-        return Err(dir.missing());
-    }
-    if !role.allows(action) {
-        return Err(Error::new(format!(
-            "only the owner of `{}`, the app `{name}` was made for, or an admin may do that",
-            addon.app
-        ))
-        .hint(format!("`paas access -a {}` shows who owns it", addon.app)));
-    }
-    Ok((addon, dir))
-}
-
-/// An add-on by name, whoever's it is: for one attached to an app the user
-/// uses (`pg:*` and `redis:*` follow the app).
-fn named_unchecked(ctx: &Ctx, name: &str) -> Result<(Addon, AddonDir)> {
-    let dir = ctx.root.addon(&addons::parse_name(name)?);
-    Ok((dir.read()?, dir))
-}
-
-/// The add-on an app command means: by name, by attachment (`DATABASE_URL`,
-/// `DATABASE`), or by default the service's usual attachment.
-pub fn resolve(
-    ctx: &Ctx,
-    app: &AppDir,
-    typed: Option<&str>,
-    kind: Kind,
-) -> Result<(Addon, AddonDir)> {
-    let attached = Ledger::new(app)
-        .current()?
-        .map(|r| r.addons)
-        .unwrap_or_default();
-    let found = match typed {
-        // By name: one the app uses or was made for (a confirmation names
-        // the app, so it must not reach another app's database).
-        Some(text)
-            if addons::parse_name(text).is_ok()
-                && ctx.root.addon(text).exists()
-                && (attached.values().any(|a| a == text) || named(ctx, text).is_ok()) =>
-        {
-            let owned = ctx
-                .root
-                .addon(text)
-                .read()
-                .is_ok_and(|a| a.app == app.name.as_str());
-            if !owned && !attached.values().any(|a| a == text) {
-                return Err(
-                    Error::new(format!("`{text}` is not attached to `{}`", app.name)).hint(
-                        format!(
-                            "attach it first: `paas addons:attach {text} -a {}`",
-                            app.name
-                        ),
-                    ),
-                );
-            }
-            Some(text.to_string())
-        }
-        Some(text) => {
-            let var = addons::attachment_var(text)?;
-            Some(attached.get(&var).cloned().ok_or_else(|| {
-                Error::new(format!(
-                    "`{}` has no add-on called or attached as `{text}`",
-                    app.name
-                ))
-                .hint(format!("`paas addons -a {}` lists them", app.name))
-            })?)
-        }
-        None => attached
-            .get(&format!("{}_URL", kind.default_as()))
-            .cloned()
-            .or_else(|| {
-                attached
-                    .values()
-                    .find(|name| ctx.root.addon(name).read().is_ok_and(|a| a.kind == kind))
-                    .cloned()
-            }),
-    };
-    let Some(name) = found else {
-        return Err(
-            Error::new(format!("`{}` has no {} add-on", app.name, kind.title())).hint(format!(
-                "create one with `paas addons:create {} -a {}`",
-                kind.name(),
-                app.name
-            )),
-        );
-    };
-    let (addon, dir) = named_unchecked(ctx, &name)?;
-    if addon.kind != kind {
-        return Err(Error::new(format!(
-            "`{name}` is a {} add-on, not {}",
-            addon.kind.title(),
-            kind.title()
-        ))
-        .hint(format!(
-            "use the `{}:` commands for it",
-            match addon.kind {
-                Kind::Postgres => "pg",
-                Kind::Redis => "redis",
-            }
-        )));
-    }
-    Ok((addon, dir))
 }
 
 pub fn info(ctx: &Ctx, name: &str) -> Result<()> {
@@ -514,13 +246,8 @@ pub fn attach(ctx: &Ctx, name: &str, as_name: Option<String>) -> Result<()> {
     let (addon, dir) = named(ctx, name)?;
     let var = addons::attachment_var(as_name.as_deref().unwrap_or(addon.kind.default_as()))?;
     refuse_taken_var(&app, &var)?;
-    {
-        // Addresses are chosen and recorded one add-on at a time.
-        let _lock = dir.lock()?;
-        service::connect(&ctx.settings, &ctx.root, &addon, &app.name)?;
-    }
-    say_partial!("Attaching {} as {var} to {}... ", addon.name, app.name);
-    let version = attach_release(ctx, &app, &addon, &var)?;
+    let runtime = ctx.runtime();
+    let version = attach_to(&ctx.platform(&runtime), &ctx.user, &app, &addon, &dir, &var)?;
     say!("done, v{version}");
     Ok(())
 }
@@ -551,21 +278,8 @@ pub fn detach(ctx: &Ctx, typed: &str) -> Result<()> {
             }
         }
     };
-    for (var, addon) in &vars {
-        say_partial!("Detaching {var} ({addon}) from {}... ", app.name);
-        let version = detach_release(ctx, &app, addon, var)?;
-        say!("done, v{version}");
-    }
-    let still: Vec<String> = Ledger::new(&app)
-        .current()?
-        .map(|r| r.addons.into_values().collect())
-        .unwrap_or_default();
-    for (_, addon) in &vars {
-        if !still.contains(addon) {
-            service::disconnect(&ctx.settings, &ctx.root, addon, &app.name)?;
-        }
-    }
-    Ok(())
+    let runtime = ctx.runtime();
+    detach_from(&ctx.platform(&runtime), &ctx.user, &app, &vars)
 }
 
 pub fn destroy(ctx: &Ctx, name: &str, confirm: Option<String>, force: bool) -> Result<()> {
@@ -599,48 +313,14 @@ pub fn destroy(ctx: &Ctx, name: &str, confirm: Option<String>, force: bool) -> R
         ))
         .hint("detach it there first, or add `--force` to detach it everywhere"));
     }
-    for (app, var) in &attachments {
-        let app_dir = ctx.root.app(app);
-        say_partial!("Detaching {var} ({}) from {app}... ", addon.name);
-        let version = detach_release(ctx, &app_dir, &addon.name, var)?;
-        say!("done, v{version}");
-    }
-    say_partial!("Destroying {}... ", addon.name);
-    let _lock = dir.lock()?;
-    service::remove(&ctx.settings, &addon.name)?;
-    state::remove_dir_whole(&dir.path)?;
-    say!("done");
-    Ok(())
-}
-
-/// Destroys the add-ons made for an app being destroyed, unless another
-/// app uses them (those stay, and are said to).
-pub fn destroy_with_app(ctx: &Ctx, app: &AppName) -> Result<()> {
-    for addon in ctx.root.addons()? {
-        let others: Vec<String> = addons::attachments(&ctx.root, &addon.name)?
-            .into_iter()
-            .filter(|(a, _)| a != app)
-            .map(|(a, _)| a.to_string())
-            .collect();
-        if addon.app == app.as_str() && others.is_empty() {
-            let dir = ctx.root.addon(&addon.name);
-            let _lock = dir.lock()?;
-            service::remove(&ctx.settings, &addon.name)?;
-            state::remove_dir_whole(&dir.path)?;
-            say!("       destroyed {}", addon.name);
-        } else {
-            service::disconnect(&ctx.settings, &ctx.root, &addon.name, app)?;
-            if addon.app == app.as_str() {
-                say!(
-                    "       kept {}: {} still use it",
-                    addon.name,
-                    others.join(", ")
-                );
-            }
-        }
-    }
-    crate::runtime::network::remove_app_network(&ctx.settings, app);
-    Ok(())
+    let runtime = ctx.runtime();
+    deprovision(
+        &ctx.platform(&runtime),
+        &ctx.user,
+        &addon,
+        &dir,
+        &attachments,
+    )
 }
 
 pub fn expose(ctx: &Ctx, name: &str, port: Option<u16>) -> Result<()> {
@@ -650,9 +330,7 @@ pub fn expose(ctx: &Ctx, name: &str, port: Option<u16>) -> Result<()> {
     let port = port.unwrap_or(addon.kind.port());
     addon.exposed_port = Some(port);
     say_partial!("Publishing {} on 127.0.0.1:{port}... ", addon.name);
-    service::recreate(&ctx.settings, &ctx.root, &addon)?;
-    service::wait_ready(&ctx.settings, &addon, &dir, ready_deadline())?;
-    dir.write(&addon)?;
+    recreate(&ctx.settings, &ctx.root, &addon, &dir)?;
     say!("done");
     say!(
         "From a laptop: ssh -L {port}:127.0.0.1:{port} <server>, then connect to 127.0.0.1:{port} (`paas pg:credentials` has the password)"
@@ -670,9 +348,7 @@ pub fn unexpose(ctx: &Ctx, name: &str) -> Result<()> {
     }
     addon.exposed_port = None;
     say_partial!("Unpublishing {}... ", addon.name);
-    service::recreate(&ctx.settings, &ctx.root, &addon)?;
-    service::wait_ready(&ctx.settings, &addon, &dir, ready_deadline())?;
-    dir.write(&addon)?;
+    recreate(&ctx.settings, &ctx.root, &addon, &dir)?;
     say!("done");
     Ok(())
 }

@@ -7,13 +7,12 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 use super::config_edit::{self, shell_line, Patch};
-use super::deploy::roll_out;
 use super::Ctx;
 use crate::cli::Format;
-use crate::converge::Mode;
 use crate::error::{Error, Result};
 use crate::output;
-use crate::release::{self, Ledger, Release};
+use crate::release::Ledger;
+use crate::rollout::change_config;
 use crate::state::{AppDir, ConfigKey};
 
 pub fn show(ctx: &Ctx, shell: bool, format: Format) -> Result<()> {
@@ -91,7 +90,9 @@ fn apply_patch(ctx: &Ctx, app: &AppDir, patch: &Patch) -> Result<()> {
         ConfigKey::parse(key).map_err(|err| Error::new(err.to_string()))?;
     }
     say!("{} and restarting {}...", patch.description(), app.name);
-    let version = change_config(ctx, app, patch.description(), |config| {
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
+    let version = change_config(&platform, &ctx.user, app, patch.description(), |config| {
         config.extend(patch.set.clone());
         for key in &patch.unset {
             config.remove(key);
@@ -155,7 +156,9 @@ pub fn set(ctx: &Ctx, pairs: &[String]) -> Result<()> {
         app.name
     );
     let description = format!("Set {} config vars", names.join(", "));
-    let version = change_config(ctx, &app, description, |config| {
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
+    let version = change_config(&platform, &ctx.user, &app, description, |config| {
         config.extend(changes.clone());
     })?;
     say!("done, v{version}");
@@ -178,79 +181,15 @@ pub fn unset(ctx: &Ctx, keys: &[String]) -> Result<()> {
         app.name
     );
     let description = format!("Unset {} config vars", names.join(", "));
-    let version = change_config(ctx, &app, description, |config| {
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
+    let version = change_config(&platform, &ctx.user, &app, description, |config| {
         for key in &keys {
             config.remove(key.as_str());
         }
     })?;
     say!("done, v{version}");
     Ok(())
-}
-
-/// Records a release with the changed config and rolls it out. An add-on's
-/// var follows the add-on (credentials, attach, detach): it is refused here.
-fn change_config(
-    ctx: &Ctx,
-    app: &AppDir,
-    description: String,
-    change: impl FnOnce(&mut BTreeMap<String, String>),
-) -> Result<u32> {
-    record_change(ctx, app, description, |config, addons| {
-        let before = config.clone();
-        change(config);
-        match addons
-            .iter()
-            .find(|(var, _)| before.get(*var) != config.get(*var))
-        {
-            Some((var, addon)) => Err(Error::new(format!(
-                "`{var}` is set by the add-on `{addon}`"
-            ))
-            .hint(format!(
-                "`paas addons:detach {addon} -a {0}` removes it; `paas addons:attach {addon} -a {0} --as NAME` adds it under another name",
-                app.name
-            ))),
-            None => Ok(()),
-        }
-    })
-}
-
-/// Under the app's lock: a new release with the current one's build and
-/// process types and `change` applied to its config vars and add-on
-/// attachments, rolled out (if the dynos fail to boot with it, nothing
-/// changes). Returns its version.
-pub fn record_change(
-    ctx: &Ctx,
-    app: &AppDir,
-    description: String,
-    change: impl FnOnce(&mut BTreeMap<String, String>, &mut BTreeMap<String, String>) -> Result<()>,
-) -> Result<u32> {
-    let _lock = app.lock()?;
-    let ledger = Ledger::new(app);
-    let current = ledger.current()?;
-    let mut config = current
-        .as_ref()
-        .map(|r| r.config.clone())
-        .unwrap_or_default();
-    let mut addons = current
-        .as_ref()
-        .map(|r| r.addons.clone())
-        .unwrap_or_default();
-    change(&mut config, &mut addons)?;
-    let release = Release {
-        version: ledger.next_version()?,
-        description,
-        user: ctx.user.clone(),
-        created_at: release::now_rfc3339(),
-        commit: current.as_ref().and_then(|r| r.commit.clone()),
-        slug: current.as_ref().and_then(|r| r.slug.clone()),
-        processes: current.map(|r| r.processes).unwrap_or_default(),
-        config,
-        addons,
-        failed: None,
-    };
-    let formation = app.settings()?.formation;
-    roll_out(ctx, app, &release, &formation, Mode::Keep, None)?;
-    Ok(release.version)
 }
 
 #[cfg(test)]

@@ -3,22 +3,14 @@
 //! release that does not boot rejects the push, so the branch never points at
 //! a commit that did not deploy, and the running release is untouched.
 
-use std::collections::BTreeMap;
 use std::io::BufRead;
-use std::time::Instant;
 
 use super::Ctx;
-use crate::addons::Kind;
-use crate::build::{self, history, BuildRequest};
-use crate::converge::{Mode, RELEASE_TYPE};
-use crate::duration;
+use crate::deploy::deploy;
 use crate::error::{Context, Error, Result};
-use crate::git::{self, RefUpdate};
-use crate::logs;
-use crate::release::{self, Ledger, Release};
-use crate::runtime::{procfile, DynoSpec, Ended, Runtime};
-use crate::slug;
-use crate::state::{self, AppDir, AppName, Root};
+use crate::git::RefUpdate;
+use crate::release::Ledger;
+use crate::state::{AppDir, AppName, Root};
 
 pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
     if name != "pre-receive" {
@@ -48,6 +40,8 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
         return Ok(());
     };
     let deploy_branch = app.settings()?.deploy_branch;
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
 
     let mut failed = None;
     // Each pushed ref goes to the audit trail, as the ssh command's caller.
@@ -90,7 +84,7 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
             record(update, "deleted the branch".into());
             continue;
         }
-        match deploy(ctx, &app, update) {
+        match deploy(&platform, &ctx.user, &app, update) {
             Ok(()) => {
                 let version = Ledger::new(&app).current()?.map(|r| r.version);
                 record(update, format!("deployed v{}", version.unwrap_or(0)));
@@ -127,431 +121,16 @@ fn app_receiving(
     if updates.is_empty() {
         return Ok(None);
     }
-    if super::apps::ensure_created(root, name, pusher)? {
+    if crate::apps::ensure_created(root, name, pusher)? {
         say!("-----> Created app `{name}`");
     }
     Ok(Some(app))
 }
 
-fn deploy(ctx: &Ctx, app: &AppDir, update: &RefUpdate) -> Result<()> {
-    let started = Instant::now();
-    let commit = update.new.as_str();
-    let lock = app.lock()?;
-    refuse_if_overtaken(app, update)?;
-    // Before this push's own build is recorded: a pending one now is a dead push's.
-    let runtime = ctx.runtime();
-    if let Err(err) = crate::interrupted::sweep(&ctx.platform(&runtime), app, &lock) {
-        say!(" !     warning: {}", err.report().trim_end());
-    }
-    let short: String = commit.chars().take(7).collect();
-    let record = history::start(app, commit, &ctx.user)?;
-    // Without a transcript the build still runs; only its output is not kept.
-    let transcript = history::Transcript::start(history::output_file(app, record.id)).ok();
-    say!(
-        "-----> Building {} ({short}), build #{}",
-        app.name,
-        record.id
-    );
-    logs::platform(app, "api", &format!("Build started by {}", ctx.user));
-    let result = build_and_release(ctx, app, commit, record.id, started);
-    drop(transcript);
-    let release = match &result {
-        Ok(()) => Ledger::new(app).current().ok().flatten().map(|r| r.version),
-        Err(err) => {
-            // The error is printed after the hook returns: keep it with the build.
-            let _ = std::fs::OpenOptions::new()
-                .append(true)
-                .open(history::output_file(app, record.id))
-                .and_then(|mut f| std::io::Write::write_all(&mut f, err.report().as_bytes()));
-            None
-        }
-    };
-    history::finish(app, record, release, started.elapsed().as_secs_f64());
-    if result.is_err() {
-        logs::platform(
-            app,
-            "api",
-            &format!("Build failed for {short}: the previous release keeps running"),
-        );
-    }
-    result
-}
-
-fn build_and_release(
-    ctx: &Ctx,
-    app: &AppDir,
-    commit: &str,
-    build_id: u32,
-    started: Instant,
-) -> Result<()> {
-    let short: String = commit.chars().take(7).collect();
-    let build_dir = build::new_build_dir(app)?;
-    // The source directory is removed whatever happens; a kept one becomes the slug dir.
-    let cleanup = RemoveOnDrop(build_dir.clone());
-    git::export_tree(&app.repo(), commit, &build_dir)?;
-    let ledger = Ledger::new(app);
-    let current = ledger.current()?;
-    let mut config = current
-        .as_ref()
-        .map(|r| r.config.clone())
-        .unwrap_or_default();
-    let (buildpacks, source) =
-        build::buildpacks::choose(&app.settings()?.buildpacks, &config, &build_dir)?;
-    if let Some(from) = source.describe() {
-        let names: Vec<String> = buildpacks.iter().map(ToString::to_string).collect();
-        say!("-----> Buildpacks {from}: {}", names.join(", "));
-    }
-    let removed = build::apply_slugignore(&build_dir)?;
-    if removed > 0 {
-        say!("-----> Removed {removed} file(s) and folder(s) named in .slugignore");
-    }
-    let build_started = Instant::now();
-    let output = build::run(&BuildRequest {
-        settings: &ctx.settings,
-        buildpacks_dir: &ctx.root.buildpacks_dir(),
-        app,
-        build_dir: &build_dir,
-        commit,
-        config: &config,
-        buildpacks: &buildpacks,
-    })?;
-    let first_deploy = current.as_ref().and_then(|r| r.slug.as_ref()).is_none();
-    // By kind, whatever the add-ons are called (`--name db`); read only
-    // when a buildpack asks for one.
-    let attached: Vec<Kind> = current
-        .iter()
-        .filter(|_| !output.addons.is_empty())
-        .flat_map(|r| r.addons.values())
-        .filter_map(|name| ctx.root.addon(name).read().ok().map(|a| a.kind))
-        .collect();
-    apply_buildpack_requests(app, &output, first_deploy, &mut config, &attached);
-
-    // The Procfile wins; the last buildpack's defaults fill in the types it
-    // does not name, as on Heroku.
-    let declared: BTreeMap<String, String> =
-        match state::read_untrusted(&build_dir.join("Procfile"), 64 * 1024)? {
-            Some(text) => procfile::parse(&text)
-                .map_err(|err| Error::new(err.to_string()).hint("fix the Procfile and push again"))?
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-            None => BTreeMap::new(),
-        };
-    let defaults: Vec<&str> = output
-        .default_process_types
-        .keys()
-        .filter(|t| !declared.contains_key(*t))
-        .map(String::as_str)
-        .collect();
-    say!("-----> Discovering process types");
-    if !declared.is_empty() {
-        let types: Vec<&str> = declared.keys().map(String::as_str).collect();
-        say!("       Procfile declares types     -> {}", types.join(", "));
-    }
-    if !defaults.is_empty() {
-        say!(
-            "       Default types for buildpack -> {}",
-            defaults.join(", ")
-        );
-    }
-    let mut processes = output.default_process_types.clone();
-    processes.extend(declared);
-    if processes.is_empty() {
-        // Detection picks Node.js for a site that Node.js only builds: the
-        // static buildpack, run after it, serves what the build wrote.
-        let hint = if matches!(source, build::buildpacks::Source::Detect)
-            && build_dir.join("static.json").is_file()
-            && build_dir.join("package.json").is_file()
-        {
-            "to serve the site the build writes with nginx, as static.json says, \
-             run the static buildpack after Node.js's: \
-             `paas buildpacks:set nodejs`, then `paas buildpacks:add static`, and push again"
-        } else {
-            "add a Procfile naming the command that starts the app on $PORT, \
-             such as `web: gunicorn app:app` or `web: node server.js`"
-        };
-        return Err(Error::new(
-            "no process types: the app has no Procfile and its buildpack named none",
-        )
-        .hint(hint));
-    }
-    // A broken app.json fails the build, not the launch.
-    crate::checks::load(&build_dir)?;
-
-    let slug_started = Instant::now();
-    say!("-----> Compressing...");
-    let slug = slug::pack(&build_dir, &app.slugs_dir())?;
-    say!("       Done: {}", slug::human_size(slug.size));
-    let limit = ctx
-        .settings
-        .slug_limit_mb
-        .unwrap_or(1024)
-        .saturating_mul(1024 * 1024);
-    if slug.size > limit {
-        // Unreferenced: the next deploy's prune removes it.
-        return Err(Error::new(format!(
-            "the slug is {}, over this server's limit of {}",
-            slug::human_size(slug.size),
-            slug::human_size(limit)
-        ))
-        .hint("leave out what the app does not run with a .slugignore file; the running release is untouched"));
-    }
-    // The compiled tree is the unpacked slug: keep it for the dynos to mount.
-    let slug_dir = app.slugs_dir().join(&slug.sha256);
-    if !slug_dir.exists() {
-        std::fs::rename(&build_dir, &slug_dir).context(|| "keeping the unpacked slug".into())?;
-    }
-    drop(cleanup);
-
-    let release = Release {
-        version: ledger.next_version()?,
-        description: format!("Deploy {short}"),
-        user: ctx.user.clone(),
-        created_at: release::now_rfc3339(),
-        commit: Some(commit.to_string()),
-        slug: Some(slug),
-        processes,
-        config,
-        addons: current.map(|r| r.addons).unwrap_or_default(),
-        failed: None,
-    };
-    let formation = default_formation(app, &release)?;
-    say!("-----> Launching...");
-    let launch_started = Instant::now();
-    roll_out(ctx, app, &release, &formation, Mode::Keep, Some(build_id))?;
-    let launched = Instant::now();
-    if let Some(window) = crate::probation::Probation::load(app) {
-        say!(
-            "       Traffic moved; v{}'s dynos stay warm for {} s and take it back if a new dyno crashes",
-            window.previous,
-            window.until - window.started
-        );
-    }
-    crate::prune::old_slugs(app, None);
-    let mut settings = app.settings()?;
-    settings.deployed_commit = Some(commit.to_string());
-    if let Err(err) = app.write_settings(&settings) {
-        say!(" !     warning: {}", err.report().trim_end());
-    }
-    say!("       Released v{}", release.version);
-    say!(
-        "       {} deployed to paas",
-        ctx.settings.app_url(&app.name)
-    );
-    for (process_type, count) in &formation {
-        if *count == 0 {
-            say!("       `{process_type}` is not running: `paas ps:scale {process_type}=1 -a {}` starts it", app.name);
-        }
-    }
-    // Where the time went, the way a user would want to know.
-    let seconds = |from: Instant, to: Instant| to.duration_since(from).as_secs_f64();
-    say!(
-        "       (took {:.1} s: fetch {:.1} s · build {:.1} s · slug {:.1} s · launch {:.1} s)",
-        started.elapsed().as_secs_f64(),
-        seconds(started, build_started),
-        seconds(build_started, slug_started),
-        seconds(slug_started, launch_started),
-        seconds(launch_started, launched),
-    );
-    Ok(())
-}
-
-/// What the buildpacks' `bin/release` asked for beyond process types:
-/// config vars are set on the first deploy (never over the user's) and only
-/// suggested later; add-ons the app has none of (`attached`: the kinds it
-/// has) are named with the command that creates them.
-fn apply_buildpack_requests(
-    app: &AppDir,
-    output: &build::BuildOutput,
-    first_deploy: bool,
-    config: &mut BTreeMap<String, String>,
-    attached: &[Kind],
-) {
-    for (key, value) in &output.config_vars {
-        if config.contains_key(key) || crate::state::ConfigKey::parse(key).is_err() {
-            continue;
-        }
-        if first_deploy {
-            say!("-----> Setting {key} from the buildpack (first deploy)");
-            config.insert(key.clone(), value.clone());
-        } else {
-            say!(
-                " !     The buildpack suggests {key}={value}: `paas config:set {key}=... -a {}` sets it",
-                app.name
-            );
-        }
-    }
-    for addon in &output.addons {
-        if let Some(note) = addon_request_note(addon, attached, app.name.as_str()) {
-            say!("{note}");
-        }
-    }
-}
-
-/// What to say about an add-on a buildpack asks for (`heroku-postgresql`),
-/// given the kinds of the add-ons the app has: nothing when it has one.
-fn addon_request_note(addon: &str, attached: &[Kind], app: &str) -> Option<String> {
-    match Kind::parse(addon) {
-        Ok(kind) if attached.contains(&kind) => None,
-        Ok(kind) => Some(format!(
-            " !     The buildpack asks for a {0} add-on: `paas addons:create {0} -a {app}` makes one",
-            kind.name()
-        )),
-        Err(_) => Some(format!(
-            " !     The buildpack asks for the add-on `{addon}`, which paas does not offer"
-        )),
-    }
-}
-
-/// Refuses a push whose branch moved while it waited for the app lock: git
-/// would refuse to move the branch after this build, leaving a release
-/// running that the branch does not name.
-fn refuse_if_overtaken(app: &AppDir, update: &RefUpdate) -> Result<()> {
-    let deployed = app.settings()?.deployed_commit;
-    let mut current = git::resolve_ref(&app.repo(), &update.name)?;
-    // The push that held the lock may not have moved the branch yet: git
-    // does that right after its hook returns. Give it a moment.
-    let deadline = Instant::now() + std::time::Duration::from_secs(5);
-    while deployed.is_some() && current != deployed && Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        current = git::resolve_ref(&app.repo(), &update.name)?;
-    }
-    if current.as_deref().unwrap_or(git::ZERO_ID) == update.old {
-        return Ok(());
-    }
-    let short = current.as_deref().map_or("", |c| &c[..c.len().min(7)]);
-    Err(Error::new(format!(
-        "another push deployed `{short}` while this one waited"
-    ))
-    .hint("pull, merge, and push again"))
-}
-
-/// The formation with every process type of `release` in it: web at 1 when
-/// first seen, others at 0, as on Heroku. Types the release lacks drop out.
-pub fn default_formation(app: &AppDir, release: &Release) -> Result<BTreeMap<String, u32>> {
-    let current = app.settings()?.formation;
-    Ok(release
-        .processes
-        .keys()
-        .filter(|t| t.as_str() != RELEASE_TYPE)
-        .map(|t| {
-            let count = current.get(t).copied().unwrap_or(u32::from(t == "web"));
-            (t.clone(), count)
-        })
-        .collect())
-}
-
-/// Starts `release` with `formation`, recording both only once its dynos
-/// are up. `build`: the push's build that made it, if one did. Under the
-/// app's lock, which a release phase needs (`interrupted`).
-pub fn roll_out(
-    ctx: &Ctx,
-    app: &AppDir,
-    release: &Release,
-    formation: &BTreeMap<String, u32>,
-    mode: Mode,
-    build: Option<u32>,
-) -> Result<()> {
-    release_phase(ctx, app, release, build)?;
-    let runtime = ctx.runtime();
-    ctx.platform(&runtime)
-        .converge(app, release, formation, mode, || {
-            // The formation first: if recording the release then fails, the
-            // old release keeps running with it, which is harmless.
-            let mut settings = app.settings()?;
-            if settings.formation != *formation {
-                settings.formation = formation.clone();
-                app.write_settings(&settings)?;
-            }
-            Ledger::new(app).append(release)?;
-            logs::platform(
-                app,
-                "api",
-                &format!("{} by {}", release.description, release.user),
-            );
-            logs::platform(
-                app,
-                "api",
-                &format!("Release v{} created by {}", release.version, release.user),
-            );
-            Ok(())
-        })
-}
-
-/// Heroku's release phase: the `release` process runs once, in a one-off
-/// dyno of the new release (its slug and config), before any of its dynos
-/// start. A failure records the release as failed and leaves the running
-/// release alone. Only under the app's lock: a holder of the lock takes a
-/// release phase dyno for one whose command died (`interrupted`).
-fn release_phase(ctx: &Ctx, app: &AppDir, release: &Release, build: Option<u32>) -> Result<()> {
-    let (Some(command), Some(slug)) = (release.processes.get(RELEASE_TYPE), &release.slug) else {
-        return Ok(());
-    };
-    let runtime = ctx.runtime();
-    let platform = ctx.platform(&runtime);
-    let slug_dir = platform.unpacked_slug(app, slug)?;
-    let spec = DynoSpec {
-        build,
-        ..platform.spec(app, release, RELEASE_TYPE, 1, command, &slug_dir)?
-    };
-    say!("-----> Running release command `{command}`...");
-    // Not recorded yet: if this process dies, the next release takes its number.
-    let whose = match build {
-        Some(id) => format!("build #{id}"),
-        None => "a change".to_string(),
-    };
-    logs::platform(
-        app,
-        "api",
-        &format!(
-            "Release phase of {whose} (to be v{}) started: `{command}`",
-            release.version
-        ),
-    );
-    // Not on the hook's stdin (git's list of pushed refs), and run to its
-    // end even if the pusher hangs up: its status decides the release.
-    let limit = ctx.settings.release_timeout();
-    let (why, hint) = match runtime.run_to_end(&spec, limit)? {
-        Ended::Exited(0) => {
-            say!("       Release command succeeded");
-            return Ok(());
-        }
-        Ended::Exited(code) => (
-            format!("release command failed (exit status {code})"),
-            "its output is above; the previous release keeps running. Fix it and try again"
-                .to_string(),
-        ),
-        Ended::TimedOut => (
-            format!(
-                "release command ran past this server's limit of {} and was stopped",
-                duration::human(limit.as_secs())
-            ),
-            "the previous release keeps running. Make the command finish sooner, or raise \
-             the limit with `paas server install --release-timeout DURATION`"
-                .to_string(),
-        ),
-    };
-    Ledger::new(app).append(&Release {
-        failed: Some(why.clone()),
-        ..release.clone()
-    })?;
-    logs::platform(app, "api", &format!("Release v{} {why}", release.version));
-    Err(Error::new(format!("v{}: the {why}", release.version)).hint(hint))
-}
-
-struct RemoveOnDrop(std::path::PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if self.0.exists() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::git;
 
     #[test]
     fn a_push_makes_a_new_app_only_with_refs_to_update() {
@@ -578,22 +157,5 @@ mod tests {
             "the pusher owns it"
         );
         assert_eq!(root.apps().unwrap(), [name]);
-    }
-
-    #[test]
-    fn an_addon_request_is_met_by_an_addon_of_its_kind_whatever_its_name() {
-        // A postgres add-on made with `--name db` is attached: nothing to say.
-        assert_eq!(
-            addon_request_note("heroku-postgresql:mini", &[Kind::Postgres], "web"),
-            None
-        );
-        assert_eq!(
-            addon_request_note("heroku-postgresql", &[Kind::Redis], "web").as_deref(),
-            Some(" !     The buildpack asks for a postgres add-on: `paas addons:create postgres -a web` makes one")
-        );
-        assert_eq!(
-            addon_request_note("heroku-kafka", &[], "web").as_deref(),
-            Some(" !     The buildpack asks for the add-on `heroku-kafka`, which paas does not offer")
-        );
     }
 }

@@ -1,6 +1,7 @@
 //! The CLI's commands, one file per namespace; `run` dispatches with one match.
 
 mod access;
+mod addon_lookup;
 mod addons;
 mod apps;
 mod audit;
@@ -491,11 +492,6 @@ mod tests {
     /// and `Ctx::owned_app`, which check access (#20), and why it may.
     const UNCHECKED: &[(&str, &str, &str)] = &[
         (
-            "addons.rs",
-            "let app_dir = ctx.root.app(app);",
-            "destroying an add-on (owner checked) detaches it everywhere",
-        ),
-        (
             "apps.rs",
             "let settings = ctx.root.app(name).settings();",
             "the listing, filtered by role",
@@ -504,11 +500,6 @@ mod tests {
             "apps.rs",
             "let release = Ledger::new(&ctx.root.app(name)).current()?;",
             "the listing's rows, filtered above",
-        ),
-        (
-            "apps.rs",
-            "let app = root.app(name);",
-            "making an app: `ensure_created`, `FirstPush`",
         ),
         (
             "apps.rs",

@@ -2,14 +2,14 @@
 
 use std::io::IsTerminal;
 
-use super::addons::resolve;
-use super::config::record_change;
+use super::addon_lookup::resolve;
 use super::Ctx;
 use crate::addons::backups::{self, Backup, Schedule};
 use crate::addons::{self, service, Addon, AddonDir, Kind};
 use crate::cli::{Database, Format};
 use crate::error::{Context, Error, Result};
 use crate::output;
+use crate::rollout::record_change;
 use crate::state::AppDir;
 
 fn database(ctx: &Ctx, database: &Database) -> Result<(AppDir, Addon, AddonDir)> {
@@ -118,10 +118,13 @@ pub fn rotate(ctx: &Ctx, db: &Database, confirm: Option<&str>) -> Result<()> {
     let url = addon.url(&credentials);
     // Every app gets the new URL, even when one of them fails to restart.
     let mut failed = Vec::new();
+    let runtime = ctx.runtime();
+    let platform = ctx.platform(&runtime);
     for (attached, var) in addons::attachments(&ctx.root, &addon.name)? {
         say_partial!("Updating {var} on {attached} and restarting... ");
         let result = record_change(
-            ctx,
+            &platform,
+            &ctx.user,
             &ctx.root.app(&attached),
             format!(
                 "Update {} by credential rotation ({})",

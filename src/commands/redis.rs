@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use super::addons::resolve;
+use super::addon_lookup::resolve;
 use super::Ctx;
 use crate::addons::{service, Kind};
 use crate::cli::Database;

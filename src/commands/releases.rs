@@ -1,12 +1,11 @@
 //! `releases`, `releases:info`, `releases:output`, `releases:rollback`.
 
-use super::deploy::roll_out;
 use super::{heroku_time_from_rfc3339, Ctx};
 use crate::cli::Format;
-use crate::converge::Mode;
 use crate::error::{Error, Result};
 use crate::output;
 use crate::release::{self, Ledger, Release, ReleaseVersion};
+use crate::rollout::rollback_to;
 
 fn parse_version(text: &str) -> Result<ReleaseVersion> {
     text.parse()
@@ -218,19 +217,8 @@ pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {
         );
     }
     say_partial!("Rolling back {} to v{}... ", app.name, target.version);
-    let (config, addons) = Release::rollback_config(&target, &current);
-    let release = Release {
-        version: ledger.next_version()?,
-        description: format!("Rollback to v{}", target.version),
-        user: ctx.user.clone(),
-        created_at: release::now_rfc3339(),
-        config,
-        addons,
-        failed: None,
-        ..target.clone()
-    };
-    let formation = super::deploy::default_formation(&app, &release)?;
-    roll_out(ctx, &app, &release, &formation, Mode::Keep, None)?;
-    say!("done, v{}", release.version);
+    let runtime = ctx.runtime();
+    let version = rollback_to(&ctx.platform(&runtime), &ctx.user, &app, &target, &current)?;
+    say!("done, v{version}");
     Ok(())
 }

@@ -7,8 +7,9 @@
 use std::os::unix::process::CommandExt;
 use std::process::Command as Process;
 
-use super::{apps, audit, dispatch, Ctx};
+use super::{audit, dispatch, Ctx};
 use crate::access::{Action, Role};
+use crate::apps;
 use crate::cli::Command;
 use crate::error::{Error, Result, QUOTED_INPUT};
 use crate::ssh::{self, SshRequest};

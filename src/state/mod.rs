@@ -10,7 +10,7 @@ pub use files::{
     create_dir, free_bytes, prepare_atomic, random_bytes, random_u64, read_untrusted,
     remove_dir_whole, size_of_tree, sync_dir, write_atomic, write_new, Lock, Prepared,
 };
-pub use names::{AppName, ConfigKey, NameError, ProcessType};
+pub use names::{AppName, ConfigKey, NameError, ProcessType, NAME_WORDS};
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -8,6 +8,12 @@ use thiserror::Error;
 
 use crate::error::quoted;
 
+/// The first word of generated names, for apps and add-ons.
+pub const NAME_WORDS: &[&str] = &[
+    "sunny", "quiet", "brave", "calm", "eager", "gentle", "lucky", "mighty", "polished", "rapid",
+    "shy", "tidy", "vast", "warm", "young", "bold",
+];
+
 /// How much of a refused name its error quotes back, in characters.
 const SHOWN_NAME: usize = 40;
 

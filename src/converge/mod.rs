@@ -4,20 +4,28 @@
 //! New dynos start next to the old ones; web dynos must listen on `$PORT`
 //! before the router switches to them, and only then do the old ones stop.
 //! If the new dynos fail, they are removed and the old ones keep serving.
+//!
+//! Here the `Platform` and `converge` itself; `spec.rs` makes what a dyno
+//! starts with, `boot.rs` waits for new dynos and checks them, `stop.rs`
+//! stops dynos and publishes the routes that leave them.
+
+mod boot;
+mod spec;
+mod stop;
+pub use stop::routes_of;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::control::{drain_router, reload_router};
 use crate::crashes::{self, Crashes};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::logs;
 use crate::release::Release;
-use crate::routes::{Backend, Routes};
-use crate::runtime::{Dyno, DynoSpec, Runtime, DYNO_PORT};
-use crate::slug;
-use crate::state::{self, AppDir, ChecksMode, Root, Settings, STOP_GRACE};
+use crate::routes::Routes;
+use crate::runtime::{Dyno, DynoSpec, Runtime};
+use crate::state::{AppDir, ChecksMode, Root, Settings};
+use boot::boot_error;
 
 /// How long a new web dyno has to listen on `$PORT` (Heroku's R10 limit).
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -376,280 +384,5 @@ impl Platform<'_> {
             return crate::probation::watch(self, app, settings.checks_wait);
         }
         Ok(())
-    }
-
-    /// A dyno of the release, on the app's network (made if missing).
-    pub fn spec(
-        &self,
-        app: &AppDir,
-        release: &Release,
-        process_type: &str,
-        index: u32,
-        command: &str,
-        slug_dir: &std::path::Path,
-    ) -> Result<DynoSpec> {
-        let (network, hosts) =
-            crate::addons::dyno_network(self.root, self.settings, &app.name, release)?;
-        Ok(DynoSpec {
-            network,
-            hosts,
-            ..self.spec_off_network(app, release, process_type, index, command, slug_dir)
-        })
-    }
-
-    /// `spec` but for its network and add-on hosts, which converge finds
-    /// once for all the dynos it starts.
-    fn spec_off_network(
-        &self,
-        app: &AppDir,
-        release: &Release,
-        process_type: &str,
-        index: u32,
-        command: &str,
-        slug_dir: &std::path::Path,
-    ) -> DynoSpec {
-        let dyno = format!("{process_type}.{index}");
-        let instance = crate::runtime::podman::random_suffix();
-        let mut env = release.config.clone();
-        env.insert("PORT".into(), DYNO_PORT.to_string());
-        env.insert("DYNO".into(), dyno.clone());
-        env.insert("PS".into(), dyno.clone());
-        DynoSpec {
-            app: app.name.clone(),
-            release: release.version,
-            process_type: process_type.to_string(),
-            index,
-            command: command.to_string(),
-            env,
-            slug_dir: slug_dir.to_path_buf(),
-            log_file: app
-                .logs_dir()
-                .join(crate::runtime::log_file_name(&dyno, &instance)),
-            instance,
-            remove_on_exit: false,
-            size: state::DEFAULT_SIZE,
-            network: String::new(),
-            hosts: Vec::new(),
-            build: None,
-        }
-    }
-
-    /// The slug unpacked next to its tarball, unpacking it on first use.
-    pub fn unpacked_slug(&self, app: &AppDir, slug_ref: &slug::SlugRef) -> Result<PathBuf> {
-        let dir = app.slugs_dir().join(&slug_ref.sha256);
-        if dir.is_dir() {
-            return Ok(dir);
-        }
-        slug::unpack(&app.slugs_dir(), slug_ref, &dir)
-    }
-
-    /// Waits for web dynos to listen on `$PORT` and checks that the others
-    /// are running. Returns the dynos that did not come up, with their exit
-    /// status (`R10_EXIT` for a web dyno that never listened).
-    fn wait_until_up(&self, app: &AppDir, dynos: &[Dyno]) -> Vec<(Dyno, i32)> {
-        let deadline = Instant::now() + BOOT_TIMEOUT;
-        let mut failures = Vec::new();
-        for dyno in dynos {
-            let mut dyno = dyno.clone();
-            loop {
-                let (running, exit_code) = self.runtime.status(&dyno).unwrap_or((false, -1));
-                if !running {
-                    logs::platform(
-                        app,
-                        &dyno.name(),
-                        &format!("Process exited with status {exit_code}"),
-                    );
-                    logs::platform(app, &dyno.name(), "State changed from starting to crashed");
-                    failures.push((dyno, exit_code));
-                    break;
-                }
-                if dyno.process_type != "web" {
-                    break;
-                }
-                if dyno.netns.is_none() {
-                    dyno = self.refresh(&dyno).unwrap_or(dyno);
-                }
-                if self.runtime.is_listening(&dyno, DYNO_PORT).unwrap_or(false) {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    logs::platform(
-                        app,
-                        &dyno.name(),
-                        &format!(
-                            "Error R10 (Boot timeout) -> Web process failed to bind to $PORT within {} seconds of launch",
-                            BOOT_TIMEOUT.as_secs()
-                        ),
-                    );
-                    logs::platform(app, &dyno.name(), "Stopping process with SIGKILL");
-                    failures.push((dyno, R10_EXIT));
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(25));
-            }
-        }
-        failures
-    }
-
-    /// Runs a new dyno's checks, saying how each went in the app's log; the
-    /// error of the first that fails (a `warn` check's failure is only logged)
-    /// carries what every attempt saw.
-    fn check(
-        &self,
-        app: &AppDir,
-        dyno: &Dyno,
-        started: Instant,
-        checks: &[crate::checks::Check],
-    ) -> Result<()> {
-        let target = crate::checks::Target {
-            runtime: self.runtime,
-            dyno,
-            started,
-            host: format!("{}.{}", app.name, self.settings.domain),
-        };
-        for check in checks {
-            match crate::checks::run(check, &target) {
-                Ok(seen) => logs::platform(
-                    app,
-                    &dyno.name(),
-                    &format!("Health check {} passed: {seen}", check.describe()),
-                ),
-                Err(failures) => {
-                    let verdict = if check.warn {
-                        "failed (warn only)"
-                    } else {
-                        "failed"
-                    };
-                    logs::platform(
-                        app,
-                        &dyno.name(),
-                        &format!(
-                            "Health check {} {verdict}: {}",
-                            check.describe(),
-                            failures.join("; ")
-                        ),
-                    );
-                    if check.warn {
-                        continue;
-                    }
-                    logs::platform(app, &dyno.name(), "Stopping process with SIGKILL");
-                    let mut message = format!(
-                        "{} of `{}` failed its health check {}",
-                        dyno.name(),
-                        app.name,
-                        check.describe()
-                    );
-                    for failure in &failures {
-                        message.push_str(&format!("\n       {failure}"));
-                    }
-                    return Err(Error::new(message).hint(
-                        "the previous release keeps serving; fix the app or its app.json `healthchecks` (`paas checks:skip` deploys without them)",
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn refresh(&self, dyno: &Dyno) -> Result<Dyno> {
-        Ok(self
-            .runtime
-            .list(Some(&dyno.app))?
-            .into_iter()
-            .find(|d| d.id == dyno.id)
-            .unwrap_or_else(|| dyno.clone()))
-    }
-
-    /// Writes the app's routes and tells the router to load them.
-    pub fn publish_routes(&self, app: &AppDir, routes: &Routes) -> Result<()> {
-        routes.write(app)?;
-        reload_router(self.root, app);
-        Ok(())
-    }
-
-    /// Stops dynos as Heroku does, saying so in the app's log stream:
-    /// SIGTERM to every process, SIGKILL after the grace period (R12).
-    pub fn stop(&self, app: &AppDir, dynos: &[Dyno]) -> Result<()> {
-        let grace = app.settings().map_or(STOP_GRACE, |s| s.stop_grace());
-        self.stop_within(app, dynos, grace)
-    }
-
-    /// `stop` with another grace period (`ps:kill`: none).
-    pub fn stop_within(&self, app: &AppDir, dynos: &[Dyno], grace: Duration) -> Result<()> {
-        let running: Vec<&Dyno> = dynos.iter().filter(|d| d.running).collect();
-        for dyno in &running {
-            logs::platform(app, &dyno.name(), "Stopping all processes with SIGTERM");
-        }
-        let started = Instant::now();
-        let codes = self.runtime.remove(dynos, grace)?;
-        let timed_out = !grace.is_zero() && started.elapsed() >= grace;
-        for (dyno, code) in dynos.iter().zip(codes) {
-            if !dyno.running {
-                continue;
-            }
-            if code == 137 && timed_out {
-                logs::platform(
-                    app,
-                    &dyno.name(),
-                    &format!(
-                        "Error R12 (Exit timeout) -> At least one process failed to exit within {} seconds of SIGTERM",
-                        grace.as_secs()
-                    ),
-                );
-                logs::platform(
-                    app,
-                    &dyno.name(),
-                    "Stopping remaining processes with SIGKILL",
-                );
-            }
-            logs::platform(
-                app,
-                &dyno.name(),
-                &format!("Process exited with status {code}"),
-            );
-            logs::platform(app, &dyno.name(), "State changed from up to down");
-        }
-        Ok(())
-    }
-}
-
-/// The error a user operation fails with when a new dyno does not come up.
-fn boot_error(app: &AppDir, dyno: &Dyno, exit_code: i32) -> Error {
-    if exit_code == R10_EXIT {
-        return Error::new(format!(
-            "Error R10 (Boot timeout) -> {} of `{}` failed to bind to $PORT within {} seconds of launch",
-            dyno.name(),
-            app.name,
-            BOOT_TIMEOUT.as_secs()
-        ))
-        .hint("the web process must listen on the port in `$PORT`; the previous release keeps running");
-    }
-    Error::new(format!(
-        "{} of `{}` crashed while starting (exit status {exit_code})",
-        dyno.name(),
-        app.name
-    ))
-    .hint(format!(
-        "`paas logs -a {}` shows its output; the previous release keeps running",
-        app.name
-    ))
-}
-
-/// Where the router should send an app's requests: its running web dynos
-/// (each by its network namespace, without which it cannot be reached).
-pub fn routes_of(dynos: &[Dyno]) -> Routes {
-    Routes {
-        backends: dynos
-            .iter()
-            .filter(|d| d.process_type == "web" && d.running)
-            .filter_map(|d| {
-                Some(Backend {
-                    container: d.id.clone(),
-                    dyno: d.name(),
-                    netns: Some(d.netns?),
-                    standby: false,
-                })
-            })
-            .collect(),
     }
 }

@@ -1,0 +1,223 @@
+//! Rolling out a release: its release phase, then `converge`, recording it
+//! only once its dynos are up. Every change to what an app runs ends here: a
+//! push's build (`deploy`), a config or add-on change (`record_change`), a
+//! rollback (`rollback_to`). Each runs under the app's lock.
+
+use std::collections::BTreeMap;
+
+use crate::converge::{Mode, Platform, RELEASE_TYPE};
+use crate::duration;
+use crate::error::{Error, Result};
+use crate::logs;
+use crate::release::{self, Ledger, Release};
+use crate::runtime::{DynoSpec, Ended};
+use crate::state::AppDir;
+
+/// The formation with every process type of `release` in it: web at 1 when
+/// first seen, others at 0, as on Heroku. Types the release lacks drop out.
+pub fn default_formation(app: &AppDir, release: &Release) -> Result<BTreeMap<String, u32>> {
+    let current = app.settings()?.formation;
+    Ok(release
+        .processes
+        .keys()
+        .filter(|t| t.as_str() != RELEASE_TYPE)
+        .map(|t| {
+            let count = current.get(t).copied().unwrap_or(u32::from(t == "web"));
+            (t.clone(), count)
+        })
+        .collect())
+}
+
+/// Starts `release` with `formation`, recording both only once its dynos
+/// are up. `build`: the push's build that made it, if one did. Under the
+/// app's lock, which a release phase needs (`interrupted`).
+pub fn roll_out(
+    platform: &Platform,
+    app: &AppDir,
+    release: &Release,
+    formation: &BTreeMap<String, u32>,
+    mode: Mode,
+    build: Option<u32>,
+) -> Result<()> {
+    release_phase(platform, app, release, build)?;
+    platform.converge(app, release, formation, mode, || {
+        // The formation first: if recording the release then fails, the
+        // old release keeps running with it, which is harmless.
+        let mut settings = app.settings()?;
+        if settings.formation != *formation {
+            settings.formation = formation.clone();
+            app.write_settings(&settings)?;
+        }
+        Ledger::new(app).append(release)?;
+        logs::platform(
+            app,
+            "api",
+            &format!("{} by {}", release.description, release.user),
+        );
+        logs::platform(
+            app,
+            "api",
+            &format!("Release v{} created by {}", release.version, release.user),
+        );
+        Ok(())
+    })
+}
+
+/// Heroku's release phase: the `release` process runs once, in a one-off
+/// dyno of the new release (its slug and config), before any of its dynos
+/// start. A failure records the release as failed and leaves the running
+/// release alone. Only under the app's lock: a holder of the lock takes a
+/// release phase dyno for one whose command died (`interrupted`).
+fn release_phase(
+    platform: &Platform,
+    app: &AppDir,
+    release: &Release,
+    build: Option<u32>,
+) -> Result<()> {
+    let (Some(command), Some(slug)) = (release.processes.get(RELEASE_TYPE), &release.slug) else {
+        return Ok(());
+    };
+    let slug_dir = platform.unpacked_slug(app, slug)?;
+    let spec = DynoSpec {
+        build,
+        ..platform.spec(app, release, RELEASE_TYPE, 1, command, &slug_dir)?
+    };
+    say!("-----> Running release command `{command}`...");
+    // Not recorded yet: if this process dies, the next release takes its number.
+    let whose = match build {
+        Some(id) => format!("build #{id}"),
+        None => "a change".to_string(),
+    };
+    logs::platform(
+        app,
+        "api",
+        &format!(
+            "Release phase of {whose} (to be v{}) started: `{command}`",
+            release.version
+        ),
+    );
+    // Not on the hook's stdin (git's list of pushed refs), and run to its
+    // end even if the pusher hangs up: its status decides the release.
+    let limit = platform.settings.release_timeout();
+    let (why, hint) = match platform.runtime.run_to_end(&spec, limit)? {
+        Ended::Exited(0) => {
+            say!("       Release command succeeded");
+            return Ok(());
+        }
+        Ended::Exited(code) => (
+            format!("release command failed (exit status {code})"),
+            "its output is above; the previous release keeps running. Fix it and try again"
+                .to_string(),
+        ),
+        Ended::TimedOut => (
+            format!(
+                "release command ran past this server's limit of {} and was stopped",
+                duration::human(limit.as_secs())
+            ),
+            "the previous release keeps running. Make the command finish sooner, or raise \
+             the limit with `paas server install --release-timeout DURATION`"
+                .to_string(),
+        ),
+    };
+    Ledger::new(app).append(&Release {
+        failed: Some(why.clone()),
+        ..release.clone()
+    })?;
+    logs::platform(app, "api", &format!("Release v{} {why}", release.version));
+    Err(Error::new(format!("v{}: the {why}", release.version)).hint(hint))
+}
+
+/// Under the app's lock: a new release with the current one's build and
+/// process types and `change` applied to its config vars and add-on
+/// attachments, rolled out (if the dynos fail to boot with it, nothing
+/// changes). Returns its version.
+pub fn record_change(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    description: String,
+    change: impl FnOnce(&mut BTreeMap<String, String>, &mut BTreeMap<String, String>) -> Result<()>,
+) -> Result<u32> {
+    let _lock = app.lock()?;
+    let ledger = Ledger::new(app);
+    let current = ledger.current()?;
+    let mut config = current
+        .as_ref()
+        .map(|r| r.config.clone())
+        .unwrap_or_default();
+    let mut addons = current
+        .as_ref()
+        .map(|r| r.addons.clone())
+        .unwrap_or_default();
+    change(&mut config, &mut addons)?;
+    let release = Release {
+        version: ledger.next_version()?,
+        description,
+        user: user.to_string(),
+        created_at: release::now_rfc3339(),
+        commit: current.as_ref().and_then(|r| r.commit.clone()),
+        slug: current.as_ref().and_then(|r| r.slug.clone()),
+        processes: current.map(|r| r.processes).unwrap_or_default(),
+        config,
+        addons,
+        failed: None,
+    };
+    let formation = app.settings()?.formation;
+    roll_out(platform, app, &release, &formation, Mode::Keep, None)?;
+    Ok(release.version)
+}
+
+/// Records a release with the changed config and rolls it out. An add-on's
+/// var follows the add-on (credentials, attach, detach): it is refused here.
+pub fn change_config(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    description: String,
+    change: impl FnOnce(&mut BTreeMap<String, String>),
+) -> Result<u32> {
+    record_change(platform, user, app, description, |config, addons| {
+        let before = config.clone();
+        change(config);
+        match addons
+            .iter()
+            .find(|(var, _)| before.get(*var) != config.get(*var))
+        {
+            Some((var, addon)) => Err(Error::new(format!(
+                "`{var}` is set by the add-on `{addon}`"
+            ))
+            .hint(format!(
+                "`paas addons:detach {addon} -a {0}` removes it; `paas addons:attach {addon} -a {0} --as NAME` adds it under another name",
+                app.name
+            ))),
+            None => Ok(()),
+        }
+    })
+}
+
+/// Under the app's lock: a new release running `target`'s build with the
+/// config vars and add-ons `Release::rollback_config` keeps from `current`,
+/// rolled out. Returns its version.
+pub fn rollback_to(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    target: &Release,
+    current: &Release,
+) -> Result<u32> {
+    let ledger = Ledger::new(app);
+    let (config, addons) = Release::rollback_config(target, current);
+    let release = Release {
+        version: ledger.next_version()?,
+        description: format!("Rollback to v{}", target.version),
+        user: user.to_string(),
+        created_at: release::now_rfc3339(),
+        config,
+        addons,
+        failed: None,
+        ..target.clone()
+    };
+    let formation = default_formation(app, &release)?;
+    roll_out(platform, app, &release, &formation, Mode::Keep, None)?;
+    Ok(release.version)
+}
