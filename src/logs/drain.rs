@@ -43,14 +43,13 @@ const USAGE: &str = "use `syslog://host:port`, `syslog+tls://host:port` or `http
 
 /// Parses a drain URL, saying what is wrong with one that is not.
 pub fn parse(url: &str) -> Result<Drain, String> {
-    let (scheme, rest) = url
+    let (scheme, _) = url
         .split_once("://")
         .ok_or_else(|| format!("`{url}` is not a drain URL: {USAGE}"))?;
     match scheme {
         "syslog" | "syslog+tls" => {
             let tls = scheme == "syslog+tls";
-            let authority = rest.trim_end_matches('/');
-            let (host, port) = net::host_and_port(authority, None)
+            let (host, port) = net::host_and_port(url)
                 .map_err(|err| format!("`{url}`: {err}: use `{scheme}://host:port`"))?;
             Ok(Drain::Syslog { host, port, tls })
         }

@@ -1,103 +1,19 @@
 //! Outgoing connections from the daemon and commands: TCP or TLS streams,
-//! HTTP URLs, and one HTTP/1.1 exchange at a time (log drains' posts, a
-//! maintenance page's fetch). Small on purpose: no redirects, no compression.
+//! HTTP URLs (parsed in `target.rs`), and one HTTP/1.1 exchange at a time
+//! (log drains' posts, a maintenance page's fetch). Small on purpose: no
+//! redirects, no compression.
+
+mod target;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
-/// An `http://` or `https://` URL, parsed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HttpTarget {
-    pub host: String,
-    pub port: u16,
-    pub tls: bool,
-    /// The path and query.
-    pub path: String,
-    /// `Basic …` from the URL's `user:password@`.
-    pub authorization: Option<String>,
-}
-
-impl HttpTarget {
-    pub fn parse(url: &str) -> Result<HttpTarget, String> {
-        let (tls, rest) = match url.split_once("://") {
-            Some(("https", rest)) => (true, rest),
-            Some(("http", rest)) => (false, rest),
-            _ => return Err(format!("`{url}` is not an http:// or https:// URL")),
-        };
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(at) => (&rest[..at], &rest[at..]),
-            None => (rest, "/"),
-        };
-        let path = if path.starts_with('?') {
-            format!("/{path}")
-        } else {
-            path.to_string()
-        };
-        if path.contains(|c: char| c.is_whitespace() || c.is_control()) {
-            return Err(format!("`{url}`: the path must not hold spaces"));
-        }
-        let (userinfo, authority) = match authority.rsplit_once('@') {
-            Some((userinfo, authority)) => (Some(userinfo), authority),
-            None => (None, authority),
-        };
-        let (host, port) = host_and_port(authority, Some(if tls { 443 } else { 80 }))
-            .map_err(|err| format!("`{url}`: {err}"))?;
-        let authorization = userinfo.map(|userinfo| {
-            let encoded = base64::engine::general_purpose::STANDARD.encode(userinfo);
-            format!("Basic {encoded}")
-        });
-        Ok(HttpTarget {
-            host,
-            port,
-            tls,
-            path,
-            authorization,
-        })
-    }
-
-    /// The `Host` header: the port only when it is not the scheme's.
-    pub fn host_header(&self) -> String {
-        let default_port = if self.tls { 443 } else { 80 };
-        match (self.host.contains(':'), self.port == default_port) {
-            (true, true) => format!("[{}]", self.host),
-            (true, false) => format!("[{}]:{}", self.host, self.port),
-            (false, true) => self.host.clone(),
-            (false, false) => format!("{}:{}", self.host, self.port),
-        }
-    }
-}
-
-/// `host:port`, `[v6]:port`, or a bare host when there is a default port.
-pub fn host_and_port(authority: &str, default_port: Option<u16>) -> Result<(String, u16), String> {
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') => {
-            let port: u16 = port
-                .parse()
-                .ok()
-                .filter(|&p| p != 0)
-                .ok_or_else(|| format!("`{port}` is not a port"))?;
-            (host, port)
-        }
-        _ => (
-            authority,
-            default_port.ok_or_else(|| "it has no port".to_string())?,
-        ),
-    };
-    let valid_host = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c));
-    if !valid_host {
-        return Err(format!("`{host}` is not a host name"));
-    }
-    Ok((host.trim_matches(['[', ']']).to_string(), port))
-}
+pub use target::{host_and_port, HttpTarget};
 
 /// A connection in the clear or over TLS.
 pub enum Connection {
@@ -298,23 +214,6 @@ pub fn get(url: &str, body_limit: u64) -> Result<(u16, Vec<u8>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_name_host_port_path_and_credentials() {
-        let target = HttpTarget::parse("https://u:p@example.com/a?b=c").unwrap();
-        assert_eq!(
-            (target.host.as_str(), target.port, target.tls),
-            ("example.com", 443, true)
-        );
-        assert_eq!(target.path, "/a?b=c");
-        assert_eq!(target.authorization.as_deref(), Some("Basic dTpw"));
-        assert_eq!(target.host_header(), "example.com");
-        let target = HttpTarget::parse("http://[::1]:8080").unwrap();
-        assert_eq!((target.host.as_str(), target.path.as_str()), ("::1", "/"));
-        assert_eq!(target.host_header(), "[::1]:8080");
-        assert!(HttpTarget::parse("ftp://example.com").is_err());
-        assert!(HttpTarget::parse("http://exa mple.com/").is_err());
-    }
 
     #[test]
     fn chunked_bodies_are_joined_and_capped() {
