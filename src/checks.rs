@@ -5,7 +5,6 @@
 //! slug's `app.json`, in Dokku's format, replace that.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::net;
 use crate::runtime::{Dyno, Runtime, DYNO_PORT};
 
 /// One check of `app.json`: `{"healthchecks": {"web": [ {...} ]}}`.
@@ -319,38 +319,37 @@ fn http_get(
     check: &Check,
 ) -> std::result::Result<(u16, Vec<u8>), String> {
     let timeout = check.timeout();
-    let _ = socket.set_read_timeout(Some(timeout));
-    let _ = socket.set_write_timeout(Some(timeout));
+    let mut request = hyper::Request::get(path)
+        .header(hyper::header::HOST, host)
+        .header(hyper::header::USER_AGENT, "paas-healthcheck")
+        .header(hyper::header::ACCEPT, "*/*")
+        .header(hyper::header::CONNECTION, "close");
+    for header in &check.http_headers {
+        request = request.header(&header.name, &header.value);
+    }
     // The timeout bounds the whole exchange, not each read: a dyno that
     // trickles its answer is cut off.
-    let (done, finished) = std::sync::mpsc::channel::<()>();
-    if let Ok(watched) = socket.try_clone() {
-        std::thread::spawn(move || {
-            if finished.recv_timeout(timeout).is_err() {
-                let _ = watched.shutdown(std::net::Shutdown::Both);
-            }
-        });
-    }
-    let mut request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: paas-healthcheck\r\nAccept: */*\r\nConnection: close\r\n"
-    );
-    for header in &check.http_headers {
-        request.push_str(&format!("{}: {}\r\n", header.name, header.value));
-    }
-    request.push_str("\r\n");
-    let mut connection = crate::net::Connection::Plain(socket);
-    let response =
-        crate::net::exchange(&mut connection, request.as_bytes(), 1024 * 1024).map_err(|err| {
-            match err.kind() {
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                    format!("GET {path} timed out after {} s", timeout.as_secs())
-                }
-                _ => format!("GET {path}: {err}"),
-            }
-        })?;
-    let _ = connection.flush();
-    let _ = done.send(());
-    Ok((response.status, response.body))
+    let exchange = async {
+        let request = request.body(bytes::Bytes::new())?;
+        let stream = net::Stream::plain(
+            socket,
+            net::Timeouts {
+                connect: timeout,
+                read: None,
+                write: None,
+            },
+        )?;
+        let mut connection = net::Connection::open(stream).await?;
+        net::within(timeout, connection.send(request, 1024 * 1024)).await
+    };
+    let response = net::block_on(exchange).map_err(|err| {
+        if err.is_timeout() {
+            format!("GET {path} timed out after {} s", timeout.as_secs())
+        } else {
+            format!("GET {path}: {err}")
+        }
+    })?;
+    Ok((response.status(), response.body.to_vec()))
 }
 
 fn sleep_until(when: Instant) {

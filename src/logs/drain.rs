@@ -7,15 +7,16 @@
 //! The daemon runs one forwarder thread per app with drains; a drain that
 //! is down drops lines, never slows the app or touches the local stream.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use hyper::header;
 use rustls::ClientConfig;
 use sha2::{Digest, Sha256};
 
 use super::{LogLine, Reader};
-use crate::net::{self, Connection, HttpTarget};
+use crate::net::{self, HttpTarget, Timeouts};
 use crate::state::AppDir;
 
 /// Frames per HTTPS post, as logplex batches them.
@@ -36,6 +37,12 @@ impl Drain {
             Drain::Syslog { host, port, tls } => (host, *port, *tls),
             Drain::Http(target) => (&target.host, target.port, target.tls),
         }
+    }
+
+    /// A new connection to the drain.
+    async fn connect(&self, tls: Option<&Arc<ClientConfig>>) -> Result<net::Stream, net::Error> {
+        let (host, port, secure) = self.address();
+        net::connect(host, port, secure, tls, Timeouts::BRIEF).await
     }
 }
 
@@ -75,10 +82,18 @@ struct Outlet {
     drain: Drain,
     /// Sent with every HTTPS post, as logplex names its drains (`d.<uuid>`).
     token: String,
-    connection: Option<Connection>,
+    /// What its connections run on, made with the first.
+    runtime: Option<tokio::runtime::Runtime>,
+    connection: Option<Held>,
     retry_at: Instant,
     /// The last failure, reported once in the daemon's log, not every pass.
     failure: Option<String>,
+}
+
+/// A drain's open connection.
+enum Held {
+    Syslog(net::Stream),
+    Http(net::Connection),
 }
 
 impl Outlet {
@@ -95,6 +110,7 @@ impl Outlet {
                 &hex[20..32]
             ),
             drain,
+            runtime: None,
             connection: None,
             retry_at: Instant::now(),
             failure: None,
@@ -107,47 +123,13 @@ impl Outlet {
         if self.connection.is_none() && Instant::now() < self.retry_at {
             return;
         }
-        let result = match self.drain.clone() {
-            Drain::Syslog { .. } => self.with_connection(tls, |connection| {
-                let mut batch = Vec::new();
-                for line in lines {
-                    batch.extend(syslog_frame(line));
-                }
-                connection.write_all(&batch)?;
-                connection.flush()?;
-                Ok(true)
-            }),
-            Drain::Http(target) => lines.chunks(FRAMES_PER_POST).try_for_each(|chunk| {
-                let post = logplex_post(
-                    &target.path,
-                    &target.host_header(),
-                    target.authorization.as_deref(),
-                    &self.token,
-                    chunk,
-                );
-                let reused = self.connection.is_some();
-                let mut status = 0;
-                let mut post_it = |connection: &mut Connection| {
-                    let response = net::exchange(connection, &post, 64 * 1024)?;
-                    status = response.status;
-                    Ok(response.keep_alive)
-                };
-                match self.with_connection(tls, &mut post_it) {
-                    // A kept-alive connection the drain has since closed: once
-                    // more on a new one. Not after a timeout: the drain may
-                    // have the post already, and must not get it twice.
-                    Err(err) if reused && closed_before_answering(&err) => {
-                        self.with_connection(tls, &mut post_it)?
-                    }
-                    other => other?,
-                }
-                if !(200..300).contains(&status) {
-                    return Err(std::io::Error::other(format!(
-                        "it answered a post with status {status}"
-                    )));
-                }
-                Ok(())
-            }),
+        let result = match self.runtime.take().map_or_else(net::runtime, Ok) {
+            Ok(runtime) => {
+                let result = runtime.block_on(self.deliver(lines, tls));
+                self.runtime = Some(runtime);
+                result
+            }
+            Err(err) => Err(err),
         };
         match result {
             Ok(()) => {
@@ -175,31 +157,74 @@ impl Outlet {
         }
     }
 
-    /// Runs `act` on the open connection, or a new one, and keeps it open
-    /// when `act` says it can carry more; a failure closes it.
-    fn with_connection(
+    /// Writes the lines as syslog frames, or posts them in logplex
+    /// batches, on the open connection or a new one.
+    async fn deliver(
         &mut self,
+        lines: &[LogLine],
         tls: Option<&Arc<ClientConfig>>,
-        act: impl FnOnce(&mut Connection) -> std::io::Result<bool>,
-    ) -> std::io::Result<()> {
-        let mut connection = match self.connection.take() {
-            Some(open) => open,
-            None => connect(&self.drain, tls)?,
+    ) -> Result<(), net::Error> {
+        let target = match &self.drain {
+            Drain::Syslog { .. } => return self.write_frames(lines, tls).await,
+            Drain::Http(target) => target.clone(),
         };
-        if act(&mut connection)? {
-            self.connection = Some(connection);
+        let token = self.token.clone();
+        for chunk in lines.chunks(FRAMES_PER_POST) {
+            let post = || logplex_post(&target, &token, chunk);
+            let reused = self.connection.is_some();
+            let status = match self.post(post()?, tls).await {
+                // A kept-alive connection the drain has since closed: once
+                // more on a new one. Not after a timeout: the drain may
+                // have the post already, and must not get it twice.
+                Err(err) if reused && err.closed_before_answering() => {
+                    self.post(post()?, tls).await?
+                }
+                other => other?,
+            };
+            if !(200..300).contains(&status) {
+                return Err(net::Error::Other(format!(
+                    "it answered a post with status {status}"
+                )));
+            }
         }
         Ok(())
     }
-}
 
-/// Whether an error says the connection was closed under the post.
-fn closed_before_answering(err: &std::io::Error) -> bool {
-    use std::io::ErrorKind::*;
-    matches!(
-        err.kind(),
-        BrokenPipe | ConnectionReset | ConnectionAborted | UnexpectedEof | NotConnected
-    )
+    async fn write_frames(
+        &mut self,
+        lines: &[LogLine],
+        tls: Option<&Arc<ClientConfig>>,
+    ) -> Result<(), net::Error> {
+        let mut batch = Vec::new();
+        for line in lines {
+            batch.extend(syslog_frame(line));
+        }
+        let mut stream = match self.connection.take() {
+            Some(Held::Syslog(open)) => open,
+            _ => self.drain.connect(tls).await?,
+        };
+        stream.send(&batch).await?;
+        self.connection = Some(Held::Syslog(stream));
+        Ok(())
+    }
+
+    /// Posts on the open connection, or a new one, and keeps it open when
+    /// the drain says it can carry more; a failure closes it.
+    async fn post(
+        &mut self,
+        post: hyper::Request<Bytes>,
+        tls: Option<&Arc<ClientConfig>>,
+    ) -> Result<u16, net::Error> {
+        let mut connection = match self.connection.take() {
+            Some(Held::Http(open)) => open,
+            _ => net::Connection::open(self.drain.connect(tls).await?).await?,
+        };
+        let response = connection.send(post, 64 * 1024).await?;
+        if response.keep_alive {
+            self.connection = Some(Held::Http(connection));
+        }
+        Ok(response.status())
+    }
 }
 
 fn describe(drain: &Drain) -> String {
@@ -217,32 +242,23 @@ fn describe(drain: &Drain) -> String {
 
 /// A logplex POST: the headers Heroku's drains send, then the frames.
 fn logplex_post(
-    path: &str,
-    host: &str,
-    authorization: Option<&str>,
+    target: &HttpTarget,
     token: &str,
     lines: &[LogLine],
-) -> Vec<u8> {
+) -> Result<hyper::Request<Bytes>, net::Error> {
     let mut body = Vec::new();
     for line in lines {
         body.extend(syslog_frame(line));
     }
     let frame_id = Sha256::digest(&body);
     let frame_id: String = frame_id[..16].iter().map(|b| format!("{b:02x}")).collect();
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: paas-logplex\r\n\
-         Content-Type: application/logplex-1\r\nContent-Length: {}\r\n\
-         Logplex-Msg-Count: {}\r\nLogplex-Frame-Id: {frame_id}\r\nLogplex-Drain-Token: {token}\r\n",
-        body.len(),
-        lines.len()
-    );
-    if let Some(authorization) = authorization {
-        head.push_str(&format!("Authorization: {authorization}\r\n"));
-    }
-    head.push_str("\r\n");
-    let mut post = head.into_bytes();
-    post.extend(body);
-    post
+    Ok(net::request(hyper::Method::POST, target, "paas-logplex")
+        .header(header::CONTENT_TYPE, "application/logplex-1")
+        .header(header::CONTENT_LENGTH, body.len())
+        .header("Logplex-Msg-Count", lines.len())
+        .header("Logplex-Frame-Id", frame_id)
+        .header("Logplex-Drain-Token", token)
+        .body(body.into())?)
 }
 
 /// Forwards the app's new lines to the drains `drains` names, until it
@@ -281,15 +297,10 @@ pub fn forward(app: &AppDir, drains: impl Fn() -> Vec<Drain>) {
     }
 }
 
-fn connect(drain: &Drain, tls: Option<&Arc<ClientConfig>>) -> std::io::Result<Connection> {
-    let (host, port, secure) = drain.address();
-    net::connect(host, port, secure, tls)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::{BufReader, Write};
 
     #[test]
     fn drain_urls() {
@@ -354,25 +365,10 @@ mod tests {
             for stream in listener.incoming() {
                 let mut reader = BufReader::new(stream.unwrap());
                 for _ in 0..keep {
-                    let mut head = String::new();
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            break;
-                        }
-                        head.push_str(&line);
-                        if line == "\r\n" {
-                            break;
-                        }
-                    }
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("Content-Length: "))
-                        .map_or(0, |n| n.parse().unwrap());
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).unwrap();
-                    head.push_str(&String::from_utf8_lossy(&body));
-                    sender.send(head).unwrap();
+                    let Some(post) = crate::net::test_server::read_request(&mut reader) else {
+                        break;
+                    };
+                    sender.send(post).unwrap();
                     reader
                         .get_mut()
                         .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")

@@ -1,228 +1,152 @@
-//! Outgoing connections from the daemon and commands: TCP or TLS streams,
-//! HTTP URLs (parsed in `target.rs`), and one HTTP/1.1 exchange at a time
-//! (log drains' posts, a maintenance page's fetch). Small on purpose: no
-//! redirects, no compression.
+//! Outgoing connections, the one HTTP client of paas (#18 point 5): URLs
+//! parsed by the `url` crate, TCP and TLS (tokio-rustls, trusting what
+//! `tls` says) with time limits, and HTTP/1.1 through hyper's client
+//! connection. Log drains post and write through it, `maintenance:on`
+//! fetches a page and app.json's HTTP checks ask a dyno.
+//!
+//! Small on purpose: no pool (a caller that keeps a connection alive holds
+//! it), no compression, redirects only where a caller follows them. The
+//! core is async; `block_on` serves callers that are not (commands, check
+//! and drain threads) on a runtime of their own.
+//!
+//! - `target.rs`: URLs, parsed.
+//! - `stream.rs`: connecting, and the time limits on reads and writes.
+//! - `exchange.rs`: requests and answers.
 
+mod exchange;
+mod stream;
 mod target;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::Arc;
-use std::time::Duration;
+use std::io;
 
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
-
+pub use exchange::{get, request, within, Connection, Response};
+pub use stream::{connect, Stream, Timeouts};
 pub use target::{host_and_port, HttpTarget};
 
-/// A connection in the clear or over TLS.
-pub enum Connection {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+/// Why an outgoing exchange failed, in words for a log line or a message.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Connecting, reading or writing failed, or took too long: the
+    /// system's words, or TLS's (`invalid peer certificate: …`).
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The connection closed before an answer came.
+    #[error("the server closed the connection")]
+    Closed,
+    /// The connection closed in the middle of an answer.
+    #[error("the server closed the connection before the end of its answer")]
+    CutShort,
+    #[error("the server did not answer in HTTP ({0})")]
+    NotHttp(String),
+    #[error("{0}")]
+    Other(String),
 }
 
-impl Read for Connection {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+impl Error {
+    /// Whether a time limit ran out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Io(err) if matches!(err.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock))
+    }
+
+    /// Whether the connection was closed under the request, before any
+    /// answer: a kept-alive connection the server has since closed.
+    pub fn closed_before_answering(&self) -> bool {
+        use io::ErrorKind::*;
         match self {
-            Connection::Plain(stream) => stream.read(buf),
-            Connection::Tls(stream) => stream.read(buf),
+            Error::Closed => true,
+            Error::Io(err) => matches!(
+                err.kind(),
+                BrokenPipe | ConnectionReset | ConnectionAborted | UnexpectedEof | NotConnected
+            ),
+            _ => false,
         }
     }
 }
 
-impl Write for Connection {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Connection::Plain(stream) => stream.write(buf),
-            Connection::Tls(stream) => stream.write(buf),
+impl From<hyper::Error> for Error {
+    fn from(err: hyper::Error) -> Error {
+        if err.is_parse() {
+            return Error::NotHttp(err.to_string());
         }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Connection::Plain(stream) => stream.flush(),
-            Connection::Tls(stream) => stream.flush(),
+        if err.is_incomplete_message() || err.is_canceled() || err.is_closed() {
+            return Error::Closed;
+        }
+        let Some(cause) = std::error::Error::source(&err) else {
+            return Error::Other(err.to_string());
+        };
+        match cause.downcast_ref::<io::Error>() {
+            // The same kind and words: hyper lends its cause, never gives it.
+            Some(io) => Error::Io(io::Error::new(io.kind(), io.to_string())),
+            None => Error::Other(format!("{err}: {cause}")),
         }
     }
 }
 
-/// Connects, over TLS checked against `tls` when `secure`. Short timeouts:
-/// a peer that stops reading or answering must not hold the caller long.
-pub fn connect(
-    host: &str,
-    port: u16,
-    secure: bool,
-    tls: Option<&Arc<ClientConfig>>,
-) -> std::io::Result<Connection> {
-    let address = (host, port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| std::io::Error::other(format!("`{host}` has no address")))?;
-    let mut socket = TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
-    socket.set_write_timeout(Some(Duration::from_secs(2)))?;
-    socket.set_read_timeout(Some(Duration::from_secs(5)))?;
-    if !secure {
-        return Ok(Connection::Plain(socket));
+impl From<hyper::http::Error> for Error {
+    fn from(err: hyper::http::Error) -> Error {
+        Error::Other(format!("the request cannot be made: {err}"))
     }
-    let config = tls.ok_or_else(|| std::io::Error::other("no trusted authorities to check it"))?;
-    let name = ServerName::try_from(host.to_string())
-        .map_err(|_| std::io::Error::other(format!("`{host}` is not a TLS server name")))?;
-    let mut session = ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
-    while session.is_handshaking() {
-        session.complete_io(&mut socket)?;
-    }
-    Ok(Connection::Tls(Box::new(StreamOwned::new(session, socket))))
 }
 
-/// What came back from one exchange.
-pub struct Response {
-    pub status: u16,
-    /// Whether the connection can carry another request.
-    pub keep_alive: bool,
-    pub body: Vec<u8>,
+/// Runs an exchange on a runtime of its own, for a caller that is not
+/// async (never from inside an async task).
+pub fn block_on<T>(
+    exchange: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    runtime()?.block_on(exchange)
 }
 
-/// Sends one request and reads its response, keeping at most `body_limit`
-/// bytes of the body.
-pub fn exchange(
-    connection: &mut Connection,
-    request: &[u8],
-    body_limit: u64,
-) -> std::io::Result<Response> {
-    connection.write_all(request)?;
-    connection.flush()?;
-    let mut reader = BufReader::new(connection);
-    let mut status_line = String::new();
-    if reader.read_line(&mut status_line)? == 0 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "the server closed the connection",
-        ));
-    }
-    // HTTP/1.0 closes after each response unless it says otherwise.
-    let mut closes = status_line.starts_with("HTTP/1.0");
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| std::io::Error::other("the server did not answer in HTTP"))?;
-    let mut length: Option<u64> = None;
-    let mut chunked = false;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 {
-            return Err(std::io::Error::other("the server closed the connection"));
-        }
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':').unwrap_or((header, ""));
-        let value = value.trim();
-        match name.to_ascii_lowercase().as_str() {
-            "content-length" => length = value.parse().ok(),
-            "connection" => closes = !value.eq_ignore_ascii_case("keep-alive"),
-            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
-            _ => {}
-        }
-    }
-    let no_body = status == 204 || status == 304 || (100..200).contains(&status);
-    let mut body = Vec::new();
-    match length {
-        _ if no_body => {}
-        _ if chunked => body = read_chunked(&mut reader, body_limit)?,
-        Some(length) => {
-            (&mut reader)
-                .take(length.min(body_limit))
-                .read_to_end(&mut body)?;
-            // Past the limit: read and dropped, so the connection stays usable.
-            std::io::copy(
-                &mut (&mut reader).take(length.saturating_sub(body_limit)),
-                &mut std::io::sink(),
-            )?;
-        }
-        None => {
-            // The body ends when the connection does.
-            (&mut reader).take(body_limit).read_to_end(&mut body)?;
-            closes = true;
-        }
-    }
-    Ok(Response {
-        status,
-        keep_alive: !closes,
-        body,
-    })
+/// A runtime for a caller that is not async and keeps a connection
+/// between exchanges (a drain's thread): connections belong to it.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
 
-/// A `Transfer-Encoding: chunked` body, up to `limit` bytes kept.
-fn read_chunked(reader: &mut impl BufRead, limit: u64) -> std::io::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let mut size_line = String::new();
-        reader.read_line(&mut size_line)?;
-        let size = size_line.trim().split(';').next().unwrap_or_default();
-        let size = u64::from_str_radix(size, 16)
-            .map_err(|_| std::io::Error::other("a chunked body with a bad chunk size"))?;
-        if size == 0 {
-            // Trailers, if any, end with an empty line.
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
-                    return Ok(body);
-                }
+/// Loopback servers for the tests of this module's files and its users'.
+#[cfg(test)]
+pub(crate) mod test_server {
+    use std::io::{BufRead, BufReader, Read};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::Arc;
+
+    /// Listens on 127.0.0.1 and hands each connection to `handle` on a
+    /// thread of its own; the port.
+    pub fn serve(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = Arc::new(handle);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let (handle, stream) = (handle.clone(), stream.unwrap());
+                std::thread::spawn(move || handle(stream));
+            }
+        });
+        port
+    }
+
+    /// One request's head and body (by its `Content-Length`), or None at
+    /// the connection's end.
+    pub fn read_request(reader: &mut BufReader<impl Read>) -> Option<String> {
+        let mut request = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            request.push_str(&line);
+            if line == "\r\n" {
+                break;
             }
         }
-        let room = limit.saturating_sub(body.len() as u64);
-        let kept = (&mut *reader).take(size.min(room)).read_to_end(&mut body)? as u64;
-        let dropped = std::io::copy(
-            &mut (&mut *reader).take(size - size.min(room)),
-            &mut std::io::sink(),
-        )?;
-        if kept + dropped != size {
-            return Err(std::io::Error::other("a chunked body cut short"));
-        }
-        let mut end = String::new();
-        reader.read_line(&mut end)?;
-    }
-}
-
-/// GETs a URL on a new connection: (status, body of at most `body_limit` bytes).
-pub fn get(url: &str, body_limit: u64) -> Result<(u16, Vec<u8>), String> {
-    let target = HttpTarget::parse(url)?;
-    let tls = if target.tls {
-        Some(crate::tls::client_config()?)
-    } else {
-        None
-    };
-    let mut request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: paas\r\nConnection: close\r\n",
-        target.path,
-        target.host_header()
-    );
-    if let Some(authorization) = &target.authorization {
-        request.push_str(&format!("Authorization: {authorization}\r\n"));
-    }
-    request.push_str("\r\n");
-    let fetch = || -> std::io::Result<Response> {
-        let mut connection = connect(&target.host, target.port, target.tls, tls.as_ref())?;
-        exchange(&mut connection, request.as_bytes(), body_limit)
-    };
-    let response = fetch().map_err(|err| format!("fetching `{url}`: {err}"))?;
-    Ok((response.status, response.body))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunked_bodies_are_joined_and_capped() {
-        let wire = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n";
-        let mut reader = std::io::BufReader::new(&wire[..]);
-        assert_eq!(read_chunked(&mut reader, 1024).unwrap(), b"hello, world");
-        let mut reader = std::io::BufReader::new(&wire[..]);
-        assert_eq!(read_chunked(&mut reader, 7).unwrap(), b"hello, ");
-        let mut cut = std::io::BufReader::new(&b"5\r\nhel"[..]);
-        assert!(read_chunked(&mut cut, 1024).is_err());
+        let length: usize = request
+            .lines()
+            .find_map(|line| line.strip_prefix("Content-Length: "))
+            .map_or(0, |n| n.parse().unwrap());
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        request.push_str(&String::from_utf8_lossy(&body));
+        Some(request)
     }
 }
