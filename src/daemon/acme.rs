@@ -10,15 +10,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
 use hyper::Request;
-use hyper_util::rt::TokioIo;
 use instant_acme::{
     Account, AccountCredentials, AuthorizationStatus, BodyWrapper, BytesResponse, ChallengeType,
     HttpClient, Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy,
 };
-use rustls::pki_types::ServerName;
 use serde::{Deserialize, Serialize};
 
+use crate::net;
 use crate::state::{self, AppDir, AppName, Root, Settings};
 
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
@@ -352,69 +352,80 @@ fn store(app: &AppDir, pem: &str) -> Result<crate::certs::Summary, String> {
     Ok(bundle.summary)
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// instant-acme's HTTP client: one HTTP/1.1 connection per request over
-/// rustls (ring), trusting the install's ACME authorities. An order takes a
+/// instant-acme's HTTP client: the platform's one (`net`), a connection
+/// per request, trusting the install's ACME authorities. An order takes a
 /// dozen requests; no pooling needed.
 struct AcmeHttp {
-    tls: tokio_rustls::TlsConnector,
+    tls: Arc<rustls::ClientConfig>,
 }
 
 impl AcmeHttp {
     fn new(settings: &Settings) -> Result<AcmeHttp, String> {
-        let config = match &settings.acme_ca {
+        let tls = match &settings.acme_ca {
             Some(bundle) => crate::tls::client_config_trusting(bundle)?,
             None => crate::tls::client_config()?,
         };
-        Ok(AcmeHttp {
-            tls: tokio_rustls::TlsConnector::from(config),
-        })
+        Ok(AcmeHttp { tls })
     }
 }
+
+/// A request to the CA, and its answer read whole, within this long.
+const ACME_ANSWER_WITHIN: Duration = Duration::from_secs(30);
 
 impl HttpClient for AcmeHttp {
     fn request(
         &self,
-        mut request: Request<BodyWrapper<Bytes>>,
+        request: Request<BodyWrapper<Bytes>>,
     ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
         let tls = self.tls.clone();
         Box::pin(async move {
-            let fail = |err: BoxError| instant_acme::Error::Other(err);
-            let uri = request.uri().clone();
-            if uri.scheme_str() != Some("https") {
-                return Err(fail(format!("`{uri}` is not https").into()));
+            let fail = |err: String| instant_acme::Error::Other(err.into());
+            let uri = request.uri().to_string();
+            let target = net::HttpTarget::parse(&uri).map_err(fail)?;
+            if !target.tls {
+                return Err(fail(format!("`{uri}` is not https")));
             }
-            let host = uri
-                .host()
-                .ok_or_else(|| fail(format!("`{uri}` names no host").into()))?
-                .trim_matches(['[', ']'])
-                .to_string();
-            let port = uri.port_u16().unwrap_or(443);
-            let authority = uri
-                .authority()
-                .map(|a| a.as_str().to_string())
-                .unwrap_or_default();
-            let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-            *request.uri_mut() = path.parse().map_err(|err| fail(Box::new(err)))?;
-            request.headers_mut().insert(
-                hyper::header::HOST,
-                authority.parse().map_err(|err| fail(Box::new(err)))?,
-            );
-            let name = ServerName::try_from(host.clone()).map_err(|err| fail(Box::new(err)))?;
-            let exchange = async {
-                let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
-                let stream = tls.connect(name, tcp).await?;
-                let (mut sender, connection) =
-                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-                tokio::spawn(connection);
-                let response = sender.send_request(request).await?;
-                Ok::<_, BoxError>(BytesResponse::from(response))
-            };
-            tokio::time::timeout(Duration::from_secs(30), exchange)
+            let (parts, body) = request.into_parts();
+            let body = body
+                .collect()
                 .await
-                .map_err(|_| fail(format!("`{uri}` did not answer within 30 s").into()))?
-                .map_err(fail)
+                .map(|whole| whole.to_bytes())
+                .unwrap_or_default();
+            let mut request = net::request(parts.method, &target, "paas")
+                .body(body)
+                .map_err(|err| fail(err.to_string()))?;
+            // instant-acme's own headers (its user agent among them) win.
+            for (name, value) in parts.headers {
+                if let Some(name) = name {
+                    request.headers_mut().insert(name, value);
+                }
+            }
+            let exchange = async {
+                let timeouts = net::Timeouts {
+                    connect: ACME_ANSWER_WITHIN,
+                    read: None,
+                    write: None,
+                };
+                let stream =
+                    net::connect(&target.host, target.port, true, Some(&tls), timeouts).await?;
+                net::Connection::open(stream)
+                    .await?
+                    .send(request, u64::MAX)
+                    .await
+            };
+            let response = net::within(ACME_ANSWER_WITHIN, exchange)
+                .await
+                .map_err(|err| {
+                    if err.is_timeout() {
+                        fail(format!("`{uri}` did not answer within 30 s"))
+                    } else {
+                        instant_acme::Error::Other(Box::new(err))
+                    }
+                })?;
+            Ok(BytesResponse::from(hyper::Response::from_parts(
+                response.head,
+                Full::new(response.body),
+            )))
         })
     }
 }

@@ -2,7 +2,8 @@
 //! parsed by the `url` crate, TCP and TLS (tokio-rustls, trusting what
 //! `tls` says) with time limits, and HTTP/1.1 through hyper's client
 //! connection. Log drains post and write through it, `maintenance:on`
-//! fetches a page and app.json's HTTP checks ask a dyno.
+//! fetches a page, app.json's HTTP checks ask a dyno and ACME talks to its
+//! CA.
 //!
 //! Small on purpose: no pool (a caller that keeps a connection alive holds
 //! it), no compression, redirects only where a caller follows them. The
