@@ -6,7 +6,8 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -252,20 +253,13 @@ pub fn download(url: &str, dir: &AddonDir) -> Result<tempfile::NamedTempFile> {
         .prefix(".download-")
         .tempfile_in(dir.backups_dir())
         .context(|| "creating a file for the download".into())?;
-    let output = Command::new("curl")
-        .args(["--fail", "--silent", "--show-error", "--location"])
-        .args(["--proto", "=http,https", "--max-time", "1800", "--output"])
-        .arg(file.path())
-        .arg("--")
-        .arg(url)
-        .stdin(Stdio::null())
-        .output()
-        .context(|| "running `curl`".into())?;
-    if !output.status.success() {
-        return Err(Error::new("could not download the dump")
-            .cause(String::from_utf8_lossy(&output.stderr).trim())
-            .hint("the URL must be reachable from the server; the database is untouched"));
-    }
+    // As long as `curl --max-time 1800` was given, and its time to connect.
+    let (connect_limit, limit) = (Duration::from_secs(300), Duration::from_secs(1800));
+    crate::net::download(url, &mut file.as_file(), connect_limit, limit).map_err(|err| {
+        Error::new("could not download the dump")
+            .cause(err)
+            .hint("the URL must be reachable from the server; the database is untouched")
+    })?;
     Ok(file)
 }
 

@@ -1,7 +1,10 @@
 //! HTTP/1.1 exchanges on hyper's client connection: one request at a time
 //! on a connection its caller holds (a drain keeps one alive between
-//! posts), the body kept up to a limit; and the GET of a page.
+//! posts), the body kept up to a limit; and the two GETs commands make, a
+//! page and a download that follows redirects.
 
+use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,9 +16,10 @@ use hyper::http::request::Builder;
 use hyper::http::response::Parts;
 use hyper::{Method, Request, StatusCode, Version};
 use hyper_util::rt::TokioIo;
+use rustls::ClientConfig;
 
 use super::stream::{connect, seconds, Busy, Stream, Timeouts};
-use super::target::HttpTarget;
+use super::target::{self, HttpTarget};
 use super::{block_on, Error};
 
 /// One HTTP/1.1 connection. It closes when dropped.
@@ -184,14 +188,91 @@ pub fn get(url: &str, body_limit: u64) -> Result<(u16, Vec<u8>), String> {
     Ok((response.status(), response.body.to_vec()))
 }
 
+/// Redirects a download follows at most: curl's default, which restores
+/// from a URL used before.
+const MAX_REDIRECTS: usize = 50;
+
+/// GETs `url` into `out` within `limit`, following redirects; the URL's
+/// credentials go to its own origin only (as curl sends them). An answer
+/// of 400 or more fails, as `curl --fail` did.
+pub fn download(
+    url: &str,
+    out: &mut impl Write,
+    connect_limit: Duration,
+    limit: Duration,
+) -> Result<(), String> {
+    let mut location = target::parse_http(url)?;
+    let origin = location.origin();
+    let timeouts = Timeouts {
+        connect: connect_limit,
+        read: None,
+        write: None,
+    };
+    let mut tls: Option<Arc<ClientConfig>> = None;
+    let fetch = async {
+        for moves in 0..=MAX_REDIRECTS {
+            let mut target = HttpTarget::of(&location)
+                .map_err(|err| Error::Other(format!("`{location}`: {err}")))?;
+            if location.origin() != origin {
+                target.authorization = None;
+            }
+            if target.tls && tls.is_none() {
+                tls = Some(crate::tls::client_config().map_err(Error::Other)?);
+            }
+            let stream = connect(
+                &target.host,
+                target.port,
+                target.tls,
+                tls.as_ref(),
+                timeouts,
+            )
+            .await?;
+            let mut connection = Connection::open(stream).await?;
+            let request = request(Method::GET, &target, "paas")
+                .header(header::CONNECTION, "close")
+                .body(Bytes::new())?;
+            let mut answer = connection.start(request).await?;
+            let status = answer.status();
+            let moved_to = answer
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|value| value.to_str().ok());
+            if let (true, Some(moved_to)) = (status.is_redirection(), moved_to) {
+                location = location.join(moved_to).map_err(|err| {
+                    Error::Other(format!("`{location}` moved to `{moved_to}`: {err}"))
+                })?;
+                if !matches!(location.scheme(), "http" | "https") {
+                    return Err(Error::Other(format!(
+                        "it moved to `{location}`, which is not http:// or https://"
+                    )));
+                }
+                continue;
+            }
+            if status.as_u16() >= 400 {
+                let who = if moves == 0 {
+                    "it".to_string()
+                } else {
+                    // Where it moved, without the credentials the message
+                    // leads with already.
+                    let mut moved = location.clone();
+                    let _ = (moved.set_username(""), moved.set_password(None));
+                    format!("`{moved}`, where it moved,")
+                };
+                return Err(Error::Other(format!("{who} answered {status}")));
+            }
+            return each_chunk(answer.body_mut(), |chunk| Ok(out.write_all(chunk)?)).await;
+        }
+        Err(Error::Other(format!("more than {MAX_REDIRECTS} redirects")))
+    };
+    block_on(within(limit, fetch)).map_err(|err| format!("fetching `{url}`: {err}"))
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::{BufReader, Write};
     use std::net::TcpStream;
-    use std::sync::{mpsc, Arc};
+    use std::sync::mpsc;
     use std::time::Instant;
-
-    use rustls::ClientConfig;
 
     use super::*;
     use crate::net::test_server::{read_request, serve};
@@ -412,6 +493,104 @@ mod tests {
         .unwrap_err();
         assert!(error.is_timeout(), "{error}");
         assert_eq!(error.to_string(), "no whole answer within 0.5 s");
+    }
+
+    #[test]
+    fn downloads_follow_redirects_and_fail_on_errors() {
+        let other = serve(|stream| {
+            let mut reader = BufReader::new(stream);
+            let request = read_request(&mut reader).unwrap();
+            // Credentials stay with the URL's own origin.
+            let answer = if request.contains("Authorization") {
+                "401 No"
+            } else {
+                "200 OK"
+            };
+            let _ = write!(
+                reader.get_mut(),
+                "HTTP/1.1 {answer}\r\nContent-Length: 5\r\n\r\nother"
+            );
+        });
+        let port = serve(move |stream| {
+            let mut reader = BufReader::new(stream);
+            let request = read_request(&mut reader).unwrap();
+            let path = request.split(' ').nth(1).unwrap().to_string();
+            let answer = match path.as_str() {
+                "/dump" => {
+                    "HTTP/1.1 302 Found\r\nLocation: moved/here\r\nContent-Length: 0\r\n\r\n".into()
+                }
+                "/moved" => {
+                    "HTTP/1.1 308 Moved\r\nLocation: /gone\r\nContent-Length: 0\r\n\r\n".into()
+                }
+                "/moved/here" if request.contains("Authorization: Basic dTpw") => {
+                    "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nPGDM".into()
+                }
+                "/elsewhere" => {
+                    format!("HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1:{other}/x\r\n\r\n")
+                }
+                "/loop" => {
+                    "HTTP/1.1 307 Again\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n".into()
+                }
+                "/ftp" => {
+                    "HTTP/1.1 302 Found\r\nLocation: ftp://127.0.0.1/\r\nContent-Length: 0\r\n\r\n"
+                        .into()
+                }
+                _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into(),
+            };
+            let _ = reader.get_mut().write_all(answer.as_bytes());
+        });
+        let fetch = |path: &str| {
+            let mut out = Vec::new();
+            let url = format!("http://u:p@127.0.0.1:{port}{path}");
+            download(
+                &url,
+                &mut out,
+                Duration::from_secs(2),
+                Duration::from_secs(10),
+            )
+            .map(|()| out)
+        };
+        assert_eq!(fetch("/dump"), Ok(b"PGDM".to_vec()));
+        assert_eq!(fetch("/elsewhere"), Ok(b"other".to_vec()));
+        let base = format!("http://u:p@127.0.0.1:{port}");
+        assert_eq!(
+            fetch("/gone"),
+            Err(format!("fetching `{base}/gone`: it answered 404 Not Found"))
+        );
+        assert_eq!(
+            fetch("/moved"),
+            Err(format!(
+                "fetching `{base}/moved`: `http://127.0.0.1:{port}/gone`, where it moved, answered 404 Not Found"
+            ))
+        );
+        assert_eq!(
+            fetch("/loop"),
+            Err(format!("fetching `{base}/loop`: more than 50 redirects"))
+        );
+        assert_eq!(
+            fetch("/ftp"),
+            Err(format!(
+                "fetching `{base}/ftp`: it moved to `ftp://127.0.0.1/`, which is not http:// or https://"
+            ))
+        );
+        // The limit bounds it all, a server that never answers included.
+        let silent = serve(|stream| {
+            let mut reader = BufReader::new(stream);
+            read_request(&mut reader);
+            std::thread::sleep(Duration::from_secs(3));
+        });
+        let url = format!("http://127.0.0.1:{silent}/");
+        let started = Instant::now();
+        assert_eq!(
+            download(
+                &url,
+                &mut Vec::new(),
+                Duration::from_secs(2),
+                Duration::from_millis(300)
+            ),
+            Err(format!("fetching `{url}`: no whole answer within 0.3 s"))
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! parsed by the `url` crate, TCP and TLS (tokio-rustls, trusting what
 //! `tls` says) with time limits, and HTTP/1.1 through hyper's client
 //! connection. Log drains post and write through it, `maintenance:on`
-//! fetches a page, app.json's HTTP checks ask a dyno and ACME talks to its
-//! CA.
+//! fetches a page, `pg:backups:restore URL` downloads a dump, app.json's
+//! HTTP checks ask a dyno and ACME talks to its CA.
 //!
 //! Small on purpose: no pool (a caller that keeps a connection alive holds
 //! it), no compression, redirects only where a caller follows them. The
@@ -20,7 +20,7 @@ mod target;
 
 use std::io;
 
-pub use exchange::{get, request, within, Connection, Response};
+pub use exchange::{download, get, request, within, Connection, Response};
 pub use stream::{connect, Stream, Timeouts};
 pub use target::{host_and_port, HttpTarget};
 
