@@ -146,27 +146,36 @@ pub fn tick(platform: &Platform, app: &AppDir, now: i64) -> Result<()> {
     let Some(release) = Ledger::new(app).current()?.filter(|r| r.slug.is_some()) else {
         return Ok(());
     };
+    let mut runs = Runs::load(app);
+    let before = format!("{:?}", runs.last);
+    let this_minute = now - now.rem_euclid(60);
+    let slug_dir = platform.unpacked_slug(app, release.slug.as_ref().expect("checked"))?;
+    let zone = zone(&release);
+    let entries = entries(&slug_dir)?;
+    // Once a minute, whatever the daemon's restarts: by its last start.
+    let due_now: Vec<(usize, &Entry)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, entry)| {
+            let started = runs.last.get(&entry.id()).map_or(0, |run| run.started_at);
+            due(entry, zone, now) && started < this_minute
+        })
+        .collect();
+    // Podman is asked only when something is due or a run is out: the
+    // tick comes every few seconds for every app.
+    if due_now.is_empty() && runs.last.values().all(|run| run.container.is_empty()) {
+        return Ok(());
+    }
     let dynos: Vec<Dyno> = platform
         .runtime
         .list(Some(&app.name))?
         .into_iter()
         .filter(|d| d.process_type == SCHEDULER_TYPE)
         .collect();
-    let mut runs = Runs::load(app);
-    let before = format!("{:?}", runs.last);
     settle(platform, app, &mut runs, &dynos);
-    let this_minute = now - now.rem_euclid(60);
-    let slug_dir = platform.unpacked_slug(app, release.slug.as_ref().expect("checked"))?;
-    let zone = zone(&release);
-    for (index, entry) in entries(&slug_dir)?.iter().enumerate() {
+    for (index, entry) in due_now {
         let dyno = format!("{SCHEDULER_TYPE}.{}", index + 1);
-        // Once a minute, whatever the daemon's restarts: by its last start.
-        let started_this_minute = runs
-            .last
-            .get(&entry.id())
-            .is_some_and(|run| run.started_at >= this_minute);
-        let running = dynos.iter().any(|d| d.running && d.name() == dyno);
-        if due(entry, zone, now) && !started_this_minute && !running {
+        if !dynos.iter().any(|d| d.running && d.name() == dyno) {
             let run = start(platform, app, &release, &slug_dir, index, entry)?;
             runs.last.insert(entry.id(), run);
         }
