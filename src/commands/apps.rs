@@ -120,7 +120,13 @@ pub fn info(ctx: &Ctx, format: Format) -> Result<()> {
                 (t.clone(), counts)
             })
             .collect();
-        for dyno in dynos.iter().filter(|d| d.running) {
+        // The current release's: the previous release's web dynos stay a
+        // while on standby after a change (probation), not counted.
+        let version = release.as_ref().map(|r| r.version);
+        for dyno in dynos
+            .iter()
+            .filter(|d| d.running && Some(d.release) == version)
+        {
             counts.entry(dyno.process_type.clone()).or_default().running += 1;
         }
         return output::print_json(&AppInfoJson {
