@@ -147,7 +147,7 @@ pub fn tick(platform: &Platform, app: &AppDir, now: i64) -> Result<()> {
         return Ok(());
     };
     let mut runs = Runs::load(app);
-    let before = format!("{:?}", runs.last);
+    let before = runs.last.clone();
     let this_minute = now - now.rem_euclid(60);
     let slug_dir = platform.unpacked_slug(app, release.slug.as_ref().expect("checked"))?;
     let zone = zone(&release);
@@ -180,7 +180,7 @@ pub fn tick(platform: &Platform, app: &AppDir, now: i64) -> Result<()> {
             runs.last.insert(entry.id(), run);
         }
     }
-    if format!("{:?}", runs.last) != before {
+    if runs.last != before {
         runs.save(app)?;
     }
     Ok(())

@@ -89,7 +89,14 @@ pub fn record_refusal(root: &Root, caller: &Caller, app: Option<&str>, command: 
     );
 }
 
-fn write(root: &Root, caller: &Caller, app: Option<&str>, command: &str, result: String) {
+/// Appends one entry; a trail that cannot be written is said, never fatal.
+pub(super) fn write(
+    root: &Root,
+    caller: &Caller,
+    app: Option<&str>,
+    command: &str,
+    result: String,
+) {
     let entry = Entry {
         time: crate::release::now_rfc3339(),
         user: caller.user.clone(),

@@ -97,15 +97,11 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
             ),
             (None, false) => "never".into(),
         };
-        let next = cron::next_run(
-            &Entry {
-                command: row.command.clone(),
-                schedule: row.schedule.clone(),
-            },
-            zone,
-            now,
-        )
-        .map_or("-".to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string());
+        // RFC 3339 in the JSON; minutes in the table.
+        let next = row.next_run.as_deref().map_or("-".to_string(), |t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map_or(t.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+        });
         table.push(vec![row.id, row.schedule, row.command, next, last]);
     }
     output::table(&table);

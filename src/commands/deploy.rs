@@ -53,17 +53,13 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
     let record = |update: &RefUpdate, result: String| {
         let short: String = update.new.chars().take(7).collect();
         let command = format!("git push {} {short}", update.name);
-        let entry = crate::audit::Entry {
-            time: crate::release::now_rfc3339(),
-            user: caller.user.clone(),
-            key: caller.key.clone(),
-            app: Some(app.name.to_string()),
-            command,
+        super::audit::write(
+            &ctx.root,
+            &caller,
+            Some(app.name.as_str()),
+            &command,
             result,
-        };
-        if let Err(err) = crate::audit::append(&ctx.root, &entry) {
-            say!(" !     warning: {}", err.report().trim_end());
-        }
+        );
     };
     for update in &updates {
         let branch = update.branch().unwrap_or(&update.name);
