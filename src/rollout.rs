@@ -221,3 +221,43 @@ pub fn rollback_to(
     roll_out(platform, app, &release, &formation, Mode::Keep, None)?;
     Ok(release.version)
 }
+
+/// Under the app's lock: the newest release again, failed or not (its
+/// build, process types, config vars and add-ons), as a new release whose
+/// release phase runs again: `releases:retry`, for a release phase that
+/// failed on something outside the app (a database that was down).
+/// `announce` hears of the retried release once it is known to have a
+/// release phase. Returns the new release's version.
+pub fn retry_latest(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    announce: impl FnOnce(&Release),
+) -> Result<u32> {
+    let ledger = Ledger::new(app);
+    let Some(latest) = ledger.list()?.pop() else {
+        return Err(Error::new(format!("`{}` has no releases", app.name))
+            .hint("deploy it first: `git push deploy master`"));
+    };
+    if !latest.processes.contains_key(RELEASE_TYPE) || latest.slug.is_none() {
+        return Err(Error::new(format!(
+            "v{} has no release phase to run again",
+            latest.version
+        ))
+        .hint(
+            "add a `release:` command to the Procfile and deploy; `releases:retry` runs it again",
+        ));
+    }
+    announce(&latest);
+    let release = Release {
+        version: ledger.next_version()?,
+        description: format!("Retry of v{}: {}", latest.version, latest.description),
+        user: user.to_string(),
+        created_at: release::now_rfc3339(),
+        failed: None,
+        ..latest.clone()
+    };
+    let formation = default_formation(app, &release)?;
+    roll_out(platform, app, &release, &formation, Mode::Keep, None)?;
+    Ok(release.version)
+}

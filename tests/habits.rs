@@ -64,6 +64,10 @@ fn run_reads_its_options_as_heroku_does() {
 fn scale_restart_info_and_config_aliases_and_relative_scaling() {
     let server = TestServer::start();
     server.repo("examples/hello", "aliased").push_ok();
+    server.refused(
+        &["releases:retry", "-a", "aliased"],
+        "v1 has no release phase to run again",
+    );
     assert_eq!(
         server.ok(&["ps:scale", "-a", "aliased"]).trim(),
         "web=1:standard-1x"
@@ -229,7 +233,7 @@ fn releases_output_and_info_json() {
     let repo = server.repo("examples/hello", "outputs");
     repo.write(
         "Procfile",
-        "web: python3 server.py\nrelease: echo migrating the database\n",
+        "web: python3 server.py\nrelease: echo migrating the database; [ -z \"$BROKEN\" ]\n",
     );
     repo.commit("a release phase");
     repo.push_ok();
@@ -269,4 +273,36 @@ fn releases_output_and_info_json() {
         serde_json::json!({"wanted": 1, "running": 1})
     );
     assert_eq!(app["domains"], serde_json::json!([]));
+
+    // `releases:retry`: the newest release's release phase again, as a new
+    // release that then runs.
+    let retried = server.ok(&["releases:retry", "-a", "outputs"]);
+    assert!(
+        retried.contains("Retrying v2 on outputs")
+            && retried.contains("migrating the database")
+            && retried.contains("Done, v3"),
+        "{retried}"
+    );
+    let releases = server.ok(&["releases", "-a", "outputs"]);
+    assert!(
+        releases.contains("v3") && releases.contains("Retry of v2: Set A config vars"),
+        "{releases}"
+    );
+    assert!(server.ok(&["ps", "-a", "outputs"]).contains("web.1: up"));
+    // A release phase that failed is retried with that release's config:
+    // it fails again, and v3 keeps running.
+    let broken = server.cmd(&["config:set", "BROKEN=1", "-a", "outputs"]);
+    assert!(!broken.status.success(), "{}", text(&broken));
+    let retried = server.cmd(&["releases:retry", "-a", "outputs"]);
+    assert!(
+        !retried.status.success()
+            && text(&retried).contains("Retrying v4 on outputs")
+            && text(&retried).contains("v5: the release command failed"),
+        "{}",
+        text(&retried)
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&server.ok(&["releases:info", "--json", "-a", "outputs"])).unwrap();
+    assert_eq!(info["version"], 3);
+    assert_eq!(server.get("outputs", "/").0, 200);
 }

@@ -431,6 +431,15 @@ pub enum Command {
         #[arg(value_name = "VERSION")]
         release: Option<String>,
     },
+    /// Run the newest release's release phase again, as a new release.
+    #[command(
+        name = "releases:retry",
+        after_help = "The newest release's build, config vars and add-ons, released again: its \
+                      release phase (the Procfile's `release:` command) runs, then its dynos \
+                      restart. For a release phase that failed on something outside the app, \
+                      such as a database that was down.\n\nEXAMPLES:\n  $ paas releases:retry -a myapp"
+    )]
+    ReleasesRetry,
 
     /// Show the app's logs.
     #[command(

@@ -268,6 +268,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::ReleasesInfo { release, format } => releases::info(ctx, release, format),
         Command::ReleasesOutput { release } => releases::output(ctx, release),
         Command::ReleasesRollback { release } => releases::rollback(ctx, release),
+        Command::ReleasesRetry => releases::retry(ctx),
         Command::Logs {
             num,
             tail,

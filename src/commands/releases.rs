@@ -5,7 +5,7 @@ use crate::cli::Format;
 use crate::error::{Error, Result};
 use crate::output;
 use crate::release::{self, Ledger, Release, ReleaseVersion};
-use crate::rollout::rollback_to;
+use crate::rollout::{retry_latest, rollback_to};
 
 fn parse_version(text: &str) -> Result<ReleaseVersion> {
     text.parse()
@@ -220,5 +220,17 @@ pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {
     let runtime = ctx.runtime();
     let version = rollback_to(&ctx.platform(&runtime), &ctx.user, &app, &target, &current)?;
     say!("done, v{version}");
+    Ok(())
+}
+
+/// `releases:retry`: the newest release's release phase again, as Heroku's.
+pub fn retry(ctx: &Ctx) -> Result<()> {
+    let app = ctx.app()?;
+    let _lock = app.lock()?;
+    let runtime = ctx.runtime();
+    let version = retry_latest(&ctx.platform(&runtime), &ctx.user, &app, |latest| {
+        say!("Retrying v{} on {}", latest.version, app.name);
+    })?;
+    say!("Done, v{version}");
     Ok(())
 }
