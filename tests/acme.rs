@@ -3,10 +3,9 @@
 //! pebble (a real ACME server) and its DNS test server.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::{free_port, text, TestCertificates, TestServer};
-use crate::router::curl_https;
+use crate::harness::{free_port, text, wait_for, wait_until, TestCertificates, TestServer};
 
 /// pebble with its own HTTPS certificate, validating HTTP-01 on the
 /// router's HTTP port; every name resolves to 127.0.0.1 through
@@ -68,11 +67,9 @@ impl Pebble {
             management_port,
             _dir: dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while pebble.fetch(&pebble.directory).is_none() {
-            assert!(Instant::now() < deadline, "pebble did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until("pebble to start", Duration::from_secs(20), || {
+            pebble.fetch(&pebble.directory).is_some()
+        });
         pebble
     }
 
@@ -160,7 +157,7 @@ fn certs_auto_gets_a_certificate_from_pebble_and_renews_it() {
     let root = pebble.issuing_root(trust.path());
     for host in ["secured.localhost", "www.secured.test"] {
         let resolve = format!("{host}:{}:127.0.0.1", server.https_port);
-        let (status, _, body) = curl_https(&server, &root, host, "/", &["--resolve", &resolve]);
+        let (status, _, body) = server.curl_https(&root, host, "/", &["--resolve", &resolve]);
         assert_eq!(
             (status, body.as_str()),
             (200, "Hello from web.1\n"),
@@ -170,19 +167,16 @@ fn certs_auto_gets_a_certificate_from_pebble_and_renews_it() {
 
     // Renewal: once under 30 days remain, the daemon orders a new one.
     let first = expiry(&server, "secured");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let renewed = loop {
-        let now = expiry(&server, "secured");
-        if now != first {
-            break now;
+    let renewed = wait_for("a renewal", Duration::from_secs(120), || {
+        match expiry(&server, "secured") {
+            now if now != first => Ok(now),
+            _ => Err(format!("still expires {first}")),
         }
-        assert!(Instant::now() < deadline, "not renewed: {first}");
-        std::thread::sleep(Duration::from_secs(2));
-    };
+    });
     assert!(renewed > first, "{first} → {renewed}");
     let logs = server.ok(&["logs", "-a", "secured", "-d", "router", "-n", "50"]);
     assert_eq!(logs.matches("Certificate issued for").count(), 2, "{logs}");
-    let (status, _, _) = curl_https(&server, &root, "secured.localhost", "/", &[]);
+    let (status, _, _) = server.curl_https(&root, "secured.localhost", "/", &[]);
     assert_eq!(status, 200);
 
     // A host that does not reach this server fails with the CA's reason,

@@ -4,9 +4,9 @@
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::{text, TestServer};
+use crate::harness::{text, wait_for, TestServer};
 
 /// The add-on's generated name, from `Creating NAME on APP...`.
 fn created_name(output: &str) -> String {
@@ -27,21 +27,8 @@ fn container_of(server: &TestServer, addon: &str) -> String {
         .to_string()
 }
 
-/// The app's answer for `path` once it is 200 (a dyno or database coming
-/// back), or the last answer after `within`.
-fn eventually(server: &TestServer, app: &str, path: &str, within: Duration) -> (u16, String) {
-    let deadline = Instant::now() + within;
-    loop {
-        let (code, body) = server.get(app, path);
-        if code == 200 || Instant::now() > deadline {
-            return (code, body.trim().to_string());
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 fn count(server: &TestServer, app: &str) -> String {
-    let (code, body) = eventually(server, app, "/count", Duration::from_secs(30));
+    let (code, body) = server.get_when_200(app, "/count", Duration::from_secs(30));
     assert_eq!(code, 200, "{body}");
     body
 }
@@ -88,11 +75,11 @@ impl FileServer {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the file server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for("file server listening", Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .map(drop)
+                .map_err(|err| err.to_string())
+        });
         FileServer { dir, port, child }
     }
 
@@ -166,7 +153,7 @@ fn data_outlives_deploys_restarts_rollbacks_kills_and_daemon_restarts() {
     // A killed database is started again by the daemon.
     let container = container_of(&server, &postgres);
     server.podman(&["kill", &container]);
-    let (code, body) = eventually(&server, "notes", "/count", Duration::from_secs(60));
+    let (code, body) = server.get_when_200("notes", "/count", Duration::from_secs(60));
     assert_eq!((code, body.as_str()), (200, "100"), "after a kill");
 
     // Stopping the platform shuts the database down cleanly; starting it
@@ -406,15 +393,14 @@ fn backups_restore_the_same_rows_and_rotation_keeps_the_app_working() {
     let at = format!("{:02}:{:02}", minutes / 60, minutes % 60);
     server.ok(&["pg:backups:schedule", "-a", "notes", "--at", &at]);
     // The daemon looks every 5 s; a loaded machine may take a few passes.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let listed = loop {
+    let listed = wait_for("scheduled backup", Duration::from_secs(120), || {
         let listed = server.ok(&["pg:backups", "-a", "notes"]);
-        if listed.contains("scheduled") || Instant::now() > deadline {
-            break listed;
+        if listed.contains("scheduled") {
+            Ok(listed)
+        } else {
+            Err(listed)
         }
-        std::thread::sleep(Duration::from_secs(1));
-    };
-    assert!(listed.contains("scheduled"), "{listed}");
+    });
     assert!(listed.contains(&format!("Daily at {at} UTC")), "{listed}");
 }
 

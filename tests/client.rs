@@ -5,9 +5,9 @@ use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::{paas_bin, text, TestServer};
+use crate::harness::{paas_bin, text, wait_until, TestServer};
 
 fn output(mut command: Command) -> Output {
     command.stdin(Stdio::null()).output().unwrap()
@@ -433,14 +433,6 @@ compgen -W "${{COMPREPLY[*]}}" --"#,
     assert_eq!(rows[0]["sha256"], sha.as_str());
 }
 
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < Duration::from_secs(30), "never: {what}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
 /// Ctrl-C as a terminal sends it: SIGINT to the whole foreground group.
 fn ctrl_c(child: &std::process::Child) {
     unsafe {
@@ -470,9 +462,13 @@ fn ctrl_c_on_the_laptop_ends_the_command_on_the_server() {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let mut client = command.spawn().unwrap();
-        eventually("the command runs on the server", || server_side() >= 1);
+        wait_until(
+            "the command to run on the server",
+            Duration::from_secs(30),
+            || server_side() >= 1,
+        );
         if args[0] == "run" {
-            eventually("run.1 is listed", || {
+            wait_until("run.1 in `ps`", Duration::from_secs(30), || {
                 server
                     .ok(&["ps", "-a", "interrupted"])
                     .contains("run.1: up")
@@ -481,7 +477,9 @@ fn ctrl_c_on_the_laptop_ends_the_command_on_the_server() {
         ctrl_c(&client);
         let status = client.wait().unwrap();
         assert!(!status.success());
-        eventually("the server side ends", || server_side() == 0);
+        wait_until("the server side to end", Duration::from_secs(30), || {
+            server_side() == 0
+        });
     }
     let ps = server.ok(&["ps", "-a", "interrupted"]);
     assert!(!ps.contains("run.1"), "the one-off dyno was stopped:\n{ps}");

@@ -1,6 +1,6 @@
 //! The app commands' other verbs, over SSH.
 
-use crate::harness::{text, TestServer};
+use crate::harness::{poll, text, TestServer};
 
 #[test]
 fn apps_info_releases_info_config_unset_restart_and_destroy() {
@@ -49,14 +49,14 @@ fn apps_info_releases_info_config_unset_restart_and_destroy() {
     let before = server.containers("tour");
     server.ok(&["ps:restart", "-a", "tour"]);
     // The replaced dyno stays on standby for the window (1 s here), then stops.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
-    let after = loop {
+    let after = poll(std::time::Duration::from_secs(40), || {
         let after = server.containers("tour");
-        if after.len() == 1 || std::time::Instant::now() > deadline {
-            break after;
+        match after.len() {
+            1 => Ok(after),
+            _ => Err(after),
         }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    })
+    .unwrap_or_else(|last| last);
     assert_eq!(after.len(), 1, "{after:?}");
     assert_ne!(before, after, "restart replaces the dyno");
     assert_eq!(

@@ -1,9 +1,9 @@
 //! Scheduled jobs (#22 point 2): `app.json` `cron` entries run as
 //! `scheduler.N` one-off dynos, listed with their next and last runs.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::{text, TestServer};
+use crate::harness::{poll, text, wait_for, TestServer};
 
 #[test]
 fn a_cron_entry_runs_every_minute_and_is_listed_with_its_exit_status() {
@@ -20,24 +20,26 @@ fn a_cron_entry_runs_every_minute_and_is_listed_with_its_exit_status() {
     repo.push_ok();
 
     // Within 70 s the every-minute job has run, as scheduler.1.
-    let deadline = Instant::now() + Duration::from_secs(75);
-    let ran = |logs: &str| logs.contains("app[scheduler.1]: cron-ran-on-scheduler.1");
-    let mut logs = String::new();
-    while Instant::now() < deadline && !ran(&logs) {
-        std::thread::sleep(Duration::from_secs(2));
-        logs = server.ok(&["logs", "-n", "500", "-a", "timed"]);
-    }
-    assert!(ran(&logs), "the job did not run within 75 s:\n{logs}");
+    wait_for("the job's run", Duration::from_secs(75), || {
+        let logs = server.ok(&["logs", "-n", "500", "-a", "timed"]);
+        match logs.contains("app[scheduler.1]: cron-ran-on-scheduler.1") {
+            true => Ok(()),
+            false => Err(logs),
+        }
+    });
 
     // Its exit is recorded once its dyno has ended.
     let listed = || -> Vec<serde_json::Value> {
         serde_json::from_str(&server.ok(&["cron", "--json", "-a", "timed"])).unwrap()
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline && listed()[0]["last_run"]["exit_status"] != 0 {
-        std::thread::sleep(Duration::from_secs(1));
-    }
-    let jobs = listed();
+    let jobs = poll(Duration::from_secs(20), || {
+        let jobs = listed();
+        match jobs[0]["last_run"]["exit_status"] == 0 {
+            true => Ok(jobs),
+            false => Err(jobs),
+        }
+    })
+    .unwrap_or_else(|last| last);
     assert_eq!(jobs[0]["last_run"]["exit_status"], 0, "{jobs:#?}");
     assert_eq!(jobs[0]["dyno"], "scheduler.1");
     assert_eq!(jobs[1]["last_run"], serde_json::Value::Null);

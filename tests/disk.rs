@@ -2,7 +2,7 @@
 //! names the full disk, and leaves the running release serving; `paas
 //! server prune` frees what no release needs.
 
-use crate::harness::{text, Poller, TestServer};
+use crate::harness::{poll, text, Poller, TestServer};
 
 #[test]
 fn a_full_disk_fails_a_change_clearly_and_the_old_release_keeps_serving() {
@@ -184,10 +184,12 @@ fn server_prune_frees_what_no_release_needs_and_every_release_still_starts() {
         "both releases' slugs are unpacked after two deploys"
     );
     // The first release's dyno leaves once the second's uptime window ends.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while server.containers("tidy").len() > 1 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let _ = poll(std::time::Duration::from_secs(60), || {
+        match server.containers("tidy").len() > 1 {
+            true => Err(()),
+            false => Ok(()),
+        }
+    });
     assert_eq!(
         server.containers("tidy").len(),
         1,

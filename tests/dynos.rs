@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::harness::{text, TestServer};
+use crate::harness::{poll, text, wait_for, wait_until, TestServer};
 
 #[test]
 fn run_executes_in_a_one_off_dyno_and_passes_its_exit_status() {
@@ -86,15 +86,17 @@ fn run_detached_writes_to_the_log_stream_and_can_be_stopped() {
         "echo detached-hello; sleep 300",
     ]);
     assert!(output.contains("up, run.1"), "{output}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let logs = server.ok(&["logs", "-a", "background", "-d", "run.1"]);
-        if logs.contains("app[run.1]: detached-hello") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{logs}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for(
+        "the detached dyno's output",
+        Duration::from_secs(10),
+        || {
+            let logs = server.ok(&["logs", "-a", "background", "-d", "run.1"]);
+            match logs.contains("app[run.1]: detached-hello") {
+                true => Ok(()),
+                false => Err(logs),
+            }
+        },
+    );
     let ps = server.ok(&["ps", "-a", "background"]);
     assert!(
         ps.contains("=== run: one-off processes (1)") && ps.contains("run.1: up"),
@@ -116,8 +118,13 @@ fn the_log_stream_holds_platform_events_in_time_order_with_filters() {
         server.get("stream", "/");
     }
     // Router lines are written by the daemon a moment after each request.
-    std::thread::sleep(Duration::from_millis(300));
-    let logs = server.ok(&["logs", "-a", "stream", "-n", "1000"]);
+    let logs = wait_for("the router's six lines", Duration::from_secs(10), || {
+        let logs = server.ok(&["logs", "-a", "stream", "-n", "1000"]);
+        match logs.matches("paas[router]: at=info method=GET").count() >= 6 {
+            true => Ok(logs),
+            false => Err(logs),
+        }
+    });
     for expected in [
         "paas[api]: Build started by admin",
         "paas[api]: Release v1 created by admin",
@@ -171,14 +178,14 @@ fn a_crash_looping_dyno_backs_off_and_ps_says_so() {
     repo.commit("a worker that keeps crashing");
     repo.push_ok();
     server.ok(&["ps:scale", "-a", "loopy", "worker=1"]);
-    let deadline = Instant::now() + Duration::from_secs(40);
-    let ps = loop {
+    let ps = poll(Duration::from_secs(40), || {
         let ps = server.ok(&["ps", "-a", "loopy"]);
-        if ps.contains("restarting in ") || Instant::now() > deadline {
-            break ps;
+        match ps.contains("restarting in ") {
+            true => Ok(ps),
+            false => Err(ps),
         }
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    })
+    .unwrap_or_else(|last| last);
     assert!(ps.contains("worker.1: crashed (exit status 4)"), "{ps}");
     assert!(
         ps.contains("restarting in "),
@@ -273,18 +280,13 @@ fn ps_stop_start_and_kill() {
     // Stopping one dyno: the formation still wants it, so a new one starts.
     let before = server.containers("stubborn");
     server.ok(&["ps:stop", "-a", "stubborn", "web.1"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    wait_for("web.1 to come back", Duration::from_secs(30), || {
         let now = server.containers("stubborn");
-        if server.get("stubborn", "/").0 == 200 && now.len() == 1 && now != before {
-            break;
+        match server.get("stubborn", "/").0 == 200 && now.len() == 1 && now != before {
+            true => Ok(()),
+            false => Err(format!("{now:?}")),
         }
-        assert!(
-            Instant::now() < deadline,
-            "web.1 did not come back: {now:?}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    });
     let bad = server.cmd(&["ps:stop", "-a", "stubborn", "web.9"]);
     assert!(
         text(&bad).contains("has no process type or dyno `web.9`"),
@@ -329,25 +331,27 @@ fn a_syslog_drain_receives_the_stream() {
     );
     assert!(server.ok(&["drains", "-a", "drained"]).contains(&url));
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        server.get("drained", "/drained");
-        let got = received.lock().unwrap().clone();
-        if got.contains("host app web.1 - GET /drained")
-            && got.contains("host paas router - at=info method=GET path=\"/drained\"")
-        {
-            // RFC 6587 octet counting: each frame starts with its length.
-            let first = got.split_once(' ').unwrap().0;
-            assert!(first.parse::<usize>().is_ok(), "{got}");
-            assert!(
-                got.contains(" <190>1 ") || got.starts_with(&format!("{first} <19")),
-                "{got}"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "the drain got:\n{got}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let got = wait_for(
+        "the app's and router's lines at the drain",
+        Duration::from_secs(30),
+        || {
+            server.get("drained", "/drained");
+            let got = received.lock().unwrap().clone();
+            match got.contains("host app web.1 - GET /drained")
+                && got.contains("host paas router - at=info method=GET path=\"/drained\"")
+            {
+                true => Ok(got),
+                false => Err(got),
+            }
+        },
+    );
+    // RFC 6587 octet counting: each frame starts with its length.
+    let first = got.split_once(' ').unwrap().0;
+    assert!(first.parse::<usize>().is_ok(), "{got}");
+    assert!(
+        got.contains(" <190>1 ") || got.starts_with(&format!("{first} <19")),
+        "{got}"
+    );
     server.ok(&["drains:remove", "-a", "drained", &url]);
     assert!(!server.ok(&["drains", "-a", "drained"]).contains(&url));
     server.refused(
@@ -443,20 +447,19 @@ fn tls_and_https_drains_receive_the_stream_from_a_server_they_trust() {
     // The daemon trusts the system's authorities only: it refuses the
     // listener's certificate, says so in its log, and sends it nothing.
     let daemon_log = server.root.path().join("logs/daemon.log");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        server.get("secured", "/untrusted");
-        let log = std::fs::read_to_string(&daemon_log).unwrap_or_default();
-        if log
-            .matches("is losing lines: invalid peer certificate")
-            .count()
-            >= 2
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the daemon's log:\n{log}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_for(
+        "the refusal in the daemon's log",
+        Duration::from_secs(30),
+        || {
+            server.get("secured", "/untrusted");
+            let log = std::fs::read_to_string(&daemon_log).unwrap_or_default();
+            let refusals = log.matches("is losing lines: invalid peer certificate");
+            match refusals.count() >= 2 {
+                true => Ok(()),
+                false => Err(log),
+            }
+        },
+    );
     {
         let got = sink.lock().unwrap();
         assert!(got.syslog.is_empty() && got.posts.is_empty());
@@ -475,41 +478,34 @@ fn tls_and_https_drains_receive_the_stream_from_a_server_they_trust() {
     };
     restart("stop");
     restart("start");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let post = wait_for("the line at both drains", Duration::from_secs(30), || {
         server.get("secured", "/trusted");
-        {
-            let got = sink.lock().unwrap();
-            let posted = got.posts.iter().find(|p| p.contains("GET /trusted"));
-            if let (true, Some(post)) =
-                (got.syslog.contains("host app web.1 - GET /trusted"), posted)
-            {
-                assert!(
-                    post.starts_with("POST /logs?app=secured HTTP/1.1\r\n"),
-                    "{post}"
-                );
-                assert!(
-                    post.contains("Content-Type: application/logplex-1"),
-                    "{post}"
-                );
-                assert!(post.contains("Logplex-Msg-Count: "), "{post}");
-                // base64("logs:s3cret")
-                assert!(
-                    post.contains("Authorization: Basic bG9nczpzM2NyZXQ="),
-                    "{post}"
-                );
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
+        let got = sink.lock().unwrap();
+        let posted = got.posts.iter().find(|p| p.contains("GET /trusted"));
+        match (got.syslog.contains("host app web.1 - GET /trusted"), posted) {
+            (true, Some(post)) => Ok(post.clone()),
+            _ => Err(format!(
                 "syslog got:\n{}\nposts ({}), the last:\n{:?}",
                 got.syslog,
                 got.posts.len(),
                 got.posts.last()
-            );
+            )),
         }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    });
+    assert!(
+        post.starts_with("POST /logs?app=secured HTTP/1.1\r\n"),
+        "{post}"
+    );
+    assert!(
+        post.contains("Content-Type: application/logplex-1"),
+        "{post}"
+    );
+    assert!(post.contains("Logplex-Msg-Count: "), "{post}");
+    // base64("logs:s3cret")
+    assert!(
+        post.contains("Authorization: Basic bG9nczpzM2NyZXQ="),
+        "{post}"
+    );
 }
 
 #[test]
@@ -521,12 +517,19 @@ fn stopping_a_dyno_signals_every_process_in_it() {
         // The parent waits for its child on TERM without forwarding the signal, so
         // "child got TERM" can only come from the platform signalling the whole
         // dyno, and the dyno is not torn down before the child's trap ran.
-        "web: python3 server.py\nworker: trap 'echo parent got TERM; wait; exit 0' TERM; bash -c \"trap 'echo child got TERM; exit 0' TERM; while true; do sleep 0.1; done\" & while true; do sleep 0.1; done\n",
+        "web: python3 server.py\nworker: trap 'echo parent got TERM; wait; exit 0' TERM; bash -c \"trap 'echo child got TERM; exit 0' TERM; echo child ready; while true; do sleep 0.1; done\" & while true; do sleep 0.1; done\n",
     );
     repo.commit("a worker with a child process");
     repo.push_ok();
     server.ok(&["ps:scale", "-a", "family", "worker=1"]);
-    std::thread::sleep(Duration::from_millis(500));
+    // The parent's trap is set before it starts the child.
+    wait_for("the child's traps", Duration::from_secs(10), || {
+        let logs = server.ok(&["logs", "-a", "family", "-d", "worker.1"]);
+        match logs.contains("app[worker.1]: child ready") {
+            true => Ok(()),
+            false => Err(logs),
+        }
+    });
     server.ok(&["ps:stop", "-a", "family", "worker"]);
     let logs = server.ok(&["logs", "-a", "family", "-d", "worker.1"]);
     assert!(logs.contains("app[worker.1]: child got TERM"), "{logs}");
@@ -593,11 +596,9 @@ fn the_log_stream_is_trimmed_to_the_apps_limit() {
         let command =
             format!("echo {marker}-marker; head -c 600000 /dev/zero | tr '\\0' x | fold -w 1000");
         server.ok(&["run:detached", "-a", "chatty", &command]);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while server.ok(&["ps", "-a", "chatty"]).contains("run.") {
-            assert!(Instant::now() < deadline, "the one-off dyno did not end");
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        wait_until("the one-off dyno to end", Duration::from_secs(30), || {
+            !server.ok(&["ps", "-a", "chatty"]).contains("run.")
+        });
     }
     let logs_dir = server.root.path().join("apps/chatty/logs");
     let kept = || -> u64 {
@@ -607,11 +608,14 @@ fn the_log_stream_is_trimmed_to_the_apps_limit() {
             .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
             .sum()
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while kept() > 1024 * 1024 {
-        assert!(Instant::now() < deadline, "still {} bytes", kept());
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_for(
+        "the logs to shrink",
+        Duration::from_secs(30),
+        || match kept() {
+            bytes if bytes > 1024 * 1024 => Err(format!("still {bytes} bytes")),
+            _ => Ok(()),
+        },
+    );
     // The oldest output went first; the newest is still in the stream.
     let logs = server.ok(&["logs", "-a", "chatty", "-n", "100000"]);
     // (the platform's `Starting process with command …` lines name them too)

@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{text, TestServer};
+use crate::harness::{poll, text, TestServer};
 
 #[test]
 fn broken_build_keeps_the_old_release_and_the_same_commit_rebuilds() {
@@ -263,18 +263,9 @@ fn a_web_dyno_that_never_listens_fails_the_deploy_with_r10_after_60_seconds() {
     );
 }
 
-/// Polls `done` every half second until it holds or `limit` passes; whether it held.
+/// Whether `done` holds within `limit`.
 fn within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    poll(limit, || if done() { Ok(()) } else { Err(()) }).is_ok()
 }
 
 #[test]

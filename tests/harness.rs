@@ -3,6 +3,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 pub struct TestServer {
     pub root: tempfile::TempDir,
@@ -78,6 +79,41 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// How often a test that waits for something asks again.
+const POLL_EVERY: Duration = Duration::from_millis(250);
+
+/// Asks `attempt` every 250 ms until it answers `Ok`, for at most `within`:
+/// `Ok` with that answer, else `Err` with the last one. The one loop of the
+/// suite for what takes a while (a dyno coming back, a log line arriving).
+pub fn poll<T, E>(within: Duration, mut attempt: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    let deadline = Instant::now() + within;
+    loop {
+        match attempt() {
+            Ok(done) => return Ok(done),
+            Err(last) if Instant::now() >= deadline => return Err(last),
+            Err(_) => std::thread::sleep(POLL_EVERY),
+        }
+    }
+}
+
+/// `poll`, failing the test after `within` with what it waited for and the
+/// last thing `check` saw.
+pub fn wait_for<T>(what: &str, within: Duration, check: impl FnMut() -> Result<T, String>) -> T {
+    poll(within, check)
+        .unwrap_or_else(|last| panic!("waited {within:?} for {what}; last seen:\n{last}"))
+}
+
+/// `wait_for` a condition that has nothing to show.
+pub fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    wait_for(what, within, || {
+        if check() {
+            Ok(())
+        } else {
+            Err(String::new())
+        }
+    })
 }
 
 /// Quotes a word for the remote side, the way a shell user would.
@@ -437,6 +473,66 @@ impl TestServer {
     /// GETs `path` of `app` through the router: (status, body).
     pub fn get(&self, app: &str, path: &str) -> (u16, String) {
         self.get_with(app, path, &["-m", "10"])
+    }
+
+    /// `get` until it answers 200 (a dyno or database coming back), for at
+    /// most `within`: that answer, else the last one, body trimmed.
+    pub fn get_when_200(&self, app: &str, path: &str, within: Duration) -> (u16, String) {
+        let answer = poll(within, || {
+            let (code, body) = self.get(app, path);
+            let answer = (code, body.trim().to_string());
+            if code == 200 {
+                Ok(answer)
+            } else {
+                Err(answer)
+            }
+        });
+        answer.unwrap_or_else(|last| last)
+    }
+
+    /// `ps` of `app` once it shows `expected`; fails the test after `within`.
+    pub fn wait_for_ps(&self, app: &str, expected: &str, within: Duration) -> String {
+        wait_for(&format!("`{expected}` in `ps`"), within, || {
+            let ps = self.ok(&["ps", "-a", app]);
+            if ps.contains(expected) {
+                Ok(ps)
+            } else {
+                Err(ps)
+            }
+        })
+    }
+
+    /// GETs `https://HOST:PORT/PATH` with curl, trusting `ca`: (status, HTTP
+    /// version, body). Status 0 when no answer came.
+    pub fn curl_https(
+        &self,
+        ca: &Path,
+        host: &str,
+        path: &str,
+        extra: &[&str],
+    ) -> (u16, String, String) {
+        let output = Command::new("curl")
+            .args([
+                "-s",
+                "-m",
+                "10",
+                "-w",
+                "\n%{http_code} %{http_version}",
+                "--cacert",
+            ])
+            .arg(ca)
+            .args(extra)
+            .arg(format!("https://{host}:{}{path}", self.https_port))
+            .output()
+            .unwrap();
+        let all = String::from_utf8_lossy(&output.stdout).to_string();
+        let (body, last) = all.rsplit_once('\n').unwrap_or(("", "0 0"));
+        let (code, version) = last.split_once(' ').unwrap_or(("0", "0"));
+        (
+            code.parse().unwrap_or(0),
+            version.to_string(),
+            body.to_string(),
+        )
     }
 
     /// `get` with more curl options (`-H`, `-m`).

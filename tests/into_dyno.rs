@@ -2,9 +2,9 @@
 //! `ps:forward`, from a laptop over SSH.
 
 use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::{free_port, text, TestServer};
+use crate::harness::{free_port, poll, text, TestServer};
 
 #[test]
 fn exec_copy_and_forward_reach_the_running_dyno() {
@@ -80,15 +80,10 @@ fn exec_copy_and_forward_reach_the_running_dyno() {
         stream.read_to_string(&mut answer).ok()?;
         Some(answer)
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut answer = None;
-    while answer.is_none() && Instant::now() < deadline {
-        answer = get().filter(|a| !a.is_empty());
-        if answer.is_none() {
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-    let Some(answer) = answer else {
+    let answer = poll(Duration::from_secs(20), || {
+        get().filter(|a| !a.is_empty()).ok_or(())
+    });
+    let Ok(answer) = answer else {
         let _ = forward.kill();
         panic!(
             "the forwarded port never answered; ps:forward said:\n{}",

@@ -55,21 +55,6 @@ fn kill_every_process_but_podmans_of(user: &str) {
     panic!("processes of `{user}` outlived SIGKILL");
 }
 
-fn wait_for_200(server: &TestServer, app: &str) -> (u16, String) {
-    wait_for_200_within(server, app, Duration::from_secs(120))
-}
-
-fn wait_for_200_within(server: &TestServer, app: &str, limit: Duration) -> (u16, String) {
-    let deadline = Instant::now() + limit;
-    loop {
-        let answer = server.get(app, "/");
-        if answer.0 == 200 || Instant::now() > deadline {
-            return answer;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
 #[test]
 fn the_platform_comes_back_after_every_process_of_its_owner_is_killed() {
     let server = TestServer::start();
@@ -95,7 +80,7 @@ fn the_platform_comes_back_after_every_process_of_its_owner_is_killed() {
     let started = Instant::now();
     let start = server.local(&["server", "start"]);
     assert!(start.status.success(), "{}", text(&start));
-    let answer = wait_for_200_within(&server, "hello", Duration::from_secs(10));
+    let answer = server.get_when_200("hello", "/", Duration::from_secs(10));
     assert_eq!(
         answer.0,
         200,
@@ -118,7 +103,7 @@ fn the_platform_comes_back_after_every_process_of_its_owner_is_killed() {
         .output()
         .unwrap();
     assert!(start.status.success(), "{}", text(&start));
-    let answer = wait_for_200(&server, "hello");
+    let answer = server.get_when_200("hello", "/", Duration::from_secs(120));
     assert_eq!(answer.0, 200, "the app did not come back: {}", answer.1);
 
     // The installer, run again, says what it reset and leaves a working platform.
@@ -133,7 +118,7 @@ fn the_platform_comes_back_after_every_process_of_its_owner_is_killed() {
     let output = text(&install);
     assert!(install.status.success(), "{output}");
     assert!(output.contains("reset podman's state"), "{output}");
-    let answer = wait_for_200(&server, "hello");
+    let answer = server.get_when_200("hello", "/", Duration::from_secs(120));
     assert_eq!(answer.0, 200, "the app did not come back: {}", answer.1);
     assert!(!server.podman(&["ps"]).contains("invalid internal status"));
 }

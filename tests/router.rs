@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{raw_get, text, Repo, TestServer};
+use crate::harness::{raw_get, text, wait_for, Repo, TestServer};
 
 /// An app that shows the request headers it got, and one path that answers
 /// only after 35 s.
@@ -826,38 +826,6 @@ fn deploys_restarts_and_rollbacks_under_load_fail_no_request() {
     assert!(served > 100, "only {served} requests were served");
 }
 
-/// curl over HTTPS, trusting the test authority: (status, HTTP version, body).
-pub fn curl_https(
-    server: &TestServer,
-    ca: &std::path::Path,
-    host: &str,
-    path: &str,
-    extra: &[&str],
-) -> (u16, String, String) {
-    let output = std::process::Command::new("curl")
-        .args([
-            "-s",
-            "-m",
-            "10",
-            "-w",
-            "\n%{http_code} %{http_version}",
-            "--cacert",
-        ])
-        .arg(ca)
-        .args(extra)
-        .arg(format!("https://{host}:{}{path}", server.https_port))
-        .output()
-        .unwrap();
-    let all = String::from_utf8_lossy(&output.stdout).to_string();
-    let (body, last) = all.rsplit_once('\n').unwrap_or(("", "0 0"));
-    let (code, version) = last.split_once(' ').unwrap_or(("0", "0"));
-    (
-        code.parse().unwrap_or(0),
-        version.to_string(),
-        body.to_string(),
-    )
-}
-
 #[test]
 fn tls_certificates_serve_https_and_http2_and_redirect_http() {
     let server = TestServer::start();
@@ -869,7 +837,7 @@ fn tls_certificates_serve_https_and_http2_and_redirect_http() {
         certificates.key.to_str().unwrap(),
     );
     // No certificate yet: no TLS for the app.
-    assert_eq!(curl_https(&server, &certificates.ca, host, "/", &[]).0, 0);
+    assert_eq!(server.curl_https(&certificates.ca, host, "/", &[]).0, 0);
 
     // Refused: a key of another certificate, a certificate for other hosts.
     let other = crate::harness::TestCertificates::new();
@@ -913,7 +881,7 @@ fn tls_certificates_serve_https_and_http2_and_redirect_http() {
 
     // HTTP/2 and HTTP/1.1 over TLS; the app learns the request was HTTPS.
     let (status, version, body) =
-        curl_https(&server, &certificates.ca, host, "/headers", &["--http2"]);
+        server.curl_https(&certificates.ca, host, "/headers", &["--http2"]);
     assert_eq!((status, version.as_str()), (200, "2"), "{body}");
     let headers: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(headers["x-forwarded-proto"], "https");
@@ -925,7 +893,7 @@ fn tls_certificates_serve_https_and_http2_and_redirect_http() {
     );
     // Past podman's port forwarder on this path too (see `apps_see…`).
     assert_eq!(headers[" peer"], "127.0.0.1", "{body}");
-    let (status, version, _) = curl_https(&server, &certificates.ca, host, "/", &["--http1.1"]);
+    let (status, version, _) = server.curl_https(&certificates.ca, host, "/", &["--http1.1"]);
     assert_eq!((status, version.as_str()), (200, "1.1"));
 
     // Redirects from plain HTTP, when asked for.
@@ -945,23 +913,10 @@ fn tls_certificates_serve_https_and_http2_and_redirect_http() {
     assert_eq!(curl(&server, "secure", "/", &[]).0, 200);
 
     server.ok(&["certs:remove", "-a", "secure"]);
-    assert_eq!(curl_https(&server, &certificates.ca, host, "/", &[]).0, 0);
+    assert_eq!(server.curl_https(&certificates.ca, host, "/", &[]).0, 0);
     assert!(server
         .ok(&["certs", "-a", "secure"])
         .contains("none: add one with `paas certs:add CERT KEY`"));
-}
-
-/// Polls `ps` until it shows `expected` (or fails after `within`).
-fn wait_for_ps(server: &TestServer, app: &str, expected: &str, within: Duration) -> String {
-    let deadline = Instant::now() + within;
-    loop {
-        let ps = server.ok(&["ps", "-a", app]);
-        if ps.contains(expected) {
-            return ps;
-        }
-        assert!(Instant::now() < deadline, "no `{expected}` in:\n{ps}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
 }
 
 #[test]
@@ -977,7 +932,7 @@ fn an_app_that_sleeps_is_woken_by_requests_that_all_succeed() {
 
     // A request keeps it awake; then, idle, it sleeps within a pass or two.
     assert_eq!(server.get("dozy", "/").0, 200);
-    let ps = wait_for_ps(&server, "dozy", "web.1: sleeping", Duration::from_secs(40));
+    let ps = server.wait_for_ps("dozy", "web.1: sleeping", Duration::from_secs(40));
     assert!(server.containers("dozy").is_empty(), "{ps}");
 
     // Requests to the sleeping app are held while it starts, and all succeed.
@@ -1020,20 +975,23 @@ fn a_crashed_web_dyno_is_an_h10() {
     repo.write("Procfile", "web: timeout 3 python3 server.py\n");
     repo.commit("dies after 3 s");
     repo.push_ok();
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
+    wait_for("an H10 page", Duration::from_secs(40), || {
         let (status, body) = curl(&server, "fragile", "/", &[]);
-        if status == 503 && body.contains("fragile crashed") {
-            break;
+        match status == 503 && body.contains("fragile crashed") {
+            true => Ok(()),
+            false => Err(format!("{status} {body}")),
         }
-        assert!(Instant::now() < deadline, "never an H10: {status} {body}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    let router = server.ok(&["logs", "-a", "fragile", "-d", "router"]);
-    assert!(
-        router.contains("at=error code=H10 desc=\"App crashed\" method=GET path=\"/\""),
-        "{router}"
+    });
+    wait_for(
+        "the H10 in the router's log",
+        Duration::from_secs(10),
+        || {
+            let router = server.ok(&["logs", "-a", "fragile", "-d", "router"]);
+            match router.contains("at=error code=H10 desc=\"App crashed\" method=GET path=\"/\"") {
+                true => Ok(()),
+                false => Err(router),
+            }
+        },
     );
 }
 

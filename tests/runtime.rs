@@ -2,9 +2,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::{text, TestServer};
+use crate::harness::{poll, text, TestServer};
 
 #[test]
 fn only_the_deploy_branch_deploys() {
@@ -42,14 +42,14 @@ fn dynos_get_a_throwaway_filesystem_and_the_router_says_when_none_serve() {
     repo.push_ok();
     server.ok(&["ps:scale", "-a", "scratch", "worker=1"]);
     server.ok(&["ps:restart", "-a", "scratch", "worker"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let logs = loop {
+    let logs = poll(Duration::from_secs(10), || {
         let logs = server.ok(&["logs", "-a", "scratch"]);
-        if logs.matches("app[worker.1]: created").count() >= 2 || Instant::now() > deadline {
-            break logs;
+        match logs.matches("app[worker.1]: created").count() >= 2 {
+            true => Ok(logs),
+            false => Err(logs),
         }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    })
+    .unwrap_or_else(|last| last);
     assert_eq!(logs.matches("app[worker.1]: created").count(), 2, "{logs}");
     assert!(
         !logs.contains("app[worker.1]: existed"),

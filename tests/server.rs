@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{free_port, paas_bin, text, TestServer};
+use crate::harness::{free_port, paas_bin, text, wait_for, wait_until, TestServer};
 
 #[test]
 fn a_second_install_changes_nothing_and_says_so() {
@@ -210,19 +210,14 @@ fn a_killed_dyno_is_brought_back_by_the_daemon() {
     let before = server.containers("phoenix");
     assert_eq!(before.len(), 1, "{before:?}");
     server.podman(&["kill", &before[0]]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    wait_for("the dyno to come back", Duration::from_secs(30), || {
         let (status, body) = server.get("phoenix", "/");
         let now = server.containers("phoenix");
-        if status == 200 && body == "Hello from web.1\n" && now.len() == 1 && now != before {
-            break;
+        match status == 200 && body == "Hello from web.1\n" && now.len() == 1 && now != before {
+            true => Ok(()),
+            false => Err(format!("{now:?} {status} {body}")),
         }
-        assert!(
-            Instant::now() < deadline,
-            "the dyno did not come back: {now:?} {status} {body}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    });
 }
 
 #[test]
@@ -240,11 +235,9 @@ fn the_daemon_restarts_and_apps_keep_serving() {
         .status()
         .unwrap()
         .success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.get("steady", "/").0 != 200 {
-        assert!(Instant::now() < deadline, "the router did not come back");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until("the router to come back", Duration::from_secs(20), || {
+        server.get("steady", "/").0 == 200
+    });
     assert_eq!(
         server.containers("steady").len(),
         1,
@@ -274,15 +267,14 @@ fn the_daemon_killed_mid_deploy_loses_nothing() {
         push.join().unwrap()
     });
     assert!(output.status.success(), "{}", text(&output));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.get("sturdy", "/").1 != "Hello again from web.1\n" {
-        assert!(
-            Instant::now() < deadline,
-            "the new release was not served: {:?}",
-            server.get("sturdy", "/")
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for(
+        "the new release to be served",
+        Duration::from_secs(20),
+        || match server.get("sturdy", "/") {
+            (_, body) if body == "Hello again from web.1\n" => Ok(()),
+            answer => Err(format!("{answer:?}")),
+        },
+    );
     std::thread::sleep(Duration::from_secs(6));
     assert_eq!(
         server.containers("sturdy").len(),
