@@ -9,11 +9,10 @@ mod shipped;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use crate::duration;
 use crate::error::{Context, Error, Result};
-use crate::runtime::podman;
+use crate::runtime::podman::{self, BuildContainer, BuildEnd};
 use crate::state::{self, AppDir, Settings};
 use buildpacks::{Buildpack, ReleaseInfo};
 
@@ -90,61 +89,41 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
             .collect()
     };
 
-    let container = format!(
-        "paas-{}-{}-build-{}",
-        request.settings.install_id,
-        app.name,
-        podman::random_suffix()
-    );
-    let mut command = podman::command();
-    let limit = request.settings.build_timeout();
-    command.args(["run", "--rm", "--userns=keep-id", "--name", &container]);
-    command.arg(podman::backstop_flag(limit));
-    command.arg(podman::init_volume());
-    command.arg(format!(
-        "--label=paas.install={}",
-        request.settings.install_id
-    ));
-    command.arg(format!("--label=paas.build={}", app.name));
-    command.arg(format!("--volume={}:/app", request.build_dir.display()));
-    command.arg(format!("--volume={}:/cache", cache.display()));
-    command.arg(format!("--volume={}:/buildpack-cache", fetched.display()));
-    command.arg(format!("--volume={}:/env:ro", env_dir.display()));
-    command.arg(format!("--volume={}:/out", out_dir.display()));
-    command.arg(format!(
-        "--volume={}:/buildpacks:ro",
-        request.buildpacks_dir.display()
-    ));
+    let mut mounts = vec![
+        (request.build_dir.to_path_buf(), "/app", false),
+        (cache, "/cache", false),
+        (fetched, "/buildpack-cache", false),
+        (env_dir, "/env", true),
+        (out_dir.clone(), "/out", false),
+        (request.buildpacks_dir.to_path_buf(), "/buildpacks", true),
+    ];
     if Path::new(CA_BUNDLE).exists() {
-        command.arg(format!("--volume={CA_BUNDLE}:{CA_BUNDLE}:ro"));
+        mounts.push((CA_BUNDLE.into(), CA_BUNDLE, true));
     }
-    for (key, value) in [
+    let env = [
         ("HOME", "/app"),
         ("STACK", "paas-bookworm"),
         ("SOURCE_VERSION", request.commit),
-        ("REQUEST_ID", &container),
         ("SSL_CERT_FILE", CA_BUNDLE),
         ("PIP_CERT", CA_BUNDLE),
         ("NODE_EXTRA_CA_CERTS", CA_BUNDLE),
-    ] {
-        command.arg(format!("--env={key}={value}"));
+    ];
+    let limit = request.settings.build_timeout();
+    let BuildEnd { status, timed_out } = BuildContainer {
+        install_id: &request.settings.install_id,
+        app: &app.name,
+        image: &request.settings.build_image,
+        mounts,
+        env: env.map(|(key, value)| (key, value.to_string())).to_vec(),
+        command: ["bash", "-c", DRIVER, "driver"]
+            .map(String::from)
+            .into_iter()
+            .chain(driver_args)
+            .collect(),
+        limit,
     }
-    command.arg(&request.settings.build_image);
-    command.args(podman::UNDER_INIT);
-    command.args(["bash", "-c", DRIVER, "driver"]);
-    command.args(&driver_args);
-    command.stdin(Stdio::null());
-    // The build's output is the user's `git push` output: stdout and stderr both go to stderr.
-    command.stdout(std::io::stderr());
-    let mut child = command
-        .spawn()
-        .context(|| "running the build container".into())?;
-    let deadline = podman::Deadline::start(&container, limit);
-    let status = child
-        .wait()
-        .context(|| "waiting for the build container".into())?;
-    // One that succeeded just as its time ran out succeeded.
-    if deadline.passed() && !status.success() {
+    .run()?;
+    if timed_out {
         return Err(Error::new(format!(
             "the build ran past this server's limit of {} and was stopped",
             duration::human(limit.as_secs())

@@ -3,6 +3,7 @@
 //! with the app's config, as `run.N`, and vanish when their command ends.
 
 use std::io::IsTerminal;
+use std::time::Duration;
 
 use super::Ctx;
 use crate::cli::OneOffCommand;
@@ -132,9 +133,7 @@ pub fn attached(ctx: &Ctx, options: &OneOffCommand) -> Result<()> {
         // client that hangs up is noticed here and the dyno stopped.
         let container = container.clone();
         crate::output::watch_for_hangup(move || {
-            let _ = crate::runtime::podman::command()
-                .args(["stop", "--time", "10", &container])
-                .output();
+            crate::runtime::podman::stop_container(&container, Duration::from_secs(10));
         });
     }
     let code = runtime.attach(&container)?;

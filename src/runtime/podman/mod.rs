@@ -2,9 +2,11 @@
 //! their labels. Drives the podman CLI (`--format json`), which is stable
 //! across podman 4 and 5.
 
+mod build;
 mod deadline;
 pub mod images;
 mod ps;
+pub use build::{remove_build_containers, BuildContainer, BuildEnd};
 pub use deadline::{backstop_flag, Deadline};
 pub use ps::{running_and_gone, GONE_EXIT};
 
@@ -99,22 +101,12 @@ pub fn run(args: &[&str]) -> Result<String> {
     check(args, output)
 }
 
-/// Removes the build containers of `app` left running by a paas process
-/// that ended before them. Called under the app lock, so no build runs.
-pub fn remove_build_containers(install_id: &str, app: &str) {
-    let install = format!("label=paas.install={install_id}");
-    let build = format!("label=paas.build={app}");
-    let Ok(ids) = run(&[
-        "ps", "--all", "--quiet", "--filter", &install, "--filter", &build,
-    ]) else {
-        return;
-    };
-    let ids: Vec<&str> = ids.split_whitespace().collect();
-    if !ids.is_empty() {
-        let mut remove = vec!["rm", "--force", "--time", "0"];
-        remove.extend(&ids);
-        let _ = run(&remove);
-    }
+/// Stops a container by its name or id: SIGTERM, then SIGKILL after
+/// `grace`. For a caller that has only the name, in a thread of its own
+/// (a one-off whose client hung up).
+pub fn stop_container(id: &str, grace: Duration) {
+    let grace = grace.as_secs().to_string();
+    let _ = run(&["stop", "--ignore", "--time", &grace, id]);
 }
 
 /// Where dynos' environment files are (0600, one per container, named
