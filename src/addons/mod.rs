@@ -294,11 +294,11 @@ pub fn attachments(root: &Root, addon: &str) -> Result<Vec<(AppName, String)>> {
 /// own network (made if missing) and each attached add-on's address on it.
 pub fn dyno_network(
     root: &Root,
-    settings: &crate::state::Settings,
+    runtime: &dyn crate::runtime::Runtime,
     app: &AppName,
     release: &crate::release::Release,
 ) -> Result<(String, Vec<(String, String)>)> {
-    let network = crate::runtime::network::ensure_app_network(settings, app)?;
+    let network = runtime.app_network(app)?;
     if let Err(err) = network.isolated {
         say!(" !     warning: {}", err.report().trim_end());
     }

@@ -12,6 +12,8 @@
 mod boot;
 mod spec;
 mod stop;
+#[cfg(test)]
+mod tests;
 pub use stop::routes_of;
 
 use std::collections::BTreeMap;
@@ -147,7 +149,7 @@ impl Platform<'_> {
         let mut specs: Vec<DynoSpec> = Vec::new();
         // Dynos that find an add-on at an old address are replaced.
         let (network, hosts) =
-            crate::addons::dyno_network(self.root, self.settings, &app.name, release)?;
+            crate::addons::dyno_network(self.root, self.runtime, &app.name, release)?;
         let network_tag = crate::runtime::network_tag(&network, &hosts);
         let slug_dir = match &release.slug {
             Some(slug) => Some(self.unpacked_slug(app, slug)?),

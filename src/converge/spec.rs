@@ -22,7 +22,7 @@ impl Platform<'_> {
         slug_dir: &std::path::Path,
     ) -> Result<DynoSpec> {
         let (network, hosts) =
-            crate::addons::dyno_network(self.root, self.settings, &app.name, release)?;
+            crate::addons::dyno_network(self.root, self.runtime, &app.name, release)?;
         Ok(DynoSpec {
             network,
             hosts,

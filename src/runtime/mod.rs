@@ -166,6 +166,8 @@ pub trait Runtime {
     /// Removes images no container uses and `keep` does not name: paas's
     /// own of older versions, and dangling ones. Returns what went.
     fn remove_unused_images(&self, keep: &[&str]) -> Vec<String>;
+    /// The app's own network for its dynos, made if missing.
+    fn app_network(&self, app: &AppName) -> Result<network::AppNetwork>;
 }
 
 /// Heroku's R14 comes at the quota; a dyno at this share of its hard limit

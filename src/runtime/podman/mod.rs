@@ -51,6 +51,8 @@ const BUILD_LABEL: &str = "paas.build-id";
 const MAX_LOG_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 pub struct Podman {
+    /// What networks are made with (`network::ensure_app_network`).
+    settings: Settings,
     install_id: String,
     image: String,
     /// Per-dyno environment files, mounted read-only into the dyno.
@@ -177,6 +179,7 @@ impl Podman {
     /// The runtime of one install: its containers, its run image, its env files.
     pub fn for_install(root: &Root, settings: &Settings) -> Podman {
         Podman {
+            settings: settings.clone(),
             install_id: settings.install_id.clone(),
             image: settings.run_image.clone(),
             env_dir: env_dir(root),
@@ -563,6 +566,10 @@ impl Runtime for Podman {
         let running = words.next() == Some("true");
         let code = words.next().and_then(|c| c.parse().ok()).unwrap_or(-1);
         Ok((running, code))
+    }
+
+    fn app_network(&self, app: &AppName) -> Result<super::network::AppNetwork> {
+        super::network::ensure_app_network(&self.settings, app)
     }
 }
 
