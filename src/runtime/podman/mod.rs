@@ -4,10 +4,13 @@
 
 mod build;
 mod deadline;
+mod env_files;
 pub mod images;
 mod ps;
 pub use build::{remove_build_containers, BuildContainer, BuildEnd};
 pub use deadline::{backstop_flag, Deadline};
+use env_files::{env_dir, env_file_text};
+pub use env_files::{env_file_left, sweep_env_files};
 pub use ps::{running_and_gone, GONE_EXIT};
 
 use std::collections::BTreeMap;
@@ -111,29 +114,6 @@ pub fn stop_container(id: &str, grace: Duration) {
     let _ = run(&["stop", "--ignore", "--time", &grace, id]);
 }
 
-/// Where dynos' environment files are (0600, one per container, named
-/// after it).
-fn env_dir(root: &Root) -> PathBuf {
-    root.run_dir().join("env")
-}
-
-/// Whether a dyno of `app` of `process_type` may exist, told without
-/// asking podman: its environment file is there. Written before the
-/// container is made and removed after it, so a container whose paas
-/// process died leaves its file.
-pub fn env_file_left(root: &Root, install_id: &str, app: &AppName, process_type: &str) -> bool {
-    // `paas-<install>-<app>-<type>.<index>-v<release>-<instance>.env`: the
-    // dot after the type, which app names lack, ends the app's name.
-    let prefix = format!("paas-{install_id}-{app}-{process_type}.");
-    fs::read_dir(env_dir(root)).is_ok_and(|entries| {
-        entries.flatten().any(|entry| {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with(&prefix) && name.ends_with(".env")
-        })
-    })
-}
-
 /// When every process of the owner is killed without a reboot (the OOM
 /// killer, `pkill -u`, the end of a login session), podman's pause process
 /// is gone while its state still lists running containers, and every podman
@@ -190,13 +170,6 @@ impl Podman {
     fn env_file(&self, container: &str) -> PathBuf {
         self.env_dir.join(format!("{container}.env"))
     }
-}
-
-/// `export KEY='value'` lines, each value single-quoted so any byte survives.
-fn env_file_text(env: &BTreeMap<String, String>) -> String {
-    env.iter()
-        .map(|(key, value)| format!("{key}='{}'\n", value.replace('\'', r"'\''")))
-        .collect()
 }
 
 /// A short random suffix so a restart of the same dyno gets a fresh container.
@@ -570,49 +543,5 @@ impl Runtime for Podman {
 
     fn app_network(&self, app: &AppName) -> Result<super::network::AppNetwork> {
         super::network::ensure_app_network(&self.settings, app)
-    }
-}
-
-/// Whether a `/proc/net/tcp` table has a socket in LISTEN state on `port`.
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn env_file_quotes_every_value() {
-        let env = BTreeMap::from([
-            ("A".to_string(), "it's $HOME; `x`".to_string()),
-            ("B".to_string(), "line1\nline2".to_string()),
-        ]);
-        assert_eq!(
-            env_file_text(&env),
-            "A='it'\\''s $HOME; `x`'\nB='line1\nline2'\n"
-        );
-    }
-
-    #[test]
-    fn env_files_tell_which_dynos_may_be_left() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = Root::new(dir.path());
-        let app = AppName::parse("shop").unwrap();
-        let left = |process_type: &str| env_file_left(&root, "ab12", &app, process_type);
-        assert!(!left("release"), "no env dir yet");
-        fs::create_dir_all(env_dir(&root)).unwrap();
-        for name in [
-            "paas-ab12-shop-web.1-v3-00aa11bb.env",
-            // Another app whose name ends in `-release`, another install.
-            "paas-ab12-shop-release-web.1-v1-00aa11bb.env",
-            "paas-cd34-shop-release.1-v4-00aa11bb.env",
-        ] {
-            fs::write(env_dir(&root).join(name), "").unwrap();
-        }
-        assert!(left("web"));
-        assert!(!left("release"));
-        fs::write(
-            env_dir(&root).join("paas-ab12-shop-release.1-v4-00aa11bb.env"),
-            "",
-        )
-        .unwrap();
-        assert!(left("release"));
     }
 }
