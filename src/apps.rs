@@ -1,7 +1,10 @@
 //! Apps made and removed: an app is its directory, bare repository and
 //! settings under `apps/<name>/`. A push to a new name makes one
 //! (`FirstPush`, then the hook's `ensure_created`), as `apps:create` does;
-//! `remove` takes one away with its dynos and the add-ons only it uses.
+//! `remove` takes one away with its dynos and the add-ons only it uses;
+//! `rename` gives one another name.
+
+pub mod rename;
 
 use crate::control;
 use crate::converge::Platform;

@@ -86,6 +86,25 @@ pub enum Command {
         #[arg(short = 'c', long)]
         confirm: Option<String>,
     },
+    /// Rename an app (its owner or an admin); in its repository, the git
+    /// remotes follow.
+    ///
+    /// Its URL and git URL change; config, releases, add-ons, custom
+    /// domains, collaborators and logs go with it, and its dynos start
+    /// under the new name as `ps:restart` starts them. Git remotes of other
+    /// clones need `paas git:remote -a NEWNAME`.
+    #[command(
+        name = "apps:rename",
+        after_help = "EXAMPLES:\n  $ paas apps:rename newname -a oldname\n  $ paas apps:rename oldname newname\n  $ paas rename newname           # in the app's repository: its `deploy` remote follows",
+        visible_alias = "rename"
+    )]
+    AppsRename {
+        /// The new name (the app is `-a`, else the `deploy` git remote's);
+        /// or the old name, with the new one after it.
+        name: String,
+        /// The new name, when the first is the app's current one.
+        new: Option<String>,
+    },
     /// Show the audit trail: changes, pushes and refusals (admins: all;
     /// owners: their apps'), with config values and passwords redacted.
     #[command(name = "audit")]
@@ -1106,44 +1125,76 @@ pub fn parse(words: Vec<String>) -> Result<Cli, crate::error::Error> {
     use crate::error::{quoted, Error, QUOTED_INPUT};
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let words = normalize(words);
-    Cli::try_parse_from(std::iter::once("paas".to_string()).chain(words)).map_err(|err| {
-        if !err.use_stderr() {
-            print!("{err}");
-            return Error::exit(0);
-        }
-        if err.kind() == ErrorKind::InvalidSubcommand {
-            if let Some(ContextValue::String(typed)) = err.get(ContextKind::InvalidSubcommand) {
-                let error = Error::new(format!(
-                    "`{}` is not a paas command",
-                    quoted(typed, QUOTED_INPUT)
-                ));
-                let error = match closest_command(typed) {
-                    Some(name) => error.hint(format!(
-                        "did you mean `{name}`? `paas help` lists the commands"
-                    )),
-                    None => error.hint("`paas help` lists the commands"),
-                };
-                return error.with_exit_code(2);
+    let cli =
+        Cli::try_parse_from(std::iter::once("paas".to_string()).chain(words)).map_err(|err| {
+            if !err.use_stderr() {
+                print!("{err}");
+                return Error::exit(0);
             }
-        }
-        let mut text = err.to_string();
-        // clap quotes the offending words whole (twice, with its tip): each
-        // long one is cut where it appears (#19, point 6).
-        for (_, value) in err.context() {
-            let words = match value {
-                ContextValue::String(word) => std::slice::from_ref(word),
-                ContextValue::Strings(words) => words.as_slice(),
-                _ => &[],
-            };
-            for word in words {
-                let shown = quoted(word, QUOTED_INPUT);
-                if shown.len() < word.len() {
-                    text = text.replace(word.as_str(), &shown);
+            if err.kind() == ErrorKind::InvalidSubcommand {
+                if let Some(ContextValue::String(typed)) = err.get(ContextKind::InvalidSubcommand) {
+                    let error = Error::new(format!(
+                        "`{}` is not a paas command",
+                        quoted(typed, QUOTED_INPUT)
+                    ));
+                    let error = match closest_command(typed) {
+                        Some(name) => error.hint(format!(
+                            "did you mean `{name}`? `paas help` lists the commands"
+                        )),
+                        None => error.hint("`paas help` lists the commands"),
+                    };
+                    return error.with_exit_code(2);
                 }
             }
+            let mut text = err.to_string();
+            // clap quotes the offending words whole (twice, with its tip): each
+            // long one is cut where it appears (#19, point 6).
+            for (_, value) in err.context() {
+                let words = match value {
+                    ContextValue::String(word) => std::slice::from_ref(word),
+                    ContextValue::Strings(words) => words.as_slice(),
+                    _ => &[],
+                };
+                for word in words {
+                    let shown = quoted(word, QUOTED_INPUT);
+                    if shown.len() < word.len() {
+                        text = text.replace(word.as_str(), &shown);
+                    }
+                }
+            }
+            Error::new(text.trim_start_matches("error: ").trim().to_string()).with_exit_code(2)
+        })?;
+    cli.with_app_from_arguments()
+}
+
+impl Cli {
+    /// `apps:rename OLD NEW` names its app as `-a OLD` would (Heroku's form
+    /// is `apps:rename NEW -a OLD`): the access check, the audit trail and
+    /// the laptop's forwarding all take the app from `app`.
+    fn with_app_from_arguments(mut self) -> Result<Cli, crate::error::Error> {
+        use crate::error::{quoted, Error, QUOTED_INPUT};
+        if let Command::AppsRename {
+            name,
+            new: Some(new),
+        } = &self.command
+        {
+            match &self.app {
+                Some(app) if app != name => {
+                    return Err(Error::new(format!(
+                        "`apps:rename {} {}` renames `{}`, but `-a` (or `PAAS_APP`) names `{}`",
+                        quoted(name, QUOTED_INPUT),
+                        quoted(new, QUOTED_INPUT),
+                        quoted(name, QUOTED_INPUT),
+                        quoted(app, QUOTED_INPUT)
+                    ))
+                    .hint("name the app once: `paas apps:rename OLD NEW`, or `paas apps:rename NEW -a OLD`")
+                    .with_exit_code(2))
+                }
+                _ => self.app = Some(name.clone()),
+            }
         }
-        Error::new(text.trim_start_matches("error: ").trim().to_string()).with_exit_code(2)
-    })
+        Ok(self)
+    }
 }
 
 /// The visible command nearest to `typed` by edit distance, if near enough.
@@ -1220,6 +1271,33 @@ mod tests {
     }
 
     #[test]
+    fn rename_takes_the_new_name_or_the_old_and_the_new() {
+        let words = |line: &str| line.split(' ').map(String::from).collect::<Vec<_>>();
+        let heroku = parse(words("apps:rename market -a shop")).unwrap();
+        assert_eq!(heroku.app.as_deref(), Some("shop"));
+        assert!(matches!(
+            heroku.command,
+            Command::AppsRename { ref name, new: None } if name == "market"
+        ));
+        let both = parse(words("apps:rename shop market")).unwrap();
+        assert_eq!(both.app.as_deref(), Some("shop"));
+        assert!(matches!(
+            both.command,
+            Command::AppsRename { ref name, new: Some(ref new) } if name == "shop" && new == "market"
+        ));
+        // The root alias, and `-a` naming the same app again.
+        let alias = parse(words("rename shop market -a shop")).unwrap();
+        assert_eq!(alias.app.as_deref(), Some("shop"));
+        let clash = parse(words("-a other apps:rename shop market")).unwrap_err();
+        assert_eq!(
+            clash.message(),
+            "`apps:rename shop market` renames `shop`, but `-a` (or `PAAS_APP`) names `other`"
+        );
+        assert!(parse(words("apps:rename")).is_err());
+        assert!(parse(words("apps:rename a b c")).is_err());
+    }
+
+    #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
     }
@@ -1268,6 +1346,7 @@ mod help_tests {
             "domains:add",
             "access:add",
             "ps:exec",
+            "apps:rename",
         ] {
             let command = cli.find_subcommand(name).expect(name);
             let after = command

@@ -150,6 +150,38 @@ fn git_remote_url(name: &str) -> Option<String> {
     (output.status.success() && !url.is_empty()).then_some(url)
 }
 
+/// Every git remote of the repository around the current directory, with
+/// its URL (none outside one).
+pub fn git_remotes() -> Vec<(String, String)> {
+    let Ok(output) = Process::new("git")
+        .args(["config", "--get-regexp", r"^remote\..*\.url$"])
+        .stderr(std::process::Stdio::null())
+        .output()
+    else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (key, url) = line.split_once(' ')?;
+            let name = key.strip_prefix("remote.")?.strip_suffix(".url")?;
+            Some((name.to_string(), url.to_string()))
+        })
+        .collect()
+}
+
+/// Points an existing git remote at `url`.
+pub fn set_git_remote_url(name: &str, url: &str) -> Result<()> {
+    let status = Process::new("git")
+        .args(["remote", "set-url", "--", name, url])
+        .status()
+        .map_err(|err| Error::new("could not run `git`").cause(err))?;
+    if !status.success() {
+        return Err(Error::new(format!("`git remote set-url {name}` failed")));
+    }
+    Ok(())
+}
+
 pub fn in_git_repo() -> bool {
     Process::new("git")
         .args(["rev-parse", "--git-dir"])

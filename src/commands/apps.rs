@@ -1,4 +1,4 @@
-//! `apps`, `apps:create`, `apps:info`, `apps:destroy`.
+//! `apps`, `apps:create`, `apps:info`, `apps:rename`, `apps:destroy`.
 
 use super::{heroku_time_from_rfc3339, Ctx};
 use crate::access::Role;
@@ -201,6 +201,24 @@ pub fn destroy(ctx: &Ctx, confirm: Option<String>) -> Result<()> {
     let runtime = ctx.runtime();
     remove(&ctx.platform(&runtime), &app)?;
     say!("done");
+    Ok(())
+}
+
+/// `apps:rename NEW -a OLD`, or `apps:rename OLD NEW` (the CLI makes OLD
+/// the app then): Heroku's output, `URL | GIT_URL` of the new name on stdout.
+pub fn rename(ctx: &Ctx, name: &str, new: Option<&str>) -> Result<()> {
+    let app = ctx.owned_app()?;
+    let new = AppName::parse(new.unwrap_or(name)).map_err(|err| {
+        Error::new(err.to_string()).hint("`paas apps:rename NEWNAME -a APP` gives it a valid name")
+    })?;
+    let runtime = ctx.runtime();
+    let renamed = crate::apps::rename::rename(&ctx.platform(&runtime), &ctx.user, &app, &new)?;
+    say!("done");
+    println!(
+        "{} | {}",
+        ctx.settings.app_url(&renamed.name),
+        git_url(ctx, &renamed.name)
+    );
     Ok(())
 }
 

@@ -56,6 +56,27 @@ pub fn changes_something(command: &Command) -> bool {
     )
 }
 
+/// The name `apps:rename` gives its app.
+pub fn renames_to(command: &Command) -> Option<String> {
+    match command {
+        Command::AppsRename { name, new } => Some(new.clone().unwrap_or_else(|| name.clone())),
+        _ => None,
+    }
+}
+
+/// The app an entry names: after a rename, the new name, whose owner reads
+/// its trail under it (the command, recorded as typed, names the old one).
+pub fn app_recorded(
+    app: Option<String>,
+    renamed_to: Option<String>,
+    result: &Result<()>,
+) -> Option<String> {
+    match (result, renamed_to) {
+        (Ok(()), Some(new)) => Some(new),
+        _ => app,
+    }
+}
+
 /// Records a command that ran: always when it changes something, and when
 /// it failed (a refusal looks like any failure from outside). Recording
 /// never fails the command: a trail that cannot be written is said.
@@ -156,4 +177,31 @@ pub fn show(ctx: &Ctx, num: usize, format: Format) -> Result<()> {
             .collect::<Vec<_>>(),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rename_is_recorded_under_the_new_name_once_done() {
+        let rename = Command::AppsRename {
+            name: "market".into(),
+            new: None,
+        };
+        let to = renames_to(&rename);
+        assert_eq!(to.as_deref(), Some("market"));
+        let old = Some("shop".to_string());
+        assert_eq!(
+            app_recorded(old.clone(), to.clone(), &Ok(())).as_deref(),
+            Some("market")
+        );
+        let refused = Err(Error::new("the name `market` is taken by another app"));
+        assert_eq!(
+            app_recorded(old.clone(), to, &refused).as_deref(),
+            Some("shop")
+        );
+        assert_eq!(renames_to(&Command::Open), None);
+        assert_eq!(app_recorded(old, None, &Ok(())).as_deref(), Some("shop"));
+    }
 }

@@ -36,6 +36,27 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
                 _ => Ok(()),
             }
         }
+        Command::AppsRename { name, new } => {
+            let Some(old) = app.or(inferred_app.clone()) else {
+                return Err(
+                    Error::new("no app given").hint("name it: `paas apps:rename NEWNAME -a APP`")
+                );
+            };
+            if let Some(inferred) = inferred_app {
+                words.push(format!("--app={inferred}"));
+            }
+            words.extend(strip_client_options(args));
+            client::call(server, &words, Io::Plain)?;
+            let new = new.as_deref().unwrap_or(name);
+            if client::in_git_repo() {
+                repoint_remotes(server, &old, new)?;
+            }
+            crate::say!(
+                " !    Don't forget to update git remotes for all other local checkouts of the app: \
+                 paas git:remote -a {new}"
+            );
+            Ok(())
+        }
         Command::GitRemote => {
             let Some(app) = app.or(inferred_app) else {
                 return Err(Error::new("no app given").hint("name it with `-a APP`"));
@@ -194,6 +215,22 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             client::call(server, &words, io).map(drop)
         }
     }
+}
+
+/// After a rename, as Heroku's CLI does: this repository's git remotes
+/// that point at the old app on this server point at the new one.
+fn repoint_remotes(server: &Server, old: &str, new: &str) -> Result<()> {
+    for (remote, url) in client::git_remotes() {
+        let points_at_old = Server::parse(&url, "").is_some_and(|s| {
+            s.app.as_deref() == Some(old)
+                && (&s.user, &s.host, s.port) == (&server.user, &server.host, server.port)
+        });
+        if points_at_old {
+            client::set_git_remote_url(&remote, &server.git_url(new))?;
+            crate::say!("Git remote {remote} updated");
+        }
+    }
+    Ok(())
 }
 
 /// `ps:copy`'s bytes into `output` (default: the file's name, here; `-`:

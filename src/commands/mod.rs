@@ -201,6 +201,7 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
                 return dispatch(&ctx, command);
             }
             let changes = audit::changes_something(&command);
+            let renamed_to = audit::renames_to(&command);
             let result = dispatch(&ctx, command);
             let caller = ssh_command::Caller {
                 user: ctx.user.clone(),
@@ -208,6 +209,7 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
                 deploy: None,
             };
             let said = audit::redact(args);
+            let app = audit::app_recorded(app, renamed_to, &result);
             audit::record(&ctx.root, &caller, app.as_deref(), &said, changes, &result);
             result
         }
@@ -220,6 +222,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Apps { all, format } => apps::list(ctx, all, format),
         Command::AppsCreate { name } => apps::create(ctx, name),
         Command::AppsInfo { format } => apps::info(ctx, format),
+        Command::AppsRename { name, new } => apps::rename(ctx, &name, new.as_deref()),
         Command::AppsDestroy { confirm } => apps::destroy(ctx, confirm),
         Command::AppsTransfer { user } => access::transfer(ctx, &user),
         Command::Access { format } => access::list(ctx, format),

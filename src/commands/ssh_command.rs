@@ -118,10 +118,12 @@ pub fn run(root: Root, caller: &Caller) -> Result<()> {
             ctx.admin = admin || caller.deploy.is_some();
             ctx.over_ssh = true;
             let changes = audit::changes_something(&cli.command);
+            let renamed_to = audit::renames_to(&cli.command);
             // Whatever a command quotes of its arguments, at most this much
             // goes back (#19, point 6).
             let result =
                 dispatch(&ctx, cli.command).map_err(|err| err.with_quotes_cut(QUOTED_INPUT));
+            let app = audit::app_recorded(app, renamed_to, &result);
             audit::record(&ctx.root, caller, app.as_deref(), &said, changes, &result);
             result
         }

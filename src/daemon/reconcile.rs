@@ -133,9 +133,13 @@ fn reconcile_app(
     let Some(lock) = Lock::try_acquire(&app.lock_file())? else {
         return Ok(());
     };
-    // Destroyed between listing and locking.
+    // Destroyed or renamed between listing and locking.
     if !app.exists() {
         return Ok(());
+    }
+    // A rename whose command was killed: finished, or undone.
+    if let Err(err) = crate::apps::rename::resume(platform, app) {
+        eprintln!("paas daemon: {}: {}", app.name, err.report().trim_end());
     }
     // First: an app never deployed (its first push died) is left here too.
     if let Err(err) = crate::interrupted::sweep(platform, app, &lock) {

@@ -190,6 +190,17 @@ impl Lock {
         })
     }
 
+    /// Whether the file locked is still the one at the lock's path: not
+    /// when its directory was renamed or removed meanwhile (an app renamed
+    /// or destroyed while a command waited for its lock).
+    pub fn still_in_place(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (self._file.metadata(), fs::metadata(&self.path)) {
+            (Ok(held), Ok(there)) => held.dev() == there.dev() && held.ino() == there.ino(),
+            _ => false,
+        }
+    }
+
     /// Takes the lock only if it is free.
     pub fn try_acquire(path: &Path) -> Result<Option<Lock>> {
         let file = open_lock_file(path)?;
@@ -277,6 +288,22 @@ mod tests {
             "SECRET = \"x\"\n"
         );
         assert!(read_untrusted(&secret, 3).is_err());
+    }
+
+    #[test]
+    fn a_lock_whose_directory_moved_is_no_longer_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("old")).unwrap();
+        let held = Lock::try_acquire(&dir.path().join("old/lock"))
+            .unwrap()
+            .unwrap();
+        assert!(held.still_in_place());
+        fs::rename(dir.path().join("old"), dir.path().join("new")).unwrap();
+        assert!(!held.still_in_place());
+        // A new file at the old path is another lock.
+        fs::create_dir(dir.path().join("old")).unwrap();
+        fs::write(dir.path().join("old/lock"), "").unwrap();
+        assert!(!held.still_in_place());
     }
 
     #[test]

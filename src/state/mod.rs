@@ -403,14 +403,24 @@ impl AppDir {
         }
     }
 
+    /// The app's lock, waited for. An app renamed or destroyed meanwhile
+    /// is refused: its directory is no longer at this name.
     pub fn lock(&self) -> Result<Lock> {
-        Lock::acquire(
+        let lock = Lock::acquire(
             &self.lock_file(),
             &format!(
                 "waiting for another operation on `{}` to finish…",
                 self.name
             ),
-        )
+        )?;
+        if !lock.still_in_place() {
+            return Err(Error::new(format!(
+                "app `{}` was renamed or destroyed while this waited for it",
+                self.name
+            ))
+            .hint("`paas apps` lists the apps"));
+        }
+        Ok(lock)
     }
 
     pub fn settings(&self) -> Result<AppSettings> {

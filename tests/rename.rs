@@ -1,0 +1,337 @@
+//! `apps:rename` (#21 point 5): the app runs on under its new name with
+//! everything it had, the old name is gone, a laptop's remotes and CI's
+//! deploy key follow, a rename whose dynos fail changes nothing, and
+//! a rename a killed command left half done is finished by the daemon.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{text, Poller, TestServer};
+
+/// The add-on's generated name, from `Creating NAME on APP...`.
+fn created_name(output: &str) -> String {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix("Creating ")?.split(' ').next())
+        .unwrap_or_else(|| panic!("no `Creating` line in:\n{output}"))
+        .to_string()
+}
+
+/// The app's answer for `path` once it is 200, or the last after `within`.
+fn eventually(server: &TestServer, app: &str, path: &str, within: Duration) -> (u16, String) {
+    let deadline = Instant::now() + within;
+    loop {
+        let (code, body) = server.get_with(app, path, &["-m", "30"]);
+        if code == 200 || Instant::now() > deadline {
+            return (code, body.trim().to_string());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// GET `/` through the router with another `Host`: (status, body).
+fn get_host(server: &TestServer, host: &str) -> (u16, String) {
+    let output = Command::new("curl")
+        .args(["-s", "-m", "10", "-w", "\n%{http_code}", "-H"])
+        .arg(format!("Host: {host}"))
+        .arg(format!("http://127.0.0.1:{}/", server.http_port))
+        .output()
+        .unwrap();
+    let all = String::from_utf8_lossy(&output.stdout).to_string();
+    let (body, code) = all.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// The install's app networks, by the app they are named after.
+fn app_networks(server: &TestServer) -> Vec<String> {
+    let prefix = format!("paas-{}-app-", server.install_id());
+    server
+        .podman(&["network", "ls", "--format", "{{.Name}}"])
+        .lines()
+        .filter_map(|n| n.strip_prefix(&prefix).map(String::from))
+        .collect()
+}
+
+#[test]
+fn a_renamed_app_runs_on_under_its_new_name_with_everything_it_had() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/notes", "shop");
+    repo.push_ok();
+    server.ok(&["config:set", "GREETING=Howdy", "-a", "shop"]);
+    let postgres = created_name(&server.ok(&["addons:create", "postgres", "-a", "shop"]));
+    let (code, body) = server.get_with("shop", "/add?n=3", &["-m", "60"]);
+    assert_eq!((code, body.as_str()), (200, "3\n"));
+    server.ok(&["domains:add", "www.shop.test", "-a", "shop"]);
+    let releases = server.ok(&["releases", "--json", "-a", "shop"]);
+    assert!(releases.contains("Attach DATABASE"), "{releases}");
+    assert!(app_networks(&server).contains(&"shop".to_string()));
+
+    // The custom domain serves throughout: the new hostname first from
+    // the dynos running under the old name, then from the new ones.
+    let poller = Poller::start(server.http_port, "www.shop.test");
+    std::thread::sleep(Duration::from_millis(500));
+    let output = server.cmd(&["apps:rename", "market", "-a", "shop"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let (served, failures, _) = poller.stop();
+    assert!(output.status.success(), "{}", text(&output));
+    let said = text(&output);
+    assert!(said.contains("Renaming shop to market... done"), "{said}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        format!(
+            "http://market.localhost:{}/ | ssh://paas@127.0.0.1:{}/market",
+            server.http_port, server.ssh_port
+        )
+    );
+    assert!(
+        failures.is_empty() && served > 10,
+        "{} of {served} requests failed; the first: {:?}",
+        failures.len(),
+        failures.first()
+    );
+
+    // The router: the new name and the custom domain, not the old name.
+    assert_eq!(server.get("market", "/"), (200, "notes on web.1\n".into()));
+    assert_eq!(get_host(&server, "www.shop.test").0, 200);
+    assert_eq!(server.get("shop", "/").0, 404);
+    // Its database, through the attachment, from the new network.
+    assert_eq!(
+        eventually(&server, "market", "/count", Duration::from_secs(30)),
+        (200, "3".into())
+    );
+    // Config, releases (a rename makes none), add-ons, domains, dynos.
+    assert_eq!(
+        server
+            .ok(&["config:get", "GREETING", "-a", "market"])
+            .trim(),
+        "Howdy"
+    );
+    assert_eq!(server.ok(&["releases", "--json", "-a", "market"]), releases);
+    let addons = server.ok(&["addons", "-a", "market"]);
+    assert!(
+        addons.contains(&postgres) && addons.contains("DATABASE_URL"),
+        "{addons}"
+    );
+    let info = server.ok(&["addons:info", &postgres, "-a", "market"]);
+    assert!(info.contains("App:         market\n"), "{info}");
+    assert!(
+        info.contains("Attached:    market as DATABASE_URL\n"),
+        "{info}"
+    );
+    assert!(server
+        .ok(&["domains", "-a", "market"])
+        .contains("www.shop.test"));
+    let ps = server.ok(&["ps", "-a", "market"]);
+    assert!(ps.contains("web.1: up"), "{ps}");
+    // The old name is unknown, its dynos and network gone.
+    server.refused(&["apps:info", "-a", "shop"], "app `shop` does not exist");
+    assert!(server.containers("shop").is_empty());
+    let networks = app_networks(&server);
+    assert!(
+        networks.contains(&"market".to_string()) && !networks.contains(&"shop".to_string()),
+        "{networks:?}"
+    );
+    let audit = server.ok(&["audit", "-a", "market"]);
+    assert!(audit.contains("apps:rename market -a shop"), "{audit}");
+
+    // A push to the new name deploys, and the data is still there.
+    repo.git(&[
+        "remote",
+        "set-url",
+        "deploy",
+        &format!("ssh://paas@127.0.0.1:{}/market", server.ssh_port),
+    ]);
+    repo.write("CHANGES", "after the rename\n");
+    repo.commit("after the rename");
+    let pushed = repo.push_ok();
+    assert!(pushed.contains("Building market"), "{pushed}");
+    assert_eq!(
+        eventually(&server, "market", "/count", Duration::from_secs(30)),
+        (200, "3".into())
+    );
+    assert!(server.ok(&["releases", "-a", "market"]).contains("v4"));
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn renames_from_a_laptop_follow_the_remote_and_refusals_change_nothing() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "laptop");
+    repo.push_ok();
+    server.repo("examples/hello", "taken").push_ok();
+    let home = tempfile::tempdir().unwrap();
+    let dir = repo.dir.path();
+    let client = |args: &[&str]| {
+        let output = server
+            .client(dir, home.path(), args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (output.status.success(), text(&output))
+    };
+
+    // Refused: a taken name, the same name, a bad name, a collaborator.
+    let (ok, said) = client(&["rename", "taken"]);
+    assert!(
+        !ok && said.contains("the name `taken` is taken by another app"),
+        "{said}"
+    );
+    let (ok, said) = client(&["apps:rename", "laptop"]);
+    assert!(
+        !ok && said.contains("`laptop` is already the app's name"),
+        "{said}"
+    );
+    let (ok, said) = client(&["apps:rename", "Bad_Name"]);
+    assert!(
+        !ok && said.contains("app name `Bad_Name` must start with a lowercase letter"),
+        "{said}"
+    );
+    let bob = server.add_user("bob");
+    server.ok(&["access:add", "bob", "-a", "laptop"]);
+    let output = server.cmd_with_key(&bob, &["apps:rename", "laptop", "bobs"]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("only the owner of `laptop` or an admin may do that"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(server.get("laptop", "/").0, 200);
+    assert_eq!(server.get("taken", "/").0, 200);
+    // CI's deploy key pushes to the app whatever its name.
+    let ci = server.add_user("ci");
+    server.ok(&["keys:remove", "ci"]);
+    let public = ci.with_extension("pub");
+    let added = server.local(&[
+        "keys:add",
+        "--deploy",
+        "-a",
+        "laptop",
+        public.to_str().unwrap(),
+    ]);
+    assert!(added.status.success(), "{}", text(&added));
+
+    // From the repository: its `deploy` remote follows the app.
+    let (ok, said) = client(&["rename", "moved"]);
+    assert!(ok, "{said}");
+    assert!(said.contains("Renaming laptop to moved... done"), "{said}");
+    assert!(said.contains("Git remote deploy updated"), "{said}");
+    assert!(
+        said.contains("Don't forget to update git remotes for all other local checkouts of the app: paas git:remote -a moved"),
+        "{said}"
+    );
+    assert_eq!(
+        git(dir, &["remote", "get-url", "deploy"]),
+        format!("ssh://paas@127.0.0.1:{}/moved", server.ssh_port)
+    );
+    let (ok, ps) = client(&["ps"]);
+    assert!(ok && ps.contains("web.1: up"), "{ps}");
+    assert!(server.ok(&["keys"]).contains("deploy key for moved"));
+    repo.write("CHANGES", "moved\n");
+    repo.commit("moved");
+    let pushed = repo
+        .git_command(&["push", "deploy", "master"])
+        .env("GIT_SSH_COMMAND", server.ssh_command_with_key(&ci))
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    assert!(
+        text(&pushed).contains("Building moved"),
+        "{}",
+        text(&pushed)
+    );
+    assert_eq!(server.get("moved", "/"), (200, "Hello from web.1\n".into()));
+    assert_eq!(server.get("laptop", "/").0, 404);
+    // `apps:rename OLD NEW` names the app itself.
+    let (ok, said) = client(&["apps:rename", "moved", "back"]);
+    assert!(ok, "{said}");
+    assert!(said.contains("Git remote deploy updated"), "{said}");
+    assert_eq!(server.get("back", "/"), (200, "Hello from web.1\n".into()));
+}
+
+#[test]
+fn the_daemon_finishes_a_rename_whose_command_was_killed() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "half").push_ok();
+    let apps = server.root.path().join("apps");
+    // What a command killed right after the commit leaves: the directory
+    // under the new name, with the record, and the old name's dynos.
+    let moved = Command::new("flock")
+        .arg(apps.join("half/lock"))
+        .arg("sh")
+        .arg("-c")
+        .arg(r#"printf 'from = "half"\nto = "whole"\n' > "$1/half/rename.toml" && mv "$1/half" "$1/whole""#)
+        .arg("sh")
+        .arg(&apps)
+        .status()
+        .unwrap();
+    assert!(moved.success());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let finished = !apps.join("whole/rename.toml").exists()
+            && server.containers("half").is_empty()
+            && server.get("whole", "/").0 == 200;
+        if finished {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not finished: {}",
+            server.ok(&["ps", "-a", "whole"])
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(server.get("whole", "/"), (200, "Hello from web.1\n".into()));
+    assert_eq!(server.get("half", "/").0, 404);
+    assert!(!app_networks(&server).contains(&"half".to_string()));
+}
+
+#[test]
+fn a_rename_whose_dynos_do_not_start_leaves_the_app_as_it_was() {
+    let server = TestServer::start();
+    let repo = server.repo("examples/hello", "origin");
+    // A check only a dyno named after `origin` passes: podman writes the
+    // container's name into its `/etc/hosts`.
+    repo.write(
+        "app.json",
+        r#"{"healthchecks": {"web": [{"type": "startup", "name": "named", "command": ["sh", "-c", "grep -q -- -origin-web /etc/hosts"]}]}}"#,
+    );
+    repo.commit("a check of the name");
+    repo.push_ok();
+    let running = server.containers("origin");
+    assert_eq!(running.len(), 1, "{running:?}");
+
+    let output = server.cmd(&["apps:rename", "origin", "renamed"]);
+    assert!(!output.status.success(), "{}", text(&output));
+    let said = text(&output);
+    assert!(
+        said.contains("`origin` keeps its name: its dynos did not start under the name `renamed`"),
+        "{said}"
+    );
+    assert!(said.contains("`named`"), "{said}");
+    // The dyno that served never stopped; nothing of the new name is left.
+    assert_eq!(server.containers("origin"), running);
+    assert_eq!(
+        server.get("origin", "/"),
+        (200, "Hello from web.1\n".into())
+    );
+    assert_eq!(server.get("renamed", "/").0, 404);
+    assert!(server.containers("renamed").is_empty());
+    server.refused(
+        &["apps:info", "-a", "renamed"],
+        "app `renamed` does not exist",
+    );
+    assert!(!app_networks(&server).contains(&"renamed".to_string()));
+    let apps = server.root.path().join("apps");
+    assert!(!apps.join("renamed").exists());
+    assert!(!apps.join("origin/rename.toml").exists());
+    assert!(server.ok(&["ps", "-a", "origin"]).contains("web.1: up"));
+}
