@@ -6,6 +6,16 @@
 
 use crate::state::AppSettings;
 
+/// Who is logged in, as the key's forced command says: what the checks
+/// here and the audit trail know of a caller.
+pub struct Caller {
+    pub user: String,
+    /// The key's fingerprint (`SHA256:…`).
+    pub key: String,
+    /// A deploy key's one app.
+    pub deploy: Option<String>,
+}
+
 /// What someone is to an app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {

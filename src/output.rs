@@ -63,6 +63,15 @@ pub fn header(text: &str) {
     println!("{}", paint(&format!("=== {text}"), Style::Header));
 }
 
+/// Bytes as they are (a saved transcript, with its colours).
+pub fn print_bytes(bytes: &[u8]) -> crate::error::Result<()> {
+    use crate::error::Context;
+    use std::io::Write;
+    std::io::stdout()
+        .write_all(bytes)
+        .context(|| "writing to stdout".into())
+}
+
 /// A listing's `--json` output: pretty, one trailing newline.
 pub fn print_json(value: &impl serde::Serialize) -> crate::error::Result<()> {
     let text = serde_json::to_string_pretty(value)

@@ -63,6 +63,12 @@ pub fn output_file(app: &AppDir, id: u32) -> PathBuf {
     dir(app).join(format!("{id}.log"))
 }
 
+/// What a build printed, its release phase included, as `git push` showed it.
+pub fn read_output(app: &AppDir, id: u32) -> Result<Vec<u8>> {
+    let path = output_file(app, id);
+    std::fs::read(&path).context(|| format!("reading `{}`", path.display()))
+}
+
 /// Every kept build, oldest first.
 pub fn list(app: &AppDir) -> Result<Vec<BuildRecord>> {
     let mut builds: Vec<BuildRecord> = state::read_toml_records(&dir(app));

@@ -2,8 +2,8 @@
 //! (`crate::audit`): every command that changes something, every push and
 //! every refusal.
 
-use super::ssh_command::Caller;
 use super::Ctx;
+use crate::access::Caller;
 use crate::access::Role;
 use crate::audit::{self, Entry};
 use crate::cli::{Command, Format};

@@ -3,7 +3,7 @@
 use super::{heroku_time_from_rfc3339, Ctx};
 use crate::build::history::{self, BuildRecord};
 use crate::cli::Format;
-use crate::error::{Context, Result};
+use crate::error::Result;
 use crate::output;
 
 pub fn list(ctx: &Ctx, num: usize, format: Format) -> Result<()> {
@@ -38,10 +38,5 @@ pub fn list(ctx: &Ctx, num: usize, format: Format) -> Result<()> {
 pub fn output(ctx: &Ctx, id: Option<&str>) -> Result<()> {
     let app = ctx.app()?;
     let build = history::find(&app, id)?;
-    let path = history::output_file(&app, build.id);
-    let text = std::fs::read(&path).context(|| format!("reading `{}`", path.display()))?;
-    use std::io::Write as _;
-    std::io::stdout()
-        .write_all(&text)
-        .context(|| "writing the output".into())
+    crate::output::print_bytes(&history::read_output(&app, build.id)?)
 }

@@ -45,7 +45,7 @@ pub fn hook(ctx: &Ctx, name: &str) -> Result<()> {
 
     let mut failed = None;
     // Each pushed ref goes to the audit trail, as the ssh command's caller.
-    let caller = super::ssh_command::Caller {
+    let caller = crate::access::Caller {
         user: ctx.user.clone(),
         key: std::env::var("PAAS_KEY").unwrap_or_default(),
         deploy: None,

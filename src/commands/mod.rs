@@ -173,7 +173,7 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
         Command::Server(command) => server::run(root, command),
         Command::SshCommand { user, key, deploy } => ssh_command::run(
             root,
-            &ssh_command::Caller {
+            &crate::access::Caller {
                 user,
                 key: key.unwrap_or_default(),
                 deploy,
@@ -203,7 +203,7 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
             let changes = audit::changes_something(&command);
             let renamed_to = audit::renames_to(&command);
             let result = dispatch(&ctx, command);
-            let caller = ssh_command::Caller {
+            let caller = crate::access::Caller {
                 user: ctx.user.clone(),
                 key: String::new(),
                 deploy: None,

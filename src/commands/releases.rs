@@ -174,7 +174,7 @@ pub fn output(ctx: &Ctx, version: Option<String>) -> Result<()> {
             app.name
         )));
     };
-    super::builds::output(ctx, Some(&build.id.to_string()))
+    output::print_bytes(&crate::build::history::read_output(&app, build.id)?)
 }
 
 pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {

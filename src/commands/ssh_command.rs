@@ -8,21 +8,13 @@ use std::os::unix::process::CommandExt;
 use std::process::Command as Process;
 
 use super::{audit, dispatch, Ctx};
+use crate::access::Caller;
 use crate::access::{Action, Role};
 use crate::apps;
 use crate::cli::Command;
 use crate::error::{Error, Result, QUOTED_INPUT};
 use crate::ssh::{self, SshRequest};
 use crate::state::{self, AppDir, AppName, Root};
-
-/// Who is logged in, as the key's forced command says.
-pub struct Caller {
-    pub user: String,
-    /// The key's fingerprint (`SHA256:…`).
-    pub key: String,
-    /// A deploy key's one app.
-    pub deploy: Option<String>,
-}
 
 pub fn run(root: Root, caller: &Caller) -> Result<()> {
     // Unset only for a login that asked for no command: a shell.
