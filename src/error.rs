@@ -44,6 +44,12 @@ impl Error {
         self
     }
 
+    /// The same error (causes, hint, exit code) saying `message` instead.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
     pub fn cause(mut self, cause: impl fmt::Display) -> Self {
         let cause = cause.to_string();
         if !self.disk_full && is_disk_full(&cause) {

@@ -41,6 +41,7 @@ pub enum Style {
     Header,
     Good,
     Bad,
+    Warn,
     Dim,
 }
 
@@ -53,6 +54,7 @@ pub fn paint(text: &str, style: Style) -> String {
         Style::Header => "1",
         Style::Good => "32",
         Style::Bad => "31",
+        Style::Warn => "33",
         Style::Dim => "2",
     };
     format!("\x1b[{code}m{text}\x1b[0m")

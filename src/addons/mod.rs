@@ -8,7 +8,9 @@
 pub mod backups;
 pub mod lifecycle;
 pub mod names;
+pub mod postgres_stats;
 pub mod service;
+pub mod transfer;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -22,7 +22,9 @@ const PG_PATH: &str =
     r#"PATH="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1):$PATH""#;
 
 /// First boot: a cluster whose only network logins are by password. Then
-/// the server in the foreground, so podman sees it exit.
+/// the server in the foreground, so podman sees it exit, with
+/// `pg_stat_statements` loaded for `pg:outliers` when the image has it (an
+/// image without it would not start with it asked for).
 const POSTGRES_ENTRYPOINT: &str = r#"set -e
 export PATH_PLACEHOLDER
 PGDATA=/var/lib/postgresql/data
@@ -30,7 +32,15 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   initdb -D "$PGDATA" -U postgres -E UTF8 --auth-local=trust --auth-host=scram-sha-256 >/dev/null
   echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
 fi
-exec postgres -D "$PGDATA" -c listen_addresses='*'
+set -- -c listen_addresses='*'
+lib="$(dirname "$(command -v postgres)")/../lib"
+for dir in "$lib" "$lib/postgresql"; do
+  if [ -f "$dir/pg_stat_statements.so" ]; then
+    set -- "$@" -c shared_preload_libraries=pg_stat_statements
+    break
+  fi
+done
+exec postgres -D "$PGDATA" "$@"
 "#;
 
 const REDIS_ENTRYPOINT: &str = "exec redis-server /etc/paas/redis.conf";
@@ -72,15 +82,17 @@ pub fn redis_conf(password: &str) -> String {
     )
 }
 
+/// The label that records which start script a container runs.
+const SCRIPT_LABEL: &str = "paas.addon.start";
+
 /// `running`, `exited`, `created`…, or `None` when there is no container.
 pub fn status(settings: &Settings, addon: &str) -> Option<String> {
+    inspect(settings, addon, "{{.State.Status}}")
+}
+
+fn inspect(settings: &Settings, addon: &str, format: &str) -> Option<String> {
     let output = podman::command()
-        .args([
-            "inspect",
-            "--format",
-            "{{.State.Status}}",
-            &container(settings, addon),
-        ])
+        .args(["inspect", "--format", format, &container(settings, addon)])
         .stdin(Stdio::null())
         .output()
         .ok()?;
@@ -88,6 +100,34 @@ pub fn status(settings: &Settings, addon: &str) -> Option<String> {
         .status
         .success()
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// Refuses to go on with an add-on whose server is not running, saying so
+/// rather than with podman's words.
+pub fn require_running(settings: &Settings, addon: &Addon) -> Result<()> {
+    match status(settings, &addon.name).as_deref() {
+        Some("running") => Ok(()),
+        state => Err(Error::new(format!(
+            "`{}` is not running ({})",
+            addon.name,
+            state.unwrap_or("it has no container")
+        ))
+        .hint("the daemon starts it again within seconds: try again shortly")),
+    }
+}
+
+/// What the container runs: its start script.
+fn start_script(kind: Kind) -> String {
+    match kind {
+        Kind::Postgres => POSTGRES_ENTRYPOINT.replace("PATH_PLACEHOLDER", PG_PATH),
+        Kind::Redis => REDIS_ENTRYPOINT.to_string(),
+    }
+}
+
+/// A short digest of a start script, for `SCRIPT_LABEL`.
+fn script_tag(script: &str) -> String {
+    let digest = Sha256::digest(script.as_bytes());
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Creates and starts the container from the add-on's records: its volume,
@@ -178,6 +218,10 @@ fn run_container(settings: &Settings, root: &Root, addon: &Addon) -> Result<()> 
         name.clone(),
         format!("--label={label}"),
         format!("--label=paas.addon={}", addon.name),
+        format!(
+            "--label={SCRIPT_LABEL}={}",
+            script_tag(&start_script(addon.kind))
+        ),
         format!("--network={name}"),
         format!("--volume={data}:{}", data_dir(addon.kind)),
         "--log-driver=k8s-file".into(),
@@ -196,32 +240,44 @@ fn run_container(settings: &Settings, root: &Root, addon: &Addon) -> Result<()> 
     if let Some(port) = addon.exposed_port {
         args.push(format!("--publish=127.0.0.1:{port}:{}", addon.kind.port()));
     }
-    let script = match addon.kind {
+    match addon.kind {
         Kind::Postgres => {
             // Fast shutdown: disconnects clients and checkpoints (SIGTERM
             // would wait for every app to hang up).
             args.extend(["--stop-signal=SIGINT".into(), "--user=postgres".into()]);
-            POSTGRES_ENTRYPOINT.replace("PATH_PLACEHOLDER", PG_PATH)
         }
         Kind::Redis => {
             args.push(format!(
                 "--mount=type=bind,src={},dst=/etc/paas/redis.conf,ro=true",
                 dir.redis_conf().display()
             ));
-            REDIS_ENTRYPOINT.to_string()
         }
-    };
-    args.extend([addon.image.clone(), "sh".into(), "-c".into(), script]);
+    }
+    args.extend([
+        addon.image.clone(),
+        "sh".into(),
+        "-c".into(),
+        start_script(addon.kind),
+    ]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     podman::run(&args)?;
     Ok(())
 }
 
-/// Starts the server if it is not running; returns whether it had to.
+/// Starts the server if it is not running; returns whether it had to. A
+/// container made with an older start script is made anew instead (the
+/// data is in the volume), so a stopped add-on comes back with what this
+/// version starts it with (`pg_stat_statements`).
 pub fn ensure_running(settings: &Settings, root: &Root, addon: &Addon) -> Result<bool> {
     match status(settings, &addon.name).as_deref() {
         Some("running") => Ok(false),
         Some(_) => {
+            let label = format!("{{{{index .Config.Labels \"{SCRIPT_LABEL}\"}}}}");
+            if inspect(settings, &addon.name, &label) != Some(script_tag(&start_script(addon.kind)))
+            {
+                recreate(settings, root, addon)?;
+                return Ok(true);
+            }
             // A container podman cannot start again (left `stopping` when
             // its processes were killed) is made anew: the data is in the volume.
             if podman::run(&["start", &container(settings, &addon.name)]).is_err() {

@@ -826,6 +826,112 @@ pub enum Command {
         #[command(flatten)]
         database: Database,
     },
+    /// Copy an add-on's database into a new database on this machine.
+    ///
+    /// Runs `createdb` and `pg_restore` here (PostgreSQL's client programs);
+    /// the dump comes over SSH, no database port is opened. If anything
+    /// fails, the new database is dropped again.
+    #[command(
+        name = "pg:pull",
+        after_help = "EXAMPLES:\n  $ paas pg:pull DATABASE_URL mylocaldb -a myapp\n  $ paas pg:pull postgres-brave-4821 postgres://me@localhost:5433/copy -a myapp"
+    )]
+    PgPull {
+        /// The add-on (`postgres-brave-4821`) or attachment (`DATABASE_URL`) to copy
+        #[arg(value_name = "SOURCE", add = ArgValueCandidates::new(crate::completion::addon_names))]
+        database: String,
+        /// The database to make here, which must not exist: a name (on the
+        /// PostgreSQL that `PGHOST`, `PGPORT` and `PGUSER` point at) or a `postgres://` URL
+        #[arg(value_name = "TARGET")]
+        local: String,
+    },
+    /// Copy a database on this machine into an add-on's empty database.
+    ///
+    /// Runs `pg_dump` here (PostgreSQL's client programs); the dump goes over
+    /// SSH, no database port is opened. The add-on's database must have no
+    /// tables (`pg:reset` empties it); the dump is loaded in one
+    /// transaction, so a failed push leaves it empty.
+    #[command(
+        name = "pg:push",
+        after_help = "EXAMPLES:\n  $ paas pg:push mylocaldb DATABASE_URL -a myapp\n  $ paas pg:push postgres://me@localhost:5433/copy postgres-brave-4821 -a myapp"
+    )]
+    PgPush {
+        /// The database here: a name (on the PostgreSQL that `PGHOST`,
+        /// `PGPORT` and `PGUSER` point at) or a `postgres://` URL
+        #[arg(value_name = "SOURCE")]
+        local: String,
+        /// The add-on (`postgres-brave-4821`) or attachment (`DATABASE_URL`) to fill
+        #[arg(value_name = "TARGET", add = ArgValueCandidates::new(crate::completion::addon_names))]
+        database: String,
+    },
+    /// Write a `pg_dump -Fc` of the database to stdout (what `pg:pull` reads over SSH).
+    #[command(name = "pg:dump", hide = true)]
+    PgDump {
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Load a dump from stdin into the empty database (what `pg:push` sends over SSH).
+    #[command(name = "pg:load", hide = true)]
+    PgLoad {
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Show the queries running on the database, newest first.
+    #[command(name = "pg:ps")]
+    PgPs {
+        #[command(flatten)]
+        database: Database,
+        /// Also the connections that sit idle
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Cancel a query (`pg:ps` lists them), or end its connection with `--force`.
+    #[command(name = "pg:kill")]
+    PgKill {
+        /// The process id of the query's connection, as `pg:ps` shows it
+        #[arg(value_name = "PID", value_parser = clap::value_parser!(u32).range(1..))]
+        pid: u32,
+        #[command(flatten)]
+        database: Database,
+        /// End the connection, not only its query
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Show the queries that hold or wait for exclusive locks.
+    #[command(name = "pg:locks")]
+    PgLocks {
+        #[command(flatten)]
+        database: Database,
+        /// Cut queries to 40 characters
+        #[arg(short, long)]
+        truncate: bool,
+    },
+    /// Show the statements that took the most time in all (pg_stat_statements).
+    #[command(name = "pg:outliers")]
+    PgOutliers {
+        #[command(flatten)]
+        database: Database,
+        /// Forget the statistics gathered so far
+        #[arg(long)]
+        reset: bool,
+        /// Cut queries to 40 characters
+        #[arg(short, long)]
+        truncate: bool,
+        /// How many statements to show
+        #[arg(short, long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+        num: u32,
+    },
+    /// Check the database's health: each check green, yellow or red.
+    ///
+    /// Connections, queries running or idle in a transaction for over a
+    /// minute, blocked queries, unused indexes, dead rows, cache hit rate,
+    /// and whether pg_stat_statements (`pg:outliers`) is loaded.
+    #[command(name = "pg:diagnose")]
+    PgDiagnose {
+        #[command(flatten)]
+        database: Database,
+        #[command(flatten)]
+        format: Format,
+    },
 
     /// Show the app's Redis: version, memory, keys, clients.
     #[command(name = "redis:info")]

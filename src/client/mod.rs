@@ -17,7 +17,7 @@ use std::process::Command as Process;
 use crate::error::{Error, Result};
 use crate::state::Root;
 
-pub use ssh::{call, quiet, spawn_stream, Io};
+pub use ssh::{call, quiet, spawn_stream, spawn_with, Io};
 
 /// The git remote `git push deploy master` uses, and `apps:create` adds.
 pub const DEPLOY_REMOTE: &str = "deploy";

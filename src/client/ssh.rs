@@ -166,18 +166,33 @@ pub fn quiet(server: &Server, words: &[String]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// `ssh [-p PORT] -t|-T -o … -- DESTINATION 'word' 'word'…`
 /// `ssh` running the paas command `words` with stdin and stdout piped, for
 /// a byte stream both ways (`ps:forward`'s connections); stderr is this
 /// side's.
 pub fn spawn_stream(server: &Server, words: &[String]) -> Result<std::process::Child> {
-    ssh_command(server, words, false, &[])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|err| Error::new("could not run `ssh`").cause(err))
+    spawn_with(server, words, Stdio::piped(), Stdio::piped())
 }
 
+/// `spawn_stream` with its stdin and stdout wired as given (`pg:pull`
+/// reads a dump, `pg:push` writes one).
+pub fn spawn_with(
+    server: &Server,
+    words: &[String],
+    stdin: Stdio,
+    stdout: Stdio,
+) -> Result<std::process::Child> {
+    ssh_command(server, words, false, &[])
+        .stdin(stdin)
+        .stdout(stdout)
+        .spawn()
+        .map_err(|err| {
+            Error::new("could not run `ssh`")
+                .cause(err)
+                .hint("install the OpenSSH client (`apt install openssh-client`)")
+        })
+}
+
+/// `ssh [-p PORT] -t|-T -o … -- DESTINATION 'word' 'word'…`
 fn ssh_command(server: &Server, words: &[String], terminal: bool, options: &[&str]) -> Process {
     let command_line: Vec<String> = words.iter().map(|w| quote_word(w)).collect();
     let mut ssh = ssh_process();

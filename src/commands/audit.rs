@@ -48,6 +48,12 @@ pub fn changes_something(command: &Command) -> bool {
             | Command::PgBackups { .. }
             | Command::PgBackupsInfo { .. }
             | Command::PgBackupsDownload { .. }
+            | Command::PgPull { .. }
+            | Command::PgDump { .. }
+            | Command::PgPs { .. }
+            | Command::PgLocks { .. }
+            | Command::PgOutliers { reset: false, .. }
+            | Command::PgDiagnose { .. }
             | Command::RedisInfo { .. }
             | Command::Keys { .. }
             | Command::Audit { .. }

@@ -5,6 +5,7 @@
 //! this is the part that knows them.
 
 use std::io::IsTerminal;
+use std::process::Stdio;
 
 use super::config_edit::{document, edit_in_editor, parse_document, Patch};
 use crate::cli::Command;
@@ -148,6 +149,26 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             }
             Ok(())
         }
+        Command::PgPull { database, local } => {
+            let Some(app) = app.or(inferred_app) else {
+                return Err(Error::new("no app given").hint("name it with `-a APP`"));
+            };
+            words.extend([format!("--app={app}"), "pg:dump".into(), database.clone()]);
+            super::pg_transfer::pull(database, local, || {
+                client::spawn_with(server, &words, Stdio::null(), Stdio::piped())
+                    .map(super::pg_transfer::Remote::Ssh)
+            })
+        }
+        Command::PgPush { local, database } => {
+            let Some(app) = app.or(inferred_app) else {
+                return Err(Error::new("no app given").hint("name it with `-a APP`"));
+            };
+            words.extend([format!("--app={app}"), "pg:load".into(), database.clone()]);
+            super::pg_transfer::push(local, database, || {
+                client::spawn_with(server, &words, Stdio::piped(), Stdio::null())
+                    .map(super::pg_transfer::Remote::Ssh)
+            })
+        }
         Command::ConfigEdit => {
             let Some(app) = app.or(inferred_app) else {
                 return Err(Error::new("no app given").hint("name it with `-a APP`"));
@@ -199,7 +220,7 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
                         "set them with `paas config:set KEY=value …`, or pipe `KEY=value` lines in",
                     ))
                 }
-                Command::PgBackupsDownload { .. } => {
+                Command::PgBackupsDownload { .. } | Command::PgDump { .. } => {
                     if std::io::stdout().is_terminal() {
                         return Err(Error::new("a dump is binary: it would garble the terminal")
                             .hint(
@@ -304,6 +325,7 @@ fn reads_stdin(command: &Command) -> bool {
         Command::PgPsql { command, .. } | Command::RedisCli { command, .. } => command.is_none(),
         Command::ConfigSet { pairs } => pairs.is_empty(),
         Command::CertsAdd { cert, .. } => cert.is_none(),
+        Command::PgLoad { .. } => true,
         _ => false,
     }
 }

@@ -21,6 +21,8 @@ mod local;
 mod logs;
 mod maintenance;
 mod pg;
+mod pg_stats;
+mod pg_transfer;
 mod ps;
 mod ps_exec;
 mod redis;
@@ -362,6 +364,24 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
             database,
         } => pg::schedule(ctx, &at, retain_days, &database),
         Command::PgBackupsUnschedule { database } => pg::unschedule(ctx, &database),
+        Command::PgPull { database, local } => pg::pull(ctx, &database, &local),
+        Command::PgPush { local, database } => pg::push(ctx, &local, &database),
+        Command::PgDump { database } => pg::dump(ctx, &database),
+        Command::PgLoad { database } => pg::load(ctx, &database),
+        Command::PgPs { database, verbose } => pg_stats::ps(ctx, &database, verbose),
+        Command::PgKill {
+            pid,
+            database,
+            force,
+        } => pg_stats::kill(ctx, pid, &database, force),
+        Command::PgLocks { database, truncate } => pg_stats::locks(ctx, &database, truncate),
+        Command::PgOutliers {
+            database,
+            reset,
+            truncate,
+            num,
+        } => pg_stats::outliers(ctx, &database, reset, num, truncate),
+        Command::PgDiagnose { database, format } => pg_stats::diagnose(ctx, &database, format),
         Command::RedisInfo { database } => redis::info(ctx, &database),
         Command::RedisCli { database, command } => {
             redis::run_cli(ctx, &database, command.as_deref())

@@ -1,18 +1,22 @@
 //! `pg:*`: PostgreSQL add-ons, as Heroku's `pg:` commands work.
 
 use std::io::IsTerminal;
+use std::process::Stdio;
 
 use super::addon_lookup::resolve;
+use super::pg_transfer::{self, Remote};
 use super::Ctx;
 use crate::addons::backups::{self, Backup, Schedule};
-use crate::addons::{self, service, Addon, AddonDir, Kind};
+use crate::addons::{self, service, transfer, Addon, AddonDir, Kind};
 use crate::cli::{Database, Format};
 use crate::error::{Context, Error, Result};
 use crate::output;
 use crate::rollout::record_change;
 use crate::state::AppDir;
 
-fn database(ctx: &Ctx, database: &Database) -> Result<(AppDir, Addon, AddonDir)> {
+/// The app's PostgreSQL add-on that `database` names (the default one
+/// without), through the access check.
+pub(super) fn database(ctx: &Ctx, database: &Database) -> Result<(AppDir, Addon, AddonDir)> {
     let app = ctx.app()?;
     let (addon, dir) = resolve(ctx, &app, database.database.as_deref(), Kind::Postgres)?;
     Ok((app, addon, dir))
@@ -406,4 +410,64 @@ pub fn unschedule(ctx: &Ctx, db: &Database) -> Result<()> {
         addon.name
     );
     Ok(())
+}
+
+/// `pg:pull` and `pg:push` work with the PostgreSQL where they are typed;
+/// over SSH that would be the server's own, which is not the caller's.
+fn refuse_over_ssh(ctx: &Ctx, command: &str) -> Result<()> {
+    if !ctx.over_ssh {
+        return Ok(());
+    }
+    Err(Error::new(format!(
+        "`{command}` works with the PostgreSQL of the machine it is typed on"
+    ))
+    .hint("type it on your machine, where paas reaches the server over SSH itself"))
+}
+
+/// `pg:pull` typed on the server: into a database of the server's own PostgreSQL.
+pub fn pull(ctx: &Ctx, source: &str, target: &str) -> Result<()> {
+    refuse_over_ssh(ctx, "pg:pull")?;
+    let (_, addon, dir) = database(ctx, &named(source))?;
+    pg_transfer::pull(&addon.name, target, || {
+        transfer::dump(&ctx.settings, &addon, &dir, Stdio::piped())
+            .map(|stream| Remote::Here(Box::new(stream)))
+    })
+}
+
+/// `pg:push` typed on the server: from a database of the server's own PostgreSQL.
+pub fn push(ctx: &Ctx, source: &str, target: &str) -> Result<()> {
+    refuse_over_ssh(ctx, "pg:push")?;
+    let (_, addon, dir) = database(ctx, &named(target))?;
+    let _lock = dir.lock()?;
+    pg_transfer::push(source, &addon.name, || {
+        transfer::load(&ctx.settings, &addon, &dir, Stdio::piped())
+            .map(|stream| Remote::Here(Box::new(stream)))
+    })
+}
+
+fn named(database: &str) -> Database {
+    Database {
+        database: Some(database.to_string()),
+    }
+}
+
+/// `pg:dump` (hidden): the dump on stdout, the SSH channel `pg:pull` reads.
+pub fn dump(ctx: &Ctx, db: &Database) -> Result<()> {
+    let (_, addon, dir) = database(ctx, db)?;
+    if std::io::stdout().is_terminal() {
+        return Err(Error::new("a dump is binary: it would garble the terminal")
+            .hint("`paas pg:pull DATABASE LOCALDB` loads it into a database on your machine"));
+    }
+    transfer::dump(&ctx.settings, &addon, &dir, Stdio::inherit())?.finish()
+}
+
+/// `pg:load` (hidden): a dump from stdin, the SSH channel `pg:push` writes.
+pub fn load(ctx: &Ctx, db: &Database) -> Result<()> {
+    let (_, addon, dir) = database(ctx, db)?;
+    if std::io::stdin().is_terminal() {
+        return Err(Error::new("pg:load reads a dump on stdin")
+            .hint("`paas pg:push LOCALDB DATABASE` sends one from a database on your machine"));
+    }
+    let _lock = dir.lock()?;
+    transfer::load(&ctx.settings, &addon, &dir, Stdio::inherit())?.finish()
 }

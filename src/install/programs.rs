@@ -160,6 +160,12 @@ mod tests {
             "as_user(user: &str, program: &str)",
             "its definition; its callers are matched above",
         ),
+        (
+            "src/commands/pg_transfer.rs",
+            "Command::new(program)",
+            "`pg:pull` and `pg:push`: PostgreSQL's client programs where they are typed (a \
+             laptop), which paas does not install; missing, they are named with their package",
+        ),
     ];
 
     fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
