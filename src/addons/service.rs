@@ -1,5 +1,8 @@
-//! The podman side of an add-on: its container, its data volume and its
-//! networks.
+//! An add-on's server: what its container runs (PostgreSQL's or Redis's
+//! start script, user, stop signal), the addresses it holds on the networks
+//! of the apps attached to it, and waiting for it to accept logins. The
+//! container itself is a runtime service container
+//! (`runtime::podman::service`).
 //!
 //! Each add-on has a home network of its own (internal, nothing else on it)
 //! and joins the network of every app attached to it at a fixed address and
@@ -14,7 +17,8 @@ use sha2::{Digest, Sha256};
 
 use super::{Addon, AddonDir, Kind};
 use crate::error::{Context, Error, Result};
-use crate::runtime::{network, podman};
+use crate::runtime::network;
+use crate::runtime::podman::service::{self as container_of, ServiceSpec};
 use crate::state::{AppName, Root, Settings};
 
 /// Finds Debian's versioned PostgreSQL binaries as well as an official image's.
@@ -53,11 +57,7 @@ pub const STOP_GRACE: Duration = Duration::from_secs(30);
 pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
 pub fn container(settings: &Settings, addon: &str) -> String {
-    format!("paas-{}-addon-{addon}", settings.install_id)
-}
-
-fn volume(settings: &Settings, addon: &str) -> String {
-    format!("{}-data", container(settings, addon))
+    container_of::service_container(&settings.install_id, addon)
 }
 
 fn data_dir(kind: Kind) -> &'static str {
@@ -65,13 +65,6 @@ fn data_dir(kind: Kind) -> &'static str {
         Kind::Postgres => "/var/lib/postgresql/data",
         Kind::Redis => "/data",
     }
-}
-
-/// A locally administered MAC, the same every time for this add-on on this network.
-fn mac_address(addon: &str, network: &str) -> String {
-    let digest = Sha256::digest(format!("{addon} {network}").as_bytes());
-    let bytes: Vec<String> = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
-    format!("02:{}", bytes.join(":"))
 }
 
 /// The redis.conf an add-on's Redis reads (0600, mounted read-only): the
@@ -87,19 +80,7 @@ const SCRIPT_LABEL: &str = "paas.addon.start";
 
 /// `running`, `exited`, `created`…, or `None` when there is no container.
 pub fn status(settings: &Settings, addon: &str) -> Option<String> {
-    inspect(settings, addon, "{{.State.Status}}")
-}
-
-fn inspect(settings: &Settings, addon: &str, format: &str) -> Option<String> {
-    let output = podman::command()
-        .args(["inspect", "--format", format, &container(settings, addon)])
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    container_of::service_status(&settings.install_id, addon)
 }
 
 /// Refuses to go on with an add-on whose server is not running, saying so
@@ -175,8 +156,11 @@ pub fn start_new(settings: &Settings, root: &Root, addon: &Addon) -> Result<()> 
                 );
                 addresses.apps.insert(app, free);
                 dir.write_addresses(&addresses)?;
-                let name = container(settings, &addon.name);
-                let _ = podman::run(&["rm", "--force", "--ignore", &name]);
+                let _ = container_of::remove_service_container(
+                    &settings.install_id,
+                    &addon.name,
+                    Duration::ZERO,
+                );
             }
             Ok(()) => {
                 warn_unless_isolated(settings);
@@ -199,69 +183,35 @@ fn addresses_on(root: &Root, app: &str) -> Vec<String> {
 
 fn run_container(settings: &Settings, root: &Root, addon: &Addon) -> Result<()> {
     let dir = &root.addon(&addon.name);
-    let name = container(settings, &addon.name);
-    let label = format!("paas.install={}", settings.install_id);
-    let data = volume(settings, &addon.name);
-    if !podman::command()
-        .args(["volume", "exists", &data])
-        .stdin(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-    {
-        podman::run(&["volume", "create", "--label", &label, &data])?;
-    }
-    network::ensure_network(settings, &name, true)?;
-    let mut args: Vec<String> = vec![
-        "run".into(),
-        "--detach".into(),
-        "--name".into(),
-        name.clone(),
-        format!("--label={label}"),
-        format!("--label=paas.addon={}", addon.name),
-        format!(
-            "--label={SCRIPT_LABEL}={}",
-            script_tag(&start_script(addon.kind))
-        ),
-        format!("--network={name}"),
-        format!("--volume={data}:{}", data_dir(addon.kind)),
-        "--log-driver=k8s-file".into(),
-        format!("--log-opt=path={}", dir.path.join("server.log").display()),
-        "--log-opt=max-size=8388608".into(),
-        format!("--stop-timeout={}", STOP_GRACE.as_secs()),
-    ];
+    let mut networks = Vec::new();
     for app in dir.addresses()?.apps.keys() {
         let app = AppName::parse(app).map_err(|e| Error::unexpected(e.to_string()))?;
-        let (network, ip) = assign_address(settings, root, addon, &app)?;
-        args.push(format!(
-            "--network={network}:ip={ip},mac={}",
-            mac_address(&addon.name, &network)
-        ));
+        networks.push(assign_address(settings, root, addon, &app)?);
     }
-    if let Some(port) = addon.exposed_port {
-        args.push(format!("--publish=127.0.0.1:{port}:{}", addon.kind.port()));
-    }
-    match addon.kind {
-        Kind::Postgres => {
-            // Fast shutdown: disconnects clients and checkpoints (SIGTERM
-            // would wait for every app to hang up).
-            args.extend(["--stop-signal=SIGINT".into(), "--user=postgres".into()]);
-        }
-        Kind::Redis => {
-            args.push(format!(
-                "--mount=type=bind,src={},dst=/etc/paas/redis.conf,ro=true",
-                dir.redis_conf().display()
-            ));
-        }
-    }
-    args.extend([
-        addon.image.clone(),
-        "sh".into(),
-        "-c".into(),
-        start_script(addon.kind),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    podman::run(&args)?;
-    Ok(())
+    let script = start_script(addon.kind);
+    let (user, stop_signal, read_only_files) = match addon.kind {
+        // Fast shutdown: disconnects clients and checkpoints (SIGTERM
+        // would wait for every app to hang up).
+        Kind::Postgres => (Some("postgres"), Some("SIGINT"), Vec::new()),
+        Kind::Redis => (None, None, vec![(dir.redis_conf(), "/etc/paas/redis.conf")]),
+    };
+    container_of::run_service(
+        settings,
+        &ServiceSpec {
+            name: &addon.name,
+            image: &addon.image,
+            labels: vec![(SCRIPT_LABEL, script_tag(&script))],
+            script,
+            data_dir: data_dir(addon.kind),
+            log_file: dir.path.join("server.log"),
+            stop_grace: STOP_GRACE,
+            stop_signal,
+            user,
+            networks,
+            publish: addon.exposed_port.map(|port| (port, addon.kind.port())),
+            read_only_files,
+        },
+    )
 }
 
 /// Starts the server if it is not running; returns whether it had to. A
@@ -272,15 +222,15 @@ pub fn ensure_running(settings: &Settings, root: &Root, addon: &Addon) -> Result
     match status(settings, &addon.name).as_deref() {
         Some("running") => Ok(false),
         Some(_) => {
-            let label = format!("{{{{index .Config.Labels \"{SCRIPT_LABEL}\"}}}}");
-            if inspect(settings, &addon.name, &label) != Some(script_tag(&start_script(addon.kind)))
-            {
+            let made_with =
+                container_of::service_label(&settings.install_id, &addon.name, SCRIPT_LABEL);
+            if made_with != Some(script_tag(&start_script(addon.kind))) {
                 recreate(settings, root, addon)?;
                 return Ok(true);
             }
             // A container podman cannot start again (left `stopping` when
             // its processes were killed) is made anew: the data is in the volume.
-            if podman::run(&["start", &container(settings, &addon.name)]).is_err() {
+            if container_of::start_service(&settings.install_id, &addon.name).is_err() {
                 recreate(settings, root, addon)?;
             }
             Ok(true)
@@ -295,21 +245,12 @@ pub fn ensure_running(settings: &Settings, root: &Root, addon: &Addon) -> Result
 /// A command run inside the add-on's container, with PostgreSQL's tools on
 /// the PATH. `-i` always: commands read SQL or dumps from stdin.
 pub fn exec(settings: &Settings, addon: &Addon, tty: bool, argv: &[&str]) -> Command {
-    let mut command = podman::command();
-    command.args(["exec", "--interactive"]);
-    if tty {
-        command.arg("--tty");
-    }
-    if addon.kind == Kind::Postgres {
-        command.arg("--user=postgres");
-    }
+    let user = (addon.kind == Kind::Postgres).then_some("postgres");
+    let with_path = format!("{PG_PATH}; exec \"$@\"");
+    let mut full = vec!["sh", "-c", &with_path, "sh"];
+    full.extend(argv);
     // The password rides in podman's environment, never in its arguments.
-    command.arg("--env=REDISCLI_AUTH");
-    command
-        .arg(container(settings, &addon.name))
-        .args(["sh", "-c", &format!("{PG_PATH}; exec \"$@\""), "sh"])
-        .args(argv);
-    command
+    container_of::exec_in_service(&settings.install_id, &addon.name, user, tty, &full)
 }
 
 /// Runs SQL as the superuser over the container's own socket; the text goes
@@ -420,31 +361,18 @@ pub fn wait_ready(
 
 /// Stops servers cleanly (PostgreSQL checkpoints, Redis saves).
 pub fn stop(settings: &Settings, addons: &[&str]) -> Result<()> {
-    if addons.is_empty() {
-        return Ok(());
-    }
-    let names: Vec<String> = addons.iter().map(|a| container(settings, a)).collect();
-    let grace = STOP_GRACE.as_secs().to_string();
-    let mut args = vec!["stop", "--ignore", "--time", &grace];
-    args.extend(names.iter().map(String::as_str));
-    podman::run(&args).map(drop)
+    container_of::stop_services(&settings.install_id, addons, STOP_GRACE)
 }
 
 /// Removes the container, its data volume and its home network.
 pub fn remove(settings: &Settings, addon: &str) -> Result<()> {
-    let name = container(settings, addon);
-    podman::run(&["rm", "--force", "--ignore", "--time", "10", &name])?;
-    podman::run(&["volume", "rm", "--force", &volume(settings, addon)])?;
-    let _ = podman::run(&["network", "rm", "--force", &name]);
-    Ok(())
+    container_of::remove_service(&settings.install_id, addon)
 }
 
 /// Stops, removes and starts the container again (new published ports);
 /// the data volume stays.
 pub fn recreate(settings: &Settings, root: &Root, addon: &Addon) -> Result<()> {
-    let name = container(settings, &addon.name);
-    let grace = STOP_GRACE.as_secs().to_string();
-    podman::run(&["rm", "--force", "--ignore", "--time", &grace, &name])?;
+    container_of::remove_service_container(&settings.install_id, &addon.name, STOP_GRACE)?;
     start_new(settings, root, addon)
 }
 
@@ -453,25 +381,11 @@ pub fn recreate(settings: &Settings, root: &Root, addon: &Addon) -> Result<()> {
 pub fn connect(settings: &Settings, root: &Root, addon: &Addon, app: &AppName) -> Result<String> {
     let (network, ip) = assign_address(settings, root, addon, app)?;
     if status(settings, &addon.name).is_some() {
-        let output = podman::command()
-            .args([
-                "network",
-                "connect",
-                "--ip",
-                &ip,
-                "--mac-address",
-                &mac_address(&addon.name, &network),
-                &network,
-                &container(settings, &addon.name),
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .context(|| "running `podman network connect`".into())?;
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        if !output.status.success() && !stderr.contains("already connected") {
+        let connected =
+            container_of::connect_service(&settings.install_id, &addon.name, &network, &ip)?;
+        if let Err(stderr) = connected {
             return Err(
-                Error::new(format!("could not connect `{}` to `{app}`", addon.name))
-                    .cause(stderr.trim()),
+                Error::new(format!("could not connect `{}` to `{app}`", addon.name)).cause(stderr),
             );
         }
         warn_unless_isolated(settings);
@@ -527,15 +441,11 @@ fn assign_address(
 /// Leaves the app's network and forgets the address.
 pub fn disconnect(settings: &Settings, root: &Root, addon: &str, app: &AppName) -> Result<()> {
     let dir = root.addon(addon);
-    let _ = podman::command()
-        .args([
-            "network",
-            "disconnect",
-            &network::app_network(settings, app),
-            &container(settings, addon),
-        ])
-        .stdin(Stdio::null())
-        .output();
+    container_of::disconnect_service(
+        &settings.install_id,
+        addon,
+        &network::app_network(settings, app),
+    );
     let mut addresses = dir.addresses()?;
     if addresses.apps.remove(app.as_str()).is_some() {
         dir.write_addresses(&addresses)?;
@@ -546,15 +456,6 @@ pub fn disconnect(settings: &Settings, root: &Root, addon: &str, app: &AppName) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn macs_are_stable_and_locally_administered() {
-        let a = mac_address("postgres-a-1", "net");
-        assert_eq!(a, mac_address("postgres-a-1", "net"));
-        assert_ne!(a, mac_address("postgres-a-1", "other"));
-        assert!(a.starts_with("02:"));
-        assert_eq!(a.split(':').count(), 6);
-    }
 
     #[test]
     fn redis_conf_holds_the_password() {

@@ -7,6 +7,7 @@ mod deadline;
 mod env_files;
 pub mod images;
 mod ps;
+pub mod service;
 pub use build::{remove_build_containers, BuildContainer, BuildEnd};
 pub use deadline::{backstop_flag, Deadline};
 use env_files::{env_dir, env_file_text};
