@@ -3,12 +3,16 @@
 //! nothing and says so.
 
 mod host;
+mod podman_setup;
 mod ports;
 pub mod programs;
 pub mod sshd;
 mod stack;
+mod supervise;
 
-pub use host::{as_user, pid_alive, podman_as, start_daemon, supervisor_pid_file, systemd_running};
+pub use host::as_user;
+pub use podman_setup::podman_as;
+pub use supervise::{pid_alive, start_daemon, supervisor_pid_file, systemd_running};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -105,13 +109,13 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     host::ensure_user(&args.user, &mut report)?;
     host::ensure_runtime_dir(&args.user, &mut report)?;
     host::ensure_tun_device(&mut report)?;
-    host::ensure_podman_storage(&args.user, &mut report)?;
-    host::ensure_podman_usable(&args.user, &mut report)?;
+    podman_setup::ensure_podman_storage(&args.user, &mut report)?;
+    podman_setup::ensure_podman_usable(&args.user, &mut report)?;
 
     check_reachable(&root_path, &args.user)?;
     let images = stack::ensure_images(args, &mut report)?;
-    host::ensure_podman_runtime(&args.user, &images.run, &mut report)?;
-    let limits_enforced = host::limits_enforced(&args.user, &images.run, &mut report)?;
+    podman_setup::ensure_podman_runtime(&args.user, &images.run, &mut report)?;
+    let limits_enforced = podman_setup::limits_enforced(&args.user, &images.run, &mut report)?;
 
     let settings = Settings {
         domain,
@@ -173,7 +177,7 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
         if binary_changed && installed.is_some() {
             changes.push("a new paas binary".into());
         }
-        host::ensure_daemon(&root, &settings, &changes, &mut report)
+        supervise::ensure_daemon(&root, &settings, &changes, &mut report)
     })();
     if let Err(err) = started {
         if args.local && !sshd_was_running && sshd::running(&root) {

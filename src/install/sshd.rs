@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::host::{chown_tree, pid_alive};
+use super::host::chown_tree;
+use super::supervise::pid_alive;
 use super::Report;
 use crate::error::{Context, Error, Result};
 use crate::state::{self, Root, Settings};

@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
-use super::host::{as_user, podman_as};
+use super::host::as_user;
+use super::podman_setup::podman_as;
 use super::Report;
 use crate::cli::InstallArgs;
 use crate::error::{Context, Error, Result};
