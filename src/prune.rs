@@ -33,22 +33,49 @@ pub struct Pruned {
     pub containers: Vec<String>,
     /// Images of older stacks and add-ons, and dangling ones.
     pub images: Vec<String>,
+    /// Networks and add-on data volumes of apps and add-ons that are gone.
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
 }
 
 /// Removes slugs that none of the app's last releases run. Returns how
 /// many tarballs went. The caller holds the app's lock.
 pub fn old_slugs(app: &AppDir, keep_unpacked: Option<&HashSet<String>>) -> usize {
-    let Ok(releases) = Ledger::new(app).list() else {
+    let Some(keep) = rollback_slugs(app) else {
         return 0;
     };
-    let keep: HashSet<String> = releases
-        .iter()
-        .rev()
-        .filter(|r| r.failed.is_none())
-        .take(ROLLBACK_DEPTH)
-        .filter_map(|r| r.slug.as_ref().map(|s| s.sha256.clone()))
-        .collect();
     crate::slug::prune(&app.slugs_dir(), &keep, keep_unpacked.unwrap_or(&keep))
+}
+
+/// The slugs of the app's last `ROLLBACK_DEPTH` releases that ran.
+fn rollback_slugs(app: &AppDir) -> Option<HashSet<String>> {
+    let releases = Ledger::new(app).list().ok()?;
+    Some(
+        releases
+            .iter()
+            .rev()
+            .filter(|r| r.failed.is_none())
+            .take(ROLLBACK_DEPTH)
+            .filter_map(|r| r.slug.as_ref().map(|s| s.sha256.clone()))
+            .collect(),
+    )
+}
+
+/// At least what `everything` would free of files, without asking podman
+/// (whose unused images come on top): old slugs, unpacked trees of
+/// releases past the rollback depth, what interrupted builds left.
+pub fn reclaimable_bytes(root: &Root) -> u64 {
+    root.apps()
+        .unwrap_or_default()
+        .iter()
+        .map(|name| {
+            let app = root.app(name);
+            let slugs = rollback_slugs(&app).map_or(0, |keep| {
+                crate::slug::prunable_bytes(&app.slugs_dir(), &keep)
+            });
+            slugs + state::size_of_tree(&app.builds_dir())
+        })
+        .sum()
 }
 
 /// Why a push may not start: where builds and images go has less free
@@ -69,7 +96,9 @@ pub fn short_of_space(root: &Root, settings: &Settings) -> Option<crate::error::
             size(wanted)
         ))
         .hint(format!(
-            "nothing was written and the running release is untouched. {}",
+            "nothing was written and the running release is untouched. `paas server prune` \
+             would free {} of old slugs and build leftovers, and unused images on top. {}",
+            size(reclaimable_bytes(root)),
             crate::error::DISK_FULL_HINT
         )),
     )
@@ -119,6 +148,15 @@ pub fn everything(root: &Root, settings: &Settings, runtime: &dyn Runtime) -> Re
         .collect();
     runtime.remove(&orphans, std::time::Duration::ZERO)?;
     pruned.containers = orphans.into_iter().map(|d| d.id).collect();
+    // Listed again under the lock a rename holds while its new name's
+    // network has no dyno on it yet; podman keeps a network or volume in
+    // use anyway.
+    let _making = state::Lock::acquire_shared(&root.new_apps_lock_file())?;
+    let apps = root.apps()?;
+    let addons: Vec<String> = root.addons()?.into_iter().map(|a| a.name).collect();
+    pruned.networks = crate::runtime::network::remove_orphans(settings, &apps, &addons);
+    pruned.volumes =
+        crate::runtime::podman::service::remove_orphan_volumes(&settings.install_id, &addons);
     pruned.images = runtime.remove_unused_images(&[
         &settings.run_image,
         &settings.build_image,

@@ -140,7 +140,7 @@ fn a_full_disk_fails_a_change_clearly_and_the_old_release_keeps_serving() {
     assert!(
         said.contains("the disk is too full for a push")
             && said.contains("a push needs 16.0 MB")
-            && said.contains("paas server prune"),
+            && said.contains("`paas server prune` would free "),
         "{said}"
     );
     assert_eq!(objects(), before, "git wrote objects before the refusal");
@@ -211,6 +211,21 @@ fn server_prune_frees_what_no_release_needs_and_every_release_still_starts() {
     server.podman(&["import", &empty.path().to_string_lossy(), orphan]);
     let images = || server.podman(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(images().contains(orphan), "{}", images());
+    // What an app and an add-on destroyed while podman could not remove
+    // them leave: the app's network, the add-on's home network and volume.
+    let id = server.install_id();
+    let label = format!("--label=paas.install={id}");
+    let ghosts = [
+        format!("paas-{id}-app-ghost"),
+        format!("paas-{id}-addon-postgres-ghost-1"),
+    ];
+    for network in &ghosts {
+        server.podman(&["network", "create", &label, network]);
+    }
+    let ghost_volume = format!("paas-{id}-addon-postgres-ghost-1-data");
+    server.podman(&["volume", "create", &label, &ghost_volume]);
+    let networks = || server.podman(&["network", "ls", "--format", "{{.Name}}"]);
+    let volumes = || server.podman(&["volume", "ls", "--format", "{{.Name}}"]);
 
     let pruned = server.local(&["server", "prune"]);
     let said = text(&pruned);
@@ -222,6 +237,19 @@ fn server_prune_frees_what_no_release_needs_and_every_release_still_starts() {
     assert!(
         !images().contains(orphan),
         "the orphaned image is still there"
+    );
+    for gone in ghosts.iter().chain([&ghost_volume]) {
+        assert!(
+            said.contains(gone.as_str()),
+            "prune did not say {gone} went:\n{said}"
+        );
+    }
+    assert!(!networks().contains("-ghost"), "{}", networks());
+    assert!(!volumes().contains("-ghost"), "{}", volumes());
+    assert!(
+        networks().contains(&format!("paas-{id}-app-tidy")),
+        "the live app's network went:\n{}",
+        networks()
     );
     assert!(
         images().contains(&run_image(&server)),

@@ -113,6 +113,13 @@ fn prune(root: &Root) -> Result<()> {
     for image in &pruned.images {
         say!("       {image}");
     }
+    say!(
+        "-----> networks and add-on volumes of destroyed apps and add-ons: removed {}",
+        pruned.networks.len() + pruned.volumes.len()
+    );
+    for gone in pruned.networks.iter().chain(&pruned.volumes) {
+        say!("       {gone}");
+    }
     if let Some(free) = state::free_bytes(&root.path) {
         say!(
             "       {} free on the disk holding `{}`",

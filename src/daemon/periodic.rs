@@ -141,12 +141,13 @@ pub(super) async fn prune_loop(root: Root) {
             });
             match pruned {
                 Ok(pruned) => eprintln!(
-                    "paas daemon: pruned {} slugs and unpacked ones ({}), {} builds' leftovers, {} containers, {} images",
+                    "paas daemon: pruned {} slugs and unpacked ones ({}), {} builds' leftovers, {} containers, {} images, {} networks and volumes",
                     pruned.slugs.count,
                     crate::slug::human_size(pruned.slugs.bytes + pruned.builds.bytes),
                     pruned.builds.count,
                     pruned.containers.len(),
-                    pruned.images.len()
+                    pruned.images.len(),
+                    pruned.networks.len() + pruned.volumes.len()
                 ),
                 Err(err) => eprintln!("paas daemon: pruning: {}", err.report().trim_end()),
             }

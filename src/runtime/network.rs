@@ -299,6 +299,33 @@ fn isolate(settings: &Settings, networks: &BTreeMap<String, String>) -> Result<(
     Ok(())
 }
 
+/// Removes this install's app networks whose app is not in `apps`, and
+/// add-on home networks whose add-on is not in `addons`: left by an app or
+/// add-on destroyed while podman could not remove them. Returns their names.
+pub fn remove_orphans(settings: &Settings, apps: &[AppName], addons: &[String]) -> Vec<String> {
+    let Ok(networks) = list() else {
+        return Vec::new();
+    };
+    let app_prefix = app_network_prefix(settings);
+    let addon_prefix = format!("paas-{}-addon-", settings.install_id);
+    let orphans: Vec<String> = networks
+        .into_keys()
+        .filter(|name| {
+            if let Some(app) = name.strip_prefix(&app_prefix) {
+                return !apps.iter().any(|a| a.as_str() == app);
+            }
+            if let Some(addon) = name.strip_prefix(&addon_prefix) {
+                return !addons.iter().any(|a| a == addon);
+            }
+            false
+        })
+        .collect();
+    orphans
+        .into_iter()
+        .filter(|name| podman::run(&["network", "rm", name]).is_ok())
+        .collect()
+}
+
 /// Removes an app's network once nothing uses it (the app is destroyed).
 pub fn remove_app_network(settings: &Settings, app: &AppName) {
     let _ = podman::run(&["network", "rm", "--force", &app_network(settings, app)]);

@@ -136,6 +136,23 @@ pub fn prune(slugs_dir: &Path, keep: &HashSet<String>, keep_unpacked: &HashSet<S
     removed
 }
 
+/// The bytes `prune` would free with nothing unpacked kept: tarballs not
+/// in `keep` and every unpacked tree not in it.
+pub fn prunable_bytes(slugs_dir: &Path, keep: &HashSet<String>) -> u64 {
+    let Ok(entries) = fs::read_dir(slugs_dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let sha = name.strip_suffix(".tar.zst").unwrap_or(&name).to_string();
+            sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit()) && !keep.contains(&sha)
+        })
+        .map(|entry| crate::state::size_of_tree(&entry.path()))
+        .sum()
+}
+
 /// A human size: `12.3 MB`.
 pub fn human_size(bytes: u64) -> String {
     match bytes {

@@ -218,6 +218,28 @@ pub fn remove_service(install_id: &str, service: &str) -> Result<()> {
     Ok(())
 }
 
+/// Removes this install's service data volumes whose service is not in
+/// `services` (an add-on destroyed while podman could not remove them), if
+/// no container uses them. Returns their names.
+pub fn remove_orphan_volumes(install_id: &str, services: &[String]) -> Vec<String> {
+    let label = format!("label=paas.install={install_id}");
+    let Ok(listed) = run(&["volume", "ls", "--quiet", "--filter", &label]) else {
+        return Vec::new();
+    };
+    let prefix = format!("paas-{install_id}-addon-");
+    listed
+        .split_whitespace()
+        .filter(|volume| {
+            volume
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.strip_suffix("-data"))
+                .is_some_and(|service| !services.iter().any(|s| s == service))
+        })
+        .filter(|volume| run(&["volume", "rm", volume]).is_ok())
+        .map(String::from)
+        .collect()
+}
+
 /// Joins a running service to `network` at `ip`; Err holds podman's words.
 pub fn connect_service(
     install_id: &str,
