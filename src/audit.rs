@@ -79,13 +79,30 @@ pub fn read(root: &Root) -> Vec<Entry> {
 }
 
 /// The command as the trail records it: config values (`KEY=value`, also
-/// in `-e 'A=1;B=2'`) and the passwords in URLs replaced by `…`.
+/// in `-e 'A=1;B=2'`), the passwords in URLs and webhooks' secrets and
+/// authorizations (`--secret`, `--authorization`; `-s` and `-t` of the
+/// `webhooks` commands) replaced by `…`.
 pub fn redact(words: &[String]) -> String {
-    words
+    let webhooks = words
         .iter()
-        .map(|word| redact_word(word))
-        .collect::<Vec<_>>()
-        .join(" ")
+        .any(|word| word == "webhooks" || word.starts_with("webhooks:"));
+    let secret_option = |word: &str| {
+        matches!(word, "--secret" | "--authorization") || (webhooks && matches!(word, "-s" | "-t"))
+    };
+    let mut said = Vec::with_capacity(words.len());
+    for (at, word) in words.iter().enumerate() {
+        let after_option = at > 0 && secret_option(&words[at - 1]);
+        let attached = ["--secret=", "--authorization="]
+            .into_iter()
+            .chain(webhooks.then_some(["-s", "-t"]).into_iter().flatten())
+            .find(|option| word.starts_with(option) && word.len() > option.len());
+        said.push(match (after_option, attached) {
+            (true, _) => "…".to_string(),
+            (false, Some(option)) => format!("{option}…"),
+            (false, None) => redact_word(word),
+        });
+    }
+    said.join(" ")
 }
 
 fn redact_word(word: &str) -> String {
@@ -135,6 +152,24 @@ mod tests {
             redact(&words("--app=app1 ps:scale web=2")),
             "--app=app1 ps:scale web=…"
         );
+    }
+
+    #[test]
+    fn webhooks_secrets_never_reach_the_trail() {
+        assert_eq!(
+            redact(&words(
+                "webhooks:add -i dyno -u https://h.example.com/x -s s3cret -t Bearer -a app1"
+            )),
+            "webhooks:add -i dyno -u https://h.example.com/x -s … -t … -a app1"
+        );
+        assert_eq!(
+            redact(&words(
+                "-a app1 webhooks update 0190 --secret=s3cret -ss3cret --authorization x"
+            )),
+            "-a app1 webhooks update 0190 --secret=… -s… --authorization …"
+        );
+        // `-s` of another command is its own.
+        assert_eq!(redact(&words("logs -s app -a app1")), "logs -s app -a app1");
     }
 
     #[test]

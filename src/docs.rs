@@ -74,6 +74,18 @@ fn json_schema(command: &str) -> Option<&'static str> {
         }
         "config" => r#"{"DATABASE_URL": "postgres://…", "WEB_CONCURRENCY": "2"}"#,
         "drains" => r#"[{"url": "syslog://logs.example.com:514"}]"#,
+        "webhooks" => {
+            r#"[{"id": "0190f6f2-…", "url": "https://example.com/hooks", "include": ["api:build", "api:release", "dyno"],
+  "level": "sync", "created_at": "2026-11-21T10:00:00Z", "updated_at": "2026-11-21T10:00:00Z"}]"#
+        }
+        "webhooks:deliveries" => {
+            r#"[{"id": "0190f6f3-…", "created_at": "2026-11-21T10:00:00Z", "updated_at": "2026-11-21T10:00:15Z",
+  "status": "retrying", "num_attempts": 1, "next_attempt_at": "2026-11-21T10:00:30Z",
+  "last_attempt": {"id": "0190f6f4-…", "status": "failed", "code": 503, "error_class": "the receiver answered 503",
+                   "created_at": "2026-11-21T10:00:15Z"},
+  "event": {"id": "0190f6f3-…", "include": "api:release", "action": "create"},
+  "webhook": {"id": "0190f6f2-…", "level": "sync"}}]"#
+        }
         "keys" => {
             r#"[{"user": "admin", "admin": true, "type": "ssh-ed25519", "fingerprint": "SHA256:…", "comment": "me@laptop"}]"#
         }

@@ -11,7 +11,7 @@
 //!                          checks, probation, add-ons, interrupted, prune
 //! 3 runtime, build         podman, buildpacks
 //! 2 records                git, slugs, releases, logs, keys, certs, ssh, crashes,
-//!                          routes, the daemon's control protocol
+//!                          routes, the daemon's control protocol, webhooks
 //! 1 state                  the store
 //! 0 ground                 errors, time, durations, TLS, outgoing HTTP, host users
 //! ```
@@ -62,6 +62,9 @@ const LAYERS: &[(&str, usize)] = &[
     ("crashes", 2),
     ("routes", 2),
     ("control", 2),
+    // Deploy webhooks: events queued as files where builds, releases and
+    // dynos change; the daemon sends them through `net`.
+    ("webhooks", 2),
     ("runtime", 3),
     ("build", 3),
     // Apps made and removed.

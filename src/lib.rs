@@ -55,3 +55,4 @@ pub mod ssh;
 pub mod state;
 pub mod tls;
 pub mod users;
+pub mod webhooks;

@@ -120,7 +120,7 @@ pub fn settle(platform: &Platform, app: &AppDir) -> Result<Outcome> {
             &dyno.name(),
             &format!("Process exited with status {}", dyno.exit_code),
         );
-        logs::platform(app, &dyno.name(), "State changed from up to crashed");
+        crate::webhooks::events::dyno_state_changed(app, &dyno.facts(), "up", "crashed");
         // Traffic first: every dyno but the new ones, the standby ones now
         // in rotation.
         let others: Vec<Dyno> = dynos
@@ -148,6 +148,7 @@ pub fn settle(platform: &Platform, app: &AppDir) -> Result<Outcome> {
                     ..previous
                 };
                 ledger.append(&rollback)?;
+                crate::webhooks::events::release_created(app, &rollback);
                 Some(rollback)
             }
             current => current,

@@ -1,7 +1,8 @@
 //! Rolling out a release: its release phase, then `converge`, recording it
 //! only once its dynos are up. Every change to what an app runs ends here: a
 //! push's build (`deploy`), a config or add-on change (`record_change`), a
-//! rollback (`rollback_to`). Each runs under the app's lock.
+//! rollback (`rollback_to`). Each runs under the app's lock. A release
+//! recorded, failed or not, is an `api:release` event for the app's webhooks.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +60,7 @@ pub fn roll_out(
             "api",
             &format!("Release v{} created by {}", release.version, release.user),
         );
+        crate::webhooks::events::release_created(app, release);
         Ok(())
     })
 }
@@ -119,11 +121,13 @@ fn release_phase(
                 .to_string(),
         ),
     };
-    Ledger::new(app).append(&Release {
+    let failed = Release {
         failed: Some(why.clone()),
         ..release.clone()
-    })?;
+    };
+    Ledger::new(app).append(&failed)?;
     logs::platform(app, "api", &format!("Release v{} {why}", release.version));
+    crate::webhooks::events::release_created(app, &failed);
     Err(Error::new(format!("v{}: the {why}", release.version)).hint(hint))
 }
 

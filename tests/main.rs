@@ -30,3 +30,4 @@ pub mod router;
 mod runtime;
 mod server;
 mod ssh;
+mod webhooks;

@@ -1,6 +1,7 @@
 //! The app's builds, as `heroku builds` lists them: one record per push
 //! that built (`build-history/<n>.toml`) and what the push printed
 //! (`build-history/<n>.log`, capped), kept for the last `KEEP` builds.
+//! Each record written is an `api:build` event for the app's webhooks.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Error, Result};
 use crate::state::{self, AppDir};
+use crate::webhooks::{self, events};
 
 /// How many builds are kept.
 const KEEP: u32 = 50;
@@ -42,6 +44,18 @@ pub struct BuildRecord {
 pub const INTERRUPTED: &str = "interrupted";
 
 impl BuildRecord {
+    /// What its webhook events say of it.
+    fn facts(&self) -> webhooks::BuildFacts<'_> {
+        webhooks::BuildFacts {
+            id: self.id,
+            status: &self.status,
+            commit: &self.commit,
+            user: &self.user,
+            created_at: &self.created_at,
+            release: self.release,
+        }
+    }
+
     /// Its status as `builds` shows it: `failed (interrupted)`.
     pub fn status_text(&self) -> String {
         match &self.failure {
@@ -91,6 +105,7 @@ pub fn start(app: &AppDir, commit: &str, user: &str) -> Result<BuildRecord> {
         failure: None,
     };
     state::write_toml(&record_file(app, record.id), &record, 0o600)?;
+    events::build(app, &record.facts(), None);
     for old in builds.iter().filter(|b| b.id + KEEP <= record.id) {
         let _ = fs::remove_file(record_file(app, old.id));
         let _ = fs::remove_file(output_file(app, old.id));
@@ -108,6 +123,7 @@ pub fn finish(app: &AppDir, mut record: BuildRecord, release: Option<u32>, secon
     record.release = release;
     record.seconds = Some((seconds * 10.0).round() / 10.0);
     let _ = state::write_toml(&record_file(app, record.id), &record, 0o600);
+    events::build(app, &record.facts(), Some("pending"));
 }
 
 /// Records the builds still `pending` as failed, `interrupted`, with a
@@ -120,6 +136,7 @@ pub fn fail_pending(app: &AppDir) -> Result<Vec<BuildRecord>> {
         record.status = "failed".into();
         record.failure = Some(INTERRUPTED.into());
         state::write_toml(&record_file(app, record.id), &record, 0o600)?;
+        events::build(app, &record.facts(), Some("pending"));
         let _ = fs::OpenOptions::new()
             .append(true)
             .open(output_file(app, record.id))

@@ -41,6 +41,10 @@ pub fn changes_something(command: &Command) -> bool {
             | Command::Checks
             | Command::Maintenance
             | Command::Drains { .. }
+            | Command::Webhooks { .. }
+            | Command::WebhooksInfo { .. }
+            | Command::WebhooksDeliveries { .. }
+            | Command::WebhooksDeliveriesInfo { .. }
             | Command::Addons { .. }
             | Command::AddonsInfo { .. }
             | Command::PgInfo { .. }

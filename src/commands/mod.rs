@@ -30,6 +30,7 @@ mod releases;
 mod run;
 mod server;
 mod ssh_command;
+mod webhooks;
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -315,6 +316,47 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Drains { format } => drains::list(ctx, format),
         Command::DrainsAdd { url } => drains::add(ctx, &url),
         Command::DrainsRemove { url } => drains::remove(ctx, &url),
+        Command::Webhooks { format } => webhooks::list(ctx, format),
+        Command::WebhooksAdd {
+            include,
+            url,
+            level,
+            secret,
+            authorization,
+        } => webhooks::add(
+            ctx,
+            webhooks::Given {
+                include: Some(include),
+                url: Some(url),
+                level: Some(level),
+                secret,
+                authorization,
+            },
+        ),
+        Command::WebhooksInfo { id } => webhooks::info(ctx, &id),
+        Command::WebhooksUpdate {
+            id,
+            include,
+            url,
+            level,
+            secret,
+            authorization,
+        } => webhooks::update(
+            ctx,
+            &id,
+            webhooks::Given {
+                include,
+                url,
+                level,
+                secret,
+                authorization,
+            },
+        ),
+        Command::WebhooksRemove { id } => webhooks::remove(ctx, &id),
+        Command::WebhooksDeliveries { status, format } => {
+            webhooks::deliveries(ctx, status.as_deref(), format)
+        }
+        Command::WebhooksDeliveriesInfo { id } => webhooks::delivery_info(ctx, &id),
         Command::Addons { format } => addons::list(ctx, format),
         Command::AddonsCreate {
             service,

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::logs;
 use crate::runtime::{Dyno, DYNO_PORT};
 use crate::state::AppDir;
+use crate::webhooks::events;
 
 impl Platform<'_> {
     /// Waits for web dynos to listen on `$PORT` and checks that the others
@@ -27,7 +28,7 @@ impl Platform<'_> {
                         &dyno.name(),
                         &format!("Process exited with status {exit_code}"),
                     );
-                    logs::platform(app, &dyno.name(), "State changed from starting to crashed");
+                    events::dyno_state_changed(app, &dyno.facts(), "starting", "crashed");
                     failures.push((dyno, exit_code));
                     break;
                 }

@@ -27,6 +27,7 @@ use crate::release::Release;
 use crate::routes::Routes;
 use crate::runtime::{Dyno, DynoSpec, Runtime};
 use crate::state::{AppDir, ChecksMode, Root, Settings};
+use crate::webhooks::events;
 use boot::boot_error;
 
 /// How long a new web dyno has to listen on `$PORT` (Heroku's R10 limit).
@@ -121,7 +122,7 @@ impl Platform<'_> {
                     &dyno.name(),
                     &format!("Process exited with status {}", dyno.exit_code),
                 );
-                logs::platform(app, &dyno.name(), "State changed from up to crashed");
+                events::dyno_state_changed(app, &dyno.facts(), "up", "crashed");
             }
         }
         if matches!(mode, Mode::Replace(_)) || existing.iter().all(|d| d.release != release.version)
@@ -234,6 +235,7 @@ impl Platform<'_> {
             );
             match self.runtime.start(spec) {
                 Ok(dyno) => {
+                    events::dyno_started(app, &dyno.facts(), &spec.command);
                     started.push(dyno);
                     start_times.push(Instant::now());
                 }
@@ -344,7 +346,7 @@ impl Platform<'_> {
             return Err(err);
         }
         for dyno in &started {
-            logs::platform(app, &dyno.name(), "State changed from starting to up");
+            events::dyno_state_changed(app, &dyno.facts(), "starting", "up");
         }
         // A user's change started the whole formation: the app is awake.
         if mode != Mode::Repair && settings.asleep_since.is_some() {

@@ -10,6 +10,7 @@ use crate::logs;
 use crate::routes::{Backend, Routes};
 use crate::runtime::Dyno;
 use crate::state::{AppDir, STOP_GRACE};
+use crate::webhooks::events;
 
 impl Platform<'_> {
     /// Writes the app's routes and tells the router to load them.
@@ -59,7 +60,7 @@ impl Platform<'_> {
                 &dyno.name(),
                 &format!("Process exited with status {code}"),
             );
-            logs::platform(app, &dyno.name(), "State changed from up to down");
+            events::dyno_state_changed(app, &dyno.facts(), "up", "down");
         }
         Ok(())
     }

@@ -6,8 +6,8 @@
 //! apps, `control_socket.rs` answers commands and holds the route table
 //! fresh, `reconcile.rs` repairs each app every few seconds (and puts idle
 //! ones to sleep), `periodic.rs` runs the other timed jobs (add-ons and
-//! their backups, cron, prune), `connector.rs` reaches inside dynos, and
-//! `acme.rs` gets certificates.
+//! their backups, cron, webhook deliveries, prune), `connector.rs` reaches
+//! inside dynos, and `acme.rs` gets certificates.
 
 pub mod acme;
 mod connector;
@@ -31,7 +31,7 @@ use crate::state::{self, AppName, Lock, Root, Settings};
 pub use router::{AppRoutes, RouteTable};
 
 use control_socket::{control_loop, load_all_routes, reload};
-use periodic::{addons_loop, cron_loop, prune_loop, start_addons, stop_addons};
+use periodic::{addons_loop, cron_loop, prune_loop, start_addons, stop_addons, webhooks_loop};
 use reconcile::{reconcile_loop, waker};
 
 /// How often the reconciler compares what runs with what should.
@@ -155,6 +155,7 @@ async fn serve(root: Root, settings: Settings) -> Result<Ending> {
     ));
     tokio::spawn(prune_loop(root.clone()));
     tokio::spawn(cron_loop(root.clone()));
+    tokio::spawn(webhooks_loop(root.clone()));
     let addons_task = tokio::spawn(addons_loop(root.clone(), settings.clone()));
     // From the open-file limit, raised at the start.
     let limits = router::ConnectionLimits::for_this_process();

@@ -1,9 +1,9 @@
 //! The daemon's jobs that come round on a timer, apart from the
 //! reconciler: add-ons kept running and their scheduled backups, cron jobs,
-//! and the daily prune.
+//! webhook deliveries, and the daily prune.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::addons;
@@ -109,6 +109,48 @@ pub(super) async fn cron_loop(root: Root) {
             });
         })
         .await;
+    }
+}
+
+/// How often the webhooks' queues are looked at: a second, so an event
+/// reaches its receiver about as soon as it is made.
+const WEBHOOKS_EVERY: Duration = Duration::from_secs(1);
+/// Webhooks sent to at once, each on a blocking thread of its own.
+const WEBHOOK_SENDERS: usize = 8;
+
+/// Webhook deliveries (`crate::webhooks`): each second, every webhook with
+/// a queue gets what is due sent, in parallel across webhooks but at most
+/// `WEBHOOK_SENDERS` at once, and never twice at once (its deliveries go
+/// in order), so a receiver that does not answer holds up only its own.
+/// Apps' locks are not taken: what makes an event never waits for this.
+pub(super) async fn webhooks_loop(root: Root) {
+    let busy = Arc::new(Mutex::new(HashSet::<(String, String)>::new()));
+    let senders = Arc::new(tokio::sync::Semaphore::new(WEBHOOK_SENDERS));
+    loop {
+        tokio::time::sleep(WEBHOOKS_EVERY).await;
+        let scan = root.clone();
+        let queued = tokio::task::spawn_blocking(move || crate::webhooks::delivery::queued(&scan))
+            .await
+            .unwrap_or_default();
+        for (app, webhook) in queued {
+            let key = (app.name.to_string(), webhook.clone());
+            if !busy.lock().expect("not poisoned").insert(key.clone()) {
+                continue;
+            }
+            let Ok(sender) = senders.clone().try_acquire_owned() else {
+                busy.lock().expect("not poisoned").remove(&key);
+                break;
+            };
+            let busy = busy.clone();
+            tokio::spawn(async move {
+                let _ = tokio::task::spawn_blocking(move || {
+                    crate::webhooks::delivery::send_due(&app, &webhook)
+                })
+                .await;
+                drop(sender);
+                busy.lock().expect("not poisoned").remove(&key);
+            });
+        }
     }
 }
 

@@ -105,6 +105,17 @@ impl Dyno {
         format!("{}.{}", self.process_type, self.index)
     }
 
+    /// What its webhook events say of it.
+    pub fn facts(&self) -> crate::webhooks::DynoFacts<'_> {
+        crate::webhooks::DynoFacts {
+            name: self.name(),
+            process_type: &self.process_type,
+            release: self.release,
+            size: &self.size,
+            started_at: self.started_at,
+        }
+    }
+
     /// The name of its log file (see `DynoSpec::instance`).
     pub fn log_file_name(&self) -> String {
         let instance = self.id.rsplit('-').next().unwrap_or_default();
