@@ -53,5 +53,6 @@ pub mod runtime;
 pub mod slug;
 pub mod ssh;
 pub mod state;
+pub mod storage;
 pub mod tls;
 pub mod users;

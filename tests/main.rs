@@ -29,3 +29,4 @@ pub mod router;
 mod runtime;
 mod server;
 mod ssh;
+mod storage;

@@ -43,6 +43,8 @@ pub fn changes_something(command: &Command) -> bool {
             | Command::Drains { .. }
             | Command::Addons { .. }
             | Command::AddonsInfo { .. }
+            | Command::Storage { .. }
+            | Command::StorageBackup { .. }
             | Command::PgInfo { .. }
             | Command::PgCredentials { .. }
             | Command::PgBackups { .. }
