@@ -204,6 +204,32 @@ pub fn addon_names() -> Vec<CompletionCandidate> {
     candidates(names)
 }
 
+/// Completes storage names: every storage of the install, or those the
+/// server lists for the caller.
+pub fn storage_names() -> Vec<CompletionCandidate> {
+    let names = match source(&typed_words()) {
+        Some(Source::Local(root)) => root
+            .storages()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.name.to_string())
+            .collect(),
+        Some(Source::Remote(server)) => {
+            let json = crate::client::quiet(&server, &["storage".into(), "--json".into()]);
+            json_strings(json.as_deref(), |value| {
+                value.as_array().map(|storages| {
+                    storages
+                        .iter()
+                        .filter_map(|s| s["name"].as_str().map(String::from))
+                        .collect()
+                })
+            })
+        }
+        None => Vec::new(),
+    };
+    candidates(names)
+}
+
 /// Completes process types (`web`, `worker`) of the app being typed.
 pub fn process_types() -> Vec<CompletionCandidate> {
     candidates(types_of_typed_app())

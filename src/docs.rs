@@ -89,6 +89,10 @@ fn json_schema(command: &str) -> Option<&'static str> {
         "keys" => {
             r#"[{"user": "admin", "admin": true, "type": "ssh-ed25519", "fingerprint": "SHA256:…", "comment": "me@laptop"}]"#
         }
+        "storage" => {
+            r#"[{"name": "uploads", "size": 1048576, "created_by": "admin", "created_at": "2026-11-21T10:00:00Z",
+  "mounts": [{"app": "mycms", "path": "/app/public/uploads"}]}]"#
+        }
         _ => return None,
     })
 }

@@ -96,6 +96,7 @@ mod tests {
             netns: None,
             size: "standard-1x".into(),
             network_tag: String::new(),
+            mounts_tag: String::new(),
             build,
         }
     }

@@ -8,7 +8,8 @@
 //! 6 output, client         the terminal and the laptop side, knowing no command
 //! 5 daemon                 router, reconciler, autosleep, acme
 //! 4 workflows              apps, deploy, roll out, formation, converge,
-//!                          checks, probation, add-ons, interrupted, prune
+//!                          checks, probation, add-ons, storage, interrupted,
+//!                          prune
 //! 3 runtime, build         podman, buildpacks
 //! 2 records                git, slugs, releases, logs, keys, certs, ssh, crashes,
 //!                          routes, the daemon's control protocol, webhooks
@@ -80,6 +81,8 @@ const LAYERS: &[(&str, usize)] = &[
     ("checks", 4),
     ("probation", 4),
     ("addons", 4),
+    // Volumes mounted into an app's dynos; mounting rolls them.
+    ("storage", 4),
     // What commands that died under an app's lock left (#19).
     ("interrupted", 4),
     ("prune", 4),

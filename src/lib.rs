@@ -53,6 +53,7 @@ pub mod runtime;
 pub mod slug;
 pub mod ssh;
 pub mod state;
+pub mod storage;
 pub mod tls;
 pub mod users;
 pub mod webhooks;

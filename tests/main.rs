@@ -30,4 +30,5 @@ pub mod router;
 mod runtime;
 mod server;
 mod ssh;
+mod storage;
 mod webhooks;

@@ -198,9 +198,17 @@ pub fn destroy(ctx: &Ctx, confirm: Option<String>) -> Result<()> {
             app.name
         )));
     }
+    // Its mounts go with it; the storages and their files stay.
+    let mounts = app.settings()?.mounts;
     let runtime = ctx.runtime();
     remove(&ctx.platform(&runtime), &app)?;
     say!("done");
+    for mount in mounts {
+        say!(
+            "Storage {0} was unmounted and keeps its files (`paas storage:destroy {0}` deletes them)",
+            mount.storage
+        );
+    }
     Ok(())
 }
 

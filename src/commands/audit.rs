@@ -47,6 +47,8 @@ pub fn changes_something(command: &Command) -> bool {
             | Command::WebhooksDeliveriesInfo { .. }
             | Command::Addons { .. }
             | Command::AddonsInfo { .. }
+            | Command::Storage { .. }
+            | Command::StorageBackup { .. }
             | Command::PgInfo { .. }
             | Command::PgCredentials { .. }
             | Command::PgBackups { .. }

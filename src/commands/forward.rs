@@ -220,6 +220,23 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
                         "set them with `paas config:set KEY=value …`, or pipe `KEY=value` lines in",
                     ))
                 }
+                Command::StorageRestore { name, .. } if std::io::stdin().is_terminal() => {
+                    return Err(Error::new("no backup on stdin").hint(format!(
+                        "pipe one in: `paas storage:restore {name} --confirm {name} < {name}.tar.zst`"
+                    )))
+                }
+                Command::StorageBackup { name } => {
+                    if std::io::stdout().is_terminal() {
+                        return Err(
+                            Error::new("a backup is binary: it would garble the terminal").hint(
+                                format!(
+                                    "redirect it to a file: `paas storage:backup {name} > {name}.tar.zst`"
+                                ),
+                            ),
+                        );
+                    }
+                    Io::Download
+                }
                 Command::PgBackupsDownload { .. } | Command::PgDump { .. } => {
                     if std::io::stdout().is_terminal() {
                         return Err(Error::new("a dump is binary: it would garble the terminal")
@@ -308,7 +325,8 @@ fn needs_terminal(command: &Command) -> bool {
         | Command::PgReset { confirm, .. }
         | Command::PgCredentialsRotate { confirm, .. }
         | Command::PgBackupsRestore { confirm, .. }
-        | Command::PgBackupsDelete { confirm, .. } => confirm.is_none(),
+        | Command::PgBackupsDelete { confirm, .. }
+        | Command::StorageDestroy { confirm, .. } => confirm.is_none(),
         Command::Run { command } => !command.no_tty,
         Command::PsExec { .. } => true,
         Command::PgPsql { command, .. } | Command::RedisCli { command, .. } => command.is_none(),
@@ -326,6 +344,7 @@ fn reads_stdin(command: &Command) -> bool {
         Command::ConfigSet { pairs } => pairs.is_empty(),
         Command::CertsAdd { cert, .. } => cert.is_none(),
         Command::PgLoad { .. } => true,
+        Command::StorageRestore { .. } => true,
         _ => false,
     }
 }

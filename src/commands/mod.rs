@@ -30,6 +30,7 @@ mod releases;
 mod run;
 mod server;
 mod ssh_command;
+mod storage;
 mod webhooks;
 
 use std::os::unix::process::CommandExt;
@@ -375,6 +376,13 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         } => addons::destroy(ctx, &addon, confirm, force),
         Command::AddonsExpose { addon, port } => addons::expose(ctx, &addon, port),
         Command::AddonsUnexpose { addon } => addons::unexpose(ctx, &addon),
+        Command::Storage { format } => storage::list(ctx, format),
+        Command::StorageCreate { name } => storage::create(ctx, &name),
+        Command::StorageMount { name, path } => storage::mount(ctx, &name, &path),
+        Command::StorageUnmount { name } => storage::unmount(ctx, &name),
+        Command::StorageDestroy { name, confirm } => storage::destroy(ctx, &name, confirm),
+        Command::StorageBackup { name } => storage::backup(ctx, &name),
+        Command::StorageRestore { name, confirm } => storage::restore(ctx, &name, confirm),
         Command::PgInfo { database } => pg::info(ctx, &database),
         Command::PgCredentials { database } => pg::credentials(ctx, &database),
         Command::PgCredentialsRotate { database, confirm } => {

@@ -315,6 +315,7 @@ fn status(root: &Root) -> Result<()> {
         },
     );
     disk_use_by_app(root)?;
+    disk_use_by_storage(root, &settings);
     if broken > 0 {
         Err(Error::new(format!(
             "{broken} part(s) of the install are broken"
@@ -387,6 +388,40 @@ fn disk_use_by_app(root: &Root) -> Result<()> {
         crate::output::table(&rows);
     }
     Ok(())
+}
+
+/// What each storage's files take (`storage:create`), and where it is
+/// mounted; nothing when podman does not answer (the check above says so).
+fn disk_use_by_storage(root: &Root, settings: &Settings) {
+    use crate::runtime::volumes;
+    let args = volumes::listing_args(settings);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let Ok(volumes) = podman_run(settings, &args).and_then(|json| volumes::parse_listing(&json))
+    else {
+        return;
+    };
+    let mounts = crate::storage::all_mounts(root).unwrap_or_default();
+    let mut rows = vec![vec![
+        "Storage".to_string(),
+        "Size".into(),
+        "Mounted on".into(),
+    ]];
+    for (name, path) in volumes {
+        let mounted: Vec<String> = mounts
+            .iter()
+            .filter(|(_, m)| m.storage == name)
+            .map(|(app, m)| format!("{app}:{}", m.path))
+            .collect();
+        rows.push(vec![
+            name.to_string(),
+            crate::slug::human_size(state::size_of_tree(&path)),
+            mounted.join(", "),
+        ]);
+    }
+    if rows.len() > 1 {
+        println!("\ndisk use by storage:");
+        crate::output::table(&rows);
+    }
 }
 
 fn podman_run(settings: &Settings, args: &[&str]) -> Result<String> {

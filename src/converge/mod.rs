@@ -152,6 +152,9 @@ impl Platform<'_> {
         let (network, hosts) =
             crate::addons::dyno_network(self.root, self.runtime, &app.name, release)?;
         let network_tag = crate::runtime::network_tag(&network, &hosts);
+        // Dynos started with other storages mounted are replaced too
+        // (`storage:mount` and `:unmount` roll the dynos this way).
+        let mounts_tag = crate::runtime::mounts_tag(&settings.mounts);
         let slug_dir = match &release.slug {
             Some(slug) => Some(self.unpacked_slug(app, slug)?),
             None => None,
@@ -172,6 +175,7 @@ impl Platform<'_> {
                         && &d.process_type == process_type
                         && d.index == index
                         && d.network_tag == network_tag
+                        && d.mounts_tag == mounts_tag
                         && (d.size == size.name || mode == Mode::Repair)
                 });
                 let waiting =
@@ -192,6 +196,7 @@ impl Platform<'_> {
                             size,
                             network: network.clone(),
                             hosts: hosts.clone(),
+                            mounts: settings.mounts.clone(),
                             ..spec
                         })
                     }

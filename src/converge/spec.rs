@@ -11,7 +11,9 @@ use crate::slug;
 use crate::state::{self, AppDir};
 
 impl Platform<'_> {
-    /// A dyno of the release, on the app's network (made if missing).
+    /// A dyno of the release, on the app's network (made if missing),
+    /// with the app's storages mounted: one-off, release phase and cron
+    /// dynos start from here.
     pub fn spec(
         &self,
         app: &AppDir,
@@ -26,12 +28,13 @@ impl Platform<'_> {
         Ok(DynoSpec {
             network,
             hosts,
+            mounts: app.settings()?.mounts,
             ..self.spec_off_network(app, release, process_type, index, command, slug_dir)
         })
     }
 
-    /// `spec` but for its network and add-on hosts, which converge finds
-    /// once for all the dynos it starts.
+    /// `spec` but for its network, add-on hosts and mounts, which
+    /// converge finds once for all the dynos it starts.
     pub(super) fn spec_off_network(
         &self,
         app: &AppDir,
@@ -64,6 +67,7 @@ impl Platform<'_> {
             network: String::new(),
             hosts: Vec::new(),
             build: None,
+            mounts: Vec::new(),
         }
     }
 

@@ -67,6 +67,7 @@ impl Runtime for FakeRuntime {
             }),
             size: spec.size.name.to_string(),
             network_tag: spec.network_tag(),
+            mounts_tag: spec.mounts_tag(),
             build: spec.build,
         };
         self.started
@@ -308,4 +309,42 @@ fn a_release_whose_dynos_crash_on_boot_is_not_committed_and_changes_nothing() {
     assert!(failed.is_err());
     assert_eq!(runtime.running(), ["web.1@v1", "worker.1@v1"]);
     assert_eq!(Routes::read(&app), routes_before);
+}
+
+#[test]
+fn dynos_started_with_other_storages_mounted_are_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Root::new(dir.path());
+    let (settings, runtime) = (settings(), FakeRuntime::default());
+    let platform = Platform {
+        root: &root,
+        settings: &settings,
+        runtime: &runtime,
+    };
+    let app = app(&root);
+    let converge = || {
+        runtime.started.borrow_mut().clear();
+        platform
+            .converge(&app, &release(1), &formation(1, 1), Mode::Keep, || Ok(()))
+            .unwrap();
+        runtime.started.borrow().clone()
+    };
+    converge();
+    let mount = crate::state::Mount {
+        storage: crate::state::StorageName::parse("uploads").unwrap(),
+        path: crate::state::MountPath::parse("/app/uploads").unwrap(),
+    };
+    app.update_settings(|s| s.mounts = vec![mount.clone()])
+        .unwrap();
+    assert_eq!(converge(), ["web.1@v1", "worker.1@v1"], "mounted: rolled");
+    let tag = crate::runtime::mounts_tag(std::slice::from_ref(&mount));
+    assert!(runtime.dynos.borrow().iter().all(|d| d.mounts_tag == tag));
+    assert!(converge().is_empty(), "the same mounts: kept");
+    app.update_settings(|s| s.mounts.clear()).unwrap();
+    assert_eq!(converge(), ["web.1@v1", "worker.1@v1"], "unmounted: rolled");
+    assert!(runtime
+        .dynos
+        .borrow()
+        .iter()
+        .all(|d| d.mounts_tag.is_empty()));
 }

@@ -6,6 +6,7 @@ pub mod netns;
 pub mod network;
 pub mod podman;
 pub mod procfile;
+pub mod volumes;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::state::{AppName, DynoSize};
+use crate::state::{AppName, DynoSize, Mount};
 
 /// A running dyno's network namespace: defined with the routes file, which
 /// records it.
@@ -51,6 +52,8 @@ pub struct DynoSpec {
     /// push): its release is not recorded yet, and its number may go to
     /// another release if the push dies, so `ps` names it by the build.
     pub build: Option<u32>,
+    /// Storages mounted under `/app` (`storage:mount`).
+    pub mounts: Vec<Mount>,
 }
 
 impl DynoSpec {
@@ -63,6 +66,27 @@ impl DynoSpec {
     pub fn network_tag(&self) -> String {
         network_tag(&self.network, &self.hosts)
     }
+
+    /// Tells dynos started with other storages mounted apart, so converge
+    /// replaces them when the app's mounts change.
+    pub fn mounts_tag(&self) -> String {
+        mounts_tag(&self.mounts)
+    }
+}
+
+/// See `DynoSpec::mounts_tag`. Empty for no mounts, as dynos started
+/// before storage have no tag at all.
+pub fn mounts_tag(mounts: &[Mount]) -> String {
+    use sha2::{Digest, Sha256};
+    if mounts.is_empty() {
+        return String::new();
+    }
+    let text: Vec<String> = mounts
+        .iter()
+        .map(|m| format!("{}={}", m.storage, m.path))
+        .collect();
+    let digest = Sha256::digest(text.join(" ").as_bytes());
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
 /// See `DynoSpec::network_tag`.
@@ -96,6 +120,8 @@ pub struct Dyno {
     pub size: String,
     /// `DynoSpec::network_tag` of what it was started with.
     pub network_tag: String,
+    /// `DynoSpec::mounts_tag` of what it was started with.
+    pub mounts_tag: String,
     /// `DynoSpec::build`.
     pub build: Option<u32>,
 }

@@ -4,6 +4,7 @@
 mod dyno_size;
 mod files;
 mod names;
+mod storage;
 
 pub use dyno_size::{DynoSize, DEFAULT_SIZE};
 pub use files::{
@@ -11,6 +12,7 @@ pub use files::{
     remove_dir_whole, size_of_tree, sync_dir, write_atomic, write_new, Lock, Prepared,
 };
 pub use names::{AppName, ConfigKey, NameError, ProcessType, NAME_WORDS};
+pub use storage::{mount_conflict, Mount, MountPath, Storage, StorageDir, StorageName};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -205,6 +207,10 @@ pub struct AppSettings {
     /// transfer it or change who else may (`access:add`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub collaborators: Vec<String>,
+    /// Storages mounted into every dyno of the app (`storage:mount`), in
+    /// the order they were mounted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<Mount>,
 }
 
 /// The answer for an app that does not exist, and for one the user may

@@ -313,6 +313,7 @@ mod tests {
             netns: None,
             size: DEFAULT_SIZE.name.into(),
             network_tag: String::new(),
+            mounts_tag: String::new(),
             build,
         };
         let when = heroku_time(0);

@@ -51,6 +51,9 @@ pub fn init_volume() -> String {
 /// Not `paas.build`, which marks build containers by their app.
 const BUILD_LABEL: &str = "paas.build-id";
 
+/// The label naming what storages a dyno mounts (`DynoSpec::mounts_tag`).
+const MOUNTS_LABEL: &str = "paas.mounts";
+
 /// The most one dyno's log file may hold.
 const MAX_LOG_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -228,6 +231,14 @@ impl Podman {
         if let Some(build) = spec.build {
             args.push(format!("--label={BUILD_LABEL}={build}"));
         }
+        if !spec.mounts.is_empty() {
+            args.push(format!("--label={MOUNTS_LABEL}={}", spec.mounts_tag()));
+        }
+        // Inside the slug's throwaway layer: podman makes the directory
+        // there, and the dyno's user (keep-id) owns the volume's root.
+        for mount in &spec.mounts {
+            args.push(super::volumes::volume_flag(&self.settings, mount));
+        }
         // Enforced where the host can (cgroup v2, or cgroup v1 as root);
         // rootless podman on cgroup v1 ignores them, and `ps` says so.
         args.extend([
@@ -322,6 +333,7 @@ impl Runtime for Podman {
                 netns: None,
                 size: spec.size.name.to_string(),
                 network_tag: spec.network_tag(),
+                mounts_tag: spec.mounts_tag(),
                 build: spec.build,
             }),
             None => Err(Error::unexpected(format!(
