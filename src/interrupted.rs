@@ -97,6 +97,7 @@ mod tests {
             size: "standard-1x".into(),
             network_tag: String::new(),
             build,
+            image: false,
         }
     }
 

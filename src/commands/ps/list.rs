@@ -314,6 +314,7 @@ mod tests {
             size: DEFAULT_SIZE.name.into(),
             network_tag: String::new(),
             build,
+            image: false,
         };
         let when = heroku_time(0);
         for current in [3, 4, 5] {

@@ -7,7 +7,7 @@ use std::fs;
 
 use serde::Deserialize;
 
-use super::BUILD_LABEL;
+use super::{BUILD_LABEL, IMAGE_LABEL};
 use crate::error::{Context, Result};
 use crate::runtime::{Dyno, NetnsRef};
 use crate::state::{self, AppName};
@@ -62,6 +62,7 @@ pub(super) fn to_dyno(entry: PsEntry) -> Option<Dyno> {
         size: label("paas.size").unwrap_or_else(|| state::DEFAULT_SIZE.name.to_string()),
         network_tag: label("paas.network").unwrap_or_default(),
         build: label(BUILD_LABEL).and_then(|id| id.parse().ok()),
+        image: entry.labels.contains_key(IMAGE_LABEL),
     })
 }
 
