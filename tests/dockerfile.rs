@@ -37,6 +37,15 @@ fn app_images(server: &TestServer) -> Vec<String> {
         .collect()
 }
 
+/// The name of the image `app`'s release `version` was made for, if the
+/// store has it (`localhost/paas-<install>/<app>:v<N>-<random>`).
+fn image_of(server: &TestServer, app: &str, version: u32) -> Option<String> {
+    let start = format!("localhost/paas-{}/{app}:v{version}-", server.install_id());
+    app_images(server)
+        .into_iter()
+        .find(|name| name.starts_with(&start))
+}
+
 fn write_page(repo: &Repo, text: &str) {
     repo.write("www/index.html", &format!("{text}\n"));
     repo.commit(text);
@@ -68,7 +77,7 @@ fn dockerfile_app_builds_with_cached_layers_rolls_back_and_keeps_what_releases_n
     // podman read .dockerignore.
     assert_eq!(server.get("boxed", "/draft.html").0, 404);
     let info = server.ok(&["releases:info", "-a", "boxed"]);
-    let v1_image = format!("localhost/paas-{}/boxed:v1", server.install_id());
+    let v1_image = image_of(&server, "boxed", 1).expect("v1's image is named");
     assert!(
         info.contains("Image:       sha256:") && info.contains(&v1_image),
         "the release records the image by its id:\n{info}"
@@ -88,6 +97,21 @@ fn dockerfile_app_builds_with_cached_layers_rolls_back_and_keeps_what_releases_n
     );
     assert!(output.contains("Released v2"), "{output}");
     assert_eq!(server.get("boxed", "/"), (200, "two\n".to_string()));
+    let v2_image = image_of(&server, "boxed", 2).expect("v2's image is named");
+
+    // Another app's Dockerfile cannot name this one's image to read it.
+    let peek = server.repo("tests/apps/dockerfile", "peek");
+    let guess = format!("localhost/paas-{}/boxed:v1", server.install_id());
+    peek.write(
+        "Dockerfile",
+        &format!("FROM {guess}\nCMD cat /www/index.html\n"),
+    );
+    peek.commit("peek");
+    let refused = peek.push_refused();
+    assert!(
+        refused.contains("the Dockerfile's build failed"),
+        "{refused}"
+    );
 
     // Config vars are the image's environment; `run` runs by its shell.
     server.ok(&["config:set", "-a", "boxed", "GREETING=it's me"]);
@@ -113,12 +137,7 @@ fn dockerfile_app_builds_with_cached_layers_rolls_back_and_keeps_what_releases_n
         output.contains("release command failed (exit status 3)"),
         "{output}"
     );
-    let v5_image = format!("localhost/paas-{}/boxed:v5", server.install_id());
-    assert!(
-        app_images(&server).contains(&v5_image),
-        "{:?}",
-        app_images(&server)
-    );
+    let v5_image = image_of(&server, "boxed", 5).expect("v5's image is named");
     assert_eq!(server.get("boxed", "/"), (200, "one\n".to_string()));
 
     let output = server.local(&["server", "prune"]);
@@ -126,7 +145,6 @@ fn dockerfile_app_builds_with_cached_layers_rolls_back_and_keeps_what_releases_n
     assert!(output.status.success(), "{said}");
     let left = app_images(&server);
     assert!(!left.contains(&v5_image), "{said}\n{left:?}");
-    let v2_image = format!("localhost/paas-{}/boxed:v2", server.install_id());
     assert!(
         left.contains(&v1_image) && left.contains(&v2_image),
         "the images of releases one may roll back to stay:\n{said}\n{left:?}"

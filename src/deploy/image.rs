@@ -1,8 +1,8 @@
 //! Apps that run an image of their own (#22): a push whose tree has a
 //! `Dockerfile` (and no buildpack chosen) is built into one, and
 //! `releases:create --image` deploys one already made, as it is. Either
-//! way the image is named `localhost/paas-<install>/<app>:v<N>` and the
-//! release records its id.
+//! way the image is named `localhost/paas-<install>/<app>:v<N>-<random>`
+//! (`app_image_name`) and the release records its id.
 
 use std::collections::BTreeMap;
 use std::path::Path;

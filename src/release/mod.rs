@@ -54,9 +54,8 @@ pub struct ImageRef {
     /// `sha256:<hex>`: the digest of the image's configuration, which is
     /// podman's id for it. Dynos run the image by it.
     pub id: String,
-    /// What it was deployed as: `localhost/paas-<install>/<app>:v<N>`, the
-    /// name paas tags it with (so `podman images` tells whose it is), or
-    /// the reference a user deployed.
+    /// The name paas tagged it with: `localhost/paas-<install>/<app>:v<N>-…`
+    /// (so `podman images` tells whose it is, and prune keeps it).
     pub name: String,
     /// The pushed tree's `app.json` (its checks and cron jobs): an image
     /// has no slug to read it from.
@@ -336,7 +335,7 @@ web = "python app.py"
         let image = Release {
             image: Some(ImageRef {
                 id: format!("sha256:{}", "e8c690eac4c4".repeat(5)),
-                name: "localhost/paas-abc/web:v4".into(),
+                name: "localhost/paas-abc/web:v4-00112233aabb".into(),
                 app_json: Some("{\"cron\": []}".into()),
             }),
             ..release(4)

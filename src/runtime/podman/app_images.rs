@@ -22,11 +22,18 @@ pub fn install_prefix(install_id: &str) -> String {
     format!("localhost/paas-{install_id}/")
 }
 
-/// The name paas gives the image release `version` of `app` runs:
-/// `localhost/paas-<install>/<app>:v<N>`. A name keeps the image from
-/// being taken for a dangling one; the release records its id.
+/// A new name for the image release `version` of `app` runs:
+/// `localhost/paas-<install>/<app>:v<N>-<12 random hex digits>`. A name
+/// keeps the image from being taken for a dangling one, and says whose it
+/// is; the release records its id. The random part is what no other app
+/// can guess: every build's `FROM` and `COPY --from` read the same store,
+/// and would read this app's code by a name they could write down.
 pub fn app_image_name(install_id: &str, app: &AppName, version: u32) -> String {
-    format!("{}{app}:v{version}", install_prefix(install_id))
+    let secret: String = crate::state::random_bytes::<6>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{}{app}:v{version}-{secret}", install_prefix(install_id))
 }
 
 /// One `podman build` of an app's tree.
@@ -238,11 +245,12 @@ mod tests {
     #[test]
     fn app_images_are_named_by_install_app_and_release() {
         let app = AppName::parse("shop").unwrap();
-        assert_eq!(
-            app_image_name("ab12", &app, 7),
-            "localhost/paas-ab12/shop:v7"
-        );
-        assert!(app_image_name("ab12", &app, 7).starts_with(&install_prefix("ab12")));
+        let name = app_image_name("ab12", &app, 7);
+        let secret = name.strip_prefix("localhost/paas-ab12/shop:v7-").unwrap();
+        assert_eq!(secret.len(), 12);
+        assert!(secret.chars().all(|c| c.is_ascii_hexdigit()), "{name}");
+        assert_ne!(name, app_image_name("ab12", &app, 7), "never guessed");
+        assert!(name.starts_with(&install_prefix("ab12")));
     }
 
     #[test]
