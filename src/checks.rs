@@ -60,10 +60,16 @@ struct AppJson {
 
 /// Checks per process type, from `app.json` in an app's tree (none without one).
 pub fn load(app_dir: &Path) -> Result<BTreeMap<String, Vec<Check>>> {
-    let Some(text) = crate::state::read_untrusted(&app_dir.join("app.json"), 1024 * 1024)? else {
+    let text = crate::state::read_untrusted(&app_dir.join("app.json"), 1024 * 1024)?;
+    parse(text.as_deref())
+}
+
+/// Checks per process type, from the text of an `app.json` (none without one).
+pub fn parse(app_json: Option<&str>) -> Result<BTreeMap<String, Vec<Check>>> {
+    let Some(text) = app_json else {
         return Ok(BTreeMap::new());
     };
-    let parsed: AppJson = serde_json::from_str(&text).map_err(|err| {
+    let parsed: AppJson = serde_json::from_str(text).map_err(|err| {
         Error::new(format!("app.json is not valid: {err}"))
             .hint("fix app.json (its `healthchecks` follow Dokku's format) and push again")
     })?;

@@ -21,7 +21,7 @@ use crate::converge::Platform;
 use crate::error::{Error, Result};
 use crate::logs;
 use crate::release::{Ledger, Release};
-use crate::runtime::{Dyno, DynoSpec};
+use crate::runtime::{Code, Dyno, DynoSpec};
 use crate::state::{self, AppDir};
 
 /// The process type of scheduled runs' dynos: never part of the formation.
@@ -58,12 +58,12 @@ impl Entry {
     }
 }
 
-/// The entries of the app.json in `slug_dir` (none without one).
-pub fn entries(slug_dir: &std::path::Path) -> Result<Vec<Entry>> {
-    let Some(text) = state::read_untrusted(&slug_dir.join("app.json"), 1024 * 1024)? else {
+/// The entries of a release's app.json (none without one).
+pub fn entries(app_json: Option<&str>) -> Result<Vec<Entry>> {
+    let Some(text) = app_json else {
         return Ok(Vec::new());
     };
-    let parsed: AppJson = serde_json::from_str(&text)
+    let parsed: AppJson = serde_json::from_str(text)
         .map_err(|err| Error::new(format!("app.json is not valid: {err}")))?;
     for entry in &parsed.cron {
         entry.parsed()?;
@@ -143,15 +143,14 @@ impl Runs {
 /// seconds): records how ended runs went and removes their dynos, then
 /// starts the entries due this minute that are not running.
 pub fn tick(platform: &Platform, app: &AppDir, now: i64) -> Result<()> {
-    let Some(release) = Ledger::new(app).current()?.filter(|r| r.slug.is_some()) else {
+    let Some(release) = Ledger::new(app).current()?.filter(|r| r.is_built()) else {
         return Ok(());
     };
     let mut runs = Runs::load(app);
     let before = runs.last.clone();
     let this_minute = now - now.rem_euclid(60);
-    let slug_dir = platform.unpacked_slug(app, release.slug.as_ref().expect("checked"))?;
     let zone = zone(&release);
-    let entries = entries(&slug_dir)?;
+    let entries = entries(platform.app_json(app, &release)?.as_deref())?;
     // Once a minute, whatever the daemon's restarts: by its last start.
     let due_now: Vec<(usize, &Entry)> = entries
         .iter()
@@ -176,7 +175,10 @@ pub fn tick(platform: &Platform, app: &AppDir, now: i64) -> Result<()> {
     for (index, entry) in due_now {
         let dyno = format!("{SCHEDULER_TYPE}.{}", index + 1);
         if !dynos.iter().any(|d| d.running && d.name() == dyno) {
-            let run = start(platform, app, &release, &slug_dir, index, entry)?;
+            let Some(code) = platform.code(app, &release)? else {
+                break;
+            };
+            let run = start(platform, app, &release, &code, index, entry)?;
             runs.last.insert(entry.id(), run);
         }
     }
@@ -214,7 +216,7 @@ pub fn start(
     platform: &Platform,
     app: &AppDir,
     release: &Release,
-    slug_dir: &std::path::Path,
+    code: &Code,
     index: usize,
     entry: &Entry,
 ) -> Result<Run> {
@@ -224,7 +226,7 @@ pub fn start(
         SCHEDULER_TYPE,
         index as u32 + 1,
         &entry.command,
-        slug_dir,
+        code,
     )?;
     logs::platform(
         app,
@@ -274,14 +276,11 @@ mod tests {
 
     #[test]
     fn app_json_cron_entries_are_read_and_checked() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(entries(dir.path()).unwrap(), []);
-        std::fs::write(
-            dir.path().join("app.json"),
+        assert_eq!(entries(None).unwrap(), []);
+        let found = entries(Some(
             r#"{"cron": [{"command": "echo hi", "schedule": "* * * * *"}], "healthchecks": {}}"#,
-        )
+        ))
         .unwrap();
-        let found = entries(dir.path()).unwrap();
         assert_eq!(
             found,
             [Entry {
@@ -290,12 +289,10 @@ mod tests {
             }]
         );
         assert_eq!(found[0].id().len(), 8);
-        std::fs::write(
-            dir.path().join("app.json"),
+        let err = entries(Some(
             r#"{"cron": [{"command": "x", "schedule": "every minute"}]}"#,
-        )
-        .unwrap();
-        let err = entries(dir.path()).unwrap_err();
+        ))
+        .unwrap_err();
         assert!(
             err.message().contains("`every minute` is not valid"),
             "{}",

@@ -1,8 +1,13 @@
-//! A push's deploy: the pushed commit built into a slug by its buildpacks,
-//! recorded as a build, and rolled out as a new release (`rollout`). The
-//! pre-receive hook (`commands/deploy.rs`) calls it for the deploy branch.
+//! A push's deploy: the pushed commit built into a slug by its buildpacks
+//! (or into an image by its Dockerfile, `deploy/image.rs`), recorded as a
+//! build, and rolled out as a new release (`rollout`). The pre-receive hook
+//! (`commands/deploy.rs`) calls it for the deploy branch.
+
+mod image;
+pub use image::deploy_image;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Instant;
 
 use crate::addons::Kind;
@@ -11,10 +16,10 @@ use crate::converge::{Mode, Platform};
 use crate::error::{Context, Error, Result};
 use crate::git::{self, RefUpdate};
 use crate::logs;
-use crate::release::{self, Ledger, Release};
+use crate::release::{self, ImageRef, Ledger, Release};
 use crate::rollout::{default_formation, roll_out};
 use crate::runtime::procfile;
-use crate::slug;
+use crate::slug::{self, SlugRef};
 use crate::state::{self, AppDir};
 
 pub fn deploy(platform: &Platform, user: &str, app: &AppDir, update: &RefUpdate) -> Result<()> {
@@ -68,7 +73,6 @@ fn build_and_release(
     build_id: u32,
     started: Instant,
 ) -> Result<()> {
-    let short: String = commit.chars().take(7).collect();
     let build_dir = build::new_build_dir(app)?;
     // The source directory is removed whatever happens; a kept one becomes the slug dir.
     let cleanup = RemoveOnDrop(build_dir.clone());
@@ -81,6 +85,11 @@ fn build_and_release(
         .unwrap_or_default();
     let (buildpacks, source) =
         build::buildpacks::choose(&app.settings()?.buildpacks, &config, &build_dir)?;
+    if build::dockerfile::wanted(&source, &build_dir) {
+        let built = image::build(platform, app, &build_dir, ledger.next_version()?, config)?;
+        drop(cleanup);
+        return launch(platform, user, app, commit, build_id, started, built);
+    }
     if let Some(from) = source.describe() {
         let names: Vec<String> = buildpacks.iter().map(ToString::to_string).collect();
         say!("-----> Buildpacks {from}: {}", names.join(", "));
@@ -99,7 +108,7 @@ fn build_and_release(
         config: &config,
         buildpacks: &buildpacks,
     })?;
-    let first_deploy = current.as_ref().and_then(|r| r.slug.as_ref()).is_none();
+    let first_deploy = current.as_ref().is_none_or(|r| !r.is_built());
     // By kind, whatever the add-ons are called (`--name db`); read only
     // when a buildpack asks for one.
     let attached: Vec<Kind> = current
@@ -112,34 +121,7 @@ fn build_and_release(
 
     // The Procfile wins; the last buildpack's defaults fill in the types it
     // does not name, as on Heroku.
-    let declared: BTreeMap<String, String> =
-        match state::read_untrusted(&build_dir.join("Procfile"), 64 * 1024)? {
-            Some(text) => procfile::parse(&text)
-                .map_err(|err| Error::new(err.to_string()).hint("fix the Procfile and push again"))?
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-            None => BTreeMap::new(),
-        };
-    let defaults: Vec<&str> = output
-        .default_process_types
-        .keys()
-        .filter(|t| !declared.contains_key(*t))
-        .map(String::as_str)
-        .collect();
-    say!("-----> Discovering process types");
-    if !declared.is_empty() {
-        let types: Vec<&str> = declared.keys().map(String::as_str).collect();
-        say!("       Procfile declares types     -> {}", types.join(", "));
-    }
-    if !defaults.is_empty() {
-        say!(
-            "       Default types for buildpack -> {}",
-            defaults.join(", ")
-        );
-    }
-    let mut processes = output.default_process_types.clone();
-    processes.extend(declared);
+    let processes = discover_processes(&build_dir, &output.default_process_types, "buildpack")?;
     if processes.is_empty() {
         // Detection picks Node.js for a site that Node.js only builds: the
         // static buildpack, run after it, serves what the build wrote.
@@ -186,17 +168,53 @@ fn build_and_release(
         std::fs::rename(&build_dir, &slug_dir).context(|| "keeping the unpacked slug".into())?;
     }
     drop(cleanup);
+    let built = Built {
+        slug: Some(slug),
+        image: None,
+        processes,
+        config,
+        started: build_started,
+        packed: Some(slug_started),
+    };
+    launch(platform, user, app, commit, build_id, started, built)
+}
 
+/// What a build made, for its release.
+struct Built {
+    slug: Option<SlugRef>,
+    image: Option<ImageRef>,
+    processes: BTreeMap<String, String>,
+    /// The config vars to run with (a buildpack's requests applied).
+    config: BTreeMap<String, String>,
+    /// When it started building, and (a slug's) packing.
+    started: Instant,
+    packed: Option<Instant>,
+}
+
+/// What was built released and rolled out: the push's last steps,
+/// whatever built it.
+fn launch(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    commit: &str,
+    build_id: u32,
+    started: Instant,
+    built: Built,
+) -> Result<()> {
+    let ledger = Ledger::new(app);
+    let short: String = commit.chars().take(7).collect();
     let release = Release {
         version: ledger.next_version()?,
         description: format!("Deploy {short}"),
         user: user.to_string(),
         created_at: release::now_rfc3339(),
         commit: Some(commit.to_string()),
-        slug: Some(slug),
-        processes,
-        config,
-        addons: current.map(|r| r.addons).unwrap_or_default(),
+        slug: built.slug,
+        image: built.image,
+        processes: built.processes,
+        config: built.config,
+        addons: ledger.current()?.map(|r| r.addons).unwrap_or_default(),
         failed: None,
     };
     let formation = default_formation(app, &release)?;
@@ -219,6 +237,7 @@ fn build_and_release(
         );
     }
     crate::prune::old_slugs(app, None);
+    crate::prune::old_images(platform.runtime, app);
     let mut settings = app.settings()?;
     settings.deployed_commit = Some(commit.to_string());
     if let Err(err) = app.write_settings(&settings) {
@@ -236,15 +255,55 @@ fn build_and_release(
     }
     // Where the time went, the way a user would want to know.
     let seconds = |from: Instant, to: Instant| to.duration_since(from).as_secs_f64();
+    let slug = match built.packed {
+        Some(packed) => format!(" · slug {:.1} s", seconds(packed, launch_started)),
+        None => String::new(),
+    };
     say!(
-        "       (took {:.1} s: fetch {:.1} s · build {:.1} s · slug {:.1} s · launch {:.1} s)",
+        "       (took {:.1} s: fetch {:.1} s · build {:.1} s{slug} · launch {:.1} s)",
         started.elapsed().as_secs_f64(),
-        seconds(started, build_started),
-        seconds(build_started, slug_started),
-        seconds(slug_started, launch_started),
+        seconds(started, built.started),
+        seconds(built.started, built.packed.unwrap_or(launch_started)),
         seconds(launch_started, launched),
     );
     Ok(())
+}
+
+/// The process types: the Procfile's, and `defaults` (a buildpack's, an
+/// image's own command) for the types it does not name, as on Heroku.
+fn discover_processes(
+    build_dir: &Path,
+    defaults: &BTreeMap<String, String>,
+    defaults_from: &str,
+) -> Result<BTreeMap<String, String>> {
+    let declared: BTreeMap<String, String> =
+        match state::read_untrusted(&build_dir.join("Procfile"), 64 * 1024)? {
+            Some(text) => procfile::parse(&text)
+                .map_err(|err| Error::new(err.to_string()).hint("fix the Procfile and push again"))?
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+    let filled: Vec<&str> = defaults
+        .keys()
+        .filter(|t| !declared.contains_key(*t))
+        .map(String::as_str)
+        .collect();
+    say!("-----> Discovering process types");
+    if !declared.is_empty() {
+        let types: Vec<&str> = declared.keys().map(String::as_str).collect();
+        say!("       Procfile declares types     -> {}", types.join(", "));
+    }
+    if !filled.is_empty() {
+        say!(
+            "       Default types for {defaults_from:<9} -> {}",
+            filled.join(", ")
+        );
+    }
+    let mut processes = defaults.clone();
+    processes.extend(declared);
+    Ok(processes)
 }
 
 /// What the buildpacks' `bin/release` asked for beyond process types:

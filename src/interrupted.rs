@@ -98,6 +98,7 @@ mod tests {
             network_tag: String::new(),
             mounts_tag: String::new(),
             build,
+            image: false,
         }
     }
 

@@ -1,15 +1,16 @@
 //! Frees the disk of what no release needs: `paas server prune`, and the
 //! slugs a deploy leaves behind.
 //!
-//! What stays: the slug of each of an app's last `ROLLBACK_DEPTH` releases
-//! (so `releases:rollback` works offline), the unpacked tree of every
-//! release a dyno runs, and every image a setting names or a container uses.
+//! What stays: the slug (or image) of each of an app's last
+//! `ROLLBACK_DEPTH` releases (so `releases:rollback` works offline), the
+//! unpacked tree of every release a dyno runs, and every image a setting
+//! names or a container uses.
 
 use std::collections::HashSet;
 
 use crate::error::Result;
 use crate::release::Ledger;
-use crate::runtime::Runtime;
+use crate::runtime::{KeptImages, Runtime};
 use crate::state::{self, AppDir, Root, Settings};
 
 /// How many recent releases keep their slugs for `releases:rollback`.
@@ -31,11 +32,34 @@ pub struct Pruned {
     pub builds: Freed,
     /// Containers of apps that no longer exist.
     pub containers: Vec<String>,
-    /// Images of older stacks and add-ons, and dangling ones.
+    /// Images of older stacks and add-ons, apps' images no release
+    /// needs, and dangling ones.
     pub images: Vec<String>,
     /// Networks and add-on data volumes of apps and add-ons that are gone.
     pub networks: Vec<String>,
     pub volumes: Vec<String>,
+}
+
+/// The images (ids) the app's last releases run, which stay for rollback.
+fn needed_images(releases: &[crate::release::Release]) -> HashSet<String> {
+    releases
+        .iter()
+        .rev()
+        .filter(|r| r.failed.is_none())
+        .take(ROLLBACK_DEPTH)
+        .filter_map(|r| r.image.as_ref().map(|i| i.id.clone()))
+        .collect()
+}
+
+/// Removes the app's images that none of its last releases run (those a
+/// dyno runs stay: podman refuses). Returns what went. The caller holds
+/// the app's lock: a push under way may have built one it has not
+/// recorded yet.
+pub fn old_images(runtime: &dyn Runtime, app: &AppDir) -> Vec<String> {
+    let Ok(releases) = Ledger::new(app).list() else {
+        return Vec::new();
+    };
+    runtime.remove_app_images(&app.name, &needed_images(&releases))
 }
 
 /// Removes slugs that none of the app's last releases run. Returns how
@@ -105,10 +129,13 @@ pub fn short_of_space(root: &Root, settings: &Settings) -> Option<crate::error::
 }
 
 /// Prunes every app (each under its lock: a deploy under way finishes
-/// first), then the runtime's containers and images.
+/// first), its slugs and images, then the runtime's containers and images.
 pub fn everything(root: &Root, settings: &Settings, runtime: &dyn Runtime) -> Result<Pruned> {
     let mut pruned = Pruned::default();
     let apps = root.apps()?;
+    // Images some release may run, whichever app's name they carry (an
+    // app renamed since keeps its images' names).
+    let mut needed: HashSet<String> = HashSet::new();
     for name in &apps {
         let app = root.app(name);
         let _lock = app.lock()?;
@@ -130,6 +157,8 @@ pub fn everything(root: &Root, settings: &Settings, runtime: &dyn Runtime) -> Re
             .filter(|r| running.contains(&r.version))
             .filter_map(|r| r.slug.map(|s| s.sha256))
             .collect();
+        pruned.images.extend(old_images(runtime, &app));
+        needed.extend(needed_images(&ledger.list()?));
         let before = state::size_of_tree(&app.slugs_dir());
         pruned.slugs.count += old_slugs(&app, Some(&keep_unpacked));
         pruned.slugs.bytes += before.saturating_sub(state::size_of_tree(&app.slugs_dir()));
@@ -149,19 +178,26 @@ pub fn everything(root: &Root, settings: &Settings, runtime: &dyn Runtime) -> Re
     runtime.remove(&orphans, std::time::Duration::ZERO)?;
     pruned.containers = orphans.into_iter().map(|d| d.id).collect();
     // Listed again under the lock a rename holds while its new name's
-    // network has no dyno on it yet; podman keeps a network or volume in
-    // use anyway.
+    // network has no dyno on it yet (podman keeps a network or volume in
+    // use anyway); an app made meanwhile prunes its own images.
     let _making = state::Lock::acquire_shared(&root.new_apps_lock_file())?;
     let apps = root.apps()?;
     let addons: Vec<String> = root.addons()?.into_iter().map(|a| a.name).collect();
     pruned.networks = crate::runtime::network::remove_orphans(settings, &apps, &addons);
     pruned.volumes =
         crate::runtime::podman::service::remove_orphan_volumes(&settings.install_id, &addons);
-    pruned.images = runtime.remove_unused_images(&[
-        &settings.run_image,
-        &settings.build_image,
-        &settings.postgres_image,
-        &settings.redis_image,
-    ]);
+    pruned
+        .images
+        .extend(runtime.remove_unused_images(&KeptImages {
+            names: &[
+                &settings.run_image,
+                &settings.build_image,
+                &settings.postgres_image,
+                &settings.redis_image,
+            ],
+            install_id: &settings.install_id,
+            apps: &apps,
+            ids: &needed,
+        }));
     Ok(pruned)
 }

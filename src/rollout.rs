@@ -40,6 +40,15 @@ pub fn roll_out(
     mode: Mode,
     build: Option<u32>,
 ) -> Result<()> {
+    if release.image.is_some() {
+        let left_out = crate::runtime::podman::multi_line_vars(&release.config);
+        if !left_out.is_empty() {
+            say!(
+                " !     warning: {} span lines, which podman cannot give an image's dynos: they run without them",
+                left_out.join(", ")
+            );
+        }
+    }
     release_phase(platform, app, release, build)?;
     platform.converge(app, release, formation, mode, || {
         // The formation first: if recording the release then fails, the
@@ -76,13 +85,15 @@ fn release_phase(
     release: &Release,
     build: Option<u32>,
 ) -> Result<()> {
-    let (Some(command), Some(slug)) = (release.processes.get(RELEASE_TYPE), &release.slug) else {
+    let Some(command) = release.processes.get(RELEASE_TYPE) else {
         return Ok(());
     };
-    let slug_dir = platform.unpacked_slug(app, slug)?;
+    let Some(code) = platform.code(app, release)? else {
+        return Ok(());
+    };
     let spec = DynoSpec {
         build,
-        ..platform.spec(app, release, RELEASE_TYPE, 1, command, &slug_dir)?
+        ..platform.spec(app, release, RELEASE_TYPE, 1, command, &code)?
     };
     say!("-----> Running release command `{command}`...");
     // Not recorded yet: if this process dies, the next release takes its number.
@@ -161,6 +172,7 @@ pub fn record_change(
         created_at: release::now_rfc3339(),
         commit: current.as_ref().and_then(|r| r.commit.clone()),
         slug: current.as_ref().and_then(|r| r.slug.clone()),
+        image: current.as_ref().and_then(|r| r.image.clone()),
         processes: current.map(|r| r.processes).unwrap_or_default(),
         config,
         addons,
@@ -243,7 +255,7 @@ pub fn retry_latest(
         return Err(Error::new(format!("`{}` has no releases", app.name))
             .hint("deploy it first: `git push deploy master`"));
     };
-    if !latest.processes.contains_key(RELEASE_TYPE) || latest.slug.is_none() {
+    if !latest.processes.contains_key(RELEASE_TYPE) || !latest.is_built() {
         return Err(Error::new(format!(
             "v{} has no release phase to run again",
             latest.version

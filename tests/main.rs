@@ -15,6 +15,7 @@ mod commands;
 mod cron;
 mod deploy;
 mod disk;
+mod dockerfile;
 mod dynos;
 mod failures;
 mod generated;

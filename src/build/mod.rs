@@ -1,8 +1,11 @@
 //! Builds: the pushed tree is compiled by buildpacks (Heroku's classic API:
 //! `bin/detect`, `bin/compile BUILD CACHE ENV`, `bin/release`) inside a
-//! rootless container from the build stack image, as the paas user's uid.
+//! rootless container from the build stack image, as the paas user's uid;
+//! or, with a `Dockerfile` and no buildpack chosen, built into an image of
+//! its own by rootless `podman build` (`dockerfile.rs`).
 
 pub mod buildpacks;
+pub mod dockerfile;
 pub mod history;
 mod shipped;
 
@@ -124,34 +127,16 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
     }
     .run()?;
     if timed_out {
-        return Err(Error::new(format!(
-            "the build ran past this server's limit of {} and was stopped",
-            duration::human(limit.as_secs())
-        ))
-        .hint(
-            "the running release is untouched. Make the build faster (the cache keeps \
-             dependencies between builds), or raise the limit with \
-             `paas server install --build-timeout DURATION`",
-        ));
+        return Err(timed_out_error(limit));
     }
     if !status.success() {
         // Checked before the work directory goes: a build that filled the
         // disk still holds the space.
-        if let Some(full) = full_disk(&[work.path(), &podman::storage_dir()]) {
-            return Err(
-                Error::new(format!("the build failed: the disk is full ({full})")).hint(format!(
-                    "{}; the running release is untouched",
-                    crate::error::DISK_FULL_HINT
-                )),
-            );
-        }
         let message = match status.code() {
             Some(3) => "no buildpack could build this app",
             _ => "the build failed",
         };
-        return Err(Error::new(message).hint(
-            "the build output above says what went wrong; the running release is untouched",
-        ));
+        return Err(failed_error(message, work.path()));
     }
     let mut output = BuildOutput::default();
     for n in 1.. {
@@ -166,6 +151,32 @@ pub fn run(request: &BuildRequest) -> Result<BuildOutput> {
         output.addons.extend(info.addons);
     }
     Ok(output)
+}
+
+/// A build stopped at its time limit `limit`.
+fn timed_out_error(limit: std::time::Duration) -> Error {
+    Error::new(format!(
+        "the build ran past this server's limit of {} and was stopped",
+        duration::human(limit.as_secs())
+    ))
+    .hint(
+        "the running release is untouched. Make the build faster (the cache keeps \
+         dependencies between builds), or raise the limit with \
+         `paas server install --build-timeout DURATION`",
+    )
+}
+
+/// A build that failed (`message`), or that filled the disk where it
+/// wrote (`work`, or podman's store): it still holds the space.
+fn failed_error(message: &str, work: &Path) -> Error {
+    if let Some(full) = full_disk(&[work, &podman::storage_dir()]) {
+        return Error::new(format!("the build failed: the disk is full ({full})")).hint(format!(
+            "{}; the running release is untouched",
+            crate::error::DISK_FULL_HINT
+        ));
+    }
+    Error::new(message)
+        .hint("the build output above says what went wrong; the running release is untouched")
 }
 
 /// Less than this free where a build writes, and its failure is the disk's:

@@ -470,6 +470,22 @@ pub enum Command {
                       such as a database that was down.\n\nEXAMPLES:\n  $ paas releases:retry -a myapp"
     )]
     ReleasesRetry,
+    /// Deploy an image as it is, as a new release (admins only).
+    #[command(
+        name = "releases:create",
+        after_help = "The image is looked up in the server's image store, else pulled from wherever \
+                      podman there pulls. Its own command (ENTRYPOINT and CMD) is the `web` \
+                      process; config vars and add-ons stay as they are. Only an admin may: \
+                      other apps' images are in that store too. A push of a tree with a \
+                      Dockerfile builds one instead.\n\nEXAMPLES:\n  \
+                      $ paas releases:create --image localhost/myapp:1.4 -a myapp\n  \
+                      $ paas releases:create --image ghcr.io/me/myapp@sha256:4f1c… -a myapp"
+    )]
+    ReleasesCreate {
+        /// The image, as podman names it.
+        #[arg(long, value_name = "REF")]
+        image: String,
+    },
 
     /// Show the app's logs.
     #[command(

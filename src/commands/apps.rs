@@ -165,6 +165,9 @@ pub fn info(ctx: &Ctx, format: Format) -> Result<()> {
     if let Some(slug) = release.as_ref().and_then(|r| r.slug.as_ref()) {
         println!("Slug:     {}", crate::slug::human_size(slug.size));
     }
+    if let Some(image) = release.as_ref().and_then(|r| r.image.as_ref()) {
+        println!("Image:    {} ({})", image.name, image.short_id());
+    }
     let running: Vec<String> = dynos
         .iter()
         .filter(|d| d.running)

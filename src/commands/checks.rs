@@ -33,10 +33,7 @@ pub fn show(ctx: &Ctx) -> Result<()> {
         return Ok(());
     };
     let runtime = ctx.runtime();
-    let from_app_json = match &release.slug {
-        Some(slug) => checks::load(&ctx.platform(&runtime).unpacked_slug(&app, slug)?)?,
-        None => Default::default(),
-    };
+    let from_app_json = checks::parse(ctx.platform(&runtime).app_json(&app, &release)?.as_deref())?;
     for process_type in release.processes.keys() {
         // Web dynos take traffic once they listen: the window guards them.
         let default = (process_type != "web").then_some(uptime);

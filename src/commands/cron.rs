@@ -7,7 +7,7 @@ use crate::cron::{self, Entry, Runs, SCHEDULER_TYPE};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::release::{Ledger, Release};
-use crate::runtime::Runtime;
+use crate::runtime::{Code, Runtime};
 use crate::state::AppDir;
 
 /// One row of `cron --json`.
@@ -23,20 +23,19 @@ struct CronJson {
     running: bool,
 }
 
-/// The current release, its unpacked slug and its entries.
-fn current_entries(ctx: &Ctx, app: &AppDir) -> Result<(Release, std::path::PathBuf, Vec<Entry>)> {
-    let Some(release) = Ledger::new(app).current()?.filter(|r| r.slug.is_some()) else {
+/// The current release, what it runs and its entries.
+fn current_entries(ctx: &Ctx, app: &AppDir) -> Result<(Release, Code, Vec<Entry>)> {
+    let Some(release) = Ledger::new(app).current()?.filter(|r| r.is_built()) else {
         return Err(
             Error::new(format!("`{}` has not been deployed yet", app.name))
                 .hint("push the code first: `git push deploy master`"),
         );
     };
     let runtime = ctx.runtime();
-    let slug_dir = ctx
-        .platform(&runtime)
-        .unpacked_slug(app, release.slug.as_ref().expect("checked"))?;
-    let entries = cron::entries(&slug_dir)?;
-    Ok((release, slug_dir, entries))
+    let platform = ctx.platform(&runtime);
+    let code = platform.code(app, &release)?.expect("built, checked above");
+    let entries = cron::entries(platform.app_json(app, &release)?.as_deref())?;
+    Ok((release, code, entries))
 }
 
 pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
@@ -118,7 +117,7 @@ fn when(unix: i64, zone: chrono_tz::Tz) -> String {
 pub fn run(ctx: &Ctx, id: &str) -> Result<()> {
     let app = ctx.app()?;
     let _lock = app.lock()?;
-    let (release, slug_dir, entries) = current_entries(ctx, &app)?;
+    let (release, code, entries) = current_entries(ctx, &app)?;
     let Some(index) = entries.iter().position(|e| e.id() == id) else {
         return Err(
             Error::new(format!("`{}` has no scheduled job `{id}`", app.name))
@@ -136,14 +135,7 @@ pub fn run(ctx: &Ctx, id: &str) -> Result<()> {
             .hint(format!("`paas logs -a {} -d {dyno}` follows it", app.name)));
     }
     let entry = &entries[index];
-    let run = cron::start(
-        &ctx.platform(&runtime),
-        &app,
-        &release,
-        &slug_dir,
-        index,
-        entry,
-    )?;
+    let run = cron::start(&ctx.platform(&runtime), &app, &release, &code, index, entry)?;
     say!(
         "Running `{}` on {}... up, {}",
         entry.command,

@@ -276,6 +276,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::ReleasesOutput { release } => releases::output(ctx, release),
         Command::ReleasesRollback { release } => releases::rollback(ctx, release),
         Command::ReleasesRetry => releases::retry(ctx),
+        Command::ReleasesCreate { image } => releases::create(ctx, &image),
         Command::Logs {
             num,
             tail,

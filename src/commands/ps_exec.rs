@@ -37,13 +37,16 @@ fn exited(code: i32) -> Result<()> {
     }
 }
 
-/// `ps:exec -d web.1 [COMMAND…]`: the command (default `bash`) inside the
-/// running dyno, with a terminal when this side has one.
+/// `ps:exec -d web.1 [COMMAND…]`: the command (default `bash`, `/bin/sh`
+/// in an image's dyno) inside the running dyno, with a terminal when this
+/// side has one.
 pub fn exec(ctx: &Ctx, dyno: &str, command: &[String]) -> Result<()> {
     let app = ctx.app()?;
     let dyno = running_dyno(ctx, &app, dyno)?;
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let command = match command {
+        // An image may have no bash; a shell it has if it runs commands.
+        [] if dyno.image => vec!["/bin/sh".to_string()],
         [] => vec!["bash".to_string()],
         words => words.to_vec(),
     };

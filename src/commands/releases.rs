@@ -85,10 +85,19 @@ struct ReleaseInfoJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     failed: Option<&'a str>,
     slug: Option<&'a crate::slug::SlugRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<ImageJson<'a>>,
     processes: &'a std::collections::BTreeMap<String, String>,
     config_vars: Vec<&'a str>,
     /// Attachments: the var and the add-on it names.
     addons: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// An image a release runs, in `releases:info --json`.
+#[derive(serde::Serialize)]
+struct ImageJson<'a> {
+    id: &'a str,
+    name: &'a str,
 }
 
 /// The release `vN` names, or the current one.
@@ -116,6 +125,10 @@ pub fn info(ctx: &Ctx, version: Option<String>, format: Format) -> Result<()> {
             current: current == Some(release.version),
             failed: release.failed.as_deref(),
             slug: release.slug.as_ref(),
+            image: release.image.as_ref().map(|image| ImageJson {
+                id: &image.id,
+                name: &image.name,
+            }),
             processes: &release.processes,
             config_vars: release.config.keys().map(String::as_str).collect(),
             addons: &release.addons,
@@ -140,6 +153,9 @@ pub fn info(ctx: &Ctx, version: Option<String>, format: Format) -> Result<()> {
             slug.sha256,
             crate::slug::human_size(slug.size)
         );
+    }
+    if let Some(image) = &release.image {
+        println!("Image:       {} ({})", image.id, image.name);
     }
     for (process_type, command) in &release.processes {
         println!("Process:     {process_type}: {command}");
@@ -210,7 +226,7 @@ pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {
             )),
         );
     }
-    if target.slug.is_none() {
+    if !target.is_built() {
         return Err(
             Error::new(format!("v{} has no build to run", target.version))
                 .hint("roll back to a release made by a deploy"),
@@ -232,5 +248,19 @@ pub fn retry(ctx: &Ctx) -> Result<()> {
         say!("Retrying v{} on {}", latest.version, app.name);
     })?;
     say!("Done, v{version}");
+    Ok(())
+}
+
+/// `releases:create --image REF`: a prebuilt image deployed as it is.
+pub fn create(ctx: &Ctx, image: &str) -> Result<()> {
+    let app = ctx.app()?;
+    if !ctx.admin {
+        return Err(Error::new("only an admin may deploy an image as it is")
+            .hint("the server's image store holds other apps' images too; push a tree with a Dockerfile to have it built"));
+    }
+    say!("Deploying {image} to {}...", app.name);
+    let runtime = ctx.runtime();
+    let version = crate::deploy::deploy_image(&ctx.platform(&runtime), &ctx.user, &app, image)?;
+    say!("Released v{version}");
     Ok(())
 }

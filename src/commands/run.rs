@@ -20,6 +20,11 @@ use crate::state::{self, AppDir, ConfigKey, DynoSize};
 pub fn command_line(release: &Release, words: &[String]) -> String {
     let quoted = |rest: &[String]| -> Vec<String> { rest.iter().map(|w| shell_quote(w)).collect() };
     if let Some(procfile_command) = release.processes.get(&words[0]) {
+        // An image's command in exec form takes the words as they are.
+        if let Some(mut exec) = crate::runtime::exec_form(procfile_command) {
+            exec.extend_from_slice(&words[1..]);
+            return serde_json::to_string(&exec).unwrap_or_default();
+        }
         let mut line = vec![procfile_command.clone()];
         line.extend(quoted(&words[1..]));
         return line.join(" ");
@@ -76,7 +81,7 @@ fn one_off_spec(ctx: &Ctx, app: &AppDir, options: &OneOffCommand) -> Result<(Dyn
     let words = &options.words;
     let extra_env = options.env.as_deref().map(env_option).transpose()?;
     let size = one_off_size(app, options)?;
-    let Some(release) = Ledger::new(app).current()?.filter(|r| r.slug.is_some()) else {
+    let Some(release) = Ledger::new(app).current()?.filter(|r| r.is_built()) else {
         return Err(
             Error::new(format!("`{}` has not been deployed yet", app.name))
                 .hint("push the code first: `git push deploy master`"),
@@ -92,9 +97,9 @@ fn one_off_spec(ctx: &Ctx, app: &AppDir, options: &OneOffCommand) -> Result<(Dyn
         .unwrap_or(0)
         + 1;
     let platform = ctx.platform(&runtime);
-    let slug_dir = platform.unpacked_slug(app, release.slug.as_ref().expect("checked above"))?;
+    let code = platform.code(app, &release)?.expect("built, checked above");
     let line = command_line(&release, words);
-    let mut spec = platform.spec(app, &release, ONE_OFF_TYPE, index, &line, &slug_dir)?;
+    let mut spec = platform.spec(app, &release, ONE_OFF_TYPE, index, &line, &code)?;
     spec.env.extend(extra_env.into_iter().flatten());
     Ok((
         DynoSpec {
@@ -207,7 +212,11 @@ mod tests {
             created_at: String::new(),
             commit: None,
             slug: None,
-            processes: BTreeMap::from([("worker".into(), "python worker.py".into())]),
+            image: None,
+            processes: BTreeMap::from([
+                ("worker".into(), "python worker.py".into()),
+                ("web".into(), r#"["/server", "--port", "5000"]"#.into()),
+            ]),
             config: BTreeMap::new(),
             addons: BTreeMap::new(),
             failed: None,
@@ -232,6 +241,11 @@ mod tests {
         assert_eq!(
             command_line(&release, &words(&["worker", "--once"])),
             "python worker.py --once"
+        );
+        // An image's exec form takes them as words.
+        assert_eq!(
+            command_line(&release, &words(&["web", "--debug"])),
+            r#"["/server","--port","5000","--debug"]"#
         );
         assert_eq!(command_line(&release, &words(&["bash"])), "bash");
     }

@@ -107,7 +107,7 @@ fn prune(root: &Root) -> Result<()> {
         say!("       {container}");
     }
     say!(
-        "-----> images no setting names and no container uses: removed {}",
+        "-----> images no release, setting or container needs: removed {}",
         pruned.images.len()
     );
     for image in &pruned.images {
@@ -197,6 +197,17 @@ fn uninstall(root: &Root, confirm: Option<std::path::PathBuf>) -> Result<()> {
         let mut args = vec!["rm", "--force", "--time", "2"];
         args.extend(ids.iter().map(String::as_str));
         install::podman_as(&settings.user, &args)?;
+    }
+    // The apps' own images (Dockerfile builds, images deployed as they are).
+    let listed = install::podman_as(
+        &settings.user,
+        &["images", "--format", "{{.Repository}}:{{.Tag}}"],
+    )?;
+    let prefix = crate::runtime::podman::app_images::install_prefix(&settings.install_id);
+    for name in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+        if name.starts_with(&prefix) {
+            install::podman_as(&settings.user, &["rmi", name])?;
+        }
     }
     // Add-on data volumes and the apps' and add-ons' networks.
     for kind in ["volume", "network"] {

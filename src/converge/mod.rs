@@ -14,6 +14,7 @@ mod spec;
 mod stop;
 #[cfg(test)]
 mod tests;
+pub use spec::APP_JSON_LIMIT;
 pub use stop::routes_of;
 
 use std::collections::BTreeMap;
@@ -155,15 +156,12 @@ impl Platform<'_> {
         // Dynos started with other storages mounted are replaced too
         // (`storage:mount` and `:unmount` roll the dynos this way).
         let mounts_tag = crate::runtime::mounts_tag(&settings.mounts);
-        let slug_dir = match &release.slug {
-            Some(slug) => Some(self.unpacked_slug(app, slug)?),
-            None => None,
-        };
+        let code = self.code(app, release)?;
         for (process_type, count) in formation {
             let Some(command) = release.processes.get(process_type) else {
                 continue;
             };
-            let Some(slug_dir) = &slug_dir else { continue };
+            let Some(code) = &code else { continue };
             for index in 1..=*count {
                 let size = settings.size_of(process_type);
                 // A resized type gets new dynos: limits are set when a container starts.
@@ -184,14 +182,8 @@ impl Platform<'_> {
                     Some(dyno) if !mode.replaces(process_type, index) => keep.push(dyno.clone()),
                     None if mode == Mode::Repair && waiting.is_some() => {}
                     _ => {
-                        let spec = self.spec_off_network(
-                            app,
-                            release,
-                            process_type,
-                            index,
-                            command,
-                            slug_dir,
-                        );
+                        let spec =
+                            self.spec_off_network(app, release, process_type, index, command, code);
                         specs.push(DynoSpec {
                             size,
                             network: network.clone(),
@@ -216,16 +208,19 @@ impl Platform<'_> {
             self.stop(app, &replaced)?;
             existing.retain(|old| !replaced.iter().any(|d| d.id == old.id));
         }
-        let checks = match (&slug_dir, checked) {
+        let checks = match (&code, checked) {
             // A slug built before app.json was read may have one that does
             // not parse: its changes get the default checks, and a warning.
-            (Some(dir), true) => crate::checks::load(dir).unwrap_or_else(|err| {
-                say!(
-                    " !     warning: {}; checking with the default",
-                    err.message()
-                );
-                BTreeMap::new()
-            }),
+            (Some(_), true) => self
+                .app_json(app, release)
+                .and_then(|text| crate::checks::parse(text.as_deref()))
+                .unwrap_or_else(|err| {
+                    say!(
+                        " !     warning: {}; checking with the default",
+                        err.message()
+                    );
+                    BTreeMap::new()
+                }),
             _ => BTreeMap::new(),
         };
 

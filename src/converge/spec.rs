@@ -1,14 +1,18 @@
 //! What a dyno of a release starts with: its command, config vars and
-//! `$PORT`, its slug unpacked, its log file, and the app's network.
+//! `$PORT`, its slug unpacked (or its image), its log file, and the app's
+//! network; and the release's `app.json`.
 
 use std::path::PathBuf;
 
 use super::Platform;
 use crate::error::Result;
 use crate::release::Release;
-use crate::runtime::{DynoSpec, DYNO_PORT};
+use crate::runtime::{Code, DynoSpec, DYNO_PORT};
 use crate::slug;
 use crate::state::{self, AppDir};
+
+/// The most of an `app.json` that is read.
+pub const APP_JSON_LIMIT: u64 = 1024 * 1024;
 
 impl Platform<'_> {
     /// A dyno of the release, on the app's network (made if missing),
@@ -21,7 +25,7 @@ impl Platform<'_> {
         process_type: &str,
         index: u32,
         command: &str,
-        slug_dir: &std::path::Path,
+        code: &Code,
     ) -> Result<DynoSpec> {
         let (network, hosts) =
             crate::addons::dyno_network(self.root, self.runtime, &app.name, release)?;
@@ -29,7 +33,7 @@ impl Platform<'_> {
             network,
             hosts,
             mounts: app.settings()?.mounts,
-            ..self.spec_off_network(app, release, process_type, index, command, slug_dir)
+            ..self.spec_off_network(app, release, process_type, index, command, code)
         })
     }
 
@@ -42,7 +46,7 @@ impl Platform<'_> {
         process_type: &str,
         index: u32,
         command: &str,
-        slug_dir: &std::path::Path,
+        code: &Code,
     ) -> DynoSpec {
         let dyno = format!("{process_type}.{index}");
         let instance = crate::runtime::podman::random_suffix();
@@ -57,7 +61,7 @@ impl Platform<'_> {
             index,
             command: command.to_string(),
             env,
-            slug_dir: slug_dir.to_path_buf(),
+            code: code.clone(),
             log_file: app
                 .logs_dir()
                 .join(crate::runtime::log_file_name(&dyno, &instance)),
@@ -68,6 +72,33 @@ impl Platform<'_> {
             hosts: Vec::new(),
             build: None,
             mounts: Vec::new(),
+        }
+    }
+
+    /// What the release's dynos run: its slug (unpacked) or its image;
+    /// `None` before the first build.
+    pub fn code(&self, app: &AppDir, release: &Release) -> Result<Option<Code>> {
+        if let Some(image) = &release.image {
+            return Ok(Some(Code::Image(image.id.clone())));
+        }
+        match &release.slug {
+            Some(slug) => Ok(Some(Code::Slug(self.unpacked_slug(app, slug)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The release's `app.json` (its checks, its cron jobs), if it has one:
+    /// in its slug, or recorded with its image.
+    pub fn app_json(&self, app: &AppDir, release: &Release) -> Result<Option<String>> {
+        if let Some(image) = &release.image {
+            return Ok(image.app_json.clone());
+        }
+        match &release.slug {
+            Some(slug) => {
+                let dir = self.unpacked_slug(app, slug)?;
+                state::read_untrusted(&dir.join("app.json"), APP_JSON_LIMIT)
+            }
+            None => Ok(None),
         }
     }
 

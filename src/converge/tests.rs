@@ -69,6 +69,7 @@ impl Runtime for FakeRuntime {
             network_tag: spec.network_tag(),
             mounts_tag: spec.mounts_tag(),
             build: spec.build,
+            image: false,
         };
         self.started
             .borrow_mut()
@@ -132,7 +133,14 @@ impl Runtime for FakeRuntime {
     fn memory_percent(&self, _dynos: &[Dyno]) -> Result<Vec<(String, f64)>> {
         not_here()
     }
-    fn remove_unused_images(&self, _keep: &[&str]) -> Vec<String> {
+    fn remove_unused_images(&self, _kept: &crate::runtime::KeptImages) -> Vec<String> {
+        Vec::new()
+    }
+    fn remove_app_images(
+        &self,
+        _app: &AppName,
+        _keep: &std::collections::HashSet<String>,
+    ) -> Vec<String> {
         Vec::new()
     }
 }
@@ -192,6 +200,7 @@ fn release(version: u32) -> Release {
             sha256: "abc".into(),
             size: 1,
         }),
+        image: None,
         processes: [("web", "serve"), ("worker", "work")]
             .map(|(t, c)| (t.to_string(), c.to_string()))
             .into(),

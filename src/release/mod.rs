@@ -1,6 +1,7 @@
 //! The release ledger: `releases/v<N>.toml`, append-only. A release is a slug
-//! plus the config and process types it runs with; rollback appends a new
-//! release that copies an old one, so history is never rewritten.
+//! (or an image of the app's own) plus the config and process types it runs
+//! with; rollback appends a new release that copies an old one, so history
+//! is never rewritten.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -24,8 +25,13 @@ pub struct Release {
     pub created_at: String,
     /// The commit it was built from.
     pub commit: Option<String>,
-    /// `None` before the first build (a config change on a new app).
+    /// `None` before the first build (a config change on a new app), and
+    /// for an app that runs an image of its own.
     pub slug: Option<SlugRef>,
+    /// The image the release runs instead of a slug: built from the app's
+    /// Dockerfile, or deployed as it is (`releases:create --image`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageRef>,
     #[serde(default)]
     pub processes: BTreeMap<String, String>,
     #[serde(default)]
@@ -41,7 +47,42 @@ pub struct Release {
     pub failed: Option<String>,
 }
 
+/// An image a release runs, recorded by its id: the tag it was made
+/// under may move or go, the id always names the same bytes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImageRef {
+    /// `sha256:<hex>`: the digest of the image's configuration, which is
+    /// podman's id for it. Dynos run the image by it.
+    pub id: String,
+    /// The name paas tagged it with: `localhost/paas-<install>/<app>:v<N>-…`
+    /// (so `podman images` tells whose it is, and prune keeps it).
+    pub name: String,
+    /// The pushed tree's `app.json` (its checks and cron jobs): an image
+    /// has no slug to read it from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_json: Option<String>,
+}
+
+impl ImageRef {
+    /// The id as podman shows it (`short_image_id`).
+    pub fn short_id(&self) -> &str {
+        short_image_id(&self.id)
+    }
+}
+
+/// An image id (`sha256:<hex>`) as podman shows it: twelve hex digits.
+pub fn short_image_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}
+
 impl Release {
+    /// Whether it has code to run: a slug or an image (a config change
+    /// made before the first deploy has neither).
+    pub fn is_built(&self) -> bool {
+        self.slug.is_some() || self.image.is_some()
+    }
+
     /// The config and attachments a rollback to `target` runs with: the
     /// target's own vars, but the add-ons attached now, with their current
     /// URLs. An old release's attachment may point at a destroyed add-on or
@@ -185,6 +226,7 @@ mod tests {
             created_at: now_rfc3339(),
             commit: Some("1a2b3c4d".into()),
             slug: None,
+            image: None,
             processes: BTreeMap::from([("web".into(), "python app.py".into())]),
             config: BTreeMap::from([("A".into(), "1".into())]),
             addons: BTreeMap::new(),
@@ -270,6 +312,42 @@ mod tests {
         assert_eq!(ledger.current().unwrap().unwrap().version, 1);
         assert_eq!(ledger.next_version().unwrap(), 3);
         assert_eq!(ledger.list().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn releases_written_before_images_still_read_and_image_ones_round_trip() {
+        let old = r#"version = 3
+description = "Deploy 1a2b3c4"
+user = "admin"
+created_at = "2026-01-02T03:04:05Z"
+commit = "1a2b3c4d"
+
+[slug]
+sha256 = "ab"
+size = 10
+
+[processes]
+web = "python app.py"
+"#;
+        let read: Release = toml::from_str(old).unwrap();
+        assert_eq!(read.image, None);
+        assert!(read.is_built());
+        let image = Release {
+            image: Some(ImageRef {
+                id: format!("sha256:{}", "e8c690eac4c4".repeat(5)),
+                name: "localhost/paas-abc/web:v4-00112233aabb".into(),
+                app_json: Some("{\"cron\": []}".into()),
+            }),
+            ..release(4)
+        };
+        let text = toml::to_string(&image).unwrap();
+        assert!(text.contains("[image]"), "{text}");
+        assert_eq!(toml::from_str::<Release>(&text).unwrap(), image);
+        assert_eq!(image.image.as_ref().unwrap().short_id(), "e8c690eac4c4");
+        assert!(image.is_built());
+        assert!(!release(5).is_built());
+        // A slug release says nothing of images.
+        assert!(!toml::to_string(&release(5)).unwrap().contains("image"));
     }
 
     impl Release {

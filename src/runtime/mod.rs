@@ -8,7 +8,7 @@ pub mod podman;
 pub mod procfile;
 pub mod volumes;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -33,8 +33,8 @@ pub struct DynoSpec {
     pub command: String,
     /// Config vars plus `PORT`, `DYNO`.
     pub env: BTreeMap<String, String>,
-    /// The unpacked slug, mounted as `/app` with a throwaway writable layer.
-    pub slug_dir: PathBuf,
+    /// What it runs: a slug, or an image of the app's own.
+    pub code: Code,
     /// A random id shared by the container's name and its log file, so the
     /// log files of dynos that are gone can be told apart.
     pub instance: String,
@@ -54,6 +54,54 @@ pub struct DynoSpec {
     pub build: Option<u32>,
     /// Storages mounted under `/app` (`storage:mount`).
     pub mounts: Vec<Mount>,
+}
+
+/// What a dyno runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Code {
+    /// The unpacked slug, mounted as `/app` with a throwaway writable layer
+    /// on the stack's run image; commands run by bash after the config
+    /// vars and `.profile.d`.
+    Slug(PathBuf),
+    /// An image of the app's own, by id (`sha256:…`): config vars are its
+    /// environment, and a command runs as `image_command` says.
+    Image(String),
+}
+
+/// How a dyno of an image runs `command`, as a Dockerfile's `CMD` would:
+/// the exec form (`["/server", "--port", "5000"]`) as it is, the shell form
+/// by `/bin/sh -c` (so `$PORT` is expanded, and the image needs a shell).
+/// Neither goes through the image's `ENTRYPOINT`: a dyno runs what its
+/// command says, and an image's own command (`image_default_command`)
+/// names its `ENTRYPOINT`.
+pub fn image_command(command: &str) -> Vec<String> {
+    exec_form(command).unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into(), command.into()])
+}
+
+/// The words of an exec-form command (a JSON array of strings, not empty).
+pub fn exec_form(command: &str) -> Option<Vec<String>> {
+    let trimmed = command.trim();
+    if !trimmed.starts_with('[') {
+        return None;
+    }
+    serde_json::from_str::<Vec<String>>(trimmed)
+        .ok()
+        .filter(|words| !words.is_empty())
+}
+
+/// The command an image runs by itself (its `ENTRYPOINT` then its `CMD`),
+/// written as `image_command` runs it: a shell form `CMD` (which podman
+/// keeps as `/bin/sh -c LINE`) as its line, anything else in exec form.
+/// `None` for an image that names no command.
+pub fn image_default_command(entrypoint: &[String], cmd: &[String]) -> Option<String> {
+    match (entrypoint, cmd) {
+        ([], []) => None,
+        ([], [shell, dash_c, line]) if shell == "/bin/sh" && dash_c == "-c" => Some(line.clone()),
+        _ => {
+            let words: Vec<&String> = entrypoint.iter().chain(cmd).collect();
+            serde_json::to_string(&words).ok()
+        }
+    }
 }
 
 impl DynoSpec {
@@ -124,6 +172,9 @@ pub struct Dyno {
     pub mounts_tag: String,
     /// `DynoSpec::build`.
     pub build: Option<u32>,
+    /// It runs an image of the app's own (`Code::Image`): a command run
+    /// in it runs as it is, with its environment, without bash.
+    pub image: bool,
 }
 
 impl Dyno {
@@ -200,11 +251,30 @@ pub trait Runtime {
     /// How much of its memory limit each running dyno uses, in percent, by
     /// dyno id (only meaningful where the host enforces limits).
     fn memory_percent(&self, dynos: &[Dyno]) -> Result<Vec<(String, f64)>>;
-    /// Removes images no container uses and `keep` does not name: paas's
-    /// own of older versions, and dangling ones. Returns what went.
-    fn remove_unused_images(&self, keep: &[&str]) -> Vec<String>;
+    /// Removes images no container uses and `kept` does not keep: paas's
+    /// own of older versions, apps' of apps that are gone, and dangling
+    /// ones. Returns what went.
+    fn remove_unused_images(&self, kept: &KeptImages) -> Vec<String>;
+    /// Removes the app's own images (`Code::Image`) whose id `keep` does
+    /// not name and no container uses. Returns what went.
+    fn remove_app_images(&self, app: &AppName, keep: &HashSet<String>) -> Vec<String>;
     /// The app's own network for its dynos, made if missing.
     fn app_network(&self, app: &AppName) -> Result<network::AppNetwork>;
+}
+
+/// What `Runtime::remove_unused_images` keeps.
+pub struct KeptImages<'a> {
+    /// Images settings name (the stacks', the add-ons').
+    pub names: &'a [&'a str],
+    /// The install: its apps' images are its own; another install's stay.
+    pub install_id: &'a str,
+    /// Its apps: their own prunes take their images
+    /// (`Runtime::remove_app_images`), under their locks, as a push may be
+    /// making one.
+    pub apps: &'a [AppName],
+    /// Images releases may run (ids, `sha256:…`): a renamed app's, still
+    /// named after its old name.
+    pub ids: &'a HashSet<String>,
 }
 
 /// Heroku's R14 comes at the quota; a dyno at this share of its hard limit
@@ -270,6 +340,43 @@ pub fn parse_memory_percent(text: &str) -> Vec<(String, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_dynos_run_exec_forms_as_they_are_and_lines_by_sh() {
+        assert_eq!(
+            image_command(r#"["/bin/busybox", "httpd", "-f"]"#),
+            ["/bin/busybox", "httpd", "-f"]
+        );
+        assert_eq!(
+            image_command("httpd -p $PORT"),
+            ["/bin/sh", "-c", "httpd -p $PORT"]
+        );
+        // Not an array of strings, or empty: a shell line like any other.
+        assert_eq!(image_command("[ -f x ] && y")[0], "/bin/sh");
+        assert_eq!(image_command("[]")[0], "/bin/sh");
+        assert_eq!(exec_form(r#"["a", 1]"#), None);
+    }
+
+    #[test]
+    fn an_images_own_command_reads_back_as_the_image_runs_it() {
+        let words = |list: &[&str]| list.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        // `CMD httpd -p $PORT`, as podman keeps it.
+        let shell = image_default_command(&[], &words(&["/bin/sh", "-c", "httpd -p $PORT"]));
+        assert_eq!(shell.as_deref(), Some("httpd -p $PORT"));
+        assert_eq!(
+            image_command(&shell.unwrap()),
+            ["/bin/sh", "-c", "httpd -p $PORT"]
+        );
+        let exec =
+            image_default_command(&words(&["/entry.sh"]), &words(&["serve", "--port", "5000"]))
+                .unwrap();
+        assert_eq!(exec, r#"["/entry.sh","serve","--port","5000"]"#);
+        assert_eq!(
+            image_command(&exec),
+            ["/entry.sh", "serve", "--port", "5000"]
+        );
+        assert_eq!(image_default_command(&[], &[]), None);
+    }
 
     #[test]
     fn memory_use_reads_from_podman_stats() {

@@ -315,6 +315,7 @@ mod tests {
             network_tag: String::new(),
             mounts_tag: String::new(),
             build,
+            image: false,
         };
         let when = heroku_time(0);
         for current in [3, 4, 5] {

@@ -74,7 +74,7 @@ fn absolute_change(change: &str, formation: &BTreeMap<String, u32>) -> Result<St
 pub fn scale(ctx: &Ctx, changes: &[String]) -> Result<()> {
     let app = ctx.app()?;
     let _lock = app.lock()?;
-    let Some(release) = Ledger::new(&app).current()?.filter(|r| r.slug.is_some()) else {
+    let Some(release) = Ledger::new(&app).current()?.filter(|r| r.is_built()) else {
         return Err(
             Error::new(format!("`{}` has not been deployed yet", app.name))
                 .hint("push the code first: `git push deploy master`"),

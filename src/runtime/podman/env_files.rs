@@ -21,6 +21,26 @@ pub(super) fn env_file_text(env: &BTreeMap<String, String>) -> String {
         .collect()
 }
 
+/// `KEY=value` lines, as podman's `--env-file` reads them for a dyno of
+/// an image (`Code::Image`), which becomes its environment. Podman 4
+/// reads one line per var, with no quoting: a value spanning lines cannot
+/// pass and is left out (`multi_line_vars` names them for a warning).
+pub(super) fn podman_env_file_text(env: &BTreeMap<String, String>) -> String {
+    env.iter()
+        .filter(|(_, value)| !value.contains('\n'))
+        .map(|(key, value)| format!("{key}={value}\n"))
+        .collect()
+}
+
+/// Config vars a dyno of an image does not get: their values span lines
+/// (see `podman_env_file_text`).
+pub fn multi_line_vars(env: &BTreeMap<String, String>) -> Vec<&str> {
+    env.iter()
+        .filter(|(_, value)| value.contains('\n'))
+        .map(|(key, _)| key.as_str())
+        .collect()
+}
+
 /// Whether a dyno of `app` of `process_type` may exist, told without
 /// asking podman: its environment file is there. Written before the
 /// container is made and removed after it, so a container whose paas
@@ -88,6 +108,20 @@ mod tests {
             env_file_text(&env),
             "A='it'\\''s $HOME; `x`'\nB='line1\nline2'\n"
         );
+    }
+
+    #[test]
+    fn podmans_env_file_takes_values_as_they_are_but_not_across_lines() {
+        let env = BTreeMap::from([
+            ("A".to_string(), "it's $HOME; `x` = \"y\"".to_string()),
+            ("B".to_string(), "line1\nline2".to_string()),
+            ("C".to_string(), String::new()),
+        ]);
+        assert_eq!(
+            podman_env_file_text(&env),
+            "A=it's $HOME; `x` = \"y\"\nC=\n"
+        );
+        assert_eq!(multi_line_vars(&env), ["B"]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! their labels. Drives the podman CLI (`--format json`), which is stable
 //! across podman 4 and 5.
 
+pub mod app_images;
 mod build;
 mod deadline;
 mod env_files;
@@ -10,18 +11,19 @@ mod ps;
 pub mod service;
 pub use build::{remove_build_containers, BuildContainer, BuildEnd};
 pub use deadline::{backstop_flag, Deadline};
-use env_files::{env_dir, env_file_text};
-pub use env_files::{env_file_left, sweep_env_files};
+use env_files::{env_dir, env_file_text, podman_env_file_text};
+pub use env_files::{env_file_left, multi_line_vars, sweep_env_files};
 pub use ps::{running_and_gone, GONE_EXIT};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use super::{Dyno, DynoSpec, Ended, NetnsRef, Runtime};
+use super::{Code, Dyno, DynoSpec, Ended, KeptImages, NetnsRef, Runtime};
 use crate::error::{Context, Error, Result};
+use crate::release::short_image_id;
 use crate::state::{self, AppName, Root, Settings};
 
 /// Run by bash in every dyno (and for each command check), as on Heroku:
@@ -46,6 +48,9 @@ pub const UNDER_INIT: [&str; 3] = [INIT_IN_DYNO, "-g", "--"];
 pub fn init_volume() -> String {
     format!("--volume={INIT}:{INIT_IN_DYNO}:ro")
 }
+
+/// The label of a dyno of an image (`Code::Image`), naming its short id.
+const IMAGE_LABEL: &str = "paas.image";
 
 /// The label of a release phase's dyno naming its build (`DynoSpec::build`).
 /// Not `paas.build`, which marks build containers by their app.
@@ -195,7 +200,12 @@ impl Podman {
         );
         state::create_dir(&self.env_dir, 0o700)?;
         let env_file = self.env_file(&container);
-        state::write_atomic(&env_file, env_file_text(&spec.env).as_bytes(), 0o600)?;
+        // A slug's dyno sources it; podman reads an image's at its start.
+        let text = match spec.code {
+            Code::Slug(_) => env_file_text(&spec.env),
+            Code::Image(_) => podman_env_file_text(&spec.env),
+        };
+        state::write_atomic(&env_file, text.as_bytes(), 0o600)?;
         Ok((container, env_file))
     }
 
@@ -205,18 +215,28 @@ impl Podman {
         let mut args: Vec<String> = vec![
             "--name".into(),
             container.to_string(),
-            "--userns=keep-id".into(),
             init_volume(),
             "--hostname".into(),
             spec.dyno_name(),
-            format!("--volume={}:/app:O", spec.slug_dir.display()),
-            format!(
-                "--mount=type=bind,src={},dst=/etc/paas/env,ro=true",
-                env_file.display()
-            ),
-            "--env=HOME=/app".into(),
-            "--workdir=/app".into(),
         ];
+        match &spec.code {
+            Code::Slug(slug_dir) => args.extend([
+                "--userns=keep-id".into(),
+                format!("--volume={}:/app:O", slug_dir.display()),
+                format!(
+                    "--mount=type=bind,src={},dst=/etc/paas/env,ro=true",
+                    env_file.display()
+                ),
+                "--env=HOME=/app".into(),
+                "--workdir=/app".into(),
+            ]),
+            // Its own user and directory, as its Dockerfile says; its user
+            // is the paas user's uid on the host, as in any rootless container.
+            Code::Image(id) => args.extend([
+                format!("--env-file={}", env_file.display()),
+                format!("--label={IMAGE_LABEL}={}", short_image_id(id)),
+            ]),
+        }
         for label in [
             format!("paas.install={}", self.install_id),
             format!("paas.app={}", spec.app),
@@ -254,11 +274,27 @@ impl Podman {
         for (host, ip) in &spec.hosts {
             args.push(format!("--add-host={host}:{ip}"));
         }
-        args.push(self.image.clone());
-        args.extend(UNDER_INIT.map(String::from));
-        args.extend(["bash".into(), "-c".into(), ENTRYPOINT.into()]);
-        args.push(spec.dyno_name());
-        args.extend(["bash".into(), "-c".into(), spec.command.clone()]);
+        match &spec.code {
+            Code::Slug(_) => {
+                args.push(self.image.clone());
+                args.extend(UNDER_INIT.map(String::from));
+                args.extend(["bash".into(), "-c".into(), ENTRYPOINT.into()]);
+                args.push(spec.dyno_name());
+                args.extend(["bash".into(), "-c".into(), spec.command.clone()]);
+            }
+            Code::Image(id) => {
+                // In place of the image's ENTRYPOINT and CMD (see
+                // `image_command`), under the same init as a slug's dyno.
+                let entrypoint: Vec<String> = UNDER_INIT
+                    .map(String::from)
+                    .into_iter()
+                    .chain(super::image_command(&spec.command))
+                    .collect();
+                let json = serde_json::to_string(&entrypoint).unwrap_or_default();
+                args.push(format!("--entrypoint={json}"));
+                args.push(id.clone());
+            }
+        }
         args
     }
 }
@@ -335,6 +371,7 @@ impl Runtime for Podman {
                 network_tag: spec.network_tag(),
                 mounts_tag: spec.mounts_tag(),
                 build: spec.build,
+                image: matches!(spec.code, Code::Image(_)),
             }),
             None => Err(Error::unexpected(format!(
                 "dyno `{container}` vanished right after starting"
@@ -478,6 +515,11 @@ impl Runtime for Podman {
 
     fn exec(&self, dyno: &Dyno, command: &[String], timeout: Duration) -> Result<(i32, String)> {
         let mut process = self::command();
+        if dyno.image {
+            // An image may have no `timeout`: this side gives up on it.
+            process.args(["exec", &dyno.id]).args(command);
+            return super::output_within(process, timeout);
+        }
         // `timeout` inside the dyno kills the command itself when it hangs.
         process
             .args(["exec", &dyno.id, "timeout", "-s", "KILL"])
@@ -495,10 +537,12 @@ impl Runtime for Podman {
         if tty {
             process.arg("--tty");
         }
-        process
-            .arg(&dyno.id)
-            .args(["bash", "-c", ENTRYPOINT, "exec"])
-            .args(command);
+        process.arg(&dyno.id);
+        // An image's dyno has its config vars as its environment already.
+        if !dyno.image {
+            process.args(["bash", "-c", ENTRYPOINT, "exec"]);
+        }
+        process.args(command);
         let status = process
             .status()
             .context(|| "running `podman exec`".into())?;
@@ -513,8 +557,12 @@ impl Runtime for Podman {
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true")
     }
 
-    fn remove_unused_images(&self, keep: &[&str]) -> Vec<String> {
-        images::remove_unused(keep)
+    fn remove_unused_images(&self, kept: &KeptImages) -> Vec<String> {
+        images::remove_unused(kept)
+    }
+
+    fn remove_app_images(&self, app: &AppName, keep: &HashSet<String>) -> Vec<String> {
+        images::remove_app_images(&self.install_id, app, keep)
     }
 
     fn memory_percent(&self, dynos: &[Dyno]) -> Result<Vec<(String, f64)>> {

@@ -7,7 +7,7 @@ use std::fs;
 
 use serde::Deserialize;
 
-use super::{BUILD_LABEL, MOUNTS_LABEL};
+use super::{BUILD_LABEL, IMAGE_LABEL, MOUNTS_LABEL};
 use crate::error::{Context, Result};
 use crate::runtime::{Dyno, NetnsRef};
 use crate::state::{self, AppName};
@@ -63,6 +63,7 @@ pub(super) fn to_dyno(entry: PsEntry) -> Option<Dyno> {
         network_tag: label("paas.network").unwrap_or_default(),
         mounts_tag: label(MOUNTS_LABEL).unwrap_or_default(),
         build: label(BUILD_LABEL).and_then(|id| id.parse().ok()),
+        image: entry.labels.contains_key(IMAGE_LABEL),
     })
 }
 

@@ -1,0 +1,256 @@
+//! Apps that run an image of their own (#22 point 1): a tree with a
+//! Dockerfile is built by rootless `podman build` (its layers cached), the
+//! release records the image, rollbacks and `server prune` keep what a
+//! release needs; a prebuilt image deploys as it is. The images are made
+//! `FROM scratch` with the host's static busybox (Debian's
+//! `busybox-static`): the tests reach no registry.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::harness::{Repo, TestServer};
+
+/// The host's static busybox, which the test images are made of.
+fn busybox() -> &'static Path {
+    let path = Path::new("/bin/busybox");
+    let file = std::process::Command::new("file")
+        .arg("-L")
+        .arg(path)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    assert!(
+        file.contains("statically linked"),
+        "the tests need a static /bin/busybox (`apt-get install busybox-static`); `file` says: {file}"
+    );
+    path
+}
+
+/// The image names of this install's apps in podman's store.
+fn app_images(server: &TestServer) -> Vec<String> {
+    let prefix = format!("localhost/paas-{}/", server.install_id());
+    server
+        .podman(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .split_whitespace()
+        .filter(|name| name.starts_with(&prefix))
+        .map(String::from)
+        .collect()
+}
+
+/// The name of the image `app`'s release `version` was made for, if the
+/// store has it (`localhost/paas-<install>/<app>:v<N>-<random>`).
+fn image_of(server: &TestServer, app: &str, version: u32) -> Option<String> {
+    let start = format!("localhost/paas-{}/{app}:v{version}-", server.install_id());
+    app_images(server)
+        .into_iter()
+        .find(|name| name.starts_with(&start))
+}
+
+fn write_page(repo: &Repo, text: &str) {
+    repo.write("www/index.html", &format!("{text}\n"));
+    repo.commit(text);
+}
+
+#[test]
+fn dockerfile_app_builds_with_cached_layers_rolls_back_and_keeps_what_releases_need() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/dockerfile", "boxed");
+    std::fs::copy(busybox(), repo.dir.path().join("busybox")).unwrap();
+    repo.commit("busybox");
+    let output = repo.push_ok();
+    assert!(output.contains("Building with the Dockerfile"), "{output}");
+    assert!(
+        output.contains("COPY www /www"),
+        "podman's output reaches the push:\n{output}"
+    );
+    assert!(
+        output.contains("Default types for the image -> web"),
+        "the image's CMD is web, the Procfile's types are kept:\n{output}"
+    );
+    // $PORT is set in the image's dynos as in a slug's.
+    assert!(
+        output.contains("release phase of the image, PORT=5000"),
+        "{output}"
+    );
+    assert!(output.contains("Released v1"), "{output}");
+    assert_eq!(server.get("boxed", "/"), (200, "one\n".to_string()));
+    // podman read .dockerignore.
+    assert_eq!(server.get("boxed", "/draft.html").0, 404);
+    let info = server.ok(&["releases:info", "-a", "boxed"]);
+    let v1_image = image_of(&server, "boxed", 1).expect("v1's image is named");
+    assert!(
+        info.contains("Image:       sha256:") && info.contains(&v1_image),
+        "the release records the image by its id:\n{info}"
+    );
+    assert!(
+        info.contains("Process:     web: httpd -f -p $PORT -h /www"),
+        "{info}"
+    );
+
+    // Only the page changed: the steps before its COPY come from the cache.
+    write_page(&repo, "two");
+    let output = repo.push_ok();
+    let cached = output.matches("Using cache").count();
+    assert!(
+        cached >= 2,
+        "busybox and its links come from the cache:\n{output}"
+    );
+    assert!(output.contains("Released v2"), "{output}");
+    assert_eq!(server.get("boxed", "/"), (200, "two\n".to_string()));
+    let v2_image = image_of(&server, "boxed", 2).expect("v2's image is named");
+
+    // Another app's Dockerfile cannot name this one's image to read it.
+    let peek = server.repo("tests/apps/dockerfile", "peek");
+    let guess = format!("localhost/paas-{}/boxed:v1", server.install_id());
+    peek.write(
+        "Dockerfile",
+        &format!("FROM {guess}\nCMD cat /www/index.html\n"),
+    );
+    peek.commit("peek");
+    let refused = peek.push_refused();
+    assert!(
+        refused.contains("the Dockerfile's build failed"),
+        "{refused}"
+    );
+
+    // Config vars are the image's environment; `run` runs by its shell.
+    server.ok(&["config:set", "-a", "boxed", "GREETING=it's me"]);
+    let output = server.ok(&[
+        "run",
+        "-a",
+        "boxed",
+        "echo \"[$GREETING on $DYNO]\"; cat /www/index.html",
+    ]);
+    assert!(output.contains("[it's me on run.1]"), "{output}");
+    assert!(output.contains("two"), "{output}");
+
+    let output = server.ok(&["releases:rollback", "-a", "boxed", "v1"]);
+    assert!(output.contains("done, v4"), "{output}");
+    assert_eq!(server.get("boxed", "/"), (200, "one\n".to_string()));
+
+    // A push whose release phase fails records a failed release: its
+    // image is the one no release needs.
+    repo.write("Procfile", "release: exit 3\n");
+    write_page(&repo, "three");
+    let output = repo.push_refused();
+    assert!(
+        output.contains("release command failed (exit status 3)"),
+        "{output}"
+    );
+    let v5_image = image_of(&server, "boxed", 5).expect("v5's image is named");
+    assert_eq!(server.get("boxed", "/"), (200, "one\n".to_string()));
+
+    let output = server.local(&["server", "prune"]);
+    let said = crate::harness::text(&output);
+    assert!(output.status.success(), "{said}");
+    let left = app_images(&server);
+    assert!(!left.contains(&v5_image), "{said}\n{left:?}");
+    assert!(
+        left.contains(&v1_image) && left.contains(&v2_image),
+        "the images of releases one may roll back to stay:\n{said}\n{left:?}"
+    );
+
+    // After the prune, a rollback still finds its image.
+    server.ok(&["releases:rollback", "-a", "boxed", "v2"]);
+    assert_eq!(
+        server.get_when_200("boxed", "/", Duration::from_secs(10)),
+        (200, "two".to_string())
+    );
+    // And the build cache outlived it.
+    repo.write("Procfile", "");
+    write_page(&repo, "four");
+    let output = repo.push_ok();
+    assert!(output.matches("Using cache").count() >= 2, "{output}");
+    assert_eq!(server.get("boxed", "/"), (200, "four\n".to_string()));
+}
+
+#[test]
+fn a_prebuilt_image_deploys_for_admins_and_a_dockerfile_build_stops_at_its_limit() {
+    let server = TestServer::start();
+    // An image made by hand in the server's store, as an admin would load one.
+    let context = tempfile::Builder::new()
+        .prefix("paas-image-")
+        .tempdir()
+        .unwrap();
+    std::fs::copy(busybox(), context.path().join("busybox")).unwrap();
+    std::fs::create_dir(context.path().join("www")).unwrap();
+    std::fs::write(context.path().join("www/index.html"), "prebuilt\n").unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\n\
+         CMD [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"5000\", \"-h\", \"/www\"]\n",
+    )
+    .unwrap();
+    let reference = format!("localhost/prebuilt-{}:1", server.install_id());
+    let dir = context.path().to_str().unwrap();
+    std::process::Command::new("chmod")
+        .args(["-R", "a+rX", dir])
+        .status()
+        .unwrap();
+    server.podman(&["build", "--tag", &reference, dir]);
+
+    server.ok(&["apps:create", "prebuilt"]);
+    let bob = server.add_user("bob");
+    server.ok(&["access:add", "bob", "-a", "prebuilt"]);
+    let output = server.cmd_with_key(
+        &bob,
+        &["releases:create", "--image", &reference, "-a", "prebuilt"],
+    );
+    assert!(!output.status.success());
+    assert!(
+        crate::harness::text(&output).contains("only an admin may deploy an image as it is"),
+        "{}",
+        crate::harness::text(&output)
+    );
+    server.refused(
+        &[
+            "releases:create",
+            "--image",
+            "localhost/paas-stack-run:x",
+            "-a",
+            "prebuilt",
+        ],
+        "is one of paas's own images",
+    );
+
+    let output = server.ok(&["releases:create", "--image", &reference, "-a", "prebuilt"]);
+    assert!(output.contains("Released v1"), "{output}");
+    // The user's name can go: the release's stays.
+    server.podman(&["rmi", &reference]);
+    assert_eq!(server.get("prebuilt", "/"), (200, "prebuilt\n".to_string()));
+    let ps = server.ok(&["ps", "-a", "prebuilt"]);
+    assert!(
+        ps.contains(r#"=== web (1): ["/bin/busybox","httpd","-f","-p","5000","-h","/www"]"#),
+        "{ps}"
+    );
+    server.ok(&["ps:restart", "-a", "prebuilt"]);
+    assert_eq!(
+        server.get_when_200("prebuilt", "/", Duration::from_secs(10)),
+        (200, "prebuilt".to_string())
+    );
+
+    // A Dockerfile build that runs past the install's limit is stopped,
+    // the process of its step too; the running release serves on.
+    server.install(&["--build-timeout", "20s"]);
+    let repo = server.repo("tests/apps/dockerfile", "prebuilt");
+    std::fs::copy(busybox(), repo.dir.path().join("busybox")).unwrap();
+    repo.write(
+        "Dockerfile",
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"613\"]\n",
+    );
+    repo.commit("a build that never ends");
+    let started = std::time::Instant::now();
+    let refused = repo.push_refused();
+    assert!(
+        refused.contains("the build ran past this server's limit of 20s and was stopped"),
+        "{refused}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(90));
+    let processes = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
+    let processes = String::from_utf8_lossy(&processes.stdout);
+    assert!(!processes.contains("sleep 613"), "{processes}");
+    assert_eq!(server.get("prebuilt", "/"), (200, "prebuilt\n".to_string()));
+}
