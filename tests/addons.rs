@@ -423,7 +423,18 @@ fn add_ons_are_shared_and_bad_requests_are_refused() {
     let info = server.ok(&["addons:info", &postgres]);
     assert!(info.contains("notes as DATABASE_URL"), "{info}");
     assert!(info.contains("other as SHARED_URL"), "{info}");
-
+    // `server status` shows what its data takes, and who it serves.
+    let status = text(&server.local(&["server", "status"]));
+    let row = status
+        .lines()
+        .find(|l| l.starts_with(&format!("{postgres} ")))
+        .unwrap_or_else(|| panic!("no row for {postgres}:\n{status}"));
+    assert!(
+        status.contains("disk use by add-on:")
+            && row.contains(" MB")
+            && row.contains("notes::DATABASE_URL, other::SHARED_URL"),
+        "{status}"
+    );
     // The database is on its own network and those of the attached apps,
     // no other; an app that is not attached cannot log in to it, even by
     // address and with the password: neither one without add-ons (podman's

@@ -145,6 +145,27 @@ fn dockerfile_app_builds_with_cached_layers_rolls_back_and_keeps_what_releases_n
     assert!(output.status.success(), "{said}");
     let left = app_images(&server);
     assert!(!left.contains(&v5_image), "{said}\n{left:?}");
+    // `server status` counts the app's images (not their names) in its
+    // disk use.
+    let prefix = format!("localhost/paas-{}/boxed:", server.install_id());
+    let mut ids: Vec<String> = server
+        .podman(&["images", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"])
+        .lines()
+        .filter(|l| l.contains(&prefix))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let status = crate::harness::text(&server.local(&["server", "status"]));
+    let row = status
+        .lines()
+        .find(|l| l.starts_with("boxed "))
+        .unwrap_or_default();
+    assert!(
+        row.contains(&format!(" {}, ", ids.len())),
+        "the images column of `boxed` does not count {}:\n{status}",
+        ids.len()
+    );
     assert!(
         left.contains(&v1_image) && left.contains(&v2_image),
         "the images of releases one may roll back to stay:\n{said}\n{left:?}"

@@ -325,7 +325,8 @@ fn status(root: &Root) -> Result<()> {
             ))
         },
     );
-    disk_use_by_app(root)?;
+    disk_use_by_app(root, &settings)?;
+    disk_use_by_addon(root, &settings);
     disk_use_by_storage(root, &settings);
     if broken > 0 {
         Err(Error::new(format!(
@@ -371,13 +372,18 @@ fn disk_check(root: &Root, settings: &Settings) -> std::result::Result<String, (
     Ok(said.join(", "))
 }
 
-/// What each app keeps on disk: its slugs, build cache, leftovers of
-/// builds and log stream.
-fn disk_use_by_app(root: &Root) -> Result<()> {
+/// What each app keeps on disk: its slugs, its images (a Dockerfile's),
+/// build cache, leftovers of builds and log stream.
+fn disk_use_by_app(root: &Root, settings: &Settings) -> Result<()> {
     let size = |path: &std::path::Path| crate::slug::human_size(state::size_of_tree(path));
+    use crate::runtime::podman::images;
+    let images = podman_run(settings, &images::LISTING_ARGS)
+        .and_then(|json| images::app_image_use(&json, &settings.install_id))
+        .unwrap_or_default();
     let mut rows = vec![vec![
         "App".to_string(),
         "Slugs".into(),
+        "Images".into(),
         "Cache".into(),
         "Builds".into(),
         "Logs".into(),
@@ -386,9 +392,14 @@ fn disk_use_by_app(root: &Root) -> Result<()> {
         let app = root.app(&name);
         let cache =
             state::size_of_tree(&app.cache_dir()) + state::size_of_tree(&app.buildpack_cache_dir());
+        let images = match images.get(name.as_str()) {
+            Some((count, bytes)) => format!("{count}, {}", crate::slug::human_size(*bytes)),
+            None => "-".into(),
+        };
         rows.push(vec![
             name.to_string(),
             size(&app.slugs_dir()),
+            images,
             crate::slug::human_size(cache),
             size(&app.builds_dir()),
             size(&app.logs_dir()),
@@ -399,6 +410,38 @@ fn disk_use_by_app(root: &Root) -> Result<()> {
         crate::output::table(&rows);
     }
     Ok(())
+}
+
+/// What each add-on's data takes, and the apps attached to it; nothing
+/// when podman does not answer (the check above says so).
+fn disk_use_by_addon(root: &Root, settings: &Settings) {
+    let args = crate::runtime::volumes::listing_args(settings);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let Ok(volumes) = podman_run(settings, &args).and_then(|json| {
+        crate::runtime::podman::service::data_volumes(&json, &settings.install_id)
+    }) else {
+        return;
+    };
+    let mut rows = vec![vec![
+        "Add-on".to_string(),
+        "Data".into(),
+        "Attached to".into(),
+    ]];
+    for addon in root.addons().unwrap_or_default() {
+        let data = volumes.get(&addon.name).map_or("-".into(), |path| {
+            crate::slug::human_size(state::size_of_tree(path))
+        });
+        let attached: Vec<String> = crate::addons::attachments(root, &addon.name)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(app, var)| format!("{app}::{var}"))
+            .collect();
+        rows.push(vec![addon.name.clone(), data, attached.join(", ")]);
+    }
+    if rows.len() > 1 {
+        println!("\ndisk use by add-on:");
+        crate::output::table(&rows);
+    }
 }
 
 /// What each storage's files take (`storage:create`), and where it is

@@ -28,6 +28,44 @@ fn list() -> Vec<Listed> {
     serde_json::from_str(&listing).unwrap_or_default()
 }
 
+/// The `podman images` arguments for `app_image_use` (`server status` runs
+/// them as the install's owner).
+pub const LISTING_ARGS: [&str; 3] = ["images", "--format", "json"];
+
+/// Each app's images of this install, from what `LISTING_ARGS` lists: how
+/// many, and the sum of podman's size of each (layers they share, such as
+/// a base image, count in each).
+pub fn app_image_use(
+    json: &str,
+    install_id: &str,
+) -> crate::error::Result<std::collections::BTreeMap<String, (usize, u64)>> {
+    #[derive(Deserialize)]
+    struct Sized {
+        #[serde(rename = "Names", default)]
+        names: Option<Vec<String>>,
+        #[serde(rename = "Size", default)]
+        size: u64,
+    }
+    use crate::error::Context;
+    let listed: Vec<Sized> =
+        serde_json::from_str(json).context(|| "reading `podman images` output".into())?;
+    let prefix = install_prefix(install_id);
+    let mut by_app = std::collections::BTreeMap::new();
+    for image in listed {
+        let app = image
+            .names
+            .iter()
+            .flatten()
+            .find_map(|name| app_of(name, &prefix));
+        if let Some(app) = app {
+            let (count, bytes) = by_app.entry(app.to_string()).or_insert((0, 0));
+            *count += 1;
+            *bytes += image.size;
+        }
+    }
+    Ok(by_app)
+}
+
 /// `sha256:<hex>`, however podman wrote it.
 fn full_id(id: &str) -> String {
     match id.strip_prefix("sha256:") {
@@ -142,6 +180,20 @@ fn is_app_image(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_use_is_counted_by_app_for_this_install_only() {
+        let json = r#"[
+          {"Id": "a1", "Names": ["localhost/paas-ab12/shop:v1-0011aabbccdd"], "Size": 2000},
+          {"Id": "a2", "Names": ["localhost/paas-ab12/shop:v2-0011aabbccee"], "Size": 3000},
+          {"Id": "b1", "Names": ["localhost/paas-cd34/shop:v1-0011aabbccdd"], "Size": 9000},
+          {"Id": "c1", "Names": ["localhost/paas-stack-run:bookworm"], "Size": 9000},
+          {"Id": "d1", "Size": 10}
+        ]"#;
+        let used = app_image_use(json, "ab12").unwrap();
+        assert_eq!(used.len(), 1);
+        assert_eq!(used["shop"], (2, 5000));
+    }
 
     #[test]
     fn app_images_are_told_from_stacks_and_by_their_app() {

@@ -240,6 +240,30 @@ pub fn remove_orphan_volumes(install_id: &str, services: &[String]) -> Vec<Strin
         .collect()
 }
 
+/// Each service's data volume and where its files are on the host, from a
+/// `podman volume ls --format json` listing of this install's volumes.
+pub fn data_volumes(
+    json: &str,
+    install_id: &str,
+) -> Result<std::collections::BTreeMap<String, PathBuf>> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Listed {
+        name: String,
+        mountpoint: PathBuf,
+    }
+    let listed: Vec<Listed> =
+        serde_json::from_str(json).context(|| "reading `podman volume ls` output".into())?;
+    let prefix = format!("paas-{install_id}-addon-");
+    Ok(listed
+        .into_iter()
+        .filter_map(|volume| {
+            let service = volume.name.strip_prefix(&prefix)?.strip_suffix("-data")?;
+            Some((service.to_string(), volume.mountpoint))
+        })
+        .collect())
+}
+
 /// Joins a running service to `network` at `ip`; Err holds podman's words.
 pub fn connect_service(
     install_id: &str,
@@ -284,6 +308,18 @@ pub fn disconnect_service(install_id: &str, service: &str, network: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_volumes_are_found_by_service_for_this_install_only() {
+        let json = r#"[
+          {"Name": "paas-ab12-addon-postgres-a-1-data", "Mountpoint": "/v/1"},
+          {"Name": "paas-ab12-storage-uploads", "Mountpoint": "/v/2"},
+          {"Name": "paas-cd34-addon-redis-b-2-data", "Mountpoint": "/v/3"}
+        ]"#;
+        let found = data_volumes(json, "ab12").unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found["postgres-a-1"], PathBuf::from("/v/1"));
+    }
 
     #[test]
     fn macs_are_stable_and_locally_administered() {
