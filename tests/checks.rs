@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{text, Poller, TestServer};
+use crate::harness::{text, wait_for, Poller, TestServer};
 
 /// Serves `/` with the contents of VERSION; `/health` answers as HEALTH
 /// says; with DIE_AFTER set, the process exits that many seconds after start.
@@ -83,14 +83,14 @@ fn failing_health_checks_keep_the_old_release_serving() {
         said.contains("Traffic moved; v2's dynos stay warm for 10 s"),
         "{said}"
     );
-    let releases = loop {
+    let within = Duration::from_secs(40).saturating_sub(pushed.elapsed());
+    let releases = wait_for("the rollback to v2", within, || {
         let releases = server.ok(&["releases", "-a", "checked"]);
-        if releases.contains("Rollback to v2") {
-            break releases;
+        match releases.contains("Rollback to v2") {
+            true => Ok(releases),
+            false => Err(releases),
         }
-        assert!(pushed.elapsed() < Duration::from_secs(40), "{releases}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    });
     // The client keeps polling while the rollback's own dyno replaces the
     // standby one.
     std::thread::sleep(Duration::from_secs(4));

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::harness::{Repo, TestServer};
+use crate::harness::{Poller, Repo, TestServer};
 
 /// The host's static busybox, which the test images are made of.
 fn busybox() -> &'static Path {
@@ -87,9 +87,19 @@ fn dockerfile_app_builds_with_cached_layers_rolls_back_and_keeps_what_releases_n
         "{info}"
     );
 
-    // Only the page changed: the steps before its COPY come from the cache.
+    // Only the page changed: the steps before its COPY come from the cache,
+    // and traffic moves to the new image's dyno with no request failing.
     write_page(&repo, "two");
+    let poller = Poller::start(server.http_port, "boxed.localhost");
     let output = repo.push_ok();
+    let (served, failures, bodies) = poller.stop();
+    assert!(
+        failures.is_empty(),
+        "{} of {served} requests failed during the redeploy; the first: {}",
+        failures.len(),
+        failures[0]
+    );
+    assert_eq!(bodies, ["one\n", "two\n"], "served {served}");
     let cached = output.matches("Using cache").count();
     assert!(
         cached >= 2,
@@ -98,6 +108,9 @@ fn dockerfile_app_builds_with_cached_layers_rolls_back_and_keeps_what_releases_n
     assert!(output.contains("Released v2"), "{output}");
     assert_eq!(server.get("boxed", "/"), (200, "two\n".to_string()));
     let v2_image = image_of(&server, "boxed", 2).expect("v2's image is named");
+    // Into the running dyno of an image, which has no bash.
+    let inside = server.ok(&["ps:exec", "-a", "boxed", "cat", "/www/index.html"]);
+    assert!(inside.contains("two"), "{inside}");
 
     // Another app's Dockerfile cannot name this one's image to read it.
     let peek = server.repo("tests/apps/dockerfile", "peek");

@@ -19,10 +19,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The running dyno `name` (`web.1`) of the app.
 fn running_dyno(ctx: &Ctx, app: &AppDir, name: &str) -> Result<Dyno> {
+    // The newest release's: after a change, the previous release's dyno of
+    // that name stays on standby for the uptime window (`probation`).
     ctx.runtime()
         .list(Some(&app.name))?
         .into_iter()
-        .find(|d| d.running && d.name() == name)
+        .filter(|d| d.running && d.name() == name)
+        .max_by_key(|d| d.release)
         .ok_or_else(|| {
             Error::new(format!("`{}` has no running dyno `{name}`", app.name))
                 .hint(format!("`paas ps -a {}` lists its dynos", app.name))
