@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use std::process::Command;
+
 use crate::error::{Error, Result};
 
 /// What the installer and commands need of a passwd entry.
@@ -64,4 +66,18 @@ pub fn current_home() -> Option<PathBuf> {
     }
     let home = unsafe { std::ffi::CStr::from_ptr(entry.pw_dir) };
     Some(PathBuf::from(home.to_string_lossy().into_owned()))
+}
+
+/// A command run as `user`, with the environment rootless podman expects.
+pub fn as_user(user: &str, program: &str) -> Result<Command> {
+    let passwd =
+        lookup_user(user).ok_or_else(|| Error::new(format!("user `{user}` does not exist")))?;
+    let mut command = Command::new("runuser");
+    command
+        .args(["-u", user, "--", program])
+        .current_dir("/")
+        .env("HOME", &passwd.home)
+        .env("XDG_RUNTIME_DIR", format!("/run/user/{}", passwd.uid))
+        .env_remove("PAAS_USER");
+    Ok(command)
 }

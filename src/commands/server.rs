@@ -74,7 +74,7 @@ fn stop(root: &Root) -> Result<()> {
 fn prune(root: &Root) -> Result<()> {
     let settings = root.settings()?;
     if unsafe { libc::geteuid() } == 0 {
-        let status = install::as_user(&settings.user, &root.bin().to_string_lossy())?
+        let status = crate::users::as_user(&settings.user, &root.bin().to_string_lossy())?
             .arg("--root")
             .arg(&root.path)
             .args(["server", "prune"])
@@ -185,7 +185,7 @@ fn uninstall(root: &Root, confirm: Option<std::path::PathBuf>) -> Result<()> {
     let _ = stop_supervisor(root);
     sshd::stop(root);
     let filter = format!("label=paas.install={}", settings.install_id);
-    let listed = install::podman_as(
+    let listed = crate::runtime::podman::run_as(
         &settings.user,
         &["ps", "--all", "--quiet", "--filter", &filter],
     )?;
@@ -196,27 +196,27 @@ fn uninstall(root: &Root, confirm: Option<std::path::PathBuf>) -> Result<()> {
     if !ids.is_empty() {
         let mut args = vec!["rm", "--force", "--time", "2"];
         args.extend(ids.iter().map(String::as_str));
-        install::podman_as(&settings.user, &args)?;
+        crate::runtime::podman::run_as(&settings.user, &args)?;
     }
     // The apps' own images (Dockerfile builds, images deployed as they are).
-    let listed = install::podman_as(
+    let listed = crate::runtime::podman::run_as(
         &settings.user,
         &["images", "--format", "{{.Repository}}:{{.Tag}}"],
     )?;
     let prefix = crate::runtime::podman::app_images::install_prefix(&settings.install_id);
     for name in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
         if name.starts_with(&prefix) {
-            install::podman_as(&settings.user, &["rmi", name])?;
+            crate::runtime::podman::run_as(&settings.user, &["rmi", name])?;
         }
     }
     // Add-on data volumes and the apps' and add-ons' networks.
     for kind in ["volume", "network"] {
-        let listed = install::podman_as(
+        let listed = crate::runtime::podman::run_as(
             &settings.user,
             &[kind, "ls", "--quiet", "--filter", &filter],
         )?;
         for name in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
-            install::podman_as(&settings.user, &[kind, "rm", "--force", name])?;
+            crate::runtime::podman::run_as(&settings.user, &[kind, "rm", "--force", name])?;
         }
     }
     if let Ok(uid) = crate::users::user_uid(&settings.user) {
@@ -480,7 +480,7 @@ fn disk_use_by_storage(root: &Root, settings: &Settings) {
 
 fn podman_run(settings: &Settings, args: &[&str]) -> Result<String> {
     if unsafe { libc::geteuid() } == 0 {
-        let output = install::podman_as(&settings.user, args)?;
+        let output = crate::runtime::podman::run_as(&settings.user, args)?;
         if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout).into_owned())
         } else {

@@ -197,20 +197,6 @@ pub fn ensure_tun_device(report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// A command run as `user`, with the environment rootless podman expects.
-pub fn as_user(user: &str, program: &str) -> Result<Command> {
-    let passwd =
-        lookup_user(user).ok_or_else(|| Error::new(format!("user `{user}` does not exist")))?;
-    let mut command = Command::new("runuser");
-    command
-        .args(["-u", user, "--", program])
-        .current_dir("/")
-        .env("HOME", &passwd.home)
-        .env("XDG_RUNTIME_DIR", format!("/run/user/{}", passwd.uid))
-        .env_remove("PAAS_USER");
-    Ok(command)
-}
-
 pub(super) fn chown_path(path: &Path, user: &str) -> Result<()> {
     let passwd =
         lookup_user(user).ok_or_else(|| Error::new(format!("user `{user}` does not exist")))?;

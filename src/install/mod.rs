@@ -10,8 +10,6 @@ pub mod sshd;
 mod stack;
 mod supervise;
 
-pub use host::as_user;
-pub use podman_setup::podman_as;
 pub use supervise::{pid_alive, start_daemon, supervisor_pid_file, systemd_running};
 
 use std::fs;

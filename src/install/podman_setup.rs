@@ -5,7 +5,6 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Stdio;
 
 use super::host::chown_path;
 use super::Report;
@@ -13,15 +12,7 @@ use crate::error::{Context, Error, Result};
 use crate::state::{self};
 use crate::users::user_home;
 
-use super::host::as_user;
-
-pub fn podman_as(user: &str, args: &[&str]) -> Result<std::process::Output> {
-    as_user(user, "podman")?
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context(|| "running `podman`".into())
-}
+use crate::runtime::podman::run_as as podman_as;
 
 /// Podman answers for the owner. If every process of the owner was killed
 /// without a reboot, podman's state still lists running containers whose

@@ -156,7 +156,7 @@ mod tests {
             "paas itself, as the install's owner",
         ),
         (
-            "src/install/host.rs",
+            "src/users.rs",
             "as_user(user: &str, program: &str)",
             "its definition; its callers are matched above",
         ),

@@ -7,12 +7,11 @@ use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
-use super::host::as_user;
-use super::podman_setup::podman_as;
 use super::Report;
 use crate::cli::InstallArgs;
 use crate::error::{Context, Error, Result};
 use crate::output::Progress;
+use crate::runtime::podman::{command_as, run_as as podman_as};
 
 const SUITE: &str = "bookworm";
 /// What every dyno has: the language runtimes the shipped buildpacks use,
@@ -230,7 +229,7 @@ fn build_run_image(user: &str, image: &str, mirror: &str) -> Result<()> {
         .context(|| "running `tar`".into())?;
     progress.step("-----> importing the run image into podman");
     let tar_out = tar.stdout.take().expect("piped");
-    let import = as_user(user, "podman")?
+    let import = command_as(user)?
         .args(["import", "--change", "ENV LANG=C.UTF-8", "--change"])
         .arg("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         .args(["-", image])

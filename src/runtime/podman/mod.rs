@@ -99,6 +99,21 @@ pub fn storage_dir() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// A podman command run as `user` (the installer and `server status`, as
+/// root, run podman as the install's owner).
+pub fn command_as(user: &str) -> Result<Command> {
+    crate::users::as_user(user, "podman")
+}
+
+/// Runs podman as `user` (see `command_as`) to its end, without stdin.
+pub fn run_as(user: &str, args: &[&str]) -> Result<Output> {
+    command_as(user)?
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context(|| "running `podman`".into())
+}
+
 /// Runs podman and returns its stdout, or an error quoting its stderr.
 pub fn run(args: &[&str]) -> Result<String> {
     let run_once = || {
