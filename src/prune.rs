@@ -138,7 +138,12 @@ pub fn everything(root: &Root, settings: &Settings, runtime: &dyn Runtime) -> Re
     let mut needed: HashSet<String> = HashSet::new();
     for name in &apps {
         let app = root.app(name);
-        let _lock = app.lock()?;
+        // One renamed or destroyed meanwhile is skipped, not the prune.
+        let _lock = match app.lock() {
+            Ok(lock) => lock,
+            Err(_) if !app.exists() => continue,
+            Err(err) => return Err(err),
+        };
         let ledger = Ledger::new(&app);
         // The unpacked trees that stay: the current release's (the next
         // dyno or `run` starts from it) and those of releases dynos run,
@@ -169,6 +174,13 @@ pub fn everything(root: &Root, settings: &Settings, runtime: &dyn Runtime) -> Re
         pruned.builds.count += left;
         pruned.builds.bytes += before.saturating_sub(state::size_of_tree(&app.builds_dir()));
     }
+    // Apps listed again under the lock a rename holds while its new name's
+    // dynos start and its network has none yet: an app made or renamed
+    // while the loop above ran is not taken for a destroyed one (podman
+    // keeps a network or volume in use anyway); an app made meanwhile
+    // prunes its own images.
+    let _making = state::Lock::acquire_shared(&root.new_apps_lock_file())?;
+    let apps = root.apps()?;
     // Containers whose app was destroyed while podman could not remove them.
     let orphans: Vec<_> = runtime
         .list(None)?
@@ -177,11 +189,6 @@ pub fn everything(root: &Root, settings: &Settings, runtime: &dyn Runtime) -> Re
         .collect();
     runtime.remove(&orphans, std::time::Duration::ZERO)?;
     pruned.containers = orphans.into_iter().map(|d| d.id).collect();
-    // Listed again under the lock a rename holds while its new name's
-    // network has no dyno on it yet (podman keeps a network or volume in
-    // use anyway); an app made meanwhile prunes its own images.
-    let _making = state::Lock::acquire_shared(&root.new_apps_lock_file())?;
-    let apps = root.apps()?;
     let addons: Vec<String> = root.addons()?.into_iter().map(|a| a.name).collect();
     pruned.networks = crate::runtime::network::remove_orphans(settings, &apps, &addons);
     pruned.volumes =

@@ -88,8 +88,13 @@ impl LocalDb {
                 return Err(bad("it names no database"));
             }
             url.set_path("/postgres");
+            // Said in progress lines and errors: never with its password.
+            let mut shown = url::Url::parse(text).map_err(|err| bad(&err.to_string()))?;
+            if shown.password().is_some() {
+                let _ = shown.set_password(Some("REDACTED"));
+            }
             return Ok(LocalDb {
-                shown: text.to_string(),
+                shown: shown.to_string(),
                 name,
                 maintenance: Some(url.to_string()),
                 target: text.to_string(),
@@ -427,6 +432,11 @@ mod tests {
         assert_eq!(
             db.target,
             "postgres://me:pw@127.0.0.1:5433/my%20db?sslmode=disable"
+        );
+        // What is said of it never holds its password.
+        assert_eq!(
+            db.shown,
+            "postgres://me:REDACTED@127.0.0.1:5433/my%20db?sslmode=disable"
         );
     }
 

@@ -311,8 +311,11 @@ pub fn import(settings: &Settings, name: &StorageName, mut input: impl Read) -> 
         "",
         &["bash", "-c", script, "restore", DATA, STAGING],
     )?;
+    // The clean-up of a failed unpack ends before the storage's lock goes:
+    // a retry's staging must not be removed under it.
+    let output = finish(child);
     let size = unpacked?;
-    let output = finish(child)?;
+    let output = output?;
     if !output.status.success() {
         return Err(Error::new(format!(
             "could not put the restored files of `{name}` in place"
