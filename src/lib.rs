@@ -45,6 +45,7 @@ pub mod logs;
 pub mod net;
 pub mod output;
 pub mod probation;
+pub mod process;
 pub mod prune;
 pub mod release;
 pub mod rollout;

@@ -198,6 +198,27 @@ pub fn sha256_of(path: &Path) -> Result<String> {
     Ok(hex(&hasher.finalize()))
 }
 
+/// `pg_restore` of a dump from stdin into the app's database, as its user,
+/// in one transaction that the first error ends (so nothing is half
+/// loaded); `clean`: what the dump makes is dropped first.
+pub fn pg_restore_argv(credentials: &super::Credentials, clean: bool) -> Vec<&str> {
+    let mut argv = vec!["pg_restore"];
+    if clean {
+        argv.extend(["--clean", "--if-exists"]);
+    }
+    argv.extend([
+        "--no-owner",
+        "--no-acl",
+        "--single-transaction",
+        "--exit-on-error",
+        "-U",
+        &credentials.user,
+        "-d",
+        &credentials.database,
+    ]);
+    argv
+}
+
 /// Restores a dump into the add-on's database: checked first with
 /// `pg_restore --list`, then applied in a single transaction as the app's
 /// user, so a bad dump leaves the database as it was.
@@ -218,19 +239,7 @@ pub fn restore(settings: &Settings, addon: &Addon, dir: &AddonDir, dump: &Path) 
             .cause(String::from_utf8_lossy(&check.stderr).trim())
             .hint("restore a dump made by `pg_dump -Fc` (what `pg:backups:capture` makes); the database is untouched"));
     }
-    let applied = run(&[
-        "pg_restore",
-        "--clean",
-        "--if-exists",
-        "--no-owner",
-        "--no-acl",
-        "--single-transaction",
-        "--exit-on-error",
-        "-U",
-        &credentials.user,
-        "-d",
-        &credentials.database,
-    ])?;
+    let applied = run(&pg_restore_argv(&credentials, true))?;
     if !applied.status.success() {
         return Err(Error::new("the restore failed; the database is as it was")
             .cause(String::from_utf8_lossy(&applied.stderr).trim()));

@@ -7,11 +7,8 @@
 //! is made in the `postgres` database, not the app's, so the app's dumps
 //! (`pg:pull`, backups) carry no extension a laptop may lack.
 
-use std::io::Write as _;
-use std::process::Stdio;
-
 use super::{service, Addon, AddonDir};
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use crate::state::Settings;
 
 /// Rows of text under named columns; SQL's NULL is an empty cell.
@@ -33,50 +30,18 @@ fn query(
     database: &str,
     sql: &str,
 ) -> Result<Vec<Vec<String>>> {
-    let field = FIELD.to_string();
-    let record = RECORD.to_string();
-    let mut child = service::exec(
-        settings,
-        addon,
-        false,
-        &[
-            "psql",
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-tA",
-            "-F",
-            &field,
-            "-R",
-            &record,
-            "-d",
-            database,
-        ],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .context(|| "running `psql` in the add-on".into())?;
+    let (field, record) = (FIELD.to_string(), RECORD.to_string());
     // A report that waits for a lock an app's query holds would hang with
     // it: it fails instead, saying so.
-    let text = format!("SET lock_timeout = '10s';\nSET statement_timeout = '60s';\n{sql}\n");
-    let _ = child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(text.as_bytes());
-    let output = child
-        .wait_with_output()
-        .context(|| "waiting for `psql`".into())?;
-    if !output.status.success() {
-        return Err(
+    let script = format!("SET lock_timeout = '10s';\nSET statement_timeout = '60s';\n{sql}\n");
+    let flags = ["-F", field.as_str(), "-R", record.as_str()];
+    match service::run_psql(settings, addon, database, &flags, &script)? {
+        Ok(stdout) => Ok(parse_rows(&stdout)),
+        Err(stderr) => Err(
             Error::new(format!("PostgreSQL in `{}` could not answer", addon.name))
-                .cause(String::from_utf8_lossy(&output.stderr).trim()),
-        );
+                .cause(stderr.trim()),
+        ),
     }
-    Ok(parse_rows(&String::from_utf8_lossy(&output.stdout)))
 }
 
 fn parse_rows(text: &str) -> Vec<Vec<String>> {

@@ -262,43 +262,49 @@ pub fn psql_as_superuser(
     database: &str,
     sql: &str,
 ) -> Result<String> {
+    let script = format!("SET log_min_error_statement = panic;\n{sql}\n");
+    match run_psql(settings, addon, database, &[], &script)? {
+        Ok(stdout) => Ok(stdout.trim().to_string()),
+        Err(stderr) => Err(Error::new(format!(
+            "PostgreSQL in `{}` refused the change",
+            addon.name
+        ))
+        .cause(stderr.trim())),
+    }
+}
+
+/// `psql` as the superuser in `database`, unaligned, tuples only, stopping
+/// at the first error, with `flags` besides and `script` on stdin: its
+/// stdout, or (the inner Err) its stderr.
+pub fn run_psql(
+    settings: &Settings,
+    addon: &Addon,
+    database: &str,
+    flags: &[&str],
+    script: &str,
+) -> Result<std::result::Result<String, String>> {
     use std::io::Write as _;
-    let mut child = exec(
-        settings,
-        addon,
-        false,
-        &[
-            "psql",
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-tA",
-            "-d",
-            database,
-        ],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .context(|| "running `psql` in the add-on".into())?;
-    let text = format!("SET log_min_error_statement = panic;\n{sql}\n");
+    let mut argv = vec!["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-tA"];
+    argv.extend(flags);
+    argv.extend(["-d", database]);
+    let mut child = exec(settings, addon, false, &argv)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context(|| "running `psql` in the add-on".into())?;
     let _ = child
         .stdin
         .take()
         .expect("piped")
-        .write_all(text.as_bytes());
+        .write_all(script.as_bytes());
     let output = child
         .wait_with_output()
         .context(|| "waiting for `psql`".into())?;
-    if !output.status.success() {
-        return Err(
-            Error::new(format!("PostgreSQL in `{}` refused the change", addon.name))
-                .cause(String::from_utf8_lossy(&output.stderr).trim()),
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+    Ok(match output.status.success() {
+        true => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
+        false => Err(String::from_utf8_lossy(&output.stderr).into_owned()),
+    })
 }
 
 /// Waits until the server accepts logins (at most until `deadline`);

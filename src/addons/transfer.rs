@@ -7,7 +7,6 @@
 //! A load goes only into an empty database, and in one transaction: one
 //! that fails part way leaves the database as empty as it was.
 
-use std::io::Read;
 use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 use std::thread::JoinHandle;
 
@@ -109,17 +108,7 @@ pub fn load(settings: &Settings, addon: &Addon, dir: &AddonDir, stdin: Stdio) ->
     spawn(
         settings,
         addon,
-        &[
-            "pg_restore",
-            "--no-owner",
-            "--no-acl",
-            "--single-transaction",
-            "--exit-on-error",
-            "-U",
-            &credentials.user,
-            "-d",
-            &credentials.database,
-        ],
+        &super::backups::pg_restore_argv(&credentials, false),
         stdin,
         Stdio::null(),
         true,
@@ -140,13 +129,7 @@ fn spawn(
         .stderr(Stdio::piped())
         .spawn()
         .context(|| format!("running `{}` in the add-on", argv[0]))?;
-    // Read as it comes: a full pipe would stop the program.
-    let mut pipe = child.stderr.take().expect("piped");
-    let stderr = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    });
+    let stderr = crate::process::collect_stderr(&mut child);
     Ok(Stream {
         child,
         stderr,

@@ -222,16 +222,6 @@ impl Drop for Signals {
     }
 }
 
-/// What a program here wrote on stderr, read as it comes.
-fn collect_stderr(child: &mut Child) -> std::thread::JoinHandle<String> {
-    let mut pipe = child.stderr.take().expect("piped");
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
-}
-
 /// What a reader says when its input ended early or was not a dump: the
 /// writer's failure is then the one to report.
 fn starved(stderr: &str) -> bool {
@@ -292,7 +282,7 @@ pub fn pull(source: &str, target: &str, open: impl FnOnce() -> Result<Remote>) -
         }
     };
     let signals = Signals::hold();
-    let stderr = collect_stderr(&mut restore);
+    let stderr = crate::process::collect_stderr(&mut restore);
     let restored = restore.wait().is_ok_and(|s| s.success());
     let stderr = stderr.join().unwrap_or_default();
     let sent = remote.finish();
@@ -342,7 +332,7 @@ pub fn push(source: &str, target: &str, open: impl FnOnce() -> Result<Remote>) -
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|err| missing("pg_dump", err))?;
-    let stderr = collect_stderr(&mut dump);
+    let stderr = crate::process::collect_stderr(&mut dump);
     let mut output = dump.stdout.take().expect("piped");
     // The dump's first bytes come once pg_dump has read the database: a
     // database that is not there is said before the server is asked.

@@ -147,26 +147,8 @@ impl Runtime for FakeRuntime {
 
 fn settings() -> Settings {
     Settings {
-        domain: "localhost".into(),
-        http_port: 8080,
-        https_port: None,
-        ssh_port: 2222,
-        local: true,
         install_id: "t1".into(),
-        user: "paas".into(),
-        run_image: "run".into(),
-        build_image: "build".into(),
-        limits_enforced: false,
-        postgres_image: String::new(),
-        redis_image: String::new(),
-        checks_uptime_secs: None,
-        acme_directory: None,
-        acme_ca: None,
-        acme_email: None,
-        slug_limit_mb: None,
-        min_free_mb: None,
-        build_timeout_secs: None,
-        release_timeout_secs: None,
+        ..Settings::example()
     }
 }
 

@@ -196,16 +196,6 @@ fn helper(
     Ok((container, child))
 }
 
-/// What a helper container said on stderr, read beside its stdout.
-fn collect_stderr(child: &mut Child) -> std::thread::JoinHandle<String> {
-    let mut stderr = child.stderr.take().expect("piped");
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    })
-}
-
 /// Writes the storage's files to `out` as a zstd-compressed tar; returns
 /// the compressed bytes written. A tar of files the app is writing holds
 /// each file as it was when read.
@@ -218,7 +208,7 @@ pub fn export(settings: &Settings, name: &StorageName, out: impl Write) -> Resul
         &["tar", "-C", DATA, "-cf", "-", "."],
     )?;
     drop(child.stdin.take());
-    let stderr = collect_stderr(&mut child);
+    let stderr = crate::process::collect_stderr(&mut child);
     let mut counted = CountingWriter {
         inner: out,
         bytes: 0,
@@ -343,7 +333,7 @@ fn unpack(settings: &Settings, name: &StorageName, tar: &mut dyn Read) -> Result
         "",
         &["bash", "-c", UNPACK_SCRIPT, "unpack", DATA, STAGING],
     )?;
-    let stderr = collect_stderr(&mut child);
+    let stderr = crate::process::collect_stderr(&mut child);
     let mut stdin = child.stdin.take().expect("piped");
     // A container that ends early (not a tar) closes its stdin: a write
     // then fails instead of killing this process.
