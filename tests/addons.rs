@@ -6,16 +6,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::harness::{text, wait_for, TestServer};
-
-/// The add-on's generated name, from `Creating NAME on APP...`.
-fn created_name(output: &str) -> String {
-    output
-        .lines()
-        .find_map(|l| l.strip_prefix("Creating ")?.split(' ').next())
-        .unwrap_or_else(|| panic!("no `Creating` line in:\n{output}"))
-        .to_string()
-}
+use crate::harness::{created_addon, text, wait_for, TestServer};
 
 /// The container of an add-on, from podman's list.
 fn container_of(server: &TestServer, addon: &str) -> String {
@@ -103,7 +94,7 @@ fn data_outlives_deploys_restarts_rollbacks_kills_and_daemon_restarts() {
     repo.push_ok();
 
     let output = server.ok(&["addons:create", "postgres", "-a", "notes"]);
-    let postgres = created_name(&output);
+    let postgres = created_addon(&output);
     assert!(postgres.starts_with("postgres-"), "{output}");
     assert!(output.contains("PostgreSQL 15."), "{output}");
     // (the daemon's repair may hold the app a moment: "waiting for…" between)
@@ -113,7 +104,7 @@ fn data_outlives_deploys_restarts_rollbacks_kills_and_daemon_restarts() {
     );
     assert!(output.trim_end().ends_with("done, v2"), "{output}");
     let output = server.ok(&["addons:create", "heroku-redis", "-a", "notes"]);
-    let redis = created_name(&output);
+    let redis = created_addon(&output);
     assert!(output.contains("as REDIS_URL to notes..."), "{output}");
     assert!(output.trim_end().ends_with("done, v3"), "{output}");
     let releases = server.ok(&["releases", "-a", "notes"]);
@@ -281,7 +272,7 @@ fn backups_restore_the_same_rows_and_rotation_keeps_the_app_working() {
     let repo = server.repo("tests/apps/notes", "notes");
     repo.push_ok();
     let output = server.ok(&["addons:create", "postgres", "-a", "notes"]);
-    let postgres = created_name(&output);
+    let postgres = created_addon(&output);
     assert_eq!(write(&server, "notes", "/add?n=50"), (200, "50\n".into()));
 
     let output = server.ok(&["pg:backups:capture", "-a", "notes"]);
@@ -411,7 +402,7 @@ fn add_ons_are_shared_and_bad_requests_are_refused() {
     notes.push_ok();
     let other = server.repo("tests/apps/notes", "other");
     other.push_ok();
-    let postgres = created_name(&server.ok(&["addons:create", "postgres", "-a", "notes"]));
+    let postgres = created_addon(&server.ok(&["addons:create", "postgres", "-a", "notes"]));
     assert_eq!(write(&server, "notes", "/add?n=7").1, "7\n");
 
     // Shared: the other app sees the same rows under its own name.

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::harness::{paas_bin, text, wait_until, TestServer};
+use crate::harness::{git_output, paas_bin, text, wait_until, TestServer};
 
 fn output(mut command: Command) -> Output {
     command.stdin(Stdio::null()).output().unwrap()
@@ -52,15 +52,6 @@ fn like(template: &Command, program: &str) -> Command {
         command.current_dir(dir);
     }
     command
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 #[test]
@@ -183,12 +174,12 @@ fn apps_create_adds_the_deploy_remote_and_git_remote_points_it() {
     let server = TestServer::start();
     let home = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    git(dir.path(), &["init", "-q", "-b", "master"]);
+    git_output(dir.path(), &["init", "-q", "-b", "master"]);
     let address = server.address();
     let client = |args: &[&str]| server.client(dir.path(), home.path(), args);
 
     let created = succeeds(output(client(&["--remote", &address, "apps:create"])));
-    let url = git(dir.path(), &["remote", "get-url", "deploy"]);
+    let url = git_output(dir.path(), &["remote", "get-url", "deploy"]);
     let generated = url.rsplit('/').next().unwrap().to_string();
     assert!(
         url.starts_with(&format!("{address}/")) && created.contains(&generated),
@@ -199,17 +190,20 @@ fn apps_create_adds_the_deploy_remote_and_git_remote_points_it() {
     assert!(info.contains(&format!("=== {generated}")), "{info}");
 
     succeeds(output(client(&["apps:create", "other-app"])));
-    assert_eq!(git(dir.path(), &["remote", "get-url", "deploy"]), url);
+    assert_eq!(
+        git_output(dir.path(), &["remote", "get-url", "deploy"]),
+        url
+    );
     succeeds(output(client(&["git:remote", "-a", "other-app"])));
     assert_eq!(
-        git(dir.path(), &["remote", "get-url", "deploy"]),
+        git_output(dir.path(), &["remote", "get-url", "deploy"]),
         format!("{address}/other-app")
     );
     let unknown = output(client(&["git:remote", "-a", "nope"]));
     assert!(!unknown.status.success());
     assert!(text(&unknown).contains("app `nope` does not exist"));
     assert_eq!(
-        git(dir.path(), &["remote", "get-url", "deploy"]),
+        git_output(dir.path(), &["remote", "get-url", "deploy"]),
         format!("{address}/other-app")
     );
 }

@@ -116,6 +116,25 @@ pub fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool)
     })
 }
 
+/// The add-on's generated name, from `Creating NAME on APP...`.
+pub fn created_addon(output: &str) -> String {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix("Creating ")?.split(' ').next())
+        .unwrap_or_else(|| panic!("no `Creating` line in:\n{output}"))
+        .to_string()
+}
+
+/// `git ARGS` in `dir`: its stdout, trimmed.
+pub fn git_output(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
 /// Quotes a word for the remote side, the way a shell user would.
 fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
@@ -533,6 +552,20 @@ impl TestServer {
             version.to_string(),
             body.to_string(),
         )
+    }
+
+    /// GET `/` through the router with another `Host` (a custom domain on
+    /// the router's port): (status, body).
+    pub fn get_host(&self, host: &str) -> (u16, String) {
+        let output = Command::new("curl")
+            .args(["-s", "-m", "10", "-w", "\n%{http_code}", "-H"])
+            .arg(format!("Host: {host}"))
+            .arg(format!("http://127.0.0.1:{}/", self.http_port))
+            .output()
+            .unwrap();
+        let all = String::from_utf8_lossy(&output.stdout).to_string();
+        let (body, code) = all.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
     }
 
     /// `get` with more curl options (`-H`, `-m`).

@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::{free_port, paas_bin, text, TestServer};
+use crate::harness::{created_addon, free_port, paas_bin, text, wait_for, wait_until, TestServer};
 
 const POSTGRES_BIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -138,15 +138,6 @@ impl Drop for LocalPostgres {
     }
 }
 
-/// The add-on's generated name, from `Creating NAME on APP...`.
-fn created_name(output: &str) -> String {
-    output
-        .lines()
-        .find_map(|l| l.strip_prefix("Creating ")?.split(' ').next())
-        .unwrap_or_else(|| panic!("no `Creating` line in:\n{output}"))
-        .to_string()
-}
-
 /// `pg:psql -c SQL`'s rows (unaligned, as psql prints with `-tA` is not
 /// offered: the last line holds a single value).
 fn psql_on_server(server: &TestServer, app: &str, sql: &str) -> String {
@@ -173,7 +164,7 @@ fn pg_pull_and_push_copy_a_database_between_the_laptop_and_an_add_on() {
     let server = TestServer::start();
     let repo = server.repo("tests/apps/notes", "notes");
     repo.push_ok();
-    let addon = created_name(&server.ok(&["addons:create", "postgres", "-a", "notes"]));
+    let addon = created_addon(&server.ok(&["addons:create", "postgres", "-a", "notes"]));
     psql_on_server(
         &server,
         "notes",
@@ -316,11 +307,9 @@ impl Background {
 
     /// Its output once it ends, within `within`.
     fn finish(mut self, within: Duration) -> (bool, String) {
-        let deadline = Instant::now() + within;
-        while self.0.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "the query did not end");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        wait_until("the query to end", within, || {
+            self.0.try_wait().unwrap().is_some()
+        });
         let child = std::mem::replace(&mut self.0, Command::new("true").spawn().unwrap());
         let output = child.wait_with_output().unwrap();
         (output.status.success(), text(&output))
@@ -336,15 +325,17 @@ impl Drop for Background {
 
 /// The pid `pg:ps` shows on the line with `query`, once it shows one.
 fn pid_running(server: &TestServer, app: &str, query: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let listed = server.ok(&["pg:ps", "-a", app]);
-        if let Some(line) = listed.lines().find(|l| l.contains(query)) {
-            return line.split_whitespace().next().unwrap().to_string();
-        }
-        assert!(Instant::now() < deadline, "`{query}` not in:\n{listed}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_for(
+        &format!("`{query}` in `pg:ps`"),
+        Duration::from_secs(60),
+        || {
+            let listed = server.ok(&["pg:ps", "-a", app]);
+            match listed.lines().find(|l| l.contains(query)) {
+                Some(line) => Ok(line.split_whitespace().next().unwrap().to_string()),
+                None => Err(listed),
+            }
+        },
+    )
 }
 
 #[test]

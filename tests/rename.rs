@@ -3,45 +3,10 @@
 //! deploy key follow, a rename whose dynos fail changes nothing, and
 //! a rename a killed command left half done is finished by the daemon.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::{text, Poller, TestServer};
-
-/// The add-on's generated name, from `Creating NAME on APP...`.
-fn created_name(output: &str) -> String {
-    output
-        .lines()
-        .find_map(|l| l.strip_prefix("Creating ")?.split(' ').next())
-        .unwrap_or_else(|| panic!("no `Creating` line in:\n{output}"))
-        .to_string()
-}
-
-/// The app's answer for `path` once it is 200, or the last after `within`.
-fn eventually(server: &TestServer, app: &str, path: &str, within: Duration) -> (u16, String) {
-    let deadline = Instant::now() + within;
-    loop {
-        let (code, body) = server.get_with(app, path, &["-m", "30"]);
-        if code == 200 || Instant::now() > deadline {
-            return (code, body.trim().to_string());
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-/// GET `/` through the router with another `Host`: (status, body).
-fn get_host(server: &TestServer, host: &str) -> (u16, String) {
-    let output = Command::new("curl")
-        .args(["-s", "-m", "10", "-w", "\n%{http_code}", "-H"])
-        .arg(format!("Host: {host}"))
-        .arg(format!("http://127.0.0.1:{}/", server.http_port))
-        .output()
-        .unwrap();
-    let all = String::from_utf8_lossy(&output.stdout).to_string();
-    let (body, code) = all.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
-}
+use crate::harness::{created_addon, git_output, text, wait_for, Poller, TestServer};
 
 /// The install's app networks, by the app they are named after.
 fn app_networks(server: &TestServer) -> Vec<String> {
@@ -59,7 +24,7 @@ fn a_renamed_app_runs_on_under_its_new_name_with_everything_it_had() {
     let repo = server.repo("tests/apps/notes", "shop");
     repo.push_ok();
     server.ok(&["config:set", "GREETING=Howdy", "-a", "shop"]);
-    let postgres = created_name(&server.ok(&["addons:create", "postgres", "-a", "shop"]));
+    let postgres = created_addon(&server.ok(&["addons:create", "postgres", "-a", "shop"]));
     let (code, body) = server.get_with("shop", "/add?n=3", &["-m", "60"]);
     assert_eq!((code, body.as_str()), (200, "3\n"));
     server.ok(&["domains:add", "www.shop.test", "-a", "shop"]);
@@ -93,11 +58,11 @@ fn a_renamed_app_runs_on_under_its_new_name_with_everything_it_had() {
 
     // The router: the new name and the custom domain, not the old name.
     assert_eq!(server.get("market", "/"), (200, "notes on web.1\n".into()));
-    assert_eq!(get_host(&server, "www.shop.test").0, 200);
+    assert_eq!(server.get_host("www.shop.test").0, 200);
     assert_eq!(server.get("shop", "/").0, 404);
     // Its database, through the attachment, from the new network.
     assert_eq!(
-        eventually(&server, "market", "/count", Duration::from_secs(30)),
+        server.get_when_200("market", "/count", Duration::from_secs(30)),
         (200, "3".into())
     );
     // Config, releases (a rename makes none), add-ons, domains, dynos.
@@ -147,19 +112,10 @@ fn a_renamed_app_runs_on_under_its_new_name_with_everything_it_had() {
     let pushed = repo.push_ok();
     assert!(pushed.contains("Building market"), "{pushed}");
     assert_eq!(
-        eventually(&server, "market", "/count", Duration::from_secs(30)),
+        server.get_when_200("market", "/count", Duration::from_secs(30)),
         (200, "3".into())
     );
     assert!(server.ok(&["releases", "-a", "market"]).contains("v4"));
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 #[test]
@@ -229,7 +185,7 @@ fn renames_from_a_laptop_follow_the_remote_and_refusals_change_nothing() {
         "{said}"
     );
     assert_eq!(
-        git(dir, &["remote", "get-url", "deploy"]),
+        git_output(dir, &["remote", "get-url", "deploy"]),
         format!("ssh://paas@127.0.0.1:{}/moved", server.ssh_port)
     );
     let (ok, ps) = client(&["ps"]);
@@ -274,21 +230,19 @@ fn the_daemon_finishes_a_rename_whose_command_was_killed() {
         .status()
         .unwrap();
     assert!(moved.success());
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let finished = !apps.join("whole/rename.toml").exists()
-            && server.containers("half").is_empty()
-            && server.get("whole", "/").0 == 200;
-        if finished {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not finished: {}",
-            server.ok(&["ps", "-a", "whole"])
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_for(
+        "the daemon to finish the rename",
+        Duration::from_secs(90),
+        || {
+            let finished = !apps.join("whole/rename.toml").exists()
+                && server.containers("half").is_empty()
+                && server.get("whole", "/").0 == 200;
+            match finished {
+                true => Ok(()),
+                false => Err(server.ok(&["ps", "-a", "whole"])),
+            }
+        },
+    );
     assert_eq!(server.get("whole", "/"), (200, "Hello from web.1\n".into()));
     assert_eq!(server.get("half", "/").0, 404);
     assert!(!app_networks(&server).contains(&"half".to_string()));

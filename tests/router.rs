@@ -446,25 +446,12 @@ fn raw_connection(server: &TestServer, timeout: Duration) -> std::net::TcpStream
     stream
 }
 
-/// `curl` with a Host header of our choosing (a custom domain on the router's port).
-fn get_host(server: &TestServer, host: &str) -> (u16, String) {
-    let output = std::process::Command::new("curl")
-        .args(["-s", "-m", "10", "-w", "\n%{http_code}", "-H"])
-        .arg(format!("Host: {host}"))
-        .arg(format!("http://127.0.0.1:{}/", server.http_port))
-        .output()
-        .unwrap();
-    let all = String::from_utf8_lossy(&output.stdout).to_string();
-    let (body, code) = all.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
-}
-
 #[test]
 fn custom_domains_reach_their_app_and_survive_a_daemon_restart() {
     let server = TestServer::start();
     server.repo("examples/hello", "shop").push_ok();
     server.repo("examples/hello", "blog").push_ok();
-    assert_eq!(get_host(&server, "www.shop.test").0, 404);
+    assert_eq!(server.get_host("www.shop.test").0, 404);
 
     let output = server.ok(&["domains:add", "WWW.Shop.Test", "-a", "shop"]);
     assert!(
@@ -472,15 +459,17 @@ fn custom_domains_reach_their_app_and_survive_a_daemon_restart() {
         "{output}"
     );
     assert!(output.contains("done\n"), "{output}");
-    let (code, body) = get_host(&server, "www.shop.test");
+    let (code, body) = server.get_host("www.shop.test");
     assert_eq!((code, body.as_str()), (200, "Hello from web.1\n"));
     assert_eq!(
-        get_host(&server, &format!("www.shop.test:{}", server.http_port)).0,
+        server
+            .get_host(&format!("www.shop.test:{}", server.http_port))
+            .0,
         200
     );
     // The app's own host still works, and other hosts do not reach it.
     assert_eq!(server.get("shop", "/").0, 200);
-    assert_eq!(get_host(&server, "shop.test").0, 404);
+    assert_eq!(server.get_host("shop.test").0, 404);
 
     // `--json` lists the platform's host and the custom one.
     let listed = server.cmd(&["domains", "-a", "shop", "--json"]);
@@ -513,13 +502,13 @@ fn custom_domains_reach_their_app_and_survive_a_daemon_restart() {
     // A daemon restart keeps them; removing one sends it nowhere.
     assert!(server.local(&["server", "stop"]).status.success());
     assert!(server.local(&["server", "start"]).status.success());
-    assert_eq!(get_host(&server, "www.shop.test").0, 200);
+    assert_eq!(server.get_host("www.shop.test").0, 200);
     server.ok(&["domains:add", "blog.test", "-a", "blog"]);
     server.ok(&["domains:remove", "www.shop.test", "-a", "shop"]);
-    assert_eq!(get_host(&server, "www.shop.test").0, 404);
-    assert_eq!(get_host(&server, "blog.test").0, 200);
+    assert_eq!(server.get_host("www.shop.test").0, 404);
+    assert_eq!(server.get_host("blog.test").0, 200);
     server.ok(&["domains:clear", "-a", "blog"]);
-    assert_eq!(get_host(&server, "blog.test").0, 404);
+    assert_eq!(server.get_host("blog.test").0, 404);
 
     // A new platform domain: every app answers under it at once, and after
     // a daemon restart; the old names lead nowhere.
@@ -532,13 +521,13 @@ fn custom_domains_reach_their_app_and_survive_a_daemon_restart() {
         said.contains("Apps now answer at <app>.apps.test"),
         "{said}"
     );
-    assert_eq!(get_host(&server, "blog.apps.test").0, 200);
-    assert_eq!(get_host(&server, "shop.localhost").0, 404);
+    assert_eq!(server.get_host("blog.apps.test").0, 200);
+    assert_eq!(server.get_host("shop.localhost").0, 404);
     let listed = server.ok(&["domains", "-a", "shop"]);
     assert!(listed.contains("shop.apps.test"), "{listed}");
     assert!(server.local(&["server", "stop"]).status.success());
     assert!(server.local(&["server", "start"]).status.success());
-    assert_eq!(get_host(&server, "shop.apps.test").0, 200);
+    assert_eq!(server.get_host("shop.apps.test").0, 200);
 }
 
 /// A WebSocket echo server from Python's standard library alone.
