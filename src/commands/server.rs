@@ -12,7 +12,9 @@ use crate::state::{self, Root, Settings};
 
 pub fn run(root: Root, command: ServerCommand) -> Result<()> {
     match command {
-        ServerCommand::Install(args) => install::install(&root, &args),
+        ServerCommand::Install(args) => {
+            install::install(&root, &args, &crate::completion::system_files()?)
+        }
         ServerCommand::Status => status(&root),
         ServerCommand::Start => start(&root),
         ServerCommand::Stop => stop(&root),
