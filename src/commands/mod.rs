@@ -613,7 +613,7 @@ mod tests {
             "`usable_app`, the check for git",
         ),
         (
-            "server.rs",
+            "server_status.rs",
             "let app = root.app(&name);",
             "server status, as root on the server: each app's disk use",
         ),
