@@ -112,19 +112,48 @@ fn dockerfile_app_builds_with_cached_layers_rolls_back_and_keeps_what_releases_n
     let inside = server.ok(&["ps:exec", "-a", "boxed", "cat", "/www/index.html"]);
     assert!(inside.contains("two"), "{inside}");
 
-    // Another app's Dockerfile cannot name this one's image to read it.
+    // Another app's Dockerfile cannot reach this one's image: not by its
+    // name, an id prefix, nor its whole id (they share podman's store).
     let peek = server.repo("tests/apps/dockerfile", "peek");
-    let guess = format!("localhost/paas-{}/boxed:v1", server.install_id());
+    std::fs::copy(busybox(), peek.dir.path().join("busybox")).unwrap();
+    let boxed_id = server.podman(&["image", "inspect", "--format", "{{.Id}}", &v1_image]);
+    let boxed_id = boxed_id.trim();
+    for (dockerfile, why) in [
+        (format!("FROM {v1_image}\n"), "not an image this app may build from"),
+        (format!("FROM {}\n", &boxed_id[..4]), "an image id prefix"),
+        (
+            format!("FROM scratch\nCOPY --from={boxed_id} /www /www\n"),
+            "not an image this app may build from",
+        ),
+        (
+            format!("FROM scratch\nCOPY busybox /bin/busybox\nRUN --mount=type=bind,from={},target=/x [\"/bin/busybox\", \"true\"]\n", &boxed_id[..12]),
+            "an image id prefix",
+        ),
+    ] {
+        peek.write("Dockerfile", &format!("{dockerfile}CMD cat /www/index.html\n"));
+        peek.commit("peek");
+        let refused = peek.push_refused();
+        assert!(refused.contains(why), "{dockerfile}: {refused}");
+        assert!(!refused.contains("STEP 1/"), "the build never starts: {refused}");
+    }
+    assert!(
+        image_of(&server, "peek", 1).is_none(),
+        "{:?}",
+        app_images(&server)
+    );
+    // Its own image, from scratch, it builds.
     peek.write(
         "Dockerfile",
-        &format!("FROM {guess}\nCMD cat /www/index.html\n"),
+        &std::fs::read_to_string("tests/apps/dockerfile/Dockerfile").unwrap(),
     );
-    peek.commit("peek");
-    let refused = peek.push_refused();
-    assert!(
-        refused.contains("the Dockerfile's build failed"),
-        "{refused}"
-    );
+    // A page of its own: with boxed's, the build's cache would give it
+    // boxed's image (the same steps on the same files), and the disk use
+    // counted below would be shared.
+    peek.write("www/index.html", "peek\n");
+    peek.commit("its own");
+    let output = peek.push_ok();
+    assert!(output.contains("Released v1"), "{output}");
+    assert_eq!(server.get("peek", "/"), (200, "peek\n".to_string()));
 
     // Config vars are the image's environment; `run` runs by its shell.
     server.ok(&["config:set", "-a", "boxed", "GREETING=it's me"]);

@@ -172,7 +172,7 @@ fn is_named(image: &Listed) -> bool {
 
 /// An app image of some install (`localhost/paas-<install>/<app>:…`),
 /// not a stack's or an add-on's (`localhost/paas-stack-run:…`).
-fn is_app_image(name: &str) -> bool {
+pub fn is_app_image(name: &str) -> bool {
     name.strip_prefix("localhost/paas-")
         .is_some_and(|rest| rest.contains('/'))
 }
