@@ -317,3 +317,63 @@ fn a_prebuilt_image_deploys_for_admins_and_a_dockerfile_build_stops_at_its_limit
     assert!(!processes.contains("sleep 613"), "{processes}");
     assert_eq!(server.get("prebuilt", "/"), (200, "prebuilt\n".to_string()));
 }
+
+#[test]
+fn a_renamed_apps_images_follow_it_and_a_new_app_of_the_old_name_gets_none() {
+    let server = TestServer::start();
+    let repo = server.repo("tests/apps/dockerfile", "boxed");
+    std::fs::copy(busybox(), repo.dir.path().join("busybox")).unwrap();
+    repo.commit("busybox");
+    repo.push_ok();
+    let image = image_of(&server, "boxed", 1).expect("v1's image is named");
+    let id = server.podman(&["image", "inspect", "--format", "{{.Id}}", &image]);
+    let id = id.trim().to_string();
+
+    server.ok(&["apps:rename", "crated", "-a", "boxed"]);
+    let renamed = image_of(&server, "crated", 1).expect("the image has the new name");
+    assert_eq!(
+        renamed.rsplit_once(':').unwrap().1,
+        image.rsplit_once(':').unwrap().1,
+        "the tag stays"
+    );
+    assert!(
+        image_of(&server, "boxed", 1).is_none(),
+        "{:?}",
+        app_images(&server)
+    );
+
+    // A new app of the old name may not build from it (it would be its
+    // own by the old name), and its pushes' prunes leave it.
+    let again = server.repo("tests/apps/dockerfile", "boxed");
+    std::fs::copy(busybox(), again.dir.path().join("busybox")).unwrap();
+    again.write(
+        "Dockerfile",
+        &format!("FROM {id}\nCMD cat /www/index.html\n"),
+    );
+    again.commit("from the renamed app's image");
+    let refused = again.push_refused();
+    assert!(
+        refused.contains("not an image this app may build from"),
+        "{refused}"
+    );
+    again.write(
+        "Dockerfile",
+        &std::fs::read_to_string("tests/apps/dockerfile/Dockerfile").unwrap(),
+    );
+    again.write("www/index.html", "again\n");
+    again.commit("its own");
+    again.push_ok();
+    assert_eq!(server.get("boxed", "/"), (200, "again\n".to_string()));
+    let output = server.local(&["server", "prune"]);
+    assert!(output.status.success(), "{}", crate::harness::text(&output));
+    assert!(
+        image_of(&server, "crated", 1).is_some(),
+        "{:?}",
+        app_images(&server)
+    );
+    server.ok(&["ps:restart", "-a", "crated"]);
+    assert_eq!(
+        server.get_when_200("crated", "/", Duration::from_secs(10)),
+        (200, "one".to_string())
+    );
+}

@@ -21,8 +21,11 @@
 //!    directory is renamed back and step 1 undone: the old dynos never
 //!    stopped, and the app is as it was;
 //! 4. the old name's dynos stop (one-off dynos too), the add-ons leave its
-//!    network, which goes, the records name the new app, and the record
-//!    goes.
+//!    network, which goes, the records name the new app, its images take
+//!    the new name (a new app of the old name would prune them, and build
+//!    from them as its own), and the record goes. Releases keep the image
+//!    name they were made with: the ledger is not rewritten, and dynos run
+//!    an image by its id.
 //!
 //! A process killed in step 1 leaves the record in `apps/<old>/`, naming
 //! another directory: the daemon's pass (`resume`) undoes step 1. Killed
@@ -43,6 +46,7 @@ use crate::logs;
 use crate::release::Ledger;
 use crate::routes::Routes;
 use crate::runtime::network;
+use crate::runtime::podman::images;
 use crate::state::{self, AppDir, AppName, Lock, Root};
 
 /// `rename.toml`: a rename under way, or left half done by a process that
@@ -265,6 +269,10 @@ fn finish(platform: &Platform, app: &AppDir, record: &Record) -> Result<()> {
             service::disconnect(settings, root, &addon.name, old)?;
         }
         network::remove_app_network(settings, old);
+    }
+    if let Ok(from) = AppName::parse(&record.from) {
+        let ids = crate::prune::needed_images(&Ledger::new(app).list()?);
+        images::rename_app_images(&settings.install_id, &from, &app.name, &ids, old.is_some())?;
     }
     for mut addon in root.addons()? {
         if addon.app == record.from && old.is_some() {
