@@ -139,7 +139,20 @@ fn a_push_sends_signed_events_and_dead_receivers_never_slow_it() {
 
     let (port, received) = receiver();
     let secret = "s3cret-known-to-the-receiver";
-    let url = format!("http://127.0.0.1:{port}/hooks");
+    let url = format!("http://127.0.0.1:{port}/hooks?token=qu3ry-t0ken");
+    // A receiver inside the server's network (here: loopback) is refused
+    // until an admin allows such receivers.
+    for inside in [
+        url.clone(),
+        "http://localhost:9/".into(),
+        "http://[::1]:9/".into(),
+    ] {
+        server.refused(
+            &["webhooks:add", "-a", "hooked", "-i", "dyno", "-u", &inside],
+            "a loopback address: paas sends webhooks only to the internet",
+        );
+    }
+    server.install(&["--allow-private-webhooks", "yes"]);
     let added = server.ok(&[
         "webhooks:add",
         "-a",
@@ -359,6 +372,14 @@ fn a_push_sends_signed_events_and_dead_receivers_never_slow_it() {
     assert!(
         audit.contains("webhooks:add") && !audit.contains(secret),
         "{audit}"
+    );
+    // Nor a token in the URL's query, there or in the app's log; the
+    // app's people see it in the listing (checked above).
+    assert!(!audit.contains("qu3ry-t0ken"), "{audit}");
+    let log = server.ok(&["logs", "-a", "hooked", "-n", "1000"]);
+    assert!(
+        log.contains("Add webhook") && !log.contains("qu3ry-t0ken"),
+        "{log}"
     );
     server.ok(&[
         "webhooks:update",
