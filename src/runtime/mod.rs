@@ -52,7 +52,7 @@ pub struct DynoSpec {
     /// push): its release is not recorded yet, and its number may go to
     /// another release if the push dies, so `ps` names it by the build.
     pub build: Option<u32>,
-    /// Storages mounted under `/app` (`storage:mount`).
+    /// Storages mounted in the dyno (`storage:mount`).
     pub mounts: Vec<Mount>,
 }
 
