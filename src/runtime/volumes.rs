@@ -382,9 +382,11 @@ fn unpack(settings: &Settings, name: &StorageName, tar: &mut dyn Read) -> Result
     let stderr = crate::process::collect_stderr(&mut child);
     let mut stdin = child.stdin.take().expect("piped");
     // A container that ends early (not a tar) closes its stdin: a write
-    // then fails instead of killing this process.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    let copied = std::io::copy(tar, &mut stdin);
+    // then fails instead of killing this process (for this copy only).
+    let copied = {
+        let _ignored = crate::process::SigpipeIgnored::new();
+        std::io::copy(tar, &mut stdin)
+    };
     drop(stdin);
     let status = child
         .wait()
