@@ -43,6 +43,7 @@ pub(super) fn build(
     }
     // A broken app.json fails the build, not the launch.
     crate::checks::load(build_dir)?;
+    crate::cron::check_app_json(build_dir)?;
     let app_json = state::read_untrusted(&build_dir.join("app.json"), APP_JSON_LIMIT)?;
     Ok(Built {
         slug: None,
