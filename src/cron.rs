@@ -248,6 +248,8 @@ pub fn start(
         remove_on_exit: false,
         ..spec
     })?;
+    // Heroku sends `dyno` events for one-off dynos, which its Scheduler's are.
+    crate::webhooks::events::dyno_started(app, &dyno.facts(), &entry.command);
     Ok(Run {
         started_at: crate::crashes::now(),
         dyno: dyno.name(),

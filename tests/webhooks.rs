@@ -367,6 +367,26 @@ fn a_push_sends_signed_events_and_dead_receivers_never_slow_it() {
         },
     );
 
+    // One-off dynos send their `dyno` `create` event too, as on Heroku.
+    let before = received.lock().unwrap().len();
+    server.ok(&["run", "-a", "hooked", "true"]);
+    server.ok(&["run:detached", "-a", "hooked", "true"]);
+    wait_for("the one-off dynos' events", Duration::from_secs(30), || {
+        let got = received.lock().unwrap();
+        let commands: Vec<Value> = got[before..]
+            .iter()
+            .map(|r| verified(secret, r))
+            .filter(|e| e["resource"] == "dyno" && e["action"] == "create")
+            .filter(|e| e["data"]["type"] == "run")
+            .map(|e| e["data"]["command"].clone())
+            .collect();
+        if commands.len() == 2 && commands.iter().all(|c| c == "true") {
+            Ok(())
+        } else {
+            Err(format!("{commands:?}"))
+        }
+    });
+
     // Secrets stay out of the audit trail; removing takes the deliveries.
     let audit = server.ok(&["audit", "-a", "hooked"]);
     assert!(

@@ -109,6 +109,19 @@ impl DynoSpec {
         format!("{}.{}", self.process_type, self.index)
     }
 
+    /// What the webhook events of its dyno, started at `started_at` (unix
+    /// seconds), say of it: for a dyno made without a `Dyno` back (an
+    /// attached one-off's container).
+    pub fn facts(&self, started_at: i64) -> crate::webhooks::DynoFacts<'_> {
+        crate::webhooks::DynoFacts {
+            name: self.dyno_name(),
+            process_type: &self.process_type,
+            release: self.release,
+            size: self.size.name,
+            started_at,
+        }
+    }
+
     /// Tells dynos started on another network or with other add-on
     /// addresses apart, so converge replaces them when either changes.
     pub fn network_tag(&self) -> String {
