@@ -46,6 +46,14 @@ fn image_of(server: &TestServer, app: &str, version: u32) -> Option<String> {
         .find(|name| name.starts_with(&start))
 }
 
+/// A repository of the Dockerfile fixture for `app`, with the host's
+/// busybox in it (not committed).
+fn busybox_repo(server: &TestServer, app: &str) -> Repo {
+    let repo = server.repo("tests/apps/dockerfile", app);
+    std::fs::copy(busybox(), repo.dir.path().join("busybox")).unwrap();
+    repo
+}
+
 fn write_page(repo: &Repo, text: &str) {
     repo.write("www/index.html", &format!("{text}\n"));
     repo.commit(text);
@@ -54,8 +62,7 @@ fn write_page(repo: &Repo, text: &str) {
 #[test]
 fn dockerfile_app_builds_with_cached_layers_rolls_back_and_keeps_what_releases_need() {
     let server = TestServer::start();
-    let repo = server.repo("tests/apps/dockerfile", "boxed");
-    std::fs::copy(busybox(), repo.dir.path().join("busybox")).unwrap();
+    let repo = busybox_repo(&server, "boxed");
     repo.commit("busybox");
     let output = repo.push_ok();
     assert!(output.contains("Building with the Dockerfile"), "{output}");
@@ -114,8 +121,7 @@ fn dockerfile_app_builds_with_cached_layers_rolls_back_and_keeps_what_releases_n
 
     // Another app's Dockerfile cannot reach this one's image: not by its
     // name, an id prefix, nor its whole id (they share podman's store).
-    let peek = server.repo("tests/apps/dockerfile", "peek");
-    std::fs::copy(busybox(), peek.dir.path().join("busybox")).unwrap();
+    let peek = busybox_repo(&server, "peek");
     let boxed_id = server.podman(&["image", "inspect", "--format", "{{.Id}}", &v1_image]);
     let boxed_id = boxed_id.trim();
     for (dockerfile, why) in [
@@ -295,8 +301,7 @@ fn a_prebuilt_image_deploys_for_admins_and_a_dockerfile_build_stops_at_its_limit
     // A Dockerfile build that runs past the install's limit is stopped,
     // the process of its step too; the running release serves on.
     server.install(&["--build-timeout", "20s"]);
-    let repo = server.repo("tests/apps/dockerfile", "prebuilt");
-    std::fs::copy(busybox(), repo.dir.path().join("busybox")).unwrap();
+    let repo = busybox_repo(&server, "prebuilt");
     repo.write(
         "Dockerfile",
         "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"613\"]\n",
@@ -321,8 +326,7 @@ fn a_prebuilt_image_deploys_for_admins_and_a_dockerfile_build_stops_at_its_limit
 #[test]
 fn a_renamed_apps_images_follow_it_and_a_new_app_of_the_old_name_gets_none() {
     let server = TestServer::start();
-    let repo = server.repo("tests/apps/dockerfile", "boxed");
-    std::fs::copy(busybox(), repo.dir.path().join("busybox")).unwrap();
+    let repo = busybox_repo(&server, "boxed");
     repo.commit("busybox");
     repo.push_ok();
     let image = image_of(&server, "boxed", 1).expect("v1's image is named");
@@ -344,8 +348,7 @@ fn a_renamed_apps_images_follow_it_and_a_new_app_of_the_old_name_gets_none() {
 
     // A new app of the old name may not build from it (it would be its
     // own by the old name), and its pushes' prunes leave it.
-    let again = server.repo("tests/apps/dockerfile", "boxed");
-    std::fs::copy(busybox(), again.dir.path().join("busybox")).unwrap();
+    let again = busybox_repo(&server, "boxed");
     again.write(
         "Dockerfile",
         &format!("FROM {id}\nCMD cat /www/index.html\n"),
