@@ -142,6 +142,36 @@ fn dockerfile_app_builds_with_cached_layers_rolls_back_and_keeps_what_releases_n
         assert!(refused.contains(why), "{dockerfile}: {refused}");
         assert!(!refused.contains("STEP 1/"), "the build never starts: {refused}");
     }
+    // Nor through a base image's ONBUILD trigger, which runs in the build
+    // of whatever is made FROM it (an image in Docker's format keeps them).
+    let base = tempfile::Builder::new()
+        .prefix("paas-onbuild-")
+        .tempdir()
+        .unwrap();
+    std::fs::write(
+        base.path().join("Dockerfile"),
+        format!("FROM scratch\nONBUILD COPY --from={boxed_id} /www /www\n"),
+    )
+    .unwrap();
+    let base_dir = base.path().to_str().unwrap();
+    let chmod = std::process::Command::new("chmod")
+        .args(["-R", "a+rX", base_dir])
+        .status();
+    assert!(chmod.unwrap().success());
+    let onbuild = format!("localhost/onbuild-{}:1", server.install_id());
+    server.podman(&["build", "--format", "docker", "--tag", &onbuild, base_dir]);
+    peek.write(
+        "Dockerfile",
+        &format!("FROM {onbuild}\nCMD cat /www/index.html\n"),
+    );
+    peek.commit("peek through a trigger");
+    let refused = peek.push_refused();
+    assert!(
+        refused.contains(&format!(
+            "(an ONBUILD trigger of {onbuild})` names `{boxed_id}`"
+        )) && refused.contains("not an image this app may build from"),
+        "{refused}"
+    );
     assert!(
         image_of(&server, "peek", 1).is_none(),
         "{:?}",

@@ -80,9 +80,28 @@ fn check_images(settings: &Settings, app: &AppDir, build_dir: &Path) -> Result<(
     dockerfile_refs::check(
         &dockerfile_refs::images_named(&text),
         &own,
-        is_app_image,
-        app_images::names_of,
+        &is_app_image,
+        &PodmanStore,
     )
+}
+
+/// The check's questions, asked of podman.
+struct PodmanStore;
+
+impl dockerfile_refs::Store for PodmanStore {
+    fn resolve(&self, reference: &str) -> Result<Option<dockerfile_refs::Found>> {
+        Ok(
+            app_images::names_of(reference)?
+                .map(|(id, names)| dockerfile_refs::Found { id, names }),
+        )
+    }
+    fn pull(&self, reference: &str) -> Result<()> {
+        say!("-----> Pulling {reference}");
+        app_images::pull(reference)
+    }
+    fn triggers(&self, id: &str) -> Result<Vec<String>> {
+        app_images::onbuild_triggers(id)
+    }
 }
 
 #[cfg(test)]

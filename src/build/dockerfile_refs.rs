@@ -20,10 +20,10 @@
 //! ENV values put into `$VAR`s in every way the file gives them. A line it
 //! reads otherwise than buildah then adds a check, never skips one.
 //!
-//! What it does not see: ONBUILD triggers of a base image pulled from a
-//! registry (podman's `image inspect` does not show them). paas's own
-//! builds write OCI images, which keep no triggers, so only a registry's
-//! image made to carry one could use them.
+//! A base image's ONBUILD triggers run in the build too, so they are
+//! checked as lines of the Dockerfile: read from the image's configuration
+//! in podman's store (`image inspect` does not show them), a base image
+//! the store lacks pulled first, as the build would pull it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,6 +35,8 @@ use crate::error::{Error, Result};
 pub struct ImageUse {
     pub reference: String,
     pub line: String,
+    /// Named by `FROM`: a base image, whose ONBUILD triggers the build runs.
+    pub base: bool,
 }
 
 /// The images `dockerfile` names outside itself: `FROM`, `--from=` and
@@ -61,15 +63,15 @@ pub fn images_named(dockerfile: &str) -> Vec<ImageUse> {
         if is_from {
             let rest: Vec<&String> = words[1..].iter().filter(|w| !w.starts_with("--")).collect();
             if let Some(image) = rest.first() {
-                named.push(image.to_string());
+                named.push((image.to_string(), true));
             }
         }
         for (index, word) in words.iter().enumerate() {
             let lower = word.to_ascii_lowercase();
             if let Some(value) = lower.strip_prefix("--from=").map(|_| &word[7..]) {
-                named.push(value.to_string());
+                named.push((value.to_string(), false));
             } else if lower == "--from" {
-                named.extend(words.get(index + 1).cloned());
+                named.extend(words.get(index + 1).map(|w| (w.clone(), false)));
             } else if lower.starts_with("--mount=") || lower == "--mount" {
                 let spec = match word.split_once('=') {
                     Some((_, spec)) => spec.to_string(),
@@ -81,12 +83,12 @@ pub fn images_named(dockerfile: &str) -> Vec<ImageUse> {
                         continue;
                     };
                     if key.trim().eq_ignore_ascii_case("from") {
-                        named.push(unquote(value.trim()).to_string());
+                        named.push((unquote(value.trim()).to_string(), false));
                     }
                 }
             }
         }
-        for reference in named {
+        for (reference, base) in named {
             for reference in expand(&unquote(&reference), &variables) {
                 let own_stage = stages.iter().any(|s| s.eq_ignore_ascii_case(&reference))
                     || reference.parse::<usize>().is_ok_and(|n| n < stages.len());
@@ -94,6 +96,7 @@ pub fn images_named(dockerfile: &str) -> Vec<ImageUse> {
                     uses.push(ImageUse {
                         reference,
                         line: line.trim().to_string(),
+                        base,
                     });
                 }
             }
@@ -289,21 +292,38 @@ fn expand(reference: &str, variables: &BTreeMap<String, BTreeSet<String>>) -> Ve
     expanded
 }
 
-/// What a reference podman resolved in the store is named: `None` when it
-/// has no image of that reference.
-pub type Resolved = Option<Vec<String>>;
+/// An image found in podman's store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub id: String,
+    pub names: Vec<String>,
+}
+
+/// What the check asks of podman's store.
+pub trait Store {
+    /// The image `reference` resolves to, as a build's lookup finds it (by
+    /// name, digest or id), or `None` when the store has none.
+    fn resolve(&self, reference: &str) -> Result<Option<Found>>;
+    /// Pulls a base image the store lacks, as the build would: its ONBUILD
+    /// triggers can then be read before they run.
+    fn pull(&self, reference: &str) -> Result<()>;
+    /// The ONBUILD triggers of the image `id` (instructions a build `FROM`
+    /// it runs first).
+    fn triggers(&self, id: &str) -> Result<Vec<String>>;
+}
 
 /// Refuses the build when an image it names is not for `app`'s builds.
 /// `own_prefix` starts the app's image names
 /// (`localhost/paas-<install>/<app>:`); `is_app_image` tells any app's
-/// image name (of this install or another); `resolve` asks podman's store.
+/// image name (of this install or another). A base image's ONBUILD
+/// triggers are checked as lines of the Dockerfile: they run in its build.
 /// The message is the same whether another app's image or nothing is
 /// behind a guess: it tells no one what another app has.
 pub fn check(
     uses: &[ImageUse],
     own_prefix: &str,
-    is_app_image: impl Fn(&str) -> bool,
-    resolve: impl Fn(&str) -> Result<Resolved>,
+    is_app_image: &dyn Fn(&str) -> bool,
+    store: &dyn Store,
 ) -> Result<()> {
     for use_ in uses {
         let reference = use_.reference.as_str();
@@ -335,11 +355,32 @@ pub fn check(
         if is_app_image(reference) && !own(reference) {
             return refuse("not an image this app may build from");
         }
-        if let Some(names) = resolve(reference)? {
-            let allowed = names.iter().any(|name| own(name) || !is_app_image(name));
-            if !allowed {
-                return refuse("not an image this app may build from");
-            }
+        let mut found = store.resolve(reference)?;
+        if found.is_none() && use_.base {
+            store.pull(reference)?;
+            found = store.resolve(reference)?;
+        }
+        let Some(found) = found else {
+            continue;
+        };
+        let allowed = found
+            .names
+            .iter()
+            .any(|name| own(name) || !is_app_image(name));
+        if !allowed {
+            return refuse("not an image this app may build from");
+        }
+        if use_.base {
+            let triggers = store.triggers(&found.id)?;
+            let inner: Vec<ImageUse> = images_named(&triggers.join("\n"))
+                .into_iter()
+                .map(|inner| ImageUse {
+                    line: format!("{} (an ONBUILD trigger of {reference})", inner.line),
+                    base: false,
+                    ..inner
+                })
+                .collect();
+            check(&inner, own_prefix, is_app_image, store)?;
         }
     }
     Ok(())
@@ -415,6 +456,7 @@ FROM img:${TARGETARCH}
         vec![ImageUse {
             reference: reference.into(),
             line: format!("FROM {reference}"),
+            base: true,
         }]
     }
 
@@ -424,23 +466,55 @@ FROM img:${TARGETARCH}
 
     const OWN: &str = "localhost/paas-ab12/shop:";
 
+    /// A store of a few images; what is pulled is recorded, and comes
+    /// named as pulled, with `ONBUILD COPY --from=<its tag>` when its name
+    /// says `onbuild`.
+    #[derive(Default)]
+    struct FakeStore {
+        pulled: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl Store for FakeStore {
+        fn resolve(&self, reference: &str) -> Result<Option<Found>> {
+            let found = |id: &str, names: &[&str]| Found {
+                id: id.into(),
+                names: names.iter().map(|n| n.to_string()).collect(),
+            };
+            Ok(Some(match reference {
+                "docker.io/library/debian:12" => found(
+                    "d1",
+                    &[
+                        "docker.io/library/debian:12",
+                        "localhost/paas-ab12/other:v1-00",
+                    ],
+                ),
+                "localhost/paas-stack-run:1" => found("s1", &["localhost/paas-stack-run:1"]),
+                "localhost/paas-ab12/shop:v1-00" => {
+                    found("o1", &["localhost/paas-ab12/shop:v1-00"])
+                }
+                "anything@sha256:00" => found("a1", &["localhost/paas-ab12/other:v1-00"]),
+                full if full.len() == 64 => found(full, &[]),
+                pulled if self.pulled.borrow().iter().any(|p| p == pulled) => {
+                    found(pulled, &[pulled])
+                }
+                _ => return Ok(None),
+            }))
+        }
+        fn pull(&self, reference: &str) -> Result<()> {
+            self.pulled.borrow_mut().push(reference.into());
+            Ok(())
+        }
+        fn triggers(&self, id: &str) -> Result<Vec<String>> {
+            Ok(match id.split_once("onbuild:") {
+                Some((_, from)) => vec![format!("COPY --from={from} /x /y")],
+                None => vec![],
+            })
+        }
+    }
+
     #[test]
     fn another_apps_images_and_unnamed_ones_are_refused() {
-        let store = |reference: &str| -> Result<Resolved> {
-            Ok(match reference {
-                "docker.io/library/debian:12" => Some(vec![
-                    "docker.io/library/debian:12".into(),
-                    "localhost/paas-ab12/other:v1-00".into(),
-                ]),
-                "localhost/paas-stack-run:1" => Some(vec!["localhost/paas-stack-run:1".into()]),
-                "localhost/paas-ab12/shop:v1-00" => {
-                    Some(vec!["localhost/paas-ab12/shop:v1-00".into()])
-                }
-                "anything@sha256:00" => Some(vec!["localhost/paas-ab12/other:v1-00".into()]),
-                full if full.len() == 64 => Some(vec![]),
-                _ => None,
-            })
-        };
+        let store = FakeStore::default();
         for allowed in [
             "docker.io/library/debian:12",
             "localhost/paas-stack-run:1",
@@ -448,11 +522,13 @@ FROM img:${TARGETARCH}
             "docker.io/library/never-pulled:1",
         ] {
             assert!(
-                check(&uses(allowed), OWN, is_app_image, store).is_ok(),
+                check(&uses(allowed), OWN, &is_app_image, &store).is_ok(),
                 "{allowed}"
             );
         }
-        let err = check(&uses("3f2a"), OWN, is_app_image, store).unwrap_err();
+        // A base image the store lacked was pulled, to read its triggers.
+        assert_eq!(*store.pulled.borrow(), ["docker.io/library/never-pulled:1"]);
+        let err = check(&uses("3f2a"), OWN, &is_app_image, &store).unwrap_err();
         assert_eq!(
             err.message(),
             "the Dockerfile's `FROM 3f2a` names `3f2a`, an image id prefix: name the image instead"
@@ -464,7 +540,7 @@ FROM img:${TARGETARCH}
             "anything@sha256:00",
             full.as_str(),
         ] {
-            let err = check(&uses(refused), OWN, is_app_image, store).unwrap_err();
+            let err = check(&uses(refused), OWN, &is_app_image, &store).unwrap_err();
             assert!(
                 err.message()
                     .ends_with("not an image this app may build from"),
@@ -472,7 +548,29 @@ FROM img:${TARGETARCH}
                 err.message()
             );
         }
-        let err = check(&uses("a$B"), OWN, is_app_image, store).unwrap_err();
+        let err = check(&uses("a$B"), OWN, &is_app_image, &store).unwrap_err();
         assert!(err.message().contains("variables"), "{}", err.message());
+        // Only a base image is pulled: `COPY --from` of an absent one is
+        // the build's to pull.
+        let copy = vec![ImageUse {
+            base: false,
+            ..uses("docker.io/library/tools:1")[0].clone()
+        }];
+        assert!(check(&copy, OWN, &is_app_image, &store).is_ok());
+        assert_eq!(store.pulled.borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_base_images_onbuild_triggers_are_checked_as_the_dockerfiles_lines() {
+        let store = FakeStore::default();
+        let base = "docker.io/evil/onbuild:3f2a";
+        let err = check(&uses(base), OWN, &is_app_image, &store).unwrap_err();
+        assert_eq!(
+            err.message(),
+            "the Dockerfile's `COPY --from=3f2a /x /y (an ONBUILD trigger of \
+             docker.io/evil/onbuild:3f2a)` names `3f2a`, an image id prefix: name the image instead"
+        );
+        let fine = "docker.io/good/onbuild:docker.io/library/debian:12";
+        assert!(check(&uses(fine), OWN, &is_app_image, &store).is_ok());
     }
 }

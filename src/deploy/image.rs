@@ -170,7 +170,7 @@ fn check_owner(reference: &str, install_id: &str, app: &AppDir) -> Result<()> {
         .hint("name the image (`localhost/myapp:1.2`) or give its whole id"));
     }
     let own = app_images::own_prefix(install_id, &app.name);
-    if let Some(names) = app_images::names_of(reference)? {
+    if let Some((_, names)) = app_images::names_of(reference)? {
         if !names
             .iter()
             .any(|n| n.starts_with(&own) || !is_app_image(n))

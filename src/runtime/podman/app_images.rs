@@ -226,14 +226,16 @@ fn parse_inspect(json: &str) -> Result<ImageInfo> {
     })
 }
 
-/// The names of the image `reference` resolves to in the store, as a
-/// build's `FROM` would find it (by name, digest or id), or `None` when
+/// The id and names of the image `reference` resolves to in the store, as
+/// a build's `FROM` would find it (by name, digest or id), or `None` when
 /// the store has none. A podman that fails otherwise is an error, never
 /// taken for "none" (`dockerfile_refs::check` lets an absent image pass,
 /// for the build to pull).
-pub fn names_of(reference: &str) -> Result<Option<Vec<String>>> {
+pub fn names_of(reference: &str) -> Result<Option<(String, Vec<String>)>> {
     #[derive(Deserialize)]
     struct Named {
+        #[serde(rename = "Id")]
+        id: String,
         #[serde(rename = "RepoTags", default)]
         names: Option<Vec<String>>,
     }
@@ -255,12 +257,57 @@ pub fn names_of(reference: &str) -> Result<Option<Vec<String>>> {
     let output = run(&["image", "inspect", "--format", "json", "--", reference])?;
     let listed: Vec<Named> =
         serde_json::from_str(&output).context(|| "reading `podman image inspect` output".into())?;
-    Ok(Some(
-        listed
-            .into_iter()
-            .flat_map(|image| image.names.unwrap_or_default())
-            .collect(),
-    ))
+    let image = listed
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::unexpected("`podman image inspect` listed no image"))?;
+    Ok(Some((image.id, image.names.unwrap_or_default())))
+}
+
+/// The ONBUILD triggers of the image `id`, read from its configuration in
+/// podman's store: `podman image inspect` does not show them. Its
+/// configuration is a file of the image's directory named `=` and the
+/// base64 of `sha256:<id>` (an image's id is its configuration's digest),
+/// as containers/storage keeps it.
+pub fn onbuild_triggers(id: &str) -> Result<Vec<String>> {
+    use base64::Engine;
+    #[derive(Deserialize, Default)]
+    struct Config {
+        #[serde(rename = "OnBuild", default)]
+        onbuild: Option<Vec<String>>,
+    }
+    #[derive(Deserialize)]
+    struct ImageConfig {
+        #[serde(default)]
+        config: Option<Config>,
+    }
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    let store = run(&[
+        "info",
+        "--format",
+        "{{.Store.GraphRoot}}\n{{.Store.GraphDriverName}}",
+    ])?;
+    let mut lines = store.lines();
+    let (root, driver) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    let key = base64::engine::general_purpose::STANDARD.encode(format!("sha256:{hex}"));
+    let file = Path::new(root)
+        .join(format!("{driver}-images"))
+        .join(hex)
+        .join(format!("={key}"));
+    let text = std::fs::read_to_string(&file).map_err(|err| {
+        Error::unexpected(format!(
+            "cannot read the configuration of image {hex} at `{}` to check its ONBUILD triggers",
+            file.display()
+        ))
+        .cause(err)
+    })?;
+    let config: ImageConfig = serde_json::from_str(&text)
+        .context(|| format!("reading the configuration of image {hex}"))?;
+    Ok(config
+        .config
+        .unwrap_or_default()
+        .onbuild
+        .unwrap_or_default())
 }
 
 /// Pulls `reference` from wherever podman is set to pull, its progress on
