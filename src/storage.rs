@@ -1,8 +1,9 @@
 //! Persistent storage: a named podman volume (`runtime::volumes`) mounted
 //! at a path (under `/app`, or `/data` for an image) in every dyno of the
 //! apps that mount it (every process type, one-off, release phase and cron
-//! dynos alike), so files an app writes there (a CMS's uploads) outlive its dynos: deploys, restarts and
-//! rollbacks start new dynos with the same storage.
+//! dynos alike), so files an app writes there (a CMS's uploads) outlive
+//! its dynos: deploys, restarts and rollbacks start new dynos with the
+//! same storage.
 //!
 //! The storage's record is `storage/<name>/`; an app's mounts are in its
 //! `app.toml` (`state::storage`). Mounting and unmounting roll the app's
@@ -29,11 +30,11 @@ use crate::state::{
 
 /// Makes an empty storage owned by `user`. The record first, the volume
 /// second, under the storage's lock: a create killed part way leaves a
-/// directory with or without a record, and no volume or an empty one: a
-/// create of the name again finishes it (whoever runs it: nothing was
-/// ever stored there), and `destroy` removes one with a record. Of two creates of one
-/// name, the one that gets the lock first makes it; the other is told it
-/// exists.
+/// directory with or without a record, and no volume or an empty one. A
+/// create of the name again finishes it (anyone's, without a record:
+/// nothing was ever stored there; with one, its maker's), and `destroy`
+/// removes one with a record. Of two creates of one name, the one that
+/// gets the lock first makes it; the other is told it exists.
 pub fn create(platform: &Platform, user: &str, dir: &StorageDir) -> Result<Storage> {
     state::create_dir(&platform.root.storages_dir(), 0o755)?;
     match std::fs::create_dir(&dir.path) {
@@ -49,17 +50,26 @@ pub fn create(platform: &Platform, user: &str, dir: &StorageDir) -> Result<Stora
         ))
         .hint("run `paas storage:create` again"));
     }
-    let whole = dir.exists() && volumes::exists(platform.settings, &dir.name);
-    if whole {
-        return Err(Error::new(format!("storage `{}` already exists", dir.name))
-            .hint("`paas storage` lists the storages; pick another name"));
-    }
-    let storage = Storage {
-        name: dir.name.clone(),
-        created_at: release::now_rfc3339(),
-        created_by: user.to_string(),
+    let taken = || {
+        Error::new(format!("storage `{}` already exists", dir.name))
+            .hint("`paas storage` lists the storages; pick another name")
     };
-    dir.write(&storage)?;
+    // A record stays its maker's: only they finish it (its volume may be
+    // missing because something removed it while apps mount it).
+    let storage = match dir.exists().then(|| dir.read()).transpose()? {
+        Some(_) if volumes::exists(platform.settings, &dir.name) => return Err(taken()),
+        Some(storage) if storage.created_by != user => return Err(taken()),
+        Some(storage) => storage,
+        None => {
+            let storage = Storage {
+                name: dir.name.clone(),
+                created_at: release::now_rfc3339(),
+                created_by: user.to_string(),
+            };
+            dir.write(&storage)?;
+            storage
+        }
+    };
     volumes::create(platform.settings, &dir.name).map_err(|err| {
         err.hint(format!(
             "`paas storage:create {0}` tries again; `paas storage:destroy {0}` removes what was made",

@@ -305,6 +305,13 @@ fn a_file_in_a_mounted_storage_outlives_redeploys_and_rollbacks() {
     server.ok(&["storage:create", "half"]);
     let volume = format!("paas-{}-storage-half", server.install_id());
     server.podman(&["volume", "rm", &volume]);
+    // Only its maker finishes one with a record (apps may mount it).
+    let taken = server.cmd_with_key(&bob, &["storage:create", "half"]);
+    assert!(
+        text(&taken).contains("storage `half` already exists"),
+        "{}",
+        text(&taken)
+    );
     server.ok(&["storage:create", "half"]);
     let volumes = server.podman(&["volume", "ls", "--format", "{{.Name}}"]);
     assert!(volumes.lines().any(|v| v == volume), "{volumes}");
