@@ -113,15 +113,34 @@ fn redact_word(word: &str) -> String {
             return format!("{key}=…");
         }
     }
-    // `scheme://user:password@host…`
-    if let Some((scheme, rest)) = word.split_once("://") {
-        if let Some((userinfo, host)) = rest.split_once('@') {
-            if let Some((user, _)) = userinfo.split_once(':') {
-                return format!("{scheme}://{user}:…@{host}");
-            }
-        }
+    if word.contains("://") {
+        return redact_url(word, false);
     }
     word.to_string()
+}
+
+/// A URL without its credentials: the password of `user:password@` (a
+/// user alone, often a token, entirely) and, unless `keep_query`, the
+/// query (`?token=…`, a signed URL's signature) and fragment. Text that is
+/// no URL comes back as it is.
+pub fn redact_url(url: &str, keep_query: bool) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:…@{host}"),
+            None => format!("…@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.find(['?', '#']) {
+        Some(at) if !keep_query => format!("{}{}…", &tail[..at], &tail[at..at + 1]),
+        _ => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 #[cfg(test)]
@@ -152,6 +171,25 @@ mod tests {
             redact(&words("--app=app1 ps:scale web=2")),
             "--app=app1 ps:scale web=…"
         );
+    }
+
+    #[test]
+    fn urls_lose_their_credentials_and_queries() {
+        assert_eq!(
+            redact(&words(
+                "webhooks:add -u https://t0ken@h.example.com/x?sig=abc&a=b@c#f"
+            )),
+            "webhooks:add -u https://…@h.example.com/x?…"
+        );
+        assert_eq!(
+            redact_url("https://u:p@h.example.com/x?sig=abc", true),
+            "https://u:…@h.example.com/x?sig=abc"
+        );
+        assert_eq!(
+            redact_url("http://h.example.com/a@b?x", false),
+            "http://h.example.com/a@b?…"
+        );
+        assert_eq!(redact_url("not a url", false), "not a url");
     }
 
     #[test]

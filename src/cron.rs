@@ -49,11 +49,8 @@ impl Entry {
 
     fn parsed(&self) -> Result<croner::Cron> {
         croner::Cron::new(&self.schedule).parse().map_err(|err| {
-            Error::new(format!(
-                "app.json: cron schedule `{}` is not valid: {err}",
-                self.schedule
-            ))
-            .hint("use five fields, as cron does: `*/10 * * * *` is every 10 minutes")
+            Error::new(format!("schedule `{}` is not valid: {err}", self.schedule))
+                .hint("use five fields, as cron does: `*/10 * * * *` is every 10 minutes")
         })
     }
 }
@@ -65,10 +62,21 @@ pub fn entries(app_json: Option<&str>) -> Result<Vec<Entry>> {
     };
     let parsed: AppJson = serde_json::from_str(text)
         .map_err(|err| Error::new(format!("app.json is not valid: {err}")))?;
-    for entry in &parsed.cron {
-        entry.parsed()?;
+    for (index, entry) in parsed.cron.iter().enumerate() {
+        entry.parsed().map_err(|err| {
+            Error::new(format!("app.json: cron[{index}] {}", err.message()))
+                .hint("use five fields, as cron does: `*/10 * * * *` is every 10 minutes; fix app.json and push again")
+        })?;
     }
     Ok(parsed.cron)
+}
+
+/// Refuses a build whose app.json (in `build_dir`) has a `cron` entry
+/// that is not valid: the push fails naming it, instead of the daemon
+/// skipping the job, silently, once the release runs.
+pub fn check_app_json(build_dir: &std::path::Path) -> Result<()> {
+    let text = state::read_untrusted(&build_dir.join("app.json"), crate::converge::APP_JSON_LIMIT)?;
+    entries(text.as_deref()).map(drop)
 }
 
 /// The app's zone: its `TZ` config var if it names one, else UTC.
@@ -240,6 +248,8 @@ pub fn start(
         remove_on_exit: false,
         ..spec
     })?;
+    // Heroku sends `dyno` events for one-off dynos, which its Scheduler's are.
+    crate::webhooks::events::dyno_started(app, &dyno.facts(), &entry.command);
     Ok(Run {
         started_at: crate::crashes::now(),
         dyno: dyno.name(),
@@ -294,7 +304,23 @@ mod tests {
         ))
         .unwrap_err();
         assert!(
-            err.message().contains("`every minute` is not valid"),
+            err.message()
+                .starts_with("app.json: cron[0] schedule `every minute` is not valid"),
+            "{}",
+            err.message()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_app_json(dir.path()).is_ok(), "no app.json");
+        std::fs::write(
+            dir.path().join("app.json"),
+            r#"{"cron": [{"command": "a", "schedule": "* * * * *"},
+                        {"command": "b", "schedule": "61 * * * *"}]}"#,
+        )
+        .unwrap();
+        let err = check_app_json(dir.path()).unwrap_err();
+        assert!(
+            err.message()
+                .starts_with("app.json: cron[1] schedule `61 * * * *`"),
             "{}",
             err.message()
         );

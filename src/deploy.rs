@@ -143,6 +143,7 @@ fn build_and_release(
     }
     // A broken app.json fails the build, not the launch.
     crate::checks::load(&build_dir)?;
+    crate::cron::check_app_json(&build_dir)?;
 
     let slug_started = Instant::now();
     say!("-----> Compressing...");

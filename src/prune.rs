@@ -41,7 +41,7 @@ pub struct Pruned {
 }
 
 /// The images (ids) the app's last releases run, which stay for rollback.
-fn needed_images(releases: &[crate::release::Release]) -> HashSet<String> {
+pub fn needed_images(releases: &[crate::release::Release]) -> HashSet<String> {
     releases
         .iter()
         .rev()

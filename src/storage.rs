@@ -1,8 +1,9 @@
 //! Persistent storage: a named podman volume (`runtime::volumes`) mounted
-//! under `/app` in every dyno of the apps that mount it (every process
-//! type, one-off, release phase and cron dynos alike), so files an app
-//! writes there (a CMS's uploads) outlive its dynos: deploys, restarts and
-//! rollbacks start new dynos with the same storage.
+//! at a path (under `/app`, or `/data` for an image) in every dyno of the
+//! apps that mount it (every process type, one-off, release phase and cron
+//! dynos alike), so files an app writes there (a CMS's uploads) outlive
+//! its dynos: deploys, restarts and rollbacks start new dynos with the
+//! same storage.
 //!
 //! The storage's record is `storage/<name>/`; an app's mounts are in its
 //! `app.toml` (`state::storage`). Mounting and unmounting roll the app's
@@ -27,31 +28,55 @@ use crate::state::{
     self, AppDir, AppName, Lock, Mount, MountPath, Root, Storage, StorageDir, StorageName,
 };
 
-/// Makes an empty storage owned by `user`.
+/// Makes an empty storage owned by `user`. The record first, the volume
+/// second, under the storage's lock: a create killed part way leaves a
+/// directory with or without a record, and no volume or an empty one. A
+/// create of the name again finishes it (anyone's, without a record:
+/// nothing was ever stored there; with one, its maker's), and `destroy`
+/// removes one with a record. Of two creates of one name, the one that
+/// gets the lock first makes it; the other is told it exists.
 pub fn create(platform: &Platform, user: &str, dir: &StorageDir) -> Result<Storage> {
     state::create_dir(&platform.root.storages_dir(), 0o755)?;
-    // Claims the name: a concurrent create of the same name fails here.
-    std::fs::create_dir(&dir.path).map_err(|err| {
-        Error::new(format!("storage `{}` already exists", dir.name))
-            .cause(err)
-            .hint("`paas storage` lists the storages; pick another name")
-    })?;
-    let made = (|| {
-        let _lock = dir.lock()?;
-        volumes::create(platform.settings, &dir.name)?;
-        let storage = Storage {
-            name: dir.name.clone(),
-            created_at: release::now_rfc3339(),
-            created_by: user.to_string(),
-        };
-        dir.write(&storage)?;
-        Ok(storage)
-    })();
-    if made.is_err() {
-        let _ = volumes::remove(platform.settings, &dir.name);
-        let _ = std::fs::remove_dir_all(&dir.path);
+    match std::fs::create_dir(&dir.path) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(err) => return Err(Error::new(format!("creating storage `{}`", dir.name)).cause(err)),
     }
-    made
+    let lock = dir.lock()?;
+    if !lock.still_in_place() {
+        return Err(Error::new(format!(
+            "storage `{}` was destroyed while this waited",
+            dir.name
+        ))
+        .hint("run `paas storage:create` again"));
+    }
+    let taken = || {
+        Error::new(format!("storage `{}` already exists", dir.name))
+            .hint("`paas storage` lists the storages; pick another name")
+    };
+    // A record stays its maker's: only they finish it (its volume may be
+    // missing because something removed it while apps mount it).
+    let storage = match dir.exists().then(|| dir.read()).transpose()? {
+        Some(_) if volumes::exists(platform.settings, &dir.name) => return Err(taken()),
+        Some(storage) if storage.created_by != user => return Err(taken()),
+        Some(storage) => storage,
+        None => {
+            let storage = Storage {
+                name: dir.name.clone(),
+                created_at: release::now_rfc3339(),
+                created_by: user.to_string(),
+            };
+            dir.write(&storage)?;
+            storage
+        }
+    };
+    volumes::create(platform.settings, &dir.name).map_err(|err| {
+        err.hint(format!(
+            "`paas storage:create {0}` tries again; `paas storage:destroy {0}` removes what was made",
+            dir.name
+        ))
+    })?;
+    Ok(storage)
 }
 
 /// The storage's lock, once it is sure the storage is still there (not
@@ -85,6 +110,9 @@ pub fn mount(
     {
         // Recorded while the storage cannot be destroyed.
         let _storage_lock = lock_existing(dir)?;
+        // A create killed after the record made no volume: podman would
+        // make one, unlabelled, when a dyno mounts it.
+        volumes::create(platform.settings, &dir.name)?;
         app.update_settings(|s| s.mounts.push(mount.clone()))?;
     }
     say_partial!(

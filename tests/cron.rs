@@ -9,6 +9,17 @@ use crate::harness::{poll, text, wait_for, TestServer};
 fn a_cron_entry_runs_every_minute_and_is_listed_with_its_exit_status() {
     let server = TestServer::start();
     let repo = server.repo("examples/hello", "timed");
+    // A schedule cron cannot read fails the push, naming the entry.
+    repo.write(
+        "app.json",
+        r#"{"cron": [{"command": "echo never", "schedule": "every minute"}]}"#,
+    );
+    repo.commit("a schedule that is no schedule");
+    let refused = repo.push_refused();
+    assert!(
+        refused.contains("app.json: cron[0] schedule `every minute` is not valid"),
+        "{refused}"
+    );
     repo.write(
         "app.json",
         r#"{"cron": [

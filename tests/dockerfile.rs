@@ -46,6 +46,14 @@ fn image_of(server: &TestServer, app: &str, version: u32) -> Option<String> {
         .find(|name| name.starts_with(&start))
 }
 
+/// A repository of the Dockerfile fixture for `app`, with the host's
+/// busybox in it (not committed).
+fn busybox_repo(server: &TestServer, app: &str) -> Repo {
+    let repo = server.repo("tests/apps/dockerfile", app);
+    std::fs::copy(busybox(), repo.dir.path().join("busybox")).unwrap();
+    repo
+}
+
 fn write_page(repo: &Repo, text: &str) {
     repo.write("www/index.html", &format!("{text}\n"));
     repo.commit(text);
@@ -54,8 +62,7 @@ fn write_page(repo: &Repo, text: &str) {
 #[test]
 fn dockerfile_app_builds_with_cached_layers_rolls_back_and_keeps_what_releases_need() {
     let server = TestServer::start();
-    let repo = server.repo("tests/apps/dockerfile", "boxed");
-    std::fs::copy(busybox(), repo.dir.path().join("busybox")).unwrap();
+    let repo = busybox_repo(&server, "boxed");
     repo.commit("busybox");
     let output = repo.push_ok();
     assert!(output.contains("Building with the Dockerfile"), "{output}");
@@ -112,19 +119,77 @@ fn dockerfile_app_builds_with_cached_layers_rolls_back_and_keeps_what_releases_n
     let inside = server.ok(&["ps:exec", "-a", "boxed", "cat", "/www/index.html"]);
     assert!(inside.contains("two"), "{inside}");
 
-    // Another app's Dockerfile cannot name this one's image to read it.
-    let peek = server.repo("tests/apps/dockerfile", "peek");
-    let guess = format!("localhost/paas-{}/boxed:v1", server.install_id());
+    // Another app's Dockerfile cannot reach this one's image: not by its
+    // name, an id prefix, nor its whole id (they share podman's store).
+    let peek = busybox_repo(&server, "peek");
+    let boxed_id = server.podman(&["image", "inspect", "--format", "{{.Id}}", &v1_image]);
+    let boxed_id = boxed_id.trim();
+    for (dockerfile, why) in [
+        (format!("FROM {v1_image}\n"), "not an image this app may build from"),
+        (format!("FROM {}\n", &boxed_id[..4]), "an image id prefix"),
+        (
+            format!("FROM scratch\nCOPY --from={boxed_id} /www /www\n"),
+            "not an image this app may build from",
+        ),
+        (
+            format!("FROM scratch\nCOPY busybox /bin/busybox\nRUN --mount=type=bind,from={},target=/x [\"/bin/busybox\", \"true\"]\n", &boxed_id[..12]),
+            "an image id prefix",
+        ),
+    ] {
+        peek.write("Dockerfile", &format!("{dockerfile}CMD cat /www/index.html\n"));
+        peek.commit("peek");
+        let refused = peek.push_refused();
+        assert!(refused.contains(why), "{dockerfile}: {refused}");
+        assert!(!refused.contains("STEP 1/"), "the build never starts: {refused}");
+    }
+    // Nor through a base image's ONBUILD trigger, which runs in the build
+    // of whatever is made FROM it (an image in Docker's format keeps them).
+    let base = tempfile::Builder::new()
+        .prefix("paas-onbuild-")
+        .tempdir()
+        .unwrap();
+    std::fs::write(
+        base.path().join("Dockerfile"),
+        format!("FROM scratch\nONBUILD COPY --from={boxed_id} /www /www\n"),
+    )
+    .unwrap();
+    let base_dir = base.path().to_str().unwrap();
+    let chmod = std::process::Command::new("chmod")
+        .args(["-R", "a+rX", base_dir])
+        .status();
+    assert!(chmod.unwrap().success());
+    let onbuild = format!("localhost/onbuild-{}:1", server.install_id());
+    server.podman(&["build", "--format", "docker", "--tag", &onbuild, base_dir]);
     peek.write(
         "Dockerfile",
-        &format!("FROM {guess}\nCMD cat /www/index.html\n"),
+        &format!("FROM {onbuild}\nCMD cat /www/index.html\n"),
     );
-    peek.commit("peek");
+    peek.commit("peek through a trigger");
     let refused = peek.push_refused();
     assert!(
-        refused.contains("the Dockerfile's build failed"),
+        refused.contains(&format!(
+            "(an ONBUILD trigger of {onbuild})` names `{boxed_id}`"
+        )) && refused.contains("not an image this app may build from"),
         "{refused}"
     );
+    assert!(
+        image_of(&server, "peek", 1).is_none(),
+        "{:?}",
+        app_images(&server)
+    );
+    // Its own image, from scratch, it builds.
+    peek.write(
+        "Dockerfile",
+        &std::fs::read_to_string("tests/apps/dockerfile/Dockerfile").unwrap(),
+    );
+    // A page of its own: with boxed's, the build's cache would give it
+    // boxed's image (the same steps on the same files), and the disk use
+    // counted below would be shared.
+    peek.write("www/index.html", "peek\n");
+    peek.commit("its own");
+    let output = peek.push_ok();
+    assert!(output.contains("Released v1"), "{output}");
+    assert_eq!(server.get("peek", "/"), (200, "peek\n".to_string()));
 
     // Config vars are the image's environment; `run` runs by its shell.
     server.ok(&["config:set", "-a", "boxed", "GREETING=it's me"]);
@@ -266,8 +331,7 @@ fn a_prebuilt_image_deploys_for_admins_and_a_dockerfile_build_stops_at_its_limit
     // A Dockerfile build that runs past the install's limit is stopped,
     // the process of its step too; the running release serves on.
     server.install(&["--build-timeout", "20s"]);
-    let repo = server.repo("tests/apps/dockerfile", "prebuilt");
-    std::fs::copy(busybox(), repo.dir.path().join("busybox")).unwrap();
+    let repo = busybox_repo(&server, "prebuilt");
     repo.write(
         "Dockerfile",
         "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"613\"]\n",
@@ -287,4 +351,62 @@ fn a_prebuilt_image_deploys_for_admins_and_a_dockerfile_build_stops_at_its_limit
     let processes = String::from_utf8_lossy(&processes.stdout);
     assert!(!processes.contains("sleep 613"), "{processes}");
     assert_eq!(server.get("prebuilt", "/"), (200, "prebuilt\n".to_string()));
+}
+
+#[test]
+fn a_renamed_apps_images_follow_it_and_a_new_app_of_the_old_name_gets_none() {
+    let server = TestServer::start();
+    let repo = busybox_repo(&server, "boxed");
+    repo.commit("busybox");
+    repo.push_ok();
+    let image = image_of(&server, "boxed", 1).expect("v1's image is named");
+    let id = server.podman(&["image", "inspect", "--format", "{{.Id}}", &image]);
+    let id = id.trim().to_string();
+
+    server.ok(&["apps:rename", "crated", "-a", "boxed"]);
+    let renamed = image_of(&server, "crated", 1).expect("the image has the new name");
+    assert_eq!(
+        renamed.rsplit_once(':').unwrap().1,
+        image.rsplit_once(':').unwrap().1,
+        "the tag stays"
+    );
+    assert!(
+        image_of(&server, "boxed", 1).is_none(),
+        "{:?}",
+        app_images(&server)
+    );
+
+    // A new app of the old name may not build from it (it would be its
+    // own by the old name), and its pushes' prunes leave it.
+    let again = busybox_repo(&server, "boxed");
+    again.write(
+        "Dockerfile",
+        &format!("FROM {id}\nCMD cat /www/index.html\n"),
+    );
+    again.commit("from the renamed app's image");
+    let refused = again.push_refused();
+    assert!(
+        refused.contains("not an image this app may build from"),
+        "{refused}"
+    );
+    again.write(
+        "Dockerfile",
+        &std::fs::read_to_string("tests/apps/dockerfile/Dockerfile").unwrap(),
+    );
+    again.write("www/index.html", "again\n");
+    again.commit("its own");
+    again.push_ok();
+    assert_eq!(server.get("boxed", "/"), (200, "again\n".to_string()));
+    let output = server.local(&["server", "prune"]);
+    assert!(output.status.success(), "{}", crate::harness::text(&output));
+    assert!(
+        image_of(&server, "crated", 1).is_some(),
+        "{:?}",
+        app_images(&server)
+    );
+    server.ok(&["ps:restart", "-a", "crated"]);
+    assert_eq!(
+        server.get_when_200("crated", "/", Duration::from_secs(10)),
+        (200, "one".to_string())
+    );
 }

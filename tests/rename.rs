@@ -289,3 +289,56 @@ fn a_rename_whose_dynos_do_not_start_leaves_the_app_as_it_was() {
     assert!(!apps.join("origin/rename.toml").exists());
     assert!(server.ok(&["ps", "-a", "origin"]).contains("web.1: up"));
 }
+
+#[test]
+fn a_rename_finished_after_its_old_name_was_taken_stops_only_its_own_dynos() {
+    let server = TestServer::start();
+    server.repo("examples/hello", "half").push_ok();
+    let old_dynos = server.containers("half");
+    assert!(!old_dynos.is_empty());
+    let apps = server.root.path().join("apps");
+    // A command killed right after the commit, its record naming the old
+    // name's dynos; the lock held (by `flock`, for 15 s) keeps the daemon
+    // from finishing it while a new app takes the old name.
+    let containers: Vec<String> = old_dynos.iter().map(|c| format!("\"{c}\"")).collect();
+    let record = format!(
+        "from = \"half\"\nto = \"whole\"\ncontainers = [{}]\n",
+        containers.join(", ")
+    );
+    let mut holder = Command::new("flock")
+        .arg(apps.join("half/lock"))
+        .arg("sh")
+        .arg("-c")
+        .arg(r#"printf '%s' "$2" > "$1/half/rename.toml" && mv "$1/half" "$1/whole" && sleep 15"#)
+        .arg("sh")
+        .arg(&apps)
+        .arg(&record)
+        .spawn()
+        .unwrap();
+    crate::harness::wait_until("the rename's commit", Duration::from_secs(10), || {
+        apps.join("whole/rename.toml").exists()
+    });
+    server.ok(&["apps:create", "half"]);
+    assert!(
+        holder.try_wait().unwrap().is_none(),
+        "the new app came before the daemon could finish the rename"
+    );
+    assert!(holder.wait().unwrap().success());
+    wait_for(
+        "the daemon to finish the rename",
+        Duration::from_secs(90),
+        || {
+            let left = server.containers("half");
+            let finished = !apps.join("whole/rename.toml").exists()
+                && left.is_empty()
+                && server.get("whole", "/").0 == 200;
+            match finished {
+                true => Ok(()),
+                false => Err(format!("{left:?}\n{}", server.ok(&["ps", "-a", "whole"]))),
+            }
+        },
+    );
+    assert_eq!(server.get("whole", "/"), (200, "Hello from web.1\n".into()));
+    // The new app keeps its name's network.
+    assert!(app_networks(&server).contains(&"half".to_string()));
+}

@@ -70,7 +70,10 @@ fn a_file_in_a_mounted_storage_outlives_redeploys_and_rollbacks() {
         "storage `uploads` already exists",
     );
     for (path, said) in [
-        ("/etc", "`/etc` is not under `/app`"),
+        ("/etc", "`/etc` is a system directory"),
+        ("/proc/x", "`/proc/x` is in `/proc`"),
+        ("/etc/paas/env", "`/etc/paas/env` is in `/etc/paas`"),
+        ("data", "`data` is not an absolute path"),
         ("/app", "`/app` is the app's own directory"),
         (
             "/app/../etc",
@@ -216,6 +219,40 @@ fn a_file_in_a_mounted_storage_outlives_redeploys_and_rollbacks() {
     );
     assert_eq!(read(&server, "copy/dog.txt"), "woof");
 
+    // A restore stages beside the files, not among them: the dynos never
+    // see it. The backup comes slowly, so the restore is caught midway.
+    let volume = format!("paas-{}-storage-copy", server.install_id());
+    let files = server.podman(&["volume", "inspect", "--format", "{{.Mountpoint}}", &volume]);
+    let staging = std::path::Path::new(files.trim())
+        .parent()
+        .unwrap()
+        .join("paas-restore-in-progress");
+    let mut slow = server
+        .client(
+            repo.dir.path(),
+            home.path(),
+            &["storage:restore", "copy", "--confirm", "copy"],
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let whole = std::fs::read(&backup).unwrap();
+    let mut input = slow.stdin.take().unwrap();
+    std::io::Write::write_all(&mut input, &whole[..whole.len() / 2]).unwrap();
+    wait_until("the restore to stage", Duration::from_secs(30), || {
+        staging.exists()
+    });
+    let seen = server.ok(&["run", "-a", "cms", "ls -a /app/copy"]);
+    assert!(!seen.contains("restore"), "{seen}");
+    std::io::Write::write_all(&mut input, &whole[whole.len() / 2..]).unwrap();
+    drop(input);
+    let restored = slow.wait_with_output().unwrap();
+    assert!(restored.status.success(), "{}", text(&restored));
+    assert!(!staging.exists());
+    assert_eq!(read(&server, "copy/dog.txt"), "woof");
+
     // Another user sees none of it, and may not take a backup of it.
     let bob = server.add_user("bob");
     let listing = server.cmd_with_key(&bob, &["storage"]);
@@ -255,4 +292,36 @@ fn a_file_in_a_mounted_storage_outlives_redeploys_and_rollbacks() {
     assert!(listed(&server).is_empty());
     let (code, _) = server.get("cms", "/read?path=copy/cat.txt");
     assert_eq!(code, 404);
+
+    // A create killed part way (`kill -9`) leaves the name usable: here
+    // before its record, then after the record but before the volume.
+    let half = server.root.path().join("storage/half");
+    std::fs::create_dir_all(&half).unwrap();
+    let chown = Command::new("chown")
+        .args(["-R", "paas:"])
+        .arg(&half)
+        .status();
+    assert!(chown.unwrap().success());
+    server.ok(&["storage:create", "half"]);
+    let volume = format!("paas-{}-storage-half", server.install_id());
+    server.podman(&["volume", "rm", &volume]);
+    // Only its maker finishes one with a record (apps may mount it).
+    let taken = server.cmd_with_key(&bob, &["storage:create", "half"]);
+    assert!(
+        text(&taken).contains("storage `half` already exists"),
+        "{}",
+        text(&taken)
+    );
+    server.ok(&["storage:create", "half"]);
+    let volumes = server.podman(&["volume", "ls", "--format", "{{.Name}}"]);
+    assert!(volumes.lines().any(|v| v == volume), "{volumes}");
+    server.refused(&["storage:create", "half"], "storage `half` already exists");
+    // A storage may be mounted outside `/app` (an image app keeps its
+    // files in `/data`, say).
+    server.ok(&["storage:mount", "half", "/data", "-a", "cms"]);
+    let wrote = server.ok(&["run", "-a", "cms", "echo kept > /data/file"]);
+    let read = server.ok(&["run", "-a", "cms", "cat /data/file"]);
+    assert!(read.contains("kept"), "{wrote}\n{read}");
+    server.ok(&["storage:destroy", "half", "--confirm", "half"]);
+    assert!(listed(&server).is_empty());
 }

@@ -139,7 +139,20 @@ fn a_push_sends_signed_events_and_dead_receivers_never_slow_it() {
 
     let (port, received) = receiver();
     let secret = "s3cret-known-to-the-receiver";
-    let url = format!("http://127.0.0.1:{port}/hooks");
+    let url = format!("http://127.0.0.1:{port}/hooks?token=qu3ry-t0ken");
+    // A receiver inside the server's network (here: loopback) is refused
+    // until an admin allows such receivers.
+    for inside in [
+        url.clone(),
+        "http://localhost:9/".into(),
+        "http://[::1]:9/".into(),
+    ] {
+        server.refused(
+            &["webhooks:add", "-a", "hooked", "-i", "dyno", "-u", &inside],
+            "a loopback address: paas sends webhooks only to the internet",
+        );
+    }
+    server.install(&["--allow-private-webhooks", "yes"]);
     let added = server.ok(&[
         "webhooks:add",
         "-a",
@@ -354,11 +367,39 @@ fn a_push_sends_signed_events_and_dead_receivers_never_slow_it() {
         },
     );
 
+    // One-off dynos send their `dyno` `create` event too, as on Heroku.
+    let before = received.lock().unwrap().len();
+    server.ok(&["run", "-a", "hooked", "true"]);
+    server.ok(&["run:detached", "-a", "hooked", "true"]);
+    wait_for("the one-off dynos' events", Duration::from_secs(30), || {
+        let got = received.lock().unwrap();
+        let commands: Vec<Value> = got[before..]
+            .iter()
+            .map(|r| verified(secret, r))
+            .filter(|e| e["resource"] == "dyno" && e["action"] == "create")
+            .filter(|e| e["data"]["type"] == "run")
+            .map(|e| e["data"]["command"].clone())
+            .collect();
+        if commands.len() == 2 && commands.iter().all(|c| c == "true") {
+            Ok(())
+        } else {
+            Err(format!("{commands:?}"))
+        }
+    });
+
     // Secrets stay out of the audit trail; removing takes the deliveries.
     let audit = server.ok(&["audit", "-a", "hooked"]);
     assert!(
         audit.contains("webhooks:add") && !audit.contains(secret),
         "{audit}"
+    );
+    // Nor a token in the URL's query, there or in the app's log; the
+    // app's people see it in the listing (checked above).
+    assert!(!audit.contains("qu3ry-t0ken"), "{audit}");
+    let log = server.ok(&["logs", "-a", "hooked", "-n", "1000"]);
+    assert!(
+        log.contains("Add webhook") && !log.contains("qu3ry-t0ken"),
+        "{log}"
     );
     server.ok(&[
         "webhooks:update",

@@ -21,8 +21,11 @@
 //!    directory is renamed back and step 1 undone: the old dynos never
 //!    stopped, and the app is as it was;
 //! 4. the old name's dynos stop (one-off dynos too), the add-ons leave its
-//!    network, which goes, the records name the new app, and the record
-//!    goes.
+//!    network, which goes, the records name the new app, its images take
+//!    the new name (a new app of the old name would prune them, and build
+//!    from them as its own), and the record goes. Releases keep the image
+//!    name they were made with: the ledger is not rewritten, and dynos run
+//!    an image by its id.
 //!
 //! A process killed in step 1 leaves the record in `apps/<old>/`, naming
 //! another directory: the daemon's pass (`resume`) undoes step 1. Killed
@@ -43,6 +46,7 @@ use crate::logs;
 use crate::release::Ledger;
 use crate::routes::Routes;
 use crate::runtime::network;
+use crate::runtime::podman::images;
 use crate::state::{self, AppDir, AppName, Lock, Root};
 
 /// `rename.toml`: a rename under way, or left half done by a process that
@@ -51,6 +55,11 @@ use crate::state::{self, AppDir, AppName, Lock, Root};
 struct Record {
     from: String,
     to: String,
+    /// The old name's dynos when the rename began (container names): a
+    /// rename finished after the old name was taken again stops these,
+    /// never the new app's.
+    #[serde(default)]
+    containers: Vec<String>,
 }
 
 fn record_file(app: &AppDir) -> PathBuf {
@@ -58,13 +67,34 @@ fn record_file(app: &AppDir) -> PathBuf {
 }
 
 impl Record {
-    fn load(app: &AppDir) -> Option<Record> {
-        let text = std::fs::read_to_string(record_file(app)).ok()?;
-        Some(toml::from_str(&text).unwrap_or(Record {
-            from: String::new(),
-            to: String::new(),
-        }))
+    /// The record, if there is one. One that cannot be read is an error,
+    /// never taken for none or for an empty one: it is all that says which
+    /// way a killed rename went.
+    fn load(app: &AppDir) -> Result<Option<Record>> {
+        let path = record_file(app);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(unreadable(app, &path, &err.to_string())),
+        };
+        toml::from_str(&text)
+            .map(Some)
+            .map_err(|err| unreadable(app, &path, err.message()))
     }
+}
+
+fn unreadable(app: &AppDir, path: &std::path::Path, why: &str) -> Error {
+    Error::new(format!(
+        "`{}` says which rename of `{}` was under way, and cannot be read",
+        path.display(),
+        app.name
+    ))
+    .cause(why.trim())
+    .hint(
+        "write it as two lines, `from = \"OLD\"` and `to = \"NEW\"` (the names before and \
+         after the rename), and the daemon finishes or undoes it; remove it only if no \
+         rename of the app was under way",
+    )
 }
 
 /// Refuses a new name that is the app's own, or another app's.
@@ -107,6 +137,12 @@ pub fn rename(platform: &Platform, user: &str, app: &AppDir, new: &AppName) -> R
     let record = Record {
         from: app.name.to_string(),
         to: new.to_string(),
+        containers: platform
+            .runtime
+            .list(Some(&app.name))?
+            .into_iter()
+            .map(|d| d.id)
+            .collect(),
     };
     state::write_toml(&record_file(app), &record, 0o644)?;
     if let Err(err) = join_network(platform, &app.name, new) {
@@ -158,7 +194,7 @@ pub fn rename(platform: &Platform, user: &str, app: &AppDir, new: &AppName) -> R
 /// Finishes or undoes the rename a killed process left, if any: the
 /// daemon's pass, under the app's lock.
 pub fn resume(platform: &Platform, app: &AppDir) -> Result<()> {
-    let Some(record) = Record::load(app) else {
+    let Some(record) = Record::load(app)? else {
         return Ok(());
     };
     if record.to == app.name.as_str() {
@@ -233,15 +269,21 @@ fn finish(platform: &Platform, app: &AppDir, record: &Record) -> Result<()> {
     let (root, settings) = (platform.root, platform.settings);
     // An old name that is an app again (made after a killed rename) owns
     // what carries the name now.
-    let old = AppName::parse(&record.from)
-        .ok()
-        .filter(|old| !root.app(old).exists());
-    if let Some(old) = &old {
+    let from = AppName::parse(&record.from).ok();
+    let old = from.clone().filter(|old| !root.app(old).exists());
+    if let Some(from) = &from {
         // The router serves the new name (from the old dynos until they
         // stop) and forgets the old one; a command told it already.
         let _ = notify_router(root, &app.name);
-        let _ = notify_router(root, old);
-        let dynos = platform.runtime.list(Some(old))?;
+        let _ = notify_router(root, from);
+        // Under a name taken again, only the dynos the rename found are
+        // the renamed app's; the others are the new app's.
+        let dynos: Vec<_> = platform
+            .runtime
+            .list(Some(from))?
+            .into_iter()
+            .filter(|d| old.is_some() || record.containers.contains(&d.id))
+            .collect();
         let leaving: Vec<String> = routes_of(&dynos)
             .backends
             .into_iter()
@@ -260,11 +302,17 @@ fn finish(platform: &Platform, app: &AppDir, record: &Record) -> Result<()> {
             let _ = drain_router(root, &leaving);
         }
         platform.stop(app, &dynos)?;
+    }
+    if let Some(old) = &old {
         for addon in on_network(root, old)? {
             let _lock = root.addon(&addon.name).lock()?;
             service::disconnect(settings, root, &addon.name, old)?;
         }
         network::remove_app_network(settings, old);
+    }
+    if let Ok(from) = AppName::parse(&record.from) {
+        let ids = crate::prune::needed_images(&Ledger::new(app).list()?);
+        images::rename_app_images(&settings.install_id, &from, &app.name, &ids, old.is_some())?;
     }
     for mut addon in root.addons()? {
         if addon.app == record.from && old.is_some() {
@@ -374,15 +422,35 @@ mod tests {
     fn a_record_says_which_way_a_killed_rename_went() {
         let (_dir, root) = root_with(&["market"]);
         let app = root.app(&name("market"));
-        assert_eq!(Record::load(&app), None);
+        assert_eq!(Record::load(&app).unwrap(), None);
         let record = Record {
             from: "shop".into(),
             to: "market".into(),
+            containers: vec!["shop-web.1-v3-ab12cd34".into()],
         };
         state::write_toml(&record_file(&app), &record, 0o644).unwrap();
-        let loaded = Record::load(&app).unwrap();
+        let loaded = Record::load(&app).unwrap().unwrap();
         assert_eq!(loaded, record);
         // Found in the new name's directory: the rename was committed.
         assert_eq!(loaded.to, app.name.as_str());
+        // A record from before the containers were kept still reads.
+        std::fs::write(record_file(&app), "from = \"shop\"\nto = \"market\"\n").unwrap();
+        assert!(Record::load(&app).unwrap().unwrap().containers.is_empty());
+    }
+
+    #[test]
+    fn a_record_that_cannot_be_read_is_an_error_not_none() {
+        let (_dir, root) = root_with(&["market"]);
+        let app = root.app(&name("market"));
+        std::fs::write(record_file(&app), "from = \"sh").unwrap();
+        let err = Record::load(&app).unwrap_err();
+        assert!(
+            err.message().ends_with(
+                "rename.toml` says which rename of `market` was under way, and cannot be read"
+            ),
+            "{}",
+            err.message()
+        );
+        assert!(err.report().contains("the daemon finishes or undoes it"));
     }
 }

@@ -10,10 +10,17 @@
 use std::path::Path;
 
 use super::buildpacks::Source;
+use super::dockerfile_refs;
 use super::{failed_error, timed_out_error};
+use crate::error::Context;
 use crate::error::{Error, Result};
 use crate::runtime::podman::app_images::{self, ImageBuild, ImageInfo};
-use crate::state::Settings;
+use crate::runtime::podman::images::is_app_image;
+use crate::state::{AppDir, Settings};
+
+/// The longest Dockerfile read for its image references (one this long
+/// is surely a mistake).
+const DOCKERFILE_LIMIT: u64 = 1 << 20;
 
 /// Whether the pushed tree is built from its Dockerfile: it has one at
 /// its root (a file of the tree: a link out of it would have podman read
@@ -28,14 +35,23 @@ pub fn wanted(source: &Source, build_dir: &Path) -> bool {
     matches!(source, Source::Detect) && inside(build_dir) == Some(true)
 }
 
-/// Builds the tree at `build_dir` into the image `name`, and reads back
-/// what it is.
-pub fn build(settings: &Settings, build_dir: &Path, name: &str) -> Result<ImageInfo> {
+/// Builds `app`'s tree at `build_dir` into the image `name`, and reads
+/// back what it is. Refused before podman runs when the Dockerfile names
+/// an image not for this app's builds (`dockerfile_refs`).
+pub fn build(settings: &Settings, app: &AppDir, build_dir: &Path, name: &str) -> Result<ImageInfo> {
+    check_images(settings, app, build_dir)?;
+    // buildah keeps `RUN --mount=type=cache` directories under $TMPDIR,
+    // which would be one for every app's builds: one app's build could
+    // read what another's cached, or put what it likes there for the
+    // other's next build.
+    let scratch = app.path.join("image-build-tmp");
+    std::fs::create_dir_all(&scratch).context(|| format!("creating `{}`", scratch.display()))?;
     let limit = settings.build_timeout();
     let end = ImageBuild {
         context: build_dir,
         name,
         limit,
+        scratch: &scratch,
     }
     .run()?;
     if end.timed_out {
@@ -46,6 +62,46 @@ pub fn build(settings: &Settings, build_dir: &Path, name: &str) -> Result<ImageI
     }
     app_images::inspect(name)?
         .ok_or_else(|| Error::unexpected(format!("`podman build` left no image named `{name}`")))
+}
+
+/// Refuses the build when its Dockerfile names another app's image.
+fn check_images(settings: &Settings, app: &AppDir, build_dir: &Path) -> Result<()> {
+    let path = build_dir.join("Dockerfile");
+    let size = std::fs::metadata(&path)
+        .context(|| "reading the Dockerfile".into())?
+        .len();
+    if size > DOCKERFILE_LIMIT {
+        return Err(Error::new(format!(
+            "the Dockerfile is {size} bytes, more than paas reads ({DOCKERFILE_LIMIT})"
+        )));
+    }
+    let text = std::fs::read_to_string(&path).context(|| "reading the Dockerfile".into())?;
+    let own = app_images::own_prefix(&settings.install_id, &app.name);
+    dockerfile_refs::check(
+        &dockerfile_refs::images_named(&text),
+        &own,
+        &is_app_image,
+        &PodmanStore,
+    )
+}
+
+/// The check's questions, asked of podman.
+struct PodmanStore;
+
+impl dockerfile_refs::Store for PodmanStore {
+    fn resolve(&self, reference: &str) -> Result<Option<dockerfile_refs::Found>> {
+        Ok(
+            app_images::names_of(reference)?
+                .map(|(id, names)| dockerfile_refs::Found { id, names }),
+        )
+    }
+    fn pull(&self, reference: &str) -> Result<()> {
+        say!("-----> Pulling {reference}");
+        app_images::pull(reference)
+    }
+    fn triggers(&self, id: &str) -> Result<Vec<String>> {
+        app_images::onbuild_triggers(id)
+    }
 }
 
 #[cfg(test)]

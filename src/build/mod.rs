@@ -6,6 +6,7 @@
 
 pub mod buildpacks;
 pub mod dockerfile;
+pub mod dockerfile_refs;
 pub mod history;
 mod shipped;
 

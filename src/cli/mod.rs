@@ -859,9 +859,10 @@ pub enum Command {
         /// The storage.
         #[arg(value_name = "NAME", add = ArgValueCandidates::new(crate::completion::storage_names))]
         name: String,
-        /// Where its files appear: a directory under `/app` (what the slug has
-        /// there is hidden while it is mounted).
-        #[arg(value_name = "/app/PATH")]
+        /// Where its files appear: an absolute path, such as a directory
+        /// under `/app` (what the slug has there is hidden while it is
+        /// mounted) or, for an image's dynos, `/data`; no system directory.
+        #[arg(value_name = "PATH")]
         path: String,
     },
     /// Unmount a storage from the app; its dynos restart now, and the files

@@ -121,6 +121,8 @@ pub fn attached(ctx: &Ctx, options: &OneOffCommand) -> Result<()> {
         let _lock = app.lock()?;
         let (spec, line) = one_off_spec(ctx, &app, options)?;
         let container = runtime.create_attached(&spec, tty)?;
+        // As Heroku does for one-off dynos: a `dyno` `create` event.
+        crate::webhooks::events::dyno_started(&app, &spec.facts(crate::crashes::now()), &line);
         (spec, line, container)
     };
     say!(
@@ -163,6 +165,7 @@ pub fn detached(ctx: &Ctx, options: &OneOffCommand, tail: bool) -> Result<()> {
         &format!("Starting process with command `{line}` by {}", ctx.user),
     );
     let dyno = ctx.runtime().start(&spec)?;
+    crate::webhooks::events::dyno_started(&app, &dyno.facts(), &line);
     say!("Running `{line}` on {}... up, {}", app.name, dyno.name());
     drop(lock);
     if tail {

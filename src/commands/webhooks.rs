@@ -4,7 +4,7 @@
 //! deliveries; secrets are shown once, when `webhooks:add` makes one.
 
 use super::{heroku_time_from_rfc3339, Ctx};
-use crate::audit::redact;
+use crate::audit::redact_url;
 use crate::cli::Format;
 use crate::error::{Error, Result};
 use crate::logs;
@@ -33,9 +33,18 @@ struct WebhookJson<'a> {
     updated_at: &'a str,
 }
 
-/// The URL as shown: a password in it is not.
+/// The URL as shown to those who may see the app (`webhooks`, `:info`,
+/// what `:add` says): its password not, its query yes. They may read the
+/// app's config vars, secrets alike, and need the URL to tell receivers
+/// apart; Heroku shows it whole.
 fn shown_url(url: &str) -> String {
-    redact(&[url.to_string()])
+    redact_url(url, true)
+}
+
+/// The URL as the app's log keeps it: no credentials, no query. The log
+/// goes to `paas logs`, to drains and into files kept for days.
+fn logged_url(url: &str) -> String {
+    redact_url(url, false)
 }
 
 pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
@@ -96,7 +105,7 @@ pub fn add(ctx: &Ctx, given: Given) -> Result<()> {
     let app = ctx.app()?;
     let include = webhooks::parse_include(given.include.as_deref().unwrap_or_default())?;
     let url = given.url.unwrap_or_default();
-    webhooks::check_url(&url)?;
+    webhooks::check_receiver(&url, &ctx.settings)?;
     let level = Level::parse(given.level.as_deref().unwrap_or("sync"))?;
     if let Some(value) = &given.authorization {
         webhooks::check_authorization(value)?;
@@ -124,7 +133,7 @@ pub fn add(ctx: &Ctx, given: Given) -> Result<()> {
         &format!(
             "Add webhook {} to {} by {}",
             webhook.id,
-            shown_url(&webhook.url),
+            logged_url(&webhook.url),
             ctx.user
         ),
     );
@@ -189,7 +198,7 @@ pub fn update(ctx: &Ctx, id: &str, given: Given) -> Result<()> {
         .map(webhooks::parse_include)
         .transpose()?;
     if let Some(url) = &given.url {
-        webhooks::check_url(url)?;
+        webhooks::check_receiver(url, &ctx.settings)?;
     }
     let level = given.level.as_deref().map(Level::parse).transpose()?;
     if let Some(value) = &given.authorization {

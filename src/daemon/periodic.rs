@@ -129,9 +129,17 @@ pub(super) async fn webhooks_loop(root: Root) {
     loop {
         tokio::time::sleep(WEBHOOKS_EVERY).await;
         let scan = root.clone();
-        let queued = tokio::task::spawn_blocking(move || crate::webhooks::delivery::queued(&scan))
-            .await
-            .unwrap_or_default();
+        // The settings read each round: an install that allows private
+        // receivers, or no longer does, counts from the next delivery.
+        let (queued, allow_private) = tokio::task::spawn_blocking(move || {
+            let allow = scan.settings().ok().and_then(|s| s.private_webhooks);
+            (
+                crate::webhooks::delivery::queued(&scan),
+                allow == Some(true),
+            )
+        })
+        .await
+        .unwrap_or_default();
         for (app, webhook) in queued {
             let key = (app.name.to_string(), webhook.clone());
             if !busy.lock().expect("not poisoned").insert(key.clone()) {
@@ -144,7 +152,7 @@ pub(super) async fn webhooks_loop(root: Root) {
             let busy = busy.clone();
             tokio::spawn(async move {
                 let _ = tokio::task::spawn_blocking(move || {
-                    crate::webhooks::delivery::send_due(&app, &webhook)
+                    crate::webhooks::delivery::send_due(&app, &webhook, allow_private)
                 })
                 .await;
                 drop(sender);

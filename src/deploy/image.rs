@@ -16,6 +16,7 @@ use crate::release::{self, short_image_id, ImageRef, Ledger, Release};
 use crate::rollout::{default_formation, roll_out};
 use crate::runtime::image_default_command;
 use crate::runtime::podman::app_images::{self, app_image_name, ImageInfo};
+use crate::runtime::podman::images::is_app_image;
 use crate::state::{self, AppDir};
 
 /// The Dockerfile's build of the pushed tree, as the image release
@@ -31,7 +32,7 @@ pub(super) fn build(
     say!("-----> Building with the Dockerfile");
     let name = app_image_name(&platform.settings.install_id, &app.name, version);
     let started = Instant::now();
-    let image = build::dockerfile::build(platform.settings, build_dir, &name)?;
+    let image = build::dockerfile::build(platform.settings, app, build_dir, &name)?;
     say!("       Built {name} ({})", short_image_id(&image.id));
     let processes = discover_processes(build_dir, &default_web(&image), "the image")?;
     if processes.is_empty() {
@@ -42,6 +43,7 @@ pub(super) fn build(
     }
     // A broken app.json fails the build, not the launch.
     crate::checks::load(build_dir)?;
+    crate::cron::check_app_json(build_dir)?;
     let app_json = state::read_untrusted(&build_dir.join("app.json"), APP_JSON_LIMIT)?;
     Ok(Built {
         slug: None,
@@ -71,14 +73,16 @@ fn default_web(image: &ImageInfo) -> BTreeMap<String, String> {
 pub fn deploy_image(platform: &Platform, user: &str, app: &AppDir, reference: &str) -> Result<u32> {
     check_reference(reference, &platform.settings.install_id, app)?;
     let _lock = app.lock()?;
-    let image = match app_images::inspect(reference)? {
-        Some(image) => image,
+    check_owner(reference, &platform.settings.install_id, app)?;
+    let (image, pulled) = match app_images::inspect(reference)? {
+        Some(image) => (image, false),
         None => {
             say!("-----> Pulling {reference}");
             app_images::pull(reference)?;
-            app_images::inspect(reference)?.ok_or_else(|| {
+            let image = app_images::inspect(reference)?.ok_or_else(|| {
                 Error::unexpected(format!("`podman pull {reference}` left no image"))
-            })?
+            })?;
+            (image, true)
         }
     };
     let Some(web) = default_web(&image).remove("web") else {
@@ -92,6 +96,15 @@ pub fn deploy_image(platform: &Platform, user: &str, app: &AppDir, reference: &s
     // Named for this app: the image stays while a release needs it, even
     // if `reference` moves or goes.
     app_images::tag(&image.id, &name)?;
+    if pulled {
+        // The name pulled goes: another app's build could otherwise use
+        // this copy by it (`FROM REFERENCE`) without pulling it itself,
+        // which a private image's credentials might not allow, and the
+        // image goes with the app's last release that needs it.
+        if let Err(err) = app_images::untag(&image.id, reference) {
+            say!("       (could not take the name `{reference}` off the pulled image: {err})");
+        }
+    }
     let release = Release {
         version,
         description: format!("Deploy image {reference} ({})", short_image_id(&image.id)),
@@ -131,7 +144,7 @@ fn check_reference(reference: &str, install_id: &str, app: &AppDir) -> Result<()
                 .hint("name it as podman does: `localhost/myapp:1.2`, `ghcr.io/me/app@sha256:…`"),
         );
     }
-    let own = format!("{}{}:", app_images::install_prefix(install_id), app.name);
+    let own = app_images::own_prefix(install_id, &app.name);
     if reference.starts_with("localhost/paas-") && !reference.starts_with(&own) {
         return Err(Error::new(format!(
             "`{reference}` is one of paas's own images, not one of `{}`'s",
@@ -141,6 +154,36 @@ fn check_reference(reference: &str, install_id: &str, app: &AppDir) -> Result<()
             "`paas releases:rollback -a {}` runs one of its earlier releases again",
             app.name
         )));
+    }
+    Ok(())
+}
+
+/// Refuses a reference the store resolves to an image only other apps'
+/// names hold (by digest or id), or that names one by an id prefix, which
+/// may come to mean another image by the time it is used.
+fn check_owner(reference: &str, install_id: &str, app: &AppDir) -> Result<()> {
+    let bare = reference.strip_prefix("sha256:").unwrap_or(reference);
+    if bare.len() < 64 && bare.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::new(format!(
+            "`{reference}` is an image id prefix, which may come to mean another image"
+        ))
+        .hint("name the image (`localhost/myapp:1.2`) or give its whole id"));
+    }
+    let own = app_images::own_prefix(install_id, &app.name);
+    if let Some((_, names)) = app_images::names_of(reference)? {
+        if !names
+            .iter()
+            .any(|n| n.starts_with(&own) || !is_app_image(n))
+        {
+            return Err(Error::new(format!(
+                "`{reference}` is not an image `{}` may deploy",
+                app.name
+            ))
+            .hint(format!(
+                "`paas releases:rollback -a {}` runs one of its earlier releases again",
+                app.name
+            )));
+        }
     }
     Ok(())
 }

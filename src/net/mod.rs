@@ -11,17 +11,20 @@
 //! and drain threads) on a runtime of their own.
 //!
 //! - `target.rs`: URLs, parsed.
+//! - `addresses.rs`: which addresses are the server's own network.
 //! - `stream.rs`: connecting, and the time limits on reads and writes.
 //! - `exchange.rs`: requests and answers.
 
+mod addresses;
 mod exchange;
 mod stream;
 mod target;
 
 use std::io;
 
+pub use addresses::{own_addresses, private_kind};
 pub use exchange::{download, get, request, within, Connection, Response};
-pub use stream::{connect, Stream, Timeouts};
+pub use stream::{connect, connect_to, Stream, Timeouts};
 pub use target::{host_and_port, HttpTarget};
 
 /// Why an outgoing exchange failed, in words for a log line or a message.

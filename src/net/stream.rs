@@ -86,13 +86,26 @@ pub async fn connect(
     tls: Option<&Arc<ClientConfig>>,
     timeouts: Timeouts,
 ) -> Result<Stream, Error> {
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+    connect_to(&addresses, host, secure, tls, timeouts).await
+}
+
+/// Connects to the first of `addresses` (of `host`, resolved by the
+/// caller, who may have checked them) that answers.
+pub async fn connect_to(
+    addresses: &[SocketAddr],
+    host: &str,
+    secure: bool,
+    tls: Option<&Arc<ClientConfig>>,
+    timeouts: Timeouts,
+) -> Result<Stream, Error> {
     let tls = match (secure, tls) {
         (false, _) => None,
         (true, Some(config)) => Some(config),
         (true, None) => return Err(Error::Other("no trusted authorities to check it".into())),
     };
     let mut last_error = None;
-    for address in tokio::net::lookup_host((host, port)).await? {
+    for &address in addresses {
         match connect_one(address, timeouts.connect).await {
             Ok(tcp) => return Stream::over(tcp, host, tls, timeouts).await,
             Err(err) => last_error = Some(err),

@@ -52,7 +52,7 @@ pub struct DynoSpec {
     /// push): its release is not recorded yet, and its number may go to
     /// another release if the push dies, so `ps` names it by the build.
     pub build: Option<u32>,
-    /// Storages mounted under `/app` (`storage:mount`).
+    /// Storages mounted in the dyno (`storage:mount`).
     pub mounts: Vec<Mount>,
 }
 
@@ -107,6 +107,19 @@ pub fn image_default_command(entrypoint: &[String], cmd: &[String]) -> Option<St
 impl DynoSpec {
     pub fn dyno_name(&self) -> String {
         format!("{}.{}", self.process_type, self.index)
+    }
+
+    /// What the webhook events of its dyno, started at `started_at` (unix
+    /// seconds), say of it: for a dyno made without a `Dyno` back (an
+    /// attached one-off's container).
+    pub fn facts(&self, started_at: i64) -> crate::webhooks::DynoFacts<'_> {
+        crate::webhooks::DynoFacts {
+            name: self.dyno_name(),
+            process_type: &self.process_type,
+            release: self.release,
+            size: self.size.name,
+            started_at,
+        }
     }
 
     /// Tells dynos started on another network or with other add-on

@@ -22,10 +22,19 @@ use crate::state::{self, Mount, Settings, StorageName};
 /// Where a backup or restore container sees the volume.
 const DATA: &str = "/data";
 
-/// Where a restore unpacks before the old files go: inside the volume, so
-/// the swap is renames, and a restore that fails part way leaves the old
-/// files whole.
-const STAGING: &str = ".paas-restore-in-progress";
+/// Where a restore's containers see the volume's own directory on the
+/// host (podman's `volumes/<volume>/`), which holds its files' directory
+/// (`_data`, what dynos mount) and, beside it, the restore's staging.
+const VOLUME_DIR: &str = "/volume";
+
+/// The volume's files, as a restore's containers see them.
+const RESTORED_DATA: &str = "/volume/_data";
+
+/// Where a restore unpacks before the old files go: beside the files (not
+/// among them, where dynos would see it and it would count in the
+/// storage's size), on the same file system, so the swap is renames; a
+/// restore that fails part way leaves the old files whole.
+const STAGING: &str = "/volume/paas-restore-in-progress";
 
 /// zstd's frame magic, little-endian (RFC 8878).
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
@@ -166,13 +175,52 @@ fn helper(
     mode: &str,
     command: &[&str],
 ) -> Result<(String, Child)> {
-    if !exists(settings, name) {
-        return Err(Error::unexpected(format!(
-            "storage `{name}` has no volume `{}`",
-            volume_name(settings, name)
-        ))
-        .hint("`paas storage:destroy` and `storage:create` make it anew, empty"));
+    let volume = format!("{}:{DATA}{mode}", volume_name(settings, name));
+    helper_with(settings, name, role, &volume, command)
+}
+
+fn require_volume(settings: &Settings, name: &StorageName) -> Result<()> {
+    if exists(settings, name) {
+        return Ok(());
     }
+    Err(Error::unexpected(format!(
+        "storage `{name}` has no volume `{}`",
+        volume_name(settings, name)
+    ))
+    .hint(format!(
+        "`paas storage:create {name}` makes it (empty), as a create that was stopped part way would have"
+    )))
+}
+
+/// A restore's helper: the volume's own directory at `VOLUME_DIR`, so it
+/// may stage beside the files.
+fn restore_helper(
+    settings: &Settings,
+    name: &StorageName,
+    command: &[&str],
+) -> Result<(String, Child)> {
+    require_volume(settings, name)?;
+    let volume = volume_name(settings, name);
+    let files = podman::run(&["volume", "inspect", "--format", "{{.Mountpoint}}", &volume])?;
+    let files = PathBuf::from(files.trim());
+    let Some(dir) = files.parent().filter(|_| files.ends_with("_data")) else {
+        return Err(Error::unexpected(format!(
+            "podman keeps volume `{volume}`'s files at `{}`, not in a `_data` directory",
+            files.display()
+        )));
+    };
+    let bind = format!("{}:{VOLUME_DIR}", dir.display());
+    helper_with(settings, name, "restore", &bind, command)
+}
+
+fn helper_with(
+    settings: &Settings,
+    name: &StorageName,
+    role: &str,
+    volume: &str,
+    command: &[&str],
+) -> Result<(String, Child)> {
+    require_volume(settings, name)?;
     let container = format!(
         "{}-{role}-{}",
         volume_name(settings, name),
@@ -182,10 +230,7 @@ fn helper(
         .args(["run", "--rm", "--interactive", "--pull=never"])
         .args(["--network=none", "--log-driver=none", "--name", &container])
         .arg(format!("--label=paas.install={}", settings.install_id))
-        .arg(format!(
-            "--volume={}:{DATA}{mode}",
-            volume_name(settings, name)
-        ))
+        .arg(format!("--volume={volume}"))
         .arg(&settings.run_image)
         .args(command)
         .stdin(Stdio::piped())
@@ -251,7 +296,6 @@ impl<W: Write> Write for CountingWriter<W> {
 /// A restore's first container: unpacks the tar on stdin beside the old
 /// files, which stay.
 const UNPACK_SCRIPT: &str = r#"set -e
-cd "$1"
 rm -rf "$2"
 mkdir "$2"
 exec tar -C "$2" --no-same-owner -xf -"#;
@@ -259,9 +303,8 @@ exec tar -C "$2" --no-same-owner -xf -"#;
 /// Its second, run only once the whole tar is unpacked: the old files go
 /// and the new ones take their place (renames, in the volume).
 const SWAP_SCRIPT: &str = r#"set -e
-cd "$1"
-find . -mindepth 1 -maxdepth 1 ! -name "$2" -exec rm -rf {} +
-find "$2" -mindepth 1 -maxdepth 1 -exec mv -t . {} +
+find "$1" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
+find "$2" -mindepth 1 -maxdepth 1 -exec mv -t "$1" {} +
 rmdir "$2""#;
 
 /// Replaces the storage's files with those of the tar on `input`
@@ -292,14 +335,12 @@ pub fn import(settings: &Settings, name: &StorageName, mut input: impl Read) -> 
     let unpacked = unpack(settings, name, &mut tar);
     let script = match &unpacked {
         Ok(_) => SWAP_SCRIPT,
-        Err(_) => "rm -rf \"$1/$2\"",
+        Err(_) => "rm -rf \"$2\"",
     };
-    let (_, child) = helper(
+    let (_, child) = restore_helper(
         settings,
         name,
-        "restore",
-        "",
-        &["bash", "-c", script, "restore", DATA, STAGING],
+        &["bash", "-c", script, "restore", RESTORED_DATA, STAGING],
     )?;
     // The clean-up of a failed unpack ends before the storage's lock goes:
     // a retry's staging must not be removed under it.
@@ -326,19 +367,26 @@ fn finish(mut child: Child) -> Result<std::process::Output> {
 /// The first step of `import`: the tar unpacked into `STAGING`. Fails when
 /// tar does, or when `tar` ends in an error or holds nothing.
 fn unpack(settings: &Settings, name: &StorageName, tar: &mut dyn Read) -> Result<u64> {
-    let (_, mut child) = helper(
+    let (_, mut child) = restore_helper(
         settings,
         name,
-        "restore",
-        "",
-        &["bash", "-c", UNPACK_SCRIPT, "unpack", DATA, STAGING],
+        &[
+            "bash",
+            "-c",
+            UNPACK_SCRIPT,
+            "unpack",
+            RESTORED_DATA,
+            STAGING,
+        ],
     )?;
     let stderr = crate::process::collect_stderr(&mut child);
     let mut stdin = child.stdin.take().expect("piped");
     // A container that ends early (not a tar) closes its stdin: a write
-    // then fails instead of killing this process.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    let copied = std::io::copy(tar, &mut stdin);
+    // then fails instead of killing this process (for this copy only).
+    let copied = {
+        let _ignored = crate::process::SigpipeIgnored::new();
+        std::io::copy(tar, &mut stdin)
+    };
     drop(stdin);
     let status = child
         .wait()

@@ -78,6 +78,11 @@ pub struct Settings {
     /// How long a release phase may run, in seconds (`DEFAULT_RELEASE_TIMEOUT_SECS` if absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_timeout_secs: Option<u64>,
+    /// Whether webhooks may be sent into the server's own network
+    /// (loopback, private, link-local and its own addresses); refused if
+    /// absent (`webhooks::check_receiver`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_webhooks: Option<bool>,
 }
 
 /// A build stops after this long unless the install says otherwise: twice
@@ -490,6 +495,7 @@ impl Settings {
             min_free_mb: None,
             build_timeout_secs: None,
             release_timeout_secs: None,
+            private_webhooks: None,
         }
     }
 }

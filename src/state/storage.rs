@@ -82,20 +82,65 @@ impl fmt::Display for StorageName {
 #[serde(try_from = "String", into = "String")]
 pub struct MountPath(String);
 
+/// Directories a storage may not be mounted in: the kernel's and
+/// podman's (`/proc`, `/sys`, `/dev`, `/run`), and what paas puts in
+/// every dyno (`/etc/paas`: its environment; `/.paas-init`: its init).
+const SYSTEM_TREES: &[&str] = &["/proc", "/sys", "/dev", "/run", "/etc/paas", "/.paas-init"];
+
+/// Directories a storage may not be mounted on (it would hide all they
+/// hold), though inside them it may: the image's system, and `/app`,
+/// where a slug is.
+const SYSTEM_DIRS: &[&str] = &[
+    "/app",
+    "/bin",
+    "/boot",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/sbin",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/local",
+    "/usr/sbin",
+    "/var",
+    "/var/lib",
+];
+
 impl MountPath {
+    /// An absolute path in the dyno (an image's app may keep its files in
+    /// `/data`; a slug's under `/app`), not a system directory.
     pub fn parse(text: &str) -> Result<MountPath> {
         let shown = quoted(text, SHOWN);
         let refuse = |problem: &str| {
             Error::new(format!("`{shown}` {problem}"))
-                .hint("mount a storage on a directory under `/app`, like `/app/uploads`")
+                .hint("mount a storage on a directory of its own, like `/app/uploads` or `/data`")
         };
         let trimmed = text.strip_suffix('/').unwrap_or(text);
         if trimmed == "/app" {
             return Err(refuse("is the app's own directory, where its slug is"));
         }
-        let Some(rest) = trimmed.strip_prefix("/app/") else {
-            return Err(refuse("is not under `/app`"));
+        if text.starts_with('/') && text.chars().all(|c| c == '/') {
+            return Err(refuse("is the dyno's whole file system"));
+        }
+        let Some(rest) = trimmed.strip_prefix('/') else {
+            return Err(refuse("is not an absolute path"));
         };
+        if let Some(tree) = SYSTEM_TREES
+            .iter()
+            .find(|tree| trimmed == **tree || trimmed.starts_with(&format!("{tree}/")))
+        {
+            return Err(refuse(&format!(
+                "is in `{tree}`, which podman or paas fills in every dyno"
+            )));
+        }
+        if SYSTEM_DIRS.contains(&trimmed) {
+            return Err(refuse(
+                "is a system directory: a storage there would hide what it holds",
+            ));
+        }
         if trimmed.len() > 200 {
             return Err(refuse("is longer than 200 characters"));
         }
@@ -323,7 +368,7 @@ mod tests {
     }
 
     #[test]
-    fn mount_paths_are_directories_under_app() {
+    fn mount_paths_are_absolute_and_no_system_directory() {
         assert_eq!(
             MountPath::parse("/app/uploads").unwrap().as_str(),
             "/app/uploads"
@@ -345,9 +390,20 @@ mod tests {
                 "/app/",
                 "`/app/` is the app's own directory, where its slug is",
             ),
-            ("uploads", "`uploads` is not under `/app`"),
-            ("/data", "`/data` is not under `/app`"),
-            ("/application/x", "`/application/x` is not under `/app`"),
+            ("uploads", "`uploads` is not an absolute path"),
+            ("/", "`/` is the dyno's whole file system"),
+            (
+                "/proc/x",
+                "`/proc/x` is in `/proc`, which podman or paas fills in every dyno",
+            ),
+            (
+                "/etc/paas",
+                "`/etc/paas` is in `/etc/paas`, which podman or paas fills in every dyno",
+            ),
+            (
+                "/usr/",
+                "`/usr/` is a system directory: a storage there would hide what it holds",
+            ),
             (
                 "/app/../etc",
                 "`/app/../etc` may not hold `.` or `..` parts",
@@ -370,7 +426,16 @@ mod tests {
         for (path, message) in cases {
             let err = MountPath::parse(path).unwrap_err();
             assert_eq!(err.message(), message, "{path}");
-            assert!(err.report().contains("like `/app/uploads`"));
+            assert!(err.report().contains("like `/app/uploads` or `/data`"));
+        }
+        for allowed in [
+            "/data",
+            "/var/lib/app",
+            "/application/x",
+            "/etc/app",
+            "/srv",
+        ] {
+            assert_eq!(MountPath::parse(allowed).unwrap().as_str(), allowed);
         }
         let long = format!("/app/{}", "x".repeat(200));
         assert!(MountPath::parse(&long).is_err());

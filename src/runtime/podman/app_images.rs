@@ -22,6 +22,11 @@ pub fn install_prefix(install_id: &str) -> String {
     format!("localhost/paas-{install_id}/")
 }
 
+/// How `app`'s image names start: `localhost/paas-<install>/<app>:`.
+pub fn own_prefix(install_id: &str, app: &AppName) -> String {
+    format!("{}{app}:", install_prefix(install_id))
+}
+
 /// A new name for the image release `version` of `app` runs:
 /// `localhost/paas-<install>/<app>:v<N>-<12 random hex digits>`. A name
 /// keeps the image from being taken for a dangling one, and says whose it
@@ -43,6 +48,9 @@ pub struct ImageBuild<'a> {
     /// What to tag the image (`app_image_name`).
     pub name: &'a str,
     pub limit: Duration,
+    /// The build's `TMPDIR`, the app's own: buildah keeps
+    /// `RUN --mount=type=cache` directories there.
+    pub scratch: &'a Path,
 }
 
 impl ImageBuild<'_> {
@@ -61,6 +69,7 @@ impl ImageBuild<'_> {
         build
             .current_dir("/")
             .env("XDG_RUNTIME_DIR", runtime_dir())
+            .env("TMPDIR", self.scratch)
             .args(["--kill-after=10", &format!("{backstop}s"), "podman"])
             .args(["build", "--layers", "--force-rm", "--tag", self.name])
             .arg("--file")
@@ -217,6 +226,90 @@ fn parse_inspect(json: &str) -> Result<ImageInfo> {
     })
 }
 
+/// The id and names of the image `reference` resolves to in the store, as
+/// a build's `FROM` would find it (by name, digest or id), or `None` when
+/// the store has none. A podman that fails otherwise is an error, never
+/// taken for "none" (`dockerfile_refs::check` lets an absent image pass,
+/// for the build to pull).
+pub fn names_of(reference: &str) -> Result<Option<(String, Vec<String>)>> {
+    #[derive(Deserialize)]
+    struct Named {
+        #[serde(rename = "Id")]
+        id: String,
+        #[serde(rename = "RepoTags", default)]
+        names: Option<Vec<String>>,
+    }
+    let exists = command()
+        .args(["image", "exists", "--", reference])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .context(|| "running `podman image exists`".into())?;
+    match exists.code() {
+        Some(0) => {}
+        Some(1) => return Ok(None),
+        _ => {
+            return Err(Error::unexpected(format!(
+                "`podman image exists {reference}` failed ({exists})"
+            )))
+        }
+    }
+    let output = run(&["image", "inspect", "--format", "json", "--", reference])?;
+    let listed: Vec<Named> =
+        serde_json::from_str(&output).context(|| "reading `podman image inspect` output".into())?;
+    let image = listed
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::unexpected("`podman image inspect` listed no image"))?;
+    Ok(Some((image.id, image.names.unwrap_or_default())))
+}
+
+/// The ONBUILD triggers of the image `id`, read from its configuration in
+/// podman's store: `podman image inspect` does not show them. Its
+/// configuration is a file of the image's directory named `=` and the
+/// base64 of `sha256:<id>` (an image's id is its configuration's digest),
+/// as containers/storage keeps it.
+pub fn onbuild_triggers(id: &str) -> Result<Vec<String>> {
+    use base64::Engine;
+    #[derive(Deserialize, Default)]
+    struct Config {
+        #[serde(rename = "OnBuild", default)]
+        onbuild: Option<Vec<String>>,
+    }
+    #[derive(Deserialize)]
+    struct ImageConfig {
+        #[serde(default)]
+        config: Option<Config>,
+    }
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    let store = run(&[
+        "info",
+        "--format",
+        "{{.Store.GraphRoot}}\n{{.Store.GraphDriverName}}",
+    ])?;
+    let mut lines = store.lines();
+    let (root, driver) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    let key = base64::engine::general_purpose::STANDARD.encode(format!("sha256:{hex}"));
+    let file = Path::new(root)
+        .join(format!("{driver}-images"))
+        .join(hex)
+        .join(format!("={key}"));
+    let text = std::fs::read_to_string(&file).map_err(|err| {
+        Error::unexpected(format!(
+            "cannot read the configuration of image {hex} at `{}` to check its ONBUILD triggers",
+            file.display()
+        ))
+        .cause(err)
+    })?;
+    let config: ImageConfig = serde_json::from_str(&text)
+        .context(|| format!("reading the configuration of image {hex}"))?;
+    Ok(config
+        .config
+        .unwrap_or_default()
+        .onbuild
+        .unwrap_or_default())
+}
+
 /// Pulls `reference` from wherever podman is set to pull, its progress on
 /// stderr.
 pub fn pull(reference: &str) -> Result<()> {
@@ -236,6 +329,12 @@ pub fn pull(reference: &str) -> Result<()> {
 /// Names the image `id` also `name` (moving the name from another image).
 pub fn tag(id: &str, name: &str) -> Result<()> {
     run(&["tag", id, name]).map(drop)
+}
+
+/// Takes the name `name` off the image `id` (the image stays while it
+/// has another).
+pub fn untag(id: &str, name: &str) -> Result<()> {
+    run(&["untag", id, name]).map(drop)
 }
 
 #[cfg(test)]

@@ -101,6 +101,38 @@ pub fn remove_app_images(install_id: &str, app: &AppName, keep: &HashSet<String>
     removed
 }
 
+/// A renamed app's images take its new name (`localhost/paas-<install>/
+/// <new>:` and the tag they had), and lose the old one: a new app of the
+/// old name would otherwise prune them (an image goes with its last name)
+/// and build `FROM` them as its own. The images `ids` holds (the renamed
+/// app's releases') move whatever else holds the old name; with `all`
+/// (the old name is no app's), every image of the old name moves.
+pub fn rename_app_images(
+    install_id: &str,
+    old: &AppName,
+    new: &AppName,
+    ids: &HashSet<String>,
+    all: bool,
+) -> crate::error::Result<()> {
+    let prefix = install_prefix(install_id);
+    for image in list() {
+        if !all && !ids.contains(&full_id(&image.id)) {
+            continue;
+        }
+        for name in image.names.unwrap_or_default() {
+            if app_of(&name, &prefix) != Some(old.as_str()) {
+                continue;
+            }
+            let tag = name.rsplit_once(':').map_or("", |(_, tag)| tag);
+            let renamed = format!("{prefix}{new}:{tag}");
+            // The new name first: the image never has none.
+            run(&["tag", &image.id, &renamed])?;
+            run(&["untag", &image.id, &name])?;
+        }
+    }
+    Ok(())
+}
+
 /// Images paas built (`localhost/paas-…`) that `kept` does not name (an
 /// older stack's or add-on's, after an upgrade), this install's app images
 /// of apps that are gone, and dangling images (no name left) that no named
@@ -172,7 +204,7 @@ fn is_named(image: &Listed) -> bool {
 
 /// An app image of some install (`localhost/paas-<install>/<app>:…`),
 /// not a stack's or an add-on's (`localhost/paas-stack-run:…`).
-fn is_app_image(name: &str) -> bool {
+pub fn is_app_image(name: &str) -> bool {
     name.strip_prefix("localhost/paas-")
         .is_some_and(|rest| rest.contains('/'))
 }
