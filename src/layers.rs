@@ -67,6 +67,8 @@ const LAYERS: &[(&str, usize)] = &[
     // Deploy webhooks: events queued as files where builds, releases and
     // dynos change; the daemon sends them through `net`.
     ("webhooks", 2),
+    // The dashboard's one-time login links and sessions (#23).
+    ("logins", 2),
     ("runtime", 3),
     ("build", 3),
     // Apps made and removed.

@@ -41,6 +41,7 @@ pub mod interrupted;
 pub mod keys;
 #[cfg(test)]
 mod layers;
+pub mod logins;
 pub mod logs;
 pub mod net;
 pub mod output;

@@ -126,6 +126,14 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
+    /// Open the web dashboard: a one-time login link (60 s, usable once)
+    /// for your SSH user, opened in the browser (or printed).
+    #[command(name = "dashboard")]
+    Dashboard {
+        /// Print the link instead of opening a browser.
+        #[arg(long)]
+        print_url: bool,
+    },
     /// Give an app to another user (its owner or an admin); the previous
     /// owner stays on as a collaborator.
     #[command(name = "apps:transfer")]

@@ -11,6 +11,7 @@ mod certs;
 mod checks;
 mod config;
 mod config_edit;
+mod dashboard;
 mod cron;
 mod deploy;
 mod domains;
@@ -438,6 +439,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
             redis::run_cli(ctx, &database, command.as_deref())
         }
         Command::Audit { num, format } => audit::show(ctx, num, format),
+        Command::Dashboard { print_url } => dashboard::open(ctx, print_url),
         Command::Keys { format } => keys::list(ctx, format),
         Command::KeysAdd {
             file,

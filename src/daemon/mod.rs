@@ -7,11 +7,13 @@
 //! fresh, `reconcile.rs` repairs each app every few seconds (and puts idle
 //! ones to sleep), `periodic.rs` runs the other timed jobs (add-ons and
 //! their backups, cron, webhook deliveries, prune), `connector.rs` reaches
-//! inside dynos, and `acme.rs` gets certificates.
+//! inside dynos, `acme.rs` gets certificates, and `dashboard/` is the web
+//! dashboard the router serves at `paas.<domain>`.
 
 pub mod acme;
 mod connector;
 mod control_socket;
+mod dashboard;
 mod periodic;
 mod reconcile;
 mod router;
