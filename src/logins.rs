@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Context, Result};
-use crate::state::{self, Root, Settings};
+use crate::state::{self, AppName, Root, Settings};
 
 /// How long a login link may wait to be opened.
 pub const LINK_LIFETIME_SECS: i64 = 60;
@@ -55,6 +55,16 @@ struct Link {
     #[serde(flatten)]
     holder: Holder,
     expires: i64,
+    /// The page the login lands on (an app's, for `paas dashboard -a APP`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app: Option<String>,
+}
+
+/// A redeemed link: whom it logs in, and the app whose page it opens.
+#[derive(Debug, PartialEq)]
+pub struct Redeemed {
+    pub holder: Holder,
+    pub app: Option<AppName>,
 }
 
 fn dir(root: &Root) -> PathBuf {
@@ -84,10 +94,14 @@ fn file_name(secret: &str) -> Option<String> {
 }
 
 /// The dashboard's address on this install: `https://paas.DOMAIN/` when
-/// the router serves HTTPS, else plain HTTP on its port.
+/// the router serves HTTPS on a real domain (it needs a certificate that
+/// covers the name: an app's wildcard for the domain), else plain HTTP
+/// on the router's port (`http://paas.localhost:PORT/` for `--local`,
+/// whose HTTPS port has no certificate for it).
 pub fn dashboard_url(settings: &Settings) -> String {
     let host = format!("{DASHBOARD_HOST}.{}", settings.domain);
-    match (settings.https_port, settings.http_port) {
+    let https = settings.https_port.filter(|_| !settings.local);
+    match (https, settings.http_port) {
         (Some(443), _) => format!("https://{host}/"),
         (Some(port), _) => format!("https://{host}:{port}/"),
         (None, 80) => format!("http://{host}/"),
@@ -95,8 +109,15 @@ pub fn dashboard_url(settings: &Settings) -> String {
     }
 }
 
-/// A new one-time link for `holder`: the URL to open within 60 s.
-pub fn issue_link(root: &Root, settings: &Settings, holder: Holder, now: i64) -> Result<String> {
+/// A new one-time link for `holder`, landing on `app`'s page if given:
+/// the URL to open within 60 s.
+pub fn issue_link(
+    root: &Root,
+    settings: &Settings,
+    holder: Holder,
+    app: Option<&AppName>,
+    now: i64,
+) -> Result<String> {
     let token = crate::webhooks::new_secret()?;
     let name = file_name(&token).expect("a new secret is 64 hex digits");
     let dir = links_dir(root);
@@ -105,6 +126,7 @@ pub fn issue_link(root: &Root, settings: &Settings, holder: Holder, now: i64) ->
     let link = Link {
         holder,
         expires: now + LINK_LIFETIME_SECS,
+        app: app.map(|a| a.to_string()),
     };
     let text = toml::to_string(&link).context(|| "encoding a login link".into())?;
     state::write_atomic(&dir.join(name), text.as_bytes(), 0o600)?;
@@ -113,13 +135,16 @@ pub fn issue_link(root: &Root, settings: &Settings, holder: Holder, now: i64) ->
 
 /// Takes a link: whom it is for, once, within its lifetime; `None` for a
 /// link unknown, used or expired.
-pub fn redeem_link(root: &Root, token: &str, now: i64) -> Option<Holder> {
+pub fn redeem_link(root: &Root, token: &str, now: i64) -> Option<Redeemed> {
     let path = links_dir(root).join(file_name(token)?);
     let text = fs::read_to_string(&path).ok()?;
     // Whoever removes the file has the link; a second opener finds none.
     fs::remove_file(&path).ok()?;
     let link: Link = toml::from_str(&text).ok()?;
-    (now <= link.expires).then_some(link.holder)
+    (now <= link.expires).then(|| Redeemed {
+        holder: link.holder,
+        app: link.app.and_then(|a| AppName::parse(&a).ok()),
+    })
 }
 
 /// A new session for `holder`: its id, for the cookie, and the session.
@@ -208,19 +233,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = Root::new(dir.path());
         let settings = Settings::example();
-        let url = issue_link(&root, &settings, holder(), 1000).unwrap();
+        let url = issue_link(&root, &settings, holder(), None, 1000).unwrap();
         assert!(url.starts_with("http://paas.example.com/login/"), "{url}");
         let token = token_of(&url);
-        assert_eq!(redeem_link(&root, token, 1030), Some(holder()));
+        let redeemed = redeem_link(&root, token, 1030).unwrap();
+        assert_eq!((redeemed.holder, redeemed.app), (holder(), None));
         assert_eq!(redeem_link(&root, token, 1031), None, "used twice");
+        let app = AppName::parse("web").unwrap();
+        let to_app = issue_link(&root, &settings, holder(), Some(&app), 1000).unwrap();
+        let redeemed = redeem_link(&root, token_of(&to_app), 1000).unwrap();
+        assert_eq!(redeemed.app, Some(app));
 
-        let late = issue_link(&root, &settings, holder(), 1000).unwrap();
+        let late = issue_link(&root, &settings, holder(), None, 1000).unwrap();
         assert_eq!(redeem_link(&root, token_of(&late), 1061), None, "expired");
         assert_eq!(redeem_link(&root, "../../paas.toml", 1000), None);
         // Only the hash is on disk.
         let stored: Vec<_> = fs::read_dir(links_dir(&root)).unwrap().collect();
         assert!(stored.is_empty(), "taken links leave no file");
-        let kept = issue_link(&root, &settings, holder(), 1000).unwrap();
+        let kept = issue_link(&root, &settings, holder(), None, 1000).unwrap();
         let names: Vec<String> = fs::read_dir(links_dir(&root))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -255,5 +285,7 @@ mod tests {
         assert_eq!(dashboard_url(&settings), "http://paas.example.com:8080/");
         settings.https_port = Some(443);
         assert_eq!(dashboard_url(&settings), "https://paas.example.com/");
+        settings.local = true;
+        assert_eq!(dashboard_url(&settings), "http://paas.example.com:8080/");
     }
 }

@@ -10,11 +10,22 @@ use crate::error::Result;
 use crate::logins::{self, Holder};
 
 pub fn open(ctx: &Ctx, print_url: bool) -> Result<()> {
+    // With `-a` (or in an app's repository), the link lands on its page.
+    let app = match ctx.app_given() {
+        true => Some(ctx.app()?.name),
+        false => None,
+    };
     let holder = Holder {
         user: ctx.user.clone(),
         admin: ctx.admin,
     };
-    let url = logins::issue_link(&ctx.root, &ctx.settings, holder, crate::crashes::now())?;
+    let url = logins::issue_link(
+        &ctx.root,
+        &ctx.settings,
+        holder,
+        app.as_ref(),
+        crate::crashes::now(),
+    )?;
     // A browser over SSH would open on the server: the laptop opens it.
     show_link(&url, print_url || ctx.over_ssh);
     Ok(())

@@ -208,7 +208,13 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
         }
         Command::Dashboard { print_url } => {
             // The server makes the link for the SSH user; this side opens it.
-            words.extend(["dashboard".into(), "--print-url".into()]);
+            if let Some(app) = inferred_app {
+                words.push(format!("--app={app}"));
+            }
+            words.extend(strip_client_options(args));
+            if !*print_url {
+                words.push("--print-url".into());
+            }
             let url = client::call(server, &words, Io::Quiet)?;
             super::dashboard::show_link(url.trim(), *print_url);
             Ok(())

@@ -30,29 +30,32 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 /// A stream ends after this; the browser's EventSource opens a new one.
 const STREAM_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
-/// `GET /apps/APP/metrics.json?range=1h|24h|7d`: the graphs' series.
+/// `GET /apps/APP/metrics.json?range=1h|24h|7d`: the graphs' series, for
+/// the page's script to redraw them each minute (the page itself comes
+/// with them, `graphs_json`).
 pub async fn metrics(root: &Root, session: &Session, app: &str, range: Range) -> Response<Body> {
     let Some((dir, _)) = views::visible_app(root, &session.holder, app) else {
         return not_found(session);
     };
     let root = root.clone();
-    let data = blocking(move || {
-        let until = crate::crashes::now().max(0) as u64;
-        let since = until.saturating_sub(range.seconds());
-        read_series(&root, &dir, since, until, range.step_secs())
-    })
-    .await;
-    let body = match data {
-        Ok(Some(series)) => graph_data(&series),
-        Ok(None) => json!({ "available": false }),
-        Err(err) => json!({ "available": false, "error": err.message() }),
-    };
+    let body = blocking(move || graphs_json(&root, &dir, range)).await;
     let mut response = Response::new(full(body.to_string()));
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     with_safety_headers(response.headers_mut());
     response
+}
+
+/// The app's graphs over `range` as the page's script draws them.
+pub fn graphs_json(root: &Root, app: &AppDir, range: Range) -> Value {
+    let until = crate::crashes::now().max(0) as u64;
+    let since = until.saturating_sub(range.seconds());
+    match read_series(root, app, since, until, range.step_secs()) {
+        Ok(Some(series)) => graph_data(&series),
+        Ok(None) => json!({ "available": false }),
+        Err(err) => json!({ "available": false, "error": err.message() }),
+    }
 }
 
 /// The shape of `crate::metrics`' read API (`AppSeries`, `AppPoint`,

@@ -176,11 +176,15 @@ impl Dashboard {
         let (root, token) = (self.root.clone(), token.to_string());
         let started = blocking(move || {
             let now = crate::crashes::now();
-            let holder = logins::redeem_link(&root, &token, now)?;
-            logins::start_session(&root, holder, now).ok()
+            let redeemed = logins::redeem_link(&root, &token, now)?;
+            let landing = redeemed
+                .app
+                .map_or("/".to_string(), |app| format!("/apps/{app}"));
+            let (id, _) = logins::start_session(&root, redeemed.holder, now).ok()?;
+            Some((id, landing))
         })
         .await;
-        let Some((id, _)) = started else {
+        let Some((id, landing)) = started else {
             return html(
                 StatusCode::FORBIDDEN,
                 pages::login_message(
@@ -189,21 +193,9 @@ impl Dashboard {
                 ),
             );
         };
-        // A page that moves on, not a redirect: the cookie then goes with
-        // a navigation from this site, which SameSite=Strict lets through
-        // even when the link came from outside the browser.
-        let mut response = html(
-            StatusCode::OK,
-            pages::layout(
-                "Logged in",
-                None,
-                maud::html! {
-                    meta http-equiv="refresh" content="0; url=/";
-                    h1 { "Logged in" }
-                    p { a href="/" { "Go to your apps" } }
-                },
-            ),
-        );
+        // On to the page, with the cookie: the browser sends it with the
+        // redirected request, a navigation to this same site.
+        let mut response = see_other(&landing);
         set_cookie(&mut response, &id, secure, logins::SESSION_IDLE_SECS);
         response
     }
@@ -250,8 +242,13 @@ impl Dashboard {
                 let runtime = crate::runtime::podman::Podman::for_install(&root, &settings);
                 views::app_view(&settings, &dir, role, &runtime)
             });
+            // The graphs come with the page: drawn as it loads, no second trip.
+            let graphs = live::graphs_json(&root, &dir, range);
             match view {
-                Ok(view) => html(StatusCode::OK, pages::app_page(&view, range, done, user)),
+                Ok(view) => html(
+                    StatusCode::OK,
+                    pages::app_page(&view, range, &graphs, done, user),
+                ),
                 Err(err) => html(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     pages::problem("The app could not be read", err.message(), "/", user),

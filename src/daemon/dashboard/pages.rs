@@ -5,7 +5,7 @@
 //! confirmation (`<details>`), whose submit carries the session's CSRF
 //! token.
 
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::views::{AppSummary, AppView};
 use super::Range;
@@ -141,6 +141,7 @@ pub enum Done {
 pub fn app_page(
     view: &AppView,
     range: Range,
+    graphs: &serde_json::Value,
     done: Option<Done>,
     user: (&str, &str),
 ) -> String {
@@ -181,6 +182,11 @@ pub fn app_page(
                         a href={ "/apps/" (app) "?range=" (each.label()) } { (each.label()) }
                     }
                 }
+            }
+            // The series as JSON for the script; `<` escaped, so no text
+            // in it can end the element.
+            script #graph-data type="application/json" {
+                (PreEscaped(graphs.to_string().replace('<', "\\u003c")))
             }
             div.graphs data-metrics={ "/apps/" (app) "/metrics.json?range=" (range.label()) } {
                 @for (id, title) in [("throughput", "Throughput (requests a minute)"), ("latency", "Response time (ms: p50, p95, p99)"), ("errors", "Errors (4xx, 5xx, router errors)"), ("memory", "Memory per dyno (MB)")] {

@@ -39,7 +39,7 @@ function draw(figure, series, since, until) {
   const top = peak > 0 ? peak * 1.1 : 1;
   const x = (t) => left + ((t - since) / Math.max(1, until - since)) * (width - left - 4);
   const y = (v) => 4 + (1 - v / top) * (height - bottom - 8);
-  const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", preserveAspectRatio: "none" });
+  const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
   const title = el("title");
   title.textContent = figure.querySelector("figcaption").textContent;
   svg.appendChild(title);
@@ -62,7 +62,7 @@ function draw(figure, series, since, until) {
     const flush = () => {
       if (points.length > 0) {
         svg.appendChild(el("polyline", { points: points.join(" "), fill: "none", stroke: style.color,
-          "stroke-width": 2, "stroke-dasharray": style.dash, "vector-effect": "non-scaling-stroke" }));
+          "stroke-width": 2, "stroke-dasharray": style.dash }));
       }
       points = [];
     };
@@ -96,18 +96,9 @@ function draw(figure, series, since, until) {
   figure.querySelector(".summary").textContent = names.length ? words.join("; ") : "No dynos reported yet.";
 }
 
-async function loadMetrics(container) {
-  const figures = container.querySelectorAll("figure.graph");
-  let data;
-  try {
-    const response = await fetch(container.dataset.metrics, { credentials: "same-origin" });
-    data = await response.json();
-  } catch (error) {
-    for (const figure of figures) figure.querySelector(".summary").textContent = "The metrics could not be loaded.";
-    return;
-  }
+function drawAll(container, data) {
   const now = Math.floor(Date.now() / 1000);
-  for (const figure of figures) {
+  for (const figure of container.querySelectorAll("figure.graph")) {
     if (!data.available) {
       draw(figure, {}, now - 3600, now);
       figure.querySelector(".summary").textContent = data.error
@@ -116,6 +107,15 @@ async function loadMetrics(container) {
       continue;
     }
     draw(figure, data[figure.dataset.graph] || {}, data.since, data.until);
+  }
+}
+
+async function reload(container) {
+  try {
+    const response = await fetch(container.dataset.metrics, { credentials: "same-origin" });
+    if (response.ok) drawAll(container, await response.json());
+  } catch (error) {
+    // The graphs drawn stay; the next minute tries again.
   }
 }
 
@@ -134,9 +134,10 @@ function followLogs(pre) {
 document.addEventListener("DOMContentLoaded", () => {
   const graphs = document.querySelector("[data-metrics]");
   if (graphs) {
-    loadMetrics(graphs);
+    // The page comes with its graphs' data: drawn at once.
+    drawAll(graphs, JSON.parse(document.getElementById("graph-data").textContent));
     // The newest minute moves on: the graphs follow, once a minute.
-    setInterval(() => loadMetrics(graphs), 60000);
+    setInterval(() => reload(graphs), 60000);
   }
   const logs = document.querySelector("[data-logs]");
   if (logs) followLogs(logs);
