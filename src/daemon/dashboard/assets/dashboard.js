@@ -46,12 +46,12 @@ function draw(figure, series, since, until) {
   for (const fraction of [0, 0.5, 1]) {
     const value = top * fraction;
     svg.appendChild(el("line", { x1: left, x2: width, y1: y(value), y2: y(value), stroke: "#d0d7de" }));
-    const label = el("text", { x: left - 4, y: y(value) + 4, "text-anchor": "end", "font-size": 11, fill: "#57606a" });
+    const label = el("text", { x: left - 4, y: y(value) + 4, "text-anchor": "end", "font-size": 18, fill: "#57606a" });
     label.textContent = format(value);
     svg.appendChild(label);
   }
   for (const [t, anchor] of [[since, "start"], [until, "end"]]) {
-    const label = el("text", { x: x(t), y: height - 2, "text-anchor": anchor, "font-size": 11, fill: "#57606a" });
+    const label = el("text", { x: x(t), y: height - 2, "text-anchor": anchor, "font-size": 18, fill: "#57606a" });
     label.textContent = timeLabel(t, until - since);
     svg.appendChild(label);
   }
