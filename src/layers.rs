@@ -12,7 +12,8 @@
 //!                          prune
 //! 3 runtime, build         podman, buildpacks
 //! 2 records                git, slugs, releases, logs, keys, certs, ssh, crashes,
-//!                          routes, the daemon's control protocol, webhooks
+//!                          routes, the daemon's control protocol, webhooks,
+//!                          metrics
 //! 1 state                  the store
 //! 0 ground                 errors, time, durations, TLS, outgoing HTTP, host users
 //! ```
@@ -67,6 +68,9 @@ const LAYERS: &[(&str, usize)] = &[
     // Deploy webhooks: events queued as files where builds, releases and
     // dynos change; the daemon sends them through `net`.
     ("webhooks", 2),
+    // Per-minute request and dyno metrics (#23): counted by the router,
+    // kept in the apps' day files, read by `paas metrics`.
+    ("metrics", 2),
     ("runtime", 3),
     ("build", 3),
     // Apps made and removed.

@@ -42,6 +42,7 @@ pub mod keys;
 #[cfg(test)]
 mod layers;
 pub mod logs;
+pub mod metrics;
 pub mod net;
 pub mod output;
 pub mod probation;
