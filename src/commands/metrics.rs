@@ -154,36 +154,44 @@ fn rows(series: &AppSeries) -> Vec<Row> {
 
     // Each dyno's points, in the series' buckets.
     let index_of = |start: u64| ((start - series.since) / series.step_secs) as usize;
-    let mut dynos: BTreeMap<&str, (Vec<Option<f64>>, Vec<Option<f64>>, Option<u64>)> =
-        BTreeMap::new();
+    let mut dynos: BTreeMap<&str, DynoCharts> = BTreeMap::new();
     for point in &series.dynos {
-        let (memory, cpu, quota) = dynos
-            .entry(&point.dyno)
-            .or_insert_with(|| (vec![None; points.len()], vec![None; points.len()], None));
+        let charts = dynos.entry(&point.dyno).or_insert_with(|| DynoCharts {
+            memory: vec![None; points.len()],
+            cpu: vec![None; points.len()],
+            quota: None,
+        });
         let index = index_of(point.start);
         if index < points.len() {
-            memory[index] = Some(point.rss_bytes as f64);
-            cpu[index] = Some(point.cpu_percent);
+            charts.memory[index] = Some(point.rss_bytes as f64);
+            charts.cpu[index] = Some(point.cpu_percent);
         }
-        *quota = point.quota_bytes.or(*quota);
+        charts.quota = point.quota_bytes.or(charts.quota);
     }
-    for (dyno, (memory, cpu, quota)) in dynos {
+    for (dyno, charts) in dynos {
         rows.push(Row {
             label: format!("{dyno} memory"),
-            values: memory,
+            values: charts.memory,
             show: bytes,
-            tail: quota.map_or(String::new(), |quota| {
+            tail: charts.quota.map_or(String::new(), |quota| {
                 format!("  quota {}", human_size(quota))
             }),
         });
         rows.push(Row {
             label: format!("{dyno} cpu"),
-            values: cpu,
+            values: charts.cpu,
             show: percent,
             tail: String::new(),
         });
     }
     rows
+}
+
+/// A dyno's two rows, and its quota if one is enforced.
+struct DynoCharts {
+    memory: Vec<Option<f64>>,
+    cpu: Vec<Option<f64>>,
+    quota: Option<u64>,
 }
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
