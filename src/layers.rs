@@ -12,7 +12,8 @@
 //!                          prune
 //! 3 runtime, build         podman, buildpacks
 //! 2 records                git, slugs, releases, logs, keys, certs, ssh, crashes,
-//!                          routes, the daemon's control protocol, webhooks
+//!                          routes, the daemon's control protocol, webhooks,
+//!                          metrics
 //! 1 state                  the store
 //! 0 ground                 errors, time, durations, TLS, outgoing HTTP, host users
 //! ```
@@ -69,6 +70,9 @@ const LAYERS: &[(&str, usize)] = &[
     ("webhooks", 2),
     // The dashboard's one-time login links and sessions (#23).
     ("logins", 2),
+    // Per-minute request and dyno metrics (#23): counted by the router,
+    // kept in the apps' day files, read by `paas metrics`.
+    ("metrics", 2),
     ("runtime", 3),
     ("build", 3),
     // Apps made and removed.

@@ -43,6 +43,7 @@ pub mod keys;
 mod layers;
 pub mod logins;
 pub mod logs;
+pub mod metrics;
 pub mod net;
 pub mod output;
 pub mod probation;

@@ -21,6 +21,7 @@ mod keys;
 mod local;
 mod logs;
 mod maintenance;
+mod metrics;
 mod pg;
 mod pg_stats;
 mod pg_transfer;
@@ -295,6 +296,11 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
             },
         ),
         Command::LogsLimit { megabytes } => logs::limit(ctx, megabytes),
+        Command::Metrics {
+            since,
+            step,
+            format,
+        } => metrics::show(ctx, &since, step.as_deref(), format),
         Command::Domains { format } => domains::list(ctx, format),
         Command::DomainsAdd { hostname } => domains::add(ctx, &hostname),
         Command::DomainsRemove { hostname } => domains::remove(ctx, &hostname),
