@@ -6,13 +6,14 @@
 //! 8 commands, install      parse → one workflow call → print; root-only setup
 //! 7 cli, completion, docs  the command line and what is generated from it
 //! 6 output, client         the terminal and the laptop side, knowing no command
-//! 5 daemon                 router, reconciler, autosleep, acme
+//! 5 daemon                 router, reconciler, autosleep, acme, dashboard
 //! 4 workflows              apps, deploy, roll out, formation, converge,
 //!                          checks, probation, add-ons, storage, interrupted,
 //!                          prune
 //! 3 runtime, build         podman, buildpacks
 //! 2 records                git, slugs, releases, logs, keys, certs, ssh, crashes,
 //!                          routes, the daemon's control protocol, webhooks,
+//!                          the dashboard's logins,
 //!                          metrics
 //! 1 state                  the store
 //! 0 ground                 errors, time, durations, TLS, outgoing HTTP, host users

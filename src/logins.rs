@@ -270,7 +270,10 @@ mod tests {
         // Touched at the last request: idle time counts from there.
         assert!(session(&root, &id, 1000 + 3600 + SESSION_IDLE_SECS).is_some());
         assert!(session(&root, &id, 1000 + 3600 + 2 * SESSION_IDLE_SECS + 1).is_none());
-        assert!(session(&root, &id, 1000).is_none(), "an ended session is gone");
+        assert!(
+            session(&root, &id, 1000).is_none(),
+            "an ended session is gone"
+        );
         assert!(session(&root, "not-a-session", 1000).is_none());
 
         let (id, _) = start_session(&root, holder(), 1000).unwrap();

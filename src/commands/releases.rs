@@ -197,9 +197,15 @@ pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {
     let app = ctx.app()?;
     let version = version.as_deref().map(parse_version).transpose()?;
     let runtime = ctx.runtime();
-    let version = rollout::rollback(&ctx.platform(&runtime), &ctx.user, &app, version, |target| {
-        say_partial!("Rolling back {} to v{target}... ", app.name);
-    })?;
+    let version = rollout::rollback(
+        &ctx.platform(&runtime),
+        &ctx.user,
+        &app,
+        version,
+        |target| {
+            say_partial!("Rolling back {} to v{target}... ", app.name);
+        },
+    )?;
     say!("done, v{version}");
     Ok(())
 }

@@ -24,6 +24,9 @@ pub fn serve(name: &str) -> Response<Body> {
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(kind));
     // An hour: a new binary's assets are picked up soon after an upgrade.
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use super::{blocking, full, not_found, views, with_safety_headers, Body, Range};
 use crate::logins::Session;
 use crate::logs::Reader;
+use crate::metrics::{AppPoint, AppSeries};
 use crate::state::{AppDir, Root};
 
 /// How much of each log file the tail starts with.
@@ -52,49 +53,21 @@ pub fn graphs_json(root: &Root, app: &AppDir, range: Range) -> Value {
     let until = crate::crashes::now().max(0) as u64;
     let since = until.saturating_sub(range.seconds());
     match read_series(root, app, since, until, range.step_secs()) {
-        Ok(Some(series)) => graph_data(&series),
-        Ok(None) => json!({ "available": false }),
+        Ok(series) => graph_data(&series),
         Err(err) => json!({ "available": false, "error": err.message() }),
     }
 }
 
-/// The shape of `crate::metrics`' read API (`AppSeries`, `AppPoint`,
-/// `DynoPoint`), fixed with the metrics branch (#23 points 1–2). When it
-/// merges, these go and `read_series` calls `crate::metrics::read`.
-pub struct AppSeries {
-    pub step_secs: u64,
-    pub since: u64,
-    pub until: u64,
-    pub points: Vec<AppPoint>,
-    pub dynos: Vec<DynoPoint>,
-}
-
-pub struct AppPoint {
-    pub start: u64,
-    pub requests: u64,
-    pub status: [u64; 4],
-    pub router_errors: BTreeMap<String, u64>,
-    pub p50_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-}
-
-pub struct DynoPoint {
-    pub start: u64,
-    pub dyno: String,
-    pub rss_bytes: u64,
-}
-
 /// The app's metrics from `since` to `until` in steps: the one place the
-/// dashboard reads them. `None` until the metrics API is wired here.
+/// dashboard reads them (`crate::metrics`, as `paas metrics` does).
 fn read_series(
-    _root: &Root,
-    _app: &AppDir,
-    _since: u64,
-    _until: u64,
-    _step_secs: u64,
-) -> crate::error::Result<Option<AppSeries>> {
-    Ok(None)
+    root: &Root,
+    app: &AppDir,
+    since: u64,
+    until: u64,
+    step_secs: u64,
+) -> crate::error::Result<AppSeries> {
+    crate::metrics::read(root, &app.name, since, until, step_secs)
 }
 
 /// The series as the page's script draws them: each a list of
@@ -213,10 +186,11 @@ impl hyper::body::Body for EventBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::DynoPoint;
 
     #[test]
     fn graphs_get_rates_percentiles_errors_and_memory() {
-        let point = |start, requests, p50| AppPoint {
+        let point = |start, requests, p50: Option<f64>| AppPoint {
             start,
             requests,
             status: [requests, 0, 1, 2],
@@ -224,8 +198,10 @@ mod tests {
             p50_ms: p50,
             p95_ms: p50.map(|v| v * 2.0),
             p99_ms: None,
+            bytes_out: 0,
         };
         let series = AppSeries {
+            app: "web".into(),
             step_secs: 300,
             since: 0,
             until: 600,
@@ -234,6 +210,8 @@ mod tests {
                 start: 0,
                 dyno: "web.1".into(),
                 rss_bytes: 64 * 1048576,
+                quota_bytes: None,
+                cpu_percent: 1.0,
             }],
         };
         let data = graph_data(&series);

@@ -110,7 +110,11 @@ impl Dashboard {
     }
 
     /// Answers a request for the dashboard's host.
-    pub async fn serve(self: Arc<Self>, request: Request<Incoming>, secure: bool) -> Response<Body> {
+    pub async fn serve(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        secure: bool,
+    ) -> Response<Body> {
         let path = request.uri().path().to_string();
         let query = request.uri().query().map(str::to_string);
         let method = request.method().clone();
@@ -143,7 +147,13 @@ impl Dashboard {
                     .await
             }
             (&Method::GET, ["apps", app, "metrics.json"]) => {
-                live::metrics(&self.root, &session, app, Range::from_query(query.as_deref())).await
+                live::metrics(
+                    &self.root,
+                    &session,
+                    app,
+                    Range::from_query(query.as_deref()),
+                )
+                .await
             }
             (&Method::GET, ["apps", app, "logs"]) => live::log_stream(&self.root, &session, app),
             (&Method::POST, ["logout"]) => {
@@ -153,10 +163,8 @@ impl Dashboard {
                 if let Some(id) = cookie {
                     logins::end_session(&self.root, &id);
                 }
-                let mut response = html(
-                    StatusCode::OK,
-                    pages::login_message("You are logged out."),
-                );
+                let mut response =
+                    html(StatusCode::OK, pages::login_message("You are logged out."));
                 set_cookie(&mut response, "", secure, 0);
                 response
             }
@@ -238,12 +246,17 @@ impl Dashboard {
                     .map(pages::Done::RolledBack),
                 _ => None,
             };
-            let view = root.settings().and_then(|settings| {
-                let runtime = crate::runtime::podman::Podman::for_install(&root, &settings);
-                views::app_view(&settings, &dir, role, &runtime)
+            // The graphs come with the page: drawn as it loads, no second
+            // trip. Read while podman lists the dynos (the two slowest
+            // parts of a page, at once).
+            let (view, graphs) = std::thread::scope(|scope| {
+                let graphs = scope.spawn(|| live::graphs_json(&root, &dir, range));
+                let view = root.settings().and_then(|settings| {
+                    let runtime = crate::runtime::podman::Podman::for_install(&root, &settings);
+                    views::app_view(&settings, &dir, role, &runtime)
+                });
+                (view, graphs.join().expect("reading metrics does not panic"))
             });
-            // The graphs come with the page: drawn as it loads, no second trip.
-            let graphs = live::graphs_json(&root, &dir, range);
             match view {
                 Ok(view) => html(
                     StatusCode::OK,
@@ -282,9 +295,8 @@ fn session_cookie<B>(request: &Request<B>) -> Option<String> {
 /// Sets (or, with `max_age` 0, clears) the session cookie.
 fn set_cookie(response: &mut Response<Body>, id: &str, secure: bool, max_age: i64) {
     let secure = if secure { "; Secure" } else { "" };
-    let value = format!(
-        "{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    );
+    let value =
+        format!("{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
     if let Ok(value) = HeaderValue::from_str(&value) {
         response.headers_mut().insert(SET_COOKIE, value);
     }
@@ -301,7 +313,12 @@ async fn read_form(
     let Ok(body) = limited.collect().await.map(|b| b.to_bytes()) else {
         return Err(html(
             StatusCode::PAYLOAD_TOO_LARGE,
-            pages::problem("The form is too large", "A button sends a few bytes.", "/", user),
+            pages::problem(
+                "The form is too large",
+                "A button sends a few bytes.",
+                "/",
+                user,
+            ),
         ));
     };
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
@@ -360,7 +377,10 @@ fn html(status: StatusCode, page: String) -> Response<Body> {
     let mut response = Response::new(full(page));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     with_safety_headers(headers);
     response
 }
@@ -373,7 +393,10 @@ fn with_safety_headers(headers: &mut hyper::HeaderMap) {
             "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
         ),
     );
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     // The login link's token must not leave in a Referer.
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
 }
@@ -425,7 +448,10 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(session_cookie(&request).as_deref(), Some("f00"));
-        let request = Request::builder().header(COOKIE, "paas_session_x=1").body(()).unwrap();
+        let request = Request::builder()
+            .header(COOKIE, "paas_session_x=1")
+            .body(())
+            .unwrap();
         assert_eq!(session_cookie(&request), None);
     }
 }

@@ -93,7 +93,9 @@ impl rustls::server::ResolvesServerCert for CertificateResolver {
         let (table, domain) = (self.table.load(), self.domain.load());
         let name = host_name(&name);
         if Dashboard::serves(name, &domain) {
-            return table.values().find_map(|routes| routes.certificate_for(name));
+            return table
+                .values()
+                .find_map(|routes| routes.certificate_for(name));
         }
         routes_for_host(&table, &domain, name)?.certificate.clone()
     }

@@ -32,19 +32,19 @@ function timeLabel(seconds, span) {
 
 // One graph: each series a polyline over [since, until], y from 0 to the peak.
 function draw(figure, series, since, until) {
-  const width = 600, height = 160, left = 40, bottom = 18;
+  const width = 600, height = 160, left = 48, top = 14, bottom = 24;
   const names = Object.keys(series);
   let peak = 0;
   for (const name of names) for (const [, v] of series[name]) if (v !== null && v > peak) peak = v;
-  const top = peak > 0 ? peak * 1.1 : 1;
+  const ceiling = peak > 0 ? peak * 1.1 : 1;
   const x = (t) => left + ((t - since) / Math.max(1, until - since)) * (width - left - 4);
-  const y = (v) => 4 + (1 - v / top) * (height - bottom - 8);
+  const y = (v) => top + (1 - v / ceiling) * (height - top - bottom);
   const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
   const title = el("title");
   title.textContent = figure.querySelector("figcaption").textContent;
   svg.appendChild(title);
   for (const fraction of [0, 0.5, 1]) {
-    const value = top * fraction;
+    const value = ceiling * fraction;
     svg.appendChild(el("line", { x1: left, x2: width, y1: y(value), y2: y(value), stroke: "#d0d7de" }));
     const label = el("text", { x: left - 4, y: y(value) + 4, "text-anchor": "end", "font-size": 18, fill: "#57606a" });
     label.textContent = format(value);
@@ -60,7 +60,11 @@ function draw(figure, series, since, until) {
     // A gap (no value) breaks the line.
     let points = [];
     const flush = () => {
-      if (points.length > 0) {
+      if (points.length === 1) {
+        // One point alone draws no line: a dot.
+        const [cx, cy] = points[0].split(",");
+        svg.appendChild(el("circle", { cx, cy, r: 4, fill: style.color }));
+      } else if (points.length > 1) {
         svg.appendChild(el("polyline", { points: points.join(" "), fill: "none", stroke: style.color,
           "stroke-width": 2, "stroke-dasharray": style.dash }));
       }
