@@ -35,6 +35,10 @@ pub struct Holder {
     pub user: String,
     /// An admin key (or a login on the server itself): sees every app.
     pub admin: bool,
+    /// Logged in with an SSH key: the session lasts while the user has a
+    /// key, and is an admin's while one of them is (the daemon checks).
+    #[serde(default)]
+    pub by_key: bool,
 }
 
 /// A logged-in browser.
@@ -221,6 +225,7 @@ mod tests {
         Holder {
             user: "alice".into(),
             admin: false,
+            by_key: true,
         }
     }
 

@@ -126,7 +126,19 @@ fn a_browser_logs_in_once_and_sees_the_app_its_releases_and_graphs() {
         },
     );
 
-    let url = link(&server, &server.key(), &["-a", "shown"]);
+    // From the laptop, in the app's repository: the link is for its page,
+    // printed, as there is no desktop to open it on.
+    let home = tempfile::tempdir().unwrap();
+    let laptop = server
+        .client(repo.dir.path(), home.path(), &["dashboard"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert!(laptop.status.success(), "{}", text(&laptop));
+    let url = String::from_utf8_lossy(&laptop.stdout).trim().to_string();
+    let expected = format!("http://paas.localhost:{}/login/", server.http_port);
+    assert!(url.starts_with(&expected), "{url}");
     let dom = chromium(&url, &["--dump-dom"]);
     assert!(dom.contains("<h1>shown</h1>"), "not the app's page:\n{dom}");
     for release in releases.as_array().unwrap() {
@@ -237,6 +249,10 @@ fn a_user_sees_only_their_apps_and_buttons_need_the_sessions_token() {
         &["--data", &format!("csrf={}", csrf(&bobs_page))],
     );
     assert_eq!(status, 404, "bob restarted an app he cannot see");
+    // Without a key, no session.
+    server.ok(&["keys:remove", "bob"]);
+    let (status, page) = curl(&server, bobs.path(), "/", &[]);
+    assert_eq!(status, 401, "{page}");
 
     // The admin's buttons: refused without the session's token, run with it.
     let jar = tempfile::NamedTempFile::new().unwrap();
@@ -245,21 +261,15 @@ fn a_user_sees_only_their_apps_and_buttons_need_the_sessions_token() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Restart all dynos"), "{page}");
     let token = csrf(&page);
-    let (status, page) = curl(
-        &server,
-        jar.path(),
-        "/apps/secret-app/restart",
-        &["--data", "csrf=0000"],
-    );
+    let post = |path: &str, form: &str| curl(&server, jar.path(), path, &["--data", form]);
+    let (status, page) = post("/apps/secret-app/restart", "csrf=0000");
     assert_eq!(status, 403, "{page}");
     assert!(!server
         .ok(&["audit", "-a", "secret-app"])
         .contains("(dashboard)"));
-    let (status, page) = curl(
-        &server,
-        jar.path(),
+    let (status, page) = post(
         "/apps/secret-app/rollback",
-        &["--data", &format!("csrf={token}&version=1")],
+        &format!("csrf={token}&version=1"),
     );
     assert_eq!(status, 303, "{page}");
     assert!(
@@ -271,12 +281,7 @@ fn a_user_sees_only_their_apps_and_buttons_need_the_sessions_token() {
         releases.contains("v3") && releases.contains("Rollback to v1"),
         "{releases}"
     );
-    let (status, page) = curl(
-        &server,
-        jar.path(),
-        "/apps/secret-app/restart",
-        &["--data", &format!("csrf={token}")],
-    );
+    let (status, page) = post("/apps/secret-app/restart", &format!("csrf={token}"));
     assert_eq!(status, 303, "{page}");
     let audit = server.ok(&["audit", "-a", "secret-app"]);
     assert!(
@@ -304,12 +309,7 @@ fn a_user_sees_only_their_apps_and_buttons_need_the_sessions_token() {
     );
 
     // Logging out ends the session.
-    let (status, _) = curl(
-        &server,
-        jar.path(),
-        "/logout",
-        &["--data", &format!("csrf={token}")],
-    );
+    let (status, _) = post("/logout", &format!("csrf={token}"));
     assert_eq!(status, 200);
     let (status, _) = curl(&server, jar.path(), "/", &[]);
     assert_eq!(status, 401);

@@ -18,6 +18,7 @@ pub fn open(ctx: &Ctx, print_url: bool) -> Result<()> {
     let holder = Holder {
         user: ctx.user.clone(),
         admin: ctx.admin,
+        by_key: ctx.over_ssh,
     };
     let url = logins::issue_link(
         &ctx.root,

@@ -128,7 +128,11 @@ impl Dashboard {
         let session = match cookie.clone() {
             Some(id) => {
                 let root = self.root.clone();
-                blocking(move || logins::session(&root, &id, crate::crashes::now())).await
+                blocking(move || {
+                    let session = logins::session(&root, &id, crate::crashes::now())?;
+                    as_keys_say(&root, &id, session)
+                })
+                .await
             }
             None => None,
         };
@@ -270,6 +274,27 @@ impl Dashboard {
         })
         .await
     }
+}
+
+/// A session as the keys say now: a user whose last key was removed is
+/// logged out, and one no longer an admin sees only their own apps (a
+/// session from the server itself, with no key, stays as it was made).
+fn as_keys_say(root: &Root, id: &str, mut session: Session) -> Option<Session> {
+    if !session.holder.by_key {
+        return Some(session);
+    }
+    let registry = crate::keys::Registry::load(root).ok()?;
+    let user = &session.holder.user;
+    if !registry
+        .keys
+        .iter()
+        .any(|key| &key.user == user && key.deploy.is_none())
+    {
+        logins::end_session(root, id);
+        return None;
+    }
+    session.holder.admin = registry.is_admin(user);
+    Some(session)
 }
 
 /// Runs file and podman work off the router's threads.

@@ -290,3 +290,69 @@ pub fn app_page(
     };
     layout(app, Some(user), content)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::dashboard::views::AppSummary;
+
+    fn release(description: &str) -> Release {
+        let text = format!(
+            "version = 2\ndescription = {description:?}\nuser = \"<b>eve</b>\"\n\
+             created_at = \"2026-12-07T11:00:00Z\"\n"
+        );
+        toml::from_str(&text).unwrap()
+    }
+
+    fn view(description: &str) -> AppView {
+        AppView {
+            summary: AppSummary {
+                name: "web".into(),
+                url: "http://web.example.com/".into(),
+                release: Some(release(description)),
+                formation: vec![("web".into(), 1)],
+                maintenance: false,
+            },
+            releases: vec![release(description)],
+            dynos: Vec::new(),
+            dynos_error: None,
+            addons: Vec::new(),
+            domains: vec!["\"><script>x</script>".into()],
+            may_act: true,
+        }
+    }
+
+    #[test]
+    fn what_users_wrote_is_text_never_markup() {
+        let evil = "<script>alert(1)</script>";
+        let graphs = serde_json::json!({ "note": "</script><script>alert(2)</script>" });
+        let page = app_page(&view(evil), Range::Hour, &graphs, None, ("eve", "t0ken"));
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+        assert!(page.contains("&lt;b&gt;eve&lt;/b&gt;"), "{page}");
+        assert!(!page.contains("\"><script>x"), "{page}");
+        // The graphs' JSON cannot end its element.
+        assert!(
+            page.contains("\\u003c/script>\\u003cscript>alert(2)"),
+            "{page}"
+        );
+        // Every form carries the session's token.
+        let forms = page.matches("<form").count();
+        assert_eq!(forms, page.matches("name=\"csrf\" value=\"t0ken\"").count());
+        assert!(forms >= 2, "logout and restart at least: {page}");
+    }
+
+    #[test]
+    fn the_list_and_the_login_message() {
+        let apps = vec![view("Deploy 1234567").summary];
+        let page = app_list(&apps, ("eve", "t0ken"));
+        assert!(page.contains("<a href=\"/apps/web\">web</a>"), "{page}");
+        assert!(page.contains("v2") && page.contains("web: 1"), "{page}");
+        let login = login_message("This page needs a session.");
+        assert!(login.contains("paas dashboard --print-url"), "{login}");
+        assert!(!login.contains("Log out"), "no session, no logout: {login}");
+    }
+}
