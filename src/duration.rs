@@ -1,9 +1,9 @@
-//! Durations as users write them: `90s`, `30m`, `2h`.
+//! Durations as users write them: `90s`, `30m`, `2h`, `7d`.
 
-/// `90s`, `30m`, `2h` as seconds, above zero.
+/// `90s`, `30m`, `2h`, `7d` as seconds, above zero.
 pub fn parse(text: &str) -> Result<u64, String> {
-    let bad = || format!("`{text}` is not a duration: give a number with s, m or h, like `30m`");
-    let (number, scale) = [("s", 1), ("m", 60), ("h", 3600)]
+    let bad = || format!("`{text}` is not a duration: give a number with s, m, h or d, like `30m`");
+    let (number, scale) = [("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
         .into_iter()
         .find_map(|(unit, scale)| Some((text.strip_suffix(unit)?, scale)))
         .ok_or_else(bad)?;
@@ -34,6 +34,7 @@ mod tests {
         assert_eq!(parse("30m"), Ok(1800));
         assert_eq!(parse("90s"), Ok(90));
         assert_eq!(parse("2h"), Ok(7200));
+        assert_eq!(parse("7d"), Ok(7 * 86_400));
         for bad in [
             "30",
             "m",

@@ -6,13 +6,15 @@
 //! 8 commands               parse → one workflow call → print
 //! 7 cli, completion, docs  the command line and what is generated from it
 //! 6 output, client         the terminal and the laptop side, knowing no command
-//! 5 daemon                 router, reconciler, autosleep, acme
+//! 5 daemon                 router, reconciler, autosleep, acme, dashboard
 //! 4 workflows              apps, deploy, roll out, formation, converge,
 //!                          checks, probation, add-ons, storage, interrupted,
 //!                          prune, cron, install (root-only setup)
 //! 3 runtime, build         podman, buildpacks
 //! 2 records                git, slugs, releases, logs, keys, certs, ssh, crashes,
-//!                          routes, the daemon's control protocol, webhooks
+//!                          routes, the daemon's control protocol, webhooks,
+//!                          the dashboard's logins,
+//!                          metrics
 //! 1 state                  the store
 //! 0 ground                 errors, time, durations, TLS, outgoing HTTP, host users
 //! ```
@@ -67,6 +69,11 @@ const LAYERS: &[(&str, usize)] = &[
     // Deploy webhooks: events queued as files where builds, releases and
     // dynos change; the daemon sends them through `net`.
     ("webhooks", 2),
+    // The dashboard's one-time login links and sessions (#23).
+    ("logins", 2),
+    // Per-minute request and dyno metrics (#23): counted by the router,
+    // kept in the apps' day files, read by `paas metrics`.
+    ("metrics", 2),
     ("runtime", 3),
     ("build", 3),
     // Apps made and removed.

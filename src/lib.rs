@@ -41,7 +41,9 @@ pub mod interrupted;
 pub mod keys;
 #[cfg(test)]
 mod layers;
+pub mod logins;
 pub mod logs;
+pub mod metrics;
 pub mod net;
 pub mod output;
 pub mod probation;

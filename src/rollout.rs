@@ -10,7 +10,7 @@ use crate::converge::{Mode, Platform, RELEASE_TYPE};
 use crate::duration;
 use crate::error::{Error, Result};
 use crate::logs;
-use crate::release::{self, Ledger, Release};
+use crate::release::{self, Ledger, Release, ReleaseVersion};
 use crate::runtime::{DynoSpec, Ended};
 use crate::state::AppDir;
 
@@ -211,10 +211,63 @@ pub fn change_config(
     })
 }
 
+/// `releases:rollback` (and the dashboard's button): takes the app's lock,
+/// picks the release to go back to (`version`, else the newest before the
+/// current that ran), refuses one that never ran or has no build, tells
+/// `announce` its version, and rolls back to it. Returns the new release's
+/// version.
+pub fn rollback(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    version: Option<ReleaseVersion>,
+    announce: impl FnOnce(u32),
+) -> Result<u32> {
+    let _lock = app.lock()?;
+    let ledger = Ledger::new(app);
+    let Some(current) = ledger.current()? else {
+        return Err(Error::new(format!(
+            "`{}` has no releases to roll back to",
+            app.name
+        )));
+    };
+    let target = match version {
+        Some(version) => ledger.get(version)?,
+        // The one before the current that ran: failed releases never did.
+        None => ledger
+            .list()?
+            .into_iter()
+            .rev()
+            .find(|r| r.version < current.version && r.failed.is_none())
+            .ok_or_else(|| {
+                Error::new(format!("`{}` has only one release", app.name)).hint(format!(
+                    "there is nothing before v{} to roll back to",
+                    current.version
+                ))
+            })?,
+    };
+    if let Some(why) = &target.failed {
+        return Err(
+            Error::new(format!("v{} never ran: {why}", target.version)).hint(format!(
+                "`paas releases -a {}` lists the releases that ran",
+                app.name
+            )),
+        );
+    }
+    if !target.is_built() {
+        return Err(
+            Error::new(format!("v{} has no build to run", target.version))
+                .hint("roll back to a release made by a deploy"),
+        );
+    }
+    announce(target.version);
+    rollback_to(platform, user, app, &target, &current)
+}
+
 /// Under the app's lock: a new release running `target`'s build with the
 /// config vars and add-ons `Release::rollback_config` keeps from `current`,
 /// rolled out. Returns its version.
-pub fn rollback_to(
+fn rollback_to(
     platform: &Platform,
     user: &str,
     app: &AppDir,

@@ -60,6 +60,8 @@ fn require_prerequisites() {
         // Serve third-party buildpacks to builds (tests/buildpack_api.rs).
         "python3",
         "ip",
+        // Loads the dashboard as a browser does (tests/dashboard.rs).
+        "chromium",
     ] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {program}")])

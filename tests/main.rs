@@ -13,6 +13,7 @@ mod checks;
 mod client;
 mod commands;
 mod cron;
+mod dashboard;
 mod deploy;
 mod disk;
 mod dockerfile;

@@ -124,6 +124,14 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
+    /// Open the web dashboard: a one-time login link (60 s, usable once)
+    /// for your SSH user, opened in the browser (or printed).
+    #[command(name = "dashboard")]
+    Dashboard {
+        /// Print the link instead of opening a browser.
+        #[arg(long)]
+        print_url: bool,
+    },
     /// Give an app to another user (its owner or an admin); the previous
     /// owner stays on as a collaborator.
     #[command(name = "apps:transfer")]
@@ -506,6 +514,25 @@ pub enum Command {
         /// Only `app` (dyno output) or `paas` (platform; `heroku` works too) lines.
         #[arg(short = 's', long)]
         source: Option<String>,
+    },
+
+    /// Show the app's metrics as text charts: requests, status classes,
+    /// router errors, response times (p50, p95, p99), bytes, and each
+    /// dyno's memory and CPU.
+    #[command(
+        name = "metrics",
+        after_help = "Metrics are counted per minute and kept for 7 days.\n\nEXAMPLES:\n  $ paas metrics\n  $ paas metrics --since 24h\n  $ paas metrics --since 7d --step 1h --json"
+    )]
+    Metrics {
+        /// How far back to show (`30m`, `6h`, `7d`).
+        #[arg(long, default_value = "1h", value_name = "DURATION")]
+        since: String,
+        /// The time each point covers, whole minutes (`1m`, `1h`); by
+        /// default what fits 60 points.
+        #[arg(long, value_name = "DURATION")]
+        step: Option<String>,
+        #[command(flatten)]
+        format: Format,
     },
 
     /// Show or set how many MB of log stream the app keeps on disk (default 64).

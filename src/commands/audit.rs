@@ -35,6 +35,7 @@ pub fn changes_something(command: &Command) -> bool {
             | Command::ReleasesInfo { .. }
             | Command::ReleasesOutput { .. }
             | Command::Logs { .. }
+            | Command::Metrics { .. }
             | Command::Domains { .. }
             | Command::Certs { .. }
             | Command::CertsAuto

@@ -206,6 +206,19 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             words.extend([format!("--app={app}"), "certs:add".into()]);
             client::call(server, &words, Io::Stdin(bundle)).map(drop)
         }
+        Command::Dashboard { print_url } => {
+            // The server makes the link for the SSH user; this side opens it.
+            if let Some(app) = inferred_app {
+                words.push(format!("--app={app}"));
+            }
+            words.extend(strip_client_options(args));
+            if !*print_url {
+                words.push("--print-url".into());
+            }
+            let url = client::call(server, &words, Io::Quiet)?;
+            super::dashboard::show_link(url.trim(), *print_url);
+            Ok(())
+        }
         _ => {
             if let Some(app) = inferred_app {
                 words.push(format!("--app={app}"));

@@ -12,6 +12,7 @@ mod checks;
 mod config;
 mod config_edit;
 mod cron;
+mod dashboard;
 mod deploy;
 mod domains;
 mod drains;
@@ -20,6 +21,7 @@ mod keys;
 mod local;
 mod logs;
 mod maintenance;
+mod metrics;
 mod pg;
 mod pg_stats;
 mod pg_transfer;
@@ -295,6 +297,11 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
             },
         ),
         Command::LogsLimit { megabytes } => logs::limit(ctx, megabytes),
+        Command::Metrics {
+            since,
+            step,
+            format,
+        } => metrics::show(ctx, &since, step.as_deref(), format),
         Command::Domains { format } => domains::list(ctx, format),
         Command::DomainsAdd { hostname } => domains::add(ctx, &hostname),
         Command::DomainsRemove { hostname } => domains::remove(ctx, &hostname),
@@ -439,6 +446,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
             redis::run_cli(ctx, &database, command.as_deref())
         }
         Command::Audit { num, format } => audit::show(ctx, num, format),
+        Command::Dashboard { print_url } => dashboard::open(ctx, print_url),
         Command::Keys { format } => keys::list(ctx, format),
         Command::KeysAdd {
             file,

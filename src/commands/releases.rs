@@ -5,7 +5,7 @@ use crate::cli::Format;
 use crate::error::{Error, Result};
 use crate::output;
 use crate::release::{self, Ledger, Release, ReleaseVersion};
-use crate::rollout::{retry_latest, rollback_to};
+use crate::rollout::{self, retry_latest};
 
 fn parse_version(text: &str) -> Result<ReleaseVersion> {
     text.parse()
@@ -195,46 +195,17 @@ pub fn output(ctx: &Ctx, version: Option<String>) -> Result<()> {
 
 pub fn rollback(ctx: &Ctx, version: Option<String>) -> Result<()> {
     let app = ctx.app()?;
-    let _lock = app.lock()?;
-    let ledger = Ledger::new(&app);
-    let Some(current) = ledger.current()? else {
-        return Err(Error::new(format!(
-            "`{}` has no releases to roll back to",
-            app.name
-        )));
-    };
-    let target = match version {
-        Some(text) => ledger.get(parse_version(&text)?)?,
-        // The one before the current that ran: failed releases never did.
-        None => ledger
-            .list()?
-            .into_iter()
-            .rev()
-            .find(|r| r.version < current.version && r.failed.is_none())
-            .ok_or_else(|| {
-                Error::new(format!("`{}` has only one release", app.name)).hint(format!(
-                    "there is nothing before v{} to roll back to",
-                    current.version
-                ))
-            })?,
-    };
-    if let Some(why) = &target.failed {
-        return Err(
-            Error::new(format!("v{} never ran: {why}", target.version)).hint(format!(
-                "`paas releases -a {}` lists the releases that ran",
-                app.name
-            )),
-        );
-    }
-    if !target.is_built() {
-        return Err(
-            Error::new(format!("v{} has no build to run", target.version))
-                .hint("roll back to a release made by a deploy"),
-        );
-    }
-    say_partial!("Rolling back {} to v{}... ", app.name, target.version);
+    let version = version.as_deref().map(parse_version).transpose()?;
     let runtime = ctx.runtime();
-    let version = rollback_to(&ctx.platform(&runtime), &ctx.user, &app, &target, &current)?;
+    let version = rollout::rollback(
+        &ctx.platform(&runtime),
+        &ctx.user,
+        &app,
+        version,
+        |target| {
+            say_partial!("Rolling back {} to v{target}... ", app.name);
+        },
+    )?;
     say!("done, v{version}");
     Ok(())
 }

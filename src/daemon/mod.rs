@@ -7,11 +7,14 @@
 //! fresh, `reconcile.rs` repairs each app every few seconds (and puts idle
 //! ones to sleep), `periodic.rs` runs the other timed jobs (add-ons and
 //! their backups, cron, webhook deliveries, prune), `connector.rs` reaches
-//! inside dynos, and `acme.rs` gets certificates.
+//! inside dynos, `acme.rs` gets certificates, and `dashboard/` is the web
+//! dashboard the router serves at `paas.<domain>`.
 
 pub mod acme;
 mod connector;
 mod control_socket;
+mod dashboard;
+mod metrics;
 mod periodic;
 mod reconcile;
 mod router;
@@ -156,6 +159,8 @@ async fn serve(root: Root, settings: Settings) -> Result<Ending> {
     tokio::spawn(prune_loop(root.clone()));
     tokio::spawn(cron_loop(root.clone()));
     tokio::spawn(webhooks_loop(root.clone()));
+    let metrics_writer: Arc<std::sync::Mutex<metrics::MetricsWriter>> = Arc::default();
+    tokio::spawn(metrics::metrics_loop(root.clone(), metrics_writer.clone()));
     let addons_task = tokio::spawn(addons_loop(root.clone(), settings.clone()));
     // From the open-file limit, raised at the start.
     let limits = router::ConnectionLimits::for_this_process();
@@ -176,6 +181,15 @@ async fn serve(root: Root, settings: Settings) -> Result<Ending> {
     );
     router.serve_on_threads(http, https)?;
     let ending = signals.next().await;
+    // What the router counted since the last flush goes to disk too.
+    let flushing = root.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        metrics_writer
+            .lock()
+            .expect("not poisoned")
+            .flush(&flushing)
+    })
+    .await;
     // No restarts from here on: the loop ends before the add-ons stop.
     addons_task.abort();
     let _ = addons_task.await;

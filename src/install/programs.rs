@@ -161,6 +161,12 @@ mod tests {
             "its definition; its callers are matched above",
         ),
         (
+            "src/commands/dashboard.rs",
+            "Process::new(opener)",
+            "`paas dashboard`: the desktop's browser opener (`xdg-open`, `open`) where it is \
+             typed (a laptop), which paas does not install; missing, the link is printed",
+        ),
+        (
             "src/commands/pg_transfer.rs",
             "Command::new(program)",
             "`pg:pull` and `pg:push`: PostgreSQL's client programs where they are typed (a \

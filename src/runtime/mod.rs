@@ -6,6 +6,7 @@ pub mod netns;
 pub mod network;
 pub mod podman;
 pub mod procfile;
+pub mod usage;
 pub mod volumes;
 
 use std::collections::{BTreeMap, HashSet};

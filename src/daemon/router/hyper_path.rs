@@ -110,6 +110,9 @@ impl Router {
             Ok(host) => host,
             Err(bad) => return bad_request(bad.explain()).into_response(),
         };
+        if self.is_dashboard(&host) {
+            return self.dashboard.clone().serve(request, secure).await;
+        }
         let method = request.method().to_string();
         let path = request
             .uri()

@@ -21,6 +21,8 @@
 //!   in all, past which new ones are shed) and how long one may wait for
 //!   a request's head; `connection_clock`: those time limits on hyper's
 //!   path;
+//! - the dashboard (`super::dashboard`) answers `paas.<domain>` on hyper's
+//!   path: the HTTP/1.1 path hands such a connection over (`is_dashboard`);
 //! - what both paths share: `request_host` (which host a request is for),
 //!   `forwarding` (the headers set and dropped, the time limits), `pages`
 //!   (the answers the router makes itself), `request_log` (request ids, the
@@ -35,6 +37,7 @@ use std::sync::Arc;
 use hyper_util::client::legacy::Client;
 
 use super::connector::TimedConnector;
+use super::dashboard::Dashboard;
 use crate::runtime::netns::DynoConnector;
 use crate::state::Root;
 
@@ -96,6 +99,8 @@ pub struct Router {
     /// with every thread): checked at each accept.
     limits: ConnectionLimits,
     connections: Arc<Connections>,
+    /// Answers `paas.<domain>` (on hyper's path) before any app routing.
+    dashboard: Arc<Dashboard>,
 }
 
 /// What the router shares with the rest of the daemon.
@@ -128,6 +133,7 @@ impl Router {
             dyno_pool: DynoPool::default(),
             dyno_connector,
             in_flight: parts.in_flight,
+            dashboard: Dashboard::new(root.clone()),
             log: RequestLog::start(root),
             request_ids: Arc::default(),
             wake: parts.wake,
@@ -135,5 +141,11 @@ impl Router {
             limits: parts.limits,
             connections: Connections::new(parts.limits),
         })
+    }
+
+    /// Whether a request's `Host` (as sent, with any port) is the
+    /// dashboard's.
+    fn is_dashboard(&self, host: &str) -> bool {
+        Dashboard::serves(request_host::host_name(host), &self.domain.load())
     }
 }

@@ -1,7 +1,8 @@
 //! The router's request log: an id for each request (`X-Request-Id`), what
 //! the request did (`RequestEntry`), and the thread that writes the lines,
 //! in Heroku's router format, to each app's log stream. Both router paths
-//! fill an entry and hand it to `RequestLog::send`.
+//! fill an entry and hand it to `RequestLog::send`, which also counts it
+//! in the app's metrics.
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -138,13 +139,23 @@ impl RequestLog {
         RequestLog { sender, queued }
     }
 
-    /// Queues a line, or drops it when the writer is that far behind.
+    /// Counts the request in the app's metrics (#23), and queues a line,
+    /// or drops the line when the writer is that far behind (the count
+    /// stays: it costs no queue).
     pub(super) fn send(&self, entry: RequestEntry) {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+        crate::metrics::collect::count(&crate::metrics::collect::Request {
+            app: &entry.app,
+            at: u64::try_from(now / 1_000_000_000).unwrap_or(0),
+            status: entry.status,
+            bytes_out: entry.bytes.unwrap_or(0),
+            service: entry.service,
+            router_error: entry.error.map(|(code, _)| code),
+        });
         if self.queued.fetch_add(1, Ordering::Relaxed) >= REQUEST_LOG_QUEUE {
             self.queued.fetch_sub(1, Ordering::Relaxed);
             return;
         }
-        let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
         let _ = self.sender.send((now, entry));
     }
 }

@@ -32,6 +32,7 @@ impl Router {
             challenges: self.challenges.clone(),
             limits: self.limits,
             connections: self.connections.clone(),
+            dashboard: self.dashboard.clone(),
         })
     }
 

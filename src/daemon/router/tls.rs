@@ -15,6 +15,7 @@ use super::connections::HeadWait;
 use super::request_host::host_name;
 use super::table::{routes_for_host, Domain, RouteTable};
 use super::Router;
+use crate::daemon::dashboard::Dashboard;
 use crate::error::Result;
 
 impl Router {
@@ -89,8 +90,13 @@ impl std::fmt::Debug for CertificateResolver {
 impl rustls::server::ResolvesServerCert for CertificateResolver {
     fn resolve(&self, hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let name = hello.server_name()?.to_ascii_lowercase();
-        routes_for_host(&self.table.load(), &self.domain.load(), host_name(&name))?
-            .certificate
-            .clone()
+        let (table, domain) = (self.table.load(), self.domain.load());
+        let name = host_name(&name);
+        if Dashboard::serves(name, &domain) {
+            return table
+                .values()
+                .find_map(|routes| routes.certificate_for(name));
+        }
+        routes_for_host(&table, &domain, name)?.certificate.clone()
     }
 }

@@ -75,9 +75,11 @@ impl Router {
         loop {
             let request = match next_request(&mut client, &mut input, &mut wait, &self.limits).await
             {
-                Next::Request(request) => request,
+                // The dashboard is served on hyper's path (its head is
+                // still in `input`).
+                Next::Request(request) if !self.is_dashboard(&request.host) => request,
                 Next::Closed => return,
-                Next::NotOurs => {
+                Next::Request(_) | Next::NotOurs => {
                     let rest = Rewind {
                         prefix: input.freeze(),
                         inner: client,
