@@ -152,14 +152,25 @@ impl Flusher {
                 failed.push((app.clone(), err));
             }
         }
-        for name in root.apps().unwrap_or_default() {
+        let apps = root.apps().unwrap_or_default();
+        self.tidied
+            .retain(|app, _| apps.iter().any(|name| name.as_str() == app));
+        let mut tidied_any = false;
+        for name in apps {
             let last = self.tidied.entry(name.to_string()).or_insert(0);
             if *last + TIDY_EVERY <= now {
                 *last = now;
+                tidied_any = true;
                 if let Err(err) = series::tidy(&root.app(&name).path, now, &mut self.compacted) {
                     failed.push((name.to_string(), err));
                 }
             }
+        }
+        if tidied_any {
+            // What this process remembers of files that are gone (days
+            // deleted, apps renamed or destroyed) goes with them.
+            self.checked.retain(|path| path.exists());
+            self.compacted.retain(|path| path.exists());
         }
         failed
     }
