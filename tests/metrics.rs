@@ -1,7 +1,7 @@
 //! Metrics (#23): requests through the router show up in `paas metrics`
 //! within a minute, with percentiles from their real response times,
 //! status classes and the web dyno's memory; a daemon restart keeps them,
-//! and who may not see the app may not read them.
+//! who may not see the app may not read them, and they follow a rename.
 
 use std::time::{Duration, Instant};
 
@@ -168,6 +168,14 @@ fn requests_show_in_metrics_within_a_minute_with_their_percentiles() {
         text(&refused).contains("app `timed` does not exist"),
         "{}",
         text(&refused)
+    );
+
+    // They follow a rename.
+    server.ok(&["apps:rename", "clocked", "-a", "timed"]);
+    let renamed = total_requests(&metrics_json(&server, "clocked").unwrap());
+    assert!(
+        renamed >= after,
+        "{after} before the rename, {renamed} after"
     );
 }
 

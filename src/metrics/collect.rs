@@ -296,6 +296,28 @@ mod tests {
         assert!(!root.apps_dir().join("ghost-app").exists());
     }
 
+    /// What counting adds to a request, for the report: run with
+    /// `cargo test --release --lib counting_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn counting_cost() {
+        let rounds = 5_000_000u64;
+        let started = std::time::Instant::now();
+        for n in 0..rounds {
+            count(&Request {
+                app: "benchmarked",
+                at: HOUR + n / 100_000,
+                status: 200,
+                bytes_out: 100,
+                service: Duration::from_micros(n % 5000),
+                router_error: None,
+            });
+        }
+        let each = started.elapsed().as_nanos() as f64 / rounds as f64;
+        eprintln!("{each:.1} ns a request counted");
+        drop(take_all());
+    }
+
     #[test]
     fn cpu_is_the_share_of_wall_time_since_the_last_sample() {
         let mut sampler = DynoSampler::default();
