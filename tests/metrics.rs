@@ -1,6 +1,6 @@
 //! Metrics (#23): requests through the router show up in `paas metrics`
 //! within a minute, with percentiles from their real response times,
-//! status classes and the web dyno's memory; a daemon restart keeps them,
+//! status classes, router error codes and the web dyno's memory; a daemon restart keeps them,
 //! who may not see the app may not read them, and they follow a rename.
 
 use std::time::{Duration, Instant};
@@ -159,6 +159,22 @@ fn requests_show_in_metrics_within_a_minute_with_their_percentiles() {
     assert!(server.local(&["server", "start"]).status.success());
     let after = total_requests(&metrics_json(&server, "timed").unwrap());
     assert!(after >= before + 3 && after >= 107, "{before} then {after}");
+
+    // Router errors by their code: no web dyno is an H14.
+    server.ok(&["ps:scale", "web=0", "-a", "timed"]);
+    for _ in 0..2 {
+        assert_eq!(server.get("timed", "/").0, 503);
+    }
+    wait_for("the H14s in `metrics`", Duration::from_secs(60), || {
+        let series = metrics_json(&server, "timed")?;
+        let h14: u64 = series["points"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|point| point["router_errors"]["H14"].as_u64().unwrap_or(0))
+            .sum();
+        (h14 == 2).then_some(()).ok_or(format!("{h14} H14s"))
+    });
 
     // Who may not run `ps` on the app may not read its metrics.
     let eve = server.add_user("eve");
