@@ -74,6 +74,12 @@ fn json_schema(command: &str) -> Option<&'static str> {
         }
         "config" => r#"{"DATABASE_URL": "postgres://…", "WEB_CONCURRENCY": "2"}"#,
         "drains" => r#"[{"url": "syslog://logs.example.com:514"}]"#,
+        "metrics" => {
+            r#"{"app": "myapp", "step_secs": 60, "since": 1796637600, "until": 1796641200,
+ "points": [{"start": 1796637600, "requests": 412, "status": [400, 2, 9, 1], "router_errors": {"H12": 1},
+             "p50_ms": 4.1, "p95_ms": 38.0, "p99_ms": 311.0, "bytes_out": 1843200}],
+ "dynos": [{"start": 1796637600, "dyno": "web.1", "rss_bytes": 52428800, "quota_bytes": null, "cpu_percent": 3.5}]}"#
+        }
         "webhooks" => {
             r#"[{"id": "0190f6f2-…", "url": "https://example.com/hooks", "include": ["api:build", "api:release", "dyno"],
   "level": "sync", "created_at": "2026-11-21T10:00:00Z", "updated_at": "2026-11-21T10:00:00Z"}]"#

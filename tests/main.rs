@@ -26,6 +26,7 @@ mod lang_node;
 mod lang_python_go_rust;
 mod lang_ruby_php;
 mod local;
+mod metrics;
 mod pg_tools;
 mod rename;
 pub mod router;

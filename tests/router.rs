@@ -29,7 +29,7 @@ http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), App).serve
 "#;
 
 /// Pushes the hello example as `app`, with `server.py` replaced by `source`.
-fn push_app(server: &TestServer, app: &str, source: &str) -> Repo {
+pub(crate) fn push_app(server: &TestServer, app: &str, source: &str) -> Repo {
     let repo = server.repo("examples/hello", app);
     repo.write("server.py", source);
     repo.commit("the test's server.py");

@@ -516,6 +516,14 @@ pub enum Command {
         source: Option<String>,
     },
 
+    /// Show or set how many MB of log stream the app keeps on disk (default 64).
+    #[command(name = "logs:limit")]
+    LogsLimit {
+        /// MB of log stream to keep; shows the current limit if omitted.
+        #[arg(value_name = "MB")]
+        megabytes: Option<u64>,
+    },
+
     /// Show the app's metrics as text charts: requests, status classes,
     /// router errors, response times (p50, p95, p99), bytes, and each
     /// dyno's memory and CPU.
@@ -533,14 +541,6 @@ pub enum Command {
         step: Option<String>,
         #[command(flatten)]
         format: Format,
-    },
-
-    /// Show or set how many MB of log stream the app keeps on disk (default 64).
-    #[command(name = "logs:limit")]
-    LogsLimit {
-        /// MB of log stream to keep; shows the current limit if omitted.
-        #[arg(value_name = "MB")]
-        megabytes: Option<u64>,
     },
 
     /// List the app's domains: its own and the custom ones.

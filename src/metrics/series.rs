@@ -11,7 +11,7 @@
 //! flush never rewrites anything and a daemon restart loses at most the
 //! seconds since the last flush. A day that is over is compacted once:
 //! its records merged to one per minute and written over it atomically
-//! (a busy app's day is then ~1440 records of a few dozen bytes).
+//! (a busy app's day is then 1440 records of ~110 bytes, ~160 KB).
 //!
 //! A crash can leave a torn record at a file's end (or zeros, after a
 //! power cut): reading stops at the first record that does not decode,
@@ -332,6 +332,27 @@ mod tests {
             counts.histogram.record(Duration::from_millis(took_ms));
         }
         Record::App(counts)
+    }
+
+    #[test]
+    fn a_busy_minute_takes_about_a_hundred_bytes() {
+        // 6,000 requests between 2 and 400 ms, two router errors.
+        let mut counts = AppMinute {
+            start: NOON_ISH,
+            requests: 6000,
+            status: [5900, 10, 80, 10],
+            bytes_out: 6000 * 2500,
+            ..AppMinute::default()
+        };
+        counts.router_errors.insert("H12".into(), 2);
+        for n in 0..6000u64 {
+            let took = if n % 50 == 0 { 400 } else { 2 + n % 20 };
+            counts.histogram.record(Duration::from_millis(took));
+        }
+        let mut bytes = Vec::new();
+        encode(&[Record::App(counts)], &mut bytes);
+        // 110 bytes: a compacted day of such minutes is ~160 KB.
+        assert!(bytes.len() <= 128, "{} bytes", bytes.len());
     }
 
     #[test]
