@@ -88,6 +88,8 @@ const LAYERS: &[(&str, usize)] = &[
     ("interrupted", 4),
     ("prune", 4),
     ("cron", 4),
+    // Releases on a Kubernetes cluster: images, manifests, kubectl.
+    ("kubernetes", 4),
     ("daemon", 5),
     // Only the modules above the daemon print for people or forward over SSH.
     ("output", 6),

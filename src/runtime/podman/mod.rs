@@ -7,6 +7,7 @@ mod build;
 mod deadline;
 mod env_files;
 pub mod images;
+pub mod release_image;
 mod ps;
 pub mod service;
 pub use build::{remove_build_containers, BuildContainer, BuildEnd};

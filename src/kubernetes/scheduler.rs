@@ -1,0 +1,1 @@
+//! The scheduler's steps through kubectl (#24 point 4).
