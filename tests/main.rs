@@ -20,6 +20,7 @@ mod dynos;
 mod failures;
 mod generated;
 mod habits;
+mod kubernetes;
 mod into_dyno;
 mod lang_node;
 mod lang_python_go_rust;
