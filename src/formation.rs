@@ -51,6 +51,15 @@ pub fn rescale(
         formation.insert(process_type.to_string(), *count);
     }
     say_partial!("Scaling dynos... ");
+    if crate::kubernetes::workflows::on_cluster(app)? {
+        set_sizes(app, &sizes)?;
+        crate::kubernetes::workflows::scale(platform, app, release, &formation, !sizes.is_empty())?;
+        let settings = app.settings()?;
+        return Ok(parsed
+            .iter()
+            .map(|(t, c, _)| (t.to_string(), *c, settings.size_of(t.as_str()).name))
+            .collect());
+    }
     // Sizes first: converge starts the resized types' dynos with their new limits.
     let previous_sizes = app.settings()?.sizes;
     set_sizes(app, &sizes)?;
@@ -117,6 +126,11 @@ pub fn restart_dynos(
     }
     say_partial!("Restarting dynos on {}... ", app.name);
     let what = target.clone().unwrap_or_else(|| "all".into());
+    if crate::kubernetes::workflows::on_cluster(app)? {
+        crate::kubernetes::workflows::restart(platform.root, app, target.as_deref())?;
+        logs::platform(app, "api", &format!("Restart {what} by {}", user));
+        return Ok(());
+    }
     platform.converge(app, &release, &formation, Mode::Replace(target), || Ok(()))?;
     logs::platform(app, "api", &format!("Restart {what} by {}", user));
     Ok(())

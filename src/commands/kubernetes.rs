@@ -31,7 +31,8 @@ pub fn scheduler(ctx: &Ctx, scheduler: Option<&str>) -> Result<()> {
         "kubernetes" => Scheduler::Kubernetes,
         _ => Scheduler::Podman,
     };
-    kubernetes::set_scheduler(&ctx.root, &app, wanted)?;
+    let runtime = ctx.runtime();
+    kubernetes::set_scheduler(&ctx.platform(&runtime), &app, wanted)?;
     say!("{} now runs on {}", app.name, name(wanted));
     Ok(())
 }
@@ -46,8 +47,10 @@ pub fn connect(
     cluster_issuer: Option<String>,
 ) -> Result<()> {
     if !ctx.admin {
-        return Err(Error::new("only an admin may connect the server to a registry or cluster")
-            .hint("ask an admin of this server"));
+        return Err(
+            Error::new("only an admin may connect the server to a registry or cluster")
+                .hint("ask an admin of this server"),
+        );
     }
     let kubeconfig = kubeconfig
         .map(|path| kubernetes::read_kubeconfig(path, ctx.over_ssh))

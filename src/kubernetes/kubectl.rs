@@ -45,7 +45,8 @@ pub struct Real {
 }
 
 impl Real {
-    fn command(&self, args: &[String]) -> Command {
+    /// kubectl with the kubeconfig, to run as the caller wants.
+    pub fn command(&self, args: &[String]) -> Command {
         let mut command = Command::new("kubectl");
         command
             .arg("--kubeconfig")
@@ -166,7 +167,10 @@ impl Recorded {
         assert_eq!(args, exchange.args.as_slice(), "kubectl called otherwise");
         for piece in &exchange.stdin_has {
             let stdin = stdin.unwrap_or_default();
-            assert!(stdin.contains(piece), "`{piece}` not in kubectl's stdin:\n{stdin}");
+            assert!(
+                stdin.contains(piece),
+                "`{piece}` not in kubectl's stdin:\n{stdin}"
+            );
         }
         exchange.answer
     }

@@ -148,24 +148,29 @@ fn secret(inputs: &Inputs) -> Value {
 }
 
 /// A process type's container: the image, its command, config vars from
-/// the release's Secret, `PORT`, and `DYNO` as the pod's name (Kubernetes
-/// numbers no pods, so `web.web-5d9c…` stands for `web.1`).
+/// the release's Secret, `PORT`, and `DYNO` as `<type>.<pod name>`
+/// (Kubernetes numbers no pods, so `web.web-5d9c…` stands for `web.1`):
+/// a slug's launcher makes it from the pod's host name, an image of the
+/// app's own gets it from Kubernetes.
 fn container(inputs: &Inputs, process_type: &str, command: &str) -> Value {
     let name = object_name(process_type);
     let mut container = json!({
         "name": name,
         "image": inputs.image,
         "envFrom": [{ "secretRef": { "name": config_secret(inputs.release.version) } }],
-        "env": [
-            { "name": "PORT", "value": DYNO_PORT.to_string() },
-            { "name": "PAAS_POD_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } },
-            { "name": "DYNO", "value": format!("{process_type}.$(PAAS_POD_NAME)") },
-        ],
+        "env": [{ "name": "PORT", "value": DYNO_PORT.to_string() }],
         "resources": resources(inputs.settings, process_type),
     });
     match inputs.kind {
         ImageKind::Slug => container["args"] = json!([process_type]),
-        ImageKind::Own => container["command"] = json!(image_command(command)),
+        ImageKind::Own => {
+            container["command"] = json!(image_command(command));
+            let env = container["env"].as_array_mut().expect("env is a list");
+            env.push(json!({ "name": "PAAS_POD_NAME", "valueFrom": { "fieldRef": { "fieldPath": "metadata.name" } } }));
+            env.push(
+                json!({ "name": "DYNO", "value": format!("{process_type}.$(PAAS_POD_NAME)") }),
+            );
+        }
     }
     container
 }
@@ -384,7 +389,13 @@ mod tests {
     fn kinds(objects: &[Value]) -> Vec<String> {
         objects
             .iter()
-            .map(|o| format!("{}/{}", o["kind"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap()))
+            .map(|o| {
+                format!(
+                    "{}/{}",
+                    o["kind"].as_str().unwrap(),
+                    o["metadata"]["name"].as_str().unwrap()
+                )
+            })
             .collect()
     }
 
@@ -392,10 +403,12 @@ mod tests {
     fn a_release_becomes_objects_in_a_fixed_order() {
         let app = AppName::parse("shop").unwrap();
         let release = release();
-        let mut settings = AppSettings::default();
-        settings.formation = BTreeMap::from([("web".into(), 2), ("worker_queue".into(), 1)]);
-        settings.stop_timeout_secs = Some(12);
-        settings.sizes = BTreeMap::from([("web".into(), "standard-2x".into())]);
+        let settings = AppSettings {
+            formation: BTreeMap::from([("web".into(), 2), ("worker_queue".into(), 1)]),
+            stop_timeout_secs: Some(12),
+            sizes: BTreeMap::from([("web".into(), "standard-2x".into())]),
+            ..AppSettings::default()
+        };
         let checks = BTreeMap::new();
         let objects = manifests(&inputs(&app, &release, &settings, &checks)).unwrap();
         assert_eq!(
@@ -419,14 +432,20 @@ mod tests {
         assert_eq!(container["resources"]["limits"]["memory"], "1024Mi");
         assert_eq!(container["readinessProbe"]["tcpSocket"]["port"], "http");
         assert_eq!(container["envFrom"][0]["secretRef"]["name"], "config-v7");
-        assert_eq!(objects[4]["spec"]["template"]["spec"]["containers"][0]["args"], json!(["worker_queue"]));
+        assert_eq!(
+            objects[4]["spec"]["template"]["spec"]["containers"][0]["args"],
+            json!(["worker_queue"])
+        );
         assert_eq!(objects[1]["stringData"]["GREETING"], "hi \"there\"\n");
         assert_eq!(objects[2]["spec"]["backoffLimit"], 0);
         // No certs:auto: no TLS.
         assert!(objects[6]["spec"].get("tls").is_none());
         let yaml = to_yaml(&objects).unwrap();
         assert_eq!(yaml.matches("---\n").count(), 7);
-        assert_eq!(yaml, to_yaml(&manifests(&inputs(&app, &release, &settings, &checks)).unwrap()).unwrap());
+        assert_eq!(
+            yaml,
+            to_yaml(&manifests(&inputs(&app, &release, &settings, &checks)).unwrap()).unwrap()
+        );
     }
 
     #[test]
@@ -439,7 +458,10 @@ mod tests {
             r#"{"healthchecks": {"web": [{"type": "startup", "path": "/health", "timeout": 3}]}}"#,
         ))
         .unwrap();
-        let entries = cron::entries(Some(r#"{"cron": [{"command": "python job.py", "schedule": "*/10 * * * *"}]}"#)).unwrap();
+        let entries = cron::entries(Some(
+            r#"{"cron": [{"command": "python job.py", "schedule": "*/10 * * * *"}]}"#,
+        ))
+        .unwrap();
         let mut inputs = inputs(&app, &release, &settings, &checks);
         inputs.cluster_issuer = Some("letsencrypt");
         inputs.cron = &entries;
@@ -449,9 +471,13 @@ mod tests {
         assert_eq!(web["readinessProbe"]["httpGet"]["path"], "/health");
         assert_eq!(web["readinessProbe"]["timeoutSeconds"], 3);
         assert_eq!(web["command"], json!(["/bin/sh", "-c", "python app.py"]));
+        assert_eq!(web["env"][2]["value"], "web.$(PAAS_POD_NAME)");
         assert_eq!(objects[3]["spec"]["replicas"], 0, "no formation, no dynos");
         let ingress = &objects[6];
-        assert_eq!(ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"], "letsencrypt");
+        assert_eq!(
+            ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+            "letsencrypt"
+        );
         assert_eq!(ingress["spec"]["tls"][0]["hosts"][1], "www.shop.test");
         let cron = objects.last().unwrap();
         assert_eq!(cron["kind"], "CronJob");
@@ -467,6 +493,10 @@ mod tests {
         let settings = AppSettings::default();
         let checks = BTreeMap::new();
         let err = manifests(&inputs(&app, &release, &settings, &checks)).unwrap_err();
-        assert!(err.to_string().contains("`worker-queue` and `worker_queue`"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("`worker-queue` and `worker_queue`"),
+            "{err}"
+        );
     }
 }

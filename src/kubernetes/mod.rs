@@ -11,7 +11,9 @@ pub mod kubectl;
 pub mod manifests;
 pub mod scheduler;
 pub mod settings;
+pub mod workflows;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::converge::Platform;
@@ -45,15 +47,15 @@ pub fn connect(root: &Root, connect: Connect) -> Result<Cluster> {
     let previous = Cluster::load(root)?;
     let namespace_prefix = match connect.namespace_prefix {
         Some(prefix) => parse_namespace_prefix(&prefix)?,
-        None => previous
-            .as_ref()
-            .map_or_else(|| settings::DEFAULT_NAMESPACE_PREFIX.into(), |c| c.namespace_prefix.clone()),
+        None => previous.as_ref().map_or_else(
+            || settings::DEFAULT_NAMESPACE_PREFIX.into(),
+            |c| c.namespace_prefix.clone(),
+        ),
     };
     let kubeconfig = match connect.kubeconfig {
         Some(text) => {
-            let parsed: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|err| {
-                Error::new("the kubeconfig is not YAML").cause(err.to_string())
-            })?;
+            let parsed: serde_yaml::Value = serde_yaml::from_str(&text)
+                .map_err(|err| Error::new("the kubeconfig is not YAML").cause(err.to_string()))?;
             if parsed.get("clusters").is_none() {
                 return Err(Error::new("the kubeconfig names no `clusters`")
                     .hint("give the file `kubectl config view --raw` prints on a machine that reaches the cluster"));
@@ -95,12 +97,21 @@ fn parse_namespace_prefix(prefix: &str) -> Result<String> {
 }
 
 /// Moves an app to `scheduler`. To Kubernetes, the server must know a
-/// cluster; the app's dynos here stop at its next deploy.
-pub fn set_scheduler(root: &Root, app: &AppDir, scheduler: Scheduler) -> Result<()> {
-    if scheduler == Scheduler::Kubernetes {
-        Cluster::require(root)?.require_kubeconfig()?;
-    }
+/// cluster, and the current release is rolled out there first; the
+/// daemon then stops the app's dynos here (and starts them again when it
+/// comes back to podman, leaving its objects on the cluster).
+pub fn set_scheduler(platform: &Platform, app: &AppDir, scheduler: Scheduler) -> Result<()> {
     let _lock = app.lock()?;
+    let settings = app.settings()?;
+    if scheduler == settings.scheduler {
+        return Ok(());
+    }
+    if scheduler == Scheduler::Kubernetes {
+        Cluster::require(platform.root)?.require_kubeconfig()?;
+        if let Some(release) = Ledger::new(app).current()?.filter(Release::is_built) {
+            workflows::roll_out(platform, app, &release, &settings.formation)?;
+        }
+    }
     app.update_settings(|s| s.scheduler = scheduler)?;
     Ok(())
 }
@@ -185,19 +196,24 @@ pub fn manifests_yaml(
         .map(String::from);
     let is_pushed = image.is_some();
     let image = image.unwrap_or_else(|| cluster.tag(&app.name, release.version));
-    let objects = objects(platform, &cluster, app, &release, &image)?;
+    let objects = objects(platform, &cluster, app, &release, &image, None)?;
     Ok((manifests::to_yaml(&objects)?, is_pushed))
 }
 
-/// The objects of `release`, running `image`.
+/// The objects of `release`, running `image`, with `formation` (the
+/// app's own if `None`).
 fn objects(
     platform: &Platform,
     cluster: &Cluster,
     app: &AppDir,
     release: &Release,
     image: &str,
+    formation: Option<&BTreeMap<String, u32>>,
 ) -> Result<Vec<serde_json::Value>> {
-    let settings = app.settings()?;
+    let mut settings = app.settings()?;
+    if let Some(formation) = formation {
+        settings.formation = formation.clone();
+    }
     let app_json = platform.app_json(app, release)?;
     let checks = crate::checks::parse(app_json.as_deref())?;
     let cron = crate::cron::entries(app_json.as_deref())?;
@@ -218,7 +234,9 @@ fn objects(
         },
         settings: &settings,
         hosts,
-        cluster_issuer: settings.certs_auto.then_some(cluster.cluster_issuer.as_str()),
+        cluster_issuer: settings
+            .certs_auto
+            .then_some(cluster.cluster_issuer.as_str()),
         checks: &checks,
         cron: &cron,
         release_timeout_secs: platform.settings.release_timeout().as_secs(),
@@ -255,7 +273,10 @@ mod tests {
         assert_eq!(parse_namespace_prefix("").unwrap(), "");
         for bad in ["Team", "a_b", "-x", "abcdefghijklmnopqrstu"] {
             let err = parse_namespace_prefix(bad).unwrap_err();
-            assert!(err.to_string().contains("is not a namespace prefix"), "{err}");
+            assert!(
+                err.to_string().contains("is not a namespace prefix"),
+                "{err}"
+            );
         }
     }
 

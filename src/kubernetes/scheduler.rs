@@ -96,7 +96,14 @@ impl OnCluster<'_> {
         for deployment in rest.iter().filter(|o| kind(o) == "Deployment") {
             let target = format!("deployment/{}", name(deployment));
             let answer = self.kubectl.run(
-                &words(&["rollout", "status", &target, "-n", &self.namespace, &timeout]),
+                &words(&[
+                    "rollout",
+                    "status",
+                    &target,
+                    "-n",
+                    &self.namespace,
+                    &timeout,
+                ]),
                 None,
             )?;
             if answer.code != 0 {
@@ -190,7 +197,16 @@ impl OnCluster<'_> {
     pub fn pods(&self) -> Result<Vec<Pod>> {
         let selector = format!("{APP_LABEL}={}", self.app);
         let json = self.run(
-            &["get", "pods", "-n", &self.namespace, "-l", &selector, "-o", "json"],
+            &[
+                "get",
+                "pods",
+                "-n",
+                &self.namespace,
+                "-l",
+                &selector,
+                "-o",
+                "json",
+            ],
             "list the pods",
         )?;
         parse_pods(&json)
@@ -200,7 +216,10 @@ impl OnCluster<'_> {
     pub fn logs_args(&self, lines: usize, follow: bool, process_type: Option<&str>) -> Vec<String> {
         let mut selector = format!("{APP_LABEL}={}", self.app);
         if let Some(process_type) = process_type {
-            selector.push_str(&format!(",{TYPE_LABEL}={}", manifests::object_name(process_type)));
+            selector.push_str(&format!(
+                ",{TYPE_LABEL}={}",
+                manifests::object_name(process_type)
+            ));
         }
         let mut args = words(&[
             "logs",
@@ -222,7 +241,13 @@ impl OnCluster<'_> {
     /// `run COMMAND`: a one-off pod of `image` with the release's config
     /// vars, attached to this terminal, removed at its end; its exit
     /// status.
-    pub fn run_attached(&self, image: &str, version: u32, command: &[String], tty: bool) -> Result<i32> {
+    pub fn run_attached(
+        &self,
+        image: &str,
+        version: u32,
+        command: &[String],
+        tty: bool,
+    ) -> Result<i32> {
         let pod = format!("run-{}", crate::runtime::podman::random_suffix());
         self.kubectl
             .attached(&self.run_args(&pod, image, version, command, tty))
@@ -262,7 +287,10 @@ impl OnCluster<'_> {
             args.push("-t".into());
         }
         args.push(format!("--image={image}"));
-        args.push(format!("--labels={APP_LABEL}={},{TYPE_LABEL}=run", self.app));
+        args.push(format!(
+            "--labels={APP_LABEL}={},{TYPE_LABEL}=run",
+            self.app
+        ));
         args.push(format!("--overrides={overrides}"));
         args
     }
@@ -351,7 +379,12 @@ pub fn parse_pods(json: &str) -> Result<Vec<Pod>> {
         .items
         .into_iter()
         .map(|item| Pod {
-            process_type: item.metadata.labels.get(TYPE_LABEL).cloned().unwrap_or_default(),
+            process_type: item
+                .metadata
+                .labels
+                .get(TYPE_LABEL)
+                .cloned()
+                .unwrap_or_default(),
             release: item
                 .metadata
                 .labels
@@ -361,7 +394,12 @@ pub fn parse_pods(json: &str) -> Result<Vec<Pod>> {
             phase: item.status.phase,
             ready: item.status.container_statuses.iter().all(|c| c.ready)
                 && !item.status.container_statuses.is_empty(),
-            restarts: item.status.container_statuses.iter().map(|c| c.restart_count).sum(),
+            restarts: item
+                .status
+                .container_statuses
+                .iter()
+                .map(|c| c.restart_count)
+                .sum(),
             started_at: item.status.start_time,
         })
         .collect();
@@ -379,9 +417,18 @@ pub fn log_line(line: &str) -> String {
         let (prefix, rest) = rest.split_once("] ")?;
         let (pod, container) = prefix.split_once('/')?;
         let (stamp, message) = rest.split_once(' ').unwrap_or((rest, ""));
-        let (seconds, fraction) = stamp.strip_suffix('Z')?.split_once('.').unwrap_or((stamp.strip_suffix('Z')?, ""));
-        let micros: String = fraction.chars().chain(std::iter::repeat('0')).take(6).collect();
-        Some(format!("{seconds}.{micros}+00:00 app[{container}.{pod}]: {message}"))
+        let (seconds, fraction) = stamp
+            .strip_suffix('Z')?
+            .split_once('.')
+            .unwrap_or((stamp.strip_suffix('Z')?, ""));
+        let micros: String = fraction
+            .chars()
+            .chain(std::iter::repeat('0'))
+            .take(6)
+            .collect();
+        Some(format!(
+            "{seconds}.{micros}+00:00 app[{container}.{pod}]: {message}"
+        ))
     })();
     parsed.unwrap_or_else(|| line.to_string())
 }
@@ -426,9 +473,16 @@ mod tests {
         let kubectl = Recorded::new(vec![
             Exchange::new("apply -f -", "namespace/paas-shop created\n")
                 .with_stdin(&["kind: Namespace", "name: config-v8"]),
-            Exchange::new("apply -f -", "job.batch/release-v8 created\n").with_stdin(&["name: release-v8"]),
-            Exchange::new("get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}", "/"),
-            Exchange::new("get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}", "1/"),
+            Exchange::new("apply -f -", "job.batch/release-v8 created\n")
+                .with_stdin(&["name: release-v8"]),
+            Exchange::new(
+                "get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}",
+                "/",
+            ),
+            Exchange::new(
+                "get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}",
+                "1/",
+            ),
             Exchange::new("apply -f -", "deployment.apps/web configured\n")
                 .with_stdin(&["kind: Deployment", "kind: Service"]),
             Exchange::new(
@@ -440,7 +494,9 @@ mod tests {
                 "deployment \"worker\" successfully rolled out\n",
             ),
         ]);
-        on(&kubectl).deploy(&objects(8), Some(&objects(7)), QUICK, ROLLOUT).unwrap();
+        on(&kubectl)
+            .deploy(&objects(8), Some(&objects(7)), QUICK, ROLLOUT)
+            .unwrap();
         kubectl.assert_done();
     }
 
@@ -449,18 +505,34 @@ mod tests {
         let kubectl = Recorded::new(vec![
             Exchange::new("apply -f -", ""),
             Exchange::new("apply -f -", ""),
-            Exchange::new("get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}", "/1"),
-            Exchange::new("logs job/release-v8 -n paas-shop --tail=20", "migration 42 failed: no such table\n"),
+            Exchange::new(
+                "get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}",
+                "/1",
+            ),
+            Exchange::new(
+                "logs job/release-v8 -n paas-shop --tail=20",
+                "migration 42 failed: no such table\n",
+            ),
         ]);
-        let err = on(&kubectl).deploy(&objects(8), Some(&objects(7)), QUICK, ROLLOUT).unwrap_err();
+        let err = on(&kubectl)
+            .deploy(&objects(8), Some(&objects(7)), QUICK, ROLLOUT)
+            .unwrap_err();
         kubectl.assert_done();
-        assert!(err.to_string().contains("the release phase failed (release-v8)"), "{err}");
-        assert!(format!("{err:?}").contains("migration 42 failed"), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("the release phase failed (release-v8)"),
+            "{err}"
+        );
+        assert!(
+            format!("{err:?}").contains("migration 42 failed"),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn a_release_phase_that_never_ends_is_given_up_on() {
-        let status = "get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}";
+        let status =
+            "get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}";
         let kubectl = Recorded::new(vec![
             Exchange::new("apply -f -", ""),
             Exchange::new("apply -f -", ""),
@@ -468,7 +540,9 @@ mod tests {
             Exchange::new(status, "/"),
             Exchange::new(status, "/"),
         ]);
-        let err = on(&kubectl).deploy(&objects(8), None, QUICK, ROLLOUT).unwrap_err();
+        let err = on(&kubectl)
+            .deploy(&objects(8), None, QUICK, ROLLOUT)
+            .unwrap_err();
         kubectl.assert_done();
         assert!(err.to_string().contains("did not end within"), "{err}");
     }
@@ -478,7 +552,10 @@ mod tests {
         let kubectl = Recorded::new(vec![
             Exchange::new("apply -f -", ""),
             Exchange::new("apply -f -", ""),
-            Exchange::new("get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}", "1/"),
+            Exchange::new(
+                "get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}",
+                "1/",
+            ),
             Exchange::new("apply -f -", "").with_stdin(&["release: 8"]),
             Exchange::failing(
                 "rollout status deployment/web -n paas-shop --timeout=300s",
@@ -488,10 +565,18 @@ mod tests {
             Exchange::new("apply -f -", "deployment.apps/web configured\n")
                 .with_stdin(&["release: 7", "name: config-v7"]),
         ]);
-        let err = on(&kubectl).deploy(&objects(8), Some(&objects(7)), QUICK, ROLLOUT).unwrap_err();
+        let err = on(&kubectl)
+            .deploy(&objects(8), Some(&objects(7)), QUICK, ROLLOUT)
+            .unwrap_err();
         kubectl.assert_done();
-        assert!(err.to_string().contains("`web` did not become ready"), "{err}");
-        assert!(format!("{err:?}").contains("the previous release still serves"), "{err:?}");
+        assert!(
+            err.to_string().contains("`web` did not become ready"),
+            "{err}"
+        );
+        assert!(
+            format!("{err:?}").contains("the previous release still serves"),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -500,28 +585,51 @@ mod tests {
         let kubectl = Recorded::new(vec![
             Exchange::new("apply -f -", "").with_stdin(&["name: config-v7"]),
             Exchange::new("apply -f -", "").with_stdin(&["release: 7"]),
-            Exchange::new("rollout status deployment/web -n paas-shop --timeout=300s", ""),
-            Exchange::new("rollout status deployment/worker -n paas-shop --timeout=300s", ""),
+            Exchange::new(
+                "rollout status deployment/web -n paas-shop --timeout=300s",
+                "",
+            ),
+            Exchange::new(
+                "rollout status deployment/worker -n paas-shop --timeout=300s",
+                "",
+            ),
         ]);
-        let without_job: Vec<Value> = objects(7).into_iter().filter(|o| kind(o) != "Job").collect();
-        on(&kubectl).deploy(&without_job, None, QUICK, ROLLOUT).unwrap();
+        let without_job: Vec<Value> = objects(7)
+            .into_iter()
+            .filter(|o| kind(o) != "Job")
+            .collect();
+        on(&kubectl)
+            .deploy(&without_job, None, QUICK, ROLLOUT)
+            .unwrap();
         kubectl.assert_done();
     }
 
     #[test]
     fn scale_and_restart_are_kubectl_verbs() {
         let kubectl = Recorded::new(vec![
-            Exchange::new("scale deployment/worker-queue --replicas=3 -n paas-shop", "deployment.apps/worker-queue scaled\n"),
+            Exchange::new(
+                "scale deployment/worker-queue --replicas=3 -n paas-shop",
+                "deployment.apps/worker-queue scaled\n",
+            ),
             Exchange::new("rollout restart deployment/web -n paas-shop", ""),
-            Exchange::new("rollout restart deployment -l paas.app=shop -n paas-shop", ""),
-            Exchange::failing("scale deployment/web --replicas=1 -n paas-shop", "Error from server (NotFound): deployments.apps \"web\" not found\n"),
+            Exchange::new(
+                "rollout restart deployment -l paas.app=shop -n paas-shop",
+                "",
+            ),
+            Exchange::failing(
+                "scale deployment/web --replicas=1 -n paas-shop",
+                "Error from server (NotFound): deployments.apps \"web\" not found\n",
+            ),
         ]);
         let cluster = on(&kubectl);
         cluster.scale("worker_queue", 3).unwrap();
         cluster.restart(Some("web")).unwrap();
         cluster.restart(None).unwrap();
         let err = cluster.scale("web", 1).unwrap_err();
-        assert!(err.to_string().contains("`kubectl` could not scale"), "{err}");
+        assert!(
+            err.to_string().contains("`kubectl` could not scale"),
+            "{err}"
+        );
         assert!(format!("{err:?}").contains("NotFound"), "{err:?}");
         kubectl.assert_done();
     }

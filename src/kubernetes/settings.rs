@@ -94,9 +94,12 @@ impl Cluster {
 pub fn parse_registry(text: &str) -> Result<String> {
     let text = text.trim().trim_end_matches('/');
     if let Some((scheme, _)) = text.split_once("://") {
-        return Err(Error::new(format!("`{text}` names a scheme (`{scheme}://`)"))
-            .hint("give the registry as HOST[:PORT], such as `registry.example.com:5000`; \
-                   `--insecure-registry` for one on plain HTTP"));
+        return Err(
+            Error::new(format!("`{text}` names a scheme (`{scheme}://`)")).hint(
+                "give the registry as HOST[:PORT], such as `registry.example.com:5000`; \
+                   `--insecure-registry` for one on plain HTTP",
+            ),
+        );
     }
     let (host, path) = text.split_once('/').unwrap_or((text, ""));
     let (name, port) = match host.rsplit_once(':') {
@@ -111,13 +114,14 @@ pub fn parse_registry(text: &str) -> Result<String> {
     let path_ok = path.split('/').all(|part| {
         path.is_empty()
             || (!part.is_empty()
-                && part.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)
-                }))
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)))
     });
     if !(name_ok && port_ok && path_ok) {
-        return Err(Error::new(format!("`{text}` is not a registry"))
-            .hint("give it as HOST[:PORT][/PATH] in lowercase, such as `registry.example.com:5000/team`"));
+        return Err(Error::new(format!("`{text}` is not a registry")).hint(
+            "give it as HOST[:PORT][/PATH] in lowercase, such as `registry.example.com:5000/team`",
+        ));
     }
     Ok(text.to_string())
 }
@@ -155,7 +159,9 @@ impl PushedImages {
     /// Records release `version`'s image (under the app's lock).
     pub fn record(app: &AppDir, version: u32, reference: &str) -> Result<()> {
         let mut pushed = PushedImages::load(app)?;
-        pushed.releases.insert(format!("v{version}"), reference.to_string());
+        pushed
+            .releases
+            .insert(format!("v{version}"), reference.to_string());
         state::write_toml(&PushedImages::file(app), &pushed, 0o644)
     }
 }
@@ -173,9 +179,19 @@ mod tests {
         );
         let err = parse_registry("https://registry.example.com").unwrap_err();
         assert!(err.to_string().contains("names a scheme"), "{err}");
-        for bad in ["", "Registry.example.com", "host:99999", "host:x", "host//a", "host/A"] {
+        for bad in [
+            "",
+            "Registry.example.com",
+            "host:99999",
+            "host:x",
+            "host//a",
+            "host/A",
+        ] {
             let err = parse_registry(bad).unwrap_err();
-            assert!(err.to_string().contains("is not a registry"), "{bad}: {err}");
+            assert!(
+                err.to_string().contains("is not a registry"),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -201,7 +217,10 @@ mod tests {
         pushed
             .releases
             .insert("v3".into(), "old.test/shop:v3@sha256:aa".into());
-        assert_eq!(pushed.get(3, "old.test"), Some("old.test/shop:v3@sha256:aa"));
+        assert_eq!(
+            pushed.get(3, "old.test"),
+            Some("old.test/shop:v3@sha256:aa")
+        );
         assert_eq!(pushed.get(3, "new.test"), None);
         assert_eq!(pushed.get(4, "old.test"), None);
     }

@@ -37,7 +37,8 @@ export HOME=/app PORT="${PORT:-5000}"
 cd /app || exit 1
 for f in /app/.profile.d/*.sh; do [ -r "$f" ] && . "$f"; done
 if [ "$#" -eq 1 ] && [ -f "/paas/processes/$1" ]; then
-  export DYNO="${DYNO:-$1.1}"
+  # `web.<pod name>` on Kubernetes, whose pods are named, not numbered.
+  export DYNO="${DYNO:-$1.$HOSTNAME}"
   exec bash -c "$(cat "/paas/processes/$1")"
 fi
 exec "$@"
@@ -130,7 +131,8 @@ fn link_tree(from: &Path, to: &Path) -> Result<()> {
             link_tree(&source, &target)?;
             Ok(())
         } else if kind.is_symlink() {
-            fs::read_link(&source).and_then(|points_to| std::os::unix::fs::symlink(points_to, &target))
+            fs::read_link(&source)
+                .and_then(|points_to| std::os::unix::fs::symlink(points_to, &target))
         } else {
             fs::hard_link(&source, &target).or_else(|_| fs::copy(&source, &target).map(drop))
         };
@@ -161,7 +163,8 @@ impl Pushed {
 /// registry, podman's progress on stderr. `tls_verify` is false only for
 /// a registry the admin named insecure (plain HTTP on a private network).
 pub fn push(image: &str, tag: &str, tls_verify: bool) -> Result<Pushed> {
-    let digest_file = tempfile::NamedTempFile::new().context(|| "making a temporary file".into())?;
+    let digest_file =
+        tempfile::NamedTempFile::new().context(|| "making a temporary file".into())?;
     let status = command()
         .arg("push")
         .arg(format!("--tls-verify={tls_verify}"))
@@ -175,11 +178,12 @@ pub fn push(image: &str, tag: &str, tls_verify: bool) -> Result<Pushed> {
         .context(|| "running `podman push`".into())?;
     if !status.success() {
         let registry = tag.split('/').next().unwrap_or(tag);
-        return Err(Error::new(format!("`podman push` to `{tag}` failed"))
-            .hint(format!(
+        return Err(
+            Error::new(format!("`podman push` to `{tag}` failed")).hint(format!(
                 "its output above says why; a registry that needs a login takes \
                  `podman login {registry}` as the server's `paas` user once"
-            )));
+            )),
+        );
     }
     let digest = fs::read_to_string(digest_file.path())
         .context(|| "reading `podman push`'s digest file".into())?;
@@ -198,7 +202,10 @@ pub fn push(image: &str, tag: &str, tls_verify: bool) -> Result<Pushed> {
 /// `sha256:` and 64 lowercase hex digits.
 pub fn is_digest(text: &str) -> bool {
     text.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -234,7 +241,10 @@ mod tests {
             fs::read_to_string(to.join(".profile.d/a.sh")).unwrap(),
             "export A=1\n"
         );
-        assert_eq!(fs::read_link(to.join("link")).unwrap(), Path::new("Procfile"));
+        assert_eq!(
+            fs::read_link(to.join("link")).unwrap(),
+            Path::new("Procfile")
+        );
     }
 
     #[test]
