@@ -9,6 +9,7 @@
 
 pub mod kubectl;
 pub mod manifests;
+pub mod pods;
 pub mod scheduler;
 pub mod settings;
 pub mod workflows;

@@ -10,7 +10,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use super::kubectl::Real;
-use super::scheduler::{log_line, OnCluster, Pace, Pod};
+use super::pods::{log_line, Pod};
+use super::scheduler::{OnCluster, Pace};
 use super::{objects, push_release, Cluster, PushedImages};
 use crate::converge::Platform;
 use crate::error::{Context, Error, Result};
