@@ -227,6 +227,48 @@ fn a_release_image_goes_to_the_registry_by_digest_and_serves_from_an_empty_store
 }
 
 #[test]
+fn a_push_to_an_app_on_the_cluster_goes_to_the_registry_and_runs_nothing_here() {
+    let server = TestServer::start();
+    let registry = Registry::start();
+    // A cluster that does not answer: everything up to its API happens.
+    let dir = tempfile::tempdir().unwrap();
+    make_readable_by_paas(dir.path());
+    let kubeconfig = dir.path().join("kubeconfig.yaml");
+    std::fs::write(&kubeconfig, unreachable_kubeconfig(free_port())).unwrap();
+    let connected = server.local(&[
+        "kubernetes:connect",
+        "--registry",
+        &registry.address,
+        "--insecure-registry",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ]);
+    assert!(connected.status.success(), "{}", text(&connected));
+    server.ok(&["apps:create", "kubeaway"]);
+    // Nothing to roll out yet: the move is only recorded.
+    server.ok(&["apps:scheduler", "kubernetes", "-a", "kubeaway"]);
+    let repo = server.repo("tests/apps/kubernetes", "kubeaway");
+    let output = repo.push_refused();
+    assert!(output.contains("Pushing"), "{output}");
+    assert!(
+        output.contains("`kubectl` could not apply the release's objects"),
+        "{output}"
+    );
+    // The release phase is the cluster's Job, never a dyno here.
+    assert!(!output.contains("release phase ran"), "{output}");
+    let tags = registry.curl(&["/v2/kubeaway/tags/list"]);
+    assert!(tags.contains("\"v1\""), "{tags}");
+    assert!(server
+        .ok(&["releases", "-a", "kubeaway"])
+        .contains("none yet"));
+    assert!(server.containers("kubeaway").is_empty());
+    server.refused(
+        &["ps", "-a", "kubeaway"],
+        "`kubectl` could not list the pods",
+    );
+}
+
+#[test]
 fn manifests_validate_against_kubernetes_schemas_and_kube_play_serves_the_web_pod() {
     let server = TestServer::start();
     let registry = Registry::start();
