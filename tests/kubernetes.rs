@@ -136,9 +136,12 @@ impl EmptyStore<'_> {
 }
 
 impl Drop for EmptyStore<'_> {
+    /// Its containers and images, then the directory. Not `system reset`:
+    /// that also clears the user's libpod state the install's dynos (and
+    /// other tests') live by.
     fn drop(&mut self) {
         self.podman(&["rm", "--force", "--all", "--time", "0"]);
-        self.podman(&["system", "reset", "--force"]);
+        self.podman(&["rmi", "--force", "--all"]);
     }
 }
 
