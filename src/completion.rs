@@ -8,6 +8,7 @@ use clap_complete::env::{CompleteEnv, Elvish, EnvCompleter, Fish, Powershell, Zs
 
 use crate::cli::Cli;
 use crate::error::Result;
+use crate::install::ShellFile;
 use crate::state::{AppName, Root, DEFAULT_ROOT};
 
 /// The environment variable that turns a run of `paas` into a completion request.
@@ -62,6 +63,31 @@ pub fn registration(shell: Shell) -> String {
         .write_registration(VAR, "paas", "paas", "paas", &mut buf)
         .expect("writing to memory");
     String::from_utf8(buf).expect("the scripts are UTF-8")
+}
+
+/// The completion scripts and the man page `paas server install` puts
+/// where bash, zsh, fish and man look, under /usr/local (the distribution
+/// owns /usr/share).
+pub fn system_files() -> Result<Vec<ShellFile>> {
+    let script = |path, shell| ShellFile {
+        path,
+        text: registration(shell),
+    };
+    Ok(vec![
+        script(
+            "/usr/local/share/bash-completion/completions/paas",
+            Shell::Bash,
+        ),
+        script("/usr/local/share/zsh/site-functions/_paas", Shell::Zsh),
+        script(
+            "/usr/local/share/fish/vendor_completions.d/paas.fish",
+            Shell::Fish,
+        ),
+        ShellFile {
+            path: "/usr/local/share/man/man1/paas.1",
+            text: crate::docs::manpage_text()?,
+        },
+    ])
 }
 
 pub fn print_registration(shell: Shell) -> Result<()> {

@@ -3,13 +3,13 @@
 //! above, so data flows one way (docs/design.md, "Layers"):
 //!
 //! ```text
-//! 8 commands, install      parse → one workflow call → print; root-only setup
+//! 8 commands               parse → one workflow call → print
 //! 7 cli, completion, docs  the command line and what is generated from it
 //! 6 output, client         the terminal and the laptop side, knowing no command
 //! 5 daemon                 router, reconciler, autosleep, acme
 //! 4 workflows              apps, deploy, roll out, formation, converge,
 //!                          checks, probation, add-ons, storage, interrupted,
-//!                          prune
+//!                          prune, cron, install (root-only setup)
 //! 3 runtime, build         podman, buildpacks
 //! 2 records                git, slugs, releases, logs, keys, certs, ssh, crashes,
 //!                          routes, the daemon's control protocol, webhooks
@@ -35,7 +35,7 @@ const LAYER_NAMES: [&str; 9] = [
     "daemon",
     "terminal and laptop side",
     "command line",
-    "commands and install",
+    "commands",
 ];
 
 /// Every module `lib.rs` declares, and its layer's rank.
@@ -90,6 +90,10 @@ const LAYERS: &[(&str, usize)] = &[
     ("cron", 4),
     // Releases on a Kubernetes cluster: images, manifests, kubectl.
     ("kubernetes", 4),
+    // Setting up the host, as root: packages, the owner, podman, sshd, the
+    // stack images. Its flags are its own (`InstallArgs`, which the command
+    // line shows); the completion scripts it writes come from its caller.
+    ("install", 4),
     ("daemon", 5),
     // Only the modules above the daemon print for people or forward over SSH.
     ("output", 6),
@@ -100,7 +104,6 @@ const LAYERS: &[(&str, usize)] = &[
     ("completion", 7),
     ("docs", 7),
     ("commands", 8),
-    ("install", 8),
 ];
 
 /// Imports that still go up, each with why it is left and what is to do:

@@ -1,5 +1,5 @@
-//! What commands print for people: colour, headers, tables, JSON, a
-//! spinner, and what they read from a pipe. Progress lines on stderr are
+//! What commands print for people: colour, headers, tables, JSON,
+//! and what they read from a pipe. Progress lines on stderr are
 //! `say!` (src/say.rs), which every layer uses.
 
 use std::io::IsTerminal;
@@ -104,45 +104,6 @@ pub fn table(rows: &[Vec<String>]) {
             }
         }
         println!("{}", line.trim_end());
-    }
-}
-
-/// A spinner with the elapsed time for long work a person waits for, on a
-/// terminal; elsewhere (a pipe, a log, `git push` output) one plain line.
-pub struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Progress {
-    pub fn start(message: &str) -> Progress {
-        if !std::io::stderr().is_terminal() {
-            say!("{message}");
-            return Progress { bar: None };
-        }
-        let bar = indicatif::ProgressBar::new_spinner();
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
-            bar.set_style(style);
-        }
-        bar.set_message(message.to_string());
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        Progress { bar: Some(bar) }
-    }
-
-    /// What the work is doing now (shown only on a terminal).
-    pub fn step(&self, detail: &str) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(detail.to_string());
-        }
-    }
-}
-
-/// The spinner goes when the work ends, however it ends; the caller reports
-/// the outcome.
-impl Drop for Progress {
-    fn drop(&mut self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
     }
 }
 

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use clap_complete::engine::ArgValueCandidates;
 
+use crate::install::InstallArgs;
+
 /// Which of the app's databases: an add-on's name or its attachment.
 #[derive(Debug, Args, Clone)]
 pub struct Database {
@@ -118,71 +120,4 @@ pub enum ServerCommand {
     /// Keep the daemon running, restarting it if it dies (used by `--local`).
     #[command(hide = true)]
     Supervise,
-}
-
-#[derive(Debug, Args)]
-pub struct InstallArgs {
-    /// Public key of the first admin (`~/.ssh/id_ed25519.pub`).
-    #[arg(long, value_name = "FILE")]
-    pub admin_key: Option<PathBuf>,
-    /// Try it on one machine: a private sshd on 127.0.0.1 and loopback ports,
-    /// leaving the system's sshd and ports 80/443 alone.
-    #[arg(long)]
-    pub local: bool,
-    /// The port of the private sshd (`--local`; default 2222; installing
-    /// again keeps the install's).
-    #[arg(long)]
-    pub ssh_port: Option<u16>,
-    /// The router's HTTP port (default 80; `--local`: 8080; installing
-    /// again keeps the install's).
-    #[arg(long)]
-    pub http_port: Option<u16>,
-    /// The router's HTTPS port, for apps with certificates (default 443;
-    /// `--local`: 8443; installing again keeps the install's).
-    #[arg(long)]
-    pub https_port: Option<u16>,
-    /// Apps answer at `<app>.<domain>` (default `localhost`; installing
-    /// again keeps the install's, which `domains:set-global` changes).
-    #[arg(long)]
-    pub domain: Option<String>,
-    /// The unprivileged user that owns everything.
-    #[arg(long, default_value = "paas")]
-    pub user: String,
-    /// The ACME directory `certs:auto` gets certificates from (default
-    /// Let's Encrypt's; installing again keeps the install's).
-    #[arg(long, value_name = "URL")]
-    pub acme_directory: Option<String>,
-    /// Authorities to trust for the ACME directory's HTTPS (default the
-    /// system's), for a private ACME server.
-    #[arg(long, value_name = "FILE")]
-    pub acme_ca: Option<PathBuf>,
-    /// The contact address given to the ACME CA (expiry notices).
-    #[arg(long, value_name = "EMAIL")]
-    pub acme_email: Option<String>,
-    /// The largest compressed slug a build may make, in MiB (default 1024;
-    /// installing again keeps the install's).
-    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
-    pub slug_limit_mb: Option<u64>,
-    /// Refuse pushes while less than this many MiB are free where builds
-    /// and images go (default 1024; installing again keeps the install's).
-    #[arg(long = "min-free-disk", value_name = "MIB")]
-    pub min_free_mb: Option<u64>,
-    /// How long a build may run before it is stopped, like `45m` (default
-    /// 30m; installing again keeps the install's).
-    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
-    pub build_timeout: Option<u64>,
-    /// How long a release phase command may run before it is stopped and
-    /// the release fails, like `2h` (default 1h, as on Heroku; installing
-    /// again keeps the install's).
-    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
-    pub release_timeout: Option<u64>,
-    /// Run dynos from this image instead of building the stack.
-    #[arg(long)]
-    pub run_image: Option<String>,
-    /// Run builds in this image instead of building the stack.
-    #[arg(long)]
-    pub build_image: Option<String>,
-    /// The Debian mirror debootstrap uses for the stack images.
-    #[arg(long, default_value = "http://deb.debian.org/debian")]
-    pub mirror: String,
 }

@@ -16,9 +16,7 @@ mod args;
 mod parse;
 mod words;
 use crate::state::DEFAULT_ROOT;
-pub use args::{
-    Database, Format, InstallArgs, LocalArgs, LocalRunArgs, OneOffCommand, ServerCommand,
-};
+pub use args::{Database, Format, LocalArgs, LocalRunArgs, OneOffCommand, ServerCommand};
 pub use parse::parse;
 pub use words::{global_option_words, join_namespace, normalize};
 

@@ -30,6 +30,7 @@ mod redis;
 mod releases;
 mod run;
 mod server;
+mod server_status;
 mod ssh_command;
 mod storage;
 mod webhooks;

@@ -3,6 +3,7 @@
 //! nothing and says so.
 
 mod host;
+mod options;
 mod podman_setup;
 mod ports;
 pub mod programs;
@@ -10,6 +11,7 @@ pub mod sshd;
 mod stack;
 mod supervise;
 
+pub use options::InstallArgs;
 pub use supervise::{pid_alive, start_daemon, supervisor_pid_file, systemd_running};
 
 use std::fs;
@@ -17,8 +19,6 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::cli::InstallArgs;
-use crate::completion::Shell;
 use crate::error::{Context, Error, Result};
 use crate::keys::{authorized_keys_path, Key, Registry, FIRST_ADMIN};
 use crate::state::{self, Root, Settings};
@@ -49,7 +49,7 @@ pub fn install_id(root: &Path) -> String {
 /// subordinate ids and the stack images.
 const INSTALL_LOCK: &str = "/run/lock/paas-install.lock";
 
-pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
+pub fn install(root: &Root, args: &InstallArgs, shell_files: &[ShellFile]) -> Result<()> {
     host::require_root()?;
     fs::create_dir_all("/run/lock").context(|| "creating `/run/lock`".into())?;
     let _lock = state::Lock::acquire(
@@ -170,7 +170,7 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
         } else {
             sshd::ensure_system_sshd_keys(&root, &settings, &mut report)?;
         }
-        ensure_shell_files(&mut report)?;
+        ensure_shell_files(shell_files, &mut report)?;
         let mut changes = ports::changes(installed.as_ref(), &settings);
         if binary_changed && installed.is_some() {
             changes.push("a new paas binary".into());
@@ -236,33 +236,19 @@ pub fn install(root: &Root, args: &InstallArgs) -> Result<()> {
     Ok(())
 }
 
-/// Where bash, zsh and fish look for completions, and man for pages, under
-/// /usr/local (the distribution owns /usr/share).
-pub const SHELL_FILES: [(&str, Option<Shell>); 4] = [
-    (
-        "/usr/local/share/bash-completion/completions/paas",
-        Some(Shell::Bash),
-    ),
-    (
-        "/usr/local/share/zsh/site-functions/_paas",
-        Some(Shell::Zsh),
-    ),
-    (
-        "/usr/local/share/fish/vendor_completions.d/paas.fish",
-        Some(Shell::Fish),
-    ),
-    ("/usr/local/share/man/man1/paas.1", None),
-];
+/// A file the install writes for every user of the machine, made from the
+/// command line by the caller (completion scripts, the man page): the
+/// install itself knows no command.
+pub struct ShellFile {
+    pub path: &'static str,
+    pub text: String,
+}
 
 /// Shell completions and the man page, for every user of this machine.
 /// They call `paas` on the PATH, so one copy serves every install.
-fn ensure_shell_files(report: &mut Report) -> Result<()> {
+fn ensure_shell_files(files: &[ShellFile], report: &mut Report) -> Result<()> {
     let mut changed = false;
-    for (path, shell) in SHELL_FILES {
-        let text = match shell {
-            Some(shell) => crate::completion::registration(shell),
-            None => crate::docs::manpage_text()?,
-        };
+    for ShellFile { path, text } in files {
         let path = Path::new(path);
         if fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
             fs::create_dir_all(path.parent().expect("absolute"))

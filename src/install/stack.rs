@@ -7,11 +7,11 @@ use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
+use super::InstallArgs;
 use super::Report;
-use crate::cli::InstallArgs;
 use crate::error::{Context, Error, Result};
-use crate::output::Progress;
 use crate::runtime::podman::{command_as, run_as as podman_as};
+use crate::say::Progress;
 
 const SUITE: &str = "bookworm";
 /// What every dyno has: the language runtimes the shipped buildpacks use,
