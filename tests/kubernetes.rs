@@ -238,14 +238,37 @@ fn a_push_to_an_app_on_the_cluster_goes_to_the_registry_and_runs_nothing_here() 
     make_readable_by_paas(dir.path());
     let kubeconfig = dir.path().join("kubeconfig.yaml");
     std::fs::write(&kubeconfig, unreachable_kubeconfig(free_port())).unwrap();
-    let connected = server.local(&[
-        "kubernetes:connect",
-        "--registry",
-        &registry.address,
-        "--insecure-registry",
-        "--kubeconfig",
-        kubeconfig.to_str().unwrap(),
-    ]);
+    // Admins only; over SSH the kubeconfig comes on stdin, never as a
+    // path on the server.
+    let bob = server.add_user("bob");
+    let refused = server.cmd_with_key(
+        &bob,
+        &["kubernetes:connect", "--registry", &registry.address],
+    );
+    assert!(
+        text(&refused).contains("only an admin"),
+        "{}",
+        text(&refused)
+    );
+    server.refused(
+        &[
+            "kubernetes:connect",
+            "--registry",
+            &registry.address,
+            "--kubeconfig",
+            "/etc/shadow",
+        ],
+        "a kubeconfig path names a file on the server",
+    );
+    let connected = server
+        .ssh_process(
+            false,
+            &["kubernetes:connect", "--registry", &registry.address],
+        )
+        .args(["--insecure-registry", "--kubeconfig", "-"])
+        .stdin(std::fs::File::open(&kubeconfig).unwrap())
+        .output()
+        .unwrap();
     assert!(connected.status.success(), "{}", text(&connected));
     server.ok(&["apps:create", "kubeaway"]);
     // Nothing to roll out yet: the move is only recorded.
