@@ -51,6 +51,15 @@ pub fn rescale(
         formation.insert(process_type.to_string(), *count);
     }
     say_partial!("Scaling dynos... ");
+    if crate::kubernetes::workflows::on_cluster(app)? {
+        set_sizes(app, &sizes)?;
+        crate::kubernetes::workflows::scale(platform, app, release, &formation, !sizes.is_empty())?;
+        let settings = app.settings()?;
+        return Ok(parsed
+            .iter()
+            .map(|(t, c, _)| (t.to_string(), *c, settings.size_of(t.as_str()).name))
+            .collect());
+    }
     // Sizes first: converge starts the resized types' dynos with their new limits.
     let previous_sizes = app.settings()?.sizes;
     set_sizes(app, &sizes)?;
@@ -117,6 +126,11 @@ pub fn restart_dynos(
     }
     say_partial!("Restarting dynos on {}... ", app.name);
     let what = target.clone().unwrap_or_else(|| "all".into());
+    if crate::kubernetes::workflows::on_cluster(app)? {
+        crate::kubernetes::workflows::restart(platform.root, app, target.as_deref())?;
+        logs::platform(app, "api", &format!("Restart {what} by {}", user));
+        return Ok(());
+    }
     platform.converge(app, &release, &formation, Mode::Replace(target), || Ok(()))?;
     logs::platform(app, "api", &format!("Restart {what} by {}", user));
     Ok(())
@@ -160,6 +174,9 @@ pub fn stop_dynos(
         settings.stop_grace()
     };
     check_target(&app.name, &settings.formation, target)?;
+    if crate::kubernetes::workflows::on_cluster(app)? {
+        return stop_on_cluster(platform, user, app, settings, target);
+    }
     // A change's window ends with the new dynos kept: stopping one is the
     // user's doing, not a crash to roll back from.
     crate::probation::keep(platform, app)?;
@@ -197,6 +214,40 @@ pub fn stop_dynos(
             app.name
         );
     }
+    logs::platform(app, "api", &format!("Stop {target} by {}", user));
+    Ok(())
+}
+
+/// `stop_dynos` for an app on the cluster: a type scaled to 0, its scale
+/// kept for `ps:start`. Kubernetes replaces a pod it loses by itself, so
+/// there is no one dyno to stop.
+fn stop_on_cluster(
+    platform: &Platform,
+    user: &str,
+    app: &AppDir,
+    mut settings: crate::state::AppSettings,
+    target: &str,
+) -> Result<()> {
+    if let Some((process_type, _)) = target.split_once('.') {
+        return Err(Error::new("on Kubernetes, pods stop by process type")
+            .hint(format!(
+                "`paas ps:stop {process_type}` scales it to 0; `paas ps:restart {process_type}` replaces its pods"
+            )));
+    }
+    let release = Ledger::new(app)
+        .current()?
+        .ok_or_else(|| Error::new(format!("`{}` has not been deployed yet", app.name)))?;
+    let mut formation = settings.formation.clone();
+    let count = formation.insert(target.to_string(), 0).unwrap_or(0);
+    if count > 0 {
+        settings.stopped.insert(target.to_string(), count);
+        app.write_settings(&settings)?;
+    }
+    crate::kubernetes::workflows::scale(platform, app, &release, &formation, false)?;
+    say!(
+        "Stopping {target} pods of {}... done; `paas ps:start {target}` starts them again",
+        app.name
+    );
     logs::platform(app, "api", &format!("Stop {target} by {}", user));
     Ok(())
 }

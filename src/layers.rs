@@ -95,6 +95,8 @@ const LAYERS: &[(&str, usize)] = &[
     ("interrupted", 4),
     ("prune", 4),
     ("cron", 4),
+    // Releases on a Kubernetes cluster: images, manifests, kubectl.
+    ("kubernetes", 4),
     // Setting up the host, as root: packages, the owner, podman, sshd, the
     // stack images. Its flags are its own (`InstallArgs`, which the command
     // line shows); the completion scripts it writes come from its caller.

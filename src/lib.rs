@@ -39,6 +39,7 @@ pub mod git;
 pub mod install;
 pub mod interrupted;
 pub mod keys;
+pub mod kubernetes;
 #[cfg(test)]
 mod layers;
 pub mod logins;

@@ -49,29 +49,43 @@ pub fn roll_out(
             );
         }
     }
+    // On the cluster the release phase is a Job there (#24).
+    if crate::kubernetes::workflows::on_cluster(app)? {
+        crate::kubernetes::workflows::roll_out(platform, app, release, formation)?;
+        return record_release(app, release, formation);
+    }
     release_phase(platform, app, release, build)?;
     platform.converge(app, release, formation, mode, || {
-        // The formation first: if recording the release then fails, the
-        // old release keeps running with it, which is harmless.
-        let mut settings = app.settings()?;
-        if settings.formation != *formation {
-            settings.formation = formation.clone();
-            app.write_settings(&settings)?;
-        }
-        Ledger::new(app).append(release)?;
-        logs::platform(
-            app,
-            "api",
-            &format!("{} by {}", release.description, release.user),
-        );
-        logs::platform(
-            app,
-            "api",
-            &format!("Release v{} created by {}", release.version, release.user),
-        );
-        crate::webhooks::events::release_created(app, release);
-        Ok(())
+        record_release(app, release, formation)
     })
+}
+
+/// A release recorded once it runs, with its formation.
+fn record_release(
+    app: &AppDir,
+    release: &Release,
+    formation: &BTreeMap<String, u32>,
+) -> Result<()> {
+    // The formation first: if recording the release then fails, the
+    // old release keeps running with it, which is harmless.
+    let mut settings = app.settings()?;
+    if settings.formation != *formation {
+        settings.formation = formation.clone();
+        app.write_settings(&settings)?;
+    }
+    Ledger::new(app).append(release)?;
+    logs::platform(
+        app,
+        "api",
+        &format!("{} by {}", release.description, release.user),
+    );
+    logs::platform(
+        app,
+        "api",
+        &format!("Release v{} created by {}", release.version, release.user),
+    );
+    crate::webhooks::events::release_created(app, release);
+    Ok(())
 }
 
 /// Heroku's release phase: the `release` process runs once, in a one-off

@@ -22,6 +22,7 @@ mod failures;
 mod generated;
 mod habits;
 mod into_dyno;
+mod kubernetes;
 mod lang_node;
 mod lang_python_go_rust;
 mod lang_ruby_php;

@@ -34,6 +34,8 @@ pub fn changes_something(command: &Command) -> bool {
             | Command::Releases { .. }
             | Command::ReleasesInfo { .. }
             | Command::ReleasesOutput { .. }
+            | Command::KubernetesManifests { .. }
+            | Command::AppsScheduler { scheduler: None }
             | Command::Logs { .. }
             | Command::Metrics { .. }
             | Command::Domains { .. }

@@ -358,6 +358,7 @@ fn reads_stdin(command: &Command) -> bool {
         Command::CertsAdd { cert, .. } => cert.is_none(),
         Command::PgLoad { .. } => true,
         Command::StorageRestore { .. } => true,
+        Command::KubernetesConnect { kubeconfig, .. } => kubeconfig.as_deref() == Some("-"),
         _ => false,
     }
 }

@@ -19,6 +19,10 @@ pub fn show(ctx: &Ctx, num: usize, tail: bool, mut filter: Filter) -> Result<()>
         }
     }
     let app = ctx.app()?;
+    if filter.source.as_deref() != Some("paas") && crate::kubernetes::workflows::on_cluster(&app)? {
+        let process_type = filter.process_type.as_deref();
+        return crate::kubernetes::workflows::logs(&ctx.root, &app, num, tail, process_type);
+    }
     let mut reader = Reader::new(&app);
     let lines: Vec<_> = reader
         .read_new()

@@ -18,6 +18,7 @@ mod domains;
 mod drains;
 mod forward;
 mod keys;
+mod kubernetes;
 mod local;
 mod logs;
 mod maintenance;
@@ -280,6 +281,23 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
         Command::ReleasesRollback { release } => releases::rollback(ctx, release),
         Command::ReleasesRetry => releases::retry(ctx),
         Command::ReleasesCreate { image } => releases::create(ctx, &image),
+        Command::AppsScheduler { scheduler } => kubernetes::scheduler(ctx, scheduler.as_deref()),
+        Command::KubernetesConnect {
+            registry,
+            insecure_registry,
+            kubeconfig,
+            namespace_prefix,
+            cluster_issuer,
+        } => kubernetes::connect(
+            ctx,
+            registry,
+            insecure_registry,
+            kubeconfig.as_deref(),
+            namespace_prefix,
+            cluster_issuer,
+        ),
+        Command::KubernetesPush { release } => kubernetes::push(ctx, release.as_deref()),
+        Command::KubernetesManifests { release } => kubernetes::manifests(ctx, release.as_deref()),
         Command::Logs {
             num,
             tail,

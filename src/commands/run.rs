@@ -114,6 +114,13 @@ fn one_off_spec(ctx: &Ctx, app: &AppDir, options: &OneOffCommand) -> Result<(Dyn
 pub fn attached(ctx: &Ctx, options: &OneOffCommand) -> Result<()> {
     let app = ctx.app()?;
     let tty = !options.no_tty && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if crate::kubernetes::workflows::on_cluster(&app)? {
+        let code = crate::kubernetes::workflows::run(&ctx.root, &app, &options.words, tty)?;
+        return match code {
+            0 => Ok(()),
+            code => Err(Error::exit(u8::try_from(code).unwrap_or(1))),
+        };
+    }
     let runtime = ctx.runtime();
     // Numbered and created under the lock, so two runs never share `run.N`;
     // attached after it, so a long session does not hold the app.

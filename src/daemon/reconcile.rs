@@ -163,6 +163,10 @@ fn reconcile_app(
     if settings.asleep_since.is_some() {
         formation.remove("web");
     }
+    // Its dynos run on the cluster (#24): none here.
+    if settings.scheduler == crate::state::Scheduler::Kubernetes {
+        formation.clear();
+    }
     platform.converge(app, &release, &formation, Mode::Repair, || Ok(()))?;
     let dynos = platform.runtime.list(Some(&app.name))?;
     let live = dynos.iter().map(|d| d.log_file_name()).collect();

@@ -141,6 +141,17 @@ pub enum ChecksMode {
     Disabled,
 }
 
+/// Where an app's releases run (`apps:scheduler`, #24).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheduler {
+    /// Dynos on this machine's podman.
+    #[default]
+    Podman,
+    /// Pods on the cluster `kubernetes:connect` names.
+    Kubernetes,
+}
+
 /// Per-app settings (`app.toml`): what should be running.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct AppSettings {
@@ -216,6 +227,9 @@ pub struct AppSettings {
     /// the order they were mounted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<Mount>,
+    /// Where its releases run.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub scheduler: Scheduler,
 }
 
 /// The answer for an app that does not exist, and for one the user may

@@ -99,6 +99,14 @@ fn rfc3339(unix_seconds: i64) -> String {
 
 pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
     let app = ctx.app()?;
+    if crate::kubernetes::workflows::on_cluster(&app)? {
+        let pods = crate::kubernetes::workflows::pods(&ctx.root, &app)?;
+        crate::output::header(&format!("{} on Kubernetes: {} pods", app.name, pods.len()));
+        for pod in pods {
+            println!("{}", pod.line());
+        }
+        return Ok(());
+    }
     let release = Ledger::new(&app).current()?;
     let dynos = ctx.runtime().list(Some(&app.name))?;
     let settings = app.settings()?;

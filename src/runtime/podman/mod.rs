@@ -8,6 +8,7 @@ mod deadline;
 mod env_files;
 pub mod images;
 mod ps;
+pub mod release_image;
 pub mod service;
 pub use build::{remove_build_containers, BuildContainer, BuildEnd};
 pub use deadline::{backstop_flag, Deadline};

@@ -1,0 +1,311 @@
+//! Releases on Kubernetes (#24): an app that outgrows this machine runs
+//! on a cluster (k3s on a few VPSes, or a managed one), fed from the same
+//! release ledger. A release becomes an OCI image pushed to a registry
+//! (`runtime::podman::release_image`), and Kubernetes objects
+//! (`manifests`) that kubectl applies (`kubectl`, `scheduler`). The
+//! server's registry and cluster are recorded once (`settings`); each app
+//! picks its scheduler (`apps:scheduler`), and apps on podman are
+//! untouched.
+
+pub mod kubectl;
+pub mod manifests;
+pub mod pods;
+pub mod scheduler;
+pub mod settings;
+pub mod workflows;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::converge::Platform;
+use crate::error::{Context, Error, Result};
+use crate::release::{Ledger, Release, ReleaseVersion};
+use crate::runtime::podman::app_images::app_image_name;
+use crate::runtime::podman::release_image::{self, Pushed, SlugImage};
+use crate::state::{self, AppDir, Root, Scheduler};
+use manifests::{ImageKind, Inputs};
+pub use settings::{parse_registry, Cluster, PushedImages};
+
+/// What `kubernetes:connect` is given.
+pub struct Connect {
+    pub registry: String,
+    pub insecure_registry: bool,
+    /// The kubeconfig's text (read from a file on the server or stdin).
+    pub kubeconfig: Option<String>,
+    pub namespace_prefix: Option<String>,
+    pub cluster_issuer: Option<String>,
+}
+
+/// Where the server keeps its copy of the cluster's kubeconfig: the
+/// `paas` user's to read, nobody else's.
+fn kubeconfig_file(root: &Root) -> PathBuf {
+    root.path.join("kubernetes-kubeconfig.yaml")
+}
+
+/// Records the registry (and the cluster) for the whole server.
+pub fn connect(root: &Root, connect: Connect) -> Result<Cluster> {
+    let registry = parse_registry(&connect.registry)?;
+    let previous = Cluster::load(root)?;
+    let namespace_prefix = match connect.namespace_prefix {
+        Some(prefix) => parse_namespace_prefix(&prefix)?,
+        None => previous.as_ref().map_or_else(
+            || settings::DEFAULT_NAMESPACE_PREFIX.into(),
+            |c| c.namespace_prefix.clone(),
+        ),
+    };
+    let kubeconfig = match connect.kubeconfig {
+        Some(text) => {
+            let parsed: serde_yaml::Value = serde_yaml::from_str(&text)
+                .map_err(|err| Error::new("the kubeconfig is not YAML").cause(err.to_string()))?;
+            if parsed.get("clusters").is_none() {
+                return Err(Error::new("the kubeconfig names no `clusters`")
+                    .hint("give the file `kubectl config view --raw` prints on a machine that reaches the cluster"));
+            }
+            let file = kubeconfig_file(root);
+            state::write_atomic(&file, text.as_bytes(), 0o600)?;
+            Some(file)
+        }
+        None => previous.as_ref().and_then(|c| c.kubeconfig.clone()),
+    };
+    let cluster = Cluster {
+        registry,
+        insecure_registry: connect.insecure_registry,
+        kubeconfig,
+        namespace_prefix,
+        cluster_issuer: connect
+            .cluster_issuer
+            .or_else(|| previous.map(|c| c.cluster_issuer))
+            .unwrap_or_else(|| settings::DEFAULT_CLUSTER_ISSUER.into()),
+    };
+    cluster.save(root)?;
+    Ok(cluster)
+}
+
+/// A namespace prefix: what namespaces start with, so it must make DNS
+/// labels with an app's name.
+fn parse_namespace_prefix(prefix: &str) -> Result<String> {
+    let ok = prefix.len() <= 20
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !prefix.starts_with('-');
+    if ok {
+        Ok(prefix.to_string())
+    } else {
+        Err(Error::new(format!("`{prefix}` is not a namespace prefix"))
+            .hint("use up to 20 lowercase letters, digits and `-`, such as `paas-`"))
+    }
+}
+
+/// Moves an app to `scheduler`. To Kubernetes, the server must know a
+/// cluster, and the current release is rolled out there first; the
+/// daemon then stops the app's dynos here (and starts them again when it
+/// comes back to podman, leaving its objects on the cluster).
+pub fn set_scheduler(platform: &Platform, app: &AppDir, scheduler: Scheduler) -> Result<()> {
+    let _lock = app.lock()?;
+    let settings = app.settings()?;
+    if scheduler == settings.scheduler {
+        return Ok(());
+    }
+    if scheduler == Scheduler::Kubernetes {
+        Cluster::require(platform.root)?.require_kubeconfig()?;
+        if let Some(release) = Ledger::new(app).current()?.filter(Release::is_built) {
+            workflows::roll_out(platform, app, &release, &settings.formation)?;
+        }
+    }
+    app.update_settings(|s| s.scheduler = scheduler)?;
+    Ok(())
+}
+
+/// The release `version` names, or the current one.
+fn release_of(app: &AppDir, version: Option<ReleaseVersion>) -> Result<Release> {
+    let release = match version {
+        Some(version) => Ledger::new(app).get(version)?,
+        None => Ledger::new(app).current()?.ok_or_else(|| {
+            Error::new(format!("`{}` has no release yet", app.name))
+                .hint("`git push` the app first")
+        })?,
+    };
+    if !release.is_built() {
+        return Err(Error::new(format!(
+            "v{} has no build to make an image of",
+            release.version
+        ))
+        .hint("`git push` the app first"));
+    }
+    Ok(release)
+}
+
+/// `kubernetes:push`: release `version` (the current one by default) as
+/// an image in the server's registry, built from its slug if it has one.
+/// Takes the app's lock.
+pub fn push(platform: &Platform, app: &AppDir, version: Option<ReleaseVersion>) -> Result<Pushed> {
+    let cluster = Cluster::require(platform.root)?;
+    let _lock = app.lock()?;
+    let release = release_of(app, version)?;
+    push_release(platform, &cluster, app, &release)
+}
+
+/// Builds (for a slug) and pushes one release's image, and records it.
+/// The caller holds the app's lock.
+pub fn push_release(
+    platform: &Platform,
+    cluster: &Cluster,
+    app: &AppDir,
+    release: &Release,
+) -> Result<Pushed> {
+    let tag = cluster.tag(&app.name, release.version);
+    let local = match (&release.image, &release.slug) {
+        (Some(image), _) => image.id.clone(),
+        (None, Some(slug)) => {
+            say!("-----> Building the image of v{}", release.version);
+            let slug_dir = platform.unpacked_slug(app, slug)?;
+            let name = app_image_name(&platform.settings.install_id, &app.name, release.version);
+            SlugImage {
+                slug_dir: &slug_dir,
+                work_dir: &app.path,
+                run_image: &platform.settings.run_image,
+                app: app.name.as_str(),
+                version: release.version,
+                processes: &release.processes,
+                name: &name,
+                limit: platform.settings.build_timeout(),
+            }
+            .build()?
+        }
+        (None, None) => return Err(Error::new(format!("v{} has no build", release.version))),
+    };
+    say!("-----> Pushing {tag}");
+    let pushed = release_image::push(&local, &tag, !cluster.insecure_registry)?;
+    PushedImages::record(app, release.version, &pushed.reference())?;
+    Ok(pushed)
+}
+
+/// `kubernetes:manifests`: the objects release `version` (the current
+/// one by default) is applied as, in YAML, and whether its image is in
+/// the registry yet (else the manifests name it by tag).
+pub fn manifests_yaml(
+    platform: &Platform,
+    app: &AppDir,
+    version: Option<ReleaseVersion>,
+) -> Result<(String, bool)> {
+    let cluster = Cluster::require(platform.root)?;
+    let release = release_of(app, version)?;
+    let pushed = PushedImages::load(app)?;
+    let image = pushed
+        .get(release.version, &cluster.registry)
+        .map(String::from);
+    let is_pushed = image.is_some();
+    let image = image.unwrap_or_else(|| cluster.tag(&app.name, release.version));
+    let objects = objects(platform, &cluster, app, &release, &image, None)?;
+    Ok((manifests::to_yaml(&objects)?, is_pushed))
+}
+
+/// The objects of `release`, running `image`, with `formation` (the
+/// app's own if `None`).
+fn objects(
+    platform: &Platform,
+    cluster: &Cluster,
+    app: &AppDir,
+    release: &Release,
+    image: &str,
+    formation: Option<&BTreeMap<String, u32>>,
+) -> Result<Vec<serde_json::Value>> {
+    let mut settings = app.settings()?;
+    if let Some(formation) = formation {
+        settings.formation = formation.clone();
+    }
+    let app_json = platform.app_json(app, release)?;
+    let checks = crate::checks::parse(app_json.as_deref())?;
+    let cron = crate::cron::entries(app_json.as_deref())?;
+    let default_host = format!("{}.{}", app.name, platform.settings.domain);
+    let hosts: Vec<String> = std::iter::once(default_host)
+        .chain(settings.domains.iter().cloned())
+        .collect();
+    let namespace = cluster.namespace(&app.name);
+    manifests::manifests(&Inputs {
+        app: &app.name,
+        namespace: &namespace,
+        release,
+        image,
+        kind: if release.image.is_some() {
+            ImageKind::Own
+        } else {
+            ImageKind::Slug
+        },
+        settings: &settings,
+        hosts,
+        cluster_issuer: settings
+            .certs_auto
+            .then_some(cluster.cluster_issuer.as_str()),
+        checks: &checks,
+        cron: &cron,
+        release_timeout_secs: platform.settings.release_timeout().as_secs(),
+    })
+}
+
+/// Reads a kubeconfig named on the command line: a file on the server,
+/// or `-` for stdin (over SSH, where server paths are not the caller's).
+pub fn read_kubeconfig(path: &str, over_ssh: bool) -> Result<String> {
+    use std::io::Read;
+    if path == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .take(1024 * 1024)
+            .read_to_string(&mut text)
+            .context(|| "reading the kubeconfig from stdin".into())?;
+        return Ok(text);
+    }
+    if over_ssh {
+        return Err(Error::new("a kubeconfig path names a file on the server")
+            .hint("send it through stdin: `paas kubernetes:connect --kubeconfig - … < kubeconfig.yaml`"));
+    }
+    state::read_untrusted(std::path::Path::new(path), 1024 * 1024)?
+        .ok_or_else(|| Error::new(format!("`{path}` does not exist")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_prefixes_make_dns_labels() {
+        assert_eq!(parse_namespace_prefix("team-").unwrap(), "team-");
+        assert_eq!(parse_namespace_prefix("").unwrap(), "");
+        for bad in ["Team", "a_b", "-x", "abcdefghijklmnopqrstu"] {
+            let err = parse_namespace_prefix(bad).unwrap_err();
+            assert!(
+                err.to_string().contains("is not a namespace prefix"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_kubeconfig_must_name_clusters() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let connect = |kubeconfig: &str| Connect {
+            registry: "127.0.0.1:5000".into(),
+            insecure_registry: true,
+            kubeconfig: Some(kubeconfig.into()),
+            namespace_prefix: None,
+            cluster_issuer: None,
+        };
+        let err = super::connect(&root, connect("users: []\n")).unwrap_err();
+        assert!(err.to_string().contains("names no `clusters`"), "{err}");
+        let cluster = super::connect(&root, connect("clusters: []\n")).unwrap();
+        assert_eq!(cluster.namespace_prefix, "paas-");
+        assert_eq!(Cluster::load(&root).unwrap(), Some(cluster.clone()));
+        // A second connect keeps what it is not given.
+        let again = super::connect(
+            &root,
+            Connect {
+                kubeconfig: None,
+                ..connect("")
+            },
+        )
+        .unwrap();
+        assert_eq!(again.kubeconfig, cluster.kubeconfig);
+    }
+}

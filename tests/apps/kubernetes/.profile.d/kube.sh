@@ -1,0 +1,1 @@
+export FROM_PROFILE_D=profile-sourced
