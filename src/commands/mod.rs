@@ -38,7 +38,13 @@ use std::path::PathBuf;
 use std::process::Command as Process;
 
 use crate::access::{Action, Role};
-use crate::cli::{Cli, Command};
+use crate::cli::{
+    AccessCommand, AddonsCommand, AppUrlsCommand, AppsCommand, AuditCommand, BuildpacksCommand,
+    BuildsCommand, CertsAutoCommand, CertsCommand, ChecksCommand, Cli, Command, ConfigCommand,
+    CronCommand, DocsCommand, DomainsCommand, DrainsCommand, InternalCommand, KeysCommand,
+    LocalCommand, LogsCommand, MaintenanceCommand, PgCommand, PgStatsCommand, PsCommand,
+    PsExecCommand, RedisCommand, ReleasesCommand, RunCommand, StorageCommand, WebhooksCommand,
+};
 use crate::converge::Platform;
 use crate::error::{Error, Result};
 use crate::runtime::podman::Podman;
@@ -175,7 +181,7 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
     let root = Root::new(&cli.root);
     match cli.command {
         Command::Server(command) => server::run(root, command),
-        Command::SshCommand { user, key, deploy } => ssh_command::run(
+        Command::Internal(InternalCommand::SshCommand { user, key, deploy }) => ssh_command::run(
             root,
             &crate::access::Caller {
                 user,
@@ -184,13 +190,17 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
             },
         ),
         // In podman's user namespace, where it is "root": needs no install.
-        Command::DynoConnector { socket } => crate::runtime::netns::serve_helper(&socket),
+        Command::Internal(InternalCommand::DynoConnector { socket }) => {
+            crate::runtime::netns::serve_helper(&socket)
+        }
         // Printed by this binary, wherever it runs.
-        Command::Completions { shell } => crate::completion::print_registration(shell),
-        Command::Manpage => crate::docs::manpage(),
+        Command::Docs(DocsCommand::Completions { shell }) => {
+            crate::completion::print_registration(shell)
+        }
+        Command::Docs(DocsCommand::Manpage) => crate::docs::manpage(),
         // On the laptop, in the app's repository: never sent to a server.
-        Command::Local(args) => local::start(&args),
-        Command::LocalRun(args) => local::run(&args),
+        Command::Local(LocalCommand::Start(args)) => local::start(&args),
+        Command::Local(LocalCommand::Run(args)) => local::run(&args),
         command => {
             if let Some(server) = crate::client::server_for(cli.remote.as_deref(), &root)? {
                 return forward::run(&server, cli.app, &command, args);
@@ -201,7 +211,11 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
             let app = cli.app.clone();
             let ctx = Ctx::load(root, cli.app)?;
             // The daemon runs for ever, and a push's hook records itself.
-            if matches!(command, Command::Daemon | Command::Hook { .. }) {
+            if matches!(
+                command,
+                Command::Internal(InternalCommand::Daemon)
+                    | Command::Internal(InternalCommand::Hook { .. })
+            ) {
                 return dispatch(&ctx, command);
             }
             let changes = audit::changes_something(&command);
@@ -223,67 +237,67 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
 /// Runs one app or platform command as the install's owner.
 pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
     match command {
-        Command::Apps { all, format } => apps::list(ctx, all, format),
-        Command::AppsCreate { name } => apps::create(ctx, name),
-        Command::AppsInfo { format } => apps::info(ctx, format),
-        Command::AppsRename { name, new } => apps::rename(ctx, &name, new.as_deref()),
-        Command::AppsDestroy { confirm } => apps::destroy(ctx, confirm),
-        Command::AppsTransfer { user } => access::transfer(ctx, &user),
-        Command::Access { format } => access::list(ctx, format),
-        Command::AccessAdd { user } => access::add(ctx, &user),
-        Command::AccessRemove { user } => access::remove(ctx, &user),
-        Command::GitRemote => apps::git_remote(ctx),
-        Command::Open => apps::open(ctx),
-        Command::Config { shell, format } => config::show(ctx, shell, format),
-        Command::ConfigGet { keys } => config::get(ctx, &keys),
-        Command::ConfigEdit => config::edit(ctx),
-        Command::ConfigSet { pairs } => config::set(ctx, &pairs),
-        Command::ConfigUnset { keys } => config::unset(ctx, &keys),
-        Command::Ps { format } => ps::list(ctx, format),
-        Command::PsScale { changes } => ps::scale(ctx, &changes),
-        Command::PsResize { changes } => ps::resize(ctx, &changes),
-        Command::PsRestart { target } => ps::restart(ctx, target),
-        Command::PsStop { target } => ps::stop(ctx, &target, false),
-        Command::PsKill { target } => ps::stop(ctx, &target, true),
-        Command::PsStopTimeout { seconds } => ps::stop_timeout(ctx, seconds),
-        Command::PsStart { process_type } => ps::start(ctx, &process_type),
-        Command::PsAutosleep { after, off } => ps::autosleep(ctx, after.as_deref(), off.is_some()),
-        Command::PsExec { dyno, command } => ps_exec::exec(ctx, &dyno, &command),
-        Command::PsCopy { path, dyno, .. } => ps_exec::copy(ctx, &dyno, &path),
-        Command::PsForward {
+        Command::Apps(AppsCommand::List { all, format }) => apps::list(ctx, all, format),
+        Command::Apps(AppsCommand::Create { name }) => apps::create(ctx, name),
+        Command::Apps(AppsCommand::Info { format }) => apps::info(ctx, format),
+        Command::Apps(AppsCommand::Rename { name, new }) => apps::rename(ctx, &name, new.as_deref()),
+        Command::Apps(AppsCommand::Destroy { confirm }) => apps::destroy(ctx, confirm),
+        Command::Access(AccessCommand::Transfer { user }) => access::transfer(ctx, &user),
+        Command::Access(AccessCommand::List { format }) => access::list(ctx, format),
+        Command::Access(AccessCommand::Add { user }) => access::add(ctx, &user),
+        Command::Access(AccessCommand::Remove { user }) => access::remove(ctx, &user),
+        Command::AppUrls(AppUrlsCommand::GitRemote) => apps::git_remote(ctx),
+        Command::AppUrls(AppUrlsCommand::Open) => apps::open(ctx),
+        Command::Config(ConfigCommand::Show { shell, format }) => config::show(ctx, shell, format),
+        Command::Config(ConfigCommand::Get { keys }) => config::get(ctx, &keys),
+        Command::Config(ConfigCommand::Edit) => config::edit(ctx),
+        Command::Config(ConfigCommand::Set { pairs }) => config::set(ctx, &pairs),
+        Command::Config(ConfigCommand::Unset { keys }) => config::unset(ctx, &keys),
+        Command::Ps(PsCommand::List { format }) => ps::list(ctx, format),
+        Command::Ps(PsCommand::Scale { changes }) => ps::scale(ctx, &changes),
+        Command::Ps(PsCommand::Resize { changes }) => ps::resize(ctx, &changes),
+        Command::Ps(PsCommand::Restart { target }) => ps::restart(ctx, target),
+        Command::Ps(PsCommand::Stop { target }) => ps::stop(ctx, &target, false),
+        Command::Ps(PsCommand::Kill { target }) => ps::stop(ctx, &target, true),
+        Command::Ps(PsCommand::StopTimeout { seconds }) => ps::stop_timeout(ctx, seconds),
+        Command::Ps(PsCommand::Start { process_type }) => ps::start(ctx, &process_type),
+        Command::Ps(PsCommand::Autosleep { after, off }) => ps::autosleep(ctx, after.as_deref(), off.is_some()),
+        Command::PsExec(PsExecCommand::Exec { dyno, command }) => ps_exec::exec(ctx, &dyno, &command),
+        Command::PsExec(PsExecCommand::Copy { path, dyno, .. }) => ps_exec::copy(ctx, &dyno, &path),
+        Command::PsExec(PsExecCommand::Forward {
             port,
             dyno,
             local_port,
-        } => ps_exec::forward(ctx, &dyno, port, local_port),
-        Command::PsConnect { port, dyno } => ps_exec::connect(ctx, &dyno, port),
-        Command::Run { command } => run::attached(ctx, &command),
-        Command::RunDetached { tail, command } => run::detached(ctx, &command, tail),
-        Command::RunStop { dyno } => run::stop(ctx, &dyno),
-        Command::Cron { format } => cron::list(ctx, format),
-        Command::CronRun { id } => cron::run(ctx, &id),
-        Command::Builds { num, format } => builds::list(ctx, num, format),
-        Command::BuildsOutput { build } => builds::output(ctx, build.as_deref()),
-        Command::Buildpacks => buildpacks::list(ctx),
-        Command::BuildpacksSet { buildpack, index } => buildpacks::set(ctx, &buildpack, index),
-        Command::BuildpacksAdd { buildpack, index } => buildpacks::add(ctx, &buildpack, index),
-        Command::BuildpacksRemove { buildpack, index } => {
+        }) => ps_exec::forward(ctx, &dyno, port, local_port),
+        Command::PsExec(PsExecCommand::Connect { port, dyno }) => ps_exec::connect(ctx, &dyno, port),
+        Command::Run(RunCommand::Attached { command }) => run::attached(ctx, &command),
+        Command::Run(RunCommand::Detached { tail, command }) => run::detached(ctx, &command, tail),
+        Command::Run(RunCommand::Stop { dyno }) => run::stop(ctx, &dyno),
+        Command::Cron(CronCommand::List { format }) => cron::list(ctx, format),
+        Command::Cron(CronCommand::Run { id }) => cron::run(ctx, &id),
+        Command::Builds(BuildsCommand::List { num, format }) => builds::list(ctx, num, format),
+        Command::Builds(BuildsCommand::Output { build }) => builds::output(ctx, build.as_deref()),
+        Command::Buildpacks(BuildpacksCommand::List) => buildpacks::list(ctx),
+        Command::Buildpacks(BuildpacksCommand::Set { buildpack, index }) => buildpacks::set(ctx, &buildpack, index),
+        Command::Buildpacks(BuildpacksCommand::Add { buildpack, index }) => buildpacks::add(ctx, &buildpack, index),
+        Command::Buildpacks(BuildpacksCommand::Remove { buildpack, index }) => {
             buildpacks::remove(ctx, buildpack.as_deref(), index)
         }
-        Command::BuildpacksClear => buildpacks::clear(ctx),
-        Command::RepoPurgeCache => buildpacks::purge_cache(ctx),
-        Command::Releases { num, format } => releases::list(ctx, num, format),
-        Command::ReleasesInfo { release, format } => releases::info(ctx, release, format),
-        Command::ReleasesOutput { release } => releases::output(ctx, release),
-        Command::ReleasesRollback { release } => releases::rollback(ctx, release),
-        Command::ReleasesRetry => releases::retry(ctx),
-        Command::ReleasesCreate { image } => releases::create(ctx, &image),
-        Command::Logs {
+        Command::Buildpacks(BuildpacksCommand::Clear) => buildpacks::clear(ctx),
+        Command::Buildpacks(BuildpacksCommand::PurgeCache) => buildpacks::purge_cache(ctx),
+        Command::Releases(ReleasesCommand::List { num, format }) => releases::list(ctx, num, format),
+        Command::Releases(ReleasesCommand::Info { release, format }) => releases::info(ctx, release, format),
+        Command::Releases(ReleasesCommand::Output { release }) => releases::output(ctx, release),
+        Command::Releases(ReleasesCommand::Rollback { release }) => releases::rollback(ctx, release),
+        Command::Releases(ReleasesCommand::Retry) => releases::retry(ctx),
+        Command::Releases(ReleasesCommand::Create { image }) => releases::create(ctx, &image),
+        Command::Logs(LogsCommand::Show {
             num,
             tail,
             process_type,
             dyno,
             source,
-        } => logs::show(
+        }) => logs::show(
             ctx,
             num,
             tail,
@@ -293,39 +307,39 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
                 source,
             },
         ),
-        Command::LogsLimit { megabytes } => logs::limit(ctx, megabytes),
-        Command::Domains { format } => domains::list(ctx, format),
-        Command::DomainsAdd { hostname } => domains::add(ctx, &hostname),
-        Command::DomainsRemove { hostname } => domains::remove(ctx, &hostname),
-        Command::DomainsClear => domains::clear(ctx),
-        Command::DomainsSetGlobal { domain } => domains::set_global(ctx, &domain),
-        Command::Certs { format } => certs::list(ctx, format),
-        Command::CertsAdd { cert, key } => certs::add(ctx, cert, key),
-        Command::CertsRemove => certs::remove(ctx),
-        Command::CertsRedirect { state } => certs::redirect(ctx, state),
-        Command::CertsAuto => certs::auto_show(ctx),
-        Command::CertsAutoEnable => certs::auto_set(ctx, true),
-        Command::CertsAutoDisable => certs::auto_set(ctx, false),
-        Command::CertsAutoRefresh => certs::auto_refresh(ctx),
-        Command::Checks => checks::show(ctx),
-        Command::ChecksEnable => checks::set_mode(ctx, ChecksMode::Enabled),
-        Command::ChecksSkip => checks::set_mode(ctx, ChecksMode::Skipped),
-        Command::ChecksDisable => checks::set_mode(ctx, ChecksMode::Disabled),
-        Command::ChecksSet { key, value, global } => checks::set(ctx, &key, &value, global),
-        Command::Maintenance => maintenance::show(ctx),
-        Command::MaintenanceOn => maintenance::set(ctx, true),
-        Command::MaintenanceOff => maintenance::set(ctx, false),
-        Command::Drains { format } => drains::list(ctx, format),
-        Command::DrainsAdd { url } => drains::add(ctx, &url),
-        Command::DrainsRemove { url } => drains::remove(ctx, &url),
-        Command::Webhooks { format } => webhooks::list(ctx, format),
-        Command::WebhooksAdd {
+        Command::Logs(LogsCommand::Limit { megabytes }) => logs::limit(ctx, megabytes),
+        Command::Domains(DomainsCommand::List { format }) => domains::list(ctx, format),
+        Command::Domains(DomainsCommand::Add { hostname }) => domains::add(ctx, &hostname),
+        Command::Domains(DomainsCommand::Remove { hostname }) => domains::remove(ctx, &hostname),
+        Command::Domains(DomainsCommand::Clear) => domains::clear(ctx),
+        Command::Domains(DomainsCommand::SetGlobal { domain }) => domains::set_global(ctx, &domain),
+        Command::Certs(CertsCommand::Show { format }) => certs::list(ctx, format),
+        Command::Certs(CertsCommand::Add { cert, key }) => certs::add(ctx, cert, key),
+        Command::Certs(CertsCommand::Remove) => certs::remove(ctx),
+        Command::Certs(CertsCommand::Redirect { state }) => certs::redirect(ctx, state),
+        Command::CertsAuto(CertsAutoCommand::Show) => certs::auto_show(ctx),
+        Command::CertsAuto(CertsAutoCommand::Enable) => certs::auto_set(ctx, true),
+        Command::CertsAuto(CertsAutoCommand::Disable) => certs::auto_set(ctx, false),
+        Command::CertsAuto(CertsAutoCommand::Refresh) => certs::auto_refresh(ctx),
+        Command::Checks(ChecksCommand::Show) => checks::show(ctx),
+        Command::Checks(ChecksCommand::Enable) => checks::set_mode(ctx, ChecksMode::Enabled),
+        Command::Checks(ChecksCommand::Skip) => checks::set_mode(ctx, ChecksMode::Skipped),
+        Command::Checks(ChecksCommand::Disable) => checks::set_mode(ctx, ChecksMode::Disabled),
+        Command::Checks(ChecksCommand::Set { key, value, global }) => checks::set(ctx, &key, &value, global),
+        Command::Maintenance(MaintenanceCommand::Show) => maintenance::show(ctx),
+        Command::Maintenance(MaintenanceCommand::On) => maintenance::set(ctx, true),
+        Command::Maintenance(MaintenanceCommand::Off) => maintenance::set(ctx, false),
+        Command::Drains(DrainsCommand::List { format }) => drains::list(ctx, format),
+        Command::Drains(DrainsCommand::Add { url }) => drains::add(ctx, &url),
+        Command::Drains(DrainsCommand::Remove { url }) => drains::remove(ctx, &url),
+        Command::Webhooks(WebhooksCommand::List { format }) => webhooks::list(ctx, format),
+        Command::Webhooks(WebhooksCommand::Add {
             include,
             url,
             level,
             secret,
             authorization,
-        } => webhooks::add(
+        }) => webhooks::add(
             ctx,
             webhooks::Given {
                 include: Some(include),
@@ -335,15 +349,15 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
                 authorization,
             },
         ),
-        Command::WebhooksInfo { id } => webhooks::info(ctx, &id),
-        Command::WebhooksUpdate {
+        Command::Webhooks(WebhooksCommand::Info { id }) => webhooks::info(ctx, &id),
+        Command::Webhooks(WebhooksCommand::Update {
             id,
             include,
             url,
             level,
             secret,
             authorization,
-        } => webhooks::update(
+        }) => webhooks::update(
             ctx,
             &id,
             webhooks::Given {
@@ -354,107 +368,107 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
                 authorization,
             },
         ),
-        Command::WebhooksRemove { id } => webhooks::remove(ctx, &id),
-        Command::WebhooksDeliveries { status, format } => {
+        Command::Webhooks(WebhooksCommand::Remove { id }) => webhooks::remove(ctx, &id),
+        Command::Webhooks(WebhooksCommand::Deliveries { status, format }) => {
             webhooks::deliveries(ctx, status.as_deref(), format)
         }
-        Command::WebhooksDeliveriesInfo { id } => webhooks::delivery_info(ctx, &id),
-        Command::Addons { format } => addons::list(ctx, format),
-        Command::AddonsCreate {
+        Command::Webhooks(WebhooksCommand::DeliveriesInfo { id }) => webhooks::delivery_info(ctx, &id),
+        Command::Addons(AddonsCommand::List { format }) => addons::list(ctx, format),
+        Command::Addons(AddonsCommand::Create {
             service,
             as_name,
             name,
             version,
             image,
-        } => addons::create(ctx, &service, as_name, name, version, image),
-        Command::AddonsInfo { addon } => addons::info(ctx, &addon),
-        Command::AddonsAttach { addon, as_name } => addons::attach(ctx, &addon, as_name),
-        Command::AddonsDetach { addon } => addons::detach(ctx, &addon),
-        Command::AddonsDestroy {
+        }) => addons::create(ctx, &service, as_name, name, version, image),
+        Command::Addons(AddonsCommand::Info { addon }) => addons::info(ctx, &addon),
+        Command::Addons(AddonsCommand::Attach { addon, as_name }) => addons::attach(ctx, &addon, as_name),
+        Command::Addons(AddonsCommand::Detach { addon }) => addons::detach(ctx, &addon),
+        Command::Addons(AddonsCommand::Destroy {
             addon,
             confirm,
             force,
-        } => addons::destroy(ctx, &addon, confirm, force),
-        Command::AddonsExpose { addon, port } => addons::expose(ctx, &addon, port),
-        Command::AddonsUnexpose { addon } => addons::unexpose(ctx, &addon),
-        Command::Storage { format } => storage::list(ctx, format),
-        Command::StorageCreate { name } => storage::create(ctx, &name),
-        Command::StorageMount { name, path } => storage::mount(ctx, &name, &path),
-        Command::StorageUnmount { name } => storage::unmount(ctx, &name),
-        Command::StorageDestroy { name, confirm } => storage::destroy(ctx, &name, confirm),
-        Command::StorageBackup { name } => storage::backup(ctx, &name),
-        Command::StorageRestore { name, confirm } => storage::restore(ctx, &name, confirm),
-        Command::PgInfo { database } => pg::info(ctx, &database),
-        Command::PgCredentials { database } => pg::credentials(ctx, &database),
-        Command::PgCredentialsRotate { database, confirm } => {
+        }) => addons::destroy(ctx, &addon, confirm, force),
+        Command::Addons(AddonsCommand::Expose { addon, port }) => addons::expose(ctx, &addon, port),
+        Command::Addons(AddonsCommand::Unexpose { addon }) => addons::unexpose(ctx, &addon),
+        Command::Storage(StorageCommand::List { format }) => storage::list(ctx, format),
+        Command::Storage(StorageCommand::Create { name }) => storage::create(ctx, &name),
+        Command::Storage(StorageCommand::Mount { name, path }) => storage::mount(ctx, &name, &path),
+        Command::Storage(StorageCommand::Unmount { name }) => storage::unmount(ctx, &name),
+        Command::Storage(StorageCommand::Destroy { name, confirm }) => storage::destroy(ctx, &name, confirm),
+        Command::Storage(StorageCommand::Backup { name }) => storage::backup(ctx, &name),
+        Command::Storage(StorageCommand::Restore { name, confirm }) => storage::restore(ctx, &name, confirm),
+        Command::Pg(PgCommand::Info { database }) => pg::info(ctx, &database),
+        Command::Pg(PgCommand::Credentials { database }) => pg::credentials(ctx, &database),
+        Command::Pg(PgCommand::CredentialsRotate { database, confirm }) => {
             pg::rotate(ctx, &database, confirm.as_deref())
         }
-        Command::PgPsql { database, command } => pg::psql(ctx, &database, command.as_deref()),
-        Command::PgReset { database, confirm } => pg::reset(ctx, &database, confirm.as_deref()),
-        Command::PgBackups { database, format } => pg::list_backups(ctx, &database, format),
-        Command::PgBackupsCapture { database } => pg::capture(ctx, &database),
-        Command::PgBackupsRestore {
+        Command::Pg(PgCommand::Psql { database, command }) => pg::psql(ctx, &database, command.as_deref()),
+        Command::Pg(PgCommand::Reset { database, confirm }) => pg::reset(ctx, &database, confirm.as_deref()),
+        Command::Pg(PgCommand::Backups { database, format }) => pg::list_backups(ctx, &database, format),
+        Command::Pg(PgCommand::BackupsCapture { database }) => pg::capture(ctx, &database),
+        Command::Pg(PgCommand::BackupsRestore {
             source,
             database,
             confirm,
-        } => pg::restore(ctx, source.as_deref(), &database, confirm.as_deref()),
-        Command::PgBackupsDownload { backup, database } => {
+        }) => pg::restore(ctx, source.as_deref(), &database, confirm.as_deref()),
+        Command::Pg(PgCommand::BackupsDownload { backup, database }) => {
             pg::download(ctx, backup.as_deref(), &database)
         }
-        Command::PgBackupsInfo { backup, database } => {
+        Command::Pg(PgCommand::BackupsInfo { backup, database }) => {
             pg::backup_info(ctx, backup.as_deref(), &database)
         }
-        Command::PgBackupsDelete {
+        Command::Pg(PgCommand::BackupsDelete {
             backup,
             database,
             confirm,
-        } => pg::delete(ctx, &backup, &database, confirm.as_deref()),
-        Command::PgBackupsSchedule {
+        }) => pg::delete(ctx, &backup, &database, confirm.as_deref()),
+        Command::Pg(PgCommand::BackupsSchedule {
             at,
             retain_days,
             database,
-        } => pg::schedule(ctx, &at, retain_days, &database),
-        Command::PgBackupsUnschedule { database } => pg::unschedule(ctx, &database),
-        Command::PgPull { database, local } => pg::pull(ctx, &database, &local),
-        Command::PgPush { local, database } => pg::push(ctx, &local, &database),
-        Command::PgDump { database } => pg::dump(ctx, &database),
-        Command::PgLoad { database } => pg::load(ctx, &database),
-        Command::PgPs { database, verbose } => pg_stats::ps(ctx, &database, verbose),
-        Command::PgKill {
+        }) => pg::schedule(ctx, &at, retain_days, &database),
+        Command::Pg(PgCommand::BackupsUnschedule { database }) => pg::unschedule(ctx, &database),
+        Command::Pg(PgCommand::Pull { database, local }) => pg::pull(ctx, &database, &local),
+        Command::Pg(PgCommand::Push { local, database }) => pg::push(ctx, &local, &database),
+        Command::Pg(PgCommand::Dump { database }) => pg::dump(ctx, &database),
+        Command::Pg(PgCommand::Load { database }) => pg::load(ctx, &database),
+        Command::PgStats(PgStatsCommand::Ps { database, verbose }) => pg_stats::ps(ctx, &database, verbose),
+        Command::PgStats(PgStatsCommand::Kill {
             pid,
             database,
             force,
-        } => pg_stats::kill(ctx, pid, &database, force),
-        Command::PgLocks { database, truncate } => pg_stats::locks(ctx, &database, truncate),
-        Command::PgOutliers {
+        }) => pg_stats::kill(ctx, pid, &database, force),
+        Command::PgStats(PgStatsCommand::Locks { database, truncate }) => pg_stats::locks(ctx, &database, truncate),
+        Command::PgStats(PgStatsCommand::Outliers {
             database,
             reset,
             truncate,
             num,
-        } => pg_stats::outliers(ctx, &database, reset, num, truncate),
-        Command::PgDiagnose { database, format } => pg_stats::diagnose(ctx, &database, format),
-        Command::RedisInfo { database } => redis::info(ctx, &database),
-        Command::RedisCli { database, command } => {
+        }) => pg_stats::outliers(ctx, &database, reset, num, truncate),
+        Command::PgStats(PgStatsCommand::Diagnose { database, format }) => pg_stats::diagnose(ctx, &database, format),
+        Command::Redis(RedisCommand::Info { database }) => redis::info(ctx, &database),
+        Command::Redis(RedisCommand::Cli { database, command }) => {
             redis::run_cli(ctx, &database, command.as_deref())
         }
-        Command::Audit { num, format } => audit::show(ctx, num, format),
-        Command::Keys { format } => keys::list(ctx, format),
-        Command::KeysAdd {
+        Command::Audit(AuditCommand::Show { num, format }) => audit::show(ctx, num, format),
+        Command::Keys(KeysCommand::List { format }) => keys::list(ctx, format),
+        Command::Keys(KeysCommand::Add {
             file,
             user,
             admin,
             deploy,
-        } => keys::add(ctx, file, user, admin, deploy),
-        Command::KeysRemove { key } => keys::remove(ctx, &key),
-        Command::Daemon => crate::daemon::run(ctx.root.clone()),
-        Command::Hook { name } => deploy::hook(ctx, &name),
-        Command::Completions { shell } => crate::completion::print_registration(shell),
-        Command::Manpage => crate::docs::manpage(),
+        }) => keys::add(ctx, file, user, admin, deploy),
+        Command::Keys(KeysCommand::Remove { key }) => keys::remove(ctx, &key),
+        Command::Internal(InternalCommand::Daemon) => crate::daemon::run(ctx.root.clone()),
+        Command::Internal(InternalCommand::Hook { name }) => deploy::hook(ctx, &name),
+        Command::Docs(DocsCommand::Completions { shell }) => crate::completion::print_registration(shell),
+        Command::Docs(DocsCommand::Manpage) => crate::docs::manpage(),
         // Reached over SSH only: it would run commands on the server.
-        Command::Local(_) | Command::LocalRun(_) => Err(Error::new(
+        Command::Local(LocalCommand::Start(_)) | Command::Local(LocalCommand::Run(_)) => Err(Error::new(
             "`local` and `local:run` run on your machine, in the app's repository, never on a server",
         )),
-        Command::Server(_) | Command::SshCommand { .. } | Command::DynoConnector { .. } => Err(
+        Command::Server(_) | Command::Internal(InternalCommand::SshCommand { .. }) | Command::Internal(InternalCommand::DynoConnector { .. }) => Err(
             Error::unexpected("server commands are dispatched before this point"),
         ),
     }
@@ -472,9 +486,9 @@ fn files_for_stdin(command: &Command) -> Result<Option<(Vec<PathBuf>, String)>> 
             .map_err(|err| Error::new(format!("cannot read `{}`", file.display())).cause(err))
     };
     match command {
-        Command::KeysAdd {
+        Command::Keys(KeysCommand::Add {
             file: Some(file), ..
-        } => {
+        }) => {
             let text = read(file)?;
             if text.len() > 16 * 1024 || crate::ssh::parse_public_key(&text).is_err() {
                 return Err(
@@ -484,10 +498,10 @@ fn files_for_stdin(command: &Command) -> Result<Option<(Vec<PathBuf>, String)>> 
             }
             Ok(Some((vec![file.clone()], text)))
         }
-        Command::CertsAdd {
+        Command::Certs(CertsCommand::Add {
             cert: Some(cert),
             key: Some(key),
-        } => {
+        }) => {
             let text = format!("{}\n{}", read(cert)?, read(key)?);
             crate::certs::check(&text)?;
             Ok(Some((vec![cert.clone(), key.clone()], text)))
