@@ -19,6 +19,13 @@ use crate::state::Root;
 
 pub use crate::audit::redact;
 
+/// Runs `audit`.
+pub fn run(ctx: &Ctx, command: AuditCommand) -> Result<()> {
+    match command {
+        AuditCommand::Show { num, format } => show(ctx, num, format),
+    }
+}
+
 /// Whether a command may change something (else only a refusal of it is
 /// recorded). What is not known to only read is recorded: `run`,
 /// `pg:psql` and `redis:cli` may change anything.

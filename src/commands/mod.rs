@@ -1,4 +1,7 @@
-//! The CLI's commands, one file per namespace; `run` dispatches with one match.
+//! The CLI's commands, one file per topic: `dispatch` hands each topic's
+//! commands (`cli::PsCommand`, …) to its file's `run`, which matches them
+//! to what they call; `run` first takes the ones that never reach an app
+//! (server, completions, `local`) and forwards a laptop's to its server.
 
 mod access;
 mod addon_lookup;
@@ -39,16 +42,12 @@ use std::process::Command as Process;
 
 use crate::access::{Action, Role};
 use crate::cli::{
-    AccessCommand, AddonsCommand, AppUrlsCommand, AppsCommand, AuditCommand, BuildpacksCommand,
-    BuildsCommand, CertsAutoCommand, CertsCommand, ChecksCommand, Cli, Command, ConfigCommand,
-    CronCommand, DocsCommand, DomainsCommand, DrainsCommand, InternalCommand, KeysCommand,
-    LocalCommand, LogsCommand, MaintenanceCommand, PgCommand, PgStatsCommand, PsCommand,
-    PsExecCommand, RedisCommand, ReleasesCommand, RunCommand, StorageCommand, WebhooksCommand,
+    CertsCommand, Cli, Command, DocsCommand, InternalCommand, KeysCommand, LocalCommand,
 };
 use crate::converge::Platform;
 use crate::error::{Error, Result};
 use crate::runtime::podman::Podman;
-use crate::state::{self, AppDir, AppName, ChecksMode, Root, Settings};
+use crate::state::{self, AppDir, AppName, Root, Settings};
 
 /// What every app command needs: the install and who is asking.
 pub struct Ctx {
@@ -237,240 +236,48 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
 /// Runs one app or platform command as the install's owner.
 pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
     match command {
-        Command::Apps(AppsCommand::List { all, format }) => apps::list(ctx, all, format),
-        Command::Apps(AppsCommand::Create { name }) => apps::create(ctx, name),
-        Command::Apps(AppsCommand::Info { format }) => apps::info(ctx, format),
-        Command::Apps(AppsCommand::Rename { name, new }) => apps::rename(ctx, &name, new.as_deref()),
-        Command::Apps(AppsCommand::Destroy { confirm }) => apps::destroy(ctx, confirm),
-        Command::Access(AccessCommand::Transfer { user }) => access::transfer(ctx, &user),
-        Command::Access(AccessCommand::List { format }) => access::list(ctx, format),
-        Command::Access(AccessCommand::Add { user }) => access::add(ctx, &user),
-        Command::Access(AccessCommand::Remove { user }) => access::remove(ctx, &user),
-        Command::AppUrls(AppUrlsCommand::GitRemote) => apps::git_remote(ctx),
-        Command::AppUrls(AppUrlsCommand::Open) => apps::open(ctx),
-        Command::Config(ConfigCommand::Show { shell, format }) => config::show(ctx, shell, format),
-        Command::Config(ConfigCommand::Get { keys }) => config::get(ctx, &keys),
-        Command::Config(ConfigCommand::Edit) => config::edit(ctx),
-        Command::Config(ConfigCommand::Set { pairs }) => config::set(ctx, &pairs),
-        Command::Config(ConfigCommand::Unset { keys }) => config::unset(ctx, &keys),
-        Command::Ps(PsCommand::List { format }) => ps::list(ctx, format),
-        Command::Ps(PsCommand::Scale { changes }) => ps::scale(ctx, &changes),
-        Command::Ps(PsCommand::Resize { changes }) => ps::resize(ctx, &changes),
-        Command::Ps(PsCommand::Restart { target }) => ps::restart(ctx, target),
-        Command::Ps(PsCommand::Stop { target }) => ps::stop(ctx, &target, false),
-        Command::Ps(PsCommand::Kill { target }) => ps::stop(ctx, &target, true),
-        Command::Ps(PsCommand::StopTimeout { seconds }) => ps::stop_timeout(ctx, seconds),
-        Command::Ps(PsCommand::Start { process_type }) => ps::start(ctx, &process_type),
-        Command::Ps(PsCommand::Autosleep { after, off }) => ps::autosleep(ctx, after.as_deref(), off.is_some()),
-        Command::PsExec(PsExecCommand::Exec { dyno, command }) => ps_exec::exec(ctx, &dyno, &command),
-        Command::PsExec(PsExecCommand::Copy { path, dyno, .. }) => ps_exec::copy(ctx, &dyno, &path),
-        Command::PsExec(PsExecCommand::Forward {
-            port,
-            dyno,
-            local_port,
-        }) => ps_exec::forward(ctx, &dyno, port, local_port),
-        Command::PsExec(PsExecCommand::Connect { port, dyno }) => ps_exec::connect(ctx, &dyno, port),
-        Command::Run(RunCommand::Attached { command }) => run::attached(ctx, &command),
-        Command::Run(RunCommand::Detached { tail, command }) => run::detached(ctx, &command, tail),
-        Command::Run(RunCommand::Stop { dyno }) => run::stop(ctx, &dyno),
-        Command::Cron(CronCommand::List { format }) => cron::list(ctx, format),
-        Command::Cron(CronCommand::Run { id }) => cron::run(ctx, &id),
-        Command::Builds(BuildsCommand::List { num, format }) => builds::list(ctx, num, format),
-        Command::Builds(BuildsCommand::Output { build }) => builds::output(ctx, build.as_deref()),
-        Command::Buildpacks(BuildpacksCommand::List) => buildpacks::list(ctx),
-        Command::Buildpacks(BuildpacksCommand::Set { buildpack, index }) => buildpacks::set(ctx, &buildpack, index),
-        Command::Buildpacks(BuildpacksCommand::Add { buildpack, index }) => buildpacks::add(ctx, &buildpack, index),
-        Command::Buildpacks(BuildpacksCommand::Remove { buildpack, index }) => {
-            buildpacks::remove(ctx, buildpack.as_deref(), index)
-        }
-        Command::Buildpacks(BuildpacksCommand::Clear) => buildpacks::clear(ctx),
-        Command::Buildpacks(BuildpacksCommand::PurgeCache) => buildpacks::purge_cache(ctx),
-        Command::Releases(ReleasesCommand::List { num, format }) => releases::list(ctx, num, format),
-        Command::Releases(ReleasesCommand::Info { release, format }) => releases::info(ctx, release, format),
-        Command::Releases(ReleasesCommand::Output { release }) => releases::output(ctx, release),
-        Command::Releases(ReleasesCommand::Rollback { release }) => releases::rollback(ctx, release),
-        Command::Releases(ReleasesCommand::Retry) => releases::retry(ctx),
-        Command::Releases(ReleasesCommand::Create { image }) => releases::create(ctx, &image),
-        Command::Logs(LogsCommand::Show {
-            num,
-            tail,
-            process_type,
-            dyno,
-            source,
-        }) => logs::show(
-            ctx,
-            num,
-            tail,
-            crate::logs::Filter {
-                process_type,
-                dyno,
-                source,
-            },
-        ),
-        Command::Logs(LogsCommand::Limit { megabytes }) => logs::limit(ctx, megabytes),
-        Command::Domains(DomainsCommand::List { format }) => domains::list(ctx, format),
-        Command::Domains(DomainsCommand::Add { hostname }) => domains::add(ctx, &hostname),
-        Command::Domains(DomainsCommand::Remove { hostname }) => domains::remove(ctx, &hostname),
-        Command::Domains(DomainsCommand::Clear) => domains::clear(ctx),
-        Command::Domains(DomainsCommand::SetGlobal { domain }) => domains::set_global(ctx, &domain),
-        Command::Certs(CertsCommand::Show { format }) => certs::list(ctx, format),
-        Command::Certs(CertsCommand::Add { cert, key }) => certs::add(ctx, cert, key),
-        Command::Certs(CertsCommand::Remove) => certs::remove(ctx),
-        Command::Certs(CertsCommand::Redirect { state }) => certs::redirect(ctx, state),
-        Command::CertsAuto(CertsAutoCommand::Show) => certs::auto_show(ctx),
-        Command::CertsAuto(CertsAutoCommand::Enable) => certs::auto_set(ctx, true),
-        Command::CertsAuto(CertsAutoCommand::Disable) => certs::auto_set(ctx, false),
-        Command::CertsAuto(CertsAutoCommand::Refresh) => certs::auto_refresh(ctx),
-        Command::Checks(ChecksCommand::Show) => checks::show(ctx),
-        Command::Checks(ChecksCommand::Enable) => checks::set_mode(ctx, ChecksMode::Enabled),
-        Command::Checks(ChecksCommand::Skip) => checks::set_mode(ctx, ChecksMode::Skipped),
-        Command::Checks(ChecksCommand::Disable) => checks::set_mode(ctx, ChecksMode::Disabled),
-        Command::Checks(ChecksCommand::Set { key, value, global }) => checks::set(ctx, &key, &value, global),
-        Command::Maintenance(MaintenanceCommand::Show) => maintenance::show(ctx),
-        Command::Maintenance(MaintenanceCommand::On) => maintenance::set(ctx, true),
-        Command::Maintenance(MaintenanceCommand::Off) => maintenance::set(ctx, false),
-        Command::Drains(DrainsCommand::List { format }) => drains::list(ctx, format),
-        Command::Drains(DrainsCommand::Add { url }) => drains::add(ctx, &url),
-        Command::Drains(DrainsCommand::Remove { url }) => drains::remove(ctx, &url),
-        Command::Webhooks(WebhooksCommand::List { format }) => webhooks::list(ctx, format),
-        Command::Webhooks(WebhooksCommand::Add {
-            include,
-            url,
-            level,
-            secret,
-            authorization,
-        }) => webhooks::add(
-            ctx,
-            webhooks::Given {
-                include: Some(include),
-                url: Some(url),
-                level: Some(level),
-                secret,
-                authorization,
-            },
-        ),
-        Command::Webhooks(WebhooksCommand::Info { id }) => webhooks::info(ctx, &id),
-        Command::Webhooks(WebhooksCommand::Update {
-            id,
-            include,
-            url,
-            level,
-            secret,
-            authorization,
-        }) => webhooks::update(
-            ctx,
-            &id,
-            webhooks::Given {
-                include,
-                url,
-                level,
-                secret,
-                authorization,
-            },
-        ),
-        Command::Webhooks(WebhooksCommand::Remove { id }) => webhooks::remove(ctx, &id),
-        Command::Webhooks(WebhooksCommand::Deliveries { status, format }) => {
-            webhooks::deliveries(ctx, status.as_deref(), format)
-        }
-        Command::Webhooks(WebhooksCommand::DeliveriesInfo { id }) => webhooks::delivery_info(ctx, &id),
-        Command::Addons(AddonsCommand::List { format }) => addons::list(ctx, format),
-        Command::Addons(AddonsCommand::Create {
-            service,
-            as_name,
-            name,
-            version,
-            image,
-        }) => addons::create(ctx, &service, as_name, name, version, image),
-        Command::Addons(AddonsCommand::Info { addon }) => addons::info(ctx, &addon),
-        Command::Addons(AddonsCommand::Attach { addon, as_name }) => addons::attach(ctx, &addon, as_name),
-        Command::Addons(AddonsCommand::Detach { addon }) => addons::detach(ctx, &addon),
-        Command::Addons(AddonsCommand::Destroy {
-            addon,
-            confirm,
-            force,
-        }) => addons::destroy(ctx, &addon, confirm, force),
-        Command::Addons(AddonsCommand::Expose { addon, port }) => addons::expose(ctx, &addon, port),
-        Command::Addons(AddonsCommand::Unexpose { addon }) => addons::unexpose(ctx, &addon),
-        Command::Storage(StorageCommand::List { format }) => storage::list(ctx, format),
-        Command::Storage(StorageCommand::Create { name }) => storage::create(ctx, &name),
-        Command::Storage(StorageCommand::Mount { name, path }) => storage::mount(ctx, &name, &path),
-        Command::Storage(StorageCommand::Unmount { name }) => storage::unmount(ctx, &name),
-        Command::Storage(StorageCommand::Destroy { name, confirm }) => storage::destroy(ctx, &name, confirm),
-        Command::Storage(StorageCommand::Backup { name }) => storage::backup(ctx, &name),
-        Command::Storage(StorageCommand::Restore { name, confirm }) => storage::restore(ctx, &name, confirm),
-        Command::Pg(PgCommand::Info { database }) => pg::info(ctx, &database),
-        Command::Pg(PgCommand::Credentials { database }) => pg::credentials(ctx, &database),
-        Command::Pg(PgCommand::CredentialsRotate { database, confirm }) => {
-            pg::rotate(ctx, &database, confirm.as_deref())
-        }
-        Command::Pg(PgCommand::Psql { database, command }) => pg::psql(ctx, &database, command.as_deref()),
-        Command::Pg(PgCommand::Reset { database, confirm }) => pg::reset(ctx, &database, confirm.as_deref()),
-        Command::Pg(PgCommand::Backups { database, format }) => pg::list_backups(ctx, &database, format),
-        Command::Pg(PgCommand::BackupsCapture { database }) => pg::capture(ctx, &database),
-        Command::Pg(PgCommand::BackupsRestore {
-            source,
-            database,
-            confirm,
-        }) => pg::restore(ctx, source.as_deref(), &database, confirm.as_deref()),
-        Command::Pg(PgCommand::BackupsDownload { backup, database }) => {
-            pg::download(ctx, backup.as_deref(), &database)
-        }
-        Command::Pg(PgCommand::BackupsInfo { backup, database }) => {
-            pg::backup_info(ctx, backup.as_deref(), &database)
-        }
-        Command::Pg(PgCommand::BackupsDelete {
-            backup,
-            database,
-            confirm,
-        }) => pg::delete(ctx, &backup, &database, confirm.as_deref()),
-        Command::Pg(PgCommand::BackupsSchedule {
-            at,
-            retain_days,
-            database,
-        }) => pg::schedule(ctx, &at, retain_days, &database),
-        Command::Pg(PgCommand::BackupsUnschedule { database }) => pg::unschedule(ctx, &database),
-        Command::Pg(PgCommand::Pull { database, local }) => pg::pull(ctx, &database, &local),
-        Command::Pg(PgCommand::Push { local, database }) => pg::push(ctx, &local, &database),
-        Command::Pg(PgCommand::Dump { database }) => pg::dump(ctx, &database),
-        Command::Pg(PgCommand::Load { database }) => pg::load(ctx, &database),
-        Command::PgStats(PgStatsCommand::Ps { database, verbose }) => pg_stats::ps(ctx, &database, verbose),
-        Command::PgStats(PgStatsCommand::Kill {
-            pid,
-            database,
-            force,
-        }) => pg_stats::kill(ctx, pid, &database, force),
-        Command::PgStats(PgStatsCommand::Locks { database, truncate }) => pg_stats::locks(ctx, &database, truncate),
-        Command::PgStats(PgStatsCommand::Outliers {
-            database,
-            reset,
-            truncate,
-            num,
-        }) => pg_stats::outliers(ctx, &database, reset, num, truncate),
-        Command::PgStats(PgStatsCommand::Diagnose { database, format }) => pg_stats::diagnose(ctx, &database, format),
-        Command::Redis(RedisCommand::Info { database }) => redis::info(ctx, &database),
-        Command::Redis(RedisCommand::Cli { database, command }) => {
-            redis::run_cli(ctx, &database, command.as_deref())
-        }
-        Command::Audit(AuditCommand::Show { num, format }) => audit::show(ctx, num, format),
-        Command::Keys(KeysCommand::List { format }) => keys::list(ctx, format),
-        Command::Keys(KeysCommand::Add {
-            file,
-            user,
-            admin,
-            deploy,
-        }) => keys::add(ctx, file, user, admin, deploy),
-        Command::Keys(KeysCommand::Remove { key }) => keys::remove(ctx, &key),
+        Command::Apps(command) => apps::run(ctx, command),
+        Command::Audit(command) => audit::run(ctx, command),
+        Command::Access(command) => access::run(ctx, command),
+        Command::AppUrls(command) => apps::run_urls(ctx, command),
+        Command::Config(command) => config::run(ctx, command),
+        Command::Ps(command) => ps::run(ctx, command),
+        Command::PsExec(command) => ps_exec::run(ctx, command),
+        Command::Run(command) => run::run(ctx, command),
+        Command::Cron(command) => cron::run(ctx, command),
+        Command::Builds(command) => builds::run(ctx, command),
+        Command::Buildpacks(command) => buildpacks::run(ctx, command),
+        Command::Releases(command) => releases::run(ctx, command),
+        Command::Logs(command) => logs::run(ctx, command),
+        Command::Domains(command) => domains::run(ctx, command),
+        Command::Certs(command) => certs::run(ctx, command),
+        Command::Checks(command) => checks::run(ctx, command),
+        Command::CertsAuto(command) => certs::run_auto(ctx, command),
+        Command::Maintenance(command) => maintenance::run(ctx, command),
+        Command::Drains(command) => drains::run(ctx, command),
+        Command::Webhooks(command) => webhooks::run(ctx, command),
+        Command::Addons(command) => addons::run(ctx, command),
+        Command::Storage(command) => storage::run(ctx, command),
+        Command::Pg(command) => pg::run(ctx, command),
+        Command::PgStats(command) => pg_stats::run(ctx, command),
+        Command::Redis(command) => redis::run(ctx, command),
+        Command::Keys(command) => keys::run(ctx, command),
         Command::Internal(InternalCommand::Daemon) => crate::daemon::run(ctx.root.clone()),
         Command::Internal(InternalCommand::Hook { name }) => deploy::hook(ctx, &name),
-        Command::Docs(DocsCommand::Completions { shell }) => crate::completion::print_registration(shell),
+        Command::Docs(DocsCommand::Completions { shell }) => {
+            crate::completion::print_registration(shell)
+        }
         Command::Docs(DocsCommand::Manpage) => crate::docs::manpage(),
         // Reached over SSH only: it would run commands on the server.
-        Command::Local(LocalCommand::Start(_)) | Command::Local(LocalCommand::Run(_)) => Err(Error::new(
+        Command::Local(_) => Err(Error::new(
             "`local` and `local:run` run on your machine, in the app's repository, never on a server",
         )),
-        Command::Server(_) | Command::Internal(InternalCommand::SshCommand { .. }) | Command::Internal(InternalCommand::DynoConnector { .. }) => Err(
-            Error::unexpected("server commands are dispatched before this point"),
-        ),
+        Command::Server(_)
+        | Command::Internal(
+            InternalCommand::SshCommand { .. } | InternalCommand::DynoConnector { .. },
+        ) => Err(Error::unexpected(
+            "server commands are dispatched before this point",
+        )),
     }
 }
 
