@@ -3,7 +3,7 @@
 
 use clap::{CommandFactory, Parser};
 
-use super::{normalize, Cli, Command};
+use super::{normalize, AppsCommand, Cli, Command};
 
 /// Parses the words after `paas`. Help and version are printed here and come
 /// back as a silent exit 0; an unknown command gets the closest one as a hint.
@@ -59,10 +59,10 @@ impl Cli {
     /// the laptop's forwarding all take the app from `app`.
     fn with_app_from_arguments(mut self) -> Result<Cli, crate::error::Error> {
         use crate::error::{quoted, Error, QUOTED_INPUT};
-        if let Command::AppsRename {
+        if let Command::Apps(AppsCommand::Rename {
             name,
             new: Some(new),
-        } = &self.command
+        }) = &self.command
         {
             match &self.app {
                 Some(app) if app != name => {

@@ -43,13 +43,13 @@ fn rename_takes_the_new_name_or_the_old_and_the_new() {
     assert_eq!(heroku.app.as_deref(), Some("shop"));
     assert!(matches!(
         heroku.command,
-        Command::AppsRename { ref name, new: None } if name == "market"
+        Command::Apps(AppsCommand::Rename { ref name, new: None }) if name == "market"
     ));
     let both = parse(words("apps:rename shop market")).unwrap();
     assert_eq!(both.app.as_deref(), Some("shop"));
     assert!(matches!(
         both.command,
-        Command::AppsRename { ref name, new: Some(ref new) } if name == "shop" && new == "market"
+        Command::Apps(AppsCommand::Rename { ref name, new: Some(ref new) }) if name == "shop" && new == "market"
     ));
     // The root alias, and `-a` naming the same app again.
     let alias = parse(words("rename shop market -a shop")).unwrap();

@@ -3,7 +3,7 @@
 //! app but cannot destroy or transfer it or change who else may.
 
 use super::Ctx;
-use crate::cli::Format;
+use crate::cli::{AccessCommand, Format};
 use crate::error::{Error, Result};
 use crate::keys::Registry;
 use crate::output;
@@ -13,6 +13,16 @@ use crate::output;
 struct AccessJson {
     user: String,
     role: &'static str,
+}
+
+/// Runs an `access` command, or `apps:transfer`.
+pub fn run(ctx: &Ctx, command: AccessCommand) -> Result<()> {
+    match command {
+        AccessCommand::Transfer { user } => transfer(ctx, &user),
+        AccessCommand::List { format } => list(ctx, format),
+        AccessCommand::Add { user } => add(ctx, &user),
+        AccessCommand::Remove { user } => remove(ctx, &user),
+    }
 }
 
 pub fn list(ctx: &Ctx, format: Format) -> Result<()> {

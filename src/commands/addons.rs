@@ -10,7 +10,7 @@ use crate::addons::lifecycle::{
 };
 use crate::addons::names::{refuse_taken_var, unused_name};
 use crate::addons::{self, service, Kind};
-use crate::cli::Format;
+use crate::cli::{AddonsCommand, Format};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::release::Ledger;
@@ -30,6 +30,30 @@ struct AttachmentJson {
     app: String,
     #[serde(rename = "as")]
     var: String,
+}
+
+/// Runs an `addons` command.
+pub fn run(ctx: &Ctx, command: AddonsCommand) -> Result<()> {
+    match command {
+        AddonsCommand::List { format } => list(ctx, format),
+        AddonsCommand::Create {
+            service,
+            as_name,
+            name,
+            version,
+            image,
+        } => create(ctx, &service, as_name, name, version, image),
+        AddonsCommand::Info { addon } => info(ctx, &addon),
+        AddonsCommand::Attach { addon, as_name } => attach(ctx, &addon, as_name),
+        AddonsCommand::Detach { addon } => detach(ctx, &addon),
+        AddonsCommand::Destroy {
+            addon,
+            confirm,
+            force,
+        } => destroy(ctx, &addon, confirm, force),
+        AddonsCommand::Expose { addon, port } => expose(ctx, &addon, port),
+        AddonsCommand::Unexpose { addon } => unexpose(ctx, &addon),
+    }
 }
 
 pub fn list(ctx: &Ctx, format: Format) -> Result<()> {

@@ -3,7 +3,7 @@
 use super::{heroku_time_from_rfc3339, Ctx};
 use crate::access::Role;
 use crate::apps::{ensure_created, remove, unused_name};
-use crate::cli::Format;
+use crate::cli::{AppUrlsCommand, AppsCommand, Format};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::release::Ledger;
@@ -18,6 +18,25 @@ struct AppJson {
     git_url: String,
     /// The current release's version, `null` before the first deploy.
     release: Option<u32>,
+}
+
+/// Runs an `apps` command.
+pub fn run(ctx: &Ctx, command: AppsCommand) -> Result<()> {
+    match command {
+        AppsCommand::List { all, format } => list(ctx, all, format),
+        AppsCommand::Create { name } => create(ctx, name),
+        AppsCommand::Info { format } => info(ctx, format),
+        AppsCommand::Rename { name, new } => rename(ctx, &name, new.as_deref()),
+        AppsCommand::Destroy { confirm } => destroy(ctx, confirm),
+    }
+}
+
+/// Runs `git:remote` or `open`.
+pub fn run_urls(ctx: &Ctx, command: AppUrlsCommand) -> Result<()> {
+    match command {
+        AppUrlsCommand::GitRemote => git_remote(ctx),
+        AppUrlsCommand::Open => open(ctx),
+    }
 }
 
 /// The apps the user may act on: those they own or collaborate on, and

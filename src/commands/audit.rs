@@ -6,12 +6,25 @@ use super::Ctx;
 use crate::access::Caller;
 use crate::access::Role;
 use crate::audit::{self, Entry};
-use crate::cli::{Command, Format};
+use crate::cli::{
+    AccessCommand, AddonsCommand, AppUrlsCommand, AppsCommand, AuditCommand, BuildpacksCommand,
+    BuildsCommand, CertsAutoCommand, CertsCommand, ChecksCommand, Command, ConfigCommand,
+    CronCommand, DomainsCommand, DrainsCommand, Format, KeysCommand, KubernetesCommand,
+    LogsCommand, MaintenanceCommand, MetricsCommand, PgCommand, PgStatsCommand, PsCommand,
+    PsExecCommand, RedisCommand, ReleasesCommand, StorageCommand, WebhooksCommand,
+};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::state::Root;
 
 pub use crate::audit::redact;
+
+/// Runs `audit`.
+pub fn run(ctx: &Ctx, command: AuditCommand) -> Result<()> {
+    match command {
+        AuditCommand::Show { num, format } => show(ctx, num, format),
+    }
+}
 
 /// Whether a command may change something (else only a refusal of it is
 /// recorded). What is not known to only read is recorded: `run`,
@@ -19,62 +32,68 @@ pub use crate::audit::redact;
 pub fn changes_something(command: &Command) -> bool {
     !matches!(
         command,
-        Command::Apps { .. }
-            | Command::AppsInfo { .. }
-            | Command::Access { .. }
-            | Command::Open
-            | Command::Config { .. }
-            | Command::ConfigGet { .. }
-            | Command::Ps { .. }
-            | Command::PsCopy { .. }
-            | Command::Builds { .. }
-            | Command::Cron { .. }
-            | Command::BuildsOutput { .. }
-            | Command::Buildpacks
-            | Command::Releases { .. }
-            | Command::ReleasesInfo { .. }
-            | Command::ReleasesOutput { .. }
-            | Command::KubernetesManifests { .. }
-            | Command::AppsScheduler { scheduler: None }
-            | Command::Logs { .. }
-            | Command::Metrics { .. }
-            | Command::Domains { .. }
-            | Command::Certs { .. }
-            | Command::CertsAuto
-            | Command::Checks
-            | Command::Maintenance
-            | Command::Drains { .. }
-            | Command::Webhooks { .. }
-            | Command::WebhooksInfo { .. }
-            | Command::WebhooksDeliveries { .. }
-            | Command::WebhooksDeliveriesInfo { .. }
-            | Command::Addons { .. }
-            | Command::AddonsInfo { .. }
-            | Command::Storage { .. }
-            | Command::StorageBackup { .. }
-            | Command::PgInfo { .. }
-            | Command::PgCredentials { .. }
-            | Command::PgBackups { .. }
-            | Command::PgBackupsInfo { .. }
-            | Command::PgBackupsDownload { .. }
-            | Command::PgPull { .. }
-            | Command::PgDump { .. }
-            | Command::PgPs { .. }
-            | Command::PgLocks { .. }
-            | Command::PgOutliers { reset: false, .. }
-            | Command::PgDiagnose { .. }
-            | Command::RedisInfo { .. }
-            | Command::Keys { .. }
-            | Command::Audit { .. }
-            | Command::Completions { .. }
-            | Command::Manpage
+        Command::Apps(AppsCommand::List { .. } | AppsCommand::Info { .. })
+            | Command::Audit(AuditCommand::Show { .. })
+            | Command::Access(AccessCommand::List { .. })
+            | Command::AppUrls(AppUrlsCommand::Open)
+            | Command::Config(ConfigCommand::Show { .. } | ConfigCommand::Get { .. })
+            | Command::Ps(PsCommand::List { .. })
+            | Command::PsExec(PsExecCommand::Copy { .. })
+            | Command::Cron(CronCommand::List { .. })
+            | Command::Builds(BuildsCommand::List { .. } | BuildsCommand::Output { .. })
+            | Command::Buildpacks(BuildpacksCommand::List)
+            | Command::Releases(
+                ReleasesCommand::List { .. }
+                    | ReleasesCommand::Info { .. }
+                    | ReleasesCommand::Output { .. }
+            )
+            | Command::Kubernetes(
+                KubernetesCommand::Manifests { .. }
+                    | KubernetesCommand::Scheduler { scheduler: None }
+            )
+            | Command::Logs(LogsCommand::Show { .. })
+            | Command::Metrics(MetricsCommand::Show { .. })
+            | Command::Domains(DomainsCommand::List { .. })
+            | Command::Certs(CertsCommand::Show { .. })
+            | Command::Checks(ChecksCommand::Show)
+            | Command::CertsAuto(CertsAutoCommand::Show)
+            | Command::Maintenance(MaintenanceCommand::Show)
+            | Command::Drains(DrainsCommand::List { .. })
+            | Command::Webhooks(
+                WebhooksCommand::List { .. }
+                    | WebhooksCommand::Info { .. }
+                    | WebhooksCommand::Deliveries { .. }
+                    | WebhooksCommand::DeliveriesInfo { .. }
+            )
+            | Command::Addons(AddonsCommand::List { .. } | AddonsCommand::Info { .. })
+            | Command::Storage(StorageCommand::List { .. } | StorageCommand::Backup { .. })
+            | Command::Pg(
+                PgCommand::Info { .. }
+                    | PgCommand::Credentials { .. }
+                    | PgCommand::Backups { .. }
+                    | PgCommand::BackupsInfo { .. }
+                    | PgCommand::BackupsDownload { .. }
+                    | PgCommand::Pull { .. }
+                    | PgCommand::Dump { .. }
+            )
+            | Command::PgStats(
+                PgStatsCommand::Ps { .. }
+                    | PgStatsCommand::Locks { .. }
+                    | PgStatsCommand::Outliers { reset: false, .. }
+                    | PgStatsCommand::Diagnose { .. }
+            )
+            | Command::Redis(RedisCommand::Info { .. })
+            | Command::Keys(KeysCommand::List { .. })
+            | Command::Docs(_)
     )
 }
 
 /// The name `apps:rename` gives its app.
 pub fn renames_to(command: &Command) -> Option<String> {
     match command {
-        Command::AppsRename { name, new } => Some(new.clone().unwrap_or_else(|| name.clone())),
+        Command::Apps(AppsCommand::Rename { name, new }) => {
+            Some(new.clone().unwrap_or_else(|| name.clone()))
+        }
         _ => None,
     }
 }
@@ -200,10 +219,10 @@ mod tests {
 
     #[test]
     fn a_rename_is_recorded_under_the_new_name_once_done() {
-        let rename = Command::AppsRename {
+        let rename = Command::Apps(AppsCommand::Rename {
             name: "market".into(),
             new: None,
-        };
+        });
         let to = renames_to(&rename);
         assert_eq!(to.as_deref(), Some("market"));
         let old = Some("shop".to_string());
@@ -216,7 +235,7 @@ mod tests {
             app_recorded(old.clone(), to, &refused).as_deref(),
             Some("shop")
         );
-        assert_eq!(renames_to(&Command::Open), None);
+        assert_eq!(renames_to(&Command::AppUrls(AppUrlsCommand::Open)), None);
         assert_eq!(app_recorded(old, None, &Ok(())).as_deref(), Some("shop"));
     }
 }

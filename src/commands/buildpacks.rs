@@ -3,9 +3,22 @@
 
 use super::Ctx;
 use crate::build::buildpacks::{shipped_names, Buildpack};
+use crate::cli::BuildpacksCommand;
 use crate::error::{Context, Error, Result};
 use crate::output;
 use crate::state::{self, AppDir};
+
+/// Runs a `buildpacks` command, or `repo:purge-cache`.
+pub fn run(ctx: &Ctx, command: BuildpacksCommand) -> Result<()> {
+    match command {
+        BuildpacksCommand::List => list(ctx),
+        BuildpacksCommand::Set { buildpack, index } => set(ctx, &buildpack, index),
+        BuildpacksCommand::Add { buildpack, index } => add(ctx, &buildpack, index),
+        BuildpacksCommand::Remove { buildpack, index } => remove(ctx, buildpack.as_deref(), index),
+        BuildpacksCommand::Clear => clear(ctx),
+        BuildpacksCommand::PurgeCache => purge_cache(ctx),
+    }
+}
 
 pub fn list(ctx: &Ctx) -> Result<()> {
     let app = ctx.app()?;

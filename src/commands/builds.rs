@@ -2,9 +2,17 @@
 
 use super::{heroku_time_from_rfc3339, Ctx};
 use crate::build::history::{self, BuildRecord};
-use crate::cli::Format;
+use crate::cli::{BuildsCommand, Format};
 use crate::error::Result;
 use crate::output;
+
+/// Runs a `builds` command.
+pub fn run(ctx: &Ctx, command: BuildsCommand) -> Result<()> {
+    match command {
+        BuildsCommand::List { num, format } => list(ctx, num, format),
+        BuildsCommand::Output { build } => output(ctx, build.as_deref()),
+    }
+}
 
 pub fn list(ctx: &Ctx, num: usize, format: Format) -> Result<()> {
     let app = ctx.app()?;

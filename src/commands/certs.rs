@@ -5,12 +5,32 @@ use std::path::PathBuf;
 
 use super::Ctx;
 use crate::certs::{self, Summary};
-use crate::cli::Format;
+use crate::cli::{CertsAutoCommand, CertsCommand, Format};
 use crate::control;
 use crate::daemon::acme;
 use crate::error::{Error, Result};
 use crate::output;
 use crate::state::AppDir;
+
+/// Runs a `certs` command other than `certs:auto`'s.
+pub fn run(ctx: &Ctx, command: CertsCommand) -> Result<()> {
+    match command {
+        CertsCommand::Show { format } => list(ctx, format),
+        CertsCommand::Add { cert, key } => add(ctx, cert, key),
+        CertsCommand::Remove => remove(ctx),
+        CertsCommand::Redirect { state } => redirect(ctx, state),
+    }
+}
+
+/// Runs a `certs:auto` command.
+pub fn run_auto(ctx: &Ctx, command: CertsAutoCommand) -> Result<()> {
+    match command {
+        CertsAutoCommand::Show => auto_show(ctx),
+        CertsAutoCommand::Enable => auto_set(ctx, true),
+        CertsAutoCommand::Disable => auto_set(ctx, false),
+        CertsAutoCommand::Refresh => auto_refresh(ctx),
+    }
+}
 
 pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
     let app = ctx.app()?;

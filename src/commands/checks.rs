@@ -4,9 +4,21 @@
 
 use super::Ctx;
 use crate::checks;
+use crate::cli::ChecksCommand;
 use crate::error::{Error, Result};
 use crate::release::Ledger;
 use crate::state::ChecksMode;
+
+/// Runs a `checks` command.
+pub fn run(ctx: &Ctx, command: ChecksCommand) -> Result<()> {
+    match command {
+        ChecksCommand::Show => show(ctx),
+        ChecksCommand::Enable => set_mode(ctx, ChecksMode::Enabled),
+        ChecksCommand::Skip => set_mode(ctx, ChecksMode::Skipped),
+        ChecksCommand::Disable => set_mode(ctx, ChecksMode::Disabled),
+        ChecksCommand::Set { key, value, global } => set(ctx, &key, &value, global),
+    }
+}
 
 pub fn show(ctx: &Ctx) -> Result<()> {
     let app = ctx.app()?;

@@ -8,12 +8,23 @@ use std::io::IsTerminal;
 
 use super::config_edit::{self, shell_line, Patch};
 use super::Ctx;
-use crate::cli::Format;
+use crate::cli::{ConfigCommand, Format};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::release::Ledger;
 use crate::rollout::change_config;
 use crate::state::{AppDir, ConfigKey};
+
+/// Runs a `config` command.
+pub fn run(ctx: &Ctx, command: ConfigCommand) -> Result<()> {
+    match command {
+        ConfigCommand::Show { shell, format } => show(ctx, shell, format),
+        ConfigCommand::Get { keys } => get(ctx, &keys),
+        ConfigCommand::Edit => edit(ctx),
+        ConfigCommand::Set { pairs } => set(ctx, &pairs),
+        ConfigCommand::Unset { keys } => unset(ctx, &keys),
+    }
+}
 
 pub fn show(ctx: &Ctx, shell: bool, format: Format) -> Result<()> {
     let app = ctx.app()?;

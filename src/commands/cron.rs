@@ -2,7 +2,7 @@
 //! their next and last runs, and a run now.
 
 use super::Ctx;
-use crate::cli::Format;
+use crate::cli::{CronCommand, Format};
 use crate::cron::{self, Entry, Runs, SCHEDULER_TYPE};
 use crate::error::{Error, Result};
 use crate::output;
@@ -36,6 +36,14 @@ fn current_entries(ctx: &Ctx, app: &AppDir) -> Result<(Release, Code, Vec<Entry>
     let code = platform.code(app, &release)?.expect("built, checked above");
     let entries = cron::entries(platform.app_json(app, &release)?.as_deref())?;
     Ok((release, code, entries))
+}
+
+/// Runs a `cron` command.
+pub fn run(ctx: &Ctx, command: CronCommand) -> Result<()> {
+    match command {
+        CronCommand::List { format } => list(ctx, format),
+        CronCommand::Run { id } => run_now(ctx, &id),
+    }
 }
 
 pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
@@ -114,7 +122,7 @@ fn when(unix: i64, zone: chrono_tz::Tz) -> String {
 }
 
 /// `cron:run ID`: the job now, as its schedule would start it.
-pub fn run(ctx: &Ctx, id: &str) -> Result<()> {
+pub fn run_now(ctx: &Ctx, id: &str) -> Result<()> {
     let app = ctx.app()?;
     let _lock = app.lock()?;
     let (release, code, entries) = current_entries(ctx, &app)?;

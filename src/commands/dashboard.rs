@@ -6,10 +6,17 @@
 use std::process::{Command as Process, Stdio};
 
 use super::Ctx;
+use crate::cli::DashboardCommand;
 use crate::error::Result;
 use crate::logins::{self, Holder};
 
-pub fn open(ctx: &Ctx, print_url: bool) -> Result<()> {
+pub fn run(ctx: &Ctx, command: DashboardCommand) -> Result<()> {
+    match command {
+        DashboardCommand::Open { print_url } => open(ctx, print_url),
+    }
+}
+
+fn open(ctx: &Ctx, print_url: bool) -> Result<()> {
     // With `-a` (or in an app's repository), the link lands on its page.
     let app = match ctx.app_given() {
         true => Some(ctx.app()?.name),

@@ -2,7 +2,7 @@
 //! of the app's own, which the router sends to it like `<app>.<domain>`.
 
 use super::Ctx;
-use crate::cli::Format;
+use crate::cli::{DomainsCommand, Format};
 use crate::control;
 use crate::error::{Error, Result};
 use crate::output;
@@ -55,6 +55,17 @@ fn is_hostname(domain: &str, min_labels: usize) -> bool {
 struct DomainJson {
     hostname: String,
     kind: &'static str,
+}
+
+/// Runs a `domains` command.
+pub fn run(ctx: &Ctx, command: DomainsCommand) -> Result<()> {
+    match command {
+        DomainsCommand::List { format } => list(ctx, format),
+        DomainsCommand::Add { hostname } => add(ctx, &hostname),
+        DomainsCommand::Remove { hostname } => remove(ctx, &hostname),
+        DomainsCommand::Clear => clear(ctx),
+        DomainsCommand::SetGlobal { domain } => set_global(ctx, &domain),
+    }
 }
 
 pub fn list(ctx: &Ctx, format: Format) -> Result<()> {

@@ -2,7 +2,7 @@
 //! forwarded. The daemon does the forwarding.
 
 use super::Ctx;
-use crate::cli::Format;
+use crate::cli::{DrainsCommand, Format};
 use crate::error::{Error, Result};
 use crate::logs::{self, drain};
 use crate::output;
@@ -11,6 +11,15 @@ use crate::output;
 #[derive(serde::Serialize)]
 struct DrainJson {
     url: String,
+}
+
+/// Runs a `drains` command.
+pub fn run(ctx: &Ctx, command: DrainsCommand) -> Result<()> {
+    match command {
+        DrainsCommand::List { format } => list(ctx, format),
+        DrainsCommand::Add { url } => add(ctx, &url),
+        DrainsCommand::Remove { url } => remove(ctx, &url),
+    }
 }
 
 pub fn list(ctx: &Ctx, format: Format) -> Result<()> {

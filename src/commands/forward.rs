@@ -8,7 +8,11 @@ use std::io::IsTerminal;
 use std::process::Stdio;
 
 use super::config_edit::{document, edit_in_editor, parse_document, Patch};
-use crate::cli::Command;
+use crate::cli::{
+    AddonsCommand, AppUrlsCommand, AppsCommand, CertsCommand, Command, ConfigCommand,
+    DashboardCommand, KeysCommand, KubernetesCommand, LogsCommand, PgCommand, PsExecCommand,
+    RedisCommand, RunCommand, StorageCommand,
+};
 use crate::client::{self, Io, Server};
 use crate::error::{Error, Result};
 
@@ -26,7 +30,7 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
         false => app.clone().or_else(|| server.app.clone()),
     };
     match command {
-        Command::AppsCreate { name } => {
+        Command::Apps(AppsCommand::Create { name }) => {
             words.extend(strip_client_options(args));
             let stdout = client::call(server, &words, Io::Tee)?;
             let name = name.clone().or_else(|| client::created_app_name(&stdout));
@@ -37,7 +41,7 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
                 _ => Ok(()),
             }
         }
-        Command::AppsRename { name, new } => {
+        Command::Apps(AppsCommand::Rename { name, new }) => {
             let Some(old) = app.or(inferred_app.clone()) else {
                 return Err(
                     Error::new("no app given").hint("name it: `paas apps:rename NEWNAME -a APP`")
@@ -58,7 +62,7 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             );
             Ok(())
         }
-        Command::GitRemote => {
+        Command::AppUrls(AppUrlsCommand::GitRemote) => {
             let Some(app) = app.or(inferred_app) else {
                 return Err(Error::new("no app given").hint("name it with `-a APP`"));
             };
@@ -71,12 +75,12 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             client::call(server, &words, Io::Quiet)?;
             client::add_deploy_remote(server, &app, true)
         }
-        Command::KeysAdd {
+        Command::Keys(KeysCommand::Add {
             file,
             user,
             admin,
             deploy,
-        } => {
+        }) => {
             let (path, key) = client::read_public_key(file.as_deref())?;
             // Checked here too, so a private key never leaves the laptop.
             crate::ssh::parse_public_key(&key).map_err(|reason| {
@@ -99,7 +103,7 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             }
             client::call(server, &words, Io::Stdin(key)).map(drop)
         }
-        Command::PsCopy { path, dyno, output } => {
+        Command::PsExec(PsExecCommand::Copy { path, dyno, output }) => {
             let Some(app) = app.or(inferred_app) else {
                 return Err(Error::new("no app given").hint("name it with `-a APP`"));
             };
@@ -107,11 +111,11 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             words.extend(["-d".into(), dyno.clone()]);
             copy_to_file(server, &words, path, output.as_deref())
         }
-        Command::PsForward {
+        Command::PsExec(PsExecCommand::Forward {
             port,
             dyno,
             local_port,
-        } => {
+        }) => {
             let Some(app) = app.or(inferred_app) else {
                 return Err(Error::new("no app given").hint("name it with `-a APP`"));
             };
@@ -149,7 +153,7 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             }
             Ok(())
         }
-        Command::PgPull { database, local } => {
+        Command::Pg(PgCommand::Pull { database, local }) => {
             let Some(app) = app.or(inferred_app) else {
                 return Err(Error::new("no app given").hint("name it with `-a APP`"));
             };
@@ -159,7 +163,7 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
                     .map(super::pg_transfer::Remote::Ssh)
             })
         }
-        Command::PgPush { local, database } => {
+        Command::Pg(PgCommand::Push { local, database }) => {
             let Some(app) = app.or(inferred_app) else {
                 return Err(Error::new("no app given").hint("name it with `-a APP`"));
             };
@@ -169,7 +173,7 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
                     .map(super::pg_transfer::Remote::Ssh)
             })
         }
-        Command::ConfigEdit => {
+        Command::Config(ConfigCommand::Edit) => {
             let Some(app) = app.or(inferred_app) else {
                 return Err(Error::new("no app given").hint("name it with `-a APP`"));
             };
@@ -189,10 +193,10 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             words.extend([format!("--app={app}"), "config:edit".into()]);
             client::call(server, &words, Io::Stdin(patch.text())).map(drop)
         }
-        Command::CertsAdd {
+        Command::Certs(CertsCommand::Add {
             cert: Some(cert),
             key: Some(key),
-        } => {
+        }) => {
             let Some(app) = app.or(inferred_app) else {
                 return Err(Error::new("no app given").hint("name it with `-a APP`"));
             };
@@ -206,7 +210,7 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             words.extend([format!("--app={app}"), "certs:add".into()]);
             client::call(server, &words, Io::Stdin(bundle)).map(drop)
         }
-        Command::Dashboard { print_url } => {
+        Command::Dashboard(DashboardCommand::Open { print_url }) => {
             // The server makes the link for the SSH user; this side opens it.
             if let Some(app) = inferred_app {
                 words.push(format!("--app={app}"));
@@ -226,19 +230,21 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
             words.extend(strip_client_options(args));
             let on_terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
             let io = match command {
-                Command::ConfigSet { pairs }
+                Command::Config(ConfigCommand::Set { pairs })
                     if pairs.is_empty() && std::io::stdin().is_terminal() =>
                 {
                     return Err(Error::new("no config vars given").hint(
                         "set them with `paas config:set KEY=value …`, or pipe `KEY=value` lines in",
                     ))
                 }
-                Command::StorageRestore { name, .. } if std::io::stdin().is_terminal() => {
+                Command::Storage(StorageCommand::Restore { name, .. })
+                    if std::io::stdin().is_terminal() =>
+                {
                     return Err(Error::new("no backup on stdin").hint(format!(
                         "pipe one in: `paas storage:restore {name} --confirm {name} < {name}.tar.zst`"
                     )))
                 }
-                Command::StorageBackup { name } => {
+                Command::Storage(StorageCommand::Backup { name }) => {
                     if std::io::stdout().is_terminal() {
                         return Err(
                             Error::new("a backup is binary: it would garble the terminal").hint(
@@ -250,7 +256,7 @@ pub fn run(server: &Server, app: Option<String>, command: &Command, args: &[Stri
                     }
                     Io::Download
                 }
-                Command::PgBackupsDownload { .. } | Command::PgDump { .. } => {
+                Command::Pg(PgCommand::BackupsDownload { .. } | PgCommand::Dump { .. }) => {
                     if std::io::stdout().is_terminal() {
                         return Err(Error::new("a dump is binary: it would garble the terminal")
                             .hint(
@@ -333,18 +339,21 @@ fn copy_to_file(
 /// one, and so does what asks for a confirmation not given (`--confirm`).
 fn needs_terminal(command: &Command) -> bool {
     match command {
-        Command::AppsDestroy { confirm }
-        | Command::AddonsDestroy { confirm, .. }
-        | Command::PgReset { confirm, .. }
-        | Command::PgCredentialsRotate { confirm, .. }
-        | Command::PgBackupsRestore { confirm, .. }
-        | Command::PgBackupsDelete { confirm, .. }
-        | Command::StorageDestroy { confirm, .. } => confirm.is_none(),
-        Command::Run { command } => !command.no_tty,
-        Command::PsExec { .. } => true,
-        Command::PgPsql { command, .. } | Command::RedisCli { command, .. } => command.is_none(),
-        Command::Logs { tail, .. } => *tail,
-        Command::RunDetached { tail, .. } => *tail,
+        Command::Apps(AppsCommand::Destroy { confirm })
+        | Command::Addons(AddonsCommand::Destroy { confirm, .. })
+        | Command::Pg(
+            PgCommand::Reset { confirm, .. }
+            | PgCommand::CredentialsRotate { confirm, .. }
+            | PgCommand::BackupsRestore { confirm, .. }
+            | PgCommand::BackupsDelete { confirm, .. },
+        )
+        | Command::Storage(StorageCommand::Destroy { confirm, .. }) => confirm.is_none(),
+        Command::Run(RunCommand::Attached { command }) => !command.no_tty,
+        Command::PsExec(PsExecCommand::Exec { .. }) => true,
+        Command::Pg(PgCommand::Psql { command, .. })
+        | Command::Redis(RedisCommand::Cli { command, .. }) => command.is_none(),
+        Command::Logs(LogsCommand::Show { tail, .. }) => *tail,
+        Command::Run(RunCommand::Detached { tail, .. }) => *tail,
         _ => false,
     }
 }
@@ -352,13 +361,18 @@ fn needs_terminal(command: &Command) -> bool {
 /// Commands that take input: a one-off's stdin, `config:set` lines.
 fn reads_stdin(command: &Command) -> bool {
     match command {
-        Command::Run { .. } | Command::PsExec { .. } => true,
-        Command::PgPsql { command, .. } | Command::RedisCli { command, .. } => command.is_none(),
-        Command::ConfigSet { pairs } => pairs.is_empty(),
-        Command::CertsAdd { cert, .. } => cert.is_none(),
-        Command::PgLoad { .. } => true,
-        Command::StorageRestore { .. } => true,
-        Command::KubernetesConnect { kubeconfig, .. } => kubeconfig.as_deref() == Some("-"),
+        Command::Run(RunCommand::Attached { .. }) | Command::PsExec(PsExecCommand::Exec { .. }) => {
+            true
+        }
+        Command::Pg(PgCommand::Psql { command, .. })
+        | Command::Redis(RedisCommand::Cli { command, .. }) => command.is_none(),
+        Command::Config(ConfigCommand::Set { pairs }) => pairs.is_empty(),
+        Command::Certs(CertsCommand::Add { cert, .. }) => cert.is_none(),
+        Command::Pg(PgCommand::Load { .. }) => true,
+        Command::Storage(StorageCommand::Restore { .. }) => true,
+        Command::Kubernetes(KubernetesCommand::Connect { kubeconfig, .. }) => {
+            kubeconfig.as_deref() == Some("-")
+        }
         _ => false,
     }
 }

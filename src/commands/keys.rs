@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::Ctx;
-use crate::cli::Format;
+use crate::cli::{Format, KeysCommand};
 use crate::error::{Error, Result};
 use crate::keys::{Key, Registry};
 use crate::output;
@@ -21,6 +21,20 @@ struct KeyJson {
     /// The one app a deploy key may push to.
     #[serde(skip_serializing_if = "Option::is_none")]
     deploy: Option<String>,
+}
+
+/// Runs a `keys` command.
+pub fn run(ctx: &Ctx, command: KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::List { format } => list(ctx, format),
+        KeysCommand::Add {
+            file,
+            user,
+            admin,
+            deploy,
+        } => add(ctx, file, user, admin, deploy),
+        KeysCommand::Remove { key } => remove(ctx, &key),
+    }
 }
 
 pub fn list(ctx: &Ctx, format: Format) -> Result<()> {

@@ -2,6 +2,7 @@
 //! `kubernetes:manifests` (#24).
 
 use super::Ctx;
+use crate::cli::KubernetesCommand;
 use crate::error::{Error, Result};
 use crate::kubernetes::{self, Connect};
 use crate::output;
@@ -17,7 +18,29 @@ fn parse_version(text: Option<&str>) -> Result<Option<ReleaseVersion>> {
 }
 
 /// `apps:scheduler [podman|kubernetes]`.
-pub fn scheduler(ctx: &Ctx, scheduler: Option<&str>) -> Result<()> {
+pub fn run(ctx: &Ctx, command: KubernetesCommand) -> Result<()> {
+    match command {
+        KubernetesCommand::Scheduler { scheduler } => scheduler_of(ctx, scheduler.as_deref()),
+        KubernetesCommand::Connect {
+            registry,
+            insecure_registry,
+            kubeconfig,
+            namespace_prefix,
+            cluster_issuer,
+        } => connect(
+            ctx,
+            registry,
+            insecure_registry,
+            kubeconfig.as_deref(),
+            namespace_prefix,
+            cluster_issuer,
+        ),
+        KubernetesCommand::Push { release } => push(ctx, release.as_deref()),
+        KubernetesCommand::Manifests { release } => manifests(ctx, release.as_deref()),
+    }
+}
+
+fn scheduler_of(ctx: &Ctx, scheduler: Option<&str>) -> Result<()> {
     let app = ctx.app()?;
     let name = |s: Scheduler| match s {
         Scheduler::Podman => "podman",
@@ -38,7 +61,7 @@ pub fn scheduler(ctx: &Ctx, scheduler: Option<&str>) -> Result<()> {
 }
 
 /// `kubernetes:connect --registry HOST[:PORT] …` (admins only).
-pub fn connect(
+fn connect(
     ctx: &Ctx,
     registry: String,
     insecure_registry: bool,
@@ -82,7 +105,7 @@ pub fn connect(
 }
 
 /// `kubernetes:push [vN]`: prints the pushed reference with its digest.
-pub fn push(ctx: &Ctx, release: Option<&str>) -> Result<()> {
+fn push(ctx: &Ctx, release: Option<&str>) -> Result<()> {
     let app = ctx.app()?;
     let version = parse_version(release)?;
     let runtime = ctx.runtime();
@@ -92,7 +115,7 @@ pub fn push(ctx: &Ctx, release: Option<&str>) -> Result<()> {
 }
 
 /// `kubernetes:manifests [vN]`: the objects as YAML on stdout.
-pub fn manifests(ctx: &Ctx, release: Option<&str>) -> Result<()> {
+fn manifests(ctx: &Ctx, release: Option<&str>) -> Result<()> {
     let app = ctx.app()?;
     let version = parse_version(release)?;
     let runtime = ctx.runtime();

@@ -4,8 +4,32 @@
 use std::time::Duration;
 
 use super::Ctx;
+use crate::cli::LogsCommand;
 use crate::error::{Error, Result};
 use crate::logs::{Filter, Reader};
+
+/// Runs a `logs` command.
+pub fn run(ctx: &Ctx, command: LogsCommand) -> Result<()> {
+    match command {
+        LogsCommand::Show {
+            num,
+            tail,
+            process_type,
+            dyno,
+            source,
+        } => show(
+            ctx,
+            num,
+            tail,
+            crate::logs::Filter {
+                process_type,
+                dyno,
+                source,
+            },
+        ),
+        LogsCommand::Limit { megabytes } => limit(ctx, megabytes),
+    }
+}
 
 pub fn show(ctx: &Ctx, num: usize, tail: bool, mut filter: Filter) -> Result<()> {
     // Heroku names the platform's lines `heroku`: the same source here.

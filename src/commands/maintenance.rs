@@ -3,6 +3,7 @@
 //! which keep running. `MAINTENANCE_PAGE_URL` names the app's own page.
 
 use super::Ctx;
+use crate::cli::MaintenanceCommand;
 use crate::control;
 use crate::error::Result;
 use crate::release::Ledger;
@@ -10,6 +11,15 @@ use crate::state;
 
 /// The largest maintenance page kept.
 const PAGE_LIMIT: u64 = 1024 * 1024;
+
+/// Runs a `maintenance` command.
+pub fn run(ctx: &Ctx, command: MaintenanceCommand) -> Result<()> {
+    match command {
+        MaintenanceCommand::Show => show(ctx),
+        MaintenanceCommand::On => set(ctx, true),
+        MaintenanceCommand::Off => set(ctx, false),
+    }
+}
 
 pub fn show(ctx: &Ctx) -> Result<()> {
     let app = ctx.app()?;

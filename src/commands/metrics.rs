@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::Ctx;
-use crate::cli::Format;
+use crate::cli::{Format, MetricsCommand};
 use crate::duration;
 use crate::error::{Error, Result};
 use crate::metrics::{self, AppSeries};
@@ -18,7 +18,17 @@ use crate::slug::human_size;
 /// Points a chart has by default: a sparkline fits a terminal's width.
 const POINTS: u64 = 60;
 
-pub fn show(ctx: &Ctx, since: &str, step: Option<&str>, format: Format) -> Result<()> {
+pub fn run(ctx: &Ctx, command: MetricsCommand) -> Result<()> {
+    match command {
+        MetricsCommand::Show {
+            since,
+            step,
+            format,
+        } => show(ctx, &since, step.as_deref(), format),
+    }
+}
+
+fn show(ctx: &Ctx, since: &str, step: Option<&str>, format: Format) -> Result<()> {
     let app = ctx.app()?;
     let back = parse_duration(since, "--since")?;
     if back > metrics::KEPT_SECS {

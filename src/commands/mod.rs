@@ -1,4 +1,7 @@
-//! The CLI's commands, one file per namespace; `run` dispatches with one match.
+//! The CLI's commands, one file per topic: `dispatch` hands each topic's
+//! commands (`cli::PsCommand`, …) to its file's `run`, which matches them
+//! to what they call; `run` first takes the ones that never reach an app
+//! (server, completions, `local`) and forwards a laptop's to its server.
 
 mod access;
 mod addon_lookup;
@@ -42,11 +45,13 @@ use std::path::PathBuf;
 use std::process::Command as Process;
 
 use crate::access::{Action, Role};
-use crate::cli::{Cli, Command};
+use crate::cli::{
+    CertsCommand, Cli, Command, DocsCommand, InternalCommand, KeysCommand, LocalCommand,
+};
 use crate::converge::Platform;
 use crate::error::{Error, Result};
 use crate::runtime::podman::Podman;
-use crate::state::{self, AppDir, AppName, ChecksMode, Root, Settings};
+use crate::state::{self, AppDir, AppName, Root, Settings};
 
 /// What every app command needs: the install and who is asking.
 pub struct Ctx {
@@ -179,7 +184,7 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
     let root = Root::new(&cli.root);
     match cli.command {
         Command::Server(command) => server::run(root, command),
-        Command::SshCommand { user, key, deploy } => ssh_command::run(
+        Command::Internal(InternalCommand::SshCommand { user, key, deploy }) => ssh_command::run(
             root,
             &crate::access::Caller {
                 user,
@@ -188,13 +193,17 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
             },
         ),
         // In podman's user namespace, where it is "root": needs no install.
-        Command::DynoConnector { socket } => crate::runtime::netns::serve_helper(&socket),
+        Command::Internal(InternalCommand::DynoConnector { socket }) => {
+            crate::runtime::netns::serve_helper(&socket)
+        }
         // Printed by this binary, wherever it runs.
-        Command::Completions { shell } => crate::completion::print_registration(shell),
-        Command::Manpage => crate::docs::manpage(),
+        Command::Docs(DocsCommand::Completions { shell }) => {
+            crate::completion::print_registration(shell)
+        }
+        Command::Docs(DocsCommand::Manpage) => crate::docs::manpage(),
         // On the laptop, in the app's repository: never sent to a server.
-        Command::Local(args) => local::start(&args),
-        Command::LocalRun(args) => local::run(&args),
+        Command::Local(LocalCommand::Start(args)) => local::start(&args),
+        Command::Local(LocalCommand::Run(args)) => local::run(&args),
         command => {
             if let Some(server) = crate::client::server_for(cli.remote.as_deref(), &root)? {
                 return forward::run(&server, cli.app, &command, args);
@@ -205,7 +214,11 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
             let app = cli.app.clone();
             let ctx = Ctx::load(root, cli.app)?;
             // The daemon runs for ever, and a push's hook records itself.
-            if matches!(command, Command::Daemon | Command::Hook { .. }) {
+            if matches!(
+                command,
+                Command::Internal(InternalCommand::Daemon)
+                    | Command::Internal(InternalCommand::Hook { .. })
+            ) {
                 return dispatch(&ctx, command);
             }
             let changes = audit::changes_something(&command);
@@ -227,263 +240,51 @@ pub fn run(cli: Cli, args: &[String]) -> Result<()> {
 /// Runs one app or platform command as the install's owner.
 pub fn dispatch(ctx: &Ctx, command: Command) -> Result<()> {
     match command {
-        Command::Apps { all, format } => apps::list(ctx, all, format),
-        Command::AppsCreate { name } => apps::create(ctx, name),
-        Command::AppsInfo { format } => apps::info(ctx, format),
-        Command::AppsRename { name, new } => apps::rename(ctx, &name, new.as_deref()),
-        Command::AppsDestroy { confirm } => apps::destroy(ctx, confirm),
-        Command::AppsTransfer { user } => access::transfer(ctx, &user),
-        Command::Access { format } => access::list(ctx, format),
-        Command::AccessAdd { user } => access::add(ctx, &user),
-        Command::AccessRemove { user } => access::remove(ctx, &user),
-        Command::GitRemote => apps::git_remote(ctx),
-        Command::Open => apps::open(ctx),
-        Command::Config { shell, format } => config::show(ctx, shell, format),
-        Command::ConfigGet { keys } => config::get(ctx, &keys),
-        Command::ConfigEdit => config::edit(ctx),
-        Command::ConfigSet { pairs } => config::set(ctx, &pairs),
-        Command::ConfigUnset { keys } => config::unset(ctx, &keys),
-        Command::Ps { format } => ps::list(ctx, format),
-        Command::PsScale { changes } => ps::scale(ctx, &changes),
-        Command::PsResize { changes } => ps::resize(ctx, &changes),
-        Command::PsRestart { target } => ps::restart(ctx, target),
-        Command::PsStop { target } => ps::stop(ctx, &target, false),
-        Command::PsKill { target } => ps::stop(ctx, &target, true),
-        Command::PsStopTimeout { seconds } => ps::stop_timeout(ctx, seconds),
-        Command::PsStart { process_type } => ps::start(ctx, &process_type),
-        Command::PsAutosleep { after, off } => ps::autosleep(ctx, after.as_deref(), off.is_some()),
-        Command::PsExec { dyno, command } => ps_exec::exec(ctx, &dyno, &command),
-        Command::PsCopy { path, dyno, .. } => ps_exec::copy(ctx, &dyno, &path),
-        Command::PsForward {
-            port,
-            dyno,
-            local_port,
-        } => ps_exec::forward(ctx, &dyno, port, local_port),
-        Command::PsConnect { port, dyno } => ps_exec::connect(ctx, &dyno, port),
-        Command::Run { command } => run::attached(ctx, &command),
-        Command::RunDetached { tail, command } => run::detached(ctx, &command, tail),
-        Command::RunStop { dyno } => run::stop(ctx, &dyno),
-        Command::Cron { format } => cron::list(ctx, format),
-        Command::CronRun { id } => cron::run(ctx, &id),
-        Command::Builds { num, format } => builds::list(ctx, num, format),
-        Command::BuildsOutput { build } => builds::output(ctx, build.as_deref()),
-        Command::Buildpacks => buildpacks::list(ctx),
-        Command::BuildpacksSet { buildpack, index } => buildpacks::set(ctx, &buildpack, index),
-        Command::BuildpacksAdd { buildpack, index } => buildpacks::add(ctx, &buildpack, index),
-        Command::BuildpacksRemove { buildpack, index } => {
-            buildpacks::remove(ctx, buildpack.as_deref(), index)
+        Command::Apps(command) => apps::run(ctx, command),
+        Command::Audit(command) => audit::run(ctx, command),
+        Command::Dashboard(command) => dashboard::run(ctx, command),
+        Command::Access(command) => access::run(ctx, command),
+        Command::AppUrls(command) => apps::run_urls(ctx, command),
+        Command::Config(command) => config::run(ctx, command),
+        Command::Ps(command) => ps::run(ctx, command),
+        Command::PsExec(command) => ps_exec::run(ctx, command),
+        Command::Run(command) => run::run(ctx, command),
+        Command::Cron(command) => cron::run(ctx, command),
+        Command::Builds(command) => builds::run(ctx, command),
+        Command::Buildpacks(command) => buildpacks::run(ctx, command),
+        Command::Releases(command) => releases::run(ctx, command),
+        Command::Kubernetes(command) => kubernetes::run(ctx, command),
+        Command::Logs(command) => logs::run(ctx, command),
+        Command::Metrics(command) => metrics::run(ctx, command),
+        Command::Domains(command) => domains::run(ctx, command),
+        Command::Certs(command) => certs::run(ctx, command),
+        Command::Checks(command) => checks::run(ctx, command),
+        Command::CertsAuto(command) => certs::run_auto(ctx, command),
+        Command::Maintenance(command) => maintenance::run(ctx, command),
+        Command::Drains(command) => drains::run(ctx, command),
+        Command::Webhooks(command) => webhooks::run(ctx, command),
+        Command::Addons(command) => addons::run(ctx, command),
+        Command::Storage(command) => storage::run(ctx, command),
+        Command::Pg(command) => pg::run(ctx, command),
+        Command::PgStats(command) => pg_stats::run(ctx, command),
+        Command::Redis(command) => redis::run(ctx, command),
+        Command::Keys(command) => keys::run(ctx, command),
+        Command::Internal(InternalCommand::Daemon) => crate::daemon::run(ctx.root.clone()),
+        Command::Internal(InternalCommand::Hook { name }) => deploy::hook(ctx, &name),
+        Command::Docs(DocsCommand::Completions { shell }) => {
+            crate::completion::print_registration(shell)
         }
-        Command::BuildpacksClear => buildpacks::clear(ctx),
-        Command::RepoPurgeCache => buildpacks::purge_cache(ctx),
-        Command::Releases { num, format } => releases::list(ctx, num, format),
-        Command::ReleasesInfo { release, format } => releases::info(ctx, release, format),
-        Command::ReleasesOutput { release } => releases::output(ctx, release),
-        Command::ReleasesRollback { release } => releases::rollback(ctx, release),
-        Command::ReleasesRetry => releases::retry(ctx),
-        Command::ReleasesCreate { image } => releases::create(ctx, &image),
-        Command::AppsScheduler { scheduler } => kubernetes::scheduler(ctx, scheduler.as_deref()),
-        Command::KubernetesConnect {
-            registry,
-            insecure_registry,
-            kubeconfig,
-            namespace_prefix,
-            cluster_issuer,
-        } => kubernetes::connect(
-            ctx,
-            registry,
-            insecure_registry,
-            kubeconfig.as_deref(),
-            namespace_prefix,
-            cluster_issuer,
-        ),
-        Command::KubernetesPush { release } => kubernetes::push(ctx, release.as_deref()),
-        Command::KubernetesManifests { release } => kubernetes::manifests(ctx, release.as_deref()),
-        Command::Logs {
-            num,
-            tail,
-            process_type,
-            dyno,
-            source,
-        } => logs::show(
-            ctx,
-            num,
-            tail,
-            crate::logs::Filter {
-                process_type,
-                dyno,
-                source,
-            },
-        ),
-        Command::LogsLimit { megabytes } => logs::limit(ctx, megabytes),
-        Command::Metrics {
-            since,
-            step,
-            format,
-        } => metrics::show(ctx, &since, step.as_deref(), format),
-        Command::Domains { format } => domains::list(ctx, format),
-        Command::DomainsAdd { hostname } => domains::add(ctx, &hostname),
-        Command::DomainsRemove { hostname } => domains::remove(ctx, &hostname),
-        Command::DomainsClear => domains::clear(ctx),
-        Command::DomainsSetGlobal { domain } => domains::set_global(ctx, &domain),
-        Command::Certs { format } => certs::list(ctx, format),
-        Command::CertsAdd { cert, key } => certs::add(ctx, cert, key),
-        Command::CertsRemove => certs::remove(ctx),
-        Command::CertsRedirect { state } => certs::redirect(ctx, state),
-        Command::CertsAuto => certs::auto_show(ctx),
-        Command::CertsAutoEnable => certs::auto_set(ctx, true),
-        Command::CertsAutoDisable => certs::auto_set(ctx, false),
-        Command::CertsAutoRefresh => certs::auto_refresh(ctx),
-        Command::Checks => checks::show(ctx),
-        Command::ChecksEnable => checks::set_mode(ctx, ChecksMode::Enabled),
-        Command::ChecksSkip => checks::set_mode(ctx, ChecksMode::Skipped),
-        Command::ChecksDisable => checks::set_mode(ctx, ChecksMode::Disabled),
-        Command::ChecksSet { key, value, global } => checks::set(ctx, &key, &value, global),
-        Command::Maintenance => maintenance::show(ctx),
-        Command::MaintenanceOn => maintenance::set(ctx, true),
-        Command::MaintenanceOff => maintenance::set(ctx, false),
-        Command::Drains { format } => drains::list(ctx, format),
-        Command::DrainsAdd { url } => drains::add(ctx, &url),
-        Command::DrainsRemove { url } => drains::remove(ctx, &url),
-        Command::Webhooks { format } => webhooks::list(ctx, format),
-        Command::WebhooksAdd {
-            include,
-            url,
-            level,
-            secret,
-            authorization,
-        } => webhooks::add(
-            ctx,
-            webhooks::Given {
-                include: Some(include),
-                url: Some(url),
-                level: Some(level),
-                secret,
-                authorization,
-            },
-        ),
-        Command::WebhooksInfo { id } => webhooks::info(ctx, &id),
-        Command::WebhooksUpdate {
-            id,
-            include,
-            url,
-            level,
-            secret,
-            authorization,
-        } => webhooks::update(
-            ctx,
-            &id,
-            webhooks::Given {
-                include,
-                url,
-                level,
-                secret,
-                authorization,
-            },
-        ),
-        Command::WebhooksRemove { id } => webhooks::remove(ctx, &id),
-        Command::WebhooksDeliveries { status, format } => {
-            webhooks::deliveries(ctx, status.as_deref(), format)
-        }
-        Command::WebhooksDeliveriesInfo { id } => webhooks::delivery_info(ctx, &id),
-        Command::Addons { format } => addons::list(ctx, format),
-        Command::AddonsCreate {
-            service,
-            as_name,
-            name,
-            version,
-            image,
-        } => addons::create(ctx, &service, as_name, name, version, image),
-        Command::AddonsInfo { addon } => addons::info(ctx, &addon),
-        Command::AddonsAttach { addon, as_name } => addons::attach(ctx, &addon, as_name),
-        Command::AddonsDetach { addon } => addons::detach(ctx, &addon),
-        Command::AddonsDestroy {
-            addon,
-            confirm,
-            force,
-        } => addons::destroy(ctx, &addon, confirm, force),
-        Command::AddonsExpose { addon, port } => addons::expose(ctx, &addon, port),
-        Command::AddonsUnexpose { addon } => addons::unexpose(ctx, &addon),
-        Command::Storage { format } => storage::list(ctx, format),
-        Command::StorageCreate { name } => storage::create(ctx, &name),
-        Command::StorageMount { name, path } => storage::mount(ctx, &name, &path),
-        Command::StorageUnmount { name } => storage::unmount(ctx, &name),
-        Command::StorageDestroy { name, confirm } => storage::destroy(ctx, &name, confirm),
-        Command::StorageBackup { name } => storage::backup(ctx, &name),
-        Command::StorageRestore { name, confirm } => storage::restore(ctx, &name, confirm),
-        Command::PgInfo { database } => pg::info(ctx, &database),
-        Command::PgCredentials { database } => pg::credentials(ctx, &database),
-        Command::PgCredentialsRotate { database, confirm } => {
-            pg::rotate(ctx, &database, confirm.as_deref())
-        }
-        Command::PgPsql { database, command } => pg::psql(ctx, &database, command.as_deref()),
-        Command::PgReset { database, confirm } => pg::reset(ctx, &database, confirm.as_deref()),
-        Command::PgBackups { database, format } => pg::list_backups(ctx, &database, format),
-        Command::PgBackupsCapture { database } => pg::capture(ctx, &database),
-        Command::PgBackupsRestore {
-            source,
-            database,
-            confirm,
-        } => pg::restore(ctx, source.as_deref(), &database, confirm.as_deref()),
-        Command::PgBackupsDownload { backup, database } => {
-            pg::download(ctx, backup.as_deref(), &database)
-        }
-        Command::PgBackupsInfo { backup, database } => {
-            pg::backup_info(ctx, backup.as_deref(), &database)
-        }
-        Command::PgBackupsDelete {
-            backup,
-            database,
-            confirm,
-        } => pg::delete(ctx, &backup, &database, confirm.as_deref()),
-        Command::PgBackupsSchedule {
-            at,
-            retain_days,
-            database,
-        } => pg::schedule(ctx, &at, retain_days, &database),
-        Command::PgBackupsUnschedule { database } => pg::unschedule(ctx, &database),
-        Command::PgPull { database, local } => pg::pull(ctx, &database, &local),
-        Command::PgPush { local, database } => pg::push(ctx, &local, &database),
-        Command::PgDump { database } => pg::dump(ctx, &database),
-        Command::PgLoad { database } => pg::load(ctx, &database),
-        Command::PgPs { database, verbose } => pg_stats::ps(ctx, &database, verbose),
-        Command::PgKill {
-            pid,
-            database,
-            force,
-        } => pg_stats::kill(ctx, pid, &database, force),
-        Command::PgLocks { database, truncate } => pg_stats::locks(ctx, &database, truncate),
-        Command::PgOutliers {
-            database,
-            reset,
-            truncate,
-            num,
-        } => pg_stats::outliers(ctx, &database, reset, num, truncate),
-        Command::PgDiagnose { database, format } => pg_stats::diagnose(ctx, &database, format),
-        Command::RedisInfo { database } => redis::info(ctx, &database),
-        Command::RedisCli { database, command } => {
-            redis::run_cli(ctx, &database, command.as_deref())
-        }
-        Command::Audit { num, format } => audit::show(ctx, num, format),
-        Command::Dashboard { print_url } => dashboard::open(ctx, print_url),
-        Command::Keys { format } => keys::list(ctx, format),
-        Command::KeysAdd {
-            file,
-            user,
-            admin,
-            deploy,
-        } => keys::add(ctx, file, user, admin, deploy),
-        Command::KeysRemove { key } => keys::remove(ctx, &key),
-        Command::Daemon => crate::daemon::run(ctx.root.clone()),
-        Command::Hook { name } => deploy::hook(ctx, &name),
-        Command::Completions { shell } => crate::completion::print_registration(shell),
-        Command::Manpage => crate::docs::manpage(),
+        Command::Docs(DocsCommand::Manpage) => crate::docs::manpage(),
         // Reached over SSH only: it would run commands on the server.
-        Command::Local(_) | Command::LocalRun(_) => Err(Error::new(
+        Command::Local(_) => Err(Error::new(
             "`local` and `local:run` run on your machine, in the app's repository, never on a server",
         )),
-        Command::Server(_) | Command::SshCommand { .. } | Command::DynoConnector { .. } => Err(
-            Error::unexpected("server commands are dispatched before this point"),
-        ),
+        Command::Server(_)
+        | Command::Internal(
+            InternalCommand::SshCommand { .. } | InternalCommand::DynoConnector { .. },
+        ) => Err(Error::unexpected(
+            "server commands are dispatched before this point",
+        )),
     }
 }
 
@@ -499,9 +300,9 @@ fn files_for_stdin(command: &Command) -> Result<Option<(Vec<PathBuf>, String)>> 
             .map_err(|err| Error::new(format!("cannot read `{}`", file.display())).cause(err))
     };
     match command {
-        Command::KeysAdd {
+        Command::Keys(KeysCommand::Add {
             file: Some(file), ..
-        } => {
+        }) => {
             let text = read(file)?;
             if text.len() > 16 * 1024 || crate::ssh::parse_public_key(&text).is_err() {
                 return Err(
@@ -511,10 +312,10 @@ fn files_for_stdin(command: &Command) -> Result<Option<(Vec<PathBuf>, String)>> 
             }
             Ok(Some((vec![file.clone()], text)))
         }
-        Command::CertsAdd {
+        Command::Certs(CertsCommand::Add {
             cert: Some(cert),
             key: Some(key),
-        } => {
+        }) => {
             let text = format!("{}\n{}", read(cert)?, read(key)?);
             crate::certs::check(&text)?;
             Ok(Some((vec![cert.clone(), key.clone()], text)))

@@ -8,7 +8,7 @@ use super::pg_transfer::{self, Remote};
 use super::Ctx;
 use crate::addons::backups::{self, Backup, Schedule};
 use crate::addons::{self, service, transfer, Addon, AddonDir, Kind};
-use crate::cli::{Database, Format};
+use crate::cli::{Database, Format, PgCommand};
 use crate::error::{Context, Error, Result};
 use crate::output;
 use crate::rollout::record_change;
@@ -34,6 +34,47 @@ fn require_confirm(app: &AppDir, confirm: Option<&str>, what: &str, command: &st
         "confirm with `paas {command} -a {0} --confirm {0}`",
         app.name
     )))
+}
+
+/// Runs a `pg` command other than those on what the database is doing.
+pub fn run(ctx: &Ctx, command: PgCommand) -> Result<()> {
+    match command {
+        PgCommand::Info { database } => info(ctx, &database),
+        PgCommand::Credentials { database } => credentials(ctx, &database),
+        PgCommand::CredentialsRotate { database, confirm } => {
+            rotate(ctx, &database, confirm.as_deref())
+        }
+        PgCommand::Psql { database, command } => psql(ctx, &database, command.as_deref()),
+        PgCommand::Reset { database, confirm } => reset(ctx, &database, confirm.as_deref()),
+        PgCommand::Backups { database, format } => list_backups(ctx, &database, format),
+        PgCommand::BackupsCapture { database } => capture(ctx, &database),
+        PgCommand::BackupsRestore {
+            source,
+            database,
+            confirm,
+        } => restore(ctx, source.as_deref(), &database, confirm.as_deref()),
+        PgCommand::BackupsDownload { backup, database } => {
+            download(ctx, backup.as_deref(), &database)
+        }
+        PgCommand::BackupsInfo { backup, database } => {
+            backup_info(ctx, backup.as_deref(), &database)
+        }
+        PgCommand::BackupsDelete {
+            backup,
+            database,
+            confirm,
+        } => delete(ctx, &backup, &database, confirm.as_deref()),
+        PgCommand::BackupsSchedule {
+            at,
+            retain_days,
+            database,
+        } => schedule(ctx, &at, retain_days, &database),
+        PgCommand::BackupsUnschedule { database } => unschedule(ctx, &database),
+        PgCommand::Pull { database, local } => pull(ctx, &database, &local),
+        PgCommand::Push { local, database } => push(ctx, &local, &database),
+        PgCommand::Dump { database } => dump(ctx, &database),
+        PgCommand::Load { database } => load(ctx, &database),
+    }
 }
 
 pub fn info(ctx: &Ctx, db: &Database) -> Result<()> {

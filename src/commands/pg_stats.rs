@@ -4,12 +4,32 @@
 use super::pg::database;
 use super::Ctx;
 use crate::addons::postgres_stats::{self, Check, Status, Table};
-use crate::cli::{Database, Format};
+use crate::cli::{Database, Format, PgStatsCommand};
 use crate::error::Result;
 use crate::output::{self, paint, Style};
 
 /// Heroku's `--truncate`: queries cut to 40 characters.
 const TRUNCATED: usize = 40;
+
+/// Runs `pg:ps`, `pg:kill`, `pg:locks`, `pg:outliers` or `pg:diagnose`.
+pub fn run(ctx: &Ctx, command: PgStatsCommand) -> Result<()> {
+    match command {
+        PgStatsCommand::Ps { database, verbose } => ps(ctx, &database, verbose),
+        PgStatsCommand::Kill {
+            pid,
+            database,
+            force,
+        } => kill(ctx, pid, &database, force),
+        PgStatsCommand::Locks { database, truncate } => locks(ctx, &database, truncate),
+        PgStatsCommand::Outliers {
+            database,
+            reset,
+            truncate,
+            num,
+        } => outliers(ctx, &database, reset, num, truncate),
+        PgStatsCommand::Diagnose { database, format } => diagnose(ctx, &database, format),
+    }
+}
 
 pub fn ps(ctx: &Ctx, db: &Database, verbose: bool) -> Result<()> {
     let (_, addon, dir) = database(ctx, db)?;

@@ -10,6 +10,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::Duration;
 
 use super::Ctx;
+use crate::cli::PsExecCommand;
 use crate::error::{Error, Result};
 use crate::runtime::{Dyno, Runtime};
 use crate::state::AppDir;
@@ -37,6 +38,20 @@ fn exited(code: i32) -> Result<()> {
     match code {
         0 => Ok(()),
         code => Err(Error::exit(u8::try_from(code).unwrap_or(1))),
+    }
+}
+
+/// Runs `ps:exec`, `ps:copy`, `ps:forward` or `ps:connect`.
+pub fn run(ctx: &Ctx, command: PsExecCommand) -> Result<()> {
+    match command {
+        PsExecCommand::Exec { dyno, command } => exec(ctx, &dyno, &command),
+        PsExecCommand::Copy { path, dyno, .. } => copy(ctx, &dyno, &path),
+        PsExecCommand::Forward {
+            port,
+            dyno,
+            local_port,
+        } => forward(ctx, &dyno, port, local_port),
+        PsExecCommand::Connect { port, dyno } => connect(ctx, &dyno, port),
     }
 }
 

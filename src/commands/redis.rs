@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use super::addon_lookup::resolve;
 use super::Ctx;
 use crate::addons::{service, Kind};
-use crate::cli::Database;
+use crate::cli::{Database, RedisCommand};
 use crate::error::{Context, Error, Result};
 use crate::output;
 
@@ -28,6 +28,14 @@ fn cli(ctx: &Ctx, db: &Database, tty: bool, argv: &[&str]) -> Result<std::proces
     let mut command = service::exec(&ctx.settings, &addon, tty, &full);
     command.env("REDISCLI_AUTH", password);
     Ok(command)
+}
+
+/// Runs a `redis` command.
+pub fn run(ctx: &Ctx, command: RedisCommand) -> Result<()> {
+    match command {
+        RedisCommand::Info { database } => info(ctx, &database),
+        RedisCommand::Cli { database, command } => run_cli(ctx, &database, command.as_deref()),
+    }
 }
 
 pub fn info(ctx: &Ctx, db: &Database) -> Result<()> {

@@ -1,7 +1,7 @@
 //! `releases`, `releases:info`, `releases:output`, `releases:rollback`.
 
 use super::{heroku_time_from_rfc3339, Ctx};
-use crate::cli::Format;
+use crate::cli::{Format, ReleasesCommand};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::release::{self, Ledger, Release, ReleaseVersion};
@@ -24,6 +24,18 @@ struct ReleaseJson<'a> {
     /// Why it never ran (its release phase failed).
     #[serde(skip_serializing_if = "Option::is_none")]
     failed: Option<&'a str>,
+}
+
+/// Runs a `releases` command.
+pub fn run(ctx: &Ctx, command: ReleasesCommand) -> Result<()> {
+    match command {
+        ReleasesCommand::List { num, format } => list(ctx, num, format),
+        ReleasesCommand::Info { release, format } => info(ctx, release, format),
+        ReleasesCommand::Output { release } => output(ctx, release),
+        ReleasesCommand::Rollback { release } => rollback(ctx, release),
+        ReleasesCommand::Retry => retry(ctx),
+        ReleasesCommand::Create { image } => create(ctx, &image),
+    }
 }
 
 pub fn list(ctx: &Ctx, num: usize, format: Format) -> Result<()> {

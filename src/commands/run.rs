@@ -6,13 +6,22 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use super::Ctx;
-use crate::cli::OneOffCommand;
+use crate::cli::{OneOffCommand, RunCommand};
 use crate::converge::ONE_OFF_TYPE;
 use crate::error::{Error, Result};
 use crate::logs;
 use crate::release::{Ledger, Release};
 use crate::runtime::{DynoSpec, Runtime};
 use crate::state::{self, AppDir, ConfigKey, DynoSize};
+
+/// Runs a `run` command.
+pub fn run(ctx: &Ctx, command: RunCommand) -> Result<()> {
+    match command {
+        RunCommand::Attached { command } => attached(ctx, &command),
+        RunCommand::Detached { tail, command } => detached(ctx, &command, tail),
+        RunCommand::Stop { dyno } => stop(ctx, &dyno),
+    }
+}
 
 /// The bash command for `run` words: a Procfile type runs its command (with
 /// the rest as arguments); one word is taken as a command line, as Heroku's

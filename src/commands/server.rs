@@ -1,5 +1,6 @@
 //! `paas server …`: install, start, stop, prune, uninstall, and the
-//! supervisor (`server status` is `server_status.rs`) that keeps the daemon running for a `--local` install.
+//! supervisor that keeps the daemon running for a `--local` install
+//! (`server status` is `server_status.rs`).
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};

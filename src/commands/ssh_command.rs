@@ -11,7 +11,7 @@ use super::{audit, dispatch, Ctx};
 use crate::access::Caller;
 use crate::access::{Action, Role};
 use crate::apps;
-use crate::cli::Command;
+use crate::cli::{AppUrlsCommand, BuildsCommand, Command};
 use crate::error::{Error, Result, QUOTED_INPUT};
 use crate::ssh::{self, SshRequest};
 use crate::state::{self, AppDir, AppName, Root};
@@ -141,7 +141,7 @@ fn usable_app(root: &Root, name: &AppName, caller: &Caller, admin: bool) -> Resu
 fn deploy_key_may(caller: &Caller, command: &Command, app: &Option<String>) -> bool {
     matches!(
         command,
-        Command::Builds { .. } | Command::BuildsOutput { .. }
+        Command::Builds(BuildsCommand::List { .. } | BuildsCommand::Output { .. })
     ) && app.is_some()
         && *app == caller.deploy
 }
@@ -156,12 +156,7 @@ fn deploy_key_refusal(caller: &Caller) -> Error {
 fn allowed_over_ssh(command: &Command) -> bool {
     !matches!(
         command,
-        Command::Server(_)
-            | Command::Daemon
-            | Command::DynoConnector { .. }
-            | Command::SshCommand { .. }
-            | Command::Hook { .. }
-            | Command::GitRemote
+        Command::Server(_) | Command::Internal(_) | Command::AppUrls(AppUrlsCommand::GitRemote)
     )
 }
 

@@ -6,7 +6,7 @@
 use std::io::IsTerminal;
 
 use super::Ctx;
-use crate::cli::Format;
+use crate::cli::{Format, StorageCommand};
 use crate::error::{Error, Result};
 use crate::output;
 use crate::slug::human_size;
@@ -48,6 +48,19 @@ fn owned(ctx: &Ctx, name: &str) -> Result<(Storage, StorageDir)> {
         storage.created_by
     ))
     .hint("`paas storage:unmount` is open to anyone who may use the app"))
+}
+
+/// Runs a `storage` command.
+pub fn run(ctx: &Ctx, command: StorageCommand) -> Result<()> {
+    match command {
+        StorageCommand::List { format } => list(ctx, format),
+        StorageCommand::Create { name } => create(ctx, &name),
+        StorageCommand::Mount { name, path } => mount(ctx, &name, &path),
+        StorageCommand::Unmount { name } => unmount(ctx, &name),
+        StorageCommand::Destroy { name, confirm } => destroy(ctx, &name, confirm),
+        StorageCommand::Backup { name } => backup(ctx, &name),
+        StorageCommand::Restore { name, confirm } => restore(ctx, &name, confirm),
+    }
 }
 
 pub fn list(ctx: &Ctx, format: Format) -> Result<()> {

@@ -5,7 +5,7 @@
 
 use super::{heroku_time_from_rfc3339, Ctx};
 use crate::audit::redact_url;
-use crate::cli::Format;
+use crate::cli::{Format, WebhooksCommand};
 use crate::error::{Error, Result};
 use crate::logs;
 use crate::output;
@@ -45,6 +45,53 @@ fn shown_url(url: &str) -> String {
 /// goes to `paas logs`, to drains and into files kept for days.
 fn logged_url(url: &str) -> String {
     redact_url(url, false)
+}
+
+/// Runs a `webhooks` command.
+pub fn run(ctx: &Ctx, command: WebhooksCommand) -> Result<()> {
+    match command {
+        WebhooksCommand::List { format } => list(ctx, format),
+        WebhooksCommand::Add {
+            include,
+            url,
+            level,
+            secret,
+            authorization,
+        } => add(
+            ctx,
+            Given {
+                include: Some(include),
+                url: Some(url),
+                level: Some(level),
+                secret,
+                authorization,
+            },
+        ),
+        WebhooksCommand::Info { id } => info(ctx, &id),
+        WebhooksCommand::Update {
+            id,
+            include,
+            url,
+            level,
+            secret,
+            authorization,
+        } => update(
+            ctx,
+            &id,
+            Given {
+                include,
+                url,
+                level,
+                secret,
+                authorization,
+            },
+        ),
+        WebhooksCommand::Remove { id } => remove(ctx, &id),
+        WebhooksCommand::Deliveries { status, format } => {
+            deliveries(ctx, status.as_deref(), format)
+        }
+        WebhooksCommand::DeliveriesInfo { id } => delivery_info(ctx, &id),
+    }
 }
 
 pub fn list(ctx: &Ctx, format: Format) -> Result<()> {

@@ -9,10 +9,26 @@ pub use list::list;
 use std::collections::BTreeMap;
 
 use super::Ctx;
+use crate::cli::PsCommand;
 use crate::error::{Error, Result};
 use crate::formation::{rescale, restart_dynos, stop_dynos};
 use crate::release::Ledger;
 use crate::state::{DynoSize, ProcessType};
+
+/// Runs a `ps` command on the formation.
+pub fn run(ctx: &Ctx, command: PsCommand) -> Result<()> {
+    match command {
+        PsCommand::List { format } => list(ctx, format),
+        PsCommand::Scale { changes } => scale(ctx, &changes),
+        PsCommand::Resize { changes } => resize(ctx, &changes),
+        PsCommand::Restart { target } => restart(ctx, target),
+        PsCommand::Stop { target } => stop(ctx, &target, false),
+        PsCommand::Kill { target } => stop(ctx, &target, true),
+        PsCommand::StopTimeout { seconds } => stop_timeout(ctx, seconds),
+        PsCommand::Start { process_type } => start(ctx, &process_type),
+        PsCommand::Autosleep { after, off } => autosleep(ctx, after.as_deref(), off.is_some()),
+    }
+}
 
 /// `web=2` → (`web`, 2).
 /// `web=2` or `web=2:standard-2x`.
