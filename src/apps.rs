@@ -12,6 +12,18 @@ use crate::error::{Error, Result};
 use crate::git;
 use crate::state::{self, AppDir, AppName, AppSettings, Lock, Root, NAME_WORDS};
 
+/// Refuses a name the platform answers for itself: `paas.<domain>` is
+/// the dashboard's host, which the router serves before any app's.
+pub fn refuse_reserved(name: &AppName) -> Result<()> {
+    if name.as_str() == crate::logins::DASHBOARD_HOST {
+        return Err(Error::new(format!(
+            "the name `{name}` is the platform's: `{name}.<domain>` is the dashboard"
+        ))
+        .hint("choose another name"));
+    }
+    Ok(())
+}
+
 /// Creates the app's directory, repo and settings if they are missing,
 /// owned by `owner`. Returns whether it was created now.
 pub fn ensure_created(root: &Root, name: &AppName, owner: &str) -> Result<bool> {
@@ -19,6 +31,7 @@ pub fn ensure_created(root: &Root, name: &AppName, owner: &str) -> Result<bool> 
     if app.exists() {
         return Ok(false);
     }
+    refuse_reserved(name)?;
     // Shared: makers of apps do not wait for each other, only keep a
     // `FirstPush` from removing what they are making.
     let _making = Lock::acquire_shared(&root.new_apps_lock_file())?;
@@ -156,6 +169,19 @@ mod tests {
 
     fn name(text: &str) -> AppName {
         AppName::parse(text).unwrap()
+    }
+
+    #[test]
+    fn the_dashboards_name_is_refused_for_an_app() {
+        let (_dir, root) = root_with_hook();
+        let refused = ensure_created(&root, &name("paas"), "admin").unwrap_err();
+        assert!(
+            refused.message().contains("dashboard"),
+            "{}",
+            refused.message()
+        );
+        assert!(!root.app(&name("paas")).exists());
+        assert!(ensure_created(&root, &name("paas-shop"), "admin").unwrap());
     }
 
     #[test]

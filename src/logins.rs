@@ -26,6 +26,10 @@ pub const LINK_LIFETIME_SECS: i64 = 60;
 pub const SESSION_IDLE_SECS: i64 = 12 * 3600;
 /// How often a session's last request is written down.
 const TOUCH_EVERY_SECS: i64 = 60;
+/// How long a session lasts at most, visited or not: a stolen cookie
+/// does not work for ever. The browser keeps the cookie as long; the
+/// idle end is this side's to enforce.
+pub const SESSION_MAX_SECS: i64 = 7 * 24 * 3600;
 /// The host name of the dashboard under the platform's domain.
 pub const DASHBOARD_HOST: &str = "paas";
 
@@ -98,13 +102,15 @@ fn file_name(secret: &str) -> Option<String> {
 }
 
 /// The dashboard's address on this install: `https://paas.DOMAIN/` when
-/// the router serves HTTPS on a real domain (it needs a certificate that
-/// covers the name: an app's wildcard for the domain), else plain HTTP
-/// on the router's port (`http://paas.localhost:PORT/` for `--local`,
-/// whose HTTPS port has no certificate for it).
-pub fn dashboard_url(settings: &Settings) -> String {
+/// the router serves HTTPS on a real domain and has a certificate that
+/// covers the name (`https_ready`: an app's wildcard for the domain), else
+/// plain HTTP on the router's port (`http://paas.localhost:PORT/` for
+/// `--local`): a link whose TLS handshake fails would log nobody in.
+pub fn dashboard_url(settings: &Settings, https_ready: bool) -> String {
     let host = format!("{DASHBOARD_HOST}.{}", settings.domain);
-    let https = settings.https_port.filter(|_| !settings.local);
+    let https = settings
+        .https_port
+        .filter(|_| !settings.local && https_ready);
     match (https, settings.http_port) {
         (Some(443), _) => format!("https://{host}/"),
         (Some(port), _) => format!("https://{host}:{port}/"),
@@ -134,7 +140,26 @@ pub fn issue_link(
     };
     let text = toml::to_string(&link).context(|| "encoding a login link".into())?;
     state::write_atomic(&dir.join(name), text.as_bytes(), 0o600)?;
-    Ok(format!("{}login/{token}", dashboard_url(settings)))
+    let https_ready = dashboard_certificate(root, settings);
+    Ok(format!(
+        "{}login/{token}",
+        dashboard_url(settings, https_ready)
+    ))
+}
+
+/// Whether some app's certificate covers the dashboard's host, as the
+/// router's TLS looks for one (`router/tls.rs`).
+fn dashboard_certificate(root: &Root, settings: &Settings) -> bool {
+    let host = format!("{DASHBOARD_HOST}.{}", settings.domain);
+    root.apps().unwrap_or_default().iter().any(|name| {
+        crate::certs::load(&root.app(name)).is_some_and(|bundle| {
+            bundle
+                .summary
+                .names
+                .iter()
+                .any(|n| crate::certs::covers(n, &host))
+        })
+    })
 }
 
 /// Takes a link: whom it is for, once, within its lifetime; `None` for a
@@ -179,7 +204,7 @@ pub fn session(root: &Root, id: &str, now: i64) -> Option<Session> {
     let name = file_name(id)?;
     let path = sessions_dir(root).join(name);
     let mut session: Session = toml::from_str(&fs::read_to_string(&path).ok()?).ok()?;
-    if now - session.last_seen > SESSION_IDLE_SECS {
+    if now - session.last_seen > SESSION_IDLE_SECS || now - session.created > SESSION_MAX_SECS {
         let _ = fs::remove_file(&path);
         return None;
     }
@@ -290,10 +315,21 @@ mod tests {
     fn the_url_follows_the_routers_ports() {
         let mut settings = Settings::example();
         settings.http_port = 8080;
-        assert_eq!(dashboard_url(&settings), "http://paas.example.com:8080/");
+        assert_eq!(
+            dashboard_url(&settings, true),
+            "http://paas.example.com:8080/"
+        );
         settings.https_port = Some(443);
-        assert_eq!(dashboard_url(&settings), "https://paas.example.com/");
+        assert_eq!(dashboard_url(&settings, true), "https://paas.example.com/");
+        // No certificate covers it: the handshake would fail.
+        assert_eq!(
+            dashboard_url(&settings, false),
+            "http://paas.example.com:8080/"
+        );
         settings.local = true;
-        assert_eq!(dashboard_url(&settings), "http://paas.example.com:8080/");
+        assert_eq!(
+            dashboard_url(&settings, true),
+            "http://paas.example.com:8080/"
+        );
     }
 }

@@ -103,6 +103,7 @@ pub fn check_new_name(root: &Root, app: &AppName, new: &AppName) -> Result<()> {
         return Err(Error::new(format!("`{app}` is already the app's name"))
             .hint("give the name it is to have: `paas apps:rename NEWNAME -a APP`"));
     }
+    super::refuse_reserved(new)?;
     if root.app(new).exists() {
         return Err(
             Error::new(format!("the name `{new}` is taken by another app"))

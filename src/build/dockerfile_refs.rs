@@ -42,8 +42,29 @@ pub struct ImageUse {
 /// The images `dockerfile` names outside itself: `FROM`, `--from=` and
 /// `--mount=…,from=` values, `$VAR`s expanded, less `scratch` and the
 /// file's own stages (by name or by an earlier stage's number).
+///
+/// The file is read with each escape character buildah knows (`\` and
+/// `` ` ``) and what either reading names is checked: a reading of the
+/// `# escape=` directive that differed from buildah's (which stops at the
+/// first line that is no directive and skips a byte-order mark) would
+/// otherwise let a continuation hide a `FROM` from this check that
+/// buildah then builds.
 pub fn images_named(dockerfile: &str) -> Vec<ImageUse> {
-    let lines = logical_lines(dockerfile);
+    let dockerfile = dockerfile.strip_prefix('\u{feff}').unwrap_or(dockerfile);
+    let mut uses = images_named_with(dockerfile, '\\');
+    for found in images_named_with(dockerfile, '`') {
+        if !uses
+            .iter()
+            .any(|u| u.reference == found.reference && u.base == found.base)
+        {
+            uses.push(found);
+        }
+    }
+    uses
+}
+
+fn images_named_with(dockerfile: &str, escape: char) -> Vec<ImageUse> {
+    let lines = logical_lines(dockerfile, escape);
     let variables = variables(&lines);
     let mut stages: Vec<String> = Vec::new();
     let mut uses = Vec::new();
@@ -116,22 +137,9 @@ pub fn images_named(dockerfile: &str) -> Vec<ImageUse> {
     uses
 }
 
-/// The file's instructions, each on one line: continuations (the escape
-/// character, `\` or the one `# escape=` names, at a line's end) joined,
-/// comment lines dropped.
-fn logical_lines(dockerfile: &str) -> Vec<String> {
-    let mut escape = '\\';
-    for line in dockerfile.lines() {
-        let Some(directive) = line.trim().strip_prefix('#') else {
-            break;
-        };
-        let directive = directive.trim().to_ascii_lowercase();
-        if let Some(value) = directive.strip_prefix("escape").map(str::trim) {
-            if let Some(value) = value.strip_prefix('=') {
-                escape = value.trim().chars().next().unwrap_or('\\');
-            }
-        }
-    }
+/// The file's instructions, each on one line: continuations (`escape` at
+/// a line's end) joined, comment lines dropped.
+fn logical_lines(dockerfile: &str, escape: char) -> Vec<String> {
     let mut lines = Vec::new();
     let mut current = String::new();
     for line in dockerfile.lines() {
@@ -449,7 +457,29 @@ FROM img:${TARGETARCH}
     #[test]
     fn a_backtick_escape_joins_lines_and_comments_are_skipped() {
         let dockerfile = "# escape=`\nFROM `\n  abc0\n# FROM hidden\nRUN echo \\\nFROM x\n";
-        assert_eq!(references(dockerfile), ["abc0", "x"]);
+        // Read with `\` too (buildah would, had the directive not been
+        // first): `FROM `` names "`", which resolves to nothing.
+        assert_eq!(references(dockerfile), ["`", "abc0", "x"]);
+    }
+
+    /// Whatever this check makes of the directive, a `FROM` buildah sees is
+    /// checked: a directive after a comment (buildah ignores it) or after a
+    /// byte-order mark must not let a continuation swallow `FROM 1a2b`.
+    #[test]
+    fn a_from_hidden_by_a_misread_escape_directive_is_still_checked() {
+        let late = "# hello\n# escape=`\nFROM docker.io/library/alpine\nLABEL a=b`\nFROM 1a2b AS loot\nFROM docker.io/library/alpine\nCOPY --from=loot / /stolen\n";
+        assert!(
+            references(late).contains(&"1a2b".to_string()),
+            "{:?}",
+            references(late)
+        );
+        let bom =
+            "\u{feff}# escape=`\nFROM docker.io/library/alpine\nLABEL a=b\\\nFROM 1a2b AS loot\n";
+        assert!(
+            references(bom).contains(&"1a2b".to_string()),
+            "{:?}",
+            references(bom)
+        );
     }
 
     fn uses(reference: &str) -> Vec<ImageUse> {

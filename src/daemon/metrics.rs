@@ -65,7 +65,11 @@ pub(super) async fn metrics_loop(root: Root, writer: Arc<Mutex<MetricsWriter>>) 
         tokio::time::sleep(FLUSH_EVERY).await;
         let (root, writer) = (root.clone(), writer.clone());
         let _ = tokio::task::spawn_blocking(move || {
-            writer.lock().expect("not poisoned").flush(&root);
+            // A flush that panicked once must not stop every later one.
+            writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .flush(&root);
         })
         .await;
     }

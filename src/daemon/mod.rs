@@ -186,7 +186,7 @@ async fn serve(root: Root, settings: Settings) -> Result<Ending> {
     let _ = tokio::task::spawn_blocking(move || {
         metrics_writer
             .lock()
-            .expect("not poisoned")
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
             .flush(&flushing)
     })
     .await;

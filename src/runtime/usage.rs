@@ -38,7 +38,7 @@ pub fn dyno_usage(dynos: &[Dyno]) -> Vec<DynoUsage> {
             quota_bytes: None,
             cpu_micros: 0,
         };
-        if let Some(cgroup) = cgroup_v2_dir(Path::new("/sys/fs/cgroup"), pid) {
+        if let Some(cgroup) = cgroup_v2_dir(Path::new("/sys/fs/cgroup"), pid, &dyno.id) {
             if let Some(current) = read_number(&cgroup.join("memory.current")) {
                 sample.rss_bytes = current;
                 sample.quota_bytes = read_number(&cgroup.join("memory.max"));
@@ -97,11 +97,19 @@ fn pid_namespace(pid: u32) -> Option<u64> {
 }
 
 /// The process's own cgroup on a cgroup v2 host, if it has a directory.
-fn cgroup_v2_dir(mount: &Path, pid: u32) -> Option<PathBuf> {
+fn cgroup_v2_dir(mount: &Path, pid: u32, container: &str) -> Option<PathBuf> {
     let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     let path = parse_unified_cgroup(&text)?;
     let dir = mount.join(path.trim_start_matches('/'));
-    (path != "/" && dir.is_dir()).then_some(dir)
+    (own_cgroup(path, container) && dir.is_dir()).then_some(dir)
+}
+
+/// Whether a cgroup is the container's own (`…/libpod-<id>.scope…`):
+/// without delegation, rootless podman leaves dynos in the cgroup they
+/// were started from (the daemon's service), whose figures are
+/// everything's in it, not the dyno's.
+fn own_cgroup(path: &str, container: &str) -> bool {
+    !container.is_empty() && path.contains(container)
 }
 
 /// The unified hierarchy's path (`0::/…`) in a `/proc/PID/cgroup`.
@@ -177,6 +185,14 @@ mod tests {
             Some("/user.slice/libpod-ab.scope")
         );
         assert_eq!(parse_unified_cgroup("4:memory:/x\n"), None);
+        // The dyno's own scope counts; the daemon's service it was left in
+        // (no delegation) would count everything in it.
+        assert!(own_cgroup(
+            "/user.slice/libpod-ab12cd.scope/container",
+            "ab12cd"
+        ));
+        assert!(!own_cgroup("/system.slice/paas.service", "ab12cd"));
+        assert!(!own_cgroup("/user.slice/libpod-ab12cd.scope", ""));
         assert_eq!(
             parse_cpu_stat("usage_usec 12345\nuser_usec 10000\n"),
             Some(12345)

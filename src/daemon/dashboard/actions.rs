@@ -31,7 +31,14 @@ pub async fn run(
         let version = form
             .iter()
             .find(|(name, _)| name == "version")
-            .map(|(_, value)| value.clone());
+            // Only a number goes on: it is written into the audit trail's
+            // line, which a hand-made form could otherwise fill.
+            .map(
+                |(_, value)| match value.trim_start_matches('v').parse::<u64>() {
+                    Ok(number) => number.to_string(),
+                    Err(_) => "?".to_string(),
+                },
+            );
         let restart = action == "restart";
         let command = match (restart, &version) {
             (true, _) => format!("ps:restart -a {} (dashboard)", dir.name),

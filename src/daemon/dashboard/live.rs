@@ -30,16 +30,23 @@ const LOG_POLL: Duration = Duration::from_millis(500);
 const KEEPALIVE: Duration = Duration::from_secs(15);
 /// A stream ends after this; the browser's EventSource opens a new one.
 const STREAM_LIFETIME: Duration = Duration::from_secs(30 * 60);
+/// How often a stream checks the session may still see the app: a
+/// logout, a removed key or collaborator ends it within this.
+const ACCESS_RECHECK: Duration = Duration::from_secs(30);
 
 /// `GET /apps/APP/metrics.json?range=1h|24h|7d`: the graphs' series, for
 /// the page's script to redraw them each minute (the page itself comes
 /// with them, `graphs_json`).
 pub async fn metrics(root: &Root, session: &Session, app: &str, range: Range) -> Response<Body> {
-    let Some((dir, _)) = views::visible_app(root, &session.holder, app) else {
+    // Off the router's threads: reading the app's settings and series.
+    let (root, holder, app) = (root.clone(), session.holder.clone(), app.to_string());
+    let body = blocking(move || {
+        views::visible_app(&root, &holder, &app).map(|(dir, _)| graphs_json(&root, &dir, range))
+    })
+    .await;
+    let Some(body) = body else {
         return not_found(session);
     };
-    let root = root.clone();
-    let body = blocking(move || graphs_json(&root, &dir, range)).await;
     let mut response = Response::new(full(body.to_string()));
     response
         .headers_mut()
@@ -111,17 +118,39 @@ fn graph_data(series: &AppSeries) -> Value {
 
 /// `GET /apps/APP/logs`: the latest lines, then new ones as they are
 /// written, as server-sent events (one `data:` line per log line).
-pub fn log_stream(root: &Root, session: &Session, app: &str) -> Response<Body> {
-    let Some((dir, _)) = views::visible_app(root, &session.holder, app) else {
+pub async fn log_stream(
+    root: &Root,
+    session: &Session,
+    session_id: &str,
+    app: &str,
+) -> Response<Body> {
+    let (root, holder, app) = (root.clone(), session.holder.clone(), app.to_string());
+    let opened = {
+        let (root, app) = (root.clone(), app.clone());
+        blocking(move || {
+            views::visible_app(&root, &holder, &app)
+                .map(|(dir, _)| Reader::near_end(&dir, TAIL_BYTES))
+        })
+        .await
+    };
+    let Some(mut reader) = opened else {
         return not_found(session);
     };
+    let session_id = session_id.to_string();
     let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
         let started = tokio::time::Instant::now();
-        let mut reader = Reader::near_end(&dir, TAIL_BYTES);
+        let mut checked = started;
         let mut first = true;
         let mut quiet = Duration::ZERO;
         while started.elapsed() < STREAM_LIFETIME {
+            if checked.elapsed() >= ACCESS_RECHECK {
+                checked = tokio::time::Instant::now();
+                let (root, id, app) = (root.clone(), session_id.clone(), app.clone());
+                if !blocking(move || super::still_sees(&root, &id, &app)).await {
+                    return;
+                }
+            }
             let (lines, back) = blocking(move || {
                 let lines = reader.read_new();
                 (lines, reader)

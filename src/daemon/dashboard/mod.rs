@@ -34,7 +34,22 @@ use crate::state::Root;
 /// A body the dashboard answers with: the router's body type.
 pub type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
-const COOKIE_NAME: &str = "paas_session";
+/// The session cookie's name. Apps answer on sibling hosts
+/// (`<app>.<domain>`), and any of them may set a cookie for the whole
+/// domain: over HTTPS the name is `__Host-` prefixed, which browsers take
+/// only from this host (Secure, no Domain, `Path=/`), so an app can
+/// neither shadow nor plant the dashboard's session.
+fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-paas_session"
+    } else {
+        "paas_session"
+    }
+}
+
+/// How many cookies of the session's name a request may offer; each is
+/// tried, so one planted beside the real one locks nobody out.
+const MAX_SESSION_COOKIES: usize = 4;
 /// The largest form a button sends (a token and a version).
 const FORM_LIMIT: usize = 4096;
 
@@ -124,20 +139,22 @@ impl Dashboard {
         if let (&Method::GET, Some(token)) = (&method, path.strip_prefix("/login/")) {
             return self.log_in(token, secure).await;
         }
-        let cookie = session_cookie(&request);
-        let session = match cookie.clone() {
-            Some(id) => {
-                let root = self.root.clone();
+        let cookies = session_cookies(&request, secure);
+        let session = match cookies.is_empty() {
+            false => {
+                let (root, ids) = (self.root.clone(), cookies.clone());
                 blocking(move || {
-                    let session = logins::session(&root, &id, crate::crashes::now())?;
-                    as_keys_say(&root, &id, session)
+                    ids.iter().find_map(|id| {
+                        let session = logins::session(&root, id, crate::crashes::now())?;
+                        as_keys_say(&root, id, session).map(|session| (id.clone(), session))
+                    })
                 })
                 .await
             }
-            None => None,
+            true => None,
         };
-        let Some(session) = session else {
-            let why = match cookie {
+        let Some((session_id, session)) = session else {
+            let why = match cookies.first() {
                 Some(_) => "Your session has ended (12 hours without a visit, or you logged out).",
                 None => "This page needs a session.",
             };
@@ -159,14 +176,14 @@ impl Dashboard {
                 )
                 .await
             }
-            (&Method::GET, ["apps", app, "logs"]) => live::log_stream(&self.root, &session, app),
+            (&Method::GET, ["apps", app, "logs"]) => {
+                live::log_stream(&self.root, &session, &session_id, app).await
+            }
             (&Method::POST, ["logout"]) => {
                 if let Err(refusal) = read_form(request, &session).await {
                     return refusal;
                 }
-                if let Some(id) = cookie {
-                    logins::end_session(&self.root, &id);
-                }
+                logins::end_session(&self.root, &session_id);
                 let mut response =
                     html(StatusCode::OK, pages::login_message("You are logged out."));
                 set_cookie(&mut response, "", secure, 0);
@@ -208,7 +225,7 @@ impl Dashboard {
         // On to the page, with the cookie: the browser sends it with the
         // redirected request, a navigation to this same site.
         let mut response = see_other(&landing);
-        set_cookie(&mut response, &id, secure, logins::SESSION_IDLE_SECS);
+        set_cookie(&mut response, &id, secure, logins::SESSION_MAX_SECS);
         response
     }
 
@@ -297,6 +314,14 @@ fn as_keys_say(root: &Root, id: &str, mut session: Session) -> Option<Session> {
     Some(session)
 }
 
+/// Whether the session `id` is still live and may still see `app`: a
+/// log stream open for long asks again now and then.
+fn still_sees(root: &Root, id: &str, app: &str) -> bool {
+    logins::session(root, id, crate::crashes::now())
+        .and_then(|session| as_keys_say(root, id, session))
+        .is_some_and(|session| views::visible_app(root, &session.holder, app).is_some())
+}
+
 /// Runs file and podman work off the router's threads.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(work)
@@ -304,8 +329,8 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
         .expect("dashboard work does not panic")
 }
 
-/// The session cookie's value, if the request has one.
-fn session_cookie<B>(request: &Request<B>) -> Option<String> {
+/// The session cookies' values the request has (the first few).
+fn session_cookies<B>(request: &Request<B>, secure: bool) -> Vec<String> {
     request
         .headers()
         .get_all(COOKIE)
@@ -313,15 +338,18 @@ fn session_cookie<B>(request: &Request<B>) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .filter(|(name, _)| *name == cookie_name(secure))
         .map(|(_, value)| value.to_string())
+        .take(MAX_SESSION_COOKIES)
+        .collect()
 }
 
 /// Sets (or, with `max_age` 0, clears) the session cookie.
 fn set_cookie(response: &mut Response<Body>, id: &str, secure: bool, max_age: i64) {
+    let name = cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
     let value =
-        format!("{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+        format!("{name}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
     if let Ok(value) = HeaderValue::from_str(&value) {
         response.headers_mut().insert(SET_COOKIE, value);
     }
@@ -472,11 +500,20 @@ mod tests {
             .header(COOKIE, "a=1; paas_session=f00; b=2")
             .body(())
             .unwrap();
-        assert_eq!(session_cookie(&request).as_deref(), Some("f00"));
+        assert_eq!(session_cookies(&request, false), ["f00"]);
+        // Over HTTPS only the `__Host-` one, which no sibling host can set.
+        assert!(session_cookies(&request, true).is_empty());
         let request = Request::builder()
             .header(COOKIE, "paas_session_x=1")
             .body(())
             .unwrap();
-        assert_eq!(session_cookie(&request), None);
+        assert!(session_cookies(&request, false).is_empty());
+        // One planted by an app (a longer path comes first) does not hide
+        // the real one.
+        let request = Request::builder()
+            .header(COOKIE, "paas_session=planted; paas_session=real")
+            .body(())
+            .unwrap();
+        assert_eq!(session_cookies(&request, false), ["planted", "real"]);
     }
 }
