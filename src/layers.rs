@@ -51,6 +51,7 @@ const LAYERS: &[(&str, usize)] = &[
     ("net", 0),
     ("users", 0),
     ("process", 0),
+    ("random", 0),
     ("state", 1),
     // What is recorded and parsed: releases, logs, keys, who may run what,
     // where dynos answer, what the daemon is asked.

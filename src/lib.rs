@@ -50,6 +50,7 @@ pub mod output;
 pub mod probation;
 pub mod process;
 pub mod prune;
+pub mod random;
 pub mod release;
 pub mod rollout;
 pub mod routes;

@@ -128,7 +128,7 @@ pub fn issue_link(
     app: Option<&AppName>,
     now: i64,
 ) -> Result<String> {
-    let token = crate::webhooks::new_secret()?;
+    let token = crate::random::hex(32)?;
     let name = file_name(&token).expect("a new secret is 64 hex digits");
     let dir = links_dir(root);
     state::create_dir(&dir, 0o700)?;
@@ -178,10 +178,10 @@ pub fn redeem_link(root: &Root, token: &str, now: i64) -> Option<Redeemed> {
 
 /// A new session for `holder`: its id, for the cookie, and the session.
 pub fn start_session(root: &Root, holder: Holder, now: i64) -> Result<(String, Session)> {
-    let id = crate::webhooks::new_secret()?;
+    let id = crate::random::hex(32)?;
     let session = Session {
         holder,
-        csrf: crate::webhooks::new_secret()?,
+        csrf: crate::random::hex(32)?,
         created: now,
         last_seen: now,
     };

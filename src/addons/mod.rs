@@ -135,14 +135,7 @@ pub fn parse_name(text: &str) -> Result<String> {
 /// A random secret for credentials: 32 hex digits from the kernel's
 /// generator, or an error (never a predictable value).
 pub fn secret() -> Result<String> {
-    let mut bytes = [0u8; 16];
-    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    if n != bytes.len() as isize {
-        return Err(Error::unexpected(
-            "the kernel gave no random bytes for a password",
-        ));
-    }
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    crate::random::hex(16)
 }
 
 /// One add-on's directory.

@@ -189,15 +189,7 @@ pub fn check_authorization(value: &str) -> Result<()> {
 
 /// A new secret: 32 bytes from the kernel, in hex.
 pub fn new_secret() -> Result<String> {
-    let mut bytes = [0u8; 32];
-    // SAFETY: getrandom fills the buffer it is given, at most its length.
-    let filled = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    if filled != bytes.len() as isize {
-        return Err(Error::unexpected(
-            "the kernel gave no random bytes for a secret",
-        ));
-    }
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    crate::random::hex(32)
 }
 
 /// A new id: a UUID (version 7, RFC 9562), so ids sort in the order they
