@@ -15,7 +15,7 @@ use crate::state::{self, AppDir, AppName, AppSettings, Lock, Root, NAME_WORDS};
 /// Refuses a name the platform answers for itself: `paas.<domain>` is
 /// the dashboard's host, which the router serves before any app's.
 pub fn refuse_reserved(name: &AppName) -> Result<()> {
-    if name.as_str() == crate::logins::DASHBOARD_HOST {
+    if name.as_str() == crate::state::DASHBOARD_HOST {
         return Err(Error::new(format!(
             "the name `{name}` is the platform's: `{name}.<domain>` is the dashboard"
         ))

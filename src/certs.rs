@@ -1,6 +1,7 @@
 //! TLS certificates of apps (`certs:add`): a PEM bundle of the chain and
 //! its private key, checked before it is kept, stored 0600 in the app's
 //! directory, and served by the router to clients naming the app's hosts.
+//! The dashboard's own (`dashboard:certs:auto`) is kept under `etc/`.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 
 use crate::error::{Error, Result};
-use crate::state::{self, AppDir};
+use crate::state::{self, AppDir, Root};
 
 /// More than any real chain and key.
 pub const BUNDLE_LIMIT: usize = 60 * 1024;
@@ -160,6 +161,13 @@ pub fn covers(name: &str, host: &str) -> bool {
     }
 }
 
+impl Summary {
+    /// Whether one of the certificate's names covers `host`.
+    pub fn covers(&self, host: &str) -> bool {
+        self.names.iter().any(|name| covers(name, host))
+    }
+}
+
 /// The hosts an app answers at: its own and its custom domains.
 pub fn app_hosts(settings: &state::Settings, app: &AppDir) -> Vec<String> {
     std::iter::once(format!("{}.{}", app.name, settings.domain))
@@ -176,6 +184,37 @@ pub fn store(app: &AppDir, bundle: &Bundle) -> Result<()> {
 pub fn load(app: &AppDir) -> Option<Bundle> {
     let pem = std::fs::read_to_string(app.certificate_file()).ok()?;
     parse(&pem).ok()
+}
+
+/// The dashboard's own certificate (`dashboard:certs:auto`), if it has
+/// one that reads.
+pub fn load_dashboard(root: &Root) -> Option<Bundle> {
+    let pem = std::fs::read_to_string(root.dashboard_certificate_file()).ok()?;
+    parse(&pem).ok()
+}
+
+pub fn store_dashboard(root: &Root, bundle: &Bundle) -> Result<()> {
+    state::create_dir(&root.etc_dir(), 0o755)?;
+    state::write_atomic(
+        &root.dashboard_certificate_file(),
+        bundle.pem.as_bytes(),
+        0o600,
+    )
+}
+
+/// The certificate the router serves for the dashboard's host: its own,
+/// else an app's that covers the name (a wildcard for the domain).
+pub fn for_dashboard(root: &Root, settings: &state::Settings) -> Option<Bundle> {
+    let host = settings.dashboard_host();
+    load_dashboard(root)
+        .filter(|bundle| bundle.summary.covers(&host))
+        .or_else(|| {
+            root.apps()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|name| load(&root.app(name)))
+                .find(|bundle| bundle.summary.covers(&host))
+        })
 }
 
 #[cfg(test)]

@@ -39,6 +39,9 @@ pub enum Request {
     Acme { app: AppName },
     /// `probation <app>`: start watching the app's window (`probation`).
     Probation { app: AppName },
+    /// `acme-dashboard`: get the dashboard's certificate now; answered as
+    /// `acme` is.
+    DashboardAcme,
 }
 
 /// A request line the daemon cannot take: the `<why>` of its `error` answer.
@@ -62,6 +65,7 @@ impl Request {
             Request::Domain => "domain".to_string(),
             Request::Acme { app } => format!("acme {app}"),
             Request::Probation { app } => format!("probation {app}"),
+            Request::DashboardAcme => "acme-dashboard".to_string(),
         }
     }
 
@@ -80,6 +84,7 @@ impl Request {
             "domain" => Request::Domain,
             "acme" => Request::Acme { app: app()? },
             "probation" => Request::Probation { app: app()? },
+            "acme-dashboard" => Request::DashboardAcme,
             _ => return Err(RequestError::Unknown),
         })
     }
@@ -94,7 +99,7 @@ impl Request {
             // The router's 30 s request timeout, and some.
             Request::Drain { .. } => Duration::from_secs(40),
             // An ACME order: the CA checks each host over HTTP.
-            Request::Acme { .. } => Duration::from_secs(240),
+            Request::Acme { .. } | Request::DashboardAcme => Duration::from_secs(240),
         }
     }
 }
@@ -191,15 +196,19 @@ pub fn ping_daemon(root: &Root) -> Result<()> {
     request(root, &Request::Ping)
 }
 
-/// Asks the daemon to get the app's ACME certificate now: what it got, or
-/// why not.
-pub fn acme_request(root: &Root, app: &AppDir) -> Result<std::result::Result<String, String>> {
-    let line = exchange(
-        root,
-        &Request::Acme {
+/// Asks the daemon to get the app's ACME certificate now (the dashboard's,
+/// without an app): what it got, or why not.
+pub fn acme_request(
+    root: &Root,
+    app: Option<&AppDir>,
+) -> Result<std::result::Result<String, String>> {
+    let request = match app {
+        Some(app) => Request::Acme {
             app: app.name.clone(),
         },
-    )?;
+        None => Request::DashboardAcme,
+    };
+    let line = exchange(root, &request)?;
     Ok(match Answer::decode(&line) {
         Ok(Answer::Got(got)) => Ok(got),
         Ok(Answer::Error(why)) => Err(why),
@@ -258,6 +267,7 @@ mod tests {
             (Request::Domain, "domain"),
             (Request::Acme { app: app("my-app") }, "acme my-app"),
             (Request::Probation { app: app("a1") }, "probation a1"),
+            (Request::DashboardAcme, "acme-dashboard"),
         ]
     }
 
@@ -375,7 +385,7 @@ mod tests {
             "the router answered `error no such app`"
         );
         assert_eq!(
-            acme_request(&root, &myapp).unwrap(),
+            acme_request(&root, Some(&myapp)).unwrap(),
             Ok("x.example.com until then".to_string())
         );
         assert_eq!(

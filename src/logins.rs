@@ -30,8 +30,6 @@ const TOUCH_EVERY_SECS: i64 = 60;
 /// does not work for ever. The browser keeps the cookie as long; the
 /// idle end is this side's to enforce.
 pub const SESSION_MAX_SECS: i64 = 7 * 24 * 3600;
-/// The host name of the dashboard under the platform's domain.
-pub const DASHBOARD_HOST: &str = "paas";
 
 /// Who a link or session is for: what the CLI would know of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,15 +100,13 @@ fn file_name(secret: &str) -> Option<String> {
 }
 
 /// The dashboard's address on this install: `https://paas.DOMAIN/` when
-/// the router serves HTTPS on a real domain and has a certificate that
-/// covers the name (`https_ready`: an app's wildcard for the domain), else
-/// plain HTTP on the router's port (`http://paas.localhost:PORT/` for
-/// `--local`): a link whose TLS handshake fails would log nobody in.
+/// the router serves HTTPS and has a certificate that covers the name
+/// (`https_ready`: its own, or an app's wildcard), else plain HTTP on the
+/// router's port (`http://paas.localhost:PORT/` for `--local`): a link
+/// whose TLS handshake fails would log nobody in.
 pub fn dashboard_url(settings: &Settings, https_ready: bool) -> String {
-    let host = format!("{DASHBOARD_HOST}.{}", settings.domain);
-    let https = settings
-        .https_port
-        .filter(|_| !settings.local && https_ready);
+    let host = settings.dashboard_host();
+    let https = settings.https_port.filter(|_| https_ready);
     match (https, settings.http_port) {
         (Some(443), _) => format!("https://{host}/"),
         (Some(port), _) => format!("https://{host}:{port}/"),
@@ -140,26 +136,11 @@ pub fn issue_link(
     };
     let text = toml::to_string(&link).context(|| "encoding a login link".into())?;
     state::write_atomic(&dir.join(name), text.as_bytes(), 0o600)?;
-    let https_ready = dashboard_certificate(root, settings);
+    let https_ready = crate::certs::for_dashboard(root, settings).is_some();
     Ok(format!(
         "{}login/{token}",
         dashboard_url(settings, https_ready)
     ))
-}
-
-/// Whether some app's certificate covers the dashboard's host, as the
-/// router's TLS looks for one (`router/tls.rs`).
-fn dashboard_certificate(root: &Root, settings: &Settings) -> bool {
-    let host = format!("{DASHBOARD_HOST}.{}", settings.domain);
-    root.apps().unwrap_or_default().iter().any(|name| {
-        crate::certs::load(&root.app(name)).is_some_and(|bundle| {
-            bundle
-                .summary
-                .names
-                .iter()
-                .any(|n| crate::certs::covers(n, &host))
-        })
-    })
 }
 
 /// Takes a link: whom it is for, once, within its lifetime; `None` for a
@@ -326,10 +307,12 @@ mod tests {
             dashboard_url(&settings, false),
             "http://paas.example.com:8080/"
         );
+        // The router sends plain HTTP to HTTPS then, wherever it runs.
         settings.local = true;
+        settings.https_port = Some(8443);
         assert_eq!(
             dashboard_url(&settings, true),
-            "http://paas.example.com:8080/"
+            "https://paas.example.com:8443/"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! `certs:auto`: a certificate issued by an ACME CA over HTTP-01 from inside
 //! the daemon, and renewed 30 days before it expires, against Debian's
-//! pebble (a real ACME server) and its DNS test server.
+//! pebble (a real ACME server) and its DNS test server; the dashboard's
+//! host gets its own the same way.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -187,5 +188,103 @@ fn certs_auto_gets_a_certificate_from_pebble_and_renews_it() {
         text(&output).contains("does not use automatic certificates"),
         "{}",
         text(&output)
+    );
+}
+
+#[test]
+fn the_dashboard_gets_its_own_certificate_and_sends_plain_http_to_https() {
+    let server = TestServer::start();
+    let pebble = Pebble::start(server.http_port, 90 * 86400);
+    server.install(&[
+        "--acme-directory",
+        &pebble.directory,
+        "--acme-ca",
+        &pebble.tls.ca.display().to_string(),
+    ]);
+    let dashboard = format!("paas.localhost:{}", server.http_port);
+    let plain = |path: &str| {
+        let output = Command::new("curl")
+            .args(["-s", "-m", "10", "-o", "/dev/null", "-w"])
+            .arg("%{http_code} %{redirect_url}")
+            .args(["--resolve", &format!("{dashboard}:127.0.0.1")])
+            .arg(format!("http://{dashboard}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+
+    // No certificate yet: the link is plain HTTP, and says how to get one.
+    let before = server.cmd(&["dashboard", "--print-url"]);
+    assert!(
+        String::from_utf8_lossy(&before.stdout).starts_with("http://paas.localhost:"),
+        "{}",
+        text(&before)
+    );
+    assert!(plain("/").starts_with("401 "), "{}", plain("/"));
+    let status = server.ok(&["dashboard:certs:auto"]);
+    assert!(status.contains("is disabled for the dashboard"), "{status}");
+
+    // Only an admin turns it on.
+    let bob = server.add_user("bob");
+    let refused = server.cmd_with_key(&bob, &["dashboard:certs:auto:enable"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("only an admin"),
+        "{}",
+        text(&refused)
+    );
+
+    // pebble validates `paas.localhost` over HTTP-01 through the router.
+    let enabled = server.ok(&["dashboard:certs:auto:enable"]);
+    let https_url = format!("https://paas.localhost:{}/", server.https_port);
+    assert!(
+        enabled.contains("Certificate for paas.localhost until")
+            && enabled.contains(&format!("The dashboard is at {https_url}")),
+        "{enabled}"
+    );
+    let status = server.ok(&["dashboard:certs:auto"]);
+    assert!(
+        status.contains("is enabled for the dashboard")
+            && status.contains("Cert issued")
+            && status.contains(&https_url),
+        "{status}"
+    );
+
+    // A client trusting pebble's root gets the dashboard over HTTPS.
+    let trust = tempfile::tempdir().unwrap();
+    let root = pebble.issuing_root(trust.path());
+    let (status, _, body) = server.curl_https(&root, "paas.localhost", "/", &[]);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("Log in to the dashboard"), "{body}");
+
+    // Plain HTTP goes to the same place over HTTPS.
+    assert_eq!(
+        plain("/apps/x?range=24h"),
+        format!("308 {https_url}apps/x?range=24h")
+    );
+
+    // The link is HTTPS now, and logs in with a Secure, host-only cookie.
+    let url = server.ok(&["dashboard", "--print-url"]);
+    let url = url.trim();
+    assert!(url.starts_with(&format!("{https_url}login/")), "{url}");
+    let path = &url[url.find("/login/").unwrap()..];
+    let (status, _, headers) = server.curl_https(&root, "paas.localhost", path, &["-D", "-"]);
+    assert_eq!(status, 303, "{headers}");
+    let cookie = headers
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie: {headers}"));
+    assert!(
+        cookie.contains("__Host-paas_session=") && cookie.contains("Secure"),
+        "{cookie}"
+    );
+
+    // A daemon restart serves the same certificate from its file.
+    assert!(server.local(&["server", "stop"]).status.success());
+    assert!(server.local(&["server", "start"]).status.success());
+    wait_until(
+        "the dashboard over HTTPS again",
+        Duration::from_secs(60),
+        || server.curl_https(&root, "paas.localhost", "/", &[]).0 == 401,
     );
 }

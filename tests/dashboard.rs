@@ -217,7 +217,14 @@ fn a_user_sees_only_their_apps_and_buttons_need_the_sessions_token() {
         text(&absent)
     );
     let bobs = tempfile::NamedTempFile::new().unwrap();
-    log_in(&server, bobs.path(), &link(&server, &bob, &[]));
+    // A HEAD (a link checker, a chat preview) does not use the link up.
+    let url = link(&server, &bob, &[]);
+    let path = &url[url.find("/login/").unwrap()..];
+    let (status, head) = curl(&server, bobs.path(), path, &["-I"]);
+    assert_eq!(status, 401, "{head}");
+    log_in(&server, bobs.path(), &url);
+    let (status, head) = curl(&server, bobs.path(), "/", &["-I"]);
+    assert_eq!(status, 200, "a HEAD is a GET without the body: {head}");
     let (status, list) = curl(&server, bobs.path(), "/", &[]);
     assert_eq!(status, 200, "{list}");
     assert!(list.contains("Logged in as <strong>bob</strong>"), "{list}");

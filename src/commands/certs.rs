@@ -202,7 +202,7 @@ pub fn auto_show(ctx: &Ctx) -> Result<()> {
         .acme_directory
         .clone()
         .unwrap_or_else(|| acme::LETS_ENCRYPT.to_string());
-    let status = acme::Status::load(&app);
+    let status = acme::Status::load(&ctx.root, &acme::Subject::App(app.name.clone()));
     let state = match (&status.error, certs::load(&app)) {
         (Some(error), _) => format!("Failing: {error}"),
         (None, Some(_)) if status.issued_at.is_some() => "Cert issued".to_string(),
@@ -238,7 +238,7 @@ pub fn auto_set(ctx: &Ctx, enabled: bool) -> Result<()> {
         return Ok(());
     }
     say!("Automatic Certificate Management enabled on {}", app.name);
-    issue_now(ctx, &app)
+    issue_now(ctx, Some(&app))
 }
 
 pub fn auto_refresh(ctx: &Ctx) -> Result<()> {
@@ -250,15 +250,23 @@ pub fn auto_refresh(ctx: &Ctx) -> Result<()> {
         ))
         .hint("`paas certs:auto:enable` turns them on"));
     }
-    issue_now(ctx, &app)
+    issue_now(ctx, Some(&app))
 }
 
-/// Has the daemon order the certificate while the user waits.
-fn issue_now(ctx: &Ctx, app: &AppDir) -> Result<()> {
-    say_partial!(
-        "Getting a certificate for {}... ",
-        certs::app_hosts(&ctx.settings, app).join(", ")
-    );
+/// Has the daemon order the certificate of `app` (the dashboard's without
+/// one) while the user waits.
+pub(super) fn issue_now(ctx: &Ctx, app: Option<&AppDir>) -> Result<()> {
+    let (hosts, retry) = match app {
+        Some(app) => (
+            certs::app_hosts(&ctx.settings, app),
+            "`paas certs:auto:refresh`",
+        ),
+        None => (
+            vec![ctx.settings.dashboard_host()],
+            "`paas dashboard:certs:auto:enable` again",
+        ),
+    };
+    say_partial!("Getting a certificate for {}... ", hosts.join(", "));
     match control::acme_request(&ctx.root, app) {
         Ok(Ok(got)) => {
             say!("done");
@@ -267,9 +275,9 @@ fn issue_now(ctx: &Ctx, app: &AppDir) -> Result<()> {
         }
         Ok(Err(why)) => {
             say!("failed");
-            Err(Error::new(why).hint(
-                "each host's DNS must point at this server and port 80 reach it; the daemon tries again every 5 minutes, or `paas certs:auto:refresh`",
-            ))
+            Err(Error::new(why).hint(format!(
+                "each host's DNS must point at this server and port 80 reach it; the daemon tries again every 5 minutes, or {retry}"
+            )))
         }
         Err(err) => {
             say!("not now");

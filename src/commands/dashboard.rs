@@ -2,17 +2,26 @@
 //! dashboard for the caller (#23 point 4), opened in a browser where there
 //! is one to open, else printed. Over SSH the server only prints it; the
 //! laptop's side (`forward.rs`) opens it there.
+//!
+//! `dashboard:certs:auto[:enable|:disable]`: the dashboard host's own
+//! certificate, by ACME as `certs:auto` gets an app's (the daemon orders
+//! and renews it; `daemon::acme`).
 
 use std::process::{Command as Process, Stdio};
 
 use super::Ctx;
 use crate::cli::DashboardCommand;
-use crate::error::Result;
+use crate::daemon::acme::{self, Subject};
+use crate::error::{Error, Result};
 use crate::logins::{self, Holder};
+use crate::output;
 
 pub fn run(ctx: &Ctx, command: DashboardCommand) -> Result<()> {
     match command {
         DashboardCommand::Open { print_url } => open(ctx, print_url),
+        DashboardCommand::CertsAuto => certs_auto_show(ctx),
+        DashboardCommand::CertsAutoEnable => certs_auto_set(ctx, true),
+        DashboardCommand::CertsAutoDisable => certs_auto_set(ctx, false),
     }
 }
 
@@ -36,6 +45,79 @@ fn open(ctx: &Ctx, print_url: bool) -> Result<()> {
     )?;
     // A browser over SSH would open on the server: the laptop opens it.
     show_link(&url, print_url || ctx.over_ssh);
+    let plain = url.starts_with("http://");
+    if plain && !ctx.settings.local && ctx.settings.https_port.is_some() {
+        // (A `--local` install's loopback name is for no public CA.)
+        crate::say!(
+            " !     no certificate covers {} yet, so the link is plain HTTP: `paas dashboard:certs:auto:enable` (an admin) gets one",
+            ctx.settings.dashboard_host()
+        );
+    }
+    Ok(())
+}
+
+fn certs_auto_show(ctx: &Ctx) -> Result<()> {
+    let enabled = ctx.settings.dashboard_certs_auto;
+    output::header(&format!(
+        "Automatic Certificate Management is {} for the dashboard",
+        if enabled { "enabled" } else { "disabled" },
+    ));
+    let directory = ctx
+        .settings
+        .acme_directory
+        .clone()
+        .unwrap_or_else(|| acme::LETS_ENCRYPT.to_string());
+    let status = acme::Status::load(&ctx.root, &Subject::Dashboard);
+    let own = crate::certs::load_dashboard(&ctx.root);
+    let state = match (&status.error, &own) {
+        (Some(error), _) => format!("Failing: {error}"),
+        (None, Some(_)) if status.issued_at.is_some() => "Cert issued".to_string(),
+        (None, _) if enabled => "In progress".to_string(),
+        (None, _) => "-".to_string(),
+    };
+    let mut rows = vec![
+        vec!["ACME directory".to_string(), directory],
+        vec!["Domain".to_string(), ctx.settings.dashboard_host()],
+        vec!["Status".to_string(), state],
+    ];
+    if let Some(bundle) = own {
+        rows.push(vec!["Expires".to_string(), bundle.summary.expires_at]);
+    }
+    let https = crate::certs::for_dashboard(&ctx.root, &ctx.settings).is_some();
+    rows.push(vec![
+        "URL".to_string(),
+        logins::dashboard_url(&ctx.settings, https),
+    ]);
+    output::table(&rows);
+    Ok(())
+}
+
+fn certs_auto_set(ctx: &Ctx, enabled: bool) -> Result<()> {
+    if !ctx.admin {
+        return Err(
+            Error::new("only an admin may change the dashboard's certificate")
+                .hint("ask an admin of this server"),
+        );
+    }
+    if enabled && ctx.settings.https_port.is_none() {
+        return Err(Error::new("this install has no HTTPS port")
+            .hint("reinstall with `paas server install --https-port 443`"));
+    }
+    ctx.root
+        .update_settings(|settings| settings.dashboard_certs_auto = enabled)?;
+    if !enabled {
+        crate::say!(
+            "Automatic Certificate Management disabled for the dashboard; its certificate stays until it expires"
+        );
+        return Ok(());
+    }
+    crate::say!("Automatic Certificate Management enabled for the dashboard");
+    super::certs::issue_now(ctx, None)?;
+    let https = crate::certs::for_dashboard(&ctx.root, &ctx.settings).is_some();
+    crate::say!(
+        "The dashboard is at {} (`paas dashboard` logs you in)",
+        logins::dashboard_url(&ctx.settings, https)
+    );
     Ok(())
 }
 

@@ -1,10 +1,12 @@
 //! `certs:auto`: certificates from an ACME CA (Let's Encrypt unless the
 //! install names another directory) by HTTP-01, got and renewed inside the
 //! daemon: the router answers the CA's challenge requests, and a loop renews
-//! each certificate 30 days before it expires. No cron, no certbot.
+//! each certificate 30 days before it expires. No cron, no certbot. The
+//! dashboard's host gets its own the same way (`dashboard:certs:auto`).
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,8 +20,9 @@ use instant_acme::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::certs::Bundle;
 use crate::net;
-use crate::state::{self, AppDir, AppName, Root, Settings};
+use crate::state::{self, AppName, Root, Settings};
 
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 /// Renewal starts this long before a certificate expires.
@@ -51,8 +54,8 @@ pub struct Status {
 }
 
 impl Status {
-    pub fn load(app: &AppDir) -> Status {
-        state::read_toml(&app.acme_status_file()).unwrap_or_default()
+    pub fn load(root: &Root, subject: &Subject) -> Status {
+        state::read_toml(&subject.status_file(root)).unwrap_or_default()
     }
 
     /// Whether a failure lately says wait before trying again.
@@ -63,20 +66,92 @@ impl Status {
     }
 }
 
-/// Why the app needs a certificate now, if it does.
-pub fn due(settings: &Settings, app: &AppDir, now: i64) -> Option<String> {
-    let Some(bundle) = crate::certs::load(app) else {
-        return Some("it has no certificate".into());
+/// What a certificate is for: an app's hosts (`certs:auto`), or the
+/// dashboard's (`dashboard:certs:auto`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    App(AppName),
+    Dashboard,
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::App(name) => write!(f, "{name}"),
+            Subject::Dashboard => write!(f, "the dashboard"),
+        }
+    }
+}
+
+impl Subject {
+    /// The host names its certificate must cover.
+    pub fn hosts(&self, root: &Root, settings: &Settings) -> Vec<String> {
+        match self {
+            Subject::App(name) => crate::certs::app_hosts(settings, &root.app(name)),
+            Subject::Dashboard => vec![settings.dashboard_host()],
+        }
+    }
+
+    /// Its certificate now, expired or not.
+    pub fn certificate(&self, root: &Root) -> Option<Bundle> {
+        match self {
+            Subject::App(name) => crate::certs::load(&root.app(name)),
+            Subject::Dashboard => crate::certs::load_dashboard(root),
+        }
+    }
+
+    fn status_file(&self, root: &Root) -> PathBuf {
+        match self {
+            Subject::App(name) => root.app(name).acme_status_file(),
+            Subject::Dashboard => root.dashboard_acme_status_file(),
+        }
+    }
+
+    /// Whether it asks for automatic certificates now.
+    fn wanted(&self, root: &Root, settings: &Settings) -> bool {
+        match self {
+            Subject::App(name) => root.app(name).settings().is_ok_and(|s| s.certs_auto),
+            Subject::Dashboard => settings.dashboard_certs_auto,
+        }
+    }
+
+    /// Checks the issued bundle as `certs:add` would, and keeps it.
+    fn store(&self, root: &Root, pem: &str) -> Result<crate::certs::Summary, String> {
+        let bundle = crate::certs::check(pem).map_err(|err| err.to_string())?;
+        match self {
+            Subject::App(name) => {
+                let app = root.app(name);
+                let _lock = app.lock().map_err(|err| err.to_string())?;
+                crate::certs::store(&app, &bundle).map_err(|err| err.to_string())?;
+            }
+            // Only the daemon writes it (one issuance at a time).
+            Subject::Dashboard => {
+                crate::certs::store_dashboard(root, &bundle).map_err(|err| err.to_string())?
+            }
+        }
+        Ok(bundle.summary)
+    }
+
+    /// Says what came of an order where its owner looks: the app's log
+    /// (`logs -d router`), or the daemon's.
+    fn tell(&self, root: &Root, line: &str) {
+        match self {
+            Subject::App(name) => crate::logs::platform(&root.app(name), "router", line),
+            Subject::Dashboard => eprintln!("paas daemon: dashboard: {line}"),
+        }
+    }
+}
+
+/// Why a certificate for `hosts` is needed now, if it is, given the one
+/// there is.
+pub fn due(bundle: Option<&Bundle>, hosts: &[String], now: i64) -> Option<String> {
+    let Some(bundle) = bundle else {
+        return Some("there is no certificate".into());
     };
-    let missing: Vec<String> = crate::certs::app_hosts(settings, app)
-        .into_iter()
-        .filter(|host| {
-            !bundle
-                .summary
-                .names
-                .iter()
-                .any(|n| crate::certs::covers(n, host))
-        })
+    let missing: Vec<&str> = hosts
+        .iter()
+        .filter(|host| !bundle.summary.covers(host))
+        .map(String::as_str)
         .collect();
     if !missing.is_empty() {
         return Some(format!(
@@ -100,12 +175,12 @@ pub struct Manager {
     root: Root,
     pub challenges: Challenges,
     busy: tokio::sync::Mutex<()>,
-    /// Loads an app's routes again once its certificate changed.
-    reload: Box<dyn Fn(&AppName) + Send + Sync>,
+    /// Has the router serve a subject's new certificate.
+    reload: Box<dyn Fn(&Subject) + Send + Sync>,
 }
 
 impl Manager {
-    pub fn new(root: Root, reload: Box<dyn Fn(&AppName) + Send + Sync>) -> Arc<Manager> {
+    pub fn new(root: Root, reload: Box<dyn Fn(&Subject) + Send + Sync>) -> Arc<Manager> {
         Arc::new(Manager {
             root,
             challenges: Arc::default(),
@@ -114,57 +189,62 @@ impl Manager {
         })
     }
 
-    /// Every app with `certs:auto` whose certificate is due, unless its last
-    /// attempt failed less than `RETRY_AFTER_SECS` ago.
+    /// Every app with `certs:auto`, and the dashboard with
+    /// `dashboard:certs:auto`, whose certificate is due, unless its last
+    /// attempt failed lately (`Status::backing_off`).
     pub async fn renew_loop(self: Arc<Self>) {
         loop {
             tokio::time::sleep(CHECK_EVERY).await;
             let (Ok(settings), Ok(apps)) = (self.root.settings(), self.root.apps()) else {
                 continue;
             };
-            for name in apps {
-                let app = self.root.app(&name);
-                if !app.settings().is_ok_and(|s| s.certs_auto) {
+            let subjects = apps
+                .into_iter()
+                .map(Subject::App)
+                .chain(std::iter::once(Subject::Dashboard));
+            for subject in subjects {
+                if !subject.wanted(&self.root, &settings) {
                     continue;
                 }
                 // Decided under `busy`: an issuance `certs:auto:enable` just
                 // made leaves nothing to do.
                 let _one_at_a_time = self.busy.lock().await;
                 let now = crate::crashes::now();
-                let Some(reason) = due(&settings, &app, now) else {
+                let hosts = subject.hosts(&self.root, &settings);
+                let current = subject.certificate(&self.root);
+                let Some(reason) = due(current.as_ref(), &hosts, now) else {
                     continue;
                 };
-                if Status::load(&app).backing_off(now) {
+                if Status::load(&self.root, &subject).backing_off(now) {
                     continue;
                 }
-                eprintln!("paas daemon: {name}: getting a certificate: {reason}");
-                if let Err(err) = self.issue_locked(&name).await {
-                    eprintln!("paas daemon: {name}: {err}");
+                eprintln!("paas daemon: {subject}: getting a certificate: {reason}");
+                if let Err(err) = self.issue_locked(&subject).await {
+                    eprintln!("paas daemon: {subject}: {err}");
                 }
             }
         }
     }
 
-    /// Gets a certificate for the app's hosts now and serves it; says what
-    /// it got, or why not.
-    pub async fn issue(&self, name: &AppName) -> Result<String, String> {
+    /// Gets a certificate for the subject's hosts now and serves it; says
+    /// what it got, or why not.
+    pub async fn issue(&self, subject: &Subject) -> Result<String, String> {
         let _one_at_a_time = self.busy.lock().await;
-        self.issue_locked(name).await
+        self.issue_locked(subject).await
     }
 
-    async fn issue_locked(&self, name: &AppName) -> Result<String, String> {
+    async fn issue_locked(&self, subject: &Subject) -> Result<String, String> {
         let settings = self.root.settings().map_err(|err| err.to_string())?;
-        let app = self.root.app(name);
-        let names = crate::certs::app_hosts(&settings, &app);
+        let names = subject.hosts(&self.root, &settings);
         let result = self.order(&settings, &names).await;
-        let mut status = Status::load(&app);
+        let mut status = Status::load(&self.root, subject);
         let now = crate::crashes::now();
         status.attempted_at = Some(now);
         let stored = match result {
             // The app's lock may wait for a deploy: not on a router thread.
             Ok(pem) => {
-                let app = app.clone();
-                tokio::task::spawn_blocking(move || store(&app, &pem))
+                let (root, subject) = (self.root.clone(), subject.clone());
+                tokio::task::spawn_blocking(move || subject.store(&root, &pem))
                     .await
                     .unwrap_or_else(|err| Err(err.to_string()))
             }
@@ -175,16 +255,15 @@ impl Manager {
                 status.issued_at = Some(now);
                 status.error = None;
                 status.failures = 0;
-                crate::logs::platform(
-                    &app,
-                    "router",
+                subject.tell(
+                    &self.root,
                     &format!(
                         "Certificate issued for {} (expires {})",
                         summary.names.join(", "),
                         summary.expires_at
                     ),
                 );
-                (self.reload)(name);
+                (self.reload)(subject);
                 Ok(format!(
                     "{} until {}",
                     summary.names.join(", "),
@@ -196,9 +275,9 @@ impl Manager {
         if let Err(err) = &outcome {
             status.error = Some(err.clone());
             status.failures += 1;
-            crate::logs::platform(&app, "router", &format!("Certificate not issued: {err}"));
+            subject.tell(&self.root, &format!("Certificate not issued: {err}"));
         }
-        let _ = state::write_toml(&app.acme_status_file(), &status, 0o644);
+        let _ = state::write_toml(&subject.status_file(&self.root), &status, 0o644);
         outcome
     }
 
@@ -344,14 +423,6 @@ struct StoredAccount {
     credentials: AccountCredentials,
 }
 
-/// Checks the issued bundle as `certs:add` would, and keeps it.
-fn store(app: &AppDir, pem: &str) -> Result<crate::certs::Summary, String> {
-    let bundle = crate::certs::check(pem).map_err(|err| err.to_string())?;
-    let _lock = app.lock().map_err(|err| err.to_string())?;
-    crate::certs::store(app, &bundle).map_err(|err| err.to_string())?;
-    Ok(bundle.summary)
-}
-
 /// instant-acme's HTTP client: the platform's one (`net`), a connection
 /// per request, trusting the install's ACME authorities. An order takes a
 /// dozen requests; no pooling needed.
@@ -427,5 +498,56 @@ impl HttpClient for AcmeHttp {
                 Full::new(response.body),
             )))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle_for(names: &[&str]) -> Bundle {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let made = rcgen::generate_simple_self_signed(names).unwrap();
+        let pem = format!("{}\n{}", made.cert.pem(), made.signing_key.serialize_pem());
+        crate::certs::check(&pem).unwrap()
+    }
+
+    #[test]
+    fn a_certificate_is_due_when_missing_short_of_a_host_or_near_its_end() {
+        let hosts = vec!["paas.example.com".to_string()];
+        let now = crate::crashes::now();
+        assert_eq!(
+            due(None, &hosts, now).as_deref(),
+            Some("there is no certificate")
+        );
+        let other = bundle_for(&["myapp.example.com"]);
+        assert_eq!(
+            due(Some(&other), &hosts, now).as_deref(),
+            Some("its certificate does not cover paas.example.com")
+        );
+        let fresh = bundle_for(&["paas.example.com"]);
+        assert_eq!(due(Some(&fresh), &hosts, now), None);
+        let near_its_end = fresh.valid_until - RENEW_BEFORE_SECS + 60;
+        assert!(due(Some(&fresh), &hosts, near_its_end)
+            .is_some_and(|why| why.starts_with("its certificate expires on")));
+    }
+
+    #[test]
+    fn the_dashboard_wants_a_certificate_for_its_host_when_the_install_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let mut settings = Settings::example();
+        assert_eq!(
+            Subject::Dashboard.hosts(&root, &settings),
+            ["paas.example.com"]
+        );
+        assert!(!Subject::Dashboard.wanted(&root, &settings));
+        settings.dashboard_certs_auto = true;
+        assert!(Subject::Dashboard.wanted(&root, &settings));
+        // Kept where the router loads it from at its start.
+        let pem = bundle_for(&["paas.example.com"]).pem;
+        Subject::Dashboard.store(&root, &pem).unwrap();
+        let served = crate::certs::for_dashboard(&root, &settings).unwrap();
+        assert_eq!(served.summary.names, ["paas.example.com"]);
     }
 }

@@ -95,7 +95,13 @@ pub(super) async fn control_loop(
                         in_flight.drain(&containers).await;
                         Answer::Ok
                     }
-                    Ok(Request::Acme { app }) => match acme.issue(&app).await {
+                    Ok(Request::DashboardAcme) => {
+                        match acme.issue(&acme::Subject::Dashboard).await {
+                            Ok(got) => Answer::Got(got),
+                            Err(err) => Answer::Error(err),
+                        }
+                    }
+                    Ok(Request::Acme { app }) => match acme.issue(&acme::Subject::App(app)).await {
                         Ok(got) => Answer::Got(got),
                         Err(err) => Answer::Error(err),
                     },

@@ -29,7 +29,7 @@ use crate::converge::Platform;
 use crate::error::{Context, Error, Result};
 use crate::runtime::netns;
 use crate::runtime::podman::Podman;
-use crate::state::{self, AppName, Lock, Root, Settings};
+use crate::state::{self, Lock, Root, Settings};
 
 pub use router::{AppRoutes, RouteTable};
 
@@ -129,11 +129,20 @@ async fn serve(root: Root, settings: Settings) -> Result<Ending> {
 
     let domain: router::Domain = Arc::new(ArcSwap::from_pointee(settings.domain.clone()));
     let in_flight: Arc<router::InFlight> = Arc::default();
+    let dashboard_certificate: router::DashboardCertificate = Arc::new(
+        arc_swap::ArcSwapOption::from_pointee(crate::certs::load_dashboard(&root)),
+    );
     let acme = {
         let (root, table) = (root.clone(), table.clone());
+        let dashboard_certificate = dashboard_certificate.clone();
         acme::Manager::new(
             root.clone(),
-            Box::new(move |app: &AppName| reload(&root, &table, app)),
+            Box::new(move |subject: &acme::Subject| match subject {
+                acme::Subject::App(app) => reload(&root, &table, app),
+                acme::Subject::Dashboard => {
+                    dashboard_certificate.store(crate::certs::load_dashboard(&root).map(Arc::new))
+                }
+            }),
         )
     };
     tokio::spawn(acme.clone().renew_loop());
@@ -176,6 +185,7 @@ async fn serve(root: Root, settings: Settings) -> Result<Ending> {
             challenges: acme.challenges.clone(),
             connector_socket: netns::socket_path(&root),
             limits,
+            dashboard_certificate,
         },
         root.clone(),
     );

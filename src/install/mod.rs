@@ -156,6 +156,8 @@ pub fn install(root: &Root, args: &InstallArgs, shell_files: &[ShellFile]) -> Re
         private_webhooks: args
             .allow_private_webhooks
             .or(installed.as_ref().and_then(|s| s.private_webhooks)),
+        // Set by `dashboard:certs:auto:enable`, kept by a reinstall.
+        dashboard_certs_auto: installed.as_ref().is_some_and(|s| s.dashboard_certs_auto),
     };
     let binary_changed = ensure_root_files(&root, &settings, &mut report)?;
     if let Some(key) = &args.admin_key {

@@ -24,6 +24,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Context, Error, Result};
 
 pub const DEFAULT_ROOT: &str = "/var/lib/paas";
+/// The dashboard's host under the platform's domain (no app may take
+/// the name).
+pub const DASHBOARD_HOST: &str = "paas";
 
 /// Global settings, written by the installer (`paas.toml`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -83,6 +86,10 @@ pub struct Settings {
     /// absent (`webhooks::check_receiver`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_webhooks: Option<bool>,
+    /// Whether the daemon gets (and renews) a certificate for the
+    /// dashboard's host by ACME (`dashboard:certs:auto:enable`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub dashboard_certs_auto: bool,
 }
 
 /// A build stops after this long unless the install says otherwise: twice
@@ -109,6 +116,11 @@ impl Settings {
             self.release_timeout_secs
                 .unwrap_or(DEFAULT_RELEASE_TIMEOUT_SECS),
         )
+    }
+
+    /// The dashboard's host name: `paas.<domain>`.
+    pub fn dashboard_host(&self) -> String {
+        format!("{DASHBOARD_HOST}.{}", self.domain)
     }
 
     /// The URL users reach an app at.
@@ -297,6 +309,14 @@ impl Root {
     }
     pub fn etc_dir(&self) -> PathBuf {
         self.path.join("etc")
+    }
+    /// The dashboard's own certificate (`dashboard:certs:auto`), and what
+    /// the daemon last did about it.
+    pub fn dashboard_certificate_file(&self) -> PathBuf {
+        self.path.join("etc/dashboard-certificate.pem")
+    }
+    pub fn dashboard_acme_status_file(&self) -> PathBuf {
+        self.path.join("etc/dashboard-acme.toml")
     }
     pub fn run_dir(&self) -> PathBuf {
         self.path.join("run")
@@ -510,6 +530,7 @@ impl Settings {
             build_timeout_secs: None,
             release_timeout_secs: None,
             private_webhooks: None,
+            dashboard_certs_auto: false,
         }
     }
 }

@@ -28,8 +28,9 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::logins::{self, Session, DASHBOARD_HOST};
+use crate::logins::{self, Session};
 use crate::state::Root;
+use crate::state::DASHBOARD_HOST;
 
 /// A body the dashboard answers with: the router's body type.
 pub type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
@@ -132,13 +133,19 @@ impl Dashboard {
     ) -> Response<Body> {
         let path = request.uri().path().to_string();
         let query = request.uri().query().map(str::to_string);
-        let method = request.method().clone();
         if let Some(asset) = path.strip_prefix("/assets/") {
             return assets::serve(asset);
         }
-        if let (&Method::GET, Some(token)) = (&method, path.strip_prefix("/login/")) {
+        // Only a GET takes a login link: link checkers and previews send
+        // HEAD, and must not use up the user's one login.
+        if let (&Method::GET, Some(token)) = (request.method(), path.strip_prefix("/login/")) {
             return self.log_in(token, secure).await;
         }
+        // Otherwise HEAD is GET without the body (hyper sends none).
+        let method = match request.method() {
+            &Method::HEAD => Method::GET,
+            other => other.clone(),
+        };
         let cookies = session_cookies(&request, secure);
         let session = match cookies.is_empty() {
             false => {

@@ -18,6 +18,55 @@ use super::table::{routes_for_host, AppRoutes, Idle, MaintenancePage};
 use super::Router;
 use crate::routes::Backend;
 
+impl Router {
+    /// The answer to an ACME CA's HTTP-01 challenge, for any host, while
+    /// an order waits for it.
+    fn acme_answer(&self, path: &str) -> Option<Answer> {
+        let path_only = path.split('?').next().unwrap_or_default();
+        let token = path_only.strip_prefix("/.well-known/acme-challenge/")?;
+        let key_authorization = self
+            .challenges
+            .lock()
+            .expect("not poisoned")
+            .get(token)
+            .cloned()?;
+        Some(Answer::new(StatusCode::OK, Bytes::from(key_authorization)))
+    }
+
+    /// A redirect to the same path over HTTPS, where the router has an
+    /// HTTPS port.
+    fn to_https(&self, name: &str, path: &str) -> Option<Answer> {
+        let port = match self.https_port? {
+            443 => String::new(),
+            port => format!(":{port}"),
+        };
+        Some(redirect(&format!("https://{name}{port}{path}")))
+    }
+
+    /// What the router answers itself for the dashboard's host, before the
+    /// dashboard: an ACME challenge (the dashboard's own certificate is
+    /// validated through it), and a plain HTTP request sent to HTTPS once
+    /// a certificate covers the host (the session cookie then never
+    /// travels in clear).
+    pub(super) fn dashboard_admission(
+        &self,
+        host: &str,
+        path: &str,
+        secure: bool,
+    ) -> Option<Answer> {
+        if let Some(answer) = self.acme_answer(path) {
+            return Some(answer);
+        }
+        let name = host_name(host);
+        let certified =
+            super::tls::dashboard_certificate(&self.dashboard_certificate, &self.table, name);
+        match (secure, certified) {
+            (false, Some(_)) => self.to_https(name, path),
+            _ => None,
+        }
+    }
+}
+
 /// Wakes a sleeping app: starts its web dynos (once, however many requests
 /// ask) and reloads its routes.
 pub type Wake = Arc<dyn Fn(&str) + Send + Sync>;
@@ -68,20 +117,8 @@ impl Router {
         peer: SocketAddr,
         secure: bool,
     ) -> Admission {
-        let path_only = head.path.split('?').next().unwrap_or_default();
-        if let Some(token) = path_only.strip_prefix("/.well-known/acme-challenge/") {
-            let answer = self
-                .challenges
-                .lock()
-                .expect("not poisoned")
-                .get(token)
-                .cloned();
-            if let Some(key_authorization) = answer {
-                return Admission::Answer(Answer::new(
-                    StatusCode::OK,
-                    Bytes::from(key_authorization),
-                ));
-            }
+        if let Some(answer) = self.acme_answer(head.path) {
+            return Admission::Answer(answer);
         }
         let name = host_name(head.host);
         let Some(mut routes) = routes_for_host(&self.table.load(), &self.domain.load(), name)
@@ -93,15 +130,12 @@ impl Router {
             ));
         };
         routes.touch();
-        if let (false, true, Some(https_port)) =
-            (secure, routes.redirects_to_https(name), self.https_port)
-        {
-            let port = if https_port == 443 {
-                String::new()
-            } else {
-                format!(":{https_port}")
-            };
-            return Admission::Answer(redirect(&format!("https://{name}{port}{}", head.path)));
+        if let (false, true, Some(answer)) = (
+            secure,
+            routes.redirects_to_https(name),
+            self.to_https(name, head.path),
+        ) {
+            return Admission::Answer(answer);
         }
         let app = routes.app.clone();
         let mut entry = RequestEntry {

@@ -111,6 +111,10 @@ impl Router {
             Err(bad) => return bad_request(bad.explain()).into_response(),
         };
         if self.is_dashboard(&host) {
+            let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+            if let Some(answer) = self.dashboard_admission(&host, path, secure) {
+                return answer.into_response();
+            }
             return self.dashboard.clone().serve(request, secure).await;
         }
         let method = request.method().to_string();

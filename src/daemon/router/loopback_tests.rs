@@ -63,6 +63,7 @@ impl Loopback {
                 challenges: Arc::default(),
                 connector_socket,
                 limits,
+                dashboard_certificate: Arc::default(),
             },
             Root::new(root.path()),
         );

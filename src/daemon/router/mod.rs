@@ -66,7 +66,7 @@ use dyno_pool::DynoPool;
 use hyper_path::{dyno_client, Body};
 pub use in_flight::InFlight;
 use request_log::{RequestIds, RequestLog};
-pub use table::{AppRoutes, Domain, Idle, MaintenancePage, RouteTable};
+pub use table::{AppRoutes, DashboardCertificate, Domain, Idle, MaintenancePage, RouteTable};
 
 /// One router per thread (see `serve_on_threads`): all share the routes,
 /// the request log and the in-flight counts; each keeps its own pool of
@@ -101,6 +101,8 @@ pub struct Router {
     connections: Arc<Connections>,
     /// Answers `paas.<domain>` (on hyper's path) before any app routing.
     dashboard: Arc<Dashboard>,
+    /// The dashboard's own certificate, if it has one.
+    dashboard_certificate: DashboardCertificate,
 }
 
 /// What the router shares with the rest of the daemon.
@@ -113,6 +115,7 @@ pub struct RouterParts {
     pub connector_socket: std::path::PathBuf,
     /// What a client connection may hold (`ConnectionLimits::for_this_process`).
     pub limits: ConnectionLimits,
+    pub dashboard_certificate: DashboardCertificate,
 }
 
 impl Router {
@@ -140,6 +143,7 @@ impl Router {
             challenges: parts.challenges,
             limits: parts.limits,
             connections: Connections::new(parts.limits),
+            dashboard_certificate: parts.dashboard_certificate,
         })
     }
 

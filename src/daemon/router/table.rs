@@ -190,6 +190,10 @@ impl AppRoutes {
 /// The platform's domain (`domains:set-global` changes it while running).
 pub type Domain = Arc<ArcSwap<String>>;
 
+/// The dashboard's own certificate (`dashboard:certs:auto`), swapped whole
+/// when the daemon gets a new one.
+pub type DashboardCertificate = Arc<arc_swap::ArcSwapOption<crate::certs::Bundle>>;
+
 /// App name to routes, swapped whole on every reload so requests never lock.
 pub type RouteTable = Arc<ArcSwap<HashMap<String, Arc<AppRoutes>>>>;
 

@@ -33,6 +33,7 @@ impl Router {
             limits: self.limits,
             connections: self.connections.clone(),
             dashboard: self.dashboard.clone(),
+            dashboard_certificate: self.dashboard_certificate.clone(),
         })
     }
 

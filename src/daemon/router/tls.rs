@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use super::connection_clock::{serve_watched, Clock, UnderWayBody, Watched};
 use super::connections::HeadWait;
 use super::request_host::host_name;
-use super::table::{routes_for_host, Domain, RouteTable};
+use super::table::{routes_for_host, DashboardCertificate, Domain, RouteTable};
 use super::Router;
 use crate::daemon::dashboard::Dashboard;
 use crate::error::Result;
@@ -25,6 +25,7 @@ impl Router {
         let resolver = CertificateResolver {
             table: self.table.clone(),
             domain: self.domain.clone(),
+            dashboard: self.dashboard_certificate.clone(),
         };
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -75,10 +76,27 @@ impl Router {
     }
 }
 
+/// The certificate served for the dashboard's host (`name`): its own,
+/// else an app's that covers the name (a wildcard for the domain).
+pub(super) fn dashboard_certificate(
+    own: &DashboardCertificate,
+    table: &RouteTable,
+    name: &str,
+) -> Option<Arc<CertifiedKey>> {
+    if let Some(bundle) = own.load().as_ref().filter(|b| b.summary.covers(name)) {
+        return Some(bundle.key.clone());
+    }
+    table
+        .load()
+        .values()
+        .find_map(|routes| routes.certificate_for(name))
+}
+
 /// Picks the certificate of the app a TLS client names.
 struct CertificateResolver {
     table: RouteTable,
     domain: Domain,
+    dashboard: DashboardCertificate,
 }
 
 impl std::fmt::Debug for CertificateResolver {
@@ -90,13 +108,13 @@ impl std::fmt::Debug for CertificateResolver {
 impl rustls::server::ResolvesServerCert for CertificateResolver {
     fn resolve(&self, hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let name = hello.server_name()?.to_ascii_lowercase();
-        let (table, domain) = (self.table.load(), self.domain.load());
+        let domain = self.domain.load();
         let name = host_name(&name);
         if Dashboard::serves(name, &domain) {
-            return table
-                .values()
-                .find_map(|routes| routes.certificate_for(name));
+            return dashboard_certificate(&self.dashboard, &self.table, name);
         }
-        routes_for_host(&table, &domain, name)?.certificate.clone()
+        routes_for_host(&self.table.load(), &domain, name)?
+            .certificate
+            .clone()
     }
 }
