@@ -281,6 +281,7 @@ impl Router {
                     body,
                     idle: None,
                     entry: Some(entry),
+                    sent: 0,
                     log: self.log.clone(),
                     _in_flight: guard,
                 };
@@ -311,6 +312,9 @@ struct LoggedBody {
     /// nothing for `BODY_IDLE_TIMEOUT`. Made only when a frame is late.
     idle: Option<Pin<Box<tokio::time::Sleep>>>,
     entry: Option<RequestEntry>,
+    /// The data sent so far: the bytes logged where the dyno gave no
+    /// length (a chunked or HTTP/2 body).
+    sent: u64,
     log: RequestLog,
     _in_flight: Option<InFlightGuard>,
 }
@@ -319,6 +323,7 @@ impl LoggedBody {
     fn finish(&mut self, error: Option<(&'static str, &'static str)>) {
         if let Some(mut entry) = self.entry.take() {
             entry.error = error;
+            entry.bytes = entry.bytes.or(Some(self.sent));
             self.log.send(entry);
         }
     }
@@ -345,7 +350,12 @@ impl hyper::body::Body for LoggedBody {
                 self.finish(Some(("H18", "Server Request Interrupted")));
                 Poll::Ready(Some(Err(err.into())))
             }
-            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.sent += data.len() as u64;
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
             Poll::Pending => match self
                 .idle
                 .get_or_insert_with(|| Box::pin(tokio::time::sleep(BODY_IDLE_TIMEOUT)))

@@ -23,6 +23,8 @@ pub(super) struct BodyEnd {
     /// Of a `Length` body: the bytes still to come.
     remaining: u64,
     chunks: ChunkedEnd,
+    /// Of an `UntilClose` body: the bytes so far.
+    until_close: u64,
 }
 
 impl BodyEnd {
@@ -35,6 +37,22 @@ impl BodyEnd {
             framing,
             remaining,
             chunks: ChunkedEnd::default(),
+            until_close: 0,
+        }
+    }
+
+    pub(super) fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// The body's bytes relayed so far, without a chunked body's framing
+    /// (for the metrics' bytes out, where no length was given).
+    pub(super) fn data_bytes(&self) -> u64 {
+        match self.framing {
+            Framing::Empty => 0,
+            Framing::Length(length) => length - self.remaining,
+            Framing::Chunked => self.chunks.data,
+            Framing::UntilClose => self.until_close,
         }
     }
 
@@ -52,7 +70,10 @@ impl BodyEnd {
                 Some(end) => (end, true),
                 None => (bytes.len(), false),
             },
-            Framing::UntilClose => (bytes.len(), false),
+            Framing::UntilClose => {
+                self.until_close += bytes.len() as u64;
+                (bytes.len(), false)
+            }
         })
     }
 }
@@ -65,6 +86,8 @@ struct ChunkedEnd {
     size: u64,
     /// Hex digits read of the current size line.
     digits: usize,
+    /// The chunks' data so far.
+    data: u64,
 }
 
 #[derive(Default, Clone, Copy, PartialEq, Debug)]
@@ -94,6 +117,7 @@ impl ChunkedEnd {
                 Chunk::Data => {
                     let take = self.size.min((bytes.len() - at) as u64);
                     self.size -= take;
+                    self.data += take;
                     at += take as usize;
                     if self.size == 0 {
                         self.state = Chunk::DataCr;
@@ -179,5 +203,21 @@ mod tests {
             assert!(ChunkedEnd::default().feed(no_size).is_err(), "{no_size:?}");
         }
         assert!(ChunkedEnd::default().feed(b"3\r\nabcX").is_err());
+    }
+
+    #[test]
+    fn a_body_counts_its_data_without_the_framing() {
+        let mut chunked = BodyEnd::new(Framing::Chunked);
+        let body = b"5\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n";
+        for byte in body.chunks(3) {
+            chunked.take(byte).unwrap_or_else(|_| panic!("valid"));
+        }
+        assert_eq!(chunked.data_bytes(), 21);
+        let mut sized = BodyEnd::new(Framing::Length(10));
+        assert!(sized.take(b"0123").is_ok());
+        assert_eq!(sized.data_bytes(), 4);
+        let mut until_close = BodyEnd::new(Framing::UntilClose);
+        assert!(until_close.take(b"abc").is_ok() && until_close.take(b"de").is_ok());
+        assert_eq!(until_close.data_bytes(), 5);
     }
 }

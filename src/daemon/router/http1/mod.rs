@@ -42,7 +42,7 @@ mod framing;
 mod head;
 mod relay;
 
-use framing::Framing;
+use framing::{BodyEnd, Framing};
 use head::{parse_request, push_header, ClientRequest, Parsed, ResponseHead, MAX_HEAD};
 use relay::{
     relay_body, relay_sending, send_and_read_head, ClientGone, Interrupted, Outgoing, Unsent,
@@ -240,21 +240,23 @@ impl Router {
             out.extend_from_slice(b"connection: close\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        let framing = response_head.framing;
+        let mut body = BodyEnd::new(response_head.framing);
         let relayed = if unsent.can_send && unsent.bytes > 0 {
             relay_sending(
                 client,
                 &mut dyno,
                 out,
                 from_dyno,
-                framing,
+                &mut body,
                 input,
                 &mut unsent,
             )
             .await
         } else {
-            relay_body(client, &mut dyno, out, from_dyno, framing).await
+            relay_body(client, &mut dyno, out, from_dyno, &mut body).await
         };
+        // Without a length (chunked, or until the close), what went out.
+        entry.bytes = entry.bytes.or(Some(body.data_bytes()));
         let body_sent = unsent.all_sent();
         let cut_by_dyno = match relayed {
             Err(Interrupted::Dyno) => Some(("H18", "Server Request Interrupted")),

@@ -161,13 +161,13 @@ pub(super) async fn relay_sending(
     dyno: &mut TcpStream,
     out: Vec<u8>,
     from_dyno: &mut BytesMut,
-    framing: Framing,
+    body: &mut BodyEnd,
     input: &mut BytesMut,
     unsent: &mut Unsent,
 ) -> Result<bool, Interrupted> {
     let (mut dyno_in, mut dyno_out) = dyno.split();
     let (mut client_in, mut client_out) = client.split();
-    let relay = relay_body(&mut client_out, &mut dyno_in, out, from_dyno, framing);
+    let relay = relay_body(&mut client_out, &mut dyno_in, out, from_dyno, body);
     tokio::pin!(relay);
     loop {
         tokio::select! {
@@ -253,9 +253,9 @@ pub(super) async fn relay_body(
     dyno: &mut (impl AsyncRead + Unpin),
     mut out: Vec<u8>,
     rest: &mut BytesMut,
-    framing: Framing,
+    body: &mut BodyEnd,
 ) -> Result<bool, Interrupted> {
-    let mut body = BodyEnd::new(framing);
+    let framing = body.framing();
     // What came with the head goes out with it, in one write.
     let (mut take, mut ended) = body.take(rest)?;
     out.extend_from_slice(&rest[..take]);
