@@ -250,6 +250,14 @@ fn the_dashboard_gets_its_own_certificate_and_sends_plain_http_to_https() {
         "{status}"
     );
 
+    let status = server.local(&["server", "status"]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout)
+            .contains(&format!("ok      dashboard: {https_url}")),
+        "{}",
+        text(&status)
+    );
+
     // A client trusting pebble's root gets the dashboard over HTTPS.
     let trust = tempfile::tempdir().unwrap();
     let root = pebble.issuing_root(trust.path());

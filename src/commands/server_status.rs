@@ -97,6 +97,7 @@ pub fn status(root: &Root) -> Result<()> {
             ))
         },
     );
+    check("dashboard", dashboard_check(root, &settings));
     disk_use_by_app(root, &settings)?;
     disk_use_by_addon(root, &settings);
     disk_use_by_storage(root, &settings);
@@ -106,6 +107,28 @@ pub fn status(root: &Root) -> Result<()> {
         )))
     } else {
         Ok(())
+    }
+}
+
+/// Where the dashboard answers; broken when its automatic certificate
+/// failed (its URL is then plain HTTP, or a certificate near its end).
+fn dashboard_check(
+    root: &Root,
+    settings: &Settings,
+) -> std::result::Result<String, (String, String)> {
+    use crate::daemon::acme::{Status, Subject};
+    let https = crate::certs::for_dashboard(root, settings).is_some();
+    let url = crate::logins::dashboard_url(settings, https);
+    let failing = Status::load(root, &Subject::Dashboard).error;
+    match failing {
+        Some(why) if settings.dashboard_certs_auto => Err((
+            format!("{url}; its certificate was not issued: {why}"),
+            format!(
+                "point {}'s DNS at this server, open port 80, then `paas dashboard:certs:auto:enable`",
+                settings.dashboard_host()
+            ),
+        )),
+        _ => Ok(url),
     }
 }
 
