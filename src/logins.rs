@@ -9,7 +9,10 @@
 //! (a backup) holds nothing that logs in. A link lives 60 s and is taken
 //! by removing its file (only one remover of a file succeeds, so a link
 //! used twice at once logs in once). A session ends after 12 h without a
-//! request; its last request's time is written at most once a minute.
+//! request; its last request's time is the file's modification time, set
+//! at most once a minute through the file already open (never by writing
+//! the file anew, which would bring back a session a logout had just
+//! removed).
 
 use std::fs;
 use std::path::PathBuf;
@@ -170,7 +173,19 @@ pub fn start_session(root: &Root, holder: Holder, now: i64) -> Result<(String, S
     state::create_dir(&dir, 0o700)?;
     sweep(&dir, now - SESSION_IDLE_SECS);
     write_session(root, &id, &session)?;
+    if let Some(name) = file_name(&id) {
+        // Its last request is the file's time (see `session`).
+        let file = fs::File::open(sessions_dir(root).join(name))
+            .context(|| "opening the new session".into())?;
+        touch(&file, now);
+    }
     Ok((id, session))
+}
+
+/// Sets an open file's modification time to `now` (unix seconds).
+fn touch(file: &fs::File, now: i64) {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64);
+    let _ = file.set_modified(at);
 }
 
 fn write_session(root: &Root, id: &str, session: &Session) -> Result<()> {
@@ -184,7 +199,19 @@ fn write_session(root: &Root, id: &str, session: &Session) -> Result<()> {
 pub fn session(root: &Root, id: &str, now: i64) -> Option<Session> {
     let name = file_name(id)?;
     let path = sessions_dir(root).join(name);
-    let mut session: Session = toml::from_str(&fs::read_to_string(&path).ok()?).ok()?;
+    // Read and touched through one open file: a logout that removes the
+    // file meanwhile stays a logout.
+    let mut file = fs::File::open(&path).ok()?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut file, &mut text).ok()?;
+    let mut session: Session = toml::from_str(&text).ok()?;
+    let touched = file
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64);
+    session.last_seen = session.last_seen.max(touched);
     if now - session.last_seen > SESSION_IDLE_SECS || now - session.created > SESSION_MAX_SECS {
         let _ = fs::remove_file(&path);
         return None;
@@ -192,7 +219,7 @@ pub fn session(root: &Root, id: &str, now: i64) -> Option<Session> {
     if now - session.last_seen >= TOUCH_EVERY_SECS {
         session.last_seen = now;
         // A session that cannot be touched still serves this request.
-        let _ = write_session(root, id, &session);
+        touch(&file, now);
     }
     Some(session)
 }
@@ -290,6 +317,23 @@ mod tests {
         let (id, _) = start_session(&root, holder(), 1000).unwrap();
         end_session(&root, &id);
         assert!(session(&root, &id, 1001).is_none(), "logged out");
+    }
+
+    #[test]
+    fn a_request_notes_its_time_without_writing_the_session_anew() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let (id, _) = start_session(&root, holder(), 1000).unwrap();
+        let path = sessions_dir(&root).join(file_name(&id).unwrap());
+        let before = fs::metadata(&path).unwrap();
+        assert_eq!(before.mtime(), 1000);
+        assert_eq!(session(&root, &id, 1000 + 600).unwrap().last_seen, 1600);
+        let after = fs::metadata(&path).unwrap();
+        // The same file, its time moved: a logout removing it meanwhile
+        // is not undone by a rename over it.
+        assert_eq!((after.ino(), after.mtime()), (before.ino(), 1600));
+        assert_eq!(session(&root, &id, 1630).unwrap().last_seen, 1600);
     }
 
     #[test]
