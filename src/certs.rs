@@ -203,18 +203,17 @@ pub fn store_dashboard(root: &Root, bundle: &Bundle) -> Result<()> {
 }
 
 /// The certificate the router serves for the dashboard's host: its own,
-/// else an app's that covers the name (a wildcard for the domain).
+/// while it covers the name and has not expired. Never an app's: an app
+/// owner may add any certificate (self-signed, or naming the dashboard's
+/// host), and none of theirs may decide how the dashboard is reached.
 pub fn for_dashboard(root: &Root, settings: &state::Settings) -> Option<Bundle> {
     let host = settings.dashboard_host();
-    load_dashboard(root)
-        .filter(|bundle| bundle.summary.covers(&host))
-        .or_else(|| {
-            root.apps()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|name| load(&root.app(name)))
-                .find(|bundle| bundle.summary.covers(&host))
-        })
+    load_dashboard(root).filter(|bundle| serves_dashboard(bundle, &host, crate::crashes::now()))
+}
+
+/// Whether the dashboard's own certificate serves `host` at `now`.
+pub fn serves_dashboard(bundle: &Bundle, host: &str, now: i64) -> bool {
+    bundle.summary.covers(host) && now < bundle.valid_until
 }
 
 #[cfg(test)]

@@ -57,6 +57,10 @@ pub struct Session {
     /// Unix seconds.
     pub created: i64,
     pub last_seen: i64,
+    /// Made over HTTPS: only such a session is taken over HTTPS (the id
+    /// of one made over plain HTTP may have been read on the way).
+    #[serde(default)]
+    pub secure: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -161,13 +165,19 @@ pub fn redeem_link(root: &Root, token: &str, now: i64) -> Option<Redeemed> {
 }
 
 /// A new session for `holder`: its id, for the cookie, and the session.
-pub fn start_session(root: &Root, holder: Holder, now: i64) -> Result<(String, Session)> {
+pub fn start_session(
+    root: &Root,
+    holder: Holder,
+    secure: bool,
+    now: i64,
+) -> Result<(String, Session)> {
     let id = crate::random::hex(32)?;
     let session = Session {
         holder,
         csrf: crate::random::hex(32)?,
         created: now,
         last_seen: now,
+        secure,
     };
     let dir = sessions_dir(root);
     state::create_dir(&dir, 0o700)?;
@@ -301,7 +311,7 @@ mod tests {
     fn a_session_ends_after_twelve_idle_hours() {
         let dir = tempfile::tempdir().unwrap();
         let root = Root::new(dir.path());
-        let (id, started) = start_session(&root, holder(), 1000).unwrap();
+        let (id, started) = start_session(&root, holder(), false, 1000).unwrap();
         assert_eq!(started.csrf.len(), 64);
         let seen = session(&root, &id, 1000 + 3600).unwrap();
         assert_eq!(seen.holder, holder());
@@ -314,7 +324,7 @@ mod tests {
         );
         assert!(session(&root, "not-a-session", 1000).is_none());
 
-        let (id, _) = start_session(&root, holder(), 1000).unwrap();
+        let (id, _) = start_session(&root, holder(), false, 1000).unwrap();
         end_session(&root, &id);
         assert!(session(&root, &id, 1001).is_none(), "logged out");
     }
@@ -324,7 +334,7 @@ mod tests {
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         let root = Root::new(dir.path());
-        let (id, _) = start_session(&root, holder(), 1000).unwrap();
+        let (id, _) = start_session(&root, holder(), false, 1000).unwrap();
         let path = sessions_dir(&root).join(file_name(&id).unwrap());
         let before = fs::metadata(&path).unwrap();
         assert_eq!(before.mtime(), 1000);

@@ -8,6 +8,20 @@ use std::time::Duration;
 
 use crate::harness::{free_port, text, wait_for, wait_until, TestCertificates, TestServer};
 
+/// The session id in a curl cookie jar, if it holds one of `name`.
+fn cookie_in(jar: &std::path::Path, name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(jar).ok()?;
+    text.lines()
+        .filter_map(|line| {
+            line.split('\t')
+                .collect::<Vec<_>>()
+                .get(5..7)
+                .map(<[_]>::to_vec)
+        })
+        .find(|fields| fields[0] == name)
+        .map(|fields| fields[1].to_string())
+}
+
 /// pebble with its own HTTPS certificate, validating HTTP-01 on the
 /// router's HTTP port; every name resolves to 127.0.0.1 through
 /// pebble-challtestsrv's DNS.
@@ -202,15 +216,23 @@ fn the_dashboard_gets_its_own_certificate_and_sends_plain_http_to_https() {
         &pebble.tls.ca.display().to_string(),
     ]);
     let dashboard = format!("paas.localhost:{}", server.http_port);
+    let jar = tempfile::NamedTempFile::new().unwrap();
+    // (status and where it redirects, the headers)
     let plain = |path: &str| {
         let output = Command::new("curl")
-            .args(["-s", "-m", "10", "-o", "/dev/null", "-w"])
+            .args(["-s", "-m", "10", "-D", "-", "-o", "/dev/null", "-w"])
             .arg("%{http_code} %{redirect_url}")
             .args(["--resolve", &format!("{dashboard}:127.0.0.1")])
+            .arg("-b")
+            .arg(jar.path())
+            .arg("-c")
+            .arg(jar.path())
             .arg(format!("http://{dashboard}{path}"))
             .output()
             .unwrap();
-        String::from_utf8_lossy(&output.stdout).to_string()
+        let all = String::from_utf8_lossy(&output.stdout).to_string();
+        let (headers, status) = all.rsplit_once("\r\n\r\n").unwrap_or(("", &all));
+        (status.to_string(), headers.to_string())
     };
 
     // No certificate yet: the link is plain HTTP, and says how to get one.
@@ -220,9 +242,31 @@ fn the_dashboard_gets_its_own_certificate_and_sends_plain_http_to_https() {
         "{}",
         text(&before)
     );
-    assert!(plain("/").starts_with("401 "), "{}", plain("/"));
+    assert!(plain("/").0.starts_with("401 "), "{:?}", plain("/"));
     let status = server.ok(&["dashboard:certs:auto"]);
     assert!(status.contains("is disabled for the dashboard"), "{status}");
+    // A session made over plain HTTP, in the jar.
+    let url = String::from_utf8_lossy(&before.stdout).trim().to_string();
+    assert!(plain(&url[url.find("/login/").unwrap()..])
+        .0
+        .starts_with("303 "));
+    let plain_session = cookie_in(jar.path(), "paas_session").expect("a session cookie");
+
+    // An app owner's certificate naming the dashboard's host changes
+    // nothing of the dashboard's.
+    server.ok(&["apps:create", "claimer"]);
+    let claim = TestCertificates::for_hosts(&["claimer.localhost", "paas.localhost"]);
+    let added = server.local(&[
+        "certs:add",
+        claim.cert.to_str().unwrap(),
+        claim.key.to_str().unwrap(),
+        "-a",
+        "claimer",
+    ]);
+    assert!(added.status.success(), "{}", text(&added));
+    assert!(plain("/").0.starts_with("200 "), "no redirect: {:?}", plain("/"));
+    let link = server.ok(&["dashboard", "--print-url"]);
+    assert!(link.starts_with("http://"), "{link}");
 
     // Only an admin turns it on.
     let bob = server.add_user("bob");
@@ -250,6 +294,11 @@ fn the_dashboard_gets_its_own_certificate_and_sends_plain_http_to_https() {
         "{status}"
     );
 
+    let again = server.ok(&["dashboard:certs:auto:enable"]);
+    assert!(
+        again.contains("The dashboard already has its certificate"),
+        "no second order: {again}"
+    );
     let status = server.local(&["server", "status"]);
     assert!(
         String::from_utf8_lossy(&status.stdout)
@@ -265,11 +314,19 @@ fn the_dashboard_gets_its_own_certificate_and_sends_plain_http_to_https() {
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("Log in to the dashboard"), "{body}");
 
-    // Plain HTTP goes to the same place over HTTPS.
-    assert_eq!(
-        plain("/apps/x?range=24h"),
-        format!("308 {https_url}apps/x?range=24h")
+    // Plain HTTP goes to the same place over HTTPS, and the browser
+    // forgets its plain session, which HTTPS does not take.
+    let (status, headers) = plain("/apps/x?range=24h");
+    assert_eq!(status, format!("308 {https_url}apps/x?range=24h"));
+    assert!(
+        headers
+            .to_ascii_lowercase()
+            .contains("set-cookie: paas_session=; max-age=0"),
+        "{headers}"
     );
+    let planted = format!("Cookie: __Host-paas_session={plain_session}");
+    let (status, _, body) = server.curl_https(&root, "paas.localhost", "/", &["-H", &planted]);
+    assert_eq!(status, 401, "a plain HTTP session over HTTPS: {body}");
 
     // The link is HTTPS now, and logs in with a Secure, host-only cookie.
     let url = server.ok(&["dashboard", "--print-url"]);

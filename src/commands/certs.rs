@@ -273,6 +273,14 @@ pub(super) fn issue_now(ctx: &Ctx, app: Option<&AppDir>) -> Result<()> {
             say!("Certificate for {got}; it renews itself 30 days before it expires");
             Ok(())
         }
+        // A daemon of an earlier paas, still running after an upgrade.
+        Ok(Err(why)) if why == control::RequestError::Unknown.to_string() => {
+            say!("failed");
+            Err(
+                Error::new("the daemon running is older than this command")
+                    .hint("restart it (`paas server stop`, then `paas server start`) and run the command again"),
+            )
+        }
         Ok(Err(why)) => {
             say!("failed");
             Err(Error::new(why).hint(format!(

@@ -103,6 +103,19 @@ fn certs_auto_set(ctx: &Ctx, enabled: bool) -> Result<()> {
         return Err(Error::new("this install has no HTTPS port")
             .hint("reinstall with `paas server install --https-port 443`"));
     }
+    let host = ctx.settings.dashboard_host();
+    let current = crate::certs::load_dashboard(&ctx.root);
+    let due = acme::due(current.as_ref(), &[host], crate::crashes::now());
+    if let (true, true, None, Some(bundle)) =
+        (enabled, ctx.settings.dashboard_certs_auto, due, &current)
+    {
+        // Ordering again would only spend the CA's rate limit.
+        crate::say!(
+            "The dashboard already has its certificate, until {}; it renews itself 30 days before",
+            bundle.summary.expires_at
+        );
+        return Ok(());
+    }
     ctx.root
         .update_settings(|settings| settings.dashboard_certs_auto = enabled)?;
     if !enabled {

@@ -152,7 +152,8 @@ impl Dashboard {
                 let (root, ids) = (self.root.clone(), cookies.clone());
                 blocking(move || {
                     ids.iter().find_map(|id| {
-                        let session = logins::session(&root, id, crate::crashes::now())?;
+                        let session = logins::session(&root, id, crate::crashes::now())
+                            .filter(|session| session.secure || !secure)?;
                         as_keys_say(&root, id, session).map(|session| (id.clone(), session))
                     })
                 })
@@ -216,7 +217,7 @@ impl Dashboard {
             let landing = redeemed
                 .app
                 .map_or("/".to_string(), |app| format!("/apps/{app}"));
-            let (id, _) = logins::start_session(&root, redeemed.holder, now).ok()?;
+            let (id, _) = logins::start_session(&root, redeemed.holder, secure, now).ok()?;
             Some((id, landing))
         })
         .await;

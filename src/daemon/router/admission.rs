@@ -45,9 +45,9 @@ impl Router {
 
     /// What the router answers itself for the dashboard's host, before the
     /// dashboard: an ACME challenge (the dashboard's own certificate is
-    /// validated through it), and a plain HTTP request sent to HTTPS once
-    /// a certificate covers the host (the session cookie then never
-    /// travels in clear).
+    /// validated through it), and a plain HTTP request sent to HTTPS while
+    /// its own certificate serves (the session cookie then never travels
+    /// in clear).
     pub(super) fn dashboard_admission(
         &self,
         host: &str,
@@ -58,10 +58,14 @@ impl Router {
             return Some(answer);
         }
         let name = host_name(host);
-        let certified =
-            super::tls::dashboard_certificate(&self.dashboard_certificate, &self.table, name);
-        match (secure, certified) {
-            (false, Some(_)) => self.to_https(name, path),
+        let certified = super::tls::dashboard_certificate(&self.dashboard_certificate, name);
+        // (`OPTIONS *` names no page to send anywhere.)
+        match (secure, certified, path.starts_with('/')) {
+            (false, Some(_), true) => self.to_https(name, path).map(|answer| {
+                // A session cookie of plain HTTP travelled in clear: the
+                // browser forgets it (the session is refused over HTTPS).
+                answer.with("set-cookie", "paas_session=; Max-Age=0; Path=/; HttpOnly")
+            }),
             _ => None,
         }
     }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt};
 use hyper::body::{Frame, Incoming, SizeHint};
-use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST, UPGRADE};
+use hyper::header::{HeaderName, HeaderValue, CONNECTION, HOST, UPGRADE};
 use hyper::server::conn::http1 as hyper_http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -272,11 +272,6 @@ impl Router {
                     }
                 }
                 entry.status = parts.status.as_u16();
-                entry.bytes = parts
-                    .headers
-                    .get(CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok());
                 let body = LoggedBody {
                     body,
                     idle: None,
@@ -312,8 +307,8 @@ struct LoggedBody {
     /// nothing for `BODY_IDLE_TIMEOUT`. Made only when a frame is late.
     idle: Option<Pin<Box<tokio::time::Sleep>>>,
     entry: Option<RequestEntry>,
-    /// The data sent so far: the bytes logged where the dyno gave no
-    /// length (a chunked or HTTP/2 body).
+    /// The body's data sent so far: the bytes logged (what went out, not
+    /// what a length said would).
     sent: u64,
     log: RequestLog,
     _in_flight: Option<InFlightGuard>,
@@ -323,7 +318,7 @@ impl LoggedBody {
     fn finish(&mut self, error: Option<(&'static str, &'static str)>) {
         if let Some(mut entry) = self.entry.take() {
             entry.error = error;
-            entry.bytes = entry.bytes.or(Some(self.sent));
+            entry.bytes = Some(self.sent);
             self.log.send(entry);
         }
     }

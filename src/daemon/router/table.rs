@@ -132,16 +132,6 @@ impl AppRoutes {
                 .any(|name| crate::certs::covers(name, host))
     }
 
-    /// The app's certificate, if it covers `host`: the dashboard's host
-    /// is served with an app's wildcard certificate for the domain.
-    pub(super) fn certificate_for(&self, host: &str) -> Option<Arc<CertifiedKey>> {
-        let covered = self
-            .certificate_names
-            .iter()
-            .any(|name| crate::certs::covers(name, host));
-        self.certificate.clone().filter(|_| covered)
-    }
-
     pub fn in_maintenance(mut self, page: MaintenancePage) -> AppRoutes {
         self.maintenance = Some(page);
         self

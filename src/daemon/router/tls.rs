@@ -76,20 +76,18 @@ impl Router {
     }
 }
 
-/// The certificate served for the dashboard's host (`name`): its own,
-/// else an app's that covers the name (a wildcard for the domain).
+/// The certificate served for the dashboard's host (`name`): its own
+/// while it has not expired (`certs::for_dashboard`), else none (the
+/// dashboard is then plain HTTP).
 pub(super) fn dashboard_certificate(
     own: &DashboardCertificate,
-    table: &RouteTable,
     name: &str,
 ) -> Option<Arc<CertifiedKey>> {
-    if let Some(bundle) = own.load().as_ref().filter(|b| b.summary.covers(name)) {
-        return Some(bundle.key.clone());
-    }
-    table
-        .load()
-        .values()
-        .find_map(|routes| routes.certificate_for(name))
+    let now = crate::crashes::now();
+    own.load()
+        .as_ref()
+        .filter(|bundle| crate::certs::serves_dashboard(bundle, name, now))
+        .map(|bundle| bundle.key.clone())
 }
 
 /// Picks the certificate of the app a TLS client names.
@@ -111,7 +109,7 @@ impl rustls::server::ResolvesServerCert for CertificateResolver {
         let domain = self.domain.load();
         let name = host_name(&name);
         if Dashboard::serves(name, &domain) {
-            return dashboard_certificate(&self.dashboard, &self.table, name);
+            return dashboard_certificate(&self.dashboard, name);
         }
         routes_for_host(&self.table.load(), &domain, name)?
             .certificate

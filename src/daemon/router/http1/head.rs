@@ -124,7 +124,6 @@ pub(super) struct ResponseHead {
     /// that ends them: the dyno's headers less the hop-by-hop ones.
     pub(super) client_head: Vec<u8>,
     pub(super) framing: Framing,
-    pub(super) content_length: Option<u64>,
     /// The dyno keeps the connection open after this response.
     pub(super) keep_alive: bool,
 }
@@ -223,7 +222,6 @@ pub(super) fn parse_response(buffer: &[u8], head_only: bool) -> Parsed<ResponseH
         status,
         client_head,
         framing,
-        content_length,
         keep_alive: keep_alive && framing != Framing::UntilClose,
     })
 }
@@ -315,10 +313,7 @@ mod tests {
             "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
             false,
         );
-        assert_eq!(
-            (chunked.framing, chunked.content_length),
-            (Framing::Chunked, None)
-        );
+        assert_eq!(chunked.framing, Framing::Chunked);
         let chunked_head = String::from_utf8(chunked.client_head).unwrap();
         assert!(chunked_head.ends_with("transfer-encoding: chunked\r\n"));
         assert!(

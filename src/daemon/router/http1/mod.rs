@@ -222,7 +222,6 @@ impl Router {
         };
         entry.connect = Some(response.connect);
         entry.status = response.head.status;
-        entry.bytes = response.head.content_length;
         // A body still being sent as the answer starts may not be sent
         // whole; the rest of it would be left on the client's connection,
         // and the dyno's waiting for it: then neither can go on.
@@ -255,8 +254,9 @@ impl Router {
         } else {
             relay_body(client, &mut dyno, out, from_dyno, &mut body).await
         };
-        // Without a length (chunked, or until the close), what went out.
-        entry.bytes = entry.bytes.or(Some(body.data_bytes()));
+        // What went out: a body cut short counts what it sent, a chunked
+        // one its data, a HEAD's none.
+        entry.bytes = Some(body.data_bytes());
         let body_sent = unsent.all_sent();
         let cut_by_dyno = match relayed {
             Err(Interrupted::Dyno) => Some(("H18", "Server Request Interrupted")),
