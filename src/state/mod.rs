@@ -325,6 +325,11 @@ impl Root {
     pub fn logs_dir(&self) -> PathBuf {
         self.path.join("logs")
     }
+    /// A `--local` install's daemon log (its supervisor's and the
+    /// daemon's stdout and stderr), kept bounded (`daemon::log_file`).
+    pub fn daemon_log(&self) -> PathBuf {
+        self.logs_dir().join("daemon.log")
+    }
     pub fn apps_dir(&self) -> PathBuf {
         self.path.join("apps")
     }
