@@ -97,9 +97,23 @@ pub fn reclaimable_bytes(root: &Root) -> u64 {
             let slugs = rollback_slugs(&app).map_or(0, |keep| {
                 crate::slug::prunable_bytes(&app.slugs_dir(), &keep)
             });
-            slugs + state::size_of_tree(&app.builds_dir())
+            slugs + build_leftover_bytes(&app)
         })
         .sum()
+}
+
+/// The bytes of what interrupted builds left: the builds dir, and what
+/// image builds left in their `TMPDIR` (their cache mounts stay).
+fn build_leftover_bytes(app: &AppDir) -> u64 {
+    let scratch: u64 = crate::build::dockerfile::scratch_leftovers(app)
+        .iter()
+        .map(|path| match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_dir() => state::size_of_tree(path),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum();
+    state::size_of_tree(&app.builds_dir()) + scratch
 }
 
 /// Why a push may not start: where builds and images go has less free
@@ -168,11 +182,12 @@ pub fn everything(root: &Root, settings: &Settings, runtime: &dyn Runtime) -> Re
         pruned.slugs.count += old_slugs(&app, Some(&keep_unpacked));
         pruned.slugs.bytes += before.saturating_sub(state::size_of_tree(&app.slugs_dir()));
 
-        let before = state::size_of_tree(&app.builds_dir());
-        let left = std::fs::read_dir(app.builds_dir()).map_or(0, |entries| entries.count());
+        let before = build_leftover_bytes(&app);
+        let left = std::fs::read_dir(app.builds_dir()).map_or(0, |entries| entries.count())
+            + crate::build::dockerfile::scratch_leftovers(&app).len();
         crate::build::sweep_leftovers(&app, &settings.install_id);
         pruned.builds.count += left;
-        pruned.builds.bytes += before.saturating_sub(state::size_of_tree(&app.builds_dir()));
+        pruned.builds.bytes += before.saturating_sub(build_leftover_bytes(&app));
     }
     // Apps listed again under the lock a rename holds while its new name's
     // dynos start and its network has none yet: an app made or renamed
@@ -207,4 +222,24 @@ pub fn everything(root: &Root, settings: &Settings, runtime: &dyn Runtime) -> Re
             ids: &needed,
         }));
     Ok(pruned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_builds_left_counts_as_reclaimable_but_image_builds_cache_mounts_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let app = root.app(&state::AppName::parse("web").unwrap());
+        std::fs::create_dir_all(app.builds_dir().join("src-1")).unwrap();
+        std::fs::write(app.path.join("app.toml"), "").unwrap();
+        std::fs::write(app.builds_dir().join("src-1/main.go"), "abc").unwrap();
+        let scratch = app.path.join("image-build-tmp");
+        std::fs::create_dir_all(scratch.join("buildah-cache-1000")).unwrap();
+        std::fs::write(scratch.join("buildah-cache-1000/cached"), [0; 100]).unwrap();
+        std::fs::write(scratch.join("storage-blob"), "1234567").unwrap();
+        assert_eq!(reclaimable_bytes(&root), 3 + 7);
+    }
 }

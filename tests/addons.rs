@@ -268,7 +268,8 @@ fn data_outlives_deploys_restarts_rollbacks_kills_and_daemon_restarts() {
 
 #[test]
 fn backups_restore_the_same_rows_and_rotation_keeps_the_app_working() {
-    let server = TestServer::start();
+    // The dumps' file server listens on 127.0.0.1, inside the server's network.
+    let server = TestServer::start_allowing_private_urls();
     let repo = server.repo("tests/apps/notes", "notes");
     repo.push_ok();
     let output = server.ok(&["addons:create", "postgres", "-a", "notes"]);

@@ -324,6 +324,18 @@ fn a_syslog_drain_receives_the_stream() {
             });
         }
     });
+    // A drain inside the server's network (here: loopback) is refused
+    // until an admin allows such URLs.
+    server.refused(
+        &["drains:add", "-a", "drained", &url],
+        "127.0.0.1 is a loopback address: paas sends logs only to the internet",
+    );
+    server.refused(
+        &["drains:add", "-a", "drained", "https://localhost/logs"],
+        "`paas server install --allow-private-urls yes`",
+    );
+    assert!(!server.ok(&["drains", "-a", "drained"]).contains(&url));
+    server.install(&["--allow-private-urls", "yes"]);
     let output = server.ok(&["drains:add", "-a", "drained", &url]);
     assert!(
         output.contains(&format!("Successfully added drain {url}")),
@@ -435,7 +447,7 @@ fn tls_listener(
 
 #[test]
 fn tls_and_https_drains_receive_the_stream_from_a_server_they_trust() {
-    let server = TestServer::start();
+    let server = TestServer::start_allowing_private_urls();
     server.repo("examples/hello", "secured").push_ok();
     let certificates = crate::harness::TestCertificates::new();
     let (port, sink) = tls_listener(certificates.server_config());

@@ -151,6 +151,17 @@ impl TestServer {
         server
     }
 
+    /// `start`, on an install that lets apps' URLs (drains,
+    /// `MAINTENANCE_PAGE_URL`, `pg:backups:restore` URLs, webhooks) lead
+    /// into the server's own network: the tests' receivers listen on
+    /// 127.0.0.1.
+    pub fn start_allowing_private_urls() -> TestServer {
+        let server = TestServer::not_installed();
+        server.install(&["--allow-private-urls", "yes"]);
+        server.ok(&["checks:set", "--global", "uptime", "1"]);
+        server
+    }
+
     /// An install as a user gets it.
     pub fn start_with_default_checks() -> TestServer {
         let server = TestServer::not_installed();

@@ -676,7 +676,8 @@ fn page_server(html: &'static str) -> (u16, std::sync::Arc<std::sync::atomic::At
 
 #[test]
 fn maintenance_mode_answers_503_with_the_apps_page_and_keeps_the_dynos() {
-    let server = TestServer::start();
+    // The page server listens on 127.0.0.1, inside the server's network.
+    let server = TestServer::start_allowing_private_urls();
     server.repo("examples/hello", "closed").push_ok();
     assert_eq!(server.ok(&["maintenance", "-a", "closed"]).trim(), "off");
 

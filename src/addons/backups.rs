@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::{service, Addon, AddonDir, Kind};
 use crate::clock::rfc3339_to_unix;
 use crate::error::{Context, Error, Result};
+use crate::net::Reach;
 use crate::state::{self, Root, Settings};
 
 /// A daily backup at a UTC time, kept for some days.
@@ -249,7 +250,9 @@ pub fn restore(settings: &Settings, addon: &Addon, dir: &AddonDir, dump: &Path) 
 
 /// Fetches a dump from a URL on the server (as Heroku's restore from a URL
 /// does), into a private file that is removed when the result is dropped.
-pub fn download(url: &str, dir: &AddonDir) -> Result<tempfile::NamedTempFile> {
+/// The URL, and every URL it redirects to, only where `reach` lets it go
+/// (`Settings::url_reach`): an app's people name it.
+pub fn download(url: &str, reach: Reach, dir: &AddonDir) -> Result<tempfile::NamedTempFile> {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(Error::new(format!(
             "`{}` is neither a backup id nor an http(s) URL",
@@ -264,7 +267,7 @@ pub fn download(url: &str, dir: &AddonDir) -> Result<tempfile::NamedTempFile> {
         .context(|| "creating a file for the download".into())?;
     // As long as `curl --max-time 1800` was given, and its time to connect.
     let (connect_limit, limit) = (Duration::from_secs(300), Duration::from_secs(1800));
-    crate::net::download(url, &mut file.as_file(), connect_limit, limit).map_err(|err| {
+    crate::net::download(url, reach, &mut file.as_file(), connect_limit, limit).map_err(|err| {
         Error::new("could not download the dump")
             .cause(err)
             .hint("the URL must be reachable from the server; the database is untouched")
@@ -359,6 +362,32 @@ mod tests {
             sha256: String::new(),
             scheduled,
         }
+    }
+
+    #[test]
+    fn a_dump_in_the_servers_network_is_not_downloaded_unless_the_install_allows_it() {
+        use std::io::{BufReader, Write};
+        let port = crate::net::test_server::serve(|stream| {
+            let mut reader = BufReader::new(stream);
+            crate::net::test_server::read_request(&mut reader);
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nPGDMP");
+        });
+        let root = tempfile::tempdir().unwrap();
+        let dir = AddonDir {
+            name: "postgres-1".into(),
+            path: root.path().join("postgres-1"),
+        };
+        let url = format!("http://127.0.0.1:{port}/latest.dump");
+        let report = download(&url, Reach::Internet, &dir).unwrap_err().report();
+        assert!(report.contains("could not download the dump"), "{report}");
+        assert!(
+            report.contains("127.0.0.1 is a loopback address: paas connects only to the internet"),
+            "{report}"
+        );
+        let file = download(&url, Reach::Anywhere, &dir).unwrap();
+        assert_eq!(fs::read(file.path()).unwrap(), b"PGDMP");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! image's history for anyone who can read the image, so secrets belong in
 //! the running dynos' environment, as on Heroku.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::buildpacks::Source;
 use super::dockerfile_refs;
@@ -44,8 +44,11 @@ pub fn build(settings: &Settings, app: &AppDir, build_dir: &Path, name: &str) ->
     // which would be one for every app's builds: one app's build could
     // read what another's cached, or put what it likes there for the
     // other's next build.
-    let scratch = app.path.join("image-build-tmp");
+    let scratch = scratch_dir(app);
     std::fs::create_dir_all(&scratch).context(|| format!("creating `{}`", scratch.display()))?;
+    // However the build ends (failed, timed out, an error here), what it
+    // left there but the cache goes with it.
+    let _swept_at_end = SweptAtEnd(app);
     let limit = settings.build_timeout();
     let end = ImageBuild {
         context: build_dir,
@@ -62,6 +65,57 @@ pub fn build(settings: &Settings, app: &AppDir, build_dir: &Path, name: &str) ->
     }
     app_images::inspect(name)?
         .ok_or_else(|| Error::unexpected(format!("`podman build` left no image named `{name}`")))
+}
+
+/// The `TMPDIR` of the app's image builds: one per app, and the same for
+/// each of its builds, as buildah finds the cache mounts there.
+fn scratch_dir(app: &AppDir) -> PathBuf {
+    app.path.join("image-build-tmp")
+}
+
+/// Whether an entry of the scratch directory is kept between builds:
+/// buildah's `RUN --mount=type=cache` directories (`buildah-cache-<uid>`),
+/// which are there to outlive a build. Anything else is one build's
+/// (blobs podman writes while it commits or pulls, buildah's own
+/// temporary directories), which it removes itself unless it is killed:
+/// at the build's time limit, or with the push.
+fn kept_between_builds(name: &std::ffi::OsStr) -> bool {
+    name.to_string_lossy().starts_with("buildah-cache")
+}
+
+/// What builds left in the app's image builds' `TMPDIR`, their cache
+/// mounts apart.
+pub fn scratch_leftovers(app: &AppDir) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(scratch_dir(app)) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| !kept_between_builds(&entry.file_name()))
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// Removes what builds left in the app's image builds' `TMPDIR`, the
+/// cache mounts apart. Only under the app's lock, so no build of the app
+/// is under way: at a build's end, and in `build::sweep_leftovers` (a
+/// push, the daemon's pass, `server prune`) for a build killed before.
+pub fn sweep_scratch(app: &AppDir) {
+    for path in scratch_leftovers(app) {
+        // A directory or a file; what cannot be removed (a file a step
+        // made as another uid of the container) is tried again next time.
+        let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+    }
+}
+
+/// Sweeps the scratch directory when dropped: at the end of a build,
+/// whichever way it ends.
+struct SweptAtEnd<'a>(&'a AppDir);
+
+impl Drop for SweptAtEnd<'_> {
+    fn drop(&mut self) {
+        sweep_scratch(self.0);
+    }
 }
 
 /// Refuses the build when its Dockerfile names another app's image.
@@ -128,5 +182,48 @@ mod tests {
         std::fs::remove_file(dir.path().join("Dockerfile")).unwrap();
         std::os::unix::fs::symlink("/etc/hostname", dir.path().join("Dockerfile")).unwrap();
         assert!(!wanted(&Source::Detect, dir.path()));
+    }
+
+    #[test]
+    fn what_a_build_leaves_in_its_tmpdir_goes_but_the_cache_mounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let app =
+            crate::state::Root::new(dir.path()).app(&crate::state::AppName::parse("web").unwrap());
+        let scratch = scratch_dir(&app);
+        // Nothing yet: nothing to sweep, and no directory made.
+        sweep_scratch(&app);
+        assert!(!scratch.exists());
+        let cache = scratch.join("buildah-cache-1000/3b5c1e");
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(cache.join("wheel.whl"), "cached").unwrap();
+        // As a killed podman leaves them: a blob and a directory of its own.
+        std::fs::write(scratch.join("container_images_storage123"), "blob").unwrap();
+        std::fs::create_dir_all(scratch.join("buildah4567/mnt")).unwrap();
+        std::fs::write(scratch.join("buildah4567/mnt/file"), "x").unwrap();
+        let mut left = scratch_leftovers(&app);
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                scratch.join("buildah4567"),
+                scratch.join("container_images_storage123")
+            ]
+        );
+
+        // At a build's end, however it ends.
+        {
+            let _swept = SweptAtEnd(&app);
+        }
+        assert!(scratch_leftovers(&app).is_empty());
+        assert_eq!(
+            std::fs::read_to_string(cache.join("wheel.whl")).unwrap(),
+            "cached"
+        );
+
+        // What a killed build left, at the next sweep under the app's lock.
+        std::fs::write(scratch.join("storage-blob"), "blob").unwrap();
+        crate::build::sweep_leftovers(&app, "no-such-install");
+        assert!(scratch_leftovers(&app).is_empty());
+        assert!(cache.join("wheel.whl").exists());
     }
 }

@@ -199,10 +199,12 @@ fn full_disk(paths: &[&Path]) -> Option<String> {
 }
 
 /// Removes what an interrupted build left: a build container still running
-/// (its paas process ended first), and in the app's builds dir its source
-/// and env files holding config vars. Called under the app lock, so no
-/// build is running.
+/// (its paas process ended first), in the app's builds dir its source
+/// and env files holding config vars, and what an image build left in its
+/// `TMPDIR` (`dockerfile::sweep_scratch`). Called under the app lock, so
+/// no build is running.
 pub fn sweep_leftovers(app: &AppDir, install_id: &str) {
+    dockerfile::sweep_scratch(app);
     let Ok(entries) = fs::read_dir(app.builds_dir()) else {
         return;
     };

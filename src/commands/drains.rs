@@ -38,7 +38,10 @@ pub fn list(ctx: &Ctx, format: Format) -> Result<()> {
 
 pub fn add(ctx: &Ctx, url: &str) -> Result<()> {
     let app = ctx.app()?;
-    drain::parse(url).map_err(Error::new)?;
+    let parsed = drain::parse(url).map_err(Error::new)?;
+    if let Some(refused) = parsed.refused_now(ctx.settings.url_reach()) {
+        return Err(refused.command_error("sends logs"));
+    }
     let _lock = app.lock()?;
     let mut settings = app.settings()?;
     if settings.drains.iter().any(|d| d == url) {

@@ -6,11 +6,24 @@ use super::Ctx;
 use crate::cli::MaintenanceCommand;
 use crate::control;
 use crate::error::Result;
+use crate::net::Reach;
 use crate::release::Ledger;
 use crate::state;
 
 /// The largest maintenance page kept.
 const PAGE_LIMIT: u64 = 1024 * 1024;
+
+/// The app's own page from `url`, fetched only where `reach` lets it go
+/// (an app's people set the URL), or why the plain page is served.
+fn fetch_page(url: &str, reach: Reach) -> Result<Vec<u8>, String> {
+    match crate::net::get(url, reach, PAGE_LIMIT) {
+        Ok((200, page)) => Ok(page),
+        Ok((status, _)) => Err(format!(
+            "`{url}` answered {status}; the plain page is served"
+        )),
+        Err(err) => Err(format!("{err}; the plain page is served")),
+    }
+}
 
 /// Runs a `maintenance` command.
 pub fn run(ctx: &Ctx, command: MaintenanceCommand) -> Result<()> {
@@ -46,14 +59,9 @@ pub fn set(ctx: &Ctx, on: bool) -> Result<()> {
             .and_then(|release| release.config.get("MAINTENANCE_PAGE_URL").cloned());
         let _ = std::fs::remove_file(app.maintenance_page_file());
         if let Some(url) = url {
-            match crate::net::get(&url, PAGE_LIMIT) {
-                Ok((200, page)) => state::write_atomic(&app.maintenance_page_file(), &page, 0o644)?,
-                Ok((status, _)) => {
-                    warning = Some(format!(
-                        "`{url}` answered {status}; the plain page is served"
-                    ))
-                }
-                Err(err) => warning = Some(format!("{err}; the plain page is served")),
+            match fetch_page(&url, ctx.settings.url_reach()) {
+                Ok(page) => state::write_atomic(&app.maintenance_page_file(), &page, 0o644)?,
+                Err(why) => warning = Some(why),
             }
         }
     }
@@ -75,4 +83,36 @@ pub fn set(ctx: &Ctx, on: bool) -> Result<()> {
         say!(" !     {warning}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_in_the_servers_network_is_not_fetched_unless_the_install_allows_it() {
+        use std::io::{BufReader, Write};
+        let (sender, asked) = std::sync::mpsc::channel();
+        let sender = std::sync::Mutex::new(sender);
+        let port = crate::net::test_server::serve(move |stream| {
+            let mut reader = BufReader::new(stream);
+            crate::net::test_server::read_request(&mut reader);
+            let _ = sender.lock().unwrap().send(());
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nDown");
+        });
+        let url = format!("http://127.0.0.1:{port}/maintenance.html");
+        let why = fetch_page(&url, Reach::Internet).unwrap_err();
+        assert_eq!(
+            why,
+            format!(
+                "fetching `{url}`: 127.0.0.1 is a loopback address: paas connects only to the \
+                 internet for apps, unless the install allows private addresses \
+                 (`paas server install --allow-private-urls yes`); the plain page is served"
+            )
+        );
+        assert!(asked.try_recv().is_err(), "nothing was asked");
+        assert_eq!(fetch_page(&url, Reach::Anywhere), Ok(b"Down".to_vec()));
+    }
 }

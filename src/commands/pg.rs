@@ -333,7 +333,7 @@ pub fn restore(
     let (label, path) = match source {
         Some(url) if url.contains("://") => {
             say_partial!("Downloading {url}... ");
-            downloaded = backups::download(url, &dir)?;
+            downloaded = backups::download(url, ctx.settings.url_reach(), &dir)?;
             say!("done");
             (url.to_string(), downloaded.path().to_path_buf())
         }

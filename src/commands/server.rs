@@ -59,12 +59,8 @@ fn stop(root: &Root) -> Result<()> {
         return systemctl("stop");
     }
     if !stop_supervisor(root) {
-        return Err(
-            Error::new("the daemon is still stopping after 120 seconds").hint(format!(
-                "its log is `{}`",
-                root.logs_dir().join("daemon.log").display()
-            )),
-        );
+        return Err(Error::new("the daemon is still stopping after 120 seconds")
+            .hint(format!("its log is `{}`", root.daemon_log().display())));
     }
     if settings.local {
         sshd::stop(root);
@@ -264,6 +260,7 @@ fn supervise(root: &Root) -> Result<()> {
         );
     }
     let mut backoff = Duration::from_millis(200);
+    let mut last_follow = Instant::now();
     while !STOPPING.load(Ordering::SeqCst) {
         let started = Instant::now();
         let mut child = Command::new(root.bin())
@@ -274,6 +271,12 @@ fn supervise(root: &Root) -> Result<()> {
             .spawn()
             .context(|| "starting `paas daemon`".into())?;
         let status = loop {
+            // The daemon begins its log anew when it is full: the
+            // supervisor's own lines follow it there.
+            if last_follow.elapsed() >= Duration::from_secs(1) {
+                crate::daemon::log_file::follow(&root.daemon_log());
+                last_follow = Instant::now();
+            }
             if STOPPING.load(Ordering::SeqCst) {
                 unsafe {
                     libc::kill(child.id() as i32, libc::SIGTERM);

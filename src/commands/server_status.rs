@@ -92,7 +92,7 @@ pub fn status(root: &Root) -> Result<()> {
                 "the daemon does not answer".into(),
                 format!(
                     "run `paas server start`; its log is `{}`",
-                    root.logs_dir().join("daemon.log").display()
+                    root.daemon_log().display()
                 ),
             ))
         },

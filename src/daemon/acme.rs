@@ -477,8 +477,13 @@ impl HttpClient for AcmeHttp {
                     read: None,
                     write: None,
                 };
+                // The directory is the admin's (`--acme-directory`), and
+                // every other URL comes from it: a private CA may be on
+                // the server's own network.
+                let reach = net::Reach::Anywhere;
                 let stream =
-                    net::connect(&target.host, target.port, true, Some(&tls), timeouts).await?;
+                    net::connect(&target.host, target.port, reach, true, Some(&tls), timeouts)
+                        .await?;
                 net::Connection::open(stream)
                     .await?
                     .send(request, u64::MAX)

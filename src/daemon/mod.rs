@@ -7,13 +7,15 @@
 //! fresh, `reconcile.rs` repairs each app every few seconds (and puts idle
 //! ones to sleep), `periodic.rs` runs the other timed jobs (add-ons and
 //! their backups, cron, webhook deliveries, prune), `connector.rs` reaches
-//! inside dynos, `acme.rs` gets certificates, and `dashboard/` is the web
+//! inside dynos, `acme.rs` gets certificates, `log_file.rs` keeps a
+//! `--local` install's daemon log bounded, and `dashboard/` is the web
 //! dashboard the router serves at `paas.<domain>`.
 
 pub mod acme;
 mod connector;
 mod control_socket;
 mod dashboard;
+pub mod log_file;
 mod metrics;
 mod periodic;
 mod reconcile;
@@ -146,6 +148,7 @@ async fn serve(root: Root, settings: Settings) -> Result<Ending> {
         )
     };
     tokio::spawn(acme.clone().renew_loop());
+    tokio::spawn(log_file::keep_log_bounded(root.clone()));
     // Dynos are reached only through the connector: it is up before the
     // daemon answers (`server start` waits for that) or serves.
     netns::keep_helper_running(root.clone());

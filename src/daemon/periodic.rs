@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::addons;
+use crate::net::Reach;
 use crate::state::{AppDir, Lock, Root, Settings};
 
 use super::{on_platform, RECONCILE_EVERY};
@@ -131,15 +132,12 @@ pub(super) async fn webhooks_loop(root: Root) {
         let scan = root.clone();
         // The settings read each round: an install that allows private
         // receivers, or no longer does, counts from the next delivery.
-        let (queued, allow_private) = tokio::task::spawn_blocking(move || {
-            let allow = scan.settings().ok().and_then(|s| s.private_webhooks);
-            (
-                crate::webhooks::delivery::queued(&scan),
-                allow == Some(true),
-            )
+        let (queued, reach) = tokio::task::spawn_blocking(move || {
+            let reach = scan.settings().map_or(Reach::Internet, |s| s.url_reach());
+            (crate::webhooks::delivery::queued(&scan), reach)
         })
         .await
-        .unwrap_or_default();
+        .unwrap_or((Vec::new(), Reach::Internet));
         for (app, webhook) in queued {
             let key = (app.name.to_string(), webhook.clone());
             if !busy.lock().expect("not poisoned").insert(key.clone()) {
@@ -152,7 +150,7 @@ pub(super) async fn webhooks_loop(root: Root) {
             let busy = busy.clone();
             tokio::spawn(async move {
                 let _ = tokio::task::spawn_blocking(move || {
-                    crate::webhooks::delivery::send_due(&app, &webhook, allow_private)
+                    crate::webhooks::delivery::send_due(&app, &webhook, reach)
                 })
                 .await;
                 drop(sender);

@@ -92,7 +92,7 @@ pub(super) fn start_drain_forwarder(
     {
         return;
     }
-    let (name, forwarding) = (name.clone(), forwarding.clone());
+    let (name, forwarding, root) = (name.clone(), forwarding.clone(), root.clone());
     std::thread::spawn(move || {
         let drains = || {
             app.settings()
@@ -104,7 +104,14 @@ pub(super) fn start_drain_forwarder(
                 })
                 .unwrap_or_default()
         };
-        crate::logs::drain::forward(&app, drains);
+        // Read when a drain is to be connected: an install that allows
+        // drains in its own network, or no longer does, counts from the
+        // next connection.
+        let reach = || {
+            root.settings()
+                .map_or(crate::net::Reach::Internet, |s| s.url_reach())
+        };
+        crate::logs::drain::forward(&app, drains, reach);
         forwarding.lock().expect("not poisoned").remove(&name);
     });
 }

@@ -153,9 +153,9 @@ pub fn install(root: &Root, args: &InstallArgs, shell_files: &[ShellFile]) -> Re
         release_timeout_secs: args
             .release_timeout
             .or(installed.as_ref().and_then(|s| s.release_timeout_secs)),
-        private_webhooks: args
-            .allow_private_webhooks
-            .or(installed.as_ref().and_then(|s| s.private_webhooks)),
+        private_urls: args
+            .allow_private_urls
+            .or(installed.as_ref().and_then(|s| s.private_urls)),
         // Set by `dashboard:certs:auto:enable`, kept by a reinstall.
         dashboard_certs_auto: installed.as_ref().is_some_and(|s| s.dashboard_certs_auto),
     };

@@ -63,12 +63,20 @@ pub struct InstallArgs {
     /// again keeps the install's).
     #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
     pub release_timeout: Option<u64>,
-    /// Whether apps' webhooks may be sent to loopback, private, link-local
-    /// and this server's own addresses (`yes` or `no`; default `no`, as
-    /// such a receiver is inside the server's network; installing again
-    /// keeps the install's).
-    #[arg(long, value_name = "yes|no", value_parser = clap::builder::BoolishValueParser::new())]
-    pub allow_private_webhooks: Option<bool>,
+    /// Whether the URLs apps' people give (webhooks, log drains,
+    /// `MAINTENANCE_PAGE_URL`, `pg:backups:restore` URLs) may lead to
+    /// loopback, private, link-local and this server's own addresses (`yes`
+    /// or `no`; default `no`, as the server would then connect inside its
+    /// own network for them; installing again keeps the install's).
+    /// `--allow-private-webhooks`, its name when it covered webhooks
+    /// alone, still works.
+    #[arg(
+        long,
+        alias = "allow-private-webhooks",
+        value_name = "yes|no",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_private_urls: Option<bool>,
     /// Run dynos from this image instead of building the stack.
     #[arg(long)]
     pub run_image: Option<String>,

@@ -137,7 +137,7 @@ fn restart_daemon(
     changes: &[String],
     report: &mut Report,
 ) -> Result<()> {
-    let log_path = root.logs_dir().join("daemon.log");
+    let log_path = root.daemon_log();
     let log_start = fs::metadata(&log_path).map_or(0, |m| m.len());
     // A daemon still starting (its add-ons first) has no SIGHUP handler
     // yet: it is signalled once it answers.
@@ -180,11 +180,14 @@ fn restart_daemon(
     )
 }
 
-/// The last lines the daemon's log gained since `start` (a byte offset).
+/// The last lines the daemon's log gained since `start` (a byte offset),
+/// or all of them if it was begun anew since (`daemon::log_file`).
 fn log_since(path: &Path, start: u64) -> String {
     use std::io::{Read, Seek, SeekFrom};
     let mut text = Vec::new();
     if let Ok(mut file) = fs::File::open(path) {
+        let len = file.metadata().map_or(0, |meta| meta.len());
+        let start = if len < start { 0 } else { start };
         let _ = file.seek(SeekFrom::Start(start));
         let _ = file.take(1 << 20).read_to_end(&mut text);
     }
@@ -197,9 +200,9 @@ pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
     let log = fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(root.logs_dir().join("daemon.log"))
+        .open(root.daemon_log())
         .context(|| "opening the daemon's log".into())?;
-    chown_path(&root.logs_dir().join("daemon.log"), &settings.user)?;
+    chown_path(&root.daemon_log(), &settings.user)?;
     let mut command = Command::new(root.bin());
     if unsafe { libc::geteuid() } == 0 {
         // The owner's ids, set by this process before it runs paas: no
@@ -230,7 +233,7 @@ pub fn start_daemon(root: &Root, settings: &Settings) -> Result<()> {
             Ok(())
         });
     }
-    let log_path = root.logs_dir().join("daemon.log");
+    let log_path = root.daemon_log();
     let log_start = fs::metadata(&log_path).map_or(0, |m| m.len());
     let mut supervisor = command.spawn().context(|| "starting the daemon".into())?;
     // What this start wrote to the log: the daemon's own error when it failed.

@@ -6,6 +6,9 @@
 //!
 //! The daemon runs one forwarder thread per app with drains; a drain that
 //! is down drops lines, never slows the app or touches the local stream.
+//! A drain in the server's own network gets nothing unless the install
+//! allows it (`net::Reach`): checked by `drains:add` (`refused_now`) and
+//! on every connection the forwarder opens, where the name leads then.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +19,7 @@ use rustls::ClientConfig;
 use sha2::{Digest, Sha256};
 
 use super::{LogLine, Reader};
-use crate::net::{self, HttpTarget, Timeouts};
+use crate::net::{self, HttpTarget, Reach, Timeouts};
 use crate::state::AppDir;
 
 /// Frames per HTTPS post, as logplex batches them.
@@ -39,10 +42,21 @@ impl Drain {
         }
     }
 
-    /// A new connection to the drain.
-    async fn connect(&self, tls: Option<&Arc<ClientConfig>>) -> Result<net::Stream, net::Error> {
+    /// A new connection to the drain, if it is where `reach` lets it go.
+    async fn connect(
+        &self,
+        reach: Reach,
+        tls: Option<&Arc<ClientConfig>>,
+    ) -> Result<net::Stream, net::Error> {
         let (host, port, secure) = self.address();
-        net::connect(host, port, secure, tls, Timeouts::BRIEF).await
+        net::connect(host, port, reach, secure, tls, Timeouts::BRIEF).await
+    }
+
+    /// Why `drains:add` refuses the drain: its host resolves, now, into
+    /// the server's own network and `reach` does not let it go there.
+    pub fn refused_now(&self, reach: Reach) -> Option<net::Refused> {
+        let (host, port, _) = self.address();
+        reach.refuses_now(host, port)
     }
 }
 
@@ -85,6 +99,9 @@ struct Outlet {
     /// What its connections run on, made with the first.
     runtime: Option<tokio::runtime::Runtime>,
     connection: Option<Held>,
+    /// Where its next connection may go, as the install said when the
+    /// last batch found none open (an open one stays until it closes).
+    reach: Reach,
     retry_at: Instant,
     /// The last failure, reported once in the daemon's log, not every pass.
     failure: Option<String>,
@@ -112,16 +129,27 @@ impl Outlet {
             drain,
             runtime: None,
             connection: None,
+            reach: Reach::Internet,
             retry_at: Instant::now(),
             failure: None,
         }
     }
 
-    /// Sends the lines, connecting first when needed. Lines sent while
-    /// the drain is down are lost, as logplex loses them.
-    fn send(&mut self, app: &AppDir, lines: &[LogLine], tls: Option<&Arc<ClientConfig>>) {
-        if self.connection.is_none() && Instant::now() < self.retry_at {
-            return;
+    /// Sends the lines, connecting first when needed, where `reach` (the
+    /// install's setting, read only then) lets it. Lines sent while the
+    /// drain is down are lost, as logplex loses them.
+    fn send(
+        &mut self,
+        app: &AppDir,
+        lines: &[LogLine],
+        tls: Option<&Arc<ClientConfig>>,
+        reach: impl FnOnce() -> Reach,
+    ) {
+        if self.connection.is_none() {
+            if Instant::now() < self.retry_at {
+                return;
+            }
+            self.reach = reach();
         }
         let result = match self.runtime.take().map_or_else(net::runtime, Ok) {
             Ok(runtime) => {
@@ -201,7 +229,7 @@ impl Outlet {
         }
         let mut stream = match self.connection.take() {
             Some(Held::Syslog(open)) => open,
-            _ => self.drain.connect(tls).await?,
+            _ => self.drain.connect(self.reach, tls).await?,
         };
         stream.send(&batch).await?;
         self.connection = Some(Held::Syslog(stream));
@@ -217,7 +245,7 @@ impl Outlet {
     ) -> Result<u16, net::Error> {
         let mut connection = match self.connection.take() {
             Some(Held::Http(open)) => open,
-            _ => net::Connection::open(self.drain.connect(tls).await?).await?,
+            _ => net::Connection::open(self.drain.connect(self.reach, tls).await?).await?,
         };
         let response = connection.send(post, 64 * 1024).await?;
         if response.keep_alive {
@@ -262,8 +290,10 @@ fn logplex_post(
 }
 
 /// Forwards the app's new lines to the drains `drains` names, until it
-/// names none (the app has no drains left, or is gone).
-pub fn forward(app: &AppDir, drains: impl Fn() -> Vec<Drain>) {
+/// names none (the app has no drains left, or is gone). `reach` says
+/// where the install lets drains be (`Settings::url_reach`), asked when
+/// a drain is to be connected.
+pub fn forward(app: &AppDir, drains: impl Fn() -> Vec<Drain>, reach: impl Fn() -> Reach) {
     let tls = match crate::tls::client_config() {
         Ok(config) => Some(config),
         Err(err) => {
@@ -290,7 +320,7 @@ pub fn forward(app: &AppDir, drains: impl Fn() -> Vec<Drain>) {
         let lines = reader.read_new();
         if !lines.is_empty() {
             for outlet in &mut outlets {
-                outlet.send(app, &lines, tls.as_ref());
+                outlet.send(app, &lines, tls.as_ref(), &reach);
             }
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -404,7 +434,9 @@ mod tests {
         let drain = parse(&format!("http://u:p@127.0.0.1:{port}/logs")).unwrap();
         let mut outlet = Outlet::new(&app, drain);
         for message in ["one", "two", "three"] {
-            outlet.send(&app, &[line(message), line("more")], None);
+            outlet.send(&app, &[line(message), line("more")], None, || {
+                Reach::Anywhere
+            });
             assert!(outlet.failure.is_none(), "{:?}", outlet.failure);
             let post = posts.recv_timeout(Duration::from_secs(5)).unwrap();
             assert!(post.starts_with("POST /logs HTTP/1.1\r\n"), "{post}");
@@ -420,6 +452,50 @@ mod tests {
             let frame = String::from_utf8(syslog_frame(&line(message))).unwrap();
             assert!(post.contains(&frame), "{post}");
         }
+    }
+
+    #[test]
+    fn a_drain_in_the_servers_network_gets_nothing_unless_the_install_allows_it() {
+        let (port, posts) = http_drain(1, 1);
+        let app = AppDir {
+            name: crate::state::AppName::parse("drained").unwrap(),
+            path: "/nonexistent".into(),
+        };
+        // A name, as DNS may send one to loopback after the drain was added.
+        let drain = parse(&format!("http://localhost:{port}/logs")).unwrap();
+        let refused = drain.refused_now(Reach::Internet).unwrap();
+        assert!(
+            refused.to_string().starts_with("`localhost` resolves to "),
+            "{refused}"
+        );
+        assert_eq!(drain.refused_now(Reach::Anywhere), None);
+        let syslog = parse("syslog://127.0.0.1:514").unwrap();
+        assert_eq!(
+            syslog.refused_now(Reach::Internet).unwrap().to_string(),
+            "127.0.0.1 is a loopback address"
+        );
+
+        let mut outlet = Outlet::new(&app, drain);
+        outlet.send(&app, &[line("secret")], None, || Reach::Internet);
+        let failure = outlet.failure.clone().unwrap_or_default();
+        assert!(
+            failure.contains("a loopback address: paas connects only to the internet for apps, \
+                 unless the install allows private addresses (`paas server install --allow-private-urls yes`)"),
+            "{failure}"
+        );
+        assert!(
+            posts.recv_timeout(Duration::from_millis(300)).is_err(),
+            "nothing posted"
+        );
+        // The install's setting is asked again at the next connection.
+        outlet.retry_at = Instant::now();
+        outlet.send(&app, &[line("allowed")], None, || Reach::Anywhere);
+        assert!(outlet.failure.is_none(), "{:?}", outlet.failure);
+        let post = posts.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(
+            post.contains("allowed") && !post.contains("secret"),
+            "{post}"
+        );
     }
 
     #[test]

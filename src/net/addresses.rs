@@ -1,12 +1,107 @@
-//! Which addresses a receiver that app developers name (a webhook's URL)
-//! may be at: not the server's own network. Without this, a webhook to
+//! Which addresses a URL that app developers give (a webhook, a log
+//! drain, `MAINTENANCE_PAGE_URL`, a `pg:backups:restore` URL) may lead
+//! to: not the server's own network. Without this, a webhook to
 //! `http://127.0.0.1:5432/` or `http://169.254.169.254/` (a cloud's
 //! metadata service, with the machine's credentials) would have the
 //! daemon, inside the host's network, speak for whoever added it. The
 //! server's own addresses count too: its public address reaches paas's
 //! router, sshd and whatever else listens on all addresses.
+//!
+//! The check is on the addresses connected to (`Reach::refuses`, which
+//! `stream::connect` runs on what it resolved), not only on the name as
+//! it resolved when the URL was given: DNS may answer differently later.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+
+/// The install setting that lets URLs reach the server's own network, as
+/// messages name it.
+pub const ALLOW_PRIVATE: &str = "paas server install --allow-private-urls yes";
+
+/// Where a connection may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Only to the internet: a URL an app's people gave, on an install
+    /// that does not allow private ones (`Settings::url_reach`).
+    Internet,
+    /// Anywhere: what an admin named (the ACME directory), a dyno, or an
+    /// install that allows private URLs.
+    Anywhere,
+}
+
+/// A host refused: it is at `address`, which is `kind` (`private_kind`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub host: String,
+    pub address: IpAddr,
+    pub kind: &'static str,
+}
+
+impl fmt::Display for Refused {
+    /// "`db.internal` resolves to 10.0.0.5, a private address", or, for a
+    /// host given as an address, "127.0.0.1 is a loopback address".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let literal = self.host.trim_start_matches('[').trim_end_matches(']');
+        if literal.parse::<IpAddr>().ok() == Some(self.address) {
+            write!(f, "{} is {}", self.address, self.kind)
+        } else {
+            write!(
+                f,
+                "`{}` resolves to {}, {}",
+                self.host, self.address, self.kind
+            )
+        }
+    }
+}
+
+impl Refused {
+    /// The error for a command given a URL that leads here, which paas
+    /// would use to `purpose` ("sends webhooks"): what is wrong, and that
+    /// an admin may allow it.
+    pub fn command_error(&self, purpose: &str) -> crate::error::Error {
+        crate::error::Error::new(format!("{self}: paas {purpose} only to the internet")).hint(
+            format!(
+                "give a URL out on the internet; an admin may let apps' URLs lead into \
+                 the server's own network with `{ALLOW_PRIVATE}`"
+            ),
+        )
+    }
+}
+
+impl Reach {
+    /// Why `host`, found at `addresses`, may not be connected to: the
+    /// first of them in the server's own network. Always `None` for
+    /// `Anywhere`.
+    pub fn refuses(self, host: &str, addresses: &[SocketAddr]) -> Option<Refused> {
+        if self == Reach::Anywhere {
+            return None;
+        }
+        let own = own_addresses();
+        addresses.iter().find_map(|address| {
+            Some(Refused {
+                host: host.to_string(),
+                address: address.ip(),
+                kind: private_kind(address.ip(), &own)?,
+            })
+        })
+    }
+
+    /// Resolves `host` now and says why it may not be connected to, for a
+    /// command that takes a URL to use later (`drains:add`,
+    /// `webhooks:add`): the error comes at once, where the user is. A
+    /// name that does not resolve passes: each connection checks again
+    /// where it leads then.
+    pub fn refuses_now(self, host: &str, port: u16) -> Option<Refused> {
+        if self == Reach::Anywhere {
+            return None;
+        }
+        let addresses: Vec<SocketAddr> = (host, port)
+            .to_socket_addrs()
+            .map(|found| found.collect())
+            .unwrap_or_default();
+        self.refuses(host, &addresses)
+    }
+}
 
 /// Why `ip` is in the server's own network, or `None` for an address
 /// out on the internet. `own` is the server's interfaces' addresses
@@ -139,6 +234,51 @@ mod tests {
         ] {
             assert_eq!(kind(public), None, "{public}");
         }
+    }
+
+    #[test]
+    fn only_internet_reach_refuses_and_says_where_the_host_led() {
+        let loopback: Vec<SocketAddr> = vec!["127.0.0.1:80".parse().unwrap()];
+        assert_eq!(Reach::Anywhere.refuses("localhost", &loopback), None);
+        let refused = Reach::Internet.refuses("localhost", &loopback).unwrap();
+        assert_eq!(
+            refused.to_string(),
+            "`localhost` resolves to 127.0.0.1, a loopback address"
+        );
+        let refused = Reach::Internet.refuses("127.0.0.1", &loopback).unwrap();
+        assert_eq!(refused.to_string(), "127.0.0.1 is a loopback address");
+        let v6: Vec<SocketAddr> = vec!["[::1]:80".parse().unwrap()];
+        let refused = Reach::Internet.refuses("[::1]", &v6).unwrap();
+        assert_eq!(refused.to_string(), "::1 is a loopback address");
+        // Any address of the name counts, not only the first.
+        let mixed: Vec<SocketAddr> = vec![
+            "93.184.215.14:80".parse().unwrap(),
+            "10.0.0.5:80".parse().unwrap(),
+        ];
+        assert_eq!(
+            Reach::Internet
+                .refuses("two.example", &mixed)
+                .unwrap()
+                .to_string(),
+            "`two.example` resolves to 10.0.0.5, a private address"
+        );
+        let public: Vec<SocketAddr> = vec!["93.184.215.14:80".parse().unwrap()];
+        assert_eq!(Reach::Internet.refuses("example.com", &public), None);
+        let error = Reach::Internet.refuses_now("localhost", 80).unwrap();
+        let report = error.command_error("sends logs").report();
+        assert!(
+            report.contains("a loopback address: paas sends logs only to the internet"),
+            "{report}"
+        );
+        assert!(
+            report.contains("`paas server install --allow-private-urls yes`"),
+            "{report}"
+        );
+        assert_eq!(Reach::Anywhere.refuses_now("localhost", 80), None);
+        assert_eq!(
+            Reach::Internet.refuses_now("no-such-host.invalid", 80),
+            None
+        );
     }
 
     #[test]

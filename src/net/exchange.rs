@@ -20,7 +20,7 @@ use rustls::ClientConfig;
 
 use super::stream::{connect, seconds, Busy, Stream, Timeouts};
 use super::target::{self, HttpTarget};
-use super::{block_on, Error};
+use super::{block_on, Error, Reach};
 
 /// One HTTP/1.1 connection. It closes when dropped.
 pub struct Connection {
@@ -158,9 +158,10 @@ pub async fn within<T>(
         })
 }
 
-/// GETs a URL on a new connection: (status, body of at most `body_limit`
-/// bytes). No redirects: a page that moved says so by its status.
-pub fn get(url: &str, body_limit: u64) -> Result<(u16, Vec<u8>), String> {
+/// GETs a URL on a new connection, where `reach` lets it go: (status,
+/// body of at most `body_limit` bytes). No redirects: a page that moved
+/// says so by its status.
+pub fn get(url: &str, reach: Reach, body_limit: u64) -> Result<(u16, Vec<u8>), String> {
     let target = HttpTarget::parse(url)?;
     let tls = if target.tls {
         Some(crate::tls::client_config()?)
@@ -171,6 +172,7 @@ pub fn get(url: &str, body_limit: u64) -> Result<(u16, Vec<u8>), String> {
         let stream = connect(
             &target.host,
             target.port,
+            reach,
             target.tls,
             tls.as_ref(),
             Timeouts::BRIEF,
@@ -192,11 +194,14 @@ pub fn get(url: &str, body_limit: u64) -> Result<(u16, Vec<u8>), String> {
 /// from a URL used before.
 const MAX_REDIRECTS: usize = 50;
 
-/// GETs `url` into `out` within `limit`, following redirects; the URL's
-/// credentials go to its own origin only (as curl sends them). An answer
-/// of 400 or more fails, as `curl --fail` did.
+/// GETs `url` into `out` within `limit`, following redirects, each one
+/// only where `reach` lets it go (a URL on the internet may redirect
+/// inside the server's network); the URL's credentials go to its own
+/// origin only (as curl sends them). An answer of 400 or more fails, as
+/// `curl --fail` did.
 pub fn download(
     url: &str,
+    reach: Reach,
     out: &mut impl Write,
     connect_limit: Duration,
     limit: Duration,
@@ -222,6 +227,7 @@ pub fn download(
             let stream = connect(
                 &target.host,
                 target.port,
+                reach,
                 target.tls,
                 tls.as_ref(),
                 timeouts,

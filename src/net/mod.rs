@@ -2,8 +2,11 @@
 //! parsed by the `url` crate, TCP and TLS (tokio-rustls, trusting what
 //! `tls` says) with time limits, and HTTP/1.1 through hyper's client
 //! connection. Log drains post and write through it, `maintenance:on`
-//! fetches a page, `pg:backups:restore URL` downloads a dump, app.json's
-//! HTTP checks ask a dyno and ACME talks to its CA.
+//! fetches a page, `pg:backups:restore URL` downloads a dump, webhooks are
+//! posted, app.json's HTTP checks ask a dyno and ACME talks to its CA.
+//! Every connection to a host says where it may lead (`Reach`): a URL an
+//! app's people gave does not reach the server's own network unless the
+//! install allows it.
 //!
 //! Small on purpose: no pool (a caller that keeps a connection alive holds
 //! it), no compression, redirects only where a caller follows them. The
@@ -11,7 +14,8 @@
 //! and drain threads) on a runtime of their own.
 //!
 //! - `target.rs`: URLs, parsed.
-//! - `addresses.rs`: which addresses are the server's own network.
+//! - `addresses.rs`: which addresses are the server's own network, and
+//!   where a connection may go (`Reach`).
 //! - `stream.rs`: connecting, and the time limits on reads and writes.
 //! - `exchange.rs`: requests and answers.
 
@@ -22,7 +26,7 @@ mod target;
 
 use std::io;
 
-pub use addresses::{own_addresses, private_kind};
+pub use addresses::{own_addresses, private_kind, Reach, Refused, ALLOW_PRIVATE};
 pub use exchange::{download, get, request, within, Connection, Response};
 pub use stream::{connect, connect_to, Stream, Timeouts};
 pub use target::{host_and_port, HttpTarget};
@@ -42,6 +46,10 @@ pub enum Error {
     CutShort,
     #[error("the server did not answer in HTTP ({0})")]
     NotHttp(String),
+    /// The host is in the server's own network, and the connection was
+    /// for the internet only (`Reach::Internet`): nothing was sent.
+    #[error("{0}: paas connects only to the internet for apps, unless the install allows private addresses (`{ALLOW_PRIVATE}`)")]
+    Refused(Refused),
     #[error("{0}")]
     Other(String),
 }

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
-use super::Error;
+use super::{Error, Reach};
 
 /// How long each step of an exchange may wait.
 #[derive(Debug, Clone, Copy)]
@@ -78,20 +78,28 @@ enum Inner {
     Tls(Box<tokio_rustls::client::TlsStream<Watched>>),
 }
 
-/// Connects to `host`, over TLS checked against `tls` when `secure`.
+/// Connects to `host`, over TLS checked against `tls` when `secure`, at
+/// one of the addresses it resolves to, unless one of them is where the
+/// connection may not go (`reach`): then nothing is connected. The
+/// addresses checked are the ones connected to, so a name that resolves
+/// elsewhere on a second lookup (DNS rebinding) leads nowhere new.
 pub async fn connect(
     host: &str,
     port: u16,
+    reach: Reach,
     secure: bool,
     tls: Option<&Arc<ClientConfig>>,
     timeouts: Timeouts,
 ) -> Result<Stream, Error> {
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+    if let Some(refused) = reach.refuses(host, &addresses) {
+        return Err(Error::Refused(refused));
+    }
     connect_to(&addresses, host, secure, tls, timeouts).await
 }
 
-/// Connects to the first of `addresses` (of `host`, resolved by the
-/// caller, who may have checked them) that answers.
+/// Connects to the first of `addresses` (of `host`, resolved and checked
+/// by the caller: `connect` does both) that answers.
 pub async fn connect_to(
     addresses: &[SocketAddr],
     host: &str,
@@ -355,7 +363,8 @@ mod tests {
             let _ = sender.lock().unwrap().send(all);
         });
         block_on(async {
-            let mut stream = connect("localhost", reading, false, None, SHORT).await?;
+            let mut stream =
+                connect("localhost", reading, Reach::Anywhere, false, None, SHORT).await?;
             stream.send(b"<190>1 frames").await?;
             // At rest past the limits: nothing is timed.
             tokio::time::sleep(Duration::from_millis(600)).await;
@@ -367,7 +376,8 @@ mod tests {
         let deaf = serve(|_stream| std::thread::sleep(Duration::from_secs(5)));
         let started = std::time::Instant::now();
         let error = block_on(async {
-            let mut stream = connect("127.0.0.1", deaf, false, None, SHORT).await?;
+            let mut stream =
+                connect("127.0.0.1", deaf, Reach::Anywhere, false, None, SHORT).await?;
             // More than the kernel's buffers on both ends hold.
             stream.send(&vec![b'x'; 64 << 20]).await
         })
@@ -384,16 +394,64 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let error = block_on(connect("127.0.0.1", port, false, None, SHORT))
-            .map(|_| ())
-            .unwrap_err();
+        let error = block_on(connect(
+            "127.0.0.1",
+            port,
+            Reach::Anywhere,
+            false,
+            None,
+            SHORT,
+        ))
+        .map(|_| ())
+        .unwrap_err();
         assert_eq!(error.to_string(), "Connection refused (os error 111)");
-        let error = block_on(connect("no-such-host.invalid", 80, false, None, SHORT))
-            .map(|_| ())
-            .unwrap_err();
+        let error = block_on(connect(
+            "no-such-host.invalid",
+            80,
+            Reach::Anywhere,
+            false,
+            None,
+            SHORT,
+        ))
+        .map(|_| ())
+        .unwrap_err();
         assert!(
             error.to_string().contains("failed to lookup address"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_connection_for_the_internet_does_not_reach_the_servers_network() {
+        let (sender, connected) = std::sync::mpsc::channel();
+        let sender = std::sync::Mutex::new(sender);
+        let port = serve(move |_stream| {
+            let _ = sender.lock().unwrap().send(());
+        });
+        for host in ["127.0.0.1", "localhost"] {
+            let error = block_on(connect(host, port, Reach::Internet, false, None, SHORT))
+                .map(|_| ())
+                .unwrap_err();
+            assert!(matches!(error, Error::Refused(_)), "{error}");
+            assert!(
+                error.to_string().contains("a loopback address: paas connects only to the internet for apps, \
+                     unless the install allows private addresses (`paas server install --allow-private-urls yes`)"),
+                "{error}"
+            );
+        }
+        assert!(
+            connected.recv_timeout(Duration::from_millis(300)).is_err(),
+            "nothing connected"
+        );
+        block_on(connect(
+            "127.0.0.1",
+            port,
+            Reach::Anywhere,
+            false,
+            None,
+            SHORT,
+        ))
+        .unwrap();
+        connected.recv_timeout(Duration::from_secs(5)).unwrap();
     }
 }

@@ -81,11 +81,18 @@ pub struct Settings {
     /// How long a release phase may run, in seconds (`DEFAULT_RELEASE_TIMEOUT_SECS` if absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_timeout_secs: Option<u64>,
-    /// Whether webhooks may be sent into the server's own network
-    /// (loopback, private, link-local and its own addresses); refused if
-    /// absent (`webhooks::check_receiver`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub private_webhooks: Option<bool>,
+    /// Whether the URLs apps' people give (webhooks, log drains,
+    /// `MAINTENANCE_PAGE_URL`, `pg:backups:restore` URLs) may lead into
+    /// the server's own network (loopback, private, link-local and its
+    /// own addresses); refused if absent (`url_reach`). Read under its
+    /// first name too, `private_webhooks`, which installs wrote when it
+    /// covered webhooks alone.
+    #[serde(
+        default,
+        alias = "private_webhooks",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub private_urls: Option<bool>,
     /// Whether the daemon gets (and renews) a certificate for the
     /// dashboard's host by ACME (`dashboard:certs:auto:enable`).
     #[serde(default, skip_serializing_if = "is_default")]
@@ -121,6 +128,14 @@ impl Settings {
     /// The dashboard's host name: `paas.<domain>`.
     pub fn dashboard_host(&self) -> String {
         format!("{DASHBOARD_HOST}.{}", self.domain)
+    }
+
+    /// Where connections to a URL an app's people gave may go.
+    pub fn url_reach(&self) -> crate::net::Reach {
+        match self.private_urls {
+            Some(true) => crate::net::Reach::Anywhere,
+            _ => crate::net::Reach::Internet,
+        }
     }
 
     /// The URL users reach an app at.
@@ -330,6 +345,11 @@ impl Root {
     pub fn logs_dir(&self) -> PathBuf {
         self.path.join("logs")
     }
+    /// A `--local` install's daemon log (its supervisor's and the
+    /// daemon's stdout and stderr), kept bounded (`daemon::log_file`).
+    pub fn daemon_log(&self) -> PathBuf {
+        self.logs_dir().join("daemon.log")
+    }
     pub fn apps_dir(&self) -> PathBuf {
         self.path.join("apps")
     }
@@ -529,7 +549,7 @@ impl Settings {
             min_free_mb: None,
             build_timeout_secs: None,
             release_timeout_secs: None,
-            private_webhooks: None,
+            private_urls: None,
             dashboard_certs_auto: false,
         }
     }
@@ -556,6 +576,24 @@ mod tests {
         assert_eq!(settings.app_url(&app), "http://web.example.com/");
         settings.http_port = 8080;
         assert_eq!(settings.app_url(&app), "http://web.example.com:8080/");
+    }
+
+    #[test]
+    fn private_urls_are_refused_unless_allowed_under_either_name() {
+        let mut settings = Settings::example();
+        assert_eq!(settings.url_reach(), crate::net::Reach::Internet);
+        let written = toml::to_string(&settings).unwrap();
+        assert!(!written.contains("private"), "{written}");
+        // As an install before the setting covered every URL wrote it.
+        let older: Settings =
+            toml::from_str(&format!("{written}private_webhooks = true\n")).unwrap();
+        assert_eq!(older.private_urls, Some(true));
+        assert_eq!(older.url_reach(), crate::net::Reach::Anywhere);
+        settings.private_urls = Some(false);
+        let written = toml::to_string(&settings).unwrap();
+        assert!(written.contains("private_urls = false"), "{written}");
+        let read: Settings = toml::from_str(&written).unwrap();
+        assert_eq!(read.url_reach(), crate::net::Reach::Internet);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use sha2::Sha256;
 use super::events::Event;
 use super::{Level, Webhook};
 use crate::error::{Context, Error, Result};
-use crate::net::{self, HttpTarget, Timeouts};
+use crate::net::{self, HttpTarget, Reach, Timeouts};
 use crate::state::{self, AppDir, Root};
 
 /// Finished deliveries kept per webhook.
@@ -267,8 +267,9 @@ pub fn payload(delivery: &Delivery, attempt: &str, published_at: &str) -> Vec<u8
 
 /// Sends what is due in one webhook's queue, oldest first, and records
 /// how each went. Runs on a thread of its own (the daemon's), for as long
-/// as the attempts take.
-pub fn send_due(app: &AppDir, webhook_id: &str, allow_private: bool) {
+/// as the attempts take. `reach`: where the install lets webhooks go
+/// (`Settings::url_reach`).
+pub fn send_due(app: &AppDir, webhook_id: &str, reach: Reach) {
     let file = app
         .path
         .join("webhooks")
@@ -277,7 +278,7 @@ pub fn send_due(app: &AppDir, webhook_id: &str, allow_private: bool) {
     let Ok(webhook) = state::read_toml::<Webhook>(&file) else {
         return;
     };
-    let mut sender = Sender::new(&webhook, allow_private);
+    let mut sender = Sender::new(&webhook, reach);
     let queue = read_dir(&queue_dir(app, webhook_id));
     for (at, mut delivery) in queue.clone().into_iter().enumerate() {
         let due = delivery
@@ -390,17 +391,17 @@ fn prune(app: &AppDir, webhook: &str) {
 /// runtime and TLS settings made at the first attempt.
 struct Sender<'a> {
     webhook: &'a Webhook,
-    /// The install lets webhooks go into the server's own network.
-    allow_private: bool,
+    /// Whether the install lets webhooks go into the server's own network.
+    reach: Reach,
     runtime: Option<tokio::runtime::Runtime>,
     tls: Option<Arc<ClientConfig>>,
 }
 
 impl<'a> Sender<'a> {
-    fn new(webhook: &'a Webhook, allow_private: bool) -> Sender<'a> {
+    fn new(webhook: &'a Webhook, reach: Reach) -> Sender<'a> {
         Sender {
             webhook,
-            allow_private,
+            reach,
             runtime: None,
             tls: None,
         }
@@ -442,7 +443,7 @@ impl<'a> Sender<'a> {
         let signature = sign(&self.webhook.secret, &body);
         let exchange = post(
             &target,
-            self.allow_private,
+            self.reach,
             self.tls.as_ref(),
             self.webhook.authorization.as_deref(),
             body,
@@ -457,15 +458,28 @@ impl<'a> Sender<'a> {
 
 async fn post(
     target: &HttpTarget,
-    allow_private: bool,
+    reach: Reach,
     tls: Option<&Arc<ClientConfig>>,
     authorization: Option<&str>,
     body: Vec<u8>,
     signature: String,
 ) -> Result<u16, net::Error> {
-    let addresses = checked_addresses(target, allow_private).await?;
-    let stream =
-        net::connect_to(&addresses, &target.host, target.tls, tls, Timeouts::BRIEF).await?;
+    // Checked at each delivery where the name leads then (it may resolve
+    // elsewhere than when the webhook was added), on the addresses
+    // connected to.
+    let stream = net::connect(
+        &target.host,
+        target.port,
+        reach,
+        target.tls,
+        tls,
+        Timeouts::BRIEF,
+    )
+    .await
+    .map_err(|err| match err {
+        net::Error::Refused(_) => net::Error::Other(format!("not sent: {err}")),
+        err => err,
+    })?;
     let mut connection = net::Connection::open(stream).await?;
     let mut request = net::request(hyper::Method::POST, target, "paas-webhooks")
         .header(header::CONTENT_TYPE, "application/json")
@@ -480,26 +494,6 @@ async fn post(
         request.headers_mut().insert(header::AUTHORIZATION, value);
     }
     Ok(connection.send(request, 64 * 1024).await?.status())
-}
-
-/// Where `target` is now, refused if any address is in the server's own
-/// network (unless `allow_private`): checked at each delivery, as the name
-/// may resolve elsewhere than when the webhook was added, and connected
-/// to as checked, so a second lookup cannot lead elsewhere.
-async fn checked_addresses(
-    target: &HttpTarget,
-    allow_private: bool,
-) -> Result<Vec<std::net::SocketAddr>, net::Error> {
-    let addresses: Vec<std::net::SocketAddr> =
-        tokio::net::lookup_host((target.host.as_str(), target.port))
-            .await?
-            .collect();
-    if !allow_private {
-        if let Some(why) = super::refused_address(&target.host, &addresses) {
-            return Err(net::Error::Other(format!("not sent: {why}")));
-        }
-    }
-    Ok(addresses)
 }
 
 #[cfg(test)]

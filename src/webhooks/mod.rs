@@ -140,40 +140,16 @@ pub fn check_url(url: &str) -> Result<HttpTarget> {
 }
 
 /// Checks a receiver's URL (`check_url`) and, unless the install allows
-/// it (`server install --allow-private-webhooks yes`), that its host is
-/// not in the server's own network. A name that does not resolve now
-/// passes: each delivery checks again where it is then
-/// (`delivery::checked_addresses`), as DNS may change.
+/// it (`server install --allow-private-urls yes`), that its host is not
+/// in the server's own network. A name that does not resolve now passes:
+/// each delivery checks again where it leads then (`delivery::post`), as
+/// DNS may change.
 pub fn check_receiver(url: &str, settings: &crate::state::Settings) -> Result<HttpTarget> {
     let target = check_url(url)?;
-    if settings.private_webhooks == Some(true) {
-        return Ok(target);
-    }
-    use std::net::ToSocketAddrs;
-    let addresses: Vec<std::net::SocketAddr> = (target.host.as_str(), target.port)
-        .to_socket_addrs()
-        .map(|found| found.collect())
-        .unwrap_or_default();
-    match refused_address(&target.host, &addresses) {
-        Some(why) => Err(Error::new(why).hint(
-            "give a receiver out on the internet; an admin may allow receivers inside \
-             the server's network with `paas server install --allow-private-webhooks yes`",
-        )),
+    match settings.url_reach().refuses_now(&target.host, target.port) {
+        Some(refused) => Err(refused.command_error("sends webhooks")),
         None => Ok(target),
     }
-}
-
-/// Why a webhook may not go to `host` at `addresses`: the first of them in
-/// the server's own network, named (`net::private_kind`).
-pub fn refused_address(host: &str, addresses: &[std::net::SocketAddr]) -> Option<String> {
-    let own = crate::net::own_addresses();
-    addresses.iter().find_map(|address| {
-        let kind = crate::net::private_kind(address.ip(), &own)?;
-        Some(format!(
-            "the webhook's host `{host}` is at {}, {kind}: paas sends webhooks only to the internet",
-            address.ip()
-        ))
-    })
 }
 
 /// Checks an `--authorization` value: it must fit in a header.

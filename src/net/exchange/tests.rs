@@ -34,7 +34,8 @@ const SHORT: Timeouts = Timeouts {
 };
 
 async fn open(port: u16, timeouts: Timeouts) -> Result<Connection, Error> {
-    Connection::open(connect("127.0.0.1", port, false, None, timeouts).await?).await
+    Connection::open(connect("127.0.0.1", port, Reach::Anywhere, false, None, timeouts).await?)
+        .await
 }
 
 fn post(port: u16, body: &'static [u8]) -> Request<Bytes> {
@@ -51,8 +52,11 @@ fn a_get_sends_its_head_and_keeps_at_most_the_limit_of_the_body() {
         1,
     );
     let url = format!("http://u:p@127.0.0.1:{port}/page?x=1#top");
-    assert_eq!(get(&url, 1024), Ok((200, b"hello world".to_vec())));
-    assert_eq!(get(&url, 5), Ok((200, b"hello".to_vec())));
+    assert_eq!(
+        get(&url, Reach::Anywhere, 1024),
+        Ok((200, b"hello world".to_vec()))
+    );
+    assert_eq!(get(&url, Reach::Anywhere, 5), Ok((200, b"hello".to_vec())));
     let request = received.recv().unwrap();
     for line in [
         "GET /page?x=1 HTTP/1.1\r\n",
@@ -71,12 +75,15 @@ fn bodies_are_read_by_their_framing() {
           5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: x\r\n\r\n";
     let (port, _) = answering(chunked, 1);
     let url = format!("http://127.0.0.1:{port}/");
-    assert_eq!(get(&url, 1024).unwrap().1, b"hello, world");
-    assert_eq!(get(&url, 7).unwrap().1, b"hello, ");
+    assert_eq!(get(&url, Reach::Anywhere, 1024).unwrap().1, b"hello, world");
+    assert_eq!(get(&url, Reach::Anywhere, 7).unwrap().1, b"hello, ");
     // HTTP/1.0 without a length: the body ends with the connection.
     let (port, _) = answering(b"HTTP/1.0 404 Not Found\r\n\r\nuntil the end", 1);
     let url = format!("http://127.0.0.1:{port}/");
-    assert_eq!(get(&url, 1024), Ok((404, b"until the end".to_vec())));
+    assert_eq!(
+        get(&url, Reach::Anywhere, 1024),
+        Ok((404, b"until the end".to_vec()))
+    );
     // A chunked body cut short is an error, not a shorter page.
     let (port, _) = answering(
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
@@ -84,7 +91,7 @@ fn bodies_are_read_by_their_framing() {
     );
     let url = format!("http://127.0.0.1:{port}/");
     assert_eq!(
-        get(&url, 1024),
+        get(&url, Reach::Anywhere, 1024),
         Err(format!(
             "fetching `{url}`: the server closed the connection before the end of its answer"
         ))
@@ -95,7 +102,7 @@ fn bodies_are_read_by_their_framing() {
 fn what_goes_wrong_is_said() {
     let (port, _) = answering(b"SSH-2.0-OpenSSH_9.2\r\n", 1);
     let url = format!("http://127.0.0.1:{port}/");
-    let error = get(&url, 1024).unwrap_err();
+    let error = get(&url, Reach::Anywhere, 1024).unwrap_err();
     assert!(
         error.starts_with(&format!(
             "fetching `{url}`: the server did not answer in HTTP ("
@@ -110,13 +117,13 @@ fn what_goes_wrong_is_said() {
         .port();
     let url = format!("http://127.0.0.1:{port}/");
     assert_eq!(
-        get(&url, 1024),
+        get(&url, Reach::Anywhere, 1024),
         Err(format!(
             "fetching `{url}`: Connection refused (os error 111)"
         ))
     );
     assert_eq!(
-        get("ftp://127.0.0.1/", 1024),
+        get("ftp://127.0.0.1/", Reach::Anywhere, 1024),
         Err("`ftp://127.0.0.1/` is not an http:// or https:// URL".into())
     );
 }
@@ -271,6 +278,7 @@ fn downloads_follow_redirects_and_fail_on_errors() {
         let url = format!("http://u:p@127.0.0.1:{port}{path}");
         download(
             &url,
+            Reach::Anywhere,
             &mut out,
             Duration::from_secs(2),
             Duration::from_secs(10),
@@ -311,6 +319,7 @@ fn downloads_follow_redirects_and_fail_on_errors() {
     assert_eq!(
         download(
             &url,
+            Reach::Anywhere,
             &mut Vec::new(),
             Duration::from_secs(2),
             Duration::from_millis(300)
@@ -318,6 +327,30 @@ fn downloads_follow_redirects_and_fail_on_errors() {
         Err(format!("fetching `{url}`: no whole answer within 0.3 s"))
     );
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn gets_and_downloads_for_the_internet_send_nothing_into_the_servers_network() {
+    let (port, received) = answering(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1);
+    let url = format!("http://localhost:{port}/dump");
+    let said = "a loopback address: paas connects only to the internet";
+    let error = get(&url, Reach::Internet, 1024).unwrap_err();
+    assert!(
+        error.starts_with(&format!("fetching `{url}`: `localhost` ")),
+        "{error}"
+    );
+    assert!(error.contains(said), "{error}");
+    let error = download(
+        &url,
+        Reach::Internet,
+        &mut Vec::new(),
+        Duration::from_secs(2),
+        Duration::from_secs(10),
+    )
+    .unwrap_err();
+    assert!(error.contains(said), "{error}");
+    assert!(received.try_recv().is_err(), "nothing was sent");
+    assert_eq!(get(&url, Reach::Anywhere, 1024), Ok((200, b"ok".to_vec())));
 }
 
 #[test]
@@ -362,7 +395,8 @@ fn tls_connections_check_the_server_against_the_trusted_authorities() {
     };
     let fetch = |tls: Arc<ClientConfig>| {
         block_on(async {
-            let stream = connect("localhost", port, true, Some(&tls), SHORT).await?;
+            let stream =
+                connect("localhost", port, Reach::Anywhere, true, Some(&tls), SHORT).await?;
             let target = HttpTarget::parse(&format!("https://localhost:{port}/")).unwrap();
             let request = request(Method::GET, &target, "paas").body(Bytes::new())?;
             Connection::open(stream).await?.send(request, 100).await
@@ -377,9 +411,16 @@ fn tls_connections_check_the_server_against_the_trusted_authorities() {
         "{refused}"
     );
     // Asked for TLS with nothing to check it against: no connection.
-    let error = block_on(connect("localhost", port, true, None, SHORT))
-        .map(|_| ())
-        .unwrap_err();
+    let error = block_on(connect(
+        "localhost",
+        port,
+        Reach::Anywhere,
+        true,
+        None,
+        SHORT,
+    ))
+    .map(|_| ())
+    .unwrap_err();
     assert_eq!(error.to_string(), "no trusted authorities to check it");
     let _ = TcpStream::connect(("127.0.0.1", port));
 }

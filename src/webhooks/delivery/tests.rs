@@ -152,7 +152,7 @@ fn a_queue_goes_out_signed_in_order_and_waits_behind_a_failure() {
     assert_eq!(queued(&root).len(), 1);
 
     // The first fails: it waits 15 s, and the two behind it with it.
-    send_due(&app, &webhook.id, true);
+    send_due(&app, &webhook.id, Reach::Anywhere);
     let first = requests.try_recv().unwrap();
     assert!(first.contains("\"version\":1"), "{first}");
     assert!(requests.try_recv().is_err(), "only the first was sent");
@@ -166,7 +166,7 @@ fn a_queue_goes_out_signed_in_order_and_waits_behind_a_failure() {
     assert_eq!(attempt.error.as_deref(), Some("the receiver answered 500"));
     let next = crate::clock::rfc3339_to_unix(queue[0].next_attempt_at.as_deref().unwrap()).unwrap();
     assert!((next - now() - 15).abs() <= 2, "{next}");
-    send_due(&app, &webhook.id, true);
+    send_due(&app, &webhook.id, Reach::Anywhere);
     assert!(requests.try_recv().is_err(), "nothing is due yet");
 
     // Due again, and the receiver answers: all three go, in order.
@@ -174,7 +174,7 @@ fn a_queue_goes_out_signed_in_order_and_waits_behind_a_failure() {
     change(&app, &queue[0], |d| {
         d.next_attempt_at = Some(rfc3339(now() - 1))
     });
-    send_due(&app, &webhook.id, true);
+    send_due(&app, &webhook.id, Reach::Anywhere);
     for n in 1..=3 {
         let request = requests.try_recv().unwrap();
         assert!(request.starts_with("POST /hooks HTTP/1.1\r\n"), "{request}");
@@ -231,7 +231,7 @@ fn deliveries_fail_once_their_hour_is_over_or_at_once_for_notify() {
     for delivery in list(&app, &webhook) {
         change(&app, &delivery, |d| d.created_at = two_hours_ago.clone());
     }
-    send_due(&app, &webhook.id, true);
+    send_due(&app, &webhook.id, Reach::Anywhere);
     let failed = list(&app, &webhook);
     assert!(
         failed.iter().all(|d| d.status == Status::Failed),
@@ -249,7 +249,7 @@ fn deliveries_fail_once_their_hour_is_over_or_at_once_for_notify() {
     for n in 1..=2 {
         enqueue(&app, &notify, &event(n)).unwrap();
     }
-    send_due(&app, &notify.id, true);
+    send_due(&app, &notify.id, Reach::Anywhere);
     let tried = list(&app, &notify);
     assert!(tried
         .iter()
@@ -283,19 +283,19 @@ fn a_receiver_in_the_servers_network_gets_nothing_unless_the_install_allows_it()
     let url = format!("http://localhost:{port}/hooks");
     let (_, app, webhook) = app_with_webhook(&dir, &url, Level::Sync);
     enqueue(&app, &webhook, &event(1)).unwrap();
-    send_due(&app, &webhook.id, false);
+    send_due(&app, &webhook.id, Reach::Internet);
     assert!(requests.try_recv().is_err(), "nothing reached the receiver");
     let queue = list(&app, &webhook);
     let error = queue[0].last_attempt.as_ref().unwrap().error.clone();
     let error = error.unwrap_or_default();
     assert!(
-        error.starts_with("not sent: the webhook's host `localhost` is at ")
-            && error.contains("a loopback address"),
+        error.starts_with("not sent: `localhost` resolves to ")
+            && error.contains("a loopback address: paas connects only to the internet"),
         "{error}"
     );
     change(&app, &queue[0], |d| {
         d.next_attempt_at = Some(rfc3339(now() - 1))
     });
-    send_due(&app, &webhook.id, true);
+    send_due(&app, &webhook.id, Reach::Anywhere);
     assert!(requests.try_recv().is_ok(), "sent once allowed");
 }
