@@ -10,7 +10,9 @@
 pub mod kubectl;
 pub mod manifests;
 pub mod pods;
+pub mod release_phase;
 pub mod scheduler;
+pub mod secrets;
 pub mod settings;
 pub mod workflows;
 
@@ -110,7 +112,18 @@ pub fn set_scheduler(platform: &Platform, app: &AppDir, scheduler: Scheduler) ->
     if scheduler == Scheduler::Kubernetes {
         Cluster::require(platform.root)?.require_kubeconfig()?;
         if let Some(release) = Ledger::new(app).current()?.filter(Release::is_built) {
-            workflows::roll_out(platform, app, &release, &settings.formation)?;
+            let deployed = workflows::roll_out(platform, app, &release, &settings.formation)?;
+            if let scheduler::Deployed::ReleasePhaseFailed(failure) = deployed {
+                // The release ran here; it stays here, unrecorded again.
+                return Err(Error::new(format!(
+                    "v{}: the {} on the cluster",
+                    release.version, failure.why
+                ))
+                .hint(format!(
+                    "its output is above; `{}` stays on podman. Fix what the release command needs on the cluster and try again",
+                    app.name
+                )));
+            }
         }
     }
     app.update_settings(|s| s.scheduler = scheduler)?;

@@ -4,14 +4,14 @@
 //! change and rollback), `formation` (scale, restart) and the `ps`,
 //! `logs` and `run` commands branch here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::process::Stdio;
 use std::time::Duration;
 
 use super::kubectl::Real;
 use super::pods::{log_line, Pod};
-use super::scheduler::{OnCluster, Pace};
+use super::scheduler::{Deployed, OnCluster, Pace};
 use super::{objects, push_release, Cluster, PushedImages};
 use crate::converge::Platform;
 use crate::error::{Context, Error, Result};
@@ -35,13 +35,14 @@ fn kubectl(root: &Root) -> Result<(Cluster, Real)> {
 
 /// Under the app's lock: `release` with `formation` on the cluster (its
 /// image pushed, its Job run, its Deployments rolled out), the previous
-/// release's objects applied again if a rollout fails.
+/// release's objects applied again if a rollout fails. A failed release
+/// phase is returned for the caller to record.
 pub fn roll_out(
     platform: &Platform,
     app: &AppDir,
     release: &Release,
     formation: &BTreeMap<String, u32>,
-) -> Result<()> {
+) -> Result<Deployed> {
     let (cluster, real) = kubectl(platform.root)?;
     let image = match reusable_image(app, release, &cluster.registry)? {
         Some(reference) => {
@@ -67,14 +68,34 @@ pub fn roll_out(
         namespace: cluster.namespace(&app.name),
         app: app.name.clone(),
     };
+    // The Job's own deadline is the release timeout; waiting a minute
+    // longer lets the cluster stop it and say so, before paas gives up.
     let job_pace = Pace {
         interval: Duration::from_secs(2),
-        limit: platform.settings.release_timeout(),
+        limit: platform.settings.release_timeout() + Duration::from_secs(60),
     };
     say!("-----> Applying v{} to the cluster", release.version);
-    on.deploy(&new, previous.as_deref(), job_pace, ROLLOUT_LIMIT)?;
-    say!("       Rolled out on the cluster");
-    Ok(())
+    let deployed = on.deploy(&new, previous.as_deref(), job_pace, ROLLOUT_LIMIT)?;
+    if deployed == Deployed::RolledOut {
+        say!("       Rolled out on the cluster");
+    }
+    Ok(deployed)
+}
+
+/// After a release is recorded as rolled out: the config Secrets of the
+/// releases past the rollback depth deleted (`secrets`). Best effort: the
+/// release runs already, so a failure is a warning and the next rollout
+/// tries again.
+pub fn prune_config_secrets(root: &Root, app: &AppDir) {
+    let pruned = Ledger::new(app).list().and_then(|releases| {
+        let keep: BTreeSet<u32> = crate::prune::rollback_releases(&releases)
+            .map(|r| r.version)
+            .collect();
+        with_cluster(root, app, |on| on.prune_config_secrets(&keep))
+    });
+    if let Err(err) = pruned {
+        say!(" !     warning: old config Secrets stay on the cluster: {err}");
+    }
 }
 
 /// The image an earlier release with the same build and commands was
@@ -116,7 +137,15 @@ pub fn scale(
     sizes_changed: bool,
 ) -> Result<()> {
     if sizes_changed {
-        roll_out(platform, app, release, formation)?;
+        // The release's Job ran when it was made; it runs again here only
+        // if the cluster has lost it, and must not fail a resize then.
+        if let Deployed::ReleasePhaseFailed(failure) = roll_out(platform, app, release, formation)?
+        {
+            return Err(
+                Error::new(format!("v{}: the {}", release.version, failure.why))
+                    .hint("its output is above; the release keeps its old sizes on the cluster"),
+            );
+        }
     } else {
         let before = app.settings()?.formation;
         with_cluster(platform.root, app, |on| {
