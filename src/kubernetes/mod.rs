@@ -8,6 +8,7 @@
 //! untouched.
 
 pub mod kubectl;
+pub mod logs;
 pub mod manifests;
 pub mod pods;
 pub mod release_phase;

@@ -1,11 +1,11 @@
 //! What paas's commands mean on a cluster (#24 point 4), as kubectl
 //! steps: a deploy (the release Job first, then the Deployments, then
 //! their rollouts, the previous release applied again when one does not
-//! become ready), `ps:scale`, `ps:restart`, `ps` (pods as dynos), `logs`
-//! (the pods' lines in the usual stream format) and `run` (a one-off pod
-//! attached to the terminal). Each takes a `Kubectl`, so the unit tests
-//! below replay recorded kubectl exchanges. `pods` reads what kubectl
-//! says of pods.
+//! become ready), `ps:scale`, `ps:restart`, `ps` (pods as dynos) and
+//! `run` (a one-off pod attached to the terminal). Each takes a `Kubectl`,
+//! so the unit tests below replay recorded kubectl exchanges. `pods` reads
+//! what kubectl says of pods; the release Job (`release_phase`), the
+//! pods' logs (`logs`) and old Secrets (`secrets`) have files of their own.
 
 use std::time::Duration;
 
@@ -182,32 +182,6 @@ impl OnCluster<'_> {
             "list the pods",
         )?;
         parse_pods(&json)
-    }
-
-    /// The `kubectl logs` arguments of `logs [-n N] [-t] [-p TYPE]`.
-    pub fn logs_args(&self, lines: usize, follow: bool, process_type: Option<&str>) -> Vec<String> {
-        let mut selector = format!("{APP_LABEL}={}", self.app);
-        if let Some(process_type) = process_type {
-            selector.push_str(&format!(
-                ",{TYPE_LABEL}={}",
-                manifests::object_name(process_type)
-            ));
-        }
-        let mut args = words(&[
-            "logs",
-            "-n",
-            &self.namespace,
-            "-l",
-            &selector,
-            "--prefix",
-            "--timestamps",
-            "--max-log-requests=50",
-        ]);
-        args.push(format!("--tail={lines}"));
-        if follow {
-            args.push("--follow".into());
-        }
-        args
     }
 
     /// `run COMMAND`: a one-off pod of `image` with the release's config
@@ -468,17 +442,6 @@ mod tests {
             ]
         );
         kubectl.assert_done();
-    }
-
-    #[test]
-    fn pod_logs_are_read_by_label_with_prefixes_and_times() {
-        let kubectl = Recorded::new(Vec::new());
-        let args = on(&kubectl).logs_args(100, true, Some("web"));
-        assert_eq!(
-            args.join(" "),
-            "logs -n paas-shop -l paas.app=shop,paas.type=web --prefix --timestamps \
-             --max-log-requests=50 --tail=100 --follow"
-        );
     }
 
     #[test]

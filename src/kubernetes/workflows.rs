@@ -5,16 +5,20 @@
 //! `logs` and `run` commands branch here.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::process::Stdio;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use super::kubectl::Real;
-use super::pods::{log_line, Pod};
+use super::logs::{self, LogRead, Seen};
+use super::pods::Pod;
 use super::scheduler::{Deployed, OnCluster, Pace};
 use super::{objects, push_release, Cluster, PushedImages};
 use crate::converge::Platform;
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
+use crate::logs::{Filter, LogLine, Reader};
 use crate::release::{Ledger, Release};
 use crate::state::{AppDir, Root, Scheduler};
 
@@ -173,47 +177,154 @@ pub fn pods(root: &Root, app: &AppDir) -> Result<Vec<Pod>> {
     with_cluster(root, app, |on| on.pods())
 }
 
-/// `logs [-n N] [-t] [-p TYPE]`: the pods' lines in the stream's format,
-/// on stdout as they come.
+/// `logs [-n N] [-t] [-p TYPE] [-s SOURCE]`: the last `num` lines of the
+/// pods' and the platform's, merged in time order (`logs::merged_tail`),
+/// each given to `show`; with `follow`, then the lines of both as they
+/// come, until `show`'s caller ends the process (a hangup). `-s paas`
+/// asks nothing of the cluster.
 pub fn logs(
     root: &Root,
     app: &AppDir,
-    lines: usize,
+    num: usize,
     follow: bool,
-    process_type: Option<&str>,
+    filter: &Filter,
+    show: &mut dyn FnMut(&LogLine),
 ) -> Result<()> {
-    let (cluster, real) = kubectl(root)?;
-    let on = OnCluster {
-        kubectl: &real,
-        namespace: cluster.namespace(&app.name),
-        app: app.name.clone(),
+    let mut platform = Reader::new(app);
+    let process_type = filter.process_type.clone();
+    let cluster = match filter.source.as_deref() {
+        Some("paas") => None,
+        _ => Some(kubectl(root)?),
     };
-    let mut child = real
-        .command(&on.logs_args(lines, follow, process_type))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context(|| "running `kubectl logs`".into())?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| Error::unexpected("no pipe from kubectl"))?;
-    let mut out = std::io::stdout();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.context(|| "reading `kubectl logs`".into())?;
-        if writeln!(out, "{}", log_line(&line)).is_err() {
-            // The reader went away.
-            let _ = child.kill();
-            break;
+    // Taken before the backlog is read: following starts from it, so a
+    // line written between the two reads is not lost.
+    let since = logs::since_time(time::OffsetDateTime::now_utc().unix_timestamp_nanos());
+    let mut seen = Seen::default();
+    let pod_lines = match &cluster {
+        Some((cluster, real)) => {
+            on_cluster_of(cluster, real, app).log_backlog(num, process_type.as_deref())?
+        }
+        None => Vec::new(),
+    };
+    for line in &pod_lines {
+        seen.note(line);
+    }
+    for line in logs::merged_tail(pod_lines, platform.read_new(), filter, num) {
+        show(&line);
+    }
+    if !follow {
+        return Ok(());
+    }
+    let pods = cluster.map(|(cluster, real)| {
+        let (sender, receiver) = mpsc::channel();
+        let namespace = cluster.namespace(&app.name);
+        let app = app.name.clone();
+        std::thread::spawn(move || {
+            let on = OnCluster {
+                kubectl: &real,
+                namespace,
+                app,
+            };
+            follow_pods(&real, &on, process_type.as_deref(), since, &sender);
+        });
+        receiver
+    });
+    let pod_filter = logs::pod_filter(filter);
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        // What came in the last moment, from both, in time order.
+        let mut lines = Vec::new();
+        while let Some(pods) = &pods {
+            match pods.try_recv() {
+                Ok(Ok(line)) if seen.is_new(&line) && pod_filter.matches(&line) => lines.push(line),
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => return Err(err),
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    return Err(Error::unexpected("the pods' log reader stopped"))
+                }
+            }
+        }
+        lines.extend(
+            platform
+                .read_new()
+                .into_iter()
+                .filter(|l| filter.matches(l)),
+        );
+        lines.sort_by_key(|line| line.at);
+        for line in &lines {
+            show(line);
         }
     }
-    let status = child
-        .wait()
-        .context(|| "waiting for `kubectl logs`".into())?;
-    if !status.success() {
-        return Err(Error::new("`kubectl logs` failed").hint("its error is above"));
+}
+
+fn on_cluster_of<'a>(cluster: &Cluster, real: &'a Real, app: &AppDir) -> OnCluster<'a> {
+    OnCluster {
+        kubectl: real,
+        namespace: cluster.namespace(&app.name),
+        app: app.name.clone(),
     }
-    Ok(())
+}
+
+/// Follows the pods' lines from `since` onto `sender`, until the reader
+/// goes. `kubectl logs -f -l` follows the pods there when it starts, and
+/// ends when their streams do (a rollout replaced them): it is started
+/// again, from a second before its last start, for the pods there now.
+/// kubectl failing ends it with an error.
+fn follow_pods(
+    real: &Real,
+    on: &OnCluster,
+    process_type: Option<&str>,
+    mut since: String,
+    sender: &mpsc::Sender<Result<LogLine>>,
+) {
+    loop {
+        let started = time::OffsetDateTime::now_utc().unix_timestamp_nanos() - 1_000_000_000;
+        let mut command = real.command(&on.logs_args(process_type, LogRead::FollowSince(&since)));
+        command.stdin(Stdio::null()).stdout(Stdio::piped());
+        // SAFETY: prctl only sets a flag on the child. kubectl then ends
+        // with this process (a `logs -t` whose caller hung up exits), not
+        // at its next line, which a quiet app may never write.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(err) => {
+                let _ = sender.send(Err(Error::new("could not run `kubectl logs`").cause(err)));
+                return;
+            }
+        };
+        if let Some(stdout) = child.stdout.take() {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(line) = logs::pod_line(&line) {
+                    if sender.send(Ok(line)).is_err() {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return;
+                    }
+                }
+            }
+        }
+        match child.wait() {
+            Ok(status) if status.success() => {}
+            _ => {
+                let _ = sender.send(Err(Error::new("`kubectl logs` failed while following")
+                    .hint(
+                    "its error is above; `paas logs -t -s paas` follows the platform's lines alone",
+                )));
+                return;
+            }
+        }
+        since = logs::since_time(started);
+        // No pods (an app scaled to 0) ends kubectl at once: ask again
+        // now and then, not in a tight loop.
+        std::thread::sleep(Duration::from_secs(2));
+    }
 }
 
 /// `run COMMAND`: a one-off pod of the current release, attached; its
