@@ -152,15 +152,19 @@ impl OnCluster<'_> {
         .map(drop)
     }
 
-    /// `ps:restart [TYPE]`: a rolling restart, of one process type or all.
-    pub fn restart(&self, process_type: Option<&str>) -> Result<()> {
-        let selector = format!("{APP_LABEL}={}", self.app);
-        let target = process_type.map(|t| format!("deployment/{}", manifests::object_name(t)));
-        let mut args = vec!["rollout", "restart"];
-        match &target {
-            Some(target) => args.push(target),
-            None => args.extend(["deployment", "-l", &selector]),
+    /// `ps:restart [TYPE]`: a rolling restart of the Deployments of
+    /// `process_types`. Named one by one: `rollout restart` takes no
+    /// `-l` before kubectl 1.24.
+    pub fn restart<'t>(&self, process_types: impl IntoIterator<Item = &'t str>) -> Result<()> {
+        let targets: Vec<String> = process_types
+            .into_iter()
+            .map(|t| format!("deployment/{}", manifests::object_name(t)))
+            .collect();
+        if targets.is_empty() {
+            return Ok(());
         }
+        let mut args = vec!["rollout", "restart"];
+        args.extend(targets.iter().map(String::as_str));
         args.extend(["-n", &self.namespace]);
         self.run(&args, "restart").map(drop)
     }
@@ -398,7 +402,7 @@ mod tests {
             ),
             Exchange::new("rollout restart deployment/web -n paas-shop", ""),
             Exchange::new(
-                "rollout restart deployment -l paas.app=shop -n paas-shop",
+                "rollout restart deployment/web deployment/worker-queue -n paas-shop",
                 "",
             ),
             Exchange::failing(
@@ -408,8 +412,10 @@ mod tests {
         ]);
         let cluster = on(&kubectl);
         cluster.scale("worker_queue", 3).unwrap();
-        cluster.restart(Some("web")).unwrap();
-        cluster.restart(None).unwrap();
+        cluster.restart(["web"]).unwrap();
+        cluster.restart(["web", "worker_queue"]).unwrap();
+        // No process types: nothing to ask.
+        cluster.restart([]).unwrap();
         let err = cluster.scale("web", 1).unwrap_err();
         assert!(
             err.to_string().contains("`kubectl` could not scale"),

@@ -168,8 +168,13 @@ pub fn scale(
 /// `ps:restart [TYPE|DYNO]`: a rolling restart (a dyno's whole type:
 /// Kubernetes restarts Deployments, not pods).
 pub fn restart(root: &Root, app: &AppDir, target: Option<&str>) -> Result<()> {
-    let process_type = target.map(|t| t.split_once('.').map_or(t, |(t, _)| t));
-    with_cluster(root, app, |on| on.restart(process_type))
+    let formation = app.settings()?.formation;
+    let process_types: Vec<&str> = match target {
+        Some(target) => vec![target.split_once('.').map_or(target, |(t, _)| t)],
+        // Every process type of the release has a Deployment, scaled or not.
+        None => formation.keys().map(String::as_str).collect(),
+    };
+    with_cluster(root, app, |on| on.restart(process_types))
 }
 
 /// `ps`: the app's pods.
