@@ -299,7 +299,7 @@ fn follow_pods(
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(err) => {
-                let _ = sender.send(Err(Error::new("could not run `kubectl logs`").cause(err)));
+                let _ = sender.send(Err(super::kubectl::spawn_error(err)));
                 return;
             }
         };
