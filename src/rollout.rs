@@ -49,30 +49,53 @@ pub fn roll_out(
             );
         }
     }
-    // On the cluster the release phase is a Job there (#24), and its
-    // failure is recorded as a failed release phase here is.
+    // On the cluster the release phase is a Job there (#24).
     if crate::kubernetes::workflows::on_cluster(app)? {
-        use crate::kubernetes::scheduler::Deployed;
-        match crate::kubernetes::workflows::roll_out(platform, app, release, formation)? {
-            Deployed::RolledOut => {}
-            Deployed::ReleasePhaseFailed(failure) => {
-                let hint = if failure.timed_out {
-                    "the previous release keeps running on the cluster. Make the command finish \
-                     sooner, or raise the limit with `paas server install --release-timeout DURATION`"
-                } else {
-                    "its output is above; the previous release keeps running on the cluster. Fix it and try again"
-                };
-                return Err(release_failed(app, release, &failure.why, hint));
-            }
-        }
-        record_release(app, release, formation)?;
-        crate::kubernetes::workflows::prune_config_secrets(platform.root, app);
-        return Ok(());
+        return roll_out_on_cluster(platform, app, release, formation);
     }
     release_phase(platform, app, release, build)?;
     platform.converge(app, release, formation, mode, || {
         record_release(app, release, formation)
     })
+}
+
+/// `roll_out` for an app on a cluster: the release's Job, whose failure
+/// is recorded as a failed release phase here is, then its Deployments;
+/// the release recorded once they roll out, and old config Secrets pruned.
+fn roll_out_on_cluster(
+    platform: &Platform,
+    app: &AppDir,
+    release: &Release,
+    formation: &BTreeMap<String, u32>,
+) -> Result<()> {
+    use crate::kubernetes::scheduler::Deployed;
+    if let Some(command) = release.processes.get(RELEASE_TYPE) {
+        // A new release's Job (`release-v<N>`) runs: said in its stream
+        // as a release phase here is.
+        logs::platform(
+            app,
+            "api",
+            &format!(
+                "Release phase (to be v{}) started on the cluster: `{command}`",
+                release.version
+            ),
+        );
+    }
+    match crate::kubernetes::workflows::roll_out(platform, app, release, formation)? {
+        Deployed::RolledOut => {}
+        Deployed::ReleasePhaseFailed(failure) => {
+            let hint = if failure.timed_out {
+                "the previous release keeps running on the cluster. Make the command finish \
+                 sooner, or raise the limit with `paas server install --release-timeout DURATION`"
+            } else {
+                "its output is above; the previous release keeps running on the cluster. Fix it and try again"
+            };
+            return Err(release_failed(app, release, &failure.why, hint));
+        }
+    }
+    record_release(app, release, formation)?;
+    crate::kubernetes::workflows::prune_config_secrets(platform.root, app);
+    Ok(())
 }
 
 /// A release recorded once it runs, with its formation.
