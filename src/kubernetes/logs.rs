@@ -125,6 +125,9 @@ impl OnCluster<'_> {
             "--prefix",
             "--timestamps",
             MAX_LOG_REQUESTS,
+            // A pod just made (its container still being created) or gone
+            // meanwhile fails its own stream, not the others'.
+            "--ignore-errors",
         ]
         .iter()
         .map(|word| word.to_string())
@@ -226,7 +229,7 @@ mod tests {
     #[test]
     fn the_backlog_merges_with_the_platforms_lines_in_time_order() {
         let kubectl = Recorded::new(vec![Exchange::new(
-            "logs -n paas-shop -l paas.app=shop --prefix --timestamps --max-log-requests=50 --tail=4",
+            "logs -n paas-shop -l paas.app=shop --prefix --timestamps --max-log-requests=50 --ignore-errors --tail=4",
             RECORDED,
         )]);
         let pods = on(&kubectl).log_backlog(4, None).unwrap();
@@ -312,21 +315,21 @@ mod tests {
             on.logs_args(Some("worker_queue"), LogRead::Tail(100))
                 .join(" "),
             "logs -n paas-shop -l paas.app=shop,paas.type=worker-queue --prefix --timestamps \
-             --max-log-requests=50 --tail=100"
+             --max-log-requests=50 --ignore-errors --tail=100"
         );
         let since = since_time(parse_time("2026-12-07T10:00:04.999Z").unwrap());
         assert_eq!(since, "2026-12-07T10:00:04Z");
         assert_eq!(
             on.logs_args(None, LogRead::FollowSince(&since)).join(" "),
             "logs -n paas-shop -l paas.app=shop --prefix --timestamps --max-log-requests=50 \
-             --tail=-1 --since-time=2026-12-07T10:00:04Z --follow"
+             --ignore-errors --tail=-1 --since-time=2026-12-07T10:00:04Z --follow"
         );
     }
 
     #[test]
     fn a_failed_read_is_an_error_with_kubectls_reason() {
         let kubectl = Recorded::new(vec![Exchange::failing(
-            "logs -n paas-shop -l paas.app=shop --prefix --timestamps --max-log-requests=50 --tail=10",
+            "logs -n paas-shop -l paas.app=shop --prefix --timestamps --max-log-requests=50 --ignore-errors --tail=10",
             "error: You must be logged in to the server (Unauthorized)\n",
         )]);
         let err = on(&kubectl).log_backlog(10, None).unwrap_err();
