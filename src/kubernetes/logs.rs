@@ -182,8 +182,9 @@ mod tests {
         }
     }
 
-    /// What kubectl 1.32 printed for two web pods and a worker (its order:
-    /// pod by pod, not by time).
+    /// The web lines are what kubectl 1.20.2 and 1.32 both printed for
+    /// two pods of a stand-in API server (pod by pod, not by time); a
+    /// worker's lines, one of them empty, are added in the same shape.
     const RECORDED: &str = "\
 [pod/web-5d9c8b7f6-x2kq4/web] 2026-12-07T10:00:01.500000000Z GET / 200
 [pod/web-5d9c8b7f6-x2kq4/web] 2026-12-07T10:00:03.250000000Z GET /about 200
