@@ -7,6 +7,7 @@
 //! picks its scheduler (`apps:scheduler`), and apps on podman are
 //! untouched.
 
+pub mod follow;
 pub mod kubectl;
 pub mod logs;
 pub mod manifests;

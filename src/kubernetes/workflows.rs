@@ -5,14 +5,11 @@
 //! `logs` and `run` commands branch here.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use super::kubectl::Real;
-use super::logs::{self, LogRead, Seen};
+use super::logs::{self, Seen};
 use super::pods::Pod;
 use super::scheduler::{Deployed, OnCluster, Pace};
 use super::{objects, push_release, Cluster, PushedImages};
@@ -230,7 +227,7 @@ pub fn logs(
                 namespace,
                 app,
             };
-            follow_pods(&real, &on, process_type.as_deref(), since, &sender);
+            super::follow::follow_pods(&real, &on, process_type.as_deref(), since, &sender);
         });
         receiver
     });
@@ -268,67 +265,6 @@ fn on_cluster_of<'a>(cluster: &Cluster, real: &'a Real, app: &AppDir) -> OnClust
         kubectl: real,
         namespace: cluster.namespace(&app.name),
         app: app.name.clone(),
-    }
-}
-
-/// Follows the pods' lines from `since` onto `sender`, until the reader
-/// goes. `kubectl logs -f -l` follows the pods there when it starts, and
-/// ends when their streams do (a rollout replaced them): it is started
-/// again, from a second before its last start, for the pods there now.
-/// kubectl failing ends it with an error.
-fn follow_pods(
-    real: &Real,
-    on: &OnCluster,
-    process_type: Option<&str>,
-    mut since: String,
-    sender: &mpsc::Sender<Result<LogLine>>,
-) {
-    loop {
-        let started = time::OffsetDateTime::now_utc().unix_timestamp_nanos() - 1_000_000_000;
-        let mut command = real.command(&on.logs_args(process_type, LogRead::FollowSince(&since)));
-        command.stdin(Stdio::null()).stdout(Stdio::piped());
-        // SAFETY: prctl only sets a flag on the child. kubectl then ends
-        // with this process (a `logs -t` whose caller hung up exits), not
-        // at its next line, which a quiet app may never write.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(err) => {
-                let _ = sender.send(Err(super::kubectl::spawn_error(err)));
-                return;
-            }
-        };
-        if let Some(stdout) = child.stdout.take() {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(line) = logs::pod_line(&line) {
-                    if sender.send(Ok(line)).is_err() {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        return;
-                    }
-                }
-            }
-        }
-        match child.wait() {
-            Ok(status) if status.success() => {}
-            _ => {
-                let _ = sender.send(Err(Error::new("`kubectl logs` failed while following")
-                    .hint(
-                    "its error is above; `paas logs -t -s paas` follows the platform's lines alone",
-                )));
-                return;
-            }
-        }
-        since = logs::since_time(started);
-        // No pods (an app scaled to 0) ends kubectl at once: ask again
-        // now and then, not in a tight loop.
-        std::thread::sleep(Duration::from_secs(2));
     }
 }
 
