@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use crate::error::Result;
-use crate::release::Ledger;
+use crate::release::{Ledger, Release};
 use crate::runtime::{KeptImages, Runtime};
 use crate::state::{self, AppDir, Root, Settings};
 
@@ -40,13 +40,19 @@ pub struct Pruned {
     pub volumes: Vec<String>,
 }
 
-/// The images (ids) the app's last releases run, which stay for rollback.
-pub fn needed_images(releases: &[crate::release::Release]) -> HashSet<String> {
+/// The app's last `ROLLBACK_DEPTH` releases that ran (of `releases`,
+/// oldest first): what stays for rollback, newest first.
+pub fn rollback_releases(releases: &[Release]) -> impl Iterator<Item = &Release> {
     releases
         .iter()
         .rev()
         .filter(|r| r.failed.is_none())
         .take(ROLLBACK_DEPTH)
+}
+
+/// The images (ids) the app's last releases run, which stay for rollback.
+pub fn needed_images(releases: &[Release]) -> HashSet<String> {
+    rollback_releases(releases)
         .filter_map(|r| r.image.as_ref().map(|i| i.id.clone()))
         .collect()
 }
@@ -75,11 +81,7 @@ pub fn old_slugs(app: &AppDir, keep_unpacked: Option<&HashSet<String>>) -> usize
 fn rollback_slugs(app: &AppDir) -> Option<HashSet<String>> {
     let releases = Ledger::new(app).list().ok()?;
     Some(
-        releases
-            .iter()
-            .rev()
-            .filter(|r| r.failed.is_none())
-            .take(ROLLBACK_DEPTH)
+        rollback_releases(&releases)
             .filter_map(|r| r.slug.as_ref().map(|s| s.sha256.clone()))
             .collect(),
     )

@@ -51,13 +51,51 @@ pub fn roll_out(
     }
     // On the cluster the release phase is a Job there (#24).
     if crate::kubernetes::workflows::on_cluster(app)? {
-        crate::kubernetes::workflows::roll_out(platform, app, release, formation)?;
-        return record_release(app, release, formation);
+        return roll_out_on_cluster(platform, app, release, formation);
     }
     release_phase(platform, app, release, build)?;
     platform.converge(app, release, formation, mode, || {
         record_release(app, release, formation)
     })
+}
+
+/// `roll_out` for an app on a cluster: the release's Job, whose failure
+/// is recorded as a failed release phase here is, then its Deployments;
+/// the release recorded once they roll out, and old config Secrets pruned.
+fn roll_out_on_cluster(
+    platform: &Platform,
+    app: &AppDir,
+    release: &Release,
+    formation: &BTreeMap<String, u32>,
+) -> Result<()> {
+    use crate::kubernetes::scheduler::Deployed;
+    if let Some(command) = release.processes.get(RELEASE_TYPE) {
+        // A new release's Job (`release-v<N>`) runs: said in its stream
+        // as a release phase here is.
+        logs::platform(
+            app,
+            "api",
+            &format!(
+                "Release phase (to be v{}) started on the cluster: `{command}`",
+                release.version
+            ),
+        );
+    }
+    match crate::kubernetes::workflows::roll_out(platform, app, release, formation)? {
+        Deployed::RolledOut => {}
+        Deployed::ReleasePhaseFailed(failure) => {
+            let hint = if failure.timed_out {
+                "the previous release keeps running on the cluster. Make the command finish \
+                 sooner, or raise the limit with `paas server install --release-timeout DURATION`"
+            } else {
+                "its output is above; the previous release keeps running on the cluster. Fix it and try again"
+            };
+            return Err(release_failed(app, release, &failure.why, hint));
+        }
+    }
+    record_release(app, release, formation)?;
+    crate::kubernetes::workflows::prune_config_secrets(platform.root, app);
+    Ok(())
 }
 
 /// A release recorded once it runs, with its formation.
@@ -146,14 +184,23 @@ fn release_phase(
                 .to_string(),
         ),
     };
+    Err(release_failed(app, release, &why, &hint))
+}
+
+/// `release` recorded as failed (`why`: its release phase's end), in the
+/// ledger, the app's log and its webhooks; the error the push or change
+/// fails with. A failure to record it is the error instead.
+fn release_failed(app: &AppDir, release: &Release, why: &str, hint: &str) -> Error {
     let failed = Release {
-        failed: Some(why.clone()),
+        failed: Some(why.to_string()),
         ..release.clone()
     };
-    Ledger::new(app).append(&failed)?;
+    if let Err(err) = Ledger::new(app).append(&failed) {
+        return err;
+    }
     logs::platform(app, "api", &format!("Release v{} {why}", release.version));
     crate::webhooks::events::release_created(app, &failed);
-    Err(Error::new(format!("v{}: the {why}", release.version)).hint(hint))
+    Error::new(format!("v{}: the {why}", release.version)).hint(hint)
 }
 
 /// Under the app's lock: a new release with the current one's build and
@@ -343,4 +390,52 @@ pub fn retry_latest(
     let formation = default_formation(app, &release)?;
     roll_out(platform, app, &release, &formation, Mode::Keep, None)?;
     Ok(release.version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{AppName, Root};
+
+    fn release(version: u32) -> Release {
+        toml::from_str(&format!(
+            "version = {version}\ndescription = \"Deploy\"\nuser = \"ann\"\ncreated_at = \"2026-12-07T10:00:00Z\"\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_failed_release_phase_is_recorded_and_the_previous_release_stays_current() {
+        // What a cluster's failed Job and a dyno's failed release phase
+        // both end in.
+        let dir = tempfile::tempdir().unwrap();
+        let app = Root::new(dir.path()).app(&AppName::parse("shop").unwrap());
+        std::fs::create_dir_all(&app.path).unwrap();
+        let ledger = Ledger::new(&app);
+        ledger.append(&release(7)).unwrap();
+        let err = release_failed(
+            &app,
+            &release(8),
+            "release command failed (exit status 3)",
+            "its output is above",
+        );
+        assert_eq!(
+            err.to_string(),
+            "v8: the release command failed (exit status 3)"
+        );
+        let recorded = ledger.get(ReleaseVersion(8)).unwrap();
+        assert_eq!(
+            recorded.failed.as_deref(),
+            Some("release command failed (exit status 3)")
+        );
+        assert_eq!(ledger.current().unwrap().unwrap().version, 7);
+        let log = std::fs::read_to_string(app.logs_dir().join("platform.log")).unwrap();
+        assert!(
+            log.contains("api Release v8 release command failed (exit status 3)"),
+            "{log}"
+        );
+        // A version recorded already (a bug) is the error instead.
+        let err = release_failed(&app, &release(8), "again", "");
+        assert!(err.to_string().contains("already exists"), "{err}");
+    }
 }

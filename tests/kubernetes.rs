@@ -292,6 +292,12 @@ fn a_push_to_an_app_on_the_cluster_goes_to_the_registry_and_runs_nothing_here() 
         &["ps", "-a", "kubeaway"],
         "`kubectl` could not list the pods",
     );
+    // The pods' lines come through kubectl; the platform's alone do not.
+    server.refused(
+        &["logs", "-a", "kubeaway"],
+        "`kubectl` could not read the pods' logs",
+    );
+    server.ok(&["logs", "-s", "paas", "-a", "kubeaway"]);
 }
 
 #[test]

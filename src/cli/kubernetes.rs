@@ -23,8 +23,10 @@ pub enum KubernetesCommand {
         name = "kubernetes:connect",
         after_help = "The registry alone is enough for `kubernetes:push` and \
                       `kubernetes:manifests`; deploys to the cluster need its kubeconfig too, \
-                      a file on the server or `-` for stdin. A registry that needs a login takes \
-                      `podman login` as the server's `paas` user.\n\nEXAMPLES:\n  \
+                      a file on the server or `-` for stdin; kubectl must be within one minor \
+                      version of the cluster's, which is checked here (docs/kubernetes.md). A \
+                      registry that needs a login takes `podman login` as the server's `paas` \
+                      user.\n\nEXAMPLES:\n  \
                       $ paas kubernetes:connect --registry registry.example.com:5000\n  \
                       $ paas kubernetes:connect --registry 10.0.0.2:5000 --insecure-registry --kubeconfig - < k3s.yaml"
     )]

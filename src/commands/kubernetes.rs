@@ -87,6 +87,7 @@ fn connect(
             namespace_prefix,
             cluster_issuer,
         },
+        &kubernetes::real_kubectl,
     )?;
     say!(
         "Images go to {}{}; {}",

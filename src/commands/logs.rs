@@ -43,9 +43,18 @@ pub fn show(ctx: &Ctx, num: usize, tail: bool, mut filter: Filter) -> Result<()>
         }
     }
     let app = ctx.app()?;
-    if filter.source.as_deref() != Some("paas") && crate::kubernetes::workflows::on_cluster(&app)? {
-        let process_type = filter.process_type.as_deref();
-        return crate::kubernetes::workflows::logs(&ctx.root, &app, num, tail, process_type);
+    if crate::kubernetes::workflows::on_cluster(&app)? {
+        if tail {
+            crate::output::watch_for_hangup(|| {});
+        }
+        return crate::kubernetes::workflows::logs(
+            &ctx.root,
+            &app,
+            num,
+            tail,
+            &filter,
+            &mut |line| println!("{}", line.heroku_format()),
+        );
     }
     let mut reader = Reader::new(&app);
     let lines: Vec<_> = reader

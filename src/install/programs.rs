@@ -18,6 +18,9 @@ pub enum Needed {
     Base,
     /// Used only where systemd runs (and then present).
     WithSystemd,
+    /// Used only by apps on a Kubernetes cluster: never installed (it
+    /// must suit the cluster), checked by `kubernetes:connect`.
+    ForCluster,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -34,7 +37,11 @@ impl HostProgram {
 
     /// Whether this machine should have it now.
     pub fn expected_here(&self) -> bool {
-        self.needed != Needed::WithSystemd || super::systemd_running()
+        match self.needed {
+            Needed::Installed | Needed::Base => true,
+            Needed::WithSystemd => super::systemd_running(),
+            Needed::ForCluster => false,
+        }
     }
 
     pub fn present(&self) -> bool {
@@ -59,6 +66,7 @@ pub fn host_programs() -> Vec<HostProgram> {
                 None => Needed::Installed,
                 Some("base") => Needed::Base,
                 Some("systemd") => Needed::WithSystemd,
+                Some("cluster") => Needed::ForCluster,
                 Some(other) => panic!("host-programs.txt: unknown third column `{other}`"),
             };
             HostProgram {
@@ -95,7 +103,9 @@ pub fn missing_programs() -> Vec<HostProgram> {
 pub fn check(programs: &[HostProgram]) -> std::result::Result<String, (String, String)> {
     let missing: Vec<&HostProgram> = programs.iter().filter(|p| p.missing_here()).collect();
     if missing.is_empty() {
-        return Ok(format!("all {} that paas runs are present", programs.len()));
+        // Those not expected here (kubectl, until a cluster needs it) are not counted.
+        let expected = programs.iter().filter(|p| p.expected_here()).count();
+        return Ok(format!("all {expected} that paas runs are present"));
     }
     let mut packages: Vec<&str> = missing.iter().map(|p| p.package).collect();
     packages.sort_unstable();
@@ -385,5 +395,10 @@ mod tests {
             .all(|p| p.path.starts_with('/') && !p.package.is_empty()));
         let tar = programs.iter().find(|p| p.name() == "tar").unwrap();
         assert_eq!(tar.needed, Needed::Base);
+        // Debian's kubectl is too old for current clusters: never installed.
+        let kubectl = programs.iter().find(|p| p.name() == "kubectl").unwrap();
+        assert_eq!(kubectl.needed, Needed::ForCluster);
+        assert!(!kubectl.expected_here());
+        assert!(!missing_packages().contains(&"kubectl"));
     }
 }

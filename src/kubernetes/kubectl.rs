@@ -69,7 +69,7 @@ impl Kubectl for Real {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .context(|| "running `kubectl` (Debian's `kubernetes-client`)".into())?;
+            .map_err(spawn_error)?;
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
             pipe.write_all(text.as_bytes())
                 .context(|| "writing to `kubectl`".into())?;
@@ -85,11 +85,24 @@ impl Kubectl for Real {
     }
 
     fn attached(&self, args: &[String]) -> Result<i32> {
-        let status = self
-            .command(args)
-            .status()
-            .context(|| "running `kubectl` (Debian's `kubernetes-client`)".into())?;
+        let status = self.command(args).status().map_err(spawn_error)?;
         Ok(status.code().unwrap_or(128))
+    }
+}
+
+/// Why kubectl did not start: most likely, it is not installed, as
+/// `paas server install` installs none (Debian's is too old).
+pub fn spawn_error(err: std::io::Error) -> Error {
+    if err.kind() == std::io::ErrorKind::NotFound {
+        Error::new("`kubectl` is not installed").hint(
+            "install the kubectl of the cluster's Kubernetes version (`kubectl version` on the \
+             cluster says it) as `/usr/local/bin/kubectl`: `curl -fLo /usr/local/bin/kubectl \
+             https://dl.k8s.io/release/v1.X.Y/bin/linux/amd64/kubectl && chmod 755 \
+             /usr/local/bin/kubectl`. Debian 12's `kubernetes-client` is kubectl 1.20, too old \
+             for current clusters",
+        )
+    } else {
+        Error::new("could not run `kubectl`").cause(err)
     }
 }
 
@@ -184,5 +197,22 @@ impl Kubectl for Recorded {
 
     fn attached(&self, args: &[String]) -> Result<i32> {
         Ok(self.next(args, None).code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_kubectl_says_what_to_install() {
+        let err = spawn_error(std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert_eq!(err.to_string(), "`kubectl` is not installed");
+        assert!(
+            format!("{err:?}").contains("/usr/local/bin/kubectl"),
+            "{err:?}"
+        );
+        let err = spawn_error(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        assert_eq!(err.to_string(), "could not run `kubectl`");
     }
 }

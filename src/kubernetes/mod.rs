@@ -7,15 +7,20 @@
 //! picks its scheduler (`apps:scheduler`), and apps on podman are
 //! untouched.
 
+pub mod follow;
 pub mod kubectl;
+pub mod logs;
 pub mod manifests;
 pub mod pods;
+pub mod release_phase;
 pub mod scheduler;
+pub mod secrets;
 pub mod settings;
+pub mod version;
 pub mod workflows;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::converge::Platform;
 use crate::error::{Context, Error, Result};
@@ -23,6 +28,7 @@ use crate::release::{Ledger, Release, ReleaseVersion};
 use crate::runtime::podman::app_images::app_image_name;
 use crate::runtime::podman::release_image::{self, Pushed, SlugImage};
 use crate::state::{self, AppDir, Root, Scheduler};
+use kubectl::Kubectl;
 use manifests::{ImageKind, Inputs};
 pub use settings::{parse_registry, Cluster, PushedImages};
 
@@ -42,8 +48,21 @@ fn kubeconfig_file(root: &Root) -> PathBuf {
     root.path.join("kubernetes-kubeconfig.yaml")
 }
 
-/// Records the registry (and the cluster) for the whole server.
-pub fn connect(root: &Root, connect: Connect) -> Result<Cluster> {
+/// kubectl for a kubeconfig file: the real one, or a recording in tests.
+pub type KubectlFor<'a> = &'a dyn Fn(&Path) -> Box<dyn Kubectl>;
+
+/// The real kubectl for a kubeconfig file.
+pub fn real_kubectl(kubeconfig: &Path) -> Box<dyn Kubectl> {
+    Box::new(kubectl::Real {
+        kubeconfig: kubeconfig.to_path_buf(),
+    })
+}
+
+/// Records the registry (and the cluster) for the whole server. A
+/// cluster's kubeconfig is kept only once kubectl's version suits the
+/// cluster's (`version`); the one kept before is checked again, as
+/// kubectl may have changed since.
+pub fn connect(root: &Root, connect: Connect, kubectl_for: KubectlFor) -> Result<Cluster> {
     let registry = parse_registry(&connect.registry)?;
     let previous = Cluster::load(root)?;
     let namespace_prefix = match connect.namespace_prefix {
@@ -61,11 +80,24 @@ pub fn connect(root: &Root, connect: Connect) -> Result<Cluster> {
                 return Err(Error::new("the kubeconfig names no `clusters`")
                     .hint("give the file `kubectl config view --raw` prints on a machine that reaches the cluster"));
             }
+            // Tried beside the one in use, which stays until this passes.
             let file = kubeconfig_file(root);
-            state::write_atomic(&file, text.as_bytes(), 0o600)?;
+            let trial = file.with_extension("yaml.new");
+            state::write_atomic(&trial, text.as_bytes(), 0o600)?;
+            if let Err(err) = check_kubectl(kubectl_for(&trial).as_ref()) {
+                let _ = std::fs::remove_file(&trial);
+                return Err(err);
+            }
+            std::fs::rename(&trial, &file).context(|| format!("renaming `{}`", trial.display()))?;
             Some(file)
         }
-        None => previous.as_ref().and_then(|c| c.kubeconfig.clone()),
+        None => match previous.as_ref().and_then(|c| c.kubeconfig.clone()) {
+            Some(file) => {
+                check_kubectl(kubectl_for(&file).as_ref())?;
+                Some(file)
+            }
+            None => None,
+        },
     };
     let cluster = Cluster {
         registry,
@@ -79,6 +111,15 @@ pub fn connect(root: &Root, connect: Connect) -> Result<Cluster> {
     };
     cluster.save(root)?;
     Ok(cluster)
+}
+
+/// kubectl's version against the cluster's; a cluster that does not
+/// answer is a warning.
+fn check_kubectl(kubectl: &dyn Kubectl) -> Result<()> {
+    if let Some(warning) = version::check(kubectl)? {
+        say!(" !     warning: {warning}");
+    }
+    Ok(())
 }
 
 /// A namespace prefix: what namespaces start with, so it must make DNS
@@ -110,7 +151,18 @@ pub fn set_scheduler(platform: &Platform, app: &AppDir, scheduler: Scheduler) ->
     if scheduler == Scheduler::Kubernetes {
         Cluster::require(platform.root)?.require_kubeconfig()?;
         if let Some(release) = Ledger::new(app).current()?.filter(Release::is_built) {
-            workflows::roll_out(platform, app, &release, &settings.formation)?;
+            let deployed = workflows::roll_out(platform, app, &release, &settings.formation)?;
+            if let scheduler::Deployed::ReleasePhaseFailed(failure) = deployed {
+                // The release ran here; it stays here, unrecorded again.
+                return Err(Error::new(format!(
+                    "v{}: the {} on the cluster",
+                    release.version, failure.why
+                ))
+                .hint(format!(
+                    "its output is above; `{}` stays on podman. Fix what the release command needs on the cluster and try again",
+                    app.name
+                )));
+            }
         }
     }
     app.update_settings(|s| s.scheduler = scheduler)?;
@@ -281,6 +333,21 @@ mod tests {
         }
     }
 
+    /// kubectl answering `version -o json` with client `client` and
+    /// server 1.31, once.
+    fn kubectl_of_minor(client: u32) -> impl Fn(&Path) -> Box<dyn Kubectl> {
+        move |_| {
+            let json = format!(
+                r#"{{"clientVersion": {{"major": "1", "minor": "{client}", "gitVersion": "v1.{client}.2"}},
+                    "serverVersion": {{"major": "1", "minor": "31", "gitVersion": "v1.31.4+k3s1"}}}}"#
+            );
+            Box::new(kubectl::Recorded::new(vec![kubectl::Exchange::new(
+                "version -o json",
+                &json,
+            )]))
+        }
+    }
+
     #[test]
     fn a_kubeconfig_must_name_clusters() {
         let dir = tempfile::tempdir().unwrap();
@@ -292,9 +359,10 @@ mod tests {
             namespace_prefix: None,
             cluster_issuer: None,
         };
-        let err = super::connect(&root, connect("users: []\n")).unwrap_err();
+        let fine = kubectl_of_minor(31);
+        let err = super::connect(&root, connect("users: []\n"), &fine).unwrap_err();
         assert!(err.to_string().contains("names no `clusters`"), "{err}");
-        let cluster = super::connect(&root, connect("clusters: []\n")).unwrap();
+        let cluster = super::connect(&root, connect("clusters: []\n"), &fine).unwrap();
         assert_eq!(cluster.namespace_prefix, "paas-");
         assert_eq!(Cluster::load(&root).unwrap(), Some(cluster.clone()));
         // A second connect keeps what it is not given.
@@ -304,8 +372,49 @@ mod tests {
                 kubeconfig: None,
                 ..connect("")
             },
+            &fine,
         )
         .unwrap();
         assert_eq!(again.kubeconfig, cluster.kubeconfig);
+    }
+
+    #[test]
+    fn a_kubectl_too_old_for_the_cluster_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let connect = |kubeconfig: Option<&str>| Connect {
+            registry: "127.0.0.1:5000".into(),
+            insecure_registry: true,
+            kubeconfig: kubeconfig.map(String::from),
+            namespace_prefix: None,
+            cluster_issuer: None,
+        };
+        let cluster = super::connect(
+            &root,
+            connect(Some("clusters: [first]\n")),
+            &kubectl_of_minor(32),
+        )
+        .unwrap();
+        let err = super::connect(
+            &root,
+            connect(Some("clusters: [second]\n")),
+            &kubectl_of_minor(20),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("`kubectl` v1.20.2 is too old"),
+            "{err}"
+        );
+        // The kubeconfig in use and the settings are as they were.
+        let kept = kubeconfig_file(&root);
+        assert_eq!(
+            std::fs::read_to_string(&kept).unwrap(),
+            "clusters: [first]\n"
+        );
+        assert!(!kept.with_extension("yaml.new").exists());
+        assert_eq!(Cluster::load(&root).unwrap(), Some(cluster));
+        // Connecting again checks the kubectl of now against the cluster.
+        let err = super::connect(&root, connect(None), &kubectl_of_minor(20)).unwrap_err();
+        assert!(err.to_string().contains("is too old"), "{err}");
     }
 }

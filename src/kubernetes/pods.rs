@@ -1,6 +1,5 @@
 //! Pods as paas shows dynos: `kubectl get pods -o json` read into `ps`'s
-//! lines, and `kubectl logs --prefix --timestamps` lines into the log
-//! stream's format.
+//! lines (tested with the scheduler's recorded exchanges).
 
 use std::collections::BTreeMap;
 
@@ -118,48 +117,4 @@ pub fn parse_pods(json: &str) -> Result<Vec<Pod>> {
         .collect();
     pods.sort_by(|a, b| (&a.process_type, &a.name).cmp(&(&b.process_type, &b.name)));
     Ok(pods)
-}
-
-/// A line of `kubectl logs --prefix --timestamps`
-/// (`[pod/web-5d9c-x2/web] 2026-12-07T10:00:00.123456789Z hello`) in the
-/// log stream's format (`2026-12-07T10:00:00.123456+00:00 app[web.web-5d9c-x2]: hello`).
-/// Lines of another shape pass as they are.
-pub fn log_line(line: &str) -> String {
-    let parsed = (|| {
-        let rest = line.strip_prefix("[pod/")?;
-        let (prefix, rest) = rest.split_once("] ")?;
-        let (pod, container) = prefix.split_once('/')?;
-        let (stamp, message) = rest.split_once(' ').unwrap_or((rest, ""));
-        let (seconds, fraction) = stamp
-            .strip_suffix('Z')?
-            .split_once('.')
-            .unwrap_or((stamp.strip_suffix('Z')?, ""));
-        let micros: String = fraction
-            .chars()
-            .chain(std::iter::repeat('0'))
-            .take(6)
-            .collect();
-        Some(format!(
-            "{seconds}.{micros}+00:00 app[{container}.{pod}]: {message}"
-        ))
-    })();
-    parsed.unwrap_or_else(|| line.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pod_logs_join_the_usual_stream() {
-        assert_eq!(
-            log_line("[pod/web-5d9c-x2/web] 2026-12-07T10:00:00.123456789Z GET / 200"),
-            "2026-12-07T10:00:00.123456+00:00 app[web.web-5d9c-x2]: GET / 200"
-        );
-        assert_eq!(
-            log_line("[pod/worker-1/worker] 2026-12-07T10:00:01Z tick"),
-            "2026-12-07T10:00:01.000000+00:00 app[worker.worker-1]: tick"
-        );
-        assert_eq!(log_line("unexpected"), "unexpected");
-    }
 }

@@ -1,11 +1,11 @@
 //! What paas's commands mean on a cluster (#24 point 4), as kubectl
 //! steps: a deploy (the release Job first, then the Deployments, then
 //! their rollouts, the previous release applied again when one does not
-//! become ready), `ps:scale`, `ps:restart`, `ps` (pods as dynos), `logs`
-//! (the pods' lines in the usual stream format) and `run` (a one-off pod
-//! attached to the terminal). Each takes a `Kubectl`, so the unit tests
-//! below replay recorded kubectl exchanges. `pods` reads what kubectl
-//! says of pods.
+//! become ready), `ps:scale`, `ps:restart`, `ps` (pods as dynos) and
+//! `run` (a one-off pod attached to the terminal). Each takes a `Kubectl`,
+//! so the unit tests below replay recorded kubectl exchanges. `pods` reads
+//! what kubectl says of pods; the release Job (`release_phase`), the
+//! pods' logs (`logs`) and old Secrets (`secrets`) have files of their own.
 
 use std::time::Duration;
 
@@ -14,8 +14,18 @@ use serde_json::{json, Value};
 use super::kubectl::Kubectl;
 use super::manifests::{self, APP_LABEL, TYPE_LABEL};
 use super::pods::{parse_pods, Pod};
+use super::release_phase::JobFailure;
 use crate::error::{Error, Result};
 use crate::state::AppName;
+
+/// How a deploy ended, when kubectl could say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deployed {
+    /// The Job succeeded (or there was none) and every Deployment rolled out.
+    RolledOut,
+    /// The release phase failed: nothing else changed on the cluster.
+    ReleasePhaseFailed(JobFailure),
+}
 
 /// One app's namespace on the cluster, and kubectl to reach it.
 pub struct OnCluster<'a> {
@@ -32,7 +42,7 @@ pub struct Pace {
 }
 
 impl Pace {
-    fn attempts(&self) -> u64 {
+    pub(super) fn attempts(&self) -> u64 {
         let interval = self.interval.as_millis().max(1);
         (self.limit.as_millis() / interval).max(1) as u64
     }
@@ -51,7 +61,7 @@ fn name(object: &Value) -> &str {
 }
 
 impl OnCluster<'_> {
-    fn run(&self, args: &[&str], what: &str) -> Result<String> {
+    pub(super) fn run(&self, args: &[&str], what: &str) -> Result<String> {
         self.kubectl.run(&words(args), None)?.ok(what)
     }
 
@@ -70,7 +80,8 @@ impl OnCluster<'_> {
 
     /// A deploy of `objects` (a release's, from `manifests`): the
     /// namespace and Secret, then the release phase's Job, which must
-    /// succeed before anything else changes; then the rest, and each
+    /// succeed before anything else changes (its failure is returned:
+    /// the caller records the release as failed); then the rest, and each
     /// Deployment's rollout. A rollout that does not finish within
     /// `rollout` has `previous` (the running release's objects) applied
     /// again, which leaves its ReplicaSets serving; the deploy fails.
@@ -80,7 +91,7 @@ impl OnCluster<'_> {
         previous: Option<&[Value]>,
         job_pace: Pace,
         rollout: Duration,
-    ) -> Result<()> {
+    ) -> Result<Deployed> {
         let (first, rest): (Vec<&Value>, Vec<&Value>) = objects
             .iter()
             .partition(|o| matches!(kind(o), "Namespace" | "Secret"));
@@ -90,7 +101,10 @@ impl OnCluster<'_> {
         for job in jobs {
             say!("-----> Running the release phase ({})", name(job));
             self.apply(&[job])?;
-            self.wait_for_job(name(job), job_pace)?;
+            let deadline = job["spec"]["activeDeadlineSeconds"].as_u64().unwrap_or(0);
+            if let Some(failure) = self.wait_for_job(name(job), job_pace, deadline)? {
+                return Ok(Deployed::ReleasePhaseFailed(failure));
+            }
         }
         self.apply(&rest)?;
         let timeout = format!("--timeout={}s", rollout.as_secs().max(1));
@@ -124,50 +138,7 @@ impl OnCluster<'_> {
                 )));
             }
         }
-        Ok(())
-    }
-
-    /// Waits for a Job to succeed; its log in the error when it fails.
-    fn wait_for_job(&self, job: &str, pace: Pace) -> Result<()> {
-        let target = format!("job/{job}");
-        for attempt in 0..pace.attempts() {
-            if attempt > 0 {
-                std::thread::sleep(pace.interval);
-            }
-            let status = self.run(
-                &[
-                    "get",
-                    &target,
-                    "-n",
-                    &self.namespace,
-                    "-o",
-                    "jsonpath={.status.succeeded}/{.status.failed}",
-                ],
-                "read the release phase's Job",
-            )?;
-            let (succeeded, failed) = status.trim().split_once('/').unwrap_or(("", ""));
-            if succeeded.parse::<u32>().unwrap_or(0) > 0 {
-                return Ok(());
-            }
-            if failed.parse::<u32>().unwrap_or(0) > 0 {
-                let log = self
-                    .kubectl
-                    .run(
-                        &words(&["logs", &target, "-n", &self.namespace, "--tail=20"]),
-                        None,
-                    )
-                    .map(|a| a.stdout)
-                    .unwrap_or_default();
-                return Err(Error::new(format!("the release phase failed ({job})"))
-                    .cause(log.trim().to_string())
-                    .hint("nothing else changed on the cluster; fix the release command and push again"));
-            }
-        }
-        Err(Error::new(format!(
-            "the release phase ({job}) did not end within {} s",
-            pace.limit.as_secs()
-        ))
-        .hint("nothing else changed on the cluster; `kubectl describe job` says what it waits for"))
+        Ok(Deployed::RolledOut)
     }
 
     /// `ps:scale TYPE=N`.
@@ -181,15 +152,19 @@ impl OnCluster<'_> {
         .map(drop)
     }
 
-    /// `ps:restart [TYPE]`: a rolling restart, of one process type or all.
-    pub fn restart(&self, process_type: Option<&str>) -> Result<()> {
-        let selector = format!("{APP_LABEL}={}", self.app);
-        let target = process_type.map(|t| format!("deployment/{}", manifests::object_name(t)));
-        let mut args = vec!["rollout", "restart"];
-        match &target {
-            Some(target) => args.push(target),
-            None => args.extend(["deployment", "-l", &selector]),
+    /// `ps:restart [TYPE]`: a rolling restart of the Deployments of
+    /// `process_types`. Named one by one: `rollout restart` takes no
+    /// `-l` before kubectl 1.24.
+    pub fn restart<'t>(&self, process_types: impl IntoIterator<Item = &'t str>) -> Result<()> {
+        let targets: Vec<String> = process_types
+            .into_iter()
+            .map(|t| format!("deployment/{}", manifests::object_name(t)))
+            .collect();
+        if targets.is_empty() {
+            return Ok(());
         }
+        let mut args = vec!["rollout", "restart"];
+        args.extend(targets.iter().map(String::as_str));
         args.extend(["-n", &self.namespace]);
         self.run(&args, "restart").map(drop)
     }
@@ -211,32 +186,6 @@ impl OnCluster<'_> {
             "list the pods",
         )?;
         parse_pods(&json)
-    }
-
-    /// The `kubectl logs` arguments of `logs [-n N] [-t] [-p TYPE]`.
-    pub fn logs_args(&self, lines: usize, follow: bool, process_type: Option<&str>) -> Vec<String> {
-        let mut selector = format!("{APP_LABEL}={}", self.app);
-        if let Some(process_type) = process_type {
-            selector.push_str(&format!(
-                ",{TYPE_LABEL}={}",
-                manifests::object_name(process_type)
-            ));
-        }
-        let mut args = words(&[
-            "logs",
-            "-n",
-            &self.namespace,
-            "-l",
-            &selector,
-            "--prefix",
-            "--timestamps",
-            "--max-log-requests=50",
-        ]);
-        args.push(format!("--tail={lines}"));
-        if follow {
-            args.push("--follow".into());
-        }
-        args
     }
 
     /// `run COMMAND`: a one-off pod of `image` with the release's config
@@ -331,6 +280,7 @@ mod tests {
     }
 
     const ROLLOUT: Duration = Duration::from_secs(300);
+    const STATUS: &str = "get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}/{.status.conditions[?(@.type==\"Failed\")].reason}";
 
     #[test]
     fn a_deploy_runs_the_release_job_before_the_deployments_and_waits_for_their_rollouts() {
@@ -339,14 +289,8 @@ mod tests {
                 .with_stdin(&["kind: Namespace", "name: config-v8"]),
             Exchange::new("apply -f -", "job.batch/release-v8 created\n")
                 .with_stdin(&["name: release-v8"]),
-            Exchange::new(
-                "get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}",
-                "/",
-            ),
-            Exchange::new(
-                "get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}",
-                "1/",
-            ),
+            Exchange::new(STATUS, "//"),
+            Exchange::new(STATUS, "1//"),
             Exchange::new("apply -f -", "deployment.apps/web configured\n")
                 .with_stdin(&["kind: Deployment", "kind: Service"]),
             Exchange::new(
@@ -358,9 +302,10 @@ mod tests {
                 "deployment \"worker\" successfully rolled out\n",
             ),
         ]);
-        on(&kubectl)
+        let deployed = on(&kubectl)
             .deploy(&objects(8), Some(&objects(7)), QUICK, ROLLOUT)
             .unwrap();
+        assert_eq!(deployed, Deployed::RolledOut);
         kubectl.assert_done();
     }
 
@@ -369,46 +314,28 @@ mod tests {
         let kubectl = Recorded::new(vec![
             Exchange::new("apply -f -", ""),
             Exchange::new("apply -f -", ""),
-            Exchange::new(
-                "get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}",
-                "/1",
-            ),
+            Exchange::new(STATUS, "/1/BackoffLimitExceeded"),
             Exchange::new(
                 "logs job/release-v8 -n paas-shop --tail=20",
                 "migration 42 failed: no such table\n",
             ),
+            Exchange::new(
+                "get pods -n paas-shop -l job-name=release-v8 -o jsonpath={.items[*].status.containerStatuses[*].state.terminated.exitCode}",
+                "1",
+            ),
         ]);
-        let err = on(&kubectl)
+        // No Deployment applied: the recording ends with the Job.
+        let deployed = on(&kubectl)
             .deploy(&objects(8), Some(&objects(7)), QUICK, ROLLOUT)
-            .unwrap_err();
+            .unwrap();
         kubectl.assert_done();
-        assert!(
-            err.to_string()
-                .contains("the release phase failed (release-v8)"),
-            "{err}"
+        assert_eq!(
+            deployed,
+            Deployed::ReleasePhaseFailed(JobFailure {
+                why: "release command failed (exit status 1)".into(),
+                timed_out: false,
+            })
         );
-        assert!(
-            format!("{err:?}").contains("migration 42 failed"),
-            "{err:?}"
-        );
-    }
-
-    #[test]
-    fn a_release_phase_that_never_ends_is_given_up_on() {
-        let status =
-            "get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}";
-        let kubectl = Recorded::new(vec![
-            Exchange::new("apply -f -", ""),
-            Exchange::new("apply -f -", ""),
-            Exchange::new(status, "/"),
-            Exchange::new(status, "/"),
-            Exchange::new(status, "/"),
-        ]);
-        let err = on(&kubectl)
-            .deploy(&objects(8), None, QUICK, ROLLOUT)
-            .unwrap_err();
-        kubectl.assert_done();
-        assert!(err.to_string().contains("did not end within"), "{err}");
     }
 
     #[test]
@@ -416,10 +343,7 @@ mod tests {
         let kubectl = Recorded::new(vec![
             Exchange::new("apply -f -", ""),
             Exchange::new("apply -f -", ""),
-            Exchange::new(
-                "get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}",
-                "1/",
-            ),
+            Exchange::new(STATUS, "1//"),
             Exchange::new("apply -f -", "").with_stdin(&["release: 8"]),
             Exchange::failing(
                 "rollout status deployment/web -n paas-shop --timeout=300s",
@@ -462,9 +386,10 @@ mod tests {
             .into_iter()
             .filter(|o| kind(o) != "Job")
             .collect();
-        on(&kubectl)
+        let deployed = on(&kubectl)
             .deploy(&without_job, None, QUICK, ROLLOUT)
             .unwrap();
+        assert_eq!(deployed, Deployed::RolledOut);
         kubectl.assert_done();
     }
 
@@ -477,7 +402,7 @@ mod tests {
             ),
             Exchange::new("rollout restart deployment/web -n paas-shop", ""),
             Exchange::new(
-                "rollout restart deployment -l paas.app=shop -n paas-shop",
+                "rollout restart deployment/web deployment/worker-queue -n paas-shop",
                 "",
             ),
             Exchange::failing(
@@ -487,8 +412,10 @@ mod tests {
         ]);
         let cluster = on(&kubectl);
         cluster.scale("worker_queue", 3).unwrap();
-        cluster.restart(Some("web")).unwrap();
-        cluster.restart(None).unwrap();
+        cluster.restart(["web"]).unwrap();
+        cluster.restart(["web", "worker_queue"]).unwrap();
+        // No process types: nothing to ask.
+        cluster.restart([]).unwrap();
         let err = cluster.scale("web", 1).unwrap_err();
         assert!(
             err.to_string().contains("`kubectl` could not scale"),
@@ -521,17 +448,6 @@ mod tests {
             ]
         );
         kubectl.assert_done();
-    }
-
-    #[test]
-    fn pod_logs_are_read_by_label_with_prefixes_and_times() {
-        let kubectl = Recorded::new(Vec::new());
-        let args = on(&kubectl).logs_args(100, true, Some("web"));
-        assert_eq!(
-            args.join(" "),
-            "logs -n paas-shop -l paas.app=shop,paas.type=web --prefix --timestamps \
-             --max-log-requests=50 --tail=100 --follow"
-        );
     }
 
     #[test]

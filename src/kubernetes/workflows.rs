@@ -4,17 +4,18 @@
 //! change and rollback), `formation` (scale, restart) and the `ps`,
 //! `logs` and `run` commands branch here.
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use super::kubectl::Real;
-use super::pods::{log_line, Pod};
-use super::scheduler::{OnCluster, Pace};
+use super::logs::{self, Seen};
+use super::pods::Pod;
+use super::scheduler::{Deployed, OnCluster, Pace};
 use super::{objects, push_release, Cluster, PushedImages};
 use crate::converge::Platform;
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
+use crate::logs::{Filter, LogLine, Reader};
 use crate::release::{Ledger, Release};
 use crate::state::{AppDir, Root, Scheduler};
 
@@ -35,13 +36,14 @@ fn kubectl(root: &Root) -> Result<(Cluster, Real)> {
 
 /// Under the app's lock: `release` with `formation` on the cluster (its
 /// image pushed, its Job run, its Deployments rolled out), the previous
-/// release's objects applied again if a rollout fails.
+/// release's objects applied again if a rollout fails. A failed release
+/// phase is returned for the caller to record.
 pub fn roll_out(
     platform: &Platform,
     app: &AppDir,
     release: &Release,
     formation: &BTreeMap<String, u32>,
-) -> Result<()> {
+) -> Result<Deployed> {
     let (cluster, real) = kubectl(platform.root)?;
     let image = match reusable_image(app, release, &cluster.registry)? {
         Some(reference) => {
@@ -67,14 +69,34 @@ pub fn roll_out(
         namespace: cluster.namespace(&app.name),
         app: app.name.clone(),
     };
+    // The Job's own deadline is the release timeout; waiting a minute
+    // longer lets the cluster stop it and say so, before paas gives up.
     let job_pace = Pace {
         interval: Duration::from_secs(2),
-        limit: platform.settings.release_timeout(),
+        limit: platform.settings.release_timeout() + Duration::from_secs(60),
     };
     say!("-----> Applying v{} to the cluster", release.version);
-    on.deploy(&new, previous.as_deref(), job_pace, ROLLOUT_LIMIT)?;
-    say!("       Rolled out on the cluster");
-    Ok(())
+    let deployed = on.deploy(&new, previous.as_deref(), job_pace, ROLLOUT_LIMIT)?;
+    if deployed == Deployed::RolledOut {
+        say!("       Rolled out on the cluster");
+    }
+    Ok(deployed)
+}
+
+/// After a release is recorded as rolled out: the config Secrets of the
+/// releases past the rollback depth deleted (`secrets`). Best effort: the
+/// release runs already, so a failure is a warning and the next rollout
+/// tries again.
+pub fn prune_config_secrets(root: &Root, app: &AppDir) {
+    let pruned = Ledger::new(app).list().and_then(|releases| {
+        let keep: BTreeSet<u32> = crate::prune::rollback_releases(&releases)
+            .map(|r| r.version)
+            .collect();
+        with_cluster(root, app, |on| on.prune_config_secrets(&keep))
+    });
+    if let Err(err) = pruned {
+        say!(" !     warning: old config Secrets stay on the cluster: {err}");
+    }
 }
 
 /// The image an earlier release with the same build and commands was
@@ -116,7 +138,15 @@ pub fn scale(
     sizes_changed: bool,
 ) -> Result<()> {
     if sizes_changed {
-        roll_out(platform, app, release, formation)?;
+        // The release's Job ran when it was made; it runs again here only
+        // if the cluster has lost it, and must not fail a resize then.
+        if let Deployed::ReleasePhaseFailed(failure) = roll_out(platform, app, release, formation)?
+        {
+            return Err(
+                Error::new(format!("v{}: the {}", release.version, failure.why))
+                    .hint("its output is above; the release keeps its old sizes on the cluster"),
+            );
+        }
     } else {
         let before = app.settings()?.formation;
         with_cluster(platform.root, app, |on| {
@@ -135,8 +165,13 @@ pub fn scale(
 /// `ps:restart [TYPE|DYNO]`: a rolling restart (a dyno's whole type:
 /// Kubernetes restarts Deployments, not pods).
 pub fn restart(root: &Root, app: &AppDir, target: Option<&str>) -> Result<()> {
-    let process_type = target.map(|t| t.split_once('.').map_or(t, |(t, _)| t));
-    with_cluster(root, app, |on| on.restart(process_type))
+    let formation = app.settings()?.formation;
+    let process_types: Vec<&str> = match target {
+        Some(target) => vec![target.split_once('.').map_or(target, |(t, _)| t)],
+        // Every process type of the release has a Deployment, scaled or not.
+        None => formation.keys().map(String::as_str).collect(),
+    };
+    with_cluster(root, app, |on| on.restart(process_types))
 }
 
 /// `ps`: the app's pods.
@@ -144,47 +179,93 @@ pub fn pods(root: &Root, app: &AppDir) -> Result<Vec<Pod>> {
     with_cluster(root, app, |on| on.pods())
 }
 
-/// `logs [-n N] [-t] [-p TYPE]`: the pods' lines in the stream's format,
-/// on stdout as they come.
+/// `logs [-n N] [-t] [-p TYPE] [-s SOURCE]`: the last `num` lines of the
+/// pods' and the platform's, merged in time order (`logs::merged_tail`),
+/// each given to `show`; with `follow`, then the lines of both as they
+/// come, until `show`'s caller ends the process (a hangup). `-s paas`
+/// asks nothing of the cluster.
 pub fn logs(
     root: &Root,
     app: &AppDir,
-    lines: usize,
+    num: usize,
     follow: bool,
-    process_type: Option<&str>,
+    filter: &Filter,
+    show: &mut dyn FnMut(&LogLine),
 ) -> Result<()> {
-    let (cluster, real) = kubectl(root)?;
-    let on = OnCluster {
-        kubectl: &real,
-        namespace: cluster.namespace(&app.name),
-        app: app.name.clone(),
+    let mut platform = Reader::new(app);
+    let process_type = filter.process_type.clone();
+    let cluster = match filter.source.as_deref() {
+        Some("paas") => None,
+        _ => Some(kubectl(root)?),
     };
-    let mut child = real
-        .command(&on.logs_args(lines, follow, process_type))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context(|| "running `kubectl logs`".into())?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| Error::unexpected("no pipe from kubectl"))?;
-    let mut out = std::io::stdout();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.context(|| "reading `kubectl logs`".into())?;
-        if writeln!(out, "{}", log_line(&line)).is_err() {
-            // The reader went away.
-            let _ = child.kill();
-            break;
+    // Taken before the backlog is read: following starts from it, so a
+    // line written between the two reads is not lost.
+    let since = logs::since_time(time::OffsetDateTime::now_utc().unix_timestamp_nanos());
+    let mut seen = Seen::default();
+    let pod_lines = match &cluster {
+        Some((cluster, real)) => {
+            on_cluster_of(cluster, real, app).log_backlog(num, process_type.as_deref())?
+        }
+        None => Vec::new(),
+    };
+    for line in &pod_lines {
+        seen.note(line);
+    }
+    for line in logs::merged_tail(pod_lines, platform.read_new(), filter, num) {
+        show(&line);
+    }
+    if !follow {
+        return Ok(());
+    }
+    let pods = cluster.map(|(cluster, real)| {
+        let (sender, receiver) = mpsc::channel();
+        let namespace = cluster.namespace(&app.name);
+        let app = app.name.clone();
+        std::thread::spawn(move || {
+            let on = OnCluster {
+                kubectl: &real,
+                namespace,
+                app,
+            };
+            super::follow::follow_pods(&real, &on, process_type.as_deref(), since, &sender);
+        });
+        receiver
+    });
+    let pod_filter = logs::pod_filter(filter);
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        // What came in the last moment, from both, in time order.
+        let mut lines = Vec::new();
+        while let Some(pods) = &pods {
+            match pods.try_recv() {
+                Ok(Ok(line)) if seen.is_new(&line) && pod_filter.matches(&line) => lines.push(line),
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => return Err(err),
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    return Err(Error::unexpected("the pods' log reader stopped"))
+                }
+            }
+        }
+        lines.extend(
+            platform
+                .read_new()
+                .into_iter()
+                .filter(|l| filter.matches(l)),
+        );
+        lines.sort_by_key(|line| line.at);
+        for line in &lines {
+            show(line);
         }
     }
-    let status = child
-        .wait()
-        .context(|| "waiting for `kubectl logs`".into())?;
-    if !status.success() {
-        return Err(Error::new("`kubectl logs` failed").hint("its error is above"));
+}
+
+fn on_cluster_of<'a>(cluster: &Cluster, real: &'a Real, app: &AppDir) -> OnCluster<'a> {
+    OnCluster {
+        kubectl: real,
+        namespace: cluster.namespace(&app.name),
+        app: app.name.clone(),
     }
-    Ok(())
 }
 
 /// `run COMMAND`: a one-off pod of the current release, attached; its

@@ -60,7 +60,8 @@ fn heroku_timestamp(nanos: i128) -> String {
     time.format(&format).unwrap_or_default()
 }
 
-fn parse_time(text: &str) -> Option<i128> {
+/// Nanoseconds since the epoch of an RFC 3339 time.
+pub fn parse_time(text: &str) -> Option<i128> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .ok()
         .map(|t| t.unix_timestamp_nanos())
