@@ -264,7 +264,11 @@ fn the_dashboard_gets_its_own_certificate_and_sends_plain_http_to_https() {
         "claimer",
     ]);
     assert!(added.status.success(), "{}", text(&added));
-    assert!(plain("/").0.starts_with("200 "), "no redirect: {:?}", plain("/"));
+    assert!(
+        plain("/").0.starts_with("200 "),
+        "no redirect: {:?}",
+        plain("/")
+    );
     let link = server.ok(&["dashboard", "--print-url"]);
     assert!(link.starts_with("http://"), "{link}");
 
