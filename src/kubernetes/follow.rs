@@ -24,13 +24,15 @@ use crate::logs::LogLine;
 const POLL: Duration = Duration::from_secs(10);
 
 /// What kubectl's choice of pods depends on: each pod of the process
-/// type (all, without one) and its phase, as kubectl skips a pod whose
-/// container is not running yet (`--ignore-errors`).
-pub fn pod_states(pods: &[Pod], process_type: Option<&str>) -> BTreeSet<(String, String)> {
+/// type (all, without one), its phase, as kubectl skips a pod whose
+/// container is not running yet (`--ignore-errors`), and its restarts,
+/// as kubectl's stream of a container ends when it restarts (a crashing
+/// dyno's lines are those most wanted).
+pub fn pod_states(pods: &[Pod], process_type: Option<&str>) -> BTreeSet<(String, String, u32)> {
     let wanted = process_type.map(manifests::object_name);
     pods.iter()
         .filter(|pod| wanted.as_ref().is_none_or(|t| pod.process_type == *t))
-        .map(|pod| (pod.name.clone(), pod.phase.clone()))
+        .map(|pod| (pod.name.clone(), pod.phase.clone(), pod.restarts))
         .collect()
 }
 
@@ -45,7 +47,7 @@ pub fn follow_pods(
     on: &OnCluster,
     process_type: Option<&str>,
     mut since: String,
-    sender: &mpsc::Sender<Result<LogLine>>,
+    sender: &mpsc::SyncSender<Result<LogLine>>,
 ) {
     loop {
         // A second early: the listing and kubectl's start are not one moment.
@@ -159,7 +161,7 @@ mod tests {
         let web = pod_states(&pods, Some("web"));
         assert_eq!(
             web.iter()
-                .map(|(name, _)| name.as_str())
+                .map(|(name, _, _)| name.as_str())
                 .collect::<Vec<_>>(),
             ["web-5d9c-p7", "web-5d9c-x2"]
         );
@@ -168,6 +170,13 @@ mod tests {
         // The pending pod now runs: kubectl must be started again for it.
         let running = PODS.replace(r#""phase": "Pending""#, r#""phase": "Running""#);
         assert_ne!(pod_states(&parse_pods(&running).unwrap(), Some("web")), web);
+        // A web container restarted (crash-looping, still `Running`): its
+        // new stream must be followed.
+        let restarted = PODS.replace(r#""restartCount": 0"#, r#""restartCount": 1"#);
+        assert_ne!(
+            pod_states(&parse_pods(&restarted).unwrap(), Some("web")),
+            web
+        );
         // Another type's pod comes: the web pods followed are the same.
         let more = PODS.replace("worker-queue-7f9-ab", "worker-queue-7f9-cd");
         assert_eq!(pod_states(&parse_pods(&more).unwrap(), Some("web")), web);

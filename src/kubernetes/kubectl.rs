@@ -94,13 +94,14 @@ impl Kubectl for Real {
 /// `paas server install` installs none (Debian's is too old).
 pub fn spawn_error(err: std::io::Error) -> Error {
     if err.kind() == std::io::ErrorKind::NotFound {
-        Error::new("`kubectl` is not installed").hint(
+        Error::new("`kubectl` is not installed").hint(format!(
             "install the kubectl of the cluster's Kubernetes version (`kubectl version` on the \
              cluster says it) as `/usr/local/bin/kubectl`: `curl -fLo /usr/local/bin/kubectl \
-             https://dl.k8s.io/release/v1.X.Y/bin/linux/amd64/kubectl && chmod 755 \
+             https://dl.k8s.io/release/v1.X.Y/bin/linux/{}/kubectl && chmod 755 \
              /usr/local/bin/kubectl`. Debian 12's `kubernetes-client` is kubectl 1.20, too old \
              for current clusters",
-        )
+            super::version::kubectl_arch()
+        ))
     } else {
         Error::new("could not run `kubectl`").cause(err)
     }

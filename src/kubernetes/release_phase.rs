@@ -7,6 +7,10 @@ use super::scheduler::{OnCluster, Pace};
 use crate::duration;
 use crate::error::{Error, Result};
 
+/// Reads of the Job's state that may fail in a row (the API server
+/// restarting, a network blip) before paas stops waiting.
+const MAX_UNANSWERED: u32 = 5;
+
 /// Why a release phase's Job did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobFailure {
@@ -64,6 +68,7 @@ impl OnCluster<'_> {
             ),
             timed_out: true,
         };
+        let mut unanswered = 0;
         for attempt in 0..pace.attempts() {
             if attempt > 0 {
                 std::thread::sleep(pace.interval);
@@ -78,7 +83,25 @@ impl OnCluster<'_> {
                     "jsonpath={.status.succeeded}/{.status.failed}/{.status.conditions[?(@.type==\"Failed\")].reason}",
                 ],
                 "read the release phase's Job",
-            )?;
+            );
+            // The Job runs on whether or not the API answers this once:
+            // a blip is waited out, not reported as the Job's end.
+            let status = match status {
+                Ok(status) => {
+                    unanswered = 0;
+                    status
+                }
+                Err(err) if unanswered + 1 >= MAX_UNANSWERED => {
+                    return Err(err.hint(format!(
+                        "the release phase may still be running: `kubectl -n {} get {target}` says",
+                        self.namespace
+                    )))
+                }
+                Err(_) => {
+                    unanswered += 1;
+                    continue;
+                }
+            };
             match job_state(&status) {
                 JobState::Running => continue,
                 JobState::Succeeded => {
@@ -195,6 +218,30 @@ mod tests {
             None
         );
         kubectl.assert_done();
+    }
+
+    #[test]
+    fn the_api_not_answering_a_few_times_is_waited_out() {
+        let patient = Pace {
+            interval: Duration::from_millis(1),
+            limit: Duration::from_millis(20),
+        };
+        let blip = || Exchange::failing(STATUS, "Unable to connect to the server: EOF");
+        let kubectl = Recorded::new(vec![blip(), blip(), Exchange::new(STATUS, "1//")]);
+        assert_eq!(
+            on(&kubectl)
+                .wait_for_job("release-v8", patient, 60)
+                .unwrap(),
+            None
+        );
+        kubectl.assert_done();
+
+        let kubectl = Recorded::new((0..MAX_UNANSWERED).map(|_| blip()).collect());
+        let err = on(&kubectl)
+            .wait_for_job("release-v8", patient, 60)
+            .unwrap_err();
+        kubectl.assert_done();
+        assert!(err.report().contains("may still be running"), "{err:?}");
     }
 
     #[test]

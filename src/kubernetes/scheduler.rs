@@ -100,6 +100,21 @@ impl OnCluster<'_> {
             rest.into_iter().partition(|o| kind(o) == "Job");
         for job in jobs {
             say!("-----> Running the release phase ({})", name(job));
+            // An earlier run of this version's Job (a failed try, whose
+            // version the retry takes again) would answer for this one,
+            // and its template cannot change: it goes first.
+            self.run(
+                &[
+                    "delete",
+                    "job",
+                    name(job),
+                    "-n",
+                    &self.namespace,
+                    "--ignore-not-found",
+                    "--wait=true",
+                ],
+                "remove an earlier run of the release phase",
+            )?;
             self.apply(&[job])?;
             let deadline = job["spec"]["activeDeadlineSeconds"].as_u64().unwrap_or(0);
             if let Some(failure) = self.wait_for_job(name(job), job_pace, deadline)? {
@@ -287,6 +302,10 @@ mod tests {
         let kubectl = Recorded::new(vec![
             Exchange::new("apply -f -", "namespace/paas-shop created\n")
                 .with_stdin(&["kind: Namespace", "name: config-v8"]),
+            Exchange::new(
+                "delete job release-v8 -n paas-shop --ignore-not-found --wait=true",
+                "",
+            ),
             Exchange::new("apply -f -", "job.batch/release-v8 created\n")
                 .with_stdin(&["name: release-v8"]),
             Exchange::new(STATUS, "//"),
@@ -313,6 +332,7 @@ mod tests {
     fn a_failed_release_phase_changes_no_deployment() {
         let kubectl = Recorded::new(vec![
             Exchange::new("apply -f -", ""),
+            Exchange::new("delete job release-v8 -n paas-shop --ignore-not-found --wait=true", ""),
             Exchange::new("apply -f -", ""),
             Exchange::new(STATUS, "/1/BackoffLimitExceeded"),
             Exchange::new(
@@ -342,6 +362,10 @@ mod tests {
     fn a_rollout_that_does_not_become_ready_applies_the_previous_release_again() {
         let kubectl = Recorded::new(vec![
             Exchange::new("apply -f -", ""),
+            Exchange::new(
+                "delete job release-v8 -n paas-shop --ignore-not-found --wait=true",
+                "",
+            ),
             Exchange::new("apply -f -", ""),
             Exchange::new(STATUS, "1//"),
             Exchange::new("apply -f -", "").with_stdin(&["release: 8"]),

@@ -93,11 +93,7 @@ pub fn check_skew(client: &Version, server: &Version) -> Result<()> {
         .next()
         .filter(|v| v.starts_with('v'))
         .map_or_else(|| format!("v{wanted}.0"), String::from);
-    let arch = match std::env::consts::ARCH {
-        "aarch64" => "arm64",
-        "x86_64" => "amd64",
-        other => other,
-    };
+    let arch = kubectl_arch();
     let too = if (client.major, client.minor) < (server.major, server.minor) {
         "old"
     } else {
@@ -139,6 +135,15 @@ pub fn check(kubectl: &dyn Kubectl) -> Result<Option<String>> {
             client.git,
             answer.stderr.trim()
         ))),
+    }
+}
+
+/// This machine's architecture as Kubernetes names its downloads.
+pub fn kubectl_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        "x86_64" => "amd64",
+        other => other,
     }
 }
 

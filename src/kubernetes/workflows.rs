@@ -165,11 +165,20 @@ pub fn scale(
 /// `ps:restart [TYPE|DYNO]`: a rolling restart (a dyno's whole type:
 /// Kubernetes restarts Deployments, not pods).
 pub fn restart(root: &Root, app: &AppDir, target: Option<&str>) -> Result<()> {
-    let formation = app.settings()?.formation;
+    let release = Ledger::new(app).current()?.ok_or_else(|| {
+        Error::new(format!("`{}` has no release to restart", app.name))
+            .hint("push the code first: `git push deploy master`")
+    })?;
     let process_types: Vec<&str> = match target {
         Some(target) => vec![target.split_once('.').map_or(target, |(t, _)| t)],
-        // Every process type of the release has a Deployment, scaled or not.
-        None => formation.keys().map(String::as_str).collect(),
+        // Every process type of the release has a Deployment, scaled or
+        // not (`manifests`); a type only the formation still names has none.
+        None => release
+            .processes
+            .keys()
+            .map(String::as_str)
+            .filter(|t| *t != crate::converge::RELEASE_TYPE)
+            .collect(),
     };
     with_cluster(root, app, |on| on.restart(process_types))
 }
@@ -218,7 +227,9 @@ pub fn logs(
         return Ok(());
     }
     let pods = cluster.map(|(cluster, real)| {
-        let (sender, receiver) = mpsc::channel();
+        // Bounded: a reader slower than the pods holds kubectl back (its
+        // pipe fills), not this process's memory.
+        let (sender, receiver) = mpsc::sync_channel(4096);
         let namespace = cluster.namespace(&app.name);
         let app = app.name.clone();
         std::thread::spawn(move || {

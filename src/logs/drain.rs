@@ -167,6 +167,11 @@ impl Outlet {
                         describe(&self.drain),
                         app.name
                     );
+                    super::platform(
+                        app,
+                        "logplex",
+                        &format!("the drain {} works again", describe(&self.drain)),
+                    );
                 }
             }
             Err(err) => {
@@ -178,6 +183,16 @@ impl Outlet {
                         "paas daemon: the drain {} of {} is losing lines: {message}",
                         describe(&self.drain),
                         app.name
+                    );
+                    // Where the app's people look (`paas logs`), once per
+                    // new reason, as Heroku's logplex says a drain's errors.
+                    super::platform(
+                        app,
+                        "logplex",
+                        &format!(
+                            "the drain {} is losing lines: {message}",
+                            describe(&self.drain)
+                        ),
                     );
                     self.failure = Some(message);
                 }
@@ -457,9 +472,18 @@ mod tests {
     #[test]
     fn a_drain_in_the_servers_network_gets_nothing_unless_the_install_allows_it() {
         let (port, posts) = http_drain(1, 1);
+        let dir = tempfile::tempdir().unwrap();
         let app = AppDir {
             name: crate::state::AppName::parse("drained").unwrap(),
-            path: "/nonexistent".into(),
+            path: dir.path().into(),
+        };
+        // What `paas logs` of the app shows.
+        let app_log = || {
+            let mut text = String::new();
+            for entry in std::fs::read_dir(app.logs_dir()).into_iter().flatten() {
+                text += &std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+            }
+            text
         };
         // A name, as DNS may send one to loopback after the drain was added.
         let drain = parse(&format!("http://localhost:{port}/logs")).unwrap();
@@ -487,6 +511,13 @@ mod tests {
             posts.recv_timeout(Duration::from_millis(300)).is_err(),
             "nothing posted"
         );
+        let said = app_log();
+        assert!(
+            said.contains(&format!(
+                "the drain http://localhost:{port}/logs is losing lines: "
+            )),
+            "{said}"
+        );
         // The install's setting is asked again at the next connection.
         outlet.retry_at = Instant::now();
         outlet.send(&app, &[line("allowed")], None, || Reach::Anywhere);
@@ -496,6 +527,7 @@ mod tests {
             post.contains("allowed") && !post.contains("secret"),
             "{post}"
         );
+        assert!(app_log().contains("works again"), "{}", app_log());
     }
 
     #[test]

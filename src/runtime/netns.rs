@@ -102,8 +102,26 @@ fn spawn_helper(root: &Root) -> Result<Child> {
         .arg(socket_path(root))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
+        .map(forward_stderr)
         .context(|| "starting the dyno connector".into())
+}
+
+/// The helper's lines go out through the daemon's own stderr, line by
+/// line: a log file the daemon begins anew (`daemon::log_file`) takes them
+/// too, where an inherited descriptor would write on into the old file.
+fn forward_stderr(mut child: Child) -> Child {
+    if let Some(stderr) = child.stderr.take() {
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("{line}");
+            }
+        });
+    }
+    child
 }
 
 /// The pid of rootless podman's pause process, whose user namespace holds
