@@ -23,8 +23,11 @@ pub enum KubernetesCommand {
         name = "kubernetes:connect",
         after_help = "The registry alone is enough for `kubernetes:push` and \
                       `kubernetes:manifests`; deploys to the cluster need its kubeconfig too, \
-                      a file on the server or `-` for stdin; kubectl must be within one minor \
-                      version of the cluster's, which is checked here (docs/kubernetes.md). A \
+                      a file on the server or `-` for stdin. kubectl must be within one minor \
+                      version of the cluster's, which is checked here: a kubectl missing or too \
+                      far is replaced by the cluster's own release, downloaded from \
+                      `https://dl.k8s.io` (or `--kubectl-mirror`) into the state root's `bin/` \
+                      (docs/kubernetes.md). A \
                       registry that needs a login takes `podman login` as the server's `paas` \
                       user.\n\nEXAMPLES:\n  \
                       $ paas kubernetes:connect --registry registry.example.com:5000\n  \
@@ -47,6 +50,10 @@ pub enum KubernetesCommand {
         /// cert-manager's ClusterIssuer for apps with `certs:auto` (default `letsencrypt`).
         #[arg(long, value_name = "NAME")]
         cluster_issuer: Option<String>,
+        /// Where kubectl is downloaded from, with dl.k8s.io's layout
+        /// (default `https://dl.k8s.io`); kept for later connects.
+        #[arg(long, value_name = "URL")]
+        kubectl_mirror: Option<String>,
     },
     /// Build a release's image (the current one by default) and push it to
     /// the registry; prints its reference with its digest.

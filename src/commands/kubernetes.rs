@@ -27,6 +27,7 @@ pub fn run(ctx: &Ctx, command: KubernetesCommand) -> Result<()> {
             kubeconfig,
             namespace_prefix,
             cluster_issuer,
+            kubectl_mirror,
         } => connect(
             ctx,
             registry,
@@ -34,6 +35,7 @@ pub fn run(ctx: &Ctx, command: KubernetesCommand) -> Result<()> {
             kubeconfig.as_deref(),
             namespace_prefix,
             cluster_issuer,
+            kubectl_mirror,
         ),
         KubernetesCommand::Push { release } => push(ctx, release.as_deref()),
         KubernetesCommand::Manifests { release } => manifests(ctx, release.as_deref()),
@@ -68,6 +70,7 @@ fn connect(
     kubeconfig: Option<&str>,
     namespace_prefix: Option<String>,
     cluster_issuer: Option<String>,
+    kubectl_mirror: Option<String>,
 ) -> Result<()> {
     if !ctx.admin {
         return Err(
@@ -86,8 +89,9 @@ fn connect(
             kubeconfig,
             namespace_prefix,
             cluster_issuer,
+            kubectl_mirror,
         },
-        &kubernetes::real_kubectl,
+        &kubernetes::real_kubectl(&ctx.root),
     )?;
     say!(
         "Images go to {}{}; {}",

@@ -18,8 +18,9 @@ pub enum Needed {
     Base,
     /// Used only where systemd runs (and then present).
     WithSystemd,
-    /// Used only by apps on a Kubernetes cluster: never installed (it
-    /// must suit the cluster), checked by `kubernetes:connect`.
+    /// Used only by apps on a Kubernetes cluster: not installed by
+    /// `paas server install` (it must suit the cluster, and Debian's does
+    /// not); `kubernetes:connect` checks it and installs the cluster's.
     ForCluster,
 }
 
@@ -169,6 +170,12 @@ mod tests {
             "src/users.rs",
             "as_user(user: &str, program: &str)",
             "its definition; its callers are matched above",
+        ),
+        (
+            "src/kubernetes/kubectl.rs",
+            "Command::new(&self.program)",
+            "kubectl: the one `kubernetes:connect` installs in the state root, else the PATH's \
+             (listed, `cluster`)",
         ),
         (
             "src/commands/dashboard.rs",
@@ -395,7 +402,8 @@ mod tests {
             .all(|p| p.path.starts_with('/') && !p.package.is_empty()));
         let tar = programs.iter().find(|p| p.name() == "tar").unwrap();
         assert_eq!(tar.needed, Needed::Base);
-        // Debian's kubectl is too old for current clusters: never installed.
+        // Debian's kubectl is too old for current clusters: never installed
+        // from Debian (`kubernetes:connect` downloads the cluster's).
         let kubectl = programs.iter().find(|p| p.name() == "kubectl").unwrap();
         assert_eq!(kubectl.needed, Needed::ForCluster);
         assert!(!kubectl.expected_here());

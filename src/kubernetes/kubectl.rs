@@ -2,12 +2,17 @@
 //! hand-written API client). Behind a small trait so the scheduler's
 //! steps are unit-tested against recorded exchanges (`Recorded`): no API
 //! server runs on the machines the tests run on.
+//!
+//! Which kubectl: the one `kubernetes:connect` installed for the cluster
+//! (`<root>/bin/kubectl`, `kubectl_download`), else the PATH's (`find`).
 
+use std::ffi::OsStr;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::{Context, Error, Result};
+use crate::state::Root;
 
 /// What one kubectl run said.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -39,15 +44,52 @@ pub trait Kubectl {
     fn attached(&self, args: &[String]) -> Result<i32>;
 }
 
+/// Where `kubernetes:connect` installs the kubectl that suits the
+/// cluster: in the state root, as Debian has none new enough.
+pub fn installed(root: &Root) -> PathBuf {
+    root.path.join("bin/kubectl")
+}
+
+/// The kubectl paas runs: the one paas installed, else the first
+/// `kubectl` in `path_var` (the PATH); none if neither is there.
+pub fn find(root: &Root, path_var: Option<&OsStr>) -> Option<PathBuf> {
+    let installed = installed(root);
+    if installed.is_file() {
+        return Some(installed);
+    }
+    std::env::split_paths(path_var?)
+        .map(|dir| dir.join("kubectl"))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
 /// The real kubectl, with the server's kubeconfig.
 pub struct Real {
+    /// The program: `find`'s answer, or plain `kubectl` when there is
+    /// none (which then fails to start with `spawn_error`).
+    pub program: PathBuf,
     pub kubeconfig: PathBuf,
 }
 
 impl Real {
+    /// The kubectl paas runs (`find`, with this process's PATH), for
+    /// `kubeconfig`: every caller comes through here.
+    pub fn new(root: &Root, kubeconfig: &Path) -> Real {
+        Real {
+            program: find(root, std::env::var_os("PATH").as_deref())
+                .unwrap_or_else(|| PathBuf::from("kubectl")),
+            kubeconfig: kubeconfig.to_path_buf(),
+        }
+    }
+
     /// kubectl with the kubeconfig, to run as the caller wants.
     pub fn command(&self, args: &[String]) -> Command {
-        let mut command = Command::new("kubectl");
+        let mut command = Command::new(&self.program);
         command
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
@@ -91,17 +133,15 @@ impl Kubectl for Real {
 }
 
 /// Why kubectl did not start: most likely, it is not installed, as
-/// `paas server install` installs none (Debian's is too old).
+/// `paas server install` installs none (Debian's is too old) and
+/// `kubernetes:connect` installs the cluster's.
 pub fn spawn_error(err: std::io::Error) -> Error {
     if err.kind() == std::io::ErrorKind::NotFound {
-        Error::new("`kubectl` is not installed").hint(format!(
-            "install the kubectl of the cluster's Kubernetes version (`kubectl version` on the \
-             cluster says it) as `/usr/local/bin/kubectl`: `curl -fLo /usr/local/bin/kubectl \
-             https://dl.k8s.io/release/v1.X.Y/bin/linux/{}/kubectl && chmod 755 \
-             /usr/local/bin/kubectl`. Debian 12's `kubernetes-client` is kubectl 1.20, too old \
-             for current clusters",
-            super::version::kubectl_arch()
-        ))
+        Error::new("`kubectl` is not installed").hint(
+            "an admin runs `paas kubernetes:connect --registry …` again, which installs the \
+             kubectl of the cluster's version (from `https://dl.k8s.io`, or `--kubectl-mirror \
+             URL`); or install it by hand as `/usr/local/bin/kubectl`",
+        )
     } else {
         Error::new("could not run `kubectl`").cause(err)
     }
@@ -209,11 +249,34 @@ mod tests {
     fn a_missing_kubectl_says_what_to_install() {
         let err = spawn_error(std::io::Error::from(std::io::ErrorKind::NotFound));
         assert_eq!(err.to_string(), "`kubectl` is not installed");
-        assert!(
-            format!("{err:?}").contains("/usr/local/bin/kubectl"),
-            "{err:?}"
-        );
+        let full = format!("{err:?}");
+        assert!(full.contains("`paas kubernetes:connect"), "{full}");
+        assert!(full.contains("/usr/local/bin/kubectl"), "{full}");
         let err = spawn_error(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
         assert_eq!(err.to_string(), "could not run `kubectl`");
+    }
+
+    #[test]
+    fn the_kubectl_paas_installed_comes_before_the_paths() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(&dir.path().join("root"));
+        let on_path = dir.path().join("path");
+        std::fs::create_dir_all(&on_path).unwrap();
+        let path_var = std::env::join_paths([dir.path().join("empty"), on_path.clone()]).unwrap();
+        assert_eq!(find(&root, Some(&path_var)), None);
+        assert_eq!(find(&root, None), None);
+        // Not executable: not a program.
+        let theirs = on_path.join("kubectl");
+        std::fs::write(&theirs, "#!/bin/sh\n").unwrap();
+        assert_eq!(find(&root, Some(&path_var)), None);
+        std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(find(&root, Some(&path_var)), Some(theirs));
+        let ours = installed(&root);
+        std::fs::create_dir_all(ours.parent().unwrap()).unwrap();
+        std::fs::write(&ours, "#!/bin/sh\n").unwrap();
+        assert_eq!(find(&root, Some(&path_var)), Some(ours.clone()));
+        assert_eq!(find(&root, None), Some(ours.clone()));
+        assert_eq!(Real::new(&root, Path::new("k.yaml")).program, ours);
     }
 }

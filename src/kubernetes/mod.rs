@@ -9,6 +9,7 @@
 
 pub mod follow;
 pub mod kubectl;
+pub mod kubectl_download;
 pub mod logs;
 pub mod manifests;
 pub mod pods;
@@ -29,6 +30,7 @@ use crate::runtime::podman::app_images::app_image_name;
 use crate::runtime::podman::release_image::{self, Pushed, SlugImage};
 use crate::state::{self, AppDir, Root, Scheduler};
 use kubectl::Kubectl;
+pub use kubectl_download::KubectlFor;
 use manifests::{ImageKind, Inputs};
 pub use settings::{parse_registry, Cluster, PushedImages};
 
@@ -40,6 +42,9 @@ pub struct Connect {
     pub kubeconfig: Option<String>,
     pub namespace_prefix: Option<String>,
     pub cluster_issuer: Option<String>,
+    /// Where kubectl is downloaded from (`kubectl_download`), if not
+    /// `https://dl.k8s.io`.
+    pub kubectl_mirror: Option<String>,
 }
 
 /// Where the server keeps its copy of the cluster's kubeconfig: the
@@ -48,23 +53,32 @@ fn kubeconfig_file(root: &Root) -> PathBuf {
     root.path.join("kubernetes-kubeconfig.yaml")
 }
 
-/// kubectl for a kubeconfig file: the real one, or a recording in tests.
-pub type KubectlFor<'a> = &'a dyn Fn(&Path) -> Box<dyn Kubectl>;
-
-/// The real kubectl for a kubeconfig file.
-pub fn real_kubectl(kubeconfig: &Path) -> Box<dyn Kubectl> {
-    Box::new(kubectl::Real {
-        kubeconfig: kubeconfig.to_path_buf(),
-    })
+/// The real kubectl for a kubeconfig file, if one is here
+/// (`kubectl::find`, with this process's PATH).
+pub fn real_kubectl(root: &Root) -> impl Fn(&Path) -> Option<Box<dyn Kubectl>> + '_ {
+    move |kubeconfig| {
+        kubectl::find(root, std::env::var_os("PATH").as_deref())?;
+        Some(Box::new(kubectl::Real::new(root, kubeconfig)) as Box<dyn Kubectl>)
+    }
 }
 
 /// Records the registry (and the cluster) for the whole server. A
 /// cluster's kubeconfig is kept only once kubectl's version suits the
-/// cluster's (`version`); the one kept before is checked again, as
-/// kubectl may have changed since.
+/// cluster's (`version`), paas installing the cluster's kubectl if it must
+/// (`kubectl_download`); the one kept before is checked again, as kubectl
+/// or the cluster may have changed since.
 pub fn connect(root: &Root, connect: Connect, kubectl_for: KubectlFor) -> Result<Cluster> {
     let registry = parse_registry(&connect.registry)?;
     let previous = Cluster::load(root)?;
+    let kubectl_mirror = match connect.kubectl_mirror {
+        Some(mirror) => Some(kubectl_download::parse_mirror(&mirror)?),
+        None => previous.as_ref().and_then(|c| c.kubectl_mirror.clone()),
+    };
+    let mirror = kubectl_mirror
+        .as_deref()
+        .unwrap_or(kubectl_download::DEFAULT_MIRROR);
+    let check_kubectl =
+        |kubeconfig: &Path| kubectl_download::ensure(root, mirror, kubeconfig, kubectl_for);
     let namespace_prefix = match connect.namespace_prefix {
         Some(prefix) => parse_namespace_prefix(&prefix)?,
         None => previous.as_ref().map_or_else(
@@ -84,7 +98,7 @@ pub fn connect(root: &Root, connect: Connect, kubectl_for: KubectlFor) -> Result
             let file = kubeconfig_file(root);
             let trial = file.with_extension("yaml.new");
             state::write_atomic(&trial, text.as_bytes(), 0o600)?;
-            if let Err(err) = check_kubectl(kubectl_for(&trial).as_ref()) {
+            if let Err(err) = check_kubectl(&trial) {
                 let _ = std::fs::remove_file(&trial);
                 return Err(err);
             }
@@ -93,7 +107,7 @@ pub fn connect(root: &Root, connect: Connect, kubectl_for: KubectlFor) -> Result
         }
         None => match previous.as_ref().and_then(|c| c.kubeconfig.clone()) {
             Some(file) => {
-                check_kubectl(kubectl_for(&file).as_ref())?;
+                check_kubectl(&file)?;
                 Some(file)
             }
             None => None,
@@ -108,18 +122,10 @@ pub fn connect(root: &Root, connect: Connect, kubectl_for: KubectlFor) -> Result
             .cluster_issuer
             .or_else(|| previous.map(|c| c.cluster_issuer))
             .unwrap_or_else(|| settings::DEFAULT_CLUSTER_ISSUER.into()),
+        kubectl_mirror,
     };
     cluster.save(root)?;
     Ok(cluster)
-}
-
-/// kubectl's version against the cluster's; a cluster that does not
-/// answer is a warning.
-fn check_kubectl(kubectl: &dyn Kubectl) -> Result<()> {
-    if let Some(warning) = version::check(kubectl)? {
-        say!(" !     warning: {warning}");
-    }
-    Ok(())
 }
 
 /// A namespace prefix: what namespaces start with, so it must make DNS
@@ -335,16 +341,15 @@ mod tests {
 
     /// kubectl answering `version -o json` with client `client` and
     /// server 1.31, once.
-    fn kubectl_of_minor(client: u32) -> impl Fn(&Path) -> Box<dyn Kubectl> {
+    fn kubectl_of_minor(client: u32) -> impl Fn(&Path) -> Option<Box<dyn Kubectl>> {
         move |_| {
             let json = format!(
                 r#"{{"clientVersion": {{"major": "1", "minor": "{client}", "gitVersion": "v1.{client}.2"}},
                     "serverVersion": {{"major": "1", "minor": "31", "gitVersion": "v1.31.4+k3s1"}}}}"#
             );
-            Box::new(kubectl::Recorded::new(vec![kubectl::Exchange::new(
-                "version -o json",
-                &json,
-            )]))
+            Some(Box::new(kubectl::Recorded::new(vec![
+                kubectl::Exchange::new("version -o json", &json),
+            ])))
         }
     }
 
@@ -358,6 +363,8 @@ mod tests {
             kubeconfig: Some(kubeconfig.into()),
             namespace_prefix: None,
             cluster_issuer: None,
+            // Nothing listens there: nothing is downloaded.
+            kubectl_mirror: Some("http://127.0.0.1:9".into()),
         };
         let fine = kubectl_of_minor(31);
         let err = super::connect(&root, connect("users: []\n"), &fine).unwrap_err();
@@ -388,6 +395,8 @@ mod tests {
             kubeconfig: kubeconfig.map(String::from),
             namespace_prefix: None,
             cluster_issuer: None,
+            // Nothing listens there: nothing is downloaded.
+            kubectl_mirror: Some("http://127.0.0.1:9".into()),
         };
         let cluster = super::connect(
             &root,
@@ -401,9 +410,11 @@ mod tests {
             &kubectl_of_minor(20),
         )
         .unwrap_err();
-        assert!(
-            err.to_string().contains("`kubectl` v1.20.2 is too old"),
-            "{err}"
+        // paas tried to install the cluster's kubectl, from a mirror
+        // where nothing listens.
+        assert_eq!(
+            err.to_string(),
+            "could not download the checksum of kubectl v1.31.4"
         );
         // The kubeconfig in use and the settings are as they were.
         let kept = kubeconfig_file(&root);
@@ -415,6 +426,7 @@ mod tests {
         assert_eq!(Cluster::load(&root).unwrap(), Some(cluster));
         // Connecting again checks the kubectl of now against the cluster.
         let err = super::connect(&root, connect(None), &kubectl_of_minor(20)).unwrap_err();
-        assert!(err.to_string().contains("is too old"), "{err}");
+        assert!(err.to_string().contains("kubectl v1.31.4"), "{err}");
+        assert!(!kubectl::installed(&root).exists());
     }
 }

@@ -34,6 +34,10 @@ pub struct Cluster {
     pub namespace_prefix: String,
     #[serde(default = "default_issuer")]
     pub cluster_issuer: String,
+    /// Where `kubernetes:connect` downloads kubectl (`--kubectl-mirror`);
+    /// none: `https://dl.k8s.io`. Files from before it load without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubectl_mirror: Option<String>,
 }
 
 fn default_prefix() -> String {
@@ -203,6 +207,7 @@ mod tests {
             kubeconfig: None,
             namespace_prefix: "team-".into(),
             cluster_issuer: DEFAULT_CLUSTER_ISSUER.into(),
+            kubectl_mirror: None,
         };
         let app = AppName::parse("shop").unwrap();
         assert_eq!(cluster.tag(&app, 7), "reg.test:5000/shop:v7");
@@ -223,5 +228,21 @@ mod tests {
         );
         assert_eq!(pushed.get(3, "new.test"), None);
         assert_eq!(pushed.get(4, "old.test"), None);
+    }
+
+    #[test]
+    fn settings_from_before_the_kubectl_mirror_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        std::fs::write(
+            Cluster::file(&root),
+            "registry = \"reg.test:5000\"\nkubeconfig = \"/r/k.yaml\"\nnamespace_prefix = \"paas-\"\ncluster_issuer = \"letsencrypt\"\n",
+        )
+        .unwrap();
+        let mut cluster = Cluster::load(&root).unwrap().unwrap();
+        assert_eq!(cluster.kubectl_mirror, None);
+        cluster.kubectl_mirror = Some("http://10.0.0.2:8080/k8s".into());
+        cluster.save(&root).unwrap();
+        assert_eq!(Cluster::load(&root).unwrap(), Some(cluster));
     }
 }

@@ -79,6 +79,27 @@ pub fn parse_versions(stdout: &str) -> Result<(Version, Option<Version>)> {
     Ok((client, server))
 }
 
+/// The cluster's own patch release (`v1.31.4` of `v1.31.4+k3s1`): a
+/// kubectl of that release exists for certain. `v<major>.<minor>.0` when
+/// the server says something else.
+pub fn cluster_release(server: &Version) -> String {
+    server
+        .git
+        .split(['+', '-'])
+        .next()
+        .and_then(parse_release)
+        .unwrap_or_else(|| format!("v{}.{}.0", server.major, server.minor))
+}
+
+/// A release as Kubernetes names it, `v1.31.4`, and nothing else: it
+/// becomes part of a download's URL, and comes from a cluster's answer
+/// or a mirror's `stable.txt`.
+pub fn parse_release(text: &str) -> Option<String> {
+    let numbers: Vec<&str> = text.strip_prefix('v')?.split('.').collect();
+    let numeric = |n: &&str| !n.is_empty() && n.len() <= 4 && n.bytes().all(|b| b.is_ascii_digit());
+    (numbers.len() == 3 && numbers.iter().all(numeric)).then(|| text.to_string())
+}
+
 /// Whether `client` may talk to `server`: the same major version, and
 /// minor versions at most one apart.
 pub fn check_skew(client: &Version, server: &Version) -> Result<()> {
@@ -86,13 +107,7 @@ pub fn check_skew(client: &Version, server: &Version) -> Result<()> {
         return Ok(());
     }
     let wanted = format!("{}.{}", server.major, server.minor);
-    // The server's own patch release: it exists for certain.
-    let release = server
-        .git
-        .split(['+', '-'])
-        .next()
-        .filter(|v| v.starts_with('v'))
-        .map_or_else(|| format!("v{wanted}.0"), String::from);
+    let release = cluster_release(server);
     let arch = kubectl_arch();
     let too = if (client.major, client.minor) < (server.major, server.minor) {
         "old"
@@ -111,31 +126,48 @@ pub fn check_skew(client: &Version, server: &Version) -> Result<()> {
         server.minor + 1
     ))
     .hint(format!(
-        "install kubectl {wanted} as `/usr/local/bin/kubectl`, which comes before Debian's \
-         `/usr/bin/kubectl` in the PATH paas runs with: `curl -fLo /usr/local/bin/kubectl \
-         https://dl.k8s.io/release/{release}/bin/linux/{arch}/kubectl && chmod 755 \
-         /usr/local/bin/kubectl` (or copy the one k3s ships); then connect again. Nothing \
-         was changed"
+        "install kubectl {wanted} as `/usr/local/bin/kubectl` (and remove the one paas \
+         installed in its state root's `bin/`, which comes first): `curl -fLo \
+         /usr/local/bin/kubectl https://dl.k8s.io/release/{release}/bin/linux/{arch}/kubectl \
+         && chmod 755 /usr/local/bin/kubectl` (or copy the one k3s ships); then connect \
+         again. Nothing was changed"
     )))
 }
 
-/// Asks kubectl for its version and the cluster's and checks them. A
-/// cluster it cannot reach is not refused (it may be down a moment, and
-/// every later kubectl call says so): the reason is returned, to be
-/// shown as a warning.
-pub fn check(kubectl: &dyn Kubectl) -> Result<Option<String>> {
+/// What `kubectl version` says of kubectl and the cluster.
+#[derive(Debug)]
+pub enum Verdict {
+    /// At most one minor version apart.
+    Suits,
+    /// The cluster did not answer, so the two are not compared: why, to
+    /// show as a warning (it may be down a moment, and every later
+    /// kubectl call says so).
+    NoAnswer(String),
+    /// Too far apart: the error saying so, and the release that suits the
+    /// cluster (`cluster_release`).
+    TooFar { error: Error, release: String },
+}
+
+/// Asks kubectl for its version and the cluster's and compares them.
+pub fn check(kubectl: &dyn Kubectl) -> Result<Verdict> {
     let answer = kubectl.run(&["version".into(), "-o".into(), "json".into()], None)?;
     // kubectl prints its own version even when the server does not
     // answer, and then exits 1.
     let (client, server) = parse_versions(&answer.stdout)?;
-    match server {
-        Some(server) => check_skew(&client, &server).map(|()| None),
-        None => Ok(Some(format!(
+    Ok(match server {
+        Some(server) => match check_skew(&client, &server) {
+            Ok(()) => Verdict::Suits,
+            Err(error) => Verdict::TooFar {
+                error,
+                release: cluster_release(&server),
+            },
+        },
+        None => Verdict::NoAnswer(format!(
             "`kubectl` {} could not ask the cluster its version, so the two are not compared: {}",
             client.git,
             answer.stderr.trim()
-        ))),
-    }
+        )),
+    })
 }
 
 /// This machine's architecture as Kubernetes names its downloads.
@@ -238,8 +270,15 @@ mod tests {
             "version -o json",
             DEBIAN_AGAINST_K3S_131,
         )]);
-        let err = check(&kubectl).unwrap_err();
+        let Verdict::TooFar {
+            error: err,
+            release,
+        } = check(&kubectl).unwrap()
+        else {
+            panic!("not too far");
+        };
         kubectl.assert_done();
+        assert_eq!(release, "v1.31.4");
         assert_eq!(
             err.to_string(),
             "`kubectl` v1.20.2 is too old for the cluster's Kubernetes v1.31.4+k3s1"
@@ -258,7 +297,7 @@ mod tests {
             "version -o json",
             KUBECTL_131_AGAINST_K3S_131,
         )]);
-        assert_eq!(check(&kubectl).unwrap(), None);
+        assert!(matches!(check(&kubectl).unwrap(), Verdict::Suits));
         kubectl.assert_done();
         for minor in [30, 31, 32] {
             check_skew(&version(minor, "v1.x"), &version(31, "v1.31.4")).unwrap();
@@ -279,7 +318,9 @@ mod tests {
             },
             ..Exchange::new("version -o json", "")
         }]);
-        let warning = check(&kubectl).unwrap().unwrap();
+        let Verdict::NoAnswer(warning) = check(&kubectl).unwrap() else {
+            panic!("an answer");
+        };
         kubectl.assert_done();
         assert!(warning.contains("v1.32.4-dispatcher"), "{warning}");
         assert!(warning.contains("10.0.0.11:6443 was refused"), "{warning}");
@@ -292,5 +333,28 @@ mod tests {
         assert_eq!(server, None);
         let err = parse_versions("error: unknown flag -o").unwrap_err();
         assert!(err.to_string().contains("cannot read"), "{err}");
+    }
+
+    #[test]
+    fn the_release_for_a_cluster_is_its_own_patch_release() {
+        assert_eq!(cluster_release(&version(31, "v1.31.4+k3s1")), "v1.31.4");
+        assert_eq!(
+            cluster_release(&version(30, "v1.30.2-eks-1552ad0")),
+            "v1.30.2"
+        );
+        assert_eq!(cluster_release(&version(32, "v1.32.4")), "v1.32.4");
+        // Anything else that could change the URL it goes into.
+        assert_eq!(cluster_release(&version(29, "v1.29.1/../../x")), "v1.29.0");
+        assert_eq!(cluster_release(&version(29, "")), "v1.29.0");
+        for bad in [
+            "1.31.4",
+            "v1.31",
+            "v1.31.4.5",
+            "v1..4",
+            "v1.31.4\n",
+            "v1.31.x",
+        ] {
+            assert_eq!(parse_release(bad), None, "{bad:?}");
+        }
     }
 }

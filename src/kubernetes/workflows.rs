@@ -30,8 +30,8 @@ pub fn on_cluster(app: &AppDir) -> Result<bool> {
 /// The server's cluster and kubectl for it.
 fn kubectl(root: &Root) -> Result<(Cluster, Real)> {
     let cluster = Cluster::require(root)?;
-    let kubeconfig = cluster.require_kubeconfig()?.to_path_buf();
-    Ok((cluster, Real { kubeconfig }))
+    let real = Real::new(root, cluster.require_kubeconfig()?);
+    Ok((cluster, real))
 }
 
 /// Under the app's lock: `release` with `formation` on the cluster (its
