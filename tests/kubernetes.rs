@@ -489,3 +489,141 @@ fn make_readable_by_paas(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// A stand-in for a Kubernetes 1.12 cluster's API (`/version`, all that
+/// `kubectl version` asks) and for dl.k8s.io, serving a fake kubectl
+/// v1.12.0 that prints what a real one would; once `tampered`, its
+/// checksum no longer matches.
+struct ClusterAndMirror {
+    port: u16,
+    kubectl: Vec<u8>,
+    tampered: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ClusterAndMirror {
+    fn start() -> ClusterAndMirror {
+        use sha2::Digest;
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::Ordering;
+        let version =
+            r#"{"major": "1", "minor": "12", "gitVersion": "v1.12.0", "platform": "linux/amd64"}"#;
+        let kubectl = format!(
+            "#!/bin/sh\ncat <<'EOF'\n{{\"clientVersion\": {version}, \"serverVersion\": {version}}}\nEOF\n"
+        )
+        .into_bytes();
+        let sum = format!("{:x}", sha2::Sha256::digest(&kubectl));
+        let tampered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (served, is_tampered) = (kubectl.clone(), tampered.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = String::new();
+                let _ = BufReader::new(&stream).read_line(&mut request);
+                let path = request.split(' ').nth(1).unwrap_or("").to_string();
+                let release = path.strip_prefix("/release/v1.12.0/bin/linux/");
+                let body: Option<Vec<u8>> = if path.starts_with("/version") {
+                    Some(version.into())
+                } else if path == "/release/stable.txt" {
+                    Some(b"v1.12.0\n".to_vec())
+                } else if release.is_some_and(|r| r.ends_with("/kubectl.sha256")) {
+                    Some(if is_tampered.load(Ordering::SeqCst) {
+                        "0".repeat(64).into_bytes()
+                    } else {
+                        sum.clone().into_bytes()
+                    })
+                } else if release.is_some_and(|r| r.ends_with("/kubectl")) {
+                    Some(served.clone())
+                } else {
+                    None
+                };
+                let _ = match body {
+                    Some(body) => write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .and_then(|()| stream.write_all(&body)),
+                    None => stream.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    ),
+                };
+            }
+        });
+        ClusterAndMirror {
+            port,
+            kubectl,
+            tampered,
+        }
+    }
+
+    fn kubeconfig(&self) -> String {
+        unreachable_kubeconfig(self.port)
+            .replace("https://", "http://")
+            .replace("    insecure-skip-tls-verify: true\n", "")
+    }
+}
+
+#[test]
+fn connect_installs_the_kubectl_of_the_clusters_version_from_the_mirror() {
+    let server = TestServer::start_with_default_checks();
+    let cluster = ClusterAndMirror::start();
+    let mirror = format!("http://127.0.0.1:{}", cluster.port);
+    let connect = |extra: &[&str]| {
+        let mut args = vec!["kubernetes:connect", "--registry", "127.0.0.1:5000"];
+        args.extend(extra);
+        let mut command = server.ssh_process(false, &args);
+        command.arg("--insecure-registry");
+        command.stdin(Stdio::piped());
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        let _ = child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(cluster.kubeconfig().as_bytes());
+        child.wait_with_output().unwrap()
+    };
+    // Whatever kubectl the machine has (Debian's 1.20, or none) is too far
+    // from 1.12, so the cluster's own release comes from the mirror.
+    let connected = connect(&["--kubeconfig", "-", "--kubectl-mirror", &mirror]);
+    let output = text(&connected);
+    assert!(connected.status.success(), "{output}");
+    assert!(
+        output.contains("Installing kubectl v1.12.0 for the cluster (linux/"),
+        "{output}"
+    );
+    let installed = server.root.path().join("bin/kubectl");
+    assert_eq!(std::fs::read(&installed).unwrap(), cluster.kubectl);
+    let settings_file = server.root.path().join("kubernetes.toml");
+    let settings = std::fs::read_to_string(&settings_file).unwrap();
+    assert!(
+        settings.contains(&format!("kubectl_mirror = \"{mirror}\"")),
+        "{settings}"
+    );
+
+    // Gone, and changed on the way this time (the mirror kept from
+    // before): refused, nothing installed, nothing changed.
+    std::fs::remove_file(&installed).unwrap();
+    cluster
+        .tampered
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused = connect(&[]);
+    let output = text(&refused);
+    assert!(!refused.status.success(), "{output}");
+    assert!(output.contains("does not match its checksum"), "{output}");
+    assert!(output.contains("nothing was installed"), "{output}");
+    assert!(!installed.exists());
+    let left: Vec<_> = std::fs::read_dir(server.root.path().join("bin"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name.to_string_lossy().contains("kubectl"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(std::fs::read_to_string(&settings_file).unwrap(), settings);
+}

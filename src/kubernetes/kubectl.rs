@@ -260,7 +260,7 @@ mod tests {
     fn the_kubectl_paas_installed_comes_before_the_paths() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let root = Root::new(&dir.path().join("root"));
+        let root = Root::new(dir.path().join("root"));
         let on_path = dir.path().join("path");
         std::fs::create_dir_all(&on_path).unwrap();
         let path_var = std::env::join_paths([dir.path().join("empty"), on_path.clone()]).unwrap();

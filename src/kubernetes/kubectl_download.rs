@@ -140,12 +140,31 @@ fn stable_release(mirror: &str) -> Result<String> {
 
 /// A small file (a release's name, a checksum) as text.
 fn download_small(url: &str) -> std::result::Result<String, String> {
-    let mut body = Vec::new();
+    let mut body = Small(Vec::new());
     // An admin named the mirror: it may be anywhere, a private network's
     // included.
     crate::net::download(url, Reach::Anywhere, &mut body, CONNECT_LIMIT, SMALL_LIMIT)?;
-    body.truncate(4096);
-    Ok(String::from_utf8_lossy(&body).into_owned())
+    Ok(String::from_utf8_lossy(&body.0).into_owned())
+}
+
+/// A small file's bytes: one past 4 KiB is no release's name nor a
+/// checksum, and is not kept in memory whole.
+struct Small(Vec<u8>);
+
+impl std::io::Write for Small {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + bytes.len() > 4096 {
+            return Err(std::io::Error::other(
+                "it is over 4 KiB, so not a release's name or a checksum",
+            ));
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Downloads kubectl `release` from `mirror`, checks it against its
@@ -196,8 +215,9 @@ fn download_and_place(root: &Root, mirror: &str, release: &str, url: &str) -> Re
         ))
         .hint(format!(
             "nothing was installed; connect again to download it again. If it keeps \
-             happening, the download is changed on the way: {}",
-            download_hint(mirror)
+             happening, what `{mirror}` serves, or what comes on the way, is not what its \
+             checksum names: {}",
+            other_ways()
         )));
     }
     use std::os::unix::fs::PermissionsExt;
@@ -246,10 +266,16 @@ fn download_error(what: &str, mirror: &str, err: String) -> Error {
 /// What to do when the mirror does not serve kubectl.
 fn download_hint(mirror: &str) -> String {
     format!(
-        "the server must reach `{mirror}`; on a server that cannot, `paas kubernetes:connect \
-         --kubectl-mirror URL` names a mirror with the same layout, or install the kubectl of \
-         the cluster's version by hand as `/usr/local/bin/kubectl`. Nothing was changed"
+        "the server must reach `{mirror}`; on a server that cannot, {}",
+        other_ways()
     )
+}
+
+/// The ways to a kubectl other than this mirror's.
+fn other_ways() -> &'static str {
+    "`paas kubernetes:connect --kubectl-mirror URL` names a mirror with dl.k8s.io's layout, \
+     or install the kubectl of the cluster's version by hand as `/usr/local/bin/kubectl` \
+     (and remove the one in the state root's `bin/`, which comes first). Nothing was changed"
 }
 
 #[cfg(test)]

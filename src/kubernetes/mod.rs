@@ -57,8 +57,11 @@ fn kubeconfig_file(root: &Root) -> PathBuf {
 /// (`kubectl::find`, with this process's PATH).
 pub fn real_kubectl(root: &Root) -> impl Fn(&Path) -> Option<Box<dyn Kubectl>> + '_ {
     move |kubeconfig| {
-        kubectl::find(root, std::env::var_os("PATH").as_deref())?;
-        Some(Box::new(kubectl::Real::new(root, kubeconfig)) as Box<dyn Kubectl>)
+        let program = kubectl::find(root, std::env::var_os("PATH").as_deref())?;
+        Some(Box::new(kubectl::Real {
+            program,
+            kubeconfig: kubeconfig.to_path_buf(),
+        }) as Box<dyn Kubectl>)
     }
 }
 

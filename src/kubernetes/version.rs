@@ -5,9 +5,9 @@
 //! minor versions behind a current cluster. Against such a cluster it
 //! mostly works, but not all of it: its `rollout restart` has no `-l`,
 //! and what it validates and sends is 1.20's idea of each object. So a
-//! kubectl too far from the cluster is refused with what to install,
-//! rather than found out by a failing deploy. docs/kubernetes.md lists
-//! what paas runs.
+//! kubectl too far from the cluster is found out here, rather than by a
+//! failing deploy, and replaced by the cluster's own release
+//! (`kubectl_download`). docs/kubernetes.md lists what paas runs.
 
 use serde::Deserialize;
 

@@ -301,6 +301,19 @@ fn a_stable_kubectl_that_does_not_suit_is_not_left_behind() {
             .ends_with("/release/stable.txt` names no release"),
         "{err}"
     );
+    mirror.put("/release/stable.txt", &[b'v'; 5000]);
+    let err = ensure(
+        &root,
+        &mirror.url,
+        Path::new("k.yaml"),
+        &installed_only(&root),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "could not download the stable release's name"
+    );
+    assert!(format!("{err:?}").contains("over 4 KiB"), "{err:?}");
 }
 
 #[test]
