@@ -5,7 +5,9 @@
 //! serves the app; its manifests validate against Kubernetes' own schemas
 //! (`kubernetes-validate`, in the venv `.ci/run` makes), and `podman kube
 //! play` runs its Secret and web Deployment. kubectl's side is unit-tested
-//! against recorded exchanges (`src/kubernetes/scheduler.rs`).
+//! against recorded exchanges (`src/kubernetes/scheduler.rs`); the
+//! kubectl `kubernetes:connect` installs comes from a mirror on a loopback
+//! port, for a stand-in cluster answering `/version` alone.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -225,10 +225,14 @@ fn download_and_place(root: &Root, mirror: &str, release: &str, url: &str) -> Re
     file.set_permissions(std::fs::Permissions::from_mode(0o755))
         .and_then(|()| file.sync_all())
         .context(|| format!("writing `{}`", temp.path().display()))?;
-    temp.persist(&target)
-        .map_err(|err| err.error)
-        .context(|| format!("replacing `{}`", target.display()))?;
-    Ok(())
+    // Closed once in place (the returned file dropped): a program still
+    // open for writing does not start ("text file busy").
+    drop(
+        temp.persist(&target)
+            .map_err(|err| err.error)
+            .context(|| format!("replacing `{}`", target.display()))?,
+    );
+    crate::state::sync_dir(dir)
 }
 
 /// The hex SHA-256 a `.sha256` file gives (alone, as dl.k8s.io's are, or
