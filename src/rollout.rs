@@ -81,7 +81,14 @@ fn roll_out_on_cluster(
             ),
         );
     }
-    match crate::kubernetes::workflows::roll_out(platform, app, release, formation)? {
+    use crate::kubernetes::workflows::ReleasePhase;
+    match crate::kubernetes::workflows::roll_out(
+        platform,
+        app,
+        release,
+        formation,
+        ReleasePhase::Run,
+    )? {
         Deployed::RolledOut => {}
         Deployed::ReleasePhaseFailed(failure) => {
             let hint = if failure.timed_out {

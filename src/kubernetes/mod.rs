@@ -160,7 +160,15 @@ pub fn set_scheduler(platform: &Platform, app: &AppDir, scheduler: Scheduler) ->
     if scheduler == Scheduler::Kubernetes {
         Cluster::require(platform.root)?.require_kubeconfig()?;
         if let Some(release) = Ledger::new(app).current()?.filter(Release::is_built) {
-            let deployed = workflows::roll_out(platform, app, &release, &settings.formation)?;
+            // Its release phase runs on the cluster too: the release's
+            // command may set up what the cluster needs.
+            let deployed = workflows::roll_out(
+                platform,
+                app,
+                &release,
+                &settings.formation,
+                workflows::ReleasePhase::Run,
+            )?;
             if let scheduler::Deployed::ReleasePhaseFailed(failure) = deployed {
                 // The release ran here; it stays here, unrecorded again.
                 return Err(Error::new(format!(

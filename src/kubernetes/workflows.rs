@@ -37,12 +37,15 @@ fn kubectl(root: &Root) -> Result<(Cluster, Real)> {
 /// Under the app's lock: `release` with `formation` on the cluster (its
 /// image pushed, its Job run, its Deployments rolled out), the previous
 /// release's objects applied again if a rollout fails. A failed release
-/// phase is returned for the caller to record.
+/// phase is returned for the caller to record. `phase`: whether the
+/// release phase runs (a new release, or one newly on the cluster), or
+/// not (a resize of the release running there: its Job ran).
 pub fn roll_out(
     platform: &Platform,
     app: &AppDir,
     release: &Release,
     formation: &BTreeMap<String, u32>,
+    phase: ReleasePhase,
 ) -> Result<Deployed> {
     let (cluster, real) = kubectl(platform.root)?;
     let image = match reusable_image(app, release, &cluster.registry)? {
@@ -53,7 +56,10 @@ pub fn roll_out(
         }
         None => push_release(platform, &cluster, app, release)?.reference(),
     };
-    let new = objects(platform, &cluster, app, release, &image, Some(formation))?;
+    let mut new = objects(platform, &cluster, app, release, &image, Some(formation))?;
+    if phase == ReleasePhase::Skip {
+        new.retain(|object| object["kind"] != "Job");
+    }
     let previous = match Ledger::new(app).current()? {
         Some(current) => {
             let pushed = PushedImages::load(app)?;
@@ -81,6 +87,13 @@ pub fn roll_out(
         say!("       Rolled out on the cluster");
     }
     Ok(deployed)
+}
+
+/// Whether a rollout runs the release's release phase (its Job).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleasePhase {
+    Run,
+    Skip,
 }
 
 /// After a release is recorded as rolled out: the config Secrets of the
@@ -138,15 +151,9 @@ pub fn scale(
     sizes_changed: bool,
 ) -> Result<()> {
     if sizes_changed {
-        // The release's Job ran when it was made; it runs again here only
-        // if the cluster has lost it, and must not fail a resize then.
-        if let Deployed::ReleasePhaseFailed(failure) = roll_out(platform, app, release, formation)?
-        {
-            return Err(
-                Error::new(format!("v{}: the {}", release.version, failure.why))
-                    .hint("its output is above; the release keeps its old sizes on the cluster"),
-            );
-        }
+        // The release's Job ran when it was made: not again for a resize
+        // (its migrations would run again).
+        roll_out(platform, app, release, formation, ReleasePhase::Skip)?;
     } else {
         let before = app.settings()?.formation;
         with_cluster(platform.root, app, |on| {
