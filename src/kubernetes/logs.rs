@@ -171,16 +171,8 @@ pub enum LogRead<'a> {
 #[cfg(test)]
 mod tests {
     use super::super::kubectl::{Exchange, Recorded};
+    use super::super::scheduler::fixture::on;
     use super::*;
-    use crate::state::AppName;
-
-    fn on(kubectl: &Recorded) -> OnCluster<'_> {
-        OnCluster {
-            kubectl,
-            namespace: "paas-shop".into(),
-            app: AppName::parse("shop").unwrap(),
-        }
-    }
 
     /// The web lines are what kubectl 1.20.2 and 1.32 both printed for
     /// two pods of a stand-in API server (pod by pod, not by time); a

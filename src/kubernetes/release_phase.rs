@@ -190,23 +190,10 @@ mod tests {
     use std::time::Duration;
 
     use super::super::kubectl::{Exchange, Recorded};
+    use super::super::scheduler::fixture::{on, QUICK};
     use super::*;
-    use crate::state::AppName;
 
     const STATUS: &str = "get job/release-v8 -n paas-shop -o jsonpath={.status.succeeded}/{.status.failed}/{.status.conditions[?(@.type==\"Failed\")].reason}";
-    const QUICK: Pace = Pace {
-        interval: Duration::from_millis(1),
-        limit: Duration::from_millis(3),
-    };
-
-    fn on(kubectl: &Recorded) -> OnCluster<'_> {
-        OnCluster {
-            kubectl,
-            namespace: "paas-shop".into(),
-            app: AppName::parse("shop").unwrap(),
-        }
-    }
-
     #[test]
     fn a_job_that_succeeds_is_no_failure() {
         let kubectl = Recorded::new(vec![

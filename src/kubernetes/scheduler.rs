@@ -261,12 +261,18 @@ impl OnCluster<'_> {
     }
 }
 
+/// What the kubernetes modules' tests run against: app `shop` in
+/// namespace `paas-shop`, kubectl recorded; and a pace that gives up at
+/// once.
 #[cfg(test)]
-mod tests {
-    use super::super::kubectl::{Exchange, Recorded};
-    use super::*;
+pub(super) mod fixture {
+    use std::time::Duration;
 
-    fn on(kubectl: &Recorded) -> OnCluster<'_> {
+    use super::super::kubectl::Recorded;
+    use super::{OnCluster, Pace};
+    use crate::state::AppName;
+
+    pub fn on(kubectl: &Recorded) -> OnCluster<'_> {
         OnCluster {
             kubectl,
             namespace: "paas-shop".into(),
@@ -274,10 +280,17 @@ mod tests {
         }
     }
 
-    const QUICK: Pace = Pace {
+    pub const QUICK: Pace = Pace {
         interval: Duration::from_millis(1),
         limit: Duration::from_millis(3),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::kubectl::{Exchange, Recorded};
+    use super::fixture::{on, QUICK};
+    use super::*;
 
     fn objects(version: u32) -> Vec<Value> {
         let object = |kind: &str, name: &str| {

@@ -63,16 +63,8 @@ impl OnCluster<'_> {
 #[cfg(test)]
 mod tests {
     use super::super::kubectl::{Exchange, Recorded};
+    use super::super::scheduler::fixture::on;
     use super::*;
-    use crate::state::AppName;
-
-    fn on(kubectl: &Recorded) -> OnCluster<'_> {
-        OnCluster {
-            kubectl,
-            namespace: "paas-shop".into(),
-            app: AppName::parse("shop").unwrap(),
-        }
-    }
 
     #[test]
     fn secret_names_give_their_release() {
