@@ -102,6 +102,16 @@ fn installed_only(root: &Root) -> impl Fn(&Path) -> Option<Box<dyn Kubectl>> + '
     }
 }
 
+/// `ensure` from `mirror`, with no kubectl but the one installed in `root`.
+fn ensure_installed_only(root: &Root, mirror: &Mirror) -> Result<()> {
+    ensure(
+        root,
+        &mirror.url,
+        Path::new("k.yaml"),
+        &installed_only(root),
+    )
+}
+
 fn a_root() -> (tempfile::TempDir, Root) {
     let dir = tempfile::tempdir().unwrap();
     let root = Root::new(dir.path());
@@ -221,13 +231,7 @@ fn with_no_kubectl_the_stable_one_asks_the_cluster_then_its_own_release_is_insta
     mirror.release("v1.34.1", &fake_kubectl("v1.34.1", Some("v1.31.4+k3s1")));
     let matching = fake_kubectl("v1.31.4", Some("v1.31.4+k3s1"));
     mirror.release("v1.31.4", &matching);
-    ensure(
-        &root,
-        &mirror.url,
-        Path::new("k.yaml"),
-        &installed_only(&root),
-    )
-    .unwrap();
+    ensure_installed_only(&root, &mirror).unwrap();
     assert_eq!(std::fs::read(kubectl::installed(&root)).unwrap(), matching);
     let arch = version::kubectl_arch();
     assert_eq!(
@@ -241,13 +245,7 @@ fn with_no_kubectl_the_stable_one_asks_the_cluster_then_its_own_release_is_insta
         ]
     );
     // It suits now: nothing more is downloaded.
-    ensure(
-        &root,
-        &mirror.url,
-        Path::new("k.yaml"),
-        &installed_only(&root),
-    )
-    .unwrap();
+    ensure_installed_only(&root, &mirror).unwrap();
     assert_eq!(mirror.asked(), Vec::<String>::new());
 }
 
@@ -258,13 +256,7 @@ fn a_cluster_that_does_not_answer_keeps_the_stable_kubectl() {
     mirror.put("/release/stable.txt", b"v1.34.1\n");
     let stable = fake_kubectl("v1.34.1", None);
     mirror.release("v1.34.1", &stable);
-    ensure(
-        &root,
-        &mirror.url,
-        Path::new("k.yaml"),
-        &installed_only(&root),
-    )
-    .unwrap();
+    ensure_installed_only(&root, &mirror).unwrap();
     assert_eq!(std::fs::read(kubectl::installed(&root)).unwrap(), stable);
 }
 
@@ -275,13 +267,7 @@ fn a_stable_kubectl_that_does_not_suit_is_not_left_behind() {
     mirror.put("/release/stable.txt", b"v1.34.1\n");
     mirror.release("v1.34.1", &fake_kubectl("v1.34.1", Some("v1.28.3")));
     // The cluster's release is not on the mirror.
-    let err = ensure(
-        &root,
-        &mirror.url,
-        Path::new("k.yaml"),
-        &installed_only(&root),
-    )
-    .unwrap_err();
+    let err = ensure_installed_only(&root, &mirror).unwrap_err();
     assert_eq!(
         err.to_string(),
         "could not download the checksum of kubectl v1.28.3"
@@ -289,26 +275,14 @@ fn a_stable_kubectl_that_does_not_suit_is_not_left_behind() {
     assert_eq!(bin_files(&root), Vec::<String>::new());
     // A mirror with no stable release says so.
     mirror.put("/release/stable.txt", b"<html>moved</html>");
-    let err = ensure(
-        &root,
-        &mirror.url,
-        Path::new("k.yaml"),
-        &installed_only(&root),
-    )
-    .unwrap_err();
+    let err = ensure_installed_only(&root, &mirror).unwrap_err();
     assert!(
         err.to_string()
             .ends_with("/release/stable.txt` names no release"),
         "{err}"
     );
     mirror.put("/release/stable.txt", &[b'v'; 5000]);
-    let err = ensure(
-        &root,
-        &mirror.url,
-        Path::new("k.yaml"),
-        &installed_only(&root),
-    )
-    .unwrap_err();
+    let err = ensure_installed_only(&root, &mirror).unwrap_err();
     assert_eq!(
         err.to_string(),
         "could not download the stable release's name"
