@@ -192,6 +192,13 @@ pub fn start_session(
     Ok((id, session))
 }
 
+/// A file's modification time, in unix seconds.
+fn modified_secs(metadata: &fs::Metadata) -> Option<i64> {
+    let modified = metadata.modified().ok()?;
+    let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(since.as_secs() as i64)
+}
+
 /// Sets an open file's modification time to `now` (unix seconds).
 fn touch(file: &fs::File, now: i64) {
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64);
@@ -215,13 +222,8 @@ pub fn session(root: &Root, id: &str, now: i64) -> Option<Session> {
     let mut text = String::new();
     std::io::Read::read_to_string(&mut file, &mut text).ok()?;
     let mut session: Session = toml::from_str(&text).ok()?;
-    let touched = file
-        .metadata()
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs() as i64);
-    session.last_seen = session.last_seen.max(touched);
+    let touched = file.metadata().ok().and_then(|m| modified_secs(&m));
+    session.last_seen = session.last_seen.max(touched.unwrap_or(0));
     if now - session.last_seen > SESSION_IDLE_SECS || now - session.created > SESSION_MAX_SECS {
         let _ = fs::remove_file(&path);
         return None;
@@ -248,13 +250,8 @@ fn sweep(dir: &std::path::Path, before: i64) {
         return;
     };
     for entry in entries.flatten() {
-        let modified = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(i64::MAX, |d| d.as_secs() as i64);
-        if modified < before {
+        let modified = entry.metadata().ok().and_then(|m| modified_secs(&m));
+        if modified.unwrap_or(i64::MAX) < before {
             let _ = fs::remove_file(entry.path());
         }
     }

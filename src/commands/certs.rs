@@ -197,31 +197,42 @@ pub fn auto_show(ctx: &Ctx) -> Result<()> {
         if enabled { "enabled" } else { "disabled" },
         app.name
     ));
+    output::table(&auto_rows(ctx, &acme::Subject::App(app.name), enabled));
+    Ok(())
+}
+
+/// What `certs:auto` and `dashboard:certs:auto` show of `subject`: the
+/// ACME directory, its hosts, how its last order went, its expiry.
+pub(super) fn auto_rows(ctx: &Ctx, subject: &acme::Subject, enabled: bool) -> Vec<Vec<String>> {
     let directory = ctx
         .settings
         .acme_directory
         .clone()
         .unwrap_or_else(|| acme::LETS_ENCRYPT.to_string());
-    let status = acme::Status::load(&ctx.root, &acme::Subject::App(app.name.clone()));
-    let state = match (&status.error, certs::load(&app)) {
+    let status = acme::Status::load(&ctx.root, subject);
+    let certificate = subject.certificate(&ctx.root);
+    let state = match (&status.error, &certificate) {
         (Some(error), _) => format!("Failing: {error}"),
         (None, Some(_)) if status.issued_at.is_some() => "Cert issued".to_string(),
         (None, _) if enabled => "In progress".to_string(),
         (None, _) => "-".to_string(),
     };
+    let hosts_label = match subject {
+        acme::Subject::App(_) => "Domains",
+        acme::Subject::Dashboard => "Domain",
+    };
     let mut rows = vec![
         vec!["ACME directory".to_string(), directory],
         vec![
-            "Domains".to_string(),
-            certs::app_hosts(&ctx.settings, &app).join(", "),
+            hosts_label.to_string(),
+            subject.hosts(&ctx.root, &ctx.settings).join(", "),
         ],
         vec!["Status".to_string(), state],
     ];
-    if let Some(bundle) = certs::load(&app) {
+    if let Some(bundle) = certificate {
         rows.push(vec!["Expires".to_string(), bundle.summary.expires_at]);
     }
-    output::table(&rows);
-    Ok(())
+    rows
 }
 
 pub fn auto_set(ctx: &Ctx, enabled: bool) -> Result<()> {

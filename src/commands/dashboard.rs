@@ -62,27 +62,7 @@ fn certs_auto_show(ctx: &Ctx) -> Result<()> {
         "Automatic Certificate Management is {} for the dashboard",
         if enabled { "enabled" } else { "disabled" },
     ));
-    let directory = ctx
-        .settings
-        .acme_directory
-        .clone()
-        .unwrap_or_else(|| acme::LETS_ENCRYPT.to_string());
-    let status = acme::Status::load(&ctx.root, &Subject::Dashboard);
-    let own = crate::certs::load_dashboard(&ctx.root);
-    let state = match (&status.error, &own) {
-        (Some(error), _) => format!("Failing: {error}"),
-        (None, Some(_)) if status.issued_at.is_some() => "Cert issued".to_string(),
-        (None, _) if enabled => "In progress".to_string(),
-        (None, _) => "-".to_string(),
-    };
-    let mut rows = vec![
-        vec!["ACME directory".to_string(), directory],
-        vec!["Domain".to_string(), ctx.settings.dashboard_host()],
-        vec!["Status".to_string(), state],
-    ];
-    if let Some(bundle) = own {
-        rows.push(vec!["Expires".to_string(), bundle.summary.expires_at]);
-    }
+    let mut rows = super::certs::auto_rows(ctx, &Subject::Dashboard, enabled);
     let https = crate::certs::for_dashboard(&ctx.root, &ctx.settings).is_some();
     rows.push(vec![
         "URL".to_string(),
