@@ -164,17 +164,9 @@ impl OnCluster<'_> {
     fn exit_status(&self, job: &str) -> Option<i64> {
         let selector = format!("job-name={job}");
         let codes = self
-            .run(
-                &[
-                    "get",
-                    "pods",
-                    "-n",
-                    &self.namespace,
-                    "-l",
-                    &selector,
-                    "-o",
-                    "jsonpath={.items[*].status.containerStatuses[*].state.terminated.exitCode}",
-                ],
+            .get_pods(
+                &selector,
+                "jsonpath={.items[*].status.containerStatuses[*].state.terminated.exitCode}",
                 "read the release phase's pod",
             )
             .ok()?;

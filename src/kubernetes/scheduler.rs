@@ -187,20 +187,24 @@ impl OnCluster<'_> {
     /// `ps`: the app's pods, as dynos.
     pub fn pods(&self) -> Result<Vec<Pod>> {
         let selector = format!("{APP_LABEL}={}", self.app);
-        let json = self.run(
+        parse_pods(&self.get_pods(&selector, "json", "list the pods")?)
+    }
+
+    /// `kubectl get pods -l SELECTOR -o OUTPUT` in the app's namespace.
+    pub(super) fn get_pods(&self, selector: &str, output: &str, what: &str) -> Result<String> {
+        self.run(
             &[
                 "get",
                 "pods",
                 "-n",
                 &self.namespace,
                 "-l",
-                &selector,
+                selector,
                 "-o",
-                "json",
+                output,
             ],
-            "list the pods",
-        )?;
-        parse_pods(&json)
+            what,
+        )
     }
 
     /// `run COMMAND`: a one-off pod of `image` with the release's config
